@@ -1,0 +1,181 @@
+//! Where the hub is: `wss://bober.app:<port>/auth-proxy` by default, or the
+//! URL given with `--server`. Knows how to print itself without the token
+//! and how to build the one URL that carries it.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::config::{DEFAULT_HUB_HOST, DEFAULT_HUB_PATH};
+use crate::secret::Token;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub tls: bool,
+    /// Host name or IP address, without brackets.
+    pub host: String,
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl Endpoint {
+    pub fn default_for_port(port: u16) -> Endpoint {
+        Endpoint {
+            tls: true,
+            host: DEFAULT_HUB_HOST.into(),
+            port,
+            path: DEFAULT_HUB_PATH.into(),
+        }
+    }
+
+    /// Parses a `ws://` or `wss://` URL. `ws://` is refused unless the host
+    /// is a loopback address: a plain connection would show the token to
+    /// everyone on the path.
+    pub fn parse(url: &str) -> Result<Endpoint, String> {
+        let url = url.trim();
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("wss://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("ws://") {
+            (false, rest)
+        } else {
+            return Err(format!(
+                "hub URL must start with wss:// (or ws:// for loopback): {url}"
+            ));
+        };
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(split);
+        let path = match path {
+            "" => "/".to_string(),
+            p if p.starts_with('?') => format!("/{p}"),
+            p => p.to_string(),
+        };
+        if authority.contains('@') {
+            return Err("hub URL must not contain user information".into());
+        }
+        let (host, port) = split_host_port(authority, if tls { 443 } else { 80 })?;
+        let endpoint = Endpoint {
+            tls,
+            host,
+            port,
+            path,
+        };
+        if !tls && !endpoint.is_loopback() {
+            return Err(format!(
+                "plain ws:// is allowed only to a loopback host (127.0.0.0/8, ::1, localhost), \
+                 not {}; use wss://",
+                endpoint.host
+            ));
+        }
+        Ok(endpoint)
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        self.host.eq_ignore_ascii_case("localhost")
+            || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// `host:port` for TCP connect, with brackets for IPv6.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The handshake URL, with the token percent-encoded in the query.
+    /// Never log or display the result.
+    pub fn url_with_token(&self, token: &Token) -> String {
+        let separator = if self.path.contains('?') { '&' } else { '?' };
+        format!("{self}{separator}token={}", percent_encode(token.expose()))
+    }
+}
+
+/// The URL without the token, safe for logs.
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        write!(f, "{scheme}://{}{}", self.authority(), self.path)
+    }
+}
+
+fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let end = rest
+            .find(']')
+            .ok_or("hub URL has an unclosed [ in its host")?;
+        let port = rest[end + 1..].strip_prefix(':');
+        (&rest[..end], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("hub URL has no host".into());
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => match p.parse::<u16>() {
+            Ok(port) if port > 0 => port,
+            _ => return Err(format!("hub URL has a bad port: {p}")),
+        },
+    };
+    Ok((host.to_string(), port))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_endpoint() {
+        let e = Endpoint::default_for_port(5050);
+        assert_eq!(e.to_string(), "wss://bober.app:5050/auth-proxy");
+        assert_eq!(
+            e.url_with_token(&Token::new("a b&c=d/é")),
+            "wss://bober.app:5050/auth-proxy?token=a%20b%26c%3Dd%2F%C3%A9"
+        );
+    }
+
+    #[test]
+    fn parses_urls() {
+        let e = Endpoint::parse("ws://127.0.0.1:9000/auth-proxy").unwrap();
+        assert_eq!((e.tls, e.host.as_str(), e.port), (false, "127.0.0.1", 9000));
+        let e = Endpoint::parse("wss://hub.example/x?y=1").unwrap();
+        assert_eq!((e.port, e.path.as_str()), (443, "/x?y=1"));
+        assert_eq!(
+            e.url_with_token(&Token::new("t")),
+            "wss://hub.example:443/x?y=1&token=t"
+        );
+        let e = Endpoint::parse("ws://[::1]:81").unwrap();
+        assert_eq!((e.host.as_str(), e.port, e.path.as_str()), ("::1", 81, "/"));
+        assert_eq!(e.authority(), "[::1]:81");
+        assert!(Endpoint::parse("ws://localhost/x").is_ok());
+    }
+
+    #[test]
+    fn refuses_plain_ws_to_other_hosts_and_bad_urls() {
+        assert!(Endpoint::parse("ws://example.com/auth-proxy")
+            .unwrap_err()
+            .contains("loopback"));
+        assert!(Endpoint::parse("ws://10.0.0.1/").is_err());
+        assert!(Endpoint::parse("http://127.0.0.1/").is_err());
+        assert!(Endpoint::parse("wss://h:0/").is_err());
+        assert!(Endpoint::parse("wss://:80/").is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! The hub side: keeping one WebSocket to the marketplace hub up, forever.
+//!
+//! Data flow: `session` connects and then reads on the main thread, turning
+//! the hub's frames into requests for the relay; the `writer` thread sends
+//! every answer frame and the heartbeat pings over the same connection
+//! (`link`), which `wire` makes safe to share between the two threads. When
+//! a connection ends, [`run`] waits out the backoff delay and connects again;
+//! the writer keeps unsent frames meanwhile.
+
+mod endpoint;
+mod link;
+mod session;
+mod tls;
+mod wire;
+mod writer;
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use endpoint::Endpoint;
+pub use link::Link;
+pub use session::{ConnectError, SessionConfig};
+pub use tls::client_config;
+pub use writer::Writer;
+
+use crate::relay::{Dispatcher, ToWriter};
+
+/// The writer's handle on a connection.
+pub type LinkHandle = Arc<Link>;
+
+/// When to try again after a failed or lost connection.
+pub struct Backoff {
+    base: Duration,
+    max: Duration,
+    failures: u32,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, max: Duration) -> Backoff {
+        Backoff {
+            base,
+            max,
+            failures: 0,
+        }
+    }
+
+    /// The next delay: base, 2 x base, ... up to max, plus 0-20 % jitter so
+    /// that many boxes cut off together do not come back in one wave. A
+    /// rejected token always waits the maximum.
+    pub fn next_delay(&mut self, token_rejected: bool) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let plain = if token_rejected {
+            self.max
+        } else {
+            self.base.saturating_mul(self.failures).min(self.max)
+        };
+        plain + plain.mul_f64(random_fraction() * 0.2)
+    }
+
+    /// A connection stayed up long enough: start again from `base`.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// A number in [0, 1) from the standard library's per-process random keys,
+/// good enough for jitter and no extra crate.
+fn random_fraction() -> f64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Keeps the hub connection up until the process ends: connect, serve,
+/// back off, repeat. `stable_after` is how long a connection must last for
+/// the backoff to start over.
+pub fn run(
+    config: &SessionConfig,
+    dispatcher: &Dispatcher,
+    to_writer: &Sender<ToWriter>,
+    mut backoff: Backoff,
+    stable_after: Duration,
+) {
+    let mut connection_id = 0u64;
+    loop {
+        connection_id += 1;
+        log::info!(
+            "connecting to {} (connection #{connection_id})",
+            config.endpoint
+        );
+        let mut token_rejected = false;
+        match session::connect(config, connection_id) {
+            Ok(session) => {
+                log::info!("connected to the hub (connection #{connection_id})");
+                let link = Arc::clone(&session.link);
+                if to_writer.send(ToWriter::Link(Arc::clone(&link))).is_err() {
+                    return;
+                }
+                let since = Instant::now();
+                let end = session.serve(dispatcher);
+                link.shut();
+                log::warn!("hub connection #{connection_id} ended: {end}");
+                if since.elapsed() >= stable_after {
+                    backoff.reset();
+                }
+            }
+            Err(error @ ConnectError::TokenRejected(_)) => {
+                log::error!("{error}");
+                token_rejected = true;
+            }
+            Err(error) => log::warn!("cannot connect to the hub: {error}"),
+        }
+        let delay = backoff.next_delay(token_rejected);
+        log::info!("reconnecting in {:.1} s", delay.as_secs_f64());
+        std::thread::sleep(delay);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_by_base_up_to_max_with_jitter() {
+        let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(60));
+        for attempt in 1..=15u32 {
+            let plain = Duration::from_secs((5 * attempt as u64).min(60));
+            let delay = backoff.next_delay(false);
+            assert!(
+                delay >= plain && delay <= plain.mul_f64(1.2),
+                "{attempt}: {delay:?}"
+            );
+        }
+        backoff.reset();
+        assert!(backoff.next_delay(false) < Duration::from_secs(7));
+        assert!(backoff.next_delay(true) >= Duration::from_secs(60));
+    }
+}

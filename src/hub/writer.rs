@@ -1,0 +1,273 @@
+//! The writer thread: the only sender of answer frames, and the heartbeat.
+//!
+//! Workers and the dispatcher send [`Outgoing`] frames over a channel; the
+//! session sends each new [`Link`]. Frames wait in the [`Outbox`] until a
+//! link takes them, so a generation that outlives its connection is
+//! delivered, in order, after the reconnect. When the socket is behind,
+//! consecutive pieces of one answer are merged into one frame (the protocol
+//! allows it); pieces are never reordered.
+//!
+//! While connected, the thread wakes for a frame or at the next ping time;
+//! while disconnected, only for a frame or a new link.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::link::Link;
+use crate::protocol::{now_millis, write_frame, FrameKind};
+use crate::relay::{Outgoing, ToWriter};
+
+/// Merged pieces stop growing at this size, well below any frame limit.
+const MAX_MERGED_BYTES: usize = 64 * 1024;
+
+/// Frames not yet written, bounded in bytes. When full, the oldest
+/// request's frames go first, all of them, so that no buyer gets an answer
+/// with a hole in it.
+pub struct Outbox {
+    frames: VecDeque<Outgoing>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Outbox {
+    pub fn new(limit: usize) -> Outbox {
+        Outbox {
+            frames: VecDeque::new(),
+            bytes: 0,
+            limit,
+        }
+    }
+
+    pub fn push(&mut self, frame: Outgoing) {
+        self.bytes += frame_cost(&frame);
+        self.frames.push_back(frame);
+        while self.bytes > self.limit && self.frames.len() > 1 {
+            self.drop_oldest_request();
+        }
+    }
+
+    fn drop_oldest_request(&mut self) {
+        let Some(oldest) = self.frames.front().map(|f| f.request) else {
+            return;
+        };
+        let before = self.frames.len();
+        let id = self
+            .frames
+            .front()
+            .map(|f| f.message_id.as_json().to_string());
+        self.frames.retain(|f| f.request != oldest);
+        self.bytes = self.frames.iter().map(frame_cost).sum();
+        log::warn!(
+            "outbox full ({} bytes): dropped {} frame(s) of request {}",
+            self.limit,
+            before - self.frames.len(),
+            id.unwrap_or_default()
+        );
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Renders the next frames to send as JSON text, merging consecutive
+    /// pieces of one request; returns the texts and, for each, how many
+    /// queued frames it covers.
+    fn next_batch(&self, max_frames: usize) -> Vec<(String, usize)> {
+        let mut batch = Vec::new();
+        let mut index = 0;
+        while index < self.frames.len() && batch.len() < max_frames {
+            let first = &self.frames[index];
+            let mut covered = 1;
+            let text = if first.kind == FrameKind::Piece {
+                let mut merged = first.content.clone();
+                while let Some(next) = self.frames.get(index + covered) {
+                    if next.kind != FrameKind::Piece
+                        || next.request != first.request
+                        || merged.len() + next.content.len() > MAX_MERGED_BYTES
+                    {
+                        break;
+                    }
+                    merged.push_str(&next.content);
+                    covered += 1;
+                }
+                render(first, &merged)
+            } else {
+                render(first, &first.content)
+            };
+            batch.push((text, covered));
+            index += covered;
+        }
+        batch
+    }
+
+    fn pop(&mut self, count: usize) {
+        for frame in self.frames.drain(..count) {
+            self.bytes -= frame_cost(&frame);
+        }
+    }
+}
+
+fn frame_cost(frame: &Outgoing) -> usize {
+    // Content plus the fixed part of the JSON around it.
+    frame.content.len() + 96
+}
+
+fn render(frame: &Outgoing, content: &str) -> String {
+    let mut text = String::with_capacity(content.len() + 128);
+    write_frame(
+        &mut text,
+        frame.kind,
+        &frame.message_id,
+        content,
+        now_millis(),
+    );
+    text
+}
+
+pub struct Writer {
+    inbox: Receiver<ToWriter>,
+    outbox: Outbox,
+    link: Option<Arc<Link>>,
+    ping_interval: Duration,
+    next_ping: Instant,
+}
+
+impl Writer {
+    pub fn new(inbox: Receiver<ToWriter>, outbox_bytes: usize, ping_interval: Duration) -> Writer {
+        Writer {
+            inbox,
+            outbox: Outbox::new(outbox_bytes),
+            link: None,
+            ping_interval,
+            next_ping: Instant::now() + ping_interval,
+        }
+    }
+
+    /// Runs until every sender of the channel is gone, then sends what it
+    /// can and returns the link, for the shutdown to close it.
+    pub fn run(mut self) -> Option<Arc<Link>> {
+        loop {
+            let event = match &self.link {
+                Some(_) => {
+                    let wait = self.next_ping.saturating_duration_since(Instant::now());
+                    self.inbox.recv_timeout(wait)
+                }
+                None => self
+                    .inbox
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match event {
+                Ok(event) => {
+                    self.take(event);
+                    // Everything already queued joins this batch, so that a
+                    // socket that fell behind catches up with merged frames.
+                    while let Ok(event) = self.inbox.try_recv() {
+                        self.take(event);
+                    }
+                    self.flush();
+                }
+                Err(RecvTimeoutError::Timeout) => self.ping(),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.flush();
+                    return self.link.take();
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, event: ToWriter) {
+        match event {
+            ToWriter::Frame(frame) => self.outbox.push(frame),
+            ToWriter::Link(link) => {
+                log::debug!("writer: using connection #{}", link.id);
+                self.link = Some(link);
+                self.next_ping = Instant::now() + self.ping_interval;
+            }
+        }
+    }
+
+    /// Sends queued frames while the link takes them.
+    fn flush(&mut self) {
+        while !self.outbox.is_empty() {
+            let Some(link) = &self.link else { return };
+            let batch = self.outbox.next_batch(64);
+            let texts: Vec<String> = batch.iter().map(|(text, _)| text.clone()).collect();
+            let (sent, error) = link.send_texts(&texts);
+            let covered: usize = batch[..sent].iter().map(|(_, n)| n).sum();
+            self.outbox.pop(covered);
+            if let Some(error) = error {
+                self.drop_link(&error);
+                return;
+            }
+        }
+    }
+
+    fn ping(&mut self) {
+        self.next_ping = Instant::now() + self.ping_interval;
+        if let Some(link) = &self.link {
+            if let Err(error) = link.ping() {
+                self.drop_link(&error);
+            }
+        }
+    }
+
+    /// A failed write ends the connection; the session notices, reconnects
+    /// and hands over a new link. Unsent frames stay in the outbox.
+    fn drop_link(&mut self, error: &tungstenite::Error) {
+        if let Some(link) = self.link.take() {
+            log::warn!(
+                "writing to the hub failed on connection #{}: {error}",
+                link.id
+            );
+            link.shut();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::MessageId;
+
+    fn frame(request: u64, kind: FrameKind, content: &str) -> Outgoing {
+        let message_id = MessageId::from_json(&serde_json::json!(7)).unwrap();
+        Outgoing {
+            request,
+            message_id,
+            kind,
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn merges_consecutive_pieces_of_one_request_only() {
+        let mut outbox = Outbox::new(1 << 20);
+        outbox.push(frame(1, FrameKind::Piece, "a"));
+        outbox.push(frame(1, FrameKind::Piece, " "));
+        outbox.push(frame(2, FrameKind::Piece, "x"));
+        outbox.push(frame(1, FrameKind::Piece, "b"));
+        outbox.push(frame(1, FrameKind::End, ""));
+        let batch = outbox.next_batch(10);
+        let covered: Vec<usize> = batch.iter().map(|(_, n)| *n).collect();
+        assert_eq!(covered, [2, 1, 1, 1]);
+        assert!(batch[0].0.contains("\"content\":\"a \""));
+        outbox.pop(5);
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.bytes, 0);
+    }
+
+    #[test]
+    fn a_full_outbox_drops_the_oldest_request_whole() {
+        let mut outbox = Outbox::new(400);
+        outbox.push(frame(1, FrameKind::Piece, "first"));
+        outbox.push(frame(2, FrameKind::Piece, "second"));
+        outbox.push(frame(1, FrameKind::End, ""));
+        outbox.push(frame(2, FrameKind::End, ""));
+        outbox.push(frame(3, FrameKind::Whole, &"x".repeat(100)));
+        assert!(outbox.frames.iter().all(|f| f.request != 1));
+        assert_eq!(outbox.frames.len(), 3);
+    }
+}

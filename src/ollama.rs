@@ -1,0 +1,421 @@
+//! The local Ollama: one `POST /api/generate` per buyer prompt, read as
+//! NDJSON line by line, each non-empty `response` piece handed on the moment
+//! its line arrives.
+//!
+//! Each worker owns an [`OllamaClient`]: a ureq agent reused across that
+//! worker's requests (keep-alive), and a [`Watchdog`] that enforces the
+//! load and idle timeouts by shutting that agent down. Environment proxies
+//! are never used: Ollama is on this box or the owner's LAN, and an
+//! `HTTP_PROXY` meant for the outside world must not capture it.
+//!
+//! Everything that can go wrong becomes an [`OllamaError`] whose `Display`
+//! is written for the buyer (the relay prefixes it with `Error: `).
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::config::Settings;
+use crate::watchdog::{Cut, Watchdog};
+
+/// What a worker needs to know to ask Ollama (shared by all workers).
+#[derive(Clone, Debug)]
+pub struct OllamaTarget {
+    /// `http://host:port`, without a trailing slash.
+    pub base_url: String,
+    pub model: String,
+    pub keep_alive: Option<Value>,
+    pub options: Map<String, Value>,
+    pub load_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_line_bytes: usize,
+}
+
+impl OllamaTarget {
+    pub fn from_settings(settings: &Settings) -> OllamaTarget {
+        OllamaTarget {
+            base_url: base_url(&settings.ollama_host, settings.ollama_port),
+            model: settings.model.clone(),
+            keep_alive: settings.keep_alive.clone(),
+            options: settings.options.clone(),
+            load_timeout: settings.load_timeout,
+            idle_timeout: settings.idle_timeout,
+            max_line_bytes: settings.max_line_bytes,
+        }
+    }
+
+    /// The JSON body of a generate request: the owner's generation options
+    /// go inside `options`, where Ollama reads them.
+    fn generate_body(&self, prompt: &str) -> String {
+        let mut body = Map::new();
+        body.insert("model".into(), Value::String(self.model.clone()));
+        body.insert("prompt".into(), Value::String(prompt.to_string()));
+        body.insert("stream".into(), Value::Bool(true));
+        if let Some(keep_alive) = &self.keep_alive {
+            body.insert("keep_alive".into(), keep_alive.clone());
+        }
+        if !self.options.is_empty() {
+            body.insert("options".into(), Value::Object(self.options.clone()));
+        }
+        Value::Object(body).to_string()
+    }
+}
+
+/// `http://host:port` from the config's host and port. A host that already
+/// carries a scheme (`http://gpu-box:11434`) is used as it is.
+pub fn base_url(host: &str, port: u16) -> String {
+    let host = host.trim().trim_end_matches('/');
+    if host.contains("://") {
+        return host.to_string();
+    }
+    if host.contains(':') && !host.starts_with('[') {
+        return format!("http://[{host}]:{port}");
+    }
+    format!("http://{host}:{port}")
+}
+
+/// Ollama's figures for a finished answer, from its final line.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Stats {
+    pub eval_count: Option<u64>,
+    pub eval_duration_ns: Option<u64>,
+    pub done_reason: Option<String>,
+}
+
+impl Stats {
+    pub fn tokens_per_second(&self) -> Option<f64> {
+        match (self.eval_count, self.eval_duration_ns) {
+            (Some(count), Some(ns)) if ns > 0 => Some(count as f64 * 1e9 / ns as f64),
+            _ => None,
+        }
+    }
+}
+
+/// Why a generation failed. `Display` is the text the buyer sees.
+#[derive(Debug, PartialEq)]
+#[non_exhaustive]
+pub enum OllamaError {
+    /// Nothing listens at the Ollama address, or the connection broke
+    /// before Ollama answered.
+    Unreachable { url: String, detail: String },
+    /// HTTP 404 "model '...' not found".
+    ModelMissing { model: String },
+    /// Any other HTTP error status, with Ollama's own error text.
+    Http { status: u16, message: String },
+    /// An `{"error": ...}` line in the middle of the stream.
+    InStream { message: String },
+    /// A line that is not the JSON object Ollama always sends.
+    BadLine,
+    /// A line longer than `max_line_bytes`.
+    LineTooLong { limit: usize },
+    /// The stream ended (or the connection broke) before the `done` line.
+    Truncated,
+    /// No first line within the load timeout.
+    NoFirstLine(Duration),
+    /// No next line within the idle timeout.
+    Stalled(Duration),
+    /// The owner client is shutting down.
+    ShuttingDown,
+}
+
+impl fmt::Display for OllamaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OllamaError::Unreachable { url, detail } => {
+                write!(f, "Ollama is not reachable at {url} ({detail})")
+            }
+            OllamaError::ModelMissing { model } => write!(
+                f,
+                "model '{model}' is not installed on this box (the owner can install it \
+                 with: ollama pull {model})"
+            ),
+            OllamaError::Http { status, message } => {
+                write!(f, "Ollama answered HTTP {status}: {message}")
+            }
+            OllamaError::InStream { message } => write!(f, "Ollama failed: {message}"),
+            OllamaError::BadLine => write!(f, "Ollama sent a line that is not valid JSON"),
+            OllamaError::LineTooLong { limit } => {
+                write!(f, "Ollama sent a line longer than {limit} bytes")
+            }
+            OllamaError::Truncated => write!(f, "Ollama's answer ended before it was complete"),
+            OllamaError::NoFirstLine(limit) => write!(
+                f,
+                "Ollama sent nothing for {} s (is the model still loading?)",
+                secs(*limit)
+            ),
+            OllamaError::Stalled(limit) => {
+                write!(f, "Ollama stopped answering for {} s", secs(*limit))
+            }
+            OllamaError::ShuttingDown => write!(f, "owner client is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for OllamaError {}
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s:.2}")
+    }
+}
+
+/// One NDJSON line of `/api/generate`; fields this client does not use
+/// (`context`, `thinking`, other metrics) are skipped by serde.
+#[derive(Deserialize)]
+struct Line {
+    #[serde(default)]
+    response: Option<String>,
+    #[serde(default)]
+    done: bool,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    done_reason: Option<String>,
+    #[serde(default)]
+    eval_count: Option<u64>,
+    #[serde(default)]
+    eval_duration: Option<u64>,
+}
+
+/// A worker's connection to Ollama: a keep-alive agent and its watchdog.
+pub struct OllamaClient {
+    target: OllamaTarget,
+    agent: ureq::Agent,
+    watchdog: Watchdog,
+}
+
+impl OllamaClient {
+    pub fn new(name: &str, target: OllamaTarget) -> OllamaClient {
+        let watchdog = Watchdog::start(name, target.load_timeout, target.idle_timeout);
+        OllamaClient {
+            agent: new_agent(),
+            target,
+            watchdog,
+        }
+    }
+
+    /// Runs one prompt; `on_piece` gets every non-empty piece of the answer
+    /// in order, as soon as Ollama sends it.
+    pub fn generate(
+        &mut self,
+        prompt: &str,
+        on_piece: &mut dyn FnMut(&str),
+    ) -> Result<Stats, OllamaError> {
+        self.watchdog.arm(&self.agent);
+        let result = self.generate_armed(prompt, on_piece);
+        match self.watchdog.disarm() {
+            None => result,
+            Some(cut) => {
+                // The agent was shut down to interrupt the read; every later
+                // request needs a fresh one.
+                self.agent = new_agent();
+                match (result, cut) {
+                    // The answer completed just as the deadline passed.
+                    (Ok(stats), Cut::NoFirstLine(_) | Cut::Stalled(_)) => Ok(stats),
+                    (_, Cut::NoFirstLine(limit)) => Err(OllamaError::NoFirstLine(limit)),
+                    (_, Cut::Stalled(limit)) => Err(OllamaError::Stalled(limit)),
+                }
+            }
+        }
+    }
+
+    fn generate_armed(
+        &mut self,
+        prompt: &str,
+        on_piece: &mut dyn FnMut(&str),
+    ) -> Result<Stats, OllamaError> {
+        let url = format!("{}/api/generate", self.target.base_url);
+        let response = self
+            .agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .send(self.target.generate_body(prompt))
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        let body = response.into_body();
+        if status != 200 {
+            return Err(http_error(status, body, &self.target.model));
+        }
+        let mut reader = BufReader::with_capacity(16 * 1024, body.into_reader());
+        self.read_lines(&mut reader, on_piece)
+    }
+
+    fn read_lines(
+        &self,
+        reader: &mut impl BufRead,
+        on_piece: &mut dyn FnMut(&str),
+    ) -> Result<Stats, OllamaError> {
+        let limit = self.target.max_line_bytes;
+        let mut raw = Vec::with_capacity(256);
+        loop {
+            raw.clear();
+            let n = reader
+                .by_ref()
+                .take(limit as u64 + 1)
+                .read_until(b'\n', &mut raw)
+                .map_err(|_| OllamaError::Truncated)?;
+            if n == 0 {
+                return Err(OllamaError::Truncated);
+            }
+            self.watchdog.saw_line();
+            if raw.len() > limit && raw.last() != Some(&b'\n') {
+                return Err(OllamaError::LineTooLong { limit });
+            }
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let line: Line = serde_json::from_slice(&raw).map_err(|_| OllamaError::BadLine)?;
+            if let Some(message) = line.error {
+                return Err(OllamaError::InStream { message });
+            }
+            if let Some(piece) = line.response.as_deref().filter(|p| !p.is_empty()) {
+                on_piece(piece);
+            }
+            if line.done {
+                return Ok(Stats {
+                    eval_count: line.eval_count,
+                    eval_duration_ns: line.eval_duration,
+                    done_reason: line.done_reason,
+                });
+            }
+        }
+    }
+
+    fn unreachable(&self, error: ureq::Error) -> OllamaError {
+        OllamaError::Unreachable {
+            url: self.target.base_url.clone(),
+            detail: error.to_string(),
+        }
+    }
+}
+
+/// A keep-alive agent that never uses an environment proxy and returns
+/// error statuses as responses, so that Ollama's error text can be read.
+fn new_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .proxy(None)
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// Turns an error status into the buyer's message, using Ollama's
+/// `{"error": "..."}` body when there is one.
+fn http_error(status: u16, mut body: ureq::Body, model: &str) -> OllamaError {
+    let text = body
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| text.trim().chars().take(300).collect());
+    if status == 404 && message.contains("not found") && message.contains("model") {
+        return OllamaError::ModelMissing {
+            model: model.to_string(),
+        };
+    }
+    let message = if message.is_empty() {
+        "no error text".to_string()
+    } else {
+        message
+    };
+    OllamaError::Http { status, message }
+}
+
+/// Reads everything from `reader` (used by tests of line handling).
+#[cfg(test)]
+fn lines_of(client: &OllamaClient, text: &[u8]) -> (Vec<String>, Result<Stats, OllamaError>) {
+    let mut pieces = Vec::new();
+    let mut reader = BufReader::new(text);
+    let result = client.read_lines(&mut reader, &mut |p| pieces.push(p.to_string()));
+    let mut rest = Vec::new();
+    let _ = reader.read_to_end(&mut rest);
+    (pieces, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> OllamaClient {
+        let settings = Settings {
+            max_line_bytes: 1024,
+            ..Settings::default()
+        };
+        OllamaClient::new("test", OllamaTarget::from_settings(&settings))
+    }
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(base_url("localhost", 11434), "http://localhost:11434");
+        assert_eq!(base_url("http://gpu:8080/", 11434), "http://gpu:8080");
+        assert_eq!(base_url("::1", 11434), "http://[::1]:11434");
+    }
+
+    #[test]
+    fn options_go_inside_options() {
+        let mut settings = Settings::default();
+        settings
+            .options
+            .insert("temperature".into(), serde_json::json!(0.2));
+        settings.keep_alive = Some(serde_json::json!("10m"));
+        let body: Value =
+            serde_json::from_str(&OllamaTarget::from_settings(&settings).generate_body("hi"))
+                .unwrap();
+        assert_eq!(body["options"]["temperature"], 0.2);
+        assert_eq!(body["keep_alive"], "10m");
+        assert_eq!(body["stream"], true);
+        assert!(body.get("temperature").is_none());
+    }
+
+    #[test]
+    fn pieces_whitespace_and_thinking() {
+        let text = concat!(
+            r#"{"model":"m","created_at":"x","response":"","thinking":"hmm","done":false}"#,
+            "\n",
+            r#"{"model":"m","created_at":"x","response":"A","done":false}"#,
+            "\n",
+            r#"{"model":"m","created_at":"x","response":"\n\n","done":false}"#,
+            "\n\n",
+            r#"{"model":"m","created_at":"x","response":" \u003cb\u003e","done":false}"#,
+            "\n",
+            r#"{"model":"m","created_at":"x","response":"","done":true,"done_reason":"stop","context":[1,2],"eval_count":3,"eval_duration":1500000000}"#,
+            "\n",
+        );
+        let (pieces, result) = lines_of(&client(), text.as_bytes());
+        assert_eq!(pieces, ["A", "\n\n", " <b>"]);
+        let stats = result.unwrap();
+        assert_eq!(stats.tokens_per_second(), Some(2.0));
+    }
+
+    #[test]
+    fn failures_in_the_stream() {
+        let c = client();
+        let (_, r) = lines_of(
+            &c,
+            b"{\"response\":\"a\",\"done\":false}\n{\"error\":\"boom\"}\n",
+        );
+        assert_eq!(
+            r,
+            Err(OllamaError::InStream {
+                message: "boom".into()
+            })
+        );
+        let (_, r) = lines_of(&c, b"{\"response\":\"a\",\"done\":false}\nnot json\n");
+        assert_eq!(r, Err(OllamaError::BadLine));
+        let (_, r) = lines_of(&c, b"{\"response\":\"a\",\"done\":false}\n");
+        assert_eq!(r, Err(OllamaError::Truncated));
+        let long = format!("{{\"response\":\"{}\"}}\n", "x".repeat(2000));
+        let (_, r) = lines_of(&c, long.as_bytes());
+        assert_eq!(r, Err(OllamaError::LineTooLong { limit: 1024 }));
+    }
+}

@@ -1,0 +1,246 @@
+//! The hub's wire format (`../shared/protocol.md`): what a text frame from
+//! the hub means, and the exact JSON of every frame this client sends.
+//!
+//! Incoming frames are parsed leniently into [`Incoming`]: anything that is
+//! not a usable `buyer_message` becomes a variant that says why, so the
+//! reader can log it at the right level and carry on. Outgoing frames are
+//! written by hand into a `String`, because they are built once per piece of
+//! every answer (the hottest path in the program) and their shape is fixed.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// A buyer's `messageId`, kept as the JSON text it arrived as (`42`,
+/// `"abc"`), so that it goes back with the same type and value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageId(Arc<str>);
+
+impl MessageId {
+    pub fn from_json(value: &Value) -> Option<MessageId> {
+        match value {
+            Value::Number(_) | Value::String(_) => Some(MessageId(Arc::from(value.to_string()))),
+            _ => None,
+        }
+    }
+
+    pub fn as_json(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A buyer's request, as the hub sent it.
+#[derive(Debug, PartialEq)]
+pub struct BuyerMessage {
+    pub message_id: MessageId,
+    pub prompt: String,
+    /// The request's own choice of stream mode, when it made one.
+    pub stream: Option<bool>,
+}
+
+/// What one text frame from the hub turned out to be.
+#[derive(Debug, PartialEq)]
+pub enum Incoming {
+    /// A request to answer.
+    Buyer(BuyerMessage),
+    /// A `buyer_message` whose id is fine but whose `content` is missing or
+    /// not a string: it is answered with an error.
+    Unanswerable {
+        message_id: MessageId,
+        reason: &'static str,
+    },
+    /// Another `type` the hub uses for its own purposes (debug level).
+    Other { kind: String },
+    /// Not something this protocol allows (warning level).
+    Malformed { reason: &'static str },
+}
+
+/// Reads one text frame from the hub.
+pub fn parse_incoming(text: &str) -> Incoming {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(_) => return Incoming::Malformed { reason: "not JSON" },
+    };
+    let Some(object) = value.as_object() else {
+        return Incoming::Malformed {
+            reason: "not a JSON object",
+        };
+    };
+    let Some(kind) = object.get("type").and_then(Value::as_str) else {
+        return Incoming::Malformed {
+            reason: "no string field \"type\"",
+        };
+    };
+    if kind != "buyer_message" {
+        return Incoming::Other {
+            kind: kind.to_string(),
+        };
+    }
+    let Some(message_id) = object.get("messageId").and_then(MessageId::from_json) else {
+        return Incoming::Malformed {
+            reason: "buyer_message without a number or string \"messageId\"",
+        };
+    };
+    let Some(prompt) = object.get("content").and_then(Value::as_str) else {
+        return Incoming::Unanswerable {
+            message_id,
+            reason: "the request has no text content",
+        };
+    };
+    Incoming::Buyer(BuyerMessage {
+        message_id,
+        prompt: prompt.to_string(),
+        stream: object.get("stream").and_then(Value::as_bool),
+    })
+}
+
+/// What a frame to the hub says; its `messageId` and timestamp are added
+/// when it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    /// One piece of a streamed answer (`from_owner`, `"stream":true`).
+    Piece,
+    /// A whole answer in non-stream mode (`from_owner`).
+    Whole,
+    /// An error answer (`from_owner`, `"error":true`); `stream` says
+    /// whether the request was in stream mode.
+    Error { stream: bool },
+    /// The end marker of a streamed answer (`finished_message_stream`).
+    End,
+}
+
+/// Writes one complete frame as JSON text into `out`.
+pub fn write_frame(
+    out: &mut String,
+    kind: FrameKind,
+    message_id: &MessageId,
+    content: &str,
+    timestamp_ms: u64,
+) {
+    let frame_type = match kind {
+        FrameKind::End => "finished_message_stream",
+        _ => "from_owner",
+    };
+    out.push_str("{\"type\":\"");
+    out.push_str(frame_type);
+    out.push_str("\",\"content\":");
+    push_json_string(out, content);
+    out.push_str(",\"messageId\":");
+    out.push_str(message_id.as_json());
+    out.push_str(",\"timestamp\":");
+    out.push_str(&timestamp_ms.to_string());
+    match kind {
+        FrameKind::Piece | FrameKind::Error { stream: true } => out.push_str(",\"stream\":true"),
+        _ => {}
+    }
+    if let FrameKind::Error { .. } = kind {
+        out.push_str(",\"error\":true");
+    }
+    out.push('}');
+}
+
+/// Appends `text` as a JSON string literal (quotes and escapes included).
+fn push_json_string(out: &mut String, text: &str) {
+    // serde_json's escaping is exact and fast; a String is always valid UTF-8.
+    let escaped = serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string());
+    out.push_str(&escaped);
+}
+
+/// Milliseconds since the Unix epoch, for the `timestamp` field.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: FrameKind, id: &MessageId, content: &str) -> Value {
+        let mut out = String::new();
+        write_frame(&mut out, kind, id, content, 1764000000123);
+        serde_json::from_str(&out).unwrap()
+    }
+
+    #[test]
+    fn buyer_message_with_number_and_string_ids() {
+        let Incoming::Buyer(m) = parse_incoming(
+            r#"{"type":"buyer_message","content":"hi","messageId":42,"stream":false}"#,
+        ) else {
+            panic!("not a buyer message")
+        };
+        assert_eq!(m.message_id.as_json(), "42");
+        assert_eq!(m.stream, Some(false));
+        let Incoming::Buyer(m) =
+            parse_incoming(r#"{"type":"buyer_message","content":"hi","messageId":"a-1"}"#)
+        else {
+            panic!("not a buyer message")
+        };
+        assert_eq!(m.message_id.as_json(), "\"a-1\"");
+        assert_eq!(m.stream, None);
+    }
+
+    #[test]
+    fn malformed_and_other_frames() {
+        assert!(matches!(parse_incoming("nope"), Incoming::Malformed { .. }));
+        assert!(matches!(parse_incoming("[1]"), Incoming::Malformed { .. }));
+        assert!(matches!(
+            parse_incoming(r#"{"content":"x"}"#),
+            Incoming::Malformed { .. }
+        ));
+        assert!(matches!(
+            parse_incoming(r#"{"type":"buyer_message","content":"x"}"#),
+            Incoming::Malformed { .. }
+        ));
+        assert!(matches!(
+            parse_incoming(r#"{"type":"buyer_message","content":"x","messageId":null}"#),
+            Incoming::Malformed { .. }
+        ));
+        assert_eq!(
+            parse_incoming(r#"{"type":"system","message":"hello"}"#),
+            Incoming::Other {
+                kind: "system".into()
+            }
+        );
+        assert!(matches!(
+            parse_incoming(r#"{"type":"buyer_message","messageId":7}"#),
+            Incoming::Unanswerable { .. }
+        ));
+    }
+
+    #[test]
+    fn outgoing_frames_have_the_protocol_shapes() {
+        let id = MessageId::from_json(&serde_json::json!(42)).unwrap();
+        assert_eq!(
+            frame(FrameKind::Piece, &id, " \n"),
+            serde_json::json!({"type":"from_owner","content":" \n","messageId":42,
+                               "timestamp":1764000000123u64,"stream":true})
+        );
+        assert_eq!(
+            frame(FrameKind::End, &id, ""),
+            serde_json::json!({"type":"finished_message_stream","content":"","messageId":42,
+                               "timestamp":1764000000123u64})
+        );
+        assert_eq!(
+            frame(FrameKind::Whole, &id, "all"),
+            serde_json::json!({"type":"from_owner","content":"all","messageId":42,
+                               "timestamp":1764000000123u64})
+        );
+        let sid = MessageId::from_json(&serde_json::json!("x")).unwrap();
+        assert_eq!(
+            frame(FrameKind::Error { stream: true }, &sid, "Error: busy"),
+            serde_json::json!({"type":"from_owner","content":"Error: busy","messageId":"x",
+                               "timestamp":1764000000123u64,"stream":true,"error":true})
+        );
+    }
+
+    #[test]
+    fn tricky_text_survives_the_round_trip() {
+        let id = MessageId::from_json(&serde_json::json!(-1)).unwrap();
+        let text = "\"q\" \\ \t\n\u{2028} <tag> Привет 🦀 \u{0}";
+        assert_eq!(frame(FrameKind::Piece, &id, text)["content"], text);
+        assert_eq!(frame(FrameKind::Piece, &id, text)["messageId"], -1);
+    }
+}

@@ -1,0 +1,217 @@
+//! From a buyer's request to the frames of its answer.
+//!
+//! The hub reader calls [`Dispatcher::dispatch`] for each request. It puts a
+//! [`Job`] into a bounded queue (`queue_size`) read by `max_parallel` worker
+//! threads; when the queue is full the buyer is answered `Error: busy` at
+//! once, from the reader's thread, so the hub never waits on a full box.
+//! A worker runs the prompt on Ollama and sends each piece on to the writer
+//! as an [`Outgoing`] frame, tagged with the request's sequence number so
+//! that the writer can merge pieces and the outbox can drop whole requests.
+//!
+//! Every request ends with exactly one terminal frame sequence: in stream
+//! mode the pieces then the end marker (an error frame before it when
+//! something failed); in non-stream mode one frame with the whole answer or
+//! one error frame.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Instant;
+
+use crate::ollama::{OllamaClient, OllamaError, OllamaTarget, Stats};
+use crate::protocol::{FrameKind, MessageId};
+
+/// One frame on its way to the hub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// Sequence number of the request this frame answers (internal).
+    pub request: u64,
+    pub message_id: MessageId,
+    pub kind: FrameKind,
+    pub content: String,
+}
+
+/// What the writer thread is told; defined here because workers and the
+/// dispatcher produce it, and the hub session adds links.
+pub enum ToWriter {
+    Frame(Outgoing),
+    /// Sent by the hub session; see `hub::writer`.
+    Link(crate::hub::LinkHandle),
+}
+
+/// A buyer prompt waiting for a worker.
+pub struct Job {
+    pub request: u64,
+    pub message_id: MessageId,
+    pub prompt: String,
+    pub stream: bool,
+    pub received: Instant,
+}
+
+/// Accepts requests and hands them to the workers.
+#[derive(Clone)]
+pub struct Dispatcher {
+    jobs: SyncSender<Job>,
+    to_writer: Sender<ToWriter>,
+    default_stream: bool,
+    next_request: Arc<AtomicU64>,
+}
+
+impl Dispatcher {
+    /// Queues a request. A full queue answers the buyer `Error: busy` now.
+    pub fn dispatch(&self, message_id: MessageId, prompt: String, stream: Option<bool>) {
+        let request = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let stream = stream.unwrap_or(self.default_stream);
+        let job = Job {
+            request,
+            message_id,
+            prompt,
+            stream,
+            received: Instant::now(),
+        };
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => {
+                log::warn!(
+                    "request {} refused: all workers busy and the queue is full",
+                    job.message_id.as_json()
+                );
+                self.answer_error(&job, "busy");
+            }
+            Err(TrySendError::Disconnected(job)) => {
+                self.answer_error(&job, &OllamaError::ShuttingDown.to_string());
+            }
+        }
+    }
+
+    /// Answers a request that can be identified but not run.
+    pub fn reject(&self, message_id: MessageId, reason: &str, stream: Option<bool>) {
+        let request = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let stream = stream.unwrap_or(self.default_stream);
+        let job = Job {
+            request,
+            message_id,
+            prompt: String::new(),
+            stream,
+            received: Instant::now(),
+        };
+        self.answer_error(&job, reason);
+    }
+
+    fn answer_error(&self, job: &Job, reason: &str) {
+        send_error(&self.to_writer, job, reason);
+    }
+}
+
+/// The worker threads: `count` of them, reading a queue of `queue_size`
+/// jobs. They run for the life of the process.
+pub fn start_workers(
+    count: usize,
+    queue_size: usize,
+    default_stream: bool,
+    target: &OllamaTarget,
+    to_writer: &Sender<ToWriter>,
+) -> std::io::Result<Dispatcher> {
+    let (jobs, queue) = mpsc::sync_channel::<Job>(queue_size);
+    let queue = Arc::new(Mutex::new(queue));
+    for index in 0..count.max(1) {
+        let name = format!("worker-{index}");
+        let client = OllamaClient::new(&name, target.clone());
+        let queue = Arc::clone(&queue);
+        let out = to_writer.clone();
+        thread::Builder::new()
+            .name(name)
+            .spawn(move || work(client, &queue, &out))?;
+    }
+    Ok(Dispatcher {
+        jobs,
+        to_writer: to_writer.clone(),
+        default_stream,
+        next_request: Arc::new(AtomicU64::new(1)),
+    })
+}
+
+fn work(mut client: OllamaClient, queue: &Mutex<Receiver<Job>>, out: &Sender<ToWriter>) {
+    loop {
+        // Hold the lock only while taking a job, so that idle workers queue
+        // up on it while one of them waits on the channel.
+        let job = match queue.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        let Ok(job) = job else { return };
+        answer(&mut client, &job, out);
+    }
+}
+
+/// Runs one job to the end and sends every frame of its answer.
+fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
+    let mut pieces = 0usize;
+    let mut whole = String::new();
+    let result = client.generate(&job.prompt, &mut |piece| {
+        pieces += 1;
+        if job.stream {
+            send(out, job, FrameKind::Piece, piece.to_string());
+        } else {
+            whole.push_str(piece);
+        }
+    });
+    let elapsed = job.received.elapsed();
+    match &result {
+        Ok(stats) => {
+            log_success(job, pieces, elapsed, stats);
+            if job.stream {
+                send(out, job, FrameKind::End, String::new());
+            } else {
+                send(out, job, FrameKind::Whole, whole);
+            }
+        }
+        Err(error) => {
+            log::warn!("request {} failed: {error}", job.message_id.as_json());
+            send_error(out, job, &error.to_string());
+        }
+    }
+}
+
+fn log_success(job: &Job, pieces: usize, elapsed: std::time::Duration, stats: &Stats) {
+    let speed = stats
+        .tokens_per_second()
+        .map(|tps| {
+            format!(
+                ", {} tokens at {tps:.1} tokens/s",
+                stats.eval_count.unwrap_or(0)
+            )
+        })
+        .unwrap_or_default();
+    log::info!(
+        "request {} answered: {pieces} pieces in {:.2} s{speed}",
+        job.message_id.as_json(),
+        elapsed.as_secs_f64()
+    );
+}
+
+/// The error answer: one error frame, and in stream mode the end marker.
+fn send_error(out: &Sender<ToWriter>, job: &Job, reason: &str) {
+    send(
+        out,
+        job,
+        FrameKind::Error { stream: job.stream },
+        format!("Error: {reason}"),
+    );
+    if job.stream {
+        send(out, job, FrameKind::End, String::new());
+    }
+}
+
+fn send(out: &Sender<ToWriter>, job: &Job, kind: FrameKind, content: String) {
+    let frame = Outgoing {
+        request: job.request,
+        message_id: job.message_id.clone(),
+        kind,
+        content,
+    };
+    // The writer outlives every worker; a failed send means the process is
+    // already tearing down and nothing could deliver the frame anyway.
+    let _ = out.send(ToWriter::Frame(frame));
+}

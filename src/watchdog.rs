@@ -1,0 +1,162 @@
+//! Deadlines for one worker's Ollama request, enforced from outside it.
+//!
+//! ureq blocks the worker inside a read while Ollama thinks, and it has no
+//! per-phase idle timeout of the kind needed here: the first line may take
+//! minutes (model load, prompt evaluation: `load_timeout`) while a later
+//! pause of two minutes means a stuck runner (`idle_timeout`). So each worker
+//! has a watchdog thread that knows when the request started and when the
+//! last line arrived, and when a deadline passes it shuts the worker's ureq
+//! agent down, which makes the blocked read fail at once. Closing the
+//! connection also tells Ollama to stop generating.
+//!
+//! The worker's per-line cost is one relaxed atomic store: the watchdog is
+//! not woken for every line. It sleeps until the earliest possible deadline,
+//! re-reads the last activity, and sleeps again if it moved. When no request
+//! is running it sleeps without a timeout, so an idle client never wakes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Why the watchdog cut a request short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// No first line within the load timeout.
+    NoFirstLine(Duration),
+    /// No next line within the idle timeout.
+    Stalled(Duration),
+}
+
+struct Armed {
+    agent: ureq::Agent,
+    started: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    armed: Option<Armed>,
+    cut: Option<Cut>,
+    stop: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Nanoseconds from `epoch` to the latest line; 0 before the first.
+    last_line: AtomicU64,
+    epoch: Instant,
+    load_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the state invalid.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The worker's handle; dropping it stops the watchdog thread.
+pub struct Watchdog {
+    shared: Arc<Shared>,
+}
+
+impl Watchdog {
+    pub fn start(name: &str, load_timeout: Duration, idle_timeout: Duration) -> Watchdog {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            last_line: AtomicU64::new(0),
+            epoch: Instant::now(),
+            load_timeout,
+            idle_timeout,
+        });
+        let watched = Arc::clone(&shared);
+        let spawned = thread::Builder::new()
+            .name(format!("{name}-watchdog"))
+            .spawn(move || watch(&watched));
+        if let Err(e) = spawned {
+            // Without the thread the deadlines are not enforced, but requests
+            // still run; the log says so.
+            log::error!("cannot start the watchdog thread, Ollama timeouts are off: {e}");
+        }
+        Watchdog { shared }
+    }
+
+    /// Starts watching a request made through `agent`.
+    pub fn arm(&self, agent: &ureq::Agent) {
+        self.shared.last_line.store(0, Ordering::Relaxed);
+        let mut state = self.shared.lock();
+        state.cut = None;
+        state.armed = Some(Armed {
+            agent: agent.clone(),
+            started: Instant::now(),
+        });
+        self.shared.wake.notify_one();
+    }
+
+    /// Records that a line arrived (the hot path: one atomic store).
+    pub fn saw_line(&self) {
+        let nanos = self.shared.epoch.elapsed().as_nanos() as u64;
+        self.shared.last_line.store(nanos.max(1), Ordering::Relaxed);
+    }
+
+    /// Stops watching; says whether (and why) the request was cut short.
+    /// After a cut the agent is shut down and must be replaced.
+    pub fn disarm(&self) -> Option<Cut> {
+        let mut state = self.shared.lock();
+        state.armed = None;
+        state.cut.take()
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+fn watch(shared: &Shared) {
+    let mut state = shared.lock();
+    loop {
+        if state.stop {
+            return;
+        }
+        let Some(armed) = &state.armed else {
+            state = shared.wake.wait(state).unwrap_or_else(|p| p.into_inner());
+            continue;
+        };
+        let (deadline, cut) = deadline(shared, armed.started);
+        let now = Instant::now();
+        if now >= deadline {
+            if let Some(armed) = state.armed.take() {
+                state.cut = Some(cut);
+                armed.agent.shutdown();
+            }
+            continue;
+        }
+        state = shared
+            .wake
+            .wait_timeout(state, deadline - now)
+            .map(|(s, _)| s)
+            .unwrap_or_else(|p| p.into_inner().0);
+    }
+}
+
+/// When the armed request times out if nothing else arrives, and as what.
+fn deadline(shared: &Shared, started: Instant) -> (Instant, Cut) {
+    match shared.last_line.load(Ordering::Relaxed) {
+        0 => (
+            started + shared.load_timeout,
+            Cut::NoFirstLine(shared.load_timeout),
+        ),
+        nanos => (
+            shared.epoch + Duration::from_nanos(nanos) + shared.idle_timeout,
+            Cut::Stalled(shared.idle_timeout),
+        ),
+    }
+}
