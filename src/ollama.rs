@@ -278,6 +278,7 @@ impl OllamaClient {
                 on_piece(piece);
             }
             if line.done {
+                drain_rest(reader);
                 return Ok(Stats {
                     eval_count: line.eval_count,
                     eval_duration_ns: line.eval_duration,
@@ -293,6 +294,13 @@ impl OllamaClient {
             detail: error.to_string(),
         }
     }
+}
+
+/// Reads what follows the done line (normally just the chunked encoding's
+/// terminator): ureq returns a connection to its keep-alive pool only once
+/// its body has been read to the end.
+fn drain_rest(reader: &mut impl BufRead) {
+    let _ = std::io::copy(&mut reader.take(64 * 1024), &mut std::io::sink());
 }
 
 /// A keep-alive agent that never uses an environment proxy and returns

@@ -1,0 +1,10 @@
+//! The test rig shared by the integration tests: a hub emulator (WebSocket,
+//! optionally TLS with a CA made at test time), an Ollama emulator
+//! (HTTP/NDJSON), and a runner for the real client binary. Each test binary
+//! uses only part of it.
+#![allow(dead_code)]
+
+pub mod client;
+pub mod hub;
+pub mod ollama;
+pub mod tls;

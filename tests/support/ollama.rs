@@ -1,0 +1,1538 @@
+#![allow(dead_code)]
+//! Ollama emulator for integration tests.
+//!
+//! [`Ollama`] owns a real HTTP/1.1 server on `127.0.0.1:<ephemeral port>` that answers
+//! like the parts of the Ollama API the client talks to (`shared/ollama-api.md` is the
+//! source of truth): `POST /api/generate` (NDJSON stream or one JSON object),
+//! `GET|HEAD /`, `/api/version`, `/api/tags`, and Gin's plain-text 404/405 pages.
+//!
+//! Data flow:
+//! * A test queues scripted [`Reply`]s with [`Ollama::push`]; each `/api/generate`
+//!   request with a parsable body takes the oldest one, whatever model it names. With
+//!   nothing queued the request is checked as Ollama would (installed model, raw mode,
+//!   empty prompt = load) and answered by echoing its prompt word by word, so parallel
+//!   requests can tell their answers apart.
+//! * One accept thread hands every TCP connection to a thread of its own, which serves
+//!   keep-alive requests in a loop. Each request is recorded as a [`Recorded`] *before*
+//!   it is answered, so tests can await it ([`Ollama::wait_requests`]).
+//! * Whenever a reply waits (delays, hangs) the connection thread reads its socket with a
+//!   bounded timeout, so a client that goes away mid-reply is noticed at once and counted
+//!   ([`Ollama::client_closed`]); a failed write counts the same way.
+//! * Dropping [`Ollama`] sets a stop flag, shuts every open socket down (which unblocks
+//!   any read or write), wakes the accept thread with a self-connection and waits, bounded,
+//!   until every thread has ended.
+//!
+//! JSON sent to the client is written by hand, in Go's key order and with Go's escaping
+//! (`<`, `>`, `&`, U+2028/2029 and control characters escaped, other text raw UTF-8).
+
+use serde_json::{Map, Value};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Models installed in an emulator made by [`Ollama::start`].
+pub const DEFAULT_MODELS: [&str; 2] = ["llama3.2:latest", "llama2:latest"];
+/// What `GET /api/version` reports.
+pub const VERSION: &str = "0.12.6";
+/// The line [`Reply::garbage_after`] sends: not JSON.
+pub const GARBAGE_LINE: &str = "<<this is not JSON>>";
+
+/// Longest a waiting connection thread goes without looking at the stop flag.
+const POLL: Duration = Duration::from_millis(100);
+/// How long dropping the emulator waits for its threads to end.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Largest request head (request line + headers) accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// Go's net/http sends a non-streamed body larger than this chunked.
+const MAX_CONTENT_LENGTH_BODY: usize = 2048;
+/// Tokens the prompt template adds to `prompt_eval_count` (none in raw mode).
+const TEMPLATE_TOKENS: usize = 10;
+
+/// A running emulator; stops when dropped.
+pub struct Ollama {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+    /// Disconnects once every emulator thread has ended (each holds a sender).
+    /// In a Mutex only so that `Ollama` is `Sync`.
+    all_exited: Mutex<mpsc::Receiver<Infallible>>,
+}
+
+/// One HTTP request as the emulator received it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// Request target without the query string.
+    pub path: String,
+    /// Index (from 0) of the TCP connection it came on, to check keep-alive reuse.
+    pub conn: usize,
+    /// Header names as sent, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body parsed as JSON; `Null` if empty or not JSON.
+    pub body: Value,
+}
+
+impl Recorded {
+    /// First value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    fn is_generate(&self) -> bool {
+        self.method == "POST" && self.path == "/api/generate"
+    }
+}
+
+/// A scripted answer to one `/api/generate` request (builder).
+#[derive(Clone, Debug)]
+pub struct Reply {
+    body: Body,
+    thoughts: Vec<String>,
+    first_delay: Duration,
+    line_delay: Duration,
+    end: End,
+    done_reason: String,
+}
+
+#[derive(Clone, Debug)]
+enum Body {
+    Pieces(Vec<String>),
+    Error { status: u16, message: String },
+}
+
+/// How a reply ends; the `usize` is the number of pieces sent before that.
+#[derive(Clone, Debug)]
+enum End {
+    Done,
+    NoDone,
+    ErrorAfter(usize, String),
+    GarbageAfter(usize),
+    DropAfter(usize),
+    HangAfter(usize),
+    HangBeforeFirst,
+}
+
+impl Reply {
+    /// Streams each piece as one line, then the final done line.
+    pub fn pieces<S: AsRef<str>>(pieces: &[S]) -> Reply {
+        Reply {
+            body: Body::Pieces(pieces.iter().map(|p| p.as_ref().to_owned()).collect()),
+            thoughts: Vec::new(),
+            first_delay: Duration::ZERO,
+            line_delay: Duration::ZERO,
+            end: End::Done,
+            done_reason: "stop".to_owned(),
+        }
+    }
+
+    /// [`Reply::pieces`] of [`split_pieces`]`(text)`.
+    pub fn text(text: &str) -> Reply {
+        Reply::pieces(&split_pieces(text))
+    }
+
+    /// An HTTP error before any output: `status` and `{"error":message}`.
+    /// Only `first_delay` and `hang_before_first` apply to it.
+    pub fn error(status: u16, message: &str) -> Reply {
+        Reply {
+            body: Body::Error {
+                status,
+                message: message.to_owned(),
+            },
+            ..Reply::pieces::<&str>(&[])
+        }
+    }
+
+    /// Thinking lines (`"response":"","thinking":t`) sent before the pieces.
+    pub fn thinking<S: AsRef<str>>(mut self, thoughts: &[S]) -> Reply {
+        self.thoughts = thoughts.iter().map(|t| t.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Wait before the status line, headers and first line (Ollama sends nothing earlier).
+    pub fn first_delay(mut self, d: Duration) -> Reply {
+        self.first_delay = d;
+        self
+    }
+
+    /// Wait before every line after the first.
+    pub fn line_delay(mut self, d: Duration) -> Reply {
+        self.line_delay = d;
+        self
+    }
+
+    /// After `n` pieces, a line `{"error":message}`, then the chunked terminator; no done
+    /// line. Non-streamed: 500 with that error.
+    pub fn error_after(mut self, n: usize, message: &str) -> Reply {
+        self.end = End::ErrorAfter(n, message.to_owned());
+        self
+    }
+
+    /// After `n` pieces, a line that is not JSON ([`GARBAGE_LINE`]), then the remaining
+    /// pieces and the terminator; no done line. Non-streamed: that text as the body.
+    pub fn garbage_after(mut self, n: usize) -> Reply {
+        self.end = End::GarbageAfter(n);
+        self
+    }
+
+    /// End the stream (proper terminator) without a done line. Non-streamed: the
+    /// object has `"done":false` and no metrics.
+    pub fn no_done(mut self) -> Reply {
+        self.end = End::NoDone;
+        self
+    }
+
+    /// After `n` pieces (headers alone if 0 and no thinking), close the connection
+    /// without a terminator. Non-streamed: half the promised body, then close.
+    pub fn drop_after(mut self, n: usize) -> Reply {
+        self.end = End::DropAfter(n);
+        self
+    }
+
+    /// After `n` pieces (headers alone if 0 and no thinking), send nothing more until
+    /// the client closes (counted in [`Ollama::client_closed`]) or the emulator is
+    /// dropped. Non-streamed: sends nothing at all.
+    pub fn hang_after(mut self, n: usize) -> Reply {
+        self.end = End::HangAfter(n);
+        self
+    }
+
+    /// Send nothing, not even headers, until the client closes or the emulator is dropped.
+    pub fn hang_before_first(mut self) -> Reply {
+        self.end = End::HangBeforeFirst;
+        self
+    }
+
+    /// `done_reason` of the final line; default `"stop"`.
+    pub fn done_reason(mut self, reason: &str) -> Reply {
+        self.done_reason = reason.to_owned();
+        self
+    }
+}
+
+/// Splits text into word pieces the way [`Reply::text`] streams it: each piece is a
+/// word with the spaces before it; line breaks and trailing spaces are pieces of their
+/// own. `"a b\n"` gives `["a", " b", "\n"]`.
+pub fn split_pieces(text: &str) -> Vec<String> {
+    let is_break = |c: char| c == '\n' || c == '\r';
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let len = if rest.starts_with(is_break) {
+            rest.find(|c| !is_break(c)).unwrap_or(rest.len())
+        } else {
+            let lead = rest
+                .find(|c: char| !c.is_whitespace() || is_break(c))
+                .unwrap_or(rest.len());
+            match rest[lead..].chars().next() {
+                Some(c) if !c.is_whitespace() => {
+                    let word = &rest[lead..];
+                    lead + word.find(char::is_whitespace).unwrap_or(word.len())
+                }
+                _ => lead,
+            }
+        };
+        pieces.push(rest[..len].to_owned());
+        rest = &rest[len..];
+    }
+    pieces
+}
+
+impl Ollama {
+    /// Emulator with [`DEFAULT_MODELS`] installed.
+    pub fn start() -> Ollama {
+        Ollama::with_models(&DEFAULT_MODELS)
+    }
+
+    /// Emulator with these models installed, named as `/api/tags` shows them
+    /// (e.g. `"qwen3:8b"`).
+    pub fn with_models(models: &[&str]) -> Ollama {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Ollama emulator");
+        let addr = listener.local_addr().expect("emulator address");
+        let shared = Arc::new(Shared {
+            models: models.iter().map(|m| m.to_string()).collect(),
+            stop: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        let (exited, all_exited) = mpsc::channel();
+        let accept = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("ollama-accept".into())
+                .spawn(move || accept_loop(listener, shared, exited))
+                .expect("spawn the emulator accept thread")
+        };
+        Ollama {
+            shared,
+            addr,
+            accept: Some(accept),
+            all_exited: Mutex::new(all_exited),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a reply for the next `/api/generate` request (FIFO).
+    pub fn push(&self, reply: Reply) {
+        self.shared.lock().replies.push_back(reply);
+    }
+
+    /// Replies pushed but not yet used.
+    pub fn pending_replies(&self) -> usize {
+        self.shared.lock().replies.len()
+    }
+
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// The `POST /api/generate` requests received, in order.
+    pub fn generate_requests(&self) -> Vec<Recorded> {
+        let state = self.shared.lock();
+        state
+            .requests
+            .iter()
+            .filter(|r| r.is_generate())
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `n` `POST /api/generate` requests have been received.
+    pub fn wait_requests(&self, n: usize, timeout: Duration) -> bool {
+        self.shared.wait_until(timeout, |s| {
+            s.requests.iter().filter(|r| r.is_generate()).count() >= n
+        })
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.lock().connections
+    }
+
+    /// Generate replies cut short because the client went away mid-reply.
+    pub fn client_closed(&self) -> usize {
+        self.shared.lock().client_closed
+    }
+
+    /// Waits until [`Ollama::client_closed`] reaches `n`.
+    pub fn wait_client_closed(&self, n: usize, timeout: Duration) -> bool {
+        self.shared.wait_until(timeout, |s| s.client_closed >= n)
+    }
+}
+
+impl Drop for Ollama {
+    fn drop(&mut self) {
+        {
+            let state = self.shared.lock();
+            self.shared.stop.store(true, Ordering::SeqCst);
+            for (_, socket) in &state.open {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        }
+        self.shared.changed.notify_all();
+        // Wakes the accept thread, which then sees the stop flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        let all_exited = self.all_exited.get_mut().unwrap_or_else(|p| p.into_inner());
+        match all_exited.recv_timeout(SHUTDOWN_GRACE) {
+            Err(RecvTimeoutError::Disconnected) => {
+                if let Some(accept) = self.accept.take() {
+                    let _ = accept.join();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                eprintln!("ollama emulator: threads still running {SHUTDOWN_GRACE:?} after drop")
+            }
+            Ok(never) => match never {},
+        }
+    }
+}
+
+struct Shared {
+    models: Vec<String>,
+    stop: AtomicBool,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    replies: VecDeque<Reply>,
+    requests: Vec<Recorded>,
+    connections: usize,
+    client_closed: usize,
+    /// Clones of the open sockets, by connection index, so drop can shut them down.
+    open: Vec<(usize, TcpStream)>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn update(&self, change: impl FnOnce(&mut State)) {
+        change(&mut self.lock());
+        self.changed.notify_all();
+    }
+
+    fn wait_until(&self, timeout: Duration, done: impl Fn(&State) -> bool) -> bool {
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(self.lock(), timeout, |s| !done(s))
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        done(&state)
+    }
+
+    fn installed(&self, model: &str) -> bool {
+        let wanted = normalize_model(model);
+        !model.is_empty() && self.models.iter().any(|m| normalize_model(m) == wanted)
+    }
+}
+
+/// `"llama2"` and `"registry.ollama.ai/library/llama2:latest"` both mean `"llama2:latest"`.
+fn normalize_model(name: &str) -> String {
+    let name = name.to_ascii_lowercase();
+    let name = name.strip_prefix("registry.ollama.ai/").unwrap_or(&name);
+    let name = name.strip_prefix("library/").unwrap_or(name);
+    let base = name.rsplit('/').next().unwrap_or(name);
+    if base.contains(':') {
+        name.to_owned()
+    } else {
+        format!("{name}:latest")
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>, exited: mpsc::Sender<Infallible>) {
+    for stream in listener.incoming() {
+        if shared.stopping() {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        let Ok(clone) = stream.try_clone() else {
+            continue;
+        };
+        let index = {
+            let mut state = shared.lock();
+            // Checked under the lock drop takes, so no socket escapes its shutdown.
+            if shared.stopping() {
+                break;
+            }
+            let index = state.connections;
+            state.connections += 1;
+            state.open.push((index, clone));
+            index
+        };
+        let conn = Conn {
+            stream,
+            buf: Vec::new(),
+            index,
+            shared: Arc::clone(&shared),
+        };
+        let exited = exited.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("ollama-conn-{index}"))
+            .spawn(move || {
+                let _exited = exited;
+                conn.serve();
+            });
+        if spawned.is_err() {
+            eprintln!("ollama emulator: cannot spawn a connection thread");
+        }
+    }
+}
+
+/// One parsed HTTP request.
+struct Request {
+    method: String,
+    path: String,
+    http10: bool,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    fn has_token(&self, name: &str, token: &str) -> bool {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    fn wants_close(&self) -> bool {
+        self.http10 || self.has_token("connection", "close")
+    }
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// What the connection does after a response.
+enum Flow {
+    KeepAlive,
+    Close,
+}
+
+/// Why a reply stopped early.
+enum Gone {
+    Client,
+    Stopped,
+}
+
+impl From<io::Error> for Gone {
+    fn from(_: io::Error) -> Gone {
+        Gone::Client
+    }
+}
+
+/// The fields of a parsed generate request that shape the answer.
+struct Generate {
+    model: String,
+    prompt: String,
+    stream: bool,
+    raw: bool,
+    /// raw together with template, system or context (refused by Ollama).
+    raw_conflict: bool,
+    /// keep_alive is zero: an empty prompt unloads instead of loading.
+    unload: bool,
+}
+
+/// One connection: its socket, bytes read but not yet used, and its index.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    index: usize,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // The clone kept for drop holds the socket open; shutting down closes it for real.
+        let _ = self.stream.shutdown(Shutdown::Both);
+        let index = self.index;
+        self.shared.lock().open.retain(|(i, _)| *i != index);
+    }
+}
+
+impl Conn {
+    fn serve(mut self) {
+        let _ = self.stream.set_nodelay(true);
+        loop {
+            let request = match self.read_request() {
+                Ok(Some(request)) => request,
+                Ok(None) => return,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    let _ = self.send(
+                        400,
+                        "text/plain; charset=utf-8",
+                        &[],
+                        b"400 Bad Request",
+                        false,
+                        true,
+                    );
+                    return;
+                }
+                Err(_) => return,
+            };
+            let arrival = Instant::now();
+            self.record(&request);
+            match self.route(&request, arrival) {
+                Ok(Flow::KeepAlive) if !self.shared.stopping() => {}
+                _ => return,
+            }
+        }
+    }
+
+    fn record(&self, request: &Request) {
+        let recorded = Recorded {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            conn: self.index,
+            headers: request.headers.clone(),
+            body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+        };
+        self.shared.update(|s| s.requests.push(recorded));
+    }
+
+    // ---- reading ----
+
+    fn fill(&mut self) -> io::Result<usize> {
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk)?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// A line without its CRLF; `Ok(None)` on a clean EOF before any byte of it.
+    fn read_line(&mut self) -> io::Result<Option<String>> {
+        loop {
+            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                let line = line.strip_suffix(b"\n").unwrap_or(&line);
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                return Ok(Some(String::from_utf8_lossy(line).into_owned()));
+            }
+            if self.buf.len() > MAX_HEAD {
+                return Err(invalid("line too long"));
+            }
+            if self.fill()? == 0 {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(io::ErrorKind::UnexpectedEof.into())
+                };
+            }
+        }
+    }
+
+    fn need_line(&mut self) -> io::Result<String> {
+        self.read_line()?
+            .ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
+    }
+
+    fn read_exact_into(&mut self, n: usize, out: &mut Vec<u8>) -> io::Result<()> {
+        while self.buf.len() < n {
+            if self.fill()? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        out.extend(self.buf.drain(..n));
+        Ok(())
+    }
+
+    /// The next request; `Ok(None)` when the client closed between requests.
+    fn read_request(&mut self) -> io::Result<Option<Request>> {
+        let request_line = loop {
+            match self.read_line()? {
+                None => return Ok(None),
+                Some(line) if line.is_empty() => continue,
+                Some(line) => break line,
+            }
+        };
+        let mut parts = request_line.split_whitespace();
+        let (Some(method), Some(target), Some(version), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid("bad request line"));
+        };
+        if !version.starts_with("HTTP/1.") {
+            return Err(invalid("bad HTTP version"));
+        }
+        let mut headers = Vec::new();
+        let mut head_len = request_line.len();
+        loop {
+            let line = self.need_line()?;
+            if line.is_empty() {
+                break;
+            }
+            head_len += line.len();
+            if head_len > MAX_HEAD {
+                return Err(invalid("head too large"));
+            }
+            let (name, value) = line.split_once(':').ok_or_else(|| invalid("bad header"))?;
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+        let mut request = Request {
+            method: method.to_owned(),
+            path: target.split('?').next().unwrap_or(target).to_owned(),
+            http10: version == "HTTP/1.0",
+            headers,
+            body: Vec::new(),
+        };
+        if request.has_token("expect", "100-continue") {
+            self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
+        if request.has_token("transfer-encoding", "chunked") {
+            request.body = self.read_chunked_body()?;
+        } else if let Some(length) = request.header("content-length") {
+            let length: usize = length.parse().map_err(|_| invalid("bad content-length"))?;
+            self.read_exact_into(length, &mut request.body)?;
+        }
+        Ok(Some(request))
+    }
+
+    fn read_chunked_body(&mut self) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.need_line()?;
+            let size = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size, 16).map_err(|_| invalid("bad chunk size"))?;
+            if size == 0 {
+                while !self.need_line()?.is_empty() {} // trailers
+                return Ok(body);
+            }
+            self.read_exact_into(size, &mut body)?;
+            if !self.need_line()?.is_empty() {
+                return Err(invalid("chunk not followed by CRLF"));
+            }
+        }
+    }
+
+    /// Waits until `until` (forever if `None`) while watching the socket: `Err` as soon as
+    /// the client closes or the emulator stops. Bytes that arrive meanwhile are kept.
+    fn idle(&mut self, until: Option<Instant>) -> Result<(), Gone> {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if self.shared.stopping() {
+                return Err(Gone::Stopped);
+            }
+            let slice = match until {
+                Some(until) => match until.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(POLL),
+                    _ => return Ok(()),
+                },
+                None => POLL,
+            };
+            let _ = self.stream.set_read_timeout(Some(slice));
+            let read = self.stream.read(&mut chunk);
+            let _ = self.stream.set_read_timeout(None);
+            match read {
+                Ok(0) => return Err(self.gone()),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(self.gone()),
+            }
+        }
+    }
+
+    /// Sends nothing until the client closes or the emulator stops.
+    fn hang(&mut self) -> Gone {
+        loop {
+            if let Err(gone) = self.idle(None) {
+                return gone;
+            }
+        }
+    }
+
+    /// Why the socket went dead: the emulator's shutdown or the client.
+    fn gone(&self) -> Gone {
+        if self.shared.stopping() {
+            Gone::Stopped
+        } else {
+            Gone::Client
+        }
+    }
+
+    fn pause(&mut self, d: Duration) -> Result<(), Gone> {
+        if d.is_zero() {
+            return Ok(());
+        }
+        self.idle(Some(Instant::now() + d))
+    }
+
+    // ---- writing ----
+
+    /// A whole response with Content-Length; `head_only` leaves the body out (HEAD).
+    fn send(
+        &mut self,
+        status: u16,
+        content_type: &str,
+        extra: &[(&str, &str)],
+        body: &[u8],
+        head_only: bool,
+        close: bool,
+    ) -> io::Result<Flow> {
+        let mut headers = extra.to_vec();
+        headers.push(("Content-Type", content_type));
+        let mut out = head(
+            status,
+            &headers,
+            &format!("Content-Length: {}", body.len()),
+            close,
+        );
+        if !head_only {
+            out.extend_from_slice(body);
+        }
+        self.stream.write_all(&out)?;
+        Ok(if close { Flow::Close } else { Flow::KeepAlive })
+    }
+
+    /// A non-streamed JSON body: Content-Length up to 2048 bytes, chunked above (net/http).
+    fn send_json(&mut self, status: u16, body: &str, close: bool) -> io::Result<Flow> {
+        if body.len() <= MAX_CONTENT_LENGTH_BODY {
+            return self.send(status, JSON_UTF8, &[], body.as_bytes(), false, close);
+        }
+        let mut out = head(
+            status,
+            &[("Content-Type", JSON_UTF8)],
+            "Transfer-Encoding: chunked",
+            close,
+        );
+        push_chunk(&mut out, body);
+        out.extend_from_slice(b"0\r\n\r\n");
+        self.stream.write_all(&out)?;
+        Ok(if close { Flow::Close } else { Flow::KeepAlive })
+    }
+
+    fn send_error(&mut self, status: u16, message: &str, close: bool) -> io::Result<Flow> {
+        self.send_json(status, &error_object(message), close)
+    }
+
+    // ---- routing ----
+
+    fn route(&mut self, request: &Request, arrival: Instant) -> io::Result<Flow> {
+        let close = request.wants_close();
+        let head_only = request.method == "HEAD";
+        let allowed: &[&str] = match request.path.as_str() {
+            "/" | "/api/version" | "/api/tags" => &["GET", "HEAD"],
+            "/api/generate" => &["POST"],
+            _ => {
+                let body = b"404 page not found";
+                return self.send(404, "text/plain", &[], body, head_only, close);
+            }
+        };
+        if !allowed.contains(&request.method.as_str()) {
+            let allow = allowed.join(", ");
+            let body = b"405 method not allowed";
+            return self.send(
+                405,
+                "text/plain",
+                &[("Allow", &allow)],
+                body,
+                head_only,
+                close,
+            );
+        }
+        match request.path.as_str() {
+            "/" => {
+                let body = b"Ollama is running";
+                self.send(
+                    200,
+                    "text/plain; charset=utf-8",
+                    &[],
+                    body,
+                    head_only,
+                    close,
+                )
+            }
+            "/api/version" => {
+                let body = Obj::new().str("version", VERSION).end();
+                self.send(200, JSON_UTF8, &[], body.as_bytes(), head_only, close)
+            }
+            "/api/tags" => {
+                let body = tags_json(&self.shared.models);
+                self.send(200, JSON_UTF8, &[], body.as_bytes(), head_only, close)
+            }
+            _ => Ok(self.generate(request, arrival, close)),
+        }
+    }
+
+    fn generate(&mut self, request: &Request, arrival: Instant, close: bool) -> Flow {
+        let generate = match parse_generate(&request.body) {
+            Ok(generate) => generate,
+            Err(message) => return self.send_error(400, &message, close).unwrap_or(Flow::Close),
+        };
+        let queued = self.shared.lock().replies.pop_front();
+        let reply = match queued {
+            Some(reply) => reply,
+            None => match self.default_reply(&generate, close) {
+                Ok(reply) => reply,
+                Err(flow) => return flow,
+            },
+        };
+        let played = if let Body::Error { status, message } = &reply.body {
+            self.play_error(&reply, *status, message, close)
+        } else if generate.stream {
+            self.play_stream(&generate, &reply, arrival, close)
+        } else {
+            self.play_whole(&generate, &reply, arrival, close)
+        };
+        match played {
+            Ok(flow) => flow,
+            Err(Gone::Client) if !self.shared.stopping() => {
+                self.shared.update(|s| s.client_closed += 1);
+                Flow::Close
+            }
+            Err(_) => Flow::Close,
+        }
+    }
+
+    /// Ollama's own checks when no reply is queued; `Err` once it has answered.
+    fn default_reply(&mut self, generate: &Generate, close: bool) -> Result<Reply, Flow> {
+        let answered = if !self.shared.installed(&generate.model) {
+            self.send_error(404, &format!("model '{}' not found", generate.model), close)
+        } else if generate.raw_conflict {
+            let message = "raw mode does not support template, system, or context";
+            self.send_error(400, message, close)
+        } else if generate.prompt.is_empty() {
+            let reason = if generate.unload { "unload" } else { "load" };
+            let body = Response {
+                model: &generate.model,
+                done: true,
+                done_reason: reason,
+                ..Response::default()
+            }
+            .render();
+            self.send_json(200, &body, close)
+        } else {
+            return Ok(Reply::text(&generate.prompt));
+        };
+        Err(answered.unwrap_or(Flow::Close))
+    }
+
+    fn play_error(
+        &mut self,
+        reply: &Reply,
+        status: u16,
+        message: &str,
+        close: bool,
+    ) -> Result<Flow, Gone> {
+        if let End::HangBeforeFirst = reply.end {
+            return Err(self.hang());
+        }
+        self.pause(reply.first_delay)?;
+        Ok(self.send_error(status, message, close)?)
+    }
+
+    fn play_stream(
+        &mut self,
+        generate: &Generate,
+        reply: &Reply,
+        arrival: Instant,
+        close: bool,
+    ) -> Result<Flow, Gone> {
+        let Body::Pieces(pieces) = &reply.body else {
+            unreachable!("error replies are played by play_error")
+        };
+        if let End::HangBeforeFirst = reply.end {
+            return Err(self.hang());
+        }
+        let (steps, after) = plan(reply, pieces);
+        self.pause(reply.first_delay)?;
+        let first_line = Instant::now();
+        let mut out = head(
+            200,
+            &[("Content-Type", "application/x-ndjson")],
+            "Transfer-Encoding: chunked",
+            close,
+        );
+        for (i, step) in steps.iter().enumerate() {
+            if i > 0 {
+                self.pause(reply.line_delay)?;
+            }
+            let line = match step {
+                Step::Thought(t) => chunk_line(&generate.model, "", t),
+                Step::Piece(p) => chunk_line(&generate.model, p, ""),
+                Step::Raw(text) => format!("{text}\n"),
+                Step::Final => {
+                    let metrics = Metrics::measure(generate, pieces.len(), arrival, first_line);
+                    let context = generate.context(pieces);
+                    let done = Response {
+                        model: &generate.model,
+                        done: true,
+                        done_reason: &reply.done_reason,
+                        context: &context,
+                        metrics: Some(metrics),
+                        ..Response::default()
+                    };
+                    done.render() + "\n"
+                }
+            };
+            push_chunk(&mut out, &line);
+            self.stream.write_all(&out)?;
+            out.clear();
+        }
+        match after {
+            After::Terminate => {
+                out.extend_from_slice(b"0\r\n\r\n");
+                self.stream.write_all(&out)?;
+                Ok(if close { Flow::Close } else { Flow::KeepAlive })
+            }
+            After::Drop => {
+                self.stream.write_all(&out)?; // the head, if no line went out
+                Ok(Flow::Close)
+            }
+            After::Hang => {
+                self.stream.write_all(&out)?;
+                Err(self.hang())
+            }
+        }
+    }
+
+    fn play_whole(
+        &mut self,
+        generate: &Generate,
+        reply: &Reply,
+        arrival: Instant,
+        close: bool,
+    ) -> Result<Flow, Gone> {
+        let Body::Pieces(pieces) = &reply.body else {
+            unreachable!("error replies are played by play_error")
+        };
+        if let End::HangBeforeFirst | End::HangAfter(_) = reply.end {
+            return Err(self.hang());
+        }
+        self.pause(reply.first_delay)?;
+        let first_line = Instant::now();
+        // Generation time: Ollama gathers every line before it answers.
+        let lines = (reply.thoughts.len() + pieces.len()) as u32;
+        self.pause(reply.line_delay * lines)?;
+        let response = pieces.concat();
+        let thinking = reply.thoughts.concat();
+        let partial = Response {
+            model: &generate.model,
+            response: &response,
+            thinking: &thinking,
+            ..Response::default()
+        };
+        let flow = match &reply.end {
+            End::ErrorAfter(_, message) => self.send_error(500, message, close)?,
+            End::GarbageAfter(_) => {
+                self.send(200, JSON_UTF8, &[], GARBAGE_LINE.as_bytes(), false, close)?
+            }
+            End::NoDone => self.send_json(200, &partial.render(), close)?,
+            End::DropAfter(_) => {
+                let body = partial.render();
+                let mut out = head(
+                    200,
+                    &[("Content-Type", JSON_UTF8)],
+                    &format!("Content-Length: {}", body.len()),
+                    close,
+                );
+                out.extend_from_slice(&body.as_bytes()[..body.len() / 2]);
+                self.stream.write_all(&out)?;
+                Flow::Close
+            }
+            End::Done | End::HangAfter(_) | End::HangBeforeFirst => {
+                let context = generate.context(pieces);
+                let done = Response {
+                    done: true,
+                    done_reason: &reply.done_reason,
+                    context: &context,
+                    metrics: Some(Metrics::measure(
+                        generate,
+                        pieces.len(),
+                        arrival,
+                        first_line,
+                    )),
+                    ..partial
+                };
+                self.send_json(200, &done.render(), close)?
+            }
+        };
+        Ok(flow)
+    }
+}
+
+/// One line of a streamed reply.
+enum Step<'a> {
+    Thought(&'a str),
+    Piece(&'a str),
+    Raw(String),
+    Final,
+}
+
+/// What follows the last line of a streamed reply.
+enum After {
+    Terminate,
+    Drop,
+    Hang,
+}
+
+fn plan<'a>(reply: &'a Reply, pieces: &'a [String]) -> (Vec<Step<'a>>, After) {
+    if let End::HangBeforeFirst = reply.end {
+        return (Vec::new(), After::Hang);
+    }
+    let mut steps: Vec<Step> = reply.thoughts.iter().map(|t| Step::Thought(t)).collect();
+    let cut = match &reply.end {
+        End::ErrorAfter(n, _) | End::GarbageAfter(n) | End::DropAfter(n) | End::HangAfter(n) => *n,
+        _ => pieces.len(),
+    }
+    .min(pieces.len());
+    steps.extend(pieces[..cut].iter().map(|p| Step::Piece(p)));
+    let rest = pieces[cut..].iter().map(|p| Step::Piece(p));
+    let after = match &reply.end {
+        End::Done => {
+            steps.push(Step::Final);
+            After::Terminate
+        }
+        End::NoDone => After::Terminate,
+        End::ErrorAfter(_, message) => {
+            steps.push(Step::Raw(error_object(message)));
+            After::Terminate
+        }
+        End::GarbageAfter(_) => {
+            steps.push(Step::Raw(GARBAGE_LINE.to_owned()));
+            steps.extend(rest);
+            After::Terminate
+        }
+        End::DropAfter(_) => After::Drop,
+        End::HangAfter(_) | End::HangBeforeFirst => After::Hang,
+    };
+    (steps, after)
+}
+
+// ---- request parsing ----
+
+fn parse_generate(body: &[u8]) -> Result<Generate, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err("missing request body".to_owned());
+    }
+    // Go's json.Decoder reads the first value and ignores what follows.
+    let value = serde_json::Deserializer::from_slice(body)
+        .into_iter::<Value>()
+        .next()
+        .unwrap_or(Ok(Value::Null))
+        .map_err(|e| go_json_error(body, &e))?;
+    let empty = Map::new();
+    let fields = match &value {
+        Value::Object(fields) => fields,
+        Value::Null => &empty,
+        other => {
+            let kind = go_kind(other);
+            return Err(format!(
+                "json: cannot unmarshal {kind} into Go value of type api.GenerateRequest"
+            ));
+        }
+    };
+    let field = |key: &str, want: &str| -> Result<Option<&Value>, String> {
+        match fields.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) if go_kind(v) == want => Ok(Some(v)),
+            Some(v) => Err(format!(
+                "json: cannot unmarshal {} into Go struct field GenerateRequest.{key} of type {want}",
+                go_kind(v)
+            )),
+        }
+    };
+    let text = |key: &str| -> Result<String, String> {
+        Ok(field(key, "string")?
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned())
+    };
+    let flag = |key: &str| -> Result<Option<bool>, String> {
+        Ok(field(key, "bool")?.and_then(Value::as_bool))
+    };
+    let model = text("model")?;
+    let prompt = text("prompt")?;
+    let (template, system) = (text("template")?, text("system")?);
+    text("suffix")?;
+    let stream = flag("stream")?.unwrap_or(true);
+    let raw = flag("raw")?.unwrap_or(false);
+    let has_context = fields.get("context").is_some_and(|c| !c.is_null());
+    let unload = match fields.get("keep_alive") {
+        Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+        Some(Value::String(s)) => {
+            s.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                .parse::<f64>()
+                == Ok(0.0)
+        }
+        _ => false,
+    };
+    Ok(Generate {
+        model,
+        prompt,
+        stream,
+        raw,
+        raw_conflict: raw && (!template.is_empty() || !system.is_empty() || has_context),
+        unload,
+    })
+}
+
+/// Go's name for a JSON value's type in unmarshal errors.
+fn go_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Go's encoding/json message for a syntax error, from serde_json's.
+fn go_json_error(body: &[u8], error: &serde_json::Error) -> String {
+    if error.is_eof() {
+        return "unexpected EOF".to_owned();
+    }
+    // serde_json reports a 1-based line and the column of the offending byte.
+    let line_start: usize = body
+        .split_inclusive(|&b| b == b'\n')
+        .take(error.line().saturating_sub(1))
+        .map(<[u8]>::len)
+        .sum();
+    let at = (line_start + error.column().saturating_sub(1)).min(body.len());
+    let Some(c) = String::from_utf8_lossy(&body[at..]).chars().next() else {
+        return "unexpected EOF".to_owned();
+    };
+    let what = error.to_string();
+    let context = if what.starts_with("key must be a string") {
+        "looking for beginning of object key string"
+    } else if what.starts_with("expected `:`") {
+        "after object key"
+    } else if what.starts_with("expected `,` or `}`") {
+        "after object key:value pair"
+    } else if what.starts_with("expected `,` or `]`") {
+        "after array element"
+    } else if what.starts_with("control character") {
+        "in string literal"
+    } else if what.starts_with("invalid escape") {
+        "in string escape code"
+    } else if what.starts_with("trailing comma") && c == '}' {
+        "looking for beginning of object key string"
+    } else {
+        "looking for beginning of value"
+    };
+    let quoted = match c {
+        '\'' => "'\\''".to_owned(),
+        '"' => "'\"'".to_owned(),
+        c if c.is_control() && !matches!(c, '\n' | '\r' | '\t') => format!("'\\x{:02x}'", c as u32),
+        c => format!("'{}'", c.escape_debug()),
+    };
+    format!("invalid character {quoted} {context}")
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+// ---- response rendering ----
+
+const JSON_UTF8: &str = "application/json; charset=utf-8";
+
+/// Status line, handler headers, Date, framing header, `Connection: close` if closing.
+fn head(status: u16, headers: &[(&str, &str)], framing: &str, close: bool) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    for (name, value) in headers {
+        out += &format!("{name}: {value}\r\n");
+    }
+    out += &format!("Date: {}\r\n{framing}\r\n", http_date(SystemTime::now()));
+    if close {
+        out += "Connection: close\r\n";
+    }
+    out += "\r\n";
+    out.into_bytes()
+}
+
+fn reason(status: u16) -> String {
+    let known = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        // Go's text for codes it has no name for (e.g. Ollama's 499).
+        _ => return format!("status code {status}"),
+    };
+    known.to_owned()
+}
+
+fn push_chunk(out: &mut Vec<u8>, data: &str) {
+    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn chunk_line(model: &str, response: &str, thinking: &str) -> String {
+    let line = Response {
+        model,
+        response,
+        thinking,
+        ..Response::default()
+    };
+    line.render() + "\n"
+}
+
+fn error_object(message: &str) -> String {
+    Obj::new().str("error", message).end()
+}
+
+/// api.GenerateResponse: fields in Go's order, empty ones omitted as `omitempty` does.
+#[derive(Default)]
+struct Response<'a> {
+    model: &'a str,
+    response: &'a str,
+    thinking: &'a str,
+    done: bool,
+    done_reason: &'a str,
+    context: &'a [u32],
+    metrics: Option<Metrics>,
+}
+
+impl Response<'_> {
+    fn render(&self) -> String {
+        let mut obj = Obj::new()
+            .str("model", self.model)
+            .str("created_at", &rfc3339(SystemTime::now()))
+            .str("response", self.response);
+        if !self.thinking.is_empty() {
+            obj = obj.str("thinking", self.thinking);
+        }
+        obj = obj.raw("done", if self.done { "true" } else { "false" });
+        if !self.done_reason.is_empty() {
+            obj = obj.str("done_reason", self.done_reason);
+        }
+        if !self.context.is_empty() {
+            let ids: Vec<String> = self.context.iter().map(u32::to_string).collect();
+            obj = obj.raw("context", &format!("[{}]", ids.join(",")));
+        }
+        if let Some(m) = &self.metrics {
+            for (key, value) in [
+                ("total_duration", m.total_duration),
+                ("load_duration", m.load_duration),
+                ("prompt_eval_count", m.prompt_eval_count),
+                ("prompt_eval_duration", m.prompt_eval_duration),
+                ("eval_count", m.eval_count),
+                ("eval_duration", m.eval_duration),
+            ] {
+                if value != 0 {
+                    obj = obj.raw(key, &value.to_string());
+                }
+            }
+        }
+        obj.end()
+    }
+}
+
+/// Metrics of a final line: real elapsed times plus plausible per-token costs.
+struct Metrics {
+    total_duration: u64,
+    load_duration: u64,
+    prompt_eval_count: u64,
+    prompt_eval_duration: u64,
+    eval_count: u64,
+    eval_duration: u64,
+}
+
+impl Metrics {
+    fn measure(
+        generate: &Generate,
+        eval_count: usize,
+        arrival: Instant,
+        first_line: Instant,
+    ) -> Metrics {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let prompt_eval_count = generate.prompt_tokens() as u64;
+        let eval_count = eval_count as u64;
+        let load_duration = nanos(first_line - arrival).max(1_000);
+        let prompt_eval_duration = prompt_eval_count * 250_000;
+        let eval_duration = if eval_count == 0 {
+            0
+        } else {
+            nanos(first_line.elapsed()).max(eval_count * 100_000)
+        };
+        Metrics {
+            total_duration: load_duration + prompt_eval_duration + eval_duration + 50_000,
+            load_duration,
+            prompt_eval_count,
+            prompt_eval_duration,
+            eval_count,
+            eval_duration,
+        }
+    }
+}
+
+impl Generate {
+    fn prompt_tokens(&self) -> usize {
+        split_pieces(&self.prompt).len() + if self.raw { 0 } else { TEMPLATE_TOKENS }
+    }
+
+    /// Token ids of prompt and answer (`context`, absent in raw mode).
+    fn context(&self, pieces: &[String]) -> Vec<u32> {
+        if self.raw {
+            return Vec::new();
+        }
+        let template = (0..TEMPLATE_TOKENS).map(|i| 128_000 + i as u32);
+        let prompt = split_pieces(&self.prompt).into_iter().map(|p| token_id(&p));
+        template
+            .chain(prompt)
+            .chain(pieces.iter().map(|p| token_id(p)))
+            .collect()
+    }
+}
+
+fn token_id(piece: &str) -> u32 {
+    (fnv1a(piece.as_bytes()) % 128_000) as u32
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `{"models":[...]}` as `/api/tags` lists them.
+fn tags_json(models: &[String]) -> String {
+    let entries: Vec<String> = models.iter().map(|name| tag_entry(name)).collect();
+    format!("{{\"models\":[{}]}}", entries.join(","))
+}
+
+fn tag_entry(name: &str) -> String {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let (family_and_version, tag) = base.split_once(':').unwrap_or((base, "latest"));
+    let family: String = family_and_version
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect();
+    let parameter_size = match tag.strip_suffix(['b', 'B']) {
+        Some(n) if n.parse::<f64>().is_ok() => format!("{n}B"),
+        _ => "3.2B".to_owned(),
+    };
+    let digest: String = (0u8..4)
+        .map(|i| format!("{:016x}", fnv1a(format!("{i}{name}").as_bytes())))
+        .collect();
+    let details = Obj::new()
+        .str("parent_model", "")
+        .str("format", "gguf")
+        .str("family", &family)
+        .raw("families", &format!("[{}]", go_quote(&family)))
+        .str("parameter_size", &parameter_size)
+        .str("quantization_level", "Q4_K_M")
+        .end();
+    Obj::new()
+        .str("name", name)
+        .str("model", name)
+        .str("modified_at", "2025-05-04T17:37:44.706015396-07:00")
+        .raw(
+            "size",
+            &(1_000_000_000 + fnv1a(name.as_bytes()) % 4_000_000_000).to_string(),
+        )
+        .str("digest", &digest)
+        .raw("details", &details)
+        .end()
+}
+
+/// A JSON object written key by key, in order.
+struct Obj(String);
+
+impl Obj {
+    fn new() -> Obj {
+        Obj("{".to_owned())
+    }
+
+    fn raw(mut self, key: &str, json: &str) -> Obj {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        self.0 += &go_quote(key);
+        self.0.push(':');
+        self.0 += json;
+        self
+    }
+
+    fn str(self, key: &str, value: &str) -> Obj {
+        self.raw(key, &go_quote(value))
+    }
+
+    fn end(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+/// A JSON string as Go's encoding/json writes it.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out += "\\\"",
+            '\\' => out += "\\\\",
+            '\n' => out += "\\n",
+            '\r' => out += "\\r",
+            '\t' => out += "\\t",
+            '\u{8}' => out += "\\b",
+            '\u{c}' => out += "\\f",
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out += &format!("\\u{:04x}", c as u32),
+            c if c < ' ' => out += &format!("\\u{:04x}", c as u32),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+// ---- time ----
+
+/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Days since the epoch, second of the day, nanoseconds.
+fn split_time(t: SystemTime) -> (i64, u64, u32) {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    ((secs / 86_400) as i64, secs % 86_400, since.subsec_nanos())
+}
+
+/// UTC RFC 3339 with Go's trimmed fraction: `2025-10-26T17:15:24.097767Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let (days, secs, nanos) = split_time(t);
+    let (y, mo, d) = civil_from_days(days);
+    let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
+    if nanos != 0 {
+        out += format!(".{nanos:09}").trim_end_matches('0');
+    }
+    out + "Z"
+}
+
+/// IMF-fixdate for the Date header: `Sun, 26 Oct 2025 17:15:24 GMT`.
+fn http_date(t: SystemTime) -> String {
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (days, secs, _) = split_time(t);
+    let (y, mo, d) = civil_from_days(days);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[mo as usize - 1],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
