@@ -510,9 +510,17 @@ fn tls_with_ssl_cert_file_works() {
     let ca_path = ca.write_pem(dir.path());
     let ollama = Ollama::start();
     let hub = Hub::start_tls(TOKEN, &ca);
+    // An IP address in the URL is checked against the certificate's IP
+    // names; "localhost" for Ollama resolves like the original config had it.
+    let url = hub.url().replace("wss://localhost:", "wss://127.0.0.1:");
+    let config = with(
+        test_config(ollama.port()),
+        "ollama_host",
+        json!("localhost"),
+    );
     let client = Client::start_with_env(
-        &test_config(ollama.port()),
-        &["--server", &hub.url()],
+        &config,
+        &["--server", &url],
         &[("SSL_CERT_FILE", ca_path.to_str().unwrap())],
     );
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
