@@ -66,6 +66,10 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Frames kept while the hub is unreachable, in bytes.
     pub outbox_bytes: usize,
+    /// The log file is rotated when it reaches this size.
+    pub log_max_bytes: u64,
+    /// Rotated log files kept (`client.log.1` ... `client.log.N`).
+    pub log_files_kept: usize,
 }
 
 impl Default for Settings {
@@ -91,6 +95,72 @@ impl Default for Settings {
             reconnect_max: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
             outbox_bytes: 8 << 20,
+            log_max_bytes: 10 << 20,
+            log_files_kept: 3,
+        }
+    }
+}
+
+/// The keys every setting is stored under, in `--show-config` order.
+pub const KEYS: &[&str] = &[
+    "token",
+    "model",
+    "ollama_host",
+    "ollama_port",
+    "stream_mode",
+    "max_parallel",
+    "queue_size",
+    "keep_alive",
+    "options",
+    "load_timeout_secs",
+    "idle_timeout_secs",
+    "max_frame_bytes",
+    "max_line_bytes",
+    "ping_interval_secs",
+    "dead_after_secs",
+    "handshake_timeout_secs",
+    "reconnect_base_secs",
+    "reconnect_max_secs",
+    "shutdown_grace_secs",
+    "outbox_bytes",
+    "log_max_bytes",
+    "log_files_kept",
+];
+
+impl Settings {
+    /// A setting's value for display; the token is masked.
+    pub fn display_value(&self, key: &str) -> String {
+        let secs = |d: Duration| format!("{}", d.as_secs_f64());
+        match key {
+            "token" => self
+                .token
+                .as_ref()
+                .map_or("(not set)".into(), Token::masked),
+            "model" => self.model.clone(),
+            "ollama_host" => self.ollama_host.clone(),
+            "ollama_port" => self.ollama_port.to_string(),
+            "stream_mode" => self.stream_mode.to_string(),
+            "max_parallel" => self.max_parallel.to_string(),
+            "queue_size" => self.queue_size.to_string(),
+            "keep_alive" => self
+                .keep_alive
+                .as_ref()
+                .map_or("(Ollama's default)".into(), Value::to_string),
+            "options" => Value::Object(self.options.clone()).to_string(),
+            "load_timeout_secs" => secs(self.load_timeout),
+            "idle_timeout_secs" => secs(self.idle_timeout),
+            "max_frame_bytes" => self.max_frame_bytes.to_string(),
+            "max_line_bytes" => self.max_line_bytes.to_string(),
+            "ping_interval_secs" => secs(self.ping_interval),
+            "dead_after_secs" => secs(self.dead_after),
+            "handshake_timeout_secs" => secs(self.handshake_timeout),
+            "reconnect_base_secs" => secs(self.reconnect_base),
+            "reconnect_max_secs" => secs(self.reconnect_max),
+            "shutdown_grace_secs" => secs(self.shutdown_grace),
+            "outbox_bytes" => self.outbox_bytes.to_string(),
+            "log_max_bytes" => self.log_max_bytes.to_string(),
+            "log_files_kept" => self.log_files_kept.to_string(),
+            _ => String::new(),
         }
     }
 }
@@ -100,6 +170,11 @@ impl Default for Settings {
 pub enum ConfigError {
     /// The file exists but could not be read.
     Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file (or its directory) could not be written.
+    Write {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -124,6 +199,9 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Read { path, source } => {
                 write!(f, "cannot read config file {}: {source}", path.display())
+            }
+            ConfigError::Write { path, source } => {
+                write!(f, "cannot write config file {}: {source}", path.display())
             }
             ConfigError::Syntax {
                 path,
@@ -192,6 +270,61 @@ pub fn load(path: &Path) -> Result<(Settings, Map<String, Value>), ConfigError> 
     Ok((settings, object))
 }
 
+/// Writes the config atomically: a temporary file in the same directory
+/// (mode 0600), fsync, rename over the old file, fsync the directory. The
+/// directory is created with mode 0700. A crash leaves the old file or the
+/// new one, never half of one.
+pub fn save(path: &Path, object: &Map<String, Value>) -> Result<(), ConfigError> {
+    let error = |source| ConfigError::Write {
+        path: path.into(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    create_private_dir(dir).map_err(error)?;
+    let text = serde_json::to_string_pretty(object).unwrap_or_else(|_| "{}".into()) + "\n";
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("config.json");
+    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let written = write_private(&temp, text.as_bytes()).and_then(|()| std::fs::rename(&temp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(error(e));
+    }
+    // Makes the rename itself durable; not every file system allows it.
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 fn parse_object(path: &Path, text: &str) -> Result<Map<String, Value>, ConfigError> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => Ok(object),
@@ -240,6 +373,8 @@ fn apply_key(settings: &mut Settings, key: &str, value: &Value) -> Result<(), &'
         "reconnect_max_secs" => s.reconnect_max = seconds(value)?,
         "shutdown_grace_secs" => s.shutdown_grace = seconds_or_zero(value)?,
         "outbox_bytes" => s.outbox_bytes = count(value, 1024, 1 << 30)?,
+        "log_max_bytes" => s.log_max_bytes = count(value, 1024, 1 << 40)? as u64,
+        "log_files_kept" => s.log_files_kept = count(value, 0, 100)?,
         _ => {}
     }
     Ok(())
@@ -362,6 +497,32 @@ mod tests {
     fn fractional_seconds_and_unknown_keys() {
         let s = load_text(r#"{"ping_interval_secs": 0.05, "something_new": [1]}"#).unwrap();
         assert_eq!(s.ping_interval, Duration::from_millis(50));
+    }
+
+    #[test]
+    fn save_is_private_and_keeps_unknown_keys() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("opc-save-test-{}", std::process::id()));
+        let path = dir.join("sub").join("config.json");
+        let mut object = Map::new();
+        object.insert("token".into(), Value::String("t".into()));
+        object.insert("future_key".into(), serde_json::json!({"a": 1}));
+        save(&path, &object).unwrap();
+        save(&path, &object).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir_mode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dir_mode & 0o777, 0o700);
+        let (_, raw) = load(&path).unwrap();
+        assert_eq!(raw["future_key"], serde_json::json!({"a": 1}));
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -2,31 +2,43 @@
 //!
 //! Data path: hub frame -> `hub::session` (reader) -> `relay` (job queue,
 //! workers) -> `ollama` (NDJSON lines) -> pieces -> `hub::writer` -> hub
-//! frames. Around it: `cli` (what was typed), `config` (settings and their
-//! defaults), `logging`, `secret` (the token's masked type), `protocol`
-//! (the hub's JSON), `watchdog` (Ollama deadlines).
+//! frames. Around it: `cli` (what was typed), `settings` (flags, environment
+//! and config file combined), `config` (the file and the defaults),
+//! `first_run` (questions at a terminal), `logging`, `console` (stdout and
+//! terminal input), `secret` (the token's masked type), `protocol` (the
+//! hub's JSON), `watchdog` (Ollama deadlines), and the modes `test_mode`
+//! and `check`.
 //!
-//! Exit statuses: 0 normal end, 2 usage error, 78 configuration missing or
-//! invalid (EX_CONFIG).
+//! Exit statuses: 0 normal end, 1 `--check` found a problem, 2 usage error,
+//! 78 configuration missing or invalid (EX_CONFIG).
 
+mod check;
 mod cli;
 mod config;
+mod console;
+mod first_run;
 mod hub;
 mod logging;
 mod ollama;
 mod protocol;
 mod relay;
 mod secret;
+mod settings;
+mod shutdown;
+mod test_mode;
 mod watchdog;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread;
 
 use crate::config::Settings;
+use crate::console::print;
 use crate::hub::{Backoff, Endpoint, SessionConfig, Writer};
+use crate::logging::LogSetup;
 use crate::ollama::OllamaTarget;
+use crate::settings::{Environment, Resolved};
 
 /// A reason to stop, with the exit status it maps to.
 struct Fatal {
@@ -58,19 +70,39 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.help {
-        print!("{}", cli::help_text());
-        return ExitCode::SUCCESS;
-    }
     if args.version {
-        println!("ollama-proxy-client {}", env!("CARGO_PKG_VERSION"));
+        print(&format!(
+            "ollama-proxy-client {}\n",
+            env!("CARGO_PKG_VERSION")
+        ));
         return ExitCode::SUCCESS;
     }
-    logging::init(args.debug);
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+    let config_path = settings::config_path(&args);
+    if args.help {
+        let (config, log) = match &config_path {
+            Some(path) => (
+                path.display().to_string(),
+                settings::log_path_for(path).display().to_string(),
+            ),
+            None => ("(no home directory)".into(), "(no home directory)".into()),
+        };
+        print(&cli::help_text(&config, &log));
+        return ExitCode::SUCCESS;
+    }
+    let result = match config_path {
+        Some(path) => run(&args, &path),
+        None => Err(Fatal::config(
+            "cannot find the home directory; use --config PATH",
+        )),
+    };
+    match result {
+        Ok(code) => code,
         Err(fatal) => {
-            log::error!("{}", fatal.message);
+            if logging::is_ready() {
+                log::error!("{}", fatal.message);
+            } else {
+                eprintln!("ollama-proxy-client: {}", fatal.message);
+            }
             if fatal.status == 2 {
                 eprintln!("{}", cli::USAGE_HINT);
             }
@@ -79,36 +111,112 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &cli::Args) -> Result<(), Fatal> {
+fn run(args: &cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
     let endpoint = match &args.server {
         Some(url) => Endpoint::parse(url).map_err(Fatal::usage)?,
         None => Endpoint::default_for_port(args.port.unwrap_or(config::DEFAULT_HUB_PORT)),
     };
-    let config_path = match &args.config {
-        Some(path) => path.clone(),
-        None => config::default_config_path()
-            .ok_or_else(|| Fatal::config("cannot find the home directory for the config file"))?,
+    if args.reset_config {
+        reset_config(config_path)?;
+    }
+    let env = Environment::read();
+    if args.check {
+        return Ok(run_check(args, &env, config_path, endpoint));
+    }
+    let mut resolved =
+        settings::resolve(args, &env, config_path).map_err(|e| Fatal::config(e.to_string()))?;
+    if args.show_config {
+        save(&mut resolved)?;
+        show_config(&resolved, &endpoint);
+        return Ok(ExitCode::SUCCESS);
+    }
+    complete_settings(args, &mut resolved)?;
+    save(&mut resolved)?;
+    init_logging(args, &resolved);
+    let hub = match &resolved.settings.token {
+        Some(token) => Some(session_config(
+            args,
+            &resolved.settings,
+            endpoint,
+            token.clone(),
+        )?),
+        None => None,
     };
-    let (settings, _) = config::load(&config_path).map_err(|e| Fatal::config(e.to_string()))?;
-    let Some(token) = settings.token.clone() else {
+    serve(args, &resolved.settings, hub)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reset_config(path: &Path) -> Result<(), Fatal> {
+    print(&format!("Deleting the config file {}\n", path.display()));
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Fatal::config(format!(
+            "cannot delete {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Asks for missing settings at a terminal; elsewhere a missing token is
+/// fatal at once (test mode runs without the hub instead).
+fn complete_settings(args: &cli::Args, resolved: &mut Resolved) -> Result<(), Fatal> {
+    let missing = first_run::missing(resolved);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if console::stdin_is_terminal() {
+        return first_run::ask(resolved, &missing).map_err(Fatal::config);
+    }
+    if resolved.settings.token.is_none() && !args.test {
         return Err(Fatal::config(format!(
-            "no token in {}: add \"token\" to that file",
-            config_path.display()
+            "no hub token in {} and no terminal to ask for one: set it with \
+             --force-token TOKEN (saved to the config) or the OLLAMA_PROXY_TOKEN \
+             environment variable",
+            resolved.config_path.display()
         )));
-    };
+    }
+    Ok(())
+}
+
+fn save(resolved: &mut Resolved) -> Result<(), Fatal> {
+    if resolved.save().map_err(|e| Fatal::config(e.to_string()))? {
+        print(&format!(
+            "Settings saved to {}\n",
+            resolved.config_path.display()
+        ));
+    }
+    Ok(())
+}
+
+fn init_logging(args: &cli::Args, resolved: &Resolved) {
+    let log_path = resolved.log_path();
+    logging::init(&LogSetup {
+        console_debug: args.debug || args.test,
+        file: Some(&log_path),
+        max_bytes: resolved.settings.log_max_bytes,
+        files_kept: resolved.settings.log_files_kept,
+    });
+}
+
+fn session_config(
+    args: &cli::Args,
+    settings: &Settings,
+    endpoint: Endpoint,
+    token: secret::Token,
+) -> Result<SessionConfig, Fatal> {
     let tls = match endpoint.tls {
         true => Some(hub::client_config(extra_ca(args).as_deref()).map_err(Fatal::config)?),
         false => None,
     };
-    let session = SessionConfig {
+    Ok(SessionConfig {
         endpoint,
         token,
         tls,
         handshake_timeout: settings.handshake_timeout,
         dead_after: settings.dead_after,
         max_frame_bytes: settings.max_frame_bytes,
-    };
-    serve(&settings, &session)
+    })
 }
 
 /// `--ca-file`, else `SSL_CERT_FILE`.
@@ -120,8 +228,65 @@ fn extra_ca(args: &cli::Args) -> Option<PathBuf> {
     })
 }
 
-/// Starts the writer and the workers, then keeps the hub connection up.
-fn serve(settings: &Settings, session: &SessionConfig) -> Result<(), Fatal> {
+fn show_config(resolved: &Resolved, endpoint: &Endpoint) {
+    let settings = &resolved.settings;
+    let mut text = String::new();
+    let config_state = if resolved.config_path.exists() {
+        ""
+    } else {
+        " (not created yet)"
+    };
+    text.push_str(&format!(
+        "config file   {}{config_state}\n",
+        resolved.config_path.display()
+    ));
+    text.push_str(&format!(
+        "log file      {}\n",
+        resolved.log_path().display()
+    ));
+    text.push_str(&format!("hub URL       {endpoint}\n"));
+    let ollama_url = ollama::base_url(&settings.ollama_host, settings.ollama_port);
+    text.push_str(&format!("Ollama URL    {ollama_url}\n\n"));
+    for key in config::KEYS {
+        let value = settings.display_value(key);
+        text.push_str(&format!(
+            "{key:<24}{value:<24} ({})\n",
+            resolved.source(key)
+        ));
+    }
+    print(&text);
+}
+
+fn run_check(args: &cli::Args, env: &Environment, path: &Path, endpoint: Endpoint) -> ExitCode {
+    let (resolved, config_error) = match settings::resolve(args, env, path) {
+        Ok(resolved) => (resolved, None),
+        Err(e) => {
+            let empty = Path::new("/nonexistent/ollama-proxy-client/config.json");
+            let fallback = settings::resolve(&cli::Args::default(), env, empty);
+            match fallback {
+                Ok(mut resolved) => {
+                    resolved.config_path = path.to_path_buf();
+                    (resolved, Some(e.to_string()))
+                }
+                Err(_) => return ExitCode::from(78),
+            }
+        }
+    };
+    init_logging(args, &resolved);
+    let hub = resolved.settings.token.clone().and_then(|token| {
+        session_config(args, &resolved.settings, endpoint, token)
+            .map_err(|e| print(&format!("[FAIL] {}\n", e.message)))
+            .ok()
+    });
+    match check::run(&resolved, config_error, hub) {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(1),
+    }
+}
+
+/// Starts the writer and the workers, then keeps the hub connection up (in
+/// test mode in the background, while the console takes prompts).
+fn serve(args: &cli::Args, settings: &Settings, hub: Option<SessionConfig>) -> Result<(), Fatal> {
     let target = OllamaTarget::from_settings(settings);
     log::info!(
         "ollama-proxy-client {}: model {} on {}, {} worker(s), {} mode",
@@ -137,10 +302,9 @@ fn serve(settings: &Settings, session: &SessionConfig) -> Result<(), Fatal> {
     );
     let (to_writer, inbox) = mpsc::channel();
     let writer = Writer::new(inbox, settings.outbox_bytes, settings.ping_interval);
-    thread::Builder::new()
-        .name("writer".into())
-        .spawn(move || writer.run())
-        .map_err(|e| Fatal::config(format!("cannot start the writer thread: {e}")))?;
+    spawn("writer", move || {
+        writer.run();
+    })?;
     let dispatcher = relay::start_workers(
         settings.max_parallel,
         settings.queue_size,
@@ -149,13 +313,37 @@ fn serve(settings: &Settings, session: &SessionConfig) -> Result<(), Fatal> {
         &to_writer,
     )
     .map_err(|e| Fatal::config(format!("cannot start the worker threads: {e}")))?;
+    let quiet_exit = args.test;
+    shutdown::on_signal(move |signal| {
+        if quiet_exit {
+            print("\n");
+        } else {
+            log::info!("{signal} received; exiting");
+        }
+        std::process::exit(0);
+    });
     let backoff = Backoff::new(settings.reconnect_base, settings.reconnect_max);
-    hub::run(
-        session,
-        &dispatcher,
-        &to_writer,
-        backoff,
-        settings.reconnect_max,
-    );
+    let stable_after = settings.reconnect_max;
+    match (hub, args.test) {
+        (Some(hub), false) => hub::run(&hub, &dispatcher, &to_writer, backoff, stable_after),
+        (Some(hub), true) => {
+            let (dispatcher, to_writer) = (dispatcher.clone(), to_writer.clone());
+            spawn("hub", move || {
+                hub::run(&hub, &dispatcher, &to_writer, backoff, stable_after)
+            })?;
+        }
+        (None, _) => log::warn!("no hub token: answers are shown here only, not sent to the hub"),
+    }
+    if args.test {
+        test_mode::run(&dispatcher);
+    }
     Ok(())
+}
+
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), Fatal> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(body)
+        .map(drop)
+        .map_err(|e| Fatal::config(format!("cannot start the {name} thread: {e}")))
 }

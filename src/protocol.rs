@@ -17,6 +17,11 @@ use serde_json::Value;
 pub struct MessageId(Arc<str>);
 
 impl MessageId {
+    /// The id of prompts typed in `--test` mode.
+    pub fn test_mode() -> MessageId {
+        MessageId(Arc::from("-1"))
+    }
+
     pub fn from_json(value: &Value) -> Option<MessageId> {
         match value {
             Value::Number(_) | Value::String(_) => Some(MessageId(Arc::from(value.to_string()))),

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::ollama::{OllamaClient, OllamaError, OllamaTarget, Stats};
 use crate::protocol::{FrameKind, MessageId};
@@ -47,6 +47,19 @@ pub struct Job {
     pub prompt: String,
     pub stream: bool,
     pub received: Instant,
+    /// Where the answer goes besides the hub (test mode's console).
+    pub echo: Option<Sender<Echo>>,
+}
+
+/// A copy of an answer's progress, for the console in test mode.
+#[derive(Debug)]
+pub enum Echo {
+    Piece(String),
+    Done {
+        result: Result<Stats, String>,
+        pieces: usize,
+        elapsed: Duration,
+    },
 }
 
 /// Accepts requests and hands them to the workers.
@@ -60,7 +73,13 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Queues a request. A full queue answers the buyer `Error: busy` now.
-    pub fn dispatch(&self, message_id: MessageId, prompt: String, stream: Option<bool>) {
+    pub fn dispatch(
+        &self,
+        message_id: MessageId,
+        prompt: String,
+        stream: Option<bool>,
+        echo: Option<Sender<Echo>>,
+    ) {
         let request = self.next_request.fetch_add(1, Ordering::Relaxed);
         let stream = stream.unwrap_or(self.default_stream);
         let job = Job {
@@ -69,6 +88,7 @@ impl Dispatcher {
             prompt,
             stream,
             received: Instant::now(),
+            echo,
         };
         match self.jobs.try_send(job) {
             Ok(()) => {}
@@ -95,12 +115,21 @@ impl Dispatcher {
             prompt: String::new(),
             stream,
             received: Instant::now(),
+            echo: None,
         };
         self.answer_error(&job, reason);
     }
 
     fn answer_error(&self, job: &Job, reason: &str) {
         send_error(&self.to_writer, job, reason);
+        if let Some(echo) = &job.echo {
+            let result = Err(format!("Error: {reason}"));
+            let _ = echo.send(Echo::Done {
+                result,
+                pieces: 0,
+                elapsed: job.received.elapsed(),
+            });
+        }
     }
 }
 
@@ -156,6 +185,9 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
         } else {
             whole.push_str(piece);
         }
+        if let Some(echo) = &job.echo {
+            let _ = echo.send(Echo::Piece(piece.to_string()));
+        }
     });
     let elapsed = job.received.elapsed();
     match &result {
@@ -172,9 +204,17 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
             send_error(out, job, &error.to_string());
         }
     }
+    if let Some(echo) = &job.echo {
+        let result = result.map_err(|e| format!("Error: {e}"));
+        let _ = echo.send(Echo::Done {
+            result,
+            pieces,
+            elapsed,
+        });
+    }
 }
 
-fn log_success(job: &Job, pieces: usize, elapsed: std::time::Duration, stats: &Stats) {
+fn log_success(job: &Job, pieces: usize, elapsed: Duration, stats: &Stats) {
     let speed = stats
         .tokens_per_second()
         .map(|tps| {

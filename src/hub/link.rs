@@ -9,6 +9,8 @@
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Mutex, MutexGuard};
 
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, WebSocket};
 
 use super::wire::Wire;
@@ -53,6 +55,14 @@ impl Link {
 
     pub fn ping(&self) -> Result<(), tungstenite::Error> {
         self.lock().send(Message::Ping(Default::default()))
+    }
+
+    /// Starts a clean close with `code` and flushes it.
+    pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), tungstenite::Error> {
+        self.lock().close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
     }
 
     /// Ends the connection at the TCP level: a blocked read or write on it

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 pub use endpoint::Endpoint;
 pub use link::Link;
-pub use session::{ConnectError, SessionConfig};
+pub use session::{connect, ConnectError, SessionConfig};
 pub use tls::client_config;
 pub use writer::Writer;
 

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::error::{CapacityError, ProtocolError};
 use tungstenite::handshake::HandshakeError;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Error as WsError, Message, WebSocket};
 
@@ -275,6 +276,12 @@ fn is_timeout(error: &io::Error) -> bool {
 }
 
 impl Session {
+    /// Ends the connection the polite way: a Close frame (1000), then TCP.
+    pub fn close(self) {
+        let _ = self.link.close(CloseCode::Normal, "check done");
+        self.link.shut();
+    }
+
     /// Reads and handles the hub's frames until the connection ends.
     pub fn serve(mut self, dispatcher: &Dispatcher) -> SessionEnd {
         let mut buf = vec![0u8; 16 * 1024];
@@ -361,6 +368,9 @@ fn reason_suffix(reason: &str) -> String {
 
 /// Acts on one message from the hub (outside the lock).
 fn handle(message: Message, dispatcher: &Dispatcher) {
+    if let Message::Text(text) = &message {
+        log::debug!("hub frame: {}", shorten(text.as_str(), 300));
+    }
     match message {
         Message::Text(text) => match parse_incoming(text.as_str()) {
             Incoming::Buyer(request) => {
@@ -369,7 +379,7 @@ fn handle(message: Message, dispatcher: &Dispatcher) {
                     request.message_id.as_json(),
                     request.prompt.chars().count()
                 );
-                dispatcher.dispatch(request.message_id, request.prompt, request.stream);
+                dispatcher.dispatch(request.message_id, request.prompt, request.stream, None);
             }
             Incoming::Unanswerable { message_id, reason } => {
                 log::warn!("request {} cannot be run: {reason}", message_id.as_json());
@@ -382,5 +392,13 @@ fn handle(message: Message, dispatcher: &Dispatcher) {
             log::warn!("ignored a binary hub frame of {} bytes", bytes.len())
         }
         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {}
+    }
+}
+
+/// At most `max` characters of `text`, for a log line.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
+        None => text.to_string(),
     }
 }

@@ -1,0 +1,169 @@
+//! `--check`: a checklist an owner can run after installing, one line per
+//! step with the fix when it fails. Config, Ollama, the model, the hub; each
+//! step is bounded in time (10 s at most). Exit 0 when all pass, 1 if not.
+
+use std::time::Duration;
+
+use crate::console::print;
+use crate::hub::{self, ConnectError, SessionConfig};
+use crate::ollama;
+use crate::settings::Resolved;
+
+/// The longest any single step may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One line of the checklist.
+struct Step {
+    ok: bool,
+    what: String,
+    fix: Option<String>,
+}
+
+impl Step {
+    fn pass(what: String) -> Step {
+        Step {
+            ok: true,
+            what,
+            fix: None,
+        }
+    }
+
+    fn fail(what: String, fix: impl Into<String>) -> Step {
+        Step {
+            ok: false,
+            what,
+            fix: Some(fix.into()),
+        }
+    }
+
+    fn show(&self) {
+        let mark = if self.ok { "[ OK ]" } else { "[FAIL]" };
+        print(&format!("{mark} {}\n", self.what));
+        if let Some(fix) = &self.fix {
+            print(&format!("       fix: {fix}\n"));
+        }
+    }
+}
+
+/// Runs every step, printing each as it finishes; true when all passed.
+/// `config_error` is set when the config file could not be used (the other
+/// steps then run on the defaults).
+pub fn run(resolved: &Resolved, config_error: Option<String>, hub: Option<SessionConfig>) -> bool {
+    let mut all_ok = true;
+    let mut report = |step: Step| {
+        step.show();
+        all_ok &= step.ok;
+    };
+    report(config_step(resolved, config_error));
+    let base_url = ollama::base_url(
+        &resolved.settings.ollama_host,
+        resolved.settings.ollama_port,
+    );
+    let ollama_ok = match ollama::version(&base_url, STEP_TIMEOUT) {
+        Ok(version) => {
+            report(Step::pass(format!(
+                "Ollama {version} answers at {base_url}"
+            )));
+            true
+        }
+        Err(e) => {
+            report(Step::fail(
+                format!("Ollama does not answer at {base_url}: {e}"),
+                "start Ollama (ollama serve), or set its address with --ollama-host/--ollama-port",
+            ));
+            false
+        }
+    };
+    report(model_step(&resolved.settings.model, &base_url, ollama_ok));
+    report(hub_step(hub));
+    all_ok
+}
+
+fn config_step(resolved: &Resolved, config_error: Option<String>) -> Step {
+    let path = resolved.config_path.display();
+    if let Some(error) = config_error {
+        return Step::fail(error, format!("correct or delete {path} (--reset-config)"));
+    }
+    if resolved.settings.token.is_none() {
+        return Step::fail(
+            format!("config {path}: no hub token"),
+            "run once with --force-token TOKEN, or set OLLAMA_PROXY_TOKEN",
+        );
+    }
+    let exists = if resolved.config_path.exists() {
+        "readable"
+    } else {
+        "absent, defaults"
+    };
+    Step::pass(format!(
+        "config {path} ({exists}), token set, model {}",
+        resolved.settings.model
+    ))
+}
+
+fn model_step(model: &str, base_url: &str, ollama_ok: bool) -> Step {
+    if !ollama_ok {
+        return Step::fail(
+            format!("model '{model}': not checked"),
+            "make Ollama answer first",
+        );
+    }
+    match ollama::installed_models(base_url, STEP_TIMEOUT) {
+        Ok(installed) if ollama::is_installed(model, &installed) => {
+            Step::pass(format!("model '{model}' is installed"))
+        }
+        Ok(installed) => Step::fail(
+            format!(
+                "model '{model}' is not installed (installed: {})",
+                list(&installed)
+            ),
+            format!("ollama pull {model}, or choose an installed one with --force-model NAME"),
+        ),
+        Err(e) => Step::fail(
+            format!("cannot list Ollama's models: {e}"),
+            "check Ollama's log",
+        ),
+    }
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn hub_step(hub: Option<SessionConfig>) -> Step {
+    let Some(mut config) = hub else {
+        return Step::fail(
+            "hub: not checked without a token".into(),
+            "set the token first",
+        );
+    };
+    config.handshake_timeout = config.handshake_timeout.min(STEP_TIMEOUT);
+    let endpoint = config.endpoint.to_string();
+    match hub::connect(&config, 0) {
+        Ok(session) => {
+            session.close();
+            let secure = if config.tls.is_some() {
+                "TLS verified, "
+            } else {
+                ""
+            };
+            Step::pass(format!("hub {endpoint}: {secure}token accepted"))
+        }
+        Err(error @ ConnectError::TokenRejected(_)) => Step::fail(
+            format!("hub {endpoint}: {error}"),
+            "get a valid token from the marketplace",
+        ),
+        Err(error @ ConnectError::Tls(_)) => Step::fail(
+            format!("hub {endpoint}: {error}"),
+            "see above; check this box's clock too",
+        ),
+        Err(error) => Step::fail(
+            format!("hub {endpoint}: {error}"),
+            "check the network and firewall (outbound TCP to the hub), or --server/--port",
+        ),
+    }
+}
