@@ -2,11 +2,18 @@
 //! `HOME` holding the config file, the given flags and environment, and a
 //! thread that collects everything the client prints so that tests can wait
 //! for a log line (with a bounded wait) and search the output for secrets.
+//!
+//! [`Launch`] is the general form: any `HOME` (with or without a config
+//! file), standard input from `/dev/null`, from given bytes or from a pipe
+//! the test writes to, and optionally a standard output whose reader has
+//! already gone. [`Client::start`] and [`Client::start_with_env`] are its
+//! short forms for a client with a config file in the default place.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -17,8 +24,12 @@ use serde_json::{json, Value};
 pub const BIN: &str = env!("CARGO_BIN_EXE_ollama-proxy-client");
 pub const TOKEN: &str = "tok-SECRET-5f2a9c-e4d1";
 
-/// A directory under the system temp dir, removed on drop.
-pub struct TempDir(PathBuf);
+/// A directory under the system temp dir, removed on drop (unless it was
+/// made with [`TempDir::borrowed`]).
+pub struct TempDir {
+    path: PathBuf,
+    owned: bool,
+}
 
 impl TempDir {
     pub fn new() -> TempDir {
@@ -33,17 +44,27 @@ impl TempDir {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
+        TempDir { path, owned: true }
+    }
+
+    /// A directory someone else owns: left in place on drop.
+    pub fn borrowed(path: &Path) -> TempDir {
+        TempDir {
+            path: path.to_path_buf(),
+            owned: false,
+        }
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if self.owned {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 
@@ -67,37 +88,137 @@ pub fn with(mut config: Value, key: &str, value: Value) -> Value {
     config
 }
 
-#[derive(Default)]
-struct Output {
-    lines: Vec<String>,
-    closed: usize,
+/// `HOME/.config/ollama_proxy`, where the client keeps its files by default.
+pub fn config_dir(home: &Path) -> PathBuf {
+    home.join(".config").join("ollama_proxy")
 }
 
-pub struct Client {
-    child: Child,
-    pub home: TempDir,
-    output: Arc<(Mutex<Output>, Condvar)>,
+/// `HOME/.config/ollama_proxy/config.json`.
+pub fn config_path(home: &Path) -> PathBuf {
+    config_dir(home).join("config.json")
 }
 
-impl Client {
-    /// Starts the client with `config` written where it looks by default.
-    pub fn start(config: &Value, args: &[&str]) -> Client {
-        Client::start_with_env(config, args, &[])
+/// `HOME/.config/ollama_proxy/logs`.
+pub fn log_dir(home: &Path) -> PathBuf {
+    config_dir(home).join("logs")
+}
+
+/// Writes `text` as the default config file (creating its directory) and
+/// returns its path.
+pub fn write_config_text(home: &Path, text: &str) -> PathBuf {
+    let path = config_path(home);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Writes `config` (pretty JSON) as the default config file.
+pub fn write_config(home: &Path, config: &Value) -> PathBuf {
+    write_config_text(home, &serde_json::to_string_pretty(config).unwrap())
+}
+
+/// Every file under `dir`, recursively, sorted; empty if `dir` is missing.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Where the client's standard input comes from.
+pub enum Input {
+    /// `/dev/null`: not a terminal, at its end at once.
+    Null,
+    /// These bytes, then the end of input.
+    Bytes(Vec<u8>),
+    /// A pipe held open until [`Client::close_stdin`] (or drop); the test
+    /// writes to it with [`Client::write_stdin`].
+    Open,
+}
+
+/// How to start the client: the general form of [`Client::start`].
+pub struct Launch {
+    home: TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: Input,
+    stdout_closed: bool,
+}
+
+impl Launch {
+    /// A client with `home` as its `HOME`, as it is (no config is written).
+    pub fn new(home: TempDir) -> Launch {
+        Launch {
+            home,
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: Input::Null,
+            stdout_closed: false,
+        }
     }
 
-    pub fn start_with_env(config: &Value, args: &[&str], env: &[(&str, &str)]) -> Client {
+    /// `home` (owned by the caller, kept after the run) as `HOME`, so that
+    /// several runs can share one config file.
+    pub fn in_home(home: &Path) -> Launch {
+        Launch::new(TempDir::borrowed(home))
+    }
+
+    /// A fresh empty `HOME`.
+    pub fn fresh() -> Launch {
+        Launch::new(TempDir::new())
+    }
+
+    /// A fresh `HOME` with `config` in the default place.
+    pub fn with_config(config: &Value) -> Launch {
         let home = TempDir::new();
-        let dir = home.path().join(".config").join("ollama_proxy");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("config.json"),
-            serde_json::to_string_pretty(config).unwrap(),
-        )
-        .unwrap();
+        write_config(home.path(), config);
+        Launch::new(home)
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Launch {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Launch {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn stdin(mut self, stdin: Input) -> Launch {
+        self.stdin = stdin;
+        self
+    }
+
+    /// Standard output is a pipe whose read end is closed before the client
+    /// starts, so its first write fails (EPIPE).
+    pub fn stdout_closed(mut self) -> Launch {
+        self.stdout_closed = true;
+        self
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn start(self) -> Client {
         let mut command = Command::new(BIN);
         command
-            .args(args)
-            .env("HOME", home.path())
+            .args(&self.args)
+            .env("HOME", self.home.path())
             .env_remove("SSL_CERT_FILE")
             .env_remove("OLLAMA_HOST")
             .env_remove("OLLAMA_PROXY_TOKEN")
@@ -107,26 +228,152 @@ impl Client {
             .env_remove("http_proxy")
             .env_remove("https_proxy")
             .env_remove("all_proxy")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (key, value) in env {
+        command.stdin(match self.stdin {
+            Input::Null => Stdio::null(),
+            Input::Bytes(_) | Input::Open => Stdio::piped(),
+        });
+        command.stdout(if self.stdout_closed {
+            Stdio::from(pipe_without_reader())
+        } else {
+            Stdio::piped()
+        });
+        for (key, value) in &self.env {
             command.env(key, value);
         }
+        let started = Instant::now();
         let mut child = command.spawn().expect("start the client binary");
+        let mut stdin = child.stdin.take();
+        if let Input::Bytes(bytes) = self.stdin {
+            let mut pipe = stdin.take().unwrap();
+            // A thread, so that a client that stops reading cannot block the
+            // test; the pipe closes (end of input) when the thread ends.
+            thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            });
+        }
         let output = Arc::new((Mutex::new(Output::default()), Condvar::new()));
-        collect(child.stdout.take().unwrap(), &output);
-        collect(child.stderr.take().unwrap(), &output);
+        if let Some(stdout) = child.stdout.take() {
+            collect(stdout, Stream::Stdout, &output);
+        }
+        collect(child.stderr.take().unwrap(), Stream::Stderr, &output);
         Client {
             child,
-            home,
+            home: self.home,
             output,
+            stdin,
+            started,
         }
+    }
+
+    /// Starts the client and waits (bounded) for it to exit.
+    pub fn run(self, timeout: Duration) -> Finished {
+        let mut client = self.start();
+        let status = client.wait_exit(timeout);
+        let elapsed = client.started.elapsed();
+        Finished {
+            status,
+            stdout: client.stdout(),
+            stderr: client.stderr(),
+            elapsed,
+            client,
+        }
+    }
+}
+
+/// A pipe's write end whose read end is already closed.
+fn pipe_without_reader() -> OwnedFd {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills in two new descriptors, which we then own.
+    let result = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(result, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    writer
+}
+
+/// A client run to its end.
+pub struct Finished {
+    /// `None` if it did not exit in time (it was killed).
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+    /// From just before the spawn until the exit was seen.
+    pub elapsed: Duration,
+    /// The (exited) client, for its `home` and its output.
+    pub client: Client,
+}
+
+impl Finished {
+    /// The exit code; `None` if it was killed or did not exit.
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+
+    pub fn home(&self) -> &Path {
+        self.client.home.path()
+    }
+
+    /// Both streams, for failure messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "status {:?} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Default)]
+struct Output {
+    lines: Vec<String>,
+    stdout: Vec<String>,
+    stderr: Vec<String>,
+    opened: usize,
+    closed: usize,
+}
+
+pub struct Client {
+    child: Child,
+    pub home: TempDir,
+    output: Arc<(Mutex<Output>, Condvar)>,
+    stdin: Option<ChildStdin>,
+    started: Instant,
+}
+
+impl Client {
+    /// Starts the client with `config` written where it looks by default.
+    pub fn start(config: &Value, args: &[&str]) -> Client {
+        Client::start_with_env(config, args, &[])
+    }
+
+    pub fn start_with_env(config: &Value, args: &[&str], env: &[(&str, &str)]) -> Client {
+        env.iter()
+            .fold(Launch::with_config(config).args(args), |launch, (k, v)| {
+                launch.env(k, v)
+            })
+            .start()
     }
 
     /// Everything printed so far (stdout and stderr, interleaved by line).
     pub fn output(&self) -> String {
         self.output.0.lock().unwrap().lines.join("\n")
+    }
+
+    /// Everything printed to standard output so far.
+    pub fn stdout(&self) -> String {
+        self.output.0.lock().unwrap().stdout.join("\n")
+    }
+
+    /// Everything printed to standard error (the console log) so far.
+    pub fn stderr(&self) -> String {
+        self.output.0.lock().unwrap().stderr.join("\n")
     }
 
     /// Waits until a printed line contains `needle`.
@@ -150,10 +397,31 @@ impl Client {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || output.closed == 2 {
+            if left.is_zero() || output.closed == output.opened {
                 return false;
             }
             output = wake.wait_timeout(output, left).unwrap().0;
+        }
+    }
+
+    /// Writes to standard input (started with [`Input::Open`]).
+    pub fn write_stdin(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is an open pipe");
+        stdin.write_all(text.as_bytes()).expect("write to stdin");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// Closes standard input: the client sees the end of input.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        // SAFETY: kill has no memory effects; the child is not reaped yet
+        // (we hold it), so the pid is still ours.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
         }
     }
 
@@ -162,7 +430,7 @@ impl Client {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the output threads see the end of both pipes.
+                // Let the output threads see the end of the pipes.
                 self.wait_lines(Duration::from_secs(2), |_| false);
                 return Some(status);
             }
@@ -186,13 +454,23 @@ impl Drop for Client {
     }
 }
 
-fn collect(pipe: impl Read + Send + 'static, output: &Arc<(Mutex<Output>, Condvar)>) {
+fn collect(
+    pipe: impl Read + Send + 'static,
+    stream: Stream,
+    output: &Arc<(Mutex<Output>, Condvar)>,
+) {
+    output.0.lock().unwrap().opened += 1;
     let output = Arc::clone(output);
     thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
             let Ok(line) = line else { break };
             let (lock, wake) = &*output;
-            lock.lock().unwrap().lines.push(line);
+            let mut out = lock.lock().unwrap();
+            match stream {
+                Stream::Stdout => out.stdout.push(line.clone()),
+                Stream::Stderr => out.stderr.push(line.clone()),
+            }
+            out.lines.push(line);
             wake.notify_all();
         }
         let (lock, wake) = &*output;
