@@ -18,7 +18,8 @@ use std::time::Duration;
 
 #[derive(Default)]
 struct Shared {
-    stalled: AtomicBool,
+    /// One flag per open connection; new connections start unstalled.
+    stalls: Mutex<Vec<Arc<AtomicBool>>>,
     refusing: AtomicBool,
     stop: AtomicBool,
     accepted: AtomicUsize,
@@ -74,9 +75,12 @@ impl FaultProxy {
         format!("ws://127.0.0.1:{}/auth-proxy", self.port)
     }
 
-    /// Stops (or resumes) forwarding on every connection, without closing.
+    /// Stops (or resumes) forwarding on every open connection, without
+    /// closing it: a half-open connection. New connections are not stalled.
     pub fn stall(&self, on: bool) {
-        self.shared.stalled.store(on, Ordering::SeqCst);
+        for flag in self.shared.stalls.lock().unwrap().iter() {
+            flag.store(on, Ordering::SeqCst);
+        }
     }
 
     /// While on, new connections are accepted and closed at once.
@@ -126,10 +130,12 @@ fn serve(mut client: TcpStream, target: Option<SocketAddr>, shared: &Arc<Shared>
         sockets.push(client.try_clone().unwrap());
         sockets.push(upstream.try_clone().unwrap());
     }
+    let stalled = Arc::new(AtomicBool::new(false));
+    shared.stalls.lock().unwrap().push(Arc::clone(&stalled));
     let (c2, u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-    let other = Arc::clone(shared);
-    thread::spawn(move || pump(c2, u2, &other));
-    pump(upstream, client, shared);
+    let (other, other_stalled) = (Arc::clone(shared), Arc::clone(&stalled));
+    thread::spawn(move || pump(c2, u2, &other, &other_stalled));
+    pump(upstream, client, shared, &stalled);
 }
 
 /// Reads a CONNECT request and answers 200; returns the target.
@@ -164,11 +170,11 @@ fn read_connect(client: &mut TcpStream, shared: &Shared) -> Option<SocketAddr> {
 }
 
 /// Copies `from` to `to` until either side ends or the proxy stops.
-fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
+fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, stalled: &AtomicBool) {
     let _ = from.set_read_timeout(Some(Duration::from_millis(10)));
     let mut buf = [0u8; 16 * 1024];
     while !shared.stop.load(Ordering::SeqCst) {
-        if shared.stalled.load(Ordering::SeqCst) {
+        if stalled.load(Ordering::SeqCst) {
             thread::sleep(Duration::from_millis(5));
             continue;
         }
