@@ -35,10 +35,12 @@ use std::thread;
 
 use crate::config::Settings;
 use crate::console::print;
-use crate::hub::{Backoff, Endpoint, SessionConfig, Writer};
+use crate::hub::{Backoff, Endpoint, Proxy, SessionConfig, Supervisor, Writer};
 use crate::logging::LogSetup;
 use crate::ollama::OllamaTarget;
+use crate::relay::Relay;
 use crate::settings::{Environment, Resolved};
+use crate::shutdown::Shutdown;
 
 /// A reason to stop, with the exit status it maps to.
 struct Fatal {
@@ -210,6 +212,7 @@ fn session_config(
         false => None,
     };
     Ok(SessionConfig {
+        proxy: Proxy::from_env(&endpoint),
         endpoint,
         token,
         tls,
@@ -302,10 +305,8 @@ fn serve(args: &cli::Args, settings: &Settings, hub: Option<SessionConfig>) -> R
     );
     let (to_writer, inbox) = mpsc::channel();
     let writer = Writer::new(inbox, settings.outbox_bytes, settings.ping_interval);
-    spawn("writer", move || {
-        writer.run();
-    })?;
-    let dispatcher = relay::start_workers(
+    spawn("writer", move || writer.run())?;
+    let relay = Relay::start(
         settings.max_parallel,
         settings.queue_size,
         settings.stream_mode,
@@ -313,31 +314,35 @@ fn serve(args: &cli::Args, settings: &Settings, hub: Option<SessionConfig>) -> R
         &to_writer,
     )
     .map_err(|e| Fatal::config(format!("cannot start the worker threads: {e}")))?;
-    let quiet_exit = args.test;
-    shutdown::on_signal(move |signal| {
-        if quiet_exit {
-            print("\n");
-        } else {
-            log::info!("{signal} received; exiting");
-        }
-        std::process::exit(0);
+    let dispatcher = relay.dispatcher.clone();
+    let shutdown = Shutdown::new(relay, to_writer.clone(), settings.shutdown_grace, args.test);
+    if !shutdown.install_signals() {
+        log::warn!("cannot catch SIGTERM/SIGINT: a stop will not wait for running answers");
+    }
+    let stop = shutdown.stopping.clone();
+    let supervisor = hub.map(|config| Supervisor {
+        config,
+        backoff: Backoff::new(settings.reconnect_base, settings.reconnect_max),
+        stable_after: settings.reconnect_max,
     });
-    let backoff = Backoff::new(settings.reconnect_base, settings.reconnect_max);
-    let stable_after = settings.reconnect_max;
-    match (hub, args.test) {
-        (Some(hub), false) => hub::run(&hub, &dispatcher, &to_writer, backoff, stable_after),
-        (Some(hub), true) => {
+    if !args.test {
+        if let Some(supervisor) = supervisor {
+            supervisor.run(&dispatcher, &to_writer, &stop);
+        }
+        // Only a shutdown ends the loop above; it also ends the process.
+        stop.wait_for_exit();
+    }
+    match supervisor {
+        Some(supervisor) => {
             let (dispatcher, to_writer) = (dispatcher.clone(), to_writer.clone());
             spawn("hub", move || {
-                hub::run(&hub, &dispatcher, &to_writer, backoff, stable_after)
+                supervisor.run(&dispatcher, &to_writer, &stop)
             })?;
         }
-        (None, _) => log::warn!("no hub token: answers are shown here only, not sent to the hub"),
+        None => log::warn!("no hub token: answers are shown here only, not sent to the hub"),
     }
-    if args.test {
-        test_mode::run(&dispatcher);
-    }
-    Ok(())
+    test_mode::run(&dispatcher);
+    shutdown.run("end of test mode")
 }
 
 fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), Fatal> {

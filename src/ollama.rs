@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::Settings;
-use crate::watchdog::{Cut, Watchdog};
+use crate::watchdog::{Canceller, Cut, Watchdog};
 
 /// What a worker needs to know to ask Ollama (shared by all workers).
 #[derive(Clone, Debug)]
@@ -200,6 +200,11 @@ impl OllamaClient {
         }
     }
 
+    /// Cancels this client's running and future requests (shutdown).
+    pub fn canceller(&self) -> Canceller {
+        self.watchdog.canceller()
+    }
+
     /// Runs one prompt; `on_piece` gets every non-empty piece of the answer
     /// in order, as soon as Ollama sends it.
     pub fn generate(
@@ -207,7 +212,9 @@ impl OllamaClient {
         prompt: &str,
         on_piece: &mut dyn FnMut(&str),
     ) -> Result<Stats, OllamaError> {
-        self.watchdog.arm(&self.agent);
+        if !self.watchdog.arm(&self.agent) {
+            return Err(OllamaError::ShuttingDown);
+        }
         let result = self.generate_armed(prompt, on_piece);
         match self.watchdog.disarm() {
             None => result,
@@ -220,6 +227,7 @@ impl OllamaClient {
                     (Ok(stats), Cut::NoFirstLine(_) | Cut::Stalled(_)) => Ok(stats),
                     (_, Cut::NoFirstLine(limit)) => Err(OllamaError::NoFirstLine(limit)),
                     (_, Cut::Stalled(limit)) => Err(OllamaError::Stalled(limit)),
+                    (_, Cut::Cancelled) => Err(OllamaError::ShuttingDown),
                 }
             }
         }

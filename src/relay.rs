@@ -12,15 +12,21 @@
 //! mode the pieces then the end marker (an error frame before it when
 //! something failed); in non-stream mode one frame with the whole answer or
 //! one error frame.
+//!
+//! Shutdown goes through [`Relay`]: it stops taking requests (new ones are
+//! answered `Error: owner client is shutting down`), waits for the accepted
+//! ones to finish, and cuts the rest short through each worker's watchdog,
+//! which closes their Ollama requests so that Ollama stops generating.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::ollama::{OllamaClient, OllamaError, OllamaTarget, Stats};
 use crate::protocol::{FrameKind, MessageId};
+use crate::watchdog::Canceller;
 
 /// One frame on its way to the hub.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +44,9 @@ pub enum ToWriter {
     Frame(Outgoing),
     /// Sent by the hub session; see `hub::writer`.
     Link(crate::hub::LinkHandle),
+    /// Shutdown: send what is queued, close the connection with 1001, then
+    /// report on the channel and stop.
+    Finish(Sender<()>),
 }
 
 /// A buyer prompt waiting for a worker.
@@ -69,6 +78,38 @@ pub struct Dispatcher {
     to_writer: Sender<ToWriter>,
     default_stream: bool,
     next_request: Arc<AtomicU64>,
+    state: Arc<State>,
+}
+
+/// What the dispatcher and the workers share for shutdown.
+#[derive(Default)]
+struct State {
+    stopping: AtomicBool,
+    /// Requests accepted (queued or running) and not yet answered.
+    active: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl State {
+    fn begin(&self) {
+        *self.active.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+    }
+
+    fn end(&self) {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        *active = active.saturating_sub(1);
+        if *active == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until no request is active; false at the timeout.
+    fn wait_idle(&self, timeout: Duration) -> bool {
+        let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let result = self.idle.wait_timeout_while(active, timeout, |n| *n > 0);
+        let (active, _) = result.unwrap_or_else(|p| p.into_inner());
+        *active == 0
+    }
 }
 
 impl Dispatcher {
@@ -90,7 +131,19 @@ impl Dispatcher {
             received: Instant::now(),
             echo,
         };
-        match self.jobs.try_send(job) {
+        if self.state.stopping.load(Ordering::SeqCst) {
+            log::warn!(
+                "request {} refused: shutting down",
+                job.message_id.as_json()
+            );
+            return self.answer_error(&job, &OllamaError::ShuttingDown.to_string());
+        }
+        self.state.begin();
+        let refused = self.jobs.try_send(job);
+        if refused.is_err() {
+            self.state.end();
+        }
+        match refused {
             Ok(()) => {}
             Err(TrySendError::Full(job)) => {
                 log::warn!(
@@ -133,35 +186,72 @@ impl Dispatcher {
     }
 }
 
-/// The worker threads: `count` of them, reading a queue of `queue_size`
-/// jobs. They run for the life of the process.
-pub fn start_workers(
-    count: usize,
-    queue_size: usize,
-    default_stream: bool,
-    target: &OllamaTarget,
-    to_writer: &Sender<ToWriter>,
-) -> std::io::Result<Dispatcher> {
-    let (jobs, queue) = mpsc::sync_channel::<Job>(queue_size);
-    let queue = Arc::new(Mutex::new(queue));
-    for index in 0..count.max(1) {
-        let name = format!("worker-{index}");
-        let client = OllamaClient::new(&name, target.clone());
-        let queue = Arc::clone(&queue);
-        let out = to_writer.clone();
-        thread::Builder::new()
-            .name(name)
-            .spawn(move || work(client, &queue, &out))?;
-    }
-    Ok(Dispatcher {
-        jobs,
-        to_writer: to_writer.clone(),
-        default_stream,
-        next_request: Arc::new(AtomicU64::new(1)),
-    })
+/// The running relay: the dispatcher plus what shutdown needs.
+pub struct Relay {
+    pub dispatcher: Dispatcher,
+    cancellers: Vec<Canceller>,
 }
 
-fn work(mut client: OllamaClient, queue: &Mutex<Receiver<Job>>, out: &Sender<ToWriter>) {
+impl Relay {
+    /// Starts `count` worker threads reading a queue of `queue_size` jobs.
+    pub fn start(
+        count: usize,
+        queue_size: usize,
+        default_stream: bool,
+        target: &OllamaTarget,
+        to_writer: &Sender<ToWriter>,
+    ) -> std::io::Result<Relay> {
+        let (jobs, queue) = mpsc::sync_channel::<Job>(queue_size);
+        let queue = Arc::new(Mutex::new(queue));
+        let state = Arc::new(State::default());
+        let mut cancellers = Vec::new();
+        for index in 0..count.max(1) {
+            let name = format!("worker-{index}");
+            let client = OllamaClient::new(&name, target.clone());
+            cancellers.push(client.canceller());
+            let (queue, out, state) = (Arc::clone(&queue), to_writer.clone(), Arc::clone(&state));
+            thread::Builder::new()
+                .name(name)
+                .spawn(move || work(client, &queue, &out, &state))?;
+        }
+        let dispatcher = Dispatcher {
+            jobs,
+            to_writer: to_writer.clone(),
+            default_stream,
+            next_request: Arc::new(AtomicU64::new(1)),
+            state,
+        };
+        Ok(Relay {
+            dispatcher,
+            cancellers,
+        })
+    }
+
+    /// From now on every new request is answered with the shutdown error.
+    pub fn stop_accepting(&self) {
+        self.dispatcher.state.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits for accepted requests to be answered; false at the timeout.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        self.dispatcher.state.wait_idle(timeout)
+    }
+
+    /// Cuts running generations short (their buyers get the shutdown
+    /// error) and makes queued ones fail the same way, at once.
+    pub fn cancel_all(&self) {
+        for canceller in &self.cancellers {
+            canceller.cancel();
+        }
+    }
+}
+
+fn work(
+    mut client: OllamaClient,
+    queue: &Mutex<Receiver<Job>>,
+    out: &Sender<ToWriter>,
+    state: &State,
+) {
     loop {
         // Hold the lock only while taking a job, so that idle workers queue
         // up on it while one of them waits on the channel.
@@ -171,6 +261,7 @@ fn work(mut client: OllamaClient, queue: &Mutex<Receiver<Job>>, out: &Sender<ToW
         };
         let Ok(job) = job else { return };
         answer(&mut client, &job, out);
+        state.end();
     }
 }
 

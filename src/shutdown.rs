@@ -1,26 +1,137 @@
-//! Signals: SIGTERM (systemd, supervisor) and SIGINT (Ctrl+C) end the
-//! client with status 0. A dedicated thread waits for them (signal-hook's
-//! self-pipe), so no work happens inside a signal handler.
+//! Shutdown on SIGTERM (systemd, supervisor) or SIGINT (Ctrl+C), in every
+//! mode: take no new requests, let running answers finish for the grace
+//! period, end the rest with `Error: owner client is shutting down` and the
+//! end marker (closing their Ollama requests so that Ollama stops), send the
+//! hub a WebSocket Close 1001, and exit with status 0. A second signal exits
+//! at once.
+//!
+//! A dedicated thread waits for the signals (signal-hook's self-pipe), so no
+//! work happens inside a signal handler, and a second thread runs the
+//! sequence so that the first can still see a second signal. Test mode runs
+//! the same sequence at the end of its input.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// Calls `on_signal` with the signal's name when the first SIGTERM or
-/// SIGINT arrives. Returns false when the handler could not be installed.
-pub fn on_signal(on_signal: impl FnOnce(&'static str) + Send + 'static) -> bool {
-    let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
-        return false;
-    };
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                on_signal(if signal == SIGTERM {
-                    "SIGTERM"
-                } else {
-                    "SIGINT"
-                });
-            }
-        });
-    spawned.is_ok()
+use crate::relay::{Relay, ToWriter};
+
+/// How long cancelled answers get to send their error frames, and the
+/// writer its last frames and the Close.
+const CLEANUP_LIMIT: Duration = Duration::from_secs(1);
+
+/// Tells the hub connection loop that the process is going away.
+#[derive(Clone, Default)]
+pub struct Stopping(Arc<AtomicBool>);
+
+impl Stopping {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Blocks the calling thread for good: the shutdown thread ends the
+    /// process once the last frames are out.
+    pub fn wait_for_exit(&self) -> ! {
+        loop {
+            thread::park();
+        }
+    }
+}
+
+/// What the shutdown sequence works on.
+pub struct Shutdown {
+    pub relay: Relay,
+    pub to_writer: Sender<ToWriter>,
+    pub grace: Duration,
+    pub stopping: Stopping,
+    /// Test mode: end the half-typed prompt line first.
+    pub newline_first: bool,
+    started: AtomicBool,
+}
+
+impl Shutdown {
+    pub fn new(
+        relay: Relay,
+        to_writer: Sender<ToWriter>,
+        grace: Duration,
+        newline_first: bool,
+    ) -> Arc<Shutdown> {
+        Arc::new(Shutdown {
+            relay,
+            to_writer,
+            grace,
+            stopping: Stopping::default(),
+            newline_first,
+            started: AtomicBool::new(false),
+        })
+    }
+
+    /// Installs the signal thread: the first SIGTERM/SIGINT starts the
+    /// sequence, a second one exits at once. Returns false when signals
+    /// cannot be caught (the defaults, ending the process, stay in place).
+    pub fn install_signals(self: &Arc<Shutdown>) -> bool {
+        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
+            return false;
+        };
+        let shutdown = Arc::clone(self);
+        let spawned = thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                let mut seen = 0;
+                for signal in signals.forever() {
+                    let name = if signal == SIGTERM {
+                        "SIGTERM"
+                    } else {
+                        "SIGINT"
+                    };
+                    seen += 1;
+                    if seen > 1 {
+                        log::warn!("second {name}: exiting now");
+                        log::logger().flush();
+                        std::process::exit(0);
+                    }
+                    let shutdown = Arc::clone(&shutdown);
+                    let _ = thread::Builder::new()
+                        .name("shutdown".into())
+                        .spawn(move || shutdown.run(&format!("{name} received")));
+                }
+            });
+        spawned.is_ok()
+    }
+
+    /// Runs the sequence and ends the process with status 0. Only the first
+    /// caller runs it; a later one waits for that one to end the process.
+    pub fn run(&self, reason: &str) -> ! {
+        if self.started.swap(true, Ordering::SeqCst) {
+            self.stopping.wait_for_exit();
+        }
+        if self.newline_first {
+            crate::console::print("\n");
+        }
+        let grace = self.grace.as_secs_f64();
+        log::info!("{reason}: finishing running answers (up to {grace} s)");
+        self.stopping.set();
+        self.relay.stop_accepting();
+        if !self.relay.wait_idle(self.grace) {
+            log::warn!("grace period over: ending the answers still running");
+            self.relay.cancel_all();
+            self.relay.wait_idle(CLEANUP_LIMIT);
+        }
+        let (done, finished) = mpsc::channel();
+        if self.to_writer.send(ToWriter::Finish(done)).is_ok() {
+            let _ = finished.recv_timeout(CLEANUP_LIMIT);
+        }
+        log::info!("stopped");
+        log::logger().flush();
+        std::process::exit(0);
+    }
 }

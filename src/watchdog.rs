@@ -6,8 +6,9 @@
 //! pause of two minutes means a stuck runner (`idle_timeout`). So each worker
 //! has a watchdog thread that knows when the request started and when the
 //! last line arrived, and when a deadline passes it shuts the worker's ureq
-//! agent down, which makes the blocked read fail at once. Closing the
-//! connection also tells Ollama to stop generating.
+//! agent down, which makes the blocked read fail at once. The same switch
+//! cancels requests on shutdown ([`Canceller`]); closing the connection is
+//! what tells Ollama to stop generating.
 //!
 //! The worker's per-line cost is one relaxed atomic store: the watchdog is
 //! not woken for every line. It sleeps until the earliest possible deadline,
@@ -26,6 +27,8 @@ pub enum Cut {
     NoFirstLine(Duration),
     /// No next line within the idle timeout.
     Stalled(Duration),
+    /// The client is shutting down.
+    Cancelled,
 }
 
 struct Armed {
@@ -37,6 +40,8 @@ struct Armed {
 struct State {
     armed: Option<Armed>,
     cut: Option<Cut>,
+    /// Set on shutdown: the running request and every later one are cut.
+    cancel_all: bool,
     stop: bool,
 }
 
@@ -64,6 +69,23 @@ pub struct Watchdog {
     shared: Arc<Shared>,
 }
 
+/// A handle that cancels the current and every later request of a worker.
+#[derive(Clone)]
+pub struct Canceller {
+    shared: Arc<Shared>,
+}
+
+impl Canceller {
+    pub fn cancel(&self) {
+        let mut state = self.shared.lock();
+        state.cancel_all = true;
+        if let Some(armed) = state.armed.take() {
+            state.cut = Some(Cut::Cancelled);
+            armed.agent.shutdown();
+        }
+    }
+}
+
 impl Watchdog {
     pub fn start(name: &str, load_timeout: Duration, idle_timeout: Duration) -> Watchdog {
         let shared = Arc::new(Shared {
@@ -86,16 +108,27 @@ impl Watchdog {
         Watchdog { shared }
     }
 
-    /// Starts watching a request made through `agent`.
-    pub fn arm(&self, agent: &ureq::Agent) {
+    pub fn canceller(&self) -> Canceller {
+        Canceller {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Starts watching a request made through `agent`. False when the
+    /// worker was cancelled: the request must not start.
+    pub fn arm(&self, agent: &ureq::Agent) -> bool {
         self.shared.last_line.store(0, Ordering::Relaxed);
         let mut state = self.shared.lock();
+        if state.cancel_all {
+            return false;
+        }
         state.cut = None;
         state.armed = Some(Armed {
             agent: agent.clone(),
             started: Instant::now(),
         });
         self.shared.wake.notify_one();
+        true
     }
 
     /// Records that a line arrived (the hot path: one atomic store).

@@ -9,6 +9,7 @@
 
 mod endpoint;
 mod link;
+mod proxy;
 mod session;
 mod tls;
 mod wire;
@@ -21,11 +22,13 @@ use std::time::{Duration, Instant};
 
 pub use endpoint::Endpoint;
 pub use link::Link;
+pub use proxy::Proxy;
 pub use session::{connect, ConnectError, SessionConfig};
 pub use tls::client_config;
 pub use writer::Writer;
 
 use crate::relay::{Dispatcher, ToWriter};
+use crate::shutdown::Stopping;
 
 /// The writer's handle on a connection.
 pub type LinkHandle = Arc<Link>;
@@ -73,48 +76,74 @@ fn random_fraction() -> f64 {
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Keeps the hub connection up until the process ends: connect, serve,
-/// back off, repeat. `stable_after` is how long a connection must last for
-/// the backoff to start over.
-pub fn run(
-    config: &SessionConfig,
-    dispatcher: &Dispatcher,
-    to_writer: &Sender<ToWriter>,
-    mut backoff: Backoff,
-    stable_after: Duration,
-) {
-    let mut connection_id = 0u64;
-    loop {
-        connection_id += 1;
-        log::info!(
-            "connecting to {} (connection #{connection_id})",
-            config.endpoint
-        );
-        let mut token_rejected = false;
-        match session::connect(config, connection_id) {
-            Ok(session) => {
-                log::info!("connected to the hub (connection #{connection_id})");
-                let link = Arc::clone(&session.link);
-                if to_writer.send(ToWriter::Link(Arc::clone(&link))).is_err() {
-                    return;
-                }
-                let since = Instant::now();
-                let end = session.serve(dispatcher);
-                link.shut();
-                log::warn!("hub connection #{connection_id} ended: {end}");
-                if since.elapsed() >= stable_after {
-                    backoff.reset();
-                }
+/// Keeps the hub connection up: connect, serve, back off, repeat.
+pub struct Supervisor {
+    pub config: SessionConfig,
+    pub backoff: Backoff,
+    /// How long a connection must last for the backoff to start over.
+    pub stable_after: Duration,
+}
+
+impl Supervisor {
+    /// Runs until the process is stopping (see `shutdown`).
+    pub fn run(mut self, dispatcher: &Dispatcher, to_writer: &Sender<ToWriter>, stop: &Stopping) {
+        let mut connection_id = 0u64;
+        while !stop.is_set() {
+            connection_id += 1;
+            let token_rejected = self.connect_and_serve(connection_id, dispatcher, to_writer, stop);
+            if stop.is_set() {
+                return;
             }
+            let delay = self.backoff.next_delay(token_rejected);
+            log::info!("reconnecting in {:.2} s", delay.as_secs_f64());
+            std::thread::sleep(delay);
+        }
+    }
+
+    /// One connection from connect to its end; true if the hub rejected
+    /// the token.
+    fn connect_and_serve(
+        &mut self,
+        id: u64,
+        dispatcher: &Dispatcher,
+        to_writer: &Sender<ToWriter>,
+        stop: &Stopping,
+    ) -> bool {
+        match &self.config.proxy {
+            Some(proxy) => log::info!(
+                "connecting to {} through the proxy {proxy} (connection #{id})",
+                self.config.endpoint
+            ),
+            None => log::info!("connecting to {} (connection #{id})", self.config.endpoint),
+        }
+        let session = match session::connect(&self.config, id) {
+            Ok(session) => session,
             Err(error @ ConnectError::TokenRejected(_)) => {
                 log::error!("{error}");
-                token_rejected = true;
+                return true;
             }
-            Err(error) => log::warn!("cannot connect to the hub: {error}"),
+            Err(error) => {
+                log::warn!("cannot connect to the hub: {error}");
+                return false;
+            }
+        };
+        log::info!("connected to the hub (connection #{id})");
+        let link = Arc::clone(&session.link);
+        if to_writer.send(ToWriter::Link(Arc::clone(&link))).is_err() {
+            return false;
         }
-        let delay = backoff.next_delay(token_rejected);
-        log::info!("reconnecting in {:.1} s", delay.as_secs_f64());
-        std::thread::sleep(delay);
+        let since = Instant::now();
+        let end = session.serve(dispatcher);
+        link.shut();
+        if stop.is_set() {
+            log::info!("hub connection #{id} closed: {end}");
+        } else {
+            log::warn!("hub connection #{id} ended: {end}");
+        }
+        if since.elapsed() >= self.stable_after {
+            self.backoff.reset();
+        }
+        false
     }
 }
 

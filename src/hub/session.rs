@@ -24,6 +24,7 @@ use tungstenite::{Error as WsError, Message, WebSocket};
 
 use super::endpoint::Endpoint;
 use super::link::Link;
+use super::proxy::Proxy;
 use super::tls;
 use super::wire::Wire;
 use crate::protocol::{parse_incoming, Incoming};
@@ -40,6 +41,8 @@ pub struct SessionConfig {
     pub endpoint: Endpoint,
     pub token: Token,
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// An HTTP proxy to tunnel through (`HTTPS_PROXY`), if any.
+    pub proxy: Option<Proxy>,
     pub handshake_timeout: Duration,
     pub dead_after: Duration,
     pub max_frame_bytes: usize,
@@ -65,6 +68,8 @@ pub enum ConnectError {
     Resolve(String),
     /// No TCP connection to any address.
     Tcp(io::Error),
+    /// The HTTP proxy could not be reached or refused the tunnel.
+    Proxy(io::Error),
     /// The handshake did not finish within `handshake_timeout`.
     Timeout(Duration),
     /// TLS failed (certificate, protocol); the text says what to do.
@@ -82,6 +87,7 @@ impl fmt::Display for ConnectError {
         match self {
             ConnectError::Resolve(e) => write!(f, "cannot resolve the hub's host name: {e}"),
             ConnectError::Tcp(e) => write!(f, "cannot connect: {e}"),
+            ConnectError::Proxy(e) => write!(f, "through the proxy: {e}"),
             ConnectError::Timeout(d) => {
                 write!(
                     f,
@@ -143,7 +149,12 @@ impl fmt::Display for SessionEnd {
 /// `handshake_timeout`.
 pub fn connect(config: &SessionConfig, id: u64) -> Result<Session, ConnectError> {
     let deadline = Instant::now() + config.handshake_timeout;
-    let socket = tcp_connect(&config.endpoint, config.handshake_timeout)?;
+    let socket = match &config.proxy {
+        Some(proxy) => proxy
+            .tunnel(&config.endpoint, config.handshake_timeout)
+            .map_err(ConnectError::Proxy)?,
+        None => tcp_connect(&config.endpoint, config.handshake_timeout)?,
+    };
     let _ = socket.set_nodelay(true);
     socket
         .set_write_timeout(Some(config.dead_after))
@@ -243,7 +254,11 @@ fn read_before(
 }
 
 fn handshake_error(error: WsError) -> ConnectError {
+    const CLOSED: &str = "the hub closed the connection during the handshake";
     match error {
+        WsError::Protocol(ProtocolError::HandshakeIncomplete) => {
+            ConnectError::Handshake(CLOSED.into())
+        }
         WsError::Http(response) => match response.status().as_u16() {
             status @ (401 | 403) => ConnectError::TokenRejected(status),
             status => ConnectError::Http(status),
@@ -251,7 +266,7 @@ fn handshake_error(error: WsError) -> ConnectError {
         WsError::Io(e) => match tls_cause(&e) {
             Some(tls_error) => ConnectError::Tls(tls::explain(tls_error)),
             None if e.kind() == io::ErrorKind::UnexpectedEof => {
-                ConnectError::Handshake("the hub closed the connection during the handshake".into())
+                ConnectError::Handshake(CLOSED.into())
             }
             None => ConnectError::Tcp(e),
         },

@@ -10,10 +10,12 @@
 //! While connected, the thread wakes for a frame or at the next ping time;
 //! while disconnected, only for a frame or a new link.
 
-use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::collections::{HashSet, VecDeque};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::link::Link;
 use crate::protocol::{now_millis, write_frame, FrameKind};
@@ -23,12 +25,14 @@ use crate::relay::{Outgoing, ToWriter};
 const MAX_MERGED_BYTES: usize = 64 * 1024;
 
 /// Frames not yet written, bounded in bytes. When full, the oldest
-/// request's frames go first, all of them, so that no buyer gets an answer
-/// with a hole in it.
+/// request's frames go first, all of them, and so do the frames that
+/// request produces later: no buyer gets an answer with a hole in it.
 pub struct Outbox {
     frames: VecDeque<Outgoing>,
     bytes: usize,
     limit: usize,
+    /// Requests whose frames were dropped and are still producing more.
+    dropped: HashSet<u64>,
 }
 
 impl Outbox {
@@ -37,10 +41,17 @@ impl Outbox {
             frames: VecDeque::new(),
             bytes: 0,
             limit,
+            dropped: HashSet::new(),
         }
     }
 
     pub fn push(&mut self, frame: Outgoing) {
+        if self.dropped.contains(&frame.request) {
+            if is_last_frame(&frame) {
+                self.dropped.remove(&frame.request);
+            }
+            return;
+        }
         self.bytes += frame_cost(&frame);
         self.frames.push_back(frame);
         while self.bytes > self.limit && self.frames.len() > 1 {
@@ -49,21 +60,26 @@ impl Outbox {
     }
 
     fn drop_oldest_request(&mut self) {
-        let Some(oldest) = self.frames.front().map(|f| f.request) else {
+        let Some(front) = self.frames.front() else {
             return;
         };
+        let (oldest, id) = (front.request, front.message_id.as_json().to_string());
         let before = self.frames.len();
-        let id = self
+        let finished = self
             .frames
-            .front()
-            .map(|f| f.message_id.as_json().to_string());
+            .iter()
+            .any(|f| f.request == oldest && is_last_frame(f));
         self.frames.retain(|f| f.request != oldest);
         self.bytes = self.frames.iter().map(frame_cost).sum();
+        if !finished {
+            self.dropped.insert(oldest);
+        }
         log::warn!(
-            "outbox full ({} bytes): dropped {} frame(s) of request {}",
+            "outbox full ({} bytes) while the hub is unreachable: dropped the answer to \
+             request {id} ({} frame(s){})",
             self.limit,
             before - self.frames.len(),
-            id.unwrap_or_default()
+            if finished { "" } else { ", and the rest of it" }
         );
     }
 
@@ -109,6 +125,14 @@ impl Outbox {
     }
 }
 
+/// The frame that ends a request's answer.
+fn is_last_frame(frame: &Outgoing) -> bool {
+    matches!(
+        frame.kind,
+        FrameKind::End | FrameKind::Whole | FrameKind::Error { stream: false }
+    )
+}
+
 fn frame_cost(frame: &Outgoing) -> usize {
     // Content plus the fixed part of the JSON around it.
     frame.content.len() + 96
@@ -145,9 +169,8 @@ impl Writer {
         }
     }
 
-    /// Runs until every sender of the channel is gone, then sends what it
-    /// can and returns the link, for the shutdown to close it.
-    pub fn run(mut self) -> Option<Arc<Link>> {
+    /// Runs until told to finish (or until every sender is gone).
+    pub fn run(mut self) {
         loop {
             let event = match &self.link {
                 Some(_) => {
@@ -161,30 +184,55 @@ impl Writer {
             };
             match event {
                 Ok(event) => {
-                    self.take(event);
+                    let mut finish = self.take(event);
                     // Everything already queued joins this batch, so that a
                     // socket that fell behind catches up with merged frames.
                     while let Ok(event) = self.inbox.try_recv() {
-                        self.take(event);
+                        finish = finish.or(self.take(event));
                     }
                     self.flush();
+                    if let Some(done) = finish {
+                        self.finish();
+                        let _ = done.send(());
+                        return;
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => self.ping(),
                 Err(RecvTimeoutError::Disconnected) => {
                     self.flush();
-                    return self.link.take();
+                    self.finish();
+                    return;
                 }
             }
         }
     }
 
-    fn take(&mut self, event: ToWriter) {
+    /// Takes one event; returns the reply channel of a finish request.
+    fn take(&mut self, event: ToWriter) -> Option<Sender<()>> {
         match event {
             ToWriter::Frame(frame) => self.outbox.push(frame),
             ToWriter::Link(link) => {
                 log::debug!("writer: using connection #{}", link.id);
                 self.link = Some(link);
                 self.next_ping = Instant::now() + self.ping_interval;
+            }
+            ToWriter::Finish(done) => return Some(done),
+        }
+        None
+    }
+
+    /// The end: close the connection with 1001 (going away) after the last
+    /// frame, and say what could not be delivered.
+    fn finish(&mut self) {
+        if !self.outbox.is_empty() {
+            log::warn!(
+                "shutting down with {} frame(s) the hub could not take",
+                self.outbox.frames.len()
+            );
+        }
+        if let Some(link) = self.link.take() {
+            if let Err(e) = link.close(CloseCode::Away, "owner client shutting down") {
+                log::debug!("closing the hub connection: {e}");
             }
         }
     }
@@ -269,5 +317,19 @@ mod tests {
         outbox.push(frame(3, FrameKind::Whole, &"x".repeat(100)));
         assert!(outbox.frames.iter().all(|f| f.request != 1));
         assert_eq!(outbox.frames.len(), 3);
+    }
+
+    #[test]
+    fn later_frames_of_a_dropped_request_are_dropped_too() {
+        let mut outbox = Outbox::new(1024);
+        outbox.push(frame(1, FrameKind::Piece, &"a".repeat(600)));
+        outbox.push(frame(2, FrameKind::Piece, "b"));
+        outbox.push(frame(1, FrameKind::Piece, &"a".repeat(600)));
+        assert!(outbox.frames.iter().all(|f| f.request == 2));
+        outbox.push(frame(1, FrameKind::Piece, "more"));
+        outbox.push(frame(1, FrameKind::End, ""));
+        outbox.push(frame(2, FrameKind::End, ""));
+        assert!(outbox.frames.iter().all(|f| f.request == 2));
+        assert!(outbox.dropped.is_empty());
     }
 }

@@ -193,6 +193,12 @@ impl Hub {
         self.shared.lock().received.clone()
     }
 
+    /// Takes every text frame received so far, leaving none (for long runs
+    /// such as the soak, where keeping all of them would slow every wait).
+    pub fn take_received(&self) -> Vec<Received> {
+        std::mem::take(&mut self.shared.lock().received)
+    }
+
     /// Waits until `pred` holds for the received frames or `timeout` passes,
     /// and returns the frames received by then either way.
     pub fn wait_for<F: Fn(&[Received]) -> bool>(

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod faultproxy;
 pub mod hub;
 pub mod ollama;
 pub mod tls;

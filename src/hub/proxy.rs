@@ -1,0 +1,276 @@
+//! The hub connection through an outbound HTTP proxy, for boxes that reach
+//! the internet only that way. tungstenite has no proxy support of its own,
+//! so this opens the tunnel itself: `CONNECT host:port` to the proxy named
+//! by `HTTPS_PROXY` / `https_proxy` (or `ALL_PROXY` / `all_proxy`), unless
+//! the hub's host matches `NO_PROXY` / `no_proxy`. TLS then runs inside the
+//! tunnel, end to end with the hub, exactly as without a proxy.
+//!
+//! Only `wss://` goes through a proxy: plain `ws://` is loopback-only.
+//! The proxy's password, if its URL has one, is never logged.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use super::endpoint::Endpoint;
+
+/// An HTTP proxy that tunnels with CONNECT.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    host: String,
+    port: u16,
+    /// `Proxy-Authorization` value (`Basic ...`), from `user:pass@`.
+    authorization: Option<String>,
+}
+
+/// Shows where the proxy is, never its credentials.
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}:{}", self.host, self.port)
+    }
+}
+
+impl Proxy {
+    /// The proxy the environment names for `endpoint`, if any.
+    pub fn from_env(endpoint: &Endpoint) -> Option<Proxy> {
+        let var = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+        };
+        Proxy::choose(
+            endpoint,
+            var(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]).as_deref(),
+            var(&["NO_PROXY", "no_proxy"]).as_deref(),
+        )
+    }
+
+    fn choose(endpoint: &Endpoint, proxy: Option<&str>, no_proxy: Option<&str>) -> Option<Proxy> {
+        if !endpoint.tls || no_proxy.is_some_and(|list| bypasses(list, &endpoint.host)) {
+            return None;
+        }
+        match Proxy::parse(proxy?) {
+            Ok(proxy) => Some(proxy),
+            Err(why) => {
+                log::warn!("ignoring the proxy from the environment: {why}");
+                None
+            }
+        }
+    }
+
+    /// `http://[user:pass@]host[:port][/]`; a missing scheme means http.
+    fn parse(url: &str) -> Result<Proxy, String> {
+        let url = url.trim();
+        let rest = match url.split_once("://") {
+            None => url,
+            Some(("http", rest)) => rest,
+            Some((scheme, _)) => {
+                return Err(format!(
+                    "only http:// proxies are supported, not {scheme}://"
+                ))
+            }
+        };
+        let rest = rest.split('/').next().unwrap_or_default();
+        let (userinfo, hostport) = match rest.rsplit_once('@') {
+            Some((userinfo, hostport)) => (Some(userinfo), hostport),
+            None => (None, rest),
+        };
+        let probe = Endpoint::parse(&format!("wss://{hostport}"))?;
+        let port = if hostport.ends_with(&format!(":{}", probe.port)) {
+            probe.port
+        } else {
+            80
+        };
+        Ok(Proxy {
+            host: probe.host,
+            port,
+            authorization: userinfo
+                .map(|u| format!("Basic {}", base64(percent_decode(u).as_bytes()))),
+        })
+    }
+
+    /// Connects to the proxy and opens a tunnel to `endpoint`.
+    pub fn tunnel(&self, endpoint: &Endpoint, timeout: Duration) -> io::Result<TcpStream> {
+        let authority = Endpoint {
+            path: String::new(),
+            ..endpoint.clone()
+        }
+        .authority();
+        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port).to_socket_addrs()?.collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "the proxy's host has no address");
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Ok(mut socket) => {
+                    socket.set_read_timeout(Some(timeout))?;
+                    socket.set_write_timeout(Some(timeout))?;
+                    self.request_tunnel(&mut socket, &authority)?;
+                    return Ok(socket);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn request_tunnel(&self, socket: &mut TcpStream, authority: &str) -> io::Result<()> {
+        let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+        if let Some(authorization) = &self.authorization {
+            request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
+        }
+        request.push_str("\r\n");
+        socket.write_all(request.as_bytes())?;
+        let head = read_head(socket)?;
+        let status = head.split_whitespace().nth(1).unwrap_or_default();
+        if status == "200" {
+            return Ok(());
+        }
+        let line = head.lines().next().unwrap_or_default().to_string();
+        Err(io::Error::other(format!(
+            "the proxy {self} refused the tunnel: {line}"
+        )))
+    }
+}
+
+/// Reads the proxy's answer up to the blank line, a byte at a time so that
+/// nothing of the tunnel's own traffic is swallowed.
+fn read_head(socket: &mut TcpStream) -> io::Result<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 16 * 1024 {
+            return Err(io::Error::other("the proxy's answer is too long"));
+        }
+        if socket.read(&mut byte)? == 0 {
+            return Err(io::Error::other("the proxy closed the connection"));
+        }
+        head.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Whether `host` is listed in a `NO_PROXY` value: `*`, an exact name or
+/// address, or a domain suffix (`example.com` and `.example.com` both
+/// cover `hub.example.com`). Ports in entries are ignored.
+fn bypasses(no_proxy: &str, host: &str) -> bool {
+    let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+    no_proxy
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = entry.trim_start_matches("*.").trim_start_matches('.');
+            let entry = match entry.rsplit_once(':') {
+                Some((name, port)) if port.parse::<u16>().is_ok() && !name.contains(':') => name,
+                _ => entry,
+            };
+            let entry = entry.trim_matches(['[', ']']).to_ascii_lowercase();
+            host == entry || host.ends_with(&format!(".{entry}"))
+        })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(value)) => {
+                out.push(value);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Standard base64 with padding, for Basic credentials.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub() -> Endpoint {
+        Endpoint::parse("wss://hub.example.com:5050/auth-proxy").unwrap()
+    }
+
+    #[test]
+    fn parses_proxy_urls() {
+        let p = Proxy::parse("http://user:p%40ss@proxy.lan:3128/").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy.lan", 3128));
+        assert_eq!(p.authorization.as_deref(), Some("Basic dXNlcjpwQHNz"));
+        assert!(!format!("{p:?} {p}").contains("p@ss"));
+        assert_eq!(Proxy::parse("proxy.lan").unwrap().port, 80);
+        assert!(Proxy::parse("socks5://proxy:1080").is_err());
+    }
+
+    #[test]
+    fn no_proxy_rules() {
+        for list in [
+            "*",
+            "hub.example.com",
+            "example.com",
+            ".example.com",
+            "x, example.com:443",
+        ] {
+            assert!(bypasses(list, "hub.example.com"), "{list}");
+        }
+        for list in ["ample.com", "other.com", "", "hub.example.co"] {
+            assert!(!bypasses(list, "hub.example.com"), "{list}");
+        }
+        assert!(bypasses("127.0.0.1,::1", "::1"));
+    }
+
+    #[test]
+    fn chooses_a_proxy_only_for_wss_outside_no_proxy() {
+        let proxy = Some("http://proxy.lan:3128");
+        assert!(Proxy::choose(&hub(), proxy, None).is_some());
+        assert!(Proxy::choose(&hub(), proxy, Some("example.com")).is_none());
+        assert!(Proxy::choose(&hub(), None, None).is_none());
+        let plain = Endpoint::parse("ws://127.0.0.1:1/x").unwrap();
+        assert!(Proxy::choose(&plain, proxy, None).is_none());
+    }
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+}

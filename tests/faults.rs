@@ -1,0 +1,427 @@
+//! Fault injection: the real binary between the hub and Ollama emulators,
+//! with connections closed, stalled, refused and proxied on 127.0.0.1, and
+//! signals sent to it. Timings are shrunk through the config file so that
+//! every scenario runs in well under a second or two.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::client::{test_config, with, Client, TempDir, TOKEN};
+use support::faultproxy::FaultProxy;
+use support::hub::{Hub, Received};
+use support::ollama::{Ollama, Reply};
+use support::tls::TestCa;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn buyer(id: i64, content: &str) -> Value {
+    json!({"type": "buyer_message", "content": content, "messageId": id})
+}
+
+fn frames_for(received: &[Received], id: i64) -> Vec<Value> {
+    received
+        .iter()
+        .filter(|r| r.json["messageId"] == id)
+        .map(|r| r.json.clone())
+        .collect()
+}
+
+fn is_end(frame: &Value) -> bool {
+    frame["type"] == "finished_message_stream"
+}
+
+/// Waits for the end marker of request `id`; returns its frames in order.
+fn answer(hub: &Hub, id: i64) -> Vec<Value> {
+    let received = hub.wait_for(WAIT, |r| frames_for(r, id).iter().any(is_end));
+    let frames = frames_for(&received, id);
+    assert!(
+        frames.iter().any(is_end),
+        "no end marker for {id}: {frames:?}"
+    );
+    frames
+}
+
+/// The text of an answer's pieces (error frames excluded).
+fn text_of(frames: &[Value]) -> String {
+    frames
+        .iter()
+        .filter(|f| f["type"] == "from_owner" && f.get("error").is_none())
+        .map(|f| f["content"].as_str().unwrap())
+        .collect()
+}
+
+fn error_of(frames: &[Value]) -> Option<String> {
+    frames
+        .iter()
+        .find(|f| f["error"] == true)
+        .map(|f| f["content"].as_str().unwrap().to_string())
+}
+
+fn fast(config: Value) -> Value {
+    let config = with(config, "ping_interval_secs", json!(0.1));
+    with(config, "dead_after_secs", json!(0.4))
+}
+
+fn pieces(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i:02} ")).collect()
+}
+
+#[test]
+fn an_answer_survives_the_hub_closing_the_connection_mid_stream() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let client = Client::start(&test_config(ollama.port()), &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let expected = pieces("p", 30);
+    ollama.push(Reply::pieces(&expected).line_delay(Duration::from_millis(15)));
+    hub.send_json(&buyer(1, "long answer"));
+    hub.wait_for(WAIT, |r| frames_for(r, 1).len() >= 5);
+    hub.close_connection();
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    let frames = answer(&hub, 1);
+    assert_eq!(
+        text_of(&frames),
+        expected.concat(),
+        "complete, in order, once"
+    );
+    assert_eq!(frames.iter().filter(|f| is_end(f)).count(), 1);
+    let connections: BTreeSet<usize> = hub
+        .received()
+        .iter()
+        .filter(|r| r.json["messageId"] == 1)
+        .map(|r| r.conn)
+        .collect();
+    assert_eq!(connections.len(), 2, "the answer spans both connections");
+    assert!(
+        hub.close_frames().contains(&Some(1000)),
+        "the close was answered"
+    );
+}
+
+#[test]
+fn a_half_open_connection_is_noticed_and_replaced() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let proxy = FaultProxy::start(([127, 0, 0, 1], hub.port()).into());
+    let config = fast(test_config(ollama.port()));
+    let client = Client::start(&config, &["--server", &proxy.ws_url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    assert!(hub.wait_pings(2, WAIT), "the client pings while idle");
+    let stalled_at = Instant::now();
+    proxy.stall(true);
+    assert!(
+        client.wait_output("nothing received from the hub for 0.4 s", WAIT),
+        "{}",
+        client.output()
+    );
+    let noticed = stalled_at.elapsed();
+    assert!(
+        noticed < Duration::from_secs(3),
+        "noticed after {noticed:?}"
+    );
+    proxy.stall(false);
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    hub.send_json(&buyer(1, "after the outage"));
+    assert_eq!(text_of(&answer(&hub, 1)), "after the outage");
+}
+
+#[test]
+fn a_hub_that_never_answers_the_handshake_is_abandoned() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/auth-proxy", silent.local_addr().unwrap());
+    let config = with(test_config(1), "handshake_timeout_secs", json!(0.3));
+    let client = Client::start(&config, &["--server", &url]);
+    let message = "handshake did not finish within 0.3 s";
+    assert!(
+        client.wait_output_count(message, 2, WAIT),
+        "{}",
+        client.output()
+    );
+}
+
+/// The delays the client announced, in seconds.
+fn announced_delays(output: &str) -> Vec<f64> {
+    output
+        .lines()
+        .filter_map(|l| l.split("reconnecting in ").nth(1))
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn reconnects_follow_the_backoff_schedule_then_the_hub_comes_back() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let proxy = FaultProxy::start(([127, 0, 0, 1], hub.port()).into());
+    proxy.refuse(true);
+    let config = with(
+        test_config(ollama.port()),
+        "reconnect_base_secs",
+        json!(0.1),
+    );
+    let config = with(config, "reconnect_max_secs", json!(0.3));
+    let client = Client::start(&config, &["--server", &proxy.ws_url()]);
+    assert!(
+        client.wait_output_count("reconnecting in", 5, WAIT),
+        "{}",
+        client.output()
+    );
+    proxy.refuse(false);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let delays = announced_delays(&client.output());
+    let plan = [0.1, 0.2, 0.3, 0.3, 0.3];
+    for (delay, plain) in delays.iter().zip(plan) {
+        // 0-20 % jitter, and the log rounds to 0.01 s.
+        assert!(
+            *delay >= plain - 0.005 && *delay <= plain * 1.2 + 0.005,
+            "{delays:?}"
+        );
+    }
+    assert!(client.output().contains("cannot connect to the hub"));
+    hub.send_json(&buyer(1, "back again"));
+    assert_eq!(text_of(&answer(&hub, 1)), "back again");
+}
+
+#[test]
+fn a_rejected_token_waits_the_maximum_then_a_new_token_is_accepted() {
+    let ollama = Ollama::start();
+    let hub = Hub::start("the-new-token");
+    let config = with(
+        test_config(ollama.port()),
+        "reconnect_max_secs",
+        json!(0.25),
+    );
+    let client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(hub.wait_rejected(2, WAIT));
+    assert!(client.wait_output_count("reconnecting in", 2, WAIT));
+    let output = client.output();
+    assert!(output.contains("ERROR") && output.contains("rejected the token (HTTP 401)"));
+    for delay in announced_delays(&output) {
+        assert!((0.245..=0.305).contains(&delay), "{output}");
+    }
+    drop(client);
+    let home_config = with(config, "token", json!("stale"));
+    let client = Client::start(
+        &home_config,
+        &["--server", &hub.url(), "--force-token", "the-new-token"],
+    );
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let saved =
+        std::fs::read_to_string(client.home.path().join(".config/ollama_proxy/config.json"))
+            .unwrap();
+    assert!(saved.contains("the-new-token"));
+}
+
+#[test]
+fn a_full_outbox_drops_the_oldest_answer_whole_and_keeps_the_rest() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let proxy = FaultProxy::start(([127, 0, 0, 1], hub.port()).into());
+    let config = with(test_config(ollama.port()), "outbox_bytes", json!(1024));
+    let config = with(config, "max_parallel", json!(2));
+    let client = Client::start(&config, &["--server", &proxy.ws_url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    // Both start after the connection is gone; the big one fills the outbox
+    // before the small one starts.
+    let big: Vec<String> = (0..40)
+        .map(|i| format!("{i:02}{}", "x".repeat(40)))
+        .collect();
+    ollama.push(Reply::pieces(&big).first_delay(Duration::from_millis(200)));
+    ollama.push(Reply::pieces(&["small", " answer"]).first_delay(Duration::from_millis(500)));
+    hub.send_json(&buyer(1, "big"));
+    assert!(ollama.wait_requests(1, WAIT));
+    hub.send_json(&buyer(2, "small"));
+    assert!(ollama.wait_requests(2, WAIT));
+    proxy.refuse(true);
+    proxy.drop_all();
+    assert!(
+        client.wait_output("dropped the answer to request 1", WAIT),
+        "{}",
+        client.output()
+    );
+    let small_done = client.wait_output("request 2 answered", WAIT);
+    assert!(small_done, "{}", client.output());
+    proxy.refuse(false);
+    let frames = answer(&hub, 2);
+    assert_eq!(text_of(&frames), "small answer");
+    assert!(
+        frames_for(&hub.received(), 1).is_empty(),
+        "nothing of the dropped answer"
+    );
+}
+
+#[test]
+fn sigterm_lets_short_answers_finish_and_ends_long_ones_cleanly() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let config = with(test_config(ollama.port()), "max_parallel", json!(2));
+    let config = with(config, "shutdown_grace_secs", json!(0.5));
+    let mut client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let short = pieces("s", 5);
+    let long = pieces("l", 200);
+    let gap = Duration::from_millis(40);
+    ollama.push(Reply::pieces(&short).line_delay(gap));
+    ollama.push(Reply::pieces(&long).line_delay(gap));
+    hub.send_json(&buyer(1, "short"));
+    assert!(ollama.wait_requests(1, WAIT));
+    hub.send_json(&buyer(2, "long"));
+    hub.wait_for(WAIT, |r| {
+        !frames_for(r, 1).is_empty() && !frames_for(r, 2).is_empty()
+    });
+    let signalled = Instant::now();
+    // SAFETY: sends SIGTERM to the child this test started.
+    unsafe { libc::kill(client.pid() as i32, libc::SIGTERM) };
+    let status = client.wait_exit(WAIT).expect("exits");
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0), "{}", client.output());
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    let short_frames = answer(&hub, 1);
+    assert_eq!(text_of(&short_frames), short.concat());
+    assert!(error_of(&short_frames).is_none());
+    let long_frames = answer(&hub, 2);
+    assert_eq!(
+        error_of(&long_frames).as_deref(),
+        Some("Error: owner client is shutting down")
+    );
+    assert!(long.concat().starts_with(&text_of(&long_frames)));
+    assert!(is_end(long_frames.last().unwrap()));
+    assert!(
+        ollama.wait_client_closed(1, WAIT),
+        "Ollama saw the request closed"
+    );
+    assert!(hub.wait_close_frames(1, WAIT));
+    assert!(
+        hub.close_frames().contains(&Some(1001)),
+        "{:?}",
+        hub.close_frames()
+    );
+}
+
+#[test]
+fn requests_after_sigterm_are_answered_with_the_shutdown_error() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let config = with(test_config(ollama.port()), "shutdown_grace_secs", json!(1));
+    let mut client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    ollama.push(Reply::pieces(&pieces("x", 10)).line_delay(Duration::from_millis(50)));
+    hub.send_json(&buyer(1, "running"));
+    hub.wait_for(WAIT, |r| !frames_for(r, 1).is_empty());
+    // SAFETY: signals the child this test started.
+    unsafe { libc::kill(client.pid() as i32, libc::SIGTERM) };
+    assert!(client.wait_output("SIGTERM received", WAIT));
+    hub.send_json(&buyer(2, "too late"));
+    let refused = answer(&hub, 2);
+    assert_eq!(
+        error_of(&refused).as_deref(),
+        Some("Error: owner client is shutting down")
+    );
+    assert_eq!(text_of(&answer(&hub, 1)), pieces("x", 10).concat());
+    assert_eq!(client.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let config = with(test_config(ollama.port()), "shutdown_grace_secs", json!(30));
+    let mut client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    ollama.push(Reply::pieces(&["never"]).hang_before_first());
+    hub.send_json(&buyer(1, "hangs"));
+    assert!(ollama.wait_requests(1, WAIT));
+    let pid = client.pid() as i32;
+    // SAFETY: signals the child this test started.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    assert!(client.wait_output("SIGINT received", WAIT));
+    let second = Instant::now();
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(client.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
+    assert!(second.elapsed() < Duration::from_secs(2));
+}
+
+/// Open file descriptors and threads of a process, from /proc.
+fn fds_and_threads(pid: u32) -> (usize, usize) {
+    let count = |dir: String| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    (
+        count(format!("/proc/{pid}/fd")),
+        count(format!("/proc/{pid}/task")),
+    )
+}
+
+#[test]
+fn two_hundred_reconnects_leak_no_descriptor_or_thread() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let config = with(
+        test_config(ollama.port()),
+        "reconnect_base_secs",
+        json!(0.001),
+    );
+    let config = with(config, "reconnect_max_secs", json!(0.002));
+    let client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    hub.send_json(&buyer(1, "warm up the Ollama connection"));
+    answer(&hub, 1);
+    let before = fds_and_threads(client.pid());
+    for n in 1..=200 {
+        hub.drop_connection();
+        assert!(hub.wait_connected(n + 1, WAIT), "reconnect {n}");
+    }
+    hub.send_json(&buyer(2, "still fine"));
+    assert_eq!(text_of(&answer(&hub, 2)), "still fine");
+    let after = fds_and_threads(client.pid());
+    assert_eq!(
+        before, after,
+        "(fds, threads) before and after 200 reconnects"
+    );
+}
+
+#[test]
+fn the_hub_connection_goes_through_https_proxy_with_connect() {
+    let dir = TempDir::new();
+    let ca = TestCa::new("proxied");
+    let ca_path = ca.write_pem(dir.path());
+    let ollama = Ollama::start();
+    let hub = Hub::start_tls(TOKEN, &ca);
+    let proxy = FaultProxy::start_connect();
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port());
+    let args = [
+        "--server",
+        &hub.url(),
+        "--ca-file",
+        ca_path.to_str().unwrap(),
+    ];
+    let env = [
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("HTTP_PROXY", proxy_url.as_str()),
+    ];
+    let client = Client::start_with_env(&test_config(ollama.port()), &args, &env);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    assert_eq!(
+        proxy.connect_targets(),
+        [format!("localhost:{}", hub.port())]
+    );
+    hub.send_json(&buyer(1, "through the proxy"));
+    assert_eq!(text_of(&answer(&hub, 1)), "through the proxy");
+    assert_eq!(
+        ollama.generate_requests().len(),
+        1,
+        "Ollama is reached directly"
+    );
+
+    // NO_PROXY covering the hub's host: straight to the hub.
+    let env = [
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("NO_PROXY", "localhost"),
+    ];
+    let direct = Client::start_with_env(&test_config(ollama.port()), &args, &env);
+    assert!(hub.wait_connected(2, WAIT), "{}", direct.output());
+    assert_eq!(proxy.connect_targets().len(), 1);
+}
