@@ -177,9 +177,19 @@ fn run_rounds(
     let rss_start = rss_kib(pid)?;
     let start = Instant::now();
     let mut id = 0;
+    let mut next_report = Duration::from_secs(60);
     while start.elapsed() < duration && tally.failures.is_empty() {
         id += 1;
         round(hub, ollama, proxy, &mut rng, &mut tally, id, true);
+        if start.elapsed() >= next_report {
+            let rss = rss_kib(pid)?;
+            println!(
+                "  {:>4} s: {} requests, RSS {rss} KiB",
+                next_report.as_secs(),
+                tally.requests
+            );
+            next_report += Duration::from_secs(60);
+        }
     }
     let rss_end = rss_kib(pid)?;
     let reconnects = hub.connections().saturating_sub(1);

@@ -118,9 +118,8 @@ fn port(parser: &mut lexopt::Parser, flag: &str) -> Result<u16, UsageError> {
     let value = text(parser, flag)?;
     match value.parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
-        _ => Err(UsageError(format!(
-            "{flag} needs a port from 1 to 65535, not '{value}'"
-        ))),
+        // The value is not repeated: it may be a token typed in the wrong place.
+        _ => Err(UsageError(format!("{flag} needs a port from 1 to 65535"))),
     }
 }
 

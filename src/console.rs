@@ -4,6 +4,7 @@
 //! questions.
 
 use std::io::{self, BufRead, IsTerminal, Write};
+use std::sync::Mutex;
 
 /// Prints `text` to standard output and flushes it. A closed pipe ends the
 /// program with status 0: nobody is left to read the rest.
@@ -30,13 +31,70 @@ pub fn read_line() -> Option<String> {
     }
 }
 
-/// Reads one line with the terminal's echo off, for the token. The newline
-/// is still echoed so that the next prompt starts on its own line.
-pub fn read_secret_line() -> Option<String> {
+/// Shows `prompt`, then reads one line with the terminal's echo off, for
+/// the token. Echo goes off before the prompt appears, so nothing typed
+/// early is shown; the newline is still echoed so that the next prompt
+/// starts on its own line.
+pub fn read_secret_line(prompt: &str) -> Option<String> {
     let echo = EchoOff::new();
+    print(prompt);
     let line = read_line();
     drop(echo);
     line
+}
+
+/// The terminal settings to put back if a signal ends the program while
+/// echo is off (see [`TerminalGuard`]).
+static SAVED_TERMINAL: Mutex<Option<libc::termios>> = Mutex::new(None);
+
+fn restore_terminal() {
+    let saved = SAVED_TERMINAL
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(saved) = saved {
+        // SAFETY: puts back settings that tcgetattr returned.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &saved);
+        }
+    }
+}
+
+/// While alive, SIGINT or SIGTERM (Ctrl+C at a first-run question) puts the
+/// terminal's echo back before ending the program with status 0, instead of
+/// leaving the owner's shell without echo.
+pub struct TerminalGuard {
+    handle: Option<signal_hook::iterator::Handle>,
+}
+
+impl TerminalGuard {
+    pub fn install() -> TerminalGuard {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            return TerminalGuard { handle: None };
+        };
+        let handle = signals.handle();
+        let spawned = std::thread::Builder::new()
+            .name("first-run-signals".into())
+            .spawn(move || {
+                if signals.forever().next().is_some() {
+                    restore_terminal();
+                    print("\n");
+                    std::process::exit(0);
+                }
+            });
+        TerminalGuard {
+            handle: spawned.ok().map(|_| handle),
+        }
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.handle {
+            handle.close();
+        }
+    }
 }
 
 /// Switches the terminal's echo off until dropped.
@@ -56,6 +114,7 @@ impl EchoOff {
             let saved = term;
             term.c_lflag &= !libc::ECHO;
             term.c_lflag |= libc::ECHONL;
+            *SAVED_TERMINAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(saved);
             if libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &term) != 0 {
                 return EchoOff { saved: None };
             }
@@ -66,11 +125,8 @@ impl EchoOff {
 
 impl Drop for EchoOff {
     fn drop(&mut self) {
-        if let Some(saved) = &self.saved {
-            // SAFETY: restores the settings read in `new`.
-            unsafe {
-                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved);
-            }
+        if self.saved.is_some() {
+            restore_terminal();
         }
     }
 }

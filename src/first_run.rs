@@ -57,8 +57,7 @@ const END_OF_INPUT: &str = "the first-run questions need answers, but the input 
 
 fn ask_token(resolved: &mut Resolved) -> Result<(), String> {
     loop {
-        print("Hub token (input hidden): ");
-        let token = read_secret_line().ok_or(END_OF_INPUT)?;
+        let token = read_secret_line("Hub token (input hidden): ").ok_or(END_OF_INPUT)?;
         let token = token.trim();
         if !token.is_empty() {
             resolved.settings.token = Some(Token::new(token));

@@ -29,6 +29,9 @@ pub struct LogSetup<'a> {
     pub files_kept: usize,
 }
 
+/// The log target of records meant for the file but not the console.
+pub const FILE_ONLY: &str = "file_only";
+
 static READY: AtomicBool = AtomicBool::new(false);
 
 /// Whether [`init`] ran (before it, log records go nowhere).
@@ -39,13 +42,15 @@ pub fn is_ready() -> bool {
 /// Installs the logger. A log file that cannot be opened is reported on the
 /// console; the client runs on without it.
 pub fn init(setup: &LogSetup) {
-    let config = ConfigBuilder::new()
+    let mut builder = ConfigBuilder::new();
+    builder
         .add_filter_ignore_str("tungstenite")
         .add_filter_ignore_str("ureq")
         .set_target_level(LevelFilter::Off)
         .set_thread_level(LevelFilter::Off)
-        .set_time_format_rfc3339()
-        .build();
+        .set_time_format_rfc3339();
+    let config = builder.build();
+    let console_config = builder.add_filter_ignore_str(FILE_ONLY).build();
     let console_level = if setup.console_debug {
         LevelFilter::Debug
     } else {
@@ -53,7 +58,7 @@ pub fn init(setup: &LogSetup) {
     };
     let mut loggers: Vec<Box<dyn SharedLogger>> = vec![TermLogger::new(
         console_level,
-        config.clone(),
+        console_config,
         TerminalMode::Stderr,
         ColorChoice::Never,
     )];

@@ -168,6 +168,7 @@ fn complete_settings(args: &cli::Args, resolved: &mut Resolved) -> Result<(), Fa
         return Ok(());
     }
     if console::stdin_is_terminal() {
+        let _echo_back_on_ctrl_c = console::TerminalGuard::install();
         return first_run::ask(resolved, &missing).map_err(Fatal::config);
     }
     if resolved.settings.token.is_none() && !args.test {
@@ -315,7 +316,13 @@ fn serve(args: &cli::Args, settings: &Settings, hub: Option<SessionConfig>) -> R
     )
     .map_err(|e| Fatal::config(format!("cannot start the worker threads: {e}")))?;
     let dispatcher = relay.dispatcher.clone();
-    let shutdown = Shutdown::new(relay, to_writer.clone(), settings.shutdown_grace, args.test);
+    let shutdown = Shutdown::new(
+        relay,
+        to_writer.clone(),
+        settings.shutdown_grace,
+        args.test,
+        hub.is_some(),
+    );
     if !shutdown.install_signals() {
         log::warn!("cannot catch SIGTERM/SIGINT: a stop will not wait for running answers");
     }

@@ -46,7 +46,18 @@ pub enum ToWriter {
     Link(crate::hub::LinkHandle),
     /// Shutdown: send what is queued, close the connection with 1001, then
     /// report on the channel and stop.
-    Finish(Sender<()>),
+    Finish(Finish),
+}
+
+/// A request to the writer to deliver what it holds and stop.
+pub struct Finish {
+    /// Answered once the writer has stopped.
+    pub done: Sender<()>,
+    /// Frames still undelivered then (hub unreachable) are given up.
+    pub deadline: Instant,
+    /// Set just before the Close goes out, so that the connection loop does
+    /// not reconnect after it; until then it does, to deliver the rest.
+    pub stopping: crate::shutdown::Stopping,
 }
 
 /// A buyer prompt waiting for a worker.
@@ -291,7 +302,8 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
             }
         }
         Err(error) => {
-            log::warn!("request {} failed: {error}", job.message_id.as_json());
+            let target = log_target(job);
+            log::warn!(target: target, "request {} failed: {error}", job.message_id.as_json());
             send_error(out, job, &error.to_string());
         }
     }
@@ -302,6 +314,15 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
             pieces,
             elapsed,
         });
+    }
+}
+
+/// Test-mode prompts show their own summary on the console; their log
+/// lines go to the file only, so as not to land inside the printed answer.
+fn log_target(job: &Job) -> &'static str {
+    match job.echo {
+        Some(_) => crate::logging::FILE_ONLY,
+        None => module_path!(),
     }
 }
 
@@ -316,6 +337,7 @@ fn log_success(job: &Job, pieces: usize, elapsed: Duration, stats: &Stats) {
         })
         .unwrap_or_default();
     log::info!(
+        target: log_target(job),
         "request {} answered: {pieces} pieces in {:.2} s{speed}",
         job.message_id.as_json(),
         elapsed.as_secs_f64()

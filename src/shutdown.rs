@@ -14,12 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::relay::{Relay, ToWriter};
+use crate::relay::{Finish, Relay, ToWriter};
 
 /// How long cancelled answers get to send their error frames, and the
 /// writer its last frames and the Close.
@@ -34,7 +34,7 @@ impl Stopping {
         self.0.load(Ordering::SeqCst)
     }
 
-    fn set(&self) {
+    pub fn set(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
 
@@ -55,6 +55,8 @@ pub struct Shutdown {
     pub stopping: Stopping,
     /// Test mode: end the half-typed prompt line first.
     pub newline_first: bool,
+    /// Without a hub there is nobody to wait for.
+    has_hub: bool,
     started: AtomicBool,
 }
 
@@ -64,6 +66,7 @@ impl Shutdown {
         to_writer: Sender<ToWriter>,
         grace: Duration,
         newline_first: bool,
+        has_hub: bool,
     ) -> Arc<Shutdown> {
         Arc::new(Shutdown {
             relay,
@@ -71,6 +74,7 @@ impl Shutdown {
             grace,
             stopping: Stopping::default(),
             newline_first,
+            has_hub,
             started: AtomicBool::new(false),
         })
     }
@@ -119,17 +123,30 @@ impl Shutdown {
         }
         let grace = self.grace.as_secs_f64();
         log::info!("{reason}: finishing running answers (up to {grace} s)");
-        self.stopping.set();
+        let deadline = Instant::now() + self.grace;
         self.relay.stop_accepting();
         if !self.relay.wait_idle(self.grace) {
             log::warn!("grace period over: ending the answers still running");
             self.relay.cancel_all();
             self.relay.wait_idle(CLEANUP_LIMIT);
         }
+        // Answers still waiting for the hub (a reconnect, say) get what is
+        // left of the grace period, and at least a moment.
+        let deadline = match self.has_hub {
+            true => deadline.max(Instant::now() + CLEANUP_LIMIT / 2),
+            false => Instant::now(),
+        };
         let (done, finished) = mpsc::channel();
-        if self.to_writer.send(ToWriter::Finish(done)).is_ok() {
-            let _ = finished.recv_timeout(CLEANUP_LIMIT);
+        let finish = Finish {
+            done,
+            deadline,
+            stopping: self.stopping.clone(),
+        };
+        if self.to_writer.send(ToWriter::Finish(finish)).is_ok() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = finished.recv_timeout(left + CLEANUP_LIMIT);
         }
+        self.stopping.set();
         log::info!("stopped");
         log::logger().flush();
         std::process::exit(0);

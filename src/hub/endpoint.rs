@@ -38,9 +38,8 @@ impl Endpoint {
         } else if let Some(rest) = url.strip_prefix("ws://") {
             (false, rest)
         } else {
-            return Err(format!(
-                "hub URL must start with wss:// (or ws:// for loopback): {url}"
-            ));
+            // Not repeated: it may be a token typed in the wrong place.
+            return Err("--server needs a URL starting with wss:// (or ws:// for loopback)".into());
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);

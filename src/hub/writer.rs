@@ -11,7 +11,7 @@
 //! while disconnected, only for a frame or a new link.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::link::Link;
 use crate::protocol::{now_millis, write_frame, FrameKind};
-use crate::relay::{Outgoing, ToWriter};
+use crate::relay::{Finish, Outgoing, ToWriter};
 
 /// Merged pieces stop growing at this size, well below any frame limit.
 const MAX_MERGED_BYTES: usize = 64 * 1024;
@@ -156,6 +156,9 @@ pub struct Writer {
     link: Option<Arc<Link>>,
     ping_interval: Duration,
     next_ping: Instant,
+    /// Set by a finish request: the writer ends once the outbox is empty
+    /// or the request's deadline has passed.
+    finishing: Option<Finish>,
 }
 
 impl Writer {
@@ -166,49 +169,64 @@ impl Writer {
             link: None,
             ping_interval,
             next_ping: Instant::now() + ping_interval,
+            finishing: None,
         }
     }
 
-    /// Runs until told to finish (or until every sender is gone).
+    /// Runs until a finish request is done (or every sender is gone).
     pub fn run(mut self) {
         loop {
-            let event = match &self.link {
-                Some(_) => {
-                    let wait = self.next_ping.saturating_duration_since(Instant::now());
-                    self.inbox.recv_timeout(wait)
-                }
-                None => self
-                    .inbox
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            match event {
+            match self.next_event() {
                 Ok(event) => {
-                    let mut finish = self.take(event);
+                    self.take(event);
                     // Everything already queued joins this batch, so that a
                     // socket that fell behind catches up with merged frames.
                     while let Ok(event) = self.inbox.try_recv() {
-                        finish = finish.or(self.take(event));
+                        self.take(event);
                     }
                     self.flush();
-                    if let Some(done) = finish {
-                        self.finish();
-                        let _ = done.send(());
-                        return;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if Instant::now() >= self.next_ping {
+                        self.ping();
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => self.ping(),
                 Err(RecvTimeoutError::Disconnected) => {
                     self.flush();
-                    self.finish();
+                    self.close();
                     return;
                 }
+            }
+            if let Some(finish) = self.finishing.take() {
+                if !self.outbox.is_empty() && Instant::now() < finish.deadline {
+                    self.finishing = Some(finish);
+                    continue;
+                }
+                finish.stopping.set();
+                self.close();
+                let _ = finish.done.send(());
+                return;
             }
         }
     }
 
-    /// Takes one event; returns the reply channel of a finish request.
-    fn take(&mut self, event: ToWriter) -> Option<Sender<()>> {
+    /// Waits for the next event: without a timeout while idle and
+    /// disconnected, else until the next ping or the finish deadline.
+    fn next_event(&self) -> Result<ToWriter, RecvTimeoutError> {
+        let ping = self.link.as_ref().map(|_| self.next_ping);
+        let deadline = self.finishing.as_ref().map(|f| f.deadline);
+        match ping.into_iter().chain(deadline).min() {
+            Some(at) => self
+                .inbox
+                .recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => self
+                .inbox
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+        }
+    }
+
+    fn take(&mut self, event: ToWriter) {
         match event {
             ToWriter::Frame(frame) => self.outbox.push(frame),
             ToWriter::Link(link) => {
@@ -216,14 +234,13 @@ impl Writer {
                 self.link = Some(link);
                 self.next_ping = Instant::now() + self.ping_interval;
             }
-            ToWriter::Finish(done) => return Some(done),
+            ToWriter::Finish(finish) => self.finishing = Some(finish),
         }
-        None
     }
 
     /// The end: close the connection with 1001 (going away) after the last
     /// frame, and say what could not be delivered.
-    fn finish(&mut self) {
+    fn close(&mut self) {
         if !self.outbox.is_empty() {
             log::warn!(
                 "shutting down with {} frame(s) the hub could not take",
