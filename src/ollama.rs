@@ -318,6 +318,10 @@ fn new_agent() -> ureq::Agent {
         .proxy(None)
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(10)))
+        // Ollama's lines are short and its headers small; ureq's 128 KiB
+        // defaults would cost a small box 256 KiB per worker.
+        .input_buffer_size(16 * 1024)
+        .output_buffer_size(16 * 1024)
         .build()
         .into()
 }

@@ -13,13 +13,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::client::{test_config, TempDir, BIN, TOKEN};
+use support::client::{client_command, test_config, TempDir, TOKEN};
 use support::hub::{Hub, Received};
 use support::ollama::{Ollama, Reply};
 
@@ -70,7 +70,7 @@ impl Terminal {
     fn start(home: TempDir, args: &[&str], env: &[(&str, &str)]) -> Terminal {
         let spawning = SPAWN.lock().unwrap_or_else(PoisonError::into_inner);
         let (master, slave) = open_pty();
-        let mut command = Command::new(BIN);
+        let mut command = client_command();
         command
             .args(args)
             .env("HOME", home.path())

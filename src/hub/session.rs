@@ -50,9 +50,15 @@ pub struct SessionConfig {
 
 impl SessionConfig {
     fn ws_config(&self) -> WebSocketConfig {
-        WebSocketConfig::default()
+        let mut config = WebSocketConfig::default()
             .max_message_size(Some(self.max_frame_bytes))
-            .max_frame_size(Some(self.hard_frame_limit()))
+            .max_frame_size(Some(self.hard_frame_limit()));
+        // Hub frames are small; tungstenite's 128 KiB read chunk would be
+        // memory a small box never uses. Every frame is flushed as it is
+        // written, so no write buffer is kept either.
+        config.read_buffer_size = 16 * 1024;
+        config.write_buffer_size = 0;
+        config
     }
 
     fn hard_frame_limit(&self) -> usize {

@@ -22,6 +22,20 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ollama-proxy-client");
+
+/// A command that runs the client binary: directly, or under the emulator
+/// named by `OPC_TEST_RUNNER` (`scripts/test-arm.sh` sets it to
+/// `qemu-aarch64-static` or `qemu-arm-static` for cross-built tests).
+pub fn client_command() -> Command {
+    match std::env::var_os("OPC_TEST_RUNNER").filter(|r| !r.is_empty()) {
+        Some(runner) => {
+            let mut command = Command::new(runner);
+            command.arg(BIN);
+            command
+        }
+        None => Command::new(BIN),
+    }
+}
 pub const TOKEN: &str = "tok-SECRET-5f2a9c-e4d1";
 
 /// A directory under the system temp dir, removed on drop (unless it was
@@ -215,7 +229,7 @@ impl Launch {
     }
 
     pub fn start(self) -> Client {
-        let mut command = Command::new(BIN);
+        let mut command = client_command();
         command
             .args(&self.args)
             .env("HOME", self.home.path())

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the end-to-end tests against aarch64 and armv7 (musl) builds under
+# qemu-user: the test programs and the client binary they start are ARM
+# code, run by qemu-aarch64-static / qemu-arm-static (Debian's
+# qemu-user-static, installed on first use). Usage:
+#   scripts/test-arm.sh [TARGET...] [-- CARGO TEST ARGS]
+# By default: both targets, the relay suite (stream, non-stream, every
+# Ollama failure, malformed frames, TLS) and the fault suite (reconnects,
+# half-open, outbox, SIGTERM, proxy). Pass e.g. `-- --test surface` for
+# another suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+targets=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do targets+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(--test relay --test faults)
+[ ${#targets[@]} -eq 0 ] && targets=(aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf)
+
+. scripts/cross-env.sh
+command -v qemu-aarch64-static >/dev/null || { echo "== installing qemu-user-static"; apt_install qemu-user-static; }
+
+for target in "${targets[@]}"; do
+    case "$target" in
+        aarch64-*) runner=qemu-aarch64-static ;;
+        armv7-*) runner=qemu-arm-static ;;
+        *) echo "no qemu runner known for $target" >&2; exit 2 ;;
+    esac
+    echo "== testing $target under $runner"
+    upper="$(echo "$target" | tr 'a-z-' 'A-Z_')"
+    # Cargo runs the test programs under the runner; the tests run the
+    # client binary under it too (OPC_TEST_RUNNER, see tests/support/client.rs).
+    env "CARGO_TARGET_${upper}_RUNNER=$runner" OPC_TEST_RUNNER="$runner" \
+        cargo-zigbuild test "${cross_flags[@]}" --target "$target" "${suites[@]}"
+done
