@@ -31,6 +31,8 @@ for target in "${targets[@]}"; do
     upper="$(echo "$target" | tr 'a-z-' 'A-Z_')"
     # Cargo runs the test programs under the runner; the tests run the
     # client binary under it too (OPC_TEST_RUNNER, see tests/support/client.rs).
+    # The test profile (debug, panic=unwind, which the test harness needs)
+    # with std and the test crate built for the target.
     env "CARGO_TARGET_${upper}_RUNNER=$runner" OPC_TEST_RUNNER="$runner" \
-        cargo-zigbuild test "${cross_flags[@]}" --target "$target" "${suites[@]}"
+        cargo-zigbuild test --locked -Zbuild-std --target "$target" "${suites[@]}"
 done

@@ -276,11 +276,13 @@ fn show_config(resolved: &Resolved, endpoint: &Endpoint) {
 }
 
 fn run_check(args: &cli::Args, env: &Environment, path: &Path, endpoint: Endpoint) -> ExitCode {
-    let (resolved, config_error) = match settings::resolve(args, env, path) {
+    let (mut resolved, config_error) = match settings::resolve(args, env, path) {
         Ok(resolved) => (resolved, None),
         Err(e) => {
+            // The other steps run on the flags, the environment and the
+            // defaults; the broken file is reported, never overwritten.
             let empty = Path::new("/nonexistent/ollama-proxy-client/config.json");
-            let fallback = settings::resolve(&cli::Args::default(), env, empty);
+            let fallback = settings::resolve(args, env, empty);
             match fallback {
                 Ok(mut resolved) => {
                     resolved.config_path = path.to_path_buf();
@@ -290,6 +292,11 @@ fn run_check(args: &cli::Args, env: &Environment, path: &Path, endpoint: Endpoin
             }
         }
     };
+    if config_error.is_none() {
+        if let Err(fatal) = save(&mut resolved) {
+            print(&format!("[FAIL] {}\n", fatal.message));
+        }
+    }
     init_logging(args, &resolved);
     let hub = resolved.settings.token.clone().and_then(|token| {
         session_config(args, &resolved.settings, endpoint, token)

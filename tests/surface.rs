@@ -1513,3 +1513,20 @@ fn check_reports_a_corrupt_config_file_as_a_failed_step() {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 }
+
+#[test]
+fn check_saves_the_flags_it_is_given_like_every_mode() {
+    let ollama = Ollama::with_models(&["qwen3:8b"]);
+    let hub = Hub::start(TOKEN);
+    let mut config = test_config(ollama.port());
+    config.as_object_mut().unwrap().remove("token");
+    let out = check(
+        &config,
+        &["--server", &hub.url(), "--force-token", TOKEN, "--force-model", "qwen3:8b"],
+    );
+    assert_check(&out, [true, true, true, true], 0);
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(config_path(out.home())).unwrap()).unwrap();
+    assert_eq!(saved["token"], TOKEN);
+    assert_eq!(saved["model"], "qwen3:8b");
+}
