@@ -1522,7 +1522,14 @@ fn check_saves_the_flags_it_is_given_like_every_mode() {
     config.as_object_mut().unwrap().remove("token");
     let out = check(
         &config,
-        &["--server", &hub.url(), "--force-token", TOKEN, "--force-model", "qwen3:8b"],
+        &[
+            "--server",
+            &hub.url(),
+            "--force-token",
+            TOKEN,
+            "--force-model",
+            "qwen3:8b",
+        ],
     );
     assert_check(&out, [true, true, true, true], 0);
     let saved: Value =
