@@ -4,10 +4,11 @@
 # code, run by qemu-aarch64-static / qemu-arm-static (Debian's
 # qemu-user-static, installed on first use). Usage:
 #   scripts/test-arm.sh [TARGET...] [-- CARGO TEST ARGS]
-# By default: both targets, the relay suite (stream, non-stream, every
-# Ollama failure, malformed frames, TLS) and the fault suite (reconnects,
-# half-open, outbox, SIGTERM, proxy). Pass e.g. `-- --test surface` for
-# another suite.
+# By default: both targets and every end-to-end suite: relay (stream,
+# non-stream, every Ollama failure, malformed frames, TLS), faults
+# (reconnects, half-open, outbox, SIGTERM, proxy), surface (flags, config,
+# logs, test mode, --check) and terminal (first run through a pty). Pass
+# e.g. `-- --test relay` for fewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ targets=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do targets+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(--test relay --test faults)
+[ ${#suites[@]} -eq 0 ] && suites=(--test relay --test faults --test surface --test terminal)
 [ ${#targets[@]} -eq 0 ] && targets=(aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf)
 
 . scripts/cross-env.sh
