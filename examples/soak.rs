@@ -28,6 +28,7 @@ mod ollama;
 mod tls;
 
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -142,14 +143,22 @@ fn start_client(path: &Path, home: &Path, proxy: &FaultProxy, port: u16) -> Resu
         "log_max_bytes": 1048576, "log_files_kept": 1,
     });
     std::fs::write(dir.join("config.json"), config.to_string()).map_err(|e| e.to_string())?;
-    Command::new(path)
+    let mut command = Command::new(path);
+    command
         .args(["--server", &proxy.ws_url()])
         .env("HOME", home)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", path.display()))
+        .stderr(Stdio::null());
+    // SAFETY: prctl is async-signal-safe; it makes the kernel end the client
+    // with this process, so an interrupted soak leaves no client behind.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|e| format!("cannot start {}: {e}", path.display()))
 }
 
 fn run_rounds(
