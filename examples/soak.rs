@@ -27,8 +27,8 @@ mod ollama;
 #[path = "../tests/support/tls.rs"]
 mod tls;
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -158,7 +158,9 @@ fn start_client(path: &Path, home: &Path, proxy: &FaultProxy, port: u16) -> Resu
             Ok(())
         });
     }
-    command.spawn().map_err(|e| format!("cannot start {}: {e}", path.display()))
+    command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", path.display()))
 }
 
 fn run_rounds(
