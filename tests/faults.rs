@@ -10,56 +10,12 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::answers::{buyer, error_of, frames_for, is_end, streamed_answer, text_of, WAIT};
 use support::client::{test_config, with, Client, TempDir, TOKEN};
 use support::faultproxy::FaultProxy;
-use support::hub::{Hub, Received};
+use support::hub::Hub;
 use support::ollama::{Ollama, Reply};
 use support::tls::TestCa;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn buyer(id: i64, content: &str) -> Value {
-    json!({"type": "buyer_message", "content": content, "messageId": id})
-}
-
-fn frames_for(received: &[Received], id: i64) -> Vec<Value> {
-    received
-        .iter()
-        .filter(|r| r.json["messageId"] == id)
-        .map(|r| r.json.clone())
-        .collect()
-}
-
-fn is_end(frame: &Value) -> bool {
-    frame["type"] == "finished_message_stream"
-}
-
-/// Waits for the end marker of request `id`; returns its frames in order.
-fn answer(hub: &Hub, id: i64) -> Vec<Value> {
-    let received = hub.wait_for(WAIT, |r| frames_for(r, id).iter().any(is_end));
-    let frames = frames_for(&received, id);
-    assert!(
-        frames.iter().any(is_end),
-        "no end marker for {id}: {frames:?}"
-    );
-    frames
-}
-
-/// The text of an answer's pieces (error frames excluded).
-fn text_of(frames: &[Value]) -> String {
-    frames
-        .iter()
-        .filter(|f| f["type"] == "from_owner" && f.get("error").is_none())
-        .map(|f| f["content"].as_str().unwrap())
-        .collect()
-}
-
-fn error_of(frames: &[Value]) -> Option<String> {
-    frames
-        .iter()
-        .find(|f| f["error"] == true)
-        .map(|f| f["content"].as_str().unwrap().to_string())
-}
 
 fn fast(config: Value) -> Value {
     let config = with(config, "ping_interval_secs", json!(0.1));
@@ -78,11 +34,11 @@ fn an_answer_survives_the_hub_closing_the_connection_mid_stream() {
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     let expected = pieces("p", 30);
     ollama.push(Reply::pieces(&expected).line_delay(Duration::from_millis(15)));
-    hub.send_json(&buyer(1, "long answer"));
-    hub.wait_for(WAIT, |r| frames_for(r, 1).len() >= 5);
+    hub.send_json(&buyer(&json!(1), "long answer"));
+    hub.wait_for(WAIT, |r| frames_for(r, &json!(1)).len() >= 5);
     hub.close_connection();
     assert!(hub.wait_connected(2, WAIT), "{}", client.output());
-    let frames = answer(&hub, 1);
+    let frames = streamed_answer(&hub, &json!(1));
     assert_eq!(
         text_of(&frames),
         expected.concat(),
@@ -125,8 +81,11 @@ fn a_half_open_connection_is_noticed_and_replaced() {
     );
     proxy.stall(false);
     assert!(hub.wait_connected(2, WAIT), "{}", client.output());
-    hub.send_json(&buyer(1, "after the outage"));
-    assert_eq!(text_of(&answer(&hub, 1)), "after the outage");
+    hub.send_json(&buyer(&json!(1), "after the outage"));
+    assert_eq!(
+        text_of(&streamed_answer(&hub, &json!(1))),
+        "after the outage"
+    );
 }
 
 #[test]
@@ -182,8 +141,8 @@ fn reconnects_follow_the_backoff_schedule_then_the_hub_comes_back() {
         );
     }
     assert!(client.output().contains("cannot connect to the hub"));
-    hub.send_json(&buyer(1, "back again"));
-    assert_eq!(text_of(&answer(&hub, 1)), "back again");
+    hub.send_json(&buyer(&json!(1), "back again"));
+    assert_eq!(text_of(&streamed_answer(&hub, &json!(1))), "back again");
 }
 
 #[test]
@@ -232,9 +191,9 @@ fn a_full_outbox_drops_the_oldest_answer_whole_and_keeps_the_rest() {
         .collect();
     ollama.push(Reply::pieces(&big).first_delay(Duration::from_millis(200)));
     ollama.push(Reply::pieces(&["small", " answer"]).first_delay(Duration::from_millis(500)));
-    hub.send_json(&buyer(1, "big"));
+    hub.send_json(&buyer(&json!(1), "big"));
     assert!(ollama.wait_requests(1, WAIT));
-    hub.send_json(&buyer(2, "small"));
+    hub.send_json(&buyer(&json!(2), "small"));
     assert!(ollama.wait_requests(2, WAIT));
     proxy.refuse(true);
     proxy.drop_all();
@@ -246,10 +205,10 @@ fn a_full_outbox_drops_the_oldest_answer_whole_and_keeps_the_rest() {
     let small_done = client.wait_output("request 2 answered", WAIT);
     assert!(small_done, "{}", client.output());
     proxy.refuse(false);
-    let frames = answer(&hub, 2);
+    let frames = streamed_answer(&hub, &json!(2));
     assert_eq!(text_of(&frames), "small answer");
     assert!(
-        frames_for(&hub.received(), 1).is_empty(),
+        frames_for(&hub.received(), &json!(1)).is_empty(),
         "nothing of the dropped answer"
     );
 }
@@ -267,11 +226,11 @@ fn sigterm_lets_short_answers_finish_and_ends_long_ones_cleanly() {
     let gap = Duration::from_millis(40);
     ollama.push(Reply::pieces(&short).line_delay(gap));
     ollama.push(Reply::pieces(&long).line_delay(gap));
-    hub.send_json(&buyer(1, "short"));
+    hub.send_json(&buyer(&json!(1), "short"));
     assert!(ollama.wait_requests(1, WAIT));
-    hub.send_json(&buyer(2, "long"));
+    hub.send_json(&buyer(&json!(2), "long"));
     hub.wait_for(WAIT, |r| {
-        !frames_for(r, 1).is_empty() && !frames_for(r, 2).is_empty()
+        !frames_for(r, &json!(1)).is_empty() && !frames_for(r, &json!(2)).is_empty()
     });
     let signalled = Instant::now();
     // SAFETY: sends SIGTERM to the child this test started.
@@ -280,10 +239,10 @@ fn sigterm_lets_short_answers_finish_and_ends_long_ones_cleanly() {
     let took = signalled.elapsed();
     assert_eq!(status.code(), Some(0), "{}", client.output());
     assert!(took < Duration::from_millis(2500), "took {took:?}");
-    let short_frames = answer(&hub, 1);
+    let short_frames = streamed_answer(&hub, &json!(1));
     assert_eq!(text_of(&short_frames), short.concat());
     assert!(error_of(&short_frames).is_none());
-    let long_frames = answer(&hub, 2);
+    let long_frames = streamed_answer(&hub, &json!(2));
     assert_eq!(
         error_of(&long_frames).as_deref(),
         Some("Error: owner client is shutting down")
@@ -310,18 +269,21 @@ fn requests_after_sigterm_are_answered_with_the_shutdown_error() {
     let mut client = Client::start(&config, &["--server", &hub.url()]);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     ollama.push(Reply::pieces(&pieces("x", 10)).line_delay(Duration::from_millis(50)));
-    hub.send_json(&buyer(1, "running"));
-    hub.wait_for(WAIT, |r| !frames_for(r, 1).is_empty());
+    hub.send_json(&buyer(&json!(1), "running"));
+    hub.wait_for(WAIT, |r| !frames_for(r, &json!(1)).is_empty());
     // SAFETY: signals the child this test started.
     unsafe { libc::kill(client.pid() as i32, libc::SIGTERM) };
     assert!(client.wait_output("SIGTERM received", WAIT));
-    hub.send_json(&buyer(2, "too late"));
-    let refused = answer(&hub, 2);
+    hub.send_json(&buyer(&json!(2), "too late"));
+    let refused = streamed_answer(&hub, &json!(2));
     assert_eq!(
         error_of(&refused).as_deref(),
         Some("Error: owner client is shutting down")
     );
-    assert_eq!(text_of(&answer(&hub, 1)), pieces("x", 10).concat());
+    assert_eq!(
+        text_of(&streamed_answer(&hub, &json!(1))),
+        pieces("x", 10).concat()
+    );
     assert_eq!(client.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
 }
 
@@ -333,7 +295,7 @@ fn a_second_signal_exits_at_once() {
     let mut client = Client::start(&config, &["--server", &hub.url()]);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     ollama.push(Reply::pieces(&["never"]).hang_before_first());
-    hub.send_json(&buyer(1, "hangs"));
+    hub.send_json(&buyer(&json!(1), "hangs"));
     assert!(ollama.wait_requests(1, WAIT));
     let pid = client.pid() as i32;
     // SAFETY: signals the child this test started.
@@ -367,15 +329,15 @@ fn two_hundred_reconnects_leak_no_descriptor_or_thread() {
     let config = with(config, "reconnect_max_secs", json!(0.002));
     let client = Client::start(&config, &["--server", &hub.url()]);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
-    hub.send_json(&buyer(1, "warm up the Ollama connection"));
-    answer(&hub, 1);
+    hub.send_json(&buyer(&json!(1), "warm up the Ollama connection"));
+    streamed_answer(&hub, &json!(1));
     let before = fds_and_threads(client.pid());
     for n in 1..=200 {
         hub.drop_connection();
         assert!(hub.wait_connected(n + 1, WAIT), "reconnect {n}");
     }
-    hub.send_json(&buyer(2, "still fine"));
-    assert_eq!(text_of(&answer(&hub, 2)), "still fine");
+    hub.send_json(&buyer(&json!(2), "still fine"));
+    assert_eq!(text_of(&streamed_answer(&hub, &json!(2))), "still fine");
     let after = fds_and_threads(client.pid());
     assert_eq!(
         before, after,
@@ -408,8 +370,11 @@ fn the_hub_connection_goes_through_https_proxy_with_connect() {
         proxy.connect_targets(),
         [format!("localhost:{}", hub.port())]
     );
-    hub.send_json(&buyer(1, "through the proxy"));
-    assert_eq!(text_of(&answer(&hub, 1)), "through the proxy");
+    hub.send_json(&buyer(&json!(1), "through the proxy"));
+    assert_eq!(
+        text_of(&streamed_answer(&hub, &json!(1))),
+        "through the proxy"
+    );
     assert_eq!(
         ollama.generate_requests().len(),
         1,

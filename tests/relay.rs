@@ -6,13 +6,13 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::answers::{
+    buyer, buyer_stream, closed_port, frames_for, is_end, streamed_answer, text_of, WAIT,
+};
 use support::client::{test_config, with, Client, TempDir, TOKEN};
-use support::hub::{frame_text, Hub, Received};
+use support::hub::{frame_text, Hub};
 use support::ollama::{Ollama, Reply};
 use support::tls::TestCa;
-
-/// Every wait in these tests is bounded by this.
-const WAIT: Duration = Duration::from_secs(10);
 
 struct Rig {
     hub: Hub,
@@ -39,37 +39,6 @@ fn rig_with(edit: impl FnOnce(Value) -> Value) -> Rig {
         ollama,
         client,
     }
-}
-
-fn buyer(id: Value, content: &str) -> Value {
-    json!({"type": "buyer_message", "content": content, "messageId": id})
-}
-
-fn buyer_stream(id: Value, content: &str, stream: bool) -> Value {
-    json!({"type": "buyer_message", "content": content, "messageId": id, "stream": stream})
-}
-
-fn frames_for(received: &[Received], id: &Value) -> Vec<Value> {
-    received
-        .iter()
-        .filter(|r| r.json["messageId"] == *id)
-        .map(|r| r.json.clone())
-        .collect()
-}
-
-fn is_end(frame: &Value) -> bool {
-    frame["type"] == "finished_message_stream"
-}
-
-/// Waits for a streamed answer's end marker and returns all its frames.
-fn streamed_answer(hub: &Hub, id: &Value) -> Vec<Value> {
-    let received = hub.wait_for(WAIT, |r| frames_for(r, id).iter().any(is_end));
-    let frames = frames_for(&received, id);
-    assert!(
-        frames.iter().any(is_end),
-        "no end marker for {id}: {frames:?}"
-    );
-    frames
 }
 
 /// Waits for the first frame of a non-stream answer.
@@ -134,7 +103,8 @@ fn streamed_answer_is_byte_for_byte_ollamas_text() {
     let rig = rig();
     let pieces = tricky_pieces();
     rig.ollama.push(Reply::pieces(&pieces));
-    rig.hub.send_json(&buyer(json!(42), "Why is the sky blue?"));
+    rig.hub
+        .send_json(&buyer(&json!(42), "Why is the sky blue?"));
     let frames = streamed_answer(&rig.hub, &json!(42));
     assert_eq!(stream_text(&frames), pieces.concat());
     assert_eq!(frames.iter().filter(|f| is_end(f)).count(), 1);
@@ -147,7 +117,7 @@ fn non_stream_answer_is_one_frame_with_the_whole_text() {
     let pieces = tricky_pieces();
     rig.ollama.push(Reply::pieces(&pieces));
     rig.hub
-        .send_json(&buyer_stream(json!("req-7"), "hi", false));
+        .send_json(&buyer_stream(&json!("req-7"), "hi", false));
     let frame = single_answer(&rig.hub, &json!("req-7"));
     assert_eq!(frame["type"], "from_owner");
     assert_eq!(frame["content"], pieces.concat());
@@ -158,7 +128,7 @@ fn non_stream_answer_is_one_frame_with_the_whole_text() {
     assert!(frame["timestamp"].as_u64().is_some());
     // A later request's answer arrives after anything the first could
     // still send: the first must have sent exactly one frame, no end marker.
-    rig.hub.send_json(&buyer(json!(2), "next"));
+    rig.hub.send_json(&buyer(&json!(2), "next"));
     streamed_answer(&rig.hub, &json!(2));
     assert_eq!(frames_for(&rig.hub.received(), &json!("req-7")).len(), 1);
 }
@@ -166,9 +136,9 @@ fn non_stream_answer_is_one_frame_with_the_whole_text() {
 #[test]
 fn message_ids_are_echoed_with_their_json_type() {
     let rig = rig();
-    rig.hub.send_json(&buyer(json!("42"), "a string id"));
-    rig.hub.send_json(&buyer(json!(42), "a number id"));
-    rig.hub.send_json(&buyer(json!(7.5), "a fractional id"));
+    rig.hub.send_json(&buyer(&json!("42"), "a string id"));
+    rig.hub.send_json(&buyer(&json!(42), "a number id"));
+    rig.hub.send_json(&buyer(&json!(7.5), "a fractional id"));
     for id in [json!("42"), json!(42), json!(7.5)] {
         let frames = streamed_answer(&rig.hub, &id);
         assert!(frames.iter().all(|f| f["messageId"] == id), "{frames:?}");
@@ -180,7 +150,8 @@ fn message_ids_are_echoed_with_their_json_type() {
 #[test]
 fn a_requests_stream_field_beats_the_stream_mode_setting() {
     let rig = rig_with(|c| with(c, "stream_mode", json!(false)));
-    rig.hub.send_json(&buyer(json!(1), "default is non-stream"));
+    rig.hub
+        .send_json(&buyer(&json!(1), "default is non-stream"));
     let frame = single_answer(&rig.hub, &json!(1));
     assert_eq!(frame["content"], "default is non-stream");
     assert!(frame.get("stream").is_none());
@@ -188,7 +159,7 @@ fn a_requests_stream_field_beats_the_stream_mode_setting() {
     rig.ollama
         .push(Reply::text("but this one streams").line_delay(gap));
     rig.hub
-        .send_json(&buyer_stream(json!(2), "but this one streams", true));
+        .send_json(&buyer_stream(&json!(2), "but this one streams", true));
     let frames = streamed_answer(&rig.hub, &json!(2));
     assert_eq!(stream_text(&frames), "but this one streams");
     assert!(frames.len() > 2, "streamed in several pieces: {frames:?}");
@@ -199,7 +170,7 @@ fn thinking_is_not_forwarded() {
     let rig = rig();
     rig.ollama
         .push(Reply::pieces(&["The answer", " is 4."]).thinking(&["Let me think", "..."]));
-    rig.hub.send_json(&buyer(json!(1), "2+2?"));
+    rig.hub.send_json(&buyer(&json!(1), "2+2?"));
     let frames = streamed_answer(&rig.hub, &json!(1));
     assert_eq!(stream_text(&frames), "The answer is 4.");
 }
@@ -210,9 +181,9 @@ fn ollama_gets_the_model_prompt_and_options_inside_options() {
         let c = with(c, "options", json!({"temperature": 0.1, "num_ctx": 2048}));
         with(c, "keep_alive", json!("10m"))
     });
-    rig.hub.send_json(&buyer(json!(1), "first"));
+    rig.hub.send_json(&buyer(&json!(1), "first"));
     streamed_answer(&rig.hub, &json!(1));
-    rig.hub.send_json(&buyer(json!(2), "second"));
+    rig.hub.send_json(&buyer(&json!(2), "second"));
     streamed_answer(&rig.hub, &json!(2));
     let requests = rig.ollama.generate_requests();
     assert_eq!(requests.len(), 2);
@@ -246,7 +217,7 @@ fn environment_proxies_are_not_used_for_ollama() {
     let client =
         Client::start_with_env(&test_config(ollama.port()), &["--server", &hub.url()], &env);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
-    hub.send_json(&buyer(json!(1), "direct please"));
+    hub.send_json(&buyer(&json!(1), "direct please"));
     assert_eq!(
         stream_text(&streamed_answer(&hub, &json!(1))),
         "direct please"
@@ -261,9 +232,9 @@ fn two_parallel_requests_interleave_without_mixing() {
     let delay = Duration::from_millis(40);
     rig.ollama.push(Reply::pieces(&a).line_delay(delay));
     rig.ollama.push(Reply::pieces(&b).line_delay(delay));
-    rig.hub.send_json(&buyer(json!("A"), "one"));
+    rig.hub.send_json(&buyer(&json!("A"), "one"));
     assert!(rig.ollama.wait_requests(1, WAIT));
-    rig.hub.send_json(&buyer(json!("B"), "two"));
+    rig.hub.send_json(&buyer(&json!("B"), "two"));
     let frames_a = streamed_answer(&rig.hub, &json!("A"));
     let frames_b = streamed_answer(&rig.hub, &json!("B"));
     assert_eq!(stream_text(&frames_a), a.concat());
@@ -287,10 +258,10 @@ fn a_request_beyond_the_queue_is_answered_busy_at_once() {
     let rig = rig_with(|c| with(with(c, "max_parallel", json!(1)), "queue_size", json!(1)));
     rig.ollama
         .push(Reply::pieces(&["slow"]).first_delay(Duration::from_millis(800)));
-    rig.hub.send_json(&buyer(json!(1), "runs"));
+    rig.hub.send_json(&buyer(&json!(1), "runs"));
     assert!(rig.ollama.wait_requests(1, WAIT));
-    rig.hub.send_json(&buyer(json!(2), "waits in the queue"));
-    rig.hub.send_json(&buyer(json!(3), "one too many"));
+    rig.hub.send_json(&buyer(&json!(2), "waits in the queue"));
+    rig.hub.send_json(&buyer(&json!(3), "one too many"));
     let busy = streamed_answer(&rig.hub, &json!(3));
     assert_eq!(busy.len(), 2, "{busy:?}");
     assert_eq!(busy[0]["content"], "Error: busy");
@@ -323,12 +294,13 @@ fn stream_error(frames: &[Value]) -> String {
 /// client still answers the next request.
 fn assert_failure_answered(rig: &Rig, id: i64, reply: Reply, expected: &[&str]) -> String {
     rig.ollama.push(reply);
-    rig.hub.send_json(&buyer(json!(id), "this fails"));
+    rig.hub.send_json(&buyer(&json!(id), "this fails"));
     let text = stream_error(&streamed_answer(&rig.hub, &json!(id)));
     for part in expected {
         assert!(text.contains(part), "{text:?} lacks {part:?}");
     }
-    rig.hub.send_json(&buyer(json!(id + 1000), "still serving"));
+    rig.hub
+        .send_json(&buyer(&json!(id + 1000), "still serving"));
     assert_eq!(
         stream_text(&streamed_answer(&rig.hub, &json!(id + 1000))),
         "still serving"
@@ -354,7 +326,7 @@ fn ollama_failures_are_answered_and_the_client_keeps_serving() {
     let mid = Reply::pieces(&["a", "b", "c"]).error_after(2, "runner crashed");
     let frames_text = assert_failure_answered(&rig, 4, mid, &["runner crashed"]);
     assert!(frames_text.starts_with("Error: "));
-    assert_eq!(stream_text_prefix(&rig.hub, 4), "ab");
+    assert_eq!(text_of(&frames_for(&rig.hub.received(), &json!(4))), "ab");
     assert_failure_answered(
         &rig,
         5,
@@ -384,22 +356,12 @@ fn ollama_failures_are_answered_and_the_client_keeps_serving() {
     assert_eq!(rig.hub.connections(), 1, "the hub connection stayed up");
 }
 
-/// The pieces of a failed streamed answer, before its error frame.
-fn stream_text_prefix(hub: &Hub, id: i64) -> String {
-    let frames = frames_for(&hub.received(), &json!(id));
-    frames
-        .iter()
-        .filter(|f| f["type"] == "from_owner" && f.get("error").is_none())
-        .map(|f| f["content"].as_str().unwrap())
-        .collect()
-}
-
 #[test]
 fn non_stream_errors_are_one_error_frame() {
     let rig = rig_with(|c| with(c, "stream_mode", json!(false)));
     rig.ollama
         .push(Reply::error(404, "model 'llama3.2' not found"));
-    rig.hub.send_json(&buyer(json!(1), "x"));
+    rig.hub.send_json(&buyer(&json!(1), "x"));
     let frame = single_answer(&rig.hub, &json!(1));
     assert_eq!(frame["error"], true);
     assert!(frame.get("stream").is_none());
@@ -407,24 +369,21 @@ fn non_stream_errors_are_one_error_frame() {
         .as_str()
         .unwrap()
         .starts_with("Error: model 'llama3.2'"));
-    rig.hub.send_json(&buyer(json!(2), "y"));
+    rig.hub.send_json(&buyer(&json!(2), "y"));
     assert_eq!(single_answer(&rig.hub, &json!(2))["content"], "y");
     assert_eq!(frames_for(&rig.hub.received(), &json!(1)).len(), 1);
 }
 
 #[test]
 fn ollama_unreachable_is_answered() {
-    let closed_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let unreachable = closed_port();
     let hub = Hub::start(TOKEN);
-    let client = Client::start(&test_config(closed_port), &["--server", &hub.url()]);
+    let client = Client::start(&test_config(unreachable), &["--server", &hub.url()]);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
-    hub.send_json(&buyer(json!(1), "anyone there?"));
+    hub.send_json(&buyer(&json!(1), "anyone there?"));
     let text = stream_error(&streamed_answer(&hub, &json!(1)));
     assert!(text.contains("not reachable"), "{text}");
-    hub.send_json(&buyer_stream(json!(2), "and without streaming?", false));
+    hub.send_json(&buyer_stream(&json!(2), "and without streaming?", false));
     let frame = single_answer(&hub, &json!(2));
     assert_eq!(frame["error"], true);
 }
@@ -442,9 +401,9 @@ fn malformed_hub_frames_are_ignored_and_the_connection_stays_up() {
     rig.hub
         .send_text(r#"{"type":"owner_status_update","status":"online"}"#);
     rig.hub.send_binary(&[0, 159, 146, 150]);
-    let big = buyer(json!(99), &"x".repeat(10_000)).to_string();
+    let big = buyer(&json!(99), &"x".repeat(10_000)).to_string();
     rig.hub.send_raw(&frame_text(big.as_bytes()));
-    rig.hub.send_json(&buyer(json!(1), "still answered"));
+    rig.hub.send_json(&buyer(&json!(1), "still answered"));
     assert_eq!(
         stream_text(&streamed_answer(&rig.hub, &json!(1))),
         "still answered"
@@ -480,7 +439,7 @@ fn a_request_without_text_content_gets_an_error_answer() {
 fn the_hubs_pings_are_answered() {
     let rig = rig();
     rig.hub.send_ping(b"hello");
-    rig.hub.send_json(&buyer(json!(1), "after the ping"));
+    rig.hub.send_json(&buyer(&json!(1), "after the ping"));
     streamed_answer(&rig.hub, &json!(1));
     assert!(rig.hub.pongs() >= 1);
 }
@@ -499,7 +458,7 @@ fn tls_with_the_owners_ca_file_works() {
         &["--server", &hub.url(), "--ca-file", ca_arg],
     );
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
-    hub.send_json(&buyer(json!(1), "over TLS"));
+    hub.send_json(&buyer(&json!(1), "over TLS"));
     assert_eq!(stream_text(&streamed_answer(&hub, &json!(1))), "over TLS");
 }
 
@@ -524,7 +483,7 @@ fn tls_with_ssl_cert_file_works() {
         &[("SSL_CERT_FILE", ca_path.to_str().unwrap())],
     );
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
-    hub.send_json(&buyer(json!(1), "trusted via env"));
+    hub.send_json(&buyer(&json!(1), "trusted via env"));
     assert_eq!(
         stream_text(&streamed_answer(&hub, &json!(1))),
         "trusted via env"

@@ -11,16 +11,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::answers::{buyer, closed_port, frames_for, is_end, streamed_answer_within, WAIT};
 use support::client::{
     config_path, files_under, log_dir, test_config, with, write_config, write_config_text, Client,
     Finished, Input, Launch, TempDir, TOKEN,
 };
-use support::hub::{Hub, Received};
+use support::hub::Hub;
 use support::ollama::{Ollama, VERSION};
 use support::tls::TestCa;
-
-/// Every wait in these tests is bounded by this.
-const WAIT: Duration = Duration::from_secs(10);
 
 const HINT: &str = "Try 'ollama-proxy-client --help' for more information.";
 
@@ -32,12 +30,6 @@ fn token_head() -> &'static str {
 /// What `--show-config` shows for [`TOKEN`].
 fn masked_token() -> String {
     format!("********{}", &TOKEN[TOKEN.len() - 4..])
-}
-
-/// A port on 127.0.0.1 with nothing listening on it.
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// Runs the client with a fresh, empty `HOME`.
@@ -74,35 +66,13 @@ fn show_row<'a>(stdout: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no row for {key}:\n{stdout}"))
 }
 
-fn buyer(id: Value, content: &str) -> Value {
-    json!({"type": "buyer_message", "content": content, "messageId": id})
-}
-
-fn frames_for(received: &[Received], id: &Value) -> Vec<Value> {
-    received
-        .iter()
-        .filter(|r| r.json["messageId"] == *id)
-        .map(|r| r.json.clone())
-        .collect()
-}
-
-fn is_end(frame: &Value) -> bool {
-    frame["type"] == "finished_message_stream"
-}
-
 /// Waits for the streamed answer to `id` and returns its text.
 fn answer_text(hub: &Hub, id: &Value) -> String {
     answer_text_within(hub, id, WAIT)
 }
 
 fn answer_text_within(hub: &Hub, id: &Value, timeout: Duration) -> String {
-    let received = hub.wait_for(timeout, |r| frames_for(r, id).iter().any(is_end));
-    let frames = frames_for(&received, id);
-    assert!(
-        frames.iter().any(is_end),
-        "no end marker for {id}: {frames:?}"
-    );
-    frames
+    streamed_answer_within(hub, id, timeout)
         .iter()
         .filter(|f| !is_end(f))
         .map(|f| f["content"].as_str().expect("string content"))
@@ -487,7 +457,7 @@ fn a_python_client_config_serves_buyers_and_stays_unchanged() {
         .args(&["--server", &hub.url()])
         .start();
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
-    hub.send_json(&buyer(json!(1), "from an old config"));
+    hub.send_json(&buyer(&json!(1), "from an old config"));
     assert_eq!(answer_text(&hub, &json!(1)), "from an old config");
     assert_eq!(ollama.generate_requests()[0].body["model"], "llama2");
     stop(&mut client);
@@ -664,7 +634,7 @@ fn the_environments_token_beats_the_files_and_the_flag_beats_both_end_to_end() {
         .start();
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     assert_eq!(hub.rejected(), 0);
-    hub.send_json(&buyer(json!(1), "env token"));
+    hub.send_json(&buyer(&json!(1), "env token"));
     assert_eq!(answer_text(&hub, &json!(1)), "env token");
     drop(client);
 
@@ -753,7 +723,7 @@ fn ollama_host_from_the_environment_serves_a_buyer_end_to_end() {
             .start();
         assert!(hub.wait_connected(n + 1, WAIT), "{}", client.output());
         let id = json!(n + 1);
-        hub.send_json(&buyer(id.clone(), &format!("via OLLAMA_HOST {form}")));
+        hub.send_json(&buyer(&id, &format!("via OLLAMA_HOST {form}")));
         assert_eq!(
             answer_text(&hub, &id),
             format!("via OLLAMA_HOST {form}"),
@@ -924,7 +894,7 @@ fn reset_config_deletes_only_the_config_given_with_config() {
 fn serve_one_request(launch: Launch, hub: &Hub) -> Client {
     let mut client = launch.args(&["--server", &hub.url()]).start();
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
-    hub.send_json(&buyer(json!(7), "log me"));
+    hub.send_json(&buyer(&json!(7), "log me"));
     assert_eq!(answer_text(hub, &json!(7)), "log me");
     stop(&mut client);
     client
@@ -1013,7 +983,7 @@ fn the_log_file_rotates_by_size_keeping_log_files_kept() {
     let padding = "x".repeat(120);
     for n in 0..16 {
         let prompt = format!("request {n} {padding}");
-        hub.send_json(&buyer(json!(n), &prompt));
+        hub.send_json(&buyer(&json!(n), &prompt));
         assert_eq!(answer_text(&hub, &json!(n)), prompt);
     }
     stop(&mut client);
@@ -1077,7 +1047,7 @@ fn the_token_never_appears_in_any_output_or_log() {
         let mut client = launch.args(&["--server", &url]).start();
         assert!(hub.wait_connected(served, WAIT), "{}", client.output());
         let id = json!(format!("leak-{served}"));
-        hub.send_json(&buyer(id.clone(), "is the token safe?"));
+        hub.send_json(&buyer(&id, "is the token safe?"));
         assert_eq!(answer_text(&hub, &id), "is the token safe?");
         stop(&mut client);
         seen.extend(readable(label, &client));

@@ -8,7 +8,6 @@ mod support;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -19,12 +18,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::client::{client_command, test_config, TempDir, TOKEN};
-use support::hub::{Hub, Received};
+use support::answers::{buyer, closed_port, is_end, streamed_answer, WAIT};
+use support::client::{clean_env, client_command, test_config, TempDir, TOKEN};
+use support::hub::Hub;
 use support::ollama::{Ollama, Reply};
-
-/// Every wait in these tests is bounded by this.
-const WAIT: Duration = Duration::from_secs(10);
 
 const CTRL_C: u8 = 0x03;
 const CTRL_D: u8 = 0x04;
@@ -75,18 +72,10 @@ impl Terminal {
             .args(args)
             .env("HOME", home.path())
             .env("TERM", "xterm")
-            .env_remove("SSL_CERT_FILE")
-            .env_remove("OLLAMA_HOST")
-            .env_remove("OLLAMA_PROXY_TOKEN")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("ALL_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .env_remove("all_proxy")
             .stdin(Stdio::from(slave.try_clone().expect("dup the pty slave")))
             .stdout(Stdio::from(slave.try_clone().expect("dup the pty slave")))
             .stderr(Stdio::from(slave));
+        clean_env(&mut command);
         for (key, value) in env {
             command.env(key, value);
         }
@@ -357,28 +346,9 @@ fn home_with_config(config: &Value) -> TempDir {
     home
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on.
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-fn frames_for(received: &[Received], id: &Value) -> Vec<Value> {
-    received
-        .iter()
-        .filter(|r| r.json["messageId"] == *id)
-        .map(|r| r.json.clone())
-        .collect()
-}
-
-fn is_end(frame: &Value) -> bool {
-    frame["type"] == "finished_message_stream"
-}
-
 /// Waits for a streamed answer's end marker; returns the text of its pieces.
 fn streamed_text(hub: &Hub, id: &Value) -> String {
-    let received = hub.wait_for(WAIT, |r| frames_for(r, id).iter().any(is_end));
-    let frames = frames_for(&received, id);
+    let frames = streamed_answer(hub, id);
     let (end, pieces) = frames.split_last().expect("answer frames");
     assert!(is_end(end), "no end marker last for {id}: {frames:?}");
     pieces
@@ -471,7 +441,7 @@ fn first_run_asks_hides_the_token_offers_models_and_saves() {
         term.text()
     );
     ollama.push(Reply::pieces(&["Hello", ", ", "buyer"]));
-    hub.send_json(&json!({"type": "buyer_message", "content": "hi", "messageId": 1}));
+    hub.send_json(&buyer(&json!(1), "hi"));
     assert_eq!(streamed_text(&hub, &json!(1)), "Hello, buyer");
     let generate = ollama.generate_requests();
     assert_eq!(generate.len(), 1);

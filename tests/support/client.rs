@@ -36,6 +36,23 @@ pub fn client_command() -> Command {
         None => Command::new(BIN),
     }
 }
+
+/// Removes from `command`'s environment the variables the client reads
+/// (CA file, Ollama address, token, proxies), so that a test sees only what
+/// it sets itself and not the environment `cargo test` runs in.
+pub fn clean_env(command: &mut Command) -> &mut Command {
+    command
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("OLLAMA_HOST")
+        .env_remove("OLLAMA_PROXY_TOKEN")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("ALL_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .env_remove("all_proxy")
+}
+
 pub const TOKEN: &str = "tok-SECRET-5f2a9c-e4d1";
 
 /// A directory under the system temp dir, removed on drop (unless it was
@@ -233,16 +250,8 @@ impl Launch {
         command
             .args(&self.args)
             .env("HOME", self.home.path())
-            .env_remove("SSL_CERT_FILE")
-            .env_remove("OLLAMA_HOST")
-            .env_remove("OLLAMA_PROXY_TOKEN")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("ALL_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .env_remove("all_proxy")
             .stderr(Stdio::piped());
+        clean_env(&mut command);
         command.stdin(match self.stdin {
             Input::Null => Stdio::null(),
             Input::Bytes(_) | Input::Open => Stdio::piped(),

@@ -4,6 +4,7 @@
 //! uses only part of it.
 #![allow(dead_code)]
 
+pub mod answers;
 pub mod client;
 pub mod faultproxy;
 pub mod hub;
