@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
 
 /// A buyer's `messageId`, kept as the JSON text it arrived as (`42`,
 /// `"abc"`), so that it goes back with the same type and value.
@@ -22,9 +24,13 @@ impl MessageId {
         MessageId(Arc::from("-1"))
     }
 
-    pub fn from_json(value: &Value) -> Option<MessageId> {
-        match value {
-            Value::Number(_) | Value::String(_) => Some(MessageId(Arc::from(value.to_string()))),
+    /// From the id's JSON text as it stood in the frame: a number or a
+    /// string, kept byte for byte (so `12345678901234567890123` or `4.20`
+    /// go back unchanged, which a parsed number would not guarantee).
+    pub fn from_raw(raw: &str) -> Option<MessageId> {
+        let raw = raw.trim();
+        match raw.as_bytes().first() {
+            Some(b'"' | b'-' | b'0'..=b'9') => Some(MessageId(Arc::from(raw))),
             _ => None,
         }
     }
@@ -60,33 +66,34 @@ pub enum Incoming {
     Malformed { reason: &'static str },
 }
 
-/// Reads one text frame from the hub.
+/// Reads one text frame from the hub. Fields are read from the raw JSON
+/// text of the object, so that `messageId` can be echoed exactly.
 pub fn parse_incoming(text: &str) -> Incoming {
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
+    let fields: HashMap<String, &RawValue> = match serde_json::from_str(text) {
+        Ok(fields) => fields,
+        Err(_) if serde_json::from_str::<&RawValue>(text).is_ok() => {
+            return Incoming::Malformed {
+                reason: "not a JSON object",
+            }
+        }
         Err(_) => return Incoming::Malformed { reason: "not JSON" },
     };
-    let Some(object) = value.as_object() else {
-        return Incoming::Malformed {
-            reason: "not a JSON object",
-        };
-    };
-    let Some(kind) = object.get("type").and_then(Value::as_str) else {
+    let field = |name: &str| fields.get(name).map(|raw| raw.get());
+    let Some(kind) = field("type").and_then(|raw| serde_json::from_str::<String>(raw).ok()) else {
         return Incoming::Malformed {
             reason: "no string field \"type\"",
         };
     };
     if kind != "buyer_message" {
-        return Incoming::Other {
-            kind: kind.to_string(),
-        };
+        return Incoming::Other { kind };
     }
-    let Some(message_id) = object.get("messageId").and_then(MessageId::from_json) else {
+    let Some(message_id) = field("messageId").and_then(MessageId::from_raw) else {
         return Incoming::Malformed {
             reason: "buyer_message without a number or string \"messageId\"",
         };
     };
-    let Some(prompt) = object.get("content").and_then(Value::as_str) else {
+    let Some(prompt) = field("content").and_then(|raw| serde_json::from_str::<String>(raw).ok())
+    else {
         return Incoming::Unanswerable {
             message_id,
             reason: "the request has no text content",
@@ -94,8 +101,8 @@ pub fn parse_incoming(text: &str) -> Incoming {
     };
     Incoming::Buyer(BuyerMessage {
         message_id,
-        prompt: prompt.to_string(),
-        stream: object.get("stream").and_then(Value::as_bool),
+        prompt,
+        stream: field("stream").and_then(|raw| serde_json::from_str::<bool>(raw).ok()),
     })
 }
 
@@ -162,6 +169,7 @@ pub fn now_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn frame(kind: FrameKind, id: &MessageId, content: &str) -> Value {
         let mut out = String::new();
@@ -185,6 +193,30 @@ mod tests {
         };
         assert_eq!(m.message_id.as_json(), "\"a-1\"");
         assert_eq!(m.stream, None);
+    }
+
+    #[test]
+    fn message_ids_are_kept_exactly_as_sent() {
+        for raw in [
+            "12345678901234567890123",
+            "4.20",
+            "-0",
+            "1e3",
+            "\"\\u0041b\"",
+        ] {
+            let text = format!(r#"{{"type":"buyer_message","content":"x","messageId":{raw}}}"#);
+            let Incoming::Buyer(m) = parse_incoming(&text) else {
+                panic!("{text}")
+            };
+            assert_eq!(m.message_id.as_json(), raw);
+        }
+        for bad in ["true", "null", "[1]", "{}"] {
+            let text = format!(r#"{{"type":"buyer_message","content":"x","messageId":{bad}}}"#);
+            assert!(
+                matches!(parse_incoming(&text), Incoming::Malformed { .. }),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -217,7 +249,7 @@ mod tests {
 
     #[test]
     fn outgoing_frames_have_the_protocol_shapes() {
-        let id = MessageId::from_json(&serde_json::json!(42)).unwrap();
+        let id = MessageId::from_raw("42").unwrap();
         assert_eq!(
             frame(FrameKind::Piece, &id, " \n"),
             serde_json::json!({"type":"from_owner","content":" \n","messageId":42,
@@ -233,7 +265,7 @@ mod tests {
             serde_json::json!({"type":"from_owner","content":"all","messageId":42,
                                "timestamp":1764000000123u64})
         );
-        let sid = MessageId::from_json(&serde_json::json!("x")).unwrap();
+        let sid = MessageId::from_raw("\"x\"").unwrap();
         assert_eq!(
             frame(FrameKind::Error { stream: true }, &sid, "Error: busy"),
             serde_json::json!({"type":"from_owner","content":"Error: busy","messageId":"x",
@@ -243,7 +275,7 @@ mod tests {
 
     #[test]
     fn tricky_text_survives_the_round_trip() {
-        let id = MessageId::from_json(&serde_json::json!(-1)).unwrap();
+        let id = MessageId::test_mode();
         let text = "\"q\" \\ \t\n\u{2028} <tag> Привет 🦀 \u{0}";
         assert_eq!(frame(FrameKind::Piece, &id, text)["content"], text);
         assert_eq!(frame(FrameKind::Piece, &id, text)["messageId"], -1);

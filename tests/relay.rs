@@ -550,3 +550,27 @@ fn a_missing_token_stops_with_status_78() {
     assert_eq!(client.wait_exit(WAIT).expect("exits").code(), Some(78));
     assert!(client.output().contains("token"), "{}", client.output());
 }
+
+#[test]
+fn a_message_id_goes_back_byte_for_byte() {
+    let rig = rig();
+    let big = "12345678901234567890123";
+    rig.hub.send_text(&format!(
+        r#"{{"type":"buyer_message","content":"big id","messageId":{big}}}"#
+    ));
+    let needle = format!(r#""messageId":{big},"#);
+    let received = rig.hub.wait_for(WAIT, |r| {
+        r.iter()
+            .any(|f| f.text.contains(&needle) && f.text.contains("finished_message_stream"))
+    });
+    let frames: Vec<_> = received
+        .iter()
+        .filter(|f| f.text.contains(&needle))
+        .collect();
+    assert!(frames.len() >= 2, "{received:?}");
+    let text: String = frames
+        .iter()
+        .filter_map(|f| f.json["content"].as_str())
+        .collect();
+    assert_eq!(text, "big id");
+}

@@ -298,7 +298,7 @@ mod tests {
     use crate::protocol::MessageId;
 
     fn frame(request: u64, kind: FrameKind, content: &str) -> Outgoing {
-        let message_id = MessageId::from_json(&serde_json::json!(7)).unwrap();
+        let message_id = MessageId::from_raw("7").unwrap();
         Outgoing {
             request,
             message_id,
