@@ -210,7 +210,7 @@ impl OllamaClient {
     pub fn generate(
         &mut self,
         prompt: &str,
-        on_piece: &mut dyn FnMut(&str),
+        on_piece: &mut dyn FnMut(String),
     ) -> Result<Stats, OllamaError> {
         if !self.watchdog.arm(&self.agent) {
             return Err(OllamaError::ShuttingDown);
@@ -236,7 +236,7 @@ impl OllamaClient {
     fn generate_armed(
         &mut self,
         prompt: &str,
-        on_piece: &mut dyn FnMut(&str),
+        on_piece: &mut dyn FnMut(String),
     ) -> Result<Stats, OllamaError> {
         let url = format!("{}/api/generate", self.target.base_url);
         let response = self
@@ -257,7 +257,7 @@ impl OllamaClient {
     fn read_lines(
         &self,
         reader: &mut impl BufRead,
-        on_piece: &mut dyn FnMut(&str),
+        on_piece: &mut dyn FnMut(String),
     ) -> Result<Stats, OllamaError> {
         let limit = self.target.max_line_bytes;
         let mut raw = Vec::with_capacity(256);
@@ -282,7 +282,7 @@ impl OllamaClient {
             if let Some(message) = line.error {
                 return Err(OllamaError::InStream { message });
             }
-            if let Some(piece) = line.response.as_deref().filter(|p| !p.is_empty()) {
+            if let Some(piece) = line.response.filter(|p| !p.is_empty()) {
                 on_piece(piece);
             }
             if line.done {
@@ -416,7 +416,7 @@ fn http_error(status: u16, mut body: ureq::Body, model: &str) -> OllamaError {
 fn lines_of(client: &OllamaClient, text: &[u8]) -> (Vec<String>, Result<Stats, OllamaError>) {
     let mut pieces = Vec::new();
     let mut reader = BufReader::new(text);
-    let result = client.read_lines(&mut reader, &mut |p| pieces.push(p.to_string()));
+    let result = client.read_lines(&mut reader, &mut |p| pieces.push(p));
     let mut rest = Vec::new();
     let _ = reader.read_to_end(&mut rest);
     (pieces, result)

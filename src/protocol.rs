@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use serde_json::value::RawValue;
 
@@ -140,7 +141,8 @@ pub fn write_frame(
     out.push_str(",\"messageId\":");
     out.push_str(message_id.as_json());
     out.push_str(",\"timestamp\":");
-    out.push_str(&timestamp_ms.to_string());
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{timestamp_ms}");
     match kind {
         FrameKind::Piece | FrameKind::Error { stream: true } => out.push_str(",\"stream\":true"),
         _ => {}

@@ -282,13 +282,15 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
     let mut whole = String::new();
     let result = client.generate(&job.prompt, &mut |piece| {
         pieces += 1;
-        if job.stream {
-            send(out, job, FrameKind::Piece, piece.to_string());
-        } else {
-            whole.push_str(piece);
-        }
         if let Some(echo) = &job.echo {
-            let _ = echo.send(Echo::Piece(piece.to_string()));
+            let _ = echo.send(Echo::Piece(piece.clone()));
+        }
+        // The piece Ollama's line was parsed into goes on as it is: the
+        // hottest path in the program copies nothing here.
+        if job.stream {
+            send(out, job, FrameKind::Piece, piece);
+        } else {
+            whole.push_str(&piece);
         }
     });
     let elapsed = job.received.elapsed();

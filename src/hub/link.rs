@@ -43,14 +43,16 @@ impl Link {
 
     /// Sends text frames in order; returns how many were written before an
     /// error, and the error.
-    pub fn send_texts(&self, frames: &[String]) -> (usize, Option<tungstenite::Error>) {
+    pub fn send_texts(&self, frames: Vec<String>) -> (usize, Option<tungstenite::Error>) {
+        let count = frames.len();
         let mut ws = self.lock();
-        for (sent, frame) in frames.iter().enumerate() {
-            if let Err(e) = ws.send(Message::text(frame.as_str())) {
+        for (sent, frame) in frames.into_iter().enumerate() {
+            // The String moves into the message: no copy of the frame.
+            if let Err(e) = ws.send(Message::text(frame)) {
                 return (sent, Some(e));
             }
         }
-        (frames.len(), None)
+        (count, None)
     }
 
     pub fn ping(&self) -> Result<(), tungstenite::Error> {

@@ -96,23 +96,25 @@ impl Outbox {
         while index < self.frames.len() && batch.len() < max_frames {
             let first = &self.frames[index];
             let mut covered = 1;
-            let text = if first.kind == FrameKind::Piece {
-                let mut merged = first.content.clone();
-                while let Some(next) = self.frames.get(index + covered) {
-                    if next.kind != FrameKind::Piece
-                        || next.request != first.request
-                        || merged.len() + next.content.len() > MAX_MERGED_BYTES
-                    {
-                        break;
-                    }
-                    merged.push_str(&next.content);
-                    covered += 1;
+            // Built only when there is something to merge; a lone piece is
+            // rendered straight from its own content.
+            let mut merged: Option<String> = None;
+            while let Some(next) = self.frames.get(index + covered) {
+                let length = merged.as_ref().map_or(first.content.len(), String::len);
+                if first.kind != FrameKind::Piece
+                    || next.kind != FrameKind::Piece
+                    || next.request != first.request
+                    || length + next.content.len() > MAX_MERGED_BYTES
+                {
+                    break;
                 }
-                render(first, &merged)
-            } else {
-                render(first, &first.content)
-            };
-            batch.push((text, covered));
+                merged
+                    .get_or_insert_with(|| first.content.clone())
+                    .push_str(&next.content);
+                covered += 1;
+            }
+            let content = merged.as_deref().unwrap_or(&first.content);
+            batch.push((render(first, content), covered));
             index += covered;
         }
         batch
@@ -258,10 +260,10 @@ impl Writer {
     fn flush(&mut self) {
         while !self.outbox.is_empty() {
             let Some(link) = &self.link else { return };
-            let batch = self.outbox.next_batch(64);
-            let texts: Vec<String> = batch.iter().map(|(text, _)| text.clone()).collect();
-            let (sent, error) = link.send_texts(&texts);
-            let covered: usize = batch[..sent].iter().map(|(_, n)| n).sum();
+            let (texts, counts): (Vec<String>, Vec<usize>) =
+                self.outbox.next_batch(64).into_iter().unzip();
+            let (sent, error) = link.send_texts(texts);
+            let covered: usize = counts[..sent].iter().sum();
             self.outbox.pop(covered);
             if let Some(error) = error {
                 self.drop_link(&error);
