@@ -345,7 +345,7 @@ fn parse_object(path: &Path, text: &str) -> Result<Map<String, Value>, ConfigErr
 
 /// Stores one config key into `settings`; on a bad value, says what was
 /// expected. Unknown keys are accepted and left alone.
-fn apply_key(settings: &mut Settings, key: &str, value: &Value) -> Result<(), &'static str> {
+pub fn apply_key(settings: &mut Settings, key: &str, value: &Value) -> Result<(), &'static str> {
     let s = settings;
     match key {
         // The original client wrote `null` for a token it never asked for.

@@ -12,7 +12,6 @@ use serde_json::Value;
 
 use crate::console::{print, read_line, read_secret_line};
 use crate::ollama;
-use crate::secret::Token;
 use crate::settings::{Resolved, Source};
 
 /// The settings the first run asks for, when no source set them.
@@ -41,8 +40,7 @@ pub fn ask(resolved: &mut Resolved, keys: &[&str]) -> Result<(), String> {
             "token" => ask_token(resolved)?,
             "ollama_host" => {
                 let host = ask_text("Ollama host", &resolved.settings.ollama_host)?;
-                resolved.settings.ollama_host = host.clone();
-                resolved.set("ollama_host", Value::String(host), Source::Prompt);
+                keep(resolved, "ollama_host", Value::String(host))?;
             }
             "ollama_port" => ask_port(resolved)?,
             "model" => ask_model(resolved)?,
@@ -53,6 +51,13 @@ pub fn ask(resolved: &mut Resolved, keys: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
+/// Takes an answer into the settings (checked like the config file's).
+fn keep(resolved: &mut Resolved, key: &'static str, value: Value) -> Result<(), String> {
+    resolved
+        .set(key, value, Source::Prompt)
+        .map_err(|expected| format!("the answer for {key} must be {expected}"))
+}
+
 const END_OF_INPUT: &str = "the first-run questions need answers, but the input ended";
 
 fn ask_token(resolved: &mut Resolved) -> Result<(), String> {
@@ -60,9 +65,7 @@ fn ask_token(resolved: &mut Resolved) -> Result<(), String> {
         let token = read_secret_line("Hub token (input hidden): ").ok_or(END_OF_INPUT)?;
         let token = token.trim();
         if !token.is_empty() {
-            resolved.settings.token = Some(Token::new(token));
-            resolved.set("token", Value::String(token.to_string()), Source::Prompt);
-            return Ok(());
+            return keep(resolved, "token", Value::String(token.to_string()));
         }
         print("The token cannot be empty.\n");
     }
@@ -84,9 +87,7 @@ fn ask_port(resolved: &mut Resolved) -> Result<(), String> {
         let answer = ask_text("Ollama port", &resolved.settings.ollama_port.to_string())?;
         match answer.parse::<u16>() {
             Ok(port) if port > 0 => {
-                resolved.settings.ollama_port = port;
-                resolved.set("ollama_port", Value::from(port), Source::Prompt);
-                return Ok(());
+                return keep(resolved, "ollama_port", Value::from(port));
             }
             _ => print("A port is a number from 1 to 65535.\n"),
         }
@@ -111,8 +112,7 @@ fn ask_model(resolved: &mut Resolved) -> Result<(), String> {
                 Ok(n) if (1..=models.len()).contains(&n) => models[n - 1].clone(),
                 _ => answer,
             };
-            set_model(resolved, model);
-            return Ok(());
+            return keep(resolved, "model", Value::String(model));
         }
         Ok(_) => {
             print("Ollama has no models installed yet (install one with: ollama pull NAME).\n");
@@ -126,13 +126,7 @@ fn ask_model(resolved: &mut Resolved) -> Result<(), String> {
         }
     };
     let model = ask_text("Model", &default)?;
-    set_model(resolved, model);
-    Ok(())
-}
-
-fn set_model(resolved: &mut Resolved, model: String) {
-    resolved.settings.model = model.clone();
-    resolved.set("model", Value::String(model), Source::Prompt);
+    keep(resolved, "model", Value::String(model))
 }
 
 fn ask_stream(resolved: &mut Resolved) -> Result<(), String> {
@@ -146,8 +140,6 @@ fn ask_stream(resolved: &mut Resolved) -> Result<(), String> {
                 continue;
             }
         };
-        resolved.settings.stream_mode = stream;
-        resolved.set("stream_mode", Value::Bool(stream), Source::Prompt);
-        return Ok(());
+        return keep(resolved, "stream_mode", Value::Bool(stream));
     }
 }

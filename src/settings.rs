@@ -73,10 +73,19 @@ impl Resolved {
         self.sources.get(key).cloned().unwrap_or(Source::Default)
     }
 
-    /// Records a value from a flag or a first-run answer.
-    pub fn set(&mut self, key: &'static str, value: Value, source: Source) {
+    /// Takes a value from a flag or a first-run answer: it goes into the
+    /// settings through the same checks as the config file's, and is kept
+    /// for saving. A rejected value gives what the key expects.
+    pub fn set(
+        &mut self,
+        key: &'static str,
+        value: Value,
+        source: Source,
+    ) -> Result<(), &'static str> {
+        config::apply_key(&mut self.settings, key, &value)?;
         self.sources.insert(key, source);
         self.to_save.insert(key.to_string(), value);
+        Ok(())
     }
 
     /// Writes flags and answers into the config file, keeping the rest.
@@ -122,7 +131,7 @@ pub fn resolve(args: &Args, env: &Environment, path: &Path) -> Result<Resolved, 
         to_save: Map::new(),
     };
     apply_environment(&mut resolved, env);
-    apply_flags(&mut resolved, args);
+    apply_flags(&mut resolved, args)?;
     Ok(resolved)
 }
 
@@ -148,44 +157,38 @@ fn apply_environment(resolved: &mut Resolved, env: &Environment) {
     }
 }
 
-fn apply_flags(resolved: &mut Resolved, args: &Args) {
-    if let Some(token) = &args.force_token {
-        resolved.settings.token = Some(Token::new(token.clone()));
-        resolved.set(
-            "token",
-            Value::String(token.clone()),
-            Source::Flag("--force-token"),
-        );
-    }
-    if let Some(model) = &args.force_model {
-        resolved.settings.model = model.clone();
-        resolved.set(
-            "model",
-            Value::String(model.clone()),
-            Source::Flag("--force-model"),
-        );
-    }
-    if let Some(host) = &args.ollama_host {
-        resolved.settings.ollama_host = host.clone();
-        resolved.set(
-            "ollama_host",
-            Value::String(host.clone()),
-            Source::Flag("--ollama-host"),
-        );
-    }
-    if let Some(port) = args.ollama_port {
-        resolved.settings.ollama_port = port;
-        resolved.set(
+/// The command line checked these values already; one the settings still
+/// refuse is reported like a bad value in the file, naming the flag.
+fn apply_flags(resolved: &mut Resolved, args: &Args) -> Result<(), ConfigError> {
+    let text = |value: &Option<String>| value.clone().map(Value::String);
+    let stream_flag = match args.stream {
+        Some(true) => "--stream",
+        _ => "--no-stream",
+    };
+    let flags = [
+        ("token", text(&args.force_token), "--force-token"),
+        ("model", text(&args.force_model), "--force-model"),
+        ("ollama_host", text(&args.ollama_host), "--ollama-host"),
+        (
             "ollama_port",
-            Value::from(port),
-            Source::Flag("--ollama-port"),
-        );
+            args.ollama_port.map(Value::from),
+            "--ollama-port",
+        ),
+        ("stream_mode", args.stream.map(Value::Bool), stream_flag),
+    ];
+    for (key, value, flag) in flags {
+        if let Some(value) = value {
+            resolved
+                .set(key, value, Source::Flag(flag))
+                .map_err(|expected| ConfigError::Value {
+                    path: resolved.config_path.clone(),
+                    line: None,
+                    key: flag.to_string(),
+                    expected,
+                })?;
+        }
     }
-    if let Some(stream) = args.stream {
-        resolved.settings.stream_mode = stream;
-        let flag = if stream { "--stream" } else { "--no-stream" };
-        resolved.set("stream_mode", Value::Bool(stream), Source::Flag(flag));
-    }
+    Ok(())
 }
 
 /// Ollama's reading of `OLLAMA_HOST` (its envconfig.Host), as a host and a
