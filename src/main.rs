@@ -28,6 +28,12 @@ mod shutdown;
 mod test_mode;
 mod watchdog;
 
+/// The test rig's throw-away certificate authority, for unit tests that
+/// need real TLS on both sides.
+#[cfg(test)]
+#[path = "../tests/support/tls.rs"]
+mod test_ca;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;

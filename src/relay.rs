@@ -370,3 +370,49 @@ fn send(out: &Sender<ToWriter>, job: &Job, kind: FrameKind, content: String) {
     // already tearing down and nothing could deliver the frame anyway.
     let _ = out.send(ToWriter::Frame(frame));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits (bounded) until thread `tid` of this process sleeps, which for
+    /// a thread that only calls `wait_idle` means it waits on the condvar.
+    fn wait_until_asleep(tid: i32) {
+        let stat = format!("/proc/self/task/{tid}/stat");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let text = std::fs::read_to_string(&stat).unwrap_or_default();
+            // The state follows the parenthesised thread name.
+            let state = text.rsplit(')').next().unwrap_or("").trim_start();
+            if state.starts_with('S') {
+                return;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        panic!("thread {tid} never went to sleep");
+    }
+
+    #[test]
+    fn the_last_answer_to_end_wakes_a_waiting_shutdown() {
+        let state = Arc::new(State::default());
+        assert!(state.wait_idle(Duration::ZERO), "nothing accepted yet");
+        state.begin();
+        state.begin();
+        assert!(!state.wait_idle(Duration::ZERO));
+        let (done, waited) = mpsc::channel();
+        let (tid_tx, tid) = mpsc::channel();
+        let waiter = Arc::clone(&state);
+        thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            let _ = tid_tx.send(unsafe { libc::gettid() });
+            let _ = done.send(waiter.wait_idle(Duration::from_secs(3600)));
+        });
+        wait_until_asleep(tid.recv().unwrap());
+        state.end();
+        assert!(!state.wait_idle(Duration::ZERO), "one answer still runs");
+        state.end();
+        // Without the wake-up the waiter would sleep for its whole hour; the
+        // bound only keeps a broken build from hanging the test.
+        assert_eq!(waited.recv_timeout(Duration::from_secs(10)), Ok(true));
+    }
+}

@@ -1250,6 +1250,12 @@ fn test_mode_with_all_input_piped_at_once_answers_and_exits_0() {
     assert_eq!(out.code(), Some(0), "{}", out.describe());
     let summary = summary_after(&out.stdout, "hello there");
     assert!(is_summary(summary), "{summary:?}\n{}", out.stdout);
+    // The answer's own log line goes to the file only: on the console it
+    // would land in the middle of the answer being printed.
+    let log = std::fs::read_to_string(log_dir(out.home()).join("client.log")).unwrap();
+    assert!(log.contains("request -1 answered"), "{log}");
+    let console = format!("{}{}", out.stdout, out.stderr);
+    assert!(!console.contains("request -1 answered"), "{console}");
 }
 
 #[test]
