@@ -486,6 +486,40 @@ mod tests {
         assert_eq!(stats.tokens_per_second(), Some(2.0));
     }
 
+    /// A JSON object line of exactly `length` bytes (newline not counted).
+    fn padded_line(fields: &str, length: usize) -> String {
+        let bare = format!("{{{fields},\"pad\":\"\"}}");
+        let pad = "p".repeat(length - bare.len());
+        format!("{{{fields},\"pad\":\"{pad}\"}}")
+    }
+
+    #[test]
+    fn lines_of_exactly_the_limit_are_accepted() {
+        // client() allows 1024 bytes: a piece line of 1024 plus its newline,
+        // then a last line of 1024 with no newline before the end.
+        let piece = padded_line(r#""response":"x","done":false"#, 1024);
+        let done = padded_line(r#""response":"","done":true"#, 1024);
+        let text = format!("{piece}\n{done}");
+        let (pieces, result) = lines_of(&client(), text.as_bytes());
+        assert_eq!(pieces, ["x"]);
+        assert!(result.is_ok(), "{result:?}");
+        let too_long = padded_line(r#""response":"x","done":false"#, 1025);
+        let (_, result) = lines_of(&client(), too_long.as_bytes());
+        assert_eq!(result, Err(OllamaError::LineTooLong { limit: 1024 }));
+    }
+
+    #[test]
+    fn no_speed_without_a_duration() {
+        let stats = |ns| Stats {
+            eval_count: Some(8),
+            eval_duration_ns: ns,
+            done_reason: None,
+        };
+        assert_eq!(stats(Some(0)).tokens_per_second(), None);
+        assert_eq!(stats(None).tokens_per_second(), None);
+        assert_eq!(stats(Some(1)).tokens_per_second(), Some(8e9));
+    }
+
     #[test]
     fn failures_in_the_stream() {
         let c = client();
