@@ -2,12 +2,18 @@
 //! step with the fix when it fails. Config, Ollama, the model, the hub; each
 //! step is bounded in time (10 s at most). Exit 0 when all pass, 1 if not.
 
+use std::path::Path;
+use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::cli::Args;
 use crate::console::print;
-use crate::hub::{self, ConnectError, SessionConfig};
+use crate::exit::{self, Fatal};
+use crate::hub::{self, ConnectError, Endpoint, SessionConfig};
 use crate::ollama;
-use crate::settings::Resolved;
+use crate::serve::session_config;
+use crate::settings::{self, Environment, Resolved};
+use crate::startup::{init_logging, save};
 
 /// The longest any single step may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,10 +51,56 @@ impl Step {
     }
 }
 
+/// Why the hub step cannot connect at all.
+enum HubUnready {
+    NoToken,
+    /// The TLS setup failed (a CA file that cannot be used); says why.
+    Tls(String),
+}
+
+/// The `--check` mode: resolves the settings as serving would (a broken
+/// config file is reported and never overwritten; the other steps then run
+/// on the flags, the environment and the defaults), saves the flags, runs
+/// the checklist. Exit 0 when every step passed, 1 if not.
+pub fn run_mode(
+    args: &Args,
+    env: &Environment,
+    path: &Path,
+    endpoint: Endpoint,
+) -> Result<ExitCode, Fatal> {
+    let (mut resolved, config_error) = match settings::resolve(args, env, path) {
+        Ok(resolved) => (resolved, None),
+        Err(e) => {
+            let without_file = settings::resolve_without_file(args, env, path)
+                .map_err(|e| Fatal::config(e.to_string()))?;
+            (without_file, Some(e.to_string()))
+        }
+    };
+    if config_error.is_none() {
+        if let Err(fatal) = save(&mut resolved) {
+            print(&format!("[FAIL] {}\n", fatal.message));
+        }
+    }
+    init_logging(args, &resolved);
+    let hub = match resolved.settings.token.clone() {
+        None => Err(HubUnready::NoToken),
+        Some(token) => session_config(args, &resolved.settings, endpoint, token)
+            .map_err(|fatal| HubUnready::Tls(fatal.message)),
+    };
+    match run(&resolved, config_error, hub) {
+        true => Ok(ExitCode::SUCCESS),
+        false => Ok(ExitCode::from(exit::CHECK_FAILED)),
+    }
+}
+
 /// Runs every step, printing each as it finishes; true when all passed.
 /// `config_error` is set when the config file could not be used (the other
 /// steps then run on the defaults).
-pub fn run(resolved: &Resolved, config_error: Option<String>, hub: Option<SessionConfig>) -> bool {
+fn run(
+    resolved: &Resolved,
+    config_error: Option<String>,
+    hub: Result<SessionConfig, HubUnready>,
+) -> bool {
     let mut all_ok = true;
     let mut report = |step: Step| {
         step.show();
@@ -134,12 +186,22 @@ fn list(names: &[String]) -> String {
     }
 }
 
-fn hub_step(hub: Option<SessionConfig>) -> Step {
-    let Some(mut config) = hub else {
-        return Step::fail(
-            "hub: not checked without a token".into(),
-            "set the token first",
-        );
+fn hub_step(hub: Result<SessionConfig, HubUnready>) -> Step {
+    let mut config = match hub {
+        Ok(config) => config,
+        Err(HubUnready::NoToken) => {
+            return Step::fail(
+                "hub: not checked without a token".into(),
+                "set the token first",
+            )
+        }
+        Err(HubUnready::Tls(why)) => {
+            return Step::fail(
+                format!("hub: not checked: {why}"),
+                "give --ca-file (or SSL_CERT_FILE) a readable PEM file with the hub's CA \
+                 certificate, or leave it out to trust the public CAs",
+            )
+        }
     };
     config.handshake_timeout = config.handshake_timeout.min(STEP_TIMEOUT);
     let endpoint = config.endpoint.to_string();

@@ -1,21 +1,31 @@
 //! `ollama-proxy-client`: sells the local Ollama on the marketplace hub.
 //!
-//! Data path: hub frame -> `hub::session` (reader) -> `relay` (job queue,
-//! workers) -> `ollama` (NDJSON lines) -> pieces -> `hub::writer` -> hub
-//! frames. Around it: `cli` (what was typed), `settings` (flags, environment
-//! and config file combined), `config` (the file and the defaults),
-//! `first_run` (questions at a terminal), `logging`, `console` (stdout and
-//! terminal input), `secret` (the token's masked type), `protocol` (the
-//! hub's JSON), `watchdog` (Ollama deadlines), and the modes `test_mode`
-//! and `check`.
+//! `main` only reads the command line, picks the mode and turns a
+//! [`Fatal`] into its exit status. The modules, in the order data flows
+//! through them (each uses only modules listed before it; see
+//! ARCHITECTURE.md):
 //!
-//! Exit statuses: 0 normal end, 1 `--check` found a problem, 2 usage error,
-//! 78 configuration missing or invalid (EX_CONFIG).
+//! - `protocol`: the hub's JSON frames, in and out;
+//! - `hub`: the WebSocket to the hub: connect, read requests, write frames;
+//! - `ollama`: one prompt on the local Ollama, piece by piece;
+//! - `relay`: requests from the hub to Ollama's workers and their answers
+//!   to the hub's writer;
+//! - `shutdown`: the ordered stop on SIGTERM/SIGINT;
+//! - `serve`: starts the threads above and wires them together;
+//! - the owner's side: `cli` (what was typed), `config` (the file and the
+//!   settings table), `settings` (flags, environment and file combined),
+//!   `startup`, `first_run`, `logging`, `console`, `secret`, `exit`, and
+//!   the other modes `test_mode` and `check`.
+//!
+//! Exit statuses (`exit`): 0 normal end, 1 `--check` found a problem, 2
+//! usage error, 71 a thread could not be started, 78 configuration missing
+//! or invalid (EX_CONFIG).
 
 mod check;
 mod cli;
 mod config;
 mod console;
+mod exit;
 mod first_run;
 mod hub;
 mod logging;
@@ -23,10 +33,11 @@ mod ollama;
 mod protocol;
 mod relay;
 mod secret;
+mod serve;
 mod settings;
 mod shutdown;
+mod startup;
 mod test_mode;
-mod watchdog;
 
 /// The test rig's throw-away certificate authority, for unit tests that
 /// need real TLS on both sides.
@@ -34,19 +45,14 @@ mod watchdog;
 #[path = "../tests/support/tls.rs"]
 mod test_ca;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::thread;
 
-use crate::config::Settings;
 use crate::console::print;
-use crate::hub::{Backoff, Endpoint, Proxy, SessionConfig, Supervisor, Writer};
-use crate::logging::LogSetup;
-use crate::ollama::OllamaTarget;
-use crate::relay::Relay;
+use crate::exit::Fatal;
+use crate::hub::Endpoint;
 use crate::settings::{Environment, Resolved};
-use crate::shutdown::Shutdown;
+use crate::startup::{complete_settings, init_logging, reset_config, save};
 
 /// glibc gives every thread that allocates its own malloc arena, each of
 /// which keeps freed memory; for a client whose threads allocate little,
@@ -61,35 +67,13 @@ fn limit_malloc_arenas() {
     }
 }
 
-/// A reason to stop, with the exit status it maps to.
-struct Fatal {
-    status: u8,
-    message: String,
-}
-
-impl Fatal {
-    fn usage(message: impl Into<String>) -> Fatal {
-        Fatal {
-            status: 2,
-            message: message.into(),
-        }
-    }
-
-    fn config(message: impl Into<String>) -> Fatal {
-        Fatal {
-            status: 78,
-            message: message.into(),
-        }
-    }
-}
-
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let args = match cli::parse(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(e) => {
             eprintln!("ollama-proxy-client: {e}\n{}", cli::USAGE_HINT);
-            return ExitCode::from(2);
+            return ExitCode::from(exit::USAGE);
         }
     };
     if args.version {
@@ -125,7 +109,7 @@ fn main() -> ExitCode {
             } else {
                 eprintln!("ollama-proxy-client: {}", fatal.message);
             }
-            if fatal.status == 2 {
+            if fatal.status == exit::USAGE {
                 eprintln!("{}", cli::USAGE_HINT);
             }
             ExitCode::from(fatal.status)
@@ -143,7 +127,7 @@ fn run(args: &cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
     }
     let env = Environment::read();
     if args.check {
-        return Ok(run_check(args, &env, config_path, endpoint));
+        return check::run_mode(args, &env, config_path, endpoint);
     }
     let mut resolved =
         settings::resolve(args, &env, config_path).map_err(|e| Fatal::config(e.to_string()))?;
@@ -156,7 +140,7 @@ fn run(args: &cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
     save(&mut resolved)?;
     init_logging(args, &resolved);
     let hub = match &resolved.settings.token {
-        Some(token) => Some(session_config(
+        Some(token) => Some(serve::session_config(
             args,
             &resolved.settings,
             endpoint,
@@ -164,92 +148,8 @@ fn run(args: &cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
         )?),
         None => None,
     };
-    serve(args, &resolved.settings, hub)?;
+    serve::serve(args, &resolved.settings, hub)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn reset_config(path: &Path) -> Result<(), Fatal> {
-    print(&format!("Deleting the config file {}\n", path.display()));
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Fatal::config(format!(
-            "cannot delete {}: {e}",
-            path.display()
-        ))),
-    }
-}
-
-/// Asks for missing settings at a terminal; elsewhere a missing token is
-/// fatal at once (test mode runs without the hub instead).
-fn complete_settings(args: &cli::Args, resolved: &mut Resolved) -> Result<(), Fatal> {
-    let missing = first_run::missing(resolved);
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if console::stdin_is_terminal() {
-        let _echo_back_on_ctrl_c = console::TerminalGuard::install();
-        return first_run::ask(resolved, &missing).map_err(Fatal::config);
-    }
-    if resolved.settings.token.is_none() && !args.test {
-        return Err(Fatal::config(format!(
-            "no hub token in {} and no terminal to ask for one: set it with \
-             --force-token TOKEN (saved to the config) or the OLLAMA_PROXY_TOKEN \
-             environment variable",
-            resolved.config_path.display()
-        )));
-    }
-    Ok(())
-}
-
-fn save(resolved: &mut Resolved) -> Result<(), Fatal> {
-    if resolved.save().map_err(|e| Fatal::config(e.to_string()))? {
-        print(&format!(
-            "Settings saved to {}\n",
-            resolved.config_path.display()
-        ));
-    }
-    Ok(())
-}
-
-fn init_logging(args: &cli::Args, resolved: &Resolved) {
-    let log_path = resolved.log_path();
-    logging::init(&LogSetup {
-        console_debug: args.debug || args.test,
-        file: Some(&log_path),
-        max_bytes: resolved.settings.log_max_bytes,
-        files_kept: resolved.settings.log_files_kept,
-    });
-}
-
-fn session_config(
-    args: &cli::Args,
-    settings: &Settings,
-    endpoint: Endpoint,
-    token: secret::Token,
-) -> Result<SessionConfig, Fatal> {
-    let tls = match endpoint.tls {
-        true => Some(hub::client_config(extra_ca(args).as_deref()).map_err(Fatal::config)?),
-        false => None,
-    };
-    Ok(SessionConfig {
-        proxy: Proxy::from_env(&endpoint),
-        endpoint,
-        token,
-        tls,
-        handshake_timeout: settings.handshake_timeout,
-        dead_after: settings.dead_after,
-        max_frame_bytes: settings.max_frame_bytes,
-    })
-}
-
-/// `--ca-file`, else `SSL_CERT_FILE`.
-fn extra_ca(args: &cli::Args) -> Option<PathBuf> {
-    args.ca_file.clone().or_else(|| {
-        std::env::var_os("SSL_CERT_FILE")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    })
 }
 
 fn show_config(resolved: &Resolved, endpoint: &Endpoint) {
@@ -279,110 +179,4 @@ fn show_config(resolved: &Resolved, endpoint: &Endpoint) {
         ));
     }
     print(&text);
-}
-
-fn run_check(args: &cli::Args, env: &Environment, path: &Path, endpoint: Endpoint) -> ExitCode {
-    let (mut resolved, config_error) = match settings::resolve(args, env, path) {
-        Ok(resolved) => (resolved, None),
-        Err(e) => {
-            // The other steps run on the flags, the environment and the
-            // defaults; the broken file is reported, never overwritten.
-            let empty = Path::new("/nonexistent/ollama-proxy-client/config.json");
-            let fallback = settings::resolve(args, env, empty);
-            match fallback {
-                Ok(mut resolved) => {
-                    resolved.config_path = path.to_path_buf();
-                    (resolved, Some(e.to_string()))
-                }
-                Err(_) => return ExitCode::from(78),
-            }
-        }
-    };
-    if config_error.is_none() {
-        if let Err(fatal) = save(&mut resolved) {
-            print(&format!("[FAIL] {}\n", fatal.message));
-        }
-    }
-    init_logging(args, &resolved);
-    let hub = resolved.settings.token.clone().and_then(|token| {
-        session_config(args, &resolved.settings, endpoint, token)
-            .map_err(|e| print(&format!("[FAIL] {}\n", e.message)))
-            .ok()
-    });
-    match check::run(&resolved, config_error, hub) {
-        true => ExitCode::SUCCESS,
-        false => ExitCode::from(1),
-    }
-}
-
-/// Starts the writer and the workers, then keeps the hub connection up (in
-/// test mode in the background, while the console takes prompts).
-fn serve(args: &cli::Args, settings: &Settings, hub: Option<SessionConfig>) -> Result<(), Fatal> {
-    let target = OllamaTarget::from_settings(settings);
-    log::info!(
-        "ollama-proxy-client {}: model {} on {}, {} worker(s), {} mode",
-        env!("CARGO_PKG_VERSION"),
-        target.model,
-        target.base_url,
-        settings.max_parallel,
-        if settings.stream_mode {
-            "stream"
-        } else {
-            "non-stream"
-        }
-    );
-    let (to_writer, inbox) = mpsc::channel();
-    let writer = Writer::new(inbox, settings.outbox_bytes, settings.ping_interval);
-    spawn("writer", move || writer.run())?;
-    let relay = Relay::start(
-        settings.max_parallel,
-        settings.queue_size,
-        settings.stream_mode,
-        &target,
-        &to_writer,
-    )
-    .map_err(|e| Fatal::config(format!("cannot start the worker threads: {e}")))?;
-    let dispatcher = relay.dispatcher.clone();
-    let shutdown = Shutdown::new(
-        relay,
-        to_writer.clone(),
-        settings.shutdown_grace,
-        args.test,
-        hub.is_some(),
-    );
-    if !shutdown.install_signals() {
-        log::warn!("cannot catch SIGTERM/SIGINT: a stop will not wait for running answers");
-    }
-    let stop = shutdown.stopping.clone();
-    let supervisor = hub.map(|config| Supervisor {
-        config,
-        backoff: Backoff::new(settings.reconnect_base, settings.reconnect_max),
-        stable_after: settings.reconnect_max,
-    });
-    if !args.test {
-        if let Some(supervisor) = supervisor {
-            supervisor.run(&dispatcher, &to_writer, &stop);
-        }
-        // Only a shutdown ends the loop above; it also ends the process.
-        stop.wait_for_exit();
-    }
-    match supervisor {
-        Some(supervisor) => {
-            let (dispatcher, to_writer) = (dispatcher.clone(), to_writer.clone());
-            spawn("hub", move || {
-                supervisor.run(&dispatcher, &to_writer, &stop)
-            })?;
-        }
-        None => log::warn!("no hub token: answers are shown here only, not sent to the hub"),
-    }
-    test_mode::run(&dispatcher);
-    shutdown.run("end of test mode")
-}
-
-fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), Fatal> {
-    thread::Builder::new()
-        .name(name.into())
-        .spawn(body)
-        .map(drop)
-        .map_err(|e| Fatal::config(format!("cannot start the {name} thread: {e}")))
 }

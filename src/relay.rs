@@ -5,7 +5,7 @@
 //! threads; when the queue is full the buyer is answered `Error: busy` at
 //! once, from the reader's thread, so the hub never waits on a full box.
 //! A worker runs the prompt on Ollama and sends each piece on to the writer
-//! as an [`Outgoing`] frame, tagged with the request's sequence number so
+//! as an `Outgoing` frame (the writer's type), tagged with the request's sequence number so
 //! that the writer can merge pieces and the outbox can drop whole requests.
 //!
 //! Every request ends with exactly one terminal frame sequence: in stream
@@ -24,41 +24,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::ollama::{OllamaClient, OllamaError, OllamaTarget, Stats};
-use crate::protocol::{FrameKind, MessageId};
-use crate::watchdog::Canceller;
-
-/// One frame on its way to the hub.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outgoing {
-    /// Sequence number of the request this frame answers (internal).
-    pub request: u64,
-    pub message_id: MessageId,
-    pub kind: FrameKind,
-    pub content: String,
-}
-
-/// What the writer thread is told; defined here because workers and the
-/// dispatcher produce it, and the hub session adds links.
-pub enum ToWriter {
-    Frame(Outgoing),
-    /// Sent by the hub session; see `hub::writer`.
-    Link(crate::hub::LinkHandle),
-    /// Shutdown: send what is queued, close the connection with 1001, then
-    /// report on the channel and stop.
-    Finish(Finish),
-}
-
-/// A request to the writer to deliver what it holds and stop.
-pub struct Finish {
-    /// Answered once the writer has stopped.
-    pub done: Sender<()>,
-    /// Frames still undelivered then (hub unreachable) are given up.
-    pub deadline: Instant,
-    /// Set just before the Close goes out, so that the connection loop does
-    /// not reconnect after it; until then it does, to deliver the rest.
-    pub stopping: crate::shutdown::Stopping,
-}
+use crate::hub::{Outgoing, Requests, ToWriter};
+use crate::ollama::{Canceller, OllamaClient, OllamaError, OllamaTarget, Stats};
+use crate::protocol::{BuyerMessage, FrameKind, MessageId};
 
 /// A buyer prompt waiting for a worker.
 pub struct Job {
@@ -194,6 +162,17 @@ impl Dispatcher {
                 elapsed: job.received.elapsed(),
             });
         }
+    }
+}
+
+/// The hub's reader hands its requests over through this.
+impl Requests for Dispatcher {
+    fn run(&self, request: BuyerMessage) {
+        self.dispatch(request.message_id, request.prompt, request.stream, None);
+    }
+
+    fn refuse(&self, message_id: MessageId, reason: &'static str) {
+        self.reject(message_id, reason, None);
     }
 }
 

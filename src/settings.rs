@@ -135,6 +135,25 @@ pub fn resolve(args: &Args, env: &Environment, path: &Path) -> Result<Resolved, 
     Ok(resolved)
 }
 
+/// Like [`resolve`] for a config file that cannot be used: the flags, the
+/// environment and the defaults, with `path` kept as the file in use.
+pub fn resolve_without_file(
+    args: &Args,
+    env: &Environment,
+    path: &Path,
+) -> Result<Resolved, ConfigError> {
+    let mut resolved = Resolved {
+        settings: Settings::default(),
+        config_path: path.to_path_buf(),
+        sources: BTreeMap::new(),
+        raw: Map::new(),
+        to_save: Map::new(),
+    };
+    apply_environment(&mut resolved, env);
+    apply_flags(&mut resolved, args)?;
+    Ok(resolved)
+}
+
 fn apply_environment(resolved: &mut Resolved, env: &Environment) {
     if let Some(token) = &env.token {
         resolved.settings.token = Some(Token::new(token.trim()));

@@ -19,33 +19,12 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::relay::{Finish, Relay, ToWriter};
+use crate::hub::{Finish, Stopping, ToWriter};
+use crate::relay::Relay;
 
 /// How long cancelled answers get to send their error frames, and the
 /// writer its last frames and the Close.
 const CLEANUP_LIMIT: Duration = Duration::from_secs(1);
-
-/// Tells the hub connection loop that the process is going away.
-#[derive(Clone, Default)]
-pub struct Stopping(Arc<AtomicBool>);
-
-impl Stopping {
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    pub fn set(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// Blocks the calling thread for good: the shutdown thread ends the
-    /// process once the last frames are out.
-    pub fn wait_for_exit(&self) -> ! {
-        loop {
-            thread::park();
-        }
-    }
-}
 
 /// What the shutdown sequence works on.
 pub struct Shutdown {
@@ -80,14 +59,12 @@ impl Shutdown {
     }
 
     /// Installs the signal thread: the first SIGTERM/SIGINT starts the
-    /// sequence, a second one exits at once. Returns false when signals
-    /// cannot be caught (the defaults, ending the process, stay in place).
-    pub fn install_signals(self: &Arc<Shutdown>) -> bool {
-        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
-            return false;
-        };
+    /// sequence, a second one exits at once. An error means signals cannot
+    /// be caught; the caller must not run without them.
+    pub fn install_signals(self: &Arc<Shutdown>) -> std::io::Result<()> {
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
         let shutdown = Arc::clone(self);
-        let spawned = thread::Builder::new()
+        thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
                 let mut seen = 0;
@@ -103,13 +80,20 @@ impl Shutdown {
                         log::logger().flush();
                         std::process::exit(0);
                     }
-                    let shutdown = Arc::clone(&shutdown);
-                    let _ = thread::Builder::new()
+                    let reason = format!("{name} received");
+                    let runner = Arc::clone(&shutdown);
+                    let started = thread::Builder::new()
                         .name("shutdown".into())
-                        .spawn(move || shutdown.run(&format!("{name} received")));
+                        .spawn(move || runner.run(&reason));
+                    if let Err(e) = started {
+                        // The stop still happens, here; only a second
+                        // signal can no longer cut it short.
+                        log::error!("cannot start the shutdown thread: {e}");
+                        shutdown.run(&format!("{name} received"));
+                    }
                 }
-            });
-        spawned.is_ok()
+            })
+            .map(drop)
     }
 
     /// Runs the sequence and ends the process with status 0. Only the first

@@ -1,169 +1,28 @@
-//! The hub side: keeping one WebSocket to the marketplace hub up, forever.
+//! The hub side: one WebSocket to the marketplace hub, kept up forever.
 //!
-//! Data flow: `session` connects and then reads on the main thread, turning
-//! the hub's frames into requests for the relay; the `writer` thread sends
-//! every answer frame and the heartbeat pings over the same connection
-//! (`link`), which `wire` makes safe to share between the two threads. When
-//! a connection ends, [`run`] waits out the backoff delay and connects again;
-//! the writer keeps unsent frames meanwhile.
+//! Data flow: `supervisor` keeps connecting (`session::connect`: TCP, or a
+//! tunnel through `proxy`; TLS from `tls`; the WebSocket upgrade to the
+//! `endpoint`) and runs each connection's reader loop on its own thread,
+//! which hands every buyer request to a [`Requests`] (the relay implements
+//! it; the hub knows nothing of how answers are made). The `writer` thread
+//! sends every answer frame and the heartbeat over the same connection
+//! (`link`), which `wire` makes safe to share between the two threads; its
+//! `outbox` keeps frames while the hub is away. This module depends on
+//! `protocol` for the frames, never on the relay.
 
 mod endpoint;
 mod link;
+mod outbox;
 mod proxy;
 mod session;
+mod supervisor;
 mod tls;
 mod wire;
 mod writer;
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::mpsc::Sender;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 pub use endpoint::Endpoint;
-pub use link::Link;
 pub use proxy::Proxy;
-pub use session::{connect, ConnectError, SessionConfig};
+pub use session::{connect, ConnectError, Requests, SessionConfig};
+pub use supervisor::{Backoff, Stopping, Supervisor};
 pub use tls::client_config;
-pub use writer::Writer;
-
-use crate::relay::{Dispatcher, ToWriter};
-use crate::shutdown::Stopping;
-
-/// The writer's handle on a connection.
-pub type LinkHandle = Arc<Link>;
-
-/// When to try again after a failed or lost connection.
-pub struct Backoff {
-    base: Duration,
-    max: Duration,
-    failures: u32,
-}
-
-impl Backoff {
-    pub fn new(base: Duration, max: Duration) -> Backoff {
-        Backoff {
-            base,
-            max,
-            failures: 0,
-        }
-    }
-
-    /// The next delay: base, 2 x base, ... up to max, plus 0-20 % jitter so
-    /// that many boxes cut off together do not come back in one wave. A
-    /// rejected token always waits the maximum.
-    pub fn next_delay(&mut self, token_rejected: bool) -> Duration {
-        self.failures = self.failures.saturating_add(1);
-        let plain = if token_rejected {
-            self.max
-        } else {
-            self.base.saturating_mul(self.failures).min(self.max)
-        };
-        plain + plain.mul_f64(random_fraction() * 0.2)
-    }
-
-    /// A connection stayed up long enough: start again from `base`.
-    pub fn reset(&mut self) {
-        self.failures = 0;
-    }
-}
-
-/// A number in [0, 1) from the standard library's per-process random keys,
-/// good enough for jitter and no extra crate.
-fn random_fraction() -> f64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(Instant::now().elapsed().as_nanos());
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Keeps the hub connection up: connect, serve, back off, repeat.
-pub struct Supervisor {
-    pub config: SessionConfig,
-    pub backoff: Backoff,
-    /// How long a connection must last for the backoff to start over.
-    pub stable_after: Duration,
-}
-
-impl Supervisor {
-    /// Runs until the process is stopping (see `shutdown`).
-    pub fn run(mut self, dispatcher: &Dispatcher, to_writer: &Sender<ToWriter>, stop: &Stopping) {
-        let mut connection_id = 0u64;
-        while !stop.is_set() {
-            connection_id += 1;
-            let token_rejected = self.connect_and_serve(connection_id, dispatcher, to_writer, stop);
-            if stop.is_set() {
-                return;
-            }
-            let delay = self.backoff.next_delay(token_rejected);
-            log::info!("reconnecting in {:.2} s", delay.as_secs_f64());
-            std::thread::sleep(delay);
-        }
-    }
-
-    /// One connection from connect to its end; true if the hub rejected
-    /// the token.
-    fn connect_and_serve(
-        &mut self,
-        id: u64,
-        dispatcher: &Dispatcher,
-        to_writer: &Sender<ToWriter>,
-        stop: &Stopping,
-    ) -> bool {
-        match &self.config.proxy {
-            Some(proxy) => log::info!(
-                "connecting to {} through the proxy {proxy} (connection #{id})",
-                self.config.endpoint
-            ),
-            None => log::info!("connecting to {} (connection #{id})", self.config.endpoint),
-        }
-        let session = match session::connect(&self.config, id) {
-            Ok(session) => session,
-            Err(error @ ConnectError::TokenRejected(_)) => {
-                log::error!("{error}");
-                return true;
-            }
-            Err(error) => {
-                log::warn!("cannot connect to the hub: {error}");
-                return false;
-            }
-        };
-        log::info!("connected to the hub (connection #{id})");
-        let link = Arc::clone(&session.link);
-        if to_writer.send(ToWriter::Link(Arc::clone(&link))).is_err() {
-            return false;
-        }
-        let since = Instant::now();
-        let end = session.serve(dispatcher);
-        link.shut();
-        if stop.is_set() {
-            log::info!("hub connection #{id} closed: {end}");
-        } else {
-            log::warn!("hub connection #{id} ended: {end}");
-        }
-        if since.elapsed() >= self.stable_after {
-            self.backoff.reset();
-        }
-        false
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_by_base_up_to_max_with_jitter() {
-        let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(60));
-        for attempt in 1..=15u32 {
-            let plain = Duration::from_secs((5 * attempt as u64).min(60));
-            let delay = backoff.next_delay(false);
-            assert!(
-                delay >= plain && delay <= plain.mul_f64(1.2),
-                "{attempt}: {delay:?}"
-            );
-        }
-        backoff.reset();
-        assert!(backoff.next_delay(false) < Duration::from_secs(7));
-        assert!(backoff.next_delay(true) >= Duration::from_secs(60));
-    }
-}
+pub use writer::{Finish, Outgoing, ToWriter, Writer};

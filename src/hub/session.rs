@@ -27,14 +27,23 @@ use super::link::Link;
 use super::proxy::Proxy;
 use super::tls;
 use super::wire::Wire;
-use crate::protocol::{parse_incoming, Incoming};
-use crate::relay::Dispatcher;
+use crate::protocol::{parse_incoming, BuyerMessage, Incoming, MessageId};
 use crate::secret::Token;
 
 /// Frames up to this many times `max_frame_bytes` are read and dropped;
 /// beyond it reading one would cost too much memory on a small box, so the
 /// connection is replaced instead.
 const OVERSIZED_FRAME_FACTOR: usize = 16;
+
+/// Where the reader hands the buyers' requests. The relay implements it,
+/// so that the hub side never needs to know how an answer is made.
+pub trait Requests {
+    /// A buyer's request, to be answered.
+    fn run(&self, request: BuyerMessage);
+    /// A request that names its buyer but cannot be run: it is answered
+    /// with `reason` as an error.
+    fn refuse(&self, message_id: MessageId, reason: &'static str);
+}
 
 /// What a connection needs that does not change between connections.
 pub struct SessionConfig {
@@ -304,12 +313,12 @@ impl Session {
     }
 
     /// Reads and handles the hub's frames until the connection ends.
-    pub fn serve(mut self, dispatcher: &Dispatcher) -> SessionEnd {
+    pub fn serve(mut self, requests: &dyn Requests) -> SessionEnd {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let (messages, end) = self.drain();
             for message in messages {
-                handle(message, dispatcher);
+                handle(message, requests);
             }
             if let Some(end) = end {
                 return end;
@@ -388,7 +397,7 @@ fn reason_suffix(reason: &str) -> String {
 }
 
 /// Acts on one message from the hub (outside the lock).
-fn handle(message: Message, dispatcher: &Dispatcher) {
+fn handle(message: Message, requests: &dyn Requests) {
     if let Message::Text(text) = &message {
         log::debug!("hub frame: {}", shorten(text.as_str(), 300));
     }
@@ -400,11 +409,11 @@ fn handle(message: Message, dispatcher: &Dispatcher) {
                     request.message_id.as_json(),
                     request.prompt.chars().count()
                 );
-                dispatcher.dispatch(request.message_id, request.prompt, request.stream, None);
+                requests.run(request);
             }
             Incoming::Unanswerable { message_id, reason } => {
                 log::warn!("request {} cannot be run: {reason}", message_id.as_json());
-                dispatcher.reject(message_id, reason, None);
+                requests.refuse(message_id, reason);
             }
             Incoming::Other { kind } => log::debug!("hub frame of type {kind:?} ignored"),
             Incoming::Malformed { reason } => log::warn!("ignored a hub frame: {reason}"),

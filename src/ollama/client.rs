@@ -1,4 +1,4 @@
-//! The local Ollama: one `POST /api/generate` per buyer prompt, read as
+//! One buyer prompt on Ollama: one `POST /api/generate`, read as
 //! NDJSON line by line, each non-empty `response` piece handed on the moment
 //! its line arrives.
 //!
@@ -18,8 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::Settings;
-use crate::watchdog::{Canceller, Cut, Watchdog};
+use super::watchdog::{Canceller, Cut, Watchdog};
 
 /// What a worker needs to know to ask Ollama (shared by all workers).
 #[derive(Clone, Debug)]
@@ -35,18 +34,6 @@ pub struct OllamaTarget {
 }
 
 impl OllamaTarget {
-    pub fn from_settings(settings: &Settings) -> OllamaTarget {
-        OllamaTarget {
-            base_url: base_url(&settings.ollama_host, settings.ollama_port),
-            model: settings.model.clone(),
-            keep_alive: settings.keep_alive.clone(),
-            options: settings.options.clone(),
-            load_timeout: settings.load_timeout,
-            idle_timeout: settings.idle_timeout,
-            max_line_bytes: settings.max_line_bytes,
-        }
-    }
-
     /// The JSON body of a generate request: the owner's generation options
     /// go inside `options`, where Ollama reads them.
     fn generate_body(&self, prompt: &str) -> String {
@@ -62,19 +49,6 @@ impl OllamaTarget {
         }
         Value::Object(body).to_string()
     }
-}
-
-/// `http://host:port` from the config's host and port. A host that already
-/// carries a scheme (`http://gpu-box:11434`) is used as it is.
-pub fn base_url(host: &str, port: u16) -> String {
-    let host = host.trim().trim_end_matches('/');
-    if host.contains("://") {
-        return host.to_string();
-    }
-    if host.contains(':') && !host.starts_with('[') {
-        return format!("http://[{host}]:{port}");
-    }
-    format!("http://{host}:{port}")
 }
 
 /// Ollama's figures for a finished answer, from its final line.
@@ -326,66 +300,6 @@ fn new_agent() -> ureq::Agent {
         .into()
 }
 
-/// `GET` a small JSON document from Ollama within `timeout` (first run and
-/// `--check`); the error is a short sentence.
-fn get_json(base_url: &str, path: &str, timeout: Duration) -> Result<Value, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .build()
-        .into();
-    let response = agent
-        .get(format!("{base_url}{path}"))
-        .call()
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let text = response
-        .into_body()
-        .with_config()
-        .limit(4 << 20)
-        .read_to_string()
-        .map_err(|e| e.to_string())?;
-    if status != 200 {
-        return Err(format!("HTTP {status} for {path}"));
-    }
-    serde_json::from_str(&text).map_err(|_| format!("{path} did not answer JSON"))
-}
-
-/// The names of the models Ollama has installed (`GET /api/tags`).
-pub fn installed_models(base_url: &str, timeout: Duration) -> Result<Vec<String>, String> {
-    let tags = get_json(base_url, "/api/tags", timeout)?;
-    let models = tags
-        .get("models")
-        .and_then(Value::as_array)
-        .ok_or("no model list")?;
-    Ok(models
-        .iter()
-        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
-        .collect())
-}
-
-/// Ollama's version (`GET /api/version`).
-pub fn version(base_url: &str, timeout: Duration) -> Result<String, String> {
-    let answer = get_json(base_url, "/api/version", timeout)?;
-    Ok(answer
-        .get("version")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown")
-        .to_string())
-}
-
-/// Whether `model` is among `installed`, as Ollama matches names: a name
-/// without a tag means `:latest`.
-pub fn is_installed(model: &str, installed: &[String]) -> bool {
-    let full = if model.contains(':') {
-        model.to_string()
-    } else {
-        format!("{model}:latest")
-    };
-    installed.iter().any(|name| *name == full || name == model)
-}
-
 /// Turns an error status into the buyer's message, using Ollama's
 /// `{"error": "..."}` body when there is one.
 fn http_error(status: u16, mut body: ureq::Body, model: &str) -> OllamaError {
@@ -426,40 +340,30 @@ fn lines_of(client: &OllamaClient, text: &[u8]) -> (Vec<String>, Result<Stats, O
 mod tests {
     use super::*;
 
-    fn client() -> OllamaClient {
-        let settings = Settings {
+    fn target() -> OllamaTarget {
+        OllamaTarget {
+            base_url: "http://127.0.0.1:9".into(),
+            model: "m".into(),
+            keep_alive: None,
+            options: Map::new(),
+            load_timeout: Duration::from_secs(300),
+            idle_timeout: Duration::from_secs(120),
             max_line_bytes: 1024,
-            ..Settings::default()
-        };
-        OllamaClient::new("test", OllamaTarget::from_settings(&settings))
+        }
     }
 
-    #[test]
-    fn base_urls() {
-        assert_eq!(base_url("localhost", 11434), "http://localhost:11434");
-        assert_eq!(base_url("http://gpu:8080/", 11434), "http://gpu:8080");
-        assert_eq!(base_url("::1", 11434), "http://[::1]:11434");
-    }
-
-    #[test]
-    fn model_names_match_like_ollama() {
-        let installed = vec!["llama3.2:latest".to_string(), "qwen3:8b".to_string()];
-        assert!(is_installed("llama3.2", &installed));
-        assert!(is_installed("qwen3:8b", &installed));
-        assert!(!is_installed("qwen3", &installed));
-        assert!(!is_installed("llama2", &installed));
+    fn client() -> OllamaClient {
+        OllamaClient::new("test", target())
     }
 
     #[test]
     fn options_go_inside_options() {
-        let mut settings = Settings::default();
-        settings
+        let mut target = target();
+        target
             .options
             .insert("temperature".into(), serde_json::json!(0.2));
-        settings.keep_alive = Some(serde_json::json!("10m"));
-        let body: Value =
-            serde_json::from_str(&OllamaTarget::from_settings(&settings).generate_body("hi"))
-                .unwrap();
+        target.keep_alive = Some(serde_json::json!("10m"));
+        let body: Value = serde_json::from_str(&target.generate_body("hi")).unwrap();
         assert_eq!(body["options"]["temperature"], 0.2);
         assert_eq!(body["keep_alive"], "10m");
         assert_eq!(body["stream"], true);

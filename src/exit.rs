@@ -1,0 +1,44 @@
+//! How the program ends early: the exit statuses, and [`Fatal`], a reason
+//! to stop with the status it maps to. `main` prints it on stderr (or logs
+//! it, once the log is up) and exits with its status: no non-zero exit is
+//! silent.
+
+/// `--check` found a problem.
+pub const CHECK_FAILED: u8 = 1;
+/// A usage error.
+pub const USAGE: u8 = 2;
+/// The system refused a resource, such as a thread (EX_OSERR).
+pub const OS_ERROR: u8 = 71;
+/// The configuration is missing or invalid (EX_CONFIG).
+pub const CONFIG: u8 = 78;
+
+/// A reason to stop, with the exit status it maps to.
+#[derive(Debug)]
+pub struct Fatal {
+    pub status: u8,
+    pub message: String,
+}
+
+impl Fatal {
+    pub fn usage(message: impl Into<String>) -> Fatal {
+        Fatal {
+            status: USAGE,
+            message: message.into(),
+        }
+    }
+
+    pub fn config(message: impl Into<String>) -> Fatal {
+        Fatal {
+            status: CONFIG,
+            message: message.into(),
+        }
+    }
+
+    /// A thread the client needs could not be started.
+    pub fn thread(name: &str, error: &std::io::Error) -> Fatal {
+        Fatal {
+            status: OS_ERROR,
+            message: format!("cannot start the {name} thread: {error}"),
+        }
+    }
+}

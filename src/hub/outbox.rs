@@ -1,0 +1,203 @@
+//! The writer's queue of frames not yet written, bounded in bytes, and how
+//! consecutive pieces of one answer are merged into one frame when the
+//! socket is behind (the protocol allows it; pieces are never reordered).
+
+use std::collections::{HashSet, VecDeque};
+
+use super::writer::Outgoing;
+use crate::protocol::{now_millis, write_frame, FrameKind};
+
+/// Merged pieces stop growing at this size, well below any frame limit.
+const MAX_MERGED_BYTES: usize = 64 * 1024;
+
+/// Frames not yet written, bounded in bytes. When full, the oldest
+/// request's frames go first, all of them, and so do the frames that
+/// request produces later: no buyer gets an answer with a hole in it.
+pub struct Outbox {
+    frames: VecDeque<Outgoing>,
+    bytes: usize,
+    limit: usize,
+    /// Requests whose frames were dropped and are still producing more.
+    dropped: HashSet<u64>,
+}
+
+impl Outbox {
+    pub fn new(limit: usize) -> Outbox {
+        Outbox {
+            frames: VecDeque::new(),
+            bytes: 0,
+            limit,
+            dropped: HashSet::new(),
+        }
+    }
+
+    pub fn push(&mut self, frame: Outgoing) {
+        if self.dropped.contains(&frame.request) {
+            if is_last_frame(&frame) {
+                self.dropped.remove(&frame.request);
+            }
+            return;
+        }
+        self.bytes += frame_cost(&frame);
+        self.frames.push_back(frame);
+        while self.bytes > self.limit && self.frames.len() > 1 {
+            self.drop_oldest_request();
+        }
+    }
+
+    fn drop_oldest_request(&mut self) {
+        let Some(front) = self.frames.front() else {
+            return;
+        };
+        let (oldest, id) = (front.request, front.message_id.as_json().to_string());
+        let before = self.frames.len();
+        let finished = self
+            .frames
+            .iter()
+            .any(|f| f.request == oldest && is_last_frame(f));
+        self.frames.retain(|f| f.request != oldest);
+        self.bytes = self.frames.iter().map(frame_cost).sum();
+        if !finished {
+            self.dropped.insert(oldest);
+        }
+        log::warn!(
+            "outbox full ({} bytes) while the hub is unreachable: dropped the answer to \
+             request {id} ({} frame(s){})",
+            self.limit,
+            before - self.frames.len(),
+            if finished { "" } else { ", and the rest of it" }
+        );
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Frames waiting.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Renders the next frames to send as JSON text, merging consecutive
+    /// pieces of one request; returns the texts and, for each, how many
+    /// queued frames it covers.
+    pub fn next_batch(&self, max_frames: usize) -> Vec<(String, usize)> {
+        let mut batch = Vec::new();
+        let mut index = 0;
+        while index < self.frames.len() && batch.len() < max_frames {
+            let first = &self.frames[index];
+            let mut covered = 1;
+            // Built only when there is something to merge; a lone piece is
+            // rendered straight from its own content.
+            let mut merged: Option<String> = None;
+            while let Some(next) = self.frames.get(index + covered) {
+                let length = merged.as_ref().map_or(first.content.len(), String::len);
+                if first.kind != FrameKind::Piece
+                    || next.kind != FrameKind::Piece
+                    || next.request != first.request
+                    || length + next.content.len() > MAX_MERGED_BYTES
+                {
+                    break;
+                }
+                merged
+                    .get_or_insert_with(|| first.content.clone())
+                    .push_str(&next.content);
+                covered += 1;
+            }
+            let content = merged.as_deref().unwrap_or(&first.content);
+            batch.push((render(first, content), covered));
+            index += covered;
+        }
+        batch
+    }
+
+    pub fn pop(&mut self, count: usize) {
+        for frame in self.frames.drain(..count) {
+            self.bytes -= frame_cost(&frame);
+        }
+    }
+}
+
+/// The frame that ends a request's answer.
+fn is_last_frame(frame: &Outgoing) -> bool {
+    matches!(
+        frame.kind,
+        FrameKind::End | FrameKind::Whole | FrameKind::Error { stream: false }
+    )
+}
+
+fn frame_cost(frame: &Outgoing) -> usize {
+    // Content plus the fixed part of the JSON around it.
+    frame.content.len() + 96
+}
+
+fn render(frame: &Outgoing, content: &str) -> String {
+    let mut text = String::with_capacity(content.len() + 128);
+    write_frame(
+        &mut text,
+        frame.kind,
+        &frame.message_id,
+        content,
+        now_millis(),
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::MessageId;
+
+    fn frame(request: u64, kind: FrameKind, content: &str) -> Outgoing {
+        let message_id = MessageId::from_raw("7").unwrap();
+        Outgoing {
+            request,
+            message_id,
+            kind,
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn merges_consecutive_pieces_of_one_request_only() {
+        let mut outbox = Outbox::new(1 << 20);
+        outbox.push(frame(1, FrameKind::Piece, "a"));
+        outbox.push(frame(1, FrameKind::Piece, " "));
+        outbox.push(frame(2, FrameKind::Piece, "x"));
+        outbox.push(frame(1, FrameKind::Piece, "b"));
+        outbox.push(frame(1, FrameKind::End, ""));
+        let batch = outbox.next_batch(10);
+        let covered: Vec<usize> = batch.iter().map(|(_, n)| *n).collect();
+        assert_eq!(covered, [2, 1, 1, 1]);
+        assert!(batch[0].0.contains("\"content\":\"a \""));
+        outbox.pop(5);
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.bytes, 0);
+    }
+
+    #[test]
+    fn a_full_outbox_drops_the_oldest_request_whole() {
+        let mut outbox = Outbox::new(400);
+        outbox.push(frame(1, FrameKind::Piece, "first"));
+        outbox.push(frame(2, FrameKind::Piece, "second"));
+        outbox.push(frame(1, FrameKind::End, ""));
+        outbox.push(frame(2, FrameKind::End, ""));
+        outbox.push(frame(3, FrameKind::Whole, &"x".repeat(100)));
+        assert!(outbox.frames.iter().all(|f| f.request != 1));
+        assert_eq!(outbox.frames.len(), 3);
+    }
+
+    #[test]
+    fn later_frames_of_a_dropped_request_are_dropped_too() {
+        let mut outbox = Outbox::new(1024);
+        outbox.push(frame(1, FrameKind::Piece, &"a".repeat(600)));
+        outbox.push(frame(2, FrameKind::Piece, "b"));
+        outbox.push(frame(1, FrameKind::Piece, &"a".repeat(600)));
+        assert!(outbox.frames.iter().all(|f| f.request == 2));
+        outbox.push(frame(1, FrameKind::Piece, "more"));
+        outbox.push(frame(1, FrameKind::End, ""));
+        outbox.push(frame(2, FrameKind::End, ""));
+        assert!(outbox.frames.iter().all(|f| f.request == 2));
+        assert!(outbox.dropped.is_empty());
+    }
+}

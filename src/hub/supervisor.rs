@@ -1,0 +1,171 @@
+//! Keeping the hub connection up, forever: connect, serve until the
+//! connection ends, wait out the backoff delay, connect again, until the
+//! process is [`Stopping`]. Each new connection is handed to the writer.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::session::{self, ConnectError, Requests, SessionConfig};
+use super::writer::ToWriter;
+
+/// Tells the connection loop that the process is going away: it connects
+/// no more once this is set.
+#[derive(Clone, Default)]
+pub struct Stopping(Arc<AtomicBool>);
+
+impl Stopping {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Blocks the calling thread for good: the shutdown thread ends the
+    /// process once the last frames are out.
+    pub fn wait_for_exit(&self) -> ! {
+        loop {
+            thread::park();
+        }
+    }
+}
+
+/// When to try again after a failed or lost connection.
+pub struct Backoff {
+    base: Duration,
+    max: Duration,
+    failures: u32,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, max: Duration) -> Backoff {
+        Backoff {
+            base,
+            max,
+            failures: 0,
+        }
+    }
+
+    /// The next delay: base, 2 x base, ... up to max, plus 0-20 % jitter so
+    /// that many boxes cut off together do not come back in one wave. A
+    /// rejected token always waits the maximum.
+    pub fn next_delay(&mut self, token_rejected: bool) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let plain = if token_rejected {
+            self.max
+        } else {
+            self.base.saturating_mul(self.failures).min(self.max)
+        };
+        plain + plain.mul_f64(random_fraction() * 0.2)
+    }
+
+    /// A connection stayed up long enough: start again from `base`.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// A number in [0, 1) from the standard library's per-process random keys,
+/// good enough for jitter and no extra crate.
+fn random_fraction() -> f64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Keeps the hub connection up: connect, serve, back off, repeat.
+pub struct Supervisor {
+    pub config: SessionConfig,
+    pub backoff: Backoff,
+    /// How long a connection must last for the backoff to start over.
+    pub stable_after: Duration,
+}
+
+impl Supervisor {
+    /// Runs until the process is stopping.
+    pub fn run(mut self, requests: &dyn Requests, to_writer: &Sender<ToWriter>, stop: &Stopping) {
+        let mut connection_id = 0u64;
+        while !stop.is_set() {
+            connection_id += 1;
+            let token_rejected = self.connect_and_serve(connection_id, requests, to_writer, stop);
+            if stop.is_set() {
+                return;
+            }
+            let delay = self.backoff.next_delay(token_rejected);
+            log::info!("reconnecting in {:.2} s", delay.as_secs_f64());
+            std::thread::sleep(delay);
+        }
+    }
+
+    /// One connection from connect to its end; true if the hub rejected
+    /// the token.
+    fn connect_and_serve(
+        &mut self,
+        id: u64,
+        requests: &dyn Requests,
+        to_writer: &Sender<ToWriter>,
+        stop: &Stopping,
+    ) -> bool {
+        match &self.config.proxy {
+            Some(proxy) => log::info!(
+                "connecting to {} through the proxy {proxy} (connection #{id})",
+                self.config.endpoint
+            ),
+            None => log::info!("connecting to {} (connection #{id})", self.config.endpoint),
+        }
+        let session = match session::connect(&self.config, id) {
+            Ok(session) => session,
+            Err(error @ ConnectError::TokenRejected(_)) => {
+                log::error!("{error}");
+                return true;
+            }
+            Err(error) => {
+                log::warn!("cannot connect to the hub: {error}");
+                return false;
+            }
+        };
+        log::info!("connected to the hub (connection #{id})");
+        let link = Arc::clone(&session.link);
+        if to_writer.send(ToWriter::Link(Arc::clone(&link))).is_err() {
+            return false;
+        }
+        let since = Instant::now();
+        let end = session.serve(requests);
+        link.shut();
+        if stop.is_set() {
+            log::info!("hub connection #{id} closed: {end}");
+        } else {
+            log::warn!("hub connection #{id} ended: {end}");
+        }
+        if since.elapsed() >= self.stable_after {
+            self.backoff.reset();
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_by_base_up_to_max_with_jitter() {
+        let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(60));
+        for attempt in 1..=15u32 {
+            let plain = Duration::from_secs((5 * attempt as u64).min(60));
+            let delay = backoff.next_delay(false);
+            assert!(
+                delay >= plain && delay <= plain.mul_f64(1.2),
+                "{attempt}: {delay:?}"
+            );
+        }
+        backoff.reset();
+        assert!(backoff.next_delay(false) < Duration::from_secs(7));
+        assert!(backoff.next_delay(true) >= Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,102 @@
+//! The small Ollama requests the owner's tools make: the version
+//! (`GET /api/version`) and the installed models (`GET /api/tags`) for
+//! `--check` and the first run, and how a configured host and port become
+//! Ollama's base URL. Buyers' prompts go through `client` instead.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// `http://host:port` from the config's host and port. A host that already
+/// carries a scheme (`http://gpu-box:11434`) is used as it is.
+pub fn base_url(host: &str, port: u16) -> String {
+    let host = host.trim().trim_end_matches('/');
+    if host.contains("://") {
+        return host.to_string();
+    }
+    if host.contains(':') && !host.starts_with('[') {
+        return format!("http://[{host}]:{port}");
+    }
+    format!("http://{host}:{port}")
+}
+
+/// `GET` a small JSON document from Ollama within `timeout` (first run and
+/// `--check`); the error is a short sentence.
+fn get_json(base_url: &str, path: &str, timeout: Duration) -> Result<Value, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(None)
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .into();
+    let response = agent
+        .get(format!("{base_url}{path}"))
+        .call()
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let text = response
+        .into_body()
+        .with_config()
+        .limit(4 << 20)
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("HTTP {status} for {path}"));
+    }
+    serde_json::from_str(&text).map_err(|_| format!("{path} did not answer JSON"))
+}
+
+/// The names of the models Ollama has installed (`GET /api/tags`).
+pub fn installed_models(base_url: &str, timeout: Duration) -> Result<Vec<String>, String> {
+    let tags = get_json(base_url, "/api/tags", timeout)?;
+    let models = tags
+        .get("models")
+        .and_then(Value::as_array)
+        .ok_or("no model list")?;
+    Ok(models
+        .iter()
+        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect())
+}
+
+/// Ollama's version (`GET /api/version`).
+pub fn version(base_url: &str, timeout: Duration) -> Result<String, String> {
+    let answer = get_json(base_url, "/api/version", timeout)?;
+    Ok(answer
+        .get("version")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_string())
+}
+
+/// Whether `model` is among `installed`, as Ollama matches names: a name
+/// without a tag means `:latest`.
+pub fn is_installed(model: &str, installed: &[String]) -> bool {
+    let full = if model.contains(':') {
+        model.to_string()
+    } else {
+        format!("{model}:latest")
+    };
+    installed.iter().any(|name| *name == full || name == model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(base_url("localhost", 11434), "http://localhost:11434");
+        assert_eq!(base_url("http://gpu:8080/", 11434), "http://gpu:8080");
+        assert_eq!(base_url("::1", 11434), "http://[::1]:11434");
+    }
+
+    #[test]
+    fn model_names_match_like_ollama() {
+        let installed = vec!["llama3.2:latest".to_string(), "qwen3:8b".to_string()];
+        assert!(is_installed("llama3.2", &installed));
+        assert!(is_installed("qwen3:8b", &installed));
+        assert!(!is_installed("qwen3", &installed));
+        assert!(!is_installed("llama2", &installed));
+    }
+}
