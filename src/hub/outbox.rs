@@ -4,8 +4,18 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use super::writer::Outgoing;
-use crate::protocol::{now_millis, write_frame, FrameKind};
+use crate::protocol::{now_millis, write_frame, FrameKind, MessageId};
+
+/// One frame on its way to the hub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// Sequence number of the request this frame answers (internal): the
+    /// outbox merges and drops by it.
+    pub request: u64,
+    pub message_id: MessageId,
+    pub kind: FrameKind,
+    pub content: String,
+}
 
 /// Merged pieces stop growing at this size, well below any frame limit.
 const MAX_MERGED_BYTES: usize = 64 * 1024;
@@ -146,7 +156,6 @@ fn render(frame: &Outgoing, content: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::MessageId;
 
     fn frame(request: u64, kind: FrameKind, content: &str) -> Outgoing {
         let message_id = MessageId::from_raw("7").unwrap();

@@ -3,37 +3,13 @@
 //! process is [`Stopping`]. Each new connection is handed to the writer.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::session::{self, ConnectError, Requests, SessionConfig};
+use super::stopping::Stopping;
 use super::writer::ToWriter;
-
-/// Tells the connection loop that the process is going away: it connects
-/// no more once this is set.
-#[derive(Clone, Default)]
-pub struct Stopping(Arc<AtomicBool>);
-
-impl Stopping {
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    pub fn set(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// Blocks the calling thread for good: the shutdown thread ends the
-    /// process once the last frames are out.
-    pub fn wait_for_exit(&self) -> ! {
-        loop {
-            thread::park();
-        }
-    }
-}
 
 /// When to try again after a failed or lost connection.
 pub struct Backoff {

@@ -19,19 +19,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::link::Link;
 use super::outbox::Outbox;
-use super::supervisor::Stopping;
-use crate::protocol::{FrameKind, MessageId};
-
-/// One frame on its way to the hub.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outgoing {
-    /// Sequence number of the request this frame answers (internal): the
-    /// outbox merges and drops by it.
-    pub request: u64,
-    pub message_id: MessageId,
-    pub kind: FrameKind,
-    pub content: String,
-}
+pub use super::outbox::Outgoing;
+use super::stopping::Stopping;
 
 /// What the writer thread is told.
 pub enum ToWriter {
