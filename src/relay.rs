@@ -18,9 +18,9 @@
 //! ones to finish, and cuts the rest short through each worker's watchdog,
 //! which closes their Ollama requests so that Ollama stops generating.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -63,31 +63,55 @@ pub struct Dispatcher {
 /// What the dispatcher and the workers share for shutdown.
 #[derive(Default)]
 struct State {
-    stopping: AtomicBool,
-    /// Requests accepted (queued or running) and not yet answered.
-    active: Mutex<usize>,
+    counts: Mutex<Counts>,
     idle: Condvar,
 }
 
+/// Checked and changed under one lock, so that a request is either counted
+/// before the stop (and waited for) or refused after it: none slips between.
+#[derive(Default)]
+struct Counts {
+    stopping: bool,
+    /// Requests accepted (queued or running) and not yet answered.
+    active: usize,
+}
+
 impl State {
-    fn begin(&self) {
-        *self.active.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        // The counts stay consistent whatever a panicking holder did.
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a new request; false once the stop has begun.
+    fn admit(&self) -> bool {
+        let mut counts = self.lock();
+        if counts.stopping {
+            return false;
+        }
+        counts.active += 1;
+        true
+    }
+
+    fn stop(&self) {
+        self.lock().stopping = true;
     }
 
     fn end(&self) {
-        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        *active = active.saturating_sub(1);
-        if *active == 0 {
+        let mut counts = self.lock();
+        counts.active = counts.active.saturating_sub(1);
+        if counts.active == 0 {
             self.idle.notify_all();
         }
     }
 
     /// Waits until no request is active; false at the timeout.
     fn wait_idle(&self, timeout: Duration) -> bool {
-        let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        let result = self.idle.wait_timeout_while(active, timeout, |n| *n > 0);
-        let (active, _) = result.unwrap_or_else(|p| p.into_inner());
-        *active == 0
+        let counts = self.lock();
+        let result = self
+            .idle
+            .wait_timeout_while(counts, timeout, |c| c.active > 0);
+        let (counts, _) = result.unwrap_or_else(|p| p.into_inner());
+        counts.active == 0
     }
 }
 
@@ -110,14 +134,13 @@ impl Dispatcher {
             received: Instant::now(),
             echo,
         };
-        if self.state.stopping.load(Ordering::SeqCst) {
+        if !self.state.admit() {
             log::warn!(
                 "request {} refused: shutting down",
                 job.message_id.as_json()
             );
             return self.answer_error(&job, &OllamaError::ShuttingDown.to_string());
         }
-        self.state.begin();
         let refused = self.jobs.try_send(job);
         if refused.is_err() {
             self.state.end();
@@ -219,7 +242,7 @@ impl Relay {
 
     /// From now on every new request is answered with the shutdown error.
     pub fn stop_accepting(&self) {
-        self.dispatcher.state.stopping.store(true, Ordering::SeqCst);
+        self.dispatcher.state.stop();
     }
 
     /// Waits for accepted requests to be answered; false at the timeout.
@@ -354,8 +377,8 @@ fn send(out: &Sender<ToWriter>, job: &Job, kind: FrameKind, content: String) {
 mod tests {
     use super::*;
 
-    /// Waits (bounded) until thread `tid` of this process sleeps, which for
-    /// a thread that only calls `wait_idle` means it waits on the condvar.
+    /// Waits (bounded) until thread `tid` of this process sleeps: for the
+    /// threads below, blocked on the state's lock or its condvar.
     fn wait_until_asleep(tid: i32) {
         let stat = format!("/proc/self/task/{tid}/stat");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -371,27 +394,77 @@ mod tests {
         panic!("thread {tid} never went to sleep");
     }
 
+    /// Runs `body` on a new thread and returns once that thread sleeps.
+    fn spawn_until_asleep<T: Send + 'static>(
+        body: impl FnOnce() -> T + Send + 'static,
+    ) -> thread::JoinHandle<T> {
+        let (tid_tx, tid) = mpsc::channel();
+        let handle = thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            let _ = tid_tx.send(unsafe { libc::gettid() });
+            body()
+        });
+        wait_until_asleep(tid.recv().unwrap());
+        handle
+    }
+
     #[test]
     fn the_last_answer_to_end_wakes_a_waiting_shutdown() {
         let state = Arc::new(State::default());
         assert!(state.wait_idle(Duration::ZERO), "nothing accepted yet");
-        state.begin();
-        state.begin();
+        assert!(state.admit() && state.admit());
         assert!(!state.wait_idle(Duration::ZERO));
-        let (done, waited) = mpsc::channel();
-        let (tid_tx, tid) = mpsc::channel();
         let waiter = Arc::clone(&state);
-        thread::spawn(move || {
-            // SAFETY: gettid has no preconditions.
-            let _ = tid_tx.send(unsafe { libc::gettid() });
-            let _ = done.send(waiter.wait_idle(Duration::from_secs(3600)));
-        });
-        wait_until_asleep(tid.recv().unwrap());
+        let waited = spawn_until_asleep(move || waiter.wait_idle(Duration::from_secs(3600)));
         state.end();
         assert!(!state.wait_idle(Duration::ZERO), "one answer still runs");
         state.end();
-        // Without the wake-up the waiter would sleep for its whole hour; the
-        // bound only keeps a broken build from hanging the test.
-        assert_eq!(waited.recv_timeout(Duration::from_secs(10)), Ok(true));
+        // Without the wake-up the waiter would sleep for its whole hour.
+        assert!(waited.join().unwrap());
+    }
+
+    /// A dispatcher with a queue but no worker, and the writer's inbox.
+    fn idle_relay() -> (Relay, Receiver<Job>, Receiver<ToWriter>) {
+        let (jobs, queue) = mpsc::sync_channel(4);
+        let (to_writer, inbox) = mpsc::channel();
+        let dispatcher = Dispatcher {
+            jobs,
+            to_writer,
+            default_stream: true,
+            next_request: Arc::new(AtomicU64::new(1)),
+            state: Arc::new(State::default()),
+        };
+        let relay = Relay {
+            dispatcher,
+            cancellers: Vec::new(),
+        };
+        (relay, queue, inbox)
+    }
+
+    #[test]
+    fn a_request_at_the_door_when_the_stop_begins_is_refused_not_lost() {
+        let (relay, queue, inbox) = idle_relay();
+        // The request arrives while the state is locked...
+        let mut held = relay.dispatcher.state.lock();
+        let dispatcher = relay.dispatcher.clone();
+        let request = spawn_until_asleep(move || {
+            let id = MessageId::from_raw("7").unwrap();
+            dispatcher.dispatch(id, "hi".into(), None, None)
+        });
+        // ...and meanwhile the stop begins and finds nothing running, as
+        // `stop_accepting` and `wait_idle` see it.
+        held.stopping = true;
+        assert_eq!(held.active, 0);
+        drop(held);
+        request.join().unwrap();
+        // Shutdown would now exit: a request queued behind its back would
+        // never be answered.
+        assert!(queue.try_recv().is_err(), "a request got in unseen");
+        match inbox.try_recv() {
+            Ok(ToWriter::Frame(frame)) => {
+                assert!(frame.content.contains("shutting down"), "{}", frame.content)
+            }
+            _ => panic!("the request was not answered"),
+        }
     }
 }

@@ -32,8 +32,9 @@ pub struct Shutdown {
     pub to_writer: Sender<ToWriter>,
     pub grace: Duration,
     pub stopping: Stopping,
-    /// Test mode: end the half-typed prompt line first.
-    pub newline_first: bool,
+    /// Test mode: end the half-typed prompt line first, and do not keep a
+    /// person waiting for a hub that is not connected.
+    pub interactive: bool,
     /// Without a hub there is nobody to wait for.
     has_hub: bool,
     started: AtomicBool,
@@ -44,7 +45,7 @@ impl Shutdown {
         relay: Relay,
         to_writer: Sender<ToWriter>,
         grace: Duration,
-        newline_first: bool,
+        interactive: bool,
         has_hub: bool,
     ) -> Arc<Shutdown> {
         Arc::new(Shutdown {
@@ -52,7 +53,7 @@ impl Shutdown {
             to_writer,
             grace,
             stopping: Stopping::default(),
-            newline_first,
+            interactive,
             has_hub,
             started: AtomicBool::new(false),
         })
@@ -102,7 +103,7 @@ impl Shutdown {
         if self.started.swap(true, Ordering::SeqCst) {
             self.stopping.wait_for_exit();
         }
-        if self.newline_first {
+        if self.interactive {
             crate::console::print("\n");
         }
         let grace = self.grace.as_secs_f64();
@@ -125,6 +126,7 @@ impl Shutdown {
             done,
             deadline,
             stopping: self.stopping.clone(),
+            wait_for_reconnect: !self.interactive,
         };
         if self.to_writer.send(ToWriter::Finish(finish)).is_ok() {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -1513,3 +1513,75 @@ fn check_saves_the_flags_it_is_given_like_every_mode() {
     assert_eq!(saved["token"], TOKEN);
     assert_eq!(saved["model"], "qwen3:8b");
 }
+
+#[test]
+fn check_with_a_token_and_a_bad_ca_file_gives_the_ca_fix() {
+    let ollama = Ollama::start();
+    let launch = Launch::with_config(&test_config(ollama.port()));
+    let bad_ca = launch.home().join("not-a-ca.pem");
+    std::fs::write(&bad_ca, "not a certificate\n").unwrap();
+    let unused_hub = format!("wss://127.0.0.1:{}/auth-proxy", closed_port());
+    let out = launch
+        .args(&[
+            "--check",
+            "--server",
+            &unused_hub,
+            "--ca-file",
+            bad_ca.to_str().unwrap(),
+        ])
+        .run(WAIT);
+    assert_check(&out, [true, true, true, false], 1);
+    assert!(
+        out.stdout.contains("holds no certificate"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("give --ca-file"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("set the token first"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn test_mode_exits_at_once_when_the_hub_is_not_connected() {
+    let ollama = Ollama::start();
+    let unreachable = format!("ws://127.0.0.1:{}/auth-proxy", closed_port());
+    // A grace period far longer than the test waits: nothing may wait for it.
+    let config = with(test_config(ollama.port()), "shutdown_grace_secs", json!(60));
+    let out = Launch::with_config(&config)
+        .args(&["--test", "--server", &unreachable])
+        .stdin(Input::Bytes(b"hello there\nexit\n".to_vec()))
+        .run(WAIT);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let summary = summary_after(&out.stdout, "hello there");
+    assert!(is_summary(summary), "{summary:?}\n{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("answer frame(s) not delivered: the hub is not connected"),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn a_thread_that_cannot_start_ends_with_status_71_and_says_why() {
+    if std::env::var_os("OPC_TEST_RUNNER").is_some() {
+        // Under qemu-user the guest's address space, not this limit, decides.
+        return;
+    }
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    // Every thread asks for a 1 TiB stack, which no machine here can map.
+    let out = Launch::with_config(&test_config(ollama.port()))
+        .args(&["--server", &hub.url()])
+        .env("RUST_MIN_STACK", "1099511627776")
+        .run(WAIT);
+    assert_eq!(out.code(), Some(71), "{}", out.describe());
+    assert!(
+        out.stderr.contains("cannot start the writer thread"),
+        "{}",
+        out.describe()
+    );
+}

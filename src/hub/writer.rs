@@ -42,6 +42,9 @@ pub struct Finish {
     /// Set just before the Close goes out, so that the connection loop does
     /// not reconnect after it; until then it does, to deliver the rest.
     pub stopping: Stopping,
+    /// Whether undelivered frames may wait for a reconnect until the
+    /// deadline. Test mode does not: a person waits at the terminal.
+    pub wait_for_reconnect: bool,
 }
 
 pub struct Writer {
@@ -80,19 +83,17 @@ impl Writer {
                     }
                     self.flush();
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    if Instant::now() >= self.next_ping {
-                        self.ping();
-                    }
-                }
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     self.flush();
                     self.close();
                     return;
                 }
             }
+            self.ping_if_due();
             if let Some(finish) = self.finishing.take() {
-                if !self.outbox.is_empty() && Instant::now() < finish.deadline {
+                let worth_waiting = self.link.is_some() || finish.wait_for_reconnect;
+                if !self.outbox.is_empty() && worth_waiting && Instant::now() < finish.deadline {
                     self.finishing = Some(finish);
                     continue;
                 }
@@ -136,10 +137,11 @@ impl Writer {
     /// frame, and say what could not be delivered.
     fn close(&mut self) {
         if !self.outbox.is_empty() {
-            log::warn!(
-                "shutting down with {} frame(s) the hub could not take",
-                self.outbox.len()
-            );
+            let why = match self.link {
+                Some(_) => "the hub did not take them in time",
+                None => "the hub is not connected",
+            };
+            log::warn!("{} answer frame(s) not delivered: {why}", self.outbox.len());
         }
         if let Some(link) = self.link.take() {
             if let Err(e) = link.close(CloseCode::Away, "owner client shutting down") {
@@ -148,9 +150,11 @@ impl Writer {
         }
     }
 
-    /// Sends queued frames while the link takes them.
+    /// Sends queued frames while the link takes them, with the pings that
+    /// fall due meanwhile.
     fn flush(&mut self) {
         while !self.outbox.is_empty() {
+            self.ping_if_due();
             let Some(link) = &self.link else { return };
             let (texts, counts): (Vec<String>, Vec<usize>) =
                 self.outbox.next_batch(64).into_iter().unzip();
@@ -161,6 +165,15 @@ impl Writer {
                 self.drop_link(&error);
                 return;
             }
+        }
+    }
+
+    /// Pings go out on time whatever the traffic: a writer that is never
+    /// idle (a steady stream, a backlog for a slow hub) must still ping, or
+    /// the hub sends no pong and a live connection is declared dead.
+    fn ping_if_due(&mut self) {
+        if self.link.is_some() && Instant::now() >= self.next_ping {
+            self.ping();
         }
     }
 
@@ -183,5 +196,81 @@ impl Writer {
             );
             link.shut();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+    use std::thread;
+
+    use tungstenite::protocol::Role;
+    use tungstenite::{Message, WebSocket};
+
+    use crate::hub::wire::Wire;
+    use crate::protocol::{FrameKind, MessageId};
+
+    /// A `ws://` link over loopback TCP, and a thread on the other end that
+    /// reads until the Close and returns the order of what came: `'t'` for
+    /// a text frame, `'p'` for a ping. Also a handle that keeps the client's
+    /// socket open: nothing reads the hub's pongs here, and closing a socket
+    /// with unread data resets the connection before the hub has read all.
+    fn loopback_link() -> (Arc<Link>, thread::JoinHandle<String>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server_socket, _) = listener.accept().unwrap();
+        let wire = Wire::new(socket.try_clone().unwrap(), None);
+        let ws = WebSocket::from_raw_socket(wire, Role::Client, None);
+        let keep_open = socket.try_clone().unwrap();
+        let link = Arc::new(Link::new(1, ws, socket));
+        let hub = thread::spawn(move || {
+            let mut hub = WebSocket::from_raw_socket(server_socket, Role::Server, None);
+            let mut seen = String::new();
+            // (The hub's pongs are not read back: in the program that is
+            // the session's part.)
+            loop {
+                match hub.read() {
+                    Ok(Message::Text(_)) => seen.push('t'),
+                    Ok(Message::Ping(_)) => seen.push('p'),
+                    Ok(Message::Close(_)) => return seen,
+                    Err(_) => return seen,
+                    Ok(_) => {}
+                }
+            }
+        });
+        (link, hub, keep_open)
+    }
+
+    fn whole(request: u64) -> ToWriter {
+        ToWriter::Frame(Outgoing {
+            request,
+            message_id: MessageId::from_raw("7").unwrap(),
+            kind: FrameKind::Whole,
+            content: "an answer".into(),
+        })
+    }
+
+    #[test]
+    fn pings_go_out_while_a_backlog_is_written() {
+        let (link, hub, _keep_open) = loopback_link();
+        let (to_writer, inbox) = mpsc::channel();
+        // A backlog that takes far longer to write than the ping interval,
+        // all queued before the writer starts: it is never idle.
+        to_writer.send(ToWriter::Link(link)).unwrap();
+        for request in 0..20_000 {
+            to_writer.send(whole(request)).unwrap();
+        }
+        drop(to_writer);
+        Writer::new(inbox, 1 << 30, Duration::from_millis(1)).run();
+        let seen = hub.join().unwrap();
+        assert_eq!(seen.matches('t').count(), 20_000);
+        let last_text = seen.rfind('t').unwrap();
+        let pings_among_texts = seen[..last_text].matches('p').count();
+        assert!(
+            pings_among_texts >= 3,
+            "{pings_among_texts} ping(s) during the backlog"
+        );
     }
 }
