@@ -104,7 +104,7 @@ pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Re
     shutdown
         .install_signals()
         .map_err(|e| Fatal::thread("signal", &e))?;
-    let stop = shutdown.stopping.clone();
+    let hub_loop = shutdown.hub_loop.clone();
     let supervisor = hub.map(|config| Supervisor {
         config,
         backoff: Backoff::new(settings.reconnect_base, settings.reconnect_max),
@@ -112,16 +112,18 @@ pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Re
     });
     if !args.test {
         if let Some(supervisor) = supervisor {
-            supervisor.run(&dispatcher, &to_writer, &stop);
+            supervisor.run(&dispatcher, &to_writer, &hub_loop);
         }
         // Only a shutdown ends the loop above; it also ends the process.
-        stop.wait_for_exit();
+        hub_loop.wait_for_exit();
     }
     match supervisor {
         Some(supervisor) => {
+            // The first attempt is under way from now on, for the writer.
+            hub_loop.set_connecting(true);
             let (dispatcher, to_writer) = (dispatcher.clone(), to_writer.clone());
             spawn("hub", move || {
-                supervisor.run(&dispatcher, &to_writer, &stop)
+                supervisor.run(&dispatcher, &to_writer, &hub_loop)
             })?;
         }
         None => log::warn!("no hub token: answers are shown here only, not sent to the hub"),

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::hub::{Finish, Stopping, ToWriter};
+use crate::hub::{Finish, LoopState, ToWriter};
 use crate::relay::Relay;
 
 /// How long cancelled answers get to send their error frames, and the
@@ -31,7 +31,7 @@ pub struct Shutdown {
     pub relay: Relay,
     pub to_writer: Sender<ToWriter>,
     pub grace: Duration,
-    pub stopping: Stopping,
+    pub hub_loop: LoopState,
     /// Test mode: end the half-typed prompt line first, and do not keep a
     /// person waiting for a hub that is not connected.
     pub interactive: bool,
@@ -52,7 +52,7 @@ impl Shutdown {
             relay,
             to_writer,
             grace,
-            stopping: Stopping::default(),
+            hub_loop: LoopState::default(),
             interactive,
             has_hub,
             started: AtomicBool::new(false),
@@ -101,7 +101,7 @@ impl Shutdown {
     /// caller runs it; a later one waits for that one to end the process.
     pub fn run(&self, reason: &str) -> ! {
         if self.started.swap(true, Ordering::SeqCst) {
-            self.stopping.wait_for_exit();
+            self.hub_loop.wait_for_exit();
         }
         if self.interactive {
             crate::console::print("\n");
@@ -125,14 +125,14 @@ impl Shutdown {
         let finish = Finish {
             done,
             deadline,
-            stopping: self.stopping.clone(),
+            state: self.hub_loop.clone(),
             wait_for_reconnect: !self.interactive,
         };
         if self.to_writer.send(ToWriter::Finish(finish)).is_ok() {
             let left = deadline.saturating_duration_since(Instant::now());
             let _ = finished.recv_timeout(left + CLEANUP_LIMIT);
         }
-        self.stopping.set();
+        self.hub_loop.stop();
         log::info!("stopped");
         log::logger().flush();
         std::process::exit(0);

@@ -12,19 +12,19 @@
 
 mod endpoint;
 mod link;
+mod loop_state;
 mod outbox;
 mod proxy;
 mod session;
-mod stopping;
 mod supervisor;
 mod tls;
 mod wire;
 mod writer;
 
 pub use endpoint::Endpoint;
+pub use loop_state::LoopState;
 pub use proxy::Proxy;
 pub use session::{connect, ConnectError, Requests, SessionConfig};
-pub use stopping::Stopping;
 pub use supervisor::{Backoff, Supervisor};
 pub use tls::client_config;
 pub use writer::{Finish, Outgoing, ToWriter, Writer};

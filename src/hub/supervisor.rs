@@ -1,14 +1,14 @@
 //! Keeping the hub connection up, forever: connect, serve until the
 //! connection ends, wait out the backoff delay, connect again, until the
-//! process is [`Stopping`]. Each new connection is handed to the writer.
+//! process is stopping ([`LoopState`]). Each new connection is handed to the writer.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::loop_state::LoopState;
 use super::session::{self, ConnectError, Requests, SessionConfig};
-use super::stopping::Stopping;
 use super::writer::ToWriter;
 
 /// When to try again after a failed or lost connection.
@@ -64,12 +64,12 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Runs until the process is stopping.
-    pub fn run(mut self, requests: &dyn Requests, to_writer: &Sender<ToWriter>, stop: &Stopping) {
+    pub fn run(mut self, requests: &dyn Requests, to_writer: &Sender<ToWriter>, state: &LoopState) {
         let mut connection_id = 0u64;
-        while !stop.is_set() {
+        while !state.is_stopping() {
             connection_id += 1;
-            let token_rejected = self.connect_and_serve(connection_id, requests, to_writer, stop);
-            if stop.is_set() {
+            let token_rejected = self.connect_and_serve(connection_id, requests, to_writer, state);
+            if state.is_stopping() {
                 return;
             }
             let delay = self.backoff.next_delay(token_rejected);
@@ -85,7 +85,7 @@ impl Supervisor {
         id: u64,
         requests: &dyn Requests,
         to_writer: &Sender<ToWriter>,
-        stop: &Stopping,
+        state: &LoopState,
     ) -> bool {
         match &self.config.proxy {
             Some(proxy) => log::info!(
@@ -94,26 +94,31 @@ impl Supervisor {
             ),
             None => log::info!("connecting to {} (connection #{id})", self.config.endpoint),
         }
+        state.set_connecting(true);
         let session = match session::connect(&self.config, id) {
             Ok(session) => session,
-            Err(error @ ConnectError::TokenRejected(_)) => {
-                log::error!("{error}");
-                return true;
-            }
             Err(error) => {
-                log::warn!("cannot connect to the hub: {error}");
-                return false;
+                state.set_connecting(false);
+                let rejected = matches!(error, ConnectError::TokenRejected(_));
+                match rejected {
+                    true => log::error!("{error}"),
+                    false => log::warn!("cannot connect to the hub: {error}"),
+                }
+                return rejected;
             }
         };
         log::info!("connected to the hub (connection #{id})");
         let link = Arc::clone(&session.link);
-        if to_writer.send(ToWriter::Link(Arc::clone(&link))).is_err() {
+        let handed_over = to_writer.send(ToWriter::Link(Arc::clone(&link))).is_ok();
+        // Only now: the writer sees the link before it sees "not connecting".
+        state.set_connecting(false);
+        if !handed_over {
             return false;
         }
         let since = Instant::now();
         let end = session.serve(requests);
         link.shut();
-        if stop.is_set() {
+        if state.is_stopping() {
             log::info!("hub connection #{id} closed: {end}");
         } else {
             log::warn!("hub connection #{id} ended: {end}");

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::link::Link;
+use super::loop_state::LoopState;
 use super::outbox::Outbox;
 pub use super::outbox::Outgoing;
-use super::stopping::Stopping;
 
 /// What the writer thread is told.
 pub enum ToWriter {
@@ -41,9 +41,10 @@ pub struct Finish {
     pub deadline: Instant,
     /// Set just before the Close goes out, so that the connection loop does
     /// not reconnect after it; until then it does, to deliver the rest.
-    pub stopping: Stopping,
+    pub state: LoopState,
     /// Whether undelivered frames may wait for a reconnect until the
-    /// deadline. Test mode does not: a person waits at the terminal.
+    /// deadline. Test mode waits only for an attempt already under way: a
+    /// person waits at the terminal, and a hub that failed is backing off.
     pub wait_for_reconnect: bool,
 }
 
@@ -92,12 +93,19 @@ impl Writer {
             }
             self.ping_if_due();
             if let Some(finish) = self.finishing.take() {
-                let worth_waiting = self.link.is_some() || finish.wait_for_reconnect;
+                // A link handed over just now counts as connected.
+                while let Ok(event) = self.inbox.try_recv() {
+                    self.take(event);
+                }
+                self.flush();
+                let worth_waiting = self.link.is_some()
+                    || finish.wait_for_reconnect
+                    || finish.state.is_connecting();
                 if !self.outbox.is_empty() && worth_waiting && Instant::now() < finish.deadline {
                     self.finishing = Some(finish);
                     continue;
                 }
-                finish.stopping.set();
+                finish.state.stop();
                 self.close();
                 let _ = finish.done.send(());
                 return;
