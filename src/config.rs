@@ -454,16 +454,10 @@ mod tests {
     use super::*;
 
     fn load_text(text: &str) -> Result<Settings, ConfigError> {
-        let dir = std::env::temp_dir().join(format!("opc-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!(
-            "{:x}.json",
-            text.len() * 31 + text.as_bytes()[2] as usize
-        ));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
         std::fs::write(&path, text).unwrap();
-        let result = load(&path).map(|(s, _)| s);
-        std::fs::remove_file(&path).unwrap();
-        result
+        load(&path).map(|(s, _)| s)
     }
 
     #[test]
@@ -502,8 +496,8 @@ mod tests {
     #[test]
     fn save_is_private_and_keeps_unknown_keys() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("opc-save-test-{}", std::process::id()));
-        let path = dir.join("sub").join("config.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("config.json");
         let mut object = Map::new();
         object.insert("token".into(), Value::String("t".into()));
         object.insert("future_key".into(), serde_json::json!({"a": 1}));
@@ -522,7 +516,6 @@ mod tests {
             std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
             1
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -291,13 +291,10 @@ mod tests {
     }
 
     fn resolve_with(file: &str, args: Args, env: Environment) -> Resolved {
-        let dir = std::env::temp_dir().join(format!("opc-settings-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{}.json", file.len()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
         std::fs::write(&path, file).unwrap();
-        let resolved = resolve(&args, &env, &path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        resolved
+        resolve(&args, &env, &path).unwrap()
     }
 
     #[test]
