@@ -3,10 +3,90 @@
 //! `settings` then combines it with the environment and the config file.
 //!
 //! The flags are the original Python client's (so that owners switch
-//! without relearning anything) plus this client's own.
+//! without relearning anything) plus this client's own. The flags saved to
+//! the config file are one table, [`SAVED_FLAGS`]: each names the config
+//! key it sets, so parsing records (key, JSON value, flag) in
+//! [`Args::saved`], `settings` passes those through the key's own check,
+//! and the help's "saved" section is rendered from the table with each
+//! key's default.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::config::Settings;
+
+/// How a saved flag's value is given on the command line.
+pub enum FlagValue {
+    /// Non-empty text, named in the help by this placeholder.
+    Text(&'static str),
+    /// A port from 1 to 65535, named in the help by this placeholder.
+    Port(&'static str),
+    /// No value: the flag itself means `true` or `false`.
+    Switch(bool),
+}
+
+/// A flag whose value is saved to the config file under `key`.
+pub struct SavedFlagEntry {
+    pub flag: &'static str,
+    pub key: &'static str,
+    pub value: FlagValue,
+    /// The help text; a line break continues it in the help's second column.
+    /// The key's default is added by the help itself.
+    pub help: &'static str,
+}
+
+/// Every saved flag, in help order. Flags that share a key (`--stream`,
+/// `--no-stream`) contradict each other when given together.
+pub const SAVED_FLAGS: &[SavedFlagEntry] = &[
+    SavedFlagEntry {
+        flag: "--force-token",
+        key: "token",
+        value: FlagValue::Text("TOKEN"),
+        help: "Set the hub token (OLLAMA_PROXY_TOKEN keeps it off\n\
+               the command line, where other users can read it)",
+    },
+    SavedFlagEntry {
+        flag: "--force-model",
+        key: "model",
+        value: FlagValue::Text("NAME"),
+        help: "Set the Ollama model",
+    },
+    SavedFlagEntry {
+        flag: "--ollama-host",
+        key: "ollama_host",
+        value: FlagValue::Text("HOST"),
+        help: "Set Ollama's host",
+    },
+    SavedFlagEntry {
+        flag: "--ollama-port",
+        key: "ollama_port",
+        value: FlagValue::Port("PORT"),
+        help: "Set Ollama's port",
+    },
+    SavedFlagEntry {
+        flag: "--stream",
+        key: "stream_mode",
+        value: FlagValue::Switch(true),
+        help: "Answer in pieces as Ollama produces them",
+    },
+    SavedFlagEntry {
+        flag: "--no-stream",
+        key: "stream_mode",
+        value: FlagValue::Switch(false),
+        help: "Answer in one frame",
+    },
+];
+
+/// A saved flag as typed: the config key it sets, the value as the config
+/// file would hold it, and the flag (for messages and `--show-config`).
+#[derive(Debug, PartialEq)]
+pub struct SavedFlag {
+    pub key: &'static str,
+    pub value: Value,
+    pub flag: &'static str,
+}
 
 /// What the owner typed.
 #[derive(Debug, Default, PartialEq)]
@@ -18,16 +98,8 @@ pub struct Args {
     pub show_config: bool,
     /// Delete the config file and run the first-run questions again.
     pub reset_config: bool,
-    /// Saved to the config.
-    pub force_token: Option<String>,
-    /// Saved to the config.
-    pub force_model: Option<String>,
-    /// Saved to the config.
-    pub ollama_host: Option<String>,
-    /// Saved to the config.
-    pub ollama_port: Option<u16>,
-    /// `--stream` (true) or `--no-stream` (false); saved to the config.
-    pub stream: Option<bool>,
+    /// The flags of [`SAVED_FLAGS`] that were given, at most one per key.
+    pub saved: Vec<SavedFlag>,
     /// Prompts from standard input, answered on the console and to the hub.
     pub test: bool,
     /// Check config, Ollama, model and hub, then exit 0 or 1.
@@ -58,18 +130,19 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
     let mut parser = lexopt::Parser::from_args(args);
     let mut parsed = Args::default();
     while let Some(arg) = parser.next().map_err(usage)? {
+        if let Long(name) = arg {
+            if let Some(option) = saved_option(name) {
+                let value = saved_value(&mut parser, option)?;
+                record(&mut parsed.saved, option, value)?;
+                continue;
+            }
+        }
         match arg {
             Short('h') | Long("help") => parsed.help = true,
             Short('V') | Long("version") => parsed.version = true,
             Long("debug") => parsed.debug = true,
             Long("show-config") => parsed.show_config = true,
             Long("reset-config") => parsed.reset_config = true,
-            Long("force-token") => parsed.force_token = Some(text(&mut parser, "--force-token")?),
-            Long("force-model") => parsed.force_model = Some(text(&mut parser, "--force-model")?),
-            Long("ollama-host") => parsed.ollama_host = Some(text(&mut parser, "--ollama-host")?),
-            Long("ollama-port") => parsed.ollama_port = Some(port(&mut parser, "--ollama-port")?),
-            Long("stream") => parsed.stream = Some(stream_choice(parsed.stream, true)?),
-            Long("no-stream") => parsed.stream = Some(stream_choice(parsed.stream, false)?),
             Long("test") => parsed.test = true,
             Long("check") => parsed.check = true,
             Long("server") => parsed.server = Some(text(&mut parser, "--server")?),
@@ -123,13 +196,55 @@ fn port(parser: &mut lexopt::Parser, flag: &str) -> Result<u16, UsageError> {
     }
 }
 
-fn stream_choice(previous: Option<bool>, choice: bool) -> Result<bool, UsageError> {
-    match previous {
-        Some(earlier) if earlier != choice => Err(UsageError(
-            "--stream and --no-stream cannot be used together".into(),
-        )),
-        _ => Ok(choice),
+/// The table's entry for a long flag (given without its `--`).
+fn saved_option(name: &str) -> Option<&'static SavedFlagEntry> {
+    SAVED_FLAGS
+        .iter()
+        .find(|option| option.flag.strip_prefix("--") == Some(name))
+}
+
+/// A saved flag's value, as the config file would hold it.
+fn saved_value(parser: &mut lexopt::Parser, option: &SavedFlagEntry) -> Result<Value, UsageError> {
+    Ok(match option.value {
+        FlagValue::Text(_) => Value::String(text(parser, option.flag)?),
+        FlagValue::Port(_) => Value::from(port(parser, option.flag)?),
+        FlagValue::Switch(on) => Value::Bool(on),
+    })
+}
+
+/// Keeps a saved flag's value. A repeated flag's last value wins, like any
+/// other option's; two different flags for one key contradict each other.
+fn record(
+    saved: &mut Vec<SavedFlag>,
+    option: &'static SavedFlagEntry,
+    value: Value,
+) -> Result<(), UsageError> {
+    match saved.iter_mut().find(|earlier| earlier.key == option.key) {
+        Some(earlier) if earlier.flag != option.flag => Err(conflict(earlier.flag, option.flag)),
+        Some(earlier) => {
+            earlier.value = value;
+            Ok(())
+        }
+        None => {
+            saved.push(SavedFlag {
+                key: option.key,
+                value,
+                flag: option.flag,
+            });
+            Ok(())
+        }
     }
+}
+
+/// Names the two flags in table order, whichever came first on the line.
+fn conflict(a: &str, b: &str) -> UsageError {
+    let position = |flag| SAVED_FLAGS.iter().position(|option| option.flag == flag);
+    let (first, second) = if position(a) <= position(b) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    UsageError(format!("{first} and {second} cannot be used together"))
 }
 
 pub const USAGE_HINT: &str = "Try 'ollama-proxy-client --help' for more information.";
@@ -145,14 +260,7 @@ USAGE:
     ollama-proxy-client [OPTIONS]
 
 OPTIONS (saved to the config file):
-    --force-token TOKEN   Set the hub token (OLLAMA_PROXY_TOKEN keeps it off
-                          the command line, where other users can read it)
-    --force-model NAME    Set the Ollama model [default: llama2]
-    --ollama-host HOST    Set Ollama's host [default: localhost]
-    --ollama-port PORT    Set Ollama's port [default: 11434]
-    --stream              Answer in pieces as Ollama produces them [default]
-    --no-stream           Answer in one frame
-
+{saved}
 OPTIONS (this run only):
     --server URL          Hub URL [default: wss://bober.app:PORT/auth-proxy];
                           ws:// only for loopback hosts
@@ -190,12 +298,59 @@ EXIT STATUS:
     2    usage error
     78   configuration missing or invalid
 ",
-        version = env!("CARGO_PKG_VERSION")
+        version = env!("CARGO_PKG_VERSION"),
+        saved = saved_options_help(),
     )
+}
+
+/// Where the help's second column starts.
+const HELP_COLUMN: usize = 26;
+
+/// The help's lines for [`SAVED_FLAGS`], each with its key's default.
+fn saved_options_help() -> String {
+    let defaults = Settings::default();
+    let mut text = String::new();
+    for option in SAVED_FLAGS {
+        let usage = flag_usage(option);
+        let help = option.help.to_string() + &default_note(option, &defaults);
+        let mut lines = help.lines();
+        let first = lines.next().unwrap_or_default();
+        // At least one space between the columns, even for a long flag.
+        text.push_str(&format!(
+            "    {usage:<width$} {first}\n",
+            width = HELP_COLUMN - 5
+        ));
+        for line in lines {
+            text.push_str(&format!("{:HELP_COLUMN$}{line}\n", ""));
+        }
+    }
+    text
+}
+
+/// The flag with its value's placeholder: `--ollama-port PORT`.
+fn flag_usage(option: &SavedFlagEntry) -> String {
+    match option.value {
+        FlagValue::Text(name) | FlagValue::Port(name) => format!("{} {name}", option.flag),
+        FlagValue::Switch(_) => option.flag.to_string(),
+    }
+}
+
+/// " [default: x]" for a flag with a value, " [default]" for the switch
+/// that matches the default, nothing where there is no default (the token).
+fn default_note(option: &SavedFlagEntry, defaults: &Settings) -> String {
+    let shown = defaults.display_value(option.key);
+    match option.value {
+        FlagValue::Switch(on) if shown == on.to_string() => " [default]".into(),
+        FlagValue::Switch(_) => String::new(),
+        _ if shown.starts_with('(') => String::new(),
+        _ => format!(" [default: {shown}]"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn parse_strs(args: &[&str]) -> Result<Args, UsageError> {
@@ -218,10 +373,73 @@ mod tests {
         .unwrap();
         assert!(args.debug && args.show_config);
         assert_eq!(args.port, Some(6000));
-        assert_eq!(args.ollama_port, Some(11435));
-        assert_eq!(args.stream, Some(false));
-        assert_eq!(args.force_model.as_deref(), Some("qwen3:8b"));
         assert_eq!(args.server.as_deref(), Some("ws://127.0.0.1:1/x"));
+        assert_eq!(
+            args.saved,
+            [
+                saved("stream_mode", json!(false), "--no-stream"),
+                saved("model", json!("qwen3:8b"), "--force-model"),
+                saved("ollama_port", json!(11435), "--ollama-port"),
+            ]
+        );
+    }
+
+    fn saved(key: &'static str, value: Value, flag: &'static str) -> SavedFlag {
+        SavedFlag { key, value, flag }
+    }
+
+    #[test]
+    fn a_repeated_saved_flag_keeps_its_last_value() {
+        let args = parse_strs(&[
+            "--force-model",
+            " a ",
+            "--stream",
+            "--force-model=b",
+            "--stream",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.saved,
+            [
+                saved("model", json!("b"), "--force-model"),
+                saved("stream_mode", json!(true), "--stream"),
+            ]
+        );
+    }
+
+    #[test]
+    fn contradicting_flags_are_named_in_table_order() {
+        for args in [&["--stream", "--no-stream"], &["--no-stream", "--stream"]] {
+            assert_eq!(
+                parse_strs(args).unwrap_err().to_string(),
+                "--stream and --no-stream cannot be used together"
+            );
+        }
+    }
+
+    #[test]
+    fn every_saved_flag_sets_a_config_key_and_is_in_the_help() {
+        let help = help_text("c", "l");
+        for option in SAVED_FLAGS {
+            assert!(
+                crate::config::KEYS.iter().any(|key| key.name == option.key),
+                "{} sets an unknown key {}",
+                option.flag,
+                option.key
+            );
+            assert!(
+                help.contains(&format!("    {} ", option.flag)),
+                "{}",
+                option.flag
+            );
+        }
+        assert!(help.contains("--force-model NAME    Set the Ollama model [default: llama2]\n"));
+        assert!(help.contains(
+            "--stream              Answer in pieces as Ollama produces them [default]\n"
+        ));
+        assert!(
+            help.contains("--no-stream           Answer in one frame\n\nOPTIONS (this run only)")
+        );
     }
 
     #[test]

@@ -1,169 +1,30 @@
-//! Settings: what the owner configured, with every default in one place.
+//! The config file: where it is, how it is read and written, and what a
+//! bad one is reported as. The keys themselves (name, default, check,
+//! display, doc) are one table in [`keys`].
 //!
-//! The config file is the JSON object the original Python client wrote to
+//! The file is the JSON object the original Python client wrote to
 //! `~/.config/ollama_proxy/config.json` (`token`, `model`, `ollama_host`,
 //! `ollama_port`, `stream_mode`), plus this client's own keys for the relay,
-//! the heartbeat and the size limits. Loading turns that object into a typed
-//! [`Settings`]; a value of the wrong type is an error that names the file,
-//! the line and the key, never a silent reset to defaults. Keys this client
-//! does not know are ignored here (and kept when the file is saved).
+//! the heartbeat and the size limits. Loading starts from the defaults and
+//! passes every key of the object through its entry's check
+//! ([`apply_key`]), giving a typed [`Settings`]; a value of the wrong type
+//! is an error that names the file, the line and the key, never a silent
+//! reset to defaults. Keys this client does not know are ignored here (and
+//! kept when the file is saved).
+
+mod keys;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::secret::Token;
+pub use keys::{apply_key, Settings, KEYS};
 
 /// The hub's fixed address; only the port is chosen (`--port`).
 pub const DEFAULT_HUB_HOST: &str = "bober.app";
 pub const DEFAULT_HUB_PATH: &str = "/auth-proxy";
 pub const DEFAULT_HUB_PORT: u16 = 5050;
-
-/// Everything the running client needs to know, after defaults are applied.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Authenticates this box to the hub. `None` until the owner sets it.
-    pub token: Option<Token>,
-    /// The Ollama model every buyer prompt runs on (default `llama2`).
-    pub model: String,
-    /// Ollama's host, or a full base URL such as `http://gpu:11434`.
-    pub ollama_host: String,
-    pub ollama_port: u16,
-    /// Answer in pieces (true) or in one frame, when a request does not say.
-    pub stream_mode: bool,
-    /// Generations run at once (worker threads).
-    pub max_parallel: usize,
-    /// Requests that may wait for a free worker; one more is answered `busy`.
-    pub queue_size: usize,
-    /// Passed to Ollama as `keep_alive` when set (seconds or a duration string).
-    pub keep_alive: Option<Value>,
-    /// Passed to Ollama as `options` (temperature, num_ctx, ...).
-    pub options: Map<String, Value>,
-    /// Longest wait for Ollama's first line: it sends nothing while it loads
-    /// the model and reads the prompt.
-    pub load_timeout: Duration,
-    /// Longest wait between two of Ollama's lines once it has started.
-    pub idle_timeout: Duration,
-    /// Largest hub frame accepted; larger ones are ignored with a warning.
-    pub max_frame_bytes: usize,
-    /// Largest single NDJSON line accepted from Ollama (the final line
-    /// carries the token ids of the whole conversation).
-    pub max_line_bytes: usize,
-    /// A WebSocket ping goes to the hub this often.
-    pub ping_interval: Duration,
-    /// A connection with nothing received for this long is replaced.
-    pub dead_after: Duration,
-    /// TCP + TLS + WebSocket handshake must finish within this.
-    pub handshake_timeout: Duration,
-    /// First reconnect delay; each failed attempt adds this much again.
-    pub reconnect_base: Duration,
-    /// Longest reconnect delay; also how long a connection must stay up
-    /// before the delays start again from the first one.
-    pub reconnect_max: Duration,
-    /// How long running generations may finish after SIGTERM/SIGINT.
-    pub shutdown_grace: Duration,
-    /// Frames kept while the hub is unreachable, in bytes.
-    pub outbox_bytes: usize,
-    /// The log file is rotated when it reaches this size.
-    pub log_max_bytes: u64,
-    /// Rotated log files kept (`client.log.1` ... `client.log.N`).
-    pub log_files_kept: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            token: None,
-            model: "llama2".into(),
-            ollama_host: "localhost".into(),
-            ollama_port: 11434,
-            stream_mode: true,
-            max_parallel: 1,
-            queue_size: 16,
-            keep_alive: None,
-            options: Map::new(),
-            load_timeout: Duration::from_secs(300),
-            idle_timeout: Duration::from_secs(120),
-            max_frame_bytes: 1 << 20,
-            max_line_bytes: 8 << 20,
-            ping_interval: Duration::from_secs(30),
-            dead_after: Duration::from_secs(75),
-            handshake_timeout: Duration::from_secs(15),
-            reconnect_base: Duration::from_secs(5),
-            reconnect_max: Duration::from_secs(60),
-            shutdown_grace: Duration::from_secs(10),
-            outbox_bytes: 8 << 20,
-            log_max_bytes: 10 << 20,
-            log_files_kept: 3,
-        }
-    }
-}
-
-/// The keys every setting is stored under, in `--show-config` order.
-pub const KEYS: &[&str] = &[
-    "token",
-    "model",
-    "ollama_host",
-    "ollama_port",
-    "stream_mode",
-    "max_parallel",
-    "queue_size",
-    "keep_alive",
-    "options",
-    "load_timeout_secs",
-    "idle_timeout_secs",
-    "max_frame_bytes",
-    "max_line_bytes",
-    "ping_interval_secs",
-    "dead_after_secs",
-    "handshake_timeout_secs",
-    "reconnect_base_secs",
-    "reconnect_max_secs",
-    "shutdown_grace_secs",
-    "outbox_bytes",
-    "log_max_bytes",
-    "log_files_kept",
-];
-
-impl Settings {
-    /// A setting's value for display; the token is masked.
-    pub fn display_value(&self, key: &str) -> String {
-        let secs = |d: Duration| format!("{}", d.as_secs_f64());
-        match key {
-            "token" => self
-                .token
-                .as_ref()
-                .map_or("(not set)".into(), Token::masked),
-            "model" => self.model.clone(),
-            "ollama_host" => self.ollama_host.clone(),
-            "ollama_port" => self.ollama_port.to_string(),
-            "stream_mode" => self.stream_mode.to_string(),
-            "max_parallel" => self.max_parallel.to_string(),
-            "queue_size" => self.queue_size.to_string(),
-            "keep_alive" => self
-                .keep_alive
-                .as_ref()
-                .map_or("(Ollama's default)".into(), Value::to_string),
-            "options" => Value::Object(self.options.clone()).to_string(),
-            "load_timeout_secs" => secs(self.load_timeout),
-            "idle_timeout_secs" => secs(self.idle_timeout),
-            "max_frame_bytes" => self.max_frame_bytes.to_string(),
-            "max_line_bytes" => self.max_line_bytes.to_string(),
-            "ping_interval_secs" => secs(self.ping_interval),
-            "dead_after_secs" => secs(self.dead_after),
-            "handshake_timeout_secs" => secs(self.handshake_timeout),
-            "reconnect_base_secs" => secs(self.reconnect_base),
-            "reconnect_max_secs" => secs(self.reconnect_max),
-            "shutdown_grace_secs" => secs(self.shutdown_grace),
-            "outbox_bytes" => self.outbox_bytes.to_string(),
-            "log_max_bytes" => self.log_max_bytes.to_string(),
-            "log_files_kept" => self.log_files_kept.to_string(),
-            _ => String::new(),
-        }
-    }
-}
 
 /// Why the config file could not be used. Each variant names the file.
 #[derive(Debug)]
@@ -343,104 +204,6 @@ fn parse_object(path: &Path, text: &str) -> Result<Map<String, Value>, ConfigErr
     }
 }
 
-/// Stores one config key into `settings`; on a bad value, says what was
-/// expected. Unknown keys are accepted and left alone.
-pub fn apply_key(settings: &mut Settings, key: &str, value: &Value) -> Result<(), &'static str> {
-    let s = settings;
-    match key {
-        // The original client wrote `null` for a token it never asked for.
-        "token" => {
-            s.token = optional_string(value)?
-                .filter(|t| !t.is_empty())
-                .map(Token::new)
-        }
-        "model" => s.model = non_empty_string(value)?,
-        "ollama_host" => s.ollama_host = non_empty_string(value)?,
-        "ollama_port" => s.ollama_port = port(value)?,
-        "stream_mode" => s.stream_mode = value.as_bool().ok_or("true or false")?,
-        "max_parallel" => s.max_parallel = count(value, 1, 256)?,
-        "queue_size" => s.queue_size = count(value, 0, 100_000)?,
-        "keep_alive" => s.keep_alive = keep_alive(value)?,
-        "options" => s.options = value.as_object().cloned().ok_or("an object {...}")?,
-        "load_timeout_secs" => s.load_timeout = seconds(value)?,
-        "idle_timeout_secs" => s.idle_timeout = seconds(value)?,
-        "max_frame_bytes" => s.max_frame_bytes = count(value, 1024, 1 << 30)?,
-        "max_line_bytes" => s.max_line_bytes = count(value, 1024, 1 << 30)?,
-        "ping_interval_secs" => s.ping_interval = seconds(value)?,
-        "dead_after_secs" => s.dead_after = seconds(value)?,
-        "handshake_timeout_secs" => s.handshake_timeout = seconds(value)?,
-        "reconnect_base_secs" => s.reconnect_base = seconds(value)?,
-        "reconnect_max_secs" => s.reconnect_max = seconds(value)?,
-        "shutdown_grace_secs" => s.shutdown_grace = seconds_or_zero(value)?,
-        "outbox_bytes" => s.outbox_bytes = count(value, 1024, 1 << 30)?,
-        "log_max_bytes" => s.log_max_bytes = count(value, 1024, 1 << 40)? as u64,
-        "log_files_kept" => s.log_files_kept = count(value, 0, 100)?,
-        _ => {}
-    }
-    Ok(())
-}
-
-fn optional_string(value: &Value) -> Result<Option<String>, &'static str> {
-    match value {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        _ => Err("a string"),
-    }
-}
-
-fn non_empty_string(value: &Value) -> Result<String, &'static str> {
-    match value.as_str() {
-        Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        _ => Err("a non-empty string"),
-    }
-}
-
-/// A TCP port. The original client could save it as a string ("11434").
-fn port(value: &Value) -> Result<u16, &'static str> {
-    const EXPECTED: &str = "a port number from 1 to 65535";
-    let number = match value {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse::<u64>().ok(),
-        _ => None,
-    };
-    match number {
-        Some(n @ 1..=65535) => Ok(n as u16),
-        _ => Err(EXPECTED),
-    }
-}
-
-fn count(value: &Value, min: u64, max: u64) -> Result<usize, &'static str> {
-    match value.as_u64() {
-        Some(n) if (min..=max).contains(&n) => Ok(n as usize),
-        _ => Err("a whole number in its allowed range (see the README)"),
-    }
-}
-
-/// A positive number of seconds; fractions allowed so that tests can use
-/// milliseconds.
-fn seconds(value: &Value) -> Result<Duration, &'static str> {
-    match value.as_f64() {
-        Some(s) if s > 0.0 && s <= 1e9 => Ok(Duration::from_secs_f64(s)),
-        _ => Err("a number of seconds greater than 0"),
-    }
-}
-
-fn seconds_or_zero(value: &Value) -> Result<Duration, &'static str> {
-    match value.as_f64() {
-        Some(s) if (0.0..=1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
-        _ => Err("a number of seconds, 0 or more"),
-    }
-}
-
-/// Ollama takes a number of seconds or a Go duration string ("10m", "-1").
-fn keep_alive(value: &Value) -> Result<Option<Value>, &'static str> {
-    match value {
-        Value::Null => Ok(None),
-        Value::Number(_) | Value::String(_) => Ok(Some(value.clone())),
-        _ => Err("a number of seconds or a duration string such as \"10m\""),
-    }
-}
-
 /// The 1-based line on which `"key"` first appears, for error messages.
 fn line_of_key(text: &str, key: &str) -> Option<usize> {
     let quoted = format!("\"{key}\"");
@@ -451,19 +214,15 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn load_text(text: &str) -> Result<Settings, ConfigError> {
-        let dir = std::env::temp_dir().join(format!("opc-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!(
-            "{:x}.json",
-            text.len() * 31 + text.as_bytes()[2] as usize
-        ));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
         std::fs::write(&path, text).unwrap();
-        let result = load(&path).map(|(s, _)| s);
-        std::fs::remove_file(&path).unwrap();
-        result
+        load(&path).map(|(s, _)| s)
     }
 
     #[test]
@@ -502,8 +261,8 @@ mod tests {
     #[test]
     fn save_is_private_and_keeps_unknown_keys() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("opc-save-test-{}", std::process::id()));
-        let path = dir.join("sub").join("config.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("config.json");
         let mut object = Map::new();
         object.insert("token".into(), Value::String("t".into()));
         object.insert("future_key".into(), serde_json::json!({"a": 1}));
@@ -522,7 +281,6 @@ mod tests {
             std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
             1
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -166,8 +166,8 @@ mod tests {
 
     #[test]
     fn rotates_between_lines_and_keeps_n_files() {
-        let dir = std::env::temp_dir().join(format!("opc-log-test-{}", std::process::id()));
-        let path = dir.join("logs").join("client.log");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs").join("client.log");
         let mut file = RotatingFile::open(&path, 100, 2).unwrap();
         for i in 0..40 {
             // Two writes per line, as a logger does; the line must not split.
@@ -185,6 +185,5 @@ mod tests {
             assert!(line.starts_with("line ") && line.ends_with("xx"), "{line}");
         }
         assert!(!file.numbered(3).exists());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

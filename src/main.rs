@@ -172,10 +172,10 @@ fn show_config(resolved: &Resolved, endpoint: &Endpoint) {
     let ollama_url = ollama::base_url(&settings.ollama_host, settings.ollama_port);
     text.push_str(&format!("Ollama URL    {ollama_url}\n\n"));
     for key in config::KEYS {
-        let value = settings.display_value(key);
+        let (name, value) = (key.name, settings.display_value(key.name));
         text.push_str(&format!(
-            "{key:<24}{value:<24} ({})\n",
-            resolved.source(key)
+            "{name:<24}{value:<24} ({})\n",
+            resolved.source(name)
         ));
     }
     print(&text);

@@ -124,8 +124,8 @@ pub fn resolve(args: &Args, env: &Environment, path: &Path) -> Result<Resolved, 
         config_path: path.to_path_buf(),
         sources: raw
             .keys()
-            .filter_map(|key| config::KEYS.iter().find(|k| **k == key.as_str()))
-            .map(|key| (*key, Source::File))
+            .filter_map(|name| config::KEYS.iter().find(|key| key.name == name.as_str()))
+            .map(|key| (key.name, Source::File))
             .collect(),
         raw,
         to_save: Map::new(),
@@ -179,33 +179,15 @@ fn apply_environment(resolved: &mut Resolved, env: &Environment) {
 /// The command line checked these values already; one the settings still
 /// refuse is reported like a bad value in the file, naming the flag.
 fn apply_flags(resolved: &mut Resolved, args: &Args) -> Result<(), ConfigError> {
-    let text = |value: &Option<String>| value.clone().map(Value::String);
-    let stream_flag = match args.stream {
-        Some(true) => "--stream",
-        _ => "--no-stream",
-    };
-    let flags = [
-        ("token", text(&args.force_token), "--force-token"),
-        ("model", text(&args.force_model), "--force-model"),
-        ("ollama_host", text(&args.ollama_host), "--ollama-host"),
-        (
-            "ollama_port",
-            args.ollama_port.map(Value::from),
-            "--ollama-port",
-        ),
-        ("stream_mode", args.stream.map(Value::Bool), stream_flag),
-    ];
-    for (key, value, flag) in flags {
-        if let Some(value) = value {
-            resolved
-                .set(key, value, Source::Flag(flag))
-                .map_err(|expected| ConfigError::Value {
-                    path: resolved.config_path.clone(),
-                    line: None,
-                    key: flag.to_string(),
-                    expected,
-                })?;
-        }
+    for saved in &args.saved {
+        resolved
+            .set(saved.key, saved.value.clone(), Source::Flag(saved.flag))
+            .map_err(|expected| ConfigError::Value {
+                path: resolved.config_path.clone(),
+                line: None,
+                key: saved.flag.to_string(),
+                expected,
+            })?;
     }
     Ok(())
 }
@@ -272,6 +254,7 @@ fn split_host_port(hostport: &str, default_port: u16) -> (String, u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::SavedFlag;
 
     #[test]
     fn ollama_host_forms() {
@@ -310,13 +293,10 @@ mod tests {
     }
 
     fn resolve_with(file: &str, args: Args, env: Environment) -> Resolved {
-        let dir = std::env::temp_dir().join(format!("opc-settings-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{}.json", file.len()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
         std::fs::write(&path, file).unwrap();
-        let resolved = resolve(&args, &env, &path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        resolved
+        resolve(&args, &env, &path).unwrap()
     }
 
     #[test]
@@ -335,7 +315,11 @@ mod tests {
         assert_eq!(r.source("model"), Source::File);
         assert_eq!(r.source("queue_size"), Source::Default);
         let args = Args {
-            force_token: Some("from-flag".into()),
+            saved: vec![SavedFlag {
+                key: "token",
+                value: Value::from("from-flag"),
+                flag: "--force-token",
+            }],
             ..Args::default()
         };
         let r = resolve_with(r#"{"token":"from-file"}"#, args, env);

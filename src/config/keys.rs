@@ -1,0 +1,499 @@
+//! The table of settings: every config key is one entry in the
+//! `settings_table!` call below, and everything else about keys is
+//! generated from it or walks it.
+//!
+//! An entry gives the `Settings` field and its type, the JSON key, the
+//! default, the check that turns a JSON value into the field (saying what
+//! was expected when it cannot), how `--show-config` shows the field, and
+//! one line of doc. From the entries the macro generates the [`Settings`]
+//! struct (the doc line becomes each field's doc), its `Default`, and
+//! [`KEYS`]. Values flow in through [`apply_key`] (the config file, the
+//! saved flags and the first-run answers all pass the same check) and out
+//! through [`Settings::display_value`]. A unit test renders the README's
+//! table of keys from `KEYS`, so the README cannot fall behind.
+//!
+//! Adding a key is one entry here, plus its use in code.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::secret::Token;
+
+/// One config key: its name, its doc line, and how a value gets in and out.
+pub struct Key {
+    /// The JSON key in the config file.
+    pub name: &'static str,
+    /// One line: the field's doc and the README's "meaning" column.
+    // Read only by the README test, so far.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub doc: &'static str,
+    /// The README's "default" column, for a default that `show` does not
+    /// describe well (the token's "(not set)" is "(none, required)" there).
+    #[cfg_attr(not(test), allow(dead_code))]
+    readme_default: Option<&'static str>,
+    /// Checks a JSON value and stores it, or says what was expected.
+    apply: fn(&mut Settings, &Value) -> Result<(), &'static str>,
+    /// The field for `--show-config`.
+    show: fn(&Settings) -> String,
+}
+
+/// `Some(text)` for an entry that has the optional item, else `None`.
+macro_rules! optional {
+    () => {
+        None
+    };
+    ($text:literal) => {
+        Some($text)
+    };
+}
+
+/// Declares every setting; see the module comment. One entry:
+///
+/// ```text
+/// field: Type {
+///     key: "json_key",
+///     default: <expression of Type>,
+///     parse: <fn(&Value) -> Result<Type, &'static str>>,
+///     show: <fn(&Type) -> String>,
+///     readme_default: "text",   // optional, see `Key::readme_default`
+///     doc: "one line",
+/// }
+/// ```
+macro_rules! settings_table {
+    ($(
+        $field:ident: $ty:ty {
+            key: $key:literal,
+            default: $default:expr,
+            parse: $parse:expr,
+            show: $show:expr,
+            $(readme_default: $readme:literal,)?
+            doc: $doc:literal $(,)?
+        }
+    )*) => {
+        /// Everything the running client needs to know, after defaults are
+        /// applied.
+        #[derive(Clone, Debug)]
+        pub struct Settings {
+            $(#[doc = $doc] pub $field: $ty,)*
+        }
+
+        impl Default for Settings {
+            fn default() -> Settings {
+                Settings {
+                    $($field: $default,)*
+                }
+            }
+        }
+
+        /// Every key, in `--show-config` and README order.
+        pub const KEYS: &[Key] = &[$(Key {
+            name: $key,
+            doc: $doc,
+            readme_default: optional!($($readme)?),
+            apply: |settings, value| {
+                // Typed here so that a closure in the table needs no
+                // annotations, and a wrong type names the entry.
+                let parse: fn(&Value) -> Result<$ty, &'static str> = $parse;
+                settings.$field = parse(value)?;
+                Ok(())
+            },
+            show: |settings| {
+                let show: fn(&$ty) -> String = $show;
+                show(&settings.$field)
+            },
+        },)*];
+    };
+}
+
+settings_table! {
+    // The original client wrote `null` for a token it never asked for.
+    token: Option<Token> {
+        key: "token",
+        default: None,
+        parse: token,
+        show: show_token,
+        readme_default: "(none, required)",
+        doc: "your hub token; never logged",
+    }
+    model: String {
+        key: "model",
+        default: "llama2".into(),
+        parse: non_empty_string,
+        show: String::clone,
+        doc: "the Ollama model every prompt runs on",
+    }
+    ollama_host: String {
+        key: "ollama_host",
+        default: "localhost".into(),
+        parse: non_empty_string,
+        show: String::clone,
+        doc: "Ollama's host, or a base URL such as `http://gpu:11434`",
+    }
+    ollama_port: u16 {
+        key: "ollama_port",
+        default: 11434,
+        parse: port,
+        show: ToString::to_string,
+        doc: "Ollama's port",
+    }
+    stream_mode: bool {
+        key: "stream_mode",
+        default: true,
+        parse: boolean,
+        show: ToString::to_string,
+        doc: "answer in pieces (true) or in one frame, when a request does not say",
+    }
+    // Worker threads.
+    max_parallel: usize {
+        key: "max_parallel",
+        default: 1,
+        parse: |value| count(value, 1, 256),
+        show: ToString::to_string,
+        doc: "generations run at once (1-256)",
+    }
+    queue_size: usize {
+        key: "queue_size",
+        default: 16,
+        parse: |value| count(value, 0, 100_000),
+        show: ToString::to_string,
+        doc: "requests that may wait for a free worker; one more is answered `Error: busy`",
+    }
+    keep_alive: Option<Value> {
+        key: "keep_alive",
+        default: None,
+        parse: keep_alive,
+        show: show_keep_alive,
+        doc: r#"sent to Ollama as `keep_alive`: seconds or a duration such as `"10m"`"#,
+    }
+    options: Map<String, Value> {
+        key: "options",
+        default: Map::new(),
+        parse: object,
+        show: show_object,
+        doc: r#"sent to Ollama as `options`: `{"temperature": 0.7, "num_ctx": 4096}`"#,
+    }
+    // Ollama sends nothing while it loads the model and reads the prompt.
+    load_timeout: Duration {
+        key: "load_timeout_secs",
+        default: Duration::from_secs(300),
+        parse: seconds,
+        show: show_seconds,
+        doc: "longest wait for Ollama's first line (model load + prompt)",
+    }
+    idle_timeout: Duration {
+        key: "idle_timeout_secs",
+        default: Duration::from_secs(120),
+        parse: seconds,
+        show: show_seconds,
+        doc: "longest pause between two of Ollama's lines",
+    }
+    max_frame_bytes: usize {
+        key: "max_frame_bytes",
+        default: 1 << 20,
+        parse: |value| count(value, 1024, 1 << 30),
+        show: ToString::to_string,
+        doc: "largest hub frame accepted; larger ones are ignored with a warning",
+    }
+    // Ollama's final line carries the token ids of the whole conversation.
+    max_line_bytes: usize {
+        key: "max_line_bytes",
+        default: 8 << 20,
+        parse: |value| count(value, 1024, 1 << 30),
+        show: ToString::to_string,
+        doc: "largest single NDJSON line accepted from Ollama",
+    }
+    ping_interval: Duration {
+        key: "ping_interval_secs",
+        default: Duration::from_secs(30),
+        parse: seconds,
+        show: show_seconds,
+        doc: "WebSocket ping to the hub this often",
+    }
+    dead_after: Duration {
+        key: "dead_after_secs",
+        default: Duration::from_secs(75),
+        parse: seconds,
+        show: show_seconds,
+        doc: "a hub connection with nothing received this long is replaced",
+    }
+    handshake_timeout: Duration {
+        key: "handshake_timeout_secs",
+        default: Duration::from_secs(15),
+        parse: seconds,
+        show: show_seconds,
+        doc: "TCP + TLS + WebSocket handshake limit",
+    }
+    reconnect_base: Duration {
+        key: "reconnect_base_secs",
+        default: Duration::from_secs(5),
+        parse: seconds,
+        show: show_seconds,
+        doc: "first reconnect delay; +this much per failed attempt",
+    }
+    // Also how long a connection must stay up before the delays start again
+    // from the first one.
+    reconnect_max: Duration {
+        key: "reconnect_max_secs",
+        default: Duration::from_secs(60),
+        parse: seconds,
+        show: show_seconds,
+        doc: "longest reconnect delay (and a rejected token's delay)",
+    }
+    // Zero is allowed: stop at once, cutting running answers short.
+    shutdown_grace: Duration {
+        key: "shutdown_grace_secs",
+        default: Duration::from_secs(10),
+        parse: seconds_or_zero,
+        show: show_seconds,
+        doc: "time running answers get to finish on shutdown",
+    }
+    outbox_bytes: usize {
+        key: "outbox_bytes",
+        default: 8 << 20,
+        parse: |value| count(value, 1024, 1 << 30),
+        show: ToString::to_string,
+        doc: "answer frames kept while the hub is unreachable",
+    }
+    log_max_bytes: u64 {
+        key: "log_max_bytes",
+        default: 10 << 20,
+        parse: |value| count(value, 1024, 1 << 40),
+        show: ToString::to_string,
+        doc: "the log file is rotated at this size",
+    }
+    log_files_kept: usize {
+        key: "log_files_kept",
+        default: 3,
+        parse: |value| count(value, 0, 100),
+        show: ToString::to_string,
+        doc: "rotated log files kept (`client.log.1` ...)",
+    }
+}
+
+/// The entry for a config key, if this client knows it.
+fn find(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|key| key.name == name)
+}
+
+/// Stores one config key into `settings`; on a bad value, says what was
+/// expected. Unknown keys are accepted and left alone, so that a file
+/// written by a newer client still loads.
+pub fn apply_key(settings: &mut Settings, key: &str, value: &Value) -> Result<(), &'static str> {
+    match find(key) {
+        Some(key) => (key.apply)(settings, value),
+        None => Ok(()),
+    }
+}
+
+impl Settings {
+    /// A setting's value for display (the token masked); empty for a key
+    /// this client does not know.
+    pub fn display_value(&self, key: &str) -> String {
+        find(key).map_or_else(String::new, |key| (key.show)(self))
+    }
+}
+
+// ------------------------------------------------------------ the checks
+
+fn token(value: &Value) -> Result<Option<Token>, &'static str> {
+    match value {
+        Value::Null => Ok(None),
+        // An empty token is no token: the first run then asks for one.
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(Token::new(s.as_str()))),
+        _ => Err("a string"),
+    }
+}
+
+fn non_empty_string(value: &Value) -> Result<String, &'static str> {
+    match value.as_str() {
+        Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        _ => Err("a non-empty string"),
+    }
+}
+
+fn boolean(value: &Value) -> Result<bool, &'static str> {
+    value.as_bool().ok_or("true or false")
+}
+
+/// A TCP port. The original client could save it as a string ("11434").
+fn port(value: &Value) -> Result<u16, &'static str> {
+    let number = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    number
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .ok_or("a port number from 1 to 65535")
+}
+
+/// A whole number from `min` to `max`, in the field's own type (so that a
+/// byte count above 4 GiB is not cut short on a 32-bit board).
+fn count<T: TryFrom<u64>>(value: &Value, min: u64, max: u64) -> Result<T, &'static str> {
+    value
+        .as_u64()
+        .filter(|n| (min..=max).contains(n))
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or("a whole number in its allowed range (see the README)")
+}
+
+/// A positive number of seconds; fractions allowed so that tests can use
+/// milliseconds.
+fn seconds(value: &Value) -> Result<Duration, &'static str> {
+    match value.as_f64() {
+        Some(s) if s > 0.0 && s <= 1e9 => Ok(Duration::from_secs_f64(s)),
+        _ => Err("a number of seconds greater than 0"),
+    }
+}
+
+fn seconds_or_zero(value: &Value) -> Result<Duration, &'static str> {
+    match value.as_f64() {
+        Some(s) if (0.0..=1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err("a number of seconds, 0 or more"),
+    }
+}
+
+/// Ollama takes a number of seconds or a Go duration string ("10m", "-1").
+fn keep_alive(value: &Value) -> Result<Option<Value>, &'static str> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Number(_) | Value::String(_) => Ok(Some(value.clone())),
+        _ => Err("a number of seconds or a duration string such as \"10m\""),
+    }
+}
+
+fn object(value: &Value) -> Result<Map<String, Value>, &'static str> {
+    value.as_object().cloned().ok_or("an object {...}")
+}
+
+// ------------------------------------------------------ how values show
+
+fn show_token(token: &Option<Token>) -> String {
+    token.as_ref().map_or("(not set)".into(), Token::masked)
+}
+
+fn show_keep_alive(keep_alive: &Option<Value>) -> String {
+    keep_alive
+        .as_ref()
+        .map_or("(Ollama's default)".into(), Value::to_string)
+}
+
+fn show_object(object: &Map<String, Value>) -> String {
+    Value::Object(object.clone()).to_string()
+}
+
+fn show_seconds(duration: &Duration) -> String {
+    duration.as_secs_f64().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's table of keys, rendered from `KEYS`.
+    fn readme_table() -> String {
+        let defaults = Settings::default();
+        let mut table = String::from("| key | default | meaning |\n| --- | --- | --- |\n");
+        for key in KEYS {
+            let default = match key.readme_default {
+                Some(text) => text.to_string(),
+                None => readme_value((key.show)(&defaults)),
+            };
+            table.push_str(&format!("| `{}` | {default} | {} |\n", key.name, key.doc));
+        }
+        table
+    }
+
+    /// A value in code font; a description such as "(Ollama's default)"
+    /// stays plain text.
+    fn readme_value(shown: String) -> String {
+        if shown.starts_with('(') {
+            shown
+        } else {
+            format!("`{shown}`")
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_every_key_with_its_default_and_meaning() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let table = readme_table();
+        assert!(
+            readme.contains(&table),
+            "README.md must hold this table under \"Every key, with its default:\" \
+             (generated from src/config/keys.rs; paste it over the old one):\n\n{table}"
+        );
+    }
+
+    #[test]
+    fn every_default_passes_its_own_check() {
+        let defaults = Settings::default();
+        for key in KEYS {
+            let shown = (key.show)(&defaults);
+            if shown.starts_with('(') {
+                continue; // No value, such as the token's "(not set)".
+            }
+            let value = serde_json::from_str(&shown).unwrap_or(Value::String(shown.clone()));
+            let mut settings = Settings::default();
+            assert_eq!(
+                apply_key(&mut settings, key.name, &value),
+                Ok(()),
+                "{}",
+                key.name
+            );
+            assert_eq!((key.show)(&settings), shown, "{}", key.name);
+        }
+    }
+
+    #[test]
+    fn key_names_are_unique() {
+        for (i, key) in KEYS.iter().enumerate() {
+            assert!(
+                KEYS[i + 1..].iter().all(|other| other.name != key.name),
+                "{} is in the table twice",
+                key.name
+            );
+        }
+    }
+
+    #[test]
+    fn values_out_of_range_say_what_was_expected() {
+        let mut settings = Settings::default();
+        let cases = [
+            ("max_parallel", serde_json::json!(0), "range"),
+            ("max_parallel", serde_json::json!(257), "range"),
+            ("log_max_bytes", serde_json::json!(1u64 << 40), ""),
+            ("stream_mode", serde_json::json!("yes"), "true or false"),
+            ("shutdown_grace_secs", serde_json::json!(-1), "0 or more"),
+            ("ping_interval_secs", serde_json::json!(0), "greater than 0"),
+            ("token", serde_json::json!(5), "a string"),
+        ];
+        for (key, value, expected) in cases {
+            let result = apply_key(&mut settings, key, &value);
+            match expected {
+                "" => assert_eq!(result, Ok(()), "{key} {value}"),
+                _ => assert!(result.unwrap_err().contains(expected), "{key} {value}"),
+            }
+        }
+        assert_eq!(settings.log_max_bytes, 1 << 40);
+        assert_eq!(
+            apply_key(&mut settings, "no_such_key", &Value::Null),
+            Ok(())
+        );
+        assert_eq!(settings.display_value("no_such_key"), "");
+    }
+
+    #[test]
+    fn the_token_is_shown_masked() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.display_value("token"), "(not set)");
+        apply_key(&mut settings, "token", &Value::from("s3cret-abcd")).unwrap();
+        assert_eq!(settings.display_value("token"), "********abcd");
+        apply_key(&mut settings, "token", &Value::from("")).unwrap();
+        assert!(settings.token.is_none());
+    }
+}
