@@ -87,6 +87,8 @@
 // The emulators live with the tests; `hub` finds `tls` as `super::tls`.
 #[path = "../tests/support/hub.rs"]
 mod hub;
+#[path = "../tests/support/launch.rs"]
+mod launch;
 #[path = "../tests/support/ollama.rs"]
 mod ollama;
 #[path = "../tests/support/tls.rs"]
@@ -95,15 +97,15 @@ mod tls;
 use std::ffi::CStr;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use hub::{Hub, Received};
+use launch::Runner;
 use ollama::{Ollama, Reply};
 use serde_json::{json, Value};
 use tls::TestCa;
@@ -247,7 +249,7 @@ impl Bench {
         }
         std::fs::write(dir.join("config.json"), config.to_string())
             .map_err(|e| format!("writing the config: {e}"))?;
-        let mut command = Command::new(&self.client);
+        let mut command = launch::client_command(&self.client, Runner::Direct);
         command
             .arg("--server")
             .arg(self.hub_url())
@@ -257,29 +259,9 @@ impl Bench {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        for key in [
-            "SSL_CERT_FILE",
-            "OLLAMA_HOST",
-            "OLLAMA_PROXY_TOKEN",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-        ] {
-            command.env_remove(key);
-        }
-        // SAFETY: prctl is async-signal-safe and touches no memory of the
-        // parent. It makes the kernel kill the client when the thread that
-        // spawned it (always the main thread) ends, so even an aborted
-        // bench leaves no client behind.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-                Ok(())
-            });
-        }
+        // Spawned from the main thread, which outlives every measurement:
+        // even an aborted bench leaves no client behind.
+        launch::die_with_parent(&mut command);
         let spawned = Instant::now();
         match command.spawn() {
             Ok(child) => Ok(Client {

@@ -9,6 +9,8 @@
 // The emulators live with the tests; `hub` finds `tls` as `super::tls`.
 #[path = "../tests/support/hub.rs"]
 mod hub;
+#[path = "../tests/support/launch.rs"]
+mod launch;
 #[path = "../tests/support/ollama.rs"]
 mod ollama;
 #[path = "../tests/support/tls.rs"]
@@ -16,10 +18,11 @@ mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use hub::Hub;
+use launch::Runner;
 use ollama::{Ollama, Reply};
 use serde_json::json;
 use tls::TestCa;
@@ -96,7 +99,9 @@ fn demo(
                         "ollama_port": ollama.port(), "stream_mode": true});
     std::fs::write(config_dir.join("config.json"), config.to_string())
         .map_err(|e| e.to_string())?;
-    let mut child = Command::new(&client)
+    // Without the developer's token, CA file, Ollama address or proxy, which
+    // would point the client away from the emulators.
+    let mut child = launch::client_command(&client, Runner::Direct)
         .args([
             "--server",
             &hub.url(),

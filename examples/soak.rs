@@ -22,18 +22,20 @@
 mod faultproxy;
 #[path = "../tests/support/hub.rs"]
 mod hub;
+#[path = "../tests/support/launch.rs"]
+mod launch;
 #[path = "../tests/support/ollama.rs"]
 mod ollama;
 #[path = "../tests/support/tls.rs"]
 mod tls;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use faultproxy::FaultProxy;
 use hub::{Hub, Received};
+use launch::Runner;
 use ollama::{Ollama, Reply};
 use serde_json::{json, Value};
 
@@ -143,22 +145,17 @@ fn start_client(path: &Path, home: &Path, proxy: &FaultProxy, port: u16) -> Resu
         "log_max_bytes": 1048576, "log_files_kept": 1,
     });
     std::fs::write(dir.join("config.json"), config.to_string()).map_err(|e| e.to_string())?;
-    let mut command = Command::new(path);
+    // Without the developer's token, CA file, Ollama address or proxy: the
+    // soak measures the rig, not the machine it runs on.
+    let mut command = launch::client_command(path, Runner::Direct);
     command
         .args(["--server", &proxy.ws_url()])
         .env("HOME", home)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: prctl is async-signal-safe; it makes the kernel end the client
-    // with this process, so an interrupted soak leaves no client behind.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-            Ok(())
-        });
-    }
-    command
+    // An interrupted soak leaves no client behind.
+    launch::die_with_parent(&mut command)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", path.display()))
 }

@@ -8,7 +8,8 @@ mod support;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::answers::{buyer, closed_port, frames_for, is_end, streamed_answer_within, WAIT};
@@ -17,6 +18,7 @@ use support::client::{
     Finished, Input, Launch, TempDir, TOKEN,
 };
 use support::hub::Hub;
+use support::launch::{Runner, CLIENT_ENV};
 use support::ollama::{Ollama, VERSION};
 use support::tls::TestCa;
 
@@ -732,6 +734,172 @@ fn ollama_host_from_the_environment_serves_a_buyer_end_to_end() {
         );
     }
     assert_eq!(ollama.generate_requests().len(), 2);
+}
+
+// ------------------------------------------------ the developer's environment
+
+/// Set only in the second process of
+/// [`the_developers_environment_does_not_reach_the_client`]: the test binary
+/// run again as if from a developer's shell.
+const DEVELOPER_SHELL: &str = "OPC_TEST_DEVELOPER_SHELL";
+const LEAKED_TOKEN: &str = "env-token-LEAKED-7c1d";
+const LEAKED_CA: &str = "/nonexistent/opc-leaked/ca.pem";
+
+/// What a developer who also runs the client may have exported: a value for
+/// every variable the client reads ([`CLIENT_ENV`]), each of which would
+/// change or break a run of the rig if the client saw it. The token is not
+/// the hub emulator's, the CA file is missing, Ollama's address and every
+/// proxy are a closed port, and `NO_PROXY` exempts none of the emulators.
+fn developer_env() -> Vec<(&'static str, String)> {
+    let dead = format!("127.0.0.1:{}", closed_port());
+    CLIENT_ENV
+        .iter()
+        .map(|&key| {
+            let value = match key {
+                "OLLAMA_PROXY_TOKEN" => LEAKED_TOKEN.to_string(),
+                "SSL_CERT_FILE" => LEAKED_CA.to_string(),
+                "OLLAMA_HOST" => dead.clone(),
+                "NO_PROXY" | "no_proxy" => "example.invalid".to_string(),
+                _ => format!("http://{dead}"),
+            };
+            (key, value)
+        })
+        .collect()
+}
+
+/// The test binary runs `test` again in a new process whose own environment
+/// holds [`developer_env`], as `cargo test` would from that shell; waits
+/// (bounded) for it and fails with its output if it fails.
+fn rerun_from_a_developers_shell(test: &str) {
+    let dir = TempDir::new();
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // Under qemu (scripts/test-arm.sh) the test binary needs the emulator too.
+    let mut command = Runner::FromEnv.command(&exe);
+    command
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(DEVELOPER_SHELL, "1")
+        .envs(developer_env())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let mut child = command.spawn().expect("run the test binary again");
+    // Three client runs inside, each bounded by WAIT.
+    let deadline = Instant::now() + 4 * WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let output = format!(
+        "{}\n{}",
+        std::fs::read_to_string(&out_path).unwrap_or_default(),
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{test} from a developer's shell: {status:?}\n{output}"
+    );
+    assert!(output.contains("1 passed"), "{output}");
+}
+
+#[test]
+fn the_developers_environment_does_not_reach_the_client() {
+    const NAME: &str = "the_developers_environment_does_not_reach_the_client";
+    if std::env::var_os(DEVELOPER_SHELL).is_none() {
+        rerun_from_a_developers_shell(NAME);
+        return;
+    }
+    // From here on this process is the developer's shell: the variables are
+    // in its own environment, and the rig's launcher must keep them from
+    // the client.
+    for key in CLIENT_ENV {
+        assert!(std::env::var_os(key).is_some(), "{key} is not exported");
+    }
+    let leaks: Vec<String> = CLIENT_ENV
+        .iter()
+        .map(|key| std::env::var(key).unwrap())
+        .filter(|value| value != "example.invalid")
+        .collect();
+    let assert_no_leak = |out: &Finished| {
+        let text = out.describe();
+        for leak in &leaks {
+            assert!(
+                !text.contains(leak.as_str()),
+                "{leak} reached the client:\n{text}"
+            );
+        }
+    };
+
+    // The token comes from the config file, not OLLAMA_PROXY_TOKEN;
+    // Ollama's address is the default, not OLLAMA_HOST.
+    let out = run_with(
+        &json!({"token": TOKEN, "model": "llama3.2"}),
+        &["--show-config"],
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let row = show_row(&out.stdout, "token");
+    assert!(
+        row.contains(&masked_token()) && row.ends_with("(config file)"),
+        "{row}"
+    );
+    for key in ["ollama_host", "ollama_port"] {
+        assert!(
+            show_row(&out.stdout, key).ends_with("(default)"),
+            "{}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout.contains("Ollama URL    http://localhost:11434"),
+        "{}",
+        out.stdout
+    );
+    assert_no_leak(&out);
+
+    // Over TLS the hub accepts the config file's token on a direct
+    // connection: the leaked token would be rejected, a leaked proxy
+    // refused.
+    let ollama = Ollama::start();
+    let ca = TestCa::new("developer-shell");
+    let hub = Hub::start_tls(TOKEN, &ca);
+    let launch = Launch::with_config(&test_config(ollama.port()));
+    let ca_file = ca.write_pem(launch.home());
+    let out = launch
+        .args(&[
+            "--check",
+            "--server",
+            &hub.url(),
+            "--ca-file",
+            ca_file.to_str().unwrap(),
+        ])
+        .run(WAIT);
+    assert_check(&out, [true; 4], 0);
+    assert!(
+        out.stdout.contains("TLS verified, token accepted"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!((hub.connections(), hub.rejected()), (1, 0));
+    assert_no_leak(&out);
+
+    // Without --ca-file the client trusts only its built-in roots: the hub's
+    // certificate is refused as such, not for a CA file it cannot read
+    // (SSL_CERT_FILE).
+    let out = check(&test_config(ollama.port()), &["--server", &hub.url()]);
+    assert_check(&out, [true, true, true, false], 1);
+    assert!(
+        out.stdout.contains("signed by an unknown authority"),
+        "{}",
+        out.stdout
+    );
+    assert_no_leak(&out);
 }
 
 // ------------------------------------------------------------ --show-config

@@ -2,6 +2,8 @@
 //! `HOME` holding the config file, the given flags and environment, and a
 //! thread that collects everything the client prints so that tests can wait
 //! for a log line (with a bounded wait) and search the output for secrets.
+//! The binary is started through [`super::launch`], so the environment
+//! `cargo test` runs in cannot change what the client sees.
 //!
 //! [`Launch`] is the general form: any `HOME` (with or without a config
 //! file), standard input from `/dev/null`, from given bytes or from a pipe
@@ -21,36 +23,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::launch::{self, Runner};
+// For tests that build on [`client_command`] (tests/terminal.rs); the
+// command is already clean, so cleaning it again changes nothing.
+#[allow(unused_imports)]
+pub use super::launch::clean_env;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_ollama-proxy-client");
 
-/// A command that runs the client binary: directly, or under the emulator
-/// named by `OPC_TEST_RUNNER` (`scripts/test-arm.sh` sets it to
-/// `qemu-aarch64-static` or `qemu-arm-static` for cross-built tests).
+/// A command that runs the client binary ([`BIN`]) through the rig's one
+/// launcher: under the emulator named by `OPC_TEST_RUNNER` if it is set
+/// (see [`Runner::FromEnv`]), with the environment variables the client
+/// reads removed (see [`super::launch`]).
 pub fn client_command() -> Command {
-    match std::env::var_os("OPC_TEST_RUNNER").filter(|r| !r.is_empty()) {
-        Some(runner) => {
-            let mut command = Command::new(runner);
-            command.arg(BIN);
-            command
-        }
-        None => Command::new(BIN),
-    }
-}
-
-/// Removes from `command`'s environment the variables the client reads
-/// (CA file, Ollama address, token, proxies), so that a test sees only what
-/// it sets itself and not the environment `cargo test` runs in.
-pub fn clean_env(command: &mut Command) -> &mut Command {
-    command
-        .env_remove("SSL_CERT_FILE")
-        .env_remove("OLLAMA_HOST")
-        .env_remove("OLLAMA_PROXY_TOKEN")
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("ALL_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("https_proxy")
-        .env_remove("all_proxy")
+    launch::client_command(BIN, Runner::FromEnv)
 }
 
 pub const TOKEN: &str = "tok-SECRET-5f2a9c-e4d1";
@@ -251,7 +237,6 @@ impl Launch {
             .args(&self.args)
             .env("HOME", self.home.path())
             .stderr(Stdio::piped());
-        clean_env(&mut command);
         command.stdin(match self.stdin {
             Input::Null => Stdio::null(),
             Input::Bytes(_) | Input::Open => Stdio::piped(),

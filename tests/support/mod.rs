@@ -1,12 +1,14 @@
 //! The test rig shared by the integration tests: a hub emulator (WebSocket,
 //! optionally TLS with a CA made at test time), an Ollama emulator
-//! (HTTP/NDJSON), and a runner for the real client binary. Each test binary
-//! uses only part of it.
+//! (HTTP/NDJSON), the one launcher of the client binary (shared with the
+//! examples), and a runner for the real client binary. Each test binary uses
+//! only part of it.
 #![allow(dead_code)]
 
 pub mod answers;
 pub mod client;
 pub mod faultproxy;
 pub mod hub;
+pub mod launch;
 pub mod ollama;
 pub mod tls;
