@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::answers::{buyer, closed_port, is_end, streamed_answer, WAIT};
-use support::client::{clean_env, client_command, test_config, TempDir, TOKEN};
+use support::client::{client_command, test_config, TempDir, TOKEN};
 use support::hub::Hub;
 use support::ollama::{Ollama, Reply};
 
@@ -75,7 +75,6 @@ impl Terminal {
             .stdin(Stdio::from(slave.try_clone().expect("dup the pty slave")))
             .stdout(Stdio::from(slave.try_clone().expect("dup the pty slave")))
             .stderr(Stdio::from(slave));
-        clean_env(&mut command);
         for (key, value) in env {
             command.env(key, value);
         }

@@ -27,7 +27,6 @@ use super::launch::{self, Runner};
 // For tests that build on [`client_command`] (tests/terminal.rs); the
 // command is already clean, so cleaning it again changes nothing.
 #[allow(unused_imports)]
-pub use super::launch::clean_env;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ollama-proxy-client");
 
