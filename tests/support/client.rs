@@ -26,8 +26,6 @@ use serde_json::{json, Value};
 use super::launch::{self, Runner};
 // For tests that build on [`client_command`] (tests/terminal.rs); the
 // command is already clean, so cleaning it again changes nothing.
-#[allow(unused_imports)]
-
 pub const BIN: &str = env!("CARGO_BIN_EXE_ollama-proxy-client");
 
 /// A command that runs the client binary ([`BIN`]) through the rig's one
