@@ -209,4 +209,62 @@ mod tests {
         assert!(outbox.frames.iter().all(|f| f.request == 2));
         assert!(outbox.dropped.is_empty());
     }
+
+    fn covered(outbox: &Outbox) -> Vec<usize> {
+        outbox.next_batch(64).iter().map(|(_, n)| *n).collect()
+    }
+
+    #[test]
+    fn merging_stops_at_64_kib() {
+        // Exactly the limit merges...
+        let mut outbox = Outbox::new(1 << 30);
+        outbox.push(frame(1, FrameKind::Piece, &"a".repeat(40_000)));
+        outbox.push(frame(1, FrameKind::Piece, &"b".repeat(25_536)));
+        assert_eq!(covered(&outbox), [2]);
+        // ...one byte more does not.
+        let mut outbox = Outbox::new(1 << 30);
+        outbox.push(frame(1, FrameKind::Piece, &"a".repeat(40_000)));
+        outbox.push(frame(1, FrameKind::Piece, &"b".repeat(25_537)));
+        outbox.push(frame(1, FrameKind::Piece, "c"));
+        assert_eq!(covered(&outbox), [1, 2]);
+    }
+
+    #[test]
+    fn the_outbox_holds_exactly_its_limit_and_always_one_frame() {
+        let cost = frame_cost(&frame(1, FrameKind::Whole, "x"));
+        let mut outbox = Outbox::new(2 * cost);
+        outbox.push(frame(1, FrameKind::Whole, "x"));
+        outbox.push(frame(2, FrameKind::Whole, "y"));
+        assert_eq!(outbox.len(), 2, "exactly full is not over the limit");
+        // A single frame larger than the whole outbox still waits to go.
+        let mut outbox = Outbox::new(1024);
+        outbox.push(frame(1, FrameKind::Whole, &"z".repeat(4096)));
+        assert_eq!(outbox.len(), 1);
+    }
+
+    #[test]
+    fn a_dropped_answer_stays_dropped_though_another_one_has_finished() {
+        let mut outbox = Outbox::new(1024);
+        outbox.push(frame(1, FrameKind::Piece, &"a".repeat(500)));
+        outbox.push(frame(2, FrameKind::Whole, "done"));
+        // Full: request 1 goes, unfinished; request 2's last frame must not
+        // make it look finished.
+        outbox.push(frame(3, FrameKind::Whole, &"c".repeat(500)));
+        assert!(outbox.frames.iter().all(|f| f.request != 1));
+        outbox.push(frame(1, FrameKind::Piece, "late piece"));
+        outbox.push(frame(1, FrameKind::End, ""));
+        assert!(outbox.frames.iter().all(|f| f.request != 1), "a hole");
+    }
+
+    #[test]
+    fn popping_keeps_the_byte_count_of_what_is_left() {
+        let mut outbox = Outbox::new(1 << 20);
+        outbox.push(frame(1, FrameKind::Whole, &"a".repeat(300)));
+        outbox.push(frame(2, FrameKind::Whole, &"b".repeat(10)));
+        outbox.push(frame(3, FrameKind::Whole, &"c".repeat(20)));
+        outbox.pop(1);
+        assert_eq!(outbox.bytes, 10 + 20 + 2 * 96);
+        outbox.pop(2);
+        assert_eq!(outbox.bytes, 0);
+    }
 }

@@ -281,4 +281,35 @@ mod tests {
             "{pings_among_texts} ping(s) during the backlog"
         );
     }
+
+    /// A writer that pings once an hour, with `link` in use.
+    fn writer_on(link: Arc<Link>) -> Writer {
+        let (_to_writer, inbox) = mpsc::channel();
+        let mut writer = Writer::new(inbox, 1 << 20, Duration::from_secs(3600));
+        writer.take(ToWriter::Link(link));
+        writer
+    }
+
+    #[test]
+    fn the_next_ping_is_a_full_interval_away() {
+        let (link, _hub, _keep_open) = loopback_link();
+        let mut writer = writer_on(link);
+        let soon = Instant::now() + Duration::from_secs(3000);
+        assert!(writer.next_ping > soon, "a new connection is not pinged at once");
+        writer.ping();
+        assert!(writer.next_ping > soon, "nor right after a ping");
+    }
+
+    #[test]
+    fn a_failed_write_drops_the_link_and_keeps_the_frames() {
+        let (link, _hub, _keep_open) = loopback_link();
+        let mut writer = writer_on(Arc::clone(&link));
+        link.shut();
+        for request in 0..3 {
+            writer.take(whole(request));
+        }
+        writer.flush();
+        assert!(writer.link.is_none(), "the dead link is still in use");
+        assert_eq!(writer.outbox.len(), 3);
+    }
 }

@@ -193,3 +193,66 @@ fn deadline(shared: &Shared, started: Instant) -> (Instant, Cut) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(load: Duration, idle: Duration) -> Shared {
+        Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            last_line: AtomicU64::new(0),
+            epoch: Instant::now(),
+            load_timeout: load,
+            idle_timeout: idle,
+        }
+    }
+
+    #[test]
+    fn deadlines_count_from_the_start_then_from_the_last_line() {
+        let (load, idle) = (Duration::from_secs(300), Duration::from_secs(7));
+        let shared = shared(load, idle);
+        let started = shared.epoch + Duration::from_secs(2);
+        assert_eq!(
+            deadline(&shared, started),
+            (started + load, Cut::NoFirstLine(load))
+        );
+        let last = Duration::from_millis(2500);
+        shared
+            .last_line
+            .store(last.as_nanos() as u64, Ordering::Relaxed);
+        assert_eq!(
+            deadline(&shared, started),
+            (shared.epoch + last + idle, Cut::Stalled(idle))
+        );
+    }
+
+    /// Whether a thread of this process has `name` (as the kernel keeps it:
+    /// at most 15 bytes).
+    fn thread_named(name: &str) -> bool {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return false;
+        };
+        tasks.flatten().any(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+    }
+
+    #[test]
+    fn dropping_the_watchdog_ends_its_thread() {
+        let watchdog = Watchdog::start("dropcheck", Duration::from_secs(1), Duration::from_secs(1));
+        let comm = "dropcheck-watch";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !thread_named(comm) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(thread_named(comm), "the watchdog thread did not start");
+        drop(watchdog);
+        while thread_named(comm) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!thread_named(comm), "the watchdog thread outlived its worker");
+    }
+}
