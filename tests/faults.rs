@@ -6,7 +6,10 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -389,4 +392,244 @@ fn the_hub_connection_goes_through_https_proxy_with_connect() {
     let direct = Client::start_with_env(&test_config(ollama.port()), &args, &env);
     assert!(hub.wait_connected(2, WAIT), "{}", direct.output());
     assert_eq!(proxy.connect_targets().len(), 1);
+}
+
+// ------------------------------------------ how a connection ends, exactly
+
+/// Closes `stream` with a TCP reset (RST) instead of an orderly FIN.
+fn reset(stream: TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on an open socket with a correctly sized value.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    drop(stream);
+}
+
+/// A "hub" that accepts one connection, reads what the client sends first
+/// (the HTTP upgrade or the TLS ClientHello) and then ends it with `end`.
+fn hub_that_ends_the_handshake(end: fn(TcpStream)) -> (u16, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hub = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut first = [0u8; 512];
+        let _ = stream.read(&mut first);
+        end(stream);
+    });
+    (port, hub)
+}
+
+fn check_output(config: &Value, args: &[&str]) -> String {
+    let mut client = Client::start(config, &[&["--check"], args].concat());
+    let status = client.wait_exit(WAIT).expect("--check ends");
+    assert_eq!(status.code(), Some(1), "{}", client.output());
+    client.output()
+}
+
+#[test]
+fn a_reset_during_the_handshake_is_a_connection_error() {
+    let ollama = Ollama::start();
+    let (port, hub) = hub_that_ends_the_handshake(reset);
+    let url = format!("ws://127.0.0.1:{port}/auth-proxy");
+    let output = check_output(&test_config(ollama.port()), &["--server", &url]);
+    hub.join().unwrap();
+    assert!(
+        output.contains("cannot connect: Connection reset"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_hub_that_closes_during_the_tls_handshake_says_so() {
+    let ollama = Ollama::start();
+    let (port, hub) = hub_that_ends_the_handshake(drop);
+    let ca = TestCa::new("closing");
+    let home = TempDir::new();
+    let ca_file = ca.write_pem(home.path());
+    let url = format!("wss://127.0.0.1:{port}/auth-proxy");
+    let output = check_output(
+        &test_config(ollama.port()),
+        &["--server", &url, "--ca-file", ca_file.to_str().unwrap()],
+    );
+    hub.join().unwrap();
+    assert!(
+        output.contains("the hub closed the connection during the handshake"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_reset_connection_is_reported_as_broken_and_replaced() {
+    let ollama = Ollama::start();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "ws://127.0.0.1:{}/auth-proxy",
+        listener.local_addr().unwrap().port()
+    );
+    let (reconnected, seen) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let ws = tungstenite::accept(stream.try_clone().unwrap()).unwrap();
+        drop(ws);
+        reset(stream);
+        let second = listener.accept();
+        let _ = reconnected.send(second.is_ok());
+    });
+    let config = with(
+        test_config(ollama.port()),
+        "reconnect_base_secs",
+        json!(0.05),
+    );
+    let client = Client::start(&config, &["--server", &url]);
+    assert_eq!(seen.recv_timeout(WAIT), Ok(true), "{}", client.output());
+    assert!(
+        client.wait_output("connection broken: ", WAIT),
+        "{}",
+        client.output()
+    );
+    assert!(client.output().contains("reset"), "{}", client.output());
+}
+
+#[test]
+fn a_tls_connection_dropped_without_a_close_is_a_close_by_the_hub() {
+    let ollama = Ollama::start();
+    let ca = TestCa::new("dropping");
+    let hub = Hub::start_tls(TOKEN, &ca);
+    let home = TempDir::new();
+    let ca_file = ca.write_pem(home.path());
+    let config = with(
+        test_config(ollama.port()),
+        "reconnect_base_secs",
+        json!(0.05),
+    );
+    let client = Client::start(
+        &config,
+        &[
+            "--server",
+            &hub.url(),
+            "--ca-file",
+            ca_file.to_str().unwrap(),
+        ],
+    );
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    hub.drop_connection();
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    assert!(
+        client
+            .output()
+            .contains("the hub closed the connection (TCP closed without a Close frame)"),
+        "{}",
+        client.output()
+    );
+}
+
+#[test]
+fn a_corrupted_tls_record_replaces_the_connection() {
+    let ollama = Ollama::start();
+    let ca = TestCa::new("corrupt");
+    let hub = Hub::start_tls(TOKEN, &ca);
+    let proxy = FaultProxy::start(([127, 0, 0, 1], hub.port()).into());
+    let home = TempDir::new();
+    let ca_file = ca.write_pem(home.path());
+    let url = proxy.ws_url().replace("ws://", "wss://");
+    let config = with(
+        test_config(ollama.port()),
+        "reconnect_base_secs",
+        json!(0.05),
+    );
+    let client = Client::start(
+        &config,
+        &["--server", &url, "--ca-file", ca_file.to_str().unwrap()],
+    );
+    assert!(
+        client.wait_output("connected to the hub (connection #1)", WAIT),
+        "{}",
+        client.output()
+    );
+    proxy.corrupt_next_to_client();
+    hub.send_json(&json!({"type": "notice", "content": "garbled on the way"}));
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    assert!(
+        client.wait_output("connection broken: TLS", WAIT),
+        "{}",
+        client.output()
+    );
+}
+
+#[test]
+fn a_hub_frame_far_over_the_limit_replaces_the_connection() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    // Frames up to 16 x 1024 bytes are read and ignored; this one is not.
+    let config = with(test_config(ollama.port()), "max_frame_bytes", json!(1024));
+    let config = with(config, "reconnect_base_secs", json!(0.05));
+    let client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    hub.send_text(&"x".repeat(20_000));
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    assert!(
+        client.output().contains("hub frame too large to read"),
+        "{}",
+        client.output()
+    );
+}
+
+#[test]
+fn the_hubs_close_code_is_logged() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let config = with(
+        test_config(ollama.port()),
+        "reconnect_base_secs",
+        json!(0.05),
+    );
+    let client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    hub.close_connection();
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    assert!(
+        client
+            .output()
+            .contains("the hub closed the connection (code 1000)"),
+        "{}",
+        client.output()
+    );
+}
+
+#[test]
+fn a_dead_connection_is_closed_at_once_not_at_the_reconnect() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let proxy = FaultProxy::start(([127, 0, 0, 1], hub.port()).into());
+    // The reconnect is far away: only the client's own close can end the
+    // old connection in time.
+    let config = with(
+        fast(test_config(ollama.port())),
+        "reconnect_base_secs",
+        json!(60),
+    );
+    let client = Client::start(&config, &["--server", &proxy.ws_url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    proxy.stall(true);
+    assert!(
+        client.wait_output("nothing received from the hub", WAIT),
+        "{}",
+        client.output()
+    );
+    proxy.stall(false);
+    let deadline = Instant::now() + WAIT;
+    while hub.open_connections() > 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(hub.open_connections(), 0, "{}", client.output());
 }

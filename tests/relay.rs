@@ -323,6 +323,13 @@ fn ollama_failures_are_answered_and_the_client_keeps_serving() {
     assert_failure_answered(&rig, 2, Reply::error(500, text), &["500", text]);
     let busy = "server busy, please try again.  maximum pending requests exceeded";
     assert_failure_answered(&rig, 3, Reply::error(503, busy), &["503", busy]);
+    // A 500 that mentions a model is not a missing model.
+    let runner = "model runner not found";
+    let text = assert_failure_answered(&rig, 10, Reply::error(500, runner), &["500", runner]);
+    assert!(!text.contains("not installed"), "{text}");
+    // A long error text is read whole, not lost.
+    let long = "x".repeat(2000);
+    assert_failure_answered(&rig, 11, Reply::error(500, &long), &["500", &long]);
     let mid = Reply::pieces(&["a", "b", "c"]).error_after(2, "runner crashed");
     let frames_text = assert_failure_answered(&rig, 4, mid, &["runner crashed"]);
     assert!(frames_text.starts_with("Error: "));

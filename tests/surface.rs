@@ -1562,6 +1562,9 @@ fn check_passes_over_plain_ws_with_the_token_from_the_environment() {
         .env("OLLAMA_PROXY_TOKEN", TOKEN)
         .run(WAIT);
     assert_check(&out, [true; 4], 0);
+    // The check leaves the hub politely.
+    assert!(hub.wait_close_frames(1, WAIT));
+    assert_eq!(hub.close_frames(), [Some(1000)]);
 }
 
 #[test]

@@ -295,7 +295,10 @@ mod tests {
         let (link, _hub, _keep_open) = loopback_link();
         let mut writer = writer_on(link);
         let soon = Instant::now() + Duration::from_secs(3000);
-        assert!(writer.next_ping > soon, "a new connection is not pinged at once");
+        assert!(
+            writer.next_ping > soon,
+            "a new connection is not pinged at once"
+        );
         writer.ping();
         assert!(writer.next_ping > soon, "nor right after a ping");
     }

@@ -253,6 +253,9 @@ mod tests {
         while thread_named(comm) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(1));
         }
-        assert!(!thread_named(comm), "the watchdog thread outlived its worker");
+        assert!(
+            !thread_named(comm),
+            "the watchdog thread outlived its worker"
+        );
     }
 }

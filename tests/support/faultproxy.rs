@@ -1,7 +1,8 @@
 //! A TCP proxy between the client and the hub emulator that can fail on
 //! demand: stall every connection (stop forwarding both ways without
 //! closing: a half-open connection), refuse new connections (accept and
-//! close at once: a hub that is down), or drop them all. With
+//! close at once: a hub that is down), drop them all, or corrupt the next
+//! bytes to the client. With
 //! [`FaultProxy::start_connect`] it is instead an HTTP CONNECT proxy, as
 //! named by `HTTPS_PROXY`, that records the targets it was asked for.
 //!
@@ -25,6 +26,8 @@ struct Shared {
     accepted: AtomicUsize,
     sockets: Mutex<Vec<TcpStream>>,
     connect_targets: Mutex<Vec<String>>,
+    /// Flip a byte in the next chunk that goes to the client.
+    corrupt: AtomicBool,
 }
 
 pub struct FaultProxy {
@@ -83,6 +86,12 @@ impl FaultProxy {
         }
     }
 
+    /// Flips the last byte of the next chunk forwarded to the client: under
+    /// TLS, a record that fails its integrity check.
+    pub fn corrupt_next_to_client(&self) {
+        self.shared.corrupt.store(true, Ordering::SeqCst);
+    }
+
     /// While on, new connections are accepted and closed at once.
     pub fn refuse(&self, on: bool) {
         self.shared.refusing.store(on, Ordering::SeqCst);
@@ -134,8 +143,8 @@ fn serve(mut client: TcpStream, target: Option<SocketAddr>, shared: &Arc<Shared>
     shared.stalls.lock().unwrap().push(Arc::clone(&stalled));
     let (c2, u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
     let (other, other_stalled) = (Arc::clone(shared), Arc::clone(&stalled));
-    thread::spawn(move || pump(c2, u2, &other, &other_stalled));
-    pump(upstream, client, shared, &stalled);
+    thread::spawn(move || pump(c2, u2, &other, &other_stalled, None));
+    pump(upstream, client, shared, &stalled, Some(&shared.corrupt));
 }
 
 /// Reads a CONNECT request and answers 200; returns the target.
@@ -169,8 +178,15 @@ fn read_connect(client: &mut TcpStream, shared: &Shared) -> Option<SocketAddr> {
     Some(SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-/// Copies `from` to `to` until either side ends or the proxy stops.
-fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, stalled: &AtomicBool) {
+/// Copies `from` to `to` until either side ends or the proxy stops. When
+/// `corrupt` is given and set, the next chunk has its last byte flipped.
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    shared: &Shared,
+    stalled: &AtomicBool,
+    corrupt: Option<&AtomicBool>,
+) {
     let _ = from.set_read_timeout(Some(Duration::from_millis(10)));
     let mut buf = [0u8; 16 * 1024];
     while !shared.stop.load(Ordering::SeqCst) {
@@ -181,6 +197,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, stalled: &Atomi
         match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
+                if corrupt.is_some_and(|c| c.swap(false, Ordering::SeqCst)) {
+                    buf[n - 1] ^= 0x01;
+                }
                 if to.write_all(&buf[..n]).is_err() {
                     break;
                 }
