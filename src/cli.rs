@@ -296,6 +296,7 @@ EXIT STATUS:
     0    normal end (also after SIGTERM/Ctrl+C)
     1    --check found a problem
     2    usage error
+    71   a thread could not be started (the system is out of resources)
     78   configuration missing or invalid
 ",
         version = env!("CARGO_PKG_VERSION"),
