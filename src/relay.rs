@@ -415,12 +415,14 @@ mod tests {
         assert!(state.admit() && state.admit());
         assert!(!state.wait_idle(Duration::ZERO));
         let waiter = Arc::clone(&state);
-        let waited = spawn_until_asleep(move || waiter.wait_idle(Duration::from_secs(3600)));
+        let (done, waited) = mpsc::channel();
+        spawn_until_asleep(move || done.send(waiter.wait_idle(Duration::from_secs(3600))));
         state.end();
         assert!(!state.wait_idle(Duration::ZERO), "one answer still runs");
         state.end();
-        // Without the wake-up the waiter would sleep for its whole hour.
-        assert!(waited.join().unwrap());
+        // Without the wake-up the waiter would sleep for its whole hour; the
+        // bound only keeps a broken build from hanging the test.
+        assert_eq!(waited.recv_timeout(Duration::from_secs(10)), Ok(true));
     }
 
     /// A dispatcher with a queue but no worker, and the writer's inbox.
