@@ -5,6 +5,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::address::{self, Address, Port};
 use crate::config::{DEFAULT_HUB_HOST, DEFAULT_HUB_PATH};
 use crate::secret::Token;
 
@@ -98,28 +99,19 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// The hub URL's policy on [`address::parse`]: brackets are required
+/// around IPv6, and a port that is typed must be a valid one.
 fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let end = rest
-            .find(']')
-            .ok_or("hub URL has an unclosed [ in its host")?;
-        let port = rest[end + 1..].strip_prefix(':');
-        (&rest[..end], port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
+    let Address { host, port } =
+        address::parse(authority).map_err(|e| format!("hub URL has {e}"))?;
     if host.is_empty() {
         return Err("hub URL has no host".into());
     }
     let port = match port {
-        None => default_port,
-        Some(p) => match p.parse::<u16>() {
-            Ok(port) if port > 0 => port,
-            _ => return Err(format!("hub URL has a bad port: {p}")),
-        },
+        Port::Absent => default_port,
+        Port::Number(port) if port > 0 => port,
+        Port::Number(port) => return Err(format!("hub URL has a bad port: {port}")),
+        Port::Bad(p) => return Err(format!("hub URL has a bad port: {p}")),
     };
     Ok((host.to_string(), port))
 }
@@ -176,5 +168,29 @@ mod tests {
         assert!(Endpoint::parse("http://127.0.0.1/").is_err());
         assert!(Endpoint::parse("wss://h:0/").is_err());
         assert!(Endpoint::parse("wss://:80/").is_err());
+    }
+
+    #[test]
+    fn hub_url_authority_policy() {
+        assert_eq!(
+            Endpoint::parse("wss://h:99999/").unwrap_err(),
+            "hub URL has a bad port: 99999"
+        );
+        assert_eq!(
+            Endpoint::parse("wss://h:/").unwrap_err(),
+            "hub URL has a bad port: "
+        );
+        assert_eq!(
+            Endpoint::parse("wss://h:0/").unwrap_err(),
+            "hub URL has a bad port: 0"
+        );
+        assert_eq!(
+            Endpoint::parse("wss://[::1/").unwrap_err(),
+            "hub URL has an unclosed [ in its host"
+        );
+        assert!(Endpoint::parse("wss://::1/")
+            .unwrap_err()
+            .contains("brackets"));
+        assert_eq!(Endpoint::parse("wss://[::1]/").unwrap().port, 443);
     }
 }
