@@ -5,6 +5,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
 use crate::address::{self, Address, Port};
 use crate::config::{DEFAULT_HUB_HOST, DEFAULT_HUB_PATH};
 use crate::secret::Token;
@@ -87,9 +89,18 @@ impl Endpoint {
     /// Never log or display the result.
     pub fn url_with_token(&self, token: &Token) -> String {
         let separator = if self.path.contains('?') { '&' } else { '?' };
-        format!("{self}{separator}token={}", percent_encode(token.expose()))
+        let token = utf8_percent_encode(token.expose(), NOT_UNRESERVED);
+        format!("{self}{separator}token={token}")
     }
 }
+
+/// Everything but RFC 3986's unreserved characters (letters, digits and
+/// `-._~`) is escaped, so the token reads back the same on any server.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The URL without the token, safe for logs.
 impl fmt::Display for Endpoint {
@@ -114,19 +125,6 @@ fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), 
         Port::Bad(p) => return Err(format!("hub URL has a bad port: {p}")),
     };
     Ok((host.to_string(), port))
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
