@@ -191,4 +191,75 @@ mod tests {
             .contains("brackets"));
         assert_eq!(Endpoint::parse("wss://[::1]/").unwrap().port, 443);
     }
+
+    /// Every text in an error's chain: each level's Display and Debug.
+    fn chain_text(error: &dyn std::error::Error) -> String {
+        let mut text = String::new();
+        let mut level = Some(error);
+        while let Some(e) = level {
+            text.push_str(&format!("{e}\n{e:?}\n"));
+            level = e.source();
+        }
+        text
+    }
+
+    /// The handshake's errors never quote the URL that carries the token,
+    /// in their text, their Debug output or their causes.
+    #[test]
+    fn handshake_errors_never_show_the_token() {
+        use super::super::session::{handshake_error, handshake_request};
+        use tungstenite::error::UrlError;
+        let token = Token::new("SECRET-42");
+        // A space in the path is not a valid request URI.
+        let endpoint = Endpoint::parse("wss://hub.example/a b").unwrap();
+        let Err(error) = handshake_request(&endpoint, &token) else {
+            panic!("a space in a request URI was accepted");
+        };
+        assert_eq!(
+            error.to_string(),
+            "handshake failed: the hub URL is not a valid request URI"
+        );
+        let text = chain_text(&error);
+        assert!(text.contains("invalid uri character"), "{text}");
+        assert!(!text.contains("SECRET-42"), "{text}");
+        // The one tungstenite error that quotes the URI.
+        let quoting = UrlError::UnableToConnect(endpoint.url_with_token(&token));
+        let error = handshake_error(tungstenite::Error::Url(quoting));
+        let text = chain_text(&error);
+        assert!(text.contains("Unable to connect to the hub"), "{text}");
+        assert!(!text.contains("SECRET-42"), "{text}");
+    }
+
+    #[test]
+    fn handshake_errors_keep_their_causes() {
+        use super::super::session::{handshake_error, ConnectError};
+        use std::io;
+        use tungstenite::error::ProtocolError;
+        let closed = handshake_error(tungstenite::Error::Protocol(
+            ProtocolError::HandshakeIncomplete,
+        ));
+        assert_eq!(
+            closed.to_string(),
+            "handshake failed: the hub closed the connection during the handshake"
+        );
+        let cause = std::error::Error::source(&closed).and_then(|e| e.source());
+        assert!(cause.is_some_and(|e| e.is::<tungstenite::Error>()));
+        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            handshake_error(tungstenite::Error::Io(eof)).to_string(),
+            closed.to_string()
+        );
+        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        let tls = handshake_error(tungstenite::Error::Io(tls));
+        assert!(matches!(
+            tls,
+            ConnectError::Tls(rustls::Error::DecryptError)
+        ));
+        assert!(tls.to_string().starts_with("TLS: "), "{tls}");
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        let reset = handshake_error(tungstenite::Error::Io(reset));
+        assert!(matches!(reset, ConnectError::Tcp(_)), "{reset:?}");
+        let source = std::error::Error::source(&reset);
+        assert!(source.is_some_and(|e| e.is::<io::Error>()));
+    }
 }
