@@ -219,7 +219,7 @@ fn hub_step(hub: Result<SessionConfig, HubUnready>) -> Step {
             format!("hub {endpoint}: {error}"),
             "get a valid token from the marketplace",
         ),
-        Err(error @ ConnectError::Tls(_)) => Step::fail(
+        Err(error @ (ConnectError::Tls(_) | ConnectError::BadHostName { .. })) => Step::fail(
             format!("hub {endpoint}: {error}"),
             "see above; check this box's clock too",
         ),

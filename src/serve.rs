@@ -41,7 +41,10 @@ pub fn session_config(
     token: Token,
 ) -> Result<SessionConfig, Fatal> {
     let tls = match endpoint.tls {
-        true => Some(hub::client_config(extra_ca(args).as_deref()).map_err(Fatal::config)?),
+        true => Some(
+            hub::client_config(extra_ca(args).as_deref())
+                .map_err(|e| Fatal::config(e.to_string()))?,
+        ),
         false => None,
     };
     Ok(SessionConfig {

@@ -10,10 +10,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::address::{self, Address, Port};
 use crate::cli::Args;
 use crate::config::{self, ConfigError, Settings};
 use crate::secret::Token;
@@ -234,20 +236,29 @@ pub fn ollama_host_from_env(value: &str) -> (String, u16) {
     (format!("{scheme}://{bracketed}:{port}{path}"), port)
 }
 
-/// Go's net.SplitHostPort, with Ollama's fallbacks.
+/// Ollama's policy on [`address::parse`] (Go's net.SplitHostPort): a
+/// missing or bad port is the default one, and text that does not split
+/// (a bare IPv6 address, say) is the host as a whole.
 fn split_host_port(hostport: &str, default_port: u16) -> (String, u16) {
-    let port_of = |p: &str| p.parse::<u16>().unwrap_or(default_port);
-    if let Some(rest) = hostport.strip_prefix('[') {
-        if let Some((host, after)) = rest.split_once(']') {
-            let port = after.strip_prefix(':').map_or(default_port, port_of);
-            return (host.to_string(), port);
+    match address::parse(hostport) {
+        Ok(Address { host, port }) => {
+            let port = match port {
+                Port::Number(port) => port,
+                Port::Absent | Port::Bad(_) => default_port,
+            };
+            (host.to_string(), port)
         }
+        Err(_) => (unsplit_host(hostport), default_port),
     }
-    match hostport.rsplit_once(':') {
-        // More than one colon without brackets: a bare IPv6 address.
-        Some((host, _)) if host.contains(':') => (hostport.to_string(), default_port),
-        Some((host, port)) => (host.to_string(), port_of(port)),
-        None => (hostport.to_string(), default_port),
+}
+
+/// Ollama's host when SplitHostPort fails: an IP address without its
+/// brackets, or else the text as it is.
+fn unsplit_host(hostport: &str) -> String {
+    let trimmed = hostport.trim_matches(['[', ']']);
+    match trimmed.parse::<IpAddr>() {
+        Ok(_) => trimmed.to_string(),
+        Err(_) => hostport.to_string(),
     }
 }
 
@@ -282,6 +293,28 @@ mod tests {
             (":1234", ("127.0.0.1", 1234)),
             ("::1", ("::1", 11434)),
             ("[::1]:5000", ("::1", 5000)),
+        ];
+        for (input, (host, port)) in cases {
+            assert_eq!(
+                ollama_host_from_env(input),
+                (host.to_string(), port),
+                "{input:?}"
+            );
+        }
+    }
+
+    /// Text that Go's SplitHostPort refuses: Ollama keeps it as the host
+    /// (an IP address without its brackets) on the default port.
+    #[test]
+    fn ollama_host_garbage_falls_back_as_ollama_does() {
+        let cases = [
+            ("[::1", ("::1", 11434)),
+            ("a:b:c", ("a:b:c", 11434)),
+            ("fe80::1:443", ("fe80::1:443", 11434)),
+            ("[gpu]x", ("[gpu]x", 11434)),
+            (":", ("127.0.0.1", 11434)),
+            ("gpu:", ("gpu", 11434)),
+            ("[::1]", ("::1", 11434)),
         ];
         for (input, (host, port)) in cases {
             assert_eq!(

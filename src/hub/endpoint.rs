@@ -5,6 +5,9 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::address::{self, Address, Port};
 use crate::config::{DEFAULT_HUB_HOST, DEFAULT_HUB_PATH};
 use crate::secret::Token;
 
@@ -86,9 +89,18 @@ impl Endpoint {
     /// Never log or display the result.
     pub fn url_with_token(&self, token: &Token) -> String {
         let separator = if self.path.contains('?') { '&' } else { '?' };
-        format!("{self}{separator}token={}", percent_encode(token.expose()))
+        let token = utf8_percent_encode(token.expose(), NOT_UNRESERVED);
+        format!("{self}{separator}token={token}")
     }
 }
+
+/// Everything but RFC 3986's unreserved characters (letters, digits and
+/// `-._~`) is escaped, so the token reads back the same on any server.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The URL without the token, safe for logs.
 impl fmt::Display for Endpoint {
@@ -98,43 +110,21 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// The hub URL's policy on [`address::parse`]: brackets are required
+/// around IPv6, and a port that is typed must be a valid one.
 fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let end = rest
-            .find(']')
-            .ok_or("hub URL has an unclosed [ in its host")?;
-        let port = rest[end + 1..].strip_prefix(':');
-        (&rest[..end], port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
+    let Address { host, port } =
+        address::parse(authority).map_err(|e| format!("hub URL has {e}"))?;
     if host.is_empty() {
         return Err("hub URL has no host".into());
     }
     let port = match port {
-        None => default_port,
-        Some(p) => match p.parse::<u16>() {
-            Ok(port) if port > 0 => port,
-            _ => return Err(format!("hub URL has a bad port: {p}")),
-        },
+        Port::Absent => default_port,
+        Port::Number(port) if port > 0 => port,
+        Port::Number(port) => return Err(format!("hub URL has a bad port: {port}")),
+        Port::Bad(p) => return Err(format!("hub URL has a bad port: {p}")),
     };
     Ok((host.to_string(), port))
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -176,5 +166,100 @@ mod tests {
         assert!(Endpoint::parse("http://127.0.0.1/").is_err());
         assert!(Endpoint::parse("wss://h:0/").is_err());
         assert!(Endpoint::parse("wss://:80/").is_err());
+    }
+
+    #[test]
+    fn hub_url_authority_policy() {
+        assert_eq!(
+            Endpoint::parse("wss://h:99999/").unwrap_err(),
+            "hub URL has a bad port: 99999"
+        );
+        assert_eq!(
+            Endpoint::parse("wss://h:/").unwrap_err(),
+            "hub URL has a bad port: "
+        );
+        assert_eq!(
+            Endpoint::parse("wss://h:0/").unwrap_err(),
+            "hub URL has a bad port: 0"
+        );
+        assert_eq!(
+            Endpoint::parse("wss://[::1/").unwrap_err(),
+            "hub URL has an unclosed [ in its host"
+        );
+        assert!(Endpoint::parse("wss://::1/")
+            .unwrap_err()
+            .contains("brackets"));
+        assert_eq!(Endpoint::parse("wss://[::1]/").unwrap().port, 443);
+    }
+
+    /// Every text in an error's chain: each level's Display and Debug.
+    fn chain_text(error: &dyn std::error::Error) -> String {
+        let mut text = String::new();
+        let mut level = Some(error);
+        while let Some(e) = level {
+            text.push_str(&format!("{e}\n{e:?}\n"));
+            level = e.source();
+        }
+        text
+    }
+
+    /// The handshake's errors never quote the URL that carries the token,
+    /// in their text, their Debug output or their causes.
+    #[test]
+    fn handshake_errors_never_show_the_token() {
+        use super::super::session::{handshake_error, handshake_request};
+        use tungstenite::error::UrlError;
+        let token = Token::new("SECRET-42");
+        // A space in the path is not a valid request URI.
+        let endpoint = Endpoint::parse("wss://hub.example/a b").unwrap();
+        let Err(error) = handshake_request(&endpoint, &token) else {
+            panic!("a space in a request URI was accepted");
+        };
+        assert_eq!(
+            error.to_string(),
+            "handshake failed: the hub URL is not a valid request URI"
+        );
+        let text = chain_text(&error);
+        assert!(text.contains("invalid uri character"), "{text}");
+        assert!(!text.contains("SECRET-42"), "{text}");
+        // The one tungstenite error that quotes the URI.
+        let quoting = UrlError::UnableToConnect(endpoint.url_with_token(&token));
+        let error = handshake_error(tungstenite::Error::Url(quoting));
+        let text = chain_text(&error);
+        assert!(text.contains("Unable to connect to the hub"), "{text}");
+        assert!(!text.contains("SECRET-42"), "{text}");
+    }
+
+    #[test]
+    fn handshake_errors_keep_their_causes() {
+        use super::super::session::{handshake_error, ConnectError};
+        use std::io;
+        use tungstenite::error::ProtocolError;
+        let closed = handshake_error(tungstenite::Error::Protocol(
+            ProtocolError::HandshakeIncomplete,
+        ));
+        assert_eq!(
+            closed.to_string(),
+            "handshake failed: the hub closed the connection during the handshake"
+        );
+        let cause = std::error::Error::source(&closed).and_then(|e| e.source());
+        assert!(cause.is_some_and(|e| e.is::<tungstenite::Error>()));
+        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            handshake_error(tungstenite::Error::Io(eof)).to_string(),
+            closed.to_string()
+        );
+        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        let tls = handshake_error(tungstenite::Error::Io(tls));
+        assert!(matches!(
+            tls,
+            ConnectError::Tls(rustls::Error::DecryptError)
+        ));
+        assert!(tls.to_string().starts_with("TLS: "), "{tls}");
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        let reset = handshake_error(tungstenite::Error::Io(reset));
+        assert!(matches!(reset, ConnectError::Tcp(_)), "{reset:?}");
+        let source = std::error::Error::source(&reset);
+        assert!(source.is_some_and(|e| e.is::<io::Error>()));
     }
 }

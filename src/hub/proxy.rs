@@ -13,7 +13,12 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use percent_encoding::percent_decode_str;
+
 use super::endpoint::Endpoint;
+use crate::address::{self, Address, Port};
 
 /// An HTTP proxy that tunnels with CONNECT.
 #[derive(Clone, PartialEq, Eq)]
@@ -77,19 +82,14 @@ impl Proxy {
                 ))
             }
         };
-        let rest = rest.split('/').next().unwrap_or_default();
+        let rest = rest.split(['/', '?']).next().unwrap_or_default();
         let (userinfo, hostport) = match rest.rsplit_once('@') {
             Some((userinfo, hostport)) => (Some(userinfo), hostport),
             None => (None, rest),
         };
-        let probe = Endpoint::parse(&format!("wss://{hostport}"))?;
-        let port = if hostport.ends_with(&format!(":{}", probe.port)) {
-            probe.port
-        } else {
-            80
-        };
+        let (host, port) = proxy_host_port(hostport)?;
         Ok(Proxy {
-            host: probe.host,
+            host,
             port,
             authorization: userinfo
                 .map(|u| format!("Basic {}", base64(percent_decode(u).as_bytes()))),
@@ -169,8 +169,9 @@ fn bypasses(no_proxy: &str, host: &str) -> bool {
                 return true;
             }
             let entry = entry.trim_start_matches("*.").trim_start_matches('.');
-            let entry = match entry.rsplit_once(':') {
-                Some((name, port)) if port.parse::<u16>().is_ok() && !name.contains(':') => name,
+            let entry = match address::parse(entry) {
+                Ok(Address { host, port }) if !matches!(port, Port::Bad(_)) => host,
+                // A bare IPv6 address, or a port that is not one: as typed.
                 _ => entry,
             };
             let entry = entry.trim_matches(['[', ']']).to_ascii_lowercase();
@@ -178,46 +179,30 @@ fn bypasses(no_proxy: &str, host: &str) -> bool {
         })
 }
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(value)) => {
-                out.push(value);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
+/// The proxy URL's policy on [`address::parse`], as for the hub URL but
+/// with port 80 when none is given.
+fn proxy_host_port(hostport: &str) -> Result<(String, u16), String> {
+    let Address { host, port } =
+        address::parse(hostport.trim()).map_err(|e| format!("proxy URL has {e}"))?;
+    if host.is_empty() {
+        return Err("proxy URL has no host".into());
     }
-    String::from_utf8_lossy(&out).into_owned()
+    match port {
+        Port::Absent => Ok((host.to_string(), 80)),
+        Port::Number(port) if port > 0 => Ok((host.to_string(), port)),
+        Port::Number(port) => Err(format!("proxy URL has a bad port: {port}")),
+        Port::Bad(p) => Err(format!("proxy URL has a bad port: {p}")),
+    }
+}
+
+/// The user and password as typed in the URL, `%40` for `@` and so on.
+fn percent_decode(text: &str) -> String {
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 /// Standard base64 with padding, for Basic credentials.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    STANDARD.encode(bytes)
 }
 
 #[cfg(test)]
@@ -263,6 +248,25 @@ mod tests {
         assert!(Proxy::choose(&hub(), None, None).is_none());
         let plain = Endpoint::parse("ws://127.0.0.1:1/x").unwrap();
         assert!(Proxy::choose(&plain, proxy, None).is_none());
+    }
+
+    #[test]
+    fn proxy_url_authority_policy() {
+        let p = Proxy::parse("http://[::1]:3128").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("::1", 3128));
+        assert_eq!(Proxy::parse("proxy.lan:443/").unwrap().port, 443);
+        assert_eq!(Proxy::parse("http://proxy.lan:3128?x").unwrap().port, 3128);
+        for (url, error) in [
+            ("proxy.lan:99999", "proxy URL has a bad port: 99999"),
+            ("proxy.lan:0", "proxy URL has a bad port: 0"),
+            ("http://user@:3128", "proxy URL has no host"),
+            ("[::1:3128", "proxy URL has an unclosed [ in its host"),
+        ] {
+            assert_eq!(Proxy::parse(url).unwrap_err(), error, "{url}");
+        }
+        // NO_PROXY entries go through the same parser.
+        assert!(bypasses("[::1]:3128", "::1"));
+        assert!(!bypasses("example.com:x", "example.com"));
     }
 
     #[test]

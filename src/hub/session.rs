@@ -8,6 +8,11 @@
 //! wake otherwise. Every batch of bytes read is fed to the [`Wire`] and then
 //! processed to the last complete frame before the next blocking read, so no
 //! frame that has already arrived waits unprocessed.
+//!
+//! What goes wrong is typed: [`ConnectError`] (with [`HandshakeFailure`])
+//! until the connection is up, [`SessionEnd`] (with [`Broken`]) after. Each
+//! keeps the io, rustls or tungstenite error behind it as its `source()`,
+//! and none can show the handshake URL, which carries the token.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -15,8 +20,10 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::{InvalidDnsNameError, ServerName};
 use tungstenite::client::IntoClientRequest;
-use tungstenite::error::{CapacityError, ProtocolError};
+use tungstenite::error::{CapacityError, ProtocolError, UrlError};
+use tungstenite::handshake::client::Request;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::WebSocketConfig;
@@ -76,25 +83,32 @@ impl SessionConfig {
 }
 
 /// Why a connection could not be made. Never contains the token or the URL
-/// that carries it.
+/// that carries it. `Display` is the owner's sentence and already includes
+/// the cause's text; `source()` keeps the typed cause, as ureq's errors do.
 #[derive(Debug)]
 pub enum ConnectError {
     /// The host name did not resolve.
-    Resolve(String),
+    Resolve(io::Error),
     /// No TCP connection to any address.
     Tcp(io::Error),
     /// The HTTP proxy could not be reached or refused the tunnel.
     Proxy(io::Error),
     /// The handshake did not finish within `handshake_timeout`.
     Timeout(Duration),
+    /// The hub's host is neither a DNS name nor an IP address that TLS
+    /// can check a certificate against.
+    BadHostName {
+        host: String,
+        source: InvalidDnsNameError,
+    },
     /// TLS failed (certificate, protocol); the text says what to do.
-    Tls(String),
+    Tls(rustls::Error),
     /// HTTP 401/403: the hub does not accept this token.
     TokenRejected(u16),
     /// Another HTTP status instead of the WebSocket upgrade.
     Http(u16),
     /// The hub broke the handshake in another way.
-    Handshake(String),
+    Handshake(HandshakeFailure),
 }
 
 impl fmt::Display for ConnectError {
@@ -110,7 +124,8 @@ impl fmt::Display for ConnectError {
                     d.as_secs_f64()
                 )
             }
-            ConnectError::Tls(text) => f.write_str(text),
+            ConnectError::BadHostName { host, .. } => write!(f, "TLS: bad host name {host}"),
+            ConnectError::Tls(e) => f.write_str(&tls::explain(e)),
             ConnectError::TokenRejected(status) => write!(
                 f,
                 "the hub rejected the token (HTTP {status}); set the right one with \
@@ -122,8 +137,76 @@ impl fmt::Display for ConnectError {
                     "the hub answered HTTP {status} instead of a WebSocket upgrade"
                 )
             }
-            ConnectError::Handshake(text) => write!(f, "handshake failed: {text}"),
+            ConnectError::Handshake(failure) => write!(f, "handshake failed: {failure}"),
         }
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Resolve(e) | ConnectError::Tcp(e) | ConnectError::Proxy(e) => Some(e),
+            ConnectError::BadHostName { source, .. } => Some(source),
+            ConnectError::Tls(e) => Some(e),
+            ConnectError::Handshake(failure) => Some(failure),
+            ConnectError::Timeout(_) | ConnectError::TokenRejected(_) | ConnectError::Http(_) => {
+                None
+            }
+        }
+    }
+}
+
+/// How the WebSocket upgrade failed other than with an HTTP status. Each
+/// keeps tungstenite's error, passed through [`without_uri`] first: the
+/// request URI carries the token.
+#[derive(Debug)]
+pub enum HandshakeFailure {
+    /// The hub closed the connection before it answered the upgrade.
+    ClosedEarly(WsError),
+    /// tungstenite could not make a request out of the hub URL.
+    BadUri(WsError),
+    /// Any other error in the HTTP exchange.
+    Other(WsError),
+}
+
+impl HandshakeFailure {
+    fn error(&self) -> &WsError {
+        match self {
+            HandshakeFailure::ClosedEarly(e)
+            | HandshakeFailure::BadUri(e)
+            | HandshakeFailure::Other(e) => e,
+        }
+    }
+}
+
+impl fmt::Display for HandshakeFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeFailure::ClosedEarly(_) => {
+                f.write_str("the hub closed the connection during the handshake")
+            }
+            HandshakeFailure::BadUri(_) => f.write_str("the hub URL is not a valid request URI"),
+            // These describe the HTTP exchange, never the request URI.
+            HandshakeFailure::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.error())
+    }
+}
+
+/// tungstenite's one error that quotes the request URI (its own `connect`
+/// makes it; this client's path does not), with the URI left out, so that
+/// no text, Debug output or source chain can show the token.
+fn without_uri(error: WsError) -> WsError {
+    match error {
+        WsError::Url(UrlError::UnableToConnect(_)) => {
+            WsError::Url(UrlError::UnableToConnect("the hub".into()))
+        }
+        other => other,
     }
 }
 
@@ -143,7 +226,7 @@ pub enum SessionEnd {
     /// Nothing arrived for `dead_after`.
     Dead(Duration),
     /// A socket, TLS or WebSocket protocol error.
-    Broken(String),
+    Broken(Broken),
 }
 
 impl fmt::Display for SessionEnd {
@@ -156,6 +239,52 @@ impl fmt::Display for SessionEnd {
                 d.as_secs_f64()
             ),
             SessionEnd::Broken(why) => write!(f, "connection broken: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionEnd {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SessionEnd::Broken(why) => Some(why),
+            SessionEnd::ClosedByHub(_) | SessionEnd::Dead(_) => None,
+        }
+    }
+}
+
+/// What broke a connection that was up. `Display` is the cause's text,
+/// with TLS errors turned into advice by [`tls::explain`].
+#[derive(Debug)]
+pub enum Broken {
+    /// The socket failed.
+    Io(io::Error),
+    /// TLS failed (a corrupted record, a bad alert).
+    Tls(rustls::Error),
+    /// The hub broke the WebSocket protocol.
+    WebSocket(WsError),
+    /// Over tungstenite's limits: a frame over `OVERSIZED_FRAME_FACTOR` x
+    /// `max_frame_bytes`, too big even to read and drop.
+    FrameTooLarge(CapacityError),
+}
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Broken::Io(e) => write!(f, "{e}"),
+            Broken::Tls(e) => f.write_str(&tls::explain(e)),
+            Broken::WebSocket(e) => write!(f, "{e}"),
+            Broken::FrameTooLarge(e) => write!(f, "hub frame too large to read: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Broken {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Broken::Io(e) => Some(e),
+            Broken::Tls(e) => Some(e),
+            Broken::WebSocket(e) => Some(e),
+            Broken::FrameTooLarge(e) => Some(e),
         }
     }
 }
@@ -193,7 +322,7 @@ fn tcp_connect(endpoint: &Endpoint, timeout: Duration) -> Result<TcpStream, Conn
     let addrs: Vec<SocketAddr> = endpoint
         .authority()
         .to_socket_addrs()
-        .map_err(|e| ConnectError::Resolve(e.to_string()))?
+        .map_err(ConnectError::Resolve)?
         .collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address for the hub's host");
     for addr in addrs {
@@ -209,11 +338,14 @@ fn tls_session(config: &SessionConfig) -> Result<Option<rustls::ClientConnection
     let Some(tls_config) = &config.tls else {
         return Ok(None);
     };
-    let name = rustls::pki_types::ServerName::try_from(config.endpoint.host.clone())
-        .map_err(|_| ConnectError::Tls(format!("TLS: bad host name {}", config.endpoint.host)))?;
+    let host = &config.endpoint.host;
+    let name = ServerName::try_from(host.clone()).map_err(|source| ConnectError::BadHostName {
+        host: host.clone(),
+        source,
+    })?;
     rustls::ClientConnection::new(Arc::clone(tls_config), name)
         .map(Some)
-        .map_err(|e| ConnectError::Tls(tls::explain(&e)))
+        .map_err(ConnectError::Tls)
 }
 
 /// Drives the TLS and WebSocket handshakes by feeding the wire whatever
@@ -224,11 +356,7 @@ fn handshake(
     reader: &TcpStream,
     deadline: Instant,
 ) -> Result<WebSocket<Wire>, ConnectError> {
-    let request = config
-        .endpoint
-        .url_with_token(&config.token)
-        .into_client_request()
-        .map_err(|_| ConnectError::Handshake("the hub URL is not a valid request URI".into()))?;
+    let request = handshake_request(&config.endpoint, &config.token)?;
     let mut attempt =
         tungstenite::client::client_with_config(request, wire, Some(config.ws_config()));
     loop {
@@ -268,27 +396,40 @@ fn read_before(
     }
 }
 
-fn handshake_error(error: WsError) -> ConnectError {
-    const CLOSED: &str = "the hub closed the connection during the handshake";
+/// The upgrade request, whose URI carries the token: never log it.
+/// (`pub(super)` for `endpoint`'s tests, which look for the token in its
+/// errors.)
+pub(super) fn handshake_request(
+    endpoint: &Endpoint,
+    token: &Token,
+) -> Result<Request, ConnectError> {
+    endpoint
+        .url_with_token(token)
+        .into_client_request()
+        .map_err(|e| ConnectError::Handshake(HandshakeFailure::BadUri(without_uri(e))))
+}
+
+/// Sorts what tungstenite reports when the upgrade fails (`pub(super)`
+/// for `endpoint`'s tests too).
+pub(super) fn handshake_error(error: WsError) -> ConnectError {
+    let closed_early = match &error {
+        WsError::Protocol(ProtocolError::HandshakeIncomplete) => true,
+        WsError::Io(e) => tls_cause(e).is_none() && e.kind() == io::ErrorKind::UnexpectedEof,
+        _ => false,
+    };
+    if closed_early {
+        return ConnectError::Handshake(HandshakeFailure::ClosedEarly(error));
+    }
     match error {
-        WsError::Protocol(ProtocolError::HandshakeIncomplete) => {
-            ConnectError::Handshake(CLOSED.into())
-        }
         WsError::Http(response) => match response.status().as_u16() {
             status @ (401 | 403) => ConnectError::TokenRejected(status),
             status => ConnectError::Http(status),
         },
         WsError::Io(e) => match tls_cause(&e) {
-            Some(tls_error) => ConnectError::Tls(tls::explain(tls_error)),
-            None if e.kind() == io::ErrorKind::UnexpectedEof => {
-                ConnectError::Handshake(CLOSED.into())
-            }
+            Some(tls_error) => ConnectError::Tls(tls_error.clone()),
             None => ConnectError::Tcp(e),
         },
-        WsError::Tls(e) => ConnectError::Tls(e.to_string()),
-        // Other tungstenite errors describe the HTTP exchange; they do not
-        // include the request URI.
-        other => ConnectError::Handshake(other.to_string()),
+        other => ConnectError::Handshake(HandshakeFailure::Other(without_uri(other))),
     }
 }
 
@@ -327,7 +468,7 @@ impl Session {
                 Ok(n) => self.link.lock().get_mut().feed(&buf[..n]),
                 Err(e) if is_timeout(&e) => return SessionEnd::Dead(self.config_dead_after),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return SessionEnd::Broken(e.to_string()),
+                Err(e) => return SessionEnd::Broken(Broken::Io(e)),
             }
         }
     }
@@ -355,9 +496,7 @@ impl Session {
                     );
                 }
                 Err(WsError::Capacity(e)) => {
-                    break Some(SessionEnd::Broken(format!(
-                        "hub frame too large to read: {e}"
-                    )))
+                    break Some(SessionEnd::Broken(Broken::FrameTooLarge(e)))
                 }
                 Err(WsError::Utf8(_)) => log::warn!("ignored a hub text frame that is not UTF-8"),
                 Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
@@ -368,8 +507,8 @@ impl Session {
                         "TCP closed without a Close frame".into(),
                     ))
                 }
-                Err(WsError::Io(e)) => break Some(io_end(&e)),
-                Err(e) => break Some(SessionEnd::Broken(e.to_string())),
+                Err(WsError::Io(e)) => break Some(io_end(e)),
+                Err(e) => break Some(SessionEnd::Broken(Broken::WebSocket(e))),
             }
         };
         // Sends the pongs (and the Close reply) tungstenite queued while reading.
@@ -378,13 +517,13 @@ impl Session {
     }
 }
 
-fn io_end(error: &io::Error) -> SessionEnd {
-    match tls_cause(error) {
-        Some(tls_error) => SessionEnd::Broken(tls::explain(tls_error)),
+fn io_end(error: io::Error) -> SessionEnd {
+    match tls_cause(&error) {
+        Some(tls_error) => SessionEnd::Broken(Broken::Tls(tls_error.clone())),
         None if error.kind() == io::ErrorKind::UnexpectedEof => {
             SessionEnd::ClosedByHub("TCP closed without a Close frame".into())
         }
-        None => SessionEnd::Broken(error.to_string()),
+        None => SessionEnd::Broken(Broken::Io(error)),
     }
 }
 

@@ -2,16 +2,69 @@
 //! bundled Mozilla roots (webpki-roots) plus the owner's extra CA from
 //! `--ca-file` or `SSL_CERT_FILE`. Certificate and host-name checks are
 //! never switched off. Also turns rustls errors into advice an owner can act
-//! on.
+//! on, and says why an extra CA file cannot be used ([`CaError`]).
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::CertificateDer;
 
+/// Why the owner's extra CA file (`--ca-file`, `SSL_CERT_FILE`) cannot be
+/// used; `Display` names the file and includes the cause's text.
+#[derive(Debug)]
+pub enum CaError {
+    /// The file could not be opened.
+    Read { path: PathBuf, source: pem::Error },
+    /// The file could not be read through, or a PEM section is broken.
+    BadPem { path: PathBuf, source: pem::Error },
+    /// A CERTIFICATE section that rustls does not take as a root.
+    BadCertificate {
+        path: PathBuf,
+        source: rustls::Error,
+    },
+    /// No CERTIFICATE section at all.
+    NoCertificate { path: PathBuf },
+    /// rustls refused its own safe protocol versions (not expected with
+    /// the ring provider, but not worth a panic).
+    Setup(rustls::Error),
+}
+
+impl fmt::Display for CaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaError::Read { path, source } => {
+                write!(f, "cannot read CA file {}: {source}", path.display())
+            }
+            CaError::BadPem { path, source } => {
+                write!(f, "CA file {} is not valid PEM: {source}", path.display())
+            }
+            CaError::BadCertificate { path, source } => write!(
+                f,
+                "CA file {} holds a bad certificate: {source}",
+                path.display()
+            ),
+            CaError::NoCertificate { path } => {
+                write!(f, "CA file {} holds no certificate", path.display())
+            }
+            CaError::Setup(e) => write!(f, "TLS setup failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CaError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CaError::Read { source, .. } | CaError::BadPem { source, .. } => Some(source),
+            CaError::BadCertificate { source, .. } | CaError::Setup(source) => Some(source),
+            CaError::NoCertificate { .. } => None,
+        }
+    }
+}
+
 /// Builds the client config once; every connection shares it.
-pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, CaError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_ca {
@@ -24,25 +77,32 @@ pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .map_err(CaError::Setup)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
-fn add_pem_file(roots: &mut rustls::RootCertStore, path: &Path) -> Result<usize, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+fn add_pem_file(roots: &mut rustls::RootCertStore, path: &Path) -> Result<usize, CaError> {
+    let path_buf = || path.to_path_buf();
+    let certs = CertificateDer::pem_file_iter(path).map_err(|source| CaError::Read {
+        path: path_buf(),
+        source,
+    })?;
     let mut added = 0;
     for cert in certs {
-        let cert = cert.map_err(|e| format!("CA file {} is not valid PEM: {e}", path.display()))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("CA file {} holds a bad certificate: {e}", path.display()))?;
+        let cert = cert.map_err(|source| CaError::BadPem {
+            path: path_buf(),
+            source,
+        })?;
+        roots.add(cert).map_err(|source| CaError::BadCertificate {
+            path: path_buf(),
+            source,
+        })?;
         added += 1;
     }
     if added == 0 {
-        return Err(format!("CA file {} holds no certificate", path.display()));
+        return Err(CaError::NoCertificate { path: path_buf() });
     }
     Ok(added)
 }
@@ -65,5 +125,59 @@ pub fn explain(error: &rustls::Error) -> String {
             "TLS: the hub's certificate has expired (or this box's clock is wrong)".into()
         }
         other => format!("TLS: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::test_ca::TestCa;
+
+    /// `client_config` on a file holding `text`, and the file's path.
+    fn config_from(text: &str) -> (Result<Arc<rustls::ClientConfig>, CaError>, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, text).unwrap();
+        (client_config(Some(&path)), path)
+    }
+
+    #[test]
+    fn a_ca_file_with_a_certificate_is_trusted() {
+        let (result, _) = config_from(&TestCa::new("good").cert_pem());
+        assert!(result.is_ok(), "{:?}", result.err());
+        assert!(client_config(None).is_ok());
+    }
+
+    #[test]
+    fn ca_file_errors_name_the_file_and_keep_the_cause() {
+        let missing = Path::new("/nonexistent/ca.pem");
+        let error = client_config(Some(missing)).unwrap_err();
+        assert!(matches!(error, CaError::Read { .. }), "{error:?}");
+        assert!(error
+            .to_string()
+            .starts_with("cannot read CA file /nonexistent/ca.pem: "));
+        assert!(error.source().is_some_and(|e| e.is::<pem::Error>()));
+
+        let (result, path) = config_from("-----BEGIN CERTIFICATE-----\nAAAA\n");
+        let error = result.unwrap_err();
+        assert!(matches!(error, CaError::BadPem { .. }), "{error:?}");
+        let expected = format!("CA file {} is not valid PEM: ", path.display());
+        assert!(error.to_string().starts_with(&expected), "{error}");
+
+        let junk = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let error = config_from(junk).0.unwrap_err();
+        assert!(matches!(error, CaError::BadCertificate { .. }), "{error:?}");
+        assert!(error.to_string().contains("holds a bad certificate: "));
+        assert!(error.source().is_some_and(|e| e.is::<rustls::Error>()));
+
+        let (result, path) = config_from("no PEM here\n");
+        let error = result.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("CA file {} holds no certificate", path.display())
+        );
+        assert!(error.source().is_none());
     }
 }

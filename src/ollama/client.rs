@@ -9,10 +9,11 @@
 //! `HTTP_PROXY` meant for the outside world must not capture it.
 //!
 //! Everything that can go wrong becomes an [`OllamaError`] whose `Display`
-//! is written for the buyer (the relay prefixes it with `Error: `).
+//! is written for the buyer (the relay prefixes it with `Error: `) and
+//! whose `source()` is the ureq, I/O or JSON error behind it, if any.
 
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -68,13 +69,15 @@ impl Stats {
     }
 }
 
-/// Why a generation failed. `Display` is the text the buyer sees.
-#[derive(Debug, PartialEq)]
+/// Why a generation failed. `Display` is the text the buyer sees (it
+/// includes ureq's text for `Unreachable`, no other cause's); `source()`
+/// keeps the typed cause, as ureq's errors do.
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum OllamaError {
     /// Nothing listens at the Ollama address, or the connection broke
     /// before Ollama answered.
-    Unreachable { url: String, detail: String },
+    Unreachable { url: String, source: ureq::Error },
     /// HTTP 404 "model '...' not found".
     ModelMissing { model: String },
     /// Any other HTTP error status, with Ollama's own error text.
@@ -82,11 +85,12 @@ pub enum OllamaError {
     /// An `{"error": ...}` line in the middle of the stream.
     InStream { message: String },
     /// A line that is not the JSON object Ollama always sends.
-    BadLine,
+    BadLine(serde_json::Error),
     /// A line longer than `max_line_bytes`.
     LineTooLong { limit: usize },
-    /// The stream ended (or the connection broke) before the `done` line.
-    Truncated,
+    /// The stream ended before the `done` line: at its end (`None`), or
+    /// when the read failed.
+    Truncated(Option<io::Error>),
     /// No first line within the load timeout.
     NoFirstLine(Duration),
     /// No next line within the idle timeout.
@@ -98,8 +102,8 @@ pub enum OllamaError {
 impl fmt::Display for OllamaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OllamaError::Unreachable { url, detail } => {
-                write!(f, "Ollama is not reachable at {url} ({detail})")
+            OllamaError::Unreachable { url, source } => {
+                write!(f, "Ollama is not reachable at {url} ({source})")
             }
             OllamaError::ModelMissing { model } => write!(
                 f,
@@ -110,11 +114,13 @@ impl fmt::Display for OllamaError {
                 write!(f, "Ollama answered HTTP {status}: {message}")
             }
             OllamaError::InStream { message } => write!(f, "Ollama failed: {message}"),
-            OllamaError::BadLine => write!(f, "Ollama sent a line that is not valid JSON"),
+            OllamaError::BadLine(_) => write!(f, "Ollama sent a line that is not valid JSON"),
             OllamaError::LineTooLong { limit } => {
                 write!(f, "Ollama sent a line longer than {limit} bytes")
             }
-            OllamaError::Truncated => write!(f, "Ollama's answer ended before it was complete"),
+            OllamaError::Truncated(_) => {
+                write!(f, "Ollama's answer ended before it was complete")
+            }
             OllamaError::NoFirstLine(limit) => write!(
                 f,
                 "Ollama sent nothing for {} s (is the model still loading?)",
@@ -128,7 +134,16 @@ impl fmt::Display for OllamaError {
     }
 }
 
-impl std::error::Error for OllamaError {}
+impl std::error::Error for OllamaError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OllamaError::Unreachable { source, .. } => Some(source),
+            OllamaError::BadLine(e) => Some(e),
+            OllamaError::Truncated(Some(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
@@ -241,9 +256,9 @@ impl OllamaClient {
                 .by_ref()
                 .take(limit as u64 + 1)
                 .read_until(b'\n', &mut raw)
-                .map_err(|_| OllamaError::Truncated)?;
+                .map_err(|e| OllamaError::Truncated(Some(e)))?;
             if n == 0 {
-                return Err(OllamaError::Truncated);
+                return Err(OllamaError::Truncated(None));
             }
             self.watchdog.saw_line();
             if raw.len() > limit && raw.last() != Some(&b'\n') {
@@ -252,7 +267,7 @@ impl OllamaClient {
             if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let line: Line = serde_json::from_slice(&raw).map_err(|_| OllamaError::BadLine)?;
+            let line: Line = serde_json::from_slice(&raw).map_err(OllamaError::BadLine)?;
             if let Some(message) = line.error {
                 return Err(OllamaError::InStream { message });
             }
@@ -270,10 +285,10 @@ impl OllamaClient {
         }
     }
 
-    fn unreachable(&self, error: ureq::Error) -> OllamaError {
+    fn unreachable(&self, source: ureq::Error) -> OllamaError {
         OllamaError::Unreachable {
             url: self.target.base_url.clone(),
-            detail: error.to_string(),
+            source,
         }
     }
 }
@@ -370,6 +385,61 @@ mod tests {
         assert!(body.get("temperature").is_none());
     }
 
+    /// The typed cause of each failure is kept behind its buyer's text.
+    #[test]
+    fn failures_keep_their_causes() {
+        use std::error::Error as _;
+        let (_, r) = lines_of(&client(), b"not json\n");
+        let error = r.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Ollama sent a line that is not valid JSON"
+        );
+        assert!(error.source().is_some_and(|e| e.is::<serde_json::Error>()));
+
+        let cut = io::Error::from(io::ErrorKind::ConnectionReset);
+        let mut reader = BufReader::new(b"{\"response\":\"a\"}\n".chain(Failing(Some(cut))));
+        let error = client().read_lines(&mut reader, &mut |_| {}).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Ollama's answer ended before it was complete"
+        );
+        let cause = error.source().and_then(|e| e.downcast_ref::<io::Error>());
+        assert_eq!(
+            cause.map(io::Error::kind),
+            Some(io::ErrorKind::ConnectionReset)
+        );
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let mut client = OllamaClient::new(
+            "test",
+            OllamaTarget {
+                base_url,
+                ..target()
+            },
+        );
+        let error = client.generate("hi", &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(error, OllamaError::Unreachable { .. }),
+            "{error:?}"
+        );
+        assert!(error
+            .to_string()
+            .starts_with("Ollama is not reachable at http://127.0.0.1:"));
+        assert!(error.source().is_some_and(|e| e.is::<ureq::Error>()));
+    }
+
+    /// A reader that fails once with the error it holds.
+    struct Failing(Option<io::Error>);
+
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(self.0.take().unwrap_or_else(|| io::ErrorKind::Other.into()))
+        }
+    }
+
     #[test]
     fn pieces_whitespace_and_thinking() {
         let text = concat!(
@@ -409,7 +479,10 @@ mod tests {
         assert!(result.is_ok(), "{result:?}");
         let too_long = padded_line(r#""response":"x","done":false"#, 1025);
         let (_, result) = lines_of(&client(), too_long.as_bytes());
-        assert_eq!(result, Err(OllamaError::LineTooLong { limit: 1024 }));
+        assert!(
+            matches!(result, Err(OllamaError::LineTooLong { limit: 1024 })),
+            "{result:?}"
+        );
     }
 
     #[test]
@@ -431,18 +504,19 @@ mod tests {
             &c,
             b"{\"response\":\"a\",\"done\":false}\n{\"error\":\"boom\"}\n",
         );
-        assert_eq!(
-            r,
-            Err(OllamaError::InStream {
-                message: "boom".into()
-            })
+        assert!(
+            matches!(&r, Err(OllamaError::InStream { message }) if message == "boom"),
+            "{r:?}"
         );
         let (_, r) = lines_of(&c, b"{\"response\":\"a\",\"done\":false}\nnot json\n");
-        assert_eq!(r, Err(OllamaError::BadLine));
+        assert!(matches!(r, Err(OllamaError::BadLine(_))), "{r:?}");
         let (_, r) = lines_of(&c, b"{\"response\":\"a\",\"done\":false}\n");
-        assert_eq!(r, Err(OllamaError::Truncated));
+        assert!(matches!(r, Err(OllamaError::Truncated(None))), "{r:?}");
         let long = format!("{{\"response\":\"{}\"}}\n", "x".repeat(2000));
         let (_, r) = lines_of(&c, long.as_bytes());
-        assert_eq!(r, Err(OllamaError::LineTooLong { limit: 1024 }));
+        assert!(
+            matches!(r, Err(OllamaError::LineTooLong { limit: 1024 })),
+            "{r:?}"
+        );
     }
 }
