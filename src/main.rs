@@ -14,6 +14,7 @@
 //! - `serve`: starts the threads above and wires them together;
 //! - the owner's side: `cli` (what was typed), `config` (the file and the
 //!   settings table), `settings` (flags, environment and file combined),
+//!   `address` (host and port as owners type them),
 //!   `startup`, `first_run`, `logging`, `console`, `secret`, `exit`, and
 //!   the other modes `test_mode` and `check`.
 //!

@@ -267,4 +267,14 @@ mod tests {
         outbox.pop(2);
         assert_eq!(outbox.bytes, 0);
     }
+
+    #[test]
+    fn a_batch_holds_at_most_the_frames_asked_for() {
+        let mut outbox = Outbox::new(1 << 20);
+        for request in 0..3 {
+            outbox.push(frame(request, FrameKind::Whole, "x"));
+        }
+        assert_eq!(outbox.next_batch(2).len(), 2);
+        assert_eq!(outbox.next_batch(64).len(), 3);
+    }
 }
