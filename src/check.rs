@@ -76,29 +76,30 @@ pub fn run_mode(
             (without_file, Some(e.to_string()))
         }
     };
-    if config_error.is_none() {
-        if let Err(fatal) = save(&mut resolved) {
-            print(&format!("[FAIL] {}\n", fatal.message));
-        }
-    }
+    let config_problem = match config_error {
+        Some(error) => Some(ConfigProblem::Unusable(error)),
+        None => save(&mut resolved)
+            .err()
+            .map(|fatal| ConfigProblem::Unsaved(fatal.message)),
+    };
     init_logging(args, &resolved);
     let hub = match resolved.settings.token.clone() {
         None => Err(HubUnready::NoToken),
         Some(token) => session_config(args, &resolved.settings, endpoint, token)
             .map_err(|fatal| HubUnready::Tls(fatal.message)),
     };
-    match run(&resolved, config_error, hub) {
+    match run(&resolved, config_problem, hub) {
         true => Ok(ExitCode::SUCCESS),
         false => Ok(ExitCode::from(exit::CHECK_FAILED)),
     }
 }
 
 /// Runs every step, printing each as it finishes; true when all passed.
-/// `config_error` is set when the config file could not be used (the other
-/// steps then run on the defaults).
+/// `config_problem` is set when the config file could not be used (the
+/// other steps then run on the defaults) or the flags not saved to it.
 fn run(
     resolved: &Resolved,
-    config_error: Option<String>,
+    config_problem: Option<ConfigProblem>,
     hub: Result<SessionConfig, HubUnready>,
 ) -> bool {
     let mut all_ok = true;
@@ -106,7 +107,7 @@ fn run(
         step.show();
         all_ok &= step.ok;
     };
-    report(config_step(resolved, config_error));
+    report(config_step(resolved, config_problem));
     let base_url = ollama::base_url(
         &resolved.settings.ollama_host,
         resolved.settings.ollama_port,
@@ -131,10 +132,27 @@ fn run(
     all_ok
 }
 
-fn config_step(resolved: &Resolved, config_error: Option<String>) -> Step {
+/// What is wrong with the config file, for its step of the checklist.
+enum ConfigProblem {
+    /// It cannot be read or holds a bad value.
+    Unusable(String),
+    /// The flags given could not be saved to it.
+    Unsaved(String),
+}
+
+fn config_step(resolved: &Resolved, problem: Option<ConfigProblem>) -> Step {
     let path = resolved.config_path.display();
-    if let Some(error) = config_error {
-        return Step::fail(error, format!("correct or delete {path} (--reset-config)"));
+    match problem {
+        Some(ConfigProblem::Unusable(error)) => {
+            return Step::fail(error, format!("correct or delete {path} (--reset-config)"))
+        }
+        Some(ConfigProblem::Unsaved(error)) => {
+            return Step::fail(
+                error,
+                "make its folder writable by this user, or choose another file with --config PATH",
+            )
+        }
+        None => {}
     }
     if resolved.settings.token.is_none() {
         return Step::fail(

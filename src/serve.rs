@@ -7,7 +7,7 @@
 //! background in test mode while the console takes prompts.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use crate::cli::Args;
@@ -41,10 +41,7 @@ pub fn session_config(
     token: Token,
 ) -> Result<SessionConfig, Fatal> {
     let tls = match endpoint.tls {
-        true => Some(
-            hub::client_config(extra_ca(args).as_deref())
-                .map_err(|e| Fatal::config(e.to_string()))?,
-        ),
+        true => Some(hub_tls(args)?),
         false => None,
     };
     Ok(SessionConfig {
@@ -58,13 +55,36 @@ pub fn session_config(
     })
 }
 
-/// `--ca-file`, else `SSL_CERT_FILE`.
-fn extra_ca(args: &Args) -> Option<PathBuf> {
-    args.ca_file.clone().or_else(|| {
-        std::env::var_os("SSL_CERT_FILE")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    })
+/// The hub's TLS setup: the bundled Mozilla roots, plus the CA file of
+/// `--ca-file` (which must work: the owner asked for it) or else of
+/// `SSL_CERT_FILE` (often set machine-wide for other tools, so a broken one
+/// is only a warning). The log says which sources are in use.
+fn hub_tls(args: &Args) -> Result<Arc<rustls::ClientConfig>, Fatal> {
+    if let Some(path) = &args.ca_file {
+        let config = hub::client_config(Some(path)).map_err(|e| Fatal::config(e.to_string()))?;
+        log::info!(
+            "hub TLS trusts the bundled Mozilla roots and --ca-file {}",
+            path.display()
+        );
+        return Ok(config);
+    }
+    let from_env = std::env::var_os("SSL_CERT_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    if let Some(path) = from_env {
+        match hub::client_config(Some(&path)) {
+            Ok(config) => {
+                log::info!(
+                    "hub TLS trusts the bundled Mozilla roots and SSL_CERT_FILE {}",
+                    path.display()
+                );
+                return Ok(config);
+            }
+            Err(e) => log::warn!("ignoring SSL_CERT_FILE: {e}"),
+        }
+    }
+    log::info!("hub TLS trusts the bundled Mozilla roots only");
+    hub::client_config(None).map_err(|e| Fatal::config(e.to_string()))
 }
 
 /// Starts the writer and the workers, then keeps the hub connection up (in
@@ -86,6 +106,10 @@ pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Re
     );
     let (to_writer, inbox) = mpsc::channel();
     let writer = Writer::new(inbox, settings.outbox_bytes, settings.ping_interval);
+    let writer = match hub {
+        Some(_) => writer,
+        None => writer.without_hub(),
+    };
     spawn("writer", move || writer.run())?;
     let relay = Relay::start(
         settings.max_parallel,

@@ -1484,6 +1484,9 @@ fn test_mode_ends_at_the_end_of_input_even_without_a_token() {
     assert!(is_summary(summary_after(&out.stdout, "second one")));
     assert!(out.stderr.contains("no hub token"), "{}", out.stderr);
     assert_eq!(ollama.generate_requests().len(), 2);
+    // Nothing about a hub it never tried.
+    assert!(!out.stderr.contains("not delivered"), "{}", out.stderr);
+    assert!(!out.stderr.contains("could not take"), "{}", out.stderr);
 }
 
 // ------------------------------------------------------------------ --check
@@ -1752,6 +1755,78 @@ fn a_thread_that_cannot_start_ends_with_status_71_and_says_why() {
     assert_eq!(out.code(), Some(71), "{}", out.describe());
     assert!(
         out.stderr.contains("cannot start the writer thread"),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn check_fails_when_the_flags_cannot_be_saved() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    // A config file in a folder nobody can create, root included.
+    let port = ollama.port().to_string();
+    let out = Launch::fresh()
+        .args(&[
+            "--check",
+            "--config",
+            "/proc/self/ollama-proxy-client/config.json",
+            "--ollama-host",
+            "127.0.0.1",
+            "--ollama-port",
+            &port,
+            "--force-model",
+            "llama3.2",
+            "--server",
+            &hub.url(),
+        ])
+        .env("OLLAMA_PROXY_TOKEN", TOKEN)
+        .run(WAIT);
+    assert_check(&out, [false, true, true, true], 1);
+    assert!(
+        out.stdout.contains("cannot write config file"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_broken_ssl_cert_file_is_a_warning_not_a_stop() {
+    let ollama = Ollama::start();
+    let ca = TestCa::new("elsewhere");
+    let hub = Hub::start_tls(TOKEN, &ca);
+    let mut client = Launch::with_config(&test_config(ollama.port()))
+        .args(&["--server", &hub.url()])
+        .env("SSL_CERT_FILE", "/nonexistent/ca-bundle.pem")
+        .start();
+    // It keeps running and says why it cannot trust this hub.
+    assert!(
+        client.wait_output("unknown authority", WAIT),
+        "{}",
+        client.output()
+    );
+    let output = client.output();
+    assert!(output.contains("ignoring SSL_CERT_FILE"), "{output}");
+    assert!(
+        output.contains("trusts the bundled Mozilla roots only"),
+        "{output}"
+    );
+    client.terminate();
+    let status = client.wait_exit(WAIT).expect("exits on SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", client.output());
+}
+
+#[test]
+fn a_broken_ca_file_flag_is_still_a_configuration_error() {
+    let ollama = Ollama::start();
+    let ca = TestCa::new("flagged");
+    let hub = Hub::start_tls(TOKEN, &ca);
+    let out = Launch::with_config(&test_config(ollama.port()))
+        .args(&["--server", &hub.url(), "--ca-file", "/nonexistent/ca.pem"])
+        .run(WAIT);
+    assert_eq!(out.code(), Some(78), "{}", out.describe());
+    assert!(
+        out.stderr.contains("cannot read CA file"),
         "{}",
         out.describe()
     );
