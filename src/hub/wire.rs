@@ -199,12 +199,16 @@ mod tests {
     struct Outbound {
         bytes: Arc<Mutex<Vec<u8>>>,
         interrupt_next: Arc<AtomicBool>,
+        broken: Arc<AtomicBool>,
     }
 
     impl Write for Outbound {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             if self.interrupt_next.swap(false, Ordering::SeqCst) {
                 return Err(io::ErrorKind::Interrupted.into());
+            }
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(io::ErrorKind::BrokenPipe.into());
             }
             self.bytes.lock().unwrap().extend_from_slice(buf);
             Ok(buf.len())
@@ -486,6 +490,14 @@ mod tests {
         assert_eq!(pair.deliver_to_server(), b"frame");
         pair.wire.write_all(b" and the next").unwrap();
         assert_eq!(pair.deliver_to_server(), b" and the next");
+    }
+
+    #[test]
+    fn a_send_that_fails_for_good_is_an_error() {
+        let mut pair = Pair::connected();
+        pair.out.broken.store(true, Ordering::SeqCst);
+        let error = pair.wire.write(b"frame").unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
     }
 
     #[test]

@@ -107,10 +107,9 @@ impl Writer {
                 while let Ok(event) = self.inbox.try_recv() {
                     self.take(event);
                 }
+                // After a flush, frames are left only when there is no link.
                 self.flush();
-                let worth_waiting = self.link.is_some()
-                    || finish.wait_for_reconnect
-                    || finish.state.is_connecting();
+                let worth_waiting = finish.wait_for_reconnect || finish.state.is_connecting();
                 if !self.outbox.is_empty() && worth_waiting && Instant::now() < finish.deadline {
                     self.finishing = Some(finish);
                     continue;
@@ -325,5 +324,59 @@ mod tests {
         writer.flush();
         assert!(writer.link.is_none(), "the dead link is still in use");
         assert_eq!(writer.outbox.len(), 3);
+    }
+
+    /// Starts a writer holding one undelivered answer and already asked to
+    /// finish; returns its inbox and the channel that says it is done.
+    fn finishing_with_one_frame(
+        wait_for_reconnect: bool,
+        state: &LoopState,
+    ) -> (mpsc::Sender<ToWriter>, mpsc::Receiver<()>) {
+        let (to_writer, inbox) = mpsc::channel();
+        let (done, finished) = mpsc::channel();
+        to_writer.send(whole(1)).unwrap();
+        to_writer
+            .send(ToWriter::Finish(Finish {
+                done,
+                deadline: Instant::now() + Duration::from_secs(60),
+                state: state.clone(),
+                wait_for_reconnect,
+            }))
+            .unwrap();
+        let writer = Writer::new(inbox, 1 << 20, Duration::from_secs(3600));
+        thread::spawn(move || writer.run());
+        (to_writer, finished)
+    }
+
+    fn assert_delivered_after_the_reconnect(
+        to_writer: &mpsc::Sender<ToWriter>,
+        finished: &mpsc::Receiver<()>,
+    ) {
+        // Still waiting for the hub (its deadline is a minute away)...
+        assert!(finished.recv_timeout(Duration::from_millis(200)).is_err());
+        // ...which comes back: the answer goes out, then the writer ends.
+        let (link, hub, _keep_open) = loopback_link();
+        to_writer.send(ToWriter::Link(link)).unwrap();
+        assert!(finished.recv_timeout(Duration::from_secs(10)).is_ok());
+        assert_eq!(hub.join().unwrap(), "t");
+    }
+
+    #[test]
+    fn at_shutdown_undelivered_answers_wait_for_the_reconnect() {
+        let state = LoopState::default();
+        let (to_writer, finished) = finishing_with_one_frame(true, &state);
+        assert_delivered_after_the_reconnect(&to_writer, &finished);
+        assert!(state.is_stopping());
+    }
+
+    #[test]
+    fn test_mode_waits_only_for_a_connection_under_way() {
+        let connecting = LoopState::default();
+        connecting.set_connecting(true);
+        let (to_writer, finished) = finishing_with_one_frame(false, &connecting);
+        assert_delivered_after_the_reconnect(&to_writer, &finished);
+        // Backing off after a failure: nothing to wait for.
+        let (_to_writer, finished) = finishing_with_one_frame(false, &LoopState::default());
+        assert!(finished.recv_timeout(Duration::from_secs(10)).is_ok());
     }
 }
