@@ -98,7 +98,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let result = match config_path {
-        Some(path) => run(&args, &path),
+        Some(path) => run(args, &path),
         None => Err(Fatal::config(
             "cannot find the home directory; use --config PATH",
         )),
@@ -119,11 +119,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
-    let endpoint = match &args.server {
-        Some(url) => Endpoint::parse(url).map_err(Fatal::usage)?,
-        None => Endpoint::default_for_port(args.port.unwrap_or(config::DEFAULT_HUB_PORT)),
+/// The hub's URL: `--server`, else the default with `--port`. A token in
+/// the URL's query (the hub's own URLs carry one, so owners paste them) is
+/// taken out and used like `--force-token` (an explicit `--force-token`
+/// still wins), so that the URL can be shown and logged without it.
+fn hub_endpoint(args: &mut cli::Args) -> Result<Endpoint, Fatal> {
+    let Some(url) = &args.server else {
+        return Ok(Endpoint::default_for_port(
+            args.port.unwrap_or(config::DEFAULT_HUB_PORT),
+        ));
     };
+    let mut endpoint = Endpoint::parse(url).map_err(Fatal::usage)?;
+    if let Some(token) = endpoint.take_token() {
+        let from_url = cli::SavedFlag {
+            key: "token",
+            value: serde_json::Value::String(token),
+            flag: "--server",
+        };
+        args.saved.insert(0, from_url);
+    }
+    Ok(endpoint)
+}
+
+fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
+    let endpoint = hub_endpoint(&mut args)?;
+    let args = &args;
     if args.reset_config {
         reset_config(config_path)?;
     }

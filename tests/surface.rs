@@ -1831,3 +1831,60 @@ fn a_broken_ca_file_flag_is_still_a_configuration_error() {
         out.describe()
     );
 }
+
+#[test]
+fn a_token_in_the_server_url_is_used_saved_and_never_shown() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let mut config = test_config(ollama.port());
+    config.as_object_mut().unwrap().remove("token");
+    let url = format!("{}?token={TOKEN}", hub.url());
+
+    let shown = Launch::with_config(&config)
+        .args(&["--show-config", "--server", &url])
+        .run(WAIT);
+    assert_eq!(shown.code(), Some(0), "{}", shown.describe());
+    assert!(!shown.stdout.contains(TOKEN), "{}", shown.stdout);
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("hub URL       {}", hub.url())),
+        "{}",
+        shown.stdout
+    );
+    let token_row = shown
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("token "))
+        .unwrap();
+    assert!(
+        token_row.ends_with("(command line --server)"),
+        "{token_row}"
+    );
+
+    let mut client = Launch::with_config(&config)
+        .args(&["--server", &url])
+        .start();
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    assert_eq!(
+        hub.request_uris()
+            .last()
+            .map(|u| u.matches("token=").count()),
+        Some(1),
+        "{:?}",
+        hub.request_uris()
+    );
+    client.terminate();
+    assert!(client.wait_exit(WAIT).is_some());
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(config_path(client.home.path())).unwrap())
+            .unwrap();
+    assert_eq!(saved["token"], TOKEN);
+    let log = std::fs::read_to_string(log_dir(client.home.path()).join("client.log")).unwrap();
+    assert!(!client.output().contains(TOKEN), "{}", client.output());
+    assert!(!log.contains(TOKEN), "{log}");
+    assert!(
+        log.contains(&format!("connecting to {}", hub.url())),
+        "{log}"
+    );
+}

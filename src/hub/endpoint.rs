@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::address::{self, Address, Port};
 use crate::config::{DEFAULT_HUB_HOST, DEFAULT_HUB_PATH};
@@ -71,6 +71,29 @@ impl Endpoint {
         Ok(endpoint)
     }
 
+    /// Takes the `token` parameters out of the URL's query and returns the
+    /// last one's value, percent-decoded.
+    pub fn take_token(&mut self) -> Option<String> {
+        let (path, query) = self.path.split_once('?')?;
+        let mut token = None;
+        let mut kept = Vec::new();
+        for parameter in query.split('&') {
+            match parameter.split_once('=') {
+                Some(("token", value)) => {
+                    token = Some(percent_decode_str(value).decode_utf8_lossy().into_owned())
+                }
+                _ if parameter == "token" => token = Some(String::new()),
+                _ => kept.push(parameter),
+            }
+        }
+        let token = token?;
+        self.path = match kept.is_empty() {
+            true => path.to_string(),
+            false => format!("{path}?{}", kept.join("&")),
+        };
+        Some(token).filter(|t| !t.trim().is_empty())
+    }
+
     pub fn is_loopback(&self) -> bool {
         self.host.eq_ignore_ascii_case("localhost")
             || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
@@ -130,6 +153,22 @@ fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_in_the_url_is_taken_out() {
+        let mut e = Endpoint::parse("wss://hub.example/auth-proxy?token=a%20b%26c").unwrap();
+        assert_eq!(e.take_token().as_deref(), Some("a b&c"));
+        assert_eq!(e.to_string(), "wss://hub.example:443/auth-proxy");
+        let mut e = Endpoint::parse("wss://h/x?a=1&token=t&b=2").unwrap();
+        assert_eq!(e.take_token().as_deref(), Some("t"));
+        assert_eq!(e.path, "/x?a=1&b=2");
+        let mut e = Endpoint::parse("wss://h/x?tokenish=1").unwrap();
+        assert_eq!(e.take_token(), None);
+        assert_eq!(e.path, "/x?tokenish=1");
+        let mut e = Endpoint::parse("wss://h/x?token=").unwrap();
+        assert_eq!(e.take_token(), None, "an empty token is no token");
+        assert_eq!(e.path, "/x");
+    }
 
     #[test]
     fn default_endpoint() {
