@@ -379,4 +379,17 @@ mod tests {
         let (_to_writer, finished) = finishing_with_one_frame(false, &LoopState::default());
         assert!(finished.recv_timeout(Duration::from_secs(10)).is_ok());
     }
+
+    #[test]
+    fn no_ping_goes_out_before_it_is_due() {
+        let (link, hub, _keep_open) = loopback_link();
+        let (to_writer, inbox) = mpsc::channel();
+        to_writer.send(ToWriter::Link(link)).unwrap();
+        for request in 0..100 {
+            to_writer.send(whole(request)).unwrap();
+        }
+        drop(to_writer);
+        Writer::new(inbox, 1 << 20, Duration::from_secs(3600)).run();
+        assert_eq!(hub.join().unwrap(), "t".repeat(100));
+    }
 }
