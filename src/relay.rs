@@ -308,7 +308,7 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
         Err(error) => {
             let target = log_target(job);
             log::warn!(target: target, "request {} failed: {error}", job.message_id.as_json());
-            send_error(out, job, &error.to_string());
+            send_error(out, job, &error.for_buyer());
         }
     }
     if let Some(echo) = &job.echo {

@@ -290,14 +290,35 @@ fn stream_error(frames: &[Value]) -> String {
     text
 }
 
-/// Runs one failing reply, checks the buyer's error, then checks that the
-/// client still answers the next request.
-fn assert_failure_answered(rig: &Rig, id: i64, reply: Reply, expected: &[&str]) -> String {
+/// Runs one failing reply, checks the buyer's error (`buyer`: parts it
+/// has) and the owner's log (`log`: parts the details left there), then
+/// checks that the client still answers the next request.
+fn assert_failure_answered(
+    rig: &Rig,
+    id: i64,
+    reply: Reply,
+    buyer_sees: &[&str],
+    log: &[&str],
+) -> String {
     rig.ollama.push(reply);
     rig.hub.send_json(&buyer(&json!(id), "this fails"));
     let text = stream_error(&streamed_answer(&rig.hub, &json!(id)));
-    for part in expected {
+    for part in buyer_sees {
         assert!(text.contains(part), "{text:?} lacks {part:?}");
+    }
+    let logged = format!("request {id} failed: ");
+    assert!(
+        rig.client.wait_output(&logged, WAIT),
+        "{}",
+        rig.client.output()
+    );
+    let output = rig.client.output();
+    let line = output
+        .lines()
+        .find(|l| l.contains(&logged))
+        .unwrap_or_default();
+    for part in log {
+        assert!(line.contains(part), "{line:?} lacks {part:?}");
     }
     rig.hub
         .send_json(&buyer(&json!(id + 1000), "still serving"));
@@ -318,26 +339,48 @@ fn ollama_failures_are_answered_and_the_client_keeps_serving() {
         )
     });
     let missing = Reply::error(404, "model 'llama3.2' not found");
-    assert_failure_answered(&rig, 1, missing, &["not installed", "ollama pull llama3.2"]);
+    assert_failure_answered(
+        &rig,
+        1,
+        missing,
+        &["not installed"],
+        &["ollama pull llama3.2"],
+    );
+    // Ollama's own error texts (which can name the owner's paths and
+    // devices) go to the owner's log; the buyer learns the status.
     let text = "an error was encountered while running the model: CUDA out of memory";
-    assert_failure_answered(&rig, 2, Reply::error(500, text), &["500", text]);
+    let seen = assert_failure_answered(&rig, 2, Reply::error(500, text), &["HTTP 500"], &[text]);
+    assert!(!seen.contains("CUDA"), "{seen}");
     let busy = "server busy, please try again.  maximum pending requests exceeded";
-    assert_failure_answered(&rig, 3, Reply::error(503, busy), &["503", busy]);
+    assert_failure_answered(&rig, 3, Reply::error(503, busy), &["HTTP 503"], &[busy]);
     // A 500 that mentions a model is not a missing model.
     let runner = "model runner not found";
-    let text = assert_failure_answered(&rig, 10, Reply::error(500, runner), &["500", runner]);
-    assert!(!text.contains("not installed"), "{text}");
+    let seen = assert_failure_answered(
+        &rig,
+        10,
+        Reply::error(500, runner),
+        &["HTTP 500"],
+        &[runner],
+    );
+    assert!(!seen.contains("not installed"), "{seen}");
     // A long error text is read whole, not lost.
     let long = "x".repeat(2000);
-    assert_failure_answered(&rig, 11, Reply::error(500, &long), &["500", &long]);
+    assert_failure_answered(&rig, 11, Reply::error(500, &long), &["HTTP 500"], &[&long]);
     let mid = Reply::pieces(&["a", "b", "c"]).error_after(2, "runner crashed");
-    let frames_text = assert_failure_answered(&rig, 4, mid, &["runner crashed"]);
+    let frames_text = assert_failure_answered(
+        &rig,
+        4,
+        mid,
+        &["the model failed while answering"],
+        &["runner crashed"],
+    );
     assert!(frames_text.starts_with("Error: "));
     assert_eq!(text_of(&frames_for(&rig.hub.received(), &json!(4))), "ab");
     assert_failure_answered(
         &rig,
         5,
         Reply::pieces(&["a", "b"]).garbage_after(1),
+        &["cannot be relayed"],
         &["not valid JSON"],
     );
     assert_failure_answered(
@@ -345,17 +388,31 @@ fn ollama_failures_are_answered_and_the_client_keeps_serving() {
         6,
         Reply::pieces(&["a", "b"]).no_done(),
         &["ended before"],
+        &["ended before"],
     );
     assert_failure_answered(
         &rig,
         7,
         Reply::pieces(&["a", "b"]).drop_after(1),
         &["ended before"],
+        &["ended before"],
     );
     let hang = Reply::pieces(&["a"]).hang_before_first();
-    assert_failure_answered(&rig, 8, hang, &["sent nothing for 0.50 s"]);
+    assert_failure_answered(
+        &rig,
+        8,
+        hang,
+        &["did not start answering within 0.50 s"],
+        &["sent nothing for 0.50 s"],
+    );
     let stall = Reply::pieces(&["a", "b", "c"]).hang_after(1);
-    assert_failure_answered(&rig, 9, stall, &["stopped answering for 0.50 s"]);
+    assert_failure_answered(
+        &rig,
+        9,
+        stall,
+        &["stopped answering for 0.50 s"],
+        &["stopped answering for 0.50 s"],
+    );
     assert!(
         rig.ollama.wait_client_closed(2, WAIT),
         "the hung requests were closed"
@@ -389,7 +446,16 @@ fn ollama_unreachable_is_answered() {
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     hub.send_json(&buyer(&json!(1), "anyone there?"));
     let text = stream_error(&streamed_answer(&hub, &json!(1)));
-    assert!(text.contains("not reachable"), "{text}");
+    assert_eq!(text, "Error: the owner's model server is not reachable");
+    // The address and the system's error are for the owner alone.
+    assert!(
+        client.wait_output(
+            &format!("Ollama is not reachable at http://127.0.0.1:{unreachable}"),
+            WAIT
+        ),
+        "{}",
+        client.output()
+    );
     hub.send_json(&buyer_stream(&json!(2), "and without streaming?", false));
     let frame = single_answer(&hub, &json!(2));
     assert_eq!(frame["error"], true);

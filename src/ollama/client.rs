@@ -8,9 +8,10 @@
 //! are never used: Ollama is on this box or the owner's LAN, and an
 //! `HTTP_PROXY` meant for the outside world must not capture it.
 //!
-//! Everything that can go wrong becomes an [`OllamaError`] whose `Display`
-//! is written for the buyer (the relay prefixes it with `Error: `) and
-//! whose `source()` is the ureq, I/O or JSON error behind it, if any.
+//! Everything that can go wrong becomes an [`OllamaError`]: its `Display`
+//! is the owner's full account, `for_buyer` the buyer's plain words (the
+//! relay prefixes them with `Error: `), and its `source()` the ureq, I/O or
+//! JSON error behind it, if any.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
@@ -69,9 +70,11 @@ impl Stats {
     }
 }
 
-/// Why a generation failed. `Display` is the text the buyer sees (it
-/// includes ureq's text for `Unreachable`, no other cause's); `source()`
-/// keeps the typed cause, as ureq's errors do.
+/// Why a generation failed. `Display` is the owner's full account, for the
+/// log and test mode (with ureq's text for `Unreachable`); `for_buyer` is
+/// what a buyer is told: what happened, in plain words, without the
+/// owner's addresses, paths or system error text. `source()` keeps the
+/// typed cause, as ureq's errors do.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OllamaError {
@@ -130,6 +133,34 @@ impl fmt::Display for OllamaError {
                 write!(f, "Ollama stopped answering for {} s", secs(*limit))
             }
             OllamaError::ShuttingDown => write!(f, "owner client is shutting down"),
+        }
+    }
+}
+
+impl OllamaError {
+    /// The buyer's error text (the relay prefixes it with `Error: `).
+    pub fn for_buyer(&self) -> String {
+        match self {
+            OllamaError::Unreachable { .. } => "the owner's model server is not reachable".into(),
+            OllamaError::ModelMissing { model } => {
+                format!("model '{model}' is not installed on this box")
+            }
+            OllamaError::Http { status, .. } => {
+                format!("the owner's model server failed (HTTP {status})")
+            }
+            OllamaError::InStream { .. } => "the model failed while answering".into(),
+            OllamaError::BadLine(_) | OllamaError::LineTooLong { .. } => {
+                "the owner's model server sent an answer that cannot be relayed".into()
+            }
+            OllamaError::Truncated(_) => "the answer ended before it was complete".into(),
+            OllamaError::NoFirstLine(limit) => format!(
+                "the model did not start answering within {} s",
+                secs(*limit)
+            ),
+            OllamaError::Stalled(limit) => {
+                format!("the model stopped answering for {} s", secs(*limit))
+            }
+            OllamaError::ShuttingDown => self.to_string(),
         }
     }
 }
