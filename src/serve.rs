@@ -52,6 +52,7 @@ pub fn session_config(
         handshake_timeout: settings.handshake_timeout,
         dead_after: settings.dead_after,
         max_frame_bytes: settings.max_frame_bytes,
+        log_prompts: settings.log_prompts,
     })
 }
 

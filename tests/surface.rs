@@ -1888,3 +1888,30 @@ fn a_token_in_the_server_url_is_used_saved_and_never_shown() {
         "{log}"
     );
 }
+
+#[test]
+fn buyers_prompts_reach_the_log_only_when_the_owner_chooses() {
+    for (log_prompts, kept) in [(None, false), (Some(true), true)] {
+        let ollama = Ollama::start();
+        let hub = Hub::start(TOKEN);
+        let mut config = test_config(ollama.port());
+        if let Some(on) = log_prompts {
+            config = with(config, "log_prompts", json!(on));
+        }
+        let mut client = Launch::with_config(&config)
+            .args(&["--server", &hub.url()])
+            .start();
+        assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+        let prompt = "a buyer's private words 7788";
+        hub.send_json(&buyer(&json!(1), prompt));
+        assert_eq!(answer_text(&hub, &json!(1)), prompt);
+        stop(&mut client);
+        let log = std::fs::read_to_string(log_dir(client.home.path()).join("client.log")).unwrap();
+        assert!(log.contains("request 1 received"), "{log}");
+        assert_eq!(
+            log.contains(prompt),
+            kept,
+            "log_prompts {log_prompts:?}:\n{log}"
+        );
+    }
+}

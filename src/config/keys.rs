@@ -269,6 +269,13 @@ settings_table! {
         show: ToString::to_string,
         doc: "rotated log files kept (`client.log.1` ...)",
     }
+    log_prompts: bool {
+        key: "log_prompts",
+        default: false,
+        parse: boolean,
+        show: ToString::to_string,
+        doc: "write buyers' prompts (their first 300 characters) to the log file",
+    }
 }
 
 /// The entry for a config key, if this client knows it.

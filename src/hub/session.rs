@@ -62,6 +62,8 @@ pub struct SessionConfig {
     pub handshake_timeout: Duration,
     pub dead_after: Duration,
     pub max_frame_bytes: usize,
+    /// Whether a buyer's text may go to the log (`log_prompts`).
+    pub log_prompts: bool,
 }
 
 impl SessionConfig {
@@ -216,6 +218,7 @@ pub struct Session {
     reader: TcpStream,
     config_dead_after: Duration,
     hard_frame_limit: usize,
+    log_prompts: bool,
 }
 
 /// How a session ended.
@@ -315,6 +318,7 @@ pub fn connect(config: &SessionConfig, id: u64) -> Result<Session, ConnectError>
         reader,
         config_dead_after: config.dead_after,
         hard_frame_limit: config.hard_frame_limit(),
+        log_prompts: config.log_prompts,
     })
 }
 
@@ -459,7 +463,7 @@ impl Session {
         loop {
             let (messages, end) = self.drain();
             for message in messages {
-                handle(message, requests);
+                handle(message, requests, self.log_prompts);
             }
             if let Some(end) = end {
                 return end;
@@ -536,9 +540,14 @@ fn reason_suffix(reason: &str) -> String {
 }
 
 /// Acts on one message from the hub (outside the lock).
-fn handle(message: Message, requests: &dyn Requests) {
+fn handle(message: Message, requests: &dyn Requests, log_prompts: bool) {
     if let Message::Text(text) = &message {
-        log::debug!("hub frame: {}", shorten(text.as_str(), 300));
+        // A frame may carry a buyer's text, which the owner keeps only when
+        // they chose to.
+        match log_prompts {
+            true => log::debug!("hub frame: {}", shorten(text.as_str(), 300)),
+            false => log::debug!("hub frame of {} bytes", text.len()),
+        }
     }
     match message {
         Message::Text(text) => match parse_incoming(text.as_str()) {
