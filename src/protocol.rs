@@ -107,6 +107,17 @@ pub fn parse_incoming(text: &str) -> Incoming {
     })
 }
 
+/// The `messageId` of a `buyer_message` frame, read without decoding its
+/// content: for a frame too large to run, whose buyer must still be told.
+pub fn buyer_message_id(text: &str) -> Option<MessageId> {
+    let fields: HashMap<String, &RawValue> = serde_json::from_str(text).ok()?;
+    let kind = serde_json::from_str::<String>(fields.get("type")?.get()).ok()?;
+    if kind != "buyer_message" {
+        return None;
+    }
+    MessageId::from_raw(fields.get("messageId")?.get())
+}
+
 /// What a frame to the hub says; its `messageId` and timestamp are added
 /// when it is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,6 +230,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_id_of_a_frame_too_large_to_run() {
+        let big = format!(
+            r#"{{"type":"buyer_message","content":"{}","messageId":"b-7"}}"#,
+            "x".repeat(5000)
+        );
+        assert_eq!(buyer_message_id(&big), MessageId::from_raw("\"b-7\""));
+        let other = r#"{"type":"notice","content":"x","messageId":3}"#;
+        assert_eq!(buyer_message_id(other), None);
+        assert_eq!(
+            buyer_message_id(r#"{"type":"buyer_message","messageId":null}"#),
+            None
+        );
+        assert_eq!(buyer_message_id(r#"{"type":"buyer_message"}"#), None);
+        assert_eq!(buyer_message_id("not json"), None);
+        assert_eq!(buyer_message_id(r#"{"type":7,"messageId":1}"#), None);
     }
 
     #[test]

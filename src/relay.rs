@@ -194,7 +194,7 @@ impl Requests for Dispatcher {
         self.dispatch(request.message_id, request.prompt, request.stream, None);
     }
 
-    fn refuse(&self, message_id: MessageId, reason: &'static str) {
+    fn refuse(&self, message_id: MessageId, reason: &str) {
         self.reject(message_id, reason, None);
     }
 }

@@ -481,7 +481,13 @@ fn malformed_hub_frames_are_ignored_and_the_connection_stays_up() {
         stream_text(&streamed_answer(&rig.hub, &json!(1))),
         "still answered"
     );
-    assert!(frames_for(&rig.hub.received(), &json!(99)).is_empty());
+    // The buyer behind a frame too large to run is told so, not left waiting.
+    let refused = stream_error(&streamed_answer(&rig.hub, &json!(99)));
+    assert!(
+        refused.starts_with("Error: prompt too large (")
+            && refused.ends_with("this box accepts at most 4096)"),
+        "{refused}"
+    );
     assert_eq!(rig.hub.connections(), 1);
     let output = rig.client.output();
     for warning in [

@@ -26,7 +26,7 @@ use tungstenite::error::{CapacityError, ProtocolError, UrlError};
 use tungstenite::handshake::client::Request;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::WebSocketConfig;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tungstenite::{Error as WsError, Message, WebSocket};
 
 use super::endpoint::Endpoint;
@@ -34,7 +34,7 @@ use super::link::Link;
 use super::proxy::Proxy;
 use super::tls;
 use super::wire::Wire;
-use crate::protocol::{parse_incoming, BuyerMessage, Incoming, MessageId};
+use crate::protocol::{buyer_message_id, parse_incoming, BuyerMessage, Incoming, MessageId};
 use crate::secret::Token;
 
 /// Frames up to this many times `max_frame_bytes` are read and dropped;
@@ -49,7 +49,7 @@ pub trait Requests {
     fn run(&self, request: BuyerMessage);
     /// A request that names its buyer but cannot be run: it is answered
     /// with `reason` as an error.
-    fn refuse(&self, message_id: MessageId, reason: &'static str);
+    fn refuse(&self, message_id: MessageId, reason: &str);
 }
 
 /// What a connection needs that does not change between connections.
@@ -68,8 +68,10 @@ pub struct SessionConfig {
 
 impl SessionConfig {
     fn ws_config(&self) -> WebSocketConfig {
+        // Frames over max_frame_bytes are read whole (up to the hard
+        // limit) so that the buyer behind one can be answered.
         let mut config = WebSocketConfig::default()
-            .max_message_size(Some(self.max_frame_bytes))
+            .max_message_size(Some(self.hard_frame_limit()))
             .max_frame_size(Some(self.hard_frame_limit()));
         // Hub frames are small; tungstenite's 128 KiB read chunk would be
         // memory a small box never uses. Every frame is flushed as it is
@@ -217,7 +219,7 @@ pub struct Session {
     pub link: Arc<Link>,
     reader: TcpStream,
     config_dead_after: Duration,
-    hard_frame_limit: usize,
+    max_frame_bytes: usize,
     log_prompts: bool,
 }
 
@@ -317,7 +319,7 @@ pub fn connect(config: &SessionConfig, id: u64) -> Result<Session, ConnectError>
         link: Arc::new(Link::new(id, ws, shutter)),
         reader,
         config_dead_after: config.dead_after,
-        hard_frame_limit: config.hard_frame_limit(),
+        max_frame_bytes: config.max_frame_bytes,
         log_prompts: config.log_prompts,
     })
 }
@@ -463,7 +465,7 @@ impl Session {
         loop {
             let (messages, end) = self.drain();
             for message in messages {
-                handle(message, requests, self.log_prompts);
+                handle(message, requests, self.max_frame_bytes, self.log_prompts);
             }
             if let Some(end) = end {
                 return end;
@@ -492,15 +494,14 @@ impl Session {
                 }
                 Ok(message) => messages.push(message),
                 Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break None,
-                Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))
-                    if max_size < self.hard_frame_limit =>
-                {
-                    log::warn!(
-                        "ignored a hub frame of {size} bytes (max_frame_bytes is {max_size})"
-                    );
-                }
                 Err(WsError::Capacity(e)) => {
-                    break Some(SessionEnd::Broken(Broken::FrameTooLarge(e)))
+                    // Too large even to read: say so with the code the
+                    // protocol has for it (1009), then reconnect.
+                    let _ = ws.close(Some(CloseFrame {
+                        code: CloseCode::Size,
+                        reason: "message too big".into(),
+                    }));
+                    break Some(SessionEnd::Broken(Broken::FrameTooLarge(e)));
                 }
                 Err(WsError::Utf8(_)) => log::warn!("ignored a hub text frame that is not UTF-8"),
                 Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
@@ -540,13 +541,16 @@ fn reason_suffix(reason: &str) -> String {
 }
 
 /// Acts on one message from the hub (outside the lock).
-fn handle(message: Message, requests: &dyn Requests, log_prompts: bool) {
+fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log_prompts: bool) {
     if let Message::Text(text) = &message {
         // A frame may carry a buyer's text, which the owner keeps only when
         // they chose to.
         match log_prompts {
             true => log::debug!("hub frame: {}", shorten(text.as_str(), 300)),
             false => log::debug!("hub frame of {} bytes", text.len()),
+        }
+        if text.len() > max_frame_bytes {
+            return refuse_oversized(text.as_str(), requests, max_frame_bytes);
         }
     }
     match message {
@@ -570,6 +574,27 @@ fn handle(message: Message, requests: &dyn Requests, log_prompts: bool) {
             log::warn!("ignored a binary hub frame of {} bytes", bytes.len())
         }
         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {}
+    }
+}
+
+/// A frame over `max_frame_bytes`: its buyer, if it names one, is told so
+/// (the content is never decoded); anything else is dropped with a warning.
+fn refuse_oversized(text: &str, requests: &dyn Requests, max_frame_bytes: usize) {
+    let size = text.len();
+    match buyer_message_id(text) {
+        Some(message_id) => {
+            log::warn!(
+                "request {} refused: {size} bytes, over max_frame_bytes ({max_frame_bytes})",
+                message_id.as_json()
+            );
+            let reason = format!(
+                "prompt too large ({size} bytes, this box accepts at most {max_frame_bytes})"
+            );
+            requests.refuse(message_id, &reason);
+        }
+        None => {
+            log::warn!("ignored a hub frame of {size} bytes (max_frame_bytes is {max_frame_bytes})")
+        }
     }
 }
 
