@@ -543,11 +543,12 @@ fn reason_suffix(reason: &str) -> String {
 /// Acts on one message from the hub (outside the lock).
 fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log_prompts: bool) {
     if let Message::Text(text) = &message {
-        // A frame may carry a buyer's text, which the owner keeps only when
-        // they chose to.
-        match log_prompts {
+        // A buyer's text reaches the log only when the owner chose so; the
+        // hub's own frames are shown (--debug, test mode) as they come.
+        let from_a_buyer = text.as_str().contains("\"buyer_message\"");
+        match log_prompts || !from_a_buyer {
             true => log::debug!("hub frame: {}", shorten(text.as_str(), 300)),
-            false => log::debug!("hub frame of {} bytes", text.len()),
+            false => log::debug!("hub frame: a buyer_message of {} bytes", text.len()),
         }
         if text.len() > max_frame_bytes {
             return refuse_oversized(text.as_str(), requests, max_frame_bytes);
