@@ -17,6 +17,7 @@ mod ollama;
 mod tls;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -31,16 +32,35 @@ const TOKEN: &str = "demo-token-1234";
 const ANSWER: &str = "The sky looks blue because air scatters short (blue) wavelengths \
                       of sunlight far more than long (red) ones: Rayleigh scattering. 🌍\n";
 
+const USAGE: &str = "\
+usage: demo [--client PATH] [--serve]
+
+Runs the client (target/release/ollama-proxy-client, or --client PATH)
+against a hub emulator (TLS, a CA made on the spot) and an Ollama emulator
+on 127.0.0.1, and shows a buyer's answer streaming back.
+  --serve   only start the two emulators and print how to point a client
+            at them; Enter stops them
+  --help    this text
+scripts/demo.sh builds and runs it.";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if wants_help(&args) {
+        println!("{USAGE}");
+        return;
+    }
     let work = std::env::temp_dir().join(format!("opc-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&work).expect("a temporary directory");
+    // Private (0700) and new: no other user can plant files in it.
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&work)
+        .expect("a new private temporary directory");
     let ca = TestCa::new("demo");
     let ca_path = ca.write_pem(&work);
     let ollama = Ollama::start();
     let hub = Hub::start_tls(TOKEN, &ca);
     let result = if args.iter().any(|a| a == "--serve") {
-        serve(&hub, &ollama, &ca_path);
+        serve(&hub, &ollama, &ca_path, &work, &client_path(&args));
         Ok(())
     } else {
         demo(&hub, &ollama, &ca_path, &work, client_path(&args))
@@ -50,6 +70,31 @@ fn main() {
         eprintln!("demo failed: {e}");
         std::process::exit(1);
     }
+}
+
+/// How to point a client at the emulators: the built client's own path (it
+/// is not on the PATH after a build), and a config (with the log beside
+/// it) in this run's private folder, never in /tmp itself.
+fn try_line(
+    client: &std::path::Path,
+    hub: &Hub,
+    ollama_port: u16,
+    ca_path: &std::path::Path,
+    work: &std::path::Path,
+) -> String {
+    let config = work.join("config").join("config.json");
+    format!(
+        "try: OLLAMA_PROXY_TOKEN={TOKEN} {} --server {} --ca-file {} \
+         --ollama-host 127.0.0.1 --ollama-port {ollama_port} --config {} --check",
+        client.display(),
+        hub.url(),
+        ca_path.display(),
+        config.display()
+    )
+}
+
+fn wants_help(args: &[String]) -> bool {
+    args.iter().any(|a| a == "--help" || a == "-h")
 }
 
 /// `--client PATH`, else the client binary beside this example's folder.
@@ -66,17 +111,17 @@ fn client_path(args: &[String]) -> PathBuf {
         .join("ollama-proxy-client")
 }
 
-fn serve(hub: &Hub, ollama: &Ollama, ca_path: &std::path::Path) {
+fn serve(
+    hub: &Hub,
+    ollama: &Ollama,
+    ca_path: &std::path::Path,
+    work: &std::path::Path,
+    client: &std::path::Path,
+) {
     println!("hub emulator:    {}   (token {TOKEN})", hub.url());
     println!("Ollama emulator: {}", ollama.url());
     println!("CA certificate:  {}", ca_path.display());
-    println!(
-        "try: OLLAMA_PROXY_TOKEN={TOKEN} ollama-proxy-client --server {} --ca-file {} \
-         --ollama-host 127.0.0.1 --ollama-port {} --config /tmp/demo-config.json --check",
-        hub.url(),
-        ca_path.display(),
-        ollama.port()
-    );
+    println!("{}", try_line(client, hub, ollama.port(), ca_path, work));
     println!("press Enter to stop");
     let _ = std::io::stdin().read_line(&mut String::new());
 }
@@ -153,4 +198,34 @@ fn converse(hub: &Hub, ollama: &Ollama) -> Result<(), String> {
         shown = frames.len();
     }
     Err("no complete answer within 20 s".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_try_line_names_the_built_client_and_a_private_config() {
+        let ca = TestCa::new("try");
+        let hub = Hub::start_tls(TOKEN, &ca);
+        let work = std::path::Path::new("/tmp/opc-demo-42");
+        let client = client_path(&[]);
+        let line = try_line(&client, &hub, 11434, &work.join("demo-ca.pem"), work);
+        assert!(client.is_absolute() && client.ends_with("ollama-proxy-client"));
+        assert!(
+            line.contains(&format!(" {} --server ", client.display())),
+            "{line}"
+        );
+        assert!(
+            line.contains("--config /tmp/opc-demo-42/config/config.json"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn help_is_recognised() {
+        assert!(wants_help(&["--help".into()]));
+        assert!(wants_help(&["--serve".into(), "-h".into()]));
+        assert!(!wants_help(&["--serve".into()]));
+    }
 }
