@@ -147,8 +147,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
             Long("check") => parsed.check = true,
             Long("server") => parsed.server = Some(text(&mut parser, "--server")?),
             Long("port") => parsed.port = Some(port(&mut parser, "--port")?),
-            Long("ca-file") => parsed.ca_file = Some(parser.value().map_err(usage)?.into()),
-            Long("config") => parsed.config = Some(parser.value().map_err(usage)?.into()),
+            Long("ca-file") => parsed.ca_file = Some(value(&mut parser, "--ca-file")?.into()),
+            Long("config") => parsed.config = Some(value(&mut parser, "--config")?.into()),
             other => return Err(usage(other.unexpected())),
         }
     }
@@ -175,9 +175,55 @@ fn usage(error: lexopt::Error) -> UsageError {
     }
 }
 
+/// Every long flag of this program, for telling a forgotten value from a
+/// value: `--config --show-config` means the owner forgot the path.
+const LONG_FLAGS: &[&str] = &[
+    "--help",
+    "--version",
+    "--debug",
+    "--show-config",
+    "--reset-config",
+    "--test",
+    "--check",
+    "--server",
+    "--port",
+    "--ca-file",
+    "--config",
+];
+
+/// Flags whose value is never repeated in a message: it is the token.
+const SECRET_FLAGS: &[&str] = &["--force-token"];
+
+/// A flag's value: attached (`--flag=VALUE`, taken as it is) or the next
+/// argument, which must not start with `--`: `--config --show-config` is a
+/// forgotten value, not a file named `--show-config`, and `--force-token
+/// --check` must not save `--check` as the token. The message names the
+/// next argument only when it is one of this program's flags, and never
+/// for the token's flag.
+fn value(parser: &mut lexopt::Parser, flag: &str) -> Result<OsString, UsageError> {
+    if let Some(attached) = parser.optional_value() {
+        return Ok(attached);
+    }
+    let value = parser.value().map_err(usage)?;
+    if !value.as_encoded_bytes().starts_with(b"--") {
+        return Ok(value);
+    }
+    let name = value.to_str().and_then(|v| v.split('=').next());
+    let known = name.filter(|name| {
+        LONG_FLAGS.contains(name) || SAVED_FLAGS.iter().any(|option| option.flag == *name)
+    });
+    let next = match known {
+        Some(name) if !SECRET_FLAGS.contains(&flag) => format!("'{name}' looks"),
+        _ => "the next argument looks".into(),
+    };
+    Err(UsageError(format!(
+        "{flag} needs a value; {next} like another option (write {flag}=VALUE if you mean it)"
+    )))
+}
+
 /// A non-empty UTF-8 value.
 fn text(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
-    let value = parser.value().map_err(usage)?;
+    let value = value(parser, flag)?;
     let value = value
         .into_string()
         .map_err(|_| UsageError(format!("{flag} needs UTF-8 text")))?;
@@ -460,6 +506,75 @@ mod tests {
             assert!(parse_strs(bad).is_err(), "{bad:?}");
         }
         assert!(parse_strs(&["--stream", "--stream"]).is_ok());
+    }
+
+    #[test]
+    fn a_flag_missing_its_value_does_not_take_the_next_flag() {
+        for flag in [
+            "--force-token",
+            "--force-model",
+            "--ollama-host",
+            "--ollama-port",
+            "--server",
+            "--port",
+            "--ca-file",
+            "--config",
+        ] {
+            for next in ["--show-config", "--check", "--stream", "--debug=x"] {
+                let error = parse_strs(&[flag, next]).unwrap_err().to_string();
+                let named = next.split('=').next().unwrap();
+                let expected = match flag {
+                    "--force-token" => "the next argument looks".to_string(),
+                    _ => format!("'{named}' looks"),
+                };
+                assert_eq!(
+                    error,
+                    format!(
+                        "{flag} needs a value; {expected} like another option \
+                         (write {flag}=VALUE if you mean it)"
+                    )
+                );
+            }
+        }
+        // Only this program's own flags are named: anything else may be a
+        // token typed in the wrong place.
+        for args in [&["--config", "--s3cret"][..], &["--server", "--s3cret=x"]] {
+            let error = parse_strs(args).unwrap_err().to_string();
+            assert!(!error.contains("s3cret"), "{error}");
+            assert!(error.contains("the next argument looks like"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_value_attached_with_equals_or_with_one_dash_is_taken_as_it_is() {
+        let args = parse_strs(&[
+            "--config=--show-config",
+            "--force-token=--tok",
+            "--force-model",
+            "-m",
+            "--ca-file",
+            "-",
+        ])
+        .unwrap();
+        assert_eq!(args.config, Some(PathBuf::from("--show-config")));
+        assert_eq!(args.ca_file, Some(PathBuf::from("-")));
+        assert_eq!(
+            args.saved,
+            [
+                saved("token", json!("--tok"), "--force-token"),
+                saved("model", json!("-m"), "--force-model"),
+            ]
+        );
+        assert!(!args.show_config);
+    }
+
+    #[test]
+    fn every_long_flag_listed_is_one_the_parser_knows() {
+        for flag in LONG_FLAGS {
+            if let Err(error) = parse_strs(&[flag]) {
+                assert!(error.to_string().contains("missing"), "{flag}: {error}");
+            }
+        }
     }
 
     #[test]

@@ -235,6 +235,59 @@ fn usage_errors_exit_2_with_one_line_and_the_hint_before_anything_else() {
 }
 
 #[test]
+fn a_flag_missing_its_value_does_not_swallow_the_next_flag() {
+    // Each would save or create something if the next flag were taken as
+    // the value: a token `--show-config`, a config file named
+    // `--show-config` (in the working directory, here the empty HOME).
+    let cases: &[&[&str]] = &[
+        &["--force-token", "--show-config"],
+        &["--config", "--show-config", "--force-model", "m"],
+        &["--force-model", "--show-config"],
+        &["--ollama-host", "--show-config"],
+        &["--ollama-port", "--show-config"],
+        &["--server", "--show-config"],
+        &["--port", "--show-config"],
+        &["--ca-file", "--show-config"],
+        &["--show-config", "--config", "--force-model=m"],
+    ];
+    for args in cases {
+        let out = Launch::fresh().in_home_dir().args(args).run(WAIT);
+        assert_eq!(out.code(), Some(2), "{args:?}: {}", out.describe());
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.describe());
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {}", out.describe());
+        let flag = args
+            .iter()
+            .find(|a| out.stderr.contains(&format!("{a} needs")));
+        let flag = flag.unwrap_or_else(|| panic!("{args:?}: {}", out.stderr));
+        assert!(
+            lines[0].starts_with(&format!("ollama-proxy-client: {flag} needs a value; "))
+                && lines[0].ends_with(&format!("(write {flag}=VALUE if you mean it)")),
+            "{args:?}: {}",
+            lines[0]
+        );
+        assert_eq!(lines[1], HINT, "{args:?}");
+        assert!(
+            entries(out.home()).is_empty(),
+            "{args:?} created {:?}",
+            files_under(out.home())
+        );
+    }
+    // --flag=VALUE still takes anything, even a value that starts with --.
+    let out = Launch::fresh()
+        .in_home_dir()
+        .args(&[
+            "--config=--odd name.json",
+            "--force-model=--m",
+            "--show-config",
+        ])
+        .run(WAIT);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let odd = out.home().join("--odd name.json");
+    assert_eq!(read_json(&odd), json!({"model": "--m"}));
+}
+
+#[test]
 fn a_usage_error_comes_before_reset_config_and_saving() {
     let home = TempDir::new();
     let path = write_config(home.path(), &test_config(1));

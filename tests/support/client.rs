@@ -170,6 +170,8 @@ pub struct Launch {
     env: Vec<(String, String)>,
     stdin: Input,
     stdout_closed: bool,
+    /// The client's working directory; the test's own when `None`.
+    dir: Option<PathBuf>,
 }
 
 impl Launch {
@@ -181,6 +183,7 @@ impl Launch {
             env: Vec::new(),
             stdin: Input::Null,
             stdout_closed: false,
+            dir: None,
         }
     }
 
@@ -224,6 +227,14 @@ impl Launch {
         self
     }
 
+    /// Runs the client in `HOME` rather than in the test's working
+    /// directory (the crate's root), so that a relative path it is given
+    /// (or mistakes for one) can only land in the temporary `HOME`.
+    pub fn in_home_dir(mut self) -> Launch {
+        self.dir = Some(self.home.path().to_path_buf());
+        self
+    }
+
     pub fn home(&self) -> &Path {
         self.home.path()
     }
@@ -245,6 +256,9 @@ impl Launch {
         });
         for (key, value) in &self.env {
             command.env(key, value);
+        }
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
         }
         let started = Instant::now();
         let mut child = command.spawn().expect("start the client binary");
