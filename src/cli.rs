@@ -9,6 +9,11 @@
 //! [`Args::saved`], `settings` passes those through the key's own check,
 //! and the help's "saved" section is rendered from the table with each
 //! key's default.
+//!
+//! The token can be given without putting it in the process's arguments,
+//! where every local user can read it (`/proc/PID/cmdline`) for as long as
+//! the client runs: `--force-token -` (standard input) and `--token-file
+//! PATH` are recorded in [`Args::token_from`], and `startup` reads them.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -25,6 +30,12 @@ pub enum FlagValue {
     Port(&'static str),
     /// No value: the flag itself means `true` or `false`.
     Switch(bool),
+    /// The token: non-empty text, or `-` to read it from standard input.
+    /// Never repeated in a message.
+    Secret(&'static str),
+    /// A file whose first line is the token, named in the help by this
+    /// placeholder.
+    SecretFile(&'static str),
 }
 
 /// A flag whose value is saved to the config file under `key`.
@@ -43,9 +54,17 @@ pub const SAVED_FLAGS: &[SavedFlagEntry] = &[
     SavedFlagEntry {
         flag: "--force-token",
         key: "token",
-        value: FlagValue::Text("TOKEN"),
-        help: "Set the hub token (OLLAMA_PROXY_TOKEN keeps it off\n\
-               the command line, where other users can read it)",
+        value: FlagValue::Secret("TOKEN"),
+        help: "Set the hub token. Prefer --force-token - (reads\n\
+               it from standard input) or --token-file: a TOKEN\n\
+               typed here is visible to every local user (ps)\n\
+               for the whole run",
+    },
+    SavedFlagEntry {
+        flag: "--token-file",
+        key: "token",
+        value: FlagValue::SecretFile("PATH"),
+        help: "Set the hub token from the first line of PATH",
     },
     SavedFlagEntry {
         flag: "--force-model",
@@ -88,6 +107,30 @@ pub struct SavedFlag {
     pub flag: &'static str,
 }
 
+/// Where a token that was not typed on the command line is to be read
+/// from; `startup` reads it (this module does no I/O).
+#[derive(Debug, PartialEq)]
+pub enum TokenFrom {
+    /// `--force-token -`: the first line of standard input.
+    Stdin,
+    /// `--token-file PATH`: the file's first line.
+    File(PathBuf),
+}
+
+impl TokenFrom {
+    /// The flag that asked for it, for messages and `--show-config`.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            TokenFrom::Stdin => "--force-token",
+            TokenFrom::File(_) => "--token-file",
+        }
+    }
+}
+
+/// The config key of the token, the one setting that can be read from
+/// standard input or a file.
+const TOKEN_KEY: &str = "token";
+
 /// What the owner typed.
 #[derive(Debug, Default, PartialEq)]
 pub struct Args {
@@ -100,6 +143,9 @@ pub struct Args {
     pub reset_config: bool,
     /// The flags of [`SAVED_FLAGS`] that were given, at most one per key.
     pub saved: Vec<SavedFlag>,
+    /// `--force-token -` or `--token-file PATH` (then the token is not in
+    /// `saved` until `startup` has read it).
+    pub token_from: Option<TokenFrom>,
     /// Prompts from standard input, answered on the console and to the hub.
     pub test: bool,
     /// Check config, Ollama, model and hub, then exit 0 or 1.
@@ -132,8 +178,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
     while let Some(arg) = parser.next().map_err(usage)? {
         if let Long(name) = arg {
             if let Some(option) = saved_option(name) {
-                let value = saved_value(&mut parser, option)?;
-                record(&mut parsed.saved, option, value)?;
+                let given = saved_value(&mut parser, option)?;
+                record(&mut parsed, option, given)?;
                 continue;
             }
         }
@@ -191,9 +237,6 @@ const LONG_FLAGS: &[&str] = &[
     "--config",
 ];
 
-/// Flags whose value is never repeated in a message: it is the token.
-const SECRET_FLAGS: &[&str] = &["--force-token"];
-
 /// A flag's value: attached (`--flag=VALUE`, taken as it is) or the next
 /// argument, which must not start with `--`: `--config --show-config` is a
 /// forgotten value, not a file named `--show-config`, and `--force-token
@@ -213,7 +256,7 @@ fn value(parser: &mut lexopt::Parser, flag: &str) -> Result<OsString, UsageError
         LONG_FLAGS.contains(name) || SAVED_FLAGS.iter().any(|option| option.flag == *name)
     });
     let next = match known {
-        Some(name) if !SECRET_FLAGS.contains(&flag) => format!("'{name}' looks"),
+        Some(name) if !is_secret(flag) => format!("'{name}' looks"),
         _ => "the next argument looks".into(),
     };
     Err(UsageError(format!(
@@ -242,6 +285,13 @@ fn port(parser: &mut lexopt::Parser, flag: &str) -> Result<u16, UsageError> {
     }
 }
 
+/// Whether the flag's value is the token, never to be repeated.
+fn is_secret(flag: &str) -> bool {
+    SAVED_FLAGS
+        .iter()
+        .any(|option| option.flag == flag && matches!(option.value, FlagValue::Secret(_)))
+}
+
 /// The table's entry for a long flag (given without its `--`).
 fn saved_option(name: &str) -> Option<&'static SavedFlagEntry> {
     SAVED_FLAGS
@@ -249,37 +299,83 @@ fn saved_option(name: &str) -> Option<&'static SavedFlagEntry> {
         .find(|option| option.flag.strip_prefix("--") == Some(name))
 }
 
-/// A saved flag's value, as the config file would hold it.
-fn saved_value(parser: &mut lexopt::Parser, option: &SavedFlagEntry) -> Result<Value, UsageError> {
+/// A saved flag's value as typed: the value itself, or where to read it.
+enum Given {
+    /// As the config file would hold it.
+    Value(Value),
+    /// The token, to be read at startup.
+    Read(TokenFrom),
+}
+
+fn saved_value(parser: &mut lexopt::Parser, option: &SavedFlagEntry) -> Result<Given, UsageError> {
     Ok(match option.value {
-        FlagValue::Text(_) => Value::String(text(parser, option.flag)?),
-        FlagValue::Port(_) => Value::from(port(parser, option.flag)?),
-        FlagValue::Switch(on) => Value::Bool(on),
+        FlagValue::Text(_) => Given::Value(Value::String(text(parser, option.flag)?)),
+        FlagValue::Port(_) => Given::Value(Value::from(port(parser, option.flag)?)),
+        FlagValue::Switch(on) => Given::Value(Value::Bool(on)),
+        FlagValue::Secret(_) => match text(parser, option.flag)?.as_str() {
+            "-" => Given::Read(TokenFrom::Stdin),
+            token => Given::Value(Value::String(token.to_string())),
+        },
+        FlagValue::SecretFile(_) => {
+            let path = value(parser, option.flag)?;
+            if path.is_empty() {
+                return Err(UsageError(format!("{} needs a file name", option.flag)));
+            }
+            Given::Read(TokenFrom::File(path.into()))
+        }
     })
 }
 
+impl Args {
+    /// The flag that set `key` so far, if any.
+    fn flag_for(&self, key: &str) -> Option<&'static str> {
+        let saved = self.saved.iter().find(|saved| saved.key == key);
+        let read = self.token_from.as_ref().filter(|_| key == TOKEN_KEY);
+        saved
+            .map(|saved| saved.flag)
+            .or_else(|| read.map(TokenFrom::flag))
+    }
+}
+
 /// Keeps a saved flag's value. A repeated flag's last value wins, like any
-/// other option's; two different flags for one key contradict each other.
+/// other option's (`--force-token -` after `--force-token TOKEN`, too); two
+/// different flags for one key contradict each other.
 fn record(
-    saved: &mut Vec<SavedFlag>,
+    parsed: &mut Args,
     option: &'static SavedFlagEntry,
-    value: Value,
+    given: Given,
 ) -> Result<(), UsageError> {
-    match saved.iter_mut().find(|earlier| earlier.key == option.key) {
-        Some(earlier) if earlier.flag != option.flag => Err(conflict(earlier.flag, option.flag)),
-        Some(earlier) => {
-            earlier.value = value;
-            Ok(())
-        }
-        None => {
-            saved.push(SavedFlag {
-                key: option.key,
-                value,
-                flag: option.flag,
-            });
-            Ok(())
+    if let Some(earlier) = parsed.flag_for(option.key) {
+        if earlier != option.flag {
+            return Err(conflict(earlier, option.flag));
         }
     }
+    let earlier = parsed
+        .saved
+        .iter()
+        .position(|saved| saved.key == option.key);
+    match given {
+        Given::Value(value) => {
+            if option.key == TOKEN_KEY {
+                parsed.token_from = None;
+            }
+            match earlier {
+                Some(index) => parsed.saved[index].value = value,
+                None => parsed.saved.push(SavedFlag {
+                    key: option.key,
+                    value,
+                    flag: option.flag,
+                }),
+            }
+        }
+        Given::Read(from) => {
+            if let Some(index) = earlier {
+                parsed.saved.remove(index);
+            }
+            parsed.token_from = Some(from);
+        }
+    }
+    Ok(())
 }
 
 /// Names the two flags in table order, whichever came first on the line.
@@ -377,7 +473,10 @@ fn saved_options_help() -> String {
 /// The flag with its value's placeholder: `--ollama-port PORT`.
 fn flag_usage(option: &SavedFlagEntry) -> String {
     match option.value {
-        FlagValue::Text(name) | FlagValue::Port(name) => format!("{} {name}", option.flag),
+        FlagValue::Text(name)
+        | FlagValue::Port(name)
+        | FlagValue::Secret(name)
+        | FlagValue::SecretFile(name) => format!("{} {name}", option.flag),
         FlagValue::Switch(_) => option.flag.to_string(),
     }
 }
@@ -519,6 +618,7 @@ mod tests {
             "--port",
             "--ca-file",
             "--config",
+            "--token-file",
         ] {
             for next in ["--show-config", "--check", "--stream", "--debug=x"] {
                 let error = parse_strs(&[flag, next]).unwrap_err().to_string();
@@ -574,6 +674,74 @@ mod tests {
             if let Err(error) = parse_strs(&[flag]) {
                 assert!(error.to_string().contains("missing"), "{flag}: {error}");
             }
+        }
+    }
+
+    #[test]
+    fn the_token_can_be_read_from_standard_input_or_a_file() {
+        let args = parse_strs(&["--force-token", "-", "--show-config"]).unwrap();
+        assert_eq!(args.token_from, Some(TokenFrom::Stdin));
+        assert!(args.saved.is_empty() && args.show_config);
+        assert_eq!(
+            parse_strs(&["--force-token=-"]).unwrap().token_from,
+            Some(TokenFrom::Stdin)
+        );
+        let args = parse_strs(&["--token-file", "/run/secrets/hub", "--stream"]).unwrap();
+        assert_eq!(
+            args.token_from,
+            Some(TokenFrom::File(PathBuf::from("/run/secrets/hub")))
+        );
+        assert_eq!(args.saved, [saved("stream_mode", json!(true), "--stream")]);
+        assert_eq!(
+            parse_strs(&["--token-file=-x"]).unwrap().token_from,
+            Some(TokenFrom::File(PathBuf::from("-x")))
+        );
+        // The last of one flag's values wins, whichever form it takes.
+        let args = parse_strs(&["--force-token", "-", "--force-token", "t1"]).unwrap();
+        assert_eq!((args.token_from, args.saved.len()), (None, 1));
+        let args = parse_strs(&["--force-token", "t1", "--force-token", "-"]).unwrap();
+        assert_eq!(
+            (args.token_from, args.saved),
+            (Some(TokenFrom::Stdin), vec![])
+        );
+        let args = parse_strs(&["--token-file", "a", "--token-file", "b"]).unwrap();
+        assert_eq!(args.token_from, Some(TokenFrom::File("b".into())));
+    }
+
+    #[test]
+    fn the_token_flags_contradict_each_other() {
+        for args in [
+            &["--force-token", "t1", "--token-file", "f"][..],
+            &["--token-file", "f", "--force-token", "-"],
+            &["--force-token", "-", "--token-file", "f"],
+        ] {
+            assert_eq!(
+                parse_strs(args).unwrap_err().to_string(),
+                "--force-token and --token-file cannot be used together",
+                "{args:?}"
+            );
+        }
+        for args in [
+            &["--token-file"][..],
+            &["--token-file="],
+            &["--token-file", "--check"],
+        ] {
+            assert!(parse_strs(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_token_is_secret_or_read_from_elsewhere() {
+        for option in SAVED_FLAGS {
+            let read = matches!(
+                option.value,
+                FlagValue::Secret(_) | FlagValue::SecretFile(_)
+            );
+            assert_eq!(read, option.key == TOKEN_KEY, "{}", option.flag);
+        }
+        for from in [TokenFrom::Stdin, TokenFrom::File("f".into())] {
+            let option = SAVED_FLAGS.iter().find(|o| o.flag == from.flag());
+            assert!(option.is_some_and(|o| o.key == TOKEN_KEY), "{from:?}");
         }
     }
 

@@ -52,7 +52,7 @@ use crate::console::print;
 use crate::exit::Fatal;
 use crate::hub::Endpoint;
 use crate::settings::{Environment, Resolved};
-use crate::startup::{complete_settings, init_logging, reset_config, save};
+use crate::startup::{complete_settings, init_logging, read_token, reset_config, save};
 
 /// glibc gives every thread that allocates its own malloc arena, each of
 /// which keeps freed memory; for a client whose threads allocate little,
@@ -96,7 +96,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let result = match config_path {
-        Some(path) => run(&args, &path),
+        Some(path) => run(args, &path),
         None => Err(Fatal::config(
             "cannot find the home directory; use --config PATH",
         )),
@@ -117,11 +117,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
+fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
     let endpoint = match &args.server {
         Some(url) => Endpoint::parse(url).map_err(Fatal::usage)?,
         None => Endpoint::default_for_port(args.port.unwrap_or(config::DEFAULT_HUB_PORT)),
     };
+    read_token(&mut args)?;
+    let args = &args;
     if args.reset_config {
         reset_config(config_path)?;
     }

@@ -623,6 +623,152 @@ fn without_a_terminal_a_missing_token_exits_78_at_once() {
     }
 }
 
+// ------------------------------------------- the token off the command line
+
+/// The client's arguments as every local user can read them.
+fn cmdline(client: &Client) -> String {
+    let raw = std::fs::read(format!("/proc/{}/cmdline", client.pid())).expect("its cmdline");
+    String::from_utf8_lossy(&raw).replace('\0', " ")
+}
+
+#[test]
+fn a_token_from_standard_input_or_a_file_is_used_saved_and_kept_out_of_argv() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let mut config = test_config(ollama.port());
+    config.as_object_mut().unwrap().remove("token");
+    for (n, how) in ["standard input", "a file"].into_iter().enumerate() {
+        let launch = Launch::with_config(&config);
+        let launch = match how {
+            "standard input" => launch
+                .args(&["--force-token", "-"])
+                .stdin(Input::Bytes(format!("{TOKEN}\n").into_bytes())),
+            _ => {
+                let file = launch.home().join("hub-token");
+                std::fs::write(&file, format!("  {TOKEN}  \nnot this line\n")).unwrap();
+                let file = file.to_str().unwrap().to_string();
+                launch.args(&["--token-file", &file])
+            }
+        };
+        let mut client = launch.args(&["--server", &hub.url()]).start();
+        assert!(
+            hub.wait_connected(n + 1, WAIT),
+            "{how}: {}",
+            client.output()
+        );
+        assert_eq!(hub.rejected(), 0, "{how}");
+        let uris = hub.request_uris();
+        assert!(
+            uris[n].ends_with(&format!("token={TOKEN}")),
+            "{how}: {uris:?}"
+        );
+        let args = cmdline(&client);
+        assert!(args.contains("--server"), "{how}: {args}");
+        assert!(
+            !args.contains(token_head()),
+            "{how}: the token is in argv: {args}"
+        );
+        let saved = read_json(&config_path(client.home.path()));
+        assert_eq!(saved["token"], TOKEN, "{how}: {saved}");
+        let id = json!(format!("from {how}"));
+        hub.send_json(&buyer(&id, "token off the command line"));
+        assert_eq!(answer_text(&hub, &id), "token off the command line");
+        stop(&mut client);
+        for (label, text) in readable(how, &client) {
+            // (The token file holds it by design.)
+            if !label.ends_with("hub-token") {
+                assert!(!text.contains(token_head()), "{label}:\n{text}");
+            }
+        }
+    }
+
+    // The recommended unattended form: printf '%s\n' "$T" | ... --force-token - --check
+    let out = Launch::with_config(&config)
+        .args(&["--force-token", "-", "--check", "--server", &hub.url()])
+        .stdin(Input::Bytes(format!("{TOKEN}\n").into_bytes()))
+        .run(WAIT);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    assert!(out.stdout.contains("token accepted"), "{}", out.stdout);
+    assert_eq!(read_json(&config_path(out.home()))["token"], TOKEN);
+    assert!(!out.stdout.contains(token_head()) && !out.stderr.contains(token_head()));
+}
+
+#[test]
+fn a_token_that_cannot_be_read_is_refused_without_repeating_what_was_read() {
+    // Standard input without a token: a usage error, nothing saved.
+    let stdin_cases: [(&str, Input); 3] = [
+        ("no input", Input::Null),
+        ("an empty line", Input::Bytes(b"\n".to_vec())),
+        (
+            "a blank first line",
+            Input::Bytes(format!(" \t\n{TOKEN}\n").into_bytes()),
+        ),
+    ];
+    for (what, stdin) in stdin_cases {
+        let out = Launch::fresh()
+            .args(&["--force-token", "-", "--show-config"])
+            .stdin(stdin)
+            .run(WAIT);
+        assert_eq!(out.code(), Some(2), "{what}: {}", out.describe());
+        assert!(out.stdout.is_empty(), "{what}: {}", out.describe());
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{what}: {}", out.describe());
+        assert!(
+            lines[0].starts_with(
+                "ollama-proxy-client: --force-token - reads the token from standard input, which "
+            ),
+            "{what}: {}",
+            lines[0]
+        );
+        assert_eq!(lines[1], HINT);
+        assert!(!out.stderr.contains(token_head()), "{what}: {}", out.stderr);
+        assert!(
+            entries(out.home()).is_empty(),
+            "{what}: {:?}",
+            files_under(out.home())
+        );
+    }
+
+    // A token file that gives no token: a configuration error, nothing saved.
+    let home = TempDir::new();
+    let path = write_config(home.path(), &json!({"model": "m"}));
+    let before = std::fs::read(&path).unwrap();
+    let file = home.path().join("hub-token");
+    let file_cases: [(&str, Option<Vec<u8>>, &str); 4] = [
+        ("missing", None, "cannot be read: "),
+        ("empty", Some(Vec::new()), "is empty"),
+        (
+            "a blank first line",
+            Some(format!("\n{TOKEN}\n").into_bytes()),
+            "starts with an empty line",
+        ),
+        (
+            "not text",
+            Some([b"\xff".as_slice(), TOKEN.as_bytes(), b"\n"].concat()),
+            "has a first line that is not UTF-8 text",
+        ),
+    ];
+    for (what, bytes, why) in file_cases {
+        let _ = std::fs::remove_file(&file);
+        if let Some(bytes) = bytes {
+            std::fs::write(&file, bytes).unwrap();
+        }
+        let out = Launch::in_home(home.path())
+            .args(&["--token-file", file.to_str().unwrap(), "--show-config"])
+            .run(WAIT);
+        assert_eq!(out.code(), Some(78), "{what}: {}", out.describe());
+        assert!(out.stdout.is_empty(), "{what}: {}", out.describe());
+        let expected = format!(
+            "ollama-proxy-client: the token file {} {why}",
+            file.display()
+        );
+        assert!(out.stderr.starts_with(&expected), "{what}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{what}: {}", out.stderr);
+        assert!(!out.stderr.contains(token_head()), "{what}: {}", out.stderr);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{what}");
+    }
+}
+
 // -------------------------------------------------------------- precedence
 
 #[test]

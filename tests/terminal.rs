@@ -491,6 +491,32 @@ fn first_run_falls_back_to_llama2_when_ollama_is_unreachable() {
     assert_no_panic(&text);
 }
 
+#[test]
+fn force_token_dash_at_a_terminal_reads_the_token_without_echo() {
+    let home = home_with_config(&json!({"model": "llama2"}));
+    let mut term = Terminal::start(home, &["--force-token", "-", "--show-config"], &[]);
+    let config_path = term.config_path();
+    term.expect("Hub token (input hidden): ");
+    term.wait_echo_off();
+    term.type_line(TOKEN);
+    let shown = term.expect(&format!("Settings saved to {}\n", config_path.display()));
+    assert_eq!(
+        shown,
+        "\nSettings saved to ".to_string() + &format!("{}\n", config_path.display())
+    );
+    assert!(term.echoes(), "the echo is back on after the token");
+    let status = term.wait_exit();
+    let text = term.text();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{text}");
+    let saved = read_config(&config_path);
+    assert_eq!(saved, json!({"model": "llama2", "token": TOKEN}));
+    // --show-config then shows the mask (its last four characters) only.
+    let (typed, shown) = text.split_once("Settings saved").expect("saved");
+    assert_token_hidden(typed);
+    assert!(!shown.contains(&TOKEN[..TOKEN.len() - 4]), "{text}");
+    assert_no_panic(&text);
+}
+
 // ---------------------------------------------------------------------------
 // Test mode
 // ---------------------------------------------------------------------------
