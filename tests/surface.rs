@@ -1376,6 +1376,88 @@ fn the_log_file_rotates_by_size_keeping_log_files_kept() {
     }
 }
 
+/// The console lines that talk about the log file.
+fn log_file_warnings(console: &str) -> Vec<&str> {
+    console.lines().filter(|l| l.contains("log file")).collect()
+}
+
+#[test]
+fn a_symbolic_link_at_the_log_file_is_not_followed_and_the_console_says_why() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let launch = Launch::with_config(&test_config(ollama.port()));
+    let logs = log_dir(launch.home());
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let victim = launch.home().join("victim.txt");
+    std::fs::write(&victim, "the owner's own file\n").unwrap();
+    std::os::unix::fs::symlink(&victim, logs.join("client.log")).unwrap();
+
+    let client = serve_one_request(launch, &hub);
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "the owner's own file\n"
+    );
+    assert!(std::fs::symlink_metadata(logs.join("client.log"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let console = client.stderr();
+    let warnings = log_file_warnings(&console);
+    assert_eq!(warnings.len(), 1, "{console}");
+    let path = logs.join("client.log");
+    assert!(
+        warnings[0].contains(&format!(
+            "[WARN] not writing the log file {}: it is a symbolic link",
+            path.display()
+        )) && warnings[0].contains("delete it")
+            && warnings[0].ends_with("; logging to the console only"),
+        "{console}"
+    );
+    // The client served all the same.
+    assert!(console.contains("connected to the hub"), "{console}");
+}
+
+#[test]
+fn a_log_directory_others_can_write_is_refused_and_a_private_one_is_used() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let home = TempDir::new();
+    write_config(home.path(), &test_config(ollama.port()));
+    let logs = log_dir(home.path());
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777)).unwrap();
+
+    let client = serve_one_request(Launch::in_home(home.path()), &hub);
+    let console = client.stderr();
+    let warnings = log_file_warnings(&console);
+    assert_eq!(warnings.len(), 1, "{console}");
+    assert!(
+        warnings[0].contains(&format!(
+            "[WARN] not writing the log file {}: its directory {} can be written by \
+             other users (mode 0777)",
+            logs.join("client.log").display(),
+            logs.display()
+        )) && warnings[0].contains(&format!("chmod 700 {}", logs.display())),
+        "{console}"
+    );
+    assert!(files_under(&logs).is_empty(), "{:?}", files_under(&logs));
+    drop(client);
+
+    // Made private as the message says, it is used again.
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let hub = Hub::start(TOKEN);
+    let client = serve_one_request(Launch::in_home(home.path()), &hub);
+    assert!(
+        log_file_warnings(&client.stderr()).is_empty(),
+        "{}",
+        client.stderr()
+    );
+    let log = std::fs::read_to_string(logs.join("client.log")).unwrap();
+    assert!(log.contains("connected to the hub"), "{log}");
+    assert_eq!(mode(&logs.join("client.log")), 0o600);
+}
+
 // ------------------------------------------------------- the token's secrecy
 
 /// Everything a run left for a person to read: its output and every file
