@@ -412,7 +412,8 @@ OPTIONS (this run only):
     --debug               Show debug messages on the console
 
 MODES:
-    (none)                Serve buyers until stopped (SIGTERM or Ctrl+C)
+    (none)                Serve buyers until stopped (SIGTERM, SIGHUP or
+                          Ctrl+C: running answers get time to finish)
     --test                Type prompts; answers show here and go to the hub
                           with messageId -1
     --check               Check config, Ollama, model and hub; exit 0 or 1
@@ -435,7 +436,7 @@ ENVIRONMENT:
 Precedence: command line, then environment, then config file, then default.
 
 EXIT STATUS:
-    0    normal end (also after SIGTERM/Ctrl+C)
+    0    normal end (also after SIGTERM/SIGHUP/Ctrl+C)
     1    --check found a problem
     2    usage error
     71   a thread could not be started (the system is out of resources)

@@ -10,7 +10,7 @@
 //! - `ollama`: one prompt on the local Ollama, piece by piece;
 //! - `relay`: requests from the hub to Ollama's workers and their answers
 //!   to the hub's writer;
-//! - `shutdown`: the ordered stop on SIGTERM/SIGINT;
+//! - `shutdown`: the ordered stop on SIGTERM/SIGINT/SIGHUP;
 //! - `serve`: starts the threads above and wires them together;
 //! - the owner's side: `cli` (what was typed), `config` (the file and the
 //!   settings table), `settings` (flags, environment and file combined),

@@ -14,6 +14,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -163,6 +164,16 @@ pub enum Input {
     Open,
 }
 
+/// How the client starts out treating SIGHUP (it inherits that from the
+/// test otherwise, which `nohup cargo test` would set to ignored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hangup {
+    /// The default action, as from a terminal or an ssh session.
+    Default,
+    /// Ignored, as `nohup` starts a program.
+    Ignored,
+}
+
 /// How to start the client: the general form of [`Client::start`].
 pub struct Launch {
     home: TempDir,
@@ -172,6 +183,8 @@ pub struct Launch {
     stdout_closed: bool,
     /// The client's working directory; the test's own when `None`.
     dir: Option<PathBuf>,
+    /// SIGHUP's disposition at the start; inherited when `None`.
+    hangup: Option<Hangup>,
 }
 
 impl Launch {
@@ -184,6 +197,7 @@ impl Launch {
             stdin: Input::Null,
             stdout_closed: false,
             dir: None,
+            hangup: None,
         }
     }
 
@@ -235,6 +249,12 @@ impl Launch {
         self
     }
 
+    /// Starts the client with SIGHUP set to `hangup`.
+    pub fn hangup(mut self, hangup: Hangup) -> Launch {
+        self.hangup = Some(hangup);
+        self
+    }
+
     pub fn home(&self) -> &Path {
         self.home.path()
     }
@@ -259,6 +279,20 @@ impl Launch {
         }
         if let Some(dir) = &self.dir {
             command.current_dir(dir);
+        }
+        if let Some(hangup) = self.hangup {
+            let action = match hangup {
+                Hangup::Default => libc::SIG_DFL,
+                Hangup::Ignored => libc::SIG_IGN,
+            };
+            // SAFETY: signal is async-signal-safe and touches no memory of
+            // the parent; exec keeps an ignored signal ignored.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::signal(libc::SIGHUP, action);
+                    Ok(())
+                });
+            }
         }
         let started = Instant::now();
         let mut child = command.spawn().expect("start the client binary");
