@@ -89,7 +89,10 @@ pub fn init(setup: &LogSetup) {
 /// A log file that moves itself aside when it grows past `max_bytes`:
 /// `client.log` becomes `client.log.1`, `.1` becomes `.2`, and so on up to
 /// `files_kept`; the oldest is deleted. Rotation happens only between lines,
-/// so a record is never split across two files.
+/// so a record is never split across two files. A logger writes a record
+/// in several pieces; they are kept until the line ends and then written
+/// at once, so the process ending while a thread logs (the exit after a
+/// shutdown) loses that line whole rather than leaving half of it.
 pub struct RotatingFile {
     path: PathBuf,
     max_bytes: u64,
@@ -97,7 +100,12 @@ pub struct RotatingFile {
     file: File,
     size: u64,
     at_line_start: bool,
+    /// The line being written, until its end arrives.
+    pending: Vec<u8>,
 }
+
+/// A line longer than this is written in pieces rather than kept whole.
+const PENDING_MAX: usize = 64 * 1024;
 
 impl RotatingFile {
     /// Opens (creating it and its directory, mode 0700, if needed) the log
@@ -135,6 +143,7 @@ impl RotatingFile {
             file,
             size,
             at_line_start: true,
+            pending: Vec::new(),
         })
     }
 
@@ -206,20 +215,39 @@ fn unsafe_directory(dir: &Path) -> io::Result<Option<String>> {
     Ok(None)
 }
 
-impl Write for RotatingFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+impl RotatingFile {
+    /// Writes `bytes` with one system call, after rotating if a line starts
+    /// here and the file is full.
+    fn write_out(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
         if self.at_line_start && self.size >= self.max_bytes {
             self.rotate()?;
         }
-        let n = self.file.write(buf)?;
-        self.size += n as u64;
-        if n > 0 {
-            self.at_line_start = buf[n - 1] == b'\n';
-        }
-        Ok(n)
+        self.file.write_all(bytes)?;
+        self.size += bytes.len() as u64;
+        self.at_line_start = bytes.ends_with(b"\n");
+        Ok(())
+    }
+}
+
+impl Write for RotatingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        let complete = match self.pending.iter().rposition(|&b| b == b'\n') {
+            Some(end) => end + 1,
+            None if self.pending.len() > PENDING_MAX => self.pending.len(),
+            None => return Ok(buf.len()),
+        };
+        let bytes: Vec<u8> = self.pending.drain(..complete).collect();
+        self.write_out(&bytes)?;
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        let bytes = std::mem::take(&mut self.pending);
+        self.write_out(&bytes)?;
         self.file.flush()
     }
 }
@@ -249,6 +277,30 @@ mod tests {
             assert!(line.starts_with("line ") && line.ends_with("xx"), "{line}");
         }
         assert!(!file.numbered(3).exists());
+    }
+
+    #[test]
+    fn a_line_reaches_the_file_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs").join("client.log");
+        let mut file = RotatingFile::open(&path, 1 << 20, 1).unwrap();
+        write!(file, "2026-01-02T03:04:05Z ").unwrap();
+        write!(file, "[INFO] ").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        writeln!(file, "whole").unwrap();
+        write!(file, "2026-").unwrap();
+        // The process ending here would leave only the complete line.
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "2026-01-02T03:04:05Z [INFO] whole\n"
+        );
+        file.flush().unwrap();
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .ends_with("whole\n2026-"));
+        // A line without an end is not kept in memory without bound.
+        file.write_all(&vec![b'x'; PENDING_MAX + 1]).unwrap();
+        assert!(file.pending.is_empty());
     }
 
     fn private_logs_dir() -> (tempfile::TempDir, PathBuf) {

@@ -75,7 +75,7 @@ impl Shutdown {
                     seen += 1;
                     if seen > 1 {
                         log::warn!("second {name}: exiting now");
-                        log::logger().flush();
+                        last_log_flush();
                         std::process::exit(0);
                     }
                     let reason = format!("{name} received");
@@ -131,7 +131,14 @@ impl Shutdown {
         }
         self.hub_loop.stop();
         log::info!("stopped");
-        log::logger().flush();
+        last_log_flush();
         std::process::exit(0);
     }
+}
+
+/// Flushes the log before the exit, and lets no record start after it:
+/// another thread's record would be cut short by the exit.
+fn last_log_flush() {
+    log::set_max_level(log::LevelFilter::Off);
+    log::logger().flush();
 }
