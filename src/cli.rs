@@ -139,7 +139,7 @@ pub struct Args {
     pub debug: bool,
     /// Print every setting and where it came from, then exit.
     pub show_config: bool,
-    /// Delete the config file and run the first-run questions again.
+    /// Set the config file aside and run the first-run questions again.
     pub reset_config: bool,
     /// The flags of [`SAVED_FLAGS`] that were given, at most one per key.
     pub saved: Vec<SavedFlag>,
@@ -418,7 +418,9 @@ MODES:
                           with messageId -1
     --check               Check config, Ollama, model and hub; exit 0 or 1
     --show-config         Show every setting and where it came from
-    --reset-config        Delete the config file and ask everything again
+    --reset-config        Ask everything again, at a terminal only; the old
+                          config file is kept as .bak until new settings
+                          are saved (and put back if none are)
     -h, --help            Show this help
     -V, --version         Show the version
 

@@ -103,6 +103,12 @@ pub struct TerminalGuard {
 
 impl TerminalGuard {
     pub fn install() -> TerminalGuard {
+        TerminalGuard::install_with(|| {})
+    }
+
+    /// Like [`TerminalGuard::install`], and runs `on_signal` (which may
+    /// print) after the echo is back, before the program ends.
+    pub fn install_with(on_signal: impl FnOnce() + Send + 'static) -> TerminalGuard {
         let Ok(mut signals) = signal_hook::iterator::Signals::new(stop_signals()) else {
             return TerminalGuard { handle: None };
         };
@@ -113,6 +119,7 @@ impl TerminalGuard {
                 if signals.forever().next().is_some() {
                     restore_terminal();
                     print("\n");
+                    on_signal();
                     std::process::exit(0);
                 }
             });

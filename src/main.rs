@@ -124,9 +124,11 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
     };
     read_token(&mut args)?;
     let args = &args;
-    if args.reset_config {
-        reset_config(config_path)?;
-    }
+    // Deleted once new settings are saved; put back otherwise (when dropped).
+    let reset = match args.reset_config {
+        true => reset_config(config_path)?,
+        false => None,
+    };
     let env = Environment::read();
     if args.check {
         return check::run_mode(args, &env, config_path, endpoint);
@@ -138,8 +140,10 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
         show_config(&resolved, &endpoint);
         return Ok(ExitCode::SUCCESS);
     }
-    complete_settings(args, &mut resolved)?;
+    complete_settings(args, &mut resolved, reset.as_ref())?;
     save(&mut resolved)?;
+    // Before serving, which only ends with the process.
+    drop(reset);
     init_logging(args, &resolved);
     let hub = match &resolved.settings.token {
         Some(token) => Some(serve::session_config(

@@ -1168,11 +1168,10 @@ fn show_config_masks_the_token_and_needs_neither_hub_nor_ollama() {
 #[test]
 fn output_to_a_closed_pipe_ends_quietly_with_status_0() {
     let config = test_config(closed_port());
-    let runs: [(&[&str], Input); 5] = [
+    let runs: [(&[&str], Input); 4] = [
         (&["--show-config"], Input::Null),
         (&["--help"], Input::Null),
         (&["--version"], Input::Null),
-        (&["--reset-config", "--show-config"], Input::Null),
         (&["--test"], Input::Bytes(b"hello\nexit\n".to_vec())),
     ];
     for (args, stdin) in runs {
@@ -1193,66 +1192,72 @@ fn output_to_a_closed_pipe_ends_quietly_with_status_0() {
 // ----------------------------------------------------------- --reset-config
 
 #[test]
-fn reset_config_says_which_file_it_deletes_and_deletes_it() {
+fn reset_config_without_a_terminal_changes_nothing_and_says_how() {
     let home = TempDir::new();
     let path = write_config(
         home.path(),
         &with(test_config(1), "note", json!("old settings")),
     );
-    let out = Launch::in_home(home.path())
-        .args(&["--reset-config", "--show-config"])
-        .run(WAIT);
-    assert_eq!(out.code(), Some(0), "{}", out.describe());
-    let first = out.stdout.lines().next().unwrap_or_default();
-    assert!(
-        first.contains("Deleting") && first.contains(path.to_str().unwrap()),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("{} (not created yet)", path.display())),
-        "{}",
-        out.stdout
-    );
-    assert!(show_row(&out.stdout, "token").contains("(not set)"));
-    assert!(!path.exists());
-
-    // Without a terminal the first run then stops for the missing token.
-    write_config(home.path(), &test_config(1));
-    let out = Launch::in_home(home.path())
-        .args(&["--reset-config"])
-        .run(WAIT);
-    assert_eq!(out.code(), Some(78), "{}", out.describe());
-    assert!(
-        out.stdout.contains(path.to_str().unwrap()),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stderr.contains("--force-token"), "{}", out.stderr);
-    assert!(!path.exists());
-}
-
-#[test]
-fn reset_config_deletes_only_the_config_given_with_config() {
-    let home = TempDir::new();
-    let default = write_config(home.path(), &test_config(1));
     let other = home.path().join("gpu2.json");
-    std::fs::write(&other, test_config(2).to_string()).unwrap();
-    let out = Launch::in_home(home.path())
-        .args(&[
-            "--config",
-            other.to_str().unwrap(),
-            "--reset-config",
-            "--force-token",
-            "fresh-token-9999",
-            "--show-config",
-        ])
-        .run(WAIT);
-    assert_eq!(out.code(), Some(0), "{}", out.describe());
-    assert!(out.stdout.contains(other.to_str().unwrap()));
-    assert_eq!(read_json(&other), json!({"token": "fresh-token-9999"}));
-    assert_eq!(read_json(&default), test_config(1));
+    std::fs::write(
+        &other,
+        with(test_config(2), "note", json!("gpu 2")).to_string(),
+    )
+    .unwrap();
+    let before = [
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&other).unwrap(),
+    ];
+    let other_arg = other.to_str().unwrap();
+    let runs: [(&[&str], Input, &Path); 5] = [
+        (&["--reset-config"], Input::Null, &path),
+        (&["--reset-config", "--show-config"], Input::Null, &path),
+        (&["--reset-config"], Input::Open, &path),
+        (
+            &[
+                "--reset-config",
+                "--force-token",
+                "fresh-token-9999",
+                "--show-config",
+            ],
+            Input::Bytes(b"y\n".to_vec()),
+            &path,
+        ),
+        (
+            &["--config", other_arg, "--reset-config", "--check"],
+            Input::Null,
+            &other,
+        ),
+    ];
+    for (args, stdin, config) in runs {
+        let out = Launch::in_home(home.path())
+            .args(args)
+            .stdin(stdin)
+            .run(WAIT);
+        assert_eq!(out.code(), Some(78), "{args:?}: {}", out.describe());
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.describe());
+        assert_eq!(
+            out.stderr,
+            format!(
+                "ollama-proxy-client: --reset-config asks the first-run questions again, \
+                 which needs a terminal, and standard input is not one: {} is left as it \
+                 is. Run it at a terminal, or edit or delete the file by hand",
+                config.display()
+            ),
+            "{args:?}"
+        );
+        assert_eq!(
+            [
+                std::fs::read(&path).unwrap(),
+                std::fs::read(&other).unwrap()
+            ],
+            before,
+            "{args:?}"
+        );
+        let mut expected = vec![path.clone(), other.clone()];
+        expected.sort();
+        assert_eq!(files_under(home.path()), expected, "{args:?}");
+    }
 }
 
 // ------------------------------------------------------------------- logs
