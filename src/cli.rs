@@ -9,6 +9,11 @@
 //! [`Args::saved`], `settings` passes those through the key's own check,
 //! and the help's "saved" section is rendered from the table with each
 //! key's default.
+//!
+//! The token can be given without putting it in the process's arguments,
+//! where every local user can read it (`/proc/PID/cmdline`) for as long as
+//! the client runs: `--force-token -` (standard input) and `--token-file
+//! PATH` are recorded in [`Args::token_from`], and `startup` reads them.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -25,6 +30,12 @@ pub enum FlagValue {
     Port(&'static str),
     /// No value: the flag itself means `true` or `false`.
     Switch(bool),
+    /// The token: non-empty text, or `-` to read it from standard input.
+    /// Never repeated in a message.
+    Secret(&'static str),
+    /// A file whose first line is the token, named in the help by this
+    /// placeholder.
+    SecretFile(&'static str),
 }
 
 /// A flag whose value is saved to the config file under `key`.
@@ -43,9 +54,17 @@ pub const SAVED_FLAGS: &[SavedFlagEntry] = &[
     SavedFlagEntry {
         flag: "--force-token",
         key: "token",
-        value: FlagValue::Text("TOKEN"),
-        help: "Set the hub token (OLLAMA_PROXY_TOKEN keeps it off\n\
-               the command line, where other users can read it)",
+        value: FlagValue::Secret("TOKEN"),
+        help: "Set the hub token. Prefer --force-token - (reads\n\
+               it from standard input) or --token-file: a TOKEN\n\
+               typed here is visible to every local user (ps)\n\
+               for the whole run",
+    },
+    SavedFlagEntry {
+        flag: "--token-file",
+        key: "token",
+        value: FlagValue::SecretFile("PATH"),
+        help: "Set the hub token from the first line of PATH",
     },
     SavedFlagEntry {
         flag: "--force-model",
@@ -88,6 +107,30 @@ pub struct SavedFlag {
     pub flag: &'static str,
 }
 
+/// Where a token that was not typed on the command line is to be read
+/// from; `startup` reads it (this module does no I/O).
+#[derive(Debug, PartialEq)]
+pub enum TokenFrom {
+    /// `--force-token -`: the first line of standard input.
+    Stdin,
+    /// `--token-file PATH`: the file's first line.
+    File(PathBuf),
+}
+
+impl TokenFrom {
+    /// The flag that asked for it, for messages and `--show-config`.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            TokenFrom::Stdin => "--force-token",
+            TokenFrom::File(_) => "--token-file",
+        }
+    }
+}
+
+/// The config key of the token, the one setting that can be read from
+/// standard input or a file.
+const TOKEN_KEY: &str = "token";
+
 /// What the owner typed.
 #[derive(Debug, Default, PartialEq)]
 pub struct Args {
@@ -96,10 +139,13 @@ pub struct Args {
     pub debug: bool,
     /// Print every setting and where it came from, then exit.
     pub show_config: bool,
-    /// Delete the config file and run the first-run questions again.
+    /// Set the config file aside and run the first-run questions again.
     pub reset_config: bool,
     /// The flags of [`SAVED_FLAGS`] that were given, at most one per key.
     pub saved: Vec<SavedFlag>,
+    /// `--force-token -` or `--token-file PATH` (then the token is not in
+    /// `saved` until `startup` has read it).
+    pub token_from: Option<TokenFrom>,
     /// Prompts from standard input, answered on the console and to the hub.
     pub test: bool,
     /// Check config, Ollama, model and hub, then exit 0 or 1.
@@ -132,8 +178,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
     while let Some(arg) = parser.next().map_err(usage)? {
         if let Long(name) = arg {
             if let Some(option) = saved_option(name) {
-                let value = saved_value(&mut parser, option)?;
-                record(&mut parsed.saved, option, value)?;
+                let given = saved_value(&mut parser, option)?;
+                record(&mut parsed, option, given)?;
                 continue;
             }
         }
@@ -147,8 +193,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
             Long("check") => parsed.check = true,
             Long("server") => parsed.server = Some(text(&mut parser, "--server")?),
             Long("port") => parsed.port = Some(port(&mut parser, "--port")?),
-            Long("ca-file") => parsed.ca_file = Some(parser.value().map_err(usage)?.into()),
-            Long("config") => parsed.config = Some(parser.value().map_err(usage)?.into()),
+            Long("ca-file") => parsed.ca_file = Some(value(&mut parser, "--ca-file")?.into()),
+            Long("config") => parsed.config = Some(value(&mut parser, "--config")?.into()),
             other => return Err(usage(other.unexpected())),
         }
     }
@@ -175,9 +221,52 @@ fn usage(error: lexopt::Error) -> UsageError {
     }
 }
 
+/// Every long flag of this program, for telling a forgotten value from a
+/// value: `--config --show-config` means the owner forgot the path.
+const LONG_FLAGS: &[&str] = &[
+    "--help",
+    "--version",
+    "--debug",
+    "--show-config",
+    "--reset-config",
+    "--test",
+    "--check",
+    "--server",
+    "--port",
+    "--ca-file",
+    "--config",
+];
+
+/// A flag's value: attached (`--flag=VALUE`, taken as it is) or the next
+/// argument, which must not start with `--`: `--config --show-config` is a
+/// forgotten value, not a file named `--show-config`, and `--force-token
+/// --check` must not save `--check` as the token. The message names the
+/// next argument only when it is one of this program's flags, and never
+/// for the token's flag.
+fn value(parser: &mut lexopt::Parser, flag: &str) -> Result<OsString, UsageError> {
+    if let Some(attached) = parser.optional_value() {
+        return Ok(attached);
+    }
+    let value = parser.value().map_err(usage)?;
+    if !value.as_encoded_bytes().starts_with(b"--") {
+        return Ok(value);
+    }
+    let name = value.to_str().and_then(|v| v.split('=').next());
+    let known = name.filter(|name| {
+        LONG_FLAGS.contains(name) || SAVED_FLAGS.iter().any(|option| option.flag == *name)
+    });
+    let next = match known {
+        Some(name) if !is_secret(flag) => format!("'{name}' looks"),
+        _ => "the next argument looks".into(),
+    };
+    Err(UsageError(format!(
+        "{flag} needs a value; {next} like another option (write {flag}=VALUE if you mean it)"
+    )))
+}
+
 /// A non-empty UTF-8 value.
 fn text(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
-    let value = parser.value().map_err(usage)?;
+    let value = value(parser, flag)?;
     let value = value
         .into_string()
         .map_err(|_| UsageError(format!("{flag} needs UTF-8 text")))?;
@@ -196,6 +285,13 @@ fn port(parser: &mut lexopt::Parser, flag: &str) -> Result<u16, UsageError> {
     }
 }
 
+/// Whether the flag's value is the token, never to be repeated.
+fn is_secret(flag: &str) -> bool {
+    SAVED_FLAGS
+        .iter()
+        .any(|option| option.flag == flag && matches!(option.value, FlagValue::Secret(_)))
+}
+
 /// The table's entry for a long flag (given without its `--`).
 fn saved_option(name: &str) -> Option<&'static SavedFlagEntry> {
     SAVED_FLAGS
@@ -203,37 +299,83 @@ fn saved_option(name: &str) -> Option<&'static SavedFlagEntry> {
         .find(|option| option.flag.strip_prefix("--") == Some(name))
 }
 
-/// A saved flag's value, as the config file would hold it.
-fn saved_value(parser: &mut lexopt::Parser, option: &SavedFlagEntry) -> Result<Value, UsageError> {
+/// A saved flag's value as typed: the value itself, or where to read it.
+enum Given {
+    /// As the config file would hold it.
+    Value(Value),
+    /// The token, to be read at startup.
+    Read(TokenFrom),
+}
+
+fn saved_value(parser: &mut lexopt::Parser, option: &SavedFlagEntry) -> Result<Given, UsageError> {
     Ok(match option.value {
-        FlagValue::Text(_) => Value::String(text(parser, option.flag)?),
-        FlagValue::Port(_) => Value::from(port(parser, option.flag)?),
-        FlagValue::Switch(on) => Value::Bool(on),
+        FlagValue::Text(_) => Given::Value(Value::String(text(parser, option.flag)?)),
+        FlagValue::Port(_) => Given::Value(Value::from(port(parser, option.flag)?)),
+        FlagValue::Switch(on) => Given::Value(Value::Bool(on)),
+        FlagValue::Secret(_) => match text(parser, option.flag)?.as_str() {
+            "-" => Given::Read(TokenFrom::Stdin),
+            token => Given::Value(Value::String(token.to_string())),
+        },
+        FlagValue::SecretFile(_) => {
+            let path = value(parser, option.flag)?;
+            if path.is_empty() {
+                return Err(UsageError(format!("{} needs a file name", option.flag)));
+            }
+            Given::Read(TokenFrom::File(path.into()))
+        }
     })
 }
 
+impl Args {
+    /// The flag that set `key` so far, if any.
+    fn flag_for(&self, key: &str) -> Option<&'static str> {
+        let saved = self.saved.iter().find(|saved| saved.key == key);
+        let read = self.token_from.as_ref().filter(|_| key == TOKEN_KEY);
+        saved
+            .map(|saved| saved.flag)
+            .or_else(|| read.map(TokenFrom::flag))
+    }
+}
+
 /// Keeps a saved flag's value. A repeated flag's last value wins, like any
-/// other option's; two different flags for one key contradict each other.
+/// other option's (`--force-token -` after `--force-token TOKEN`, too); two
+/// different flags for one key contradict each other.
 fn record(
-    saved: &mut Vec<SavedFlag>,
+    parsed: &mut Args,
     option: &'static SavedFlagEntry,
-    value: Value,
+    given: Given,
 ) -> Result<(), UsageError> {
-    match saved.iter_mut().find(|earlier| earlier.key == option.key) {
-        Some(earlier) if earlier.flag != option.flag => Err(conflict(earlier.flag, option.flag)),
-        Some(earlier) => {
-            earlier.value = value;
-            Ok(())
-        }
-        None => {
-            saved.push(SavedFlag {
-                key: option.key,
-                value,
-                flag: option.flag,
-            });
-            Ok(())
+    if let Some(earlier) = parsed.flag_for(option.key) {
+        if earlier != option.flag {
+            return Err(conflict(earlier, option.flag));
         }
     }
+    let earlier = parsed
+        .saved
+        .iter()
+        .position(|saved| saved.key == option.key);
+    match given {
+        Given::Value(value) => {
+            if option.key == TOKEN_KEY {
+                parsed.token_from = None;
+            }
+            match earlier {
+                Some(index) => parsed.saved[index].value = value,
+                None => parsed.saved.push(SavedFlag {
+                    key: option.key,
+                    value,
+                    flag: option.flag,
+                }),
+            }
+        }
+        Given::Read(from) => {
+            if let Some(index) = earlier {
+                parsed.saved.remove(index);
+            }
+            parsed.token_from = Some(from);
+        }
+    }
+    Ok(())
 }
 
 /// Names the two flags in table order, whichever came first on the line.
@@ -270,12 +412,15 @@ OPTIONS (this run only):
     --debug               Show debug messages on the console
 
 MODES:
-    (none)                Serve buyers until stopped (SIGTERM or Ctrl+C)
+    (none)                Serve buyers until stopped (SIGTERM, SIGHUP or
+                          Ctrl+C: running answers get time to finish)
     --test                Type prompts; answers show here and go to the hub
                           with messageId -1
     --check               Check config, Ollama, model and hub; exit 0 or 1
     --show-config         Show every setting and where it came from
-    --reset-config        Delete the config file and ask everything again
+    --reset-config        Ask everything again, at a terminal only; the old
+                          config file is kept as .bak until new settings
+                          are saved (and put back if none are)
     -h, --help            Show this help
     -V, --version         Show the version
 
@@ -293,7 +438,7 @@ ENVIRONMENT:
 Precedence: command line, then environment, then config file, then default.
 
 EXIT STATUS:
-    0    normal end (also after SIGTERM/Ctrl+C)
+    0    normal end (also after SIGTERM/SIGHUP/Ctrl+C)
     1    --check found a problem
     2    usage error
     71   a thread could not be started (the system is out of resources)
@@ -331,7 +476,10 @@ fn saved_options_help() -> String {
 /// The flag with its value's placeholder: `--ollama-port PORT`.
 fn flag_usage(option: &SavedFlagEntry) -> String {
     match option.value {
-        FlagValue::Text(name) | FlagValue::Port(name) => format!("{} {name}", option.flag),
+        FlagValue::Text(name)
+        | FlagValue::Port(name)
+        | FlagValue::Secret(name)
+        | FlagValue::SecretFile(name) => format!("{} {name}", option.flag),
         FlagValue::Switch(_) => option.flag.to_string(),
     }
 }
@@ -460,6 +608,144 @@ mod tests {
             assert!(parse_strs(bad).is_err(), "{bad:?}");
         }
         assert!(parse_strs(&["--stream", "--stream"]).is_ok());
+    }
+
+    #[test]
+    fn a_flag_missing_its_value_does_not_take_the_next_flag() {
+        for flag in [
+            "--force-token",
+            "--force-model",
+            "--ollama-host",
+            "--ollama-port",
+            "--server",
+            "--port",
+            "--ca-file",
+            "--config",
+            "--token-file",
+        ] {
+            for next in ["--show-config", "--check", "--stream", "--debug=x"] {
+                let error = parse_strs(&[flag, next]).unwrap_err().to_string();
+                let named = next.split('=').next().unwrap();
+                let expected = match flag {
+                    "--force-token" => "the next argument looks".to_string(),
+                    _ => format!("'{named}' looks"),
+                };
+                assert_eq!(
+                    error,
+                    format!(
+                        "{flag} needs a value; {expected} like another option \
+                         (write {flag}=VALUE if you mean it)"
+                    )
+                );
+            }
+        }
+        // Only this program's own flags are named: anything else may be a
+        // token typed in the wrong place.
+        for args in [&["--config", "--s3cret"][..], &["--server", "--s3cret=x"]] {
+            let error = parse_strs(args).unwrap_err().to_string();
+            assert!(!error.contains("s3cret"), "{error}");
+            assert!(error.contains("the next argument looks like"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_value_attached_with_equals_or_with_one_dash_is_taken_as_it_is() {
+        let args = parse_strs(&[
+            "--config=--show-config",
+            "--force-token=--tok",
+            "--force-model",
+            "-m",
+            "--ca-file",
+            "-",
+        ])
+        .unwrap();
+        assert_eq!(args.config, Some(PathBuf::from("--show-config")));
+        assert_eq!(args.ca_file, Some(PathBuf::from("-")));
+        assert_eq!(
+            args.saved,
+            [
+                saved("token", json!("--tok"), "--force-token"),
+                saved("model", json!("-m"), "--force-model"),
+            ]
+        );
+        assert!(!args.show_config);
+    }
+
+    #[test]
+    fn every_long_flag_listed_is_one_the_parser_knows() {
+        for flag in LONG_FLAGS {
+            if let Err(error) = parse_strs(&[flag]) {
+                assert!(error.to_string().contains("missing"), "{flag}: {error}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_token_can_be_read_from_standard_input_or_a_file() {
+        let args = parse_strs(&["--force-token", "-", "--show-config"]).unwrap();
+        assert_eq!(args.token_from, Some(TokenFrom::Stdin));
+        assert!(args.saved.is_empty() && args.show_config);
+        assert_eq!(
+            parse_strs(&["--force-token=-"]).unwrap().token_from,
+            Some(TokenFrom::Stdin)
+        );
+        let args = parse_strs(&["--token-file", "/run/secrets/hub", "--stream"]).unwrap();
+        assert_eq!(
+            args.token_from,
+            Some(TokenFrom::File(PathBuf::from("/run/secrets/hub")))
+        );
+        assert_eq!(args.saved, [saved("stream_mode", json!(true), "--stream")]);
+        assert_eq!(
+            parse_strs(&["--token-file=-x"]).unwrap().token_from,
+            Some(TokenFrom::File(PathBuf::from("-x")))
+        );
+        // The last of one flag's values wins, whichever form it takes.
+        let args = parse_strs(&["--force-token", "-", "--force-token", "t1"]).unwrap();
+        assert_eq!((args.token_from, args.saved.len()), (None, 1));
+        let args = parse_strs(&["--force-token", "t1", "--force-token", "-"]).unwrap();
+        assert_eq!(
+            (args.token_from, args.saved),
+            (Some(TokenFrom::Stdin), vec![])
+        );
+        let args = parse_strs(&["--token-file", "a", "--token-file", "b"]).unwrap();
+        assert_eq!(args.token_from, Some(TokenFrom::File("b".into())));
+    }
+
+    #[test]
+    fn the_token_flags_contradict_each_other() {
+        for args in [
+            &["--force-token", "t1", "--token-file", "f"][..],
+            &["--token-file", "f", "--force-token", "-"],
+            &["--force-token", "-", "--token-file", "f"],
+        ] {
+            assert_eq!(
+                parse_strs(args).unwrap_err().to_string(),
+                "--force-token and --token-file cannot be used together",
+                "{args:?}"
+            );
+        }
+        for args in [
+            &["--token-file"][..],
+            &["--token-file="],
+            &["--token-file", "--check"],
+        ] {
+            assert!(parse_strs(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_token_is_secret_or_read_from_elsewhere() {
+        for option in SAVED_FLAGS {
+            let read = matches!(
+                option.value,
+                FlagValue::Secret(_) | FlagValue::SecretFile(_)
+            );
+            assert_eq!(read, option.key == TOKEN_KEY, "{}", option.flag);
+        }
+        for from in [TokenFrom::Stdin, TokenFrom::File("f".into())] {
+            let option = SAVED_FLAGS.iter().find(|o| o.flag == from.flag());
+            assert!(option.is_some_and(|o| o.key == TOKEN_KEY), "{from:?}");
+        }
     }
 
     #[test]

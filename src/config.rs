@@ -132,9 +132,9 @@ pub fn load(path: &Path) -> Result<(Settings, Map<String, Value>), ConfigError> 
 }
 
 /// Writes the config atomically: a temporary file in the same directory
-/// (mode 0600), fsync, rename over the old file, fsync the directory. The
-/// directory is created with mode 0700. A crash leaves the old file or the
-/// new one, never half of one.
+/// (mode 0600, created anew, never through a symbolic link), fsync, rename
+/// over the old file, fsync the directory. The directory is created with
+/// mode 0700. A crash leaves the old file or the new one, never half of one.
 pub fn save(path: &Path, object: &Map<String, Value>) -> Result<(), ConfigError> {
     let error = |source| ConfigError::Write {
         path: path.into(),
@@ -181,6 +181,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .write(true)
         .create_new(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
     file.write_all(bytes)?;
     file.sync_all()

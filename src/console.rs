@@ -1,7 +1,8 @@
 //! Writing to the owner's terminal: standard output that ends the program
 //! quietly (status 0) when its reader has gone, as in `--show-config |
-//! head -1`, and line input with or without echo for the first-run
-//! questions.
+//! head -1`, line input with or without echo for the first-run questions,
+//! and the signals by which the owner (or the terminal's hangup) stops the
+//! client.
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::Mutex;
@@ -43,6 +44,39 @@ pub fn read_secret_line(prompt: &str) -> Option<String> {
     line
 }
 
+/// The signals that stop the client: SIGINT (Ctrl+C), SIGTERM (systemd,
+/// supervisor, kill) and SIGHUP (the terminal closed, the ssh session
+/// dropped). SIGHUP is left out when the client was started with it
+/// ignored, as `nohup` does, since that asks for the client to outlive its
+/// terminal.
+pub fn stop_signals() -> Vec<libc::c_int> {
+    let mut signals = vec![libc::SIGINT, libc::SIGTERM];
+    if !is_ignored(libc::SIGHUP) {
+        signals.push(libc::SIGHUP);
+    }
+    signals
+}
+
+/// The name of one of [`stop_signals`], for the log.
+pub fn signal_name(signal: libc::c_int) -> &'static str {
+    match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+fn is_ignored(signal: libc::c_int) -> bool {
+    // SAFETY: with a null new action, sigaction only writes the current one
+    // into `old`, a plain struct that zeroed memory initialises.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
 /// The terminal settings to put back if a signal ends the program while
 /// echo is off (see [`TerminalGuard`]).
 static SAVED_TERMINAL: Mutex<Option<libc::termios>> = Mutex::new(None);
@@ -60,17 +94,22 @@ fn restore_terminal() {
     }
 }
 
-/// While alive, SIGINT or SIGTERM (Ctrl+C at a first-run question) puts the
-/// terminal's echo back before ending the program with status 0, instead of
-/// leaving the owner's shell without echo.
+/// While alive, one of the [`stop_signals`] (Ctrl+C at a first-run question)
+/// puts the terminal's echo back before ending the program with status 0,
+/// instead of leaving the owner's shell without echo.
 pub struct TerminalGuard {
     handle: Option<signal_hook::iterator::Handle>,
 }
 
 impl TerminalGuard {
     pub fn install() -> TerminalGuard {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        TerminalGuard::install_with(|| {})
+    }
+
+    /// Like [`TerminalGuard::install`], and runs `on_signal` (which may
+    /// print) after the echo is back, before the program ends.
+    pub fn install_with(on_signal: impl FnOnce() + Send + 'static) -> TerminalGuard {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new(stop_signals()) else {
             return TerminalGuard { handle: None };
         };
         let handle = signals.handle();
@@ -80,6 +119,7 @@ impl TerminalGuard {
                 if signals.forever().next().is_some() {
                     restore_terminal();
                     print("\n");
+                    on_signal();
                     std::process::exit(0);
                 }
             });

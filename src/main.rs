@@ -10,7 +10,7 @@
 //! - `ollama`: one prompt on the local Ollama, piece by piece;
 //! - `relay`: requests from the hub to Ollama's workers and their answers
 //!   to the hub's writer;
-//! - `shutdown`: the ordered stop on SIGTERM/SIGINT;
+//! - `shutdown`: the ordered stop on SIGTERM/SIGINT/SIGHUP;
 //! - `serve`: starts the threads above and wires them together;
 //! - the owner's side: `cli` (what was typed), `config` (the file and the
 //!   settings table), `settings` (flags, environment and file combined),
@@ -54,7 +54,7 @@ use crate::console::print;
 use crate::exit::Fatal;
 use crate::hub::Endpoint;
 use crate::settings::{Environment, Resolved};
-use crate::startup::{complete_settings, init_logging, reset_config, save};
+use crate::startup::{complete_settings, init_logging, read_token, reset_config, save};
 
 /// glibc gives every thread that allocates its own malloc arena, each of
 /// which keeps freed memory; for a client whose threads allocate little,
@@ -143,10 +143,13 @@ fn hub_endpoint(args: &mut cli::Args) -> Result<Endpoint, Fatal> {
 
 fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
     let endpoint = hub_endpoint(&mut args)?;
+    read_token(&mut args)?;
     let args = &args;
-    if args.reset_config {
-        reset_config(config_path)?;
-    }
+    // Deleted once new settings are saved; put back otherwise (when dropped).
+    let reset = match args.reset_config {
+        true => reset_config(config_path)?,
+        false => None,
+    };
     let env = Environment::read();
     if args.check {
         return check::run_mode(args, &env, config_path, endpoint);
@@ -158,8 +161,10 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
         show_config(&resolved, &endpoint);
         return Ok(ExitCode::SUCCESS);
     }
-    complete_settings(args, &mut resolved)?;
+    complete_settings(args, &mut resolved, reset.as_ref())?;
     save(&mut resolved)?;
+    // Before serving, which only ends with the process.
+    drop(reset);
     init_logging(args, &resolved);
     let hub = match &resolved.settings.token {
         Some(token) => Some(serve::session_config(

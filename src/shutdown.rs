@@ -1,5 +1,7 @@
-//! Shutdown on SIGTERM (systemd, supervisor) or SIGINT (Ctrl+C), in every
-//! mode: take no new requests, let running answers finish for the grace
+//! Shutdown on SIGTERM (systemd, supervisor), SIGINT (Ctrl+C) or SIGHUP (a
+//! closed terminal, a dropped ssh session; not when started with it
+//! ignored, as by `nohup`: see `console::stop_signals`), in every mode:
+//! take no new requests, let running answers finish for the grace
 //! period, end the rest with `Error: owner client is shutting down` and the
 //! end marker (closing their Ollama requests so that Ollama stops), send the
 //! hub a WebSocket Close 1001, and exit with status 0. A second signal exits
@@ -16,7 +18,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::hub::{Finish, LoopState, ToWriter};
@@ -59,26 +60,22 @@ impl Shutdown {
         })
     }
 
-    /// Installs the signal thread: the first SIGTERM/SIGINT starts the
-    /// sequence, a second one exits at once. An error means signals cannot
-    /// be caught; the caller must not run without them.
+    /// Installs the signal thread: the first SIGTERM/SIGINT/SIGHUP starts
+    /// the sequence, a second one exits at once. An error means signals
+    /// cannot be caught; the caller must not run without them.
     pub fn install_signals(self: &Arc<Shutdown>) -> std::io::Result<()> {
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let mut signals = Signals::new(crate::console::stop_signals())?;
         let shutdown = Arc::clone(self);
         thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
                 let mut seen = 0;
                 for signal in signals.forever() {
-                    let name = if signal == SIGTERM {
-                        "SIGTERM"
-                    } else {
-                        "SIGINT"
-                    };
+                    let name = crate::console::signal_name(signal);
                     seen += 1;
                     if seen > 1 {
                         log::warn!("second {name}: exiting now");
-                        log::logger().flush();
+                        last_log_flush();
                         std::process::exit(0);
                     }
                     let reason = format!("{name} received");
@@ -134,7 +131,14 @@ impl Shutdown {
         }
         self.hub_loop.stop();
         log::info!("stopped");
-        log::logger().flush();
+        last_log_flush();
         std::process::exit(0);
     }
+}
+
+/// Flushes the log before the exit, and lets no record start after it:
+/// another thread's record would be cut short by the exit.
+fn last_log_flush() {
+    log::set_max_level(log::LevelFilter::Off);
+    log::logger().flush();
 }

@@ -1,44 +1,261 @@
-//! What the modes share before they start: deleting the config file on
-//! `--reset-config`, asking the first-run questions at a terminal (and
-//! never elsewhere), saving flags and answers to the config file, and
-//! setting up the log beside it.
+//! What the modes share before they start: reading a token given as
+//! `--force-token -` or `--token-file PATH` (so that it never is in the
+//! process's arguments), setting the config file aside on `--reset-config`
+//! (only at a terminal, and kept as `.bak` until new settings are saved),
+//! asking the first-run questions at a terminal (and never elsewhere),
+//! saving flags and answers to the config file, and setting up the log
+//! beside it.
 
-use std::path::Path;
+use std::io::{self, BufRead};
+use std::path::{Path, PathBuf};
 
-use crate::cli::Args;
+use serde_json::Value;
+
+use crate::cli::{Args, SavedFlag, TokenFrom};
 use crate::console::{self, print};
 use crate::exit::Fatal;
 use crate::first_run;
 use crate::logging::{self, LogSetup};
 use crate::settings::Resolved;
 
-pub fn reset_config(path: &Path) -> Result<(), Fatal> {
-    print(&format!("Deleting the config file {}\n", path.display()));
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Fatal::config(format!(
-            "cannot delete {}: {e}",
-            path.display()
-        ))),
+/// The longest first line read for a token: far more than any token, and a
+/// bound on what a wrong file (a log, `/dev/zero`) makes the client read.
+const TOKEN_LINE_MAX: usize = 64 * 1024;
+
+/// `--force-token -` and `--token-file PATH`: reads the token (the first
+/// line of standard input or of the file, trimmed) and adds it to the saved
+/// flags as `--force-token TOKEN` would, so that it is used and saved like
+/// one. Standard input that gives no token is a usage error; a token file
+/// that cannot be read or gives no token is a configuration error. The
+/// messages never include what was read.
+pub fn read_token(args: &mut Args) -> Result<(), Fatal> {
+    let Some(from) = args.token_from.take() else {
+        return Ok(());
+    };
+    let token = match &from {
+        TokenFrom::Stdin => token_from_stdin()?,
+        TokenFrom::File(path) => token_from_file(path)?,
+    };
+    args.saved.push(SavedFlag {
+        key: "token",
+        value: Value::String(token),
+        flag: from.flag(),
+    });
+    Ok(())
+}
+
+/// Why no token came out of a first line.
+enum NoToken {
+    /// The input ended before any byte.
+    Ended,
+    /// The first line is blank.
+    Blank,
+    TooLong,
+    NotText,
+    Io(io::Error),
+}
+
+impl NoToken {
+    fn what(&self) -> String {
+        match self {
+            NoToken::Ended => "is empty".into(),
+            NoToken::Blank => "starts with an empty line".into(),
+            NoToken::TooLong => format!("has a first line longer than {TOKEN_LINE_MAX} bytes"),
+            NoToken::NotText => "has a first line that is not UTF-8 text".into(),
+            NoToken::Io(e) => format!("cannot be read: {e}"),
+        }
+    }
+}
+
+/// The first line of `input`, trimmed, as a token. Reads no further than
+/// the end of that line, so that the rest stays for whoever reads next
+/// (`--test` reads its prompts from the same standard input).
+fn first_line(input: impl BufRead) -> Result<String, NoToken> {
+    let mut line = Vec::new();
+    let limit = TOKEN_LINE_MAX as u64 + 1;
+    input
+        .take(limit)
+        .read_until(b'\n', &mut line)
+        .map_err(NoToken::Io)?;
+    if line.is_empty() {
+        return Err(NoToken::Ended);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if line.len() > TOKEN_LINE_MAX {
+        return Err(NoToken::TooLong);
+    }
+    let line = String::from_utf8(line).map_err(|_| NoToken::NotText)?;
+    match line.trim() {
+        "" => Err(NoToken::Blank),
+        token => Ok(token.to_string()),
+    }
+}
+
+/// At a terminal the token is typed without echo, as at the first run.
+fn token_from_stdin() -> Result<String, Fatal> {
+    let read = if console::stdin_is_terminal() {
+        let _echo_back_on_ctrl_c = console::TerminalGuard::install();
+        match console::read_secret_line("Hub token (input hidden): ") {
+            Some(line) => first_line(line.as_bytes()),
+            None => Err(NoToken::Ended),
+        }
+    } else {
+        first_line(io::stdin().lock())
+    };
+    read.map_err(|why| {
+        Fatal::usage(format!(
+            "--force-token - reads the token from standard input, which {}",
+            why.what()
+        ))
+    })
+}
+
+fn token_from_file(path: &Path) -> Result<String, Fatal> {
+    let read = std::fs::File::open(path)
+        .map_err(NoToken::Io)
+        .and_then(|file| first_line(io::BufReader::new(file)));
+    read.map_err(|why| {
+        let fix = match why {
+            NoToken::Io(_) => "",
+            _ => " (its first line must be the hub token)",
+        };
+        Fatal::config(format!(
+            "the token file {} {}{fix}",
+            path.display(),
+            why.what()
+        ))
+    })
+}
+
+/// `--reset-config`: moves the config file aside to `<name>.bak` (mode
+/// 0600) so that the first-run questions start from nothing; the returned
+/// [`ResetBackup`] deletes it once new settings are saved, and otherwise
+/// puts it back. Only at a terminal: elsewhere nobody can answer the
+/// questions, and the file (the token and unknown keys included) would be
+/// lost, so nothing is touched and the run stops with status 78.
+pub fn reset_config(path: &Path) -> Result<Option<ResetBackup>, Fatal> {
+    let shown = path.display();
+    if !console::stdin_is_terminal() {
+        return Err(Fatal::config(format!(
+            "--reset-config asks the first-run questions again, which needs a terminal, \
+             and standard input is not one: {shown} is left as it is. Run it at a \
+             terminal, or edit or delete the file by hand"
+        )));
+    }
+    let backup = backup_path(path);
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            print(&format!("There is no config file {shown} to delete\n"));
+            return Ok(None);
+        }
+        Err(e) => return Err(Fatal::config(format!("cannot read {shown}: {e}"))),
+    }
+    std::fs::rename(path, &backup).map_err(|e| {
+        Fatal::config(format!(
+            "cannot move {shown} aside to {}: {e}",
+            backup.display()
+        ))
+    })?;
+    if std::fs::symlink_metadata(&backup).is_ok_and(|m| m.is_file()) {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::Permissions::from_mode(0o600);
+        if let Err(e) = std::fs::set_permissions(&backup, private) {
+            print(&format!(
+                "(cannot make {} private: {e})\n",
+                backup.display()
+            ));
+        }
+    }
+    print(&format!(
+        "Deleting the config file {shown} (the old one is kept as {} until the new \
+         settings are saved)\n",
+        backup.display()
+    ));
+    Ok(Some(ResetBackup {
+        config: path.to_path_buf(),
+        backup,
+    }))
+}
+
+/// `config.json` -> `config.json.bak`, beside it.
+fn backup_path(config: &Path) -> PathBuf {
+    let mut name = config.as_os_str().to_os_string();
+    name.push(".bak");
+    PathBuf::from(name)
+}
+
+/// The old config file, set aside by `--reset-config`. When it is dropped
+/// after new settings were saved, the backup is deleted; when nothing new
+/// was saved (an error, the end of input at a question, a mode that saves
+/// nothing), the old file is put back and the console says so. Ctrl+C at a
+/// question does the same ([`ResetBackup::settler`]).
+pub struct ResetBackup {
+    config: PathBuf,
+    backup: PathBuf,
+}
+
+impl ResetBackup {
+    /// The same settling, for a signal thread that ends the program.
+    pub fn settler(&self) -> impl FnOnce() + Send + 'static {
+        let (config, backup) = (self.config.clone(), self.backup.clone());
+        move || settle(&config, &backup)
+    }
+}
+
+impl Drop for ResetBackup {
+    fn drop(&mut self) {
+        settle(&self.config, &self.backup);
+    }
+}
+
+fn settle(config: &Path, backup: &Path) {
+    if std::fs::symlink_metadata(config).is_ok() {
+        let _ = std::fs::remove_file(backup);
+        return;
+    }
+    match std::fs::rename(backup, config) {
+        Ok(()) => print(&format!(
+            "Nothing new was saved: the old config file is back at {}\n",
+            config.display()
+        )),
+        Err(e) => print(&format!(
+            "Nothing new was saved, and the old config file could not be put back ({e}): \
+             it is {}; rename it to {} to use it again\n",
+            backup.display(),
+            config.display()
+        )),
     }
 }
 
 /// Asks for missing settings at a terminal; elsewhere a missing token is
-/// fatal at once (test mode runs without the hub instead).
-pub fn complete_settings(args: &Args, resolved: &mut Resolved) -> Result<(), Fatal> {
+/// fatal at once (test mode runs without the hub instead). Ctrl+C at a
+/// question puts the echo back and, after `--reset-config`, the old config
+/// file too.
+pub fn complete_settings(
+    args: &Args,
+    resolved: &mut Resolved,
+    reset: Option<&ResetBackup>,
+) -> Result<(), Fatal> {
     let missing = first_run::missing(resolved);
     if missing.is_empty() {
         return Ok(());
     }
     if console::stdin_is_terminal() {
-        let _echo_back_on_ctrl_c = console::TerminalGuard::install();
+        let put_back = reset.map(ResetBackup::settler);
+        let _echo_back_on_ctrl_c = console::TerminalGuard::install_with(move || {
+            if let Some(put_back) = put_back {
+                put_back();
+            }
+        });
         return first_run::ask(resolved, &missing).map_err(Fatal::config);
     }
     if resolved.settings.token.is_none() && !args.test {
         return Err(Fatal::config(format!(
-            "no hub token in {} and no terminal to ask for one: set it with \
-             --force-token TOKEN (saved to the config) or the OLLAMA_PROXY_TOKEN \
+            "no hub token in {} and no terminal to ask for one: save it to the \
+             config with --token-file PATH (the file's first line) or --force-token - \
+             (one line of standard input), or set the OLLAMA_PROXY_TOKEN \
              environment variable",
             resolved.config_path.display()
         )));

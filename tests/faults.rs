@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::answers::{buyer, error_of, frames_for, is_end, streamed_answer, text_of, WAIT};
-use support::client::{test_config, with, Client, TempDir, TOKEN};
+use support::client::{test_config, with, Client, Hangup, Launch, TempDir, TOKEN};
 use support::faultproxy::FaultProxy;
 use support::hub::Hub;
 use support::ollama::{Ollama, Reply};
@@ -309,6 +309,75 @@ fn a_second_signal_exits_at_once() {
     unsafe { libc::kill(pid, libc::SIGINT) };
     assert_eq!(client.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
     assert!(second.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn sighup_lets_a_running_answer_finish_and_exits_0_like_sigterm() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let config = with(test_config(ollama.port()), "shutdown_grace_secs", json!(5));
+    let mut client = Launch::with_config(&config)
+        .args(&["--server", &hub.url()])
+        .hangup(Hangup::Default)
+        .start();
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let running = pieces("h", 10);
+    ollama.push(Reply::pieces(&running).line_delay(Duration::from_millis(30)));
+    hub.send_json(&buyer(&json!(1), "running"));
+    hub.wait_for(WAIT, |r| !frames_for(r, &json!(1)).is_empty());
+    // SAFETY: signals the child this test started (the terminal closed).
+    unsafe { libc::kill(client.pid() as i32, libc::SIGHUP) };
+    assert!(
+        client.wait_output("SIGHUP received", WAIT),
+        "{}",
+        client.output()
+    );
+    hub.send_json(&buyer(&json!(2), "too late"));
+    let refused = streamed_answer(&hub, &json!(2));
+    assert_eq!(
+        error_of(&refused).as_deref(),
+        Some("Error: owner client is shutting down")
+    );
+    let frames = streamed_answer(&hub, &json!(1));
+    assert_eq!(text_of(&frames), running.concat());
+    assert!(error_of(&frames).is_none(), "{frames:?}");
+    assert!(is_end(frames.last().unwrap()), "{frames:?}");
+    let status = client.wait_exit(WAIT);
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "{status:?}: {}",
+        client.output()
+    );
+    assert!(hub.wait_close_frames(1, WAIT));
+    assert!(
+        hub.close_frames().contains(&Some(1001)),
+        "{:?}",
+        hub.close_frames()
+    );
+}
+
+#[test]
+fn started_with_sighup_ignored_as_by_nohup_the_client_keeps_serving() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let mut client = Launch::with_config(&test_config(ollama.port()))
+        .args(&["--server", &hub.url()])
+        .hangup(Hangup::Ignored)
+        .start();
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    // SAFETY: signals the child this test started (the terminal closed).
+    unsafe { libc::kill(client.pid() as i32, libc::SIGHUP) };
+    ollama.push(Reply::pieces(&pieces("n", 3)));
+    hub.send_json(&buyer(&json!(1), "after the hangup"));
+    let frames = streamed_answer(&hub, &json!(1));
+    assert_eq!(text_of(&frames), pieces("n", 3).concat());
+    assert!(error_of(&frames).is_none(), "{frames:?}");
+    client.terminate();
+    assert_eq!(client.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
+    let output = client.output();
+    assert!(output.contains("SIGTERM received"), "{output}");
+    assert!(!output.contains("SIGHUP"), "{output}");
 }
 
 /// Open file descriptors and threads of a process, from /proc.

@@ -235,6 +235,59 @@ fn usage_errors_exit_2_with_one_line_and_the_hint_before_anything_else() {
 }
 
 #[test]
+fn a_flag_missing_its_value_does_not_swallow_the_next_flag() {
+    // Each would save or create something if the next flag were taken as
+    // the value: a token `--show-config`, a config file named
+    // `--show-config` (in the working directory, here the empty HOME).
+    let cases: &[&[&str]] = &[
+        &["--force-token", "--show-config"],
+        &["--config", "--show-config", "--force-model", "m"],
+        &["--force-model", "--show-config"],
+        &["--ollama-host", "--show-config"],
+        &["--ollama-port", "--show-config"],
+        &["--server", "--show-config"],
+        &["--port", "--show-config"],
+        &["--ca-file", "--show-config"],
+        &["--show-config", "--config", "--force-model=m"],
+    ];
+    for args in cases {
+        let out = Launch::fresh().in_home_dir().args(args).run(WAIT);
+        assert_eq!(out.code(), Some(2), "{args:?}: {}", out.describe());
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.describe());
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {}", out.describe());
+        let flag = args
+            .iter()
+            .find(|a| out.stderr.contains(&format!("{a} needs")));
+        let flag = flag.unwrap_or_else(|| panic!("{args:?}: {}", out.stderr));
+        assert!(
+            lines[0].starts_with(&format!("ollama-proxy-client: {flag} needs a value; "))
+                && lines[0].ends_with(&format!("(write {flag}=VALUE if you mean it)")),
+            "{args:?}: {}",
+            lines[0]
+        );
+        assert_eq!(lines[1], HINT, "{args:?}");
+        assert!(
+            entries(out.home()).is_empty(),
+            "{args:?} created {:?}",
+            files_under(out.home())
+        );
+    }
+    // --flag=VALUE still takes anything, even a value that starts with --.
+    let out = Launch::fresh()
+        .in_home_dir()
+        .args(&[
+            "--config=--odd name.json",
+            "--force-model=--m",
+            "--show-config",
+        ])
+        .run(WAIT);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let odd = out.home().join("--odd name.json");
+    assert_eq!(read_json(&odd), json!({"model": "--m"}));
+}
+
+#[test]
 fn a_usage_error_comes_before_reset_config_and_saving() {
     let home = TempDir::new();
     let path = write_config(home.path(), &test_config(1));
@@ -567,6 +620,152 @@ fn without_a_terminal_a_missing_token_exits_78_at_once() {
             out.describe()
         );
         assert!(!out.stdout.contains("Settings saved"), "{what}");
+    }
+}
+
+// ------------------------------------------- the token off the command line
+
+/// The client's arguments as every local user can read them.
+fn cmdline(client: &Client) -> String {
+    let raw = std::fs::read(format!("/proc/{}/cmdline", client.pid())).expect("its cmdline");
+    String::from_utf8_lossy(&raw).replace('\0', " ")
+}
+
+#[test]
+fn a_token_from_standard_input_or_a_file_is_used_saved_and_kept_out_of_argv() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let mut config = test_config(ollama.port());
+    config.as_object_mut().unwrap().remove("token");
+    for (n, how) in ["standard input", "a file"].into_iter().enumerate() {
+        let launch = Launch::with_config(&config);
+        let launch = match how {
+            "standard input" => launch
+                .args(&["--force-token", "-"])
+                .stdin(Input::Bytes(format!("{TOKEN}\n").into_bytes())),
+            _ => {
+                let file = launch.home().join("hub-token");
+                std::fs::write(&file, format!("  {TOKEN}  \nnot this line\n")).unwrap();
+                let file = file.to_str().unwrap().to_string();
+                launch.args(&["--token-file", &file])
+            }
+        };
+        let mut client = launch.args(&["--server", &hub.url()]).start();
+        assert!(
+            hub.wait_connected(n + 1, WAIT),
+            "{how}: {}",
+            client.output()
+        );
+        assert_eq!(hub.rejected(), 0, "{how}");
+        let uris = hub.request_uris();
+        assert!(
+            uris[n].ends_with(&format!("token={TOKEN}")),
+            "{how}: {uris:?}"
+        );
+        let args = cmdline(&client);
+        assert!(args.contains("--server"), "{how}: {args}");
+        assert!(
+            !args.contains(token_head()),
+            "{how}: the token is in argv: {args}"
+        );
+        let saved = read_json(&config_path(client.home.path()));
+        assert_eq!(saved["token"], TOKEN, "{how}: {saved}");
+        let id = json!(format!("from {how}"));
+        hub.send_json(&buyer(&id, "token off the command line"));
+        assert_eq!(answer_text(&hub, &id), "token off the command line");
+        stop(&mut client);
+        for (label, text) in readable(how, &client) {
+            // (The token file holds it by design.)
+            if !label.ends_with("hub-token") {
+                assert!(!text.contains(token_head()), "{label}:\n{text}");
+            }
+        }
+    }
+
+    // The recommended unattended form: printf '%s\n' "$T" | ... --force-token - --check
+    let out = Launch::with_config(&config)
+        .args(&["--force-token", "-", "--check", "--server", &hub.url()])
+        .stdin(Input::Bytes(format!("{TOKEN}\n").into_bytes()))
+        .run(WAIT);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    assert!(out.stdout.contains("token accepted"), "{}", out.stdout);
+    assert_eq!(read_json(&config_path(out.home()))["token"], TOKEN);
+    assert!(!out.stdout.contains(token_head()) && !out.stderr.contains(token_head()));
+}
+
+#[test]
+fn a_token_that_cannot_be_read_is_refused_without_repeating_what_was_read() {
+    // Standard input without a token: a usage error, nothing saved.
+    let stdin_cases: [(&str, Input); 3] = [
+        ("no input", Input::Null),
+        ("an empty line", Input::Bytes(b"\n".to_vec())),
+        (
+            "a blank first line",
+            Input::Bytes(format!(" \t\n{TOKEN}\n").into_bytes()),
+        ),
+    ];
+    for (what, stdin) in stdin_cases {
+        let out = Launch::fresh()
+            .args(&["--force-token", "-", "--show-config"])
+            .stdin(stdin)
+            .run(WAIT);
+        assert_eq!(out.code(), Some(2), "{what}: {}", out.describe());
+        assert!(out.stdout.is_empty(), "{what}: {}", out.describe());
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{what}: {}", out.describe());
+        assert!(
+            lines[0].starts_with(
+                "ollama-proxy-client: --force-token - reads the token from standard input, which "
+            ),
+            "{what}: {}",
+            lines[0]
+        );
+        assert_eq!(lines[1], HINT);
+        assert!(!out.stderr.contains(token_head()), "{what}: {}", out.stderr);
+        assert!(
+            entries(out.home()).is_empty(),
+            "{what}: {:?}",
+            files_under(out.home())
+        );
+    }
+
+    // A token file that gives no token: a configuration error, nothing saved.
+    let home = TempDir::new();
+    let path = write_config(home.path(), &json!({"model": "m"}));
+    let before = std::fs::read(&path).unwrap();
+    let file = home.path().join("hub-token");
+    let file_cases: [(&str, Option<Vec<u8>>, &str); 4] = [
+        ("missing", None, "cannot be read: "),
+        ("empty", Some(Vec::new()), "is empty"),
+        (
+            "a blank first line",
+            Some(format!("\n{TOKEN}\n").into_bytes()),
+            "starts with an empty line",
+        ),
+        (
+            "not text",
+            Some([b"\xff".as_slice(), TOKEN.as_bytes(), b"\n"].concat()),
+            "has a first line that is not UTF-8 text",
+        ),
+    ];
+    for (what, bytes, why) in file_cases {
+        let _ = std::fs::remove_file(&file);
+        if let Some(bytes) = bytes {
+            std::fs::write(&file, bytes).unwrap();
+        }
+        let out = Launch::in_home(home.path())
+            .args(&["--token-file", file.to_str().unwrap(), "--show-config"])
+            .run(WAIT);
+        assert_eq!(out.code(), Some(78), "{what}: {}", out.describe());
+        assert!(out.stdout.is_empty(), "{what}: {}", out.describe());
+        let expected = format!(
+            "ollama-proxy-client: the token file {} {why}",
+            file.display()
+        );
+        assert!(out.stderr.starts_with(&expected), "{what}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{what}: {}", out.stderr);
+        assert!(!out.stderr.contains(token_head()), "{what}: {}", out.stderr);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{what}");
     }
 }
 
@@ -969,11 +1168,10 @@ fn show_config_masks_the_token_and_needs_neither_hub_nor_ollama() {
 #[test]
 fn output_to_a_closed_pipe_ends_quietly_with_status_0() {
     let config = test_config(closed_port());
-    let runs: [(&[&str], Input); 5] = [
+    let runs: [(&[&str], Input); 4] = [
         (&["--show-config"], Input::Null),
         (&["--help"], Input::Null),
         (&["--version"], Input::Null),
-        (&["--reset-config", "--show-config"], Input::Null),
         (&["--test"], Input::Bytes(b"hello\nexit\n".to_vec())),
     ];
     for (args, stdin) in runs {
@@ -994,66 +1192,72 @@ fn output_to_a_closed_pipe_ends_quietly_with_status_0() {
 // ----------------------------------------------------------- --reset-config
 
 #[test]
-fn reset_config_says_which_file_it_deletes_and_deletes_it() {
+fn reset_config_without_a_terminal_changes_nothing_and_says_how() {
     let home = TempDir::new();
     let path = write_config(
         home.path(),
         &with(test_config(1), "note", json!("old settings")),
     );
-    let out = Launch::in_home(home.path())
-        .args(&["--reset-config", "--show-config"])
-        .run(WAIT);
-    assert_eq!(out.code(), Some(0), "{}", out.describe());
-    let first = out.stdout.lines().next().unwrap_or_default();
-    assert!(
-        first.contains("Deleting") && first.contains(path.to_str().unwrap()),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("{} (not created yet)", path.display())),
-        "{}",
-        out.stdout
-    );
-    assert!(show_row(&out.stdout, "token").contains("(not set)"));
-    assert!(!path.exists());
-
-    // Without a terminal the first run then stops for the missing token.
-    write_config(home.path(), &test_config(1));
-    let out = Launch::in_home(home.path())
-        .args(&["--reset-config"])
-        .run(WAIT);
-    assert_eq!(out.code(), Some(78), "{}", out.describe());
-    assert!(
-        out.stdout.contains(path.to_str().unwrap()),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stderr.contains("--force-token"), "{}", out.stderr);
-    assert!(!path.exists());
-}
-
-#[test]
-fn reset_config_deletes_only_the_config_given_with_config() {
-    let home = TempDir::new();
-    let default = write_config(home.path(), &test_config(1));
     let other = home.path().join("gpu2.json");
-    std::fs::write(&other, test_config(2).to_string()).unwrap();
-    let out = Launch::in_home(home.path())
-        .args(&[
-            "--config",
-            other.to_str().unwrap(),
-            "--reset-config",
-            "--force-token",
-            "fresh-token-9999",
-            "--show-config",
-        ])
-        .run(WAIT);
-    assert_eq!(out.code(), Some(0), "{}", out.describe());
-    assert!(out.stdout.contains(other.to_str().unwrap()));
-    assert_eq!(read_json(&other), json!({"token": "fresh-token-9999"}));
-    assert_eq!(read_json(&default), test_config(1));
+    std::fs::write(
+        &other,
+        with(test_config(2), "note", json!("gpu 2")).to_string(),
+    )
+    .unwrap();
+    let before = [
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&other).unwrap(),
+    ];
+    let other_arg = other.to_str().unwrap();
+    let runs: [(&[&str], Input, &Path); 5] = [
+        (&["--reset-config"], Input::Null, &path),
+        (&["--reset-config", "--show-config"], Input::Null, &path),
+        (&["--reset-config"], Input::Open, &path),
+        (
+            &[
+                "--reset-config",
+                "--force-token",
+                "fresh-token-9999",
+                "--show-config",
+            ],
+            Input::Bytes(b"y\n".to_vec()),
+            &path,
+        ),
+        (
+            &["--config", other_arg, "--reset-config", "--check"],
+            Input::Null,
+            &other,
+        ),
+    ];
+    for (args, stdin, config) in runs {
+        let out = Launch::in_home(home.path())
+            .args(args)
+            .stdin(stdin)
+            .run(WAIT);
+        assert_eq!(out.code(), Some(78), "{args:?}: {}", out.describe());
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.describe());
+        assert_eq!(
+            out.stderr,
+            format!(
+                "ollama-proxy-client: --reset-config asks the first-run questions again, \
+                 which needs a terminal, and standard input is not one: {} is left as it \
+                 is. Run it at a terminal, or edit or delete the file by hand",
+                config.display()
+            ),
+            "{args:?}"
+        );
+        assert_eq!(
+            [
+                std::fs::read(&path).unwrap(),
+                std::fs::read(&other).unwrap()
+            ],
+            before,
+            "{args:?}"
+        );
+        let mut expected = vec![path.clone(), other.clone()];
+        expected.sort();
+        assert_eq!(files_under(home.path()), expected, "{args:?}");
+    }
 }
 
 // ------------------------------------------------------------------- logs
@@ -1175,6 +1379,88 @@ fn the_log_file_rotates_by_size_keeping_log_files_kept() {
             assert!(size >= MAX, "{name} rotated early: {size} bytes");
         }
     }
+}
+
+/// The console lines that talk about the log file.
+fn log_file_warnings(console: &str) -> Vec<&str> {
+    console.lines().filter(|l| l.contains("log file")).collect()
+}
+
+#[test]
+fn a_symbolic_link_at_the_log_file_is_not_followed_and_the_console_says_why() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let launch = Launch::with_config(&test_config(ollama.port()));
+    let logs = log_dir(launch.home());
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let victim = launch.home().join("victim.txt");
+    std::fs::write(&victim, "the owner's own file\n").unwrap();
+    std::os::unix::fs::symlink(&victim, logs.join("client.log")).unwrap();
+
+    let client = serve_one_request(launch, &hub);
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "the owner's own file\n"
+    );
+    assert!(std::fs::symlink_metadata(logs.join("client.log"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let console = client.stderr();
+    let warnings = log_file_warnings(&console);
+    assert_eq!(warnings.len(), 1, "{console}");
+    let path = logs.join("client.log");
+    assert!(
+        warnings[0].contains(&format!(
+            "[WARN] not writing the log file {}: it is a symbolic link",
+            path.display()
+        )) && warnings[0].contains("delete it")
+            && warnings[0].ends_with("; logging to the console only"),
+        "{console}"
+    );
+    // The client served all the same.
+    assert!(console.contains("connected to the hub"), "{console}");
+}
+
+#[test]
+fn a_log_directory_others_can_write_is_refused_and_a_private_one_is_used() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let home = TempDir::new();
+    write_config(home.path(), &test_config(ollama.port()));
+    let logs = log_dir(home.path());
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777)).unwrap();
+
+    let client = serve_one_request(Launch::in_home(home.path()), &hub);
+    let console = client.stderr();
+    let warnings = log_file_warnings(&console);
+    assert_eq!(warnings.len(), 1, "{console}");
+    assert!(
+        warnings[0].contains(&format!(
+            "[WARN] not writing the log file {}: its directory {} can be written by \
+             other users (mode 0777)",
+            logs.join("client.log").display(),
+            logs.display()
+        )) && warnings[0].contains(&format!("chmod 700 {}", logs.display())),
+        "{console}"
+    );
+    assert!(files_under(&logs).is_empty(), "{:?}", files_under(&logs));
+    drop(client);
+
+    // Made private as the message says, it is used again.
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let hub = Hub::start(TOKEN);
+    let client = serve_one_request(Launch::in_home(home.path()), &hub);
+    assert!(
+        log_file_warnings(&client.stderr()).is_empty(),
+        "{}",
+        client.stderr()
+    );
+    let log = std::fs::read_to_string(logs.join("client.log")).unwrap();
+    assert!(log.contains("connected to the hub"), "{log}");
+    assert_eq!(mode(&logs.join("client.log")), 0o600);
 }
 
 // ------------------------------------------------------- the token's secrecy

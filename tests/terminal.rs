@@ -1,8 +1,9 @@
 //! The client at a terminal, as an owner runs it by hand: the real binary on
 //! a pseudo-terminal (its standard input, output and error, and its
 //! controlling terminal), driven from the master side. Covers the first-run
-//! questions (hidden token, installed models offered, answers saved) and
-//! `--test` ended by Ctrl+C or Ctrl+D.
+//! questions (hidden token, installed models offered, answers saved),
+//! `--force-token -` typed without echo, `--reset-config` (answers saved,
+//! the old file put back on Ctrl+C) and `--test` ended by Ctrl+C or Ctrl+D.
 
 mod support;
 
@@ -11,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
@@ -489,6 +490,206 @@ fn first_run_falls_back_to_llama2_when_ollama_is_unreachable() {
     let text = term.text();
     assert_token_hidden(&text);
     assert_no_panic(&text);
+}
+
+#[test]
+fn force_token_dash_at_a_terminal_reads_the_token_without_echo() {
+    let home = home_with_config(&json!({"model": "llama2"}));
+    let mut term = Terminal::start(home, &["--force-token", "-", "--show-config"], &[]);
+    let config_path = term.config_path();
+    term.expect("Hub token (input hidden): ");
+    term.wait_echo_off();
+    term.type_line(TOKEN);
+    let shown = term.expect(&format!("Settings saved to {}\n", config_path.display()));
+    assert_eq!(
+        shown,
+        "\nSettings saved to ".to_string() + &format!("{}\n", config_path.display())
+    );
+    assert!(term.echoes(), "the echo is back on after the token");
+    let status = term.wait_exit();
+    let text = term.text();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{text}");
+    let saved = read_config(&config_path);
+    assert_eq!(saved, json!({"model": "llama2", "token": TOKEN}));
+    // --show-config then shows the mask (its last four characters) only.
+    let (typed, shown) = text.split_once("Settings saved").expect("saved");
+    assert_token_hidden(typed);
+    assert!(!shown.contains(&TOKEN[..TOKEN.len() - 4]), "{text}");
+    assert_no_panic(&text);
+}
+
+// ---------------------------------------------------------------------------
+// --reset-config
+// ---------------------------------------------------------------------------
+
+/// The settings a reset replaces, with a key this client does not know.
+fn old_settings(ollama_port: u16) -> Value {
+    json!({
+        "token": "old-token-1111",
+        "model": "old-model",
+        "ollama_host": "127.0.0.1",
+        "ollama_port": ollama_port,
+        "note": "old settings",
+    })
+}
+
+fn backup_of(config: &Path) -> PathBuf {
+    config.with_file_name("config.json.bak")
+}
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The files in the config's directory, by name.
+fn names_beside(config: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(config.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn reset_config_at_a_terminal_asks_again_saves_and_leaves_no_backup() {
+    let ollama = Ollama::with_models(&["qwen3:8b"]);
+    let hub = Hub::start(TOKEN);
+    let home = home_with_config(&old_settings(ollama.port()));
+    let ollama_host = format!("127.0.0.1:{}", ollama.port());
+    let mut term = Terminal::start(
+        home,
+        &["--reset-config", "--server", &hub.url()],
+        &[("OLLAMA_HOST", &ollama_host)],
+    );
+    let config_path = term.config_path();
+    let backup = backup_of(&config_path);
+    let intro = term.expect("Hub token (input hidden): ");
+    assert!(
+        intro.starts_with(&format!(
+            "Deleting the config file {} (the old one is kept as {} until the new \
+             settings are saved)\n",
+            config_path.display(),
+            backup.display()
+        )),
+        "{intro}"
+    );
+    // While the questions run, the old file waits aside, private.
+    assert!(!config_path.exists());
+    assert_eq!(read_config(&backup), old_settings(ollama.port()));
+    assert_eq!(mode_of(&backup), 0o600);
+
+    term.wait_echo_off();
+    term.type_line(TOKEN);
+    term.expect("Model (number or name) [qwen3:8b]: ");
+    term.type_line("");
+    term.expect("Stream answers piece by piece (y/n) [y]: ");
+    term.type_line("n");
+    term.expect(&format!("Settings saved to {}\n", config_path.display()));
+    assert!(
+        hub.wait_connected(1, WAIT),
+        "the client did not connect with the new token:\n{}",
+        term.text()
+    );
+    assert_eq!(
+        read_config(&config_path),
+        json!({"token": TOKEN, "model": "qwen3:8b", "stream_mode": false})
+    );
+    assert_eq!(mode_of(&config_path), 0o600);
+    assert_eq!(names_beside(&config_path), ["config.json", "logs"]);
+    let text = term.text();
+    assert!(!text.contains("Nothing new was saved"), "{text}");
+    assert_token_hidden(&text);
+    assert_no_panic(&text);
+}
+
+#[test]
+fn ctrl_c_at_the_first_question_of_a_reset_puts_the_old_config_back() {
+    let home = home_with_config(&old_settings(closed_port()));
+    let before = std::fs::read(
+        home.path()
+            .join(".config")
+            .join("ollama_proxy")
+            .join("config.json"),
+    )
+    .unwrap();
+    let mut term = Terminal::start(home, &["--reset-config"], &[]);
+    let config_path = term.config_path();
+    let backup = backup_of(&config_path);
+    term.expect("Hub token (input hidden): ");
+    assert!(!config_path.exists());
+    assert!(backup.exists());
+    term.wait_echo_off();
+    term.send(&[CTRL_C]);
+    let status = term.wait_exit();
+    let text = term.text();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Nothing new was saved: the old config file is back at {}\n",
+            config_path.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(std::fs::read(&config_path).unwrap(), before);
+    assert_eq!(names_beside(&config_path), ["config.json"]);
+    assert!(term.echoes(), "the echo is back on after Ctrl+C");
+    assert_no_panic(&text);
+}
+
+#[test]
+fn reset_config_with_config_resets_only_that_file() {
+    let home = home_with_config(&old_settings(1));
+    let default = home
+        .path()
+        .join(".config")
+        .join("ollama_proxy")
+        .join("config.json");
+    let default_before = std::fs::read(&default).unwrap();
+    let dir = home.path().join("gpu2");
+    std::fs::create_dir(&dir).unwrap();
+    let other = dir.join("config.json");
+    std::fs::write(&other, old_settings(2).to_string()).unwrap();
+    let other_arg = other.to_str().unwrap();
+
+    // Flags only (no question): they are the new settings.
+    let mut term = Terminal::start(
+        TempDir::borrowed(home.path()),
+        &[
+            "--config",
+            other_arg,
+            "--reset-config",
+            "--force-token",
+            "fresh-token-9999",
+            "--show-config",
+        ],
+        &[],
+    );
+    term.expect(&format!("Deleting the config file {}", other.display()));
+    term.expect(&format!("Settings saved to {}\n", other.display()));
+    let status = term.wait_exit();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", term.text());
+    assert_eq!(read_config(&other), json!({"token": "fresh-token-9999"}));
+    assert_eq!(names_beside(&other), ["config.json"]);
+    assert_eq!(std::fs::read(&default).unwrap(), default_before);
+
+    // Nothing new to save: the reset is undone.
+    let saved = std::fs::read(&other).unwrap();
+    let mut term = Terminal::start(
+        TempDir::borrowed(home.path()),
+        &["--config", other_arg, "--reset-config", "--show-config"],
+        &[],
+    );
+    term.expect(&format!("{} (not created yet)", other.display()));
+    term.expect(&format!(
+        "Nothing new was saved: the old config file is back at {}\n",
+        other.display()
+    ));
+    let status = term.wait_exit();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", term.text());
+    assert_eq!(std::fs::read(&other).unwrap(), saved);
+    assert_eq!(names_beside(&other), ["config.json"]);
+    assert_no_panic(&term.text());
 }
 
 // ---------------------------------------------------------------------------

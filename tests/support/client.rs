@@ -14,6 +14,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -163,6 +164,16 @@ pub enum Input {
     Open,
 }
 
+/// How the client starts out treating SIGHUP (it inherits that from the
+/// test otherwise, which `nohup cargo test` would set to ignored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hangup {
+    /// The default action, as from a terminal or an ssh session.
+    Default,
+    /// Ignored, as `nohup` starts a program.
+    Ignored,
+}
+
 /// How to start the client: the general form of [`Client::start`].
 pub struct Launch {
     home: TempDir,
@@ -170,6 +181,10 @@ pub struct Launch {
     env: Vec<(String, String)>,
     stdin: Input,
     stdout_closed: bool,
+    /// The client's working directory; the test's own when `None`.
+    dir: Option<PathBuf>,
+    /// SIGHUP's disposition at the start; inherited when `None`.
+    hangup: Option<Hangup>,
 }
 
 impl Launch {
@@ -181,6 +196,8 @@ impl Launch {
             env: Vec::new(),
             stdin: Input::Null,
             stdout_closed: false,
+            dir: None,
+            hangup: None,
         }
     }
 
@@ -224,6 +241,20 @@ impl Launch {
         self
     }
 
+    /// Runs the client in `HOME` rather than in the test's working
+    /// directory (the crate's root), so that a relative path it is given
+    /// (or mistakes for one) can only land in the temporary `HOME`.
+    pub fn in_home_dir(mut self) -> Launch {
+        self.dir = Some(self.home.path().to_path_buf());
+        self
+    }
+
+    /// Starts the client with SIGHUP set to `hangup`.
+    pub fn hangup(mut self, hangup: Hangup) -> Launch {
+        self.hangup = Some(hangup);
+        self
+    }
+
     pub fn home(&self) -> &Path {
         self.home.path()
     }
@@ -245,6 +276,23 @@ impl Launch {
         });
         for (key, value) in &self.env {
             command.env(key, value);
+        }
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        if let Some(hangup) = self.hangup {
+            let action = match hangup {
+                Hangup::Default => libc::SIG_DFL,
+                Hangup::Ignored => libc::SIG_IGN,
+            };
+            // SAFETY: signal is async-signal-safe and touches no memory of
+            // the parent; exec keeps an ignored signal ignored.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::signal(libc::SIGHUP, action);
+                    Ok(())
+                });
+            }
         }
         let started = Instant::now();
         let mut child = command.spawn().expect("start the client binary");
