@@ -2201,3 +2201,73 @@ fn buyers_prompts_reach_the_log_only_when_the_owner_chooses() {
         );
     }
 }
+
+#[test]
+fn every_non_zero_exit_says_why_on_stderr() {
+    let ollama = Ollama::start();
+    let config = test_config(ollama.port());
+    let mut no_token = config.clone();
+    no_token.as_object_mut().unwrap().remove("token");
+    let broken = "{\n  \"model\": \"x\",\n  \"ollama_port\": true\n}\n";
+    let cases: Vec<(&str, Launch)> = vec![
+        (
+            "unknown flag",
+            Launch::with_config(&config).args(&["--frobnicate"]),
+        ),
+        (
+            "bad port",
+            Launch::with_config(&config).args(&["--port", "0"]),
+        ),
+        (
+            "bad server URL",
+            Launch::with_config(&config).args(&["--server", "http://x"]),
+        ),
+        ("no token, no terminal", Launch::with_config(&no_token)),
+        (
+            "bad CA file",
+            Launch::with_config(&config).args(&[
+                "--server",
+                "wss://127.0.0.1:1/x",
+                "--ca-file",
+                "/nonexistent.pem",
+            ]),
+        ),
+        ("broken config file", {
+            let launch = Launch::fresh();
+            write_config_text(launch.home(), broken);
+            launch
+        }),
+        ("broken config file, --check", {
+            let launch = Launch::fresh().args(&["--check"]);
+            write_config_text(launch.home(), broken);
+            launch
+        }),
+        (
+            "--check failing",
+            Launch::with_config(&test_config(closed_port())).args(&[
+                "--check",
+                "--server",
+                "ws://127.0.0.1:1/x",
+            ]),
+        ),
+    ];
+    for (what, launch) in cases {
+        let out = launch.run(WAIT);
+        let code = out.code();
+        assert!(
+            matches!(code, Some(c) if c != 0),
+            "{what}: {}",
+            out.describe()
+        );
+        let said = if code == Some(1) {
+            &out.stdout
+        } else {
+            &out.stderr
+        };
+        assert!(
+            !said.trim().is_empty(),
+            "{what}: exit {code:?} with nothing said\n{}",
+            out.describe()
+        );
+    }
+}
