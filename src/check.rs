@@ -10,13 +10,18 @@ use crate::cli::Args;
 use crate::console::print;
 use crate::exit::{self, Fatal};
 use crate::hub::{self, ConnectError, Endpoint, SessionConfig};
-use crate::ollama;
-use crate::serve::session_config;
+use crate::ollama::{self, RootCerts};
+use crate::serve::{ollama_roots, session_config};
 use crate::settings::{self, Environment, Resolved};
 use crate::startup::{init_logging, save};
 
 /// The longest any single step may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The fix for a CA file that cannot be used.
+const CA_FIX: &str = "give --ca-file (or SSL_CERT_FILE) a readable PEM file with the CA \
+                      certificate of the hub or of an https Ollama, or leave it out to trust \
+                      the public CAs";
 
 /// One line of the checklist.
 struct Step {
@@ -88,7 +93,12 @@ pub fn run_mode(
         Some(token) => session_config(args, &resolved.settings, endpoint, token)
             .map_err(|fatal| HubUnready::Tls(fatal.message)),
     };
-    match run(&resolved, config_problem, hub) {
+    let base_url = ollama::base_url(
+        &resolved.settings.ollama_host,
+        resolved.settings.ollama_port,
+    );
+    let roots = ollama_roots(args, &base_url).map_err(|fatal| fatal.message);
+    match run(&resolved, config_problem, hub, roots) {
         true => Ok(ExitCode::SUCCESS),
         false => Ok(ExitCode::from(exit::CHECK_FAILED)),
     }
@@ -96,11 +106,14 @@ pub fn run_mode(
 
 /// Runs every step, printing each as it finishes; true when all passed.
 /// `config_problem` is set when the config file could not be used (the
-/// other steps then run on the defaults) or the flags not saved to it.
+/// other steps then run on the defaults) or the flags not saved to it;
+/// `roots` is what an https Ollama is checked against, or why there is
+/// nothing to check it against (a CA file that cannot be used).
 fn run(
     resolved: &Resolved,
     config_problem: Option<ConfigProblem>,
     hub: Result<SessionConfig, HubUnready>,
+    roots: Result<RootCerts, String>,
 ) -> bool {
     let mut all_ok = true;
     let mut report = |step: Step| {
@@ -112,22 +125,50 @@ fn run(
         &resolved.settings.ollama_host,
         resolved.settings.ollama_port,
     );
-    let ollama_ok = match ollama::version(&base_url, STEP_TIMEOUT) {
-        Ok(version) => {
-            report(Step::pass(format!(
-                "Ollama {version} answers at {base_url}"
-            )));
-            true
-        }
-        Err(e) => {
+    let roots = match roots {
+        Ok(roots) => Some(roots),
+        Err(why) => {
             report(Step::fail(
-                format!("Ollama does not answer at {base_url}: {e}"),
-                "start Ollama (ollama serve), or set its address with --ollama-host/--ollama-port",
+                format!("Ollama at {base_url}: not checked: {why}"),
+                CA_FIX,
             ));
-            false
+            None
         }
     };
-    report(model_step(&resolved.settings.model, &base_url, ollama_ok));
+    let ollama_ok = match &roots {
+        None => false,
+        Some(roots) => match ollama::version(&base_url, roots, STEP_TIMEOUT) {
+            Ok(version) => {
+                report(Step::pass(format!(
+                    "Ollama {version} answers at {base_url}"
+                )));
+                true
+            }
+            Err(e) => {
+                let fix = if ollama::uses_tls(&base_url) {
+                    "start Ollama (ollama serve), or set its address with \
+                     --ollama-host/--ollama-port; if its https certificate is not trusted, \
+                     give its CA certificate with --ca-file"
+                } else {
+                    "start Ollama (ollama serve), or set its address with \
+                     --ollama-host/--ollama-port"
+                };
+                report(Step::fail(
+                    format!("Ollama does not answer at {base_url}: {e}"),
+                    fix,
+                ));
+                false
+            }
+        },
+    };
+    let model = &resolved.settings.model;
+    report(match (&roots, ollama_ok) {
+        (Some(roots), true) => model_step(model, &base_url, roots),
+        _ => Step::fail(
+            format!("model '{model}': not checked"),
+            "make Ollama answer first",
+        ),
+    });
     report(hub_step(hub));
     all_ok
 }
@@ -171,14 +212,9 @@ fn config_step(resolved: &Resolved, problem: Option<ConfigProblem>) -> Step {
     ))
 }
 
-fn model_step(model: &str, base_url: &str, ollama_ok: bool) -> Step {
-    if !ollama_ok {
-        return Step::fail(
-            format!("model '{model}': not checked"),
-            "make Ollama answer first",
-        );
-    }
-    match ollama::installed_models(base_url, STEP_TIMEOUT) {
+/// The model step, once Ollama answered.
+fn model_step(model: &str, base_url: &str, roots: &RootCerts) -> Step {
+    match ollama::installed_models(base_url, roots, STEP_TIMEOUT) {
         Ok(installed) if ollama::is_installed(model, &installed) => {
             Step::pass(format!("model '{model}' is installed"))
         }
@@ -213,13 +249,7 @@ fn hub_step(hub: Result<SessionConfig, HubUnready>) -> Step {
                 "set the token first",
             )
         }
-        Err(HubUnready::Tls(why)) => {
-            return Step::fail(
-                format!("hub: not checked: {why}"),
-                "give --ca-file (or SSL_CERT_FILE) a readable PEM file with the hub's CA \
-                 certificate, or leave it out to trust the public CAs",
-            )
-        }
+        Err(HubUnready::Tls(why)) => return Step::fail(format!("hub: not checked: {why}"), CA_FIX),
     };
     config.handshake_timeout = config.handshake_timeout.min(STEP_TIMEOUT);
     let endpoint = config.endpoint.to_string();

@@ -408,6 +408,7 @@ OPTIONS (this run only):
                           ws:// only for loopback hosts
     --port PORT           Port of the default hub URL [default: 5050]
     --ca-file PATH        Also trust this CA certificate (PEM) for the hub
+                          and an https:// Ollama
     --config PATH         Use this config file (one per GPU, say)
     --debug               Show debug messages on the console
 
@@ -434,6 +435,7 @@ ENVIRONMENT:
     OLLAMA_HOST           Ollama's address, in any form Ollama accepts, used
                           when the config file sets none
     SSL_CERT_FILE         An extra CA certificate (PEM) to trust for the hub
+                          and an https:// Ollama
 
 Precedence: command line, then environment, then config file, then default.
 

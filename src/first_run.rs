@@ -11,8 +11,12 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::console::{print, read_line, read_secret_line};
-use crate::ollama;
+use crate::ollama::{self, RootCerts};
 use crate::settings::{Resolved, Source};
+
+/// What an https Ollama at a base URL is checked against, or why there is
+/// nothing to check it against (the caller's policy on the extra CA).
+pub type Roots<'a> = &'a dyn Fn(&str) -> Result<RootCerts, String>;
 
 /// The settings the first run asks for, when no source set them.
 pub fn missing(resolved: &Resolved) -> Vec<&'static str> {
@@ -29,8 +33,9 @@ pub fn missing(resolved: &Resolved) -> Vec<&'static str> {
 }
 
 /// Asks for each missing setting; an answer left empty takes the offered
-/// default. Fails only at the end of input.
-pub fn ask(resolved: &mut Resolved, keys: &[&str]) -> Result<(), String> {
+/// default. Fails only at the end of input. `roots` gives what an https
+/// Ollama is checked against when its models are listed.
+pub fn ask(resolved: &mut Resolved, keys: &[&str], roots: Roots) -> Result<(), String> {
     print(&format!(
         "First run: a few settings are missing. They will be saved to {}\n",
         resolved.config_path.display()
@@ -43,7 +48,7 @@ pub fn ask(resolved: &mut Resolved, keys: &[&str]) -> Result<(), String> {
                 keep(resolved, "ollama_host", Value::String(host))?;
             }
             "ollama_port" => ask_port(resolved)?,
-            "model" => ask_model(resolved)?,
+            "model" => ask_model(resolved, roots)?,
             "stream_mode" => ask_stream(resolved)?,
             _ => {}
         }
@@ -96,12 +101,14 @@ fn ask_port(resolved: &mut Resolved) -> Result<(), String> {
 
 /// Offers the installed models (numbered, the first as default); falls
 /// back to `llama2` when Ollama cannot be asked.
-fn ask_model(resolved: &mut Resolved) -> Result<(), String> {
+fn ask_model(resolved: &mut Resolved, roots: Roots) -> Result<(), String> {
     let base = ollama::base_url(
         &resolved.settings.ollama_host,
         resolved.settings.ollama_port,
     );
-    let default = match ollama::installed_models(&base, Duration::from_secs(5)) {
+    let installed = roots(&base)
+        .and_then(|roots| ollama::installed_models(&base, &roots, Duration::from_secs(5)));
+    let default = match installed {
         Ok(models) if !models.is_empty() => {
             print("Models installed in Ollama:\n");
             for (n, model) in models.iter().enumerate() {

@@ -6,8 +6,10 @@
 //! URL only through `Endpoint`'s `Display`, which has no token, and the
 //! token's own type prints a mask. tungstenite logs the full request URI
 //! (which carries the token) at debug and trace level, so its records are
-//! dropped entirely; rustls is built without its logging feature; ureq's
-//! records (Ollama only) are dropped as noise.
+//! dropped entirely; ureq's records (Ollama only) are dropped as noise, and
+//! so are rustls's: ureq's TLS support turns rustls's logging feature on,
+//! for the hub's connections too, and the debug records the log file keeps
+//! would be every handshake's details (and at trace level its messages).
 //!
 //! The log file is written only in a directory that its user owns and no
 //! one else can write, and it is opened (and reopened after a rotation)
@@ -55,6 +57,7 @@ pub fn init(setup: &LogSetup) {
     builder
         .add_filter_ignore_str("tungstenite")
         .add_filter_ignore_str("ureq")
+        .add_filter_ignore_str("rustls")
         .set_target_level(LevelFilter::Off)
         .set_thread_level(LevelFilter::Off)
         .set_time_format_rfc3339();

@@ -5,32 +5,63 @@
 //! relay's workers, then the signal thread that runs the shutdown sequence,
 //! and last the hub connection loop: on this thread when serving, in the
 //! background in test mode while the console takes prompts.
+//!
+//! It also reads the owner's extra CA (`--ca-file`, else `SSL_CERT_FILE`)
+//! once, the first time a TLS connection needs it, and builds from the same
+//! certificates both the hub's TLS setup and the roots of an https Ollama.
 
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
+
+use rustls::pki_types::CertificateDer;
 
 use crate::cli::Args;
 use crate::config::Settings;
 use crate::exit::Fatal;
 use crate::hub::{self, Backoff, Endpoint, Proxy, SessionConfig, Supervisor, Writer};
-use crate::ollama::{self, OllamaTarget};
+use crate::logging;
+use crate::ollama::{self, OllamaTarget, RootCerts};
 use crate::relay::Relay;
 use crate::secret::Token;
 use crate::shutdown::Shutdown;
 use crate::test_mode;
 
-/// What the workers need to ask Ollama, from the owner's settings.
-pub fn ollama_target(settings: &Settings) -> OllamaTarget {
-    OllamaTarget {
-        base_url: ollama::base_url(&settings.ollama_host, settings.ollama_port),
+/// What the workers need to ask Ollama, from the owner's settings; fails
+/// on a CA file that cannot be used when Ollama's address is https.
+fn ollama_target(args: &Args, settings: &Settings) -> Result<OllamaTarget, Fatal> {
+    let base_url = ollama::base_url(&settings.ollama_host, settings.ollama_port);
+    Ok(OllamaTarget {
+        roots: ollama_roots(args, &base_url)?,
+        base_url,
         model: settings.model.clone(),
         keep_alive: settings.keep_alive.clone(),
         options: settings.options.clone(),
         load_timeout: settings.load_timeout,
         idle_timeout: settings.idle_timeout,
         max_line_bytes: settings.max_line_bytes,
+    })
+}
+
+/// What an Ollama at `base_url` is checked against if it is https: the
+/// bundled Mozilla roots, or the owner's extra CA alone when there is one
+/// (ureq cannot combine the two; an `SSL_CERT_FILE` is usually the system
+/// bundle, which holds the public roots). The log says which. For a plain
+/// http address nothing is read, and the roots are never used.
+pub fn ollama_roots(args: &Args, base_url: &str) -> Result<RootCerts, Fatal> {
+    if !ollama::uses_tls(base_url) {
+        return Ok(RootCerts::WebPki);
     }
+    let ca = extra_ca(args)?;
+    match &ca.source {
+        Some(source) => log::info!(
+            "Ollama's https trusts only {source} ({}), not the bundled Mozilla roots",
+            certificates(ca.certs.len())
+        ),
+        None => log::info!("Ollama's https trusts the bundled Mozilla roots only"),
+    }
+    Ok(ollama::roots(&ca.certs))
 }
 
 /// What every hub connection needs; fails on a CA file that cannot be used.
@@ -56,43 +87,104 @@ pub fn session_config(
     })
 }
 
-/// The hub's TLS setup: the bundled Mozilla roots, plus the CA file of
-/// `--ca-file` (which must work: the owner asked for it) or else of
-/// `SSL_CERT_FILE` (often set machine-wide for other tools, so a broken one
-/// is only a warning). The log says which sources are in use.
+/// The hub's TLS setup: the bundled Mozilla roots, plus the owner's extra
+/// CA ([`extra_ca`]). The log says which sources are in use.
 fn hub_tls(args: &Args) -> Result<Arc<rustls::ClientConfig>, Fatal> {
+    let ca = extra_ca(args)?;
+    let config = hub::client_config(&ca.certs).map_err(|e| Fatal::config(e.to_string()))?;
+    match &ca.source {
+        Some(source) => log::info!(
+            "hub TLS trusts the bundled Mozilla roots and {source} ({})",
+            certificates(ca.certs.len())
+        ),
+        None => log::info!("hub TLS trusts the bundled Mozilla roots only"),
+    }
+    Ok(config)
+}
+
+/// The owner's extra CA, as read from its file.
+struct ExtraCa {
+    /// `--ca-file PATH` or `SSL_CERT_FILE PATH`; `None` when there is none.
+    source: Option<String>,
+    /// Its certificates, each usable as a root; empty when there is none.
+    certs: Vec<CertificateDer<'static>>,
+    /// Why `SSL_CERT_FILE` was ignored.
+    ignored: Option<String>,
+    /// Whether that was logged.
+    warned: AtomicBool,
+}
+
+impl ExtraCa {
+    /// Logs why `SSL_CERT_FILE` was ignored, once, as soon as the log is
+    /// set up (the first run may need the CA before).
+    fn warn_once(&self) {
+        if let Some(why) = &self.ignored {
+            if logging::is_ready() && !self.warned.swap(true, Ordering::Relaxed) {
+                log::warn!("ignoring SSL_CERT_FILE: {why}");
+            }
+        }
+    }
+}
+
+/// The extra CA, read once per process (the process has one `Args`): the
+/// hub's TLS and an https Ollama trust the same certificates, and a file
+/// that cannot be used is reported once.
+static EXTRA_CA: OnceLock<Result<ExtraCa, String>> = OnceLock::new();
+
+/// The owner's extra CA: the file of `--ca-file` (which must work: the
+/// owner asked for it, so a broken one is a configuration error), or else
+/// of `SSL_CERT_FILE` (often set machine-wide for other tools, so a broken
+/// one is only a warning, and ignored); none without either.
+fn extra_ca(args: &Args) -> Result<&'static ExtraCa, Fatal> {
+    let ca = EXTRA_CA
+        .get_or_init(|| read_extra_ca(args))
+        .as_ref()
+        .map_err(|why| Fatal::config(why.clone()))?;
+    ca.warn_once();
+    Ok(ca)
+}
+
+fn read_extra_ca(args: &Args) -> Result<ExtraCa, String> {
+    let found = |source: String, certs| ExtraCa {
+        source: Some(source),
+        certs,
+        ignored: None,
+        warned: AtomicBool::new(false),
+    };
     if let Some(path) = &args.ca_file {
-        let config = hub::client_config(Some(path)).map_err(|e| Fatal::config(e.to_string()))?;
-        log::info!(
-            "hub TLS trusts the bundled Mozilla roots and --ca-file {}",
-            path.display()
-        );
-        return Ok(config);
+        let certs = hub::read_ca_file(path).map_err(|e| e.to_string())?;
+        return Ok(found(format!("--ca-file {}", path.display()), certs));
     }
     let from_env = std::env::var_os("SSL_CERT_FILE")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
-    if let Some(path) = from_env {
-        match hub::client_config(Some(&path)) {
-            Ok(config) => {
-                log::info!(
-                    "hub TLS trusts the bundled Mozilla roots and SSL_CERT_FILE {}",
-                    path.display()
-                );
-                return Ok(config);
-            }
-            Err(e) => log::warn!("ignoring SSL_CERT_FILE: {e}"),
-        }
+    let ignored = match from_env {
+        None => None,
+        Some(path) => match hub::read_ca_file(&path) {
+            Ok(certs) => return Ok(found(format!("SSL_CERT_FILE {}", path.display()), certs)),
+            Err(e) => Some(e.to_string()),
+        },
+    };
+    Ok(ExtraCa {
+        source: None,
+        certs: Vec::new(),
+        ignored,
+        warned: AtomicBool::new(false),
+    })
+}
+
+fn certificates(n: usize) -> String {
+    match n {
+        1 => "1 certificate".into(),
+        n => format!("{n} certificates"),
     }
-    log::info!("hub TLS trusts the bundled Mozilla roots only");
-    hub::client_config(None).map_err(|e| Fatal::config(e.to_string()))
 }
 
 /// Starts the writer and the workers, then keeps the hub connection up (in
 /// test mode in the background, while the console takes prompts). Returns
 /// only on a failure to start; the shutdown sequence ends the process.
 pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Result<(), Fatal> {
-    let target = ollama_target(settings);
+    let target = ollama_target(args, settings)?;
     log::info!(
         "ollama-proxy-client {}: model {} on {}, {} worker(s), {} mode",
         env!("CARGO_PKG_VERSION"),

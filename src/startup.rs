@@ -16,6 +16,7 @@ use crate::console::{self, print};
 use crate::exit::Fatal;
 use crate::first_run;
 use crate::logging::{self, LogSetup};
+use crate::serve::ollama_roots;
 use crate::settings::Resolved;
 
 /// The longest first line read for a token: far more than any token, and a
@@ -249,7 +250,8 @@ pub fn complete_settings(
                 put_back();
             }
         });
-        return first_run::ask(resolved, &missing).map_err(Fatal::config);
+        let roots = |base_url: &str| ollama_roots(args, base_url).map_err(|fatal| fatal.message);
+        return first_run::ask(resolved, &missing, &roots).map_err(Fatal::config);
     }
     if resolved.settings.token.is_none() && !args.test {
         return Err(Fatal::config(format!(

@@ -570,6 +570,110 @@ fn tls_with_ssl_cert_file_works() {
 }
 
 #[test]
+fn an_https_ollama_trusted_through_the_ca_file_answers_buyers() {
+    let dir = TempDir::new();
+    let ca = TestCa::new("ollama-ca");
+    let ca_path = ca.write_pem(dir.path());
+    let ollama = Ollama::start_tls(&ca);
+    let hub = Hub::start(TOKEN);
+    let client = Client::start(
+        &test_config(1),
+        &[
+            "--server",
+            &hub.url(),
+            "--ollama-host",
+            &ollama.url(),
+            "--ca-file",
+            ca_path.to_str().unwrap(),
+            "--debug",
+        ],
+    );
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    hub.send_json(&buyer(&json!(1), "over https"));
+    assert_eq!(stream_text(&streamed_answer(&hub, &json!(1))), "over https");
+    hub.send_json(&buyer_stream(&json!(2), "and again", false));
+    assert_eq!(single_answer(&hub, &json!(2))["content"], "and again");
+    // Both on one kept-alive TLS connection.
+    assert_eq!(ollama.generate_requests().len(), 2);
+    assert_eq!(ollama.connections(), 1);
+    assert_eq!(ollama.tls_failures(), 0);
+    let output = client.output();
+    assert!(
+        output.contains(&format!(
+            "Ollama's https trusts only --ca-file {} (1 certificate)",
+            ca_path.display()
+        )),
+        "{output}"
+    );
+    // rustls's own records (handshake details) stay out of the log, even
+    // with --debug.
+    for noise in ["ciphersuite", "resuming", "cached session"] {
+        assert!(!output.contains(noise), "{noise}:\n{output}");
+    }
+}
+
+#[test]
+fn an_https_ollama_from_ollama_host_is_trusted_through_ssl_cert_file() {
+    let dir = TempDir::new();
+    let ca = TestCa::new("ollama-env-ca");
+    let ca_path = ca.write_pem(dir.path());
+    let ollama = Ollama::start_tls(&ca);
+    let hub = Hub::start(TOKEN);
+    let mut config = test_config(1);
+    let fields = config.as_object_mut().unwrap();
+    fields.remove("ollama_host");
+    fields.remove("ollama_port");
+    let ollama_host = ollama.url();
+    let client = Client::start_with_env(
+        &config,
+        &["--server", &hub.url()],
+        &[
+            ("OLLAMA_HOST", ollama_host.as_str()),
+            ("SSL_CERT_FILE", ca_path.to_str().unwrap()),
+        ],
+    );
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    hub.send_json(&buyer(&json!(1), "found through OLLAMA_HOST"));
+    assert_eq!(
+        stream_text(&streamed_answer(&hub, &json!(1))),
+        "found through OLLAMA_HOST"
+    );
+    let output = client.output();
+    assert!(
+        output.contains(&format!("on https://127.0.0.1:{}", ollama.port())),
+        "{output}"
+    );
+    assert!(output.contains("trusts only SSL_CERT_FILE"), "{output}");
+}
+
+#[test]
+fn an_https_ollama_with_an_unknown_ca_is_not_reachable_and_the_log_says_why() {
+    let ca = TestCa::new("private-ollama-ca");
+    let ollama = Ollama::start_tls(&ca);
+    let hub = Hub::start(TOKEN);
+    // No CA file: only the bundled Mozilla roots, which never signed it.
+    let client = Client::start(
+        &test_config(1),
+        &["--server", &hub.url(), "--ollama-host", &ollama.url()],
+    );
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    hub.send_json(&buyer(&json!(1), "anyone there?"));
+    let text = stream_error(&streamed_answer(&hub, &json!(1)));
+    assert_eq!(text, "Error: the owner's model server is not reachable");
+    let expected = format!("Ollama is not reachable at {}", ollama.url());
+    assert!(client.wait_output(&expected, WAIT), "{}", client.output());
+    let output = client.output();
+    assert!(output.contains("UnknownIssuer"), "{output}");
+    assert!(output.contains("issuer is not trusted"), "{output}");
+    assert!(
+        output.contains("Ollama's https trusts the bundled Mozilla roots only"),
+        "{output}"
+    );
+    assert!(ollama.wait_tls_failures(1, WAIT));
+    assert!(ollama.requests().is_empty());
+}
+
+#[test]
 fn a_hub_certificate_from_an_unknown_ca_is_refused_clearly() {
     let dir = TempDir::new();
     let hub_ca = TestCa::new("real-ca");

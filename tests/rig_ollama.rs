@@ -1,14 +1,18 @@
 //! Self-test of the Ollama emulator (`tests/support/ollama.rs`), driven by a plain
-//! std `TcpStream` HTTP/1.1 client so that the emulator is checked on the wire.
+//! std `TcpStream` HTTP/1.1 client so that the emulator is checked on the wire (the
+//! TLS emulator by the same client inside a rustls stream).
 
 mod support;
 
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, StreamOwned};
 use serde_json::{json, Value};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 use support::ollama::{split_pieces, Ollama, Reply, GARBAGE_LINE};
+use support::tls::TestCa;
 
 /// Bound on every wait in these tests.
 const WAIT: Duration = Duration::from_secs(3);
@@ -52,10 +56,12 @@ impl Answer {
     }
 }
 
-/// Minimal HTTP/1.1 client on one connection.
-struct Client {
-    reader: BufReader<TcpStream>,
+/// Minimal HTTP/1.1 client on one connection: plain TCP, or TLS over it.
+struct Client<S = TcpStream> {
+    reader: BufReader<S>,
 }
+
+type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
 impl Client {
     fn connect(ollama: &Ollama) -> Client {
@@ -66,6 +72,37 @@ impl Client {
         }
     }
 
+    /// True if nothing (not even EOF) arrives within `d`.
+    fn quiet_for(&mut self, d: Duration) -> bool {
+        self.reader.get_ref().set_read_timeout(Some(d)).unwrap();
+        let quiet = matches!(
+            self.reader.fill_buf(),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+        );
+        self.reader.get_ref().set_read_timeout(Some(WAIT)).unwrap();
+        quiet
+    }
+}
+
+impl Client<TlsStream> {
+    /// A TLS connection (handshake done) that trusts `ca` alone and expects
+    /// a certificate for `name`; the handshake's error otherwise.
+    fn connect_tls(ollama: &Ollama, ca: &TestCa, name: &str) -> io::Result<Client<TlsStream>> {
+        let socket = TcpStream::connect(("127.0.0.1", ollama.port()))?;
+        socket.set_read_timeout(Some(WAIT))?;
+        let name = ServerName::try_from(name.to_owned()).unwrap();
+        let tls = ClientConnection::new(ca.client_config(), name).unwrap();
+        let mut stream = StreamOwned::new(tls, socket);
+        while stream.conn.is_handshaking() {
+            stream.conn.complete_io(&mut stream.sock)?;
+        }
+        Ok(Client {
+            reader: BufReader::new(stream),
+        })
+    }
+}
+
+impl<S: Read + Write> Client<S> {
     fn send(&mut self, method: &str, path: &str, extra: &[(&str, &str)], body: &[u8]) {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
         for (name, value) in extra {
@@ -170,17 +207,6 @@ impl Client {
         self.send(method, path, &[], b"");
         let head = self.head().unwrap();
         self.body(head, method == "HEAD")
-    }
-
-    /// True if nothing (not even EOF) arrives within `d`.
-    fn quiet_for(&mut self, d: Duration) -> bool {
-        self.reader.get_ref().set_read_timeout(Some(d)).unwrap();
-        let quiet = matches!(
-            self.reader.fill_buf(),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
-        );
-        self.reader.get_ref().set_read_timeout(Some(WAIT)).unwrap();
-        quiet
     }
 
     /// True once the server has closed the connection.
@@ -818,6 +844,100 @@ fn dropping_the_emulator_ends_hanging_replies_and_idle_connections() {
     assert!(dropping.elapsed() < Duration::from_secs(1));
     assert!(client.at_eof());
     assert!(idle.at_eof());
+}
+
+#[test]
+fn the_tls_emulator_serves_the_same_api_over_tls() {
+    let ca = TestCa::new("ollama-rig");
+    let ollama = Ollama::start_tls(&ca);
+    assert_eq!(ollama.url(), format!("https://127.0.0.1:{}", ollama.port()));
+    let mut client = Client::connect_tls(&ollama, &ca, "127.0.0.1").expect("TLS handshake");
+    let version = client.request("GET", "/api/version");
+    assert_eq!(version.body, r#"{"version":"0.12.6"}"#);
+    let tags = client.request("GET", "/api/tags").json();
+    assert_eq!(tags["models"][0]["name"], "llama3.2:latest");
+    client.post(&json!({"model": "llama3.2", "prompt": "hello over tls"}));
+    let answer = client.answer();
+    assert_ndjson_stream(&answer);
+    assert!(answer.terminated);
+    let lines = answer.json_lines();
+    let words: Vec<&str> = lines[..3]
+        .iter()
+        .map(|l| l["response"].as_str().unwrap())
+        .collect();
+    assert_eq!(words, ["hello", " over", " tls"]);
+    assert_eq!(lines[3]["done"], true);
+    // Keep-alive over TLS: one connection, recorded like plain HTTP.
+    let requests = ollama.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(requests.iter().all(|r| r.conn == 0));
+    assert_eq!(
+        ollama.generate_requests()[0].body["prompt"],
+        "hello over tls"
+    );
+
+    // The certificate names localhost too.
+    let mut by_name = Client::connect_tls(&ollama, &ca, "localhost").expect("TLS handshake");
+    assert_eq!(by_name.request("GET", "/").body, "Ollama is running");
+    assert_eq!(ollama.connections(), 2);
+    assert_eq!(ollama.tls_failures(), 0);
+}
+
+#[test]
+fn the_tls_emulator_notices_a_client_leaving_mid_reply() {
+    let ca = TestCa::new("ollama-rig");
+    let ollama = Ollama::start_tls(&ca);
+    ollama.push(Reply::text("a b c").hang_after(1));
+    let mut client = Client::connect_tls(&ollama, &ca, "localhost").expect("TLS handshake");
+    client.post(&json!({"model": "llama3.2", "prompt": "x"}));
+    let head = client.head().unwrap();
+    assert_eq!(head.status, 200);
+    let first: Value = serde_json::from_str(&client.chunk().unwrap().unwrap()).unwrap();
+    assert_eq!(first["response"], "a");
+    drop(client);
+    assert!(ollama.wait_client_closed(1, WAIT));
+}
+
+#[test]
+fn the_tls_emulator_refuses_other_cas_and_plain_http() {
+    let ca = TestCa::new("ollama-rig");
+    let other = TestCa::new("other");
+    let ollama = Ollama::start_tls(&ca);
+    match Client::connect_tls(&ollama, &other, "127.0.0.1") {
+        Err(e) => assert!(e.to_string().contains("UnknownIssuer"), "{e}"),
+        Ok(_) => panic!("a handshake trusting another CA succeeded"),
+    }
+    assert!(ollama.wait_tls_failures(1, WAIT));
+
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let mut plain = Client::connect(&ollama);
+    plain.send("GET", "/api/version", &[], b"");
+    assert!(plain.head().is_err());
+    assert!(ollama.wait_tls_failures(2, WAIT));
+    assert!(ollama.requests().is_empty());
+
+    // The plain emulator stays plain.
+    let plain_ollama = Ollama::start();
+    assert!(plain_ollama.url().starts_with("http://127.0.0.1:"));
+    match Client::connect_tls(&plain_ollama, &ca, "127.0.0.1") {
+        Err(_) => {}
+        Ok(_) => panic!("the plain emulator spoke TLS"),
+    }
+}
+
+#[test]
+fn dropping_the_tls_emulator_ends_connections_before_and_after_the_handshake() {
+    let ca = TestCa::new("ollama-rig");
+    let ollama = Ollama::start_tls(&ca);
+    // A connection that never starts its handshake.
+    let mut silent = Client::connect(&ollama);
+    let mut idle = Client::connect_tls(&ollama, &ca, "localhost").expect("TLS handshake");
+    assert_eq!(idle.request("GET", "/").head.status, 200);
+    let dropping = Instant::now();
+    drop(ollama);
+    assert!(dropping.elapsed() < Duration::from_secs(1));
+    assert!(silent.at_eof());
+    assert!(idle.at_eof() || idle.reader.fill_buf().is_err());
 }
 
 #[test]

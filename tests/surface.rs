@@ -140,6 +140,15 @@ fn help_lists_every_flag_default_path_variable_and_exit_status() {
     for var in ["OLLAMA_PROXY_TOKEN", "OLLAMA_HOST", "SSL_CERT_FILE"] {
         assert!(help.contains(var), "{var} not described:\n{help}");
     }
+    let ca_file = help
+        .split("--ca-file PATH")
+        .nth(1)
+        .and_then(|rest| rest.split("--config").next())
+        .unwrap_or("");
+    assert!(
+        ca_file.contains("for the hub") && ca_file.contains("https:// Ollama"),
+        "--ca-file does not say what it is for:\n{help}"
+    );
     let statuses: Vec<&str> = help
         .lines()
         .skip_while(|l| !l.contains("EXIT STATUS"))
@@ -1838,6 +1847,93 @@ fn check_passes_against_the_emulators_over_tls() {
         );
     }
     assert_eq!(hub.connections(), 1);
+}
+
+#[test]
+fn check_passes_against_an_https_ollama_trusted_through_the_ca_file() {
+    let ca = TestCa::new("check-ollama");
+    let ollama = Ollama::start_tls(&ca);
+    let hub = Hub::start(TOKEN);
+    let launch = Launch::with_config(&test_config(1));
+    let ca_file = ca.write_pem(launch.home());
+    let out = launch
+        .args(&[
+            "--check",
+            "--server",
+            &hub.url(),
+            "--ollama-host",
+            &ollama.url(),
+            "--ca-file",
+            ca_file.to_str().unwrap(),
+        ])
+        .run(WAIT);
+    assert_check(&out, [true; 4], 0);
+    for expected in [
+        format!("Ollama {VERSION} answers at {}", ollama.url()),
+        "model 'llama3.2' is installed".into(),
+        "token accepted".into(),
+    ] {
+        assert!(
+            out.stdout.contains(&expected),
+            "{expected}:\n{}",
+            out.stdout
+        );
+    }
+    assert_eq!(ollama.tls_failures(), 0);
+    let paths: Vec<String> = ollama.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/api/version", "/api/tags"]);
+}
+
+#[test]
+fn check_against_an_https_ollama_from_an_unknown_ca_says_so() {
+    let ca = TestCa::new("check-ollama");
+    let ollama = Ollama::start_tls(&ca);
+    let hub = Hub::start(TOKEN);
+    let out = check(
+        &test_config(1),
+        &["--server", &hub.url(), "--ollama-host", &ollama.url()],
+    );
+    assert_check(&out, [true, false, false, true], 1);
+    assert!(out.stdout.contains("UnknownIssuer"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("give its CA certificate with --ca-file"),
+        "{}",
+        out.stdout
+    );
+    assert!(ollama.wait_tls_failures(1, WAIT));
+}
+
+#[test]
+fn check_with_an_https_ollama_and_a_bad_ca_file_gives_the_ca_fix() {
+    let ca = TestCa::new("check-ollama");
+    let ollama = Ollama::start_tls(&ca);
+    let hub = Hub::start(TOKEN);
+    let launch = Launch::with_config(&test_config(1));
+    let bad_ca = launch.home().join("not-a-ca.pem");
+    std::fs::write(&bad_ca, "not a certificate\n").unwrap();
+    let out = launch
+        .args(&[
+            "--check",
+            "--server",
+            &hub.url(),
+            "--ollama-host",
+            &ollama.url(),
+            "--ca-file",
+            bad_ca.to_str().unwrap(),
+        ])
+        .run(WAIT);
+    // The plain ws:// hub needs no CA; Ollama's https does.
+    assert_check(&out, [true, false, false, true], 1);
+    let expected = format!("Ollama at {}: not checked: CA file", ollama.url());
+    assert!(out.stdout.contains(&expected), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("holds no certificate"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("give --ca-file"), "{}", out.stdout);
+    assert_eq!(ollama.connections(), 0);
 }
 
 #[test]

@@ -128,7 +128,8 @@ settings_table! {
         default: "localhost".into(),
         parse: non_empty_string,
         show: String::clone,
-        doc: "Ollama's host, or a base URL such as `http://gpu:11434`",
+        doc: "Ollama's host, or a base URL such as `http://gpu:11434` or, for an Ollama \
+              behind a TLS reverse proxy, `https://gpu.example:443` (see `--ca-file`)",
     }
     ollama_port: u16 {
         key: "ollama_port",

@@ -1,8 +1,10 @@
 //! The TLS client setup for the hub: rustls with the ring provider, the
 //! bundled Mozilla roots (webpki-roots) plus the owner's extra CA from
 //! `--ca-file` or `SSL_CERT_FILE`. Certificate and host-name checks are
-//! never switched off. Also turns rustls errors into advice an owner can act
-//! on, and says why an extra CA file cannot be used ([`CaError`]).
+//! never switched off. Also reads that extra CA file ([`read_ca_file`],
+//! whose certificates `serve` hands to an https Ollama too), says why it
+//! cannot be used ([`CaError`]), and turns rustls errors into advice an
+//! owner can act on.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -26,8 +28,9 @@ pub enum CaError {
     },
     /// No CERTIFICATE section at all.
     NoCertificate { path: PathBuf },
-    /// rustls refused its own safe protocol versions (not expected with
-    /// the ring provider, but not worth a panic).
+    /// rustls refused its own safe protocol versions, or a root that
+    /// [`read_ca_file`] had accepted (neither is expected, but neither is
+    /// worth a panic).
     Setup(rustls::Error),
 }
 
@@ -63,16 +66,16 @@ impl std::error::Error for CaError {
     }
 }
 
-/// Builds the client config once; every connection shares it.
-pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, CaError> {
+/// Builds the client config once; every connection shares it. It trusts
+/// the bundled Mozilla roots plus `extra_ca`, the certificates of the
+/// owner's CA file as [`read_ca_file`] returned them.
+pub fn client_config(
+    extra_ca: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, CaError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = extra_ca {
-        let added = add_pem_file(&mut roots, path)?;
-        log::info!(
-            "trusting {added} extra CA certificate(s) from {}",
-            path.display()
-        );
+    for cert in extra_ca {
+        roots.add(cert.clone()).map_err(CaError::Setup)?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -83,28 +86,34 @@ pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig
     Ok(Arc::new(config))
 }
 
-fn add_pem_file(roots: &mut rustls::RootCertStore, path: &Path) -> Result<usize, CaError> {
+/// The certificates of a CA file (PEM), each checked to be usable as a
+/// root; at least one.
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaError> {
     let path_buf = || path.to_path_buf();
-    let certs = CertificateDer::pem_file_iter(path).map_err(|source| CaError::Read {
+    let pem = CertificateDer::pem_file_iter(path).map_err(|source| CaError::Read {
         path: path_buf(),
         source,
     })?;
-    let mut added = 0;
-    for cert in certs {
+    // rustls's own test of a root; the store itself is not kept.
+    let mut check = rustls::RootCertStore::empty();
+    let mut certs = Vec::new();
+    for cert in pem {
         let cert = cert.map_err(|source| CaError::BadPem {
             path: path_buf(),
             source,
         })?;
-        roots.add(cert).map_err(|source| CaError::BadCertificate {
-            path: path_buf(),
-            source,
-        })?;
-        added += 1;
+        check
+            .add(cert.clone())
+            .map_err(|source| CaError::BadCertificate {
+                path: path_buf(),
+                source,
+            })?;
+        certs.push(cert);
     }
-    if added == 0 {
+    if certs.is_empty() {
         return Err(CaError::NoCertificate { path: path_buf() });
     }
-    Ok(added)
+    Ok(certs)
 }
 
 /// A rustls error as a sentence that says what to do.
@@ -135,25 +144,28 @@ mod tests {
     use super::*;
     use crate::test_ca::TestCa;
 
-    /// `client_config` on a file holding `text`, and the file's path.
-    fn config_from(text: &str) -> (Result<Arc<rustls::ClientConfig>, CaError>, PathBuf) {
+    /// `read_ca_file` on a file holding `text`, and the file's path.
+    fn config_from(text: &str) -> (Result<Vec<CertificateDer<'static>>, CaError>, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ca.pem");
         std::fs::write(&path, text).unwrap();
-        (client_config(Some(&path)), path)
+        (read_ca_file(&path), path)
     }
 
     #[test]
     fn a_ca_file_with_a_certificate_is_trusted() {
-        let (result, _) = config_from(&TestCa::new("good").cert_pem());
-        assert!(result.is_ok(), "{:?}", result.err());
-        assert!(client_config(None).is_ok());
+        let (first, second) = (TestCa::new("good"), TestCa::new("other"));
+        let (result, _) = config_from(&(first.cert_pem() + &second.cert_pem()));
+        let certs = result.unwrap();
+        assert_eq!(certs, [first.cert_der(), second.cert_der()]);
+        assert!(client_config(&certs).is_ok());
+        assert!(client_config(&[]).is_ok());
     }
 
     #[test]
     fn ca_file_errors_name_the_file_and_keep_the_cause() {
         let missing = Path::new("/nonexistent/ca.pem");
-        let error = client_config(Some(missing)).unwrap_err();
+        let error = read_ca_file(missing).unwrap_err();
         assert!(matches!(error, CaError::Read { .. }), "{error:?}");
         assert!(error
             .to_string()

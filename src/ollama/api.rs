@@ -1,14 +1,20 @@
 //! The small Ollama requests the owner's tools make: the version
 //! (`GET /api/version`) and the installed models (`GET /api/tags`) for
 //! `--check` and the first run, and how a configured host and port become
-//! Ollama's base URL. Buyers' prompts go through `client` instead.
+//! Ollama's base URL. Buyers' prompts go through `client` instead. Like
+//! them, these requests never use an environment proxy, and an https
+//! address is checked against the roots the caller gives.
 
 use std::time::Duration;
 
 use serde_json::Value;
+use ureq::tls::RootCerts;
+
+use super::tls;
 
 /// `http://host:port` from the config's host and port. A host that already
-/// carries a scheme (`http://gpu-box:11434`) is used as it is.
+/// carries a scheme (`http://gpu-box:11434`, `https://gpu.example:443`) is
+/// used as it is.
 pub fn base_url(host: &str, port: u16) -> String {
     let host = host.trim().trim_end_matches('/');
     if host.contains("://") {
@@ -22,9 +28,15 @@ pub fn base_url(host: &str, port: u16) -> String {
 
 /// `GET` a small JSON document from Ollama within `timeout` (first run and
 /// `--check`); the error is a short sentence.
-fn get_json(base_url: &str, path: &str, timeout: Duration) -> Result<Value, String> {
+fn get_json(
+    base_url: &str,
+    roots: &RootCerts,
+    path: &str,
+    timeout: Duration,
+) -> Result<Value, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .proxy(None)
+        .tls_config(tls::config(roots))
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .build()
@@ -47,8 +59,12 @@ fn get_json(base_url: &str, path: &str, timeout: Duration) -> Result<Value, Stri
 }
 
 /// The names of the models Ollama has installed (`GET /api/tags`).
-pub fn installed_models(base_url: &str, timeout: Duration) -> Result<Vec<String>, String> {
-    let tags = get_json(base_url, "/api/tags", timeout)?;
+pub fn installed_models(
+    base_url: &str,
+    roots: &RootCerts,
+    timeout: Duration,
+) -> Result<Vec<String>, String> {
+    let tags = get_json(base_url, roots, "/api/tags", timeout)?;
     let models = tags
         .get("models")
         .and_then(Value::as_array)
@@ -60,8 +76,8 @@ pub fn installed_models(base_url: &str, timeout: Duration) -> Result<Vec<String>
 }
 
 /// Ollama's version (`GET /api/version`).
-pub fn version(base_url: &str, timeout: Duration) -> Result<String, String> {
-    let answer = get_json(base_url, "/api/version", timeout)?;
+pub fn version(base_url: &str, roots: &RootCerts, timeout: Duration) -> Result<String, String> {
+    let answer = get_json(base_url, roots, "/api/version", timeout)?;
     Ok(answer
         .get("version")
         .and_then(Value::as_str)
@@ -88,6 +104,7 @@ mod tests {
     fn base_urls() {
         assert_eq!(base_url("localhost", 11434), "http://localhost:11434");
         assert_eq!(base_url("http://gpu:8080/", 11434), "http://gpu:8080");
+        assert_eq!(base_url("https://gpu:443", 11434), "https://gpu:443");
         assert_eq!(base_url("::1", 11434), "http://[::1]:11434");
     }
 

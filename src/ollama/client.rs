@@ -6,7 +6,9 @@
 //! worker's requests (keep-alive), and a [`Watchdog`] that enforces the
 //! load and idle timeouts by shutting that agent down. Environment proxies
 //! are never used: Ollama is on this box or the owner's LAN, and an
-//! `HTTP_PROXY` meant for the outside world must not capture it.
+//! `HTTP_PROXY` meant for the outside world must not capture it. An
+//! `https://` address (an Ollama behind a TLS reverse proxy) is checked
+//! against the target's roots (`tls`).
 //!
 //! Everything that can go wrong becomes an [`OllamaError`]: its `Display`
 //! is the owner's full account, `for_buyer` the buyer's plain words (the
@@ -19,14 +21,19 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use ureq::tls::RootCerts;
 
+use super::tls;
 use super::watchdog::{Canceller, Cut, Watchdog};
 
 /// What a worker needs to know to ask Ollama (shared by all workers).
 #[derive(Clone, Debug)]
 pub struct OllamaTarget {
-    /// `http://host:port`, without a trailing slash.
+    /// `http://host:port` or `https://host:port`, without a trailing slash.
     pub base_url: String,
+    /// What an https Ollama's certificate is checked against ([`tls::roots`]);
+    /// unused for plain http.
+    pub roots: RootCerts,
     pub model: String,
     pub keep_alive: Option<Value>,
     pub options: Map<String, Value>,
@@ -106,7 +113,15 @@ impl fmt::Display for OllamaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OllamaError::Unreachable { url, source } => {
-                write!(f, "Ollama is not reachable at {url} ({source})")
+                write!(f, "Ollama is not reachable at {url} ({source})")?;
+                if untrusted_certificate(source) {
+                    f.write_str(
+                        ": its TLS certificate's issuer is not trusted (an https Ollama is \
+                         checked against the certificates of --ca-file or SSL_CERT_FILE when \
+                         one is given, else against the bundled Mozilla roots)",
+                    )?;
+                }
+                Ok(())
             }
             OllamaError::ModelMissing { model } => write!(
                 f,
@@ -176,6 +191,21 @@ impl std::error::Error for OllamaError {
     }
 }
 
+/// Whether `error` is an https Ollama's certificate from an unknown issuer.
+fn untrusted_certificate(error: &ureq::Error) -> bool {
+    let tls_error = match error {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(e) => e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    matches!(
+        tls_error,
+        Some(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer
+        ))
+    )
+}
+
 fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 {
@@ -214,7 +244,7 @@ impl OllamaClient {
     pub fn new(name: &str, target: OllamaTarget) -> OllamaClient {
         let watchdog = Watchdog::start(name, target.load_timeout, target.idle_timeout);
         OllamaClient {
-            agent: new_agent(),
+            agent: new_agent(&target.roots),
             target,
             watchdog,
         }
@@ -241,7 +271,7 @@ impl OllamaClient {
             Some(cut) => {
                 // The agent was shut down to interrupt the read; every later
                 // request needs a fresh one.
-                self.agent = new_agent();
+                self.agent = new_agent(&self.target.roots);
                 match (result, cut) {
                     // The answer completed just as the deadline passed.
                     (Ok(stats), Cut::NoFirstLine(_) | Cut::Stalled(_)) => Ok(stats),
@@ -332,10 +362,12 @@ fn drain_rest(reader: &mut impl BufRead) {
 }
 
 /// A keep-alive agent that never uses an environment proxy and returns
-/// error statuses as responses, so that Ollama's error text can be read.
-fn new_agent() -> ureq::Agent {
+/// error statuses as responses, so that Ollama's error text can be read;
+/// https is checked against `roots`.
+fn new_agent(roots: &RootCerts) -> ureq::Agent {
     ureq::Agent::config_builder()
         .proxy(None)
+        .tls_config(tls::config(roots))
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(10)))
         // Ollama's lines are short and its headers small; ureq's 128 KiB
@@ -389,6 +421,7 @@ mod tests {
     fn target() -> OllamaTarget {
         OllamaTarget {
             base_url: "http://127.0.0.1:9".into(),
+            roots: RootCerts::WebPki,
             model: "m".into(),
             keep_alive: None,
             options: Map::new(),
@@ -460,6 +493,38 @@ mod tests {
             .to_string()
             .starts_with("Ollama is not reachable at http://127.0.0.1:"));
         assert!(error.source().is_some_and(|e| e.is::<ureq::Error>()));
+    }
+
+    /// An https Ollama whose certificate's issuer is unknown gets the
+    /// owner told which roots were used; other failures keep ureq's text.
+    #[test]
+    fn an_untrusted_certificate_says_which_roots_were_used() {
+        let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let untrusted = |source| OllamaError::Unreachable {
+            url: "https://gpu:443".into(),
+            source,
+        };
+        let wrapped = io::Error::new(io::ErrorKind::InvalidData, unknown.clone());
+        for error in [
+            untrusted(ureq::Error::Io(wrapped)),
+            untrusted(ureq::Error::Rustls(unknown)),
+        ] {
+            let text = error.to_string();
+            assert!(
+                text.starts_with("Ollama is not reachable at https://gpu:443 ("),
+                "{text}"
+            );
+            assert!(text.contains("UnknownIssuer"), "{text}");
+            assert!(text.contains("issuer is not trusted"), "{text}");
+            assert!(text.contains("--ca-file"), "{text}");
+            assert_eq!(
+                error.for_buyer(),
+                "the owner's model server is not reachable"
+            );
+        }
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let text = untrusted(ureq::Error::Io(refused)).to_string();
+        assert!(!text.contains("--ca-file"), "{text}");
     }
 
     /// A reader that fails once with the error it holds.

@@ -2,13 +2,18 @@
 //! keep-alive connection and hands each piece on as its NDJSON line
 //! arrives; `watchdog` cuts a request that outlives its load or idle
 //! deadline (or the shutdown grace); `api` holds the small requests of
-//! `--check` and the first run. Nothing here knows the hub or the config
-//! file: the caller builds an [`OllamaTarget`] from the settings.
+//! `--check` and the first run; `tls` sets up https for both, against the
+//! roots the caller chose. Nothing here knows the hub or the config file:
+//! the caller builds an [`OllamaTarget`] (roots included) from the
+//! settings.
 
 mod api;
 mod client;
+mod tls;
 mod watchdog;
 
 pub use api::{base_url, installed_models, is_installed, version};
 pub use client::{OllamaClient, OllamaError, OllamaTarget, Stats};
+pub use tls::{roots, uses_tls};
+pub use ureq::tls::RootCerts;
 pub use watchdog::Canceller;

@@ -5,6 +5,10 @@
 //! like the parts of the Ollama API the client talks to (`shared/ollama-api.md` is the
 //! source of truth): `POST /api/generate` (NDJSON stream or one JSON object),
 //! `GET|HEAD /`, `/api/version`, `/api/tags`, and Gin's plain-text 404/405 pages.
+//! [`Ollama::start_tls`] serves the same over TLS, as an Ollama behind a TLS reverse
+//! proxy would: a certificate for `localhost` and `127.0.0.1` from a test CA
+//! ([`super::tls::TestCa`]); each connection's handshake runs on its own thread, and
+//! the ones that fail are counted ([`Ollama::tls_failures`]).
 //!
 //! Data flow:
 //! * A test queues scripted [`Reply`]s with [`Ollama::push`]; each `/api/generate`
@@ -25,6 +29,7 @@
 //! JSON sent to the client is written by hand, in Go's key order and with Go's escaping
 //! (`<`, `>`, `&`, U+2028/2029 and control characters escaped, other text raw UTF-8).
 
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -35,6 +40,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::tls::TestCa;
 
 /// Models installed in an emulator made by [`Ollama::start`].
 pub const DEFAULT_MODELS: [&str; 2] = ["llama3.2:latest", "llama2:latest"];
@@ -58,6 +65,7 @@ const TEMPLATE_TOKENS: usize = 10;
 pub struct Ollama {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    tls: bool,
     accept: Option<JoinHandle<()>>,
     /// Disconnects once every emulator thread has ended (each holds a sender).
     /// In a Mutex only so that `Ollama` is `Sync`.
@@ -252,6 +260,16 @@ impl Ollama {
     /// Emulator with these models installed, named as `/api/tags` shows them
     /// (e.g. `"qwen3:8b"`).
     pub fn with_models(models: &[&str]) -> Ollama {
+        Ollama::serve(models, None)
+    }
+
+    /// Emulator with [`DEFAULT_MODELS`] installed, over TLS: it presents a
+    /// certificate for `localhost` and `127.0.0.1` signed by `ca`.
+    pub fn start_tls(ca: &TestCa) -> Ollama {
+        Ollama::serve(&DEFAULT_MODELS, Some(ca.server_config()))
+    }
+
+    fn serve(models: &[&str], tls: Option<Arc<ServerConfig>>) -> Ollama {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Ollama emulator");
         let addr = listener.local_addr().expect("emulator address");
         let shared = Arc::new(Shared {
@@ -263,14 +281,16 @@ impl Ollama {
         let (exited, all_exited) = mpsc::channel();
         let accept = {
             let shared = Arc::clone(&shared);
+            let tls = tls.clone();
             thread::Builder::new()
                 .name("ollama-accept".into())
-                .spawn(move || accept_loop(listener, shared, exited))
+                .spawn(move || accept_loop(listener, tls, shared, exited))
                 .expect("spawn the emulator accept thread")
         };
         Ollama {
             shared,
             addr,
+            tls: tls.is_some(),
             accept: Some(accept),
             all_exited: Mutex::new(all_exited),
         }
@@ -280,9 +300,11 @@ impl Ollama {
         self.addr.port()
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` when made by
+    /// [`Ollama::start_tls`].
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Queues a reply for the next `/api/generate` request (FIFO).
@@ -321,6 +343,17 @@ impl Ollama {
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
         self.shared.lock().connections
+    }
+
+    /// TLS handshakes that failed (an emulator made by [`Ollama::start_tls`]):
+    /// a client that does not trust the certificate, or one that speaks plain HTTP.
+    pub fn tls_failures(&self) -> usize {
+        self.shared.lock().tls_failures
+    }
+
+    /// Waits until [`Ollama::tls_failures`] reaches `n`.
+    pub fn wait_tls_failures(&self, n: usize, timeout: Duration) -> bool {
+        self.shared.wait_until(timeout, |s| s.tls_failures >= n)
     }
 
     /// Generate replies cut short because the client went away mid-reply.
@@ -374,6 +407,7 @@ struct State {
     requests: Vec<Recorded>,
     connections: usize,
     client_closed: usize,
+    tls_failures: usize,
     /// Clones of the open sockets, by connection index, so drop can shut them down.
     open: Vec<(usize, TcpStream)>,
 }
@@ -421,7 +455,12 @@ fn normalize_model(name: &str) -> String {
     }
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>, exited: mpsc::Sender<Infallible>) {
+fn accept_loop(
+    listener: TcpListener,
+    tls: Option<Arc<ServerConfig>>,
+    shared: Arc<Shared>,
+    exited: mpsc::Sender<Infallible>,
+) {
     for stream in listener.incoming() {
         if shared.stopping() {
             break;
@@ -429,6 +468,14 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, exited: mpsc::Sender<
         let Ok(stream) = stream else { continue };
         let Ok(clone) = stream.try_clone() else {
             continue;
+        };
+        // The handshake itself waits for the connection's own thread.
+        let stream = match &tls {
+            None => Stream::Plain(stream),
+            Some(config) => match ServerConnection::new(Arc::clone(config)) {
+                Ok(tls) => Stream::Tls(Box::new(StreamOwned::new(tls, stream))),
+                Err(_) => continue,
+            },
         };
         let index = {
             let mut state = shared.lock();
@@ -524,9 +571,65 @@ struct Generate {
     unload: bool,
 }
 
+/// A connection's bytes: plain TCP, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+}
+
+impl Stream {
+    /// The socket underneath, for timeouts and shutdown.
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(socket) => socket,
+            Stream::Tls(tls) => &tls.sock,
+        }
+    }
+
+    /// Completes a TLS handshake (nothing to do for plain TCP).
+    fn handshake(&mut self) -> io::Result<()> {
+        if let Stream::Tls(tls) = self {
+            while tls.conn.is_handshaking() {
+                tls.conn.complete_io(&mut tls.sock)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.read(buf),
+            Stream::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.write(buf),
+            Stream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(socket) => socket.flush(),
+            Stream::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+/// Whether `e` is a TLS failure (rustls wraps its errors in `InvalidData`).
+fn is_tls_error(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
 /// One connection: its socket, bytes read but not yet used, and its index.
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     index: usize,
     shared: Arc<Shared>,
@@ -535,7 +638,7 @@ struct Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         // The clone kept for drop holds the socket open; shutting down closes it for real.
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.stream.tcp().shutdown(Shutdown::Both);
         let index = self.index;
         self.shared.lock().open.retain(|(i, _)| *i != index);
     }
@@ -543,12 +646,18 @@ impl Drop for Conn {
 
 impl Conn {
     fn serve(mut self) {
-        let _ = self.stream.set_nodelay(true);
+        let _ = self.stream.tcp().set_nodelay(true);
+        if self.stream.handshake().is_err() {
+            if !self.shared.stopping() {
+                self.shared.update(|s| s.tls_failures += 1);
+            }
+            return;
+        }
         loop {
             let request = match self.read_request() {
                 Ok(Some(request)) => request,
                 Ok(None) => return,
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                Err(e) if e.kind() == io::ErrorKind::InvalidData && !is_tls_error(&e) => {
                     let _ = self.send(
                         400,
                         "text/plain; charset=utf-8",
@@ -710,9 +819,9 @@ impl Conn {
                 },
                 None => POLL,
             };
-            let _ = self.stream.set_read_timeout(Some(slice));
+            let _ = self.stream.tcp().set_read_timeout(Some(slice));
             let read = self.stream.read(&mut chunk);
-            let _ = self.stream.set_read_timeout(None);
+            let _ = self.stream.tcp().set_read_timeout(None);
             match read {
                 Ok(0) => return Err(self.gone()),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
