@@ -154,7 +154,8 @@ pub struct Args {
     pub server: Option<String>,
     /// The default hub URL's port, for this run only.
     pub port: Option<u16>,
-    /// An extra CA certificate (PEM) to trust for the hub.
+    /// An extra CA certificate (PEM) to trust for the hub and an https://
+    /// Ollama.
     pub ca_file: Option<PathBuf>,
     /// Another config file instead of `~/.config/ollama_proxy/config.json`.
     pub config: Option<PathBuf>,

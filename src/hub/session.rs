@@ -606,3 +606,21 @@ fn shorten(text: &str, max: usize) -> String {
         None => text.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_reason_is_shown_after_its_code() {
+        assert_eq!(reason_suffix("maintenance"), ": maintenance");
+        assert_eq!(reason_suffix(""), "");
+    }
+
+    #[test]
+    fn long_frames_are_shortened_for_the_log() {
+        assert_eq!(shorten("abc", 5), "abc");
+        assert_eq!(shorten("abcdef", 3), "abc... (6 bytes)");
+        assert_eq!(shorten("ééé", 2), "éé... (6 bytes)");
+    }
+}

@@ -1,6 +1,6 @@
 //! The test rig shared by the integration tests: a hub emulator (WebSocket,
 //! optionally TLS with a CA made at test time), an Ollama emulator
-//! (HTTP/NDJSON), the one launcher of the client binary (shared with the
+//! (HTTP/NDJSON, optionally over TLS too), the one launcher of the client binary (shared with the
 //! examples), and a runner for the real client binary. Each test binary uses
 //! only part of it.
 #![allow(dead_code)]
