@@ -256,12 +256,7 @@ fn sigterm_lets_short_answers_finish_and_ends_long_ones_cleanly() {
         ollama.wait_client_closed(1, WAIT),
         "Ollama saw the request closed"
     );
-    assert!(hub.wait_close_frames(1, WAIT));
-    assert!(
-        hub.close_frames().contains(&Some(1001)),
-        "{:?}",
-        hub.close_frames()
-    );
+    assert_went_away(&hub);
 }
 
 #[test]
@@ -349,12 +344,7 @@ fn sighup_lets_a_running_answer_finish_and_exits_0_like_sigterm() {
         "{status:?}: {}",
         client.output()
     );
-    assert!(hub.wait_close_frames(1, WAIT));
-    assert!(
-        hub.close_frames().contains(&Some(1001)),
-        "{:?}",
-        hub.close_frames()
-    );
+    assert_went_away(&hub);
 }
 
 #[test]
@@ -768,4 +758,14 @@ fn a_dead_connection_is_closed_at_once_not_at_the_reconnect() {
         thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(hub.open_connections(), 0, "{}", client.output());
+}
+
+/// The hub was told the client is going away: Close 1001.
+fn assert_went_away(hub: &Hub) {
+    assert!(hub.wait_close_frames(1, WAIT));
+    assert!(
+        hub.close_frames().contains(&Some(1001)),
+        "{:?}",
+        hub.close_frames()
+    );
 }

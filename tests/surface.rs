@@ -1074,20 +1074,7 @@ fn the_developers_environment_does_not_reach_the_client() {
     // Over TLS the hub accepts the config file's token on a direct
     // connection: the leaked token would be rejected, a leaked proxy
     // refused.
-    let ollama = Ollama::start();
-    let ca = TestCa::new("developer-shell");
-    let hub = Hub::start_tls(TOKEN, &ca);
-    let launch = Launch::with_config(&test_config(ollama.port()));
-    let ca_file = ca.write_pem(launch.home());
-    let out = launch
-        .args(&[
-            "--check",
-            "--server",
-            &hub.url(),
-            "--ca-file",
-            ca_file.to_str().unwrap(),
-        ])
-        .run(WAIT);
+    let (out, hub) = check_over_tls("developer-shell");
     assert_check(&out, [true; 4], 0);
     assert!(
         out.stdout.contains("TLS verified, token accepted"),
@@ -1100,6 +1087,7 @@ fn the_developers_environment_does_not_reach_the_client() {
     // Without --ca-file the client trusts only its built-in roots: the hub's
     // certificate is refused as such, not for a CA file it cannot read
     // (SSL_CERT_FILE).
+    let ollama = Ollama::start();
     let out = check(&test_config(ollama.port()), &["--server", &hub.url()]);
     assert_check(&out, [true, true, true, false], 1);
     assert!(
@@ -1812,15 +1800,11 @@ fn check(config: &Value, args: &[&str]) -> Finished {
     out
 }
 
-fn assert_check(out: &Finished, expected: [bool; 4], status: i32) {
-    assert_eq!(checklist(out), expected, "{}", out.describe());
-    assert_eq!(out.code(), Some(status), "{}", out.describe());
-}
-
-#[test]
-fn check_passes_against_the_emulators_over_tls() {
+/// `--check` against the emulators, the hub over TLS with a CA made for
+/// the test and given with `--ca-file`; the hub is returned for its counts.
+fn check_over_tls(ca_name: &str) -> (Finished, Hub) {
     let ollama = Ollama::start();
-    let ca = TestCa::new("check");
+    let ca = TestCa::new(ca_name);
     let hub = Hub::start_tls(TOKEN, &ca);
     let launch = Launch::with_config(&test_config(ollama.port()));
     let ca_file = ca.write_pem(launch.home());
@@ -1833,6 +1817,17 @@ fn check_passes_against_the_emulators_over_tls() {
             ca_file.to_str().unwrap(),
         ])
         .run(WAIT);
+    (out, hub)
+}
+
+fn assert_check(out: &Finished, expected: [bool; 4], status: i32) {
+    assert_eq!(checklist(out), expected, "{}", out.describe());
+    assert_eq!(out.code(), Some(status), "{}", out.describe());
+}
+
+#[test]
+fn check_passes_against_the_emulators_over_tls() {
+    let (out, hub) = check_over_tls("check");
     assert_check(&out, [true; 4], 0);
     for expected in [
         format!("Ollama {VERSION}"),
