@@ -2129,12 +2129,7 @@ fn a_thread_that_cannot_start_ends_with_status_71_and_says_why() {
         .args(&["--server", &hub.url()])
         .env("RUST_MIN_STACK", "1099511627776")
         .run(WAIT);
-    assert_eq!(out.code(), Some(71), "{}", out.describe());
-    assert!(
-        out.stderr.contains("cannot start the writer thread"),
-        "{}",
-        out.describe()
-    );
+    assert_ended(&out, 71, "cannot start the writer thread");
 }
 
 #[test]
@@ -2201,12 +2196,7 @@ fn a_broken_ca_file_flag_is_still_a_configuration_error() {
     let out = Launch::with_config(&test_config(ollama.port()))
         .args(&["--server", &hub.url(), "--ca-file", "/nonexistent/ca.pem"])
         .run(WAIT);
-    assert_eq!(out.code(), Some(78), "{}", out.describe());
-    assert!(
-        out.stderr.contains("cannot read CA file"),
-        "{}",
-        out.describe()
-    );
+    assert_ended(&out, 78, "cannot read CA file");
 }
 
 #[test]
@@ -2361,4 +2351,10 @@ fn every_non_zero_exit_says_why_on_stderr() {
             out.describe()
         );
     }
+}
+
+/// The run ended with `status` and said `why` on stderr.
+fn assert_ended(out: &Finished, status: i32, why: &str) {
+    assert_eq!(out.code(), Some(status), "{}", out.describe());
+    assert!(out.stderr.contains(why), "{}", out.describe());
 }
