@@ -770,3 +770,32 @@ fn end_of_input_at_the_prompt_ends_test_mode() {
     );
     assert_no_panic(&text);
 }
+
+#[test]
+fn first_run_asks_ollamas_host_and_port_when_nothing_sets_them() {
+    let ollama = Ollama::with_models(&["qwen3:8b"]);
+    let hub = Hub::start(TOKEN);
+    let mut term = Terminal::start(TempDir::new(), &["--server", &hub.url()], &[]);
+    let config_path = term.config_path();
+    term.expect("Hub token (input hidden): ");
+    term.wait_echo_off();
+    term.type_line(TOKEN);
+    term.expect("Ollama host [localhost]: ");
+    term.type_line("127.0.0.1");
+    term.expect("Ollama port [11434]: ");
+    // A bad port is asked again, then the emulator's is taken.
+    term.type_line("99999");
+    term.expect("A port is a number from 1 to 65535.\nOllama port [11434]: ");
+    term.type_line(&ollama.port().to_string());
+    // The models listed come from that address.
+    term.expect("Model (number or name) [qwen3:8b]: ");
+    term.type_line("");
+    term.expect("Stream answers piece by piece (y/n) [y]: ");
+    term.type_line("n");
+    term.expect(&format!("Settings saved to {}\n", config_path.display()));
+    let saved = read_config(&config_path);
+    assert_eq!(saved["ollama_host"], "127.0.0.1", "{saved}");
+    assert_eq!(saved["ollama_port"], ollama.port(), "{saved}");
+    assert_eq!(saved["stream_mode"], false, "{saved}");
+    assert_token_hidden(&term.text());
+}
