@@ -285,3 +285,51 @@ pub fn init_logging(args: &Args, resolved: &Resolved) {
         files_kept: resolved.settings.log_files_kept,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_the_first_line_and_the_rest_is_left_unread() {
+        let mut input: &[u8] = b"  the-token \nnext prompt\n";
+        assert_eq!(first_line(&mut input).ok().as_deref(), Some("the-token"));
+        assert_eq!(input, b"next prompt\n");
+    }
+
+    #[test]
+    fn a_token_line_may_be_as_long_as_the_limit_but_no_longer() {
+        let longest = "t".repeat(TOKEN_LINE_MAX);
+        let text = format!("{longest}\nrest\n");
+        let mut input = text.as_bytes();
+        assert_eq!(first_line(&mut input).ok(), Some(longest.clone()));
+        assert_eq!(input, b"rest\n");
+        // The same without its newline, at the end of input.
+        assert_eq!(first_line(longest.as_bytes()).ok(), Some(longest.clone()));
+        let too_long = "t".repeat(TOKEN_LINE_MAX + 1);
+        assert!(matches!(
+            first_line(too_long.as_bytes()),
+            Err(NoToken::TooLong)
+        ));
+        // Tokens are far shorter; a few thousand bytes are fine.
+        let long = "k".repeat(2000);
+        assert_eq!(first_line(long.as_bytes()).ok(), Some(long));
+    }
+
+    #[test]
+    fn what_a_token_file_lacks_is_said_and_its_fix_only_when_it_helps() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let message = token_from_file(&missing).unwrap_err().message;
+        assert!(message.contains("cannot be read"), "{message}");
+        assert!(!message.contains("first line must be"), "{message}");
+        let blank = dir.path().join("blank");
+        std::fs::write(&blank, "\nsecret-on-line-2\n").unwrap();
+        let message = token_from_file(&blank).unwrap_err().message;
+        assert!(
+            message.contains("its first line must be the hub token"),
+            "{message}"
+        );
+        assert!(!message.contains("secret-on-line-2"), "{message}");
+    }
+}

@@ -799,3 +799,42 @@ fn first_run_asks_ollamas_host_and_port_when_nothing_sets_them() {
     assert_eq!(saved["stream_mode"], false, "{saved}");
     assert_token_hidden(&term.text());
 }
+
+#[test]
+fn reset_config_without_a_config_file_says_so_and_goes_on() {
+    let home = TempDir::new();
+    let config = home.path().join("fresh").join("config.json");
+    let mut term = Terminal::start(
+        TempDir::borrowed(home.path()),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--reset-config",
+            "--force-token",
+            "fresh-token-4242",
+            "--show-config",
+        ],
+        &[],
+    );
+    term.expect(&format!(
+        "There is no config file {} to delete\n",
+        config.display()
+    ));
+    term.expect(&format!("Settings saved to {}\n", config.display()));
+    let status = term.wait_exit();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", term.text());
+    assert_eq!(read_config(&config), json!({"token": "fresh-token-4242"}));
+
+    // A config path that cannot even be looked at is not "no file".
+    let not_a_dir = home.path().join("a-file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let inside = not_a_dir.join("config.json");
+    let mut term = Terminal::start(
+        TempDir::borrowed(home.path()),
+        &["--config", inside.to_str().unwrap(), "--reset-config"],
+        &[],
+    );
+    term.expect(&format!("cannot read {}", inside.display()));
+    let status = term.wait_exit();
+    assert_eq!(status.and_then(|s| s.code()), Some(78), "{}", term.text());
+}
