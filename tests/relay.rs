@@ -757,3 +757,22 @@ fn a_message_id_goes_back_byte_for_byte() {
         .collect();
     assert_eq!(text, "big id");
 }
+
+#[test]
+fn a_frame_of_exactly_max_frame_bytes_is_run() {
+    let rig = rig_with(|c| with(c, "max_frame_bytes", json!(4096)));
+    let bare = buyer(&json!(1), "").to_string().len();
+    let prompt = "q".repeat(4096 - bare);
+    let frame = buyer(&json!(1), &prompt).to_string();
+    assert_eq!(frame.len(), 4096);
+    rig.hub.send_text(&frame);
+    assert_eq!(stream_text(&streamed_answer(&rig.hub, &json!(1))), prompt);
+    // One byte more is too large.
+    let over = buyer(&json!(2), &format!("{prompt}q")).to_string();
+    rig.hub.send_text(&over);
+    let refused = stream_error(&streamed_answer(&rig.hub, &json!(2)));
+    assert!(
+        refused.contains("(4097 bytes, this box accepts at most 4096)"),
+        "{refused}"
+    );
+}
