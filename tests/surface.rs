@@ -2363,3 +2363,26 @@ fn assert_ended(out: &Finished, status: i32, why: &str) {
     assert_eq!(out.code(), Some(status), "{}", out.describe());
     assert!(out.stderr.contains(why), "{}", out.describe());
 }
+
+#[test]
+fn a_broken_ssl_cert_file_is_reported_for_the_hub_alone_too() {
+    let ollama = Ollama::start();
+    let ca = TestCa::new("hub-only");
+    let hub = Hub::start_tls(TOKEN, &ca);
+    let mut client = Launch::with_config(&test_config(ollama.port()))
+        .args(&["--server", &hub.url()])
+        .env("SSL_CERT_FILE", "/nonexistent/ca-bundle.pem")
+        .start();
+    assert!(
+        client.wait_output("unknown authority", WAIT),
+        "{}",
+        client.output()
+    );
+    let output = client.output();
+    assert_eq!(
+        output.matches("ignoring SSL_CERT_FILE").count(),
+        1,
+        "{output}"
+    );
+    stop(&mut client);
+}
