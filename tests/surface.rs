@@ -2162,17 +2162,13 @@ fn check_fails_when_the_flags_cannot_be_saved() {
     );
 }
 
-#[test]
-fn a_broken_ssl_cert_file_is_a_warning_not_a_stop() {
-    // Both TLS users at once: the hub and an https Ollama.
-    let ca = TestCa::new("elsewhere");
-    let ollama = Ollama::start_tls(&ca);
-    let hub = Hub::start_tls(TOKEN, &ca);
-    let mut client = Launch::with_config(&test_config(1))
-        .args(&["--server", &hub.url(), "--ollama-host", &ollama.url()])
+/// Starts `launch` with a `SSL_CERT_FILE` that cannot be read, against a
+/// TLS hub whose CA it then lacks: it keeps running, says once that it
+/// ignores the file, and says why it cannot trust the hub.
+fn start_with_a_broken_ssl_cert_file(launch: Launch) -> (Client, String) {
+    let client = launch
         .env("SSL_CERT_FILE", "/nonexistent/ca-bundle.pem")
         .start();
-    // It keeps running and says why it cannot trust this hub.
     assert!(
         client.wait_output("unknown authority", WAIT),
         "{}",
@@ -2184,13 +2180,27 @@ fn a_broken_ssl_cert_file_is_a_warning_not_a_stop() {
         1,
         "{output}"
     );
+    (client, output)
+}
+
+#[test]
+fn a_broken_ssl_cert_file_is_a_warning_not_a_stop() {
+    // Both TLS users at once: the hub and an https Ollama.
+    let ca = TestCa::new("elsewhere");
+    let ollama = Ollama::start_tls(&ca);
+    let hub = Hub::start_tls(TOKEN, &ca);
+    let launch = Launch::with_config(&test_config(1)).args(&[
+        "--server",
+        &hub.url(),
+        "--ollama-host",
+        &ollama.url(),
+    ]);
+    let (mut client, output) = start_with_a_broken_ssl_cert_file(launch);
     assert!(
         output.contains("trusts the bundled Mozilla roots only"),
         "{output}"
     );
-    client.terminate();
-    let status = client.wait_exit(WAIT).expect("exits on SIGTERM");
-    assert_eq!(status.code(), Some(0), "{}", client.output());
+    stop(&mut client);
 }
 
 #[test]
@@ -2369,20 +2379,7 @@ fn a_broken_ssl_cert_file_is_reported_for_the_hub_alone_too() {
     let ollama = Ollama::start();
     let ca = TestCa::new("hub-only");
     let hub = Hub::start_tls(TOKEN, &ca);
-    let mut client = Launch::with_config(&test_config(ollama.port()))
-        .args(&["--server", &hub.url()])
-        .env("SSL_CERT_FILE", "/nonexistent/ca-bundle.pem")
-        .start();
-    assert!(
-        client.wait_output("unknown authority", WAIT),
-        "{}",
-        client.output()
-    );
-    let output = client.output();
-    assert_eq!(
-        output.matches("ignoring SSL_CERT_FILE").count(),
-        1,
-        "{output}"
-    );
+    let launch = Launch::with_config(&test_config(ollama.port())).args(&["--server", &hub.url()]);
+    let (mut client, _) = start_with_a_broken_ssl_cert_file(launch);
     stop(&mut client);
 }
