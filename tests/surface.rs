@@ -1820,6 +1820,13 @@ fn check_over_tls(ca_name: &str) -> (Finished, Hub) {
     (out, hub)
 }
 
+/// `text` holds every one of `parts`.
+fn assert_says(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part}:\n{text}");
+    }
+}
+
 fn assert_check(out: &Finished, expected: [bool; 4], status: i32) {
     assert_eq!(checklist(out), expected, "{}", out.describe());
     assert_eq!(out.code(), Some(status), "{}", out.describe());
@@ -1829,18 +1836,15 @@ fn assert_check(out: &Finished, expected: [bool; 4], status: i32) {
 fn check_passes_against_the_emulators_over_tls() {
     let (out, hub) = check_over_tls("check");
     assert_check(&out, [true; 4], 0);
-    for expected in [
-        format!("Ollama {VERSION}"),
-        "model 'llama3.2' is installed".into(),
-        "TLS verified".into(),
-        "token accepted".into(),
-    ] {
-        assert!(
-            out.stdout.contains(&expected),
-            "{expected}:\n{}",
-            out.stdout
-        );
-    }
+    assert_says(
+        &out.stdout,
+        &[
+            &format!("Ollama {VERSION}"),
+            "model 'llama3.2' is installed",
+            "TLS verified",
+            "token accepted",
+        ],
+    );
     assert_eq!(hub.connections(), 1);
 }
 
@@ -1863,17 +1867,14 @@ fn check_passes_against_an_https_ollama_trusted_through_the_ca_file() {
         ])
         .run(WAIT);
     assert_check(&out, [true; 4], 0);
-    for expected in [
-        format!("Ollama {VERSION} answers at {}", ollama.url()),
-        "model 'llama3.2' is installed".into(),
-        "token accepted".into(),
-    ] {
-        assert!(
-            out.stdout.contains(&expected),
-            "{expected}:\n{}",
-            out.stdout
-        );
-    }
+    assert_says(
+        &out.stdout,
+        &[
+            &format!("Ollama {VERSION} answers at {}", ollama.url()),
+            "model 'llama3.2' is installed",
+            "token accepted",
+        ],
+    );
     assert_eq!(ollama.tls_failures(), 0);
     let paths: Vec<String> = ollama.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/api/version", "/api/tags"]);
