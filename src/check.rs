@@ -85,19 +85,19 @@ pub fn run_mode(
         Some(error) => Some(ConfigProblem::Unusable(error)),
         None => save(&mut resolved)
             .err()
-            .map(|fatal| ConfigProblem::Unsaved(fatal.message)),
+            .map(|fatal| ConfigProblem::Unsaved(fatal.message.owner())),
     };
     init_logging(args, &resolved);
     let hub = match resolved.settings.token.clone() {
         None => Err(HubUnready::NoToken),
         Some(token) => session_config(args, &resolved.settings, endpoint, token)
-            .map_err(|fatal| HubUnready::Tls(fatal.message)),
+            .map_err(|fatal| HubUnready::Tls(fatal.message.owner())),
     };
     let base_url = ollama::base_url(
         &resolved.settings.ollama_host,
         resolved.settings.ollama_port,
     );
-    let roots = ollama_roots(args, &base_url).map_err(|fatal| fatal.message);
+    let roots = ollama_roots(args, &base_url).map_err(|fatal| fatal.message.owner());
     match run(&resolved, config_problem, hub, roots) {
         true => Ok(ExitCode::SUCCESS),
         false => Ok(ExitCode::from(exit::CHECK_FAILED)),

@@ -131,6 +131,20 @@ pub fn load(path: &Path) -> Result<(Settings, Map<String, Value>), ConfigError> 
     Ok((settings, object))
 }
 
+/// The `language` the config file at `path` names (`en` or `ru`), read
+/// leniently before anything else so that even `--help` and the file's own
+/// errors can be in it: a file that is missing, unreadable or not valid
+/// JSON, or holds `auto` or nothing usable, gives `None` (the locale
+/// decides).
+pub fn language_in(path: &Path) -> Option<crate::text::Lang> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let object: Map<String, Value> = serde_json::from_str(&text).ok()?;
+    object
+        .get("language")?
+        .as_str()
+        .and_then(crate::text::Lang::from_code)
+}
+
 /// Writes the config atomically: a temporary file in the same directory
 /// (mode 0600, created anew, never through a symbolic link), fsync, rename
 /// over the old file, fsync the directory. The directory is created with

@@ -1,7 +1,9 @@
 //! How the program ends early: the exit statuses, and [`Fatal`], a reason
-//! to stop with the status it maps to. `main` prints it on stderr (or logs
-//! it, once the log is up) and exits with its status: no non-zero exit is
-//! silent.
+//! to stop with the status it maps to. `main` prints it on stderr in the
+//! owner's language (and logs it in English, once the log is up) and exits
+//! with its status: no non-zero exit is silent.
+
+use crate::text::{self, Text};
 
 /// `--check` found a problem.
 pub const CHECK_FAILED: u8 = 1;
@@ -16,18 +18,18 @@ pub const CONFIG: u8 = 78;
 #[derive(Debug)]
 pub struct Fatal {
     pub status: u8,
-    pub message: String,
+    pub message: Text,
 }
 
 impl Fatal {
-    pub fn usage(message: impl Into<String>) -> Fatal {
+    pub fn usage(message: impl Into<Text>) -> Fatal {
         Fatal {
             status: USAGE,
             message: message.into(),
         }
     }
 
-    pub fn config(message: impl Into<String>) -> Fatal {
+    pub fn config(message: impl Into<Text>) -> Fatal {
         Fatal {
             status: CONFIG,
             message: message.into(),
@@ -38,7 +40,7 @@ impl Fatal {
     pub fn thread(name: &str, error: &std::io::Error) -> Fatal {
         Fatal {
             status: OS_ERROR,
-            message: format!("cannot start the {name} thread: {error}"),
+            message: text::startup::cannot_start_thread(name, error),
         }
     }
 }

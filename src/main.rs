@@ -40,6 +40,7 @@ mod settings;
 mod shutdown;
 mod startup;
 mod test_mode;
+mod text;
 
 /// The test rig's throw-away certificate authority, for unit tests that
 /// need real TLS on both sides.
@@ -71,6 +72,7 @@ fn limit_malloc_arenas() {
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
+    text::set_owner_language(text::Lang::from_environment());
     let args = match cli::parse(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(e) => {
@@ -86,6 +88,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let config_path = settings::config_path(&args);
+    // The config file's `language` beats the locale, for every text from
+    // here on (`--help` too); a file that cannot be read leaves the locale's
+    // choice, in which its error is then shown.
+    if let Some(lang) = config_path.as_deref().and_then(config::language_in) {
+        text::set_owner_language(lang);
+    }
     if args.help {
         let (config, log) = match &config_path {
             Some(path) => (
@@ -106,11 +114,12 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(fatal) => {
+            // The log file stays English; the terminal gets the owner's
+            // language.
             if logging::is_ready() {
-                log::error!("{}", fatal.message);
-            } else {
-                eprintln!("ollama-proxy-client: {}", fatal.message);
+                log::error!(target: logging::FILE_ONLY, "{}", fatal.message.english());
             }
+            eprintln!("ollama-proxy-client: {}", fatal.message.owner());
             if fatal.status == exit::USAGE {
                 eprintln!("{}", cli::USAGE_HINT);
             }

@@ -250,7 +250,8 @@ pub fn complete_settings(
                 put_back();
             }
         });
-        let roots = |base_url: &str| ollama_roots(args, base_url).map_err(|fatal| fatal.message);
+        let roots =
+            |base_url: &str| ollama_roots(args, base_url).map_err(|fatal| fatal.message.owner());
         return first_run::ask(resolved, &missing, &roots).map_err(Fatal::config);
     }
     if resolved.settings.token.is_none() && !args.test {
@@ -320,12 +321,12 @@ mod tests {
     fn what_a_token_file_lacks_is_said_and_its_fix_only_when_it_helps() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing");
-        let message = token_from_file(&missing).unwrap_err().message;
+        let message = token_from_file(&missing).unwrap_err().message.english();
         assert!(message.contains("cannot be read"), "{message}");
         assert!(!message.contains("first line must be"), "{message}");
         let blank = dir.path().join("blank");
         std::fs::write(&blank, "\nsecret-on-line-2\n").unwrap();
-        let message = token_from_file(&blank).unwrap_err().message;
+        let message = token_from_file(&blank).unwrap_err().message.english();
         assert!(
             message.contains("its first line must be the hub token"),
             "{message}"

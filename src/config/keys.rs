@@ -19,6 +19,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::secret::Token;
+use crate::text::Lang;
 
 /// One config key: its name, its doc line, and how a value gets in and out.
 pub struct Key {
@@ -270,6 +271,21 @@ settings_table! {
         show: ToString::to_string,
         doc: "rotated log files kept (`client.log.1` ...)",
     }
+    // The owner's terminal; the log file stays English.
+    language: Option<Lang> {
+        key: "language",
+        default: None,
+        parse: language_or_auto,
+        show: show_language,
+        doc: "the terminal's language: `auto` (from `LC_ALL`, `LC_MESSAGES`, `LANG`), `en` or `ru`",
+    }
+    buyer_language: Lang {
+        key: "buyer_language",
+        default: Lang::En,
+        parse: language,
+        show: |lang| lang.code().to_string(),
+        doc: "the language of the `Error: ...` texts buyers get: `en` or `ru`",
+    }
     log_prompts: bool {
         key: "log_prompts",
         default: false,
@@ -377,6 +393,24 @@ fn object(value: &Value) -> Result<Map<String, Value>, &'static str> {
     value.as_object().cloned().ok_or("an object {...}")
 }
 
+/// `en` or `ru`.
+fn language(value: &Value) -> Result<Lang, &'static str> {
+    value
+        .as_str()
+        .and_then(Lang::from_code)
+        .ok_or("\"en\" or \"ru\"")
+}
+
+/// `auto` (as `None`: the locale decides), `en` or `ru`.
+fn language_or_auto(value: &Value) -> Result<Option<Lang>, &'static str> {
+    match value.as_str() {
+        Some("auto") => Ok(None),
+        _ => language(value)
+            .map(Some)
+            .map_err(|_| "\"auto\", \"en\" or \"ru\""),
+    }
+}
+
 // ------------------------------------------------------ how values show
 
 fn show_token(token: &Option<Token>) -> String {
@@ -387,6 +421,10 @@ fn show_keep_alive(keep_alive: &Option<Value>) -> String {
     keep_alive
         .as_ref()
         .map_or("(Ollama's default)".into(), Value::to_string)
+}
+
+fn show_language(language: &Option<Lang>) -> String {
+    language.map_or("auto", Lang::code).to_string()
 }
 
 fn show_object(object: &Map<String, Value>) -> String {

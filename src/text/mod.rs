@@ -1,0 +1,552 @@
+//! Every text a person reads at the terminal, in English and Russian: the
+//! one catalogue, and the choice of language.
+//!
+//! Each message is defined once, with both translations side by side, by
+//! a [`catalogue!`] entry in one of the submodules (one per area of the
+//! program). An entry becomes a function that takes the message's
+//! arguments and returns a [`Text`]: the message and its arguments, not
+//! yet rendered. Whoever shows it picks the language: [`Text::owner`] for
+//! the terminal (the owner's language, see below), [`Text::english`] for
+//! the log file, which stays English so that it is stable, searchable and
+//! shareable with support, and [`Text::in_lang`] for the buyer's error
+//! texts (the `buyer_language` setting). `Text` has no `Display`, so every
+//! use says which.
+//!
+//! Templates are plain strings rendered at run time by [`render`] (one
+//! small function instead of a `format!` per message and language, which
+//! keeps the binary small): `{name}` is an argument, `{{` and `}}` are
+//! braces, and `{name|form|form...}` is the word for the count `name` in
+//! the language's plural forms (English: one, other; Russian: one, few,
+//! many, as in 1 запрос, 2 запроса, 5 запросов). A unit test checks every
+//! entry: both translations present, the same arguments in both and in the
+//! declaration, the right number of plural forms.
+//!
+//! The owner's language is chosen the way gettext-based tools choose it:
+//! the `language` setting (`auto`, `en`, `ru`); with `auto`, the first of
+//! `LC_ALL`, `LC_MESSAGES`, `LANG` that is set and non-empty decides, and
+//! a value starting with `ru` means Russian, anything else (`C`, `POSIX`)
+//! English. `main` sets it once, before anything is printed.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod errors;
+pub mod startup;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// A language the catalogue speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ru,
+}
+
+impl Lang {
+    /// The language a locale name asks for: `ru_RU.UTF-8`, `ru` -> Russian;
+    /// `C`, `POSIX`, `en_US.UTF-8` and everything else -> English.
+    pub fn of_locale(locale: &str) -> Lang {
+        match locale.starts_with("ru") {
+            true => Lang::Ru,
+            false => Lang::En,
+        }
+    }
+
+    /// The language of the locale variables, given their values in POSIX
+    /// order of precedence (`LC_ALL`, `LC_MESSAGES`, `LANG`): the first one
+    /// set and non-empty decides; none set means English.
+    pub fn of_locale_vars(values: [Option<&str>; 3]) -> Lang {
+        values
+            .into_iter()
+            .flatten()
+            .find(|value| !value.is_empty())
+            .map_or(Lang::En, Lang::of_locale)
+    }
+
+    /// The language of this process's locale variables.
+    pub fn from_environment() -> Lang {
+        let var = |name| std::env::var_os(name);
+        let [all, messages, lang] = [var("LC_ALL"), var("LC_MESSAGES"), var("LANG")];
+        // A value that is not UTF-8 is still "set": it decides, as English
+        // (its text cannot start with "ru" in any encoding we can read).
+        fn text(value: &Option<std::ffi::OsString>) -> Option<&str> {
+            value.as_ref().map(|v| v.to_str().unwrap_or("C"))
+        }
+        Lang::of_locale_vars([text(&all), text(&messages), text(&lang)])
+    }
+
+    /// The config file's spelling of the language.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ru => "ru",
+        }
+    }
+
+    /// The language a config value names (`en`, `ru`), if any.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code {
+            "en" => Some(Lang::En),
+            "ru" => Some(Lang::Ru),
+            _ => None,
+        }
+    }
+}
+
+/// The owner's language, once `main` has chosen it (English until then).
+static OWNER: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the language of everything shown at the terminal from now on.
+pub fn set_owner_language(lang: Lang) {
+    OWNER.store(lang as u8, Ordering::Relaxed);
+}
+
+/// The language of the terminal.
+pub fn owner_language() -> Lang {
+    match OWNER.load(Ordering::Relaxed) {
+        1 => Lang::Ru,
+        _ => Lang::En,
+    }
+}
+
+/// One message of the catalogue: its name (for tests), its argument names
+/// in declaration order, and its two templates.
+pub struct Msg {
+    // Read by the catalogue test.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub name: &'static str,
+    pub args: &'static [&'static str],
+    pub en: &'static str,
+    pub ru: &'static str,
+}
+
+impl Msg {
+    fn template(&self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::En => self.en,
+            Lang::Ru => self.ru,
+        }
+    }
+}
+
+/// An argument of a message: a value shown as it is (a path, a number, an
+/// address, the operating system's own error text), or another message,
+/// rendered in the same language as the one it is part of.
+pub enum Arg {
+    Plain(String),
+    Text(Text),
+}
+
+impl<T: fmt::Display> From<T> for Arg {
+    fn from(value: T) -> Arg {
+        Arg::Plain(value.to_string())
+    }
+}
+
+impl From<Text> for Arg {
+    fn from(text: Text) -> Arg {
+        Arg::Text(text)
+    }
+}
+
+impl Arg {
+    fn render(&self, lang: Lang) -> String {
+        match self {
+            Arg::Plain(value) => value.clone(),
+            Arg::Text(text) => text.in_lang(lang),
+        }
+    }
+}
+
+/// A message with its arguments, to be shown in a language chosen by
+/// whoever shows it.
+pub struct Text {
+    msg: &'static Msg,
+    args: Vec<Arg>,
+}
+
+impl Text {
+    /// Used by the functions [`catalogue!`] generates.
+    pub fn new(msg: &'static Msg, args: Vec<Arg>) -> Text {
+        Text { msg, args }
+    }
+
+    /// The text in `lang`.
+    pub fn in_lang(&self, lang: Lang) -> String {
+        render(self.msg.template(lang), lang, &|name| {
+            let index = self.msg.args.iter().position(|arg| *arg == name)?;
+            Some(self.args.get(index)?.render(lang))
+        })
+    }
+
+    /// The text in the owner's language, for the terminal.
+    pub fn owner(&self) -> String {
+        self.in_lang(owner_language())
+    }
+
+    /// The text in English, for the log file.
+    pub fn english(&self) -> String {
+        self.in_lang(Lang::En)
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.english())
+    }
+}
+
+/// Which of a language's plural forms goes with `count`: English has one
+/// and other; Russian one (1, 21, 101), few (2-4, 22-24) and many (0, 5-20,
+/// 11-14, 25...), as CLDR says.
+pub fn plural_form(lang: Lang, count: u64) -> usize {
+    match lang {
+        Lang::En => usize::from(count != 1),
+        Lang::Ru => match (count % 10, count % 100) {
+            (1, n) if n != 11 => 0,
+            (2..=4, n) if !(12..=14).contains(&n) => 1,
+            _ => 2,
+        },
+    }
+}
+
+/// How many plural forms a language's templates give.
+#[cfg(test)]
+fn plural_forms(lang: Lang) -> usize {
+    match lang {
+        Lang::En => 2,
+        Lang::Ru => 3,
+    }
+}
+
+/// Fills in a template (see the module comment). `arg` gives an argument's
+/// rendered value by name; an unknown name is left in braces, so that a
+/// mistake shows instead of vanishing (the catalogue test keeps it from
+/// happening).
+pub fn render(template: &str, lang: Lang, arg: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    for piece in pieces(template) {
+        match piece {
+            Piece::Literal(text) => out.push_str(text),
+            Piece::Placeholder {
+                inside,
+                name,
+                forms,
+            } => match arg(name) {
+                None => {
+                    out.push('{');
+                    out.push_str(inside);
+                    out.push('}');
+                }
+                Some(value) if forms.is_empty() => out.push_str(&value),
+                Some(count) => out.push_str(plural(lang, &count, &forms)),
+            },
+        }
+    }
+    out
+}
+
+/// The form for `count` among `forms`; a count that is not a whole number
+/// takes the last form ("1.5 pieces").
+fn plural<'t>(lang: Lang, count: &str, forms: &[&'t str]) -> &'t str {
+    let form = count
+        .parse::<u64>()
+        .map_or(forms.len() - 1, |count| plural_form(lang, count));
+    forms
+        .get(form)
+        .or(forms.last())
+        .copied()
+        .unwrap_or_default()
+}
+
+/// A part of a template.
+#[derive(Debug, PartialEq)]
+enum Piece<'t> {
+    /// Text as it is (`{{` and `}}` already halved).
+    Literal(&'t str),
+    /// `{name}` or `{name|form|...}`.
+    Placeholder {
+        inside: &'t str,
+        name: &'t str,
+        forms: Vec<&'t str>,
+    },
+}
+
+/// Splits a template into its parts. A lone brace is kept as text.
+fn pieces(template: &str) -> impl Iterator<Item = Piece<'_>> {
+    let mut rest = template;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(start) = rest.find(['{', '}']) else {
+            return Some(Piece::Literal(std::mem::take(&mut rest)));
+        };
+        if start > 0 {
+            let (literal, after) = rest.split_at(start);
+            rest = after;
+            return Some(Piece::Literal(literal));
+        }
+        let closing = rest.find('}').filter(|_| rest.starts_with('{'));
+        if rest.starts_with("{{") || rest.starts_with("}}") || closing.is_none() {
+            let (brace, after) = rest.split_at(1);
+            let doubled = after.starts_with(brace);
+            rest = if doubled { &after[1..] } else { after };
+            return Some(Piece::Literal(brace));
+        }
+        let end = closing.unwrap_or_default();
+        let inside = &rest[1..end];
+        rest = &rest[end + 1..];
+        let mut parts = inside.split('|');
+        let name = parts.next().unwrap_or_default();
+        Some(Piece::Placeholder {
+            inside,
+            name,
+            forms: parts.collect(),
+        })
+    })
+}
+
+/// Declares messages. Each entry:
+///
+/// ```text
+/// /// What it is for (optional doc).
+/// name(arg, arg) {
+///     en: "English, with {arg}",
+///     ru: "По-русски, с {arg}",
+/// }
+/// ```
+///
+/// becomes `pub fn name(arg: impl Into<Arg>, ...) -> Text`, and the module
+/// gets `ALL`, every entry's [`Msg`], for the catalogue test.
+macro_rules! catalogue {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident($($arg:ident),* $(,)?) {
+            en: $en:literal,
+            ru: $ru:literal $(,)?
+        }
+    )*) => {
+        /// The [`Msg`](crate::text::Msg) of each entry, by the entry's name.
+        #[allow(non_upper_case_globals)]
+        mod msg {
+            $(pub static $name: crate::text::Msg = crate::text::Msg {
+                name: stringify!($name),
+                args: &[$(stringify!($arg)),*],
+                en: $en,
+                ru: $ru,
+            };)*
+        }
+
+        /// Every entry of this part of the catalogue.
+        #[cfg(test)]
+        pub static ALL: &[&crate::text::Msg] = &[$(&msg::$name),*];
+
+        $(
+            $(#[doc = $doc])*
+            #[allow(dead_code)]
+            pub fn $name($($arg: impl Into<crate::text::Arg>),*) -> crate::text::Text {
+                crate::text::Text::new(&msg::$name, vec![$($arg.into()),*])
+            }
+        )*
+    };
+}
+pub(crate) use catalogue;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every part of the catalogue.
+    fn every_message() -> impl Iterator<Item = &'static Msg> {
+        [check::ALL, cli::ALL, config::ALL, errors::ALL, startup::ALL]
+            .into_iter()
+            .flatten()
+            .copied()
+    }
+
+    /// The placeholders of a template: each argument's name with its number
+    /// of plural forms (0 for a plain argument), in order.
+    fn placeholders(template: &str) -> Vec<(&str, usize)> {
+        pieces(template)
+            .filter_map(|piece| match piece {
+                Piece::Placeholder { name, forms, .. } => Some((name, forms.len())),
+                Piece::Literal(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_message_has_both_translations_with_the_same_arguments() {
+        let mut names = std::collections::HashSet::new();
+        for msg in every_message() {
+            assert!(names.insert(msg.name), "{} is defined twice", msg.name);
+            assert!(!msg.en.trim().is_empty(), "{}: no English text", msg.name);
+            assert!(!msg.ru.trim().is_empty(), "{}: no Russian text", msg.name);
+            let declared: std::collections::BTreeSet<&str> = msg.args.iter().copied().collect();
+            for lang in [Lang::En, Lang::Ru] {
+                let found = placeholders(msg.template(lang));
+                let used: std::collections::BTreeSet<&str> =
+                    found.iter().map(|(name, _)| *name).collect();
+                assert_eq!(
+                    used, declared,
+                    "{} ({lang:?}) must use exactly its arguments",
+                    msg.name
+                );
+                for (name, forms) in found {
+                    assert!(
+                        forms == 0 || forms == plural_forms(lang),
+                        "{} ({lang:?}): {{{name}|...}} needs {} plural forms",
+                        msg.name,
+                        plural_forms(lang)
+                    );
+                }
+            }
+        }
+        assert!(names.len() > 50, "only {} messages found", names.len());
+    }
+
+    #[test]
+    fn russian_texts_are_russian() {
+        // A Russian text with no Cyrillic letter is an untranslated copy
+        // (a text that is all placeholders, such as "{path}: {error}", is
+        // the same in both languages and is fine).
+        for msg in every_message() {
+            let letters = render(msg.ru, Lang::Ru, &|_| Some(String::new()));
+            let has_latin_words = letters
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .any(|word| word.len() > 3 && !is_name(word));
+            let has_cyrillic = msg
+                .ru
+                .chars()
+                .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c)));
+            assert!(
+                has_cyrillic || !has_latin_words,
+                "{}: the Russian text is not translated: {}",
+                msg.name,
+                msg.ru
+            );
+        }
+    }
+
+    /// Words that stay as they are in Russian text: names of programs,
+    /// protocols and variables.
+    fn is_name(word: &str) -> bool {
+        word.chars().any(|c| c.is_ascii_uppercase())
+    }
+
+    fn with_args(template: &str, lang: Lang, args: &[(&str, &str)]) -> String {
+        render(template, lang, &|name| {
+            args.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn templates_fill_in_arguments_braces_and_plurals() {
+        let t = "{n} {n|запрос|запроса|запросов} {{x}} к {host}";
+        let host = ("host", "gpu");
+        let cases = [
+            (0, "запросов"),
+            (1, "запрос"),
+            (2, "запроса"),
+            (4, "запроса"),
+            (5, "запросов"),
+            (11, "запросов"),
+            (12, "запросов"),
+            (14, "запросов"),
+            (21, "запрос"),
+            (22, "запроса"),
+            (25, "запросов"),
+            (101, "запрос"),
+            (111, "запросов"),
+            (112, "запросов"),
+            (1000, "запросов"),
+        ];
+        for (n, word) in cases {
+            let count = n.to_string();
+            assert_eq!(
+                with_args(t, Lang::Ru, &[("n", &count), host]),
+                format!("{n} {word} {{x}} к gpu")
+            );
+        }
+        let en = "{n} {n|piece|pieces}";
+        assert_eq!(with_args(en, Lang::En, &[("n", "1")]), "1 piece");
+        assert_eq!(with_args(en, Lang::En, &[("n", "0")]), "0 pieces");
+        assert_eq!(with_args(en, Lang::En, &[("n", "2")]), "2 pieces");
+        assert_eq!(with_args(en, Lang::En, &[("n", "1.5")]), "1.5 pieces");
+    }
+
+    #[test]
+    fn broken_templates_render_without_panicking() {
+        for template in [
+            "{", "}", "a{b", "a}b", "{x|", "{|}", "{}", "{{{", "}}}", "{x}{",
+        ] {
+            let shown = with_args(template, Lang::Ru, &[("x", "1")]);
+            assert!(!shown.contains("1") || template.contains('x'), "{template}");
+        }
+        assert_eq!(with_args("{missing} ok", Lang::En, &[]), "{missing} ok");
+        assert_eq!(with_args("a } b { c", Lang::En, &[]), "a } b { c");
+    }
+
+    #[test]
+    fn the_first_locale_variable_set_decides() {
+        let cases = [
+            ([None, None, None], Lang::En),
+            ([None, None, Some("ru_RU.UTF-8")], Lang::Ru),
+            ([None, None, Some("ru")], Lang::Ru),
+            ([Some("C"), None, Some("ru_RU.UTF-8")], Lang::En),
+            ([Some(""), None, Some("ru_RU.UTF-8")], Lang::Ru),
+            ([None, Some("ru_UA.KOI8-U"), Some("en_US.UTF-8")], Lang::Ru),
+            ([None, Some("POSIX"), Some("ru_RU.UTF-8")], Lang::En),
+            ([Some("ru_RU.UTF-8"), Some("C"), Some("C")], Lang::Ru),
+            ([None, None, Some("en_GB.UTF-8")], Lang::En),
+            ([None, None, Some("rus")], Lang::Ru),
+            ([None, None, Some("uk_UA.UTF-8")], Lang::En),
+        ];
+        for (vars, lang) in cases {
+            assert_eq!(Lang::of_locale_vars(vars), lang, "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn language_codes_round_trip() {
+        for lang in [Lang::En, Lang::Ru] {
+            assert_eq!(Lang::from_code(lang.code()), Some(lang));
+        }
+        assert_eq!(Lang::from_code("RU"), None);
+        assert_eq!(Lang::from_code("auto"), None);
+    }
+
+    #[test]
+    fn a_nested_text_is_rendered_in_the_language_of_the_outer_one() {
+        let inner = errors::verbatim("x");
+        assert_eq!(inner.in_lang(Lang::Ru), "x");
+        let outer = Text::new(&TEST_OUTER, vec![Arg::from(inner), Arg::from(3u8)]);
+        assert_eq!(outer.in_lang(Lang::En), "outer x 3");
+        assert_eq!(outer.in_lang(Lang::Ru), "внешний x 3");
+        assert_eq!(format!("{outer:?}"), "\"outer x 3\"");
+    }
+
+    static TEST_OUTER: Msg = Msg {
+        name: "test_outer",
+        args: &["inner", "n"],
+        en: "outer {inner} {n}",
+        ru: "внешний {inner} {n}",
+    };
+}
+
+// TRANSITION: lets code that still builds its messages with `format!` hand
+// them over while it moves into the catalogue; removed when it has.
+impl From<String> for Text {
+    fn from(text: String) -> Text {
+        errors::verbatim(text)
+    }
+}
+impl From<&str> for Text {
+    fn from(text: &str) -> Text {
+        errors::verbatim(text)
+    }
+}
