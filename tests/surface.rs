@@ -957,7 +957,8 @@ const LEAKED_CA: &str = "/nonexistent/opc-leaked/ca.pem";
 /// every variable the client reads ([`CLIENT_ENV`]), each of which would
 /// change or break a run of the rig if the client saw it. The token is not
 /// the hub emulator's, the CA file is missing, Ollama's address and every
-/// proxy are a closed port, and `NO_PROXY` exempts none of the emulators.
+/// proxy are a closed port, `NO_PROXY` exempts none of the emulators, and
+/// the locale asks for Russian.
 fn developer_env() -> Vec<(&'static str, String)> {
     let dead = format!("127.0.0.1:{}", closed_port());
     CLIENT_ENV
@@ -968,6 +969,8 @@ fn developer_env() -> Vec<(&'static str, String)> {
                 "SSL_CERT_FILE" => LEAKED_CA.to_string(),
                 "OLLAMA_HOST" => dead.clone(),
                 "NO_PROXY" | "no_proxy" => "example.invalid".to_string(),
+                // The rig's assertions are on the English texts.
+                "LC_ALL" | "LC_MESSAGES" | "LANG" => "ru_RU.UTF-8".to_string(),
                 _ => format!("http://{dead}"),
             };
             (key, value)

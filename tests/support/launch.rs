@@ -27,8 +27,14 @@ use std::process::Command;
 /// src/main.rs), `OLLAMA_PROXY_TOKEN` and `OLLAMA_HOST` (src/settings.rs),
 /// the HTTPS proxy and its exceptions (src/hub/proxy.rs). `HTTP_PROXY` is
 /// not read today (the hub goes through a proxy only over TLS, Ollama
-/// never), but is cleared too so that no proxy can ever leak in.
+/// never), but is cleared too so that no proxy can ever leak in. The locale
+/// variables choose the terminal's language (src/text/mod.rs): a developer
+/// with `LANG=ru_RU.UTF-8` would otherwise see the English texts the tests
+/// look for in Russian; a test of the Russian texts sets them itself.
 pub const CLIENT_ENV: &[&str] = &[
+    "LC_ALL",
+    "LC_MESSAGES",
+    "LANG",
     "SSL_CERT_FILE",
     "OLLAMA_HOST",
     "OLLAMA_PROXY_TOKEN",
