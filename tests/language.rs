@@ -1,0 +1,343 @@
+//! The owner's language, end to end: the real binary with `LANG`,
+//! `LC_ALL`, `LC_MESSAGES` and the config's `language` set as an owner
+//! would set them, against the hub and Ollama emulators on 127.0.0.1.
+//! The terminal speaks Russian or English as the locale (or the config)
+//! says; the log file, the console's log lines and the wire stay English;
+//! buyers' error texts follow `buyer_language`. (The first run in Russian,
+//! through a pseudo-terminal, is in `terminal.rs`.)
+
+mod support;
+
+use serde_json::{json, Value};
+use support::answers::{buyer, closed_port, streamed_answer, WAIT};
+use support::client::{
+    log_dir, test_config, with, write_config_text, Client, Finished, Input, Launch, TempDir, TOKEN,
+};
+use support::hub::Hub;
+use support::ollama::{Ollama, Reply};
+
+const RU: (&str, &str) = ("LANG", "ru_RU.UTF-8");
+
+fn has_cyrillic(text: &str) -> bool {
+    text.chars().any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'))
+}
+
+fn assert_russian(what: &str, text: &str) {
+    assert!(has_cyrillic(text), "{what} is not Russian:\n{text}");
+}
+
+fn assert_english(what: &str, text: &str) {
+    assert!(!has_cyrillic(text), "{what} is not English:\n{text}");
+}
+
+/// Every log file under `home`, read together.
+fn log_text(home: &std::path::Path) -> String {
+    let Ok(entries) = std::fs::read_dir(log_dir(home)) else {
+        return String::new();
+    };
+    entries
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .collect()
+}
+
+/// The log file exists, says something, and is English.
+fn assert_english_log(home: &std::path::Path) {
+    let log = log_text(home);
+    assert!(!log.is_empty(), "no log file under {}", home.display());
+    assert_english("the log file", &log);
+}
+
+fn run_env(launch: Launch, env: &[(&str, &str)], args: &[&str]) -> Finished {
+    env.iter()
+        .fold(launch, |launch, (key, value)| launch.env(key, value))
+        .args(args)
+        .run(WAIT)
+}
+
+// ----------------------------------------------------------------- --help
+
+#[test]
+fn help_is_russian_under_a_russian_locale_and_english_otherwise() {
+    let english = run_env(Launch::fresh(), &[], &["--help"]);
+    assert_eq!(english.code(), Some(0), "{}", english.describe());
+    assert_english("--help without a locale", &english.stdout);
+    let russian = run_env(Launch::fresh(), &[RU], &["--help"]);
+    assert_eq!(russian.code(), Some(0), "{}", russian.describe());
+    assert_russian("--help with LANG=ru_RU.UTF-8", &russian.stdout);
+    // The same flags, settings and variables, whatever the language.
+    for word in english.stdout.split_whitespace() {
+        let word = word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-');
+        if word.starts_with("--") || word.starts_with("LC_") || word.ends_with("_TOKEN") {
+            assert!(russian.stdout.contains(word), "{word} is missing:\n{}", russian.stdout);
+        }
+    }
+    for named in ["language", "LC_ALL", "LC_MESSAGES", "LANG"] {
+        assert!(english.stdout.contains(named), "{named}:\n{}", english.stdout);
+        assert!(russian.stdout.contains(named), "{named}:\n{}", russian.stdout);
+    }
+}
+
+#[test]
+fn the_first_locale_variable_set_decides_and_the_configs_language_beats_it() {
+    let russian = |out: &Finished| has_cyrillic(&out.stdout);
+    let cases: [(&[(&str, &str)], Option<&str>, bool); 8] = [
+        (&[("LC_ALL", "C"), RU], None, false),
+        (&[("LC_ALL", ""), RU], None, true),
+        (&[("LC_MESSAGES", "ru_RU.UTF-8"), ("LANG", "C")], None, true),
+        (&[("LC_MESSAGES", "POSIX"), RU], None, false),
+        (&[("LC_ALL", "ru_RU.UTF-8"), ("LANG", "en_US.UTF-8")], None, true),
+        (&[RU], Some("en"), false),
+        (&[("LANG", "C")], Some("ru"), true),
+        (&[RU], Some("auto"), true),
+    ];
+    for (env, language, expect_russian) in cases {
+        let launch = match language {
+            Some(language) => Launch::with_config(&json!({ "language": language })),
+            None => Launch::fresh(),
+        };
+        let out = run_env(launch, env, &["--help"]);
+        assert_eq!(out.code(), Some(0), "{env:?} {language:?}: {}", out.describe());
+        assert_eq!(
+            russian(&out),
+            expect_russian,
+            "{env:?}, language {language:?}:\n{}",
+            out.stdout
+        );
+    }
+}
+
+// ------------------------------------------- messages before a non-zero exit
+
+#[test]
+fn a_usage_error_is_russian_and_still_exits_2() {
+    let out = run_env(Launch::fresh(), &[RU], &["--no-such-flag"]);
+    assert_eq!(out.code(), Some(2), "{}", out.describe());
+    assert_russian("the usage error", &out.stderr);
+    assert!(out.stderr.contains("--no-such-flag"), "{}", out.stderr);
+    assert!(out.stderr.contains("ollama-proxy-client --help"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let out = run_env(Launch::fresh(), &[("LC_ALL", "C"), RU], &["--no-such-flag"]);
+    assert_english("the usage error under LC_ALL=C", &out.stderr);
+}
+
+#[test]
+fn a_corrupt_config_is_reported_in_russian_with_file_line_and_key() {
+    let home = TempDir::new();
+    let text = "{\n  \"token\": \"t\",\n  \"ollama_port\": true\n}";
+    let path = write_config_text(home.path(), text);
+    let out = run_env(Launch::in_home(home.path()), &[RU], &[]);
+    assert_eq!(out.code(), Some(78), "{}", out.describe());
+    let message = &out.stderr;
+    assert_russian("the config error", message);
+    for part in [path.to_str().unwrap(), "3", "'ollama_port'"] {
+        assert!(message.contains(part), "{part}:\n{message}");
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    // The same with LC_ALL=C: English.
+    let out = run_env(Launch::in_home(home.path()), &[("LC_ALL", "C"), RU], &[]);
+    assert_eq!(out.code(), Some(78), "{}", out.describe());
+    assert_english("the config error under LC_ALL=C", &out.stderr);
+    assert!(out.stderr.contains("line 3"), "{}", out.stderr);
+}
+
+#[test]
+fn a_missing_token_without_a_terminal_is_explained_in_russian() {
+    let out = run_env(
+        Launch::with_config(&json!({"model": "llama3.2"})),
+        &[RU],
+        &[],
+    );
+    assert_eq!(out.code(), Some(78), "{}", out.describe());
+    assert_russian("the missing-token error", &out.stderr);
+    for part in ["--token-file", "--force-token -", "OLLAMA_PROXY_TOKEN"] {
+        assert!(out.stderr.contains(part), "{part}:\n{}", out.stderr);
+    }
+}
+
+// ----------------------------------------------------------------- --check
+
+#[test]
+fn check_with_ollama_down_says_what_failed_and_the_fix_in_russian() {
+    let hub = Hub::start(TOKEN);
+    let config = test_config(closed_port());
+    for (env, russian) in [(&[RU][..], true), (&[("LC_ALL", "C"), RU][..], false)] {
+        let launch = Launch::with_config(&config);
+        let home = launch.home().to_path_buf();
+        let out = run_env(launch, env, &["--check", "--server", &hub.url()]);
+        assert_eq!(out.code(), Some(1), "{env:?}: {}", out.describe());
+        let fail = out
+            .stdout
+            .lines()
+            .position(|line| line.starts_with("[FAIL]") && line.contains("Ollama"))
+            .unwrap_or_else(|| panic!("no failing Ollama line:\n{}", out.stdout));
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        let (line, fix) = (lines[fail], lines.get(fail + 1).copied().unwrap_or(""));
+        assert!(fix.contains("ollama serve"), "{env:?}: no fix after {line:?}:\n{}", out.stdout);
+        assert!(line.contains("127.0.0.1"), "{line}");
+        assert_eq!(has_cyrillic(line), russian, "{env:?}: {line}");
+        assert_eq!(has_cyrillic(fix), russian, "{env:?}: {fix}");
+        assert!(out.stdout.starts_with("[ OK ]"), "the config passes:\n{}", out.stdout);
+        assert_english_log(&home);
+    }
+}
+
+#[test]
+fn the_configs_language_en_beats_a_russian_locale_for_check() {
+    let hub = Hub::start(TOKEN);
+    let ollama = Ollama::start();
+    let config = with(test_config(ollama.port()), "language", json!("en"));
+    let out = run_env(Launch::with_config(&config), &[RU], &["--check", "--server", &hub.url()]);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    assert_english("--check with language en", &out.stdout);
+    let config = with(test_config(ollama.port()), "language", json!("ru"));
+    let out = run_env(Launch::with_config(&config), &[], &["--check", "--server", &hub.url()]);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    assert_russian("--check with language ru", &out.stdout);
+}
+
+// --------------------------------------------------------------- test mode
+
+#[test]
+fn test_mode_speaks_russian_and_the_log_and_the_hub_stay_english() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    ollama.push(Reply::pieces(&["При", "вет"]));
+    let launch = Launch::with_config(&test_config(ollama.port()));
+    let home = launch.home().to_path_buf();
+    let out = run_env(
+        launch.stdin(Input::Bytes(b"hello\nexit\n".to_vec())),
+        &[RU],
+        &["--test", "--server", &hub.url()],
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let summary = out
+        .stdout
+        .lines()
+        .find(|line| line.starts_with('['))
+        .unwrap_or_else(|| panic!("no summary line:\n{}", out.stdout));
+    assert!(summary.contains("2 части"), "{summary}");
+    assert_russian("test mode's first line", out.stdout.lines().next().unwrap_or(""));
+    assert!(out.stdout.contains("Привет"), "{}", out.stdout);
+    assert_english_log(&home);
+    // The console's log lines are English too.
+    assert_english("the console's log lines", &out.stderr);
+}
+
+#[test]
+fn russian_output_into_a_closed_pipe_or_a_non_utf8_locale_does_not_panic() {
+    for locale in ["ru_RU.UTF-8", "ru_RU.KOI8-R", "ru_RU"] {
+        let out = run_env(
+            Launch::fresh().stdout_closed(),
+            &[("LANG", locale)],
+            &["--help"],
+        );
+        assert_eq!(out.code(), Some(0), "{locale}: {}", out.describe());
+        assert!(!out.stderr.contains("panicked"), "{locale}: {}", out.stderr);
+        let out = run_env(Launch::fresh(), &[("LC_ALL", locale)], &["--show-config"]);
+        assert_eq!(out.code(), Some(0), "{locale}: {}", out.describe());
+        assert_russian(locale, &out.stdout);
+    }
+}
+
+// ---------------------------------------------------------------- buyers
+
+/// Sends one prompt that Ollama cannot answer and returns its error frame.
+fn buyer_error(config: Value, env: &[(&str, &str)]) -> Value {
+    let hub = Hub::start(TOKEN);
+    let mut launch = Launch::with_config(&config).args(&["--server", &hub.url()]);
+    for (key, value) in env {
+        launch = launch.env(key, value);
+    }
+    let client: Client = launch.start();
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    hub.send_json(&buyer(&json!(7), "hi"));
+    let frames = streamed_answer(&hub, &json!(7));
+    let error = frames
+        .iter()
+        .find(|frame| frame["error"] == true)
+        .cloned()
+        .unwrap_or_else(|| panic!("no error frame: {frames:?}"));
+    assert_english("the console's log lines", &client.stderr());
+    error
+}
+
+#[test]
+fn buyer_errors_are_english_by_default_and_russian_with_buyer_language_ru() {
+    let unreachable = test_config(closed_port());
+    // The owner's Russian locale does not change what buyers read.
+    let error = buyer_error(unreachable.clone(), &[RU]);
+    assert_eq!(
+        error["content"],
+        "Error: the owner's model server is not reachable"
+    );
+    let error = buyer_error(with(unreachable, "buyer_language", json!("ru")), &[]);
+    let content = error["content"].as_str().unwrap_or_default();
+    assert!(content.starts_with("Error: "), "{content}");
+    assert_russian("the buyer's error", content);
+    assert_eq!(error["error"], true);
+}
+
+// ---------------------------------------------------------------- README
+
+/// The README's section from `heading` to the next `## ` heading.
+fn section<'a>(readme: &'a str, heading: &str) -> &'a str {
+    let start = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("README.md has no {heading:?}"));
+    let rest = &readme[start + heading.len()..];
+    &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+}
+
+/// The commands of a section's ```sh blocks, without comments.
+fn commands(text: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut in_block = false;
+    for line in text.lines() {
+        match line.trim() {
+            "```sh" => in_block = true,
+            "```" => in_block = false,
+            command if in_block && !command.starts_with('#') && !command.is_empty() => {
+                let command = command.split("  #").next().unwrap_or(command).trim_end();
+                commands.push(command.to_string());
+            }
+            _ => {}
+        }
+    }
+    commands
+}
+
+#[test]
+fn the_russian_readme_section_has_every_install_and_service_command() {
+    let readme = include_str!("../README.md");
+    let russian = section(readme, "## По-русски");
+    for english in ["## Install", "## Run it as a systemd service"] {
+        for command in commands(section(readme, english)) {
+            assert!(
+                russian.contains(&command),
+                "the Russian section lacks this command of {english:?}:\n{command}"
+            );
+        }
+    }
+    for named in [
+        "--check",
+        "--test",
+        "--reset-config",
+        "--show-config",
+        "--force-token -",
+        "--token-file",
+        "OLLAMA_PROXY_TOKEN",
+        "OLLAMA_HOST",
+        "SSL_CERT_FILE",
+        "LC_ALL",
+        "LC_MESSAGES",
+        "LANG",
+        "language",
+        "buyer_language",
+        "cargo run --release",
+        "cargo test",
+        "78",
+        "71",
+    ] {
+        assert!(russian.contains(named), "the Russian section does not mention {named}");
+    }
+}
