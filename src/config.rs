@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-pub use keys::{apply_key, Settings, KEYS};
+use crate::text::{config as text, Text};
+
+pub use keys::{apply_key, Expected, Settings, KEYS};
 
 /// The hub's fixed address; only the port is chosen (`--port`).
 pub const DEFAULT_HUB_HOST: &str = "bober.app";
@@ -39,54 +41,61 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// The file is not a JSON object.
+    /// The file is not JSON; `message` is the JSON parser's own.
     Syntax {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
     },
+    /// The file is JSON, but not an object.
+    NotObject { path: PathBuf },
     /// A known key holds a value of the wrong type or out of range.
     Value {
         path: PathBuf,
         line: Option<usize>,
         key: String,
-        expected: &'static str,
+        /// What the key takes, to follow "must be".
+        expected: Expected,
     },
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConfigError {
+    /// The message, for the terminal ([`Text::owner`]) or the log.
+    pub fn text(&self) -> Text {
+        let shown = |path: &Path| path.display().to_string();
         match self {
-            ConfigError::Read { path, source } => {
-                write!(f, "cannot read config file {}: {source}", path.display())
-            }
-            ConfigError::Write { path, source } => {
-                write!(f, "cannot write config file {}: {source}", path.display())
-            }
+            ConfigError::Read { path, source } => text::config_cannot_read(shown(path), source),
+            ConfigError::Write { path, source } => text::config_cannot_write(shown(path), source),
             ConfigError::Syntax {
                 path,
                 line,
                 column,
                 message,
-            } => write!(
-                f,
-                "config file {} is not valid JSON (line {line}, column {column}): {message}",
-                path.display()
-            ),
+            } => text::config_not_json(shown(path), line, column, message),
+            ConfigError::NotObject { path } => {
+                let why = text::config_top_level_not_object();
+                text::config_not_json(shown(path), 1, 1, why)
+            }
             ConfigError::Value {
                 path,
-                line,
+                line: Some(line),
                 key,
                 expected,
-            } => {
-                write!(f, "config file {}", path.display())?;
-                if let Some(line) = line {
-                    write!(f, ", line {line}")?;
-                }
-                write!(f, ": key '{key}' must be {expected}")
-            }
+            } => text::config_bad_value_at_line(shown(path), line, key, expected()),
+            ConfigError::Value {
+                path,
+                line: None,
+                key,
+                expected,
+            } => text::config_bad_value(shown(path), key, expected()),
         }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text().english())
     }
 }
 
@@ -204,12 +213,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn parse_object(path: &Path, text: &str) -> Result<Map<String, Value>, ConfigError> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ConfigError::Syntax {
-            path: path.into(),
-            line: 1,
-            column: 1,
-            message: "the top level must be an object {...}".into(),
-        }),
+        Ok(_) => Err(ConfigError::NotObject { path: path.into() }),
         Err(e) => Err(ConfigError::Syntax {
             path: path.into(),
             line: e.line(),
@@ -259,6 +263,65 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("line 3"), "{text}");
         assert!(text.contains("'ollama_port'"), "{text}");
+    }
+
+    #[test]
+    fn a_wrong_value_is_named_in_russian_too_with_file_line_and_key() {
+        use crate::text::Lang;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, "{\n  \"model\": \"x\",\n  \"ollama_port\": true\n}").unwrap();
+        let err = load(&path).unwrap_err();
+        let shown = path.display();
+        assert_eq!(
+            err.text().english(),
+            format!("config file {shown}, line 3: key 'ollama_port' must be a port number from 1 to 65535")
+        );
+        assert_eq!(err.to_string(), err.text().english());
+        assert_eq!(
+            err.text().in_lang(Lang::Ru),
+            format!(
+                "файл настроек {shown}, строка 3: значение ключа 'ollama_port' должно быть \
+                 номером порта от 1 до 65535"
+            )
+        );
+        // From the command line there is no line to name.
+        let flag = ConfigError::Value {
+            path: path.clone(),
+            line: None,
+            key: "--model".into(),
+            expected: crate::text::config::expected_non_empty_string,
+        };
+        assert_eq!(
+            flag.text().in_lang(Lang::Ru),
+            format!("файл настроек {shown}: значение ключа '--model' должно быть непустой строкой")
+        );
+    }
+
+    #[test]
+    fn json_that_is_not_an_object_says_so_in_either_language() {
+        use crate::text::Lang;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, "[1]").unwrap();
+        let err = load(&path).unwrap_err();
+        let shown = path.display();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "config file {shown} is not valid JSON (line 1, column 1): \
+                 the top level must be an object {{...}}"
+            )
+        );
+        let russian = err.text().in_lang(Lang::Ru);
+        assert!(
+            russian.starts_with(&format!("файл настроек {shown} ")),
+            "{russian}"
+        );
+        assert!(
+            russian.ends_with("(строка 1, столбец 1): на верхнем уровне должен быть объект {...}"),
+            "{russian}"
+        );
     }
 
     #[test]

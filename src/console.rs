@@ -7,6 +7,8 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::Mutex;
 
+use crate::text::Text;
+
 /// Prints `text` to standard output and flushes it. A closed pipe ends the
 /// program with status 0: nobody is left to read the rest.
 pub fn print(text: &str) {
@@ -16,6 +18,11 @@ pub fn print(text: &str) {
             std::process::exit(0);
         }
     }
+}
+
+/// Prints `line` in the owner's language, and a newline.
+pub fn say(line: Text) {
+    print(&(line.owner() + "\n"));
 }
 
 pub fn stdin_is_terminal() -> bool {

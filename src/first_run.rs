@@ -10,13 +10,17 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::console::{print, read_line, read_secret_line};
+use crate::console::{print, read_line, read_secret_line, say};
 use crate::ollama::{self, RootCerts};
 use crate::settings::{Resolved, Source};
+use crate::text::{errors::verbatim, startup as text, Text};
 
 /// What an https Ollama at a base URL is checked against, or why there is
 /// nothing to check it against (the caller's policy on the extra CA).
-pub type Roots<'a> = &'a dyn Fn(&str) -> Result<RootCerts, String>;
+pub type Roots<'a> = &'a dyn Fn(&str) -> Result<RootCerts, Text>;
+
+/// The model offered when Ollama cannot say which it has.
+const FALLBACK_MODEL: &str = "llama2";
 
 /// The settings the first run asks for, when no source set them.
 pub fn missing(resolved: &Resolved) -> Vec<&'static str> {
@@ -35,16 +39,14 @@ pub fn missing(resolved: &Resolved) -> Vec<&'static str> {
 /// Asks for each missing setting; an answer left empty takes the offered
 /// default. Fails only at the end of input. `roots` gives what an https
 /// Ollama is checked against when its models are listed.
-pub fn ask(resolved: &mut Resolved, keys: &[&str], roots: Roots) -> Result<(), String> {
-    print(&format!(
-        "First run: a few settings are missing. They will be saved to {}\n",
-        resolved.config_path.display()
-    ));
+pub fn ask(resolved: &mut Resolved, keys: &[&str], roots: Roots) -> Result<(), Text> {
+    let path = resolved.config_path.display().to_string();
+    say(text::first_run_intro(path));
     for key in keys {
         match *key {
             "token" => ask_token(resolved)?,
             "ollama_host" => {
-                let host = ask_text("Ollama host", &resolved.settings.ollama_host)?;
+                let host = ask_text(text::ask_ollama_host(), &resolved.settings.ollama_host)?;
                 keep(resolved, "ollama_host", Value::String(host))?;
             }
             "ollama_port" => ask_port(resolved)?,
@@ -57,28 +59,27 @@ pub fn ask(resolved: &mut Resolved, keys: &[&str], roots: Roots) -> Result<(), S
 }
 
 /// Takes an answer into the settings (checked like the config file's).
-fn keep(resolved: &mut Resolved, key: &'static str, value: Value) -> Result<(), String> {
+fn keep(resolved: &mut Resolved, key: &'static str, value: Value) -> Result<(), Text> {
     resolved
         .set(key, value, Source::Prompt)
-        .map_err(|expected| format!("the answer for {key} must be {expected}"))
+        .map_err(|expected| text::answer_must_be(key, expected()))
 }
 
-const END_OF_INPUT: &str = "the first-run questions need answers, but the input ended";
-
-fn ask_token(resolved: &mut Resolved) -> Result<(), String> {
+fn ask_token(resolved: &mut Resolved) -> Result<(), Text> {
     loop {
-        let token = read_secret_line("Hub token (input hidden): ").ok_or(END_OF_INPUT)?;
+        let token = read_secret_line(&text::token_prompt().owner())
+            .ok_or_else(text::first_run_input_ended)?;
         let token = token.trim();
         if !token.is_empty() {
             return keep(resolved, "token", Value::String(token.to_string()));
         }
-        print("The token cannot be empty.\n");
+        say(text::token_cannot_be_empty());
     }
 }
 
-fn ask_text(question: &str, default: &str) -> Result<String, String> {
-    print(&format!("{question} [{default}]: "));
-    let answer = read_line().ok_or(END_OF_INPUT)?;
+fn ask_text(question: Text, default: &str) -> Result<String, Text> {
+    print(&text::first_run_question(question, default).owner());
+    let answer = read_line().ok_or_else(text::first_run_input_ended)?;
     let answer = answer.trim();
     Ok(if answer.is_empty() {
         default.to_string()
@@ -87,66 +88,108 @@ fn ask_text(question: &str, default: &str) -> Result<String, String> {
     })
 }
 
-fn ask_port(resolved: &mut Resolved) -> Result<(), String> {
+fn ask_port(resolved: &mut Resolved) -> Result<(), Text> {
     loop {
-        let answer = ask_text("Ollama port", &resolved.settings.ollama_port.to_string())?;
+        let default = resolved.settings.ollama_port.to_string();
+        let answer = ask_text(text::ask_ollama_port(), &default)?;
         match answer.parse::<u16>() {
             Ok(port) if port > 0 => {
                 return keep(resolved, "ollama_port", Value::from(port));
             }
-            _ => print("A port is a number from 1 to 65535.\n"),
+            _ => say(text::port_is_a_number()),
         }
     }
 }
 
 /// Offers the installed models (numbered, the first as default); falls
 /// back to `llama2` when Ollama cannot be asked.
-fn ask_model(resolved: &mut Resolved, roots: Roots) -> Result<(), String> {
+fn ask_model(resolved: &mut Resolved, roots: Roots) -> Result<(), Text> {
     let base = ollama::base_url(
         &resolved.settings.ollama_host,
         resolved.settings.ollama_port,
     );
-    let installed = roots(&base)
-        .and_then(|roots| ollama::installed_models(&base, &roots, Duration::from_secs(5)));
-    let default = match installed {
+    let installed = roots(&base).and_then(|roots| {
+        ollama::installed_models(&base, &roots, Duration::from_secs(5)).map_err(verbatim)
+    });
+    match installed {
         Ok(models) if !models.is_empty() => {
-            print("Models installed in Ollama:\n");
+            say(text::models_installed());
             for (n, model) in models.iter().enumerate() {
                 print(&format!("  {}) {model}\n", n + 1));
             }
-            let answer = ask_text("Model (number or name)", &models[0])?;
+            let answer = ask_text(text::ask_model_number_or_name(), &models[0])?;
             let model = match answer.parse::<usize>() {
                 Ok(n) if (1..=models.len()).contains(&n) => models[n - 1].clone(),
                 _ => answer,
             };
             return keep(resolved, "model", Value::String(model));
         }
-        Ok(_) => {
-            print("Ollama has no models installed yet (install one with: ollama pull NAME).\n");
-            "llama2".to_string()
-        }
-        Err(e) => {
-            print(&format!(
-                "Cannot ask Ollama for its models ({e}); offering llama2.\n"
-            ));
-            "llama2".to_string()
-        }
-    };
-    let model = ask_text("Model", &default)?;
+        Ok(_) => say(text::no_models_installed()),
+        Err(e) => say(text::cannot_list_models(e, FALLBACK_MODEL)),
+    }
+    let model = ask_text(text::ask_model(), FALLBACK_MODEL)?;
     keep(resolved, "model", Value::String(model))
 }
 
-fn ask_stream(resolved: &mut Resolved) -> Result<(), String> {
+fn ask_stream(resolved: &mut Resolved) -> Result<(), Text> {
     loop {
-        let answer = ask_text("Stream answers piece by piece (y/n)", "y")?;
-        let stream = match answer.to_ascii_lowercase().as_str() {
-            "y" | "yes" => true,
-            "n" | "no" => false,
-            _ => {
-                print("Please answer y or n.\n");
-                continue;
-            }
-        };
-        return keep(resolved, "stream_mode", Value::Bool(stream));
+        let answer = ask_text(text::ask_stream_mode(), "y")?;
+        match yes_or_no(&answer) {
+            Some(stream) => return keep(resolved, "stream_mode", Value::Bool(stream)),
+            None => say(text::answer_y_or_n()),
+        }
+    }
+}
+
+/// A yes/no answer: y, yes, n, no, or the Russian words (not the letters
+/// д and н: on a Russian keyboard н is the key of y).
+fn yes_or_no(answer: &str) -> Option<bool> {
+    match answer.to_lowercase().as_str() {
+        "y" | "yes" | "да" => Some(true),
+        "n" | "no" | "нет" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::Lang;
+
+    #[test]
+    fn questions_and_hints_are_asked_in_russian_too() {
+        let question = text::first_run_question(text::ask_model(), "llama2");
+        assert_eq!(question.english(), "Model [llama2]: ");
+        assert_eq!(
+            question.in_lang(Lang::Ru),
+            "Введите название модели Ollama [llama2]: "
+        );
+        let port = text::first_run_question(text::ask_ollama_port(), 11434);
+        assert_eq!(port.in_lang(Lang::Ru), "Введите порт Ollama [11434]: ");
+        let refused = text::answer_must_be("ollama_port", crate::text::config::expected_port());
+        assert_eq!(
+            refused.english(),
+            "the answer for ollama_port must be a port number from 1 to 65535"
+        );
+        assert_eq!(
+            refused.in_lang(Lang::Ru),
+            "ответ для ollama_port должен быть номером порта от 1 до 65535"
+        );
+    }
+
+    #[test]
+    fn yes_and_no_in_either_language() {
+        for (answer, meaning) in [
+            ("y", Some(true)),
+            ("YES", Some(true)),
+            ("Да", Some(true)),
+            ("n", Some(false)),
+            ("No", Some(false)),
+            ("нет", Some(false)),
+            ("н", None),
+            ("maybe", None),
+        ] {
+            assert_eq!(yes_or_no(answer), meaning, "{answer}");
+        }
     }
 }

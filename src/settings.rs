@@ -83,7 +83,7 @@ impl Resolved {
         key: &'static str,
         value: Value,
         source: Source,
-    ) -> Result<(), &'static str> {
+    ) -> Result<(), config::Expected> {
         config::apply_key(&mut self.settings, key, &value)?;
         self.sources.insert(key, source);
         self.to_save.insert(key.to_string(), value);

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use signal_hook::iterator::Signals;
 
 use crate::hub::{Finish, LoopState, ToWriter};
+use crate::logging::FILE_ONLY;
 use crate::relay::Relay;
+use crate::text::{startup as text, Text};
 
 /// How long cancelled answers get to send their error frames, and the
 /// writer its last frames and the Close.
@@ -33,8 +35,9 @@ pub struct Shutdown {
     pub to_writer: Sender<ToWriter>,
     pub grace: Duration,
     pub hub_loop: LoopState,
-    /// Test mode: end the half-typed prompt line first, and do not keep a
-    /// person waiting for a hub that is not connected.
+    /// Test mode: end the half-typed prompt line first, tell the person at
+    /// the terminal in their language (the log file gets the English), and
+    /// do not keep them waiting for a hub that is not connected.
     pub interactive: bool,
     /// Without a hub there is nobody to wait for.
     has_hub: bool,
@@ -74,20 +77,20 @@ impl Shutdown {
                     let name = crate::console::signal_name(signal);
                     seen += 1;
                     if seen > 1 {
-                        log::warn!("second {name}: exiting now");
+                        let at_once = text::stopping_at_once(name);
+                        shutdown.tell(log::Level::Warn, &at_once.english(), at_once);
                         last_log_flush();
                         std::process::exit(0);
                     }
-                    let reason = format!("{name} received");
                     let runner = Arc::clone(&shutdown);
                     let started = thread::Builder::new()
                         .name("shutdown".into())
-                        .spawn(move || runner.run(&reason));
+                        .spawn(move || runner.run_on_signal(name));
                     if let Err(e) = started {
                         // The stop still happens, here; only a second
                         // signal can no longer cut it short.
                         log::error!("cannot start the shutdown thread: {e}");
-                        shutdown.run(&format!("{name} received"));
+                        shutdown.run_on_signal(name);
                     }
                 }
             })
@@ -96,19 +99,35 @@ impl Shutdown {
 
     /// Runs the sequence and ends the process with status 0. Only the first
     /// caller runs it; a later one waits for that one to end the process.
+    /// `reason` is for the log; the terminal is told "Stopping".
     pub fn run(&self, reason: &str) -> ! {
+        let grace = self.grace.as_secs_f64();
+        self.stop(reason, text::stopping(grace))
+    }
+
+    /// [`Shutdown::run`] for a signal (`SIGINT`...).
+    fn run_on_signal(&self, signal: &str) -> ! {
+        let grace = self.grace.as_secs_f64();
+        let reason = format!("{signal} received");
+        self.stop(&reason, text::stopping_on_signal(signal, grace))
+    }
+
+    fn stop(&self, reason: &str, notice: Text) -> ! {
         if self.started.swap(true, Ordering::SeqCst) {
             self.hub_loop.wait_for_exit();
         }
         if self.interactive {
+            // Ends the half-typed prompt line.
             crate::console::print("\n");
         }
         let grace = self.grace.as_secs_f64();
-        log::info!("{reason}: finishing running answers (up to {grace} s)");
+        let line = format!("{reason}: finishing running answers (up to {grace} s)");
+        self.tell(log::Level::Info, &line, notice);
         let deadline = Instant::now() + self.grace;
         self.relay.stop_accepting();
         if !self.relay.wait_idle(self.grace) {
-            log::warn!("grace period over: ending the answers still running");
+            let over = text::stopping_grace_over();
+            self.tell(log::Level::Warn, &over.english(), over);
             self.relay.cancel_all();
             self.relay.wait_idle(CLEANUP_LIMIT);
         }
@@ -133,6 +152,18 @@ impl Shutdown {
         log::info!("stopped");
         last_log_flush();
         std::process::exit(0);
+    }
+
+    /// Logs `line` (English). In test mode the person at the terminal is
+    /// told `notice` in their language instead, and the line goes to the
+    /// log file only, so that it is not shown twice.
+    fn tell(&self, level: log::Level, line: &str, notice: Text) {
+        if self.interactive {
+            crate::console::say(notice);
+            log::log!(target: FILE_ONLY, level, "{line}");
+        } else {
+            log::log!(level, "{line}");
+        }
     }
 }
 

@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::cli::{Args, SavedFlag, TokenFrom};
-use crate::console::{self, print};
+use crate::console::{self, say};
 use crate::exit::Fatal;
 use crate::first_run;
 use crate::logging::{self, LogSetup};
 use crate::serve::ollama_roots;
 use crate::settings::Resolved;
+use crate::text::{startup as text, Text};
 
 /// The longest first line read for a token: far more than any token, and a
 /// bound on what a wrong file (a log, `/dev/zero`) makes the client read.
@@ -57,13 +58,15 @@ enum NoToken {
 }
 
 impl NoToken {
-    fn what(&self) -> String {
+    /// What is wrong with the input, after "standard input, which" or "the
+    /// token file PATH".
+    fn what(&self) -> Text {
         match self {
-            NoToken::Ended => "is empty".into(),
-            NoToken::Blank => "starts with an empty line".into(),
-            NoToken::TooLong => format!("has a first line longer than {TOKEN_LINE_MAX} bytes"),
-            NoToken::NotText => "has a first line that is not UTF-8 text".into(),
-            NoToken::Io(e) => format!("cannot be read: {e}"),
+            NoToken::Ended => text::token_input_empty(),
+            NoToken::Blank => text::token_input_starts_blank(),
+            NoToken::TooLong => text::token_input_line_too_long(TOKEN_LINE_MAX),
+            NoToken::NotText => text::token_input_not_text(),
+            NoToken::Io(e) => text::token_input_unreadable(e),
         }
     }
 }
@@ -97,19 +100,14 @@ fn first_line(input: impl BufRead) -> Result<String, NoToken> {
 fn token_from_stdin() -> Result<String, Fatal> {
     let read = if console::stdin_is_terminal() {
         let _echo_back_on_ctrl_c = console::TerminalGuard::install();
-        match console::read_secret_line("Hub token (input hidden): ") {
+        match console::read_secret_line(&text::token_prompt().owner()) {
             Some(line) => first_line(line.as_bytes()),
             None => Err(NoToken::Ended),
         }
     } else {
         first_line(io::stdin().lock())
     };
-    read.map_err(|why| {
-        Fatal::usage(format!(
-            "--force-token - reads the token from standard input, which {}",
-            why.what()
-        ))
-    })
+    read.map_err(|why| Fatal::usage(text::token_stdin_unusable(why.what())))
 }
 
 fn token_from_file(path: &Path) -> Result<String, Fatal> {
@@ -117,15 +115,11 @@ fn token_from_file(path: &Path) -> Result<String, Fatal> {
         .map_err(NoToken::Io)
         .and_then(|file| first_line(io::BufReader::new(file)));
     read.map_err(|why| {
-        let fix = match why {
-            NoToken::Io(_) => "",
-            _ => " (its first line must be the hub token)",
-        };
-        Fatal::config(format!(
-            "the token file {} {}{fix}",
-            path.display(),
-            why.what()
-        ))
+        let path = path.display().to_string();
+        Fatal::config(match why {
+            NoToken::Io(_) => text::token_file_unusable(path, why.what()),
+            _ => text::token_file_has_no_token(path, why.what()),
+        })
     })
 }
 
@@ -136,44 +130,30 @@ fn token_from_file(path: &Path) -> Result<String, Fatal> {
 /// questions, and the file (the token and unknown keys included) would be
 /// lost, so nothing is touched and the run stops with status 78.
 pub fn reset_config(path: &Path) -> Result<Option<ResetBackup>, Fatal> {
-    let shown = path.display();
+    let shown = path.display().to_string();
     if !console::stdin_is_terminal() {
-        return Err(Fatal::config(format!(
-            "--reset-config asks the first-run questions again, which needs a terminal, \
-             and standard input is not one: {shown} is left as it is. Run it at a \
-             terminal, or edit or delete the file by hand"
-        )));
+        return Err(Fatal::config(text::reset_needs_terminal(shown)));
     }
     let backup = backup_path(path);
+    let backup_shown = backup.display().to_string();
     match std::fs::symlink_metadata(path) {
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            print(&format!("There is no config file {shown} to delete\n"));
+            say(text::reset_no_config_file(shown));
             return Ok(None);
         }
-        Err(e) => return Err(Fatal::config(format!("cannot read {shown}: {e}"))),
+        Err(e) => return Err(Fatal::config(text::reset_cannot_read(shown, e))),
     }
-    std::fs::rename(path, &backup).map_err(|e| {
-        Fatal::config(format!(
-            "cannot move {shown} aside to {}: {e}",
-            backup.display()
-        ))
-    })?;
+    std::fs::rename(path, &backup)
+        .map_err(|e| Fatal::config(text::reset_cannot_move_aside(&shown, &backup_shown, e)))?;
     if std::fs::symlink_metadata(&backup).is_ok_and(|m| m.is_file()) {
         use std::os::unix::fs::PermissionsExt;
         let private = std::fs::Permissions::from_mode(0o600);
         if let Err(e) = std::fs::set_permissions(&backup, private) {
-            print(&format!(
-                "(cannot make {} private: {e})\n",
-                backup.display()
-            ));
+            say(text::reset_cannot_make_private(&backup_shown, e));
         }
     }
-    print(&format!(
-        "Deleting the config file {shown} (the old one is kept as {} until the new \
-         settings are saved)\n",
-        backup.display()
-    ));
+    say(text::reset_deleting(shown, backup_shown));
     Ok(Some(ResetBackup {
         config: path.to_path_buf(),
         backup,
@@ -216,17 +196,10 @@ fn settle(config: &Path, backup: &Path) {
         let _ = std::fs::remove_file(backup);
         return;
     }
+    let config_shown = config.display().to_string();
     match std::fs::rename(backup, config) {
-        Ok(()) => print(&format!(
-            "Nothing new was saved: the old config file is back at {}\n",
-            config.display()
-        )),
-        Err(e) => print(&format!(
-            "Nothing new was saved, and the old config file could not be put back ({e}): \
-             it is {}; rename it to {} to use it again\n",
-            backup.display(),
-            config.display()
-        )),
+        Ok(()) => say(text::reset_put_back(config_shown)),
+        Err(e) => say(text::reset_not_put_back(e, backup.display(), config_shown)),
     }
 }
 
@@ -250,29 +223,20 @@ pub fn complete_settings(
                 put_back();
             }
         });
-        let roots =
-            |base_url: &str| ollama_roots(args, base_url).map_err(|fatal| fatal.message.owner());
+        let roots = |base_url: &str| ollama_roots(args, base_url).map_err(|fatal| fatal.message);
         return first_run::ask(resolved, &missing, &roots).map_err(Fatal::config);
     }
     if resolved.settings.token.is_none() && !args.test {
-        return Err(Fatal::config(format!(
-            "no hub token in {} and no terminal to ask for one: save it to the \
-             config with --token-file PATH (the file's first line) or --force-token - \
-             (one line of standard input), or set the OLLAMA_PROXY_TOKEN \
-             environment variable",
-            resolved.config_path.display()
-        )));
+        let path = resolved.config_path.display().to_string();
+        return Err(Fatal::config(text::no_token_and_no_terminal(path)));
     }
     Ok(())
 }
 
 /// Writes flags and answers into the config file, and says so.
 pub fn save(resolved: &mut Resolved) -> Result<(), Fatal> {
-    if resolved.save().map_err(|e| Fatal::config(e.to_string()))? {
-        print(&format!(
-            "Settings saved to {}\n",
-            resolved.config_path.display()
-        ));
+    if resolved.save().map_err(|e| Fatal::config(e.text()))? {
+        say(text::settings_saved(resolved.config_path.display()));
     }
     Ok(())
 }
@@ -332,5 +296,46 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("secret-on-line-2"), "{message}");
+    }
+
+    #[test]
+    fn what_a_token_input_lacks_is_said_in_russian_too() {
+        use crate::text::Lang;
+        let dir = tempfile::tempdir().unwrap();
+        let blank = dir.path().join("blank");
+        std::fs::write(&blank, "\n").unwrap();
+        let message = token_from_file(&blank)
+            .unwrap_err()
+            .message
+            .in_lang(Lang::Ru);
+        assert_eq!(
+            message,
+            format!(
+                "файл с токеном {} начинается с пустой строки (его первой строкой \
+                 должен быть токен хаба)",
+                blank.display()
+            )
+        );
+        let too_long = text::token_stdin_unusable(NoToken::TooLong.what());
+        assert_eq!(
+            too_long.english(),
+            "--force-token - reads the token from standard input, which has a first \
+             line longer than 65536 bytes"
+        );
+        assert_eq!(
+            too_long.in_lang(Lang::Ru),
+            "--force-token - читает токен со стандартного ввода, а он начинается со \
+             строки длиннее 65536 байт"
+        );
+        for (max, english, russian) in [(1, "1 byte", "1 байта"), (3, "3 bytes", "3 байт")]
+        {
+            let line = text::token_input_line_too_long(max);
+            assert!(line.english().ends_with(english), "{}", line.english());
+            assert!(
+                line.in_lang(Lang::Ru).ends_with(russian),
+                "{}",
+                line.in_lang(Lang::Ru)
+            );
+        }
     }
 }

@@ -19,7 +19,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::secret::Token;
-use crate::text::Lang;
+use crate::text::config as text;
+use crate::text::{Lang, Text};
+
+/// What a key takes, when a value is refused: a catalogue text to follow
+/// "must be" (one of `text::config::expected_*`), nested into the error
+/// that names the key.
+pub type Expected = fn() -> Text;
 
 /// One config key: its name, its doc line, and how a value gets in and out.
 pub struct Key {
@@ -34,7 +40,7 @@ pub struct Key {
     #[cfg_attr(not(test), allow(dead_code))]
     readme_default: Option<&'static str>,
     /// Checks a JSON value and stores it, or says what was expected.
-    apply: fn(&mut Settings, &Value) -> Result<(), &'static str>,
+    apply: fn(&mut Settings, &Value) -> Result<(), Expected>,
     /// The field for `--show-config`.
     show: fn(&Settings) -> String,
 }
@@ -55,7 +61,7 @@ macro_rules! optional {
 /// field: Type {
 ///     key: "json_key",
 ///     default: <expression of Type>,
-///     parse: <fn(&Value) -> Result<Type, &'static str>>,
+///     parse: <fn(&Value) -> Result<Type, Expected>>,
 ///     show: <fn(&Type) -> String>,
 ///     readme_default: "text",   // optional, see `Key::readme_default`
 ///     doc: "one line",
@@ -95,7 +101,7 @@ macro_rules! settings_table {
             apply: |settings, value| {
                 // Typed here so that a closure in the table needs no
                 // annotations, and a wrong type names the entry.
-                let parse: fn(&Value) -> Result<$ty, &'static str> = $parse;
+                let parse: fn(&Value) -> Result<$ty, Expected> = $parse;
                 settings.$field = parse(value)?;
                 Ok(())
             },
@@ -301,9 +307,10 @@ fn find(name: &str) -> Option<&'static Key> {
 }
 
 /// Stores one config key into `settings`; on a bad value, says what was
-/// expected. Unknown keys are accepted and left alone, so that a file
-/// written by a newer client still loads.
-pub fn apply_key(settings: &mut Settings, key: &str, value: &Value) -> Result<(), &'static str> {
+/// expected (a text to follow "must be", see `text::config::expected_*`).
+/// Unknown keys are accepted and left alone, so that a file written by a
+/// newer client still loads.
+pub fn apply_key(settings: &mut Settings, key: &str, value: &Value) -> Result<(), Expected> {
     match find(key) {
         Some(key) => (key.apply)(settings, value),
         None => Ok(()),
@@ -320,29 +327,29 @@ impl Settings {
 
 // ------------------------------------------------------------ the checks
 
-fn token(value: &Value) -> Result<Option<Token>, &'static str> {
+fn token(value: &Value) -> Result<Option<Token>, Expected> {
     match value {
         Value::Null => Ok(None),
         // An empty token is no token: the first run then asks for one.
         Value::String(s) if s.is_empty() => Ok(None),
         Value::String(s) => Ok(Some(Token::new(s.as_str()))),
-        _ => Err("a string"),
+        _ => Err(text::expected_string),
     }
 }
 
-fn non_empty_string(value: &Value) -> Result<String, &'static str> {
+fn non_empty_string(value: &Value) -> Result<String, Expected> {
     match value.as_str() {
         Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        _ => Err("a non-empty string"),
+        _ => Err(text::expected_non_empty_string),
     }
 }
 
-fn boolean(value: &Value) -> Result<bool, &'static str> {
-    value.as_bool().ok_or("true or false")
+fn boolean(value: &Value) -> Result<bool, Expected> {
+    value.as_bool().ok_or(text::expected_boolean as Expected)
 }
 
 /// A TCP port. The original client could save it as a string ("11434").
-fn port(value: &Value) -> Result<u16, &'static str> {
+fn port(value: &Value) -> Result<u16, Expected> {
     let number = match value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse::<u64>().ok(),
@@ -351,76 +358,85 @@ fn port(value: &Value) -> Result<u16, &'static str> {
     number
         .and_then(|n| u16::try_from(n).ok())
         .filter(|n| *n > 0)
-        .ok_or("a port number from 1 to 65535")
+        .ok_or(text::expected_port as Expected)
 }
 
 /// A whole number from `min` to `max`, in the field's own type (so that a
 /// byte count above 4 GiB is not cut short on a 32-bit board).
-fn count<T: TryFrom<u64>>(value: &Value, min: u64, max: u64) -> Result<T, &'static str> {
+fn count<T: TryFrom<u64>>(value: &Value, min: u64, max: u64) -> Result<T, Expected> {
     value
         .as_u64()
         .filter(|n| (min..=max).contains(n))
         .and_then(|n| T::try_from(n).ok())
-        .ok_or("a whole number in its allowed range (see the README)")
+        .ok_or(text::expected_count_in_range as Expected)
 }
 
 /// A positive number of seconds; fractions allowed so that tests can use
 /// milliseconds.
-fn seconds(value: &Value) -> Result<Duration, &'static str> {
+fn seconds(value: &Value) -> Result<Duration, Expected> {
     match value.as_f64() {
         Some(s) if s > 0.0 && s <= 1e9 => Ok(Duration::from_secs_f64(s)),
-        _ => Err("a number of seconds greater than 0"),
+        _ => Err(text::expected_seconds),
     }
 }
 
-fn seconds_or_zero(value: &Value) -> Result<Duration, &'static str> {
+fn seconds_or_zero(value: &Value) -> Result<Duration, Expected> {
     match value.as_f64() {
         Some(s) if (0.0..=1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
-        _ => Err("a number of seconds, 0 or more"),
+        _ => Err(text::expected_seconds_or_zero),
     }
 }
 
 /// Ollama takes a number of seconds or a Go duration string ("10m", "-1").
-fn keep_alive(value: &Value) -> Result<Option<Value>, &'static str> {
+fn keep_alive(value: &Value) -> Result<Option<Value>, Expected> {
     match value {
         Value::Null => Ok(None),
         Value::Number(_) | Value::String(_) => Ok(Some(value.clone())),
-        _ => Err("a number of seconds or a duration string such as \"10m\""),
+        _ => Err(text::expected_keep_alive),
     }
 }
 
-fn object(value: &Value) -> Result<Map<String, Value>, &'static str> {
-    value.as_object().cloned().ok_or("an object {...}")
+fn object(value: &Value) -> Result<Map<String, Value>, Expected> {
+    value
+        .as_object()
+        .cloned()
+        .ok_or(text::expected_object as Expected)
 }
 
 /// `en` or `ru`.
-fn language(value: &Value) -> Result<Lang, &'static str> {
+fn language(value: &Value) -> Result<Lang, Expected> {
     value
         .as_str()
         .and_then(Lang::from_code)
-        .ok_or("\"en\" or \"ru\"")
+        .ok_or(text::expected_language as Expected)
 }
 
 /// `auto` (as `None`: the locale decides), `en` or `ru`.
-fn language_or_auto(value: &Value) -> Result<Option<Lang>, &'static str> {
+fn language_or_auto(value: &Value) -> Result<Option<Lang>, Expected> {
     match value.as_str() {
         Some("auto") => Ok(None),
         _ => language(value)
             .map(Some)
-            .map_err(|_| "\"auto\", \"en\" or \"ru\""),
+            .map_err(|_| text::expected_language_or_auto as Expected),
     }
 }
 
 // ------------------------------------------------------ how values show
+//
+// A setting without a value shows a description in parentheses, in the
+// owner's language (`--show-config` and `--help` are read at the terminal);
+// the parentheses tell it from a value.
 
 fn show_token(token: &Option<Token>) -> String {
-    token.as_ref().map_or("(not set)".into(), Token::masked)
+    token
+        .as_ref()
+        .map_or_else(|| text::shown_not_set().owner(), Token::masked)
 }
 
 fn show_keep_alive(keep_alive: &Option<Value>) -> String {
     keep_alive
         .as_ref()
-        .map_or("(Ollama's default)".into(), Value::to_string)
+        .map_or_else(|| text::shown_ollamas_default().owner(), Value::to_string)
 }
 
 fn show_language(language: &Option<Lang>) -> String {
@@ -485,12 +501,8 @@ mod tests {
             }
             let value = serde_json::from_str(&shown).unwrap_or(Value::String(shown.clone()));
             let mut settings = Settings::default();
-            assert_eq!(
-                apply_key(&mut settings, key.name, &value),
-                Ok(()),
-                "{}",
-                key.name
-            );
+            let applied = apply_key(&mut settings, key.name, &value);
+            assert!(applied.is_ok(), "{}: {applied:?}", key.name);
             assert_eq!((key.show)(&settings), shown, "{}", key.name);
         }
     }
@@ -521,16 +533,36 @@ mod tests {
         for (key, value, expected) in cases {
             let result = apply_key(&mut settings, key, &value);
             match expected {
-                "" => assert_eq!(result, Ok(()), "{key} {value}"),
-                _ => assert!(result.unwrap_err().contains(expected), "{key} {value}"),
+                "" => assert!(result.is_ok(), "{key} {value}: {result:?}"),
+                _ => assert!(
+                    result.is_err_and(|e| e().english().contains(expected)),
+                    "{key} {value}"
+                ),
             }
         }
         assert_eq!(settings.log_max_bytes, 1 << 40);
-        assert_eq!(
-            apply_key(&mut settings, "no_such_key", &Value::Null),
-            Ok(())
-        );
+        assert!(apply_key(&mut settings, "no_such_key", &Value::Null).is_ok());
         assert_eq!(settings.display_value("no_such_key"), "");
+    }
+
+    #[test]
+    fn a_missing_value_is_described_in_parentheses_in_both_languages() {
+        for description in [text::shown_not_set(), text::shown_ollamas_default()] {
+            for lang in [Lang::En, Lang::Ru] {
+                let shown = description.in_lang(lang);
+                assert!(shown.starts_with('(') && shown.ends_with(')'), "{shown}");
+            }
+        }
+        assert_eq!(text::shown_not_set().in_lang(Lang::Ru), "(не задан)");
+    }
+
+    #[test]
+    fn what_a_key_expects_is_said_in_russian_too() {
+        let mut settings = Settings::default();
+        let refused = apply_key(&mut settings, "stream_mode", &Value::from("yes"));
+        let expected = refused.expect_err("not a boolean")();
+        assert_eq!(expected.english(), "true or false");
+        assert_eq!(expected.in_lang(Lang::Ru), "true или false");
     }
 
     #[test]

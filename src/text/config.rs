@@ -2,4 +2,94 @@
 
 use super::catalogue;
 
-catalogue! {}
+catalogue! {
+    // ---------------------------------------------- a config file that cannot be used
+
+    config_cannot_read(path, error) {
+        en: "cannot read config file {path}: {error}",
+        ru: "не удалось прочитать файл настроек {path}: {error}",
+    }
+    config_cannot_write(path, error) {
+        en: "cannot write config file {path}: {error}",
+        ru: "не удалось записать файл настроек {path}: {error}",
+    }
+    config_not_json(path, line, column, error) {
+        en: "config file {path} is not valid JSON (line {line}, column {column}): {error}",
+        ru: "файл настроек {path} не является корректным JSON (строка {line}, столбец {column}): {error}",
+    }
+    /// Why a file that is JSON is still not a config file.
+    config_top_level_not_object() {
+        en: "the top level must be an object {{...}}",
+        ru: "на верхнем уровне должен быть объект {{...}}",
+    }
+    /// `expected` is one of the `expected_*` texts below.
+    config_bad_value_at_line(path, line, key, expected) {
+        en: "config file {path}, line {line}: key '{key}' must be {expected}",
+        ru: "файл настроек {path}, строка {line}: значение ключа '{key}' должно быть {expected}",
+    }
+    /// The same for a value from the command line (`key` is the flag).
+    config_bad_value(path, key, expected) {
+        en: "config file {path}: key '{key}' must be {expected}",
+        ru: "файл настроек {path}: значение ключа '{key}' должно быть {expected}",
+    }
+
+    // ------------------------ what a key expects (after "must be"; Russian: instrumental)
+
+    expected_string() {
+        en: "a string",
+        ru: "строкой",
+    }
+    expected_non_empty_string() {
+        en: "a non-empty string",
+        ru: "непустой строкой",
+    }
+    expected_boolean() {
+        en: "true or false",
+        ru: "true или false",
+    }
+    expected_port() {
+        en: "a port number from 1 to 65535",
+        ru: "номером порта от 1 до 65535",
+    }
+    expected_count_in_range() {
+        en: "a whole number in its allowed range (see the README)",
+        ru: "целым числом в допустимых для него пределах (см. README)",
+    }
+    expected_seconds() {
+        en: "a number of seconds greater than 0",
+        ru: "числом секунд больше 0",
+    }
+    expected_seconds_or_zero() {
+        en: "a number of seconds, 0 or more",
+        ru: "числом секунд, 0 или больше",
+    }
+    expected_keep_alive() {
+        en: "a number of seconds or a duration string such as \"10m\"",
+        ru: "числом секунд или строкой с длительностью, например \"10m\"",
+    }
+    expected_object() {
+        en: "an object {{...}}",
+        ru: "объектом {{...}}",
+    }
+    expected_language() {
+        en: "\"en\" or \"ru\"",
+        ru: "\"en\" или \"ru\"",
+    }
+    expected_language_or_auto() {
+        en: "\"auto\", \"en\" or \"ru\"",
+        ru: "\"auto\", \"en\" или \"ru\"",
+    }
+
+    // ------------------------------- values without one (`--show-config`, `--help`)
+
+    /// Keep the parentheses: they mark a description, not a value.
+    shown_not_set() {
+        en: "(not set)",
+        ru: "(не задан)",
+    }
+    /// Keep the parentheses: they mark a description, not a value.
+    shown_ollamas_default() {
+        en: "(Ollama's default)",
+        ru: "(по умолчанию Ollama)",
+    }
+}
