@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::Args;
+use crate::config::ConfigError;
 use crate::console::print;
 use crate::exit::{self, Fatal};
 use crate::hub::{self, ConnectError, Endpoint, SessionConfig};
@@ -14,24 +15,20 @@ use crate::ollama::{self, RootCerts};
 use crate::serve::{ollama_roots, session_config};
 use crate::settings::{self, Environment, Resolved};
 use crate::startup::{init_logging, save};
+use crate::text::{self, check, owner_language, Lang, Text};
 
 /// The longest any single step may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The fix for a CA file that cannot be used.
-const CA_FIX: &str = "give --ca-file (or SSL_CERT_FILE) a readable PEM file with the CA \
-                      certificate of the hub or of an https Ollama, or leave it out to trust \
-                      the public CAs";
-
-/// One line of the checklist.
+/// One line of the checklist, in the owner's language when shown.
 struct Step {
     ok: bool,
-    what: String,
-    fix: Option<String>,
+    what: Text,
+    fix: Option<Text>,
 }
 
 impl Step {
-    fn pass(what: String) -> Step {
+    fn pass(what: Text) -> Step {
         Step {
             ok: true,
             what,
@@ -39,20 +36,27 @@ impl Step {
         }
     }
 
-    fn fail(what: String, fix: impl Into<String>) -> Step {
+    fn fail(what: Text, fix: Text) -> Step {
         Step {
             ok: false,
             what,
-            fix: Some(fix.into()),
+            fix: Some(fix),
         }
     }
 
     fn show(&self) {
+        print(&self.lines(owner_language()));
+    }
+
+    /// The step's line, and the fix's line under it when it failed.
+    fn lines(&self, lang: Lang) -> String {
         let mark = if self.ok { "[ OK ]" } else { "[FAIL]" };
-        print(&format!("{mark} {}\n", self.what));
+        let mut lines = format!("{mark} {}\n", self.what.in_lang(lang));
         if let Some(fix) = &self.fix {
-            print(&format!("       fix: {fix}\n"));
+            let fix = check::check_fix(fix.in_lang(lang)).in_lang(lang);
+            lines.push_str(&format!("       {fix}\n"));
         }
+        lines
     }
 }
 
@@ -60,7 +64,7 @@ impl Step {
 enum HubUnready {
     NoToken,
     /// The TLS setup failed (a CA file that cannot be used); says why.
-    Tls(String),
+    Tls(Text),
 }
 
 /// The `--check` mode: resolves the settings as serving would (a broken
@@ -77,31 +81,38 @@ pub fn run_mode(
         Ok(resolved) => (resolved, None),
         Err(e) => {
             let without_file = settings::resolve_without_file(args, env, path)
-                .map_err(|e| Fatal::config(e.to_string()))?;
-            (without_file, Some(e.to_string()))
+                .map_err(|e| Fatal::config(config_error_text(&e)))?;
+            (without_file, Some(config_error_text(&e)))
         }
     };
     let config_problem = match config_error {
         Some(error) => Some(ConfigProblem::Unusable(error)),
         None => save(&mut resolved)
             .err()
-            .map(|fatal| ConfigProblem::Unsaved(fatal.message.owner())),
+            .map(|fatal| ConfigProblem::Unsaved(fatal.message)),
     };
     init_logging(args, &resolved);
     let hub = match resolved.settings.token.clone() {
         None => Err(HubUnready::NoToken),
         Some(token) => session_config(args, &resolved.settings, endpoint, token)
-            .map_err(|fatal| HubUnready::Tls(fatal.message.owner())),
+            .map_err(|fatal| HubUnready::Tls(fatal.message)),
     };
     let base_url = ollama::base_url(
         &resolved.settings.ollama_host,
         resolved.settings.ollama_port,
     );
-    let roots = ollama_roots(args, &base_url).map_err(|fatal| fatal.message.owner());
+    let roots = ollama_roots(args, &base_url).map_err(|fatal| fatal.message);
     match run(&resolved, config_problem, hub, roots) {
         true => Ok(ExitCode::SUCCESS),
         false => Ok(ExitCode::from(exit::CHECK_FAILED)),
     }
+}
+
+/// A config file's error, for the owner.
+// TODO(i18n merge): `e.text()` once `ConfigError` has it (its catalogue
+// entries belong to the config part); until then its English `Display`.
+fn config_error_text(e: &ConfigError) -> Text {
+    text::errors::verbatim(e)
 }
 
 /// Runs every step, printing each as it finishes; true when all passed.
@@ -113,7 +124,7 @@ fn run(
     resolved: &Resolved,
     config_problem: Option<ConfigProblem>,
     hub: Result<SessionConfig, HubUnready>,
-    roots: Result<RootCerts, String>,
+    roots: Result<RootCerts, Text>,
 ) -> bool {
     let mut all_ok = true;
     let mut report = |step: Step| {
@@ -129,114 +140,97 @@ fn run(
         Ok(roots) => Some(roots),
         Err(why) => {
             report(Step::fail(
-                format!("Ollama at {base_url}: not checked: {why}"),
-                CA_FIX,
+                check::check_ollama_not_checked(&base_url, why),
+                check::fix_ca_file(),
             ));
             None
         }
     };
     let ollama_ok = match &roots {
         None => false,
-        Some(roots) => match ollama::version(&base_url, roots, STEP_TIMEOUT) {
-            Ok(version) => {
-                report(Step::pass(format!(
-                    "Ollama {version} answers at {base_url}"
-                )));
-                true
-            }
-            Err(e) => {
-                let fix = if ollama::uses_tls(&base_url) {
-                    "start Ollama (ollama serve), or set its address with \
-                     --ollama-host/--ollama-port; if its https certificate is not trusted, \
-                     give its CA certificate with --ca-file"
-                } else {
-                    "start Ollama (ollama serve), or set its address with \
-                     --ollama-host/--ollama-port"
-                };
-                report(Step::fail(
-                    format!("Ollama does not answer at {base_url}: {e}"),
-                    fix,
-                ));
-                false
-            }
-        },
+        Some(roots) => {
+            let step = ollama_step(&base_url, roots);
+            let ok = step.ok;
+            report(step);
+            ok
+        }
     };
     let model = &resolved.settings.model;
     report(match (&roots, ollama_ok) {
         (Some(roots), true) => model_step(model, &base_url, roots),
         _ => Step::fail(
-            format!("model '{model}': not checked"),
-            "make Ollama answer first",
+            check::check_model_not_checked(model),
+            check::fix_ollama_first(),
         ),
     });
     report(hub_step(hub));
     all_ok
 }
 
+/// The Ollama step: does it answer, and with which version.
+fn ollama_step(base_url: &str, roots: &RootCerts) -> Step {
+    match ollama::version(base_url, roots, STEP_TIMEOUT) {
+        Ok(version) => Step::pass(check::check_ollama_answers(version, base_url)),
+        Err(e) => {
+            let fix = match ollama::uses_tls(base_url) {
+                true => check::fix_start_ollama_tls(),
+                false => check::fix_start_ollama(),
+            };
+            Step::fail(check::check_ollama_down(base_url, e), fix)
+        }
+    }
+}
+
 /// What is wrong with the config file, for its step of the checklist.
 enum ConfigProblem {
     /// It cannot be read or holds a bad value.
-    Unusable(String),
+    Unusable(Text),
     /// The flags given could not be saved to it.
-    Unsaved(String),
+    Unsaved(Text),
 }
 
 fn config_step(resolved: &Resolved, problem: Option<ConfigProblem>) -> Step {
     let path = resolved.config_path.display();
     match problem {
         Some(ConfigProblem::Unusable(error)) => {
-            return Step::fail(error, format!("correct or delete {path} (--reset-config)"))
+            return Step::fail(error, check::fix_config_unusable(path))
         }
         Some(ConfigProblem::Unsaved(error)) => {
-            return Step::fail(
-                error,
-                "make its folder writable by this user, or choose another file with --config PATH",
-            )
+            return Step::fail(error, check::fix_config_unsaved())
         }
         None => {}
     }
     if resolved.settings.token.is_none() {
-        return Step::fail(
-            format!("config {path}: no hub token"),
-            "run once with --force-token TOKEN, or set OLLAMA_PROXY_TOKEN",
-        );
+        return Step::fail(check::check_config_no_token(path), check::fix_no_token());
     }
-    let exists = if resolved.config_path.exists() {
-        "readable"
-    } else {
-        "absent, defaults"
-    };
-    Step::pass(format!(
-        "config {path} ({exists}), token set, model {}",
-        resolved.settings.model
-    ))
+    let model = &resolved.settings.model;
+    Step::pass(match resolved.config_path.exists() {
+        true => check::check_config_readable(path, model),
+        false => check::check_config_absent(path, model),
+    })
 }
 
 /// The model step, once Ollama answered.
 fn model_step(model: &str, base_url: &str, roots: &RootCerts) -> Step {
     match ollama::installed_models(base_url, roots, STEP_TIMEOUT) {
         Ok(installed) if ollama::is_installed(model, &installed) => {
-            Step::pass(format!("model '{model}' is installed"))
+            Step::pass(check::check_model_installed(model))
         }
         Ok(installed) => Step::fail(
-            format!(
-                "model '{model}' is not installed (installed: {})",
-                list(&installed)
-            ),
-            format!("ollama pull {model}, or choose an installed one with --force-model NAME"),
+            check::check_model_missing(model, list(&installed)),
+            check::fix_pull_model(model),
         ),
         Err(e) => Step::fail(
-            format!("cannot list Ollama's models: {e}"),
-            "check Ollama's log",
+            check::check_models_unlisted(e),
+            check::fix_check_ollama_log(),
         ),
     }
 }
 
-fn list(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
+fn list(names: &[String]) -> Text {
+    match names.is_empty() {
+        true => check::check_no_models(),
+        false => text::errors::verbatim(names.join(", ")),
     }
 }
 
@@ -244,36 +238,91 @@ fn hub_step(hub: Result<SessionConfig, HubUnready>) -> Step {
     let mut config = match hub {
         Ok(config) => config,
         Err(HubUnready::NoToken) => {
-            return Step::fail(
-                "hub: not checked without a token".into(),
-                "set the token first",
-            )
+            return Step::fail(check::check_hub_no_token(), check::fix_token_first())
         }
-        Err(HubUnready::Tls(why)) => return Step::fail(format!("hub: not checked: {why}"), CA_FIX),
+        Err(HubUnready::Tls(why)) => {
+            return Step::fail(check::check_hub_not_checked(why), check::fix_ca_file())
+        }
     };
     config.handshake_timeout = config.handshake_timeout.min(STEP_TIMEOUT);
     let endpoint = config.endpoint.to_string();
     match hub::connect(&config, 0) {
         Ok(session) => {
             session.close();
-            let secure = if config.tls.is_some() {
-                "TLS verified, "
-            } else {
-                ""
-            };
-            Step::pass(format!("hub {endpoint}: {secure}token accepted"))
+            Step::pass(match config.tls.is_some() {
+                true => check::check_hub_ok_tls(endpoint),
+                false => check::check_hub_ok(endpoint),
+            })
         }
-        Err(error @ ConnectError::TokenRejected(_)) => Step::fail(
-            format!("hub {endpoint}: {error}"),
-            "get a valid token from the marketplace",
-        ),
-        Err(error @ (ConnectError::Tls(_) | ConnectError::BadHostName { .. })) => Step::fail(
-            format!("hub {endpoint}: {error}"),
-            "see above; check this box's clock too",
-        ),
-        Err(error) => Step::fail(
-            format!("hub {endpoint}: {error}"),
-            "check the network and firewall (outbound TCP to the hub), or --server/--port",
-        ),
+        Err(error) => {
+            let fix = match error {
+                ConnectError::TokenRejected(_) => check::fix_get_token(),
+                ConnectError::Tls(_) | ConnectError::BadHostName { .. } => {
+                    check::fix_tls_see_above()
+                }
+                _ => check::fix_network(),
+            };
+            Step::fail(check::check_hub_failed(endpoint, error.text()), fix)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_show_in_the_owners_language_with_the_fix_under_them() {
+        let step = Step::fail(
+            check::check_ollama_down("http://127.0.0.1:11434", "connection refused"),
+            check::fix_start_ollama(),
+        );
+        assert_eq!(
+            step.lines(Lang::En),
+            "[FAIL] Ollama does not answer at http://127.0.0.1:11434: connection refused\n       \
+             fix: start Ollama (ollama serve), or set its address with \
+             --ollama-host/--ollama-port\n"
+        );
+        assert_eq!(
+            step.lines(Lang::Ru),
+            "[FAIL] Ollama не отвечает по адресу http://127.0.0.1:11434: connection refused\n       \
+             исправить: запустите Ollama (ollama serve) или укажите её адрес через \
+             --ollama-host/--ollama-port\n"
+        );
+        let passed = Step::pass(check::check_model_installed("qwen3:8b"));
+        assert_eq!(
+            passed.lines(Lang::Ru),
+            "[ OK ] модель 'qwen3:8b' установлена\n"
+        );
+    }
+
+    #[test]
+    fn a_hub_error_inside_a_step_is_in_the_same_language() {
+        let error = ConnectError::TokenRejected(401);
+        let step = Step::fail(
+            check::check_hub_failed("wss://hub.example:5050/x", error.text()),
+            check::fix_get_token(),
+        );
+        let ru = step.lines(Lang::Ru);
+        assert!(
+            ru.starts_with("[FAIL] хаб wss://hub.example:5050/x: хаб отклонил токен (HTTP 401)"),
+            "{ru}"
+        );
+        assert!(ru.contains("--force-token TOKEN"), "{ru}");
+        assert!(ru.contains("исправить: получите действующий токен"), "{ru}");
+        let en = step.lines(Lang::En);
+        assert!(
+            en.starts_with("[FAIL] hub wss://hub.example:5050/x: the hub rejected the token"),
+            "{en}"
+        );
+        assert_eq!(error.to_string(), error.text().english());
+    }
+
+    #[test]
+    fn an_empty_model_list_says_none() {
+        assert_eq!(list(&[]).in_lang(Lang::Ru), "нет");
+        assert_eq!(list(&[]).in_lang(Lang::En), "none");
+        let names = ["a:latest".to_string(), "b:7b".to_string()];
+        assert_eq!(list(&names).in_lang(Lang::Ru), "a:latest, b:7b");
     }
 }

@@ -10,9 +10,11 @@
 use std::sync::Arc;
 
 use std::collections::HashMap;
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 use serde_json::value::RawValue;
+
+use crate::text::{errors, Text};
 
 /// A buyer's `messageId`, kept as the JSON text it arrived as (`42`,
 /// `"abc"`), so that it goes back with the same type and value.
@@ -59,12 +61,35 @@ pub enum Incoming {
     /// not a string: it is answered with an error.
     Unanswerable {
         message_id: MessageId,
-        reason: &'static str,
+        reason: Unrunnable,
     },
     /// Another `type` the hub uses for its own purposes (debug level).
     Other { kind: String },
     /// Not something this protocol allows (warning level).
     Malformed { reason: &'static str },
+}
+
+/// Why a `buyer_message` that names its buyer cannot be run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unrunnable {
+    /// `content` is missing or not a string.
+    NoTextContent,
+}
+
+impl Unrunnable {
+    /// What the buyer is told (after `Error: `).
+    pub fn text(self) -> Text {
+        match self {
+            Unrunnable::NoTextContent => errors::buyer_no_text_content(),
+        }
+    }
+}
+
+/// In English, for the log.
+impl fmt::Display for Unrunnable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text().english())
+    }
 }
 
 /// Reads one text frame from the hub. Fields are read from the raw JSON
@@ -97,7 +122,7 @@ pub fn parse_incoming(text: &str) -> Incoming {
     else {
         return Incoming::Unanswerable {
             message_id,
-            reason: "the request has no text content",
+            reason: Unrunnable::NoTextContent,
         };
     };
     Incoming::Buyer(BuyerMessage {

@@ -13,6 +13,10 @@
 //! something failed); in non-stream mode one frame with the whole answer or
 //! one error frame.
 //!
+//! Buyers' error texts come from the catalogue, in the owner's chosen
+//! `buyer_language`; the `Error: ` before them stays English in every
+//! language, since the buyer's software looks for it.
+//!
 //! Shutdown goes through [`Relay`]: it stops taking requests (new ones are
 //! answered `Error: owner client is shutting down`), waits for the accepted
 //! ones to finish, and cuts the rest short through each worker's watchdog,
@@ -27,6 +31,7 @@ use std::time::{Duration, Instant};
 use crate::hub::{Outgoing, Requests, ToWriter};
 use crate::ollama::{Canceller, OllamaClient, OllamaError, OllamaTarget, Stats};
 use crate::protocol::{BuyerMessage, FrameKind, MessageId};
+use crate::text::{errors, Lang, Text};
 
 /// A buyer prompt waiting for a worker.
 pub struct Job {
@@ -35,6 +40,8 @@ pub struct Job {
     pub prompt: String,
     pub stream: bool,
     pub received: Instant,
+    /// The language of its error texts (`buyer_language`).
+    pub language: Lang,
     /// Where the answer goes besides the hub (test mode's console).
     pub echo: Option<Sender<Echo>>,
 }
@@ -44,7 +51,9 @@ pub struct Job {
 pub enum Echo {
     Piece(String),
     Done {
-        result: Result<Stats, String>,
+        /// Ollama's figures, or what went wrong (the owner's account of an
+        /// Ollama failure, or why the request was refused).
+        result: Result<Stats, Text>,
         pieces: usize,
         elapsed: Duration,
     },
@@ -56,6 +65,7 @@ pub struct Dispatcher {
     jobs: SyncSender<Job>,
     to_writer: Sender<ToWriter>,
     default_stream: bool,
+    buyer_language: Lang,
     next_request: Arc<AtomicU64>,
     state: Arc<State>,
 }
@@ -132,6 +142,7 @@ impl Dispatcher {
             prompt,
             stream,
             received: Instant::now(),
+            language: self.buyer_language,
             echo,
         };
         if !self.state.admit() {
@@ -139,7 +150,7 @@ impl Dispatcher {
                 "request {} refused: shutting down",
                 job.message_id.as_json()
             );
-            return self.answer_error(&job, &OllamaError::ShuttingDown.to_string());
+            return self.answer_error(&job, OllamaError::ShuttingDown.for_buyer());
         }
         let refused = self.jobs.try_send(job);
         if refused.is_err() {
@@ -152,16 +163,16 @@ impl Dispatcher {
                     "request {} refused: all workers busy and the queue is full",
                     job.message_id.as_json()
                 );
-                self.answer_error(&job, "busy");
+                self.answer_error(&job, errors::buyer_busy());
             }
             Err(TrySendError::Disconnected(job)) => {
-                self.answer_error(&job, &OllamaError::ShuttingDown.to_string());
+                self.answer_error(&job, OllamaError::ShuttingDown.for_buyer());
             }
         }
     }
 
     /// Answers a request that can be identified but not run.
-    pub fn reject(&self, message_id: MessageId, reason: &str, stream: Option<bool>) {
+    pub fn reject(&self, message_id: MessageId, reason: Text, stream: Option<bool>) {
         let request = self.next_request.fetch_add(1, Ordering::Relaxed);
         let stream = stream.unwrap_or(self.default_stream);
         let job = Job {
@@ -170,17 +181,18 @@ impl Dispatcher {
             prompt: String::new(),
             stream,
             received: Instant::now(),
+            language: self.buyer_language,
             echo: None,
         };
         self.answer_error(&job, reason);
     }
 
-    fn answer_error(&self, job: &Job, reason: &str) {
-        send_error(&self.to_writer, job, reason);
+    /// Answers `reason` to the buyer, and to the console in test mode.
+    fn answer_error(&self, job: &Job, reason: Text) {
+        send_error(&self.to_writer, job, &reason);
         if let Some(echo) = &job.echo {
-            let result = Err(format!("Error: {reason}"));
             let _ = echo.send(Echo::Done {
-                result,
+                result: Err(reason),
                 pieces: 0,
                 elapsed: job.received.elapsed(),
             });
@@ -194,7 +206,7 @@ impl Requests for Dispatcher {
         self.dispatch(request.message_id, request.prompt, request.stream, None);
     }
 
-    fn refuse(&self, message_id: MessageId, reason: &str) {
+    fn refuse(&self, message_id: MessageId, reason: Text) {
         self.reject(message_id, reason, None);
     }
 }
@@ -206,11 +218,13 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Starts `count` worker threads reading a queue of `queue_size` jobs.
+    /// Starts `count` worker threads reading a queue of `queue_size` jobs;
+    /// buyers' error texts are in `buyer_language`.
     pub fn start(
         count: usize,
         queue_size: usize,
         default_stream: bool,
+        buyer_language: Lang,
         target: &OllamaTarget,
         to_writer: &Sender<ToWriter>,
     ) -> std::io::Result<Relay> {
@@ -231,6 +245,7 @@ impl Relay {
             jobs,
             to_writer: to_writer.clone(),
             default_stream,
+            buyer_language,
             next_request: Arc::new(AtomicU64::new(1)),
             state,
         };
@@ -312,7 +327,7 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
         }
     }
     if let Some(echo) = &job.echo {
-        let result = result.map_err(|e| format!("Error: {e}"));
+        let result = result.map_err(|e| e.text());
         let _ = echo.send(Echo::Done {
             result,
             pieces,
@@ -349,12 +364,14 @@ fn log_success(job: &Job, pieces: usize, elapsed: Duration, stats: &Stats) {
 }
 
 /// The error answer: one error frame, and in stream mode the end marker.
-fn send_error(out: &Sender<ToWriter>, job: &Job, reason: &str) {
+/// The text is in the buyer's language after `Error: `, which stays
+/// English in every language: the buyer's software looks for it.
+fn send_error(out: &Sender<ToWriter>, job: &Job, reason: &Text) {
     send(
         out,
         job,
         FrameKind::Error { stream: job.stream },
-        format!("Error: {reason}"),
+        format!("Error: {}", reason.in_lang(job.language)),
     );
     if job.stream {
         send(out, job, FrameKind::End, String::new());
@@ -427,12 +444,18 @@ mod tests {
 
     /// A dispatcher with a queue but no worker, and the writer's inbox.
     fn idle_relay() -> (Relay, Receiver<Job>, Receiver<ToWriter>) {
+        idle_relay_in(Lang::En)
+    }
+
+    /// The same, with buyers' error texts in `buyer_language`.
+    fn idle_relay_in(buyer_language: Lang) -> (Relay, Receiver<Job>, Receiver<ToWriter>) {
         let (jobs, queue) = mpsc::sync_channel(4);
         let (to_writer, inbox) = mpsc::channel();
         let dispatcher = Dispatcher {
             jobs,
             to_writer,
             default_stream: true,
+            buyer_language,
             next_request: Arc::new(AtomicU64::new(1)),
             state: Arc::new(State::default()),
         };
@@ -467,6 +490,94 @@ mod tests {
                 assert!(frame.content.contains("shutting down"), "{}", frame.content)
             }
             _ => panic!("the request was not answered"),
+        }
+    }
+
+    /// The content of every frame the writer got.
+    fn contents(inbox: &Receiver<ToWriter>) -> Vec<String> {
+        inbox
+            .try_iter()
+            .filter_map(|message| match message {
+                ToWriter::Frame(frame) => Some(frame.content),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn buyers_errors_are_in_the_buyer_language_after_an_english_error_prefix() {
+        let id = || MessageId::from_raw("7").unwrap();
+        let (relay, _queue, inbox) = idle_relay_in(Lang::Ru);
+        relay
+            .dispatcher
+            .reject(id(), errors::buyer_prompt_too_large(5000, 4096), None);
+        relay.stop_accepting();
+        relay
+            .dispatcher
+            .dispatch(id(), "hi".into(), Some(false), None);
+        assert_eq!(
+            contents(&inbox),
+            [
+                "Error: запрос слишком большой (5000 байт, эта машина принимает не больше 4096)",
+                "",
+                "Error: клиент владельца завершает работу",
+            ]
+        );
+
+        let (relay, _queue, inbox) = idle_relay();
+        relay.dispatcher.reject(
+            id(),
+            errors::buyer_prompt_too_large(5000, 4096),
+            Some(false),
+        );
+        relay.stop_accepting();
+        relay
+            .dispatcher
+            .dispatch(id(), "hi".into(), Some(false), None);
+        assert_eq!(
+            contents(&inbox),
+            [
+                "Error: prompt too large (5000 bytes, this box accepts at most 4096)",
+                "Error: owner client is shutting down",
+            ]
+        );
+    }
+
+    #[test]
+    fn ollamas_failures_reach_buyers_in_their_language() {
+        let stalled = OllamaError::Stalled(Duration::from_secs(120));
+        assert_eq!(
+            stalled.for_buyer().in_lang(Lang::Ru),
+            "модель не отвечала 120 с"
+        );
+        assert_eq!(
+            stalled.for_buyer().english(),
+            "the model stopped answering for 120 s"
+        );
+        assert_eq!(errors::buyer_busy().english(), "busy");
+    }
+
+    #[test]
+    fn a_refused_test_mode_prompt_echoes_its_reason_for_the_owners_language() {
+        let (relay, _queue, _inbox) = idle_relay_in(Lang::Ru);
+        relay.stop_accepting();
+        let (echo, answer) = mpsc::channel();
+        relay
+            .dispatcher
+            .dispatch(MessageId::test_mode(), "hi".into(), None, Some(echo));
+        match answer.try_recv() {
+            Ok(Echo::Done {
+                result: Err(reason),
+                pieces: 0,
+                ..
+            }) => {
+                assert_eq!(reason.english(), "owner client is shutting down");
+                assert_eq!(
+                    reason.in_lang(Lang::Ru),
+                    "клиент владельца завершает работу"
+                );
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

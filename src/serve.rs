@@ -20,7 +20,7 @@ use rustls::pki_types::CertificateDer;
 use crate::cli::Args;
 use crate::config::Settings;
 use crate::exit::Fatal;
-use crate::hub::{self, Backoff, Endpoint, Proxy, SessionConfig, Supervisor, Writer};
+use crate::hub::{self, Backoff, CaError, Endpoint, Proxy, SessionConfig, Supervisor, Writer};
 use crate::logging;
 use crate::ollama::{self, OllamaTarget, RootCerts};
 use crate::relay::Relay;
@@ -91,7 +91,7 @@ pub fn session_config(
 /// CA ([`extra_ca`]). The log says which sources are in use.
 fn hub_tls(args: &Args) -> Result<Arc<rustls::ClientConfig>, Fatal> {
     let ca = extra_ca(args)?;
-    let config = hub::client_config(&ca.certs).map_err(|e| Fatal::config(e.to_string()))?;
+    let config = hub::client_config(&ca.certs).map_err(|e| Fatal::config(e.text()))?;
     match &ca.source {
         Some(source) => log::info!(
             "hub TLS trusts the bundled Mozilla roots and {source} ({})",
@@ -109,7 +109,7 @@ struct ExtraCa {
     /// Its certificates, each usable as a root; empty when there is none.
     certs: Vec<CertificateDer<'static>>,
     /// Why `SSL_CERT_FILE` was ignored.
-    ignored: Option<String>,
+    ignored: Option<CaError>,
     /// Whether that was logged.
     warned: AtomicBool,
 }
@@ -129,7 +129,7 @@ impl ExtraCa {
 /// The extra CA, read once per process (the process has one `Args`): the
 /// hub's TLS and an https Ollama trust the same certificates, and a file
 /// that cannot be used is reported once.
-static EXTRA_CA: OnceLock<Result<ExtraCa, String>> = OnceLock::new();
+static EXTRA_CA: OnceLock<Result<ExtraCa, CaError>> = OnceLock::new();
 
 /// The owner's extra CA: the file of `--ca-file` (which must work: the
 /// owner asked for it, so a broken one is a configuration error), or else
@@ -139,12 +139,12 @@ fn extra_ca(args: &Args) -> Result<&'static ExtraCa, Fatal> {
     let ca = EXTRA_CA
         .get_or_init(|| read_extra_ca(args))
         .as_ref()
-        .map_err(|why| Fatal::config(why.clone()))?;
+        .map_err(|why| Fatal::config(why.text()))?;
     ca.warn_once();
     Ok(ca)
 }
 
-fn read_extra_ca(args: &Args) -> Result<ExtraCa, String> {
+fn read_extra_ca(args: &Args) -> Result<ExtraCa, CaError> {
     let found = |source: String, certs| ExtraCa {
         source: Some(source),
         certs,
@@ -152,7 +152,7 @@ fn read_extra_ca(args: &Args) -> Result<ExtraCa, String> {
         warned: AtomicBool::new(false),
     };
     if let Some(path) = &args.ca_file {
-        let certs = hub::read_ca_file(path).map_err(|e| e.to_string())?;
+        let certs = hub::read_ca_file(path)?;
         return Ok(found(format!("--ca-file {}", path.display()), certs));
     }
     let from_env = std::env::var_os("SSL_CERT_FILE")
@@ -162,7 +162,7 @@ fn read_extra_ca(args: &Args) -> Result<ExtraCa, String> {
         None => None,
         Some(path) => match hub::read_ca_file(&path) {
             Ok(certs) => return Ok(found(format!("SSL_CERT_FILE {}", path.display()), certs)),
-            Err(e) => Some(e.to_string()),
+            Err(e) => Some(e),
         },
     };
     Ok(ExtraCa {
@@ -208,6 +208,7 @@ pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Re
         settings.max_parallel,
         settings.queue_size,
         settings.stream_mode,
+        settings.buyer_language,
         &target,
         &to_writer,
     )

@@ -7,13 +7,16 @@
 //! `exit`, `quit` or the end of input end it; Ctrl+C too (see `shutdown`).
 
 use std::sync::mpsc;
+use std::time::Duration;
 
 use crate::console::{print, read_line};
+use crate::ollama::Stats;
 use crate::protocol::MessageId;
 use crate::relay::{Dispatcher, Echo};
+use crate::text::{check, Text};
 
 pub fn run(dispatcher: &Dispatcher) {
-    print("Test mode: type a prompt and press Enter; 'exit' or Ctrl+D to quit.\n");
+    print(&format!("{}\n", check::test_mode_intro().owner()));
     loop {
         print("> ");
         let Some(line) = read_line() else {
@@ -41,20 +44,62 @@ fn ask(dispatcher: &Dispatcher, prompt: &str) {
                 pieces,
                 elapsed,
             } => {
-                let seconds = elapsed.as_secs_f64();
-                let summary = match result {
-                    Ok(stats) => {
-                        let speed = stats
-                            .tokens_per_second()
-                            .map(|tps| format!(", {tps:.1} tokens/s"))
-                            .unwrap_or_default();
-                        format!("[{seconds:.2} s, {pieces} pieces{speed}]")
+                let stats = result.as_ref().ok();
+                let summary = summary(stats, pieces, elapsed).owner();
+                match result {
+                    Ok(_) => print(&format!("\n{summary}\n")),
+                    Err(error) => {
+                        let error = check::test_mode_error(error).owner();
+                        print(&format!("\n{error}\n{summary}\n"));
                     }
-                    Err(error) => format!("{error}\n[{seconds:.2} s, {pieces} pieces]"),
-                };
-                print(&format!("\n{summary}\n"));
+                }
                 return;
             }
         }
+    }
+}
+
+/// The line after an answer: the time taken, the number of pieces, and
+/// the speed when Ollama gave its figures (`stats` is `None` when the
+/// answer failed).
+fn summary(stats: Option<&Stats>, pieces: usize, elapsed: Duration) -> Text {
+    let seconds = format!("{:.2}", elapsed.as_secs_f64());
+    match stats.and_then(Stats::tokens_per_second) {
+        Some(tps) => check::test_mode_summary_speed(seconds, pieces, format!("{tps:.1}")),
+        None => check::test_mode_summary(seconds, pieces),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::Lang;
+
+    #[test]
+    fn the_summary_counts_pieces_in_russian_plural_forms() {
+        let elapsed = Duration::from_millis(1234);
+        for (pieces, word) in [
+            (1, "часть"),
+            (2, "части"),
+            (5, "частей"),
+            (11, "частей"),
+            (21, "часть"),
+        ] {
+            assert_eq!(
+                summary(None, pieces, elapsed).in_lang(Lang::Ru),
+                format!("[1.23 с, {pieces} {word}]")
+            );
+        }
+        let stats = Stats {
+            eval_count: Some(123),
+            eval_duration_ns: Some(10_000_000_000),
+            done_reason: None,
+        };
+        let summary = summary(Some(&stats), 5, elapsed);
+        assert_eq!(
+            summary.in_lang(Lang::Ru),
+            "[1.23 с, 5 частей, 12.3 токенов/с]"
+        );
+        assert_eq!(summary.english(), "[1.23 s, 5 pieces, 12.3 tokens/s]");
     }
 }

@@ -26,5 +26,5 @@ pub use loop_state::LoopState;
 pub use proxy::Proxy;
 pub use session::{connect, ConnectError, Requests, SessionConfig};
 pub use supervisor::{Backoff, Supervisor};
-pub use tls::{client_config, read_ca_file};
+pub use tls::{client_config, read_ca_file, CaError};
 pub use writer::{Finish, Outgoing, ToWriter, Writer};

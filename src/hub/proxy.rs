@@ -19,6 +19,57 @@ use percent_encoding::percent_decode_str;
 
 use super::endpoint::Endpoint;
 use crate::address::{self, Address, Port};
+use crate::text::{errors, Text};
+
+/// Why the tunnel through the proxy could not be opened.
+#[derive(Debug)]
+pub enum ProxyError {
+    /// Resolving the proxy's host, connecting to it, or talking to it
+    /// failed: the system's own words.
+    Io(io::Error),
+    /// The proxy's host name resolved to no address.
+    NoAddress,
+    /// The proxy answered the CONNECT with another status than 200; `line`
+    /// is its status line.
+    Refused { proxy: String, line: String },
+    /// The proxy's answer head went on past 16 KiB.
+    AnswerTooLong,
+    /// The proxy closed the connection before its answer ended.
+    Closed,
+}
+
+impl ProxyError {
+    pub fn text(&self) -> Text {
+        match self {
+            ProxyError::Io(e) => errors::verbatim(e),
+            ProxyError::NoAddress => errors::proxy_no_address(),
+            ProxyError::Refused { proxy, line } => errors::proxy_refused_tunnel(proxy, line),
+            ProxyError::AnswerTooLong => errors::proxy_answer_too_long(),
+            ProxyError::Closed => errors::proxy_closed(),
+        }
+    }
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text().english())
+    }
+}
+
+impl std::error::Error for ProxyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProxyError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for ProxyError {
+    fn from(error: io::Error) -> ProxyError {
+        ProxyError::Io(error)
+    }
+}
 
 /// An HTTP proxy that tunnels with CONNECT.
 #[derive(Clone, PartialEq, Eq)]
@@ -97,14 +148,14 @@ impl Proxy {
     }
 
     /// Connects to the proxy and opens a tunnel to `endpoint`.
-    pub fn tunnel(&self, endpoint: &Endpoint, timeout: Duration) -> io::Result<TcpStream> {
+    pub fn tunnel(&self, endpoint: &Endpoint, timeout: Duration) -> Result<TcpStream, ProxyError> {
         let authority = Endpoint {
             path: String::new(),
             ..endpoint.clone()
         }
         .authority();
         let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port).to_socket_addrs()?.collect();
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "the proxy's host has no address");
+        let mut last = ProxyError::NoAddress;
         for addr in addrs {
             match TcpStream::connect_timeout(&addr, timeout) {
                 Ok(mut socket) => {
@@ -113,13 +164,13 @@ impl Proxy {
                     self.request_tunnel(&mut socket, &authority)?;
                     return Ok(socket);
                 }
-                Err(e) => last = e,
+                Err(e) => last = ProxyError::Io(e),
             }
         }
         Err(last)
     }
 
-    fn request_tunnel(&self, socket: &mut TcpStream, authority: &str) -> io::Result<()> {
+    fn request_tunnel(&self, socket: &mut TcpStream, authority: &str) -> Result<(), ProxyError> {
         let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
         if let Some(authorization) = &self.authorization {
             request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
@@ -132,23 +183,24 @@ impl Proxy {
             return Ok(());
         }
         let line = head.lines().next().unwrap_or_default().to_string();
-        Err(io::Error::other(format!(
-            "the proxy {self} refused the tunnel: {line}"
-        )))
+        Err(ProxyError::Refused {
+            proxy: self.to_string(),
+            line,
+        })
     }
 }
 
 /// Reads the proxy's answer up to the blank line, a byte at a time so that
 /// nothing of the tunnel's own traffic is swallowed.
-fn read_head(socket: &mut TcpStream) -> io::Result<String> {
+fn read_head(socket: &mut TcpStream) -> Result<String, ProxyError> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > 16 * 1024 {
-            return Err(io::Error::other("the proxy's answer is too long"));
+            return Err(ProxyError::AnswerTooLong);
         }
         if socket.read(&mut byte)? == 0 {
-            return Err(io::Error::other("the proxy closed the connection"));
+            return Err(ProxyError::Closed);
         }
         head.push(byte[0]);
     }

@@ -10,7 +10,9 @@
 //! frame that has already arrived waits unprocessed.
 //!
 //! What goes wrong is typed: [`ConnectError`] (with [`HandshakeFailure`])
-//! until the connection is up, [`SessionEnd`] (with [`Broken`]) after. Each
+//! until the connection is up, [`SessionEnd`] (with [`Broken`]) after; the
+//! former's `text` is what `--check` shows the owner, in the owner's
+//! language (every `Display` here is English, for the log). Each
 //! keeps the io, rustls or tungstenite error behind it as its `source()`,
 //! and none can show the handshake URL, which carries the token.
 
@@ -31,11 +33,12 @@ use tungstenite::{Error as WsError, Message, WebSocket};
 
 use super::endpoint::Endpoint;
 use super::link::Link;
-use super::proxy::Proxy;
+use super::proxy::{Proxy, ProxyError};
 use super::tls;
 use super::wire::Wire;
 use crate::protocol::{buyer_message_id, parse_incoming, BuyerMessage, Incoming, MessageId};
 use crate::secret::Token;
+use crate::text::{errors, Text};
 
 /// Frames up to this many times `max_frame_bytes` are read and dropped;
 /// beyond it reading one would cost too much memory on a small box, so the
@@ -48,8 +51,8 @@ pub trait Requests {
     /// A buyer's request, to be answered.
     fn run(&self, request: BuyerMessage);
     /// A request that names its buyer but cannot be run: it is answered
-    /// with `reason` as an error.
-    fn refuse(&self, message_id: MessageId, reason: &str);
+    /// with `reason` as an error, in the buyer's language.
+    fn refuse(&self, message_id: MessageId, reason: Text);
 }
 
 /// What a connection needs that does not change between connections.
@@ -87,8 +90,9 @@ impl SessionConfig {
 }
 
 /// Why a connection could not be made. Never contains the token or the URL
-/// that carries it. `Display` is the owner's sentence and already includes
-/// the cause's text; `source()` keeps the typed cause, as ureq's errors do.
+/// that carries it. `text` is the owner's sentence and already includes
+/// the cause's text (`Display` is the same in English); `source()` keeps
+/// the typed cause, as ureq's errors do.
 #[derive(Debug)]
 pub enum ConnectError {
     /// The host name did not resolve.
@@ -96,7 +100,7 @@ pub enum ConnectError {
     /// No TCP connection to any address.
     Tcp(io::Error),
     /// The HTTP proxy could not be reached or refused the tunnel.
-    Proxy(io::Error),
+    Proxy(ProxyError),
     /// The handshake did not finish within `handshake_timeout`.
     Timeout(Duration),
     /// The hub's host is neither a DNS name nor an IP address that TLS
@@ -117,31 +121,26 @@ pub enum ConnectError {
 
 impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text().english())
+    }
+}
+
+impl ConnectError {
+    /// The owner's sentence, with the cause's own text (OS, rustls,
+    /// tungstenite) as it is.
+    pub fn text(&self) -> Text {
         match self {
-            ConnectError::Resolve(e) => write!(f, "cannot resolve the hub's host name: {e}"),
-            ConnectError::Tcp(e) => write!(f, "cannot connect: {e}"),
-            ConnectError::Proxy(e) => write!(f, "through the proxy: {e}"),
+            ConnectError::Resolve(e) => errors::hub_cannot_resolve(e),
+            ConnectError::Tcp(e) => errors::hub_cannot_connect(e),
+            ConnectError::Proxy(e) => errors::hub_through_proxy(e.text()),
             ConnectError::Timeout(d) => {
-                write!(
-                    f,
-                    "handshake did not finish within {:.1} s",
-                    d.as_secs_f64()
-                )
+                errors::hub_handshake_timeout(format!("{:.1}", d.as_secs_f64()))
             }
-            ConnectError::BadHostName { host, .. } => write!(f, "TLS: bad host name {host}"),
-            ConnectError::Tls(e) => f.write_str(&tls::explain(e)),
-            ConnectError::TokenRejected(status) => write!(
-                f,
-                "the hub rejected the token (HTTP {status}); set the right one with \
-                 --force-token TOKEN or the OLLAMA_PROXY_TOKEN environment variable"
-            ),
-            ConnectError::Http(status) => {
-                write!(
-                    f,
-                    "the hub answered HTTP {status} instead of a WebSocket upgrade"
-                )
-            }
-            ConnectError::Handshake(failure) => write!(f, "handshake failed: {failure}"),
+            ConnectError::BadHostName { host, .. } => errors::hub_bad_host_name(host),
+            ConnectError::Tls(e) => tls::explain(e),
+            ConnectError::TokenRejected(status) => errors::hub_token_rejected(status),
+            ConnectError::Http(status) => errors::hub_not_upgraded(status),
+            ConnectError::Handshake(failure) => errors::hub_handshake_failed(failure.text()),
         }
     }
 }
@@ -149,7 +148,8 @@ impl fmt::Display for ConnectError {
 impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ConnectError::Resolve(e) | ConnectError::Tcp(e) | ConnectError::Proxy(e) => Some(e),
+            ConnectError::Resolve(e) | ConnectError::Tcp(e) => Some(e),
+            ConnectError::Proxy(e) => Some(e),
             ConnectError::BadHostName { source, .. } => Some(source),
             ConnectError::Tls(e) => Some(e),
             ConnectError::Handshake(failure) => Some(failure),
@@ -185,13 +185,17 @@ impl HandshakeFailure {
 
 impl fmt::Display for HandshakeFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text().english())
+    }
+}
+
+impl HandshakeFailure {
+    pub fn text(&self) -> Text {
         match self {
-            HandshakeFailure::ClosedEarly(_) => {
-                f.write_str("the hub closed the connection during the handshake")
-            }
-            HandshakeFailure::BadUri(_) => f.write_str("the hub URL is not a valid request URI"),
+            HandshakeFailure::ClosedEarly(_) => errors::hub_closed_during_handshake(),
+            HandshakeFailure::BadUri(_) => errors::hub_bad_request_uri(),
             // These describe the HTTP exchange, never the request URI.
-            HandshakeFailure::Other(e) => write!(f, "{e}"),
+            HandshakeFailure::Other(e) => errors::verbatim(e),
         }
     }
 }
@@ -276,7 +280,7 @@ impl fmt::Display for Broken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Broken::Io(e) => write!(f, "{e}"),
-            Broken::Tls(e) => f.write_str(&tls::explain(e)),
+            Broken::Tls(e) => f.write_str(&tls::explain(e).english()),
             Broken::WebSocket(e) => write!(f, "{e}"),
             Broken::FrameTooLarge(e) => write!(f, "hub frame too large to read: {e}"),
         }
@@ -566,7 +570,7 @@ fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log
             }
             Incoming::Unanswerable { message_id, reason } => {
                 log::warn!("request {} cannot be run: {reason}", message_id.as_json());
-                requests.refuse(message_id, reason);
+                requests.refuse(message_id, reason.text());
             }
             Incoming::Other { kind } => log::debug!("hub frame of type {kind:?} ignored"),
             Incoming::Malformed { reason } => log::warn!("ignored a hub frame: {reason}"),
@@ -588,10 +592,10 @@ fn refuse_oversized(text: &str, requests: &dyn Requests, max_frame_bytes: usize)
                 "request {} refused: {size} bytes, over max_frame_bytes ({max_frame_bytes})",
                 message_id.as_json()
             );
-            let reason = format!(
-                "prompt too large ({size} bytes, this box accepts at most {max_frame_bytes})"
+            requests.refuse(
+                message_id,
+                errors::buyer_prompt_too_large(size, max_frame_bytes),
             );
-            requests.refuse(message_id, &reason);
         }
         None => {
             log::warn!("ignored a hub frame of {size} bytes (max_frame_bytes is {max_frame_bytes})")

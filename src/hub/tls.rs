@@ -13,8 +13,11 @@ use std::sync::Arc;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::CertificateDer;
 
+use crate::text::{errors, Text};
+
 /// Why the owner's extra CA file (`--ca-file`, `SSL_CERT_FILE`) cannot be
-/// used; `Display` names the file and includes the cause's text.
+/// used; `text` names the file and includes the cause's text (`Display`
+/// is the same in English, for the log).
 #[derive(Debug)]
 pub enum CaError {
     /// The file could not be opened.
@@ -36,22 +39,21 @@ pub enum CaError {
 
 impl fmt::Display for CaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text().english())
+    }
+}
+
+impl CaError {
+    /// What is wrong, naming the file; the cause's own text as it is.
+    pub fn text(&self) -> Text {
         match self {
-            CaError::Read { path, source } => {
-                write!(f, "cannot read CA file {}: {source}", path.display())
+            CaError::Read { path, source } => errors::ca_cannot_read(path.display(), source),
+            CaError::BadPem { path, source } => errors::ca_bad_pem(path.display(), source),
+            CaError::BadCertificate { path, source } => {
+                errors::ca_bad_certificate(path.display(), source)
             }
-            CaError::BadPem { path, source } => {
-                write!(f, "CA file {} is not valid PEM: {source}", path.display())
-            }
-            CaError::BadCertificate { path, source } => write!(
-                f,
-                "CA file {} holds a bad certificate: {source}",
-                path.display()
-            ),
-            CaError::NoCertificate { path } => {
-                write!(f, "CA file {} holds no certificate", path.display())
-            }
-            CaError::Setup(e) => write!(f, "TLS setup failed: {e}"),
+            CaError::NoCertificate { path } => errors::ca_no_certificate(path.display()),
+            CaError::Setup(e) => errors::tls_setup_failed(e),
         }
     }
 }
@@ -117,23 +119,19 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaError
 }
 
 /// A rustls error as a sentence that says what to do.
-pub fn explain(error: &rustls::Error) -> String {
+pub fn explain(error: &rustls::Error) -> Text {
     use rustls::{CertificateError, Error};
     match error {
-        Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            "TLS: the hub's certificate is signed by an unknown authority; if your hub uses \
-             a private CA, pass its certificate with --ca-file or SSL_CERT_FILE"
-                .into()
-        }
+        Error::InvalidCertificate(CertificateError::UnknownIssuer) => errors::tls_unknown_issuer(),
         Error::InvalidCertificate(CertificateError::NotValidForName)
         | Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
-            "TLS: the hub's certificate is not valid for this host name".into()
+            errors::tls_wrong_host_name()
         }
         Error::InvalidCertificate(CertificateError::Expired)
         | Error::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
-            "TLS: the hub's certificate has expired (or this box's clock is wrong)".into()
+            errors::tls_expired()
         }
-        other => format!("TLS: {other}"),
+        other => errors::tls_other(other),
     }
 }
 

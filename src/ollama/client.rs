@@ -10,10 +10,11 @@
 //! `https://` address (an Ollama behind a TLS reverse proxy) is checked
 //! against the target's roots (`tls`).
 //!
-//! Everything that can go wrong becomes an [`OllamaError`]: its `Display`
-//! is the owner's full account, `for_buyer` the buyer's plain words (the
-//! relay prefixes them with `Error: `), and its `source()` the ureq, I/O or
-//! JSON error behind it, if any.
+//! Everything that can go wrong becomes an [`OllamaError`]: its `text` is
+//! the owner's full account (its `Display` the same in English, for the
+//! log), `for_buyer` the buyer's plain words (the relay renders them in the
+//! buyer's language and prefixes them with `Error: `), and its `source()`
+//! the ureq, I/O or JSON error behind it, if any.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
@@ -25,6 +26,7 @@ use ureq::tls::RootCerts;
 
 use super::tls;
 use super::watchdog::{Canceller, Cut, Watchdog};
+use crate::text::{errors, Text};
 
 /// What a worker needs to know to ask Ollama (shared by all workers).
 #[derive(Clone, Debug)]
@@ -77,11 +79,11 @@ impl Stats {
     }
 }
 
-/// Why a generation failed. `Display` is the owner's full account, for the
-/// log and test mode (with ureq's text for `Unreachable`); `for_buyer` is
-/// what a buyer is told: what happened, in plain words, without the
-/// owner's addresses, paths or system error text. `source()` keeps the
-/// typed cause, as ureq's errors do.
+/// Why a generation failed. `text` is the owner's full account, for test
+/// mode (with ureq's text for `Unreachable`), and `Display` the same in
+/// English, for the log; `for_buyer` is what a buyer is told: what
+/// happened, in plain words, without the owner's addresses, paths or system
+/// error text. `source()` keeps the typed cause, as ureq's errors do.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OllamaError {
@@ -90,7 +92,8 @@ pub enum OllamaError {
     Unreachable { url: String, source: ureq::Error },
     /// HTTP 404 "model '...' not found".
     ModelMissing { model: String },
-    /// Any other HTTP error status, with Ollama's own error text.
+    /// Any other HTTP error status, with Ollama's own error text (empty
+    /// when it gave none).
     Http { status: u16, message: String },
     /// An `{"error": ...}` line in the middle of the stream.
     InStream { message: String },
@@ -111,71 +114,48 @@ pub enum OllamaError {
 
 impl fmt::Display for OllamaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OllamaError::Unreachable { url, source } => {
-                write!(f, "Ollama is not reachable at {url} ({source})")?;
-                if untrusted_certificate(source) {
-                    f.write_str(
-                        ": its TLS certificate's issuer is not trusted (an https Ollama is \
-                         checked against the certificates of --ca-file or SSL_CERT_FILE when \
-                         one is given, else against the bundled Mozilla roots)",
-                    )?;
-                }
-                Ok(())
-            }
-            OllamaError::ModelMissing { model } => write!(
-                f,
-                "model '{model}' is not installed on this box (the owner can install it \
-                 with: ollama pull {model})"
-            ),
-            OllamaError::Http { status, message } => {
-                write!(f, "Ollama answered HTTP {status}: {message}")
-            }
-            OllamaError::InStream { message } => write!(f, "Ollama failed: {message}"),
-            OllamaError::BadLine(_) => write!(f, "Ollama sent a line that is not valid JSON"),
-            OllamaError::LineTooLong { limit } => {
-                write!(f, "Ollama sent a line longer than {limit} bytes")
-            }
-            OllamaError::Truncated(_) => {
-                write!(f, "Ollama's answer ended before it was complete")
-            }
-            OllamaError::NoFirstLine(limit) => write!(
-                f,
-                "Ollama sent nothing for {} s (is the model still loading?)",
-                secs(*limit)
-            ),
-            OllamaError::Stalled(limit) => {
-                write!(f, "Ollama stopped answering for {} s", secs(*limit))
-            }
-            OllamaError::ShuttingDown => write!(f, "owner client is shutting down"),
-        }
+        f.write_str(&self.text().english())
     }
 }
 
 impl OllamaError {
-    /// The buyer's error text (the relay prefixes it with `Error: `).
-    pub fn for_buyer(&self) -> String {
+    /// The owner's full account, for the log (in English) and test mode.
+    pub fn text(&self) -> Text {
         match self {
-            OllamaError::Unreachable { .. } => "the owner's model server is not reachable".into(),
-            OllamaError::ModelMissing { model } => {
-                format!("model '{model}' is not installed on this box")
+            OllamaError::Unreachable { url, source } if untrusted_certificate(source) => {
+                errors::ollama_unreachable_untrusted(url, source)
             }
-            OllamaError::Http { status, .. } => {
-                format!("the owner's model server failed (HTTP {status})")
+            OllamaError::Unreachable { url, source } => errors::ollama_unreachable(url, source),
+            OllamaError::ModelMissing { model } => errors::ollama_model_missing(model),
+            OllamaError::Http { status, message } if message.is_empty() => {
+                errors::ollama_http_without_text(status)
             }
-            OllamaError::InStream { .. } => "the model failed while answering".into(),
+            OllamaError::Http { status, message } => errors::ollama_http(status, message),
+            OllamaError::InStream { message } => errors::ollama_failed(message),
+            OllamaError::BadLine(_) => errors::ollama_bad_line(),
+            OllamaError::LineTooLong { limit } => errors::ollama_line_too_long(limit),
+            OllamaError::Truncated(_) => errors::ollama_truncated(),
+            OllamaError::NoFirstLine(limit) => errors::ollama_no_first_line(secs(*limit)),
+            OllamaError::Stalled(limit) => errors::ollama_stalled(secs(*limit)),
+            OllamaError::ShuttingDown => errors::shutting_down(),
+        }
+    }
+
+    /// The buyer's error text (the relay renders it in the buyer's
+    /// language and prefixes it with `Error: `).
+    pub fn for_buyer(&self) -> Text {
+        match self {
+            OllamaError::Unreachable { .. } => errors::buyer_ollama_unreachable(),
+            OllamaError::ModelMissing { model } => errors::buyer_model_missing(model),
+            OllamaError::Http { status, .. } => errors::buyer_ollama_http(status),
+            OllamaError::InStream { .. } => errors::buyer_model_failed(),
             OllamaError::BadLine(_) | OllamaError::LineTooLong { .. } => {
-                "the owner's model server sent an answer that cannot be relayed".into()
+                errors::buyer_unrelayable_answer()
             }
-            OllamaError::Truncated(_) => "the answer ended before it was complete".into(),
-            OllamaError::NoFirstLine(limit) => format!(
-                "the model did not start answering within {} s",
-                secs(*limit)
-            ),
-            OllamaError::Stalled(limit) => {
-                format!("the model stopped answering for {} s", secs(*limit))
-            }
-            OllamaError::ShuttingDown => self.to_string(),
+            OllamaError::Truncated(_) => errors::buyer_truncated(),
+            OllamaError::NoFirstLine(limit) => errors::buyer_no_first_line(secs(*limit)),
+            OllamaError::Stalled(limit) => errors::buyer_stalled(secs(*limit)),
+            OllamaError::ShuttingDown => errors::shutting_down(),
         }
     }
 }
@@ -395,11 +375,6 @@ fn http_error(status: u16, mut body: ureq::Body, model: &str) -> OllamaError {
             model: model.to_string(),
         };
     }
-    let message = if message.is_empty() {
-        "no error text".to_string()
-    } else {
-        message
-    };
     OllamaError::Http { status, message }
 }
 
@@ -518,7 +493,7 @@ mod tests {
             assert!(text.contains("issuer is not trusted"), "{text}");
             assert!(text.contains("--ca-file"), "{text}");
             assert_eq!(
-                error.for_buyer(),
+                error.for_buyer().english(),
                 "the owner's model server is not reachable"
             );
         }

@@ -1,5 +1,166 @@
-//! The catalogue's texts for `check`; see `text` for how entries work.
+//! The catalogue's texts for the owner's two ways to try the client:
+//! `--check` (each step's line and its fix) and test mode (`--test`); see
+//! `text` for how entries work.
 
 use super::catalogue;
 
-catalogue! {}
+catalogue! {
+    // ------------------------------------------------- --check: lines
+
+    /// The line under a failed step that says what to do.
+    check_fix(fix) {
+        en: "fix: {fix}",
+        ru: "исправить: {fix}",
+    }
+    check_config_readable(path, model) {
+        en: "config {path} (readable), token set, model {model}",
+        ru: "файл настроек {path} (прочитан), токен задан, модель {model}",
+    }
+    check_config_absent(path, model) {
+        en: "config {path} (absent, defaults), token set, model {model}",
+        ru: "файл настроек {path} (нет, значения по умолчанию), токен задан, модель {model}",
+    }
+    check_config_no_token(path) {
+        en: "config {path}: no hub token",
+        ru: "файл настроек {path}: нет токена хаба",
+    }
+    check_ollama_not_checked(url, why) {
+        en: "Ollama at {url}: not checked: {why}",
+        ru: "Ollama по адресу {url}: не проверялась: {why}",
+    }
+    check_ollama_answers(version, url) {
+        en: "Ollama {version} answers at {url}",
+        ru: "Ollama {version} отвечает по адресу {url}",
+    }
+    check_ollama_down(url, error) {
+        en: "Ollama does not answer at {url}: {error}",
+        ru: "Ollama не отвечает по адресу {url}: {error}",
+    }
+    check_model_not_checked(model) {
+        en: "model '{model}': not checked",
+        ru: "модель '{model}': не проверялась",
+    }
+    check_model_installed(model) {
+        en: "model '{model}' is installed",
+        ru: "модель '{model}' установлена",
+    }
+    check_model_missing(model, installed) {
+        en: "model '{model}' is not installed (installed: {installed})",
+        ru: "модель '{model}' не установлена (установлены: {installed})",
+    }
+    /// The list of installed models when there is none.
+    check_no_models() {
+        en: "none",
+        ru: "нет",
+    }
+    check_models_unlisted(error) {
+        en: "cannot list Ollama's models: {error}",
+        ru: "не удалось получить список моделей Ollama: {error}",
+    }
+    check_hub_no_token() {
+        en: "hub: not checked without a token",
+        ru: "хаб: не проверялся, нет токена",
+    }
+    check_hub_not_checked(why) {
+        en: "hub: not checked: {why}",
+        ru: "хаб: не проверялся: {why}",
+    }
+    check_hub_ok(endpoint) {
+        en: "hub {endpoint}: token accepted",
+        ru: "хаб {endpoint}: токен принят",
+    }
+    check_hub_ok_tls(endpoint) {
+        en: "hub {endpoint}: TLS verified, token accepted",
+        ru: "хаб {endpoint}: TLS проверен, токен принят",
+    }
+    check_hub_failed(endpoint, error) {
+        en: "hub {endpoint}: {error}",
+        ru: "хаб {endpoint}: {error}",
+    }
+
+    // ------------------------------------------------- --check: fixes
+
+    fix_config_unusable(path) {
+        en: "correct or delete {path} (--reset-config)",
+        ru: "исправьте или удалите {path} (--reset-config)",
+    }
+    fix_config_unsaved() {
+        en: "make its folder writable by this user, or choose another file with --config PATH",
+        ru: "дайте этому пользователю право записи в его папку или выберите другой файл \
+             через --config PATH",
+    }
+    fix_no_token() {
+        en: "run once with --force-token TOKEN, or set OLLAMA_PROXY_TOKEN",
+        ru: "запустите один раз с --force-token TOKEN или задайте OLLAMA_PROXY_TOKEN",
+    }
+    fix_ca_file() {
+        en: "give --ca-file (or SSL_CERT_FILE) a readable PEM file with the CA certificate \
+             of the hub or of an https Ollama, or leave it out to trust the public CAs",
+        ru: "укажите в --ca-file (или SSL_CERT_FILE) читаемый PEM-файл с сертификатом CA \
+             хаба или https-Ollama либо не указывайте его, чтобы доверять публичным CA",
+    }
+    fix_start_ollama() {
+        en: "start Ollama (ollama serve), or set its address with --ollama-host/--ollama-port",
+        ru: "запустите Ollama (ollama serve) или укажите её адрес через \
+             --ollama-host/--ollama-port",
+    }
+    fix_start_ollama_tls() {
+        en: "start Ollama (ollama serve), or set its address with \
+             --ollama-host/--ollama-port; if its https certificate is not trusted, give its \
+             CA certificate with --ca-file",
+        ru: "запустите Ollama (ollama serve) или укажите её адрес через \
+             --ollama-host/--ollama-port; если её https-сертификату нет доверия, укажите \
+             сертификат её CA через --ca-file",
+    }
+    fix_ollama_first() {
+        en: "make Ollama answer first",
+        ru: "сначала добейтесь ответа от Ollama",
+    }
+    fix_pull_model(model) {
+        en: "ollama pull {model}, or choose an installed one with --force-model NAME",
+        ru: "ollama pull {model} или выберите установленную модель через --force-model NAME",
+    }
+    fix_check_ollama_log() {
+        en: "check Ollama's log",
+        ru: "посмотрите журнал Ollama",
+    }
+    fix_token_first() {
+        en: "set the token first",
+        ru: "сначала задайте токен",
+    }
+    fix_get_token() {
+        en: "get a valid token from the marketplace",
+        ru: "получите действующий токен на маркетплейсе",
+    }
+    fix_tls_see_above() {
+        en: "see above; check this box's clock too",
+        ru: "см. выше; проверьте также часы этой машины",
+    }
+    fix_network() {
+        en: "check the network and firewall (outbound TCP to the hub), or --server/--port",
+        ru: "проверьте сеть и файрвол (исходящий TCP к хабу) или --server/--port",
+    }
+
+    // ------------------------------------------------------ test mode
+
+    test_mode_intro() {
+        en: "Test mode: type a prompt and press Enter; 'exit' or Ctrl+D to quit.",
+        ru: "Тестовый режим: введите запрос и нажмите Enter; 'exit' или Ctrl+D — выход.",
+    }
+    /// The summary after an answer without a speed (a failed one, or one
+    /// whose figures Ollama did not give).
+    test_mode_summary(seconds, pieces) {
+        en: "[{seconds} s, {pieces} {pieces|piece|pieces}]",
+        ru: "[{seconds} с, {pieces} {pieces|часть|части|частей}]",
+    }
+    /// The summary after an answer; `speed` is in tokens per second.
+    test_mode_summary_speed(seconds, pieces, speed) {
+        en: "[{seconds} s, {pieces} {pieces|piece|pieces}, {speed} tokens/s]",
+        ru: "[{seconds} с, {pieces} {pieces|часть|части|частей}, {speed} токенов/с]",
+    }
+    /// A prompt that failed, before its summary.
+    test_mode_error(error) {
+        en: "Error: {error}",
+        ru: "Ошибка: {error}",
+    }
+}
