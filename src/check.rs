@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::Args;
-use crate::config::ConfigError;
 use crate::console::print;
 use crate::exit::{self, Fatal};
 use crate::hub::{self, ConnectError, Endpoint, SessionConfig};
@@ -81,8 +80,8 @@ pub fn run_mode(
         Ok(resolved) => (resolved, None),
         Err(e) => {
             let without_file = settings::resolve_without_file(args, env, path)
-                .map_err(|e| Fatal::config(config_error_text(&e)))?;
-            (without_file, Some(config_error_text(&e)))
+                .map_err(|e| Fatal::config(e.text()))?;
+            (without_file, Some(e.text()))
         }
     };
     let config_problem = match config_error {
@@ -106,13 +105,6 @@ pub fn run_mode(
         true => Ok(ExitCode::SUCCESS),
         false => Ok(ExitCode::from(exit::CHECK_FAILED)),
     }
-}
-
-/// A config file's error, for the owner.
-// TODO(i18n merge): `e.text()` once `ConfigError` has it (its catalogue
-// entries belong to the config part); until then its English `Display`.
-fn config_error_text(e: &ConfigError) -> Text {
-    text::errors::verbatim(e)
 }
 
 /// Runs every step, printing each as it finishes; true when all passed.
@@ -176,7 +168,7 @@ fn ollama_step(base_url: &str, roots: &RootCerts) -> Step {
                 true => check::fix_start_ollama_tls(),
                 false => check::fix_start_ollama(),
             };
-            Step::fail(check::check_ollama_down(base_url, e), fix)
+            Step::fail(check::check_ollama_down(base_url, e.text()), fix)
         }
     }
 }
@@ -221,7 +213,7 @@ fn model_step(model: &str, base_url: &str, roots: &RootCerts) -> Step {
             check::fix_pull_model(model),
         ),
         Err(e) => Step::fail(
-            check::check_models_unlisted(e),
+            check::check_models_unlisted(e.text()),
             check::fix_check_ollama_log(),
         ),
     }

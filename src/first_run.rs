@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::console::{print, read_line, read_secret_line, say};
 use crate::ollama::{self, RootCerts};
 use crate::settings::{Resolved, Source};
-use crate::text::{errors::verbatim, startup as text, Text};
+use crate::text::{startup as text, Text};
 
 /// What an https Ollama at a base URL is checked against, or why there is
 /// nothing to check it against (the caller's policy on the extra CA).
@@ -109,7 +109,7 @@ fn ask_model(resolved: &mut Resolved, roots: Roots) -> Result<(), Text> {
         resolved.settings.ollama_port,
     );
     let installed = roots(&base).and_then(|roots| {
-        ollama::installed_models(&base, &roots, Duration::from_secs(5)).map_err(verbatim)
+        ollama::installed_models(&base, &roots, Duration::from_secs(5)).map_err(|e| e.text())
     });
     match installed {
         Ok(models) if !models.is_empty() => {

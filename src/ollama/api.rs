@@ -11,6 +11,38 @@ use serde_json::Value;
 use ureq::tls::RootCerts;
 
 use super::tls;
+use crate::text::{errors as text, Text};
+
+/// Why one of these requests failed.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No answer: the HTTP library's own words (connection refused, a
+    /// timeout, a TLS failure).
+    Request(String),
+    /// An answer other than 200.
+    Status { status: u16, path: &'static str },
+    /// An answer that is not JSON.
+    NotJson { path: &'static str },
+    /// `/api/tags` without its `models` list.
+    NoModelList,
+}
+
+impl ApiError {
+    pub fn text(&self) -> Text {
+        match self {
+            ApiError::Request(error) => text::ollama_api_failed(error),
+            ApiError::Status { status, path } => text::ollama_api_status(status, path),
+            ApiError::NotJson { path } => text::ollama_api_not_json(path),
+            ApiError::NoModelList => text::ollama_api_no_model_list(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text().english())
+    }
+}
 
 /// `http://host:port` from the config's host and port. A host that already
 /// carries a scheme (`http://gpu-box:11434`, `https://gpu.example:443`) is
@@ -27,13 +59,13 @@ pub fn base_url(host: &str, port: u16) -> String {
 }
 
 /// `GET` a small JSON document from Ollama within `timeout` (first run and
-/// `--check`); the error is a short sentence.
+/// `--check`).
 fn get_json(
     base_url: &str,
     roots: &RootCerts,
-    path: &str,
+    path: &'static str,
     timeout: Duration,
-) -> Result<Value, String> {
+) -> Result<Value, ApiError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .proxy(None)
         .tls_config(tls::config(roots))
@@ -44,18 +76,18 @@ fn get_json(
     let response = agent
         .get(format!("{base_url}{path}"))
         .call()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ApiError::Request(e.to_string()))?;
     let status = response.status().as_u16();
     let text = response
         .into_body()
         .with_config()
         .limit(4 << 20)
         .read_to_string()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ApiError::Request(e.to_string()))?;
     if status != 200 {
-        return Err(format!("HTTP {status} for {path}"));
+        return Err(ApiError::Status { status, path });
     }
-    serde_json::from_str(&text).map_err(|_| format!("{path} did not answer JSON"))
+    serde_json::from_str(&text).map_err(|_| ApiError::NotJson { path })
 }
 
 /// The names of the models Ollama has installed (`GET /api/tags`).
@@ -63,12 +95,12 @@ pub fn installed_models(
     base_url: &str,
     roots: &RootCerts,
     timeout: Duration,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, ApiError> {
     let tags = get_json(base_url, roots, "/api/tags", timeout)?;
     let models = tags
         .get("models")
         .and_then(Value::as_array)
-        .ok_or("no model list")?;
+        .ok_or(ApiError::NoModelList)?;
     Ok(models
         .iter()
         .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
@@ -76,7 +108,7 @@ pub fn installed_models(
 }
 
 /// Ollama's version (`GET /api/version`).
-pub fn version(base_url: &str, roots: &RootCerts, timeout: Duration) -> Result<String, String> {
+pub fn version(base_url: &str, roots: &RootCerts, timeout: Duration) -> Result<String, ApiError> {
     let answer = get_json(base_url, roots, "/api/version", timeout)?;
     Ok(answer
         .get("version")

@@ -14,6 +14,24 @@ catalogue! {
 
     // ------------------------------------------ Ollama, for the owner
 
+    // Ollama's small requests for the owner's tools (`ollama::api`).
+    ollama_api_failed(error) {
+        en: "{error}",
+        ru: "{error}",
+    }
+    ollama_api_status(status, path) {
+        en: "HTTP {status} for {path}",
+        ru: "HTTP {status} в ответ на {path}",
+    }
+    ollama_api_not_json(path) {
+        en: "{path} did not answer JSON",
+        ru: "{path} ответил не в формате JSON",
+    }
+    ollama_api_no_model_list() {
+        en: "no model list",
+        ru: "в ответе нет списка моделей",
+    }
+
     ollama_unreachable(url, error) {
         en: "Ollama is not reachable at {url} ({error})",
         ru: "Ollama недоступна по адресу {url} ({error})",
