@@ -12,6 +12,7 @@
 //! sequence so that the first can still see a second signal. Test mode runs
 //! the same sequence at the end of its input.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
@@ -39,6 +40,11 @@ pub struct Shutdown {
     /// the terminal in their language (the log file gets the English), and
     /// do not keep them waiting for a hub that is not connected.
     pub interactive: bool,
+    /// Test mode, or serving with a terminal on standard error: the stop is
+    /// told there in the owner's language, and its log lines go to the
+    /// file only. Under systemd or supervisor (no terminal) the log lines
+    /// go to both, in English, as every running log line does.
+    at_terminal: bool,
     /// Without a hub there is nobody to wait for.
     has_hub: bool,
     started: AtomicBool,
@@ -58,6 +64,7 @@ impl Shutdown {
             grace,
             hub_loop: LoopState::default(),
             interactive,
+            at_terminal: interactive || std::io::stderr().is_terminal(),
             has_hub,
             started: AtomicBool::new(false),
         })
@@ -154,11 +161,11 @@ impl Shutdown {
         std::process::exit(0);
     }
 
-    /// Logs `line` (English). In test mode the person at the terminal is
-    /// told `notice` in their language instead, and the line goes to the
-    /// log file only, so that it is not shown twice.
+    /// Logs `line` (English). At a terminal the person there is told
+    /// `notice` in their language instead, and the line goes to the log
+    /// file only, so that it is not shown twice.
     fn tell(&self, level: log::Level, line: &str, notice: Text) {
-        if self.interactive {
+        if self.at_terminal {
             crate::console::say(notice);
             log::log!(target: FILE_ONLY, level, "{line}");
         } else {
