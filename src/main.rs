@@ -138,7 +138,7 @@ fn hub_endpoint(args: &mut cli::Args) -> Result<Endpoint, Fatal> {
             args.port.unwrap_or(config::DEFAULT_HUB_PORT),
         ));
     };
-    let mut endpoint = Endpoint::parse(url).map_err(Fatal::usage)?;
+    let mut endpoint = Endpoint::parse(url).map_err(|e| Fatal::usage(e.text()))?;
     if let Some(token) = endpoint.take_token() {
         let from_url = cli::SavedFlag {
             key: "token",
