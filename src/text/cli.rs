@@ -52,4 +52,27 @@ catalogue! {
         en: "more than one : in its host (an IPv6 address goes in brackets: [::1]:port)",
         ru: "больше одного : в имени хоста (адрес IPv6 пишется в скобках: [::1]:порт)",
     }
+
+    // ---------------------- where a setting came from (--show-config)
+
+    source_flag(flag) {
+        en: "command line {flag}",
+        ru: "командная строка, {flag}",
+    }
+    source_env(var) {
+        en: "environment {var}",
+        ru: "переменная окружения {var}",
+    }
+    source_file() {
+        en: "config file",
+        ru: "файл настроек",
+    }
+    source_prompt() {
+        en: "first-run answer",
+        ru: "ответ при первом запуске",
+    }
+    source_default() {
+        en: "default",
+        ru: "по умолчанию",
+    }
 }
