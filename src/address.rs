@@ -10,9 +10,12 @@
 //! Ollama uses) plus a missing port: `[v6]:port`, `[v6]`, `host:port`,
 //! `host`. A bare IPv6 address (more than one colon, no brackets) is an
 //! error here, because `fe80::1:443` could be either; callers that accept
-//! it do so on the error. This module uses no other module.
+//! it do so on the error. This module uses no other module but `text`, for
+//! the words of its errors.
 
 use std::fmt;
+
+use crate::text::{cli as text, Text};
 
 /// A host and the port typed after it, borrowed from the parsed text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,9 +37,9 @@ pub enum Port<'a> {
     Bad(&'a str),
 }
 
-/// Text that is not a host and port in any of the accepted forms.
-/// `Display` is a phrase that reads after "... has", for the caller's
-/// message ("hub URL has an unclosed [ in its host").
+/// Text that is not a host and port in any of the accepted forms. Its
+/// text is a phrase for the caller's message: in English it reads after
+/// "... has" ("hub URL has an unclosed [ in its host").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AddressError {
     /// `[` without its `]`.
@@ -49,16 +52,22 @@ pub enum AddressError {
     TooManyColons,
 }
 
+impl AddressError {
+    /// The phrase, for a message in any language.
+    pub fn text(&self) -> Text {
+        match self {
+            AddressError::UnclosedBracket => text::address_unclosed_bracket(),
+            AddressError::AfterBracket => text::address_after_bracket(),
+            AddressError::StrayBracket => text::address_stray_bracket(),
+            AddressError::TooManyColons => text::address_too_many_colons(),
+        }
+    }
+}
+
+/// In English.
 impl fmt::Display for AddressError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AddressError::UnclosedBracket => "an unclosed [ in its host",
-            AddressError::AfterBracket => "something other than :port after the ] of its host",
-            AddressError::StrayBracket => "a [ or ] inside its host",
-            AddressError::TooManyColons => {
-                "more than one : in its host (an IPv6 address goes in brackets: [::1]:port)"
-            }
-        })
+        f.write_str(&self.text().english())
     }
 }
 
@@ -157,5 +166,21 @@ mod tests {
             format!("hub URL has {}", AddressError::UnclosedBracket),
             "hub URL has an unclosed [ in its host"
         );
+    }
+
+    #[test]
+    fn errors_have_russian_words() {
+        use crate::text::Lang;
+        let all = [
+            AddressError::UnclosedBracket,
+            AddressError::AfterBracket,
+            AddressError::StrayBracket,
+            AddressError::TooManyColons,
+        ];
+        for error in all {
+            let (en, ru) = (error.to_string(), error.text().in_lang(Lang::Ru));
+            assert_eq!(en, error.text().english());
+            assert!(ru.contains("имени хоста"), "{ru}");
+        }
     }
 }

@@ -20,7 +20,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::config::Settings;
+use crate::config::{self, Settings};
+use crate::text::{cli as text, errors, Arg, Lang, Text};
 
 /// How a saved flag's value is given on the command line.
 pub enum FlagValue {
@@ -43,9 +44,9 @@ pub struct SavedFlagEntry {
     pub flag: &'static str,
     pub key: &'static str,
     pub value: FlagValue,
-    /// The help text; a line break continues it in the help's second column.
-    /// The key's default is added by the help itself.
-    pub help: &'static str,
+    /// The help text (a line break continues it in the help's second
+    /// column). The key's default is added by the help itself.
+    pub help: fn() -> Text,
 }
 
 /// Every saved flag, in help order. Flags that share a key (`--stream`,
@@ -55,46 +56,43 @@ pub const SAVED_FLAGS: &[SavedFlagEntry] = &[
         flag: "--force-token",
         key: "token",
         value: FlagValue::Secret("TOKEN"),
-        help: "Set the hub token. Prefer --force-token - (reads\n\
-               it from standard input) or --token-file: a TOKEN\n\
-               typed here is visible to every local user (ps)\n\
-               for the whole run",
+        help: text::help_force_token,
     },
     SavedFlagEntry {
         flag: "--token-file",
         key: "token",
         value: FlagValue::SecretFile("PATH"),
-        help: "Set the hub token from the first line of PATH",
+        help: text::help_token_file,
     },
     SavedFlagEntry {
         flag: "--force-model",
         key: "model",
         value: FlagValue::Text("NAME"),
-        help: "Set the Ollama model",
+        help: text::help_force_model,
     },
     SavedFlagEntry {
         flag: "--ollama-host",
         key: "ollama_host",
         value: FlagValue::Text("HOST"),
-        help: "Set Ollama's host",
+        help: text::help_ollama_host,
     },
     SavedFlagEntry {
         flag: "--ollama-port",
         key: "ollama_port",
         value: FlagValue::Port("PORT"),
-        help: "Set Ollama's port",
+        help: text::help_ollama_port,
     },
     SavedFlagEntry {
         flag: "--stream",
         key: "stream_mode",
         value: FlagValue::Switch(true),
-        help: "Answer in pieces as Ollama produces them",
+        help: text::help_stream,
     },
     SavedFlagEntry {
         flag: "--no-stream",
         key: "stream_mode",
         value: FlagValue::Switch(false),
-        help: "Answer in one frame",
+        help: text::help_no_stream,
     },
 ];
 
@@ -163,13 +161,19 @@ pub struct Args {
 
 /// A usage error: printed as one line plus the usage hint, exit status 2.
 /// Its text never repeats a flag's value, so a mistyped token is not echoed.
-#[derive(Debug, PartialEq)]
-pub struct UsageError(pub String);
+/// `Display` is the English text.
+#[derive(Debug)]
+pub struct UsageError(pub Text);
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.0.english())
     }
+}
+
+/// What follows a usage error: where to read how the program is used.
+pub fn usage_hint() -> Text {
+    text::usage_hint()
 }
 
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageError> {
@@ -192,7 +196,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
             Long("reset-config") => parsed.reset_config = true,
             Long("test") => parsed.test = true,
             Long("check") => parsed.check = true,
-            Long("server") => parsed.server = Some(text(&mut parser, "--server")?),
+            Long("server") => parsed.server = Some(text_value(&mut parser, "--server")?),
             Long("port") => parsed.port = Some(port(&mut parser, "--port")?),
             Long("ca-file") => parsed.ca_file = Some(value(&mut parser, "--ca-file")?.into()),
             Long("config") => parsed.config = Some(value(&mut parser, "--config")?.into()),
@@ -200,26 +204,26 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
         }
     }
     if parsed.test && parsed.check {
-        return Err(UsageError(
-            "--test and --check cannot be used together".into(),
-        ));
+        return Err(UsageError(text::usage_together("--test", "--check")));
     }
     Ok(parsed)
 }
 
-/// lexopt's message, except where it would repeat a value: a stray
-/// argument may well be a token typed in the wrong place.
+/// lexopt's error in our words: it names the option, never a value (a
+/// stray argument may well be a token typed in the wrong place).
 fn usage(error: lexopt::Error) -> UsageError {
-    match error {
-        lexopt::Error::UnexpectedArgument(_) => {
-            UsageError("unexpected argument: this program takes only options".into())
-        }
-        lexopt::Error::UnexpectedValue { option, .. } => {
-            UsageError(format!("option '{option}' takes no value"))
-        }
-        lexopt::Error::NonUnicodeValue(_) => UsageError("an argument is not valid UTF-8".into()),
-        other => UsageError(other.to_string()),
-    }
+    use lexopt::Error;
+    UsageError(match error {
+        Error::MissingValue {
+            option: Some(option),
+        } => text::usage_missing_value(option),
+        Error::MissingValue { option: None } => text::usage_missing_argument(),
+        Error::UnexpectedOption(option) => text::usage_invalid_option(option),
+        Error::UnexpectedArgument(_) => text::usage_unexpected_argument(),
+        Error::UnexpectedValue { option, .. } => text::usage_takes_no_value(option),
+        Error::NonUnicodeValue(_) => text::usage_not_utf8(),
+        Error::ParsingFailed { .. } | Error::Custom(_) => text::usage_unreadable(),
+    })
 }
 
 /// Every long flag of this program, for telling a forgotten value from a
@@ -256,33 +260,30 @@ fn value(parser: &mut lexopt::Parser, flag: &str) -> Result<OsString, UsageError
     let known = name.filter(|name| {
         LONG_FLAGS.contains(name) || SAVED_FLAGS.iter().any(|option| option.flag == *name)
     });
-    let next = match known {
-        Some(name) if !is_secret(flag) => format!("'{name}' looks"),
-        _ => "the next argument looks".into(),
-    };
-    Err(UsageError(format!(
-        "{flag} needs a value; {next} like another option (write {flag}=VALUE if you mean it)"
-    )))
+    Err(UsageError(match known {
+        Some(name) if !is_secret(flag) => text::usage_value_is_a_flag(flag, name),
+        _ => text::usage_value_looks_like_a_flag(flag),
+    }))
 }
 
 /// A non-empty UTF-8 value.
-fn text(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
+fn text_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
     let value = value(parser, flag)?;
     let value = value
         .into_string()
-        .map_err(|_| UsageError(format!("{flag} needs UTF-8 text")))?;
+        .map_err(|_| UsageError(text::usage_needs_utf8(flag)))?;
     if value.trim().is_empty() {
-        return Err(UsageError(format!("{flag} needs a non-empty value")));
+        return Err(UsageError(text::usage_needs_non_empty(flag)));
     }
     Ok(value.trim().to_string())
 }
 
 fn port(parser: &mut lexopt::Parser, flag: &str) -> Result<u16, UsageError> {
-    let value = text(parser, flag)?;
+    let value = text_value(parser, flag)?;
     match value.parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
         // The value is not repeated: it may be a token typed in the wrong place.
-        _ => Err(UsageError(format!("{flag} needs a port from 1 to 65535"))),
+        _ => Err(UsageError(text::usage_needs_port(flag))),
     }
 }
 
@@ -310,17 +311,17 @@ enum Given {
 
 fn saved_value(parser: &mut lexopt::Parser, option: &SavedFlagEntry) -> Result<Given, UsageError> {
     Ok(match option.value {
-        FlagValue::Text(_) => Given::Value(Value::String(text(parser, option.flag)?)),
+        FlagValue::Text(_) => Given::Value(Value::String(text_value(parser, option.flag)?)),
         FlagValue::Port(_) => Given::Value(Value::from(port(parser, option.flag)?)),
         FlagValue::Switch(on) => Given::Value(Value::Bool(on)),
-        FlagValue::Secret(_) => match text(parser, option.flag)?.as_str() {
+        FlagValue::Secret(_) => match text_value(parser, option.flag)?.as_str() {
             "-" => Given::Read(TokenFrom::Stdin),
             token => Given::Value(Value::String(token.to_string())),
         },
         FlagValue::SecretFile(_) => {
             let path = value(parser, option.flag)?;
             if path.is_empty() {
-                return Err(UsageError(format!("{} needs a file name", option.flag)));
+                return Err(UsageError(text::usage_needs_file_name(option.flag)));
             }
             Given::Read(TokenFrom::File(path.into()))
         }
@@ -387,93 +388,178 @@ fn conflict(a: &str, b: &str) -> UsageError {
     } else {
         (b, a)
     };
-    UsageError(format!("{first} and {second} cannot be used together"))
+    UsageError(text::usage_together(first, second))
 }
 
-pub const USAGE_HINT: &str = "Try 'ollama-proxy-client --help' for more information.";
-
-pub fn help_text(config_path: &str, log_path: &str) -> String {
-    format!(
-        "\
-ollama-proxy-client {version}
-Sells this box's local Ollama on the marketplace hub: keeps one outbound
-WebSocket to the hub, runs buyers' prompts on Ollama, streams answers back.
-
-USAGE:
-    ollama-proxy-client [OPTIONS]
-
-OPTIONS (saved to the config file):
-{saved}
-OPTIONS (this run only):
-    --server URL          Hub URL [default: wss://bober.app:PORT/auth-proxy];
-                          ws:// only for loopback hosts
-    --port PORT           Port of the default hub URL [default: 5050]
-    --ca-file PATH        Also trust this CA certificate (PEM) for the hub
-                          and an https:// Ollama
-    --config PATH         Use this config file (one per GPU, say)
-    --debug               Show debug messages on the console
-
-MODES:
-    (none)                Serve buyers until stopped (SIGTERM, SIGHUP or
-                          Ctrl+C: running answers get time to finish)
-    --test                Type prompts; answers show here and go to the hub
-                          with messageId -1
-    --check               Check config, Ollama, model and hub; exit 0 or 1
-    --show-config         Show every setting and where it came from
-    --reset-config        Ask everything again, at a terminal only; the old
-                          config file is kept as .bak until new settings
-                          are saved (and put back if none are)
-    -h, --help            Show this help
-    -V, --version         Show the version
-
-FILES:
-    config   {config_path}
-    log      {log_path}
-             (rotated by size; every level, with timestamps)
-
-ENVIRONMENT:
-    OLLAMA_PROXY_TOKEN    The hub token (beats the config file)
-    OLLAMA_HOST           Ollama's address, in any form Ollama accepts, used
-                          when the config file sets none
-    SSL_CERT_FILE         An extra CA certificate (PEM) to trust for the hub
-                          and an https:// Ollama
-
-Precedence: command line, then environment, then config file, then default.
-
-EXIT STATUS:
-    0    normal end (also after SIGTERM/SIGHUP/Ctrl+C)
-    1    --check found a problem
-    2    usage error
-    71   a thread could not be started (the system is out of resources)
-    78   configuration missing or invalid
-",
-        version = env!("CARGO_PKG_VERSION"),
-        saved = saved_options_help(),
-    )
+/// The help in `lang`, naming the config file and the log file in use.
+pub fn help_text(lang: Lang, config_path: impl Into<Arg>, log_path: impl Into<Arg>) -> String {
+    let say = |text: Text| text.in_lang(lang);
+    let mut help = format!(
+        "ollama-proxy-client {}\n{}\n\n{}\n    ollama-proxy-client {}\n",
+        env!("CARGO_PKG_VERSION"),
+        say(text::help_about()),
+        say(text::help_usage_heading()),
+        say(text::help_usage_options()),
+    );
+    let files = files_help(lang, config_path, log_path);
+    let statuses = rows(lang, EXIT_STATUSES);
+    let sections = [
+        (
+            text::help_saved_heading(),
+            HELP_COLUMN,
+            saved_options_help(lang),
+        ),
+        (
+            text::help_run_heading(),
+            HELP_COLUMN,
+            run_options_help(lang),
+        ),
+        (text::help_modes_heading(), HELP_COLUMN, modes_help(lang)),
+        (text::help_files_heading(), label_column(&files), files),
+        (
+            text::help_environment_heading(),
+            HELP_COLUMN,
+            rows(lang, ENVIRONMENT),
+        ),
+    ];
+    for (heading, column, rows) in sections {
+        section(&mut help, say(heading), column, &rows);
+    }
+    help.push_str(&format!("\n{}\n", say(text::help_precedence())));
+    let heading = say(text::help_exit_status_heading());
+    section(&mut help, heading, label_column(&statuses), &statuses);
+    help
 }
 
-/// Where the help's second column starts.
+/// Help rows whose text takes no argument.
+type Rows = &'static [(&'static str, fn() -> Text)];
+
+const ENVIRONMENT: Rows = &[
+    ("OLLAMA_PROXY_TOKEN", text::help_env_token),
+    ("OLLAMA_HOST", text::help_env_ollama_host),
+    ("SSL_CERT_FILE", text::help_env_ssl_cert_file),
+    ("LC_ALL, LC_MESSAGES, LANG", text::help_env_locale),
+];
+
+const EXIT_STATUSES: Rows = &[
+    ("0", text::help_exit_0),
+    ("1", text::help_exit_1),
+    ("2", text::help_exit_2),
+    ("71", text::help_exit_71),
+    ("78", text::help_exit_78),
+];
+
+fn rows(lang: Lang, rows: Rows) -> Vec<Row> {
+    let row = |(label, text): &(&str, fn() -> Text)| (label.to_string(), text().in_lang(lang));
+    rows.iter().map(row).collect()
+}
+
+/// The options that are not saved, with the hub's defaults.
+fn run_options_help(lang: Lang) -> Vec<Row> {
+    let hub = format!(
+        "wss://{}:PORT{}",
+        config::DEFAULT_HUB_HOST,
+        config::DEFAULT_HUB_PATH
+    );
+    let port = text::help_default_value(config::DEFAULT_HUB_PORT);
+    let port = format!("{} {}", text::help_port().in_lang(lang), port.in_lang(lang));
+    let mut run = vec![
+        ("--server URL".into(), text::help_server(hub).in_lang(lang)),
+        ("--port PORT".into(), port),
+    ];
+    run.extend(rows(
+        lang,
+        &[
+            ("--ca-file PATH", text::help_ca_file),
+            ("--config PATH", text::help_config),
+            ("--debug", text::help_debug),
+        ],
+    ));
+    run
+}
+
+fn modes_help(lang: Lang) -> Vec<Row> {
+    let none = text::help_mode_none_label().in_lang(lang);
+    let mut modes = vec![(none, text::help_mode_none().in_lang(lang))];
+    modes.extend(rows(
+        lang,
+        &[
+            ("--test", text::help_test),
+            ("--check", text::help_check),
+            ("--show-config", text::help_show_config),
+            ("--reset-config", text::help_reset_config),
+            ("-h, --help", text::help_help),
+            ("-V, --version", text::help_version),
+        ],
+    ));
+    modes
+}
+
+fn files_help(lang: Lang, config_path: impl Into<Arg>, log_path: impl Into<Arg>) -> Vec<Row> {
+    let say = |text: Text| text.in_lang(lang);
+    vec![
+        (
+            say(text::help_file_config_label()),
+            say(errors::verbatim(config_path)),
+        ),
+        (
+            say(text::help_file_log_label()),
+            say(text::help_file_log(log_path)),
+        ),
+    ]
+}
+
+/// A line of a help table: what is typed, and what it does.
+type Row = (String, String);
+
+/// Where the help's option tables start their second column.
 const HELP_COLUMN: usize = 26;
 
-/// The help's lines for [`SAVED_FLAGS`], each with its key's default.
-fn saved_options_help() -> String {
-    let defaults = Settings::default();
-    let mut text = String::new();
-    for option in SAVED_FLAGS {
-        let usage = flag_usage(option);
-        let help = option.help.to_string() + &default_note(option, &defaults);
-        let mut lines = help.lines();
-        let first = lines.next().unwrap_or_default();
-        // At least one space between the columns, even for a long flag.
-        text.push_str(&format!(
-            "    {usage:<width$} {first}\n",
-            width = HELP_COLUMN - 5
-        ));
+/// The first column's indent.
+const INDENT: usize = 4;
+
+/// Where the second column starts in a table of short labels (the files,
+/// the exit statuses): three spaces after the longest.
+fn label_column(rows: &[Row]) -> usize {
+    let longest = rows.iter().map(|(label, _)| label.chars().count()).max();
+    INDENT + longest.unwrap_or_default() + 3
+}
+
+/// A blank line, the heading, then the rows: each label indented, its text
+/// from `column` on (in characters, not bytes, so that it lines up in
+/// every language), a line break in the text continuing it there. A label
+/// that leaves no space before `column` gets a line of its own.
+fn section(help: &mut String, heading: String, column: usize, rows: &[Row]) {
+    help.push('\n');
+    help.push_str(&heading);
+    help.push('\n');
+    let width = column - INDENT;
+    for (label, text) in rows {
+        let mut lines = text.lines();
+        if label.chars().count() < width {
+            let first = lines.next().unwrap_or_default();
+            help.push_str(&format!("{:INDENT$}{label:<width$}{first}\n", ""));
+        } else {
+            help.push_str(&format!("{:INDENT$}{label}\n", ""));
+        }
         for line in lines {
-            text.push_str(&format!("{:HELP_COLUMN$}{line}\n", ""));
+            help.push_str(&format!("{:column$}{line}\n", ""));
         }
     }
-    text
+}
+
+/// The rows of [`SAVED_FLAGS`], each with its key's default.
+fn saved_options_help(lang: Lang) -> Vec<Row> {
+    let defaults = Settings::default();
+    let rows = SAVED_FLAGS.iter().map(|option| {
+        let help = (option.help)().in_lang(lang);
+        let text = match default_note(option, &defaults) {
+            Some(note) => format!("{help} {}", note.in_lang(lang)),
+            None => help,
+        };
+        (flag_usage(option), text)
+    });
+    rows.collect()
 }
 
 /// The flag with its value's placeholder: `--ollama-port PORT`.
@@ -487,15 +573,15 @@ fn flag_usage(option: &SavedFlagEntry) -> String {
     }
 }
 
-/// " [default: x]" for a flag with a value, " [default]" for the switch
-/// that matches the default, nothing where there is no default (the token).
-fn default_note(option: &SavedFlagEntry, defaults: &Settings) -> String {
+/// "[default: x]" for a flag with a value, "[default]" for the switch that
+/// matches the default, nothing where there is no default (the token).
+fn default_note(option: &SavedFlagEntry, defaults: &Settings) -> Option<Text> {
     let shown = defaults.display_value(option.key);
     match option.value {
-        FlagValue::Switch(on) if shown == on.to_string() => " [default]".into(),
-        FlagValue::Switch(_) => String::new(),
-        _ if shown.starts_with('(') => String::new(),
-        _ => format!(" [default: {shown}]"),
+        FlagValue::Switch(on) if shown == on.to_string() => Some(text::help_default_switch()),
+        FlagValue::Switch(_) => None,
+        _ if shown.starts_with('(') => None,
+        _ => Some(text::help_default_value(shown)),
     }
 }
 
@@ -571,7 +657,7 @@ mod tests {
 
     #[test]
     fn every_saved_flag_sets_a_config_key_and_is_in_the_help() {
-        let help = help_text("c", "l");
+        let help = help_text(Lang::En, "c", "l");
         for option in SAVED_FLAGS {
             assert!(
                 crate::config::KEYS.iter().any(|key| key.name == option.key),
@@ -753,9 +839,219 @@ mod tests {
 
     #[test]
     fn a_bad_value_is_not_a_token_echo() {
-        for args in [&["s3cret"][..], &["--debug=s3cret"], &["--test", "s3cret"]] {
+        for args in [
+            &["s3cret"][..],
+            &["--debug=s3cret"],
+            &["--test", "s3cret"],
+            &["--port", "s3cret"],
+            &["-hs3cret"],
+            &["--force-token", "--s3cret"],
+        ] {
             let error = parse_strs(args).unwrap_err();
-            assert!(!error.to_string().contains("s3cret"), "{error}");
+            for lang in [Lang::En, Lang::Ru] {
+                let shown = error.0.in_lang(lang);
+                assert!(!shown.contains("s3cret"), "{args:?}: {shown}");
+            }
+        }
+    }
+
+    /// Every lexopt error gets our own words, naming the option it is
+    /// about and never a value.
+    #[test]
+    fn every_lexopt_error_names_the_option_and_never_the_value() {
+        use lexopt::Error;
+        let value = || OsString::from("s3cret");
+        let boxed = || Box::<dyn std::error::Error + Send + Sync>::from("s3cret");
+        let cases = [
+            (
+                Error::MissingValue {
+                    option: Some("--port".into()),
+                },
+                Some("--port"),
+            ),
+            (Error::MissingValue { option: None }, None),
+            (Error::UnexpectedOption("--frob".into()), Some("--frob")),
+            (Error::UnexpectedArgument(value()), None),
+            (
+                Error::UnexpectedValue {
+                    option: "--debug".into(),
+                    value: value(),
+                },
+                Some("--debug"),
+            ),
+            (Error::NonUnicodeValue(value()), None),
+            (
+                Error::ParsingFailed {
+                    value: "s3cret".into(),
+                    error: boxed(),
+                },
+                None,
+            ),
+            (Error::Custom(boxed()), None),
+        ];
+        for (error, option) in cases {
+            let described = format!("{error:?}");
+            let text = usage(error).0;
+            let (en, ru) = (text.english(), text.in_lang(Lang::Ru));
+            for shown in [&en, &ru] {
+                assert!(!shown.contains("s3cret"), "{described}: {shown}");
+                if let Some(option) = option {
+                    assert!(
+                        shown.contains(&format!("'{option}'")),
+                        "{described}: {shown}"
+                    );
+                }
+            }
+            assert_ne!(en, ru, "{described}");
+        }
+        // The texts that lexopt gave before are kept in English.
+        let missing = Error::MissingValue {
+            option: Some("--port".into()),
+        };
+        assert_eq!(
+            usage(missing).to_string(),
+            "missing argument for option '--port'"
+        );
+        let unknown = Error::UnexpectedOption("--frob".into());
+        assert_eq!(usage(unknown).to_string(), "invalid option '--frob'");
+    }
+
+    #[test]
+    fn usage_errors_are_shown_in_russian() {
+        let ru = |args: &[&str]| parse_strs(args).unwrap_err().0.in_lang(Lang::Ru);
+        assert_eq!(ru(&["--frobnicate"]), "неизвестный параметр '--frobnicate'");
+        assert_eq!(
+            ru(&["--no-stream", "--stream"]),
+            "--stream и --no-stream нельзя использовать вместе"
+        );
+        assert_eq!(
+            ru(&["--config", "--check"]),
+            "--config: нужно значение; '--check' похоже на другой параметр \
+             (если это значение, напишите --config=VALUE)"
+        );
+        assert_eq!(ru(&["--port", "0"]), "--port: нужен порт от 1 до 65535");
+        assert_eq!(
+            usage_hint().in_lang(Lang::Ru),
+            "Справка: 'ollama-proxy-client --help'."
+        );
+    }
+
+    /// The flags and placeholders of a help: every word that starts with
+    /// `-` and a letter, and every all-capital placeholder after a flag.
+    fn flags_of(help: &str) -> std::collections::BTreeSet<String> {
+        let words: Vec<&str> = help
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|word| !word.is_empty())
+            .collect();
+        let is_flag = |word: &str| {
+            let name = word.trim_start_matches('-');
+            word.starts_with('-') && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        };
+        let mut flags = std::collections::BTreeSet::new();
+        for pair in words.windows(2) {
+            if is_flag(pair[0]) {
+                flags.insert(pair[0].to_string());
+                let placeholder = pair[1].chars().all(|c| c.is_ascii_uppercase());
+                if placeholder {
+                    flags.insert(format!("{} {}", pair[0], pair[1]));
+                }
+            }
+        }
+        flags
+    }
+
+    #[test]
+    fn the_russian_help_is_russian_and_names_every_flag_of_the_english_one() {
+        let en = help_text(Lang::En, "/c/config.json", "/c/logs/client.log");
+        let ru = help_text(Lang::Ru, "/c/config.json", "/c/logs/client.log");
+        let (en_flags, ru_flags) = (flags_of(&en), flags_of(&ru));
+        assert!(en_flags.len() > 20, "{en_flags:?}");
+        let missing: Vec<&String> = en_flags.difference(&ru_flags).collect();
+        assert!(
+            missing.is_empty(),
+            "not in the Russian help: {missing:?}\n{ru}"
+        );
+        for help in [&en, &ru] {
+            for name in ["LC_ALL, LC_MESSAGES, LANG", "language", "/c/config.json"] {
+                assert!(help.contains(name), "{name}:\n{help}");
+            }
+            assert!(help.contains("/c/logs/client.log\n"), "{help}");
+        }
+        for words in [
+            "ПАРАМЕТРЫ",
+            "РЕЖИМЫ",
+            "Показать эту справку",
+            "[по умолчанию: 5050]",
+        ] {
+            assert!(ru.contains(words), "{words}:\n{ru}");
+        }
+        assert!(ru.contains("--force-model NAME    Задать модель Ollama [по умолчанию: llama2]\n"));
+        assert!(en.contains(
+            "    LC_ALL, LC_MESSAGES, LANG\n                          The terminal's language"
+        ));
+    }
+
+    /// The table (after `heading`, up to the next blank line) of `help`.
+    fn table_of<'h>(help: &'h str, heading: &str) -> Vec<&'h str> {
+        let rest = help
+            .split_once(&format!("\n{heading}\n"))
+            .map(|(_, rest)| rest);
+        let rest = rest.unwrap_or_else(|| panic!("no {heading}:\n{help}"));
+        rest.lines().take_while(|line| !line.is_empty()).collect()
+    }
+
+    /// Each line of a table: a label at column 4 then its text from
+    /// `column` on (counted in characters), a continuation with its text
+    /// from `column` on, or a label alone that the next line continues.
+    fn assert_lined_up(table: &[&str], column: usize) {
+        let starts_at = |line: &str| line.chars().take_while(|c| *c == ' ').count();
+        for (index, line) in table.iter().enumerate() {
+            let chars: Vec<char> = line.chars().collect();
+            let indent = starts_at(line);
+            assert!(
+                indent == 4 || indent == column,
+                "indented {indent}: {line:?}"
+            );
+            let label: String = chars.iter().take(column).collect();
+            let text: String = chars.iter().skip(column).collect();
+            let label_alone = !line.trim().contains("  ") && chars.len() >= column;
+            if label.ends_with(' ') && !label.trim().contains("  ") && !text.starts_with(' ') {
+                assert!(!text.is_empty(), "{line:?}");
+            } else {
+                assert!(label_alone, "not lined up at {column}: {line:?}");
+                let next = table.get(index + 1).copied().unwrap_or_default();
+                assert_eq!(starts_at(next), column, "{line:?} is not continued");
+            }
+        }
+    }
+
+    #[test]
+    fn the_help_columns_line_up_in_both_languages() {
+        for lang in [Lang::En, Lang::Ru] {
+            let help = help_text(lang, "/c/config.json", "/c/logs/client.log");
+            let say = |text: Text| text.in_lang(lang);
+            for heading in [
+                text::help_saved_heading(),
+                text::help_run_heading(),
+                text::help_modes_heading(),
+                text::help_environment_heading(),
+            ] {
+                let table = table_of(&help, &say(heading));
+                assert!(table.len() > 3, "{table:?}");
+                assert_lined_up(&table, HELP_COLUMN);
+            }
+            let config = say(text::help_file_config_label()).chars().count();
+            let log = say(text::help_file_log_label()).chars().count();
+            let files = table_of(&help, &say(text::help_files_heading()));
+            assert_lined_up(&files, 4 + config.max(log) + 3);
+            let statuses = table_of(&help, &say(text::help_exit_status_heading()));
+            assert_lined_up(&statuses, 9);
+            for line in help.lines() {
+                assert!(
+                    line.chars().count() <= 80,
+                    "{lang:?}: over 80 columns: {line}"
+                );
+            }
         }
     }
 }

@@ -56,6 +56,7 @@ use crate::exit::Fatal;
 use crate::hub::Endpoint;
 use crate::settings::{Environment, Resolved};
 use crate::startup::{complete_settings, init_logging, read_token, reset_config, save};
+use crate::text::{Lang, Text};
 
 /// glibc gives every thread that allocates its own malloc arena, each of
 /// which keeps freed memory; for a client whose threads allocate little,
@@ -76,8 +77,10 @@ fn main() -> ExitCode {
     let args = match cli::parse(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("ollama-proxy-client: {e}\n{}", cli::USAGE_HINT);
-            return ExitCode::from(exit::USAGE);
+            // `--config` is not known here: the default file's `language`
+            // speaks for the owner.
+            use_config_language(config::default_config_path().as_deref());
+            return fail(Fatal::usage(e.0));
         }
     };
     if args.version {
@@ -88,44 +91,53 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let config_path = settings::config_path(&args);
-    // The config file's `language` beats the locale, for every text from
-    // here on (`--help` too); a file that cannot be read leaves the locale's
-    // choice, in which its error is then shown.
-    if let Some(lang) = config_path.as_deref().and_then(config::language_in) {
-        text::set_owner_language(lang);
-    }
+    use_config_language(config_path.as_deref());
     if args.help {
-        let (config, log) = match &config_path {
-            Some(path) => (
-                path.display().to_string(),
-                settings::log_path_for(path).display().to_string(),
-            ),
-            None => ("(no home directory)".into(), "(no home directory)".into()),
-        };
-        print(&cli::help_text(&config, &log));
+        print(&help(config_path.as_deref()));
         return ExitCode::SUCCESS;
     }
     let result = match config_path {
         Some(path) => run(args, &path),
-        None => Err(Fatal::config(
-            "cannot find the home directory; use --config PATH",
-        )),
+        None => Err(Fatal::config(text::cli::home_directory_not_found())),
     };
-    match result {
-        Ok(code) => code,
-        Err(fatal) => {
-            // The log file stays English; the terminal gets the owner's
-            // language.
-            if logging::is_ready() {
-                log::error!(target: logging::FILE_ONLY, "{}", fatal.message.english());
-            }
-            eprintln!("ollama-proxy-client: {}", fatal.message.owner());
-            if fatal.status == exit::USAGE {
-                eprintln!("{}", cli::USAGE_HINT);
-            }
-            ExitCode::from(fatal.status)
+    result.unwrap_or_else(fail)
+}
+
+/// The config file's `language` beats the locale, for every text from here
+/// on (`--help` too); a file that cannot be read leaves the locale's
+/// choice, in which its error is then shown.
+fn use_config_language(config_path: Option<&Path>) {
+    if let Some(lang) = config_path.and_then(config::language_in) {
+        text::set_owner_language(lang);
+    }
+}
+
+/// The help in the owner's language, with the files in use.
+fn help(config_path: Option<&Path>) -> String {
+    let lang = text::owner_language();
+    match config_path {
+        Some(path) => {
+            let log = settings::log_path_for(path);
+            cli::help_text(lang, path.display(), log.display())
+        }
+        None => {
+            let none = text::cli::help_no_home_directory;
+            cli::help_text(lang, none(), none())
         }
     }
+}
+
+/// Says why the program stops (the log file stays English; the terminal
+/// gets the owner's language) and gives its exit status.
+fn fail(fatal: Fatal) -> ExitCode {
+    if logging::is_ready() {
+        log::error!(target: logging::FILE_ONLY, "{}", fatal.message.english());
+    }
+    eprintln!("ollama-proxy-client: {}", fatal.message.owner());
+    if fatal.status == exit::USAGE {
+        eprintln!("{}", cli::usage_hint().owner());
+    }
+    ExitCode::from(fatal.status)
 }
 
 /// The hub's URL: `--server`, else the default with `--port`. A token in
@@ -138,7 +150,7 @@ fn hub_endpoint(args: &mut cli::Args) -> Result<Endpoint, Fatal> {
             args.port.unwrap_or(config::DEFAULT_HUB_PORT),
         ));
     };
-    let mut endpoint = Endpoint::parse(url).map_err(Fatal::usage)?;
+    let mut endpoint = Endpoint::parse(url).map_err(|e| Fatal::usage(e.text()))?;
     if let Some(token) = endpoint.take_token() {
         let from_url = cli::SavedFlag {
             key: "token",
@@ -189,30 +201,101 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
 }
 
 fn show_config(resolved: &Resolved, endpoint: &Endpoint) {
+    print(&show_config_text(
+        text::owner_language(),
+        resolved,
+        endpoint,
+    ));
+}
+
+/// `--show-config` in `lang`: the files and addresses in use, then every
+/// setting with its value and where it came from.
+fn show_config_text(lang: Lang, resolved: &Resolved, endpoint: &Endpoint) -> String {
+    let say = |text: Text| text.in_lang(lang);
     let settings = &resolved.settings;
-    let mut text = String::new();
-    let config_state = if resolved.config_path.exists() {
-        ""
-    } else {
-        " (not created yet)"
-    };
-    text.push_str(&format!(
-        "config file   {}{config_state}\n",
-        resolved.config_path.display()
-    ));
-    text.push_str(&format!(
-        "log file      {}\n",
-        resolved.log_path().display()
-    ));
-    text.push_str(&format!("hub URL       {endpoint}\n"));
+    let mut config_file = resolved.config_path.display().to_string();
+    if !resolved.config_path.exists() {
+        config_file = format!("{config_file} {}", say(text::cli::show_not_created_yet()));
+    }
+    let log_file = resolved.log_path().display().to_string();
     let ollama_url = ollama::base_url(&settings.ollama_host, settings.ollama_port);
-    text.push_str(&format!("Ollama URL    {ollama_url}\n\n"));
+    let places = [
+        (say(text::cli::show_config_file()), config_file),
+        (say(text::cli::show_log_file()), log_file),
+        (say(text::cli::show_hub_url()), endpoint.to_string()),
+        (say(text::cli::show_ollama_url()), ollama_url),
+    ];
+    // Three spaces after the longest label, in characters.
+    let longest = places.iter().map(|(label, _)| label.chars().count()).max();
+    let width = longest.unwrap_or_default() + 3;
+    let mut shown = String::new();
+    for (label, value) in places {
+        shown.push_str(&format!("{label:<width$}{value}\n"));
+    }
+    shown.push('\n');
     for key in config::KEYS {
         let (name, value) = (key.name, settings.display_value(key.name));
-        text.push_str(&format!(
-            "{name:<24}{value:<24} ({})\n",
-            resolved.source(name)
-        ));
+        let source = say(resolved.source(name).text());
+        shown.push_str(&format!("{name:<24}{value:<24} ({source})\n"));
     }
-    print(&text);
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where each line's value starts (in characters): after the label and
+    /// the spaces that follow it.
+    fn value_column(line: &str, value: &str) -> usize {
+        let at = line
+            .find(value)
+            .unwrap_or_else(|| panic!("{value} in {line:?}"));
+        line[..at].chars().count()
+    }
+
+    #[test]
+    fn show_config_rows_line_up_in_both_languages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let args = cli::Args::default();
+        let resolved = settings::resolve_without_file(&args, &Environment::default(), &path)
+            .expect("defaults");
+        let endpoint = Endpoint::default_for_port(5050);
+        let log = resolved.log_path().display().to_string();
+        for (lang, not_yet, default) in [
+            (Lang::En, "(not created yet)", "(default)"),
+            (Lang::Ru, "(ещё не создан)", "(по умолчанию)"),
+        ] {
+            let shown = show_config_text(lang, &resolved, &endpoint);
+            let lines: Vec<&str> = shown.lines().collect();
+            let values = [
+                path.display().to_string(),
+                log.clone(),
+                endpoint.to_string(),
+                "http://localhost:11434".to_string(),
+            ];
+            let columns: Vec<usize> = lines
+                .iter()
+                .zip(&values)
+                .map(|(line, value)| value_column(line, value))
+                .collect();
+            assert!(
+                columns.iter().all(|c| *c == columns[0]),
+                "{lang:?}:\n{shown}"
+            );
+            assert!(lines[0].ends_with(&format!(" {not_yet}")), "{shown}");
+            assert_eq!(lines[4], "");
+            let rows = &lines[5..];
+            assert_eq!(rows.len(), config::KEYS.len());
+            for (row, key) in rows.iter().zip(config::KEYS) {
+                assert!(row.starts_with(key.name), "{row}");
+                let value = resolved.settings.display_value(key.name);
+                assert_eq!(value_column(row, &value), 24, "{row}");
+                if value.chars().count() < 24 {
+                    assert_eq!(value_column(row, default), 49, "{row}");
+                }
+            }
+        }
+    }
 }

@@ -19,6 +19,7 @@ use crate::address::{self, Address, Port};
 use crate::cli::Args;
 use crate::config::{self, ConfigError, Settings};
 use crate::secret::Token;
+use crate::text::{cli as text, Text};
 
 /// Where a setting's value came from, for `--show-config`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,15 +31,23 @@ pub enum Source {
     Default,
 }
 
+impl Source {
+    /// How `--show-config` names it.
+    pub fn text(&self) -> Text {
+        match self {
+            Source::Flag(flag) => text::source_flag(*flag),
+            Source::Env(var) => text::source_env(*var),
+            Source::File => text::source_file(),
+            Source::Prompt => text::source_prompt(),
+            Source::Default => text::source_default(),
+        }
+    }
+}
+
+/// In English, for the log.
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::Flag(flag) => write!(f, "command line {flag}"),
-            Source::Env(var) => write!(f, "environment {var}"),
-            Source::File => write!(f, "config file"),
-            Source::Prompt => write!(f, "first-run answer"),
-            Source::Default => write!(f, "default"),
-        }
+        f.write_str(&self.text().english())
     }
 }
 
@@ -358,6 +367,34 @@ mod tests {
         let r = resolve_with(r#"{"token":"from-file"}"#, args, env);
         assert_eq!(r.settings.token.as_ref().unwrap().expose(), "from-flag");
         assert_eq!(r.to_save["token"], "from-flag");
+    }
+
+    #[test]
+    fn sources_are_named_in_either_language() {
+        use crate::text::Lang;
+        let cases = [
+            (
+                Source::Flag("--stream"),
+                "command line --stream",
+                "командная строка, --stream",
+            ),
+            (
+                Source::Env("OLLAMA_HOST"),
+                "environment OLLAMA_HOST",
+                "переменная окружения OLLAMA_HOST",
+            ),
+            (Source::File, "config file", "файл настроек"),
+            (
+                Source::Prompt,
+                "first-run answer",
+                "ответ при первом запуске",
+            ),
+            (Source::Default, "default", "по умолчанию"),
+        ];
+        for (source, en, ru) in cases {
+            assert_eq!(source.to_string(), en);
+            assert_eq!(source.text().in_lang(Lang::Ru), ru);
+        }
     }
 
     #[test]

@@ -7,9 +7,49 @@ use std::net::IpAddr;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::address::{self, Address, Port};
+use crate::address::{self, Address, AddressError, Port};
 use crate::config::{DEFAULT_HUB_HOST, DEFAULT_HUB_PATH};
 use crate::secret::Token;
+use crate::text::{cli as text, Text};
+
+/// Why a `--server` URL is refused. None repeats the URL: it may carry
+/// the token, or be a token typed in the wrong place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndpointError {
+    /// Neither `wss://` nor `ws://`.
+    NotWebSocket,
+    /// `user@` or `user:password@` before the host.
+    UserInfo,
+    Address(AddressError),
+    NoHost,
+    /// The port as typed.
+    BadPort(String),
+    /// `ws://` to this host, which is not a loopback one.
+    PlainWebSocket(String),
+}
+
+impl EndpointError {
+    /// The message, for the terminal (a usage error) or the log.
+    pub fn text(&self) -> Text {
+        match self {
+            EndpointError::NotWebSocket => text::hub_url_not_websocket(),
+            EndpointError::UserInfo => text::hub_url_user_info(),
+            EndpointError::Address(problem) => text::hub_url_address(problem.text()),
+            EndpointError::NoHost => text::hub_url_no_host(),
+            EndpointError::BadPort(port) => text::hub_url_bad_port(port),
+            EndpointError::PlainWebSocket(host) => text::hub_url_plain_ws(host),
+        }
+    }
+}
+
+/// In English.
+impl fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text().english())
+    }
+}
+
+impl std::error::Error for EndpointError {}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
@@ -34,15 +74,14 @@ impl Endpoint {
     /// Parses a `ws://` or `wss://` URL. `ws://` is refused unless the host
     /// is a loopback address: a plain connection would show the token to
     /// everyone on the path.
-    pub fn parse(url: &str) -> Result<Endpoint, String> {
+    pub fn parse(url: &str) -> Result<Endpoint, EndpointError> {
         let url = url.trim();
         let (tls, rest) = if let Some(rest) = url.strip_prefix("wss://") {
             (true, rest)
         } else if let Some(rest) = url.strip_prefix("ws://") {
             (false, rest)
         } else {
-            // Not repeated: it may be a token typed in the wrong place.
-            return Err("--server needs a URL starting with wss:// (or ws:// for loopback)".into());
+            return Err(EndpointError::NotWebSocket);
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);
@@ -52,7 +91,7 @@ impl Endpoint {
             p => p.to_string(),
         };
         if authority.contains('@') {
-            return Err("hub URL must not contain user information".into());
+            return Err(EndpointError::UserInfo);
         }
         let (host, port) = split_host_port(authority, if tls { 443 } else { 80 })?;
         let endpoint = Endpoint {
@@ -62,11 +101,7 @@ impl Endpoint {
             path,
         };
         if !tls && !endpoint.is_loopback() {
-            return Err(format!(
-                "plain ws:// is allowed only to a loopback host (127.0.0.0/8, ::1, localhost), \
-                 not {}; use wss://",
-                endpoint.host
-            ));
+            return Err(EndpointError::PlainWebSocket(endpoint.host));
         }
         Ok(endpoint)
     }
@@ -135,17 +170,16 @@ impl fmt::Display for Endpoint {
 
 /// The hub URL's policy on [`address::parse`]: brackets are required
 /// around IPv6, and a port that is typed must be a valid one.
-fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {
-    let Address { host, port } =
-        address::parse(authority).map_err(|e| format!("hub URL has {e}"))?;
+fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), EndpointError> {
+    let Address { host, port } = address::parse(authority).map_err(EndpointError::Address)?;
     if host.is_empty() {
-        return Err("hub URL has no host".into());
+        return Err(EndpointError::NoHost);
     }
     let port = match port {
         Port::Absent => default_port,
         Port::Number(port) if port > 0 => port,
-        Port::Number(port) => return Err(format!("hub URL has a bad port: {port}")),
-        Port::Bad(p) => return Err(format!("hub URL has a bad port: {p}")),
+        Port::Number(port) => return Err(EndpointError::BadPort(port.to_string())),
+        Port::Bad(p) => return Err(EndpointError::BadPort(p.to_string())),
     };
     Ok((host.to_string(), port))
 }
@@ -200,6 +234,7 @@ mod tests {
     fn refuses_plain_ws_to_other_hosts_and_bad_urls() {
         assert!(Endpoint::parse("ws://example.com/auth-proxy")
             .unwrap_err()
+            .to_string()
             .contains("loopback"));
         assert!(Endpoint::parse("ws://10.0.0.1/").is_err());
         assert!(Endpoint::parse("http://127.0.0.1/").is_err());
@@ -210,25 +245,41 @@ mod tests {
     #[test]
     fn hub_url_authority_policy() {
         assert_eq!(
-            Endpoint::parse("wss://h:99999/").unwrap_err(),
+            Endpoint::parse("wss://h:99999/").unwrap_err().to_string(),
             "hub URL has a bad port: 99999"
         );
         assert_eq!(
-            Endpoint::parse("wss://h:/").unwrap_err(),
+            Endpoint::parse("wss://h:/").unwrap_err().to_string(),
             "hub URL has a bad port: "
         );
         assert_eq!(
-            Endpoint::parse("wss://h:0/").unwrap_err(),
+            Endpoint::parse("wss://h:0/").unwrap_err().to_string(),
             "hub URL has a bad port: 0"
         );
         assert_eq!(
-            Endpoint::parse("wss://[::1/").unwrap_err(),
+            Endpoint::parse("wss://[::1/").unwrap_err().to_string(),
             "hub URL has an unclosed [ in its host"
         );
         assert!(Endpoint::parse("wss://::1/")
             .unwrap_err()
+            .to_string()
             .contains("brackets"));
         assert_eq!(Endpoint::parse("wss://[::1]/").unwrap().port, 443);
+    }
+
+    #[test]
+    fn url_errors_are_shown_in_russian_without_the_url() {
+        use crate::text::Lang;
+        let ru = |url| Endpoint::parse(url).unwrap_err().text().in_lang(Lang::Ru);
+        assert_eq!(ru("wss://[::1/"), "URL хаба: незакрытая [ в имени хоста");
+        assert_eq!(ru("wss://h:0/"), "в URL хаба неверный порт: 0");
+        assert!(ru("ws://example.com/x").contains("а не для example.com;"));
+        for url in ["s3cret", "wss://s3cret@h/", "wss:///s3cret"] {
+            let error = Endpoint::parse(url).unwrap_err();
+            for shown in [error.to_string(), error.text().in_lang(Lang::Ru)] {
+                assert!(!shown.contains("s3cret"), "{url}: {shown}");
+            }
+        }
     }
 
     /// Every text in an error's chain: each level's Display and Debug.
