@@ -16,7 +16,9 @@ literal with a word in it among their arguments:
   (`self.text().english()`), so that the text is defined once.
 
 A literal that is not prose (a program name, a URL's scheme) is allowed by
-a comment `// not prose: why` on its line or the line before.
+a comment `// not prose: why` on its line or the line before (for a
+`Display`, the line before the `impl`); the `Display` of a type that only
+the log shows, by `// log only: why` on the line before the `impl`.
 
 Usage: python3 scripts/check-texts.py [ROOT]   (exit 1 on any finding)
 """
@@ -32,7 +34,7 @@ CALLS = re.compile(
 DISPLAY_IMPL = re.compile(r"impl\s+(std::)?fmt::Display\s+for\s+(\w+)")
 STRING = re.compile(r'r#*"|"')
 WORD = re.compile(r"[A-Za-z]{2,}")
-ALLOW = "// not prose:"
+ALLOW = ("// not prose:", "// log only:")
 
 
 def without_tests(text):
@@ -88,24 +90,28 @@ def balanced(code, open_at):
 
 
 def allowed(code, offset):
+    """A marker on the line of `offset` or the line before."""
     line_start = code.rfind("\n", 0, offset) + 1
     previous_start = code.rfind("\n", 0, max(line_start - 1, 0)) + 1
     line_end = code.find("\n", offset)
-    return ALLOW in code[previous_start : line_end if line_end >= 0 else len(code)]
+    lines = code[previous_start : line_end if line_end >= 0 else len(code)]
+    return any(marker in lines for marker in ALLOW)
 
 
 def findings(path, code):
     spans = []
     for m in CALLS.finditer(code):
-        spans.append((m.group(1), m.end() - 1))
+        spans.append((m.group(1), m.end() - 1, m.start()))
     for m in DISPLAY_IMPL.finditer(code):
         body = code.find("{", m.end())
-        spans.append((f"Display for {m.group(2)}", body))
-    for what, open_at in spans:
+        spans.append((f"Display for {m.group(2)}", body, m.start()))
+    for what, open_at, marked_at in spans:
         args = balanced(code, open_at)
         for offset, literal in literals(args):
             at = open_at + offset
-            if WORD.search(re.sub(r"\{[^}]*\}", "", literal)) and not allowed(code, at):
+            if allowed(code, marked_at) or allowed(code, at):
+                continue
+            if WORD.search(re.sub(r"\{[^}]*\}", "", literal)):
                 line = code.count("\n", 0, at) + 1
                 yield f"{path}:{line}: {what}: {literal[:60]!r} is not from the catalogue"
 

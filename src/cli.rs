@@ -204,6 +204,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
         }
     }
     if parsed.test && parsed.check {
+        // not prose: the two flags' names.
         return Err(UsageError(text::usage_together("--test", "--check")));
     }
     Ok(parsed)

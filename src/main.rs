@@ -84,6 +84,7 @@ fn main() -> ExitCode {
         }
     };
     if args.version {
+        // not prose: the program's name and version.
         print(&format!(
             "ollama-proxy-client {}\n",
             env!("CARGO_PKG_VERSION")
@@ -133,6 +134,7 @@ fn fail(fatal: Fatal) -> ExitCode {
     if logging::is_ready() {
         log::error!(target: logging::FILE_ONLY, "{}", fatal.message.english());
     }
+    // not prose: the program's name, as Unix tools start their errors.
     eprintln!("ollama-proxy-client: {}", fatal.message.owner());
     if fatal.status == exit::USAGE {
         eprintln!("{}", cli::usage_hint().owner());
@@ -176,7 +178,7 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
         return check::run_mode(args, &env, config_path, endpoint);
     }
     let mut resolved =
-        settings::resolve(args, &env, config_path).map_err(|e| Fatal::config(e.to_string()))?;
+        settings::resolve(args, &env, config_path).map_err(|e| Fatal::config(e.text()))?;
     if args.show_config {
         save(&mut resolved)?;
         show_config(&resolved, &endpoint);

@@ -19,7 +19,8 @@ use support::ollama::{Ollama, Reply};
 const RU: (&str, &str) = ("LANG", "ru_RU.UTF-8");
 
 fn has_cyrillic(text: &str) -> bool {
-    text.chars().any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'))
+    text.chars()
+        .any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'))
 }
 
 fn assert_russian(what: &str, text: &str) {
@@ -68,24 +69,43 @@ fn help_is_russian_under_a_russian_locale_and_english_otherwise() {
     for word in english.stdout.split_whitespace() {
         let word = word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-');
         if word.starts_with("--") || word.starts_with("LC_") || word.ends_with("_TOKEN") {
-            assert!(russian.stdout.contains(word), "{word} is missing:\n{}", russian.stdout);
+            assert!(
+                russian.stdout.contains(word),
+                "{word} is missing:\n{}",
+                russian.stdout
+            );
         }
     }
     for named in ["language", "LC_ALL", "LC_MESSAGES", "LANG"] {
-        assert!(english.stdout.contains(named), "{named}:\n{}", english.stdout);
-        assert!(russian.stdout.contains(named), "{named}:\n{}", russian.stdout);
+        assert!(
+            english.stdout.contains(named),
+            "{named}:\n{}",
+            english.stdout
+        );
+        assert!(
+            russian.stdout.contains(named),
+            "{named}:\n{}",
+            russian.stdout
+        );
     }
 }
 
 #[test]
 fn the_first_locale_variable_set_decides_and_the_configs_language_beats_it() {
     let russian = |out: &Finished| has_cyrillic(&out.stdout);
-    let cases: [(&[(&str, &str)], Option<&str>, bool); 8] = [
+    /// The locale variables, the config's `language`, and whether the help
+    /// must be Russian.
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, bool);
+    let cases: [Case; 8] = [
         (&[("LC_ALL", "C"), RU], None, false),
         (&[("LC_ALL", ""), RU], None, true),
         (&[("LC_MESSAGES", "ru_RU.UTF-8"), ("LANG", "C")], None, true),
         (&[("LC_MESSAGES", "POSIX"), RU], None, false),
-        (&[("LC_ALL", "ru_RU.UTF-8"), ("LANG", "en_US.UTF-8")], None, true),
+        (
+            &[("LC_ALL", "ru_RU.UTF-8"), ("LANG", "en_US.UTF-8")],
+            None,
+            true,
+        ),
         (&[RU], Some("en"), false),
         (&[("LANG", "C")], Some("ru"), true),
         (&[RU], Some("auto"), true),
@@ -96,7 +116,12 @@ fn the_first_locale_variable_set_decides_and_the_configs_language_beats_it() {
             None => Launch::fresh(),
         };
         let out = run_env(launch, env, &["--help"]);
-        assert_eq!(out.code(), Some(0), "{env:?} {language:?}: {}", out.describe());
+        assert_eq!(
+            out.code(),
+            Some(0),
+            "{env:?} {language:?}: {}",
+            out.describe()
+        );
         assert_eq!(
             russian(&out),
             expect_russian,
@@ -114,7 +139,11 @@ fn a_usage_error_is_russian_and_still_exits_2() {
     assert_eq!(out.code(), Some(2), "{}", out.describe());
     assert_russian("the usage error", &out.stderr);
     assert!(out.stderr.contains("--no-such-flag"), "{}", out.stderr);
-    assert!(out.stderr.contains("ollama-proxy-client --help"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ollama-proxy-client --help"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stdout.is_empty(), "{}", out.stdout);
     let out = run_env(Launch::fresh(), &[("LC_ALL", "C"), RU], &["--no-such-flag"]);
     assert_english("the usage error under LC_ALL=C", &out.stderr);
@@ -161,9 +190,11 @@ fn check_with_ollama_down_says_what_failed_and_the_fix_in_russian() {
     let hub = Hub::start(TOKEN);
     let config = test_config(closed_port());
     for (env, russian) in [(&[RU][..], true), (&[("LC_ALL", "C"), RU][..], false)] {
-        let launch = Launch::with_config(&config);
-        let home = launch.home().to_path_buf();
-        let out = run_env(launch, env, &["--check", "--server", &hub.url()]);
+        let out = run_env(
+            Launch::with_config(&config),
+            env,
+            &["--check", "--server", &hub.url()],
+        );
         assert_eq!(out.code(), Some(1), "{env:?}: {}", out.describe());
         let fail = out
             .stdout
@@ -172,12 +203,19 @@ fn check_with_ollama_down_says_what_failed_and_the_fix_in_russian() {
             .unwrap_or_else(|| panic!("no failing Ollama line:\n{}", out.stdout));
         let lines: Vec<&str> = out.stdout.lines().collect();
         let (line, fix) = (lines[fail], lines.get(fail + 1).copied().unwrap_or(""));
-        assert!(fix.contains("ollama serve"), "{env:?}: no fix after {line:?}:\n{}", out.stdout);
+        assert!(
+            fix.contains("ollama serve"),
+            "{env:?}: no fix after {line:?}:\n{}",
+            out.stdout
+        );
         assert!(line.contains("127.0.0.1"), "{line}");
         assert_eq!(has_cyrillic(line), russian, "{env:?}: {line}");
         assert_eq!(has_cyrillic(fix), russian, "{env:?}: {fix}");
-        assert!(out.stdout.starts_with("[ OK ]"), "the config passes:\n{}", out.stdout);
-        assert_english_log(&home);
+        assert!(
+            out.stdout.starts_with("[ OK ]"),
+            "the config passes:\n{}",
+            out.stdout
+        );
     }
 }
 
@@ -186,11 +224,19 @@ fn the_configs_language_en_beats_a_russian_locale_for_check() {
     let hub = Hub::start(TOKEN);
     let ollama = Ollama::start();
     let config = with(test_config(ollama.port()), "language", json!("en"));
-    let out = run_env(Launch::with_config(&config), &[RU], &["--check", "--server", &hub.url()]);
+    let out = run_env(
+        Launch::with_config(&config),
+        &[RU],
+        &["--check", "--server", &hub.url()],
+    );
     assert_eq!(out.code(), Some(0), "{}", out.describe());
     assert_english("--check with language en", &out.stdout);
     let config = with(test_config(ollama.port()), "language", json!("ru"));
-    let out = run_env(Launch::with_config(&config), &[], &["--check", "--server", &hub.url()]);
+    let out = run_env(
+        Launch::with_config(&config),
+        &[],
+        &["--check", "--server", &hub.url()],
+    );
     assert_eq!(out.code(), Some(0), "{}", out.describe());
     assert_russian("--check with language ru", &out.stdout);
 }
@@ -216,7 +262,10 @@ fn test_mode_speaks_russian_and_the_log_and_the_hub_stay_english() {
         .find(|line| line.starts_with('['))
         .unwrap_or_else(|| panic!("no summary line:\n{}", out.stdout));
     assert!(summary.contains("2 части"), "{summary}");
-    assert_russian("test mode's first line", out.stdout.lines().next().unwrap_or(""));
+    assert_russian(
+        "test mode's first line",
+        out.stdout.lines().next().unwrap_or(""),
+    );
     assert!(out.stdout.contains("Привет"), "{}", out.stdout);
     assert_english_log(&home);
     // The console's log lines are English too.
@@ -257,7 +306,14 @@ fn buyer_error(config: Value, env: &[(&str, &str)]) -> Value {
         .find(|frame| frame["error"] == true)
         .cloned()
         .unwrap_or_else(|| panic!("no error frame: {frames:?}"));
+    // The owner's log, on the console and in the file, is English.
+    assert!(
+        client.wait_output("request 7 failed", WAIT),
+        "{}",
+        client.output()
+    );
     assert_english("the console's log lines", &client.stderr());
+    assert_english_log(client.home.path());
     error
 }
 
@@ -338,6 +394,9 @@ fn the_russian_readme_section_has_every_install_and_service_command() {
         "78",
         "71",
     ] {
-        assert!(russian.contains(named), "the Russian section does not mention {named}");
+        assert!(
+            russian.contains(named),
+            "the Russian section does not mention {named}"
+        );
     }
 }

@@ -838,3 +838,89 @@ fn reset_config_without_a_config_file_says_so_and_goes_on() {
     let status = term.wait_exit();
     assert_eq!(status.and_then(|s| s.code()), Some(78), "{}", term.text());
 }
+
+// ------------------------------------------------------- the owner's language
+
+const RUSSIAN: (&str, &str) = ("LANG", "ru_RU.UTF-8");
+
+/// The log file's text (every rotated file together).
+fn log_file_text(home: &Path) -> String {
+    let dir = home.join(".config").join("ollama_proxy").join("logs");
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn has_cyrillic(text: &str) -> bool {
+    text.chars()
+        .any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'))
+}
+
+#[test]
+fn first_run_in_russian_asks_in_russian_and_saves_the_answers_as_before() {
+    let ollama = Ollama::with_models(&["qwen3:8b", "llama3.2:latest"]);
+    let hub = Hub::start(TOKEN);
+    let ollama_host = format!("127.0.0.1:{}", ollama.port());
+    let mut term = Terminal::start(
+        TempDir::new(),
+        &["--server", &hub.url()],
+        &[("OLLAMA_HOST", &ollama_host), RUSSIAN],
+    );
+    let config_path = term.config_path();
+    let intro = term.expect("Введите токен хаба (ввод скрыт): ");
+    assert!(
+        intro.contains(&format!(
+            "Первый запуск: не хватает нескольких настроек. Они будут сохранены в {}\n",
+            config_path.display()
+        )),
+        "{intro}"
+    );
+    term.wait_echo_off();
+    term.type_line(TOKEN);
+    let models = term.expect("Выберите модель (номер или название) [qwen3:8b]: ");
+    assert!(
+        models.contains("Модели, установленные в Ollama:\n  1) qwen3:8b\n  2) llama3.2:latest\n"),
+        "{models}"
+    );
+    term.type_line("2");
+    term.expect("Отдавать ответы по частям (y/n) [y]: ");
+    term.type_line("да");
+    term.expect(&format!(
+        "Настройки сохранены в {}\n",
+        config_path.display()
+    ));
+
+    let saved = read_config(&config_path);
+    assert_eq!(saved["token"], TOKEN, "{saved}");
+    assert_eq!(saved["model"], "llama3.2:latest", "{saved}");
+    assert_eq!(saved["stream_mode"], true, "{saved}");
+    assert!(
+        saved.get("language").is_none(),
+        "the locale is not saved: {saved}"
+    );
+    assert!(hub.wait_connected(1, WAIT), "{}", term.text());
+
+    // Ctrl+C while serving at a terminal: told in Russian there, logged in
+    // English in the file (and not shown twice).
+    term.send(&[CTRL_C]);
+    term.expect("Получен SIGINT: ожидание завершения выполняемых ответов");
+    let status = term.wait_exit();
+    let text = term.text();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{text}");
+    assert!(!text.contains("SIGINT received"), "shown twice:\n{text}");
+    let log = log_file_text(term.home.path());
+    assert!(
+        log.contains("SIGINT received: finishing running answers"),
+        "{log}"
+    );
+    assert!(
+        !has_cyrillic(&log),
+        "the log file must stay English:\n{log}"
+    );
+    assert_token_hidden(&text);
+    assert_no_panic(&text);
+}

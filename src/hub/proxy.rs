@@ -87,6 +87,7 @@ impl fmt::Debug for Proxy {
     }
 }
 
+// not prose: a URL.
 impl fmt::Display for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "http://{}:{}", self.host, self.port)

@@ -238,6 +238,7 @@ pub enum SessionEnd {
     Broken(Broken),
 }
 
+// log only: why a connection ended is never shown but in the log.
 impl fmt::Display for SessionEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -276,6 +277,7 @@ pub enum Broken {
     FrameTooLarge(CapacityError),
 }
 
+// log only: part of `SessionEnd`.
 impl fmt::Display for Broken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -537,16 +537,3 @@ mod tests {
         ru: "внешний {inner} {n}",
     };
 }
-
-// TRANSITION: lets code that still builds its messages with `format!` hand
-// them over while it moves into the catalogue; removed when it has.
-impl From<String> for Text {
-    fn from(text: String) -> Text {
-        errors::verbatim(text)
-    }
-}
-impl From<&str> for Text {
-    fn from(text: &str) -> Text {
-        errors::verbatim(text)
-    }
-}
