@@ -507,40 +507,32 @@ mod tests {
     #[test]
     fn buyers_errors_are_in_the_buyer_language_after_an_english_error_prefix() {
         let id = || MessageId::from_raw("7").unwrap();
-        let (relay, _queue, inbox) = idle_relay_in(Lang::Ru);
-        relay
-            .dispatcher
-            .reject(id(), errors::buyer_prompt_too_large(5000, 4096), None);
-        relay.stop_accepting();
-        relay
-            .dispatcher
-            .dispatch(id(), "hi".into(), Some(false), None);
-        assert_eq!(
-            contents(&inbox),
-            [
-                "Error: запрос слишком большой (5000 байт, эта машина принимает не больше 4096)",
-                "",
-                "Error: клиент владельца завершает работу",
-            ]
-        );
-
-        let (relay, _queue, inbox) = idle_relay();
-        relay.dispatcher.reject(
-            id(),
-            errors::buyer_prompt_too_large(5000, 4096),
-            Some(false),
-        );
-        relay.stop_accepting();
-        relay
-            .dispatcher
-            .dispatch(id(), "hi".into(), Some(false), None);
-        assert_eq!(
-            contents(&inbox),
-            [
-                "Error: prompt too large (5000 bytes, this box accepts at most 4096)",
-                "Error: owner client is shutting down",
-            ]
-        );
+        let cases = [
+            (
+                Lang::Ru,
+                [
+                    "Error: запрос слишком большой (5000 байт, эта машина принимает не больше 4096)",
+                    "Error: клиент владельца завершает работу",
+                ],
+            ),
+            (
+                Lang::En,
+                [
+                    "Error: prompt too large (5000 bytes, this box accepts at most 4096)",
+                    "Error: owner client is shutting down",
+                ],
+            ),
+        ];
+        for (lang, expected) in cases {
+            let (relay, _queue, inbox) = idle_relay_in(lang);
+            let too_large = errors::buyer_prompt_too_large(5000, 4096);
+            relay.dispatcher.reject(id(), too_large, Some(false));
+            relay.stop_accepting();
+            relay
+                .dispatcher
+                .dispatch(id(), "hi".into(), Some(false), None);
+            assert_eq!(contents(&inbox), expected, "{lang:?}");
+        }
     }
 
     #[test]
