@@ -22,6 +22,7 @@
 //! usage error, 71 a thread could not be started, 78 configuration missing
 //! or invalid (EX_CONFIG).
 
+mod accounting;
 mod address;
 mod check;
 mod cli;

@@ -277,6 +277,43 @@ settings_table! {
         show: ToString::to_string,
         doc: "rotated log files kept (`client.log.1` ...)",
     }
+    // The ledger of answers (`ledger.jsonl` beside the config file).
+    ledger_max_bytes: u64 {
+        key: "ledger_max_bytes",
+        default: 16 << 20,
+        parse: |value| count(value, 1024, 1 << 40),
+        show: ToString::to_string,
+        doc: "the ledger `ledger.jsonl` is rotated at this size",
+    }
+    ledger_files_kept: usize {
+        key: "ledger_files_kept",
+        default: 4,
+        parse: |value| count(value, 0, 100),
+        show: ToString::to_string,
+        doc: "rotated ledger files kept (`ledger.jsonl.1` ...); `--stats` reads them too",
+    }
+    summary_interval: Duration {
+        key: "summary_interval_secs",
+        default: Duration::from_secs(3600),
+        parse: seconds,
+        show: show_seconds,
+        doc: "a one-line summary goes to the log this often, if anything happened",
+    }
+    metrics_listen: String {
+        key: "metrics_listen",
+        default: String::new(),
+        parse: any_string,
+        show: String::clone,
+        readme_default: "(empty: off)",
+        doc: "`host:port` for `/metrics`, `/healthz` and `/readyz`, such as `127.0.0.1:9464`",
+    }
+    metrics_public: bool {
+        key: "metrics_public",
+        default: false,
+        parse: boolean,
+        show: ToString::to_string,
+        doc: "allow `metrics_listen` on an address other than loopback",
+    }
     // The owner's terminal; the log file stays English.
     language: Option<Lang> {
         key: "language",
@@ -341,6 +378,14 @@ fn non_empty_string(value: &Value) -> Result<String, Expected> {
     match value.as_str() {
         Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
         _ => Err(text::expected_non_empty_string),
+    }
+}
+
+/// Any string, empty included.
+fn any_string(value: &Value) -> Result<String, Expected> {
+    match value.as_str() {
+        Some(s) => Ok(s.trim().to_string()),
+        None => Err(text::expected_string),
     }
 }
 

@@ -1,0 +1,104 @@
+//! The figures of one finished answer, as the relay measured them, and of
+//! the hub connection's life: what the ledger writes down and the metrics
+//! count. `relay` builds one [`AnswerRecord`] where an answer ends (once per
+//! request, never per piece) and hands it to every [`Accounts`] sink; the
+//! connection loop reports [`HubEvent`]s the same way.
+#![allow(dead_code)] // Wired in by the ledger and metrics work.
+
+use std::sync::Arc;
+
+/// How a request ended, from the buyer's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The whole answer was sent.
+    Ok,
+    /// An `Error: ...` answer: Ollama failed, the request was refused.
+    Error,
+    /// `Error: busy`: the queue was full.
+    Busy,
+    /// Ended by the client's own shutdown.
+    Shutdown,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [Outcome::Ok, Outcome::Error, Outcome::Busy, Outcome::Shutdown];
+
+    /// The name in the ledger and in the metrics' `outcome` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Busy => "busy",
+            Outcome::Shutdown => "shutdown",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One finished request. Never any prompt or answer text, never the token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnswerRecord {
+    /// The hub's `messageId`, as JSON text (`42`, `"a-1"`).
+    pub message_id: String,
+    pub stream: bool,
+    pub model: String,
+    pub outcome: Outcome,
+    /// A short kind when not ok: `ollama_unreachable`, `model_missing`,
+    /// `ollama_error`, `timeout`, `cut`, `too_large`, `bad_request`, `busy`,
+    /// `shutdown`.
+    pub error: Option<&'static str>,
+    pub prompt_chars: usize,
+    pub answer_chars: usize,
+    pub pieces: usize,
+    /// Ollama's `prompt_eval_count`, when it sent one.
+    pub prompt_tokens: Option<u64>,
+    /// Ollama's `eval_count`, when it sent one.
+    pub tokens: Option<u64>,
+    /// From the request's arrival to its first piece.
+    pub first_piece_ms: Option<u64>,
+    /// From the request's arrival to its last frame.
+    pub total_ms: u64,
+    /// Ollama's `load_duration`, when it sent one.
+    pub load_ms: Option<u64>,
+}
+
+/// The hub connection's life.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HubEvent {
+    Connected,
+    /// With the reason, in English (the log's words).
+    Disconnected(String),
+}
+
+/// Where records go: the ledger, the metrics.
+pub trait Accounts: Send + Sync {
+    fn answered(&self, record: &AnswerRecord);
+    fn hub(&self, event: &HubEvent);
+}
+
+/// Every sink, called in turn; none when the owner turned both off.
+#[derive(Clone, Default)]
+pub struct Books {
+    sinks: Vec<Arc<dyn Accounts>>,
+}
+
+impl Books {
+    pub fn new(sinks: Vec<Arc<dyn Accounts>>) -> Books {
+        Books { sinks }
+    }
+
+    pub fn answered(&self, record: &AnswerRecord) {
+        for sink in &self.sinks {
+            sink.answered(record);
+        }
+    }
+
+    pub fn hub(&self, event: &HubEvent) {
+        for sink in &self.sinks {
+            sink.hub(event);
+        }
+    }
+}
