@@ -21,7 +21,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [Outcome::Ok, Outcome::Error, Outcome::Busy, Outcome::Shutdown];
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Ok,
+        Outcome::Error,
+        Outcome::Busy,
+        Outcome::Shutdown,
+    ];
 
     /// The name in the ledger and in the metrics' `outcome` label.
     pub fn label(self) -> &'static str {
@@ -57,6 +62,9 @@ pub struct AnswerRecord {
     pub prompt_tokens: Option<u64>,
     /// Ollama's `eval_count`, when it sent one.
     pub tokens: Option<u64>,
+    /// Ollama's `eval_duration`, when it sent one: with `tokens`, the
+    /// generation speed.
+    pub eval_ms: Option<u64>,
     /// From the request's arrival to its first piece.
     pub first_piece_ms: Option<u64>,
     /// From the request's arrival to its last frame.

@@ -31,6 +31,7 @@ mod console;
 mod exit;
 mod first_run;
 mod hub;
+mod ledger;
 mod logging;
 mod ollama;
 mod protocol;

@@ -1,0 +1,264 @@
+//! The ledger: `ledger.jsonl` beside the config file, one JSON object per
+//! line for every answered request and for the connection's life (`start`,
+//! `connect`, `disconnect`, `stop`), so that what the box served, and when
+//! it was online, can be computed from it alone (`--stats`, in [`stats`]).
+//!
+//! Data flow: `relay` ends every answer with an [`AnswerRecord`] and the
+//! connection loop reports [`HubEvent`]s; both reach [`Ledger`] through
+//! `accounting::Accounts`, which turns each into one line and writes it
+//! with a single `write` on a file opened with `O_APPEND` (mode 0600, never
+//! through a symbolic link, rotated by size like the log): a crash or a
+//! power cut leaves at most one torn last line, which `--stats` skips and
+//! counts. One write per request, never per piece. Never any prompt or
+//! answer text, never the token.
+
+pub mod stats;
+pub mod time;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::{json, Map, Value};
+
+use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
+use crate::logging::RotatingFile;
+
+/// `ledger.jsonl`, beside the config file.
+pub fn path_for(config_path: &Path) -> PathBuf {
+    config_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("ledger.jsonl")
+}
+
+/// The ledger being written.
+pub struct Ledger {
+    file: Mutex<RotatingFile>,
+}
+
+impl Ledger {
+    /// Opens (creating it, mode 0600) the ledger at `path`, or says why not
+    /// (the caller logs it and runs on without a ledger).
+    pub fn open(path: &Path, max_bytes: u64, files_kept: usize) -> Result<Ledger, String> {
+        let file = RotatingFile::open(path, max_bytes, files_kept)?;
+        Ok(Ledger {
+            file: Mutex::new(file),
+        })
+    }
+
+    /// The `start` line: the version, the model and the settings that
+    /// matter for reading the rest.
+    pub fn started(&self, model: &str, settings: Map<String, Value>) {
+        self.write(json!({
+            "event": "start",
+            "version": env!("CARGO_PKG_VERSION"),
+            "model": model,
+            "settings": settings,
+        }));
+    }
+
+    /// The `stop` line, with why (`SIGTERM received`, `end of input`).
+    pub fn stopped(&self, reason: &str) {
+        self.write(json!({"event": "stop", "reason": reason}));
+    }
+
+    /// Writes one event as one line: `ts` and `event` first (for people
+    /// reading it with `tail`), then the event's fields.
+    fn write(&self, event: Value) {
+        let mut bytes = line_of(time::now(), event).into_bytes();
+        bytes.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        // RotatingFile writes a whole line with one system call.
+        if let Err(e) = file.write_all(&bytes).and_then(|()| file.flush()) {
+            log::warn!("cannot write the ledger: {e}");
+        }
+    }
+}
+
+/// `{"ts":"...","event":"...",<the other fields>}`.
+fn line_of(at: time::Millis, event: Value) -> String {
+    let Value::Object(mut fields) = event else {
+        return String::new();
+    };
+    let name = fields.remove("event").unwrap_or(Value::Null);
+    let head = json!({"ts": time::format(at)}).to_string();
+    let mut line = format!("{},\"event\":{name}", &head[..head.len() - 1]);
+    let rest = Value::Object(fields).to_string();
+    if rest.len() > 2 {
+        line.push(',');
+        line.push_str(&rest[1..rest.len() - 1]);
+    }
+    line.push('}');
+    line
+}
+
+impl Accounts for Ledger {
+    fn answered(&self, record: &AnswerRecord) {
+        self.write(answer_line(record));
+    }
+
+    fn hub(&self, event: &HubEvent) {
+        self.write(match event {
+            HubEvent::Connected => json!({"event": "connect"}),
+            HubEvent::Disconnected(reason) => json!({"event": "disconnect", "reason": reason}),
+        });
+    }
+}
+
+/// An `answer` line's fields; the optional figures only when known.
+fn answer_line(record: &AnswerRecord) -> Value {
+    // The hub's messageId as it sent it: a number stays a number.
+    let message_id = serde_json::from_str(&record.message_id)
+        .unwrap_or_else(|_| Value::String(record.message_id.clone()));
+    let mut line = json!({
+        "event": "answer",
+        "message_id": message_id,
+        "stream": record.stream,
+        "model": record.model,
+        "outcome": record.outcome.label(),
+    });
+    let fields = line.as_object_mut().expect("an object literal");
+    if record.outcome != Outcome::Ok {
+        fields.insert("error".into(), json!(record.error.unwrap_or("unknown")));
+    }
+    fields.insert("prompt_chars".into(), json!(record.prompt_chars));
+    fields.insert("answer_chars".into(), json!(record.answer_chars));
+    fields.insert("pieces".into(), json!(record.pieces));
+    let optional = [
+        ("prompt_tokens", record.prompt_tokens),
+        ("tokens", record.tokens),
+        ("eval_ms", record.eval_ms),
+        ("first_piece_ms", record.first_piece_ms),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            fields.insert(name.into(), json!(value));
+        }
+    }
+    fields.insert("total_ms".into(), json!(record.total_ms));
+    if let Some(load_ms) = record.load_ms {
+        fields.insert("load_ms".into(), json!(load_ms));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> AnswerRecord {
+        AnswerRecord {
+            message_id: "42".into(),
+            stream: true,
+            model: "llama3.2".into(),
+            outcome: Outcome::Ok,
+            error: None,
+            prompt_chars: 5,
+            answer_chars: 12,
+            pieces: 3,
+            prompt_tokens: Some(26),
+            tokens: Some(3),
+            eval_ms: Some(60),
+            first_piece_ms: Some(120),
+            total_ms: 300,
+            load_ms: Some(7),
+        }
+    }
+
+    fn lines(path: &Path) -> Vec<Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_event_is_one_line_with_a_time_stamp_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let ledger = Ledger::open(&path, 1 << 20, 2).unwrap();
+        ledger.started("llama3.2", Map::new());
+        ledger.hub(&HubEvent::Connected);
+        ledger.answered(&record());
+        let failed = AnswerRecord {
+            message_id: "\"a-1\"".into(),
+            outcome: Outcome::Error,
+            error: Some("ollama_unreachable"),
+            prompt_tokens: None,
+            tokens: None,
+            eval_ms: None,
+            first_piece_ms: None,
+            load_ms: None,
+            pieces: 0,
+            answer_chars: 0,
+            ..record()
+        };
+        ledger.answered(&failed);
+        ledger.hub(&HubEvent::Disconnected(
+            "the hub closed the connection".into(),
+        ));
+        ledger.stopped("SIGTERM received");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.lines()
+                .all(|l| l.starts_with("{\"ts\":\"") && l.contains("Z\",\"event\":\"")),
+            "{text}"
+        );
+        let lines = lines(&path);
+        let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+        assert_eq!(
+            events,
+            ["start", "connect", "answer", "answer", "disconnect", "stop"]
+        );
+        assert_eq!(lines[0]["version"], env!("CARGO_PKG_VERSION"));
+        let mut ok = lines[2].clone();
+        ok.as_object_mut().unwrap().remove("ts");
+        assert_eq!(
+            ok,
+            json!({"event": "answer", "message_id": 42, "stream": true, "model": "llama3.2",
+                   "outcome": "ok", "prompt_chars": 5, "answer_chars": 12, "pieces": 3,
+                   "prompt_tokens": 26, "tokens": 3, "eval_ms": 60, "first_piece_ms": 120,
+                   "total_ms": 300, "load_ms": 7})
+        );
+        let mut error = lines[3].clone();
+        error.as_object_mut().unwrap().remove("ts");
+        assert_eq!(
+            error,
+            json!({"event": "answer", "message_id": "a-1", "stream": true, "model": "llama3.2",
+                   "outcome": "error", "error": "ollama_unreachable", "prompt_chars": 5,
+                   "answer_chars": 0, "pieces": 0, "total_ms": 300})
+        );
+        assert_eq!(lines[4]["reason"], "the hub closed the connection");
+        let ts = time::parse(lines[0]["ts"].as_str().unwrap()).unwrap();
+        assert!((time::now() - ts).abs() < 60_000);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn the_ledger_rotates_by_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let ledger = Ledger::open(&path, 1024, 2).unwrap();
+        for _ in 0..30 {
+            ledger.answered(&record());
+        }
+        let rotated = dir.path().join("ledger.jsonl.1");
+        assert!(rotated.exists());
+        assert!(std::fs::metadata(&path).unwrap().len() <= 1024 + 400);
+        for file in [&path, &rotated] {
+            assert!(lines(file).iter().all(|l| l["event"] == "answer"));
+        }
+    }
+
+    #[test]
+    fn the_ledger_lives_beside_the_config_file() {
+        assert_eq!(
+            path_for(Path::new("/home/o/.config/ollama_proxy/config.json")),
+            Path::new("/home/o/.config/ollama_proxy/ledger.jsonl")
+        );
+    }
+}

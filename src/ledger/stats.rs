@@ -1,0 +1,1 @@
+//! `--stats`: reads the ledger back (to be written).

@@ -1,0 +1,274 @@
+//! Time stamps as the ledger writes them: RFC 3339 in UTC with
+//! milliseconds (`2026-11-30T22:40:01.123Z`), and back. Written by hand
+//! (days from the civil date, after Howard Hinnant's algorithms) rather
+//! than with a date crate: two small functions are all the ledger needs.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+pub fn millis(time: SystemTime) -> Millis {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_millis() as Millis,
+        Err(before) => -(before.duration().as_millis() as Millis),
+    }
+}
+
+pub fn now() -> Millis {
+    millis(SystemTime::now())
+}
+
+/// `2026-11-30T22:40:01.123Z`.
+pub fn format(at: Millis) -> String {
+    let (days, ms_of_day) = (at.div_euclid(86_400_000), at.rem_euclid(86_400_000));
+    let (year, month, day) = civil_from_days(days);
+    let (h, m, s, ms) = (
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000,
+    );
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+}
+
+/// Reads an RFC 3339 date and time (`2026-11-30T22:40:01Z`, with or without
+/// fractions, `Z` or an offset such as `+03:00`; `t`/`z`/a space allowed as
+/// RFC 3339 permits), or a bare date (`2026-11-30`, midnight UTC).
+pub fn parse(text: &str) -> Option<Millis> {
+    let text = text.trim();
+    let date = text.get(..10)?;
+    let days = parse_date(date)?;
+    let rest = &text[10..];
+    if rest.is_empty() {
+        return Some(days * 86_400_000);
+    }
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let (clock, offset_ms) = split_offset(rest)?;
+    let of_day = parse_clock(clock)?;
+    Some(days * 86_400_000 + of_day - offset_ms)
+}
+
+/// `YYYY-MM-DD` as days since the epoch.
+fn parse_date(date: &str) -> Option<i64> {
+    let bytes = date.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let year = number(&date[0..4])?;
+    let month = number(&date[5..7])?;
+    let day = number(&date[8..10])?;
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day))
+}
+
+/// `HH:MM:SS[.fff...]` as milliseconds of the day.
+fn parse_clock(clock: &str) -> Option<i64> {
+    let (whole, fraction) = match clock.split_once('.') {
+        Some((whole, fraction)) => (whole, fraction),
+        None => (clock, ""),
+    };
+    let bytes = whole.as_bytes();
+    if bytes.len() != 8 || bytes[2] != b':' || bytes[5] != b':' {
+        return None;
+    }
+    let (h, m, s) = (
+        number(&whole[0..2])?,
+        number(&whole[3..5])?,
+        number(&whole[6..8])?,
+    );
+    // 60 is a leap second; it is counted as the next second's start.
+    if h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) || (clock.contains('.') && fraction.is_empty())
+    {
+        return None;
+    }
+    let ms = format!("{fraction:0<3}")
+        .get(..3)
+        .and_then(number)
+        .unwrap_or(0);
+    Some(((h * 60 + m) * 60 + s) * 1000 + ms)
+}
+
+/// The clock and the offset (in ms east of UTC) of `HH:MM:SS...Z` or
+/// `HH:MM:SS...+03:00`.
+fn split_offset(rest: &str) -> Option<(&str, i64)> {
+    if let Some(clock) = rest.strip_suffix(['Z', 'z']) {
+        return Some((clock, 0));
+    }
+    let at = rest.rfind(['+', '-'])?;
+    let (clock, offset) = rest.split_at(at);
+    let sign = if offset.starts_with('-') { -1 } else { 1 };
+    let digits = &offset[1..];
+    let bytes = digits.as_bytes();
+    if bytes.len() != 5 || bytes[2] != b':' {
+        return None;
+    }
+    let (h, m) = (number(&digits[0..2])?, number(&digits[3..5])?);
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some((clock, sign * (h * 60 + m) * 60_000))
+}
+
+/// Digits only (no sign, no spaces).
+fn number(digits: &str) -> Option<i64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12; // March = 0
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The date of a day counted from 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A span such as `90s`, `30m`, `1h`, `24h`, `7d` (a whole number and one
+/// unit).
+pub fn parse_span(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    let count: u64 = number(&text[..text.len() - 1])?.try_into().ok()?;
+    count
+        .checked_mul(seconds)
+        .filter(|s| *s <= 100 * 365 * 86_400)
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(format(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format(1_764_542_401_123), "2025-11-30T22:40:01.123Z");
+        assert_eq!(format(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(format(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(format(4_107_542_399_999), "2100-02-28T23:59:59.999Z");
+    }
+
+    #[test]
+    fn parses_what_it_formats_for_every_day_of_many_years() {
+        let mut at = millis(UNIX_EPOCH) - 400 * 86_400_000;
+        while at < 5_000_000_000_000 {
+            assert_eq!(parse(&format(at)), Some(at), "{}", format(at));
+            at += 86_400_000 * 7 + 3_600_000 + 61_001;
+        }
+    }
+
+    #[test]
+    fn parses_rfc3339_forms() {
+        let base = parse("2026-11-30T22:40:01Z").unwrap();
+        assert_eq!(parse("2026-11-30T22:40:01.000Z"), Some(base));
+        assert_eq!(parse("2026-11-30t22:40:01.5z"), Some(base + 500));
+        assert_eq!(parse("2026-11-30 22:40:01Z"), Some(base));
+        assert_eq!(parse("2026-12-01T01:40:01+03:00"), Some(base));
+        assert_eq!(parse("2026-11-30T20:40:01-02:00"), Some(base));
+        assert_eq!(parse("2026-11-30T22:40:01.123456Z"), Some(base + 123));
+        assert_eq!(
+            parse("2026-11-30"),
+            Some(base - (22 * 3600 + 40 * 60 + 1) * 1000)
+        );
+        assert_eq!(format(base), "2026-11-30T22:40:01.000Z");
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_date() {
+        for bad in [
+            "",
+            "2026",
+            "2026-13-01",
+            "2026-02-30",
+            "2025-02-29",
+            "2026-11-30T",
+            "2026-11-30T24:00:00Z",
+            "2026-11-30T22:40Z",
+            "2026-11-30T22:40:01",
+            "2026-11-30T22:40:01.Z",
+            "2026-11-30T22:40:01+3",
+            "2026-11-30X22:40:01Z",
+            "yesterday",
+            "１２３４-11-30",
+            "-026-11-30",
+            "2026-1-30",
+            "2026-11-30T22:40:01+24:00",
+            "2026-11-30T22:40:0aZ",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+        assert!(parse("2024-02-29").is_some());
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(parse_span("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_span("24h"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_span("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_span("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_span("90s"), Some(Duration::from_secs(90)));
+        for bad in [
+            "",
+            "h",
+            "1",
+            "1w",
+            "-1h",
+            "1.5h",
+            "99999999999999999999d",
+            "36501d",
+            "1 h",
+        ] {
+            assert_eq!(parse_span(bad), None, "{bad:?}");
+        }
+    }
+}
