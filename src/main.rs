@@ -200,7 +200,7 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
         )?),
         None => None,
     };
-    serve::serve(args, &resolved.settings, hub)?;
+    serve::serve(args, &resolved.settings, hub, config_path)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -17,6 +17,11 @@
 //! `buyer_language`; the `Error: ` before them stays English in every
 //! language, since the buyer's software looks for it.
 //!
+//! Every answer, however it ends, is counted once where it ends: an
+//! `AnswerRecord` goes to the ledger and the metrics (`accounting::Books`),
+//! and the live gauges (pieces sent, requests running, queue depth) are
+//! atomics in `metrics::Metrics`, so the per-piece path takes no lock.
+//!
 //! Shutdown goes through [`Relay`]: it stops taking requests (new ones are
 //! answered `Error: owner client is shutting down`), waits for the accepted
 //! ones to finish, and cuts the rest short through each worker's watchdog,
@@ -28,7 +33,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::accounting::{AnswerRecord, Books, Outcome};
 use crate::hub::{Outgoing, Requests, ToWriter};
+use crate::metrics::Metrics;
 use crate::ollama::{Canceller, OllamaClient, OllamaError, OllamaTarget, Stats};
 use crate::protocol::{BuyerMessage, FrameKind, MessageId};
 use crate::text::{errors, Lang, Text};
@@ -44,6 +51,91 @@ pub struct Job {
     pub language: Lang,
     /// Where the answer goes besides the hub (test mode's console).
     pub echo: Option<Sender<Echo>>,
+}
+
+/// Where every answer is counted: the ledger and metrics' records, the
+/// live gauges, and the model the records name.
+#[derive(Clone)]
+pub struct Tally {
+    pub books: Books,
+    pub metrics: Arc<Metrics>,
+    pub model: Arc<str>,
+}
+
+impl Tally {
+    /// Counts one finished request.
+    fn answered(&self, job: &Job, end: End, progress: &Progress, stats: Option<&Stats>) {
+        let millis = |d: Duration| d.as_millis() as u64;
+        let ns_to_ms = |ns: u64| ns / 1_000_000;
+        let record = AnswerRecord {
+            message_id: job.message_id.as_json().to_string(),
+            stream: job.stream,
+            model: self.model.to_string(),
+            outcome: end.outcome,
+            error: end.error,
+            prompt_chars: job.prompt.chars().count(),
+            answer_chars: progress.answer_chars,
+            pieces: progress.pieces,
+            prompt_tokens: stats.and_then(|s| s.prompt_eval_count),
+            tokens: stats.and_then(|s| s.eval_count),
+            eval_ms: stats.and_then(|s| s.eval_duration_ns).map(ns_to_ms),
+            first_piece_ms: progress.first_piece.map(millis),
+            total_ms: millis(job.received.elapsed()),
+            load_ms: stats.and_then(|s| s.load_duration_ns).map(ns_to_ms),
+        };
+        self.books.answered(&record);
+    }
+}
+
+/// How a request ended, for its record.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct End {
+    pub outcome: Outcome,
+    pub error: Option<&'static str>,
+}
+
+impl End {
+    const OK: End = End {
+        outcome: Outcome::Ok,
+        error: None,
+    };
+    const BUSY: End = End {
+        outcome: Outcome::Busy,
+        error: Some("busy"),
+    };
+    const SHUTDOWN: End = End {
+        outcome: Outcome::Shutdown,
+        error: Some("shutdown"),
+    };
+
+    /// An error answer of this kind.
+    pub fn error(kind: &'static str) -> End {
+        End {
+            outcome: Outcome::Error,
+            error: Some(kind),
+        }
+    }
+
+    /// The kind of an Ollama failure.
+    fn of(error: &OllamaError) -> End {
+        End::error(match error {
+            OllamaError::ShuttingDown => return End::SHUTDOWN,
+            OllamaError::Unreachable { .. } => "ollama_unreachable",
+            OllamaError::ModelMissing { .. } => "model_missing",
+            OllamaError::Http { .. } | OllamaError::InStream { .. } => "ollama_error",
+            OllamaError::BadLine(_) | OllamaError::LineTooLong { .. } => "bad_answer",
+            OllamaError::Truncated(_) => "cut",
+            OllamaError::NoFirstLine(_) | OllamaError::Stalled(_) => "timeout",
+        })
+    }
+}
+
+/// An answer's progress so far.
+#[derive(Default)]
+struct Progress {
+    pieces: usize,
+    answer_chars: usize,
+    first_piece: Option<Duration>,
 }
 
 /// A copy of an answer's progress, for the console in test mode.
@@ -68,6 +160,7 @@ pub struct Dispatcher {
     buyer_language: Lang,
     next_request: Arc<AtomicU64>,
     state: Arc<State>,
+    tally: Tally,
 }
 
 /// What the dispatcher and the workers share for shutdown.
@@ -150,10 +243,14 @@ impl Dispatcher {
                 "request {} refused: shutting down",
                 job.message_id.as_json()
             );
-            return self.answer_error(&job, OllamaError::ShuttingDown.for_buyer());
+            let reason = OllamaError::ShuttingDown.for_buyer();
+            return self.answer_error(&job, reason, End::SHUTDOWN);
         }
+        // Counted before it is sent, so a worker never takes it below zero.
+        self.tally.metrics.queue_depth_add(1);
         let refused = self.jobs.try_send(job);
         if refused.is_err() {
+            self.tally.metrics.queue_depth_add(-1);
             self.state.end();
         }
         match refused {
@@ -163,16 +260,24 @@ impl Dispatcher {
                     "request {} refused: all workers busy and the queue is full",
                     job.message_id.as_json()
                 );
-                self.answer_error(&job, errors::buyer_busy());
+                self.answer_error(&job, errors::buyer_busy(), End::BUSY);
             }
             Err(TrySendError::Disconnected(job)) => {
-                self.answer_error(&job, OllamaError::ShuttingDown.for_buyer());
+                let reason = OllamaError::ShuttingDown.for_buyer();
+                self.answer_error(&job, reason, End::SHUTDOWN);
             }
         }
     }
 
-    /// Answers a request that can be identified but not run.
-    pub fn reject(&self, message_id: MessageId, reason: Text, stream: Option<bool>) {
+    /// Answers a request that can be identified but not run; `kind` names
+    /// why in its record (`too_large`, `bad_request`).
+    pub fn reject(
+        &self,
+        message_id: MessageId,
+        reason: Text,
+        kind: &'static str,
+        stream: Option<bool>,
+    ) {
         let request = self.next_request.fetch_add(1, Ordering::Relaxed);
         let stream = stream.unwrap_or(self.default_stream);
         let job = Job {
@@ -184,12 +289,13 @@ impl Dispatcher {
             language: self.buyer_language,
             echo: None,
         };
-        self.answer_error(&job, reason);
+        self.answer_error(&job, reason, End::error(kind));
     }
 
     /// Answers `reason` to the buyer, and to the console in test mode.
-    fn answer_error(&self, job: &Job, reason: Text) {
+    fn answer_error(&self, job: &Job, reason: Text, end: End) {
         send_error(&self.to_writer, job, &reason);
+        self.tally.answered(job, end, &Progress::default(), None);
         if let Some(echo) = &job.echo {
             let _ = echo.send(Echo::Done {
                 result: Err(reason),
@@ -206,8 +312,8 @@ impl Requests for Dispatcher {
         self.dispatch(request.message_id, request.prompt, request.stream, None);
     }
 
-    fn refuse(&self, message_id: MessageId, reason: Text) {
-        self.reject(message_id, reason, None);
+    fn refuse(&self, message_id: MessageId, reason: Text, kind: &'static str) {
+        self.reject(message_id, reason, kind, None);
     }
 }
 
@@ -227,6 +333,7 @@ impl Relay {
         buyer_language: Lang,
         target: &OllamaTarget,
         to_writer: &Sender<ToWriter>,
+        tally: Tally,
     ) -> std::io::Result<Relay> {
         let (jobs, queue) = mpsc::sync_channel::<Job>(queue_size);
         let queue = Arc::new(Mutex::new(queue));
@@ -237,9 +344,10 @@ impl Relay {
             let client = OllamaClient::new(&name, target.clone());
             cancellers.push(client.canceller());
             let (queue, out, state) = (Arc::clone(&queue), to_writer.clone(), Arc::clone(&state));
+            let tally = tally.clone();
             thread::Builder::new()
                 .name(name)
-                .spawn(move || work(client, &queue, &out, &state))?;
+                .spawn(move || work(client, &queue, &out, &state, &tally))?;
         }
         let dispatcher = Dispatcher {
             jobs,
@@ -248,6 +356,7 @@ impl Relay {
             buyer_language,
             next_request: Arc::new(AtomicU64::new(1)),
             state,
+            tally,
         };
         Ok(Relay {
             dispatcher,
@@ -279,6 +388,7 @@ fn work(
     queue: &Mutex<Receiver<Job>>,
     out: &Sender<ToWriter>,
     state: &State,
+    tally: &Tally,
 ) {
     loop {
         // Hold the lock only while taking a job, so that idle workers queue
@@ -288,17 +398,25 @@ fn work(
             Err(poisoned) => poisoned.into_inner().recv(),
         };
         let Ok(job) = job else { return };
-        answer(&mut client, &job, out);
+        tally.metrics.queue_depth_add(-1);
+        tally.metrics.request_started();
+        answer(&mut client, &job, out, tally);
+        tally.metrics.request_finished();
         state.end();
     }
 }
 
 /// Runs one job to the end and sends every frame of its answer.
-fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
-    let mut pieces = 0usize;
+fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>, tally: &Tally) {
+    let mut progress = Progress::default();
     let mut whole = String::new();
     let result = client.generate(&job.prompt, &mut |piece| {
-        pieces += 1;
+        if progress.pieces == 0 {
+            progress.first_piece = Some(job.received.elapsed());
+        }
+        progress.pieces += 1;
+        progress.answer_chars += piece.chars().count();
+        tally.metrics.piece_sent();
         if let Some(echo) = &job.echo {
             let _ = echo.send(Echo::Piece(piece.clone()));
         }
@@ -311,6 +429,7 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
         }
     });
     let elapsed = job.received.elapsed();
+    let pieces = progress.pieces;
     match &result {
         Ok(stats) => {
             log_success(job, pieces, elapsed, stats);
@@ -326,6 +445,8 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>) {
             send_error(out, job, &error.for_buyer());
         }
     }
+    let end = result.as_ref().map_or_else(End::of, |_| End::OK);
+    tally.answered(job, end, &progress, result.as_ref().ok());
     if let Some(echo) = &job.echo {
         let result = result.map_err(|e| e.text());
         let _ = echo.send(Echo::Done {

@@ -4,26 +4,32 @@
 //! The writer thread comes first (everything else sends to it), then the
 //! relay's workers, then the signal thread that runs the shutdown sequence,
 //! and last the hub connection loop: on this thread when serving, in the
-//! background in test mode while the console takes prompts.
+//! background in test mode while the console takes prompts. Before them:
+//! the metrics (always counted; served on `metrics_listen` when set) and
+//! the ledger, both fed every answer through `accounting::Books`.
 //!
 //! It also reads the owner's extra CA (`--ca-file`, else `SSL_CERT_FILE`)
 //! once, the first time a TLS connection needs it, and builds from the same
 //! certificates both the hub's TLS setup and the roots of an https Ollama.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
+use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 
+use crate::accounting::{Accounts, Books};
 use crate::cli::Args;
 use crate::config::Settings;
 use crate::exit::Fatal;
 use crate::hub::{self, Backoff, CaError, Endpoint, Proxy, SessionConfig, Supervisor, Writer};
+use crate::ledger::{self, Ledger};
 use crate::logging;
+use crate::metrics::{self, Metrics};
 use crate::ollama::{self, OllamaTarget, RootCerts};
-use crate::relay::Relay;
+use crate::relay::{Relay, Tally};
 use crate::secret::Token;
 use crate::shutdown::Shutdown;
 use crate::test_mode;
@@ -183,7 +189,12 @@ fn certificates(n: usize) -> String {
 /// Starts the writer and the workers, then keeps the hub connection up (in
 /// test mode in the background, while the console takes prompts). Returns
 /// only on a failure to start; the shutdown sequence ends the process.
-pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Result<(), Fatal> {
+pub fn serve(
+    args: &Args,
+    settings: &Settings,
+    hub: Option<SessionConfig>,
+    config_path: &Path,
+) -> Result<(), Fatal> {
     let target = ollama_target(args, settings)?;
     log::info!(
         "ollama-proxy-client {}: model {} on {}, {} worker(s), {} mode",
@@ -197,8 +208,17 @@ pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Re
             "non-stream"
         }
     );
+    let metrics = Metrics::new(settings.summary_interval);
+    let ledger = open_ledger(settings, config_path, &target, hub.as_ref());
+    let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone()];
+    if let Some(ledger) = &ledger {
+        sinks.push(ledger.clone());
+    }
+    let books = Books::new(sinks);
+    start_metrics_endpoint(settings, &metrics, &target)?;
     let (to_writer, inbox) = mpsc::channel();
-    let writer = Writer::new(inbox, settings.outbox_bytes, settings.ping_interval);
+    let writer = Writer::new(inbox, settings.outbox_bytes, settings.ping_interval)
+        .counting(metrics.clone());
     let writer = match hub {
         Some(_) => writer,
         None => writer.without_hub(),
@@ -211,6 +231,11 @@ pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Re
         settings.buyer_language,
         &target,
         &to_writer,
+        Tally {
+            books: books.clone(),
+            metrics,
+            model: target.model.as_str().into(),
+        },
     )
     .map_err(|e| Fatal::thread("worker", &e))?;
     let dispatcher = relay.dispatcher.clone();
@@ -220,6 +245,7 @@ pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Re
         settings.shutdown_grace,
         args.test,
         hub.is_some(),
+        ledger,
     );
     // Without it a SIGTERM would kill running answers mid-sentence.
     shutdown
@@ -230,6 +256,7 @@ pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Re
         config,
         backoff: Backoff::new(settings.reconnect_base, settings.reconnect_max),
         stable_after: settings.reconnect_max,
+        books,
     });
     if !args.test {
         if let Some(supervisor) = supervisor {
@@ -252,6 +279,80 @@ pub fn serve(args: &Args, settings: &Settings, hub: Option<SessionConfig>) -> Re
     test_mode::run(&dispatcher);
     shutdown.run("end of test mode")
 }
+
+/// The ledger beside the config file, with its `start` line; `None`
+/// (and a warning) when it cannot be written: the box serves on.
+fn open_ledger(
+    settings: &Settings,
+    config_path: &Path,
+    target: &OllamaTarget,
+    hub: Option<&SessionConfig>,
+) -> Option<Arc<Ledger>> {
+    let path = ledger::path_for(config_path);
+    let opened = Ledger::open(&path, settings.ledger_max_bytes, settings.ledger_files_kept);
+    let ledger = match opened {
+        Ok(ledger) => Arc::new(ledger),
+        Err(why) => {
+            log::warn!("{why}; answers are not written to the ledger");
+            return None;
+        }
+    };
+    let mut recorded = serde_json::Map::new();
+    recorded.insert("ollama".into(), target.base_url.clone().into());
+    let hub = hub.map(|config| config.endpoint.to_string());
+    recorded.insert("hub".into(), hub.into());
+    recorded.insert("max_parallel".into(), settings.max_parallel.into());
+    recorded.insert("queue_size".into(), settings.queue_size.into());
+    recorded.insert("stream_mode".into(), settings.stream_mode.into());
+    ledger.started(&target.model, recorded);
+    Some(ledger)
+}
+
+/// The `/metrics`, `/healthz` and `/readyz` port, when `metrics_listen`
+/// names one. An address that cannot be used stops the client (status 78):
+/// the owner asked for it, and a monitor would otherwise report the box as
+/// down without saying why.
+fn start_metrics_endpoint(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+    target: &OllamaTarget,
+) -> Result<(), Fatal> {
+    if settings.metrics_listen.is_empty() {
+        return Ok(());
+    }
+    let listener = metrics::bind(&settings.metrics_listen, settings.metrics_public)
+        .map_err(|e| Fatal::config(e.text()))?;
+    if let Ok(address) = listener.local_addr() {
+        log::info!("metrics on http://{address}/metrics");
+    }
+    let ready = readiness(metrics.clone(), target.clone());
+    metrics::start(listener, metrics.clone(), ready).map_err(|e| Fatal::thread("metrics", &e))
+}
+
+/// `/readyz`: connected to the hub, and Ollama up (asked now if no request
+/// has told yet).
+fn readiness(metrics: Arc<Metrics>, target: OllamaTarget) -> metrics::Ready {
+    Arc::new(move || {
+        if !metrics.hub_is_connected() {
+            return Err("not connected to the hub".into());
+        }
+        let up = match metrics.ollama_is_up() {
+            Some(up) => up,
+            None => {
+                let up = ollama::version(&target.base_url, &target.roots, READY_PROBE).is_ok();
+                metrics.set_ollama_up(up);
+                up
+            }
+        };
+        match up {
+            true => Ok(()),
+            false => Err(format!("Ollama does not answer at {}", target.base_url)),
+        }
+    })
+}
+
+/// How long `/readyz` waits for Ollama when it has to ask.
+const READY_PROBE: Duration = Duration::from_secs(2);
 
 fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), Fatal> {
     thread::Builder::new()

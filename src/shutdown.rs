@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use signal_hook::iterator::Signals;
 
 use crate::hub::{Finish, LoopState, ToWriter};
+use crate::ledger::Ledger;
 use crate::logging::FILE_ONLY;
 use crate::relay::Relay;
 use crate::text::{startup as text, Text};
@@ -47,6 +48,8 @@ pub struct Shutdown {
     at_terminal: bool,
     /// Without a hub there is nobody to wait for.
     has_hub: bool,
+    /// Gets the `stop` line, last.
+    ledger: Option<Arc<Ledger>>,
     started: AtomicBool,
 }
 
@@ -57,6 +60,7 @@ impl Shutdown {
         grace: Duration,
         interactive: bool,
         has_hub: bool,
+        ledger: Option<Arc<Ledger>>,
     ) -> Arc<Shutdown> {
         Arc::new(Shutdown {
             relay,
@@ -66,6 +70,7 @@ impl Shutdown {
             interactive,
             at_terminal: interactive || std::io::stderr().is_terminal(),
             has_hub,
+            ledger,
             started: AtomicBool::new(false),
         })
     }
@@ -156,6 +161,9 @@ impl Shutdown {
             let _ = finished.recv_timeout(left + CLEANUP_LIMIT);
         }
         self.hub_loop.stop();
+        if let Some(ledger) = &self.ledger {
+            ledger.stopped(reason);
+        }
         log::info!("stopped");
         last_log_flush();
         std::process::exit(0);

@@ -93,7 +93,7 @@ mod tests {
         let stats = Stats {
             eval_count: Some(123),
             eval_duration_ns: Some(10_000_000_000),
-            done_reason: None,
+            ..Stats::default()
         };
         let summary = summary(Some(&stats), 5, elapsed);
         assert_eq!(

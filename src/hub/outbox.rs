@@ -84,6 +84,11 @@ impl Outbox {
     }
 
     /// Frames waiting.
+    /// The bytes of the frames kept (what `outbox_bytes` bounds).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     pub fn len(&self) -> usize {
         self.frames.len()
     }

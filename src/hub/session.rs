@@ -51,8 +51,9 @@ pub trait Requests {
     /// A buyer's request, to be answered.
     fn run(&self, request: BuyerMessage);
     /// A request that names its buyer but cannot be run: it is answered
-    /// with `reason` as an error, in the buyer's language.
-    fn refuse(&self, message_id: MessageId, reason: Text);
+    /// with `reason` as an error, in the buyer's language; `kind` names
+    /// why for the ledger (`too_large`, `bad_request`).
+    fn refuse(&self, message_id: MessageId, reason: Text, kind: &'static str);
 }
 
 /// What a connection needs that does not change between connections.
@@ -572,7 +573,7 @@ fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log
             }
             Incoming::Unanswerable { message_id, reason } => {
                 log::warn!("request {} cannot be run: {reason}", message_id.as_json());
-                requests.refuse(message_id, reason.text());
+                requests.refuse(message_id, reason.text(), "bad_request");
             }
             Incoming::Other { kind } => log::debug!("hub frame of type {kind:?} ignored"),
             Incoming::Malformed { reason } => log::warn!("ignored a hub frame: {reason}"),
@@ -597,6 +598,7 @@ fn refuse_oversized(text: &str, requests: &dyn Requests, max_frame_bytes: usize)
             requests.refuse(
                 message_id,
                 errors::buyer_prompt_too_large(size, max_frame_bytes),
+                "too_large",
             );
         }
         None => {

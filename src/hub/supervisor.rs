@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::loop_state::LoopState;
+use crate::accounting::{Books, HubEvent};
 use super::session::{self, ConnectError, Requests, SessionConfig};
 use super::writer::ToWriter;
 
@@ -60,6 +61,8 @@ pub struct Supervisor {
     pub backoff: Backoff,
     /// How long a connection must last for the backoff to start over.
     pub stable_after: Duration,
+    /// Where the connection's life is recorded (the ledger, the metrics).
+    pub books: Books,
 }
 
 impl Supervisor {
@@ -108,6 +111,7 @@ impl Supervisor {
             }
         };
         log::info!("connected to the hub (connection #{id})");
+        self.books.hub(&HubEvent::Connected);
         let link = Arc::clone(&session.link);
         let handed_over = to_writer.send(ToWriter::Link(Arc::clone(&link))).is_ok();
         // Only now: the writer sees the link before it sees "not connecting".
@@ -118,6 +122,10 @@ impl Supervisor {
         let since = Instant::now();
         let end = session.serve(requests);
         link.shut();
+        // A stop records the connection's end itself, in order.
+        if !state.is_stopping() {
+            self.books.hub(&HubEvent::Disconnected(end.to_string()));
+        }
         if state.is_stopping() {
             log::info!("hub connection #{id} closed: {end}");
         } else {

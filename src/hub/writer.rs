@@ -20,6 +20,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use super::link::Link;
 use super::loop_state::LoopState;
 use super::outbox::Outbox;
+use crate::metrics::Metrics;
 pub use super::outbox::Outgoing;
 
 /// What the writer thread is told.
@@ -59,6 +60,9 @@ pub struct Writer {
     finishing: Option<Finish>,
     /// False when there is no hub to send frames to.
     keep_frames: bool,
+    /// The outbox's size for the metrics, and the periodic summary, which
+    /// rides on the heartbeat (no timer of its own).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Writer {
@@ -71,7 +75,15 @@ impl Writer {
             next_ping: Instant::now() + ping_interval,
             finishing: None,
             keep_frames: true,
+            metrics: None,
         }
+    }
+
+    /// Reports the outbox's size to `metrics` and, with each ping, lets it
+    /// log its summary when one is due.
+    pub fn counting(mut self, metrics: Arc<Metrics>) -> Writer {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// A writer for a client with no hub (test mode without a token): it
@@ -93,6 +105,7 @@ impl Writer {
                         self.take(event);
                     }
                     self.flush();
+                    self.report_outbox();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
@@ -197,10 +210,19 @@ impl Writer {
 
     fn ping(&mut self) {
         self.next_ping = Instant::now() + self.ping_interval;
+        if let Some(metrics) = &self.metrics {
+            metrics.log_summary_if_due();
+        }
         if let Some(link) = &self.link {
             if let Err(error) = link.ping() {
                 self.drop_link(&error);
             }
+        }
+    }
+
+    fn report_outbox(&self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.set_outbox_bytes(self.outbox.bytes() as u64);
         }
     }
 

@@ -34,7 +34,15 @@ pub fn path_for(config_path: &Path) -> PathBuf {
 
 /// The ledger being written.
 pub struct Ledger {
-    file: Mutex<RotatingFile>,
+    file: Mutex<Open>,
+}
+
+/// The file, and what the lines so far say about the connection.
+struct Open {
+    file: RotatingFile,
+    connected: bool,
+    /// After the `stop` line nothing more is written: the process is ending.
+    stopped: bool,
 }
 
 impl Ledger {
@@ -43,7 +51,11 @@ impl Ledger {
     pub fn open(path: &Path, max_bytes: u64, files_kept: usize) -> Result<Ledger, String> {
         let file = RotatingFile::open(path, max_bytes, files_kept)?;
         Ok(Ledger {
-            file: Mutex::new(file),
+            file: Mutex::new(Open {
+                file,
+                connected: false,
+                stopped: false,
+            }),
         })
     }
 
@@ -58,21 +70,47 @@ impl Ledger {
         }));
     }
 
-    /// The `stop` line, with why (`SIGTERM received`, `end of input`).
+    /// The `stop` line, with why (`SIGTERM received`, `end of test
+    /// mode`), after a `disconnect` if the hub was still connected: the
+    /// connection ends with the process, whichever thread gets there first,
+    /// so the ledger says so in one order, always.
     pub fn stopped(&self, reason: &str) {
-        self.write(json!({"event": "stop", "reason": reason}));
+        let mut open = self.lock();
+        if open.connected {
+            write_line(&mut open, json!({"event": "disconnect", "reason": "client stopping"}));
+        }
+        write_line(&mut open, json!({"event": "stop", "reason": reason}));
+        open.stopped = true;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.file.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Writes one event as one line: `ts` and `event` first (for people
     /// reading it with `tail`), then the event's fields.
     fn write(&self, event: Value) {
-        let mut bytes = line_of(time::now(), event).into_bytes();
-        bytes.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        // RotatingFile writes a whole line with one system call.
-        if let Err(e) = file.write_all(&bytes).and_then(|()| file.flush()) {
-            log::warn!("cannot write the ledger: {e}");
-        }
+        write_line(&mut self.lock(), event);
+    }
+}
+
+/// Writes one line (nothing after the `stop` line), keeping track of the
+/// connection.
+fn write_line(open: &mut Open, event: Value) {
+    if open.stopped {
+        return;
+    }
+    match event["event"].as_str() {
+        Some("connect") => open.connected = true,
+        Some("disconnect") => open.connected = false,
+        _ => {}
+    }
+    let mut bytes = line_of(time::now(), event).into_bytes();
+    bytes.push(b'\n');
+    // RotatingFile writes a whole line with one system call.
+    let file = &mut open.file;
+    if let Err(e) = file.write_all(&bytes).and_then(|()| file.flush()) {
+        log::warn!("cannot write the ledger: {e}");
     }
 }
 
@@ -236,6 +274,37 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_stop_while_connected_ends_the_connection_first_and_nothing_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let ledger = Ledger::open(&path, 1 << 20, 2).unwrap();
+        ledger.hub(&HubEvent::Connected);
+        ledger.stopped("SIGTERM received");
+        ledger.hub(&HubEvent::Disconnected("late".into()));
+        ledger.answered(&record());
+        let events: Vec<Value> = lines(&path)
+            .into_iter()
+            .map(|mut l| {
+                l.as_object_mut().unwrap().remove("ts");
+                l
+            })
+            .collect();
+        assert_eq!(
+            events,
+            [
+                json!({"event": "connect"}),
+                json!({"event": "disconnect", "reason": "client stopping"}),
+                json!({"event": "stop", "reason": "SIGTERM received"}),
+            ]
+        );
+        // Not connected: the stop alone.
+        let other = dir.path().join("other.jsonl");
+        let ledger = Ledger::open(&other, 1 << 20, 2).unwrap();
+        ledger.stopped("end of test mode");
+        assert_eq!(lines(&other).len(), 1);
     }
 
     #[test]

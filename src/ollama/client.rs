@@ -67,6 +67,10 @@ impl OllamaTarget {
 pub struct Stats {
     pub eval_count: Option<u64>,
     pub eval_duration_ns: Option<u64>,
+    /// Tokens of the prompt Ollama read (`prompt_eval_count`).
+    pub prompt_eval_count: Option<u64>,
+    /// Time Ollama spent loading the model (`load_duration`).
+    pub load_duration_ns: Option<u64>,
     pub done_reason: Option<String>,
 }
 
@@ -211,6 +215,10 @@ struct Line {
     eval_count: Option<u64>,
     #[serde(default)]
     eval_duration: Option<u64>,
+    #[serde(default)]
+    prompt_eval_count: Option<u64>,
+    #[serde(default)]
+    load_duration: Option<u64>,
 }
 
 /// A worker's connection to Ollama: a keep-alive agent and its watchdog.
@@ -320,6 +328,8 @@ impl OllamaClient {
                 return Ok(Stats {
                     eval_count: line.eval_count,
                     eval_duration_ns: line.eval_duration,
+                    prompt_eval_count: line.prompt_eval_count,
+                    load_duration_ns: line.load_duration,
                     done_reason: line.done_reason,
                 });
             }
@@ -561,6 +571,8 @@ mod tests {
         let stats = |ns| Stats {
             eval_count: Some(8),
             eval_duration_ns: ns,
+            prompt_eval_count: None,
+            load_duration_ns: None,
             done_reason: None,
         };
         assert_eq!(stats(Some(0)).tokens_per_second(), None);
