@@ -1,0 +1,266 @@
+//! The owner's account of what the box served, end to end: the real binary
+//! serves a scripted session (answers in both modes, an Ollama error, a
+//! busy answer, a reconnect, a shutdown) against the hub and Ollama
+//! emulators on 127.0.0.1; then the ledger holds exactly the expected
+//! lines, `--stats --json` reads the exact figures back, and `/metrics`
+//! (scraped before the shutdown) counts exactly what the emulators saw.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::answers::{buyer, buyer_stream, frames_for, streamed_answer, WAIT};
+use support::client::{config_dir, test_config, with, Client, Launch, TOKEN};
+use support::hub::Hub;
+use support::ollama::{split_pieces, Ollama, Reply};
+
+/// Ollama's prompt template adds this many tokens (the emulator's
+/// `prompt_eval_count`).
+const TEMPLATE_TOKENS: u64 = 10;
+
+fn ledger_lines(home: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(config_dir(home).join("ledger.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// Waits for the one frame of a non-stream answer.
+fn whole_answer(hub: &Hub, id: &Value) -> Value {
+    let received = hub.wait_for(WAIT, |r| !frames_for(r, id).is_empty());
+    frames_for(&received, id).remove(0)
+}
+
+/// `GET path` on the metrics port; the status line and the body.
+fn http_get(port: u16, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+}
+
+/// The value of one sample line (`name{labels} value`) of `/metrics`.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{series}: {e}"))
+}
+
+/// The metrics port from the client's log line `metrics on http://...`.
+fn metrics_port(client: &Client) -> u16 {
+    assert!(client.wait_output("metrics on http://127.0.0.1:", WAIT), "{}", client.output());
+    let output = client.output();
+    let at = output.find("metrics on http://127.0.0.1:").unwrap() + "metrics on http://127.0.0.1:".len();
+    output[at..]
+        .split('/')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in:\n{output}"))
+}
+
+/// What the session is expected to have produced for one answer: the
+/// fields that do not depend on timing.
+fn answer(id: Value, stream: bool, outcome: &str, prompt: &str, text: &str, pieces: usize) -> Value {
+    let mut line = json!({
+        "event": "answer", "message_id": id, "stream": stream, "model": "llama3.2",
+        "outcome": outcome, "prompt_chars": prompt.chars().count(),
+        "answer_chars": text.chars().count(), "pieces": pieces,
+    });
+    if outcome == "ok" {
+        line["prompt_tokens"] = json!(split_pieces(prompt).len() as u64 + TEMPLATE_TOKENS);
+        line["tokens"] = json!(pieces);
+    }
+    line
+}
+
+/// A ledger line without the fields that depend on timing, after checking
+/// that they are there and sensible.
+fn without_timings(mut line: Value) -> Value {
+    let fields = line.as_object_mut().unwrap();
+    let ts = fields.remove("ts").expect("ts");
+    assert!(ts.as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 24), "{ts}");
+    if fields.get("event") == Some(&json!("answer")) {
+        let total = fields.remove("total_ms").expect("total_ms").as_u64().unwrap();
+        if let Some(first) = fields.remove("first_piece_ms") {
+            assert!(first.as_u64().unwrap() <= total);
+        }
+        if fields.get("outcome") == Some(&json!("ok")) {
+            assert!(fields.remove("eval_ms").is_some_and(|v| v.is_u64()));
+            assert!(fields.remove("load_ms").is_some_and(|v| v.is_u64()));
+        }
+    }
+    line
+}
+
+#[test]
+fn a_scripted_session_is_in_the_ledger_in_stats_and_in_the_metrics_exactly() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let config = test_config(ollama.port());
+    let config = with(config, "max_parallel", json!(1));
+    let config = with(config, "queue_size", json!(0));
+    let config = with(config, "metrics_listen", json!("127.0.0.1:0"));
+    let mut client = Client::start(&config, &["--server", &hub.url()]);
+    let port = metrics_port(&client);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+
+    // 1: streamed; 2: whole; 3: Ollama fails.
+    ollama.push(Reply::pieces(&["Hel", "lo"]));
+    hub.send_json(&buyer(&json!(1), "say hi"));
+    streamed_answer(&hub, &json!(1));
+    ollama.push(Reply::pieces(&["a", "b", "c"]));
+    hub.send_json(&buyer_stream(&json!("two"), "abc please", false));
+    assert_eq!(whole_answer(&hub, &json!("two"))["content"], "abc");
+    ollama.push(Reply::error(500, "boom"));
+    hub.send_json(&buyer(&json!(3), "fail"));
+    streamed_answer(&hub, &json!(3));
+    // 4 runs slowly, so 5 finds the only worker busy and no queue.
+    ollama.push(Reply::pieces(&["slow"]).first_delay(Duration::from_millis(800)));
+    hub.send_json(&buyer(&json!(4), "take your time"));
+    hub.send_json(&buyer(&json!(5), "me too"));
+    let busy = streamed_answer(&hub, &json!(5));
+    assert_eq!(busy[0]["content"], "Error: busy");
+    streamed_answer(&hub, &json!(4));
+    // A reconnect, then 6.
+    hub.close_connection();
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    ollama.push(Reply::pieces(&["x", "y", "z", "!"]));
+    hub.send_json(&buyer(&json!(6), "last one"));
+    streamed_answer(&hub, &json!(6));
+
+    let (status, health) = http_get(port, "/healthz");
+    assert!(status.contains(" 200 "), "{status}");
+    assert_eq!(health.trim(), "ok");
+    let (status, _) = http_get(port, "/readyz");
+    assert!(status.contains(" 200 "), "{status}");
+    let (status, metrics) = http_get(port, "/metrics");
+    assert!(status.contains(" 200 "), "{status}");
+    let prompt_tokens: u64 = ["say hi", "abc please", "take your time", "last one"]
+        .iter()
+        .map(|p| split_pieces(p).len() as u64 + TEMPLATE_TOKENS)
+        .sum();
+    let expected = [
+        ("ollama_proxy_requests_total{outcome=\"ok\"}", 4.0),
+        ("ollama_proxy_requests_total{outcome=\"error\"}", 1.0),
+        ("ollama_proxy_requests_total{outcome=\"busy\"}", 1.0),
+        ("ollama_proxy_requests_total{outcome=\"shutdown\"}", 0.0),
+        ("ollama_proxy_tokens_generated_total", 10.0),
+        ("ollama_proxy_prompt_tokens_total", prompt_tokens as f64),
+        ("ollama_proxy_pieces_sent_total", 10.0),
+        ("ollama_proxy_hub_connected", 1.0),
+        ("ollama_proxy_hub_connections_total", 2.0),
+        ("ollama_proxy_requests_running", 0.0),
+        ("ollama_proxy_queue_depth", 0.0),
+        ("ollama_proxy_outbox_bytes", 0.0),
+        ("ollama_proxy_ollama_up", 1.0),
+        ("ollama_proxy_first_piece_seconds_count", 4.0),
+        ("ollama_proxy_answer_seconds_count", 6.0),
+    ];
+    for (series, value) in expected {
+        assert_eq!(sample(&metrics, series), value, "{series}:\n{metrics}");
+    }
+    assert_eq!(ollama.generate_requests().len(), 5, "the busy one never reached Ollama");
+
+    client.terminate();
+    let status = client.wait_exit(WAIT).expect("exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", client.output());
+
+    let home = client.home.path().to_path_buf();
+    let lines = ledger_lines(&home);
+    let shown: Vec<Value> = lines.iter().cloned().map(without_timings).collect();
+    let start = &shown[0];
+    assert_eq!(start["event"], "start", "{start}");
+    assert_eq!(start["model"], "llama3.2");
+    assert_eq!(start["version"], env!("CARGO_PKG_VERSION"));
+    let expected = vec![
+        json!({"event": "connect"}),
+        answer(json!(1), true, "ok", "say hi", "Hello", 2),
+        answer(json!("two"), false, "ok", "abc please", "abc", 3),
+        {
+            let mut failed = answer(json!(3), true, "error", "fail", "", 0);
+            failed["error"] = json!("ollama_error");
+            failed
+        },
+        {
+            let mut busy = answer(json!(5), true, "busy", "me too", "", 0);
+            busy["error"] = json!("busy");
+            busy
+        },
+        answer(json!(4), true, "ok", "take your time", "slow", 1),
+        json!({"event": "disconnect", "reason": shown[7]["reason"].clone()}),
+        json!({"event": "connect"}),
+        answer(json!(6), true, "ok", "last one", "xyz!", 4),
+        json!({"event": "disconnect", "reason": "client stopping"}),
+        json!({"event": "stop", "reason": "SIGTERM received"}),
+    ];
+    assert_eq!(shown[1..].to_vec(), expected, "{lines:#?}");
+    assert!(
+        shown[7]["reason"].as_str().unwrap().contains("closed"),
+        "{}",
+        shown[7]
+    );
+    let text = std::fs::read_to_string(config_dir(&home).join("ledger.jsonl")).unwrap();
+    assert!(!text.contains(TOKEN) && !text.contains("say hi"), "no token, no prompt:\n{text}");
+
+    // --stats reads it back.
+    let since = lines[0]["ts"].as_str().unwrap().to_string();
+    let out = Launch::in_home(&home)
+        .args(&["--stats", "--json", "--since", &since])
+        .run(WAIT);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let stats: Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    let millis = |line: &Value| {
+        let ts = line["ts"].as_str().unwrap();
+        // Both ends of a span share the format: compare as text-derived ms.
+        ts_millis(ts)
+    };
+    let connected = (millis(&lines[7]) - millis(&lines[1])) + (millis(&lines[10]) - millis(&lines[8]));
+    let until = ts_millis(stats["until"].as_str().unwrap());
+    let period = until - millis(&lines[0]);
+    let pct = (connected as f64 * 1000.0 / period as f64).round() / 10.0;
+    assert_eq!(stats["since"], json!(since));
+    assert_eq!(stats["requests"], 6);
+    assert_eq!(stats["answered"], 4);
+    assert_eq!(stats["errors"], json!({"ollama_error": 1}));
+    assert_eq!(stats["busy"], 1);
+    assert_eq!(stats["tokens"], 10);
+    assert_eq!(stats["prompt_tokens"], prompt_tokens);
+    assert_eq!(stats["reconnects"], 1);
+    assert_eq!(stats["torn_lines"], 0);
+    assert_eq!(stats["hub_connected_pct"], json!(pct), "{stats}");
+    for key in ["tokens_per_s_p50", "first_piece_ms_p50", "first_piece_ms_p95"] {
+        assert!(stats[key].is_number(), "{key}: {stats}");
+    }
+}
+
+/// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS.mmmZ` (the tests'
+/// own reading, independent of the client's).
+fn ts_millis(ts: &str) -> i64 {
+    let n = |range: std::ops::Range<usize>| ts[range].parse::<i64>().unwrap();
+    let (year, month, day) = (n(0..4), n(5..7), n(8..10));
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let of_day = ((n(11..13) * 60 + n(14..16)) * 60 + n(17..19)) * 1000 + n(20..23);
+    days * 86_400_000 + of_day
+}
+
+#[test]
+fn the_tests_own_time_reading_is_right() {
+    assert_eq!(ts_millis("1970-01-01T00:00:00.000Z"), 0);
+    assert_eq!(ts_millis("2000-03-01T00:00:00.001Z"), 951_868_800_001);
+}
