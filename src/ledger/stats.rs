@@ -125,12 +125,12 @@ impl Tally {
     }
 
     /// One line of the ledger, without its newline; `too_long` when it was
-    /// cut at [`MAX_LINE`]. Returns whether it was a ledger line (a torn
-    /// one is counted).
-    pub fn line(&mut self, line: &[u8], too_long: bool) -> bool {
+    /// cut at [`MAX_LINE`]. A line that is not a ledger line is counted
+    /// as torn.
+    pub fn line(&mut self, line: &[u8], too_long: bool) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if !too_long && line.iter().all(u8::is_ascii_whitespace) {
-            return true;
+            return;
         }
         let parsed = match too_long {
             true => None,
@@ -138,7 +138,7 @@ impl Tally {
         };
         let Some((ts, event, fields)) = parsed else {
             self.stats.torn_lines += 1;
-            return false;
+            return;
         };
         self.first_ts.get_or_insert(ts);
         let in_period = self.since.is_none_or(|since| ts >= since);
@@ -168,7 +168,6 @@ impl Tally {
             _ => {}
         }
         self.last_ts = Some(ts);
-        true
     }
 
     fn answer(&mut self, fields: &Value) {
