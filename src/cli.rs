@@ -17,11 +17,13 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::config::{self, Settings};
-use crate::text::{cli as text, errors, Arg, Lang, Text};
+use crate::ledger::time::{self, Millis};
+use crate::text::{cli as text, errors, stats as stats_text, Arg, Lang, Text};
 
 /// How a saved flag's value is given on the command line.
 pub enum FlagValue {
@@ -129,6 +131,24 @@ impl TokenFrom {
 /// standard input or a file.
 const TOKEN_KEY: &str = "token";
 
+/// `--since`: a span back from now (`24h`), or an instant (an RFC 3339
+/// date and time, or a date).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Since {
+    Ago(Duration),
+    At(Millis),
+}
+
+impl Since {
+    /// The instant it names, `now` being now.
+    pub fn instant(self, now: Millis) -> Millis {
+        match self {
+            Since::Ago(span) => now.saturating_sub(span.as_millis() as Millis),
+            Since::At(at) => at,
+        }
+    }
+}
+
 /// What the owner typed.
 #[derive(Debug, Default, PartialEq)]
 pub struct Args {
@@ -157,6 +177,12 @@ pub struct Args {
     pub ca_file: Option<PathBuf>,
     /// Another config file instead of `~/.config/ollama_proxy/config.json`.
     pub config: Option<PathBuf>,
+    /// Show the ledger's figures, then exit.
+    pub stats: bool,
+    /// `--stats` from then on only.
+    pub since: Option<Since>,
+    /// `--stats` as one JSON object.
+    pub json: bool,
 }
 
 /// A usage error: printed as one line plus the usage hint, exit status 2.
@@ -200,6 +226,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
             Long("port") => parsed.port = Some(port(&mut parser, "--port")?),
             Long("ca-file") => parsed.ca_file = Some(value(&mut parser, "--ca-file")?.into()),
             Long("config") => parsed.config = Some(value(&mut parser, "--config")?.into()),
+            Long("stats") => parsed.stats = true,
+            Long("since") => parsed.since = Some(since(&mut parser)?),
+            Long("json") => parsed.json = true,
             other => return Err(usage(other.unexpected())),
         }
     }
@@ -207,7 +236,44 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
         // not prose: the two flags' names.
         return Err(UsageError(text::usage_together("--test", "--check")));
     }
+    check_stats(&parsed)?;
     Ok(parsed)
+}
+
+/// `--stats` is a mode of its own, which only reads; `--since` and
+/// `--json` belong to it.
+fn check_stats(parsed: &Args) -> Result<(), UsageError> {
+    if parsed.stats {
+        let modes = [
+            (parsed.test, "--test"),
+            (parsed.check, "--check"),
+            (parsed.show_config, "--show-config"),
+            (parsed.reset_config, "--reset-config"),
+        ];
+        if let Some((_, other)) = modes.into_iter().find(|(given, _)| *given) {
+            // not prose: the two flags' names.
+            return Err(UsageError(text::usage_together("--stats", other)));
+        }
+        return Ok(());
+    }
+    let alone = [(parsed.since.is_some(), "--since"), (parsed.json, "--json")];
+    match alone.into_iter().find(|(given, _)| *given) {
+        Some((_, flag)) => Err(UsageError(stats_text::usage_needs_stats(flag))),
+        None => Ok(()),
+    }
+}
+
+/// `--since`'s value: a span (`1h`, `7d`) or an RFC 3339 date and time
+/// or date. Not a secret, so a bad one is repeated.
+fn since(parser: &mut lexopt::Parser) -> Result<Since, UsageError> {
+    let value = text_value(parser, "--since")?;
+    if let Some(span) = time::parse_span(&value) {
+        return Ok(Since::Ago(span));
+    }
+    match time::parse(&value) {
+        Some(at) => Ok(Since::At(at)),
+        None => Err(UsageError(stats_text::usage_bad_since(value))),
+    }
 }
 
 /// lexopt's error in our words: it names the option, never a value (a
@@ -241,6 +307,9 @@ const LONG_FLAGS: &[&str] = &[
     "--port",
     "--ca-file",
     "--config",
+    "--stats",
+    "--since",
+    "--json",
 ];
 
 /// A flag's value: attached (`--flag=VALUE`, taken as it is) or the next
@@ -487,6 +556,9 @@ fn modes_help(lang: Lang) -> Vec<Row> {
         &[
             ("--test", text::help_test),
             ("--check", text::help_check),
+            ("--stats", stats_text::help_stats),
+            ("--since SPEC", stats_text::help_since),
+            ("--json", stats_text::help_json),
             ("--show-config", text::help_show_config),
             ("--reset-config", text::help_reset_config),
             ("-h, --help", text::help_help),
@@ -694,10 +766,61 @@ mod tests {
             &["extra"],
             &["--stream", "--no-stream"],
             &["--test", "--check"],
+            &["--stats", "--test"],
+            &["--since", "1h"],
+            &["--json"],
+            &["--stats", "--since", "1w"],
         ] {
             assert!(parse_strs(bad).is_err(), "{bad:?}");
         }
         assert!(parse_strs(&["--stream", "--stream"]).is_ok());
+    }
+
+    #[test]
+    fn stats_is_a_mode_of_its_own_with_its_two_options() {
+        let args = parse_strs(&["--stats"]).unwrap();
+        assert!(args.stats && !args.json && args.since.is_none());
+        let args = parse_strs(&["--json", "--since", "24h", "--stats"]).unwrap();
+        assert!(args.stats && args.json);
+        assert_eq!(args.since, Some(Since::Ago(Duration::from_secs(86_400))));
+        let at = time::parse("2026-11-30T10:00:00Z").unwrap();
+        for spelled in ["2026-11-30T13:00:00+03:00", "2026-11-30T10:00:00.000Z"] {
+            let args = parse_strs(&["--stats", "--since", spelled]).unwrap();
+            assert_eq!(args.since, Some(Since::At(at)), "{spelled}");
+        }
+        let args = parse_strs(&["--stats", "--since=2026-11-30"]).unwrap();
+        assert_eq!(args.since.unwrap().instant(0), at - 10 * 3_600_000);
+        assert_eq!(
+            Since::Ago(Duration::from_secs(3600)).instant(at),
+            at - 3_600_000
+        );
+        assert_eq!(Since::At(at).instant(0), at);
+        let error = |args: &[&str]| parse_strs(args).unwrap_err().to_string();
+        for other in ["--test", "--check", "--show-config", "--reset-config"] {
+            assert_eq!(
+                error(&["--stats", other]),
+                format!("--stats and {other} cannot be used together")
+            );
+        }
+        assert_eq!(error(&["--json"]), "--json can only be used with --stats");
+        assert_eq!(
+            error(&["--since", "7d", "--check"]),
+            "--since can only be used with --stats"
+        );
+        // A bad value is named (it is not a secret) in both languages.
+        for bad in ["yesterday", "1w", "2026-13-01", "-1h"] {
+            let shown = parse_strs(&["--stats", "--since", bad]).unwrap_err().0;
+            for lang in [Lang::En, Lang::Ru] {
+                let shown = shown.in_lang(lang);
+                assert!(shown.starts_with("--since"), "{shown}");
+                assert!(shown.contains(&format!("'{bad}'")), "{shown}");
+            }
+        }
+        assert_eq!(
+            error(&["--stats", "--since", "--json"]),
+            "--since needs a value; '--json' looks like another option \
+             (write --since=VALUE if you mean it)"
+        );
     }
 
     #[test]
@@ -765,7 +888,10 @@ mod tests {
     fn every_long_flag_listed_is_one_the_parser_knows() {
         for flag in LONG_FLAGS {
             if let Err(error) = parse_strs(&[flag]) {
-                assert!(error.to_string().contains("missing"), "{flag}: {error}");
+                let error = error.to_string();
+                let known =
+                    error.contains("missing") || error.ends_with("only be used with --stats");
+                assert!(known, "{flag}: {error}");
             }
         }
     }

@@ -16,7 +16,8 @@
 //!   settings table), `settings` (flags, environment and file combined),
 //!   `address` (host and port as owners type them),
 //!   `startup`, `first_run`, `logging`, `console`, `secret`, `exit`, and
-//!   the other modes `test_mode` and `check`.
+//!   the other modes `test_mode`, `check` and `--stats` (in
+//!   `ledger::stats`, which reads back the ledger of answers).
 //!
 //! Exit statuses (`exit`): 0 normal end, 1 `--check` found a problem, 2
 //! usage error, 71 a thread could not be started, 78 configuration missing
@@ -167,6 +168,9 @@ fn hub_endpoint(args: &mut cli::Args) -> Result<Endpoint, Fatal> {
 }
 
 fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
+    if args.stats {
+        return Ok(stats(&args, config_path));
+    }
     let endpoint = hub_endpoint(&mut args)?;
     read_token(&mut args)?;
     let args = &args;
@@ -202,6 +206,33 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
     };
     serve::serve(args, &resolved.settings, hub, config_path)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many rotated ledger files `--stats` looks for when the config file
+/// cannot be read: the most `ledger_files_kept` allows.
+const LEDGER_FILES_MOST: usize = 100;
+
+/// `--stats`: the ledger's figures, as a table or one JSON object. Reads
+/// the ledger beside the config file (and the file's `ledger_files_kept`);
+/// needs no token, starts nothing, writes nothing. No ledger (or no config
+/// file) is an empty period, not an error.
+fn stats(args: &cli::Args, config_path: &Path) -> ExitCode {
+    let files_kept = config::load(config_path).map_or(LEDGER_FILES_MOST, |(settings, _)| {
+        settings.ledger_files_kept
+    });
+    let until = ledger::time::now();
+    let since = args.since.map(|since| since.instant(until));
+    let ledger_path = ledger::path_for(config_path);
+    let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, since, until);
+    for warning in warnings {
+        // not prose: the program's name, as Unix tools start their messages.
+        eprintln!("ollama-proxy-client: {}", warning.owner());
+    }
+    print(&match args.json {
+        true => ledger::stats::json(&stats) + "\n",
+        false => ledger::stats::table(&stats, text::owner_language()),
+    });
+    ExitCode::SUCCESS
 }
 
 fn show_config(resolved: &Resolved, endpoint: &Endpoint) {

@@ -1,1 +1,932 @@
-//! `--stats`: reads the ledger back (to be written).
+//! `--stats`: reads the ledger back and says what was served in a period,
+//! how fast, and how long the hub was connected.
+//!
+//! Three parts, each testable alone:
+//!
+//! - computing: [`Tally`] takes the ledger's lines one at a time (oldest
+//!   first) and [`Tally::finish`] gives the [`Stats`] of the period from
+//!   `since` to a given `until`; [`read`] feeds it one file from any
+//!   `BufRead`, a line at a time;
+//! - I/O: [`gather`] opens the ledger's files (`ledger.jsonl.N` ...
+//!   `ledger.jsonl.1`, then `ledger.jsonl`) and reads them oldest first;
+//! - rendering: [`json`] (one object) and [`table`] (the owner's table, in
+//!   a language of the catalogue).
+//!
+//! The ledger is hostile input: a line longer than [`MAX_LINE`], one that
+//! is not a JSON object with a `ts` (RFC 3339) and an `event` (a string),
+//! a torn last line, are skipped and counted (`torn_lines`), never a
+//! panic. Blank lines are skipped without being counted. Memory is bounded
+//! by one line, apart from two figures kept per answer for the medians.
+//!
+//! The hub's connection: a `connect` opens it; the next `disconnect` or
+//! `stop` closes it, and so does a `start` (a `start` with no `stop` before
+//! it follows a crash: the connection closes at the last line before the
+//! `start`). One still open at the end of the ledger lasts until `until`.
+//! Time connected is clipped to the period.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::time::{self, Millis};
+use crate::text::{stats as text, Lang, Text};
+
+/// A line longer than this (without its newline) is skipped as torn.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// An error kind longer than this is cut (the ledger's are short words).
+const MAX_KIND: usize = 64;
+
+/// The figures of one period (see the module comment and `--stats`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stats {
+    /// `--since`, or the first line's time stamp; `None` when neither.
+    pub since: Option<Millis>,
+    pub until: Millis,
+    /// Answer lines.
+    pub requests: u64,
+    /// Answers whose outcome is `ok`.
+    pub answered: u64,
+    /// Error kind -> count, over the outcomes `error` and `shutdown`.
+    pub errors: BTreeMap<String, u64>,
+    /// Answers whose outcome is `busy`.
+    pub busy: u64,
+    pub tokens: u64,
+    pub prompt_tokens: u64,
+    /// Median (nearest rank) of `tokens * 1000 / eval_ms`, to 0.1.
+    pub tokens_per_s_p50: Option<f64>,
+    pub first_piece_ms_p50: Option<u64>,
+    pub first_piece_ms_p95: Option<u64>,
+    /// Share of the period the hub was connected, to 0.1; `None` when the
+    /// period is empty or unknown.
+    pub hub_connected_pct: Option<f64>,
+    /// `connect`s that follow a `disconnect` in the same run.
+    pub reconnects: u64,
+    /// Lines skipped as unreadable, in every file.
+    pub torn_lines: u64,
+}
+
+/// The figures being gathered from lines, oldest first.
+pub struct Tally {
+    since: Option<Millis>,
+    until: Millis,
+    first_ts: Option<Millis>,
+    last_ts: Option<Millis>,
+    /// When the connection open now was opened.
+    open: Option<Millis>,
+    connected_ms: i64,
+    /// A `disconnect` came since the run's start (or its last `connect`).
+    disconnected: bool,
+    rates: Vec<f64>,
+    first_pieces: Vec<u64>,
+    stats: Stats,
+}
+
+impl Tally {
+    /// Figures for the lines from `since` (every line when `None`), with
+    /// the period ending at `until`.
+    pub fn new(since: Option<Millis>, until: Millis) -> Tally {
+        Tally {
+            since,
+            until,
+            first_ts: None,
+            last_ts: None,
+            open: None,
+            connected_ms: 0,
+            disconnected: false,
+            rates: Vec::new(),
+            first_pieces: Vec::new(),
+            stats: Stats {
+                since,
+                until,
+                requests: 0,
+                answered: 0,
+                errors: BTreeMap::new(),
+                busy: 0,
+                tokens: 0,
+                prompt_tokens: 0,
+                tokens_per_s_p50: None,
+                first_piece_ms_p50: None,
+                first_piece_ms_p95: None,
+                hub_connected_pct: None,
+                reconnects: 0,
+                torn_lines: 0,
+            },
+        }
+    }
+
+    /// Lines skipped so far.
+    pub fn torn_lines(&self) -> u64 {
+        self.stats.torn_lines
+    }
+
+    /// One line of the ledger, without its newline; `too_long` when it was
+    /// cut at [`MAX_LINE`]. A line that is not a ledger line is counted
+    /// as torn.
+    pub fn line(&mut self, line: &[u8], too_long: bool) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !too_long && line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let parsed = match too_long {
+            true => None,
+            false => parse(line),
+        };
+        let Some((ts, event, fields)) = parsed else {
+            self.stats.torn_lines += 1;
+            return;
+        };
+        self.first_ts.get_or_insert(ts);
+        let in_period = self.since.is_none_or(|since| ts >= since);
+        match event.as_str() {
+            "start" => {
+                if let Some(last) = self.last_ts {
+                    self.close(last);
+                }
+                self.disconnected = false;
+            }
+            "stop" => {
+                self.close(ts);
+                self.disconnected = false;
+            }
+            "connect" => {
+                if self.disconnected && in_period {
+                    self.stats.reconnects += 1;
+                }
+                self.disconnected = false;
+                self.open.get_or_insert(ts);
+            }
+            "disconnect" => {
+                self.close(ts);
+                self.disconnected = true;
+            }
+            "answer" if in_period => self.answer(&fields),
+            _ => {}
+        }
+        self.last_ts = Some(ts);
+    }
+
+    fn answer(&mut self, fields: &Value) {
+        let stats = &mut self.stats;
+        stats.requests += 1;
+        let number = |name| fields.get(name).and_then(Value::as_u64);
+        let outcome = fields.get("outcome").and_then(Value::as_str);
+        match outcome {
+            Some("ok") => stats.answered += 1,
+            Some("busy") => stats.busy += 1,
+            _ => {
+                let kind = fields.get("error").and_then(Value::as_str);
+                let kind: String = kind
+                    .or(outcome)
+                    .unwrap_or("unknown")
+                    .chars()
+                    .take(MAX_KIND)
+                    .collect();
+                *stats.errors.entry(kind).or_default() += 1;
+            }
+        }
+        let tokens = number("tokens");
+        stats.tokens = stats.tokens.saturating_add(tokens.unwrap_or(0));
+        let prompt_tokens = number("prompt_tokens").unwrap_or(0);
+        stats.prompt_tokens = stats.prompt_tokens.saturating_add(prompt_tokens);
+        if let (Some(tokens), Some(eval_ms)) = (tokens, number("eval_ms")) {
+            if eval_ms > 0 {
+                self.rates.push(tokens as f64 * 1000.0 / eval_ms as f64);
+            }
+        }
+        if let Some(first_piece) = number("first_piece_ms") {
+            self.first_pieces.push(first_piece);
+        }
+    }
+
+    /// Closes the open connection (if any) at `end`, counting its time
+    /// within the period.
+    fn close(&mut self, end: Millis) {
+        let Some(begin) = self.open.take() else {
+            return;
+        };
+        let start = self.since.or(self.first_ts).unwrap_or(begin);
+        let (from, to) = (begin.max(start), end.min(self.until));
+        self.connected_ms += (to - from).max(0);
+    }
+
+    /// The figures, with a connection still open lasting until `until`.
+    pub fn finish(mut self) -> Stats {
+        self.close(self.until);
+        let mut stats = self.stats;
+        stats.since = self.since.or(self.first_ts);
+        stats.hub_connected_pct = stats
+            .since
+            .map(|since| self.until - since)
+            .filter(|period| *period > 0)
+            .map(|period| tenths(self.connected_ms as f64 * 100.0 / period as f64).min(100.0));
+        self.rates.sort_by(f64::total_cmp);
+        stats.tokens_per_s_p50 = percentile(&self.rates, 50).map(|rate| tenths(*rate));
+        self.first_pieces.sort_unstable();
+        stats.first_piece_ms_p50 = percentile(&self.first_pieces, 50).copied();
+        stats.first_piece_ms_p95 = percentile(&self.first_pieces, 95).copied();
+        stats
+    }
+}
+
+/// A line's time stamp, event and fields, if it is a ledger line.
+fn parse(line: &[u8]) -> Option<(Millis, String, Value)> {
+    let fields: Value = serde_json::from_slice(line).ok()?;
+    let ts = time::parse(fields.get("ts")?.as_str()?)?;
+    let event = fields.get("event")?.as_str()?.to_string();
+    Some((ts, event, fields))
+}
+
+/// Rounded to one decimal.
+fn tenths(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
+/// The nearest-rank `p`th percentile of sorted values.
+pub fn percentile<T>(sorted: &[T], p: usize) -> Option<&T> {
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted.get(rank - 1)
+}
+
+/// Feeds every line of `reader` to `tally`, a line at a time: at most
+/// [`MAX_LINE`] bytes of a line are kept; a longer one is read to its end
+/// and counted as torn, and so is a last line cut short (no newline,
+/// unfinished JSON).
+pub fn read(reader: &mut dyn BufRead, tally: &mut Tally) -> io::Result<()> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let newline = chunk.iter().position(|b| *b == b'\n');
+        let part = &chunk[..newline.unwrap_or(chunk.len())];
+        if too_long || line.len() + part.len() > MAX_LINE {
+            too_long = true;
+            line.clear();
+        } else {
+            line.extend_from_slice(part);
+        }
+        let used = newline.map_or(chunk.len(), |at| at + 1);
+        reader.consume(used);
+        if newline.is_some() {
+            tally.line(&line, too_long);
+            line.clear();
+            too_long = false;
+        }
+    }
+    if too_long || !line.is_empty() {
+        tally.line(&line, too_long);
+    }
+    Ok(())
+}
+
+/// The ledger's files, oldest first: `ledger.jsonl.N` (up to
+/// `files_kept`) ... `ledger.jsonl.1`, then `ledger.jsonl`. Whether they
+/// exist is not checked.
+pub fn files(ledger: &Path, files_kept: usize) -> Vec<PathBuf> {
+    let numbered = |n: usize| {
+        let mut name = ledger.as_os_str().to_owned();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    };
+    let mut files: Vec<PathBuf> = (1..=files_kept).rev().map(numbered).collect();
+    files.push(ledger.to_path_buf());
+    files
+}
+
+/// Reads the ledger at `ledger` (with its rotated files) into the figures
+/// from `since` to `until`, and the warnings for the owner: lines skipped
+/// in a file, a file that cannot be read. A missing file is no warning:
+/// no ledger yet. Nothing is written.
+pub fn gather(
+    ledger: &Path,
+    files_kept: usize,
+    since: Option<Millis>,
+    until: Millis,
+) -> (Stats, Vec<Text>) {
+    let mut warnings = Vec::new();
+    // Opened newest first and read oldest first: a rotation between two
+    // opens shows one file under two names (read once, told by its inode)
+    // instead of hiding one.
+    let mut opened = Vec::new();
+    let mut seen = Vec::new();
+    for path in files(ledger, files_kept).into_iter().rev() {
+        // Non-blocking, so that a FIFO in the ledger's place cannot hang us.
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&path);
+        match file {
+            Ok(file) => {
+                let id = file.metadata().map(|m| (m.dev(), m.ino())).ok();
+                if id.is_none() || !seen.contains(&id) {
+                    seen.push(id);
+                    opened.push((path, file));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => warnings.push(text::stats_unreadable_file(path.display(), e)),
+        }
+    }
+    let mut tally = Tally::new(since, until);
+    for (path, file) in opened.into_iter().rev() {
+        let before = tally.torn_lines();
+        let mut reader: BufReader<File> = BufReader::with_capacity(64 * 1024, file);
+        if let Err(e) = read(&mut reader, &mut tally) {
+            warnings.push(text::stats_unreadable_file(path.display(), e));
+        }
+        let torn = tally.torn_lines() - before;
+        if torn > 0 {
+            warnings.push(text::stats_skipped_lines(torn, path.display()));
+        }
+    }
+    (tally.finish(), warnings)
+}
+
+/// `--stats --json`: one object.
+pub fn json(stats: &Stats) -> String {
+    json!({
+        "since": stats.since.map(time::format),
+        "until": time::format(stats.until),
+        "requests": stats.requests,
+        "answered": stats.answered,
+        "errors": stats.errors,
+        "busy": stats.busy,
+        "tokens": stats.tokens,
+        "prompt_tokens": stats.prompt_tokens,
+        "tokens_per_s_p50": stats.tokens_per_s_p50,
+        "first_piece_ms_p50": stats.first_piece_ms_p50,
+        "first_piece_ms_p95": stats.first_piece_ms_p95,
+        "hub_connected_pct": stats.hub_connected_pct,
+        "reconnects": stats.reconnects,
+        "torn_lines": stats.torn_lines,
+    })
+    .to_string()
+}
+
+/// `--stats`: the owner's table in `lang`, a label and a value a line, the
+/// values lined up three spaces after the longest label.
+pub fn table(stats: &Stats, lang: Lang) -> String {
+    let say = |text: Text| text.in_lang(lang);
+    let until = time::format(stats.until);
+    let period = match stats.since {
+        Some(since) => text::stats_period(time::format(since), until),
+        None => text::stats_period_empty(until),
+    };
+    let errors: u64 = stats.errors.values().sum();
+    let errors = match errors {
+        0 => text::stats_none(),
+        n => {
+            let kinds: Vec<String> = stats
+                .errors
+                .iter()
+                .map(|(kind, count)| format!("{} {count}", printable(kind)))
+                .collect();
+            text::stats_errors(n, kinds.join(", "))
+        }
+    };
+    let busy = match stats.busy {
+        0 => text::stats_none(),
+        n => text::stats_busy(n),
+    };
+    let speed = match stats.tokens_per_s_p50 {
+        Some(speed) => text::stats_speed(format!("{speed:.1}")),
+        None => text::stats_no_data(),
+    };
+    let first_piece = match (stats.first_piece_ms_p50, stats.first_piece_ms_p95) {
+        (Some(p50), Some(p95)) => text::stats_first_piece(p50, p95),
+        _ => text::stats_no_data(),
+    };
+    let hub = match stats.hub_connected_pct {
+        Some(percent) => text::stats_hub(format!("{percent:.1}")),
+        None => text::stats_no_data(),
+    };
+    let rows = [
+        (text::stats_label_period(), say(period)),
+        (
+            text::stats_label_requests(),
+            say(text::stats_requests(stats.requests, stats.answered)),
+        ),
+        (text::stats_label_errors(), say(errors)),
+        (text::stats_label_busy(), say(busy)),
+        (
+            text::stats_label_tokens(),
+            say(text::stats_tokens(stats.tokens, stats.prompt_tokens)),
+        ),
+        (text::stats_label_speed(), say(speed)),
+        (text::stats_label_first_piece(), say(first_piece)),
+        (text::stats_label_hub(), say(hub)),
+        (text::stats_label_reconnects(), stats.reconnects.to_string()),
+    ];
+    let rows: Vec<(String, String)> = rows
+        .into_iter()
+        .map(|(label, value)| (say(label), value))
+        .collect();
+    let longest = rows.iter().map(|(label, _)| label.chars().count()).max();
+    let width = longest.unwrap_or_default() + 3;
+    let mut shown = String::new();
+    for (label, value) in rows {
+        shown.push_str(&format!("{label:<width$}{value}\n"));
+    }
+    shown
+}
+
+/// A kind from the ledger as it may be shown at a terminal: control
+/// characters (an escape sequence planted in the file) become `?`.
+fn printable(kind: &str) -> String {
+    kind.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// 2026-11-30 at `clock` (`HH:MM:SS`), UTC.
+    fn at(clock: &str) -> Millis {
+        time::parse(&format!("2026-11-30T{clock}Z")).unwrap()
+    }
+
+    /// A ledger line at `clock` with `event` and the fields of `rest`
+    /// (`,"key":value...`, or empty).
+    fn line(clock: &str, event: &str, rest: &str) -> String {
+        format!(
+            "{{\"ts\":\"{}\",\"event\":\"{event}\"{rest}}}\n",
+            time::format(at(clock))
+        )
+    }
+
+    fn answer(clock: &str, outcome: &str, rest: &str) -> String {
+        let error = match outcome {
+            "ok" => String::new(),
+            _ => format!(",\"error\":\"{outcome}\""),
+        };
+        line(
+            clock,
+            "answer",
+            &format!(
+                ",\"message_id\":1,\"stream\":true,\"model\":\"m\",\"outcome\":\"{}\"{error},\
+                 \"prompt_chars\":5,\"answer_chars\":0,\"pieces\":0,\"total_ms\":9{rest}",
+                match outcome {
+                    "ok" | "busy" | "shutdown" => outcome,
+                    _ => "error",
+                }
+            ),
+        )
+    }
+
+    /// Two runs: the first crashes (no `stop`) after a reconnect.
+    fn ledger() -> String {
+        [
+            line(
+                "10:00:00",
+                "start",
+                ",\"version\":\"0.1.0\",\"model\":\"m\",\"settings\":{}",
+            ),
+            line("10:00:01", "connect", ""),
+            answer(
+                "10:05:00",
+                "ok",
+                ",\"prompt_tokens\":10,\"tokens\":30,\"eval_ms\":1000,\"first_piece_ms\":100",
+            ),
+            answer("10:06:00", "ollama_unreachable", ""),
+            answer("10:07:00", "busy", ""),
+            line(
+                "10:08:00",
+                "disconnect",
+                ",\"reason\":\"the hub closed the connection\"",
+            ),
+            line("10:10:00", "connect", ""),
+            answer(
+                "10:20:00",
+                "ok",
+                ",\"prompt_tokens\":20,\"tokens\":50,\"eval_ms\":500,\"first_piece_ms\":300",
+            ),
+            answer(
+                "10:30:00",
+                "shutdown",
+                ",\"tokens\":5,\"eval_ms\":0,\"first_piece_ms\":200",
+            ),
+            line("11:00:00", "start", ",\"version\":\"0.1.0\""),
+            line("11:00:01", "connect", ""),
+            answer("11:30:00", "timeout", ""),
+            line("12:00:00", "stop", ",\"reason\":\"SIGTERM received\""),
+        ]
+        .concat()
+    }
+
+    fn tally(text: &str, since: Option<Millis>, until: Millis) -> Stats {
+        let mut tally = Tally::new(since, until);
+        read(&mut Cursor::new(text.as_bytes()), &mut tally).unwrap();
+        tally.finish()
+    }
+
+    fn errors(kinds: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        kinds.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn the_figures_of_a_whole_ledger() {
+        let stats = tally(&ledger(), None, at("13:00:00"));
+        // Connected 10:00:01-10:08:00, 10:10:00-10:30:00 (the crash: the
+        // last line before the next start), 11:00:01-12:00:00: 5278 s of
+        // the 3 h from the first line to `until`.
+        assert_eq!(
+            stats,
+            Stats {
+                since: Some(at("10:00:00")),
+                until: at("13:00:00"),
+                requests: 6,
+                answered: 2,
+                errors: errors(&[("ollama_unreachable", 1), ("shutdown", 1), ("timeout", 1)]),
+                busy: 1,
+                tokens: 85,
+                prompt_tokens: 30,
+                tokens_per_s_p50: Some(30.0),
+                first_piece_ms_p50: Some(200),
+                first_piece_ms_p95: Some(300),
+                hub_connected_pct: Some(48.9),
+                reconnects: 1,
+                torn_lines: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn since_in_the_middle_counts_what_follows_and_clips_the_connection() {
+        let stats = tally(&ledger(), Some(at("10:15:00")), at("13:00:00"));
+        // Connected 10:15:00-10:30:00 and 11:00:01-12:00:00: 4499 s of
+        // 9900 s. The reconnect at 10:10 is before the period.
+        assert_eq!(
+            stats,
+            Stats {
+                since: Some(at("10:15:00")),
+                until: at("13:00:00"),
+                requests: 3,
+                answered: 1,
+                errors: errors(&[("shutdown", 1), ("timeout", 1)]),
+                busy: 0,
+                tokens: 55,
+                prompt_tokens: 20,
+                tokens_per_s_p50: Some(100.0),
+                first_piece_ms_p50: Some(200),
+                first_piece_ms_p95: Some(300),
+                hub_connected_pct: Some(45.4),
+                reconnects: 0,
+                torn_lines: 0,
+            }
+        );
+        let later = tally(&ledger(), Some(at("12:30:00")), at("13:00:00"));
+        assert_eq!((later.requests, later.hub_connected_pct), (0, Some(0.0)));
+        assert_eq!(later.tokens_per_s_p50, None);
+        assert_eq!(later.first_piece_ms_p50, None);
+    }
+
+    #[test]
+    fn a_connection_open_at_the_end_lasts_until_now() {
+        let text = [
+            line("10:00:00", "start", ""),
+            line("10:00:00", "connect", ""),
+            line("10:30:00", "disconnect", ""),
+            line("10:40:00", "connect", ""),
+            line("10:50:00", "disconnect", ""),
+            line("11:00:00", "connect", ""),
+        ]
+        .concat();
+        // 30 + 10 + 60 minutes of 2 hours.
+        let stats = tally(&text, None, at("12:00:00"));
+        assert_eq!(stats.hub_connected_pct, Some(83.3));
+        assert_eq!(stats.reconnects, 2);
+        // A `until` before the end clips it.
+        let stats = tally(&text, None, at("10:15:00"));
+        assert_eq!(stats.hub_connected_pct, Some(100.0));
+        // A period of no length has no share.
+        let stats = tally(&text, Some(at("12:00:00")), at("12:00:00"));
+        assert_eq!(stats.hub_connected_pct, None);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<u64> = (1..=20).collect();
+        assert_eq!(percentile(&values, 50), Some(&10));
+        assert_eq!(percentile(&values, 95), Some(&19));
+        assert_eq!(percentile(&values[..1], 95), Some(&1));
+        assert_eq!(percentile(&values[..2], 50), Some(&1));
+        assert_eq!(percentile(&values[..3], 50), Some(&2));
+        assert_eq!(percentile(&values[..0], 50), None);
+        let text: String = (1..=100u64)
+            .map(|ms| answer("10:00:00", "ok", &format!(",\"first_piece_ms\":{ms}")))
+            .collect();
+        let stats = tally(&text, None, at("11:00:00"));
+        assert_eq!(stats.first_piece_ms_p50, Some(50));
+        assert_eq!(stats.first_piece_ms_p95, Some(95));
+        let rates = [(10, 1000), (1, 3), (20, 1000), (7, 0)]
+            .map(|(tokens, ms)| {
+                answer(
+                    "10:00:00",
+                    "ok",
+                    &format!(",\"tokens\":{tokens},\"eval_ms\":{ms}"),
+                )
+            })
+            .concat();
+        // 10, 333.33..., 20 tokens/s (the answer with no eval time is left
+        // out): the median is 20.
+        let stats = tally(&rates, None, at("11:00:00"));
+        assert_eq!(stats.tokens_per_s_p50, Some(20.0));
+        assert_eq!(stats.tokens, 38);
+        let one = answer("10:00:00", "ok", ",\"tokens\":1,\"eval_ms\":3");
+        assert_eq!(tally(&one, None, 0).tokens_per_s_p50, Some(333.3));
+    }
+
+    #[test]
+    fn torn_garbage_and_huge_lines_are_skipped_and_counted() {
+        let huge = answer(
+            "10:00:00",
+            "ok",
+            &format!(",\"pad\":\"{}\"", "x".repeat(MAX_LINE)),
+        );
+        let text = [
+            line("10:00:00", "start", ""),
+            "not json\n".into(),
+            "{\"ts\":\"yesterday\",\"event\":\"connect\"}\n".into(),
+            "{\"event\":\"connect\"}\n".into(),
+            "{\"ts\":\"2026-11-30T10:00:00Z\"}\n".into(),
+            "{\"ts\":\"2026-11-30T10:00:00Z\",\"event\":7}\n".into(),
+            "[1,2]\n".into(),
+            "\u{0}\u{ff}\n".into(),
+            "\n  \r\n".into(),
+            huge,
+            answer("10:01:00", "ok", ",\"tokens\":4"),
+            "{\"ts\":\"2026-11-30T10:02:00.000Z\",\"event\":\"ans".into(),
+        ]
+        .concat();
+        // Read in small pieces, so that lines (and the huge one) straddle
+        // the reader's buffer.
+        for capacity in [1, 7, 4096, 1 << 20] {
+            let mut tally = Tally::new(None, at("11:00:00"));
+            let mut reader = BufReader::with_capacity(capacity, Cursor::new(text.as_bytes()));
+            read(&mut reader, &mut tally).unwrap();
+            let stats = tally.finish();
+            assert_eq!(stats.torn_lines, 9, "{capacity}");
+            assert_eq!((stats.requests, stats.tokens), (1, 4), "{capacity}");
+            assert_eq!(stats.since, Some(at("10:00:00")));
+        }
+        // A line just within the limit is read.
+        let mut fits = answer("10:00:00", "ok", ",\"pad\":\"\"");
+        let pad = MAX_LINE + 1 - fits.len();
+        fits = answer(
+            "10:00:00",
+            "ok",
+            &format!(",\"pad\":\"{}\"", "x".repeat(pad)),
+        );
+        assert_eq!(fits.len(), MAX_LINE + 1);
+        let stats = tally(&fits, None, at("11:00:00"));
+        assert_eq!((stats.requests, stats.torn_lines), (1, 0));
+        // A whole last line without its newline is still a line.
+        let last = line("10:00:00", "connect", "");
+        assert_eq!(tally(last.trim_end(), None, 0).torn_lines, 0);
+    }
+
+    #[test]
+    fn odd_values_do_not_stop_the_count() {
+        let text = [
+            line(
+                "10:00:00",
+                "answer",
+                ",\"outcome\":\"ok\",\"tokens\":-1,\"eval_ms\":\"x\"",
+            ),
+            line("10:00:00", "answer", ",\"outcome\":\"error\""),
+            line("10:00:00", "answer", ""),
+            line(
+                "10:00:00",
+                "answer",
+                ",\"outcome\":\"error\",\"error\":\"\\u001b[2Jx\"",
+            ),
+            line(
+                "10:00:00",
+                "answer",
+                &format!(",\"outcome\":\"error\",\"error\":\"{}\"", "k".repeat(500)),
+            ),
+            line(
+                "10:00:00",
+                "answer",
+                ",\"outcome\":\"ok\",\"tokens\":18446744073709551615",
+            ),
+            line("10:00:00", "answer", ",\"outcome\":\"ok\",\"tokens\":5"),
+            line("10:00:00", "upgrade", ""),
+        ]
+        .concat();
+        let stats = tally(&text, None, at("11:00:00"));
+        assert_eq!(stats.requests, 7);
+        assert_eq!(stats.answered, 3);
+        assert_eq!(stats.tokens, u64::MAX);
+        assert_eq!(stats.tokens_per_s_p50, None);
+        let long = "k".repeat(MAX_KIND);
+        assert_eq!(
+            stats.errors,
+            errors(&[("error", 1), ("unknown", 1), ("\u{1b}[2Jx", 1), (&long, 1)])
+        );
+        let shown = table(&stats, Lang::En);
+        assert!(!shown.contains('\u{1b}'), "{shown}");
+        assert!(shown.contains("?[2Jx 1"), "{shown}");
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn rotated_files_are_read_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger.jsonl");
+        write(dir.path(), "ledger.jsonl.3", &line("08:00:00", "start", ""));
+        write(
+            dir.path(),
+            "ledger.jsonl.2",
+            &[
+                line("09:00:00", "start", ""),
+                line("09:00:00", "connect", ""),
+            ]
+            .concat(),
+        );
+        write(
+            dir.path(),
+            "ledger.jsonl.1",
+            &[
+                answer("09:30:00", "ok", ""),
+                line("10:00:00", "disconnect", ""),
+            ]
+            .concat(),
+        );
+        write(
+            dir.path(),
+            "ledger.jsonl",
+            &[
+                line("10:30:00", "connect", ""),
+                line("11:00:00", "stop", ""),
+            ]
+            .concat(),
+        );
+        let (stats, warnings) = gather(&ledger, 2, None, at("11:00:00"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // From .2 (.3 is beyond ledger_files_kept): connected 09:00-10:00
+        // and 10:30-11:00 of 2 h, one reconnect.
+        assert_eq!(stats.since, Some(at("09:00:00")));
+        assert_eq!(stats.hub_connected_pct, Some(75.0));
+        assert_eq!((stats.requests, stats.reconnects), (1, 1));
+        let (stats, _) = gather(&ledger, 4, None, at("11:00:00"));
+        assert_eq!(stats.since, Some(at("08:00:00")));
+        let (stats, _) = gather(&ledger, 0, None, at("11:00:00"));
+        assert_eq!(stats.since, Some(at("10:30:00")));
+        assert_eq!(
+            files(&ledger, 2),
+            [
+                dir.path().join("ledger.jsonl.2"),
+                dir.path().join("ledger.jsonl.1"),
+                ledger.clone()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_with_torn_lines_gets_one_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger.jsonl");
+        write(dir.path(), "ledger.jsonl.1", "garbage\n\n");
+        let text = [
+            answer("10:00:00", "ok", ""),
+            "x\n".into(),
+            "{\"ts\":".into(),
+        ]
+        .concat();
+        write(dir.path(), "ledger.jsonl", &text);
+        let (stats, warnings) = gather(&ledger, 3, None, at("11:00:00"));
+        assert_eq!((stats.requests, stats.torn_lines), (1, 3));
+        let shown: Vec<String> = warnings.iter().map(Text::english).collect();
+        assert_eq!(
+            shown,
+            [
+                format!(
+                    "warning: skipped 1 unreadable line in {}.1",
+                    ledger.display()
+                ),
+                format!(
+                    "warning: skipped 2 unreadable lines in {}",
+                    ledger.display()
+                ),
+            ]
+        );
+        assert_eq!(
+            warnings[1].in_lang(Lang::Ru),
+            format!(
+                "предупреждение: в {} пропущены 2 нечитаемые строки",
+                ledger.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_missing_or_empty_ledger_has_no_figures() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger.jsonl");
+        let until = at("11:00:00");
+        let (stats, warnings) = gather(&ledger, 4, None, until);
+        assert!(warnings.is_empty());
+        let empty = Tally::new(None, until).finish();
+        assert_eq!(stats, empty);
+        assert_eq!((stats.since, stats.hub_connected_pct), (None, None));
+        write(dir.path(), "ledger.jsonl", "");
+        assert_eq!(gather(&ledger, 4, None, until).0, empty);
+        let (stats, _) = gather(&ledger, 4, Some(at("10:00:00")), until);
+        assert_eq!(stats.hub_connected_pct, Some(0.0));
+        assert_eq!(stats.since, Some(at("10:00:00")));
+        // A directory in the ledger's place is a warning, not a panic.
+        let (stats, warnings) = gather(dir.path(), 0, None, until);
+        assert_eq!(stats, empty);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].english().starts_with("warning: cannot read "));
+    }
+
+    #[test]
+    fn json_has_exactly_the_keys() {
+        let stats = tally(&ledger(), Some(at("10:15:00")), at("13:00:00"));
+        let shown: Value = serde_json::from_str(&json(&stats)).unwrap();
+        assert_eq!(
+            shown,
+            json!({
+                "since": "2026-11-30T10:15:00.000Z",
+                "until": "2026-11-30T13:00:00.000Z",
+                "requests": 3,
+                "answered": 1,
+                "errors": {"shutdown": 1, "timeout": 1},
+                "busy": 0,
+                "tokens": 55,
+                "prompt_tokens": 20,
+                "tokens_per_s_p50": 100.0,
+                "first_piece_ms_p50": 200,
+                "first_piece_ms_p95": 300,
+                "hub_connected_pct": 45.4,
+                "reconnects": 0,
+                "torn_lines": 0,
+            })
+        );
+        let empty: Value = serde_json::from_str(&json(&Tally::new(None, 0).finish())).unwrap();
+        assert_eq!(empty["since"], Value::Null);
+        assert_eq!(empty["tokens_per_s_p50"], Value::Null);
+        assert_eq!(empty["errors"], json!({}));
+    }
+
+    #[test]
+    fn the_table_in_both_languages() {
+        let stats = tally(&ledger(), None, at("13:00:00"));
+        assert_eq!(
+            table(&stats, Lang::En),
+            "Period          2026-11-30T10:00:00.000Z to 2026-11-30T13:00:00.000Z\n\
+             Requests        6 requests, 2 answered\n\
+             Errors          3 (ollama_unreachable 1, shutdown 1, timeout 1)\n\
+             Busy answers    1 answer\n\
+             Tokens          85 generated, 30 read\n\
+             Tokens/s        30.0 (median)\n\
+             First piece     after 200 ms (median), 300 ms (p95)\n\
+             Hub connected   48.9% of the time\n\
+             Reconnects      1\n"
+        );
+        assert_eq!(
+            table(&stats, Lang::Ru),
+            "Период            с 2026-11-30T10:00:00.000Z по 2026-11-30T13:00:00.000Z\n\
+             Запросы           6 запросов, с ответом: 2\n\
+             Ошибки            3 (ollama_unreachable 1, shutdown 1, timeout 1)\n\
+             Ответы «занято»   1 ответ\n\
+             Токены            сгенерировано 85, прочитано 30\n\
+             Токенов/с         30.0 (медиана)\n\
+             Первая часть      через 200 мс (медиана), 300 мс (p95)\n\
+             Связь с хабом     48.9% времени\n\
+             Переподключения   1\n"
+        );
+        let empty = table(&Tally::new(None, at("13:00:00")).finish(), Lang::En);
+        assert_eq!(
+            empty,
+            "Period          nothing recorded up to 2026-11-30T13:00:00.000Z\n\
+             Requests        0 requests, 0 answered\n\
+             Errors          none\n\
+             Busy answers    none\n\
+             Tokens          0 generated, 0 read\n\
+             Tokens/s        no data\n\
+             First piece     no data\n\
+             Hub connected   no data\n\
+             Reconnects      0\n"
+        );
+    }
+}
