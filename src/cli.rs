@@ -1181,4 +1181,19 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_label_that_fills_its_column_gets_a_line_of_its_own() {
+        let rows = [
+            ("short".to_string(), "text a".to_string()),
+            ("x".repeat(6), "text b".to_string()),
+            ("y".repeat(5), "text c\nmore".to_string()),
+        ];
+        let mut help = String::new();
+        section(&mut help, "HEADING:".into(), INDENT + 6, &rows);
+        assert_eq!(
+            help,
+            "\nHEADING:\n    short text a\n    xxxxxx\n          text b\n    yyyyy text c\n          more\n"
+        );
+    }
 }

@@ -206,6 +206,17 @@ pub fn now_millis() -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_unrunnable_request_is_logged_in_english_and_told_in_either_language() {
+        let reason = Unrunnable::NoTextContent;
+        assert_eq!(reason.to_string(), "the request has no text content");
+        assert_eq!(
+            reason.text().in_lang(crate::text::Lang::Ru),
+            "в запросе нет текста"
+        );
+    }
+
     use super::*;
     use serde_json::Value;
 

@@ -1980,7 +1980,29 @@ fn check_fails_when_the_hub_rejects_the_token() {
     let out = check(&test_config(ollama.port()), &["--server", &hub.url()]);
     assert_check(&out, [true, true, true, false], 1);
     assert!(out.stdout.contains("rejected"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("fix: get a valid token from the marketplace"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(hub.rejected(), 1);
+}
+
+#[test]
+fn check_fails_when_the_hubs_certificate_is_not_trusted_and_says_to_look_at_the_clock() {
+    let ollama = Ollama::start();
+    let ca = TestCa::new("untrusted-by-check");
+    let hub = Hub::start_tls(TOKEN, &ca);
+    // No --ca-file: the hub's private CA is not among the Mozilla roots.
+    let out = check(&test_config(ollama.port()), &["--server", &hub.url()]);
+    assert_check(&out, [true, true, true, false], 1);
+    assert!(
+        out.stdout
+            .contains("fix: see above; check this box's clock too"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -1989,6 +2011,11 @@ fn check_fails_when_the_hub_cannot_be_reached_or_stays_silent() {
     let unreachable = format!("ws://127.0.0.1:{}/auth-proxy", closed_port());
     let out = check(&test_config(ollama.port()), &["--server", &unreachable]);
     assert_check(&out, [true, true, true, false], 1);
+    assert!(
+        out.stdout.contains("fix: check the network and firewall"),
+        "{}",
+        out.stdout
+    );
 
     // A hub that accepts TCP and then says nothing: the handshake times out.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();

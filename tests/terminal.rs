@@ -924,3 +924,33 @@ fn first_run_in_russian_asks_in_russian_and_saves_the_answers_as_before() {
     assert_token_hidden(&text);
     assert_no_panic(&text);
 }
+
+#[test]
+fn first_run_with_no_model_installed_says_so_and_asks_for_a_name_as_the_python_client_did() {
+    let ollama = Ollama::with_models(&[]);
+    let hub = Hub::start(TOKEN);
+    let ollama_host = format!("127.0.0.1:{}", ollama.port());
+    let mut term = Terminal::start(
+        TempDir::new(),
+        &["--server", &hub.url()],
+        &[("OLLAMA_HOST", &ollama_host), RUSSIAN],
+    );
+    term.expect("Введите токен хаба (ввод скрыт): ");
+    term.wait_echo_off();
+    term.type_line(TOKEN);
+    let model = term.expect("Введите название модели Ollama [llama2]: ");
+    assert!(
+        model.contains(
+            "В Ollama пока не установлено ни одной модели (установите: ollama pull НАЗВАНИЕ).\n"
+        ),
+        "{model}"
+    );
+    term.type_line("qwen3:8b");
+    term.expect("Отдавать ответы по частям (y/n) [y]: ");
+    term.type_line("нет");
+    term.expect("Настройки сохранены в ");
+    let saved = read_config(&term.config_path());
+    assert_eq!(saved["model"], "qwen3:8b", "{saved}");
+    assert_eq!(saved["stream_mode"], false, "{saved}");
+    assert_no_panic(&term.text());
+}

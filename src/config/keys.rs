@@ -498,6 +498,21 @@ fn show_seconds(duration: &Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_languages_are_read_and_shown() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.display_value("language"), "auto");
+        apply_key(&mut settings, "language", &Value::from("ru")).unwrap();
+        assert_eq!(settings.language, Some(Lang::Ru));
+        assert_eq!(settings.display_value("language"), "ru");
+        apply_key(&mut settings, "language", &Value::from("auto")).unwrap();
+        assert_eq!(settings.language, None);
+        apply_key(&mut settings, "buyer_language", &Value::from("ru")).unwrap();
+        assert_eq!(settings.buyer_language, Lang::Ru);
+        assert_eq!(settings.display_value("buyer_language"), "ru");
+    }
+
     use super::*;
 
     /// The README's table of keys, rendered from `KEYS`.
@@ -574,6 +589,17 @@ mod tests {
             ("shutdown_grace_secs", serde_json::json!(-1), "0 or more"),
             ("ping_interval_secs", serde_json::json!(0), "greater than 0"),
             ("token", serde_json::json!(5), "a string"),
+            ("model", serde_json::json!("  "), "a non-empty string"),
+            (
+                "language",
+                serde_json::json!("de"),
+                "\"auto\", \"en\" or \"ru\"",
+            ),
+            (
+                "buyer_language",
+                serde_json::json!("auto"),
+                "\"en\" or \"ru\"",
+            ),
         ];
         for (key, value, expected) in cases {
             let result = apply_key(&mut settings, key, &value);

@@ -260,6 +260,68 @@ fn base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// The head `read_head` reads from a socket whose other end sends
+    /// `bytes` and closes.
+    fn head_from(bytes: Vec<u8>) -> Result<String, ProxyError> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let sender = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let _ = socket.write_all(&bytes);
+        });
+        let mut socket = TcpStream::connect(address).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let head = read_head(&mut socket);
+        sender.join().unwrap();
+        head
+    }
+
+    /// An answer head of `len` bytes in all.
+    fn head_of(len: usize) -> Vec<u8> {
+        let mut head = b"HTTP/1.1 200 OK\r\nX-Padding: ".to_vec();
+        head.resize(len - 4, b'a');
+        head.extend_from_slice(b"\r\n\r\n");
+        head
+    }
+
+    #[test]
+    fn a_proxy_answer_head_is_read_up_to_16_kib_and_refused_beyond() {
+        assert_eq!(
+            head_from(head_of(16 * 1024 + 1)).unwrap().len(),
+            16 * 1024 + 1
+        );
+        let too_long = head_from(head_of(16 * 1024 + 2));
+        assert!(
+            matches!(too_long, Err(ProxyError::AnswerTooLong)),
+            "{too_long:?}"
+        );
+        let cut = head_from(b"HTTP/1.1 200 OK\r\n".to_vec());
+        assert!(matches!(cut, Err(ProxyError::Closed)), "{cut:?}");
+    }
+
+    #[test]
+    fn proxy_errors_read_in_english_and_keep_the_systems_error_as_their_source() {
+        use std::error::Error;
+        let refused = ProxyError::Io(io::Error::new(io::ErrorKind::ConnectionRefused, "no way"));
+        assert_eq!(refused.to_string(), "no way");
+        assert_eq!(
+            refused.source().map(|e| e.to_string()),
+            Some("no way".into())
+        );
+        assert_eq!(
+            ProxyError::Closed.to_string(),
+            "the proxy closed the connection"
+        );
+        assert!(ProxyError::Closed.source().is_none());
+        assert_eq!(
+            ProxyError::AnswerTooLong.to_string(),
+            "the proxy's answer is too long"
+        );
+    }
+
     use super::*;
 
     fn hub() -> Endpoint {

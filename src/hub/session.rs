@@ -617,6 +617,18 @@ fn shorten(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn handshake_failures_read_in_english() {
+        let closed = HandshakeFailure::ClosedEarly(WsError::ConnectionClosed);
+        assert_eq!(
+            closed.to_string(),
+            "the hub closed the connection during the handshake"
+        );
+        let other = HandshakeFailure::Other(WsError::AlreadyClosed);
+        assert_eq!(other.to_string(), WsError::AlreadyClosed.to_string());
+    }
+
     use super::*;
 
     #[test]

@@ -130,6 +130,25 @@ pub fn is_installed(model: &str, installed: &[String]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn api_errors_read_in_english() {
+        let status = ApiError::Status {
+            status: 503,
+            path: "/api/tags",
+        };
+        assert_eq!(status.to_string(), "HTTP 503 for /api/tags");
+        assert_eq!(ApiError::NoModelList.to_string(), "no model list");
+        let not_json = ApiError::NotJson {
+            path: "/api/version",
+        };
+        assert_eq!(not_json.to_string(), "/api/version did not answer JSON");
+        assert_eq!(
+            not_json.text().in_lang(crate::text::Lang::Ru),
+            "/api/version ответил не в формате JSON"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -401,6 +401,21 @@ fn lines_of(client: &OllamaClient, text: &[u8]) -> (Vec<String>, Result<Stats, O
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_http_error_without_a_message_says_so() {
+        let bare = OllamaError::Http {
+            status: 502,
+            message: String::new(),
+        };
+        assert_eq!(bare.to_string(), "Ollama answered HTTP 502: no error text");
+        let told = OllamaError::Http {
+            status: 500,
+            message: "boom".into(),
+        };
+        assert_eq!(told.to_string(), "Ollama answered HTTP 500: boom");
+    }
+
     use super::*;
 
     fn target() -> OllamaTarget {

@@ -251,11 +251,8 @@ pub fn render(template: &str, lang: Lang, arg: &dyn Fn(&str) -> Option<String>) 
 /// The form for `count` among `forms`; a count that is not a whole number
 /// takes the last form ("1.5 pieces").
 fn plural<'t>(lang: Lang, count: &str, forms: &[&'t str]) -> &'t str {
-    let form = count
-        .parse::<u64>()
-        .map_or(forms.len() - 1, |count| plural_form(lang, count));
-    forms
-        .get(form)
+    let form = count.parse::<u64>().ok().map(|n| plural_form(lang, n));
+    form.and_then(|form| forms.get(form))
         .or(forms.last())
         .copied()
         .unwrap_or_default()
