@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 
-use crate::accounting::{Accounts, Books};
+use crate::accounting::{Accounts, Books, Summary};
 use crate::cli::Args;
 use crate::config::Settings;
 use crate::exit::Fatal;
@@ -208,9 +208,10 @@ pub fn serve(
             "non-stream"
         }
     );
-    let metrics = Metrics::new(settings.summary_interval);
+    let metrics = Metrics::new();
+    let summary = Summary::new(settings.summary_interval);
     let ledger = open_ledger(settings, config_path, &target, hub.as_ref());
-    let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone()];
+    let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone(), summary.clone()];
     if let Some(ledger) = &ledger {
         sinks.push(ledger.clone());
     }
@@ -218,7 +219,7 @@ pub fn serve(
     start_metrics_endpoint(settings, &metrics, &target)?;
     let (to_writer, inbox) = mpsc::channel();
     let writer = Writer::new(inbox, settings.outbox_bytes, settings.ping_interval)
-        .counting(metrics.clone());
+        .counting(metrics.clone(), summary);
     let writer = match hub {
         Some(_) => writer,
         None => writer.without_hub(),

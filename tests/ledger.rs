@@ -57,18 +57,6 @@ fn sample(metrics: &str, series: &str) -> f64 {
         .unwrap_or_else(|e| panic!("{series}: {e}"))
 }
 
-/// The metrics port from the client's log line `metrics on http://...`.
-fn metrics_port(client: &Client) -> u16 {
-    assert!(client.wait_output("metrics on http://127.0.0.1:", WAIT), "{}", client.output());
-    let output = client.output();
-    let at = output.find("metrics on http://127.0.0.1:").unwrap() + "metrics on http://127.0.0.1:".len();
-    output[at..]
-        .split('/')
-        .next()
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("no port in:\n{output}"))
-}
-
 /// What the session is expected to have produced for one answer: the
 /// fields that do not depend on timing.
 fn answer(id: Value, stream: bool, outcome: &str, prompt: &str, text: &str, pieces: usize) -> Value {
@@ -112,7 +100,7 @@ fn a_scripted_session_is_in_the_ledger_in_stats_and_in_the_metrics_exactly() {
     let config = with(config, "queue_size", json!(0));
     let config = with(config, "metrics_listen", json!("127.0.0.1:0"));
     let mut client = Client::start(&config, &["--server", &hub.url()]);
-    let port = metrics_port(&client);
+    let port = client.metrics_port();
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
 
     // 1: streamed; 2: whole; 3: Ollama fails.

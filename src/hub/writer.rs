@@ -20,6 +20,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use super::link::Link;
 use super::loop_state::LoopState;
 use super::outbox::Outbox;
+use crate::accounting::Summary;
 use crate::metrics::Metrics;
 pub use super::outbox::Outgoing;
 
@@ -62,7 +63,7 @@ pub struct Writer {
     keep_frames: bool,
     /// The outbox's size for the metrics, and the periodic summary, which
     /// rides on the heartbeat (no timer of its own).
-    metrics: Option<Arc<Metrics>>,
+    counting: Option<(Arc<Metrics>, Arc<Summary>)>,
 }
 
 impl Writer {
@@ -75,14 +76,14 @@ impl Writer {
             next_ping: Instant::now() + ping_interval,
             finishing: None,
             keep_frames: true,
-            metrics: None,
+            counting: None,
         }
     }
 
-    /// Reports the outbox's size to `metrics` and, with each ping, lets it
-    /// log its summary when one is due.
-    pub fn counting(mut self, metrics: Arc<Metrics>) -> Writer {
-        self.metrics = Some(metrics);
+    /// Reports the outbox's size to `metrics` and, with each ping, logs
+    /// the `summary` when one is due.
+    pub fn counting(mut self, metrics: Arc<Metrics>, summary: Arc<Summary>) -> Writer {
+        self.counting = Some((metrics, summary));
         self
     }
 
@@ -210,8 +211,8 @@ impl Writer {
 
     fn ping(&mut self) {
         self.next_ping = Instant::now() + self.ping_interval;
-        if let Some(metrics) = &self.metrics {
-            metrics.log_summary_if_due();
+        if let Some((_, summary)) = &self.counting {
+            summary.log_if_due();
         }
         if let Some(link) = &self.link {
             if let Err(error) = link.ping() {
@@ -221,7 +222,7 @@ impl Writer {
     }
 
     fn report_outbox(&self) {
-        if let Some(metrics) = &self.metrics {
+        if let Some((metrics, _)) = &self.counting {
             metrics.set_outbox_bytes(self.outbox.bytes() as u64);
         }
     }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::answers::WAIT;
 use super::launch::{self, Runner};
 // For tests that build on [`client_command`] (tests/terminal.rs); the
 // command is already clean, so cleaning it again changes nothing.
@@ -412,6 +413,21 @@ impl Client {
                 launch.env(k, v)
             })
             .start()
+    }
+
+    /// The port of the metrics endpoint, from the client's log line
+    /// `metrics on http://127.0.0.1:PORT/metrics` (for `metrics_listen`
+    /// `127.0.0.1:0`, where the system picks the port).
+    pub fn metrics_port(&self) -> u16 {
+        const SAYS: &str = "metrics on http://127.0.0.1:";
+        assert!(self.wait_output(SAYS, WAIT), "{}", self.output());
+        let output = self.output();
+        let at = output.find(SAYS).map_or(0, |at| at + SAYS.len());
+        output[at..]
+            .split('/')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("no metrics port in:\n{output}"))
     }
 
     /// Everything printed so far (stdout and stderr, interleaved by line).
