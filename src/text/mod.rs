@@ -31,6 +31,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod errors;
+pub mod metrics;
 pub mod startup;
 
 use std::fmt;
@@ -360,10 +361,17 @@ mod tests {
 
     /// Every part of the catalogue.
     fn every_message() -> impl Iterator<Item = &'static Msg> {
-        [check::ALL, cli::ALL, config::ALL, errors::ALL, startup::ALL]
-            .into_iter()
-            .flatten()
-            .copied()
+        [
+            check::ALL,
+            cli::ALL,
+            config::ALL,
+            errors::ALL,
+            metrics::ALL,
+            startup::ALL,
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
     }
 
     /// The placeholders of a template: each argument's name with its number
