@@ -32,6 +32,7 @@ mod exit;
 mod first_run;
 mod hub;
 mod logging;
+mod metrics;
 mod ollama;
 mod protocol;
 mod relay;
