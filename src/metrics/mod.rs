@@ -22,11 +22,14 @@
 #![allow(dead_code, unused_imports)]
 
 mod prometheus;
+mod server;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
+
+pub use server::{bind, start, MetricsError, Ready};
 
 /// The histograms' upper bounds, in milliseconds (Prometheus's `le`, in
 /// seconds: 0.05 ... 300): from a quick first piece to the longest answer
