@@ -38,91 +38,81 @@ fn single(out: &mut String, name: &str, kind: &str, help: &str, value: &dyn Disp
 
 fn client(out: &mut String, m: &Metrics) {
     requests(out, m);
-    let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Relaxed);
-    let counter = "counter";
-    let gauge = "gauge";
-    single(
-        out,
-        "ollama_proxy_tokens_generated_total",
-        counter,
-        "Tokens Ollama generated for finished answers (its eval_count).",
-        &get(&m.tokens),
-    );
-    single(
-        out,
-        "ollama_proxy_prompt_tokens_total",
-        counter,
-        "Prompt tokens Ollama evaluated for finished answers (its prompt_eval_count).",
-        &get(&m.prompt_tokens),
-    );
-    single(
-        out,
-        "ollama_proxy_pieces_sent_total",
-        counter,
-        "Answer pieces handed to the hub's writer.",
-        &get(&m.pieces),
-    );
-    single(
-        out,
-        "ollama_proxy_hub_connected",
-        gauge,
-        "1 while the WebSocket to the hub is up, else 0.",
-        &u8::from(m.hub_connected()),
-    );
-    single(
-        out,
-        "ollama_proxy_hub_connections_total",
-        counter,
-        "Connections to the hub made since the start.",
-        &get(&m.hub_connections),
-    );
-    single(
-        out,
-        "ollama_proxy_requests_running",
-        gauge,
-        "Requests a worker is answering now.",
-        &m.requests_running.load(Relaxed),
-    );
-    single(
-        out,
-        "ollama_proxy_queue_depth",
-        gauge,
-        "Requests waiting for a worker.",
-        &m.queue_depth.load(Relaxed),
-    );
-    single(
-        out,
-        "ollama_proxy_outbox_bytes",
-        gauge,
-        "Bytes of answer frames not yet sent to the hub.",
-        &get(&m.outbox_bytes),
-    );
+    unlabelled(out, m);
     ollama_up(out, m);
     histograms(out, m);
     let version = env!("CARGO_PKG_VERSION");
-    family(
-        out,
-        "ollama_proxy_build_info",
-        gauge,
-        "The client's version; always 1.",
-    );
+    let help = "The client's version; always 1.";
+    family(out, "ollama_proxy_build_info", "gauge", help);
     let _ = writeln!(out, "ollama_proxy_build_info{{version=\"{version}\"}} 1");
+}
+
+/// The families of one sample without labels: name, type, help, value.
+fn unlabelled(out: &mut String, m: &Metrics) {
+    let (counter, gauge) = ("counter", "gauge");
+    let families: [(&str, &str, &str, &dyn Display); 8] = [
+        (
+            "ollama_proxy_tokens_generated_total",
+            counter,
+            "Tokens Ollama generated for finished answers (its eval_count).",
+            &m.tokens.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_prompt_tokens_total",
+            counter,
+            "Prompt tokens Ollama evaluated for finished answers (its prompt_eval_count).",
+            &m.prompt_tokens.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_pieces_sent_total",
+            counter,
+            "Answer pieces handed to the hub's writer.",
+            &m.pieces.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_hub_connected",
+            gauge,
+            "1 while the WebSocket to the hub is up, else 0.",
+            &u8::from(m.hub_connected()),
+        ),
+        (
+            "ollama_proxy_hub_connections_total",
+            counter,
+            "Connections to the hub made since the start.",
+            &m.hub_connections.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_requests_running",
+            gauge,
+            "Requests a worker is answering now.",
+            &m.requests_running.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_queue_depth",
+            gauge,
+            "Requests waiting for a worker.",
+            &m.queue_depth.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_outbox_bytes",
+            gauge,
+            "Bytes of answer frames not yet sent to the hub.",
+            &m.outbox_bytes.load(Relaxed),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        single(out, name, kind, help, value);
+    }
 }
 
 /// Every outcome, zero or not, so that rates and ratios never miss one.
 fn requests(out: &mut String, m: &Metrics) {
     let name = "ollama_proxy_requests_total";
-    family(
-        out,
-        name,
-        "counter",
-        "Finished requests, by how they ended.",
-    );
+    let help = "Finished requests, by how they ended.";
+    family(out, name, "counter", help);
     for outcome in Outcome::ALL {
-        let count = m
-            .requests
-            .get(outcome.index())
-            .map_or(0, |c| c.load(Relaxed));
+        let slot = m.requests.get(outcome.index());
+        let count = slot.map_or(0, |c| c.load(Relaxed));
         let label = outcome.label();
         let _ = writeln!(out, "{name}{{outcome=\"{label}\"}} {count}");
     }
@@ -199,10 +189,10 @@ impl Process {
                 .zip(page)
                 .map(|(pages, page)| pages.saturating_mul(page)),
             cpu_ms: stat.zip(hz).map(|(stat, hz)| ticks_ms(stat.cpu, hz)),
-            start_ms: stat
-                .zip(hz)
-                .zip(btime)
-                .map(|((stat, hz), btime)| btime.saturating_mul(1000) + ticks_ms(stat.start, hz)),
+            start_ms: stat.zip(hz).zip(btime).map(|((stat, hz), btime)| {
+                let since_boot = ticks_ms(stat.start, hz);
+                btime.saturating_mul(1000).saturating_add(since_boot)
+            }),
         }
     }
 }
@@ -213,24 +203,14 @@ fn process(out: &mut String, p: &Process) {
         single(out, "process_resident_memory_bytes", "gauge", help, &bytes);
     }
     if let Some(ms) = p.cpu_ms {
+        let name = "process_cpu_seconds_total";
         let help = "Total user and system CPU time spent in seconds.";
-        single(
-            out,
-            "process_cpu_seconds_total",
-            "counter",
-            help,
-            &seconds(ms),
-        );
+        single(out, name, "counter", help, &seconds(ms));
     }
     if let Some(ms) = p.start_ms {
+        let name = "process_start_time_seconds";
         let help = "Start time of the process since unix epoch in seconds.";
-        single(
-            out,
-            "process_start_time_seconds",
-            "gauge",
-            help,
-            &seconds(ms),
-        );
+        single(out, name, "gauge", help, &seconds(ms));
     }
 }
 
