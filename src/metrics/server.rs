@@ -17,7 +17,10 @@
 //! `Allow`; an unknown path, 404. `HEAD` is answered like `GET` without
 //! the body (same `Content-Length`). Every answer says
 //! `Connection: close` and carries `Content-Length`; request headers are
-//! not read, only skipped.
+//! not read, only skipped. After answering anything but a bodiless GET or
+//! HEAD, what the client still sends is read and thrown away until it
+//! closes, within the same deadline: closing over unread bytes would make
+//! the kernel reset the connection, which can destroy the answer unread.
 //!
 //! [`bind`] opens the port from the `metrics_listen` setting and refuses
 //! an address other than loopback unless `metrics_public` allows it: the
