@@ -34,6 +34,7 @@ mod first_run;
 mod hub;
 mod ledger;
 mod logging;
+mod metrics;
 mod ollama;
 mod protocol;
 mod relay;

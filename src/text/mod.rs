@@ -31,6 +31,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod errors;
+pub mod metrics;
 pub mod startup;
 pub mod stats;
 
@@ -363,6 +364,7 @@ mod tests {
             cli::ALL,
             config::ALL,
             errors::ALL,
+            metrics::ALL,
             startup::ALL,
             stats::ALL,
         ]

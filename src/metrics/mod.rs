@@ -1,0 +1,340 @@
+//! Live figures of the running client for Prometheus, and its health, on a
+//! loopback HTTP port (`metrics_listen`): `/metrics`, `/healthz`, `/readyz`.
+//!
+//! Owns [`Metrics`], the figures themselves: plain atomics, so that the
+//! threads that count (the relay's workers per piece and per request, the
+//! dispatcher, the writer, the connection loop) never take a lock or make a
+//! system call for it, and never wait for a scrape. Data flows one way:
+//!
+//! - the per-piece path calls [`Metrics::piece_sent`] (one relaxed add);
+//! - gauges are set where they change ([`Metrics::request_started`],
+//!   [`Metrics::queue_depth_add`], [`Metrics::set_outbox_bytes`], ...);
+//! - every finished answer and every hub connection reaches
+//!   [`Metrics`] through [`Accounts`] (`accounting::Books`), once per
+//!   answer: outcome counts, tokens, the two latency histograms;
+//! - the `metrics` thread ([`server`]) reads the atomics on each scrape and
+//!   renders them ([`prometheus`]); it never touches the others' threads.
+//!
+//! A scrape reads each atomic on its own (relaxed): figures that change
+//! together (a histogram's count and its sum) may be one answer apart,
+//! which Prometheus tolerates; every counter only grows.
+// Until `serve` and `relay` wire it in.
+#![allow(dead_code, unused_imports)]
+
+mod prometheus;
+mod server;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+
+use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
+
+pub use server::{bind, start, MetricsError, Ready};
+
+/// The histograms' upper bounds, in milliseconds (Prometheus's `le`, in
+/// seconds: 0.05 ... 300): from a quick first piece to the longest answer
+/// the relay lets run.
+pub const BUCKETS_MS: [u64; 12] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000,
+];
+
+/// A latency histogram of fixed buckets.
+///
+/// Each observation adds one to exactly one slot (the first bound it does
+/// not exceed, or the last slot, above every bound), so that the count is
+/// the slots' total and the `+Inf` bucket always equals `_count`; the
+/// cumulative buckets Prometheus wants are summed at render time.
+#[derive(Default)]
+pub struct Histogram {
+    slots: [AtomicU64; BUCKETS_MS.len() + 1],
+    sum_ms: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, ms: u64) {
+        let slot = BUCKETS_MS.partition_point(|&bound| bound < ms);
+        // `partition_point` is at most `BUCKETS_MS.len()`: always a slot.
+        if let Some(slot) = self.slots.get(slot) {
+            slot.fetch_add(1, Relaxed);
+        }
+        self.sum_ms.fetch_add(ms, Relaxed);
+    }
+
+    /// Observations at or below each bound in turn, then all of them
+    /// (`+Inf`, the count).
+    pub fn cumulative(&self) -> [u64; BUCKETS_MS.len() + 1] {
+        let mut total = 0u64;
+        self.slots.each_ref().map(|slot| {
+            total = total.wrapping_add(slot.load(Relaxed));
+            total
+        })
+    }
+
+    pub fn sum_ms(&self) -> u64 {
+        self.sum_ms.load(Relaxed)
+    }
+}
+
+/// Whether Ollama answered, as last seen.
+const OLLAMA_UNKNOWN: u8 = 0;
+const OLLAMA_DOWN: u8 = 1;
+const OLLAMA_UP: u8 = 2;
+
+/// The figures; one per process, shared as `Arc<Metrics>`.
+#[derive(Default)]
+pub struct Metrics {
+    /// Finished requests by [`Outcome::index`].
+    requests: [AtomicU64; Outcome::ALL.len()],
+    tokens: AtomicU64,
+    prompt_tokens: AtomicU64,
+    pieces: AtomicU64,
+    hub_connected: AtomicBool,
+    hub_connections: AtomicU64,
+    // Gauges that go up and down are signed: a stray extra "finished"
+    // shows as -1 instead of wrapping to 2^64.
+    requests_running: AtomicI64,
+    queue_depth: AtomicI64,
+    outbox_bytes: AtomicU64,
+    ollama: AtomicU8,
+    first_piece: Histogram,
+    answer: Histogram,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        Arc::new(Metrics::default())
+    }
+
+    /// One piece of an answer went to the writer. The per-piece path: one
+    /// relaxed add.
+    pub fn piece_sent(&self) {
+        self.pieces.fetch_add(1, Relaxed);
+    }
+
+    /// A worker took a request to Ollama.
+    pub fn request_started(&self) {
+        self.requests_running.fetch_add(1, Relaxed);
+    }
+
+    /// The worker is done with it (whatever the outcome).
+    pub fn request_finished(&self) {
+        self.requests_running.fetch_sub(1, Relaxed);
+    }
+
+    /// Requests waiting for a worker: +1 when queued, -1 when taken.
+    pub fn queue_depth_add(&self, delta: i64) {
+        self.queue_depth.fetch_add(delta, Relaxed);
+    }
+
+    /// Bytes of answer frames the writer holds, not yet sent to the hub.
+    pub fn set_outbox_bytes(&self, bytes: u64) {
+        self.outbox_bytes.store(bytes, Relaxed);
+    }
+
+    /// Whether Ollama could be reached, by a request or a probe.
+    pub fn set_ollama_up(&self, up: bool) {
+        let state = if up { OLLAMA_UP } else { OLLAMA_DOWN };
+        self.ollama.store(state, Relaxed);
+    }
+
+    /// Whether Ollama was reachable last time; `None` until a request or a
+    /// probe found out.
+    pub fn ollama_up(&self) -> Option<bool> {
+        match self.ollama.load(Relaxed) {
+            OLLAMA_UP => Some(true),
+            OLLAMA_DOWN => Some(false),
+            _ => None,
+        }
+    }
+
+    pub fn hub_connected(&self) -> bool {
+        self.hub_connected.load(Relaxed)
+    }
+
+    /// The figures' view of `/readyz`: ready when the hub is connected and
+    /// Ollama was reachable last time; the reason otherwise. An Ollama not
+    /// seen yet is not ready ("not checked yet"): the `ready` function
+    /// given to [`start`] should probe it first (and call
+    /// [`Metrics::set_ollama_up`]) when [`Metrics::ollama_up`] is `None`.
+    pub fn readiness(&self) -> Result<(), String> {
+        if !self.hub_connected() {
+            return Err("not connected to the hub".into());
+        }
+        match self.ollama_up() {
+            Some(true) => Ok(()),
+            Some(false) => Err("Ollama is not reachable".into()),
+            None => Err("Ollama not checked yet".into()),
+        }
+    }
+}
+
+/// What an answer says about Ollama: `Some(up)` when it shows, `None` when
+/// the request never reached it (busy, shutdown, refused) or the ending is
+/// ambiguous (a timeout, a cut).
+fn ollama_seen(record: &AnswerRecord) -> Option<bool> {
+    match (record.outcome, record.error) {
+        (Outcome::Ok, _) => Some(true),
+        (_, Some("ollama_unreachable")) => Some(false),
+        // Ollama answered, with an error of its own.
+        (_, Some("model_missing" | "ollama_error")) => Some(true),
+        _ => None,
+    }
+}
+
+impl Accounts for Metrics {
+    fn answered(&self, record: &AnswerRecord) {
+        if let Some(count) = self.requests.get(record.outcome.index()) {
+            count.fetch_add(1, Relaxed);
+        }
+        self.tokens.fetch_add(record.tokens.unwrap_or(0), Relaxed);
+        let prompt = record.prompt_tokens.unwrap_or(0);
+        self.prompt_tokens.fetch_add(prompt, Relaxed);
+        if let Some(ms) = record.first_piece_ms {
+            self.first_piece.observe(ms);
+        }
+        self.answer.observe(record.total_ms);
+        if let Some(up) = ollama_seen(record) {
+            self.set_ollama_up(up);
+        }
+    }
+
+    fn hub(&self, event: &HubEvent) {
+        match event {
+            HubEvent::Connected => {
+                self.hub_connected.store(true, Relaxed);
+                self.hub_connections.fetch_add(1, Relaxed);
+            }
+            HubEvent::Disconnected(_) => self.hub_connected.store(false, Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A finished request, ok unless changed.
+    pub(crate) fn record(outcome: Outcome, error: Option<&'static str>) -> AnswerRecord {
+        AnswerRecord {
+            message_id: "1".into(),
+            stream: true,
+            model: "llama3".into(),
+            outcome,
+            error,
+            prompt_chars: 10,
+            answer_chars: 20,
+            pieces: 3,
+            prompt_tokens: Some(7),
+            tokens: Some(11),
+            first_piece_ms: Some(40),
+            total_ms: 900,
+            load_ms: None,
+        }
+    }
+
+    #[test]
+    fn each_observation_lands_in_the_first_bucket_it_does_not_exceed() {
+        let h = Histogram::default();
+        for ms in [0, 50, 51, 100, 999, 1_000, 300_000, 300_001, u64::MAX / 4] {
+            h.observe(ms);
+        }
+        let c = h.cumulative();
+        // le: 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 120 300 +Inf
+        assert_eq!(c, [2, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 7, 9]);
+        let sum = 50 + 51 + 100 + 999 + 1_000 + 300_000 + 300_001 + u64::MAX / 4;
+        assert_eq!(h.sum_ms(), sum);
+    }
+
+    #[test]
+    fn an_empty_histogram_is_all_zeros() {
+        let h = Histogram::default();
+        assert_eq!(h.cumulative(), [0; BUCKETS_MS.len() + 1]);
+        assert_eq!(h.sum_ms(), 0);
+    }
+
+    #[test]
+    fn buckets_are_increasing() {
+        assert!(BUCKETS_MS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn answers_count_by_outcome_with_tokens_and_latencies() {
+        let m = Metrics::new();
+        m.answered(&record(Outcome::Ok, None));
+        let mut busy = record(Outcome::Busy, Some("busy"));
+        (busy.tokens, busy.prompt_tokens, busy.first_piece_ms) = (None, None, None);
+        busy.total_ms = 0;
+        m.answered(&busy);
+        let counts: Vec<u64> = m.requests.iter().map(|c| c.load(Relaxed)).collect();
+        assert_eq!(counts, [1, 0, 1, 0]);
+        assert_eq!(m.tokens.load(Relaxed), 11);
+        assert_eq!(m.prompt_tokens.load(Relaxed), 7);
+        assert_eq!(m.first_piece.cumulative()[0], 1);
+        assert_eq!(m.first_piece.cumulative()[12], 1);
+        assert_eq!(m.answer.cumulative()[12], 2);
+        assert_eq!(m.answer.sum_ms(), 900);
+    }
+
+    #[test]
+    fn answers_tell_whether_ollama_is_up() {
+        let m = Metrics::new();
+        assert_eq!(m.ollama_up(), None);
+        let cases = [
+            (Outcome::Error, Some("ollama_unreachable"), Some(false)),
+            (Outcome::Busy, Some("busy"), Some(false)),
+            (Outcome::Shutdown, Some("shutdown"), Some(false)),
+            (Outcome::Error, Some("timeout"), Some(false)),
+            (Outcome::Ok, None, Some(true)),
+            (Outcome::Error, Some("bad_request"), Some(true)),
+            (Outcome::Error, Some("ollama_unreachable"), Some(false)),
+            (Outcome::Error, Some("model_missing"), Some(true)),
+        ];
+        for (outcome, error, expected) in cases {
+            m.answered(&record(outcome, error));
+            assert_eq!(m.ollama_up(), expected, "{outcome:?} {error:?}");
+        }
+    }
+
+    #[test]
+    fn gauges_go_up_and_down() {
+        let m = Metrics::new();
+        m.request_started();
+        m.request_started();
+        m.request_finished();
+        m.queue_depth_add(3);
+        m.queue_depth_add(-1);
+        m.set_outbox_bytes(4096);
+        m.piece_sent();
+        assert_eq!(m.requests_running.load(Relaxed), 1);
+        assert_eq!(m.queue_depth.load(Relaxed), 2);
+        assert_eq!(m.outbox_bytes.load(Relaxed), 4096);
+        assert_eq!(m.pieces.load(Relaxed), 1);
+        m.request_finished();
+        m.request_finished();
+        assert_eq!(m.requests_running.load(Relaxed), -1);
+    }
+
+    #[test]
+    fn hub_events_set_the_connection_gauge_and_count_connections() {
+        let m = Metrics::new();
+        m.hub(&HubEvent::Connected);
+        m.hub(&HubEvent::Disconnected("eof".into()));
+        m.hub(&HubEvent::Connected);
+        assert!(m.hub_connected());
+        assert_eq!(m.hub_connections.load(Relaxed), 2);
+        m.hub(&HubEvent::Disconnected("eof".into()));
+        assert!(!m.hub_connected());
+    }
+
+    #[test]
+    fn readiness_needs_the_hub_and_a_reachable_ollama() {
+        let m = Metrics::new();
+        assert_eq!(m.readiness(), Err("not connected to the hub".into()));
+        m.hub(&HubEvent::Connected);
+        assert_eq!(m.readiness(), Err("Ollama not checked yet".into()));
+        m.set_ollama_up(false);
+        assert_eq!(m.readiness(), Err("Ollama is not reachable".into()));
+        m.set_ollama_up(true);
+        assert_eq!(m.readiness(), Ok(()));
+    }
+}

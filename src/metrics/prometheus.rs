@@ -1,0 +1,547 @@
+//! [`Metrics`] in Prometheus's text exposition format, version 0.0.4: a
+//! `# HELP` and a `# TYPE` line for every family, then its samples. Also
+//! the standard `process_*` figures, read from `/proc` on each scrape
+//! (each one only when it can be read: another system, a locked-down
+//! `/proc`).
+//!
+//! Durations are kept in whole milliseconds and written as seconds with
+//! integer arithmetic ([`seconds`]), so no float formatting is needed.
+
+use std::fmt::{Display, Write};
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::{Histogram, Metrics, BUCKETS_MS};
+use crate::accounting::Outcome;
+
+/// The `Content-Type` of [`render`]'s text.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The whole scrape: the client's figures, then the process's.
+pub fn render(metrics: &Metrics) -> String {
+    let mut out = String::with_capacity(4096);
+    client(&mut out, metrics);
+    process(&mut out, &Process::read());
+    out
+}
+
+/// `# HELP` and `# TYPE` of a family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    // Writing to a String cannot fail.
+    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+}
+
+/// A family of one sample without labels.
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: &dyn Display) {
+    family(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+fn client(out: &mut String, m: &Metrics) {
+    requests(out, m);
+    unlabelled(out, m);
+    ollama_up(out, m);
+    histograms(out, m);
+    let version = env!("CARGO_PKG_VERSION");
+    let help = "The client's version; always 1.";
+    family(out, "ollama_proxy_build_info", "gauge", help);
+    let _ = writeln!(out, "ollama_proxy_build_info{{version=\"{version}\"}} 1");
+}
+
+/// The families of one sample without labels: name, type, help, value.
+fn unlabelled(out: &mut String, m: &Metrics) {
+    let (counter, gauge) = ("counter", "gauge");
+    let families: [(&str, &str, &str, &dyn Display); 8] = [
+        (
+            "ollama_proxy_tokens_generated_total",
+            counter,
+            "Tokens Ollama generated for finished answers (its eval_count).",
+            &m.tokens.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_prompt_tokens_total",
+            counter,
+            "Prompt tokens Ollama evaluated for finished answers (its prompt_eval_count).",
+            &m.prompt_tokens.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_pieces_sent_total",
+            counter,
+            "Answer pieces handed to the hub's writer.",
+            &m.pieces.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_hub_connected",
+            gauge,
+            "1 while the WebSocket to the hub is up, else 0.",
+            &u8::from(m.hub_connected()),
+        ),
+        (
+            "ollama_proxy_hub_connections_total",
+            counter,
+            "Connections to the hub made since the start.",
+            &m.hub_connections.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_requests_running",
+            gauge,
+            "Requests a worker is answering now.",
+            &m.requests_running.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_queue_depth",
+            gauge,
+            "Requests waiting for a worker.",
+            &m.queue_depth.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_outbox_bytes",
+            gauge,
+            "Bytes of answer frames not yet sent to the hub.",
+            &m.outbox_bytes.load(Relaxed),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        single(out, name, kind, help, value);
+    }
+}
+
+/// Every outcome, zero or not, so that rates and ratios never miss one.
+fn requests(out: &mut String, m: &Metrics) {
+    let name = "ollama_proxy_requests_total";
+    let help = "Finished requests, by how they ended.";
+    family(out, name, "counter", help);
+    for outcome in Outcome::ALL {
+        let slot = m.requests.get(outcome.index());
+        let count = slot.map_or(0, |c| c.load(Relaxed));
+        let label = outcome.label();
+        let _ = writeln!(out, "{name}{{outcome=\"{label}\"}} {count}");
+    }
+}
+
+/// No sample until a request or a probe has found out: an alert on
+/// `ollama_proxy_ollama_up == 0` must not fire for "not checked yet".
+fn ollama_up(out: &mut String, m: &Metrics) {
+    let name = "ollama_proxy_ollama_up";
+    let help = "1 if Ollama was reachable at the last request or probe, else 0; \
+                absent until the first one.";
+    family(out, name, "gauge", help);
+    if let Some(up) = m.ollama_up() {
+        let _ = writeln!(out, "{name} {}", u8::from(up));
+    }
+}
+
+fn histograms(out: &mut String, m: &Metrics) {
+    histogram(
+        out,
+        "ollama_proxy_first_piece_seconds",
+        "From a request's arrival to its first answer piece.",
+        &m.first_piece,
+    );
+    histogram(
+        out,
+        "ollama_proxy_answer_seconds",
+        "From a request's arrival to its last frame, refused requests included.",
+        &m.answer,
+    );
+}
+
+fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
+    family(out, name, "histogram", help);
+    let cumulative = h.cumulative();
+    for (bound, count) in BUCKETS_MS.iter().zip(cumulative) {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {count}", seconds(*bound));
+    }
+    let count = cumulative.last().copied().unwrap_or(0);
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum {}", seconds(h.sum_ms()));
+    let _ = writeln!(out, "{name}_count {count}");
+}
+
+/// Milliseconds as seconds in decimal, without trailing zeros: 50 ->
+/// `0.05`, 1000 -> `1`, 2500 -> `2.5`, 1234 -> `1.234`.
+fn seconds(ms: u64) -> String {
+    let (whole, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{frac:03}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+/// The `process_*` figures, as far as `/proc` tells.
+#[derive(Debug, Default, PartialEq)]
+struct Process {
+    resident_bytes: Option<u64>,
+    cpu_ms: Option<u64>,
+    /// Since the Unix epoch.
+    start_ms: Option<u64>,
+}
+
+impl Process {
+    fn read() -> Process {
+        let file = |path| std::fs::read_to_string(path).ok();
+        let (page, hz) = (sysconf(libc::_SC_PAGESIZE), sysconf(libc::_SC_CLK_TCK));
+        let stat = file("/proc/self/stat").and_then(|text| stat_ticks(&text));
+        let btime = file("/proc/stat").and_then(|text| boot_time(&text));
+        let resident = file("/proc/self/statm").and_then(|text| resident_pages(&text));
+        Process {
+            resident_bytes: resident
+                .zip(page)
+                .map(|(pages, page)| pages.saturating_mul(page)),
+            cpu_ms: stat.zip(hz).map(|(stat, hz)| ticks_ms(stat.cpu, hz)),
+            start_ms: stat.zip(hz).zip(btime).map(|((stat, hz), btime)| {
+                let since_boot = ticks_ms(stat.start, hz);
+                btime.saturating_mul(1000).saturating_add(since_boot)
+            }),
+        }
+    }
+}
+
+fn process(out: &mut String, p: &Process) {
+    if let Some(bytes) = p.resident_bytes {
+        let help = "Resident memory size in bytes.";
+        single(out, "process_resident_memory_bytes", "gauge", help, &bytes);
+    }
+    if let Some(ms) = p.cpu_ms {
+        let name = "process_cpu_seconds_total";
+        let help = "Total user and system CPU time spent in seconds.";
+        single(out, name, "counter", help, &seconds(ms));
+    }
+    if let Some(ms) = p.start_ms {
+        let name = "process_start_time_seconds";
+        let help = "Start time of the process since unix epoch in seconds.";
+        single(out, name, "gauge", help, &seconds(ms));
+    }
+}
+
+/// A positive `sysconf` value.
+fn sysconf(name: libc::c_int) -> Option<u64> {
+    // SAFETY: sysconf only reads a system parameter.
+    let value = unsafe { libc::sysconf(name) };
+    u64::try_from(value).ok().filter(|v| *v > 0)
+}
+
+fn ticks_ms(ticks: u64, hz: u64) -> u64 {
+    ticks.saturating_mul(1000) / hz.max(1)
+}
+
+/// The fields of `/proc/self/stat` used here, in clock ticks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct StatTicks {
+    /// utime + stime.
+    cpu: u64,
+    /// Since boot.
+    start: u64,
+}
+
+/// From `/proc/self/stat`: `pid (comm) state ...`. The command name may
+/// hold spaces and parentheses, so fields are counted after the last `)`:
+/// there, field 3 (`state`) is the first, so utime (14), stime (15) and
+/// starttime (22) are the 12th, 13th and 20th.
+fn stat_ticks(text: &str) -> Option<StatTicks> {
+    let (_, after) = text.rsplit_once(')')?;
+    let fields: Vec<&str> = after.split_ascii_whitespace().collect();
+    let field = |n: usize| fields.get(n)?.parse::<u64>().ok();
+    let cpu = field(11)?.checked_add(field(12)?)?;
+    Some(StatTicks {
+        cpu,
+        start: field(19)?,
+    })
+}
+
+/// The `btime` line of `/proc/stat`: the boot time, in Unix seconds.
+fn boot_time(text: &str) -> Option<u64> {
+    let line = text.lines().find_map(|line| line.strip_prefix("btime "))?;
+    line.trim().parse().ok()
+}
+
+/// The second field of `/proc/self/statm`: resident pages.
+fn resident_pages(text: &str) -> Option<u64> {
+    text.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounting::{Accounts, HubEvent};
+    use crate::metrics::tests::record;
+
+    const EMPTY: &str = "\
+# HELP ollama_proxy_requests_total Finished requests, by how they ended.
+# TYPE ollama_proxy_requests_total counter
+ollama_proxy_requests_total{outcome=\"ok\"} 0
+ollama_proxy_requests_total{outcome=\"error\"} 0
+ollama_proxy_requests_total{outcome=\"busy\"} 0
+ollama_proxy_requests_total{outcome=\"shutdown\"} 0
+# HELP ollama_proxy_tokens_generated_total Tokens Ollama generated for finished answers (its eval_count).
+# TYPE ollama_proxy_tokens_generated_total counter
+ollama_proxy_tokens_generated_total 0
+# HELP ollama_proxy_prompt_tokens_total Prompt tokens Ollama evaluated for finished answers (its prompt_eval_count).
+# TYPE ollama_proxy_prompt_tokens_total counter
+ollama_proxy_prompt_tokens_total 0
+# HELP ollama_proxy_pieces_sent_total Answer pieces handed to the hub's writer.
+# TYPE ollama_proxy_pieces_sent_total counter
+ollama_proxy_pieces_sent_total 0
+# HELP ollama_proxy_hub_connected 1 while the WebSocket to the hub is up, else 0.
+# TYPE ollama_proxy_hub_connected gauge
+ollama_proxy_hub_connected 0
+# HELP ollama_proxy_hub_connections_total Connections to the hub made since the start.
+# TYPE ollama_proxy_hub_connections_total counter
+ollama_proxy_hub_connections_total 0
+# HELP ollama_proxy_requests_running Requests a worker is answering now.
+# TYPE ollama_proxy_requests_running gauge
+ollama_proxy_requests_running 0
+# HELP ollama_proxy_queue_depth Requests waiting for a worker.
+# TYPE ollama_proxy_queue_depth gauge
+ollama_proxy_queue_depth 0
+# HELP ollama_proxy_outbox_bytes Bytes of answer frames not yet sent to the hub.
+# TYPE ollama_proxy_outbox_bytes gauge
+ollama_proxy_outbox_bytes 0
+# HELP ollama_proxy_ollama_up 1 if Ollama was reachable at the last request or probe, else 0; absent until the first one.
+# TYPE ollama_proxy_ollama_up gauge
+# HELP ollama_proxy_first_piece_seconds From a request's arrival to its first answer piece.
+# TYPE ollama_proxy_first_piece_seconds histogram
+ollama_proxy_first_piece_seconds_bucket{le=\"0.05\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"0.1\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"0.25\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"0.5\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"1\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"2.5\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"5\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"10\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"30\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"60\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"120\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"300\"} 0
+ollama_proxy_first_piece_seconds_bucket{le=\"+Inf\"} 0
+ollama_proxy_first_piece_seconds_sum 0
+ollama_proxy_first_piece_seconds_count 0
+# HELP ollama_proxy_answer_seconds From a request's arrival to its last frame, refused requests included.
+# TYPE ollama_proxy_answer_seconds histogram
+ollama_proxy_answer_seconds_bucket{le=\"0.05\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"0.1\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"0.25\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"0.5\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"1\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"2.5\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"5\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"10\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"30\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"60\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"120\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"300\"} 0
+ollama_proxy_answer_seconds_bucket{le=\"+Inf\"} 0
+ollama_proxy_answer_seconds_sum 0
+ollama_proxy_answer_seconds_count 0
+# HELP ollama_proxy_build_info The client's version; always 1.
+# TYPE ollama_proxy_build_info gauge
+";
+
+    fn client_text(m: &Metrics) -> String {
+        let mut out = String::new();
+        client(&mut out, m);
+        out
+    }
+
+    fn build_info() -> String {
+        let version = env!("CARGO_PKG_VERSION");
+        format!("ollama_proxy_build_info{{version=\"{version}\"}} 1\n")
+    }
+
+    #[test]
+    fn fresh_figures_render_every_family_at_zero() {
+        let m = Metrics::new();
+        assert_eq!(client_text(&m), format!("{EMPTY}{}", build_info()));
+    }
+
+    /// `expected` lines replace those of the empty rendering that start
+    /// with the same name and labels.
+    fn empty_with(expected: &[&str]) -> String {
+        let mut text = format!("{EMPTY}{}", build_info());
+        for line in expected {
+            let (key, _) = line.rsplit_once(' ').unwrap();
+            let start = text.find(&format!("\n{key} ")).unwrap() + 1;
+            let end = start + text[start..].find('\n').unwrap();
+            text.replace_range(start..end, line);
+        }
+        text
+    }
+
+    #[test]
+    fn known_figures_render_exactly() {
+        let m = Metrics::new();
+        m.answered(&record(Outcome::Ok, None));
+        let mut slow = record(Outcome::Error, Some("timeout"));
+        (slow.first_piece_ms, slow.total_ms, slow.tokens) = (Some(2_500), 301_234, None);
+        m.answered(&slow);
+        m.hub(&HubEvent::Connected);
+        m.piece_sent();
+        m.piece_sent();
+        m.request_started();
+        m.queue_depth_add(-2);
+        m.set_outbox_bytes(123);
+        let mut expected = vec![
+            "ollama_proxy_requests_total{outcome=\"ok\"} 1",
+            "ollama_proxy_requests_total{outcome=\"error\"} 1",
+            "ollama_proxy_tokens_generated_total 11",
+            "ollama_proxy_prompt_tokens_total 14",
+            "ollama_proxy_pieces_sent_total 2",
+            "ollama_proxy_hub_connected 1",
+            "ollama_proxy_hub_connections_total 1",
+            "ollama_proxy_requests_running 1",
+            "ollama_proxy_queue_depth -2",
+            "ollama_proxy_outbox_bytes 123",
+            "ollama_proxy_first_piece_seconds_sum 2.54",
+            "ollama_proxy_first_piece_seconds_count 2",
+            "ollama_proxy_answer_seconds_sum 302.134",
+            "ollama_proxy_answer_seconds_count 2",
+            "ollama_proxy_answer_seconds_bucket{le=\"+Inf\"} 2",
+            "ollama_proxy_first_piece_seconds_bucket{le=\"+Inf\"} 2",
+        ];
+        // 40 ms and 2.5 s (a bound is "less than or equal").
+        for le in ["0.05", "0.1", "0.25", "0.5", "1"] {
+            expected.push(leak(format!(
+                "ollama_proxy_first_piece_seconds_bucket{{le=\"{le}\"}} 1"
+            )));
+        }
+        for le in ["2.5", "5", "10", "30", "60", "120", "300"] {
+            expected.push(leak(format!(
+                "ollama_proxy_first_piece_seconds_bucket{{le=\"{le}\"}} 2"
+            )));
+        }
+        // 0.9 s and 301.234 s, above the last bound.
+        for le in ["1", "2.5", "5", "10", "30", "60", "120", "300"] {
+            expected.push(leak(format!(
+                "ollama_proxy_answer_seconds_bucket{{le=\"{le}\"}} 1"
+            )));
+        }
+        let mut text = empty_with(&expected);
+        let up = "# TYPE ollama_proxy_ollama_up gauge\n";
+        text = text.replace(up, &format!("{up}ollama_proxy_ollama_up 1\n"));
+        assert_eq!(client_text(&m), text);
+    }
+
+    fn leak(line: String) -> &'static str {
+        Box::leak(line.into_boxed_str())
+    }
+
+    #[test]
+    fn ollama_up_has_a_sample_once_known() {
+        let m = Metrics::new();
+        assert!(!client_text(&m).contains("\nollama_proxy_ollama_up "));
+        m.set_ollama_up(false);
+        assert!(client_text(&m).contains("\nollama_proxy_ollama_up 0\n"));
+        m.set_ollama_up(true);
+        assert!(client_text(&m).contains("\nollama_proxy_ollama_up 1\n"));
+    }
+
+    #[test]
+    fn milliseconds_are_written_as_seconds() {
+        let cases = [
+            (0, "0"),
+            (1, "0.001"),
+            (10, "0.01"),
+            (50, "0.05"),
+            (250, "0.25"),
+            (1_000, "1"),
+            (1_234, "1.234"),
+            (2_500, "2.5"),
+            (300_000, "300"),
+            (u64::MAX, "18446744073709551.615"),
+        ];
+        for (ms, text) in cases {
+            assert_eq!(seconds(ms), text);
+        }
+    }
+
+    #[test]
+    fn the_version_needs_no_escaping_in_a_label() {
+        assert!(!env!("CARGO_PKG_VERSION").contains(['"', '\\', '\n']));
+    }
+
+    #[test]
+    fn process_figures_render_only_when_known() {
+        let mut out = String::new();
+        process(&mut out, &Process::default());
+        assert_eq!(out, "");
+        let p = Process {
+            resident_bytes: Some(4096 * 300),
+            cpu_ms: Some(1_230),
+            start_ms: Some(1_700_000_123_450),
+        };
+        process(&mut out, &p);
+        let expected = "\
+# HELP process_resident_memory_bytes Resident memory size in bytes.
+# TYPE process_resident_memory_bytes gauge
+process_resident_memory_bytes 1228800
+# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 1.23
+# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.
+# TYPE process_start_time_seconds gauge
+process_start_time_seconds 1700000123.45
+";
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn proc_files_are_parsed_and_garbage_is_not() {
+        let stat = "1234 (a (weird) name) S 1 1234 1234 0 -1 4194560 500 0 0 0 \
+                    150 73 0 0 20 0 3 0 98765 12345678 300 18446744073709551615";
+        let ticks = StatTicks {
+            cpu: 223,
+            start: 98765,
+        };
+        assert_eq!(stat_ticks(stat), Some(ticks));
+        assert_eq!(stat_ticks("1234 (x) S 1 2"), None);
+        assert_eq!(stat_ticks("no parenthesis"), None);
+        assert_eq!(stat_ticks(""), None);
+        assert_eq!(
+            boot_time("cpu  1 2 3\nbtime 1700000000\nprocesses 9\n"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(boot_time("cpu 1\nbtime x\n"), None);
+        assert_eq!(boot_time(""), None);
+        assert_eq!(resident_pages("2000 300 100 5 0 400 0\n"), Some(300));
+        assert_eq!(resident_pages("2000"), None);
+        assert_eq!(ticks_ms(223, 100), 2_230);
+        assert_eq!(ticks_ms(5, 0), 5_000);
+    }
+
+    #[test]
+    fn this_process_has_its_figures() {
+        let p = Process::read();
+        assert!(p.resident_bytes.is_some_and(|b| b > 0), "{p:?}");
+        assert!(p.cpu_ms.is_some(), "{p:?}");
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let start = p.start_ms.unwrap();
+        // Started within the last day, and not in the future (to the
+        // clock tick and boot-time rounding).
+        assert!(
+            start <= now_ms + 2_000 && start + 86_400_000 > now_ms,
+            "{p:?}"
+        );
+    }
+
+    /// Writes two samples into the directory `$METRICS_SAMPLES`, for
+    /// `scripts/check-metrics.sh` to give to `promtool check metrics`:
+    /// `fresh.prom` (nothing happened yet: Ollama not checked) and
+    /// `busy.prom` (every family has samples).
+    #[test]
+    #[ignore = "run by scripts/check-metrics.sh"]
+    fn write_samples_for_promtool() {
+        let dir = std::env::var_os("METRICS_SAMPLES").expect("METRICS_SAMPLES: where to write");
+        let dir = std::path::Path::new(&dir);
+        std::fs::write(dir.join("fresh.prom"), render(&Metrics::new())).unwrap();
+        let m = Metrics::new();
+        for (outcome, error) in [(Outcome::Ok, None), (Outcome::Error, Some("cut"))] {
+            m.answered(&record(outcome, error));
+        }
+        m.hub(&HubEvent::Connected);
+        m.piece_sent();
+        std::fs::write(dir.join("busy.prom"), render(&m)).unwrap();
+    }
+}
