@@ -61,9 +61,10 @@ pub struct AnswerRecord {
     pub prompt_tokens: Option<u64>,
     /// Ollama's `eval_count`, when it sent one.
     pub tokens: Option<u64>,
-    /// Ollama's `eval_duration`, when it sent one: with `tokens`, the
-    /// generation speed.
-    pub eval_ms: Option<u64>,
+    /// Ollama's `eval_duration` in milliseconds to the microsecond, when it
+    /// sent one: with `tokens`, the generation speed (a fast model makes a
+    /// few tokens in well under a millisecond).
+    pub eval_ms: Option<f64>,
     /// From the request's arrival to its first piece.
     pub first_piece_ms: Option<u64>,
     /// From the request's arrival to its last frame.
@@ -226,7 +227,11 @@ mod tests {
         summary.answered(&record(Outcome::Shutdown, None));
         summary.answered(&record(Outcome::Busy, None));
         summary.hub(&HubEvent::Disconnected("x".into()));
-        assert_eq!(summary.take_if_due(later(5000)), None, "not an hour since the last");
+        assert_eq!(
+            summary.take_if_due(later(5000)),
+            None,
+            "not an hour since the last"
+        );
         assert_eq!(
             summary.take_if_due(later(4000 + 3600)).as_deref(),
             Some(
@@ -237,7 +242,10 @@ mod tests {
         summary.answered(&record(Outcome::Ok, None));
         assert_eq!(summary.take_if_due(later(4000 + 3600 + 3599)), None);
         let next = summary.take_if_due(later(4000 + 7200)).unwrap();
-        assert!(next.starts_with("in the last 3600 s: 1 requests, 1 answered"), "{next}");
+        assert!(
+            next.starts_with("in the last 3600 s: 1 requests, 1 answered"),
+            "{next}"
+        );
     }
 
     #[test]
@@ -247,10 +255,18 @@ mod tests {
         books.answered(&record(Outcome::Ok, Some(2)));
         books.hub(&HubEvent::Connected);
         for sink in [a, b] {
-            let line = sink.take_if_due(Instant::now() + Duration::from_secs(1)).unwrap();
-            assert!(line.contains("1 requests, 1 answered") && line.contains("1 hub connections"), "{line}");
+            let line = sink
+                .take_if_due(Instant::now() + Duration::from_secs(1))
+                .unwrap();
+            assert!(
+                line.contains("1 requests, 1 answered") && line.contains("1 hub connections"),
+                "{line}"
+            );
         }
-        assert_eq!(Outcome::ALL.map(Outcome::label), ["ok", "error", "busy", "shutdown"]);
+        assert_eq!(
+            Outcome::ALL.map(Outcome::label),
+            ["ok", "error", "busy", "shutdown"]
+        );
         assert_eq!(Outcome::ALL.map(Outcome::index), [0, 1, 2, 3]);
     }
 }

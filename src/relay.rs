@@ -78,7 +78,9 @@ impl Tally {
             pieces: progress.pieces,
             prompt_tokens: stats.and_then(|s| s.prompt_eval_count),
             tokens: stats.and_then(|s| s.eval_count),
-            eval_ms: stats.and_then(|s| s.eval_duration_ns).map(ns_to_ms),
+            eval_ms: stats
+                .and_then(|s| s.eval_duration_ns)
+                .map(|ns| (ns / 1000) as f64 / 1000.0),
             first_piece_ms: progress.first_piece.map(millis),
             total_ms: millis(job.received.elapsed()),
             load_ms: stats.and_then(|s| s.load_duration_ns).map(ns_to_ms),
@@ -579,6 +581,11 @@ mod tests {
             buyer_language,
             next_request: Arc::new(AtomicU64::new(1)),
             state: Arc::new(State::default()),
+            tally: Tally {
+                books: Books::default(),
+                metrics: Metrics::new(),
+                model: "m".into(),
+            },
         };
         let relay = Relay {
             dispatcher,
@@ -647,7 +654,9 @@ mod tests {
         for (lang, expected) in cases {
             let (relay, _queue, inbox) = idle_relay_in(lang);
             let too_large = errors::buyer_prompt_too_large(5000, 4096);
-            relay.dispatcher.reject(id(), too_large, Some(false));
+            relay
+                .dispatcher
+                .reject(id(), too_large, "too_large", Some(false));
             relay.stop_accepting();
             relay
                 .dispatcher

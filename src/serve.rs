@@ -334,21 +334,11 @@ fn start_metrics_endpoint(
 /// has told yet).
 fn readiness(metrics: Arc<Metrics>, target: OllamaTarget) -> metrics::Ready {
     Arc::new(move || {
-        if !metrics.hub_is_connected() {
-            return Err("not connected to the hub".into());
+        if metrics.hub_connected() && metrics.ollama_up().is_none() {
+            let up = ollama::version(&target.base_url, &target.roots, READY_PROBE).is_ok();
+            metrics.set_ollama_up(up);
         }
-        let up = match metrics.ollama_is_up() {
-            Some(up) => up,
-            None => {
-                let up = ollama::version(&target.base_url, &target.roots, READY_PROBE).is_ok();
-                metrics.set_ollama_up(up);
-                up
-            }
-        };
-        match up {
-            true => Ok(()),
-            false => Err(format!("Ollama does not answer at {}", target.base_url)),
-        }
+        metrics.readiness()
     })
 }
 

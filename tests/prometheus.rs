@@ -30,7 +30,11 @@ fn free_port() -> u16 {
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).ok()?;
     let (_, body) = answer.split_once("\r\n\r\n")?;
@@ -50,7 +54,10 @@ fn query(port: u16, promql: &str) -> Option<f64> {
     // The body may be chunked; the JSON object is between its braces.
     let json = &body[body.find('{')?..=body.rfind('}')?];
     let answer: Value = serde_json::from_str(json).ok()?;
-    answer["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    answer["data"]["result"][0]["value"][1]
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 struct Prometheus(Child);
@@ -75,7 +82,10 @@ fn start_prometheus(dir: &TempDir, port: u16, target: u16) -> Prometheus {
     .unwrap();
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -103,7 +113,11 @@ fn wait_for_value(port: u16, promql: &str, expected: f64) -> Option<f64> {
 fn a_real_prometheus_scrapes_the_client_and_sees_its_counters() {
     let ollama = Ollama::start();
     let hub = Hub::start(TOKEN);
-    let config = with(test_config(ollama.port()), "metrics_listen", json!("127.0.0.1:0"));
+    let config = with(
+        test_config(ollama.port()),
+        "metrics_listen",
+        json!("127.0.0.1:0"),
+    );
     let client = Client::start(&config, &["--server", &hub.url()]);
     let metrics_port = client.metrics_port();
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
@@ -121,7 +135,12 @@ fn a_real_prometheus_scrapes_the_client_and_sees_its_counters() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run promtool");
-    promtool.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
     let checked = promtool.wait_with_output().unwrap();
     assert!(
         checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),

@@ -303,7 +303,7 @@ settings_table! {
         key: "metrics_listen",
         default: String::new(),
         parse: any_string,
-        show: String::clone,
+        show: |listen| show_listen(listen),
         readme_default: "(empty: off)",
         doc: "`host:port` for `/metrics`, `/healthz` and `/readyz`, such as `127.0.0.1:9464`",
     }
@@ -486,6 +486,14 @@ fn show_keep_alive(keep_alive: &Option<Value>) -> String {
 
 fn show_language(language: &Option<Lang>) -> String {
     language.map_or("auto", Lang::code).to_string()
+}
+
+/// An address, or "(off)" for none.
+fn show_listen(listen: &str) -> String {
+    match listen.is_empty() {
+        true => text::shown_off().owner(),
+        false => listen.to_string(),
+    }
 }
 
 fn show_object(object: &Map<String, Value>) -> String {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::loop_state::LoopState;
-use crate::accounting::{Books, HubEvent};
 use super::session::{self, ConnectError, Requests, SessionConfig};
 use super::writer::ToWriter;
+use crate::accounting::{Books, HubEvent};
 
 /// When to try again after a failed or lost connection.
 pub struct Backoff {

@@ -20,9 +20,9 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use super::link::Link;
 use super::loop_state::LoopState;
 use super::outbox::Outbox;
+pub use super::outbox::Outgoing;
 use crate::accounting::Summary;
 use crate::metrics::Metrics;
-pub use super::outbox::Outgoing;
 
 /// What the writer thread is told.
 pub enum ToWriter {

@@ -77,7 +77,10 @@ impl Ledger {
     pub fn stopped(&self, reason: &str) {
         let mut open = self.lock();
         if open.connected {
-            write_line(&mut open, json!({"event": "disconnect", "reason": "client stopping"}));
+            write_line(
+                &mut open,
+                json!({"event": "disconnect", "reason": "client stopping"}),
+            );
         }
         write_line(&mut open, json!({"event": "stop", "reason": reason}));
         open.stopped = true;
@@ -164,14 +167,14 @@ fn answer_line(record: &AnswerRecord) -> Value {
     fields.insert("answer_chars".into(), json!(record.answer_chars));
     fields.insert("pieces".into(), json!(record.pieces));
     let optional = [
-        ("prompt_tokens", record.prompt_tokens),
-        ("tokens", record.tokens),
-        ("eval_ms", record.eval_ms),
-        ("first_piece_ms", record.first_piece_ms),
+        ("prompt_tokens", record.prompt_tokens.map(Value::from)),
+        ("tokens", record.tokens.map(Value::from)),
+        ("eval_ms", record.eval_ms.map(Value::from)),
+        ("first_piece_ms", record.first_piece_ms.map(Value::from)),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
-            fields.insert(name.into(), json!(value));
+            fields.insert(name.into(), value);
         }
     }
     fields.insert("total_ms".into(), json!(record.total_ms));
@@ -197,7 +200,7 @@ mod tests {
             pieces: 3,
             prompt_tokens: Some(26),
             tokens: Some(3),
-            eval_ms: Some(60),
+            eval_ms: Some(60.5),
             first_piece_ms: Some(120),
             total_ms: 300,
             load_ms: Some(7),
@@ -257,7 +260,7 @@ mod tests {
             ok,
             json!({"event": "answer", "message_id": 42, "stream": true, "model": "llama3.2",
                    "outcome": "ok", "prompt_chars": 5, "answer_chars": 12, "pieces": 3,
-                   "prompt_tokens": 26, "tokens": 3, "eval_ms": 60, "first_piece_ms": 120,
+                   "prompt_tokens": 26, "tokens": 3, "eval_ms": 60.5, "first_piece_ms": 120,
                    "total_ms": 300, "load_ms": 7})
         );
         let mut error = lines[3].clone();

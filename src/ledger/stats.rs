@@ -193,9 +193,10 @@ impl Tally {
         stats.tokens = stats.tokens.saturating_add(tokens.unwrap_or(0));
         let prompt_tokens = number("prompt_tokens").unwrap_or(0);
         stats.prompt_tokens = stats.prompt_tokens.saturating_add(prompt_tokens);
-        if let (Some(tokens), Some(eval_ms)) = (tokens, number("eval_ms")) {
-            if eval_ms > 0 {
-                self.rates.push(tokens as f64 * 1000.0 / eval_ms as f64);
+        let eval_ms = fields.get("eval_ms").and_then(Value::as_f64);
+        if let (Some(tokens), Some(eval_ms)) = (tokens, eval_ms) {
+            if eval_ms > 0.0 {
+                self.rates.push(tokens as f64 * 1000.0 / eval_ms);
             }
         }
         if let Some(first_piece) = number("first_piece_ms") {

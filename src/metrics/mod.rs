@@ -19,7 +19,6 @@
 //! together (a histogram's count and its sum) may be one answer apart,
 //! which Prometheus tolerates; every counter only grows.
 // Until `serve` and `relay` wire it in.
-#![allow(dead_code, unused_imports)]
 
 mod prometheus;
 mod server;
@@ -29,7 +28,7 @@ use std::sync::Arc;
 
 use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
 
-pub use server::{bind, start, MetricsError, Ready};
+pub use server::{bind, start, Ready};
 
 /// The histograms' upper bounds, in milliseconds (Prometheus's `le`, in
 /// seconds: 0.05 ... 300): from a quick first piece to the longest answer
@@ -75,8 +74,8 @@ impl Histogram {
     }
 }
 
-/// Whether Ollama answered, as last seen.
-const OLLAMA_UNKNOWN: u8 = 0;
+/// Whether Ollama answered, as last seen; 0 (the atomic's default) is
+/// "not known yet".
 const OLLAMA_DOWN: u8 = 1;
 const OLLAMA_UP: u8 = 2;
 
@@ -226,6 +225,7 @@ pub(crate) mod tests {
             pieces: 3,
             prompt_tokens: Some(7),
             tokens: Some(11),
+            eval_ms: Some(30.0),
             first_piece_ms: Some(40),
             total_ms: 900,
             load_ms: None,

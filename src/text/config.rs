@@ -83,6 +83,10 @@ catalogue! {
     // ------------------------------- values without one (`--show-config`, `--help`)
 
     /// Keep the parentheses: they mark a description, not a value.
+    shown_off() {
+        en: "(off)",
+        ru: "(выключено)",
+    }
     shown_not_set() {
         en: "(not set)",
         ru: "(не задан)",
