@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Checks the metrics endpoint's text with Prometheus's own linter: renders two
+# Checks the metrics endpoint with Prometheus's own tools: renders two
 # samples (the ignored unit test
 # metrics::prometheus::tests::write_samples_for_promtool: a fresh client, and
 # one with every family set) and gives each to `promtool check metrics`,
-# which must find nothing to say.
+# which must find nothing to say; then has a real Prometheus server scrape
+# the real client on loopback after a session (the ignored test
+# tests/prometheus.rs), checking through Prometheus's HTTP API that the
+# target is up and a counter holds the session's value.
 #
 # Installs Debian's prometheus package (apt-get, as root) if promtool is
 # missing. Other scripts can reuse that step (the package also brings the
 # prometheus server, for a real scrape): `. scripts/check-metrics.sh
 # --functions-only` only defines need_prometheus (and fail), changing no
 # shell option of the caller's.
-# Exit status 0 when both samples pass, 1 otherwise.
+# Exit status 0 when all of it passes, 1 otherwise.
 
 fail() {
     echo "FAIL: $*" >&2
@@ -57,3 +60,7 @@ for sample in "$samples/fresh.prom" "$samples/busy.prom"; do
     fi
     echo "ok: $(basename "$sample"), $families families, $values samples: promtool found nothing"
 done
+
+echo "== a real Prometheus scrapes the client (tests/prometheus.rs)"
+cargo test --quiet --test prometheus -- --ignored \
+    || fail "the Prometheus scrape test failed (above)"

@@ -294,3 +294,123 @@ fn the_tests_own_time_reading_is_right() {
     assert_eq!(ts_millis("1970-01-01T00:00:00.000Z"), 0);
     assert_eq!(ts_millis("2000-03-01T00:00:00.001Z"), 951_868_800_001);
 }
+
+/// The client's resident memory, from `/proc`.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn garbage_on_the_metrics_port_does_not_stop_relaying_or_grow_memory() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let config = with(
+        test_config(ollama.port()),
+        "metrics_listen",
+        json!("127.0.0.1:0"),
+    );
+    let client = Client::start(&config, &["--server", &hub.url()]);
+    let port = client.metrics_port();
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let before = rss_kib(client.pid());
+
+    // A 1 MiB request line, a client trickling one byte at a time, many
+    // connections at once, and methods and paths it does not serve.
+    let huge = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_write_timeout(Some(WAIT)).unwrap();
+        let line = format!("GET /{} HTTP/1.1\r\n", "a".repeat(1 << 20));
+        // The client stops reading after 8 KiB: the rest may not be taken.
+        let _ = stream.write_all(line.as_bytes());
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    });
+    let trickle = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut dropped = false;
+        for byte in b"GET /metrics HTTP/1.1\r\n".iter().cycle().take(100) {
+            if stream.write_all(&[*byte]).is_err() {
+                dropped = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        dropped
+    });
+    let crowd: Vec<TcpStream> = (0..200)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    ollama.push(Reply::pieces(&["still", " here"]));
+    hub.send_json(&buyer(&json!(1), "anyone?"));
+    let answer: String = streamed_answer(&hub, &json!(1))
+        .iter()
+        .filter_map(|f| f["content"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(answer, "still here", "relaying goes on");
+    drop(crowd);
+
+    let huge = huge.join().unwrap();
+    assert!(
+        huge.starts_with("HTTP/1.1 431") || huge.is_empty(),
+        "{huge:.200}"
+    );
+    assert!(trickle.join().unwrap(), "a trickling client is dropped");
+    let (status, _) = http_get(port, "/metrics");
+    assert!(status.contains(" 200 "), "{status}");
+    for (request, expected) in [
+        (
+            "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            " 405 ",
+        ),
+        ("GET /nope HTTP/1.1\r\n\r\n", " 404 "),
+        ("\x00\x01garbage\r\n\r\n", " 400 "),
+    ] {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(
+            answer.lines().next().unwrap_or("").contains(expected),
+            "{request:?}: {answer}"
+        );
+    }
+    let after = rss_kib(client.pid());
+    assert!(
+        after < before + 4096,
+        "RSS grew from {before} to {after} KiB"
+    );
+}
+
+#[test]
+fn the_running_client_logs_a_summary_when_its_interval_is_over() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let config = with(
+        test_config(ollama.port()),
+        "summary_interval_secs",
+        json!(0.2),
+    );
+    // The summary rides on the heartbeat.
+    let config = with(config, "ping_interval_secs", json!(0.1));
+    let client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    ollama.push(Reply::pieces(&["a", "b", "c"]));
+    hub.send_json(&buyer(&json!(1), "hi"));
+    streamed_answer(&hub, &json!(1));
+    assert!(
+        client.wait_output(
+            "1 requests, 1 answered, 0 errors, 0 busy, 3 tokens generated",
+            WAIT
+        ),
+        "{}",
+        client.output()
+    );
+}
