@@ -14,6 +14,13 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
 . scripts/cross-env.sh
+# Size (min-sized-rust), to keep the static x86_64 build within 2 MiB:
+# -Zlocation-detail=none leaves file, line and column out of panic messages
+# (72 KB); -Zfmt-debug=none makes every `{:?}` print nothing (97 KB): the
+# running client shows nothing with Debug (its log and terminal texts use
+# Display), so only a panic's message loses detail, and there should be
+# none. The tests (test-arm.sh) are built without them.
+export RUSTFLAGS="$RUSTFLAGS -Zlocation-detail=none -Zfmt-debug=none"
 
 mkdir -p dist
 for target in "${targets[@]}"; do

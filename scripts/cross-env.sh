@@ -45,11 +45,8 @@ fi
 # std is built from source (nightly-only flag, allowed on a stable
 # compiler by RUSTC_BOOTSTRAP); zig supplies the C runtime start files, so
 # rustc must not ask for its own (a -Zbuild-std sysroot has none).
-# -Zlocation-detail=none (min-sized-rust) leaves the file, line and column
-# out of panic messages: 72 KB less in the x86_64 binary, which the English
-# and Russian texts of the terminal needed to stay within 2 MiB. A panic
-# still prints its message (there should be none; the log shows the rest).
+# The release builds add size flags of their own (build-release.sh).
 export RUSTC_BOOTSTRAP=1
-export RUSTFLAGS="-C link-self-contained=no -Zlocation-detail=none"
+export RUSTFLAGS="-C link-self-contained=no"
 cross_flags=(--locked --release -Zbuild-std=std,panic_abort)
 echo "== $(cargo --version | cut -d' ' -f1-2), $(rustc --version | cut -d' ' -f1-2), zig $("$tools/venv/bin/python3" -m ziglang version)"

@@ -575,7 +575,10 @@ fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log
                 log::warn!("request {} cannot be run: {reason}", message_id.as_json());
                 requests.refuse(message_id, reason.text(), "bad_request");
             }
-            Incoming::Other { kind } => log::debug!("hub frame of type {kind:?} ignored"),
+            Incoming::Other { kind } => {
+                // Escaped: the hub's text goes into a log line.
+                log::debug!("hub frame of type \"{}\" ignored", kind.escape_debug())
+            }
             Incoming::Malformed { reason } => log::warn!("ignored a hub frame: {reason}"),
         },
         Message::Binary(bytes) => {
