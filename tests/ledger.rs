@@ -414,3 +414,72 @@ fn the_running_client_logs_a_summary_when_its_interval_is_over() {
         client.output()
     );
 }
+
+#[test]
+fn a_metrics_port_off_loopback_or_taken_stops_the_client_saying_why() {
+    let ollama = Ollama::start();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = format!("127.0.0.1:{}", taken.local_addr().unwrap().port());
+    for (listen, public, says) in [
+        ("0.0.0.0:9464", false, "is not a loopback address"),
+        (taken.as_str(), false, "cannot listen on"),
+        ("127.0.0.1", false, "has no port"),
+    ] {
+        let config = with(test_config(ollama.port()), "metrics_listen", json!(listen));
+        let config = with(config, "metrics_public", json!(public));
+        let out = Launch::with_config(&config)
+            .args(&["--server", "ws://127.0.0.1:1/x"])
+            .run(WAIT);
+        assert_eq!(out.code(), Some(78), "{listen}: {}", out.describe());
+        assert!(out.stderr.contains(says), "{listen}: {}", out.stderr);
+        assert!(out.stderr.contains(listen), "{listen}: {}", out.stderr);
+    }
+    // In Russian, too.
+    let config = with(
+        test_config(ollama.port()),
+        "metrics_listen",
+        json!("0.0.0.0:9464"),
+    );
+    let out = Launch::with_config(&config)
+        .env("LANG", "ru_RU.UTF-8")
+        .args(&["--server", "ws://127.0.0.1:1/x"])
+        .run(WAIT);
+    assert_eq!(out.code(), Some(78), "{}", out.describe());
+    assert!(
+        out.stderr.contains("0.0.0.0:9464") && out.stderr.contains("loopback"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.chars().any(|c| ('а'..='я').contains(&c)),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn readyz_says_why_the_box_is_not_ready() {
+    let hub = Hub::start(TOKEN);
+    let config = with(
+        test_config(support::answers::closed_port()),
+        "metrics_listen",
+        json!("127.0.0.1:0"),
+    );
+    let client = Client::start(&config, &["--server", &hub.url()]);
+    let port = client.metrics_port();
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let (status, body) = http_get(port, "/readyz");
+    assert!(status.contains(" 503 "), "{status}");
+    assert!(body.contains("Ollama"), "{body}");
+    let (_, metrics) = http_get(port, "/metrics");
+    assert_eq!(
+        sample(&metrics, "ollama_proxy_ollama_up"),
+        0.0,
+        "the probe's answer"
+    );
+    let (status, body) = http_get(port, "/healthz");
+    assert!(
+        status.contains(" 200 ") && body.trim() == "ok",
+        "{status} {body}"
+    );
+}
