@@ -325,7 +325,7 @@ pub fn gather(
         // Non-blocking, so that a FIFO in the ledger's place cannot hang us.
         let file = OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .custom_flags(libc::O_NONBLOCK) // std adds O_CLOEXEC itself
             .open(&path);
         match file {
             Ok(file) => {
@@ -453,7 +453,7 @@ fn printable(kind: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
+    use std::io::{Cursor, Read};
 
     /// 2026-11-30 at `clock` (`HH:MM:SS`), UTC.
     fn at(clock: &str) -> Millis {
@@ -695,6 +695,15 @@ mod tests {
         assert_eq!(fits.len(), MAX_LINE + 1);
         let stats = tally(&fits, None, at("11:00:00"));
         assert_eq!((stats.requests, stats.torn_lines), (1, 0));
+        // A long line of a real ledger (a long disconnect reason, say) is
+        // far within the limit.
+        let long = answer(
+            "10:00:00",
+            "ok",
+            &format!(",\"pad\":\"{}\"", "x".repeat(10_000)),
+        );
+        let stats = tally(&long, None, at("11:00:00"));
+        assert_eq!((stats.requests, stats.torn_lines), (1, 0));
         // A whole last line without its newline is still a line.
         let last = line("10:00:00", "connect", "");
         assert_eq!(tally(last.trim_end(), None, 0).torn_lines, 0);
@@ -836,6 +845,47 @@ mod tests {
                 ledger.display()
             )
         );
+    }
+
+    #[test]
+    fn a_fifo_or_a_link_loop_in_the_ledgers_place_neither_hangs_nor_hides() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger.jsonl");
+        let fifo = std::ffi::CString::new(ledger.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid path; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let looped = dir.path().join("ledger.jsonl.1");
+        std::os::unix::fs::symlink(&looped, &looped).unwrap();
+        let (stats, warnings) = gather(&ledger, 1, None, at("11:00:00"));
+        assert_eq!(stats.requests, 0);
+        let shown: Vec<String> = warnings.iter().map(Text::english).collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert!(
+            shown[0].starts_with(&format!("warning: cannot read {}", looped.display())),
+            "{shown:?}"
+        );
+    }
+
+    /// A reader whose first read is interrupted by a signal.
+    struct Interrupted<R>(bool, R);
+
+    impl<R: Read> Read for Interrupted<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if !self.0 {
+                self.0 = true;
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            self.1.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_read_interrupted_by_a_signal_is_tried_again() {
+        let text = answer("10:00:00", "ok", ",\"tokens\":5");
+        let mut reader = BufReader::new(Interrupted(false, Cursor::new(text.into_bytes())));
+        let mut tally = Tally::new(None, at("11:00:00"));
+        read(&mut reader, &mut tally).unwrap();
+        assert_eq!(tally.finish().tokens, 5);
     }
 
     #[test]

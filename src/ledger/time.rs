@@ -190,6 +190,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn instants_are_milliseconds_from_the_epoch_either_side() {
+        let ms = Duration::from_millis(1500);
+        assert_eq!(millis(UNIX_EPOCH + ms), 1500);
+        assert_eq!(millis(UNIX_EPOCH - ms), -1500);
+        let system = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        assert!((now() - system).abs() < 60_000, "{} {system}", now());
+    }
+
+    #[test]
     fn formats_known_instants() {
         assert_eq!(format(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format(1_764_542_401_123), "2025-11-30T22:40:01.123Z");
