@@ -260,6 +260,25 @@ mod tests {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
         assert!(parse("2024-02-29").is_some());
+        // Each separator and each field's bound on its own.
+        for bad in [
+            "2026/11-30",
+            "2026-11/30",
+            "2026-11-30T22/40:01Z",
+            "2026-11-30T22:40/01Z",
+            "2026-11-30T22:60:00Z",
+            "2026-11-30T22:40:61Z",
+            "2026-11-30T24:59:59Z",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+        for good in [
+            "2026-11-30T23:59:59Z",
+            "2026-11-30T22:59:00Z",
+            "2026-11-30T23:59:60Z",
+        ] {
+            assert!(parse(good).is_some(), "{good:?}");
+        }
     }
 
     #[test]
