@@ -279,6 +279,30 @@ mod tests {
         ] {
             assert!(parse(good).is_some(), "{good:?}");
         }
+        // Offsets: every hour and minute they may have, and no more.
+        let utc = parse("2026-11-30T12:00:00Z").unwrap();
+        assert_eq!(parse("2026-11-30T17:30:00+05:30"), Some(utc));
+        assert_eq!(parse("2026-12-01T11:59:00+23:59"), Some(utc));
+        for bad in ["2026-11-30T12:00:00+24:00", "2026-11-30T12:00:00+00:60"] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+        // Leap years (every 4th, not every 100th, every 400th) and the
+        // 30-day months.
+        for (date, valid) in [
+            ("2000-02-29", true),
+            ("2024-02-29", true),
+            ("1900-02-29", false),
+            ("2100-02-29", false),
+            ("2023-02-29", false),
+            ("2026-04-30", true),
+            ("2026-04-31", false),
+            ("2026-06-31", false),
+            ("2026-09-31", false),
+            ("2026-11-31", false),
+            ("2026-12-31", true),
+        ] {
+            assert_eq!(parse(date).is_some(), valid, "{date}");
+        }
     }
 
     #[test]
