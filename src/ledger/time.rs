@@ -312,6 +312,11 @@ mod tests {
         assert_eq!(parse_span("7d"), Some(Duration::from_secs(604_800)));
         assert_eq!(parse_span("30m"), Some(Duration::from_secs(1800)));
         assert_eq!(parse_span("90s"), Some(Duration::from_secs(90)));
+        // Up to a hundred years.
+        assert_eq!(
+            parse_span("36500d"),
+            Some(Duration::from_secs(36500 * 86_400))
+        );
         for bad in [
             "",
             "h",

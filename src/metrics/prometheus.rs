@@ -218,7 +218,7 @@ fn process(out: &mut String, p: &Process) {
 fn sysconf(name: libc::c_int) -> Option<u64> {
     // SAFETY: sysconf only reads a system parameter.
     let value = unsafe { libc::sysconf(name) };
-    u64::try_from(value).ok().filter(|v| *v > 0)
+    u64::try_from(value).ok().filter(|v| *v != 0)
 }
 
 fn ticks_ms(ticks: u64, hz: u64) -> u64 {

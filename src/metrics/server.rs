@@ -549,6 +549,16 @@ mod tests {
     }
 
     #[test]
+    fn a_head_with_many_headers_under_8_kib_is_served() {
+        let (addr, _, _) = serve(DEADLINE);
+        let cookie = "c".repeat(HEAD_MAX - 200);
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n");
+        assert!(request.len() > 7 * 1024, "{}", request.len());
+        let answer = exchange(addr, request.as_bytes());
+        assert_eq!(parse(&answer).0, "HTTP/1.1 200 OK", "{answer:.200}");
+    }
+
+    #[test]
     fn the_three_pages() {
         let (addr, metrics, is_ready) = serve(DEADLINE);
         metrics.piece_sent();
