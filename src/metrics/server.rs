@@ -228,7 +228,8 @@ enum Head {
     Complete { len: usize, more: bool },
     /// [`HEAD_MAX`] bytes without the blank line that ends a head.
     TooLarge,
-    /// The deadline passed, or the client closed first: no answer.
+    /// The deadline passed, or the client closed or broke the connection
+    /// first: no answer.
     Abandoned,
 }
 
@@ -278,9 +279,10 @@ fn read_head(stream: &mut TcpStream, buf: &mut [u8], until: Instant) -> io::Resu
         let n = match stream.read(space) {
             Ok(0) => return Ok(Head::Abandoned),
             Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if is_timeout(&e) => return Ok(Head::Abandoned),
-            Err(e) => return Err(e),
+            Err(e) if matches!(e.kind(), ErrorKind::Interrupted) => continue,
+            // A timeout (the deadline) or a broken connection: either way
+            // there is nobody to answer.
+            Err(_) => return Ok(Head::Abandoned),
         };
         // The end may straddle the previous read: look back 3 bytes.
         let from = filled.saturating_sub(3);
@@ -301,10 +303,6 @@ fn time_left(until: Instant) -> Option<Duration> {
     until
         .checked_duration_since(Instant::now())
         .filter(|left| !left.is_zero())
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
 /// Where a head ends in `bytes`: just after the first empty line (CRLF
@@ -331,7 +329,7 @@ fn drain(stream: &mut TcpStream, buf: &mut [u8], until: Instant) {
         match stream.read(buf) {
             Ok(0) => return,
             Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::Interrupted) => {}
             Err(_) => return,
         }
     }
