@@ -296,8 +296,8 @@ impl Dispatcher {
 
     /// Answers `reason` to the buyer, and to the console in test mode.
     fn answer_error(&self, job: &Job, reason: Text, end: End) {
-        send_error(&self.to_writer, job, &reason);
         self.tally.answered(job, end, &Progress::default(), None);
+        send_error(&self.to_writer, job, &reason);
         if let Some(echo) = &job.echo {
             let _ = echo.send(Echo::Done {
                 result: Err(reason),
@@ -401,15 +401,16 @@ fn work(
         };
         let Ok(job) = job else { return };
         tally.metrics.queue_depth_add(-1);
-        tally.metrics.request_started();
         answer(&mut client, &job, out, tally);
-        tally.metrics.request_finished();
         state.end();
     }
 }
 
-/// Runs one job to the end and sends every frame of its answer.
+/// Runs one job to the end and sends every frame of its answer. The answer
+/// is counted before its last frame goes out, so that whoever sees the
+/// end (the buyer, a test) finds it in the ledger and the metrics.
 fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>, tally: &Tally) {
+    tally.metrics.request_started();
     let mut progress = Progress::default();
     let mut whole = String::new();
     let result = client.generate(&job.prompt, &mut |piece| {
@@ -432,6 +433,9 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>, tally: &
     });
     let elapsed = job.received.elapsed();
     let pieces = progress.pieces;
+    let end = result.as_ref().map_or_else(End::of, |_| End::OK);
+    tally.answered(job, end, &progress, result.as_ref().ok());
+    tally.metrics.request_finished();
     match &result {
         Ok(stats) => {
             log_success(job, pieces, elapsed, stats);
@@ -447,8 +451,6 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>, tally: &
             send_error(out, job, &error.for_buyer());
         }
     }
-    let end = result.as_ref().map_or_else(End::of, |_| End::OK);
-    tally.answered(job, end, &progress, result.as_ref().ok());
     if let Some(echo) = &job.echo {
         let result = result.map_err(|e| e.text());
         let _ = echo.send(Echo::Done {

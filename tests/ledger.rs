@@ -468,6 +468,12 @@ fn readyz_says_why_the_box_is_not_ready() {
     let client = Client::start(&config, &["--server", &hub.url()]);
     let port = client.metrics_port();
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    // The client records the connection before it logs it.
+    assert!(
+        client.wait_output("connected to the hub", WAIT),
+        "{}",
+        client.output()
+    );
     let (status, body) = http_get(port, "/readyz");
     assert!(status.contains(" 503 "), "{status}");
     assert!(body.contains("Ollama"), "{body}");

@@ -110,8 +110,9 @@ impl Supervisor {
                 return rejected;
             }
         };
-        log::info!("connected to the hub (connection #{id})");
+        // Recorded first: once the log says so, the ledger and `/readyz` do.
         self.books.hub(&HubEvent::Connected);
+        log::info!("connected to the hub (connection #{id})");
         let link = Arc::clone(&session.link);
         let handed_over = to_writer.send(ToWriter::Link(Arc::clone(&link))).is_ok();
         // Only now: the writer sees the link before it sees "not connecting".
