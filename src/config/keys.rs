@@ -508,6 +508,19 @@ fn show_seconds(duration: &Duration) -> String {
 mod tests {
 
     #[test]
+    fn the_metrics_address_is_shown_or_said_to_be_off() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.display_value("metrics_listen"), "(off)");
+        apply_key(
+            &mut settings,
+            "metrics_listen",
+            &Value::from(" 127.0.0.1:9464 "),
+        )
+        .unwrap();
+        assert_eq!(settings.display_value("metrics_listen"), "127.0.0.1:9464");
+    }
+
+    #[test]
     fn the_languages_are_read_and_shown() {
         let mut settings = Settings::default();
         assert_eq!(settings.display_value("language"), "auto");
