@@ -324,6 +324,25 @@ mod tests {
     }
 
     #[test]
+    fn the_outbox_size_is_reported_while_the_hub_is_away_and_after_delivery() {
+        let (_to_writer, inbox) = mpsc::channel();
+        let metrics = crate::metrics::Metrics::new();
+        let summary = crate::accounting::Summary::new(Duration::from_secs(3600));
+        let mut writer = Writer::new(inbox, 1 << 20, Duration::from_secs(3600))
+            .counting(metrics.clone(), summary);
+        writer.take(whole(1));
+        writer.flush();
+        writer.report_outbox();
+        assert_eq!(metrics.outbox_bytes(), writer.outbox.bytes() as u64);
+        assert!(metrics.outbox_bytes() > 0, "kept while there is no link");
+        let (link, _hub, _keep_open) = loopback_link();
+        writer.take(ToWriter::Link(link));
+        writer.flush();
+        writer.report_outbox();
+        assert_eq!(metrics.outbox_bytes(), 0, "delivered");
+    }
+
+    #[test]
     fn the_next_ping_is_a_full_interval_away() {
         let (link, _hub, _keep_open) = loopback_link();
         let mut writer = writer_on(link);

@@ -130,6 +130,11 @@ impl Metrics {
         self.outbox_bytes.store(bytes, Relaxed);
     }
 
+    #[cfg(test)]
+    pub fn outbox_bytes(&self) -> u64 {
+        self.outbox_bytes.load(Relaxed)
+    }
+
     /// Whether Ollama could be reached, by a request or a probe.
     pub fn set_ollama_up(&self, up: bool) {
         let state = if up { OLLAMA_UP } else { OLLAMA_DOWN };
