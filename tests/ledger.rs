@@ -116,9 +116,7 @@ fn a_scripted_session_is_in_the_ledger_in_stats_and_in_the_metrics_exactly() {
     let config = test_config(ollama.port());
     let config = with(config, "max_parallel", json!(1));
     let config = with(config, "queue_size", json!(1));
-    let config = with(config, "metrics_listen", json!("127.0.0.1:0"));
-    let mut client = Client::start(&config, &["--server", &hub.url()]);
-    let port = client.metrics_port();
+    let (mut client, port) = Client::start_with_metrics(&config, &["--server", &hub.url()]);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
 
     // 1: streamed; 2: whole; 3: Ollama fails.
@@ -309,13 +307,8 @@ fn rss_kib(pid: u32) -> u64 {
 fn garbage_on_the_metrics_port_does_not_stop_relaying_or_grow_memory() {
     let ollama = Ollama::start();
     let hub = Hub::start(TOKEN);
-    let config = with(
-        test_config(ollama.port()),
-        "metrics_listen",
-        json!("127.0.0.1:0"),
-    );
-    let client = Client::start(&config, &["--server", &hub.url()]);
-    let port = client.metrics_port();
+    let config = test_config(ollama.port());
+    let (client, port) = Client::start_with_metrics(&config, &["--server", &hub.url()]);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     let before = rss_kib(client.pid());
 
@@ -460,13 +453,8 @@ fn a_metrics_port_off_loopback_or_taken_stops_the_client_saying_why() {
 #[test]
 fn readyz_says_why_the_box_is_not_ready() {
     let hub = Hub::start(TOKEN);
-    let config = with(
-        test_config(support::answers::closed_port()),
-        "metrics_listen",
-        json!("127.0.0.1:0"),
-    );
-    let client = Client::start(&config, &["--server", &hub.url()]);
-    let port = client.metrics_port();
+    let config = test_config(support::answers::closed_port());
+    let (client, port) = Client::start_with_metrics(&config, &["--server", &hub.url()]);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     // The client records the connection before it logs it.
     assert!(

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::answers::{buyer, streamed_answer, WAIT};
-use support::client::{test_config, with, Client, TempDir, TOKEN};
+use support::client::{test_config, Client, TempDir, TOKEN};
 use support::hub::Hub;
 use support::ollama::{Ollama, Reply};
 
@@ -113,13 +113,8 @@ fn wait_for_value(port: u16, promql: &str, expected: f64) -> Option<f64> {
 fn a_real_prometheus_scrapes_the_client_and_sees_its_counters() {
     let ollama = Ollama::start();
     let hub = Hub::start(TOKEN);
-    let config = with(
-        test_config(ollama.port()),
-        "metrics_listen",
-        json!("127.0.0.1:0"),
-    );
-    let client = Client::start(&config, &["--server", &hub.url()]);
-    let metrics_port = client.metrics_port();
+    let config = test_config(ollama.port());
+    let (client, metrics_port) = Client::start_with_metrics(&config, &["--server", &hub.url()]);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     for id in 1..=3 {
         ollama.push(Reply::pieces(&["a", "b"]));

@@ -415,6 +415,16 @@ impl Client {
             .start()
     }
 
+    /// Starts the client with its metrics port on (`metrics_listen`
+    /// `127.0.0.1:0`: the system picks it) and returns it with the port.
+    pub fn start_with_metrics(config: &Value, args: &[&str]) -> (Client, u16) {
+        let mut config = config.clone();
+        config["metrics_listen"] = json!("127.0.0.1:0");
+        let client = Client::start(&config, args);
+        let port = client.metrics_port();
+        (client, port)
+    }
+
     /// The port of the metrics endpoint, from the client's log line
     /// `metrics on http://127.0.0.1:PORT/metrics` (for `metrics_listen`
     /// `127.0.0.1:0`, where the system picks the port).
