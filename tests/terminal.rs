@@ -958,3 +958,25 @@ fn first_run_with_no_model_installed_says_so_and_asks_for_a_name_as_the_python_c
     assert_eq!(saved["stream_mode"], false, "{saved}");
     assert_no_panic(&term.text());
 }
+
+#[test]
+fn a_model_number_out_of_the_list_is_taken_as_a_name() {
+    let ollama = Ollama::with_models(&["qwen3:8b", "llama3.2:latest"]);
+    let hub = Hub::start(TOKEN);
+    let ollama_host = format!("127.0.0.1:{}", ollama.port());
+    let mut term = Terminal::start(
+        TempDir::new(),
+        &["--server", &hub.url()],
+        &[("OLLAMA_HOST", &ollama_host)],
+    );
+    term.expect("Hub token (input hidden): ");
+    term.wait_echo_off();
+    term.type_line(TOKEN);
+    term.expect("Model (number or name) [qwen3:8b]: ");
+    term.type_line("3");
+    term.expect("Stream answers piece by piece (y/n) [y]: ");
+    term.type_line("");
+    term.expect("Settings saved to ");
+    assert_eq!(read_config(&term.config_path())["model"], "3");
+    assert_no_panic(&term.text());
+}

@@ -150,11 +150,7 @@ impl Proxy {
 
     /// Connects to the proxy and opens a tunnel to `endpoint`.
     pub fn tunnel(&self, endpoint: &Endpoint, timeout: Duration) -> Result<TcpStream, ProxyError> {
-        let authority = Endpoint {
-            path: String::new(),
-            ..endpoint.clone()
-        }
-        .authority();
+        let authority = endpoint.authority();
         let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port).to_socket_addrs()?.collect();
         let mut last = ProxyError::NoAddress;
         for addr in addrs {
