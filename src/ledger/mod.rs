@@ -37,7 +37,7 @@ pub struct Ledger {
     file: Mutex<Open>,
 }
 
-/// The file, and what the lines so far say about the connection.
+/// The file, and whether the hub is connected (for the `stop` line).
 struct Open {
     file: RotatingFile,
     connected: bool,
@@ -62,12 +62,14 @@ impl Ledger {
     /// The `start` line: the version, the model and the settings that
     /// matter for reading the rest.
     pub fn started(&self, model: &str, settings: Map<String, Value>) {
-        self.write(json!({
-            "event": "start",
+        self.write(
+            "start",
+            json!({
             "version": env!("CARGO_PKG_VERSION"),
             "model": model,
             "settings": settings,
-        }));
+            }),
+        );
     }
 
     /// The `stop` line, with why (`SIGTERM received`, `end of test
@@ -79,10 +81,11 @@ impl Ledger {
         if open.connected {
             write_line(
                 &mut open,
-                json!({"event": "disconnect", "reason": "client stopping"}),
+                "disconnect",
+                json!({"reason": "client stopping"}),
             );
         }
-        write_line(&mut open, json!({"event": "stop", "reason": reason}));
+        write_line(&mut open, "stop", json!({ "reason": reason }));
         open.stopped = true;
     }
 
@@ -92,58 +95,59 @@ impl Ledger {
 
     /// Writes one event as one line: `ts` and `event` first (for people
     /// reading it with `tail`), then the event's fields.
-    fn write(&self, event: Value) {
-        write_line(&mut self.lock(), event);
+    fn write(&self, event: &str, fields: Value) {
+        write_line(&mut self.lock(), event, fields);
     }
 }
 
-/// Writes one line (nothing after the `stop` line), keeping track of the
-/// connection.
-fn write_line(open: &mut Open, event: Value) {
+/// Writes one line (nothing after the `stop` line).
+fn write_line(open: &mut Open, event: &str, fields: Value) {
     if open.stopped {
         return;
     }
-    match event["event"].as_str() {
-        Some("connect") => open.connected = true,
-        Some("disconnect") => open.connected = false,
-        _ => {}
-    }
-    let mut bytes = line_of(time::now(), event).into_bytes();
-    bytes.push(b'\n');
+    let mut line = line_of(time::now(), event, &fields);
+    line.push('\n');
     // RotatingFile writes a whole line with one system call.
     let file = &mut open.file;
-    if let Err(e) = file.write_all(&bytes).and_then(|()| file.flush()) {
+    if let Err(e) = file.write_all(line.as_bytes()).and_then(|()| file.flush()) {
         log::warn!("cannot write the ledger: {e}");
     }
 }
 
-/// `{"ts":"...","event":"...",<the other fields>}`.
-fn line_of(at: time::Millis, event: Value) -> String {
-    let Value::Object(mut fields) = event else {
-        return String::new();
-    };
-    let name = fields.remove("event").unwrap_or(Value::Null);
-    let head = json!({"ts": time::format(at)}).to_string();
-    let mut line = format!("{},\"event\":{name}", &head[..head.len() - 1]);
-    let rest = Value::Object(fields).to_string();
-    if rest.len() > 2 {
-        line.push(',');
-        line.push_str(&rest[1..rest.len() - 1]);
-    }
-    line.push('}');
-    line
+/// `{"ts":"...","event":"...",<fields>}`. Neither the time stamp nor the
+/// event's name (ours, fixed) needs escaping.
+fn line_of(at: time::Millis, event: &str, fields: &Value) -> String {
+    let fields = fields.to_string();
+    let rest = fields
+        .strip_prefix('{')
+        .and_then(|f| f.strip_suffix('}'))
+        .unwrap_or_default();
+    let comma = if rest.is_empty() { "" } else { "," };
+    format!(
+        "{{\"ts\":\"{}\",\"event\":\"{event}\"{comma}{rest}}}",
+        time::format(at)
+    )
 }
 
 impl Accounts for Ledger {
     fn answered(&self, record: &AnswerRecord) {
-        self.write(answer_line(record));
+        self.write("answer", answer_line(record));
     }
 
+    /// Also what [`Ledger::stopped`] needs to know: whether the hub is
+    /// connected.
     fn hub(&self, event: &HubEvent) {
-        self.write(match event {
-            HubEvent::Connected => json!({"event": "connect"}),
-            HubEvent::Disconnected(reason) => json!({"event": "disconnect", "reason": reason}),
-        });
+        let mut open = self.lock();
+        match event {
+            HubEvent::Connected => {
+                write_line(&mut open, "connect", json!({}));
+                open.connected = true;
+            }
+            HubEvent::Disconnected(reason) => {
+                write_line(&mut open, "disconnect", json!({ "reason": reason }));
+                open.connected = false;
+            }
+        }
     }
 }
 
@@ -153,7 +157,6 @@ fn answer_line(record: &AnswerRecord) -> Value {
     let message_id = serde_json::from_str(&record.message_id)
         .unwrap_or_else(|_| Value::String(record.message_id.clone()));
     let mut line = json!({
-        "event": "answer",
         "message_id": message_id,
         "stream": record.stream,
         "model": record.model,
