@@ -388,16 +388,20 @@ fn assert_no_panic(text: &str) {
 // First run
 // ---------------------------------------------------------------------------
 
+/// A first run on a fresh home, against `hub`, with `OLLAMA_HOST` set to
+/// 127.0.0.1:`ollama_port` (so that the models are offered at once) and
+/// the variables `env`.
+fn first_run(hub: &Hub, ollama_port: u16, env: &[(&str, &str)]) -> Terminal {
+    let ollama_host = format!("127.0.0.1:{ollama_port}");
+    let env = [&[("OLLAMA_HOST", ollama_host.as_str())][..], env].concat();
+    Terminal::start(TempDir::new(), &["--server", &hub.url()], &env)
+}
+
 #[test]
 fn first_run_asks_hides_the_token_offers_models_and_saves() {
     let ollama = Ollama::with_models(&["qwen3:8b", "llama3.2:latest"]);
     let hub = Hub::start(TOKEN);
-    let ollama_host = format!("127.0.0.1:{}", ollama.port());
-    let mut term = Terminal::start(
-        TempDir::new(),
-        &["--server", &hub.url()],
-        &[("OLLAMA_HOST", &ollama_host)],
-    );
+    let mut term = first_run(&hub, ollama.port(), &[]);
     let config_path = term.config_path();
     let intro = term.expect("Hub token (input hidden): ");
     assert!(
@@ -456,12 +460,7 @@ fn first_run_asks_hides_the_token_offers_models_and_saves() {
 #[test]
 fn first_run_falls_back_to_llama2_when_ollama_is_unreachable() {
     let hub = Hub::start(TOKEN);
-    let ollama_host = format!("127.0.0.1:{}", closed_port());
-    let mut term = Terminal::start(
-        TempDir::new(),
-        &["--server", &hub.url()],
-        &[("OLLAMA_HOST", &ollama_host)],
-    );
+    let mut term = first_run(&hub, closed_port(), &[]);
     term.expect("Hub token (input hidden): ");
     term.wait_echo_off();
     term.type_line(TOKEN);
@@ -868,12 +867,7 @@ fn has_cyrillic(text: &str) -> bool {
 fn first_run_in_russian_asks_in_russian_and_saves_the_answers_as_before() {
     let ollama = Ollama::with_models(&["qwen3:8b", "llama3.2:latest"]);
     let hub = Hub::start(TOKEN);
-    let ollama_host = format!("127.0.0.1:{}", ollama.port());
-    let mut term = Terminal::start(
-        TempDir::new(),
-        &["--server", &hub.url()],
-        &[("OLLAMA_HOST", &ollama_host), RUSSIAN],
-    );
+    let mut term = first_run(&hub, ollama.port(), &[RUSSIAN]);
     let config_path = term.config_path();
     let intro = term.expect("Введите токен хаба (ввод скрыт): ");
     assert!(
@@ -933,12 +927,7 @@ fn first_run_in_russian_asks_in_russian_and_saves_the_answers_as_before() {
 fn first_run_with_no_model_installed_says_so_and_asks_for_a_name_as_the_python_client_did() {
     let ollama = Ollama::with_models(&[]);
     let hub = Hub::start(TOKEN);
-    let ollama_host = format!("127.0.0.1:{}", ollama.port());
-    let mut term = Terminal::start(
-        TempDir::new(),
-        &["--server", &hub.url()],
-        &[("OLLAMA_HOST", &ollama_host), RUSSIAN],
-    );
+    let mut term = first_run(&hub, ollama.port(), &[RUSSIAN]);
     term.expect("Введите токен хаба (ввод скрыт): ");
     term.wait_echo_off();
     term.type_line(TOKEN);
@@ -963,12 +952,7 @@ fn first_run_with_no_model_installed_says_so_and_asks_for_a_name_as_the_python_c
 fn a_model_number_out_of_the_list_is_taken_as_a_name() {
     let ollama = Ollama::with_models(&["qwen3:8b", "llama3.2:latest"]);
     let hub = Hub::start(TOKEN);
-    let ollama_host = format!("127.0.0.1:{}", ollama.port());
-    let mut term = Terminal::start(
-        TempDir::new(),
-        &["--server", &hub.url()],
-        &[("OLLAMA_HOST", &ollama_host)],
-    );
+    let mut term = first_run(&hub, ollama.port(), &[]);
     term.expect("Hub token (input hidden): ");
     term.wait_echo_off();
     term.type_line(TOKEN);
