@@ -20,14 +20,14 @@ use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 
-use crate::accounting::{Accounts, Books, Summary};
+use crate::accounting::{Accounts, Books};
 use crate::cli::Args;
 use crate::config::Settings;
 use crate::exit::Fatal;
 use crate::hub::{self, Backoff, CaError, Endpoint, Proxy, SessionConfig, Supervisor, Writer};
 use crate::ledger::{self, Ledger};
 use crate::logging;
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics, Summary};
 use crate::ollama::{self, OllamaTarget, RootCerts};
 use crate::relay::{Relay, Tally};
 use crate::secret::Token;
@@ -211,7 +211,7 @@ pub fn serve(
     let metrics = Metrics::new();
     let summary = Summary::new(settings.summary_interval);
     let ledger = open_ledger(settings, config_path, &target, hub.as_ref());
-    let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone(), summary.clone()];
+    let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone()];
     if let Some(ledger) = &ledger {
         sinks.push(ledger.clone());
     }

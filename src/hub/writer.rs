@@ -21,8 +21,7 @@ use super::link::Link;
 use super::loop_state::LoopState;
 use super::outbox::Outbox;
 pub use super::outbox::Outgoing;
-use crate::accounting::Summary;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Summary};
 
 /// What the writer thread is told.
 pub enum ToWriter {
@@ -63,7 +62,7 @@ pub struct Writer {
     keep_frames: bool,
     /// The outbox's size for the metrics, and the periodic summary, which
     /// rides on the heartbeat (no timer of its own).
-    counting: Option<(Arc<Metrics>, Arc<Summary>)>,
+    counting: Option<(Arc<Metrics>, Summary)>,
 }
 
 impl Writer {
@@ -82,7 +81,7 @@ impl Writer {
 
     /// Reports the outbox's size to `metrics` and, with each ping, logs
     /// the `summary` when one is due.
-    pub fn counting(mut self, metrics: Arc<Metrics>, summary: Arc<Summary>) -> Writer {
+    pub fn counting(mut self, metrics: Arc<Metrics>, summary: Summary) -> Writer {
         self.counting = Some((metrics, summary));
         self
     }
@@ -211,8 +210,8 @@ impl Writer {
 
     fn ping(&mut self) {
         self.next_ping = Instant::now() + self.ping_interval;
-        if let Some((_, summary)) = &self.counting {
-            summary.log_if_due();
+        if let Some((metrics, summary)) = &self.counting {
+            summary.log_if_due(metrics);
         }
         if let Some(link) = &self.link {
             if let Err(error) = link.ping() {
@@ -327,7 +326,7 @@ mod tests {
     fn the_outbox_size_is_reported_while_the_hub_is_away_and_after_delivery() {
         let (_to_writer, inbox) = mpsc::channel();
         let metrics = crate::metrics::Metrics::new();
-        let summary = crate::accounting::Summary::new(Duration::from_secs(3600));
+        let summary = crate::metrics::Summary::new(Duration::from_secs(3600));
         let mut writer = Writer::new(inbox, 1 << 20, Duration::from_secs(3600))
             .counting(metrics.clone(), summary);
         writer.take(whole(1));

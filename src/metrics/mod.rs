@@ -13,15 +13,16 @@
 //!   [`Metrics`] through [`Accounts`] (`accounting::Books`), once per
 //!   answer: outcome counts, tokens, the two latency histograms;
 //! - the `metrics` thread ([`server`]) reads the atomics on each scrape and
-//!   renders them ([`prometheus`]); it never touches the others' threads.
+//!   renders them ([`prometheus`]); it never touches the others' threads;
+//! - [`Summary`] turns the counters' growth into the hourly log line.
 //!
 //! A scrape reads each atomic on its own (relaxed): figures that change
 //! together (a histogram's count and its sum) may be one answer apart,
 //! which Prometheus tolerates; every counter only grows.
-// Until `serve` and `relay` wire it in.
 
 mod prometheus;
 mod server;
+mod summary;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
 
 pub use server::{bind, start, Ready};
+pub use summary::Summary;
 
 /// The histograms' upper bounds, in milliseconds (Prometheus's `le`, in
 /// seconds: 0.05 ... 300): from a quick first piece to the longest answer
