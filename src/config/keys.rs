@@ -196,6 +196,54 @@ settings_table! {
         show: show_seconds,
         doc: "longest pause between two of Ollama's lines",
     }
+    // Limits per request: they protect the owner's hardware from one buyer.
+    max_prompt_chars: usize {
+        key: "max_prompt_chars",
+        default: 100_000,
+        parse: |value| count(value, 1, 1 << 30),
+        show: ToString::to_string,
+        doc: "longest prompt accepted, in characters; a longer one is refused without asking Ollama",
+    }
+    max_answer_tokens: u64 {
+        key: "max_answer_tokens",
+        default: 0,
+        parse: |value| count(value, 0, 1 << 40),
+        show: ToString::to_string,
+        doc: "most tokens in one answer (Ollama's `num_predict`; the lower one wins when \
+              `options` sets it too); 0: no limit",
+    }
+    // Zero is allowed: no limit.
+    max_answer_secs: Duration {
+        key: "max_answer_secs",
+        default: Duration::from_secs(900),
+        parse: seconds_or_zero,
+        show: show_seconds,
+        doc: "a generation running longer is cut: the buyer gets the text so far and an \
+              error; 0: no limit",
+    }
+    // Stepping back while Ollama cannot serve.
+    ollama_down_after: usize {
+        key: "ollama_down_after",
+        default: 3,
+        parse: |value| count(value, 1, 1000),
+        show: ToString::to_string,
+        doc: "after this many requests in a row find Ollama unreachable, stop taking buyers \
+              until it answers again",
+    }
+    ollama_probe: Duration {
+        key: "ollama_probe_secs",
+        default: Duration::from_secs(10),
+        parse: seconds,
+        show: show_seconds,
+        doc: "while Ollama is down (or the model missing), ask it this often",
+    }
+    warm_up: bool {
+        key: "warm_up",
+        default: true,
+        parse: boolean,
+        show: ToString::to_string,
+        doc: "load the model before connecting to the hub, so the first buyer does not wait for it",
+    }
     max_frame_bytes: usize {
         key: "max_frame_bytes",
         default: 1 << 20,
