@@ -25,6 +25,7 @@
 
 mod accounting;
 mod address;
+mod availability;
 mod check;
 mod cli;
 mod config;
@@ -36,6 +37,7 @@ mod ledger;
 mod logging;
 mod metrics;
 mod ollama;
+mod pause;
 mod protocol;
 mod relay;
 mod secret;

@@ -157,19 +157,35 @@ pub enum Echo {
 #[derive(Clone)]
 pub struct Dispatcher {
     jobs: SyncSender<Job>,
-    to_writer: Sender<ToWriter>,
     default_stream: bool,
     buyer_language: Lang,
     next_request: Arc<AtomicU64>,
-    state: Arc<State>,
+    door: Arc<Door>,
     tally: Tally,
 }
 
-/// What the dispatcher and the workers share for shutdown.
-#[derive(Default)]
-struct State {
+/// Why new requests are turned away while the box steps back (the owner
+/// paused it, Ollama is down): the buyer's text and the ledger's kind.
+#[derive(Clone)]
+pub struct Refusal {
+    pub reason: Text,
+    pub kind: &'static str,
+    /// Whether requests already queued get it too instead of running (no
+    /// use asking an Ollama that is down); a pause lets them run.
+    pub queued_too: bool,
+}
+
+/// The way in, shared by the dispatcher, the workers, shutdown and
+/// `availability`: it counts the requests accepted and not yet answered,
+/// and turns new ones away on shutdown or while the box steps back. Going
+/// offline (`close`) sends the hub a Close 1000 through the writer once the
+/// last accepted answer's frames are out: the worker that ends it sends
+/// the Close right after them, on the same channel, so it cannot overtake
+/// them.
+pub struct Door {
     counts: Mutex<Counts>,
     idle: Condvar,
+    to_writer: Sender<ToWriter>,
 }
 
 /// Checked and changed under one lock, so that a request is either counted
@@ -179,22 +195,69 @@ struct Counts {
     stopping: bool,
     /// Requests accepted (queued or running) and not yet answered.
     active: usize,
+    /// Set while the box steps back.
+    refusal: Option<Refusal>,
+    /// The Close reason to send the hub when `active` reaches zero.
+    close_when_idle: Option<&'static str>,
 }
 
-impl State {
+/// Why a request was not let in.
+enum TurnedAway {
+    Stopping,
+    Refused(Refusal),
+}
+
+impl Door {
+    pub fn new(to_writer: Sender<ToWriter>) -> Arc<Door> {
+        Arc::new(Door {
+            counts: Mutex::default(),
+            idle: Condvar::new(),
+            to_writer,
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Counts> {
         // The counts stay consistent whatever a panicking holder did.
         self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counts a new request; false once the stop has begun.
-    fn admit(&self) -> bool {
+    /// Counts a new request, or says why it is turned away.
+    fn admit(&self) -> Result<(), TurnedAway> {
         let mut counts = self.lock();
         if counts.stopping {
-            return false;
+            return Err(TurnedAway::Stopping);
+        }
+        if let Some(refusal) = &counts.refusal {
+            return Err(TurnedAway::Refused(refusal.clone()));
         }
         counts.active += 1;
-        true
+        Ok(())
+    }
+
+    /// Steps back: new requests get `refusal`, and the hub gets a Close
+    /// 1000 (`hub_reason`) once the accepted ones are answered.
+    pub fn close(&self, refusal: Refusal, hub_reason: &'static str) {
+        let mut counts = self.lock();
+        counts.refusal = Some(refusal);
+        if counts.active == 0 {
+            counts.close_when_idle = None;
+            let _ = self.to_writer.send(ToWriter::Close(hub_reason));
+        } else {
+            counts.close_when_idle = Some(hub_reason);
+        }
+    }
+
+    /// Takes requests again.
+    pub fn open(&self) {
+        let mut counts = self.lock();
+        counts.refusal = None;
+        counts.close_when_idle = None;
+    }
+
+    /// What a queued request gets instead of running, while the box steps
+    /// back for a reason that fails it anyway.
+    fn refusal_for_queued(&self) -> Option<Refusal> {
+        self.lock().refusal.clone().filter(|r| r.queued_too)
     }
 
     fn stop(&self) {
@@ -206,6 +269,9 @@ impl State {
         counts.active = counts.active.saturating_sub(1);
         if counts.active == 0 {
             self.idle.notify_all();
+            if let Some(reason) = counts.close_when_idle.take() {
+                let _ = self.to_writer.send(ToWriter::Close(reason));
+            }
         }
     }
 
@@ -240,20 +306,31 @@ impl Dispatcher {
             language: self.buyer_language,
             echo,
         };
-        if !self.state.admit() {
-            log::warn!(
-                "request {} refused: shutting down",
-                job.message_id.as_json()
-            );
-            let reason = OllamaError::ShuttingDown.for_buyer();
-            return self.answer_error(&job, reason, End::SHUTDOWN);
+        match self.door.admit() {
+            Ok(()) => {}
+            Err(TurnedAway::Stopping) => {
+                log::warn!(
+                    "request {} refused: shutting down",
+                    job.message_id.as_json()
+                );
+                let reason = OllamaError::ShuttingDown.for_buyer();
+                return self.answer_error(&job, reason, End::SHUTDOWN);
+            }
+            Err(TurnedAway::Refused(refusal)) => {
+                log::warn!(
+                    "request {} refused: {}",
+                    job.message_id.as_json(),
+                    refusal.reason.english()
+                );
+                return self.answer_error(&job, refusal.reason, End::error(refusal.kind));
+            }
         }
         // Counted before it is sent, so a worker never takes it below zero.
         self.tally.metrics.queue_depth_add(1);
         let refused = self.jobs.try_send(job);
         if refused.is_err() {
             self.tally.metrics.queue_depth_add(-1);
-            self.state.end();
+            self.door.end();
         }
         match refused {
             Ok(()) => {}
@@ -294,17 +371,22 @@ impl Dispatcher {
         self.answer_error(&job, reason, End::error(kind));
     }
 
-    /// Answers `reason` to the buyer, and to the console in test mode.
     fn answer_error(&self, job: &Job, reason: Text, end: End) {
-        self.tally.answered(job, end, &Progress::default(), None);
-        send_error(&self.to_writer, job, &reason);
-        if let Some(echo) = &job.echo {
-            let _ = echo.send(Echo::Done {
-                result: Err(reason),
-                pieces: 0,
-                elapsed: job.received.elapsed(),
-            });
-        }
+        answer_error(&self.door.to_writer, &self.tally, job, reason, end);
+    }
+}
+
+/// Answers `reason` to the buyer of a request that did not run, and to the
+/// console in test mode.
+fn answer_error(out: &Sender<ToWriter>, tally: &Tally, job: &Job, reason: Text, end: End) {
+    tally.answered(job, end, &Progress::default(), None);
+    send_error(out, job, &reason);
+    if let Some(echo) = &job.echo {
+        let _ = echo.send(Echo::Done {
+            result: Err(reason),
+            pieces: 0,
+            elapsed: job.received.elapsed(),
+        });
     }
 }
 
@@ -334,30 +416,28 @@ impl Relay {
         default_stream: bool,
         buyer_language: Lang,
         target: &OllamaTarget,
-        to_writer: &Sender<ToWriter>,
+        door: &Arc<Door>,
         tally: Tally,
     ) -> std::io::Result<Relay> {
         let (jobs, queue) = mpsc::sync_channel::<Job>(queue_size);
         let queue = Arc::new(Mutex::new(queue));
-        let state = Arc::new(State::default());
         let mut cancellers = Vec::new();
         for index in 0..count.max(1) {
             let name = format!("worker-{index}");
             let client = OllamaClient::new(&name, target.clone());
             cancellers.push(client.canceller());
-            let (queue, out, state) = (Arc::clone(&queue), to_writer.clone(), Arc::clone(&state));
+            let (queue, door) = (Arc::clone(&queue), Arc::clone(door));
             let tally = tally.clone();
             thread::Builder::new()
                 .name(name)
-                .spawn(move || work(client, &queue, &out, &state, &tally))?;
+                .spawn(move || work(client, &queue, &door, &tally))?;
         }
         let dispatcher = Dispatcher {
             jobs,
-            to_writer: to_writer.clone(),
             default_stream,
             buyer_language,
             next_request: Arc::new(AtomicU64::new(1)),
-            state,
+            door: Arc::clone(door),
             tally,
         };
         Ok(Relay {
@@ -368,12 +448,12 @@ impl Relay {
 
     /// From now on every new request is answered with the shutdown error.
     pub fn stop_accepting(&self) {
-        self.dispatcher.state.stop();
+        self.dispatcher.door.stop();
     }
 
     /// Waits for accepted requests to be answered; false at the timeout.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
-        self.dispatcher.state.wait_idle(timeout)
+        self.dispatcher.door.wait_idle(timeout)
     }
 
     /// Cuts running generations short (their buyers get the shutdown
@@ -385,13 +465,7 @@ impl Relay {
     }
 }
 
-fn work(
-    mut client: OllamaClient,
-    queue: &Mutex<Receiver<Job>>,
-    out: &Sender<ToWriter>,
-    state: &State,
-    tally: &Tally,
-) {
+fn work(mut client: OllamaClient, queue: &Mutex<Receiver<Job>>, door: &Door, tally: &Tally) {
     loop {
         // Hold the lock only while taking a job, so that idle workers queue
         // up on it while one of them waits on the channel.
@@ -401,8 +475,14 @@ fn work(
         };
         let Ok(job) = job else { return };
         tally.metrics.queue_depth_add(-1);
-        answer(&mut client, &job, out, tally);
-        state.end();
+        match door.refusal_for_queued() {
+            Some(refusal) => {
+                let end = End::error(refusal.kind);
+                answer_error(&door.to_writer, tally, &job, refusal.reason, end);
+            }
+            None => answer(&mut client, &job, &door.to_writer, tally),
+        }
+        door.end();
     }
 }
 

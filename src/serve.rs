@@ -21,6 +21,7 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 
 use crate::accounting::{Accounts, Books};
+use crate::availability::{Availability, Policy};
 use crate::cli::Args;
 use crate::config::Settings;
 use crate::exit::Fatal;
@@ -29,7 +30,8 @@ use crate::ledger::{self, Ledger};
 use crate::logging;
 use crate::metrics::{self, Metrics, Summary};
 use crate::ollama::{self, OllamaTarget, RootCerts};
-use crate::relay::{Relay, Tally};
+use crate::pause;
+use crate::relay::{Door, Relay, Tally};
 use crate::secret::Token;
 use crate::shutdown::Shutdown;
 use crate::test_mode;
@@ -210,14 +212,28 @@ pub fn serve(
     );
     let metrics = Metrics::new();
     let summary = Summary::new(settings.summary_interval);
-    let ledger = open_ledger(settings, config_path, &target, hub.as_ref());
-    let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone()];
+    let ledger = open_ledger(settings, config_path);
+    start_metrics_endpoint(settings, &metrics, &target)?;
+    let (to_writer, inbox) = mpsc::channel();
+    let door = Door::new(to_writer.clone());
+    let availability = Availability::new(
+        Arc::clone(&door),
+        metrics.clone(),
+        ledger.clone(),
+        target.clone(),
+        Policy {
+            down_after: settings.ollama_down_after,
+            probe_every: settings.ollama_probe,
+            warm_up: settings.warm_up,
+            has_hub: hub.is_some(),
+        },
+        pause::path_for(config_path),
+    );
+    let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone(), availability.clone()];
     if let Some(ledger) = &ledger {
         sinks.push(ledger.clone());
     }
     let books = Books::new(sinks);
-    start_metrics_endpoint(settings, &metrics, &target)?;
-    let (to_writer, inbox) = mpsc::channel();
     let writer = Writer::new(inbox, settings.outbox_bytes, settings.ping_interval)
         .counting(metrics.clone(), summary);
     let writer = match hub {
@@ -231,7 +247,7 @@ pub fn serve(
         settings.stream_mode,
         settings.buyer_language,
         &target,
-        &to_writer,
+        &door,
         Tally {
             books: books.clone(),
             metrics,
@@ -246,18 +262,31 @@ pub fn serve(
         settings.shutdown_grace,
         args.test,
         hub.is_some(),
-        ledger,
+        ledger.clone(),
     );
     // Without it a SIGTERM would kill running answers mid-sentence.
     shutdown
         .install_signals()
         .map_err(|e| Fatal::thread("signal", &e))?;
+    // Ollama first: the hub is not told this box serves before it can.
+    let warm_up = match hub {
+        Some(_) => availability.first_look(),
+        None => None,
+    };
+    if let Some(ledger) = &ledger {
+        ledger.started(
+            &target.model,
+            recorded(settings, &target, hub.as_ref()),
+            warm_up.map(|d| d.as_millis() as u64),
+        );
+    }
     let hub_loop = shutdown.hub_loop.clone();
     let supervisor = hub.map(|config| Supervisor {
         config,
         backoff: Backoff::new(settings.reconnect_base, settings.reconnect_max),
         stable_after: settings.reconnect_max,
         books,
+        gate: availability.clone(),
     });
     if !args.test {
         if let Some(supervisor) = supervisor {
@@ -281,23 +310,26 @@ pub fn serve(
     shutdown.run("end of test mode")
 }
 
-/// The ledger beside the config file, with its `start` line; `None`
-/// (and a warning) when it cannot be written: the box serves on.
-fn open_ledger(
-    settings: &Settings,
-    config_path: &Path,
-    target: &OllamaTarget,
-    hub: Option<&SessionConfig>,
-) -> Option<Arc<Ledger>> {
+/// The ledger beside the config file; `None` (and a warning) when it
+/// cannot be written: the box serves on.
+fn open_ledger(settings: &Settings, config_path: &Path) -> Option<Arc<Ledger>> {
     let path = ledger::path_for(config_path);
     let opened = Ledger::open(&path, settings.ledger_max_bytes, settings.ledger_files_kept);
-    let ledger = match opened {
-        Ok(ledger) => Arc::new(ledger),
+    match opened {
+        Ok(ledger) => Some(Arc::new(ledger)),
         Err(why) => {
             log::warn!("{why}; answers are not written to the ledger");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// The settings the ledger's `start` line records.
+fn recorded(
+    settings: &Settings,
+    target: &OllamaTarget,
+    hub: Option<&SessionConfig>,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut recorded = serde_json::Map::new();
     recorded.insert("ollama".into(), target.base_url.clone().into());
     let hub = hub.map(|config| config.endpoint.to_string());
@@ -305,8 +337,7 @@ fn open_ledger(
     recorded.insert("max_parallel".into(), settings.max_parallel.into());
     recorded.insert("queue_size".into(), settings.queue_size.into());
     recorded.insert("stream_mode".into(), settings.stream_mode.into());
-    ledger.started(&target.model, recorded);
-    Some(ledger)
+    recorded
 }
 
 /// The `/metrics`, `/healthz` and `/readyz` port, when `metrics_listen`

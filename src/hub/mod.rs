@@ -11,6 +11,7 @@
 //! `protocol` for the frames, never on the relay.
 
 mod endpoint;
+mod gate;
 mod link;
 mod loop_state;
 mod outbox;
@@ -22,6 +23,7 @@ mod wire;
 mod writer;
 
 pub use endpoint::Endpoint;
+pub use gate::{Connection, Gate};
 pub use loop_state::LoopState;
 pub use proxy::Proxy;
 pub use session::{connect, ConnectError, Requests, SessionConfig};

@@ -1,15 +1,22 @@
-//! Keeping the hub connection up, forever: connect, serve until the
-//! connection ends, wait out the backoff delay, connect again, until the
-//! process is stopping ([`LoopState`]). Each new connection is handed to the writer.
+//! Keeping the hub connection up, forever: wait at the [`Gate`] until the
+//! box may take buyers, connect, serve until the connection ends, wait out
+//! the backoff delay, connect again, until the process is stopping
+//! ([`LoopState`]). Each new connection is handed to the writer. A
+//! connection that ends because the box stepped back (the gate closed) is
+//! followed by no backoff: the loop waits at the gate instead, and
+//! connects the moment it opens.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use super::gate::{Connection, Gate};
 use super::loop_state::LoopState;
 use super::session::{self, ConnectError, Requests, SessionConfig};
 use super::writer::ToWriter;
+use tungstenite::protocol::frame::coding::CloseCode;
+
 use crate::accounting::{Books, HubEvent};
 
 /// When to try again after a failed or lost connection.
@@ -63,6 +70,8 @@ pub struct Supervisor {
     pub stable_after: Duration,
     /// Where the connection's life is recorded (the ledger, the metrics).
     pub books: Books,
+    /// Whether the box may take buyers now.
+    pub gate: Arc<dyn Gate>,
 }
 
 impl Supervisor {
@@ -70,14 +79,24 @@ impl Supervisor {
     pub fn run(mut self, requests: &dyn Requests, to_writer: &Sender<ToWriter>, state: &LoopState) {
         let mut connection_id = 0u64;
         while !state.is_stopping() {
+            if self.gate.wait_open() {
+                // Away by choice, not by failure: start the delays over.
+                self.backoff.reset();
+            }
             connection_id += 1;
             let token_rejected = self.connect_and_serve(connection_id, requests, to_writer, state);
             if state.is_stopping() {
                 return;
             }
+            if self.gate.closed_because().is_some() {
+                self.gate.connection(Connection::Away);
+                continue;
+            }
             let delay = self.backoff.next_delay(token_rejected);
             log::info!("reconnecting in {:.2} s", delay.as_secs_f64());
-            std::thread::sleep(delay);
+            self.gate
+                .connection(Connection::Retrying(SystemTime::now() + delay));
+            self.gate.sleep(delay);
         }
     }
 
@@ -98,6 +117,7 @@ impl Supervisor {
             None => log::info!("connecting to {} (connection #{id})", self.config.endpoint),
         }
         state.set_connecting(true);
+        self.gate.connection(Connection::Connecting);
         let session = match session::connect(&self.config, id) {
             Ok(session) => session,
             Err(error) => {
@@ -120,17 +140,27 @@ impl Supervisor {
         if !handed_over {
             return false;
         }
+        self.gate
+            .connection(Connection::Connected(SystemTime::now()));
+        if let Some(why) = self.gate.closed_because() {
+            // The box stepped back while this connection was being made:
+            // the writer's Close may have found no link to close.
+            log::info!("closing hub connection #{id} at once: {why}");
+            let _ = link.close(CloseCode::Normal, "owner's box is stepping back");
+        }
         let since = Instant::now();
         let end = session.serve(requests);
         link.shut();
+        let stepped_back = self.gate.closed_because();
         // A stop records the connection's end itself, in order.
         if !state.is_stopping() {
-            self.books.hub(&HubEvent::Disconnected(end.to_string()));
+            let reason = stepped_back.clone().unwrap_or_else(|| end.to_string());
+            self.books.hub(&HubEvent::Disconnected(reason));
         }
-        if state.is_stopping() {
-            log::info!("hub connection #{id} closed: {end}");
-        } else {
-            log::warn!("hub connection #{id} ended: {end}");
+        match stepped_back {
+            _ if state.is_stopping() => log::info!("hub connection #{id} closed: {end}"),
+            Some(why) => log::info!("hub connection #{id} closed: {why}"),
+            None => log::warn!("hub connection #{id} ended: {end}"),
         }
         if since.elapsed() >= self.stable_after {
             self.backoff.reset();

@@ -29,6 +29,10 @@ pub enum ToWriter {
     Frame(Outgoing),
     /// From the connection loop: the connection to write to from now on.
     Link(Arc<Link>),
+    /// From the relay's door when the box steps back (paused, Ollama
+    /// down): send what is queued, then close the connection with 1000 and
+    /// this reason; frames that come later wait for the next connection.
+    Close(&'static str),
     /// From shutdown: send what is queued, close the connection with 1001,
     /// then report on the channel and stop.
     Finish(Finish),
@@ -160,7 +164,21 @@ impl Writer {
                 self.link = Some(link);
                 self.next_ping = Instant::now() + self.ping_interval;
             }
+            ToWriter::Close(reason) => self.step_back(reason),
             ToWriter::Finish(finish) => self.finishing = Some(finish),
+        }
+    }
+
+    /// Stepping back: the frames already queued go first, then a Close
+    /// 1000. The hub answers the Close and the connection loop sees the
+    /// connection end; no ping goes out meanwhile.
+    fn step_back(&mut self, reason: &'static str) {
+        self.flush();
+        if let Some(link) = self.link.take() {
+            log::debug!("writer: closing connection #{} ({reason})", link.id);
+            if let Err(e) = link.close(CloseCode::Normal, reason) {
+                log::debug!("closing the hub connection: {e}");
+            }
         }
     }
 

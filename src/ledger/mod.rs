@@ -59,17 +59,30 @@ impl Ledger {
         })
     }
 
-    /// The `start` line: the version, the model and the settings that
-    /// matter for reading the rest.
-    pub fn started(&self, model: &str, settings: Map<String, Value>) {
+    /// The `start` line: the version, the model, the settings that matter
+    /// for reading the rest, and how long the warm-up took to load the
+    /// model (`null` without one).
+    pub fn started(&self, model: &str, settings: Map<String, Value>, warm_up_ms: Option<u64>) {
         self.write(
             "start",
             json!({
             "version": env!("CARGO_PKG_VERSION"),
             "model": model,
             "settings": settings,
+            "warm_up_ms": warm_up_ms,
             }),
         );
+    }
+
+    /// The owner paused the box, until this moment (`None`: `--resume`).
+    pub fn paused(&self, until: Option<time::Millis>) {
+        let until = until.map(time::format);
+        self.write("pause", json!({ "until": until }));
+    }
+
+    /// The pause ended: `--resume`, or its time was up.
+    pub fn resumed(&self, reason: &str) {
+        self.write("resume", json!({ "reason": reason }));
     }
 
     /// The `stop` line, with why (`SIGTERM received`, `end of test
@@ -223,7 +236,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.jsonl");
         let ledger = Ledger::open(&path, 1 << 20, 2).unwrap();
-        ledger.started("llama3.2", Map::new());
+        ledger.started("llama3.2", Map::new(), Some(1234));
         ledger.hub(&HubEvent::Connected);
         ledger.answered(&record());
         let failed = AnswerRecord {

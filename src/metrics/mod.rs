@@ -97,6 +97,7 @@ pub struct Metrics {
     queue_depth: AtomicI64,
     outbox_bytes: AtomicU64,
     ollama: AtomicU8,
+    paused: AtomicBool,
     first_piece: Histogram,
     answer: Histogram,
 }
@@ -127,6 +128,16 @@ impl Metrics {
         self.queue_depth.fetch_add(delta, Relaxed);
     }
 
+    /// Requests a worker is answering now.
+    pub fn requests_running(&self) -> i64 {
+        self.requests_running.load(Relaxed)
+    }
+
+    /// Requests waiting for a worker.
+    pub fn queue_depth(&self) -> i64 {
+        self.queue_depth.load(Relaxed)
+    }
+
     /// Bytes of answer frames the writer holds, not yet sent to the hub.
     pub fn set_outbox_bytes(&self, bytes: u64) {
         self.outbox_bytes.store(bytes, Relaxed);
@@ -153,6 +164,15 @@ impl Metrics {
         }
     }
 
+    /// Whether the owner has paused selling.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Relaxed);
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused.load(Relaxed)
+    }
+
     pub fn hub_connected(&self) -> bool {
         self.hub_connected.load(Relaxed)
     }
@@ -163,6 +183,9 @@ impl Metrics {
     /// given to [`start`] should probe it first (and call
     /// [`Metrics::set_ollama_up`]) when [`Metrics::ollama_up`] is `None`.
     pub fn readiness(&self) -> Result<(), String> {
+        if self.paused() {
+            return Err("paused by the owner".into());
+        }
         if !self.hub_connected() {
             return Err("not connected to the hub".into());
         }

@@ -50,7 +50,7 @@ fn client(out: &mut String, m: &Metrics) {
 /// The families of one sample without labels: name, type, help, value.
 fn unlabelled(out: &mut String, m: &Metrics) {
     let (counter, gauge) = ("counter", "gauge");
-    let families: [(&str, &str, &str, &dyn Display); 8] = [
+    let families: [(&str, &str, &str, &dyn Display); 9] = [
         (
             "ollama_proxy_tokens_generated_total",
             counter,
@@ -98,6 +98,12 @@ fn unlabelled(out: &mut String, m: &Metrics) {
             gauge,
             "Bytes of answer frames not yet sent to the hub.",
             &m.outbox_bytes.load(Relaxed),
+        ),
+        (
+            "ollama_proxy_paused",
+            gauge,
+            "1 while the owner has paused selling (--pause), else 0.",
+            &u8::from(m.paused()),
         ),
     ];
     for (name, kind, help, value) in families {
@@ -297,6 +303,9 @@ ollama_proxy_queue_depth 0
 # HELP ollama_proxy_outbox_bytes Bytes of answer frames not yet sent to the hub.
 # TYPE ollama_proxy_outbox_bytes gauge
 ollama_proxy_outbox_bytes 0
+# HELP ollama_proxy_paused 1 while the owner has paused selling (--pause), else 0.
+# TYPE ollama_proxy_paused gauge
+ollama_proxy_paused 0
 # HELP ollama_proxy_ollama_up 1 if Ollama was reachable at the last request or probe, else 0; absent until the first one.
 # TYPE ollama_proxy_ollama_up gauge
 # HELP ollama_proxy_first_piece_seconds From a request's arrival to its first answer piece.

@@ -58,25 +58,38 @@ pub fn base_url(host: &str, port: u16) -> String {
     format!("http://{host}:{port}")
 }
 
-/// `GET` a small JSON document from Ollama within `timeout` (first run and
-/// `--check`).
+/// `GET` a small JSON document from Ollama within `timeout` (first run,
+/// `--check`, the probes while Ollama is down).
 fn get_json(
     base_url: &str,
     roots: &RootCerts,
     path: &'static str,
     timeout: Duration,
 ) -> Result<Value, ApiError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let request = agent(roots, timeout)
+        .get(format!("{base_url}{path}"))
+        .call();
+    read_json(request, path)
+}
+
+/// An agent for one small request: no environment proxy, error statuses
+/// returned as answers, everything within `timeout`.
+fn agent(roots: &RootCerts, timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
         .proxy(None)
         .tls_config(tls::config(roots))
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .build()
-        .into();
-    let response = agent
-        .get(format!("{base_url}{path}"))
-        .call()
-        .map_err(|e| ApiError::Request(e.to_string()))?;
+        .into()
+}
+
+/// The JSON of a 200 answer to `path`, at most 4 MiB of it.
+fn read_json(
+    request: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    path: &'static str,
+) -> Result<Value, ApiError> {
+    let response = request.map_err(|e| ApiError::Request(e.to_string()))?;
     let status = response.status().as_u16();
     let text = response
         .into_body()
@@ -88,6 +101,36 @@ fn get_json(
         return Err(ApiError::Status { status, path });
     }
     serde_json::from_str(&text).map_err(|_| ApiError::NotJson { path })
+}
+
+/// Loads `model` into memory without generating anything: a generate
+/// request with an empty prompt, which Ollama answers once the model is
+/// loaded (the warm-up before taking buyers). `keep_alive` is the owner's,
+/// so the model stays as long as their requests keep it. Returns how long
+/// Ollama says the load took (`load_duration`), else how long the request
+/// took.
+pub fn load_model(
+    base_url: &str,
+    roots: &RootCerts,
+    model: &str,
+    keep_alive: Option<&Value>,
+    timeout: Duration,
+) -> Result<Duration, ApiError> {
+    let mut body = serde_json::Map::new();
+    body.insert("model".into(), model.into());
+    body.insert("prompt".into(), "".into());
+    body.insert("stream".into(), false.into());
+    if let Some(keep_alive) = keep_alive {
+        body.insert("keep_alive".into(), keep_alive.clone());
+    }
+    let started = std::time::Instant::now();
+    let request = agent(roots, timeout)
+        .post(format!("{base_url}/api/generate"))
+        .header("Content-Type", "application/json")
+        .send(Value::Object(body).to_string());
+    let answer = read_json(request, "/api/generate")?;
+    let reported = answer.get("load_duration").and_then(Value::as_u64);
+    Ok(reported.map_or_else(|| started.elapsed(), Duration::from_nanos))
 }
 
 /// The names of the models Ollama has installed (`GET /api/tags`).

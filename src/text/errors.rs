@@ -95,6 +95,10 @@ catalogue! {
         en: "busy",
         ru: "сервер занят",
     }
+    buyer_owner_paused() {
+        en: "owner paused",
+        ru: "владелец приостановил продажу",
+    }
     buyer_prompt_too_large(size, limit) {
         en: "prompt too large ({size} {size|byte|bytes}, this box accepts at most {limit})",
         ru: "запрос слишком большой ({size} {size|байт|байта|байт}, эта машина принимает \

@@ -135,6 +135,7 @@ impl Msg {
 /// An argument of a message: a value shown as it is (a path, a number, an
 /// address, the operating system's own error text), or another message,
 /// rendered in the same language as the one it is part of.
+#[derive(Clone)]
 pub enum Arg {
     Plain(String),
     Text(Text),
@@ -163,6 +164,7 @@ impl Arg {
 
 /// A message with its arguments, to be shown in a language chosen by
 /// whoever shows it.
+#[derive(Clone)]
 pub struct Text {
     msg: &'static Msg,
     args: Vec<Arg>,

@@ -1,0 +1,196 @@
+//! The owner's pause, kept in `paused.json` beside the config file so that
+//! it survives a restart (a reboot in the middle of the owner's game must
+//! not put the box back on sale).
+//!
+//! `--pause` and `--resume` reach the running client through the control
+//! socket; the client's `availability` changes its state and calls
+//! [`save`] here. At start it calls [`load`]; `--check` and `--status`
+//! read the same file. The file is written the way the config is
+//! (`config::save`: a temporary file, mode 0600, renamed over the old one),
+//! and read back as hostile input: bounded in size, and anything that is
+//! not what [`save`] writes is reported and ignored.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+/// The largest pause file read; [`save`] writes well under 100 bytes.
+const MAX_FILE_BYTES: u64 = 4096;
+
+/// How long the owner paused the box for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pause {
+    /// Until `--resume`.
+    Indefinite,
+    /// Until this moment, or `--resume` before it.
+    Until(SystemTime),
+}
+
+impl Pause {
+    /// A pause of `duration` from now; `None` pauses until `--resume`.
+    pub fn starting_now(duration: Option<Duration>) -> Pause {
+        match duration {
+            None => Pause::Indefinite,
+            Some(d) => Pause::Until(SystemTime::now() + d),
+        }
+    }
+
+    /// Whether the pause is over at `now`.
+    pub fn is_over(&self, now: SystemTime) -> bool {
+        match self {
+            Pause::Indefinite => false,
+            Pause::Until(end) => *end <= now,
+        }
+    }
+
+    /// When it ends, in milliseconds since the Unix epoch; `None` for an
+    /// indefinite pause.
+    pub fn until_millis(&self) -> Option<i64> {
+        match self {
+            Pause::Indefinite => None,
+            Pause::Until(end) => Some(crate::ledger::time::millis(*end)),
+        }
+    }
+}
+
+/// `paused.json` in the config file's directory.
+pub fn path_for(config_path: &Path) -> PathBuf {
+    config_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("paused.json")
+}
+
+/// Writes the pause (`Some`) or removes the file (`None`).
+pub fn save(path: &Path, pause: Option<Pause>) -> Result<(), String> {
+    let Some(pause) = pause else {
+        return match std::fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
+        };
+    };
+    let mut object = Map::new();
+    object.insert("paused".into(), Value::Bool(true));
+    object.insert("until_ms".into(), pause.until_millis().into());
+    crate::config::save(path, &object).map_err(|e| e.to_string())
+}
+
+/// The pause saved at `path`, if any and not over. A file that cannot be
+/// read or is not what [`save`] writes is an error (the caller warns and
+/// serves: the owner can pause again), and so is one over 4 KiB.
+pub fn load(path: &Path) -> Result<Option<Pause>, String> {
+    let text = match read_bounded(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let pause = parse(&text)
+        .ok_or_else(|| format!("{} is not a pause this client wrote", path.display()))?;
+    Ok(pause.filter(|p| !p.is_over(SystemTime::now())))
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other("over 4 KiB"));
+    }
+    Ok(text)
+}
+
+/// `{"paused": true, "until_ms": N | null}`; `{"paused": false}` is no
+/// pause. `None` for anything else.
+fn parse(text: &str) -> Option<Option<Pause>> {
+    let object: Map<String, Value> = serde_json::from_str(text).ok()?;
+    if !object.get("paused")?.as_bool()? {
+        return Some(None);
+    }
+    let pause = match object.get("until_ms") {
+        None | Some(Value::Null) => Pause::Indefinite,
+        Some(until) => {
+            let ms = u64::try_from(until.as_i64()?).ok()?;
+            Pause::Until(UNIX_EPOCH.checked_add(Duration::from_millis(ms))?)
+        }
+    };
+    Some(Some(pause))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "pause-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_pause_survives_being_written_and_read_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir();
+        let path = path_for(&dir.join("config.json"));
+        assert_eq!(path, dir.join("paused.json"));
+        assert_eq!(load(&path), Ok(None), "no file, no pause");
+        save(&path, Some(Pause::Indefinite)).unwrap();
+        assert_eq!(load(&path), Ok(Some(Pause::Indefinite)));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Whole milliseconds survive exactly.
+        let end = UNIX_EPOCH + Duration::from_millis(4_000_000_000_123);
+        save(&path, Some(Pause::Until(end))).unwrap();
+        assert_eq!(load(&path), Ok(Some(Pause::Until(end))));
+        save(&path, None).unwrap();
+        assert!(!path.exists());
+        save(&path, None).expect("removing a missing file is fine");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_pause_that_is_over_is_no_pause() {
+        let dir = temp_dir();
+        let path = dir.join("paused.json");
+        let ended = SystemTime::now() - Duration::from_secs(1);
+        save(&path, Some(Pause::Until(ended))).unwrap();
+        assert_eq!(load(&path), Ok(None));
+        let now = SystemTime::now();
+        assert!(Pause::Until(now).is_over(now));
+        assert!(!Pause::Until(now + Duration::from_secs(1)).is_over(now));
+        assert!(!Pause::Indefinite.is_over(now));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn garbage_in_the_pause_file_is_an_error_not_a_pause() {
+        for text in [
+            "",
+            "not json",
+            "[]",
+            "{}",
+            r#"{"paused": "yes"}"#,
+            r#"{"paused": true, "until_ms": "soon"}"#,
+            r#"{"paused": true, "until_ms": -5}"#,
+            r#"{"paused": true, "until_ms": 1.5}"#,
+        ] {
+            assert_eq!(parse(text), None, "{text}");
+        }
+        assert_eq!(parse(r#"{"paused": false}"#), Some(None));
+        assert_eq!(parse(r#"{"paused": true}"#), Some(Some(Pause::Indefinite)));
+        let dir = temp_dir();
+        let path = dir.join("paused.json");
+        std::fs::write(&path, "x".repeat(5000)).unwrap();
+        assert!(load(&path).unwrap_err().contains("4 KiB"));
+        std::fs::write(&path, "{").unwrap();
+        assert!(load(&path).unwrap_err().contains("not a pause"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
