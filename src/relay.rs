@@ -632,19 +632,90 @@ mod tests {
 
     #[test]
     fn the_last_answer_to_end_wakes_a_waiting_shutdown() {
-        let state = Arc::new(State::default());
-        assert!(state.wait_idle(Duration::ZERO), "nothing accepted yet");
-        assert!(state.admit() && state.admit());
-        assert!(!state.wait_idle(Duration::ZERO));
-        let waiter = Arc::clone(&state);
+        let (to_writer, _inbox) = mpsc::channel();
+        let door = Door::new(to_writer);
+        assert!(door.wait_idle(Duration::ZERO), "nothing accepted yet");
+        assert!(door.admit().is_ok() && door.admit().is_ok());
+        assert!(!door.wait_idle(Duration::ZERO));
+        let waiter = Arc::clone(&door);
         let (done, waited) = mpsc::channel();
         spawn_until_asleep(move || done.send(waiter.wait_idle(Duration::from_secs(3600))));
-        state.end();
-        assert!(!state.wait_idle(Duration::ZERO), "one answer still runs");
-        state.end();
+        door.end();
+        assert!(!door.wait_idle(Duration::ZERO), "one answer still runs");
+        door.end();
         // Without the wake-up the waiter would sleep for its whole hour; the
         // bound only keeps a broken build from hanging the test.
         assert_eq!(waited.recv_timeout(Duration::from_secs(10)), Ok(true));
+    }
+
+    fn paused() -> Refusal {
+        Refusal {
+            reason: errors::buyer_owner_paused(),
+            kind: "paused",
+            queued_too: false,
+        }
+    }
+
+    /// The Close reasons the writer got, in order.
+    fn closes(inbox: &Receiver<ToWriter>) -> Vec<&'static str> {
+        let closes = inbox.try_iter().filter_map(|message| match message {
+            ToWriter::Close(reason) => Some(reason),
+            _ => None,
+        });
+        closes.collect()
+    }
+
+    #[test]
+    fn stepping_back_closes_the_hub_once_the_last_accepted_answer_ends() {
+        let (to_writer, inbox) = mpsc::channel();
+        let door = Door::new(to_writer);
+        assert!(door.admit().is_ok() && door.admit().is_ok());
+        door.close(paused(), "owner paused");
+        assert!(
+            matches!(door.admit(), Err(TurnedAway::Refused(r)) if r.kind == "paused"),
+            "a new request is refused while stepping back"
+        );
+        assert_eq!(
+            door.refusal_for_queued().map(|r| r.kind),
+            None,
+            "a pause lets queued ones run"
+        );
+        door.end();
+        assert_eq!(closes(&inbox), Vec::<&str>::new(), "one answer still runs");
+        door.end();
+        assert_eq!(closes(&inbox), ["owner paused"]);
+        door.open();
+        assert!(door.admit().is_ok(), "open again");
+        door.end();
+        assert_eq!(closes(&inbox), Vec::<&str>::new(), "no second Close");
+    }
+
+    #[test]
+    fn stepping_back_with_nothing_running_closes_at_once_and_opening_cancels_a_pending_close() {
+        let (to_writer, inbox) = mpsc::channel();
+        let door = Door::new(to_writer);
+        door.close(paused(), "owner paused");
+        assert_eq!(closes(&inbox), ["owner paused"]);
+        door.open();
+        assert!(door.admit().is_ok());
+        let down = Refusal {
+            queued_too: true,
+            kind: "ollama_unreachable",
+            ..paused()
+        };
+        door.close(down, "owner's Ollama is down");
+        assert_eq!(
+            door.refusal_for_queued().map(|r| r.kind),
+            Some("ollama_unreachable")
+        );
+        door.open();
+        assert!(door.refusal_for_queued().is_none());
+        door.end();
+        assert_eq!(
+            closes(&inbox),
+            Vec::<&str>::new(),
+            "resumed before the answer ended"
+        );
     }
 
     /// A dispatcher with a queue but no worker, and the writer's inbox.
@@ -658,11 +729,10 @@ mod tests {
         let (to_writer, inbox) = mpsc::channel();
         let dispatcher = Dispatcher {
             jobs,
-            to_writer,
             default_stream: true,
             buyer_language,
             next_request: Arc::new(AtomicU64::new(1)),
-            state: Arc::new(State::default()),
+            door: Door::new(to_writer),
             tally: Tally {
                 books: Books::default(),
                 metrics: Metrics::new(),
@@ -680,7 +750,7 @@ mod tests {
     fn a_request_at_the_door_when_the_stop_begins_is_refused_not_lost() {
         let (relay, queue, inbox) = idle_relay();
         // The request arrives while the state is locked...
-        let mut held = relay.dispatcher.state.lock();
+        let mut held = relay.dispatcher.door.lock();
         let dispatcher = relay.dispatcher.clone();
         let request = spawn_until_asleep(move || {
             let id = MessageId::from_raw("7").unwrap();

@@ -95,7 +95,13 @@ fn a_half_open_connection_is_noticed_and_replaced() {
 fn a_hub_that_never_answers_the_handshake_is_abandoned() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/auth-proxy", silent.local_addr().unwrap());
-    let config = with(test_config(1), "handshake_timeout_secs", json!(0.3));
+    // The client connects only once Ollama answers.
+    let ollama = Ollama::start();
+    let config = with(
+        test_config(ollama.port()),
+        "handshake_timeout_secs",
+        json!(0.3),
+    );
     let client = Client::start(&config, &["--server", &url]);
     let message = "handshake did not finish within 0.3 s";
     assert!(

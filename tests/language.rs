@@ -290,8 +290,12 @@ fn russian_output_into_a_closed_pipe_or_a_non_utf8_locale_does_not_panic() {
 
 // ---------------------------------------------------------------- buyers
 
-/// Sends one prompt that Ollama cannot answer and returns its error frame.
+/// Sends one prompt that Ollama fails (HTTP 500) and returns its error
+/// frame.
 fn buyer_error(config: Value, env: &[(&str, &str)]) -> Value {
+    let ollama = Ollama::start();
+    ollama.push(Reply::error(500, "runner crashed"));
+    let config = with(config, "ollama_port", json!(ollama.port()));
     let hub = Hub::start(TOKEN);
     let mut launch = Launch::with_config(&config).args(&["--server", &hub.url()]);
     for (key, value) in env {
@@ -319,14 +323,14 @@ fn buyer_error(config: Value, env: &[(&str, &str)]) -> Value {
 
 #[test]
 fn buyer_errors_are_english_by_default_and_russian_with_buyer_language_ru() {
-    let unreachable = test_config(closed_port());
+    let config = test_config(1);
     // The owner's Russian locale does not change what buyers read.
-    let error = buyer_error(unreachable.clone(), &[RU]);
+    let error = buyer_error(config.clone(), &[RU]);
     assert_eq!(
         error["content"],
-        "Error: the owner's model server is not reachable"
+        "Error: the owner's model server failed (HTTP 500)"
     );
-    let error = buyer_error(with(unreachable, "buyer_language", json!("ru")), &[]);
+    let error = buyer_error(with(config, "buyer_language", json!("ru")), &[]);
     let content = error["content"].as_str().unwrap_or_default();
     assert!(content.starts_with("Error: "), "{content}");
     assert_russian("the buyer's error", content);

@@ -455,13 +455,13 @@ fn readyz_says_why_the_box_is_not_ready() {
     let hub = Hub::start(TOKEN);
     let config = test_config(support::answers::closed_port());
     let (client, port) = Client::start_with_metrics(&config, &["--server", &hub.url()]);
-    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
-    // The client records the connection before it logs it.
+    // Ollama down at start: the client waits for it before connecting.
     assert!(
-        client.wait_output("connected to the hub", WAIT),
+        client.wait_output("not connecting to the hub until it does", WAIT),
         "{}",
         client.output()
     );
+    assert_eq!(hub.connections(), 0);
     let (status, body) = http_get(port, "/readyz");
     assert!(status.contains(" 503 "), "{status}");
     assert!(body.contains("Ollama"), "{body}");
@@ -471,6 +471,7 @@ fn readyz_says_why_the_box_is_not_ready() {
         0.0,
         "the probe's answer"
     );
+    assert_eq!(sample(&metrics, "ollama_proxy_paused"), 0.0);
     let (status, body) = http_get(port, "/healthz");
     assert!(
         status.contains(" 200 ") && body.trim() == "ok",

@@ -2226,11 +2226,26 @@ fn a_broken_ssl_cert_file_is_a_warning_not_a_stop() {
         "--ollama-host",
         &ollama.url(),
     ]);
-    let (mut client, output) = start_with_a_broken_ssl_cert_file(launch);
+    let mut client = launch
+        .env("SSL_CERT_FILE", "/nonexistent/ca-bundle.pem")
+        .start();
+    // Ollama's certificate cannot be trusted either, so the client waits
+    // for it before it connects to the hub.
     assert!(
-        output.contains("trusts the bundled Mozilla roots only"),
+        client.wait_output("UnknownIssuer", WAIT),
+        "{}",
+        client.output()
+    );
+    let output = client.output();
+    assert_eq!(
+        output.matches("ignoring SSL_CERT_FILE").count(),
+        1,
         "{output}"
     );
+    for user in ["hub TLS", "Ollama's https"] {
+        let line = format!("{user} trusts the bundled Mozilla roots only");
+        assert!(output.contains(&line), "{line}:\n{output}");
+    }
     stop(&mut client);
 }
 

@@ -186,12 +186,16 @@ impl Metrics {
         if self.paused() {
             return Err("paused by the owner".into());
         }
+        // An Ollama known to be down comes first: the box stays away from
+        // the hub because of it.
+        if self.ollama_up() == Some(false) {
+            return Err("Ollama is not reachable".into());
+        }
         if !self.hub_connected() {
             return Err("not connected to the hub".into());
         }
         match self.ollama_up() {
-            Some(true) => Ok(()),
-            Some(false) => Err("Ollama is not reachable".into()),
+            Some(_) => Ok(()),
             None => Err("Ollama not checked yet".into()),
         }
     }

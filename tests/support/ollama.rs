@@ -95,6 +95,13 @@ impl Recorded {
     fn is_generate(&self) -> bool {
         self.method == "POST" && self.path == "/api/generate"
     }
+
+    /// A generate naming a model with an empty or no prompt: Ollama loads
+    /// the model.
+    pub fn is_load(&self) -> bool {
+        let prompt = self.body.get("prompt").and_then(Value::as_str);
+        self.is_generate() && self.body["model"].is_string() && prompt.unwrap_or("").is_empty()
+    }
 }
 
 /// A scripted answer to one `/api/generate` request (builder).
@@ -269,13 +276,39 @@ impl Ollama {
         Ollama::serve(&DEFAULT_MODELS, Some(ca.server_config()))
     }
 
+    /// Emulator with [`DEFAULT_MODELS`] on `port`, as an Ollama that was
+    /// down comes back where it was. `None` if the port cannot be had
+    /// within a few seconds (another process took it meanwhile).
+    pub fn start_on(port: u16) -> Option<Ollama> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(listener) => {
+                    return Some(Ollama::serve_listener(listener, &DEFAULT_MODELS, None))
+                }
+                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+                Err(_) => return None,
+            }
+        }
+    }
+
     fn serve(models: &[&str], tls: Option<Arc<ServerConfig>>) -> Ollama {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Ollama emulator");
+        Ollama::serve_listener(listener, models, tls)
+    }
+
+    fn serve_listener(
+        listener: TcpListener,
+        models: &[&str],
+        tls: Option<Arc<ServerConfig>>,
+    ) -> Ollama {
         let addr = listener.local_addr().expect("emulator address");
         let shared = Arc::new(Shared {
-            models: models.iter().map(|m| m.to_string()).collect(),
             stop: AtomicBool::new(false),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                models: models.iter().map(|m| m.to_string()).collect(),
+                ..State::default()
+            }),
             changed: Condvar::new(),
         });
         let (exited, all_exited) = mpsc::channel();
@@ -322,22 +355,65 @@ impl Ollama {
         self.shared.lock().requests.clone()
     }
 
-    /// The `POST /api/generate` requests received, in order.
+    /// The `POST /api/generate` requests with a prompt (buyers', test
+    /// mode's) received, in order; model loads are left out.
     pub fn generate_requests(&self) -> Vec<Recorded> {
         let state = self.shared.lock();
         state
             .requests
             .iter()
-            .filter(|r| r.is_generate())
+            .filter(|r| r.is_generate() && !r.is_load())
             .cloned()
             .collect()
     }
 
-    /// Waits until `n` `POST /api/generate` requests have been received.
+    /// The model loads (`/api/generate` with an empty prompt: the client's
+    /// warm-up) received, in order.
+    pub fn load_requests(&self) -> Vec<Recorded> {
+        let state = self.shared.lock();
+        state
+            .requests
+            .iter()
+            .filter(|r| r.is_load())
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `n` `POST /api/generate` requests with a prompt have
+    /// been received.
     pub fn wait_requests(&self, n: usize, timeout: Duration) -> bool {
         self.shared.wait_until(timeout, |s| {
-            s.requests.iter().filter(|r| r.is_generate()).count() >= n
+            let prompts = s
+                .requests
+                .iter()
+                .filter(|r| r.is_generate() && !r.is_load());
+            prompts.count() >= n
         })
+    }
+
+    /// Waits until `n` model loads have been received.
+    pub fn wait_loads(&self, n: usize, timeout: Duration) -> bool {
+        self.shared.wait_until(timeout, |s| {
+            s.requests.iter().filter(|r| r.is_load()).count() >= n
+        })
+    }
+
+    /// Waits until `n` requests to `path` (any method) have been received.
+    pub fn wait_path(&self, path: &str, n: usize, timeout: Duration) -> bool {
+        self.shared.wait_until(timeout, |s| {
+            s.requests.iter().filter(|r| r.path == path).count() >= n
+        })
+    }
+
+    /// Installs exactly these models from now on (`/api/tags`, and the
+    /// 404 for a generate naming another).
+    pub fn set_models(&self, models: &[&str]) {
+        self.shared.lock().models = models.iter().map(|m| m.to_string()).collect();
+    }
+
+    /// Model loads answer only after `delay` from now on.
+    pub fn set_load_delay(&self, delay: Duration) {
+        self.shared.lock().load_delay = delay;
     }
 
     /// TCP connections accepted so far.
@@ -395,7 +471,6 @@ impl Drop for Ollama {
 }
 
 struct Shared {
-    models: Vec<String>,
     stop: AtomicBool,
     state: Mutex<State>,
     changed: Condvar,
@@ -403,6 +478,10 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
+    /// Installed models, as `/api/tags` lists them.
+    models: Vec<String>,
+    /// How long an empty-prompt generate (a model load) takes to answer.
+    load_delay: Duration,
     replies: VecDeque<Reply>,
     requests: Vec<Recorded>,
     connections: usize,
@@ -438,7 +517,7 @@ impl Shared {
 
     fn installed(&self, model: &str) -> bool {
         let wanted = normalize_model(model);
-        !model.is_empty() && self.models.iter().any(|m| normalize_model(m) == wanted)
+        !model.is_empty() && (self.lock().models.iter()).any(|m| normalize_model(m) == wanted)
     }
 }
 
@@ -946,7 +1025,7 @@ impl Conn {
                 self.send(200, JSON_UTF8, &[], body.as_bytes(), head_only, close)
             }
             "/api/tags" => {
-                let body = tags_json(&self.shared.models);
+                let body = tags_json(&self.shared.lock().models);
                 self.send(200, JSON_UTF8, &[], body.as_bytes(), head_only, close)
             }
             _ => Ok(self.generate(request, arrival, close)),
@@ -958,7 +1037,18 @@ impl Conn {
             Ok(generate) => generate,
             Err(message) => return self.send_error(400, &message, close).unwrap_or(Flow::Close),
         };
-        let queued = self.shared.lock().replies.pop_front();
+        // A model load (empty prompt) is Ollama's own business: it never
+        // takes a scripted reply meant for a buyer's prompt.
+        let queued = match generate.prompt.is_empty() {
+            true => {
+                let delay = self.shared.lock().load_delay;
+                if self.pause(delay).is_err() {
+                    return Flow::Close;
+                }
+                None
+            }
+            false => self.shared.lock().replies.pop_front(),
+        };
         let reply = match queued {
             Some(reply) => reply,
             None => match self.default_reply(&generate, close) {
