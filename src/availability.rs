@@ -463,6 +463,11 @@ impl Gate for Availability {
 /// Every answer tells whether Ollama could be reached.
 impl Accounts for Availability {
     fn answered(&self, record: &AnswerRecord) {
+        if self.lock().away.is_some() {
+            // Refused at the door, or finished while stepping back: the
+            // probes tell about Ollama from now on.
+            return;
+        }
         match (record.outcome, record.error) {
             (_, Some("ollama_unreachable")) => {
                 let in_a_row = self.unreachable_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
