@@ -23,7 +23,7 @@
 //! Stepping back is logged once at WARN and coming back once at INFO, not
 //! once per probe. `--status` reads [`Availability::status`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -152,7 +152,7 @@ impl Availability {
         });
         if let Some(pause) = pause {
             log::info!("still paused by the owner ({})", describe(&pause));
-            availability.set_pause(pause);
+            availability.set_pause(pause, false);
         }
         availability
     }
@@ -184,16 +184,18 @@ impl Availability {
             "paused by the owner ({}): running answers finish, then the hub connection closes",
             describe(&pause)
         );
-        self.set_pause(pause);
+        self.set_pause(pause, true);
         pause::save(&self.pause_file, Some(pause))
     }
 
-    fn set_pause(&self, pause: Pause) {
+    /// Pauses; `record` writes the ledger's `pause` line (not for a pause
+    /// found at start, which the ledger already has).
+    fn set_pause(&self, pause: Pause, record: bool) {
         let mut state = self.lock();
         state.pause = Some(pause);
         state.away = Some(Away::Paused);
         self.metrics.set_paused(true);
-        if let Some(ledger) = &self.ledger {
+        if let (Some(ledger), true) = (&self.ledger, record) {
             ledger.paused(pause.until_millis());
         }
         let refusal = Refusal {
@@ -455,8 +457,13 @@ impl Gate for Availability {
     }
 
     fn sleep(&self, delay: Duration) {
+        // Ends early on a pause, which the gate then waits out; a pause
+        // that came just before the sleep counts too.
         let state = self.lock();
-        drop(self.wait_for_change(state, Some(delay)));
+        let waited = self
+            .changed
+            .wait_timeout_while(state, delay, |state| state.pause.is_none());
+        drop(waited.unwrap_or_else(|p| p.into_inner()));
     }
 }
 
@@ -491,4 +498,249 @@ impl Accounts for Availability {
     }
 
     fn hub(&self, _event: &HubEvent) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::ToWriter;
+    use std::sync::mpsc::{self, Receiver};
+
+    /// An availability whose Ollama is nowhere (port 1) and whose door
+    /// reports to the returned inbox; `paused.json` in a fresh directory.
+    fn availability(down_after: usize, has_hub: bool) -> (Arc<Availability>, Receiver<ToWriter>) {
+        let dir = std::env::temp_dir().join(format!(
+            "availability-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        availability_with(dir.join("paused.json"), down_after, has_hub)
+    }
+
+    fn availability_with(
+        pause_file: PathBuf,
+        down_after: usize,
+        has_hub: bool,
+    ) -> (Arc<Availability>, Receiver<ToWriter>) {
+        let (to_writer, inbox) = mpsc::channel();
+        let target = OllamaTarget {
+            base_url: "http://127.0.0.1:1".into(),
+            roots: ollama::roots(&[]),
+            model: "llama3.2".into(),
+            keep_alive: None,
+            options: Default::default(),
+            load_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+            max_line_bytes: 1024,
+        };
+        let policy = Policy {
+            down_after,
+            probe_every: Duration::from_secs(3600),
+            warm_up: false,
+            has_hub,
+        };
+        let availability = Availability::new(
+            Door::new(to_writer),
+            Metrics::new(),
+            None,
+            target,
+            policy,
+            pause_file,
+        );
+        (availability, inbox)
+    }
+
+    fn answer(error: Option<&'static str>) -> AnswerRecord {
+        AnswerRecord {
+            message_id: "1".into(),
+            stream: true,
+            model: "llama3.2".into(),
+            outcome: match error {
+                None => Outcome::Ok,
+                Some(_) => Outcome::Error,
+            },
+            error,
+            prompt_chars: 1,
+            answer_chars: 0,
+            pieces: 0,
+            prompt_tokens: None,
+            tokens: None,
+            eval_ms: None,
+            first_piece_ms: None,
+            total_ms: 1,
+            load_ms: None,
+        }
+    }
+
+    /// The Close reasons the writer got so far.
+    fn closes(inbox: &Receiver<ToWriter>) -> Vec<&'static str> {
+        let closes = inbox.try_iter().filter_map(|message| match message {
+            ToWriter::Close(reason) => Some(reason),
+            _ => None,
+        });
+        closes.collect()
+    }
+
+    const UNREACHABLE: Option<&str> = Some("ollama_unreachable");
+
+    #[test]
+    fn unreachable_answers_in_a_row_step_back_and_anything_from_ollama_starts_over() {
+        let (availability, inbox) = availability(3, true);
+        for error in [UNREACHABLE, UNREACHABLE, None, UNREACHABLE, UNREACHABLE] {
+            availability.answered(&answer(error));
+        }
+        availability.answered(&answer(Some("ollama_error")));
+        availability.answered(&answer(UNREACHABLE));
+        // Neither a refusal nor a timeout says anything about Ollama.
+        availability.answered(&answer(Some("busy")));
+        availability.answered(&answer(Some("timeout")));
+        availability.answered(&answer(UNREACHABLE));
+        assert_eq!(availability.closed_because(), None);
+        assert!(closes(&inbox).is_empty());
+        availability.answered(&answer(UNREACHABLE));
+        assert_eq!(
+            availability.closed_because().as_deref(),
+            Some("3 requests in a row could not reach Ollama")
+        );
+        assert_eq!(closes(&inbox), ["owner's Ollama is down"]);
+        assert_eq!(availability.metrics.ollama_up(), Some(false));
+        let status = availability.status();
+        assert!(matches!(
+            status.ollama,
+            OllamaHealth::Down {
+                model_missing: false,
+                ..
+            }
+        ));
+        assert!(!status.serving());
+        // What arrives while away changes nothing: refusals are not probes.
+        availability.answered(&answer(UNREACHABLE));
+        availability.answered(&answer(Some("model_missing")));
+        assert_eq!(
+            availability.closed_because().as_deref(),
+            Some("3 requests in a row could not reach Ollama")
+        );
+        assert!(closes(&inbox).is_empty());
+    }
+
+    #[test]
+    fn a_missing_model_steps_back_at_once() {
+        let (availability, inbox) = availability(3, true);
+        availability.answered(&answer(Some("model_missing")));
+        assert_eq!(
+            availability.closed_because().as_deref(),
+            Some("Ollama does not have the model llama3.2")
+        );
+        assert_eq!(closes(&inbox), ["owner's Ollama is down"]);
+        let status = availability.status();
+        assert!(matches!(
+            status.ollama,
+            OllamaHealth::Down {
+                model_missing: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn without_a_hub_nothing_steps_back() {
+        let (availability, inbox) = availability(1, false);
+        availability.answered(&answer(UNREACHABLE));
+        assert_eq!(availability.closed_because(), None);
+        assert!(closes(&inbox).is_empty());
+        assert_eq!(availability.metrics.ollama_up(), Some(false));
+    }
+
+    #[test]
+    fn a_pause_closes_the_door_is_saved_and_resume_undoes_both() {
+        let (availability, inbox) = availability(3, true);
+        assert_eq!(availability.resume("--resume"), Ok(false), "not paused");
+        availability.pause(Pause::Indefinite).unwrap();
+        assert_eq!(
+            availability.closed_because().as_deref(),
+            Some("paused by the owner")
+        );
+        assert_eq!(closes(&inbox), ["owner paused"]);
+        assert!(availability.metrics.paused());
+        assert_eq!(availability.status().paused, Some(Pause::Indefinite));
+        assert_eq!(
+            pause::load(&availability.pause_file),
+            Ok(Some(Pause::Indefinite))
+        );
+        // A restart finds it, and starts paused, with the door closed.
+        let (again, again_inbox) = availability_with(availability.pause_file.clone(), 3, true);
+        assert_eq!(again.status().paused, Some(Pause::Indefinite));
+        assert!(again.metrics.paused());
+        assert_eq!(closes(&again_inbox), ["owner paused"]);
+        assert_eq!(availability.resume("--resume"), Ok(true));
+        assert!(!availability.metrics.paused());
+        assert_eq!(availability.status().paused, None);
+        assert_eq!(pause::load(&availability.pause_file), Ok(None));
+    }
+
+    #[test]
+    fn a_pause_with_an_end_opens_the_gate_by_itself() {
+        let (availability, _inbox) = availability(3, true);
+        availability.ollama_is_up(false);
+        assert!(!availability.wait_open(), "open at once");
+        let end = SystemTime::now() + Duration::from_millis(50);
+        availability.pause(Pause::Until(end)).unwrap();
+        assert!(availability.wait_open(), "it had to wait");
+        assert!(SystemTime::now() >= end);
+        assert_eq!(availability.status().paused, None);
+        assert_eq!(availability.closed_because(), None);
+        assert!(!availability.metrics.paused());
+    }
+
+    #[test]
+    fn a_pause_cuts_a_backoff_sleep_short_and_a_resume_ends_the_wait() {
+        let (availability, _inbox) = availability(3, true);
+        availability.ollama_is_up(false);
+        let sleeper = Arc::clone(&availability);
+        let (slept, woke) = mpsc::channel();
+        std::thread::spawn(move || {
+            sleeper.sleep(Duration::from_secs(3600));
+            let _ = slept.send(());
+            sleeper.wait_open();
+            let _ = slept.send(());
+        });
+        // The sleeper may not be asleep yet when the pause comes; either
+        // way it must not sleep its hour.
+        availability.pause(Pause::Indefinite).unwrap();
+        let bound = Duration::from_secs(10);
+        assert_eq!(woke.recv_timeout(bound), Ok(()));
+        availability.resume("--resume").unwrap();
+        assert_eq!(woke.recv_timeout(bound), Ok(()));
+    }
+
+    #[test]
+    fn status_says_where_the_hub_connection_is() {
+        let (availability, _inbox) = availability(3, true);
+        assert_eq!(availability.status().hub, Connection::Away);
+        let since = SystemTime::now();
+        availability.connection(Connection::Connected(since));
+        availability.ollama_is_up(false);
+        let status = availability.status();
+        assert_eq!(status.hub, Connection::Connected(since));
+        assert_eq!(status.model, "llama3.2");
+        assert!(status.serving());
+        availability.connection(Connection::Retrying(since));
+        assert!(!availability.status().serving());
+    }
+
+    #[test]
+    fn an_ollama_that_does_not_answer_is_down_with_the_reason() {
+        let (availability, _inbox) = availability(3, true);
+        assert_eq!(availability.first_look(), None);
+        match availability.status().ollama {
+            OllamaHealth::Down { error, .. } => {
+                assert!(error.starts_with("Ollama does not answer: "), "{error}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // At start nothing was open, so nothing closes.
+        assert_eq!(availability.closed_because(), None);
+    }
 }

@@ -6,9 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::answers::{
-    buyer, buyer_stream, closed_port, frames_for, is_end, streamed_answer, text_of, WAIT,
-};
+use support::answers::{buyer, buyer_stream, frames_for, is_end, streamed_answer, text_of, WAIT};
 use support::client::{test_config, with, Client, TempDir, TOKEN};
 use support::hub::{frame_text, Hub};
 use support::ollama::{Ollama, Reply};
