@@ -51,8 +51,8 @@ pub struct AnswerRecord {
     pub model: String,
     pub outcome: Outcome,
     /// A short kind when not ok: `ollama_unreachable`, `model_missing`,
-    /// `ollama_error`, `timeout`, `cut`, `too_large`, `bad_request`, `busy`,
-    /// `shutdown`.
+    /// `ollama_error`, `timeout`, `time_limit`, `cut`, `bad_answer`,
+    /// `too_large`, `prompt_too_long`, `bad_request`, `busy`, `shutdown`.
     pub error: Option<&'static str>,
     pub prompt_chars: usize,
     pub answer_chars: usize,

@@ -23,7 +23,7 @@
 //! Stepping back is logged once at WARN and coming back once at INFO, not
 //! once per probe. `--status` reads [`Availability::status`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -534,6 +534,8 @@ mod tests {
             load_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(1),
             max_line_bytes: 1024,
+            max_answer_tokens: 0,
+            max_answer_time: Duration::ZERO,
         };
         let policy = Policy {
             down_after,

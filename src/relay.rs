@@ -11,7 +11,13 @@
 //! Every request ends with exactly one terminal frame sequence: in stream
 //! mode the pieces then the end marker (an error frame before it when
 //! something failed); in non-stream mode one frame with the whole answer or
-//! one error frame.
+//! one error frame (which, for an answer cut at the owner's time limit,
+//! carries the text generated so far after the error).
+//!
+//! The owner's limits per request are kept here and in `ollama`: a prompt
+//! longer than `max_prompt_chars` is refused before it takes a place in
+//! the queue; the limits on an answer's tokens and time go with the
+//! request to Ollama and its watchdog.
 //!
 //! Buyers' error texts come from the catalogue, in the owner's chosen
 //! `buyer_language`; the `Error: ` before them stays English in every
@@ -128,6 +134,7 @@ impl End {
             OllamaError::BadLine(_) | OllamaError::LineTooLong { .. } => "bad_answer",
             OllamaError::Truncated(_) => "cut",
             OllamaError::NoFirstLine(_) | OllamaError::Stalled(_) => "timeout",
+            OllamaError::TooLong(_) => "time_limit",
         })
     }
 }
@@ -159,6 +166,8 @@ pub struct Dispatcher {
     jobs: SyncSender<Job>,
     default_stream: bool,
     buyer_language: Lang,
+    /// The longest prompt run, in characters.
+    max_prompt_chars: usize,
     next_request: Arc<AtomicU64>,
     door: Arc<Door>,
     tally: Tally,
@@ -287,7 +296,8 @@ impl Door {
 }
 
 impl Dispatcher {
-    /// Queues a request. A full queue answers the buyer `Error: busy` now.
+    /// Queues a request. A full queue answers the buyer `Error: busy` now,
+    /// and a prompt over the owner's limit is refused at once.
     pub fn dispatch(
         &self,
         message_id: MessageId,
@@ -306,6 +316,16 @@ impl Dispatcher {
             language: self.buyer_language,
             echo,
         };
+        if let Some(chars) = self.over_prompt_limit(&job.prompt) {
+            log::warn!(
+                target: log_target(&job),
+                "request {} refused: prompt of {chars} characters, max_prompt_chars is {}",
+                job.message_id.as_json(),
+                self.max_prompt_chars
+            );
+            let reason = errors::buyer_prompt_too_long(chars, self.max_prompt_chars);
+            return self.answer_error(&job, reason, End::error("prompt_too_long"));
+        }
         match self.door.admit() {
             Ok(()) => {}
             Err(TurnedAway::Stopping) => {
@@ -346,6 +366,16 @@ impl Dispatcher {
                 self.answer_error(&job, reason, End::SHUTDOWN);
             }
         }
+    }
+
+    /// The prompt's length in characters when it is over the limit.
+    fn over_prompt_limit(&self, prompt: &str) -> Option<usize> {
+        // A character takes at least a byte: most prompts are not counted.
+        if prompt.len() <= self.max_prompt_chars {
+            return None;
+        }
+        let chars = prompt.chars().count();
+        (chars > self.max_prompt_chars).then_some(chars)
     }
 
     /// Answers a request that can be identified but not run; `kind` names
@@ -409,12 +439,15 @@ pub struct Relay {
 
 impl Relay {
     /// Starts `count` worker threads reading a queue of `queue_size` jobs;
-    /// buyers' error texts are in `buyer_language`.
+    /// buyers' error texts are in `buyer_language`, and prompts longer than
+    /// `max_prompt_chars` characters are refused.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         count: usize,
         queue_size: usize,
         default_stream: bool,
         buyer_language: Lang,
+        max_prompt_chars: usize,
         target: &OllamaTarget,
         door: &Arc<Door>,
         tally: Tally,
@@ -436,6 +469,7 @@ impl Relay {
             jobs,
             default_stream,
             buyer_language,
+            max_prompt_chars,
             next_request: Arc::new(AtomicU64::new(1)),
             door: Arc::clone(door),
             tally,
@@ -528,7 +562,12 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>, tally: &
         Err(error) => {
             let target = log_target(job);
             log::warn!(target: target, "request {} failed: {error}", job.message_id.as_json());
-            send_error(out, job, &error.for_buyer());
+            match error {
+                OllamaError::TooLong(_) if !job.stream => {
+                    send_cut_whole(out, job, &error.for_buyer(), &whole)
+                }
+                _ => send_error(out, job, &error.for_buyer()),
+            }
         }
     }
     if let Some(echo) = &job.echo {
@@ -581,6 +620,18 @@ fn send_error(out: &Sender<ToWriter>, job: &Job, reason: &Text) {
     if job.stream {
         send(out, job, FrameKind::End, String::new());
     }
+}
+
+/// A non-stream answer cut at the owner's time limit: its one frame is the
+/// error (so that it still starts with `Error: `), then after a blank line
+/// the text generated so far, which the buyer would otherwise lose.
+fn send_cut_whole(out: &Sender<ToWriter>, job: &Job, reason: &Text, so_far: &str) {
+    let mut content = format!("Error: {}", reason.in_lang(job.language));
+    if !so_far.is_empty() {
+        content.push_str("\n\n");
+        content.push_str(so_far);
+    }
+    send(out, job, FrameKind::Error { stream: false }, content);
 }
 
 fn send(out: &Sender<ToWriter>, job: &Job, kind: FrameKind, content: String) {
@@ -731,6 +782,7 @@ mod tests {
             jobs,
             default_stream: true,
             buyer_language,
+            max_prompt_chars: 8,
             next_request: Arc::new(AtomicU64::new(1)),
             door: Door::new(to_writer),
             tally: Tally {
@@ -818,6 +870,46 @@ mod tests {
     }
 
     #[test]
+    fn a_prompt_over_the_limit_in_characters_is_refused_before_the_queue() {
+        let id = || MessageId::from_raw("7").unwrap();
+        // The idle relay accepts 8 characters: "é" is 2 bytes, 1 character.
+        let (relay, queue, inbox) = idle_relay_in(Lang::Ru);
+        relay
+            .dispatcher
+            .dispatch(id(), "éééééééé".into(), Some(false), None);
+        assert!(queue.try_recv().is_ok(), "8 characters (16 bytes) run");
+        assert!(contents(&inbox).is_empty());
+        for (prompt, chars) in [("ééééééééé", 9), ("123456789", 9), ("1234567890123", 13)]
+        {
+            relay.dispatcher.dispatch(id(), prompt.into(), None, None);
+            let refused = format!(
+                "Error: запрос слишком длинный ({chars} символов, эта машина принимает не больше 8)"
+            );
+            assert_eq!(contents(&inbox), [refused, String::new()], "{prompt}");
+        }
+        assert!(queue.try_recv().is_err(), "a long prompt got in");
+        // Once the one that ran is answered, a shutdown finds no request
+        // to wait for: the refused ones were never counted in.
+        relay.dispatcher.door.end();
+        assert!(relay.wait_idle(Duration::ZERO));
+        let (echo, answer) = mpsc::channel();
+        relay
+            .dispatcher
+            .dispatch(MessageId::test_mode(), "x".repeat(21), None, Some(echo));
+        match answer.try_recv() {
+            Ok(Echo::Done {
+                result: Err(reason),
+                pieces: 0,
+                ..
+            }) => assert_eq!(
+                reason.english(),
+                "prompt too long (21 characters, this box accepts at most 8)"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn ollamas_failures_reach_buyers_in_their_language() {
         let stalled = OllamaError::Stalled(Duration::from_secs(120));
         assert_eq!(
@@ -829,6 +921,20 @@ mod tests {
             "the model stopped answering for 120 s"
         );
         assert_eq!(errors::buyer_busy().english(), "busy");
+        let cut = OllamaError::TooLong(Duration::from_millis(1500));
+        assert_eq!(
+            cut.for_buyer().english(),
+            "answer cut after 1.50 s (this box's limit)"
+        );
+        assert_eq!(
+            cut.for_buyer().in_lang(Lang::Ru),
+            "ответ прерван через 1.50 с (ограничение этой машины)"
+        );
+        assert_eq!(
+            cut.to_string(),
+            "the answer was cut after 1.50 s (the max_answer_secs limit)"
+        );
+        assert_eq!(End::of(&cut), End::error("time_limit"));
     }
 
     #[test]

@@ -48,6 +48,8 @@ fn ollama_target(args: &Args, settings: &Settings) -> Result<OllamaTarget, Fatal
         options: settings.options.clone(),
         load_timeout: settings.load_timeout,
         idle_timeout: settings.idle_timeout,
+        max_answer_time: settings.max_answer_secs,
+        max_answer_tokens: settings.max_answer_tokens,
         max_line_bytes: settings.max_line_bytes,
     })
 }
@@ -246,6 +248,7 @@ pub fn serve(
         settings.queue_size,
         settings.stream_mode,
         settings.buyer_language,
+        settings.max_prompt_chars,
         &target,
         &door,
         Tally {

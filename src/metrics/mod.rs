@@ -202,8 +202,8 @@ impl Metrics {
 }
 
 /// What an answer says about Ollama: `Some(up)` when it shows, `None` when
-/// the request never reached it (busy, shutdown, refused) or the ending is
-/// ambiguous (a timeout, a cut).
+/// the request never reached it (busy, shutdown, refused, a prompt over the
+/// limit) or the ending is ambiguous (a timeout, a cut, the time limit).
 fn ollama_seen(record: &AnswerRecord) -> Option<bool> {
     match (record.outcome, record.error) {
         (Outcome::Ok, _) => Some(true),
@@ -318,6 +318,9 @@ pub(crate) mod tests {
             (Outcome::Busy, Some("busy"), Some(false)),
             (Outcome::Shutdown, Some("shutdown"), Some(false)),
             (Outcome::Error, Some("timeout"), Some(false)),
+            // Refused before Ollama, or cut by the owner's limit: no news.
+            (Outcome::Error, Some("prompt_too_long"), Some(false)),
+            (Outcome::Error, Some("time_limit"), Some(false)),
             (Outcome::Ok, None, Some(true)),
             (Outcome::Error, Some("bad_request"), Some(true)),
             (Outcome::Error, Some("ollama_unreachable"), Some(false)),

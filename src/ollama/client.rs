@@ -4,7 +4,9 @@
 //!
 //! Each worker owns an [`OllamaClient`]: a ureq agent reused across that
 //! worker's requests (keep-alive), and a [`Watchdog`] that enforces the
-//! load and idle timeouts by shutting that agent down. Environment proxies
+//! load and idle timeouts and the limit on an answer's time by shutting
+//! that agent down. The limit on an answer's tokens is Ollama's own
+//! (`num_predict`), sent with each request. Environment proxies
 //! are never used: Ollama is on this box or the owner's LAN, and an
 //! `HTTP_PROXY` meant for the outside world must not capture it. An
 //! `https://` address (an Ollama behind a TLS reverse proxy) is checked
@@ -41,12 +43,18 @@ pub struct OllamaTarget {
     pub options: Map<String, Value>,
     pub load_timeout: Duration,
     pub idle_timeout: Duration,
+    /// The longest a generation may run, from its request's start; zero:
+    /// no limit.
+    pub max_answer_time: Duration,
+    /// The most tokens in one answer, sent as `num_predict`; zero: no limit.
+    pub max_answer_tokens: u64,
     pub max_line_bytes: usize,
 }
 
 impl OllamaTarget {
     /// The JSON body of a generate request: the owner's generation options
-    /// go inside `options`, where Ollama reads them.
+    /// go inside `options`, where Ollama reads them, with the limit on an
+    /// answer's tokens among them.
     fn generate_body(&self, prompt: &str) -> String {
         let mut body = Map::new();
         body.insert("model".into(), Value::String(self.model.clone()));
@@ -55,11 +63,32 @@ impl OllamaTarget {
         if let Some(keep_alive) = &self.keep_alive {
             body.insert("keep_alive".into(), keep_alive.clone());
         }
-        if !self.options.is_empty() {
-            body.insert("options".into(), Value::Object(self.options.clone()));
+        let mut options = self.options.clone();
+        limit_tokens(&mut options, self.max_answer_tokens);
+        if !options.is_empty() {
+            body.insert("options".into(), Value::Object(options));
         }
         Value::Object(body).to_string()
     }
+}
+
+/// Puts the owner's limit on an answer's tokens (`max_answer_tokens`, zero
+/// for none) into Ollama's `num_predict`. An owner's own `num_predict` that
+/// is lower stays as written. To Ollama a negative one (-1 "until stop",
+/// -2 "fill the context") means no limit, and so does 0 (its runner counts
+/// only a positive limit), so the limit replaces those, as it replaces one
+/// that is not a number (which Ollama would refuse).
+fn limit_tokens(options: &mut Map<String, Value>, limit: u64) {
+    if limit == 0 {
+        return;
+    }
+    let own = options.get("num_predict").and_then(Value::as_f64);
+    // Ollama truncates a fractional count (0.5 is 0: no limit); the limit
+    // (at most 2^40) is exact as a float.
+    if own.is_some_and(|own| own >= 1.0 && own <= limit as f64) {
+        return;
+    }
+    options.insert("num_predict".into(), Value::from(limit));
 }
 
 /// Ollama's figures for a finished answer, from its final line.
@@ -112,6 +141,8 @@ pub enum OllamaError {
     NoFirstLine(Duration),
     /// No next line within the idle timeout.
     Stalled(Duration),
+    /// Still generating when the owner's limit on an answer's time passed.
+    TooLong(Duration),
     /// The owner client is shutting down.
     ShuttingDown,
 }
@@ -141,6 +172,7 @@ impl OllamaError {
             OllamaError::Truncated(_) => errors::ollama_truncated(),
             OllamaError::NoFirstLine(limit) => errors::ollama_no_first_line(secs(*limit)),
             OllamaError::Stalled(limit) => errors::ollama_stalled(secs(*limit)),
+            OllamaError::TooLong(limit) => errors::ollama_too_long(secs(*limit)),
             OllamaError::ShuttingDown => errors::shutting_down(),
         }
     }
@@ -159,6 +191,7 @@ impl OllamaError {
             OllamaError::Truncated(_) => errors::buyer_truncated(),
             OllamaError::NoFirstLine(limit) => errors::buyer_no_first_line(secs(*limit)),
             OllamaError::Stalled(limit) => errors::buyer_stalled(secs(*limit)),
+            OllamaError::TooLong(limit) => errors::buyer_too_long(secs(*limit)),
             OllamaError::ShuttingDown => errors::shutting_down(),
         }
     }
@@ -230,7 +263,12 @@ pub struct OllamaClient {
 
 impl OllamaClient {
     pub fn new(name: &str, target: OllamaTarget) -> OllamaClient {
-        let watchdog = Watchdog::start(name, target.load_timeout, target.idle_timeout);
+        let watchdog = Watchdog::start(
+            name,
+            target.load_timeout,
+            target.idle_timeout,
+            target.max_answer_time,
+        );
         OllamaClient {
             agent: new_agent(&target.roots),
             target,
@@ -262,9 +300,12 @@ impl OllamaClient {
                 self.agent = new_agent(&self.target.roots);
                 match (result, cut) {
                     // The answer completed just as the deadline passed.
-                    (Ok(stats), Cut::NoFirstLine(_) | Cut::Stalled(_)) => Ok(stats),
+                    (Ok(stats), Cut::NoFirstLine(_) | Cut::Stalled(_) | Cut::TooLong(_)) => {
+                        Ok(stats)
+                    }
                     (_, Cut::NoFirstLine(limit)) => Err(OllamaError::NoFirstLine(limit)),
                     (_, Cut::Stalled(limit)) => Err(OllamaError::Stalled(limit)),
+                    (_, Cut::TooLong(limit)) => Err(OllamaError::TooLong(limit)),
                     (_, Cut::Cancelled) => Err(OllamaError::ShuttingDown),
                 }
             }
@@ -427,6 +468,8 @@ mod tests {
             options: Map::new(),
             load_timeout: Duration::from_secs(300),
             idle_timeout: Duration::from_secs(120),
+            max_answer_time: Duration::ZERO,
+            max_answer_tokens: 0,
             max_line_bytes: 1024,
         }
     }
@@ -447,6 +490,64 @@ mod tests {
         assert_eq!(body["keep_alive"], "10m");
         assert_eq!(body["stream"], true);
         assert!(body.get("temperature").is_none());
+    }
+
+    /// The `options.num_predict` that `generate_body` sends, for the
+    /// owner's `num_predict` (`None`: not set) and `max_answer_tokens`.
+    fn num_predict_sent(own: Option<Value>, limit: u64) -> Option<Value> {
+        let mut target = target();
+        target
+            .options
+            .insert("num_ctx".into(), serde_json::json!(2048));
+        if let Some(own) = own {
+            target.options.insert("num_predict".into(), own);
+        }
+        target.max_answer_tokens = limit;
+        let body: Value = serde_json::from_str(&target.generate_body("hi")).unwrap();
+        assert_eq!(body["options"]["num_ctx"], 2048, "other options stay");
+        body["options"].get("num_predict").cloned()
+    }
+
+    #[test]
+    fn the_token_limit_is_num_predict_unless_the_owners_is_lower() {
+        use serde_json::json;
+        let sent = |own, limit| num_predict_sent(own, limit);
+        // No limit: the owner's options go as they are.
+        assert_eq!(sent(None, 0), None);
+        assert_eq!(sent(Some(json!(-1)), 0), Some(json!(-1)));
+        assert_eq!(sent(Some(json!("many")), 0), Some(json!("many")));
+        // The limit alone, or the lower of the two.
+        assert_eq!(sent(None, 256), Some(json!(256)));
+        assert_eq!(sent(Some(json!(100)), 256), Some(json!(100)));
+        assert_eq!(sent(Some(json!(1)), 256), Some(json!(1)));
+        assert_eq!(sent(Some(json!(1000)), 256), Some(json!(256)));
+        assert_eq!(sent(Some(json!(257)), 256), Some(json!(256)));
+        // Not above the limit: the owner's stays as written.
+        assert_eq!(sent(Some(json!(256.0)), 256), Some(json!(256.0)));
+        assert_eq!(sent(Some(json!(99.5)), 256), Some(json!(99.5)));
+        // What Ollama reads as no limit gets the limit.
+        for unlimited in [json!(-1), json!(-2), json!(0), json!(0.5)] {
+            assert_eq!(sent(Some(unlimited), 256), Some(json!(256)));
+        }
+        // Not a number: replaced.
+        for odd in [json!("64"), json!(null), json!([1]), json!(true)] {
+            assert_eq!(sent(Some(odd), 256), Some(json!(256)));
+        }
+        // The largest limit the config allows.
+        let most = 1u64 << 40;
+        assert_eq!(sent(Some(json!(most + 1)), most), Some(json!(most)));
+        assert_eq!(sent(Some(json!(most)), most), Some(json!(most)));
+    }
+
+    #[test]
+    fn a_token_limit_alone_makes_the_options() {
+        let mut target = target();
+        target.max_answer_tokens = 64;
+        let body: Value = serde_json::from_str(&target.generate_body("hi")).unwrap();
+        assert_eq!(body["options"], serde_json::json!({"num_predict": 64}));
+        target.max_answer_tokens = 0;
+        let body: Value = serde_json::from_str(&target.generate_body("hi")).unwrap();
+        assert!(body.get("options").is_none(), "{body}");
     }
 
     /// The typed cause of each failure is kept behind its buyer's text.

@@ -1,7 +1,7 @@
 //! The local Ollama. `client` runs one buyer prompt per call on a worker's
 //! keep-alive connection and hands each piece on as its NDJSON line
 //! arrives; `watchdog` cuts a request that outlives its load or idle
-//! deadline (or the shutdown grace); `api` holds the small requests of
+//! deadline, the owner's limit on an answer's time, or the shutdown grace; `api` holds the small requests of
 //! `--check` and the first run; `tls` sets up https for both, against the
 //! roots the caller chose. Nothing here knows the hub or the config file:
 //! the caller builds an [`OllamaTarget`] (roots included) from the

@@ -3,7 +3,9 @@
 //! ureq blocks the worker inside a read while Ollama thinks, and it has no
 //! per-phase idle timeout of the kind needed here: the first line may take
 //! minutes (model load, prompt evaluation: `load_timeout`) while a later
-//! pause of two minutes means a stuck runner (`idle_timeout`). So each worker
+//! pause of two minutes means a stuck runner (`idle_timeout`), and however
+//! steadily it streams, no generation may run longer than the owner allows
+//! (`max_answer`, counted from the request's start). So each worker
 //! has a watchdog thread that knows when the request started and when the
 //! last line arrived, and when a deadline passes it shuts the worker's ureq
 //! agent down, which makes the blocked read fail at once. The same switch
@@ -27,6 +29,8 @@ pub enum Cut {
     NoFirstLine(Duration),
     /// No next line within the idle timeout.
     Stalled(Duration),
+    /// Still running when the owner's limit on one answer's time passed.
+    TooLong(Duration),
     /// The client is shutting down.
     Cancelled,
 }
@@ -53,6 +57,8 @@ struct Shared {
     epoch: Instant,
     load_timeout: Duration,
     idle_timeout: Duration,
+    /// The longest a request may run in all; zero: no limit.
+    max_answer: Duration,
 }
 
 impl Shared {
@@ -87,7 +93,14 @@ impl Canceller {
 }
 
 impl Watchdog {
-    pub fn start(name: &str, load_timeout: Duration, idle_timeout: Duration) -> Watchdog {
+    /// A watchdog for one worker's requests; `max_answer` zero means no
+    /// limit on a request's total time.
+    pub fn start(
+        name: &str,
+        load_timeout: Duration,
+        idle_timeout: Duration,
+        max_answer: Duration,
+    ) -> Watchdog {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
@@ -95,6 +108,7 @@ impl Watchdog {
             epoch: Instant::now(),
             load_timeout,
             idle_timeout,
+            max_answer,
         });
         let watched = Arc::clone(&shared);
         let spawned = thread::Builder::new()
@@ -180,9 +194,10 @@ fn watch(shared: &Shared) {
     }
 }
 
-/// When the armed request times out if nothing else arrives, and as what.
+/// When the armed request times out if nothing else arrives, and as what:
+/// the load or idle deadline, or the total one when that comes first.
 fn deadline(shared: &Shared, started: Instant) -> (Instant, Cut) {
-    match shared.last_line.load(Ordering::Relaxed) {
+    let waiting = match shared.last_line.load(Ordering::Relaxed) {
         0 => (
             started + shared.load_timeout,
             Cut::NoFirstLine(shared.load_timeout),
@@ -191,14 +206,19 @@ fn deadline(shared: &Shared, started: Instant) -> (Instant, Cut) {
             shared.epoch + Duration::from_nanos(nanos) + shared.idle_timeout,
             Cut::Stalled(shared.idle_timeout),
         ),
+    };
+    let limit = shared.max_answer;
+    if limit.is_zero() || started + limit > waiting.0 {
+        return waiting;
     }
+    (started + limit, Cut::TooLong(limit))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn shared(load: Duration, idle: Duration) -> Shared {
+    fn shared(load: Duration, idle: Duration, max_answer: Duration) -> Shared {
         Shared {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
@@ -206,25 +226,62 @@ mod tests {
             epoch: Instant::now(),
             load_timeout: load,
             idle_timeout: idle,
+            max_answer,
         }
+    }
+
+    fn line_at(shared: &Shared, since_epoch: Duration) {
+        let nanos = since_epoch.as_nanos() as u64;
+        shared.last_line.store(nanos, Ordering::Relaxed);
     }
 
     #[test]
     fn deadlines_count_from_the_start_then_from_the_last_line() {
         let (load, idle) = (Duration::from_secs(300), Duration::from_secs(7));
-        let shared = shared(load, idle);
+        // No limit on the total: only the load and idle deadlines count.
+        let shared = shared(load, idle, Duration::ZERO);
         let started = shared.epoch + Duration::from_secs(2);
         assert_eq!(
             deadline(&shared, started),
             (started + load, Cut::NoFirstLine(load))
         );
         let last = Duration::from_millis(2500);
-        shared
-            .last_line
-            .store(last.as_nanos() as u64, Ordering::Relaxed);
+        line_at(&shared, last);
         assert_eq!(
             deadline(&shared, started),
             (shared.epoch + last + idle, Cut::Stalled(idle))
+        );
+    }
+
+    #[test]
+    fn the_total_limit_cuts_when_it_comes_before_the_other_deadlines() {
+        let (load, idle) = (Duration::from_secs(300), Duration::from_secs(7));
+        let total = Duration::from_secs(60);
+        let shared = shared(load, idle, total);
+        let started = shared.epoch + Duration::from_secs(2);
+        // Still loading: the limit comes first.
+        assert_eq!(
+            deadline(&shared, started),
+            (started + total, Cut::TooLong(total))
+        );
+        // Streaming early on: the next line is due before the limit.
+        let early = Duration::from_secs(10);
+        line_at(&shared, early);
+        assert_eq!(
+            deadline(&shared, started),
+            (shared.epoch + early + idle, Cut::Stalled(idle))
+        );
+        // The idle deadline falls on the limit: the limit is what ends it.
+        line_at(&shared, Duration::from_secs(2 + 60 - 7));
+        assert_eq!(
+            deadline(&shared, started),
+            (started + total, Cut::TooLong(total))
+        );
+        // Streaming late: the limit comes before the next line is due.
+        line_at(&shared, Duration::from_secs(58));
+        assert_eq!(
+            deadline(&shared, started),
+            (started + total, Cut::TooLong(total))
         );
     }
 
@@ -242,7 +299,8 @@ mod tests {
 
     #[test]
     fn dropping_the_watchdog_ends_its_thread() {
-        let watchdog = Watchdog::start("dropcheck", Duration::from_secs(1), Duration::from_secs(1));
+        let second = Duration::from_secs(1);
+        let watchdog = Watchdog::start("dropcheck", second, second, second);
         let comm = "dropcheck-watch";
         let deadline = Instant::now() + Duration::from_secs(10);
         while !thread_named(comm) && Instant::now() < deadline {

@@ -82,6 +82,10 @@ catalogue! {
         en: "Ollama stopped answering for {seconds} s",
         ru: "Ollama не отвечала {seconds} с",
     }
+    ollama_too_long(seconds) {
+        en: "the answer was cut after {seconds} s (the max_answer_secs limit)",
+        ru: "ответ прерван через {seconds} с (ограничение max_answer_secs)",
+    }
 
     // ------------------------------------------------------ buyers
     // What a buyer reads after `Error: ` (which stays English, for
@@ -103,6 +107,12 @@ catalogue! {
         en: "prompt too large ({size} {size|byte|bytes}, this box accepts at most {limit})",
         ru: "запрос слишком большой ({size} {size|байт|байта|байт}, эта машина принимает \
              не больше {limit})",
+    }
+    buyer_prompt_too_long(chars, limit) {
+        en: "prompt too long ({chars} {chars|character|characters}, this box accepts at most \
+             {limit})",
+        ru: "запрос слишком длинный ({chars} {chars|символ|символа|символов}, эта машина \
+             принимает не больше {limit})",
     }
     buyer_no_text_content() {
         en: "the request has no text content",
@@ -139,6 +149,10 @@ catalogue! {
     buyer_stalled(seconds) {
         en: "the model stopped answering for {seconds} s",
         ru: "модель не отвечала {seconds} с",
+    }
+    buyer_too_long(seconds) {
+        en: "answer cut after {seconds} s (this box's limit)",
+        ru: "ответ прерван через {seconds} с (ограничение этой машины)",
     }
 
     // ------------------------------------------------------ the hub
