@@ -132,11 +132,13 @@ impl Shutdown {
             // Ends the half-typed prompt line.
             crate::console::print("\n");
         }
+        // Closed first: once the log says the stop began, every request
+        // that arrives gets the shutdown error.
+        self.relay.stop_accepting();
         let grace = self.grace.as_secs_f64();
         let line = format!("{reason}: finishing running answers (up to {grace} s)");
         self.tell(log::Level::Info, &line, notice);
         let deadline = Instant::now() + self.grace;
-        self.relay.stop_accepting();
         if !self.relay.wait_idle(self.grace) {
             let over = text::stopping_grace_over();
             self.tell(log::Level::Warn, &over.english(), over);
