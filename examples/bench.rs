@@ -71,7 +71,8 @@
 //! - Idle wakeups: each heartbeat ping costs a few switches (the writer
 //!   wakes, the reader wakes for the pong). With a 30 s ping at most one can
 //!   fall in the 10 s window; the raw rate is reported, and the budget is
-//!   checked after allowing 4 switches per ping seen at the hub.
+//!   checked after allowing 4 switches per ping seen at the hub. The idle
+//!   client has every listener on: the metrics port and the control socket.
 //! - Start to connected includes exec, reading the config, opening the log
 //!   file and the handshakes; the hub emulator registers the connection once
 //!   it has written the 101 response, and the bench wakes on that.
@@ -351,7 +352,10 @@ impl Bench {
     }
 
     fn idle_and_burst(&mut self) -> Result<Vec<Row>> {
-        let client = self.connected_client(self.ollama.port(), &[])?;
+        // Every listener on: the metrics port beside the control socket
+        // (always there with a hub), each thread in `accept`.
+        let metrics = [("metrics_listen", json!("127.0.0.1:0"))];
+        let client = self.connected_client(self.ollama.port(), &metrics)?;
         let pid = client.pid();
         thread::sleep(SETTLE);
         let rss_idle = status_kib(pid, "VmRSS")?;

@@ -437,25 +437,32 @@ pub struct Relay {
     cancellers: Vec<Canceller>,
 }
 
+/// How the relay takes requests, from the owner's settings.
+pub struct Intake {
+    /// Worker threads (`max_parallel`).
+    pub workers: usize,
+    /// Requests that may wait for a free worker.
+    pub queue_size: usize,
+    /// Stream mode for a request that does not say.
+    pub default_stream: bool,
+    /// The language of buyers' error texts.
+    pub buyer_language: Lang,
+    /// Longer prompts (in characters) are refused.
+    pub max_prompt_chars: usize,
+}
+
 impl Relay {
-    /// Starts `count` worker threads reading a queue of `queue_size` jobs;
-    /// buyers' error texts are in `buyer_language`, and prompts longer than
-    /// `max_prompt_chars` characters are refused.
-    #[allow(clippy::too_many_arguments)]
+    /// Starts the worker threads and the queue they read.
     pub fn start(
-        count: usize,
-        queue_size: usize,
-        default_stream: bool,
-        buyer_language: Lang,
-        max_prompt_chars: usize,
+        intake: Intake,
         target: &OllamaTarget,
         door: &Arc<Door>,
         tally: Tally,
     ) -> std::io::Result<Relay> {
-        let (jobs, queue) = mpsc::sync_channel::<Job>(queue_size);
+        let (jobs, queue) = mpsc::sync_channel::<Job>(intake.queue_size);
         let queue = Arc::new(Mutex::new(queue));
         let mut cancellers = Vec::new();
-        for index in 0..count.max(1) {
+        for index in 0..intake.workers.max(1) {
             let name = format!("worker-{index}");
             let client = OllamaClient::new(&name, target.clone());
             cancellers.push(client.canceller());
@@ -467,9 +474,9 @@ impl Relay {
         }
         let dispatcher = Dispatcher {
             jobs,
-            default_stream,
-            buyer_language,
-            max_prompt_chars,
+            default_stream: intake.default_stream,
+            buyer_language: intake.buyer_language,
+            max_prompt_chars: intake.max_prompt_chars,
             next_request: Arc::new(AtomicU64::new(1)),
             door: Arc::clone(door),
             tally,

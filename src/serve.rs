@@ -31,7 +31,7 @@ use crate::logging;
 use crate::metrics::{self, Metrics, Summary};
 use crate::ollama::{self, OllamaTarget, RootCerts};
 use crate::pause;
-use crate::relay::{Door, Relay, Tally};
+use crate::relay::{Door, Intake, Relay, Tally};
 use crate::secret::Token;
 use crate::shutdown::Shutdown;
 use crate::test_mode;
@@ -243,12 +243,15 @@ pub fn serve(
         None => writer.without_hub(),
     };
     spawn("writer", move || writer.run())?;
+    let intake = Intake {
+        workers: settings.max_parallel,
+        queue_size: settings.queue_size,
+        default_stream: settings.stream_mode,
+        buyer_language: settings.buyer_language,
+        max_prompt_chars: settings.max_prompt_chars,
+    };
     let relay = Relay::start(
-        settings.max_parallel,
-        settings.queue_size,
-        settings.stream_mode,
-        settings.buyer_language,
-        settings.max_prompt_chars,
+        intake,
         &target,
         &door,
         Tally {
