@@ -571,3 +571,92 @@ fn garbage_on_the_socket_is_answered_and_the_next_status_still_served() {
     assert!(line.contains("\"code\":\"timeout\""), "{line}");
     assert_eq!(rig.hub.connections(), 1, "the client kept serving");
 }
+
+#[test]
+fn a_config_directory_too_deep_for_a_socket_stops_with_78_and_names_it() {
+    let base = support::client::TempDir::new();
+    let home = base.path().join("h".repeat(70));
+    support::client::write_config(&home, &test_config(closed_port()));
+    let socket = socket(&home);
+    assert!(socket.as_os_str().len() > 107);
+    for args in [&["--status"][..], &["--server", "ws://127.0.0.1:1/x"]] {
+        let run = owner(&home, args);
+        assert_eq!(run.code(), Some(78), "{args:?}: {}", run.describe());
+        let says = format!(
+            "the control socket's path {} is longer than the system allows",
+            socket.display()
+        );
+        assert!(run.stderr.contains(&says), "{}", run.describe());
+    }
+}
+
+#[test]
+fn a_client_holding_the_lock_without_a_socket_is_waited_for_then_reported() {
+    let launch = Launch::with_config(&test_config(closed_port()));
+    let home = launch.home().to_path_buf();
+    let lock = std::fs::File::create(config_dir(&home).join("control.lock")).unwrap();
+    // SAFETY: the descriptor is the file's own.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) },
+        0
+    );
+    let started = Instant::now();
+    let run = launch.args(&["--pause"]).run(WAIT);
+    assert_eq!(run.code(), Some(69), "{}", run.describe());
+    assert!(run.stderr.contains("does not answer"), "{}", run.describe());
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        !config_dir(&home).join("paused.json").exists(),
+        "a running client's pause is its own"
+    );
+    drop(lock);
+    let run = owner(&home, &["--status"]);
+    assert_eq!(run.code(), Some(69), "{}", run.describe());
+    assert!(
+        run.stderr.contains("no client is running"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_pause_that_cannot_be_saved_holds_and_says_so() {
+    let rig = rig();
+    // A directory where the pause file goes: nothing can be written there.
+    std::fs::create_dir(config_dir(rig.home()).join("paused.json")).unwrap();
+    let paused = owner(rig.home(), &["--pause"]);
+    assert_eq!(paused.code(), Some(0), "{}", paused.describe());
+    assert!(
+        paused.stdout.contains("paused until --resume"),
+        "{}",
+        paused.describe()
+    );
+    assert!(
+        paused.stderr.contains("the pause could not be saved (")
+            && paused
+                .stderr
+                .contains("a restart of the client would end it"),
+        "{}",
+        paused.describe()
+    );
+    assert!(
+        rig.hub.wait_close_frames(1, WAIT),
+        "{}",
+        rig.client.output()
+    );
+    let resumed = owner(rig.home(), &["--resume"]);
+    assert_eq!(resumed.code(), Some(0), "{}", resumed.describe());
+    assert!(resumed.stdout.contains("resumed"), "{}", resumed.describe());
+    assert!(
+        resumed
+            .stderr
+            .contains("the end of the pause could not be saved"),
+        "{}",
+        resumed.describe()
+    );
+    assert!(rig.hub.wait_connected(2, WAIT), "{}", rig.client.output());
+}

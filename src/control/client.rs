@@ -549,4 +549,31 @@ mod tests {
         );
         assert_eq!(shown["pid"], 42);
     }
+
+    #[test]
+    fn a_long_answer_is_read_whole_and_a_bad_one_is_refused() {
+        let long = "e".repeat(20_000);
+        for (sent, ok) in [
+            (json!({"ok": true, "error": long}).to_string() + "\n", true),
+            ("not json\n".to_string(), false),
+            ("[1, 2]\n".to_string(), false),
+        ] {
+            let (ours, mut theirs) = UnixStream::pair().unwrap();
+            let server = std::thread::spawn(move || {
+                let mut request = [0u8; 64];
+                let n = theirs.read(&mut request).unwrap();
+                theirs.write_all(sent.as_bytes()).unwrap();
+                String::from_utf8_lossy(&request[..n]).into_owned()
+            });
+            let answer = exchange(ours, Request::Status).unwrap();
+            assert_eq!(server.join().unwrap(), "{\"command\":\"status\"}\n");
+            match ok {
+                true => assert_eq!(
+                    answer.ok().unwrap()["error"].as_str().unwrap().len(),
+                    20_000
+                ),
+                false => assert_eq!(answer.err().unwrap().status, exit::UNAVAILABLE),
+            }
+        }
+    }
 }
