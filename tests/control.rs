@@ -660,3 +660,22 @@ fn a_pause_that_cannot_be_saved_holds_and_says_so() {
     );
     assert!(rig.hub.wait_connected(2, WAIT), "{}", rig.client.output());
 }
+
+#[test]
+fn a_socket_that_cannot_be_reached_is_named_with_the_reason() {
+    // The "directory" of the config is a file: nothing can be there.
+    let home = support::client::TempDir::new();
+    let not_a_dir = home.path().join("file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let config = not_a_dir.join("config.json");
+    let run = owner(
+        home.path(),
+        &["--status", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(run.code(), Some(69), "{}", run.describe());
+    let says = format!(
+        "cannot reach the client's control socket {}/control.sock: ",
+        not_a_dir.display()
+    );
+    assert!(run.stderr.contains(&says), "{}", run.describe());
+}

@@ -442,6 +442,13 @@ mod tests {
         assert!(midnight <= now && now - midnight < 86_400_000 + 3_600_000);
         assert_eq!(clock(midnight, now), "00:00:00");
         assert_eq!(local_midnight(midnight), midnight);
+        // Whole seconds: the milliseconds of `now` go too.
+        let odd = now - now.rem_euclid(1000) + 123;
+        assert_eq!(
+            local_midnight(odd),
+            local_midnight(now - now.rem_euclid(1000))
+        );
+        assert_eq!(local_midnight(odd).rem_euclid(1000), 0);
     }
 
     fn answer() -> Value {
@@ -575,5 +582,26 @@ mod tests {
                 false => assert_eq!(answer.err().unwrap().status, exit::UNAVAILABLE),
             }
         }
+    }
+
+    #[test]
+    fn a_refusal_is_told_in_the_owners_words() {
+        let refused = |answer: Value| checked(answer).err().unwrap();
+        let other_user = refused(json!({"ok": false, "code": "not_owner", "error": "x"}));
+        assert_eq!(other_user.status, exit::NOT_SERVING);
+        assert!(other_user
+            .message
+            .english()
+            .contains("runs as another user"));
+        assert!(other_user
+            .message
+            .in_lang(Lang::Ru)
+            .contains("от другого пользователя"));
+        let other = refused(json!({"ok": false, "code": "bad_request", "error": "not a request"}));
+        assert_eq!(
+            other.message.english(),
+            "the running client refused the request: not a request"
+        );
+        assert_eq!(checked(json!({"ok": true})).ok(), Some(json!({"ok": true})));
     }
 }
