@@ -396,7 +396,9 @@ fn local_midnight(now: Millis) -> Millis {
                 + i64::from(local.tm_sec);
             now - of_day * 1000 - now.rem_euclid(1000)
         }
-        None => now - now.rem_euclid(86_400_000),
+        // The UTC day's start (localtime_r fails only far outside any
+        // clock's range).
+        None => time::parse(time::format(now).get(..10).unwrap_or_default()).unwrap_or(now),
     }
 }
 
