@@ -679,3 +679,41 @@ fn a_socket_that_cannot_be_reached_is_named_with_the_reason() {
     );
     assert!(run.stderr.contains(&says), "{}", run.describe());
 }
+
+#[test]
+fn a_directory_others_can_write_in_is_warned_about_and_a_missing_one_made_private() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let launch = Launch::with_config(&test_config(ollama.port()));
+    let dir = config_dir(launch.home());
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let client = launch.args(&["--server", &hub.url()]).start();
+    assert!(
+        client.wait_output(
+            "can be written by other users, who could replace the control socket; chmod 700 it",
+            WAIT
+        ),
+        "{}",
+        client.output()
+    );
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    drop(client);
+
+    // Nothing saved (the settings come from the environment): the
+    // client makes the directory for its lock and socket itself.
+    let client = Launch::fresh()
+        .env("OLLAMA_PROXY_TOKEN", TOKEN)
+        .env("OLLAMA_HOST", &format!("127.0.0.1:{}", ollama.port()))
+        .args(&["--server", &hub.url()])
+        .start();
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    let dir = config_dir(client.home.path());
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    assert!(socket(client.home.path()).exists(), "{}", client.output());
+    assert!(
+        !client.output().contains("no control socket"),
+        "{}",
+        client.output()
+    );
+}

@@ -6,8 +6,9 @@
 //!   lock on `control.lock` (held until the process ends), so that a
 //!   second client on the same config directory stops with exit 75 instead
 //!   of fighting the first for the hub; the holder then replaces whatever
-//!   `control.sock` a crash left and binds it (mode 0600, in a directory it
-//!   makes 0700). One thread, `control`, blocks in `accept` (no timer while
+//!   `control.sock` a crash left and binds it (mode 0600; the client makes
+//!   the directory 0700, and warns when others can write in an existing
+//!   one). One thread, `control`, blocks in `accept` (no timer while
 //!   idle) and serves one connection at a time: the peer must be this
 //!   process's user (`SO_PEERCRED`), sends one request line of at most
 //!   [`protocol::MAX_REQUEST`] bytes within [`TIMEOUT`], gets one JSON

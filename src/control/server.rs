@@ -5,7 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -78,16 +78,9 @@ pub fn claim(config_path: &Path) -> Result<Option<Claim>, Fatal> {
     Ok(Some(Claim { socket }))
 }
 
-/// `control.lock`, created 0600 in a directory made 0700 if missing.
+/// `control.lock`, created 0600. The directory is there already: the log
+/// and the ledger beside the config made it (0700) before.
 fn open_lock(lock: &Path) -> std::io::Result<File> {
-    if let Some(dir) = lock.parent() {
-        if !dir.is_dir() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
-    }
     OpenOptions::new()
         .read(true)
         .write(true)
