@@ -711,9 +711,10 @@ fn a_directory_others_can_write_in_is_warned_about_and_a_missing_one_made_privat
     let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
     assert!(socket(client.home.path()).exists(), "{}", client.output());
+    let output = client.output();
+    assert!(!output.contains("no control socket"), "{output}");
     assert!(
-        !client.output().contains("no control socket"),
-        "{}",
-        client.output()
+        !output.contains("can be written by other users"),
+        "{output}"
     );
 }
