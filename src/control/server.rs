@@ -368,6 +368,14 @@ mod tests {
         let mut over = vec![b' '; MAX_REQUEST];
         over.push(b'\n');
         assert_eq!(ask(&over)["code"], "too_long");
+        // Also when the newline comes in a later read than the rest.
+        let (mut stream, served) = serving(me(), Duration::from_secs(2));
+        stream.write_all(&[b' '; 1000]).unwrap();
+        thread::sleep(Duration::from_millis(20));
+        stream.write_all(&[b' '; MAX_REQUEST - 1000]).unwrap();
+        stream.write_all(b"\n").unwrap();
+        assert_eq!(answer(stream)["code"], "too_long");
+        served.join().unwrap();
         let mut exact = vec![b' '; MAX_REQUEST - 1 - 20];
         exact.extend_from_slice(b"{\"command\":\"status\"}\n");
         assert_eq!(exact.len(), MAX_REQUEST);
