@@ -1,6 +1,8 @@
 //! `--check`: a checklist an owner can run after installing, one line per
 //! step with the fix when it fails. Config, Ollama, the model, the hub; each
-//! step is bounded in time (10 s at most). Exit 0 when all pass, 1 if not.
+//! step is bounded in time (10 s at most). Then the owner's pause, as the
+//! next start would find it (`[NOTE]` when paused: not a failure). Exit 0
+//! when all pass, 1 if not.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,13 +10,16 @@ use std::time::Duration;
 
 use crate::cli::Args;
 use crate::console::print;
+use crate::control::client::clock;
 use crate::exit::{self, Fatal};
 use crate::hub::{self, ConnectError, Endpoint, SessionConfig};
+use crate::ledger;
 use crate::ollama::{self, RootCerts};
+use crate::pause;
 use crate::serve::{ollama_roots, session_config};
 use crate::settings::{self, Environment, Resolved};
 use crate::startup::{init_logging, save};
-use crate::text::{self, check, owner_language, Lang, Text};
+use crate::text::{self, check, control, owner_language, Lang, Text};
 
 /// The longest any single step may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,6 +27,8 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 /// One line of the checklist, in the owner's language when shown.
 struct Step {
     ok: bool,
+    /// Not a check but a state the owner set (the pause): `[NOTE]`.
+    note: bool,
     what: Text,
     fix: Option<Text>,
 }
@@ -30,14 +37,23 @@ impl Step {
     fn pass(what: Text) -> Step {
         Step {
             ok: true,
+            note: false,
             what,
             fix: None,
+        }
+    }
+
+    fn note(what: Text) -> Step {
+        Step {
+            note: true,
+            ..Step::pass(what)
         }
     }
 
     fn fail(what: Text, fix: Text) -> Step {
         Step {
             ok: false,
+            note: false,
             what,
             fix: Some(fix),
         }
@@ -49,7 +65,11 @@ impl Step {
 
     /// The step's line, and the fix's line under it when it failed.
     fn lines(&self, lang: Lang) -> String {
-        let mark = if self.ok { "[ OK ]" } else { "[FAIL]" };
+        let mark = match (self.ok, self.note) {
+            (true, false) => "[ OK ]",
+            (true, true) => "[NOTE]",
+            (false, _) => "[FAIL]",
+        };
         let mut lines = format!("{mark} {}\n", self.what.in_lang(lang));
         if let Some(fix) = &self.fix {
             let fix = check::check_fix(fix.in_lang(lang)).in_lang(lang);
@@ -156,7 +176,26 @@ fn run(
         ),
     });
     report(hub_step(hub));
+    report(pause_step(&resolved.config_path));
     all_ok
+}
+
+/// The owner's pause, as saved beside the config (what the next start
+/// will do).
+fn pause_step(config_path: &Path) -> Step {
+    let path = pause::path_for(config_path);
+    let now = ledger::time::now();
+    match pause::load(&path) {
+        Ok(None) => Step::pass(control::check_not_paused()),
+        Ok(Some(pause)) => Step::note(match pause.until_millis() {
+            Some(until) => control::check_paused_until(clock(until, now)),
+            None => control::check_paused_until_resume(),
+        }),
+        Err(why) => Step::fail(
+            control::check_pause_unreadable(why),
+            control::fix_pause_file(path.display()),
+        ),
+    }
 }
 
 /// The Ollama step: does it answer, and with which version.

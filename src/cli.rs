@@ -23,7 +23,9 @@ use serde_json::Value;
 
 use crate::config::{self, Settings};
 use crate::ledger::time::{self, Millis};
-use crate::text::{cli as text, errors, stats as stats_text, Arg, Lang, Text};
+use crate::text::{
+    cli as text, control as control_text, errors, stats as stats_text, Arg, Lang, Text,
+};
 
 /// How a saved flag's value is given on the command line.
 pub enum FlagValue {
@@ -149,6 +151,26 @@ impl Since {
     }
 }
 
+/// `--status`, `--pause [DURATION]`, `--resume`: a request to the client
+/// running on this config.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Control {
+    Status,
+    /// `None`: until `--resume`.
+    Pause(Option<Duration>),
+    Resume,
+}
+
+impl Control {
+    fn flag(self) -> &'static str {
+        match self {
+            Control::Status => "--status",
+            Control::Pause(_) => "--pause",
+            Control::Resume => "--resume",
+        }
+    }
+}
+
 /// What the owner typed.
 #[derive(Debug, Default, PartialEq)]
 pub struct Args {
@@ -181,8 +203,10 @@ pub struct Args {
     pub stats: bool,
     /// `--stats` from then on only.
     pub since: Option<Since>,
-    /// `--stats` as one JSON object.
+    /// `--stats` or `--status` as one JSON object.
     pub json: bool,
+    /// Ask the running client, then exit.
+    pub control: Option<Control>,
 }
 
 /// A usage error: printed as one line plus the usage hint, exit status 2.
@@ -229,6 +253,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
             Long("stats") => parsed.stats = true,
             Long("since") => parsed.since = Some(since(&mut parser)?),
             Long("json") => parsed.json = true,
+            Long("status") => set_control(&mut parsed, Control::Status)?,
+            Long("pause") => set_control(&mut parsed, Control::Pause(pause_span(&mut parser)?))?,
+            Long("resume") => set_control(&mut parsed, Control::Resume)?,
             other => return Err(usage(other.unexpected())),
         }
     }
@@ -236,8 +263,66 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
         // not prose: the two flags' names.
         return Err(UsageError(text::usage_together("--test", "--check")));
     }
+    check_control(&parsed)?;
     check_stats(&parsed)?;
     Ok(parsed)
+}
+
+/// Records one of the control flags; two different ones contradict each
+/// other.
+fn set_control(parsed: &mut Args, control: Control) -> Result<(), UsageError> {
+    if let Some(earlier) = parsed.control {
+        if earlier.flag() != control.flag() {
+            return Err(UsageError(text::usage_together(
+                earlier.flag(),
+                control.flag(),
+            )));
+        }
+    }
+    parsed.control = Some(control);
+    Ok(())
+}
+
+/// `--pause`'s optional duration: attached (`--pause=2h`) or the next
+/// argument unless that is an option (`--pause --config PATH`).
+fn pause_span(parser: &mut lexopt::Parser) -> Result<Option<Duration>, UsageError> {
+    let value = match parser.optional_value() {
+        Some(attached) => Some(attached),
+        None => parser
+            .raw_args()
+            .map_err(usage)?
+            .next_if(|next| !next.as_encoded_bytes().starts_with(b"-")),
+    };
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let value = value.to_string_lossy().trim().to_string();
+    match time::parse_span(&value) {
+        Some(span) if !span.is_zero() => Ok(Some(span)),
+        _ => Err(UsageError(control_text::usage_bad_pause(value))),
+    }
+}
+
+/// `--status`, `--pause` and `--resume` are modes of their own: they ask
+/// the running client and start nothing.
+fn check_control(parsed: &Args) -> Result<(), UsageError> {
+    let Some(control) = parsed.control else {
+        return Ok(());
+    };
+    let modes = [
+        (parsed.test, "--test"),
+        (parsed.check, "--check"),
+        (parsed.stats, "--stats"),
+        (parsed.show_config, "--show-config"),
+        (parsed.reset_config, "--reset-config"),
+        (parsed.since.is_some(), "--since"),
+        (parsed.json && control != Control::Status, "--json"),
+    ];
+    match modes.into_iter().find(|(given, _)| *given) {
+        // not prose: the two flags' names.
+        Some((_, other)) => Err(UsageError(text::usage_together(control.flag(), other))),
+        None => Ok(()),
+    }
 }
 
 /// `--stats` is a mode of its own, which only reads; `--since` and
@@ -256,10 +341,13 @@ fn check_stats(parsed: &Args) -> Result<(), UsageError> {
         }
         return Ok(());
     }
-    let alone = [(parsed.since.is_some(), "--since"), (parsed.json, "--json")];
-    match alone.into_iter().find(|(given, _)| *given) {
-        Some((_, flag)) => Err(UsageError(stats_text::usage_needs_stats(flag))),
-        None => Ok(()),
+    if parsed.since.is_some() {
+        // not prose: the flag's name.
+        return Err(UsageError(stats_text::usage_needs_stats("--since")));
+    }
+    match parsed.json && parsed.control.is_none() {
+        true => Err(UsageError(control_text::usage_json_needs_mode())),
+        false => Ok(()),
     }
 }
 
@@ -310,6 +398,9 @@ const LONG_FLAGS: &[&str] = &[
     "--stats",
     "--since",
     "--json",
+    "--status",
+    "--pause",
+    "--resume",
 ];
 
 /// A flag's value: attached (`--flag=VALUE`, taken as it is) or the next
@@ -515,7 +606,9 @@ const EXIT_STATUSES: Rows = &[
     ("0", text::help_exit_0),
     ("1", text::help_exit_1),
     ("2", text::help_exit_2),
+    ("69", control_text::help_exit_69),
     ("71", text::help_exit_71),
+    ("75", control_text::help_exit_75),
     ("78", text::help_exit_78),
 ];
 
@@ -559,6 +652,9 @@ fn modes_help(lang: Lang) -> Vec<Row> {
             ("--stats", stats_text::help_stats),
             ("--since SPEC", stats_text::help_since),
             ("--json", stats_text::help_json),
+            ("--status", control_text::help_status),
+            ("--pause [DURATION]", control_text::help_pause),
+            ("--resume", control_text::help_resume),
             ("--show-config", text::help_show_config),
             ("--reset-config", text::help_reset_config),
             ("-h, --help", text::help_help),
@@ -802,7 +898,10 @@ mod tests {
                 format!("--stats and {other} cannot be used together")
             );
         }
-        assert_eq!(error(&["--json"]), "--json can only be used with --stats");
+        assert_eq!(
+            error(&["--json"]),
+            "--json can only be used with --stats or --status"
+        );
         assert_eq!(
             error(&["--since", "7d", "--check"]),
             "--since can only be used with --stats"
@@ -890,7 +989,7 @@ mod tests {
             if let Err(error) = parse_strs(&[flag]) {
                 let error = error.to_string();
                 let known =
-                    error.contains("missing") || error.ends_with("only be used with --stats");
+                    error.contains("missing") || error.contains("only be used with --stats");
                 assert!(known, "{flag}: {error}");
             }
         }

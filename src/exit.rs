@@ -7,10 +7,19 @@ use crate::text::{self, Text};
 
 /// `--check` found a problem.
 pub const CHECK_FAILED: u8 = 1;
+/// `--status`: a client runs, but does not serve (paused, hub down,
+/// Ollama down); also a request the running client refused.
+pub const NOT_SERVING: u8 = 1;
 /// A usage error.
 pub const USAGE: u8 = 2;
+/// `--status`, `--pause`, `--resume`: no client runs on this config, or
+/// it cannot be reached (EX_UNAVAILABLE).
+pub const UNAVAILABLE: u8 = 69;
 /// The system refused a resource, such as a thread (EX_OSERR).
 pub const OS_ERROR: u8 = 71;
+/// Another client already runs on this config directory (EX_TEMPFAIL:
+/// a supervisor may try again later).
+pub const ALREADY_RUNNING: u8 = 75;
 /// The configuration is missing or invalid (EX_CONFIG).
 pub const CONFIG: u8 = 78;
 
@@ -32,6 +41,14 @@ impl Fatal {
     pub fn config(message: impl Into<Text>) -> Fatal {
         Fatal {
             status: CONFIG,
+            message: message.into(),
+        }
+    }
+
+    /// Another client holds this config directory.
+    pub fn already_running(message: impl Into<Text>) -> Fatal {
+        Fatal {
+            status: ALREADY_RUNNING,
             message: message.into(),
         }
     }

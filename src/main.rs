@@ -17,11 +17,16 @@
 //!   `address` (host and port as owners type them),
 //!   `startup`, `first_run`, `logging`, `console`, `secret`, `exit`, and
 //!   the other modes `test_mode`, `check` and `--stats` (in
-//!   `ledger::stats`, which reads back the ledger of answers).
+//!   `ledger::stats`, which reads back the ledger of answers);
+//! - `availability` (whether the box takes buyers: the owner's pause,
+//!   Ollama's health) and `control` (the socket through which `--status`,
+//!   `--pause` and `--resume` reach the running client).
 //!
-//! Exit statuses (`exit`): 0 normal end, 1 `--check` found a problem, 2
-//! usage error, 71 a thread could not be started, 78 configuration missing
-//! or invalid (EX_CONFIG).
+//! Exit statuses (`exit`): 0 normal end, 1 `--check` found a problem (or
+//! `--status`: running, not serving), 2 usage error, 69 no client running
+//! for `--status`/`--pause`/`--resume` (EX_UNAVAILABLE), 71 a thread could
+//! not be started, 75 another client already runs on this config
+//! (EX_TEMPFAIL), 78 configuration missing or invalid (EX_CONFIG).
 
 mod accounting;
 mod address;
@@ -30,6 +35,7 @@ mod check;
 mod cli;
 mod config;
 mod console;
+mod control;
 mod exit;
 mod first_run;
 mod hub;
@@ -174,6 +180,14 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
     if args.stats {
         return Ok(stats(&args, config_path));
     }
+    if let Some(command) = args.control {
+        return control::client::run(
+            command,
+            args.json,
+            config_path,
+            ledger_files_kept(config_path),
+        );
+    }
     let endpoint = hub_endpoint(&mut args)?;
     read_token(&mut args)?;
     let args = &args;
@@ -215,14 +229,20 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
 /// cannot be read: the most `ledger_files_kept` allows.
 const LEDGER_FILES_MOST: usize = 100;
 
+/// The config's `ledger_files_kept`, or the most it allows when the file
+/// cannot be read.
+fn ledger_files_kept(config_path: &Path) -> usize {
+    config::load(config_path).map_or(LEDGER_FILES_MOST, |(settings, _)| {
+        settings.ledger_files_kept
+    })
+}
+
 /// `--stats`: the ledger's figures, as a table or one JSON object. Reads
 /// the ledger beside the config file (and the file's `ledger_files_kept`);
 /// needs no token, starts nothing, writes nothing. No ledger (or no config
 /// file) is an empty period, not an error.
 fn stats(args: &cli::Args, config_path: &Path) -> ExitCode {
-    let files_kept = config::load(config_path).map_or(LEDGER_FILES_MOST, |(settings, _)| {
-        settings.ledger_files_kept
-    });
+    let files_kept = ledger_files_kept(config_path);
     let until = ledger::time::now();
     let since = args.since.map(|since| since.instant(until));
     let ledger_path = ledger::path_for(config_path);

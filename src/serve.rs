@@ -24,6 +24,7 @@ use crate::accounting::{Accounts, Books};
 use crate::availability::{Availability, Policy};
 use crate::cli::Args;
 use crate::config::Settings;
+use crate::control;
 use crate::exit::Fatal;
 use crate::hub::{self, Backoff, CaError, Endpoint, Proxy, SessionConfig, Supervisor, Writer};
 use crate::ledger::{self, Ledger};
@@ -200,6 +201,11 @@ pub fn serve(
     config_path: &Path,
 ) -> Result<(), Fatal> {
     let target = ollama_target(args, settings)?;
+    // First: a second client on this config stops before it touches anything.
+    let claim = match hub {
+        Some(_) => control::server::claim(config_path)?,
+        None => None,
+    };
     log::info!(
         "ollama-proxy-client {}: model {} on {}, {} worker(s), {} mode",
         env!("CARGO_PKG_VERSION"),
@@ -274,6 +280,9 @@ pub fn serve(
     shutdown
         .install_signals()
         .map_err(|e| Fatal::thread("signal", &e))?;
+    if let Some(claim) = claim {
+        control::server::start(claim, availability.clone())?;
+    }
     // Ollama first: the hub is not told this box serves before it can.
     let warm_up = match hub {
         Some(_) => availability.first_look(),

@@ -351,7 +351,10 @@ fn the_table_in_english_and_in_russian() {
 #[test]
 fn usage_errors_exit_2_and_write_nothing() {
     for (args, message) in [
-        (&["--json"][..], "--json can only be used with --stats"),
+        (
+            &["--json"][..],
+            "--json can only be used with --stats or --status",
+        ),
         (&["--since", "1h"], "--since can only be used with --stats"),
         (
             &["--stats", "--check"],

@@ -235,8 +235,8 @@ catalogue! {
         ru: "обычное завершение (также после SIGTERM/SIGHUP/Ctrl+C)",
     }
     help_exit_1() {
-        en: "--check found a problem",
-        ru: "--check нашёл проблему",
+        en: "--check found a problem; --status: running, not serving",
+        ru: "--check нашёл проблему; --status: работает, но не продаёт",
     }
     help_exit_2() {
         en: "usage error",

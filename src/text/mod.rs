@@ -30,6 +30,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod errors;
 pub mod metrics;
 pub mod startup;
@@ -365,6 +366,7 @@ mod tests {
             check::ALL,
             cli::ALL,
             config::ALL,
+            control::ALL,
             errors::ALL,
             metrics::ALL,
             startup::ALL,

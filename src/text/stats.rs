@@ -21,8 +21,10 @@ catalogue! {
              2026-11-30T22:40:00Z)",
     }
     help_json() {
-        en: "With --stats: one JSON object instead of the table",
-        ru: "С --stats: один объект JSON вместо таблицы",
+        en: "With --stats or --status: one JSON object\n\
+             instead of the table",
+        ru: "С --stats или --status: один объект JSON\n\
+             вместо таблицы",
     }
 
     // ------------------------------------------------------ usage errors

@@ -1,0 +1,609 @@
+//! The owner's commands `--status [--json]`, `--pause [DURATION]` and
+//! `--resume`: ask the client running on this config through its control
+//! socket, and print the answer in the owner's language.
+//!
+//! They need no token and start nothing. When the socket does not answer
+//! but the client's lock is held, the client is starting (it binds the
+//! socket moments after taking the lock): they ask again for up to
+//! [`STARTING`]. When no client runs, `--status` exits 69, and `--pause`
+//! and `--resume` change the saved pause (`paused.json`) for the next
+//! start instead, holding the lock while they do so that a client cannot
+//! start in between and miss it: a crontab line that meets a restart
+//! still counts.
+//!
+//! `--status` adds today's figures (since local midnight) from the ledger
+//! itself (`ledger::stats`), so that the running client never reads files
+//! for a caller. Times are shown in local time.
+
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::protocol::Request;
+use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
+use crate::cli::Control;
+use crate::console::print;
+use crate::exit::{self, Fatal};
+use crate::ledger::{self, time, time::Millis};
+use crate::pause::{self, Pause};
+use crate::text::{control as text, errors::verbatim, owner_language, Lang, Text};
+
+/// How long a starting client (lock held, socket not yet bound) is waited
+/// for.
+const STARTING: Duration = Duration::from_secs(3);
+
+/// How long the running client may take to answer.
+const ANSWER_WAIT: Duration = Duration::from_secs(5);
+
+/// The largest answer read (a status answer is under 1 KiB).
+const MAX_ANSWER: u64 = 64 * 1024;
+
+/// Runs `--status`, `--pause` or `--resume` for the config at
+/// `config_path`. `files_kept` is the config's `ledger_files_kept`, for
+/// today's figures.
+pub fn run(
+    command: Control,
+    json: bool,
+    config_path: &Path,
+    files_kept: usize,
+) -> Result<ExitCode, Fatal> {
+    let request = match command {
+        Control::Status => Request::Status,
+        Control::Pause(span) => Request::Pause(span),
+        Control::Resume => Request::Resume,
+    };
+    let answer = match ask(config_path, request)? {
+        Some(answer) => answer,
+        None => match offline(request, config_path)? {
+            Some(done) => return Ok(done),
+            // A client started meanwhile: it answers now.
+            None => ask(config_path, request)?.ok_or_else(|| no_client(config_path))?,
+        },
+    };
+    let lang = owner_language();
+    match request {
+        Request::Status => {
+            let today = today(config_path, files_kept);
+            let serving = answer["serving"] == true;
+            print(&match json {
+                true => status_json(answer, &today) + "\n",
+                false => status_table(&answer, &today, lang, time::now()),
+            });
+            Ok(ExitCode::from(match serving {
+                true => 0,
+                false => exit::NOT_SERVING,
+            }))
+        }
+        Request::Pause(_) => {
+            let until = answer.get("paused_until").and_then(Value::as_str);
+            say(&match until.and_then(time::parse) {
+                Some(until) => text::paused_until(clock(until, time::now())),
+                None => text::paused_until_resume(),
+            });
+            warn_unsaved(&answer, text::pause_not_saved);
+            Ok(ExitCode::SUCCESS)
+        }
+        Request::Resume => {
+            say(&match answer["resumed"] == true {
+                true => text::resumed(),
+                false => text::not_paused(),
+            });
+            warn_unsaved(&answer, text::resume_not_saved);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn say(line: &Text) {
+    print(&(line.owner() + "\n"));
+}
+
+/// Says on stderr that the running client could not save its state.
+fn warn_unsaved(answer: &Value, message: fn(String) -> Text) {
+    if answer["saved"] == false {
+        let why = answer["save_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        // not prose: the program's name, as Unix tools start their messages.
+        eprintln!("ollama-proxy-client: {}", message(why).owner());
+    }
+}
+
+/// The running client's answer; `None` when no client runs on this
+/// config (no socket, or a socket nobody listens on, and the lock free).
+fn ask(config_path: &Path, request: Request) -> Result<Option<Value>, Fatal> {
+    let socket = socket_path(config_path);
+    if !fits_socket_address(&socket) {
+        return Err(Fatal::config(text::socket_path_too_long(socket.display())));
+    }
+    let lock = lock_path(config_path);
+    let started = Instant::now();
+    let stream = loop {
+        match UnixStream::connect(&socket) {
+            Ok(stream) => break stream,
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
+                if !lock_is_held(&lock) {
+                    return Ok(None);
+                }
+                if started.elapsed() >= STARTING {
+                    return Err(unavailable(text::not_answering(socket.display())));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(unavailable(text::cannot_reach(socket.display(), e))),
+        }
+    };
+    let answer = exchange(stream, request)
+        .map_err(|e| unavailable(text::cannot_reach(socket.display(), e)))??;
+    checked(answer).map(Some)
+}
+
+/// A refusal from the running client, in the owner's words.
+fn checked(answer: Value) -> Result<Value, Fatal> {
+    if answer["ok"] == true {
+        return Ok(answer);
+    }
+    let message = match answer["code"].as_str() {
+        Some("not_owner") => text::not_owner(),
+        _ => text::refused(answer["error"].as_str().unwrap_or_default()),
+    };
+    Err(Fatal {
+        status: exit::NOT_SERVING,
+        message,
+    })
+}
+
+fn no_client(config_path: &Path) -> Fatal {
+    unavailable(text::no_client(config_path.display()))
+}
+
+fn unavailable(message: Text) -> Fatal {
+    Fatal {
+        status: exit::UNAVAILABLE,
+        message,
+    }
+}
+
+/// Sends the request line; reads the answer line (bounded in size and
+/// time).
+fn exchange(mut stream: UnixStream, request: Request) -> std::io::Result<Result<Value, Fatal>> {
+    stream.set_read_timeout(Some(ANSWER_WAIT))?;
+    stream.set_write_timeout(Some(ANSWER_WAIT))?;
+    stream.write_all((request.line() + "\n").as_bytes())?;
+    let mut answer = Vec::new();
+    stream.take(MAX_ANSWER).read_to_end(&mut answer)?;
+    let line = answer.split(|b| *b == b'\n').next().unwrap_or_default();
+    Ok(serde_json::from_slice::<Value>(line)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| unavailable(text::bad_answer())))
+}
+
+/// No client runs: `--status` says so (exit 69); `--pause` and `--resume`
+/// change the saved pause for the next start, under the lock. `None` when
+/// a client took the lock just now: it is starting, and will answer.
+fn offline(request: Request, config_path: &Path) -> Result<Option<ExitCode>, Fatal> {
+    let dir = config_path.parent().filter(|d| d.is_dir());
+    if request == Request::Status || dir.is_none() {
+        return Err(no_client(config_path));
+    }
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(lock_path(config_path));
+    let cannot_save = |e: String| Fatal::config(text::offline_cannot_save(e));
+    let lock = lock.map_err(|e| cannot_save(e.to_string()))?;
+    if !try_lock(&lock, libc::LOCK_EX).unwrap_or(false) {
+        return Ok(None);
+    }
+    let path = pause::path_for(config_path);
+    let now = time::now();
+    let said = match request {
+        Request::Pause(span) => {
+            let pause = Pause::starting_now(span);
+            pause::save(&path, Some(pause)).map_err(cannot_save)?;
+            match pause.until_millis() {
+                Some(until) => text::offline_paused_until(clock(until, now)),
+                None => text::offline_paused_until_resume(),
+            }
+        }
+        _ => {
+            let was = pause::load(&path).ok().flatten();
+            pause::save(&path, None).map_err(cannot_save)?;
+            match was {
+                Some(_) => text::offline_resumed(),
+                None => text::offline_not_paused(),
+            }
+        }
+    };
+    drop(lock);
+    say(&said);
+    Ok(Some(ExitCode::SUCCESS))
+}
+
+/// Today's figures (since local midnight), from the ledger.
+struct Today {
+    since: Millis,
+    answered: u64,
+    errors: u64,
+    tokens: u64,
+}
+
+fn today(config_path: &Path, files_kept: usize) -> Today {
+    let now = time::now();
+    let since = local_midnight(now);
+    let ledger_path = ledger::path_for(config_path);
+    let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, Some(since), now);
+    for warning in warnings {
+        // not prose: the program's name, as Unix tools start their messages.
+        eprintln!("ollama-proxy-client: {}", warning.owner());
+    }
+    Today {
+        since,
+        answered: stats.answered,
+        errors: stats.errors.values().sum(),
+        tokens: stats.tokens,
+    }
+}
+
+/// `--status --json`: the running client's answer without `ok`, with
+/// today's figures.
+fn status_json(mut answer: Value, today: &Today) -> String {
+    if let Some(object) = answer.as_object_mut() {
+        object.remove("ok");
+        object.insert(
+            "today".into(),
+            json!({
+                "since": time::format(today.since),
+                "answered": today.answered,
+                "errors": today.errors,
+                "tokens": today.tokens,
+            }),
+        );
+    }
+    answer.to_string()
+}
+
+/// `--status`: the owner's table in `lang`, a label and a value a line.
+fn status_table(answer: &Value, today: &Today, lang: Lang, now: Millis) -> String {
+    let say = |text: Text| text.in_lang(lang);
+    let str_of = |value: &Value| value.as_str().unwrap_or_default().to_string();
+    let at = |value: &Value| value.as_str().and_then(time::parse).map(|t| clock(t, now));
+    let number = |value: &Value| value.as_u64().unwrap_or_default();
+    let yes_no = |yes: bool| match yes {
+        true => text::status_yes(),
+        false => text::status_no(),
+    };
+    let hub = &answer["hub"];
+    let hub = match hub["state"].as_str() {
+        Some("connected") => text::status_hub_connected(at(&hub["since"]).unwrap_or_default()),
+        Some("reconnecting") => {
+            let retry = hub["retry_at"]
+                .as_str()
+                .and_then(time::parse)
+                .unwrap_or(now);
+            text::status_hub_reconnecting(((retry - now).max(0) + 999) / 1000)
+        }
+        Some("paused") => text::status_hub_paused(),
+        Some("waiting_for_ollama") => text::status_hub_waiting(),
+        _ => text::status_hub_connecting(),
+    };
+    let ollama = &answer["ollama"];
+    let model = str_of(&answer["model"]);
+    let ollama = match ollama["state"].as_str() {
+        Some("up") => text::status_ollama_up(),
+        Some("down") => {
+            let since = at(&ollama["since"]).unwrap_or_default();
+            match ollama["model_missing"] == true {
+                true => text::status_ollama_model_missing(since, &model),
+                false => text::status_ollama_down(since, str_of(&ollama["error"])),
+            }
+        }
+        _ => text::status_ollama_unknown(),
+    };
+    let paused = match (answer["paused"] == true, at(&answer["paused_until"])) {
+        (false, _) => text::status_no(),
+        (true, Some(until)) => text::status_paused_until(until),
+        (true, None) => text::status_paused_until_resume(),
+    };
+    let version = text::status_version(str_of(&answer["version"]), number(&answer["pid"]));
+    let rows = [
+        (text::status_label_version(), version),
+        (
+            text::status_label_uptime(),
+            span(number(&answer["uptime_secs"])),
+        ),
+        (text::status_label_model(), verbatim(model.clone())),
+        (
+            text::status_label_serving(),
+            yes_no(answer["serving"] == true),
+        ),
+        (text::status_label_hub(), hub),
+        (text::status_label_ollama(), ollama),
+        (
+            text::status_label_requests(),
+            text::status_requests(number(&answer["running"]), number(&answer["queued"])),
+        ),
+        (
+            text::status_label_today(),
+            text::status_today(today.answered, today.errors, today.tokens),
+        ),
+        (text::status_label_paused(), paused),
+    ];
+    let rows: Vec<(String, String)> = rows.into_iter().map(|(l, v)| (say(l), say(v))).collect();
+    let width = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 3;
+    rows.iter()
+        .map(|(label, value)| format!("{label:<width$}{value}\n"))
+        .collect()
+}
+
+/// A span of seconds, in its two largest units.
+fn span(secs: u64) -> Text {
+    let (days, hours, minutes, seconds) =
+        (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (days, secs / 3600, secs / 60) {
+        (1.., _, _) => text::span_days(days, hours),
+        (0, 1.., _) => text::span_hours(secs / 3600, minutes),
+        (0, 0, 1..) => text::span_minutes(secs / 60, seconds),
+        _ => text::span_seconds(seconds),
+    }
+}
+
+/// The local time of day of `at` (`23:00:00`), with the date in front
+/// (`2026-12-02 08:00:00`) when it is not on the local date of `now`.
+pub fn clock(at: Millis, now: Millis) -> String {
+    let Some(local) = local_time(at) else {
+        return time::format(at);
+    };
+    let time_of_day = format!(
+        "{:02}:{:02}:{:02}",
+        local.tm_hour, local.tm_min, local.tm_sec
+    );
+    let same_day =
+        local_time(now).is_some_and(|n| (n.tm_year, n.tm_yday) == (local.tm_year, local.tm_yday));
+    match same_day {
+        true => time_of_day,
+        false => format!(
+            "{:04}-{:02}-{:02} {time_of_day}",
+            i64::from(local.tm_year) + 1900,
+            local.tm_mon + 1,
+            local.tm_mday
+        ),
+    }
+}
+
+/// The last local midnight at or before `now` (the start of "today").
+fn local_midnight(now: Millis) -> Millis {
+    match local_time(now) {
+        Some(local) => {
+            let of_day = (i64::from(local.tm_hour) * 60 + i64::from(local.tm_min)) * 60
+                + i64::from(local.tm_sec);
+            now - of_day * 1000 - now.rem_euclid(1000)
+        }
+        // The UTC day's start (localtime_r fails only far outside any
+        // clock's range).
+        None => time::parse(time::format(now).get(..10).unwrap_or_default()).unwrap_or(now),
+    }
+}
+
+/// The broken-down local time of `at` (the system's time zone: `TZ`, else
+/// `/etc/localtime`).
+fn local_time(at: Millis) -> Option<libc::tm> {
+    let seconds = libc::time_t::try_from(at.div_euclid(1000)).ok()?;
+    // SAFETY: an all-zero tm is a valid value for localtime_r to overwrite.
+    let mut local: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; localtime_r is the
+    // thread-safe form.
+    let result = unsafe { libc::localtime_r(&seconds, &mut local) };
+    (!result.is_null()).then_some(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_show_their_two_largest_units() {
+        let en = |secs| span(secs).in_lang(Lang::En);
+        assert_eq!(en(0), "0 s");
+        assert_eq!(en(59), "59 s");
+        assert_eq!(en(60), "1 min 0 s");
+        assert_eq!(en(3599), "59 min 59 s");
+        assert_eq!(en(3600), "1 h 0 min");
+        assert_eq!(en(86_399), "23 h 59 min");
+        assert_eq!(en(86_400 + 7200 + 59), "1 d 2 h");
+        assert_eq!(span(90).in_lang(Lang::Ru), "1 мин 30 с");
+    }
+
+    #[test]
+    fn local_times_are_shown_with_the_date_only_on_another_day() {
+        let now = time::now();
+        let shown = clock(now, now);
+        assert_eq!(shown.len(), 8, "{shown}");
+        assert_eq!(shown.matches(':').count(), 2, "{shown}");
+        let tomorrow = clock(now + 2 * 86_400_000, now);
+        assert_eq!(tomorrow.len(), 19, "{tomorrow}");
+        assert!(tomorrow.ends_with(&shown), "{tomorrow} {shown}");
+        let midnight = local_midnight(now);
+        assert!(midnight <= now && now - midnight < 86_400_000 + 3_600_000);
+        assert_eq!(clock(midnight, now), "00:00:00");
+        assert_eq!(local_midnight(midnight), midnight);
+        // Whole seconds: the milliseconds of `now` go too.
+        let odd = now - now.rem_euclid(1000) + 123;
+        assert_eq!(
+            local_midnight(odd),
+            local_midnight(now - now.rem_euclid(1000))
+        );
+        assert_eq!(local_midnight(odd).rem_euclid(1000), 0);
+    }
+
+    fn answer() -> Value {
+        json!({
+            "ok": true, "version": "9.9.9", "pid": 42, "uptime_secs": 3725,
+            "model": "llama3.2", "serving": true,
+            "hub": {"state": "connected", "since": time::format(time::now())},
+            "ollama": {"state": "up"}, "paused": false, "paused_until": null,
+            "running": 1, "queued": 2,
+        })
+    }
+
+    #[test]
+    fn the_status_table_says_everything_in_both_languages() {
+        let now = time::now();
+        let today = Today {
+            since: local_midnight(now),
+            answered: 12,
+            errors: 1,
+            tokens: 3456,
+        };
+        let en = status_table(&answer(), &today, Lang::En, now);
+        for line in [
+            "Version    9.9.9 (pid 42)\n",
+            "Uptime     1 h 2 min\n",
+            "Model      llama3.2\n",
+            "Serving    yes\n",
+            "Hub        connected since ",
+            "Ollama     up\n",
+            "Requests   1 running, 2 queued\n",
+            "Today      12 answered, 1 error, 3456 tokens\n",
+            "Paused     no\n",
+        ] {
+            assert!(en.contains(line), "{line}\n{en}");
+        }
+        let ru = status_table(&answer(), &today, Lang::Ru, now);
+        for line in [
+            "Работает   1 ч 2 мин\n",
+            "Продаёт    да\n",
+            "Хаб        на связи с ",
+            "Сегодня    ответов: 12, ошибок: 1, токенов: 3456\n",
+            "Пауза      нет\n",
+        ] {
+            assert!(ru.contains(line), "{line}\n{ru}");
+        }
+        let mut away = answer();
+        away["serving"] = json!(false);
+        away["hub"] = json!({"state": "reconnecting", "retry_at": time::format(now + 4200)});
+        away["ollama"] = json!({"state": "down", "since": time::format(now), "error": "refused", "model_missing": false});
+        away["paused"] = json!(true);
+        let table = status_table(&away, &today, Lang::En, now);
+        assert!(
+            table.contains("Hub        reconnecting in 5 s\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains(&format!(
+                "Ollama     down since {}: refused\n",
+                clock(now, now)
+            )),
+            "{table}"
+        );
+        assert!(table.contains("Paused     until --resume\n"), "{table}");
+        assert!(table.contains("Serving    no\n"), "{table}");
+        away["ollama"]["model_missing"] = json!(true);
+        away["paused_until"] = json!(time::format(now));
+        away["hub"] = json!({"state": "waiting_for_ollama"});
+        let table = status_table(&away, &today, Lang::En, now);
+        assert!(table.contains("has no model llama3.2 since"), "{table}");
+        assert!(table.contains("ollama pull llama3.2"), "{table}");
+        assert!(
+            table.contains(&format!("Paused     until {}\n", clock(now, now))),
+            "{table}"
+        );
+        assert!(
+            table.contains("Hub        disconnected: waiting for Ollama\n"),
+            "{table}"
+        );
+        away["hub"] = json!({"state": "paused"});
+        away["ollama"] = json!({"state": "unknown"});
+        let table = status_table(&away, &today, Lang::En, now);
+        assert!(
+            table.contains("Hub        disconnected: paused\n"),
+            "{table}"
+        );
+        assert!(table.contains("Ollama     not checked yet\n"), "{table}");
+        away["hub"] = json!({"state": "connecting"});
+        let table = status_table(&away, &today, Lang::En, now);
+        assert!(table.contains("Hub        connecting\n"), "{table}");
+    }
+
+    #[test]
+    fn the_status_json_adds_today_and_drops_ok() {
+        let today = Today {
+            since: 0,
+            answered: 3,
+            errors: 2,
+            tokens: 1,
+        };
+        let shown: Value = serde_json::from_str(&status_json(answer(), &today)).unwrap();
+        assert!(shown.get("ok").is_none());
+        assert_eq!(
+            shown["today"],
+            json!({"since": "1970-01-01T00:00:00.000Z", "answered": 3, "errors": 2, "tokens": 1})
+        );
+        assert_eq!(shown["pid"], 42);
+    }
+
+    #[test]
+    fn a_long_answer_is_read_whole_and_a_bad_one_is_refused() {
+        let long = "e".repeat(20_000);
+        for (sent, ok) in [
+            (json!({"ok": true, "error": long}).to_string() + "\n", true),
+            ("not json\n".to_string(), false),
+            ("[1, 2]\n".to_string(), false),
+        ] {
+            let (ours, mut theirs) = UnixStream::pair().unwrap();
+            let server = std::thread::spawn(move || {
+                let mut request = [0u8; 64];
+                let n = theirs.read(&mut request).unwrap();
+                theirs.write_all(sent.as_bytes()).unwrap();
+                String::from_utf8_lossy(&request[..n]).into_owned()
+            });
+            let answer = exchange(ours, Request::Status).unwrap();
+            assert_eq!(server.join().unwrap(), "{\"command\":\"status\"}\n");
+            match ok {
+                true => assert_eq!(
+                    answer.ok().unwrap()["error"].as_str().unwrap().len(),
+                    20_000
+                ),
+                false => assert_eq!(answer.err().unwrap().status, exit::UNAVAILABLE),
+            }
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_told_in_the_owners_words() {
+        let refused = |answer: Value| checked(answer).err().unwrap();
+        let other_user = refused(json!({"ok": false, "code": "not_owner", "error": "x"}));
+        assert_eq!(other_user.status, exit::NOT_SERVING);
+        assert!(other_user
+            .message
+            .english()
+            .contains("runs as another user"));
+        assert!(other_user
+            .message
+            .in_lang(Lang::Ru)
+            .contains("от другого пользователя"));
+        let other = refused(json!({"ok": false, "code": "bad_request", "error": "not a request"}));
+        assert_eq!(
+            other.message.english(),
+            "the running client refused the request: not a request"
+        );
+        assert_eq!(checked(json!({"ok": true})).ok(), Some(json!({"ok": true})));
+    }
+}

@@ -1,0 +1,92 @@
+//! The owner's hold on a running client: `--status`, `--pause [DURATION]`
+//! and `--resume` reach it through a Unix domain socket, `control.sock`,
+//! beside the config file.
+//!
+//! - [`server`]: the running client's side. At start it takes an exclusive
+//!   lock on `control.lock` (held until the process ends), so that a
+//!   second client on the same config directory stops with exit 75 instead
+//!   of fighting the first for the hub; the holder then replaces whatever
+//!   `control.sock` a crash left and binds it (mode 0600; the client makes
+//!   the directory 0700, and warns when others can write in an existing
+//!   one). One thread, `control`, blocks in `accept` (no timer while
+//!   idle) and serves one connection at a time: the peer must be this
+//!   process's user (`SO_PEERCRED`), sends one request line of at most
+//!   [`protocol::MAX_REQUEST`] bytes within [`TIMEOUT`], gets one JSON
+//!   answer line, and the connection closes. The state it reports and
+//!   changes is `availability`'s.
+//! - [`client`]: the other process, the owner's command. It asks and
+//!   prints in the owner's language, and adds today's figures to
+//!   `--status` from the ledger (`ledger::stats`) itself, so that the
+//!   running client never reads files for it. With no client running,
+//!   `--pause` and `--resume` change `paused.json` (`pause`) for the next
+//!   start, so that a crontab line meeting a restart is not lost.
+//! - [`protocol`]: the two sides' one-line JSON requests and answers.
+
+pub mod client;
+pub mod protocol;
+pub mod server;
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a connection may take to send its request, and each write of
+/// the answer.
+pub const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest Unix socket path the system takes (`sun_path` holds 108
+/// bytes with the terminating zero on Linux).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// `control.sock` in the config file's directory.
+pub fn socket_path(config_path: &Path) -> PathBuf {
+    config_dir(config_path).join("control.sock")
+}
+
+/// `control.lock` in the config file's directory: held by the running
+/// client.
+pub fn lock_path(config_path: &Path) -> PathBuf {
+    config_dir(config_path).join("control.lock")
+}
+
+fn config_dir(config_path: &Path) -> &Path {
+    config_path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Whether `path` fits in a Unix socket address.
+pub fn fits_socket_address(path: &Path) -> bool {
+    path.as_os_str().len() <= MAX_SOCKET_PATH
+}
+
+/// Whether a client holds the lock at `lock`: it does when the lock
+/// cannot be taken. A lock file that does not exist or cannot be opened
+/// means no client (none could have locked it either).
+pub fn lock_is_held(lock: &Path) -> bool {
+    match File::open(lock) {
+        Ok(file) => matches!(try_lock(&file, libc::LOCK_SH), Ok(false)),
+        Err(_) => false,
+    }
+}
+
+/// `flock` without waiting (`std::fs::File::try_lock` needs Rust 1.89,
+/// above this crate's `rust-version`): true when taken, false when another
+/// open file holds it. `how` is `LOCK_EX` or `LOCK_SH`. The lock lasts
+/// while the file is open.
+pub fn try_lock(file: &File, how: libc::c_int) -> std::io::Result<bool> {
+    loop {
+        // SAFETY: the descriptor is the file's own, open for the call.
+        if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } == 0 {
+            return Ok(true);
+        }
+        let error = std::io::Error::last_os_error();
+        match error.kind() {
+            std::io::ErrorKind::WouldBlock => return Ok(false),
+            std::io::ErrorKind::Interrupted => continue,
+            _ => return Err(error),
+        }
+    }
+}

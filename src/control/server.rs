@@ -1,0 +1,413 @@
+//! The running client's end of the control socket (see `control` for the
+//! picture): [`claim`] the config directory at start, then [`start`] the
+//! `control` thread.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::protocol::{self, Refusal, Request, MAX_REQUEST};
+use super::{fits_socket_address, lock_path, socket_path, try_lock, TIMEOUT};
+use crate::availability::Availability;
+use crate::exit::Fatal;
+use crate::pause::Pause;
+use crate::text::control as text;
+
+/// The lock on `control.lock`, held until the process ends (the kernel
+/// lets it go then, however the process ends).
+static HELD: OnceLock<File> = OnceLock::new();
+
+/// This process's claim on its config directory: the lock is held; the
+/// socket is not bound yet.
+pub struct Claim {
+    socket: PathBuf,
+}
+
+/// Makes this process the one client of the config directory: takes the
+/// lock on `control.lock` (and writes its pid there, for the second
+/// client's message). Another client holding it is a [`Fatal`] with exit
+/// 75; so is a socket path too long for the system (exit 78: the config
+/// must move). `None` when the directory cannot hold the lock (read-only,
+/// say): the box then serves without a control socket, and says so.
+pub fn claim(config_path: &Path) -> Result<Option<Claim>, Fatal> {
+    let socket = socket_path(config_path);
+    if !fits_socket_address(&socket) {
+        return Err(Fatal::config(text::socket_path_too_long(socket.display())));
+    }
+    let lock = lock_path(config_path);
+    let file = match open_lock(&lock) {
+        Ok(file) => file,
+        Err(e) => {
+            log::warn!(
+                "no control socket: cannot open {}: {e}; --status, --pause and --resume \
+                 will not reach this client",
+                lock.display()
+            );
+            return Ok(None);
+        }
+    };
+    match try_lock(&file, libc::LOCK_EX) {
+        Ok(true) => {}
+        Ok(false) => {
+            let pid = running_pid(&file);
+            return Err(Fatal::already_running(text::already_running(
+                pid,
+                config_path.display(),
+            )));
+        }
+        Err(e) => {
+            log::warn!(
+                "no control socket: cannot lock {}: {e}; a second client on this config \
+                 would not be stopped",
+                lock.display()
+            );
+            return Ok(None);
+        }
+    }
+    write_pid(&file);
+    let _ = HELD.set(file);
+    warn_if_shared(&lock);
+    Ok(Some(Claim { socket }))
+}
+
+/// `control.lock`, created 0600. The directory is there already: the log
+/// and the ledger beside the config made it (0700) before.
+fn open_lock(lock: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(lock)
+}
+
+/// An existing directory keeps the mode its owner gave it; one that other
+/// users can write in lets them replace the socket, which is worth a word.
+fn warn_if_shared(lock: &Path) {
+    let Some(dir) = lock.parent() else {
+        return;
+    };
+    if let Ok(meta) = std::fs::metadata(dir) {
+        if meta.permissions().mode() & 0o022 != 0 {
+            log::warn!(
+                "{} can be written by other users, who could replace the control socket; \
+                 chmod 700 it",
+                dir.display()
+            );
+        }
+    }
+}
+
+/// The pid the lock's holder wrote, for the message; 0 if unreadable.
+fn running_pid(file: &File) -> u32 {
+    let mut text = String::new();
+    let _ = file.take(32).read_to_string(&mut text);
+    text.trim().parse().unwrap_or(0)
+}
+
+fn write_pid(mut file: &File) {
+    let written = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{}", std::process::id()));
+    if let Err(e) = written {
+        log::debug!("control: cannot write the pid to the lock file: {e}");
+    }
+}
+
+/// Binds the socket (replacing one a crash left: the lock says no other
+/// client uses it) and starts the `control` thread, which serves until
+/// the process ends. A socket that cannot be bound is a warning: the box
+/// serves on without it. Fails only if the thread cannot be started.
+pub fn start(claim: Claim, availability: Arc<Availability>) -> Result<(), Fatal> {
+    let listener = match bind(&claim.socket) {
+        Ok(listener) => listener,
+        Err(e) => {
+            log::warn!(
+                "no control socket: cannot listen on {}: {e}; --status, --pause and \
+                 --resume will not reach this client",
+                claim.socket.display()
+            );
+            return Ok(());
+        }
+    };
+    log::info!("control socket {}", claim.socket.display());
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let owner = unsafe { libc::geteuid() };
+    let serve = move || accept_loop(&listener, &availability, owner);
+    thread::Builder::new()
+        .name("control".into())
+        .spawn(serve)
+        .map(drop)
+        .map_err(|e| Fatal::thread("control", &e))
+}
+
+/// Binds a fresh name beside `socket`, makes it 0600, then renames it over
+/// `socket`: the socket appears under its name with its final mode, and
+/// a stale one is replaced in the same step.
+fn bind(socket: &Path) -> std::io::Result<UnixListener> {
+    let fresh = socket.with_file_name("control.new");
+    let _ = std::fs::remove_file(&fresh);
+    let listener = UnixListener::bind(&fresh)?;
+    let published = std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&fresh, socket));
+    if let Err(e) = published {
+        let _ = std::fs::remove_file(&fresh);
+        return Err(e);
+    }
+    Ok(listener)
+}
+
+fn accept_loop(listener: &UnixListener, availability: &Availability, owner: u32) {
+    let mut failing = false;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                failing = false;
+                serve_one(stream, owner, TIMEOUT, &|request| {
+                    handle(request, availability)
+                });
+            }
+            Err(e) => {
+                // Out of descriptors lasts until something is freed: pause
+                // instead of spinning, and say so once.
+                if !failing {
+                    log::warn!("control: cannot accept a connection: {e}");
+                }
+                failing = true;
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Carries out one request.
+fn handle(request: Request, availability: &Availability) -> Value {
+    match request {
+        Request::Status => protocol::status_answer(&availability.status()),
+        Request::Pause(span) => {
+            let pause = Pause::starting_now(span);
+            protocol::pause_answer(pause, availability.pause(pause))
+        }
+        Request::Resume => protocol::resume_answer(availability.resume("--resume")),
+    }
+}
+
+/// One connection: the owner's check, one request line within `timeout`,
+/// one answer line, closed. Nothing the peer does can panic it or hold
+/// it longer than `timeout` for the request and `timeout` per write.
+fn serve_one(
+    mut stream: UnixStream,
+    owner: u32,
+    timeout: Duration,
+    handle: &dyn Fn(Request) -> Value,
+) {
+    if stream.set_write_timeout(Some(timeout)).is_err() {
+        return;
+    }
+    let answer = match peer_uid(&stream) {
+        Some(uid) if uid == owner => match read_request(&mut stream, timeout) {
+            Ok(line) => match Request::parse(&line) {
+                Ok(request) => handle(request),
+                Err(refusal) => refusal.answer(),
+            },
+            Err(Some(refusal)) => refusal.answer(),
+            Err(None) => return,
+        },
+        _ => {
+            log::warn!("control: refused a connection from another user");
+            Refusal::NotOwner.answer()
+        }
+    };
+    let line = answer.to_string() + "\n";
+    if let Err(e) = stream.write_all(line.as_bytes()) {
+        log::debug!("control: answer not delivered: {e}");
+    }
+}
+
+/// The peer's user id, as the kernel recorded it at `connect`.
+fn peer_uid(stream: &UnixStream) -> Option<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: u32::MAX,
+        gid: u32::MAX,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the descriptor is the stream's own; cred and len are valid
+    // for writes of the size given.
+    let result = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (result == 0).then_some(cred.uid)
+}
+
+/// The request line, without its newline (an end of input ends it too).
+/// `Err(None)`: the peer left without a word, nobody to answer.
+fn read_request(stream: &mut UnixStream, timeout: Duration) -> Result<Vec<u8>, Option<Refusal>> {
+    let until = Instant::now() + timeout;
+    let mut line = Vec::with_capacity(64);
+    let mut buf = [0u8; MAX_REQUEST];
+    loop {
+        let left = until
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or(Some(Refusal::Timeout))?;
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|_| None::<Refusal>)?;
+        let n = match stream.read(&mut buf) {
+            Ok(0) if line.is_empty() => return Err(None),
+            Ok(0) => return Ok(line),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(Some(Refusal::Timeout))
+            }
+            Err(_) => return Err(None),
+        };
+        let read = buf.get(..n).unwrap_or_default();
+        if let Some(end) = read.iter().position(|b| *b == b'\n') {
+            line.extend_from_slice(read.get(..end).unwrap_or_default());
+            return match line.len() < MAX_REQUEST {
+                true => Ok(line),
+                false => Err(Some(Refusal::TooLong)),
+            };
+        }
+        line.extend_from_slice(read);
+        if line.len() >= MAX_REQUEST {
+            return Err(Some(Refusal::TooLong));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::io::BufRead;
+
+    /// Serves one connection of a socket pair on a thread; the test holds
+    /// the other end.
+    fn serving(owner: u32, timeout: Duration) -> (UnixStream, thread::JoinHandle<()>) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let handle = thread::spawn(move || {
+            serve_one(
+                theirs,
+                owner,
+                timeout,
+                &|request| json!({"got": request.line()}),
+            )
+        });
+        (ours, handle)
+    }
+
+    fn me() -> u32 {
+        // SAFETY: no memory is touched.
+        unsafe { libc::geteuid() }
+    }
+
+    fn answer(stream: UnixStream) -> Value {
+        let mut line = String::new();
+        std::io::BufReader::new(stream)
+            .read_line(&mut line)
+            .unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    }
+
+    fn ask(bytes: &[u8]) -> Value {
+        let (mut stream, served) = serving(me(), Duration::from_secs(2));
+        stream.write_all(bytes).unwrap();
+        let answer = answer(stream);
+        served.join().unwrap();
+        answer
+    }
+
+    #[test]
+    fn a_request_line_is_answered_with_one_line() {
+        assert_eq!(
+            ask(b"{\"command\":\"status\"}\n"),
+            json!({"got": r#"{"command":"status"}"#})
+        );
+        // Split over writes, or ended by the end of input instead of a newline.
+        let (mut stream, served) = serving(me(), Duration::from_secs(2));
+        stream.write_all(b"{\"command\":").unwrap();
+        stream.flush().unwrap();
+        thread::sleep(Duration::from_millis(20));
+        stream.write_all(b"\"resume\"}").unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(answer(stream), json!({"got": r#"{"command":"resume"}"#}));
+        served.join().unwrap();
+    }
+
+    #[test]
+    fn garbage_gets_an_error_answer() {
+        assert_eq!(ask(b"\x00\xff garbage\n")["code"], "bad_request");
+        assert_eq!(
+            ask(b"{\"command\":\"reboot\"}\n")["code"],
+            "unknown_command"
+        );
+        let long = [b'x'; MAX_REQUEST + 10];
+        assert_eq!(ask(&long)["code"], "too_long");
+        // The limit counts the newline.
+        let mut over = vec![b' '; MAX_REQUEST];
+        over.push(b'\n');
+        assert_eq!(ask(&over)["code"], "too_long");
+        // Also when the newline comes in a later read than the rest.
+        let (mut stream, served) = serving(me(), Duration::from_secs(2));
+        stream.write_all(&[b' '; 1000]).unwrap();
+        thread::sleep(Duration::from_millis(20));
+        stream.write_all(&[b' '; MAX_REQUEST - 1000]).unwrap();
+        stream.write_all(b"\n").unwrap();
+        assert_eq!(answer(stream)["code"], "too_long");
+        served.join().unwrap();
+        let mut exact = vec![b' '; MAX_REQUEST - 1 - 20];
+        exact.extend_from_slice(b"{\"command\":\"status\"}\n");
+        assert_eq!(exact.len(), MAX_REQUEST);
+        assert_eq!(ask(&exact)["got"], r#"{"command":"status"}"#);
+        let mut under = vec![b' '; MAX_REQUEST - 2 - 20];
+        under.extend_from_slice(b"{\"command\":\"status\"}\n");
+        assert_eq!(ask(&under)["got"], r#"{"command":"status"}"#);
+    }
+
+    #[test]
+    fn a_silent_peer_is_answered_at_the_timeout_and_a_gone_one_not_at_all() {
+        let (mut stream, served) = serving(me(), Duration::from_millis(200));
+        let started = Instant::now();
+        stream.write_all(b"{\"comm").unwrap();
+        assert_eq!(answer(stream)["code"], "timeout");
+        served.join().unwrap();
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        let (stream, served) = serving(me(), Duration::from_secs(2));
+        drop(stream);
+        served.join().unwrap();
+    }
+
+    #[test]
+    fn another_user_is_refused_without_reading() {
+        let (stream, served) = serving(me().wrapping_add(1), Duration::from_secs(2));
+        assert_eq!(answer(stream)["code"], "not_owner");
+        served.join().unwrap();
+        let (ours, _theirs) = UnixStream::pair().unwrap();
+        assert_eq!(peer_uid(&ours), Some(me()));
+    }
+}

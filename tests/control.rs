@@ -1,0 +1,720 @@
+//! The owner's hold on a running client, end to end: the real binary
+//! serves against the hub and Ollama emulators on 127.0.0.1, and a second
+//! run of the binary asks it `--status [--json]`, `--pause [DURATION]`
+//! and `--resume` through its control socket. Also the socket itself
+//! (private, replaced after a crash, robust to garbage), the one-client
+//! rule (exit 75), and a pause outliving a restart.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::answers::{buyer, closed_port, streamed_answer, WAIT};
+use support::client::{config_dir, test_config, with, Client, Finished, Launch, TOKEN};
+use support::hub::Hub;
+use support::ollama::{Ollama, Reply};
+
+/// How long a paused client is watched for a reconnect it must not make
+/// (its reconnect delays are 0.05-0.2 s).
+const NO_RECONNECT: Duration = Duration::from_millis(800);
+
+struct Rig {
+    hub: Hub,
+    ollama: Ollama,
+    client: Client,
+}
+
+impl Rig {
+    fn home(&self) -> &Path {
+        self.client.home.path()
+    }
+}
+
+fn rig() -> Rig {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let client = Client::start(&test_config(ollama.port()), &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    Rig {
+        hub,
+        ollama,
+        client,
+    }
+}
+
+/// Runs the binary as the owner would, on the config in `home`.
+fn owner(home: &Path, args: &[&str]) -> Finished {
+    Launch::in_home(home).args(args).run(WAIT)
+}
+
+fn owner_env(home: &Path, env: (&str, &str), args: &[&str]) -> Finished {
+    Launch::in_home(home).env(env.0, env.1).args(args).run(WAIT)
+}
+
+/// `--status --json`: the exit code and the object.
+fn status(home: &Path) -> (Option<i32>, Value) {
+    let run = owner(home, &["--status", "--json"]);
+    let object = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {}", run.describe()));
+    (run.code(), object)
+}
+
+/// Asks `--status --json` until `done` holds (bounded by [`WAIT`]); a
+/// client that has not opened its socket yet (exit 69) is asked again.
+fn wait_status(home: &Path, done: impl Fn(&Value) -> bool) -> (Option<i32>, Value) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let run = owner(home, &["--status", "--json"]);
+        let starting = run.code() == Some(69) && Instant::now() < deadline;
+        if !starting {
+            let (code, object) = (run.code(), serde_json::from_str(run.stdout.trim()));
+            let object: Value = object.unwrap_or_else(|e| panic!("{e}: {}", run.describe()));
+            if done(&object) || Instant::now() > deadline {
+                return (code, object);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn socket(home: &Path) -> PathBuf {
+    config_dir(home).join("control.sock")
+}
+
+/// One raw exchange on the control socket: the bytes sent, then the
+/// answer line.
+fn raw(home: &Path, bytes: &[u8]) -> Value {
+    let mut stream = UnixStream::connect(socket(home)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.write_all(bytes).unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+}
+
+// ------------------------------------------------------------- --status
+
+#[test]
+fn status_with_no_client_running_exits_69() {
+    let launch = Launch::with_config(&test_config(closed_port())).args(&["--status"]);
+    let run = launch.run(WAIT);
+    assert_eq!(run.code(), Some(69), "{}", run.describe());
+    assert!(
+        run.stderr.contains("no client is running on this config ("),
+        "{}",
+        run.describe()
+    );
+    assert!(run.stdout.is_empty());
+    // No socket and no lock were left behind by asking.
+    let dir = config_dir(run.home());
+    assert!(!dir.join("control.sock").exists() && !dir.join("paused.json").exists());
+}
+
+#[test]
+fn status_while_serving_tells_everything_and_exits_0() {
+    let rig = rig();
+    rig.ollama.push(Reply::pieces(&["Hel", "lo"]));
+    rig.hub.send_json(&buyer(&json!(7), "hi"));
+    streamed_answer(&rig.hub, &json!(7));
+    let (code, status) = wait_status(rig.home(), |s| s["today"]["answered"] == 1);
+    assert_eq!(code, Some(0), "{status}");
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(status["pid"], rig.client.pid());
+    assert_eq!(status["model"], "llama3.2");
+    assert_eq!(status["serving"], true);
+    assert_eq!(status["hub"]["state"], "connected");
+    assert!(status["hub"]["since"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(status["ollama"], json!({"state": "up"}));
+    assert_eq!(status["paused"], false);
+    assert_eq!(status["paused_until"], Value::Null);
+    assert_eq!(
+        (status["running"].clone(), status["queued"].clone()),
+        (json!(0), json!(0))
+    );
+    assert!(status["uptime_secs"].as_u64().unwrap() < 60);
+    let today = &status["today"];
+    assert_eq!(
+        (today["answered"].clone(), today["errors"].clone()),
+        (json!(1), json!(0))
+    );
+    assert_eq!(today["tokens"], 2);
+    assert!(today["since"].as_str().unwrap().ends_with('Z'), "{today}");
+    assert!(status.get("ok").is_none(), "{status}");
+
+    let en = owner(rig.home(), &["--status"]);
+    assert_eq!(en.code(), Some(0), "{}", en.describe());
+    for line in [
+        format!(
+            "Version    {} (pid {})",
+            env!("CARGO_PKG_VERSION"),
+            rig.client.pid()
+        ),
+        "Model      llama3.2".into(),
+        "Serving    yes".into(),
+        "Hub        connected since ".into(),
+        "Ollama     up".into(),
+        "Requests   0 running, 0 queued".into(),
+        "Today      1 answered, 0 errors, 2 tokens".into(),
+        "Paused     no".into(),
+    ] {
+        assert!(en.stdout.contains(&line), "{line}\n{}", en.stdout);
+    }
+    let ru = owner_env(rig.home(), ("LANG", "ru_RU.UTF-8"), &["--status"]);
+    assert_eq!(ru.code(), Some(0), "{}", ru.describe());
+    for line in [
+        "Продаёт    да",
+        "Хаб        на связи с ",
+        "Ollama     работает",
+        "Запросы    выполняется: 0, в очереди: 0",
+        "Сегодня    ответов: 1, ошибок: 0, токенов: 2",
+        "Пауза      нет",
+    ] {
+        assert!(ru.stdout.contains(line), "{line}\n{}", ru.stdout);
+    }
+}
+
+#[test]
+fn status_while_the_hub_is_unreachable_says_when_it_reconnects() {
+    let ollama = Ollama::start();
+    let config = with(test_config(ollama.port()), "reconnect_base_secs", json!(30));
+    let config = with(config, "reconnect_max_secs", json!(60));
+    let hub_url = format!("ws://127.0.0.1:{}/auth-proxy", closed_port());
+    let client = Client::start(&config, &["--server", &hub_url]);
+    let home = client.home.path();
+    let (code, status) = wait_status(home, |s| s["hub"]["state"] == "reconnecting");
+    assert_eq!(code, Some(1), "{status}\n{}", client.output());
+    assert_eq!(status["hub"]["state"], "reconnecting", "{status}");
+    assert!(status["hub"]["retry_at"].is_string(), "{status}");
+    assert_eq!(status["serving"], false);
+    assert_eq!(status["ollama"]["state"], "up");
+    let human = owner(home, &["--status"]);
+    assert_eq!(human.code(), Some(1), "{}", human.describe());
+    assert!(
+        human.stdout.contains("Hub        reconnecting in "),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains("Serving    no"), "{}", human.stdout);
+}
+
+#[test]
+fn status_while_ollama_is_down_says_since_when_and_why() {
+    let hub = Hub::start(TOKEN);
+    let client = Client::start(&test_config(closed_port()), &["--server", &hub.url()]);
+    let home = client.home.path();
+    let (code, status) = wait_status(home, |s| s["ollama"]["state"] == "down");
+    assert_eq!(code, Some(1), "{status}\n{}", client.output());
+    assert_eq!(status["ollama"]["state"], "down", "{status}");
+    assert_eq!(status["ollama"]["model_missing"], false);
+    assert!(status["ollama"]["since"].is_string());
+    assert!(
+        status["ollama"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Ollama"),
+        "{status}"
+    );
+    assert_eq!(status["hub"]["state"], "waiting_for_ollama");
+    let human = owner(home, &["--status"]);
+    assert_eq!(human.code(), Some(1), "{}", human.describe());
+    assert!(
+        human.stdout.contains("Ollama     down since "),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("Hub        disconnected: waiting for Ollama"),
+        "{}",
+        human.stdout
+    );
+    assert_eq!(hub.connections(), 0);
+}
+
+// --------------------------------------------------- --pause, --resume
+
+#[test]
+fn pause_closes_the_hub_connection_and_only_resume_reconnects() {
+    let rig = rig();
+    let paused = owner(rig.home(), &["--pause"]);
+    assert_eq!(paused.code(), Some(0), "{}", paused.describe());
+    assert!(
+        paused
+            .stdout
+            .contains("paused until --resume (running answers finish first"),
+        "{}",
+        paused.stdout
+    );
+    assert!(
+        rig.hub.wait_close_frames(1, WAIT),
+        "{}",
+        rig.client.output()
+    );
+    assert_eq!(rig.hub.close_frames(), [Some(1000)]);
+    let (code, status) = wait_status(rig.home(), |s| s["hub"]["state"] == "paused");
+    assert_eq!(code, Some(1), "{status}");
+    assert_eq!(status["paused"], true);
+    assert_eq!(status["paused_until"], Value::Null);
+    assert_eq!(status["hub"]["state"], "paused");
+    let human = owner(rig.home(), &["--status"]);
+    assert!(
+        human.stdout.contains("Paused     until --resume"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("Hub        disconnected: paused"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        !rig.hub.wait_connected(2, NO_RECONNECT),
+        "reconnected while paused"
+    );
+    assert_eq!(rig.hub.connections(), 1);
+
+    let resumed = owner(rig.home(), &["--resume"]);
+    assert_eq!(resumed.code(), Some(0), "{}", resumed.describe());
+    assert!(resumed.stdout.contains("resumed"), "{}", resumed.stdout);
+    assert!(rig.hub.wait_connected(2, WAIT), "{}", rig.client.output());
+    let (code, status) = wait_status(rig.home(), |s| s["serving"] == true);
+    assert_eq!(
+        (code, status["paused"].clone()),
+        (Some(0), json!(false)),
+        "{status}"
+    );
+    let again = owner(rig.home(), &["--resume"]);
+    assert_eq!(again.code(), Some(0), "{}", again.describe());
+    assert_eq!(again.stdout.trim(), "not paused");
+    assert!(!config_dir(rig.home()).join("paused.json").exists());
+}
+
+#[test]
+fn a_pause_with_a_duration_ends_by_itself() {
+    let rig = rig();
+    let paused = owner(rig.home(), &["--pause", "1s"]);
+    assert_eq!(paused.code(), Some(0), "{}", paused.describe());
+    assert!(
+        paused.stdout.starts_with("paused until "),
+        "{}",
+        paused.stdout
+    );
+    assert!(rig.hub.wait_close_frames(1, WAIT));
+    let (_, status) = status(rig.home());
+    assert!(status["paused_until"].is_string(), "{status}");
+    assert!(rig.hub.wait_connected(2, WAIT), "{}", rig.client.output());
+    let (code, status) = wait_status(rig.home(), |s| s["serving"] == true);
+    assert_eq!(code, Some(0), "{status}");
+    assert!(!config_dir(rig.home()).join("paused.json").exists());
+}
+
+#[test]
+fn a_pause_outlives_a_restart_and_check_shows_it() {
+    let rig = rig();
+    let home = rig.home().to_path_buf();
+    assert_eq!(owner(&home, &["--pause", "2h"]).code(), Some(0));
+    assert!(rig.hub.wait_close_frames(1, WAIT));
+    let Rig {
+        hub,
+        ollama,
+        mut client,
+    } = rig;
+    client.terminate();
+    assert!(client.wait_exit(WAIT).is_some());
+
+    let second = Launch::in_home(&home)
+        .args(&["--server", &hub.url()])
+        .start();
+    assert!(
+        second.wait_output("still paused by the owner", WAIT),
+        "{}",
+        second.output()
+    );
+    let (code, status) = status(&home);
+    assert_eq!(code, Some(1), "{status}");
+    assert_eq!(status["pid"], second.pid());
+    assert_eq!(status["paused"], true);
+    assert!(status["paused_until"].is_string(), "{status}");
+    assert!(
+        !hub.wait_connected(2, NO_RECONNECT),
+        "connected while paused"
+    );
+
+    let check = owner(&home, &["--check", "--server", &hub.url()]);
+    assert!(
+        check.stdout.contains("[NOTE] paused until "),
+        "{}",
+        check.describe()
+    );
+    assert!(
+        check.stdout.contains("--resume ends it"),
+        "{}",
+        check.describe()
+    );
+
+    assert_eq!(owner(&home, &["--resume"]).code(), Some(0));
+    assert!(hub.wait_connected(2, WAIT), "{}", second.output());
+    let check = owner(&home, &["--check", "--server", &hub.url()]);
+    assert!(
+        check.stdout.contains("[ OK ] not paused"),
+        "{}",
+        check.describe()
+    );
+    drop(ollama);
+    drop(client);
+}
+
+#[test]
+fn with_no_client_running_pause_and_resume_change_the_next_start() {
+    let hub = Hub::start(TOKEN);
+    let ollama = Ollama::start();
+    let launch = Launch::with_config(&test_config(ollama.port()));
+    let home = launch.home().to_path_buf();
+    let _keep = launch.args(&["--version"]).run(WAIT);
+    let paused = owner(&home, &["--pause", "30m"]);
+    assert_eq!(paused.code(), Some(0), "{}", paused.describe());
+    assert!(
+        paused
+            .stdout
+            .contains("no client is running on this config; it will start paused until "),
+        "{}",
+        paused.stdout
+    );
+    let client = Launch::in_home(&home)
+        .args(&["--server", &hub.url()])
+        .start();
+    assert!(
+        client.wait_output("still paused by the owner", WAIT),
+        "{}",
+        client.output()
+    );
+    drop(client);
+
+    let resumed = owner(&home, &["--resume"]);
+    assert_eq!(resumed.code(), Some(0), "{}", resumed.describe());
+    assert!(
+        resumed.stdout.contains("the saved pause is removed"),
+        "{}",
+        resumed.stdout
+    );
+    assert!(!config_dir(&home).join("paused.json").exists());
+    let again = owner(&home, &["--resume"]);
+    assert!(
+        again.stdout.contains("no pause is saved"),
+        "{}",
+        again.describe()
+    );
+    let client = Launch::in_home(&home)
+        .args(&["--server", &hub.url()])
+        .start();
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+}
+
+#[test]
+fn pause_usage_errors_exit_2() {
+    let home = support::client::TempDir::new();
+    for args in [
+        &["--pause", "soon"][..],
+        &["--pause=0s"],
+        &["--pause", "2h", "--resume"],
+        &["--status", "--stats"],
+        &["--pause", "--json"],
+    ] {
+        let run = owner(home.path(), args);
+        assert_eq!(run.code(), Some(2), "{args:?}: {}", run.describe());
+    }
+    let run = owner(home.path(), &["--pause", "soon"]);
+    assert!(
+        run.stderr
+            .contains("--pause takes a duration such as 90s, 30m, 2h or 1d, not 'soon'"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ----------------------------------------------- the socket, one client
+
+#[test]
+fn a_second_client_on_the_same_config_exits_75() {
+    let rig = rig();
+    for args in [
+        &["--server", &rig.hub.url()][..],
+        &["--test", "--server", &rig.hub.url()],
+    ] {
+        let second = owner(rig.home(), args);
+        assert_eq!(second.code(), Some(75), "{}", second.describe());
+        let says = format!(
+            "another ollama-proxy-client (pid {}) is already running with ",
+            rig.client.pid()
+        );
+        assert!(second.stderr.contains(&says), "{}", second.describe());
+    }
+    assert!(
+        !rig.hub.wait_connected(2, NO_RECONNECT),
+        "the second one connected"
+    );
+    assert_eq!(status(rig.home()).0, Some(0));
+}
+
+#[test]
+fn the_socket_and_its_directory_are_private() {
+    // The client makes the directory itself here (the token comes from the
+    // environment, the port from a flag it saves).
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let port = ollama.port().to_string();
+    let client = Launch::fresh()
+        .env("OLLAMA_PROXY_TOKEN", TOKEN)
+        .args(&[
+            "--ollama-port",
+            &port,
+            "--ollama-host",
+            "127.0.0.1",
+            "--server",
+            &hub.url(),
+        ])
+        .start();
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let home = client.home.path();
+    wait_status(home, |s| s["serving"] == true);
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = config_dir(home);
+    assert_eq!(mode(&dir), 0o700);
+    let socket = socket(home);
+    assert!(std::fs::metadata(&socket).unwrap().file_type().is_socket());
+    assert_eq!(mode(&socket), 0o600);
+    assert_eq!(mode(&dir.join("control.lock")), 0o600);
+}
+
+#[test]
+fn a_socket_left_by_a_killed_client_is_replaced() {
+    let rig = rig();
+    let home = rig.home().to_path_buf();
+    // SAFETY: the pid is our child's, not reaped yet.
+    unsafe { libc::kill(rig.client.pid() as libc::pid_t, libc::SIGKILL) };
+    let Rig {
+        hub,
+        ollama,
+        mut client,
+    } = rig;
+    assert!(client.wait_exit(WAIT).is_some());
+    assert!(socket(&home).exists(), "the killed client's socket stays");
+    let asked = owner(&home, &["--status"]);
+    assert_eq!(asked.code(), Some(69), "{}", asked.describe());
+
+    let second = Launch::in_home(&home)
+        .args(&["--server", &hub.url()])
+        .start();
+    assert!(hub.wait_connected(2, WAIT), "{}", second.output());
+    let (code, status) = wait_status(&home, |s| s["serving"] == true);
+    assert_eq!(code, Some(0), "{status}");
+    assert_eq!(status["pid"], second.pid());
+    drop((ollama, client));
+}
+
+#[test]
+fn a_stale_socket_file_from_before_the_start_is_replaced() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let launch = Launch::with_config(&test_config(ollama.port()));
+    let stale = socket(launch.home());
+    drop(UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let client = launch.args(&["--server", &hub.url()]).start();
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let (code, status) = wait_status(client.home.path(), |s| s["serving"] == true);
+    assert_eq!(
+        (code, status["pid"].clone()),
+        (Some(0), json!(client.pid()))
+    );
+}
+
+#[test]
+fn garbage_on_the_socket_is_answered_and_the_next_status_still_served() {
+    let rig = rig();
+    let home = rig.home();
+    let answer = raw(home, b"\x00\xff\x13 not json at all\n");
+    assert_eq!(
+        (answer["ok"].clone(), answer["code"].clone()),
+        (json!(false), json!("bad_request"))
+    );
+    let answer = raw(home, &[b'{'; 4096]);
+    assert_eq!(answer["code"], "too_long", "{answer}");
+    let answer = raw(home, b"{\"command\":\"shutdown\"}\n");
+    assert_eq!(answer["code"], "unknown_command", "{answer}");
+    let answer = raw(home, b"{\"command\":\"pause\",\"secs\":-1}\n");
+    assert_eq!(answer["code"], "bad_duration", "{answer}");
+    // A peer that connects and goes away says nothing and gets nothing.
+    drop(UnixStream::connect(socket(home)).unwrap());
+
+    // Half a line, then silence: the next owner waits at most the 2 s
+    // the first one is given.
+    let mut slow = UnixStream::connect(socket(home)).unwrap();
+    slow.write_all(b"{\"command\":\"sta").unwrap();
+    let started = Instant::now();
+    let (code, status) = status(home);
+    assert_eq!(code, Some(0), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    slow.set_read_timeout(Some(WAIT)).unwrap();
+    let mut line = String::new();
+    BufReader::new(slow).read_line(&mut line).unwrap();
+    assert!(line.contains("\"code\":\"timeout\""), "{line}");
+    assert_eq!(rig.hub.connections(), 1, "the client kept serving");
+}
+
+#[test]
+fn a_config_directory_too_deep_for_a_socket_stops_with_78_and_names_it() {
+    let base = support::client::TempDir::new();
+    let home = base.path().join("h".repeat(70));
+    support::client::write_config(&home, &test_config(closed_port()));
+    let socket = socket(&home);
+    assert!(socket.as_os_str().len() > 107);
+    for args in [&["--status"][..], &["--server", "ws://127.0.0.1:1/x"]] {
+        let run = owner(&home, args);
+        assert_eq!(run.code(), Some(78), "{args:?}: {}", run.describe());
+        let says = format!(
+            "the control socket's path {} is longer than the system allows",
+            socket.display()
+        );
+        assert!(run.stderr.contains(&says), "{}", run.describe());
+    }
+}
+
+#[test]
+fn a_client_holding_the_lock_without_a_socket_is_waited_for_then_reported() {
+    let launch = Launch::with_config(&test_config(closed_port()));
+    let home = launch.home().to_path_buf();
+    let lock = std::fs::File::create(config_dir(&home).join("control.lock")).unwrap();
+    // SAFETY: the descriptor is the file's own.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) },
+        0
+    );
+    let started = Instant::now();
+    let run = launch.args(&["--pause"]).run(WAIT);
+    assert_eq!(run.code(), Some(69), "{}", run.describe());
+    assert!(run.stderr.contains("does not answer"), "{}", run.describe());
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        !config_dir(&home).join("paused.json").exists(),
+        "a running client's pause is its own"
+    );
+    drop(lock);
+    let run = owner(&home, &["--status"]);
+    assert_eq!(run.code(), Some(69), "{}", run.describe());
+    assert!(
+        run.stderr.contains("no client is running"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_pause_that_cannot_be_saved_holds_and_says_so() {
+    let rig = rig();
+    // A directory where the pause file goes: nothing can be written there.
+    std::fs::create_dir(config_dir(rig.home()).join("paused.json")).unwrap();
+    let paused = owner(rig.home(), &["--pause"]);
+    assert_eq!(paused.code(), Some(0), "{}", paused.describe());
+    assert!(
+        paused.stdout.contains("paused until --resume"),
+        "{}",
+        paused.describe()
+    );
+    assert!(
+        paused.stderr.contains("the pause could not be saved (")
+            && paused
+                .stderr
+                .contains("a restart of the client would end it"),
+        "{}",
+        paused.describe()
+    );
+    assert!(
+        rig.hub.wait_close_frames(1, WAIT),
+        "{}",
+        rig.client.output()
+    );
+    let resumed = owner(rig.home(), &["--resume"]);
+    assert_eq!(resumed.code(), Some(0), "{}", resumed.describe());
+    assert!(resumed.stdout.contains("resumed"), "{}", resumed.describe());
+    assert!(
+        resumed
+            .stderr
+            .contains("the end of the pause could not be saved"),
+        "{}",
+        resumed.describe()
+    );
+    assert!(rig.hub.wait_connected(2, WAIT), "{}", rig.client.output());
+}
+
+#[test]
+fn a_socket_that_cannot_be_reached_is_named_with_the_reason() {
+    // The "directory" of the config is a file: nothing can be there.
+    let home = support::client::TempDir::new();
+    let not_a_dir = home.path().join("file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let config = not_a_dir.join("config.json");
+    let run = owner(
+        home.path(),
+        &["--status", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(run.code(), Some(69), "{}", run.describe());
+    let says = format!(
+        "cannot reach the client's control socket {}/control.sock: ",
+        not_a_dir.display()
+    );
+    assert!(run.stderr.contains(&says), "{}", run.describe());
+}
+
+#[test]
+fn a_directory_others_can_write_in_is_warned_about_and_a_missing_one_made_private() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let launch = Launch::with_config(&test_config(ollama.port()));
+    let dir = config_dir(launch.home());
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let client = launch.args(&["--server", &hub.url()]).start();
+    assert!(
+        client.wait_output(
+            "can be written by other users, who could replace the control socket; chmod 700 it",
+            WAIT
+        ),
+        "{}",
+        client.output()
+    );
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    drop(client);
+
+    // Nothing saved (the settings come from the environment): the
+    // client makes the directory for its lock and socket itself.
+    let client = Launch::fresh()
+        .env("OLLAMA_PROXY_TOKEN", TOKEN)
+        .env("OLLAMA_HOST", &format!("127.0.0.1:{}", ollama.port()))
+        .args(&["--server", &hub.url()])
+        .start();
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    let dir = config_dir(client.home.path());
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    assert!(socket(client.home.path()).exists(), "{}", client.output());
+    let output = client.output();
+    assert!(!output.contains("no control socket"), "{output}");
+    assert!(
+        !output.contains("can be written by other users"),
+        "{output}"
+    );
+}
