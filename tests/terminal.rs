@@ -599,10 +599,17 @@ fn reset_config_at_a_terminal_asks_again_saves_and_leaves_no_backup() {
         json!({"token": TOKEN, "model": "qwen3:8b", "stream_mode": false})
     );
     assert_eq!(mode_of(&config_path), 0o600);
-    // No backup left; the ledger of the run that followed is beside it.
+    // No backup left; the ledger and the control socket (with its lock) of
+    // the run that followed are beside it.
     assert_eq!(
         names_beside(&config_path),
-        ["config.json", "ledger.jsonl", "logs"]
+        [
+            "config.json",
+            "control.lock",
+            "control.sock",
+            "ledger.jsonl",
+            "logs"
+        ]
     );
     let text = term.text();
     assert!(!text.contains("Nothing new was saved"), "{text}");
