@@ -258,3 +258,57 @@ fn without_warm_up_no_model_is_loaded() {
     let start = &events(client.home.path(), "start")[0];
     assert_eq!(start["warm_up_ms"], Value::Null, "{start}");
 }
+
+/// Runs `ollama-proxy-client ARGS` as the owner of the client in `home`.
+fn owner(home: &Path, args: &[&str]) -> support::client::Finished {
+    support::client::Launch::in_home(home).args(args).run(WAIT)
+}
+
+#[test]
+fn a_pause_lets_the_running_answer_finish_refuses_newcomers_then_steps_back() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let client = Client::start(&config(ollama.port()), &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let running: Vec<String> = (0..12).map(|i| format!("p{i} ")).collect();
+    let slow = support::ollama::Reply::pieces(&running).line_delay(Duration::from_millis(100));
+    ollama.push(slow);
+    hub.send_json(&buyer(&json!(1), "a long one"));
+    hub.wait_for(WAIT, |r| {
+        !support::answers::frames_for(r, &json!(1)).is_empty()
+    });
+    let paused = owner(client.home.path(), &["--pause"]);
+    assert_eq!(paused.code(), Some(0), "{}", paused.describe());
+    // Arrives while the first answer is still running.
+    hub.send_json(&buyer(&json!(2), "too late"));
+    assert_eq!(
+        error_of(&streamed_answer(&hub, &json!(2))).as_deref(),
+        Some("Error: owner paused")
+    );
+    let first = streamed_answer(&hub, &json!(1));
+    assert_eq!(text_of(&first), running.concat());
+    assert!(error_of(&first).is_none(), "{first:?}");
+    // Only then the Close, and no reconnect while paused.
+    assert!(hub.wait_close_frames(1, WAIT), "{}", client.output());
+    assert_eq!(hub.close_frames()[0], Some(1000));
+    assert_eq!(hub.connections(), 1);
+    assert_eq!(
+        ollama.generate_requests().len(),
+        1,
+        "the refused one never ran"
+    );
+    let resumed = owner(client.home.path(), &["--resume"]);
+    assert_eq!(resumed.code(), Some(0), "{}", resumed.describe());
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    hub.send_json(&buyer(&json!(3), "welcome back"));
+    assert_eq!(text_of(&streamed_answer(&hub, &json!(3))), "welcome back");
+    let home = client.home.path();
+    let refused = ledger_lines(home)
+        .into_iter()
+        .find(|l| l["message_id"] == 2);
+    assert_eq!(refused.map(|l| l["error"].clone()), Some(json!("paused")));
+    assert_eq!(events(home, "pause")[0]["until"], Value::Null);
+    assert_eq!(events(home, "resume").len(), 1);
+    let disconnects = events(home, "disconnect");
+    assert_eq!(disconnects[0]["reason"], "paused by the owner");
+}
