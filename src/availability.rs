@@ -234,7 +234,7 @@ impl Availability {
         }
         match self.probe() {
             Ok(()) => {
-                self.ollama_is_up(false);
+                self.ollama_is_up();
                 self.warm_up()
             }
             Err(why) => {
@@ -289,19 +289,16 @@ impl Availability {
         }
     }
 
-    /// Records Ollama answering; logs it once when it had been down.
-    fn ollama_is_up(&self, announce: bool) {
+    /// Records Ollama answering; logs it once when it had been down. (The
+    /// door opens in `wait_open`, unless the owner paused meanwhile.)
+    fn ollama_is_up(&self) {
         self.unreachable_in_a_row.store(0, Ordering::Relaxed);
         self.metrics.set_ollama_up(true);
         let mut state = self.lock();
-        let was_down = matches!(state.ollama, OllamaHealth::Down { .. });
-        state.ollama = OllamaHealth::Up;
-        if state.away == Some(Away::Ollama) {
-            state.away = None;
-        }
-        if was_down && announce {
+        if matches!(state.ollama, OllamaHealth::Down { .. }) {
             log::info!("Ollama answers again and has {}", self.target.model);
         }
+        state.ollama = OllamaHealth::Up;
     }
 
     /// Records Ollama down; the first time, says so at WARN with what the
@@ -429,7 +426,7 @@ impl Gate for Availability {
             waited = true;
             match self.probe() {
                 Ok(()) => {
-                    self.ollama_is_up(true);
+                    self.ollama_is_up();
                     self.warm_up();
                 }
                 Err(down) => {
@@ -685,7 +682,7 @@ mod tests {
     #[test]
     fn a_pause_with_an_end_opens_the_gate_by_itself() {
         let (availability, _inbox) = availability(3, true);
-        availability.ollama_is_up(false);
+        availability.ollama_is_up();
         assert!(!availability.wait_open(), "open at once");
         let end = SystemTime::now() + Duration::from_millis(50);
         availability.pause(Pause::Until(end)).unwrap();
@@ -699,7 +696,7 @@ mod tests {
     #[test]
     fn a_pause_cuts_a_backoff_sleep_short_and_a_resume_ends_the_wait() {
         let (availability, _inbox) = availability(3, true);
-        availability.ollama_is_up(false);
+        availability.ollama_is_up();
         let sleeper = Arc::clone(&availability);
         let (slept, woke) = mpsc::channel();
         std::thread::spawn(move || {
@@ -723,13 +720,58 @@ mod tests {
         assert_eq!(availability.status().hub, Connection::Away);
         let since = SystemTime::now();
         availability.connection(Connection::Connected(since));
-        availability.ollama_is_up(false);
+        availability.ollama_is_up();
         let status = availability.status();
         assert_eq!(status.hub, Connection::Connected(since));
         assert_eq!(status.model, "llama3.2");
         assert!(status.serving());
         availability.connection(Connection::Retrying(since));
         assert!(!availability.status().serving());
+    }
+
+    #[test]
+    fn ollama_stays_down_since_the_first_failure_with_the_latest_error() {
+        let (availability, _inbox) = availability(3, true);
+        availability.ollama_is_down(Down::unreachable("first".into()), false);
+        let since = match availability.status().ollama {
+            OllamaHealth::Down { since, .. } => since,
+            other => panic!("{other:?}"),
+        };
+        std::thread::sleep(Duration::from_millis(5));
+        availability.ollama_is_down(Down::unreachable("second".into()), false);
+        match availability.status().ollama {
+            OllamaHealth::Down {
+                since: still,
+                error,
+                ..
+            } => {
+                assert_eq!(still, since);
+                assert_eq!(error, "Ollama does not answer: second");
+            }
+            other => panic!("{other:?}"),
+        }
+        availability.ollama_is_up();
+        assert_eq!(availability.status().ollama, OllamaHealth::Up);
+        assert_eq!(availability.metrics.ollama_up(), Some(true));
+    }
+
+    #[test]
+    fn status_counts_the_requests_running_and_queued() {
+        let (availability, _inbox) = availability(3, true);
+        availability.metrics.request_started();
+        availability.metrics.queue_depth_add(2);
+        let status = availability.status();
+        assert_eq!((status.running, status.queued), (1, 2));
+    }
+
+    #[test]
+    fn a_pause_is_described_for_the_log() {
+        assert_eq!(describe(&Pause::Indefinite), "until --resume");
+        let end = std::time::UNIX_EPOCH + Duration::from_millis(1_764_567_600_000);
+        assert_eq!(
+            describe(&Pause::Until(end)),
+            "until 2025-12-01T05:40:00.000Z"
+        );
     }
 
     #[test]

@@ -156,6 +156,40 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_of_a_duration_ends_that_long_from_now() {
+        let before = SystemTime::now();
+        let hour = Duration::from_secs(3600);
+        let Pause::Until(end) = Pause::starting_now(Some(hour)) else {
+            panic!("a pause with a duration has an end");
+        };
+        assert!(end >= before + hour && end <= SystemTime::now() + hour);
+        assert_eq!(Pause::starting_now(None), Pause::Indefinite);
+    }
+
+    #[test]
+    fn a_pause_file_that_cannot_be_removed_is_an_error() {
+        let dir = temp_dir();
+        // A directory where the file should be: `remove_file` fails, and not
+        // because it is missing.
+        let path = dir.join("paused.json");
+        std::fs::create_dir(&path).unwrap();
+        assert!(save(&path, None).unwrap_err().contains("cannot remove"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_pause_file_of_exactly_4_kib_is_read() {
+        let dir = temp_dir();
+        let path = dir.join("paused.json");
+        let text = r#"{"paused": true}"#;
+        std::fs::write(&path, format!("{text:<4096}")).unwrap();
+        assert_eq!(load(&path), Ok(Some(Pause::Indefinite)));
+        std::fs::write(&path, format!("{text:<4097}")).unwrap();
+        assert!(load(&path).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn a_pause_that_is_over_is_no_pause() {
         let dir = temp_dir();
         let path = dir.join("paused.json");
