@@ -194,11 +194,15 @@ fn status_while_the_hub_is_unreachable_says_when_it_reconnects() {
     assert_eq!(status["ollama"]["state"], "up");
     let human = owner(home, &["--status"]);
     assert_eq!(human.code(), Some(1), "{}", human.describe());
-    assert!(
-        human.stdout.contains("Hub        reconnecting in "),
-        "{}",
-        human.stdout
-    );
+    // The first delay is reconnect_base_secs (30) plus up to 20 % jitter.
+    let seconds: u64 = human
+        .stdout
+        .split("Hub        reconnecting in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", human.stdout));
+    assert!((20..=37).contains(&seconds), "{}", human.stdout);
     assert!(human.stdout.contains("Serving    no"), "{}", human.stdout);
 }
 

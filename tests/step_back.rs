@@ -311,4 +311,25 @@ fn a_pause_lets_the_running_answer_finish_refuses_newcomers_then_steps_back() {
     assert_eq!(events(home, "resume").len(), 1);
     let disconnects = events(home, "disconnect");
     assert_eq!(disconnects[0]["reason"], "paused by the owner");
+    let output = client.output();
+    assert!(
+        output.contains("paused by the owner (until --resume)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("hub connection #1 closed: paused by the owner"),
+        "{output}"
+    );
+    // The start line records the settings that matter for reading on.
+    let start = &events(home, "start")[0];
+    assert_eq!(start["settings"]["max_parallel"], 1, "{start}");
+    assert_eq!(start["settings"]["stream_mode"], true, "{start}");
+    // A stop closes the connection as a stop, not as a failure.
+    client.terminate();
+    assert!(
+        client.wait_output("hub connection #2 closed: ", WAIT),
+        "{}",
+        client.output()
+    );
+    assert!(!client.output().contains("hub connection #2 ended"));
 }
