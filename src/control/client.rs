@@ -15,9 +15,7 @@
 //! itself (`ledger::stats`), so that the running client never reads files
 //! for a caller. Times are shown in local time.
 
-use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
@@ -26,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::protocol::Request;
-use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
+use super::{fits_socket_address, lock_is_held, lock_path, open_lock, socket_path, try_lock};
 use crate::cli::Control;
 use crate::console::print;
 use crate::exit::{self, Fatal};
@@ -194,14 +192,7 @@ fn offline(request: Request, config_path: &Path) -> Result<Option<ExitCode>, Fat
     if request == Request::Status || dir.is_none() {
         return Err(no_client(config_path));
     }
-    let lock = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(lock_path(config_path));
+    let lock = open_lock(&lock_path(config_path));
     let cannot_save = |e: String| Fatal::config(text::offline_cannot_save(e));
     let lock = lock.map_err(|e| cannot_save(e.to_string()))?;
     if !try_lock(&lock, libc::LOCK_EX).unwrap_or(false) {

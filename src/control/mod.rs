@@ -26,8 +26,9 @@ pub mod client;
 pub mod protocol;
 pub mod server;
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -89,4 +90,17 @@ pub fn try_lock(file: &File, how: libc::c_int) -> std::io::Result<bool> {
             _ => return Err(error),
         }
     }
+}
+
+/// `control.lock`, created 0600. The directory is there already: the log
+/// and the ledger beside the config made it (0700) before.
+fn open_lock(lock: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(lock)
 }

@@ -2,10 +2,10 @@
 //! picture): [`claim`] the config directory at start, then [`start`] the
 //! `control` thread.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::protocol::{self, Refusal, Request, MAX_REQUEST};
-use super::{fits_socket_address, lock_path, socket_path, try_lock, TIMEOUT};
+use super::{fits_socket_address, lock_path, open_lock, socket_path, try_lock, TIMEOUT};
 use crate::availability::Availability;
 use crate::exit::Fatal;
 use crate::pause::Pause;
@@ -76,19 +76,6 @@ pub fn claim(config_path: &Path) -> Result<Option<Claim>, Fatal> {
     let _ = HELD.set(file);
     warn_if_shared(&lock);
     Ok(Some(Claim { socket }))
-}
-
-/// `control.lock`, created 0600. The directory is there already: the log
-/// and the ledger beside the config made it (0700) before.
-fn open_lock(lock: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(lock)
 }
 
 /// An existing directory keeps the mode its owner gave it; one that other
