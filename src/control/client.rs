@@ -396,7 +396,9 @@ fn local_midnight(now: Millis) -> Millis {
 /// The broken-down local time of `at` (the system's time zone: `TZ`, else
 /// `/etc/localtime`).
 fn local_time(at: Millis) -> Option<libc::tm> {
-    let seconds = libc::time_t::try_from(at.div_euclid(1000)).ok()?;
+    // Typed by `localtime_r`'s parameter: naming `libc::time_t` warns on
+    // musl (its width changes with musl 1.2).
+    let seconds = at.div_euclid(1000).try_into().ok()?;
     // SAFETY: an all-zero tm is a valid value for localtime_r to overwrite.
     let mut local: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers are valid for the call; localtime_r is the
