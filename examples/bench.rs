@@ -536,7 +536,8 @@ impl Bench {
     fn latency(&mut self) -> Result<Vec<Row>> {
         // Declared first, so dropped after the client that talks to it.
         let pacer = Pacer::start().map_err(|e| format!("cannot start the responder: {e}"))?;
-        let client = self.connected_client(pacer.port, &[])?;
+        // The pacer answers prompts only; the bench warms it up itself.
+        let client = self.connected_client(pacer.port, &[("warm_up", json!(false))])?;
         self.hub.take_received();
         self.ask(201, &format!("pieces={WARMUP_PIECES}"));
         self.wait_ends(&[201], ANSWER_LIMIT)?;
@@ -714,7 +715,8 @@ struct Emitted {
 /// `POST /api/generate` with chunked NDJSON, one line every
 /// [`LATENCY_INTERVAL`] on a fixed schedule (no drift), as many pieces as
 /// the prompt `pieces=N` asks, each piece the tag `wNNNNN `, then the done
-/// line. Other requests get a 404. One thread per connection; keep-alive.
+/// line; `GET /api/version` and `/api/tags` (the client asks them before it
+/// connects) get short answers. Other requests get a 404. One thread per connection; keep-alive.
 struct Pacer {
     port: u16,
     emitted: Arc<Mutex<Vec<Emitted>>>,
@@ -798,6 +800,21 @@ fn pacer_serve(
     stream.set_nodelay(true)?;
     let mut pending = Vec::new();
     while let Some((head, body)) = read_request(&mut stream, &mut pending, stop)? {
+        // What the client asks before it connects to the hub.
+        let small = match head.split(' ').take(2).collect::<Vec<_>>()[..] {
+            ["GET", "/api/version"] => Some(r#"{"version":"0.12.6"}"#),
+            ["GET", "/api/tags"] => Some(r#"{"models":[{"name":"llama3.2:latest"}]}"#),
+            _ => None,
+        };
+        if let Some(json) = small {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                json.len()
+            );
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(json.as_bytes())?;
+            continue;
+        }
         if !head.starts_with("POST /api/generate ") {
             stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")?;
             continue;

@@ -15,17 +15,22 @@ fi
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
 . scripts/cross-env.sh
 # Size (min-sized-rust), to keep the static x86_64 build within 2 MiB:
-# -Zlocation-detail=none leaves file, line and column out of panic messages
-# (72 KB); -Zfmt-debug=none makes every `{:?}` print nothing (97 KB): the
-# running client shows nothing with Debug (its log and terminal texts use
-# Display), so only a panic's message loses detail, and there should be
-# none. The tests (test-arm.sh) are built without them.
-export RUSTFLAGS="$RUSTFLAGS -Zlocation-detail=none -Zfmt-debug=none"
+# -Zlocation-detail=none leaves file, line and column out of panic messages;
+# -Zfmt-debug=shallow makes derived `{:?}` print only the type's name (the
+# client shows nothing with Debug: its log and terminal texts use Display).
+# Not `=none`: that silences hand-written Debug too, and ureq writes the
+# HTTP version of its request line with `{:?}`: the binaries built with it
+# sent Ollama `GET /api/version ` with no `HTTP/1.1`, which it refuses. The standard library (built here, -Zbuild-std) is
+# compiled for size (`optimize_for_size`) and without its default features
+# (the unwinder and backtrace printing: panics abort anyway).
+# .ci/run tests the binaries built here, not only the test profile's.
+export RUSTFLAGS="$RUSTFLAGS -Zlocation-detail=none -Zfmt-debug=shallow"
 
+size_flags=(-Zbuild-std-features=optimize_for_size)
 mkdir -p dist
 for target in "${targets[@]}"; do
     echo "== building $target"
-    cargo zigbuild --quiet "${cross_flags[@]}" --target "$target" --bin ollama-proxy-client
+    cargo zigbuild --quiet "${cross_flags[@]}" "${size_flags[@]}" --target "$target" --bin ollama-proxy-client
     cp "target/$target/release/ollama-proxy-client" "dist/ollama-proxy-client-$version-$target"
 done
 

@@ -324,12 +324,4 @@ fn a_pause_lets_the_running_answer_finish_refuses_newcomers_then_steps_back() {
     let start = &events(home, "start")[0];
     assert_eq!(start["settings"]["max_parallel"], 1, "{start}");
     assert_eq!(start["settings"]["stream_mode"], true, "{start}");
-    // A stop closes the connection as a stop, not as a failure.
-    client.terminate();
-    assert!(
-        client.wait_output("hub connection #2 closed: ", WAIT),
-        "{}",
-        client.output()
-    );
-    assert!(!client.output().contains("hub connection #2 ended"));
 }

@@ -30,12 +30,14 @@ use super::launch::{self, Runner};
 // command is already clean, so cleaning it again changes nothing.
 pub const BIN: &str = env!("CARGO_BIN_EXE_ollama-proxy-client");
 
-/// A command that runs the client binary ([`BIN`]) through the rig's one
-/// launcher: under the emulator named by `OPC_TEST_RUNNER` if it is set
-/// (see [`Runner::FromEnv`]), with the environment variables the client
-/// reads removed (see [`super::launch`]).
+/// A command that runs the client binary ([`BIN`], or the one
+/// `OPC_TEST_CLIENT` names: a release build as shipped) through the rig's
+/// one launcher: under the emulator named by `OPC_TEST_RUNNER` if it is
+/// set (see [`Runner::FromEnv`]), with the environment variables the
+/// client reads removed (see [`super::launch`]).
 pub fn client_command() -> Command {
-    launch::client_command(BIN, Runner::FromEnv)
+    let bin = std::env::var_os("OPC_TEST_CLIENT").unwrap_or_else(|| BIN.into());
+    launch::client_command(bin, Runner::FromEnv)
 }
 
 pub const TOKEN: &str = "tok-SECRET-5f2a9c-e4d1";
