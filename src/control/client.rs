@@ -397,7 +397,9 @@ fn local_midnight(now: Millis) -> Millis {
 /// `/etc/localtime`).
 fn local_time(at: Millis) -> Option<libc::tm> {
     // Typed by `localtime_r`'s parameter: naming `libc::time_t` warns on
-    // musl (its width changes with musl 1.2).
+    // musl (its width changes with musl 1.2), where it is 32 bits on armv7
+    // and the conversion can fail; on 64-bit targets it is i64 already.
+    #[allow(clippy::useless_conversion)]
     let seconds = at.div_euclid(1000).try_into().ok()?;
     // SAFETY: an all-zero tm is a valid value for localtime_r to overwrite.
     let mut local: libc::tm = unsafe { std::mem::zeroed() };
