@@ -150,7 +150,9 @@ impl Availability {
             started: Instant::now(),
             pause_file,
         });
-        if let Some(pause) = pause {
+        // Without a hub (test mode with no token) there is nothing to pause:
+        // the owner is trying Ollama at the terminal.
+        if let Some(pause) = pause.filter(|_| availability.policy.has_hub) {
             log::info!("still paused by the owner ({})", describe(&pause));
             availability.set_pause(pause, false);
         }
@@ -677,6 +679,16 @@ mod tests {
         assert!(!availability.metrics.paused());
         assert_eq!(availability.status().paused, None);
         assert_eq!(pause::load(&availability.pause_file), Ok(None));
+    }
+
+    #[test]
+    fn a_saved_pause_does_not_stop_test_mode_without_a_hub() {
+        let (paused, _inbox) = availability(3, true);
+        paused.pause(Pause::Indefinite).unwrap();
+        let (without_hub, inbox) = availability_with(paused.pause_file.clone(), 3, false);
+        assert_eq!(without_hub.status().paused, None);
+        assert!(closes(&inbox).is_empty());
+        assert!(!without_hub.metrics.paused());
     }
 
     #[test]
