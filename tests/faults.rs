@@ -775,3 +775,44 @@ fn assert_went_away(hub: &Hub) {
         hub.close_frames()
     );
 }
+
+#[test]
+fn on_sigterm_answers_waiting_for_the_hub_get_the_rest_of_the_grace_period() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let proxy = FaultProxy::start(([127, 0, 0, 1], hub.port()).into());
+    let config = with(test_config(ollama.port()), "shutdown_grace_secs", json!(10));
+    let mut client = Client::start(&config, &["--server", &proxy.ws_url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    // The answer is made while the hub is away, and waits in the outbox.
+    ollama.push(Reply::text("kept for the hub").first_delay(Duration::from_millis(300)));
+    hub.send_json(&buyer(&json!(1), "kept"));
+    assert!(ollama.wait_requests(1, WAIT));
+    proxy.refuse(true);
+    proxy.drop_all();
+    assert!(
+        client.wait_output("request 1 answered", WAIT),
+        "{}",
+        client.output()
+    );
+    let failed = "cannot connect to the hub";
+    let before = client.output().matches(failed).count();
+    // SAFETY: sends SIGTERM to the child this test started.
+    unsafe { libc::kill(client.pid() as i32, libc::SIGTERM) };
+    // Well past the moment a stop without a grace period would give up
+    // (half a second): eight more failed attempts, 0.05 to 0.2 s apart.
+    assert!(
+        client.wait_output_count(failed, before + 8, WAIT),
+        "{}",
+        client.output()
+    );
+    assert!(
+        !client.output().contains("not delivered"),
+        "the stop gave up on the answer:\n{}",
+        client.output()
+    );
+    proxy.refuse(false);
+    let frames = streamed_answer(&hub, &json!(1));
+    assert_eq!(text_of(&frames), "kept for the hub");
+    assert_eq!(client.wait_exit(WAIT).and_then(|s| s.code()), Some(0));
+}
