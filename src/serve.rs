@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
-use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 
@@ -221,7 +220,7 @@ pub fn serve(
     let metrics = Metrics::new();
     let summary = Summary::new(settings.summary_interval);
     let ledger = open_ledger(settings, config_path);
-    start_metrics_endpoint(settings, &metrics, &target)?;
+    start_metrics_endpoint(settings, &metrics)?;
     let (to_writer, inbox) = mpsc::channel();
     let door = Door::new(to_writer.clone());
     let availability = Availability::new(
@@ -359,11 +358,7 @@ fn recorded(
 /// names one. An address that cannot be used stops the client (status 78):
 /// the owner asked for it, and a monitor would otherwise report the box as
 /// down without saying why.
-fn start_metrics_endpoint(
-    settings: &Settings,
-    metrics: &Arc<Metrics>,
-    target: &OllamaTarget,
-) -> Result<(), Fatal> {
+fn start_metrics_endpoint(settings: &Settings, metrics: &Arc<Metrics>) -> Result<(), Fatal> {
     if settings.metrics_listen.is_empty() {
         return Ok(());
     }
@@ -372,24 +367,12 @@ fn start_metrics_endpoint(
     if let Ok(address) = listener.local_addr() {
         log::info!("metrics on http://{address}/metrics");
     }
-    let ready = readiness(metrics.clone(), target.clone());
+    // The client asks Ollama itself before it connects to the hub (and
+    // while it is down), so the figures always know it once connected.
+    let figures = metrics.clone();
+    let ready: metrics::Ready = Arc::new(move || figures.readiness());
     metrics::start(listener, metrics.clone(), ready).map_err(|e| Fatal::thread("metrics", &e))
 }
-
-/// `/readyz`: connected to the hub, and Ollama up (asked now if no request
-/// has told yet).
-fn readiness(metrics: Arc<Metrics>, target: OllamaTarget) -> metrics::Ready {
-    Arc::new(move || {
-        if metrics.hub_connected() && metrics.ollama_up().is_none() {
-            let up = ollama::version(&target.base_url, &target.roots, READY_PROBE).is_ok();
-            metrics.set_ollama_up(up);
-        }
-        metrics.readiness()
-    })
-}
-
-/// How long `/readyz` waits for Ollama when it has to ask.
-const READY_PROBE: Duration = Duration::from_secs(2);
 
 fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), Fatal> {
     thread::Builder::new()

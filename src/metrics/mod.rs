@@ -179,9 +179,8 @@ impl Metrics {
 
     /// The figures' view of `/readyz`: ready when the hub is connected and
     /// Ollama was reachable last time; the reason otherwise. An Ollama not
-    /// seen yet is not ready ("not checked yet"): the `ready` function
-    /// given to [`start`] should probe it first (and call
-    /// [`Metrics::set_ollama_up`]) when [`Metrics::ollama_up`] is `None`.
+    /// seen yet is not ready ("not checked yet"); the running client asks
+    /// it before it connects, so that only happens before the hub is up.
     pub fn readiness(&self) -> Result<(), String> {
         if self.paused() {
             return Err("paused by the owner".into());
