@@ -9,25 +9,17 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::answers::{buyer, buyer_stream, frames_for, streamed_answer, WAIT};
-use support::client::{config_dir, test_config, with, Client, Launch, TOKEN};
+use support::client::{config_dir, ledger_lines, test_config, with, Client, Launch, TOKEN};
 use support::hub::Hub;
 use support::ollama::{split_pieces, Ollama, Reply};
 
 /// Ollama's prompt template adds this many tokens (the emulator's
 /// `prompt_eval_count`).
 const TEMPLATE_TOKENS: u64 = 10;
-
-fn ledger_lines(home: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(config_dir(home).join("ledger.jsonl")).unwrap_or_default();
-    text.lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
-}
 
 /// Waits for the one frame of a non-stream answer.
 fn whole_answer(hub: &Hub, id: &Value) -> Value {

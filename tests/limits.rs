@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use support::answers::{
     buyer, buyer_stream, error_of, frames_for, is_end, streamed_answer, text_of, WAIT,
 };
-use support::client::{config_dir, test_config, with, Client, Input, Launch, TOKEN};
+use support::client::{ledger_events, test_config, with, Client, Input, Launch, TOKEN};
 use support::hub::Hub;
 use support::ollama::{Ollama, Reply};
 
@@ -46,11 +46,7 @@ fn rig_with(settings: &[(&str, Value)]) -> Rig {
 
 /// The ledger's answer lines, in order.
 fn ledger_answers(home: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(config_dir(home).join("ledger.jsonl")).unwrap_or_default();
-    text.lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .filter(|line: &Value| line["event"] == "answer")
-        .collect()
+    ledger_events(home, "answer")
 }
 
 /// The ledger's answer line for `id`.

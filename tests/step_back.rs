@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::answers::{buyer, closed_port, error_of, streamed_answer, text_of, WAIT};
-use support::client::{config_dir, test_config, with, Client, TOKEN};
+use support::client::{ledger_events, ledger_lines, test_config, with, Client, TOKEN};
 use support::hub::Hub;
 use support::ollama::{Ollama, DEFAULT_MODELS};
 
@@ -26,19 +26,6 @@ fn config(ollama_port: u16) -> Value {
         "ollama_probe_secs",
         json!(PROBE_SECS),
     )
-}
-
-fn ledger_lines(home: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(config_dir(home).join("ledger.jsonl")).unwrap_or_default();
-    text.lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
-}
-
-/// The ledger's lines of one event.
-fn events(home: &Path, event: &str) -> Vec<Value> {
-    let lines = ledger_lines(home).into_iter();
-    lines.filter(|line| line["event"] == event).collect()
 }
 
 /// A port where Ollama is down but something answers the TCP connect and
@@ -142,7 +129,7 @@ fn three_unreachable_requests_in_a_row_step_back_until_ollama_answers_again() {
     );
     // Coming back warms the model up again.
     assert_eq!(back.load_requests().len(), 1);
-    let disconnects = events(client.home.path(), "disconnect");
+    let disconnects = ledger_events(client.home.path(), "disconnect");
     assert_eq!(
         disconnects[0]["reason"], "3 requests in a row could not reach Ollama",
         "{disconnects:?}"
@@ -191,7 +178,7 @@ fn a_model_removed_from_ollama_steps_back_and_tells_the_owner_to_pull_it() {
     assert!(hub.wait_connected(2, WAIT), "{}", client.output());
     hub.send_json(&buyer(&json!(2), "there it is"));
     assert_eq!(text_of(&streamed_answer(&hub, &json!(2))), "there it is");
-    let disconnects = events(client.home.path(), "disconnect");
+    let disconnects = ledger_events(client.home.path(), "disconnect");
     assert_eq!(
         disconnects[0]["reason"], "Ollama does not have the model llama3.2",
         "{disconnects:?}"
@@ -218,7 +205,7 @@ fn at_start_the_hub_waits_until_ollama_answers() {
     hub.send_json(&buyer(&json!(1), "first buyer"));
     assert_eq!(text_of(&streamed_answer(&hub, &json!(1))), "first buyer");
     // The start line was written when Ollama was still down.
-    let start = &events(client.home.path(), "start")[0];
+    let start = &ledger_events(client.home.path(), "start")[0];
     assert_eq!(start["warm_up_ms"], Value::Null, "{start}");
 }
 
@@ -238,7 +225,7 @@ fn the_warm_up_loads_the_model_before_the_hub_sees_a_connection() {
     assert_eq!(load.body["keep_alive"], "10m");
     assert!(ollama.generate_requests().is_empty());
     wait_log(&client, "warm-up: model llama3.2 loaded in");
-    let start = &events(client.home.path(), "start")[0];
+    let start = &ledger_events(client.home.path(), "start")[0];
     let took = start["warm_up_ms"]
         .as_u64()
         .unwrap_or_else(|| panic!("{start}"));
@@ -255,7 +242,7 @@ fn without_warm_up_no_model_is_loaded() {
     // It still asked whether Ollama answers and has the model.
     assert!(ollama.wait_path("/api/tags", 1, WAIT));
     assert!(ollama.load_requests().is_empty());
-    let start = &events(client.home.path(), "start")[0];
+    let start = &ledger_events(client.home.path(), "start")[0];
     assert_eq!(start["warm_up_ms"], Value::Null, "{start}");
 }
 
@@ -307,9 +294,9 @@ fn a_pause_lets_the_running_answer_finish_refuses_newcomers_then_steps_back() {
         .into_iter()
         .find(|l| l["message_id"] == 2);
     assert_eq!(refused.map(|l| l["error"].clone()), Some(json!("paused")));
-    assert_eq!(events(home, "pause")[0]["until"], Value::Null);
-    assert_eq!(events(home, "resume").len(), 1);
-    let disconnects = events(home, "disconnect");
+    assert_eq!(ledger_events(home, "pause")[0]["until"], Value::Null);
+    assert_eq!(ledger_events(home, "resume").len(), 1);
+    let disconnects = ledger_events(home, "disconnect");
     assert_eq!(disconnects[0]["reason"], "paused by the owner");
     let output = client.output();
     assert!(
@@ -321,7 +308,7 @@ fn a_pause_lets_the_running_answer_finish_refuses_newcomers_then_steps_back() {
         "{output}"
     );
     // The start line records the settings that matter for reading on.
-    let start = &events(home, "start")[0];
+    let start = &ledger_events(home, "start")[0];
     assert_eq!(start["settings"]["max_parallel"], 1, "{start}");
     assert_eq!(start["settings"]["stream_mode"], true, "{start}");
 }

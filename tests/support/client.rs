@@ -121,6 +121,21 @@ pub fn log_dir(home: &Path) -> PathBuf {
     config_dir(home).join("logs")
 }
 
+/// The lines of the ledger beside the default config file, parsed (none
+/// when there is no ledger yet).
+pub fn ledger_lines(home: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(config_dir(home).join("ledger.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// The ledger's lines of one event (`answer`, `start`, `disconnect`...).
+pub fn ledger_events(home: &Path, event: &str) -> Vec<Value> {
+    let lines = ledger_lines(home).into_iter();
+    lines.filter(|line| line["event"] == event).collect()
+}
+
 /// Writes `text` as the default config file (creating its directory) and
 /// returns its path.
 pub fn write_config_text(home: &Path, text: &str) -> PathBuf {
