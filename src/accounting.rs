@@ -71,6 +71,12 @@ pub struct AnswerRecord {
     pub total_ms: u64,
     /// Ollama's `load_duration`, when it sent one.
     pub load_ms: Option<u64>,
+    /// The name of the Ollama backend that ran it last; `None` when it
+    /// never reached one (busy, refused, shutdown).
+    pub backend: Option<Arc<str>>,
+    /// Whether it failed on one backend before its first piece and ran
+    /// again on another.
+    pub failed_over: bool,
 }
 
 /// The hub connection's life.
@@ -131,6 +137,8 @@ mod tests {
             first_piece_ms: None,
             total_ms: 1,
             load_ms: None,
+            backend: None,
+            failed_over: false,
         }
     }
 

@@ -3,64 +3,45 @@
 //! Two things take the box off the market. The owner: `--pause [DURATION]`
 //! (through the control socket) until a time or `--resume`, kept in
 //! `paused.json` (`pause`) so that a restart does not end it. And Ollama:
-//! unreachable for `ollama_down_after` requests in a row, or the model no
-//! longer installed, as the answers tell it (this is a sink of the
-//! `accounting::Books`). Either way the relay's [`Door`] closes: new
-//! requests are refused with the reason, and once the accepted ones are
-//! answered the writer closes the hub connection with Close 1000, so the
-//! hub routes elsewhere (the protocol's way of being unavailable).
+//! no backend left that can serve (`backends` sets them aside: unreachable
+//! for `ollama_down_after` requests in a row, the model no longer
+//! installed, ...). Either way the relay's [`Door`] closes: new requests
+//! are refused with the reason, and once the accepted ones are answered
+//! the writer closes the hub connection with Close 1000, so the hub routes
+//! elsewhere (the protocol's way of being unavailable).
 //!
-//! The connection loop then waits here, in [`Gate::wait_open`]: on a
-//! condition variable with no timeout while paused until `--resume`, until
-//! the pause's end when it has one, and while Ollama is down it probes
-//! (`GET /api/version`, then `/api/tags` for the model) every
-//! `ollama_probe_secs`, nothing else waking up. A pause or resume wakes it
-//! at once. When the way is clear it warms the model up (`warm_up`: an
-//! empty generate, which loads the model), opens the door and lets the
-//! loop connect. The same happens at start, so a box that boots the client
-//! before Ollama sells nothing that fails.
+//! The connection loop then waits here, in [`Gate::wait_open`], on a
+//! condition variable: with no timeout while paused until `--resume`, until
+//! the pause's end when it has one, and while no backend can serve until
+//! the `backends` prober brings one back (it probes every
+//! `ollama_probe_secs` and warms the model up first), which it is told as
+//! a [`Watcher`]. A pause or resume wakes it at once. Before the first
+//! connection, and after a pause that began before any, it takes the first
+//! look at every backend itself, so a box that boots the client before
+//! Ollama sells nothing that fails.
 //!
-//! Stepping back is logged once at WARN and coming back once at INFO, not
-//! once per probe. `--status` reads [`Availability::status`].
+//! `--status` reads [`Availability::status`].
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
+use crate::backends::{BackendStatus, Backends, Watcher};
 use crate::hub::{Connection, Gate};
 use crate::ledger::{self, Ledger};
 use crate::metrics::Metrics;
-use crate::ollama::{self, OllamaTarget};
 use crate::pause::{self, Pause};
 use crate::relay::{Door, Refusal};
 use crate::text::errors;
 
-/// How long one probe request may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What the owner set about stepping back and warming up.
-pub struct Policy {
-    /// Requests in a row that find Ollama unreachable before stepping back.
-    pub down_after: usize,
-    /// How often to ask Ollama while it is down.
-    pub probe_every: Duration,
-    /// Load the model before taking buyers.
-    pub warm_up: bool,
-    /// Whether there is a hub to step back from (test mode without a token
-    /// has none, and nothing would reopen the door).
-    pub has_hub: bool,
-}
-
-/// Ollama as the box last saw it.
+/// Ollama as the box last saw it: up when some backend is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OllamaHealth {
     /// Not asked yet.
     Unknown,
     Up,
-    /// Down (unreachable, or the model not installed) since then, with the
-    /// last error.
+    /// No backend can serve since then (unreachable, or the model not
+    /// installed), with the last error.
     Down {
         since: SystemTime,
         error: String,
@@ -75,6 +56,8 @@ pub struct Status {
     pub model: String,
     pub hub: Connection,
     pub ollama: OllamaHealth,
+    /// Each backend, in the listed order.
+    pub backends: Vec<BackendStatus>,
     pub paused: Option<Pause>,
     /// Requests a worker is answering, and waiting for one.
     pub running: i64,
@@ -99,7 +82,6 @@ enum Away {
 
 struct State {
     pause: Option<Pause>,
-    ollama: OllamaHealth,
     hub: Connection,
     /// Set while the door is closed for one of the reasons.
     away: Option<Away>,
@@ -111,22 +93,24 @@ pub struct Availability {
     door: Arc<Door>,
     metrics: Arc<Metrics>,
     ledger: Option<Arc<Ledger>>,
-    target: OllamaTarget,
-    policy: Policy,
-    unreachable_in_a_row: AtomicUsize,
+    backends: Arc<Backends>,
+    /// Whether there is a hub to step back from (test mode without a token
+    /// has none, and nothing would reopen the door).
+    has_hub: bool,
     started: Instant,
     pause_file: PathBuf,
 }
 
 impl Availability {
     /// Starts with the pause saved in `pause_file`, if any (a file that
-    /// cannot be read is reported, and the box serves).
+    /// cannot be read is reported, and the box serves); watches the
+    /// backends.
     pub fn new(
         door: Arc<Door>,
         metrics: Arc<Metrics>,
         ledger: Option<Arc<Ledger>>,
-        target: OllamaTarget,
-        policy: Policy,
+        backends: Arc<Backends>,
+        has_hub: bool,
         pause_file: PathBuf,
     ) -> Arc<Availability> {
         let pause = pause::load(&pause_file).unwrap_or_else(|why| {
@@ -136,7 +120,6 @@ impl Availability {
         let availability = Arc::new(Availability {
             state: Mutex::new(State {
                 pause: None,
-                ollama: OllamaHealth::Unknown,
                 hub: Connection::Away,
                 away: None,
             }),
@@ -144,15 +127,15 @@ impl Availability {
             door,
             metrics,
             ledger,
-            target,
-            policy,
-            unreachable_in_a_row: AtomicUsize::new(0),
+            backends: Arc::clone(&backends),
+            has_hub,
             started: Instant::now(),
             pause_file,
         });
+        backends.watch(availability.clone());
         // Without a hub (test mode with no token) there is nothing to pause:
         // the owner is trying Ollama at the terminal.
-        if let Some(pause) = pause.filter(|_| availability.policy.has_hub) {
+        if let Some(pause) = pause.filter(|_| availability.has_hub) {
             log::info!("still paused by the owner ({})", describe(&pause));
             availability.set_pause(pause, false);
         }
@@ -163,18 +146,43 @@ impl Availability {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Ollama as a whole: up when a backend is, down when none can serve.
+    fn ollama(&self) -> OllamaHealth {
+        if self.backends.any_up() {
+            return OllamaHealth::Up;
+        }
+        match self.backends.why_none_serves() {
+            Some(down) => OllamaHealth::Down {
+                since: down.since,
+                error: down.error,
+                model_missing: down.model_missing,
+            },
+            None => OllamaHealth::Unknown,
+        }
+    }
+
     /// What `--status` shows.
     pub fn status(&self) -> Status {
-        let state = self.lock();
+        let (hub, paused) = {
+            let state = self.lock();
+            (state.hub, state.pause)
+        };
+        let backends = self.backends.statuses();
         Status {
             uptime: self.started.elapsed(),
-            model: self.target.model.clone(),
-            hub: state.hub,
-            ollama: state.ollama.clone(),
-            paused: state.pause,
+            model: self.model(),
+            hub,
+            ollama: self.ollama(),
+            backends,
+            paused,
             running: self.metrics.requests_running(),
             queued: self.metrics.queue_depth(),
         }
+    }
+
+    fn model(&self) -> String {
+        let first = self.backends.list().first();
+        first.map(|b| b.target.model.clone()).unwrap_or_default()
     }
 
     /// The owner's `--pause`: running answers finish, new requests get
@@ -226,131 +234,45 @@ impl Availability {
         pause::save(&self.pause_file, None).map(|()| true)
     }
 
-    /// The first look at Ollama, before the ledger's `start` line: probes
-    /// it once and warms the model up when it answers. Returns the warm-up's
-    /// load time. When Ollama does not answer, the connection loop goes on
-    /// probing before it connects.
+    /// The first look at every backend, before the ledger's `start` line
+    /// (not while paused: the owner may be using the GPU): probes them and
+    /// warms the model up on those that answer. Returns the longest
+    /// warm-up's load time. When none answers, the connection loop waits
+    /// for the prober before it connects.
     pub fn first_look(&self) -> Option<Duration> {
         if self.lock().pause.is_some() {
             return None;
         }
-        match self.probe() {
-            Ok(()) => {
-                self.ollama_is_up();
-                self.warm_up()
-            }
-            Err(why) => {
-                self.ollama_is_down(why, false);
-                None
-            }
-        }
+        self.backends.first_look(true)
     }
 
-    /// Asks Ollama whether it answers and has the model.
-    fn probe(&self) -> Result<(), Down> {
-        let target = &self.target;
-        if let Err(e) = ollama::version(&target.base_url, &target.roots, PROBE_TIMEOUT) {
-            return Err(Down::unreachable(e.to_string()));
+    /// Steps back because no backend can serve (once, with a hub, and
+    /// not before the first connection: until then nothing is open).
+    fn step_back_for_ollama(&self, state: &mut State) {
+        if state.away.is_some() || !self.has_hub || state.hub == Connection::Away {
+            return;
         }
-        let installed = ollama::installed_models(&target.base_url, &target.roots, PROBE_TIMEOUT)
-            .map_err(|e| Down::unreachable(e.to_string()))?;
-        match ollama::is_installed(&target.model, &installed) {
-            true => Ok(()),
-            false => Err(Down::model_missing(&target.model)),
-        }
-    }
-
-    /// Loads the model (when `warm_up` is on); the load time, logged.
-    fn warm_up(&self) -> Option<Duration> {
-        if !self.policy.warm_up {
-            return None;
-        }
-        let target = &self.target;
-        let loaded = ollama::load_model(
-            &target.base_url,
-            &target.roots,
-            &target.model,
-            target.keep_alive.as_ref(),
-            target.load_timeout,
-        );
-        match loaded {
-            Ok(took) => {
-                log::info!(
-                    "warm-up: model {} loaded in {:.2} s",
-                    target.model,
-                    took.as_secs_f64()
-                );
-                Some(took)
-            }
-            Err(e) => {
-                // Buyers will tell whether it matters; the probe said Ollama
-                // answers and has the model.
-                log::warn!("warm-up: model {} did not load: {e}", target.model);
-                None
-            }
-        }
-    }
-
-    /// Records Ollama answering; logs it once when it had been down. (The
-    /// door opens in `wait_open`, unless the owner paused meanwhile.)
-    fn ollama_is_up(&self) {
-        self.unreachable_in_a_row.store(0, Ordering::Relaxed);
-        self.metrics.set_ollama_up(true);
-        let mut state = self.lock();
-        if matches!(state.ollama, OllamaHealth::Down { .. }) {
-            log::info!("Ollama answers again and has {}", self.target.model);
-        }
-        state.ollama = OllamaHealth::Up;
-    }
-
-    /// Records Ollama down; the first time, says so at WARN with what the
-    /// owner can do. `step_back` closes the door (a running box); at start
-    /// nothing is open yet.
-    fn ollama_is_down(&self, down: Down, step_back: bool) {
-        self.metrics.set_ollama_up(false);
-        let mut state = self.lock();
-        let first = !matches!(state.ollama, OllamaHealth::Down { .. });
-        let since = match &state.ollama {
-            OllamaHealth::Down { since, .. } => *since,
-            _ => SystemTime::now(),
+        let Some(down) = self.backends.why_none_serves() else {
+            return;
         };
-        state.ollama = OllamaHealth::Down {
-            since,
-            error: down.error.clone(),
-            model_missing: down.model_missing,
+        state.away = Some(Away::Ollama);
+        let refusal = match down.model_missing {
+            true => Refusal {
+                reason: errors::buyer_model_missing(self.model()),
+                kind: "model_missing",
+                queued_too: true,
+            },
+            false => Refusal {
+                reason: errors::buyer_ollama_unreachable(),
+                kind: "ollama_unreachable",
+                queued_too: true,
+            },
         };
-        if first {
-            let every = self.policy.probe_every.as_secs_f64();
-            let wait = match step_back {
-                true => "stepping back from the hub until it does",
-                false => "not connecting to the hub until it does",
-            };
-            let fix = match down.model_missing {
-                true => format!(" (install it: ollama pull {})", self.target.model),
-                false => String::new(),
-            };
-            log::warn!("{}{fix}; {wait}, asking every {every} s", down.error);
-        }
-        if step_back && state.away.is_none() && self.policy.has_hub {
-            state.away = Some(Away::Ollama);
-            let refusal = match down.model_missing {
-                true => Refusal {
-                    reason: errors::buyer_model_missing(&self.target.model),
-                    kind: "model_missing",
-                    queued_too: true,
-                },
-                false => Refusal {
-                    reason: errors::buyer_ollama_unreachable(),
-                    kind: "ollama_unreachable",
-                    queued_too: true,
-                },
-            };
-            self.door.close(refusal, "owner's Ollama is down");
-        }
+        self.door.close(refusal, "owner's Ollama is down");
     }
 
-    /// Waits for a change (pause, resume) for at most `limit`; `None`
-    /// waits for the change alone.
+    /// Waits for a change (pause, resume, a backend back) for at most
+    /// `limit`; `None` waits for the change alone.
     fn wait_for_change<'a>(
         &self,
         state: MutexGuard<'a, State>,
@@ -362,28 +284,6 @@ impl Availability {
                 let waited = self.changed.wait_timeout(state, limit);
                 waited.map(|(s, _)| s).unwrap_or_else(|p| p.into_inner().0)
             }
-        }
-    }
-}
-
-/// Why Ollama cannot serve.
-struct Down {
-    error: String,
-    model_missing: bool,
-}
-
-impl Down {
-    fn unreachable(error: String) -> Down {
-        Down {
-            error: format!("Ollama does not answer: {error}"),
-            model_missing: false,
-        }
-    }
-
-    fn model_missing(model: &str) -> Down {
-        Down {
-            error: format!("Ollama does not have the model {model}"),
-            model_missing: true,
         }
     }
 }
@@ -418,35 +318,32 @@ impl Gate for Availability {
                 }
                 continue;
             }
-            if state.ollama == OllamaHealth::Up {
+            if self.backends.any_up() {
                 state.away = None;
                 self.door.open();
                 return waited;
             }
             state.hub = Connection::Away;
-            drop(state);
             waited = true;
-            match self.probe() {
-                Ok(()) => {
-                    self.ollama_is_up();
-                    self.warm_up();
-                }
-                Err(down) => {
-                    self.ollama_is_down(down, false);
-                    let state = self.lock();
-                    drop(self.wait_for_change(state, Some(self.policy.probe_every)));
-                }
+            if self.backends.any_unknown() {
+                // Paused before the first look, or the first look is
+                // still to come: take it now (unlocked: it takes time).
+                drop(state);
+                self.backends.first_look(true);
+                continue;
             }
+            // The prober asks the backends and says when one is back.
+            drop(self.wait_for_change(state, None));
         }
     }
 
     fn closed_because(&self) -> Option<String> {
-        let state = self.lock();
-        match state.away? {
+        let away = self.lock().away?;
+        match away {
             Away::Paused => Some("paused by the owner".into()),
-            Away::Ollama => match &state.ollama {
-                OllamaHealth::Down { error, .. } => Some(error.clone()),
-                _ => Some("Ollama cannot serve".into()),
+            Away::Ollama => match self.backends.why_none_serves() {
+                Some(down) => Some(down.error),
+                None => Some("Ollama cannot serve".into()),
             },
         }
     }
@@ -466,43 +363,27 @@ impl Gate for Availability {
     }
 }
 
-/// Every answer tells whether Ollama could be reached.
-impl Accounts for Availability {
-    fn answered(&self, record: &AnswerRecord) {
-        if self.lock().away.is_some() {
-            // Refused at the door, or finished while stepping back: the
-            // probes tell about Ollama from now on.
-            return;
+/// A backend went down or came back: the box steps back when none can
+/// serve, and the gate looks again.
+impl Watcher for Availability {
+    fn backends_changed(&self) {
+        if !self.backends.any_unknown() || self.backends.any_up() {
+            self.metrics.set_ollama_up(self.backends.any_up());
         }
-        match (record.outcome, record.error) {
-            (_, Some("ollama_unreachable")) => {
-                let in_a_row = self.unreachable_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-                if in_a_row >= self.policy.down_after {
-                    let down = Down {
-                        error: format!("{in_a_row} requests in a row could not reach Ollama"),
-                        model_missing: false,
-                    };
-                    self.ollama_is_down(down, true);
-                }
-            }
-            (_, Some("model_missing")) => {
-                self.ollama_is_down(Down::model_missing(&self.target.model), true)
-            }
-            // Ollama answered, with an error of its own.
-            (Outcome::Ok, _) | (_, Some("ollama_error")) => {
-                self.unreachable_in_a_row.store(0, Ordering::Relaxed);
-            }
-            _ => {}
+        let mut state = self.lock();
+        if !self.backends.any_can_serve() {
+            self.step_back_for_ollama(&mut state);
         }
+        self.changed.notify_all();
     }
-
-    fn hub(&self, _event: &HubEvent) {}
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backends::{Backend, Policy};
     use crate::hub::ToWriter;
+    use crate::ollama::{self, OllamaError, OllamaTarget};
     use std::sync::mpsc::{self, Receiver};
 
     /// An availability whose Ollama is nowhere (port 1) and whose door
@@ -542,37 +423,36 @@ mod tests {
             warm_up: false,
             has_hub,
         };
+        let backend = Backend::new("127.0.0.1:1".into(), target, 1);
         let availability = Availability::new(
             Door::new(to_writer),
             Metrics::new(),
             None,
-            target,
-            policy,
+            Backends::new(vec![backend], policy),
+            has_hub,
             pause_file,
         );
         (availability, inbox)
     }
 
-    fn answer(error: Option<&'static str>) -> AnswerRecord {
-        AnswerRecord {
-            message_id: "1".into(),
-            stream: true,
+    /// Ends one attempt on the one backend.
+    fn attempt(availability: &Availability, result: Result<(), OllamaError>) {
+        availability
+            .backends
+            .attempt_ended(0, result.as_ref().map(|_| ()));
+    }
+
+    fn unreachable() -> Result<(), OllamaError> {
+        Err(OllamaError::Unreachable {
+            url: "http://127.0.0.1:1".into(),
+            source: ureq::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
+        })
+    }
+
+    fn model_missing() -> Result<(), OllamaError> {
+        Err(OllamaError::ModelMissing {
             model: "llama3.2".into(),
-            outcome: match error {
-                None => Outcome::Ok,
-                Some(_) => Outcome::Error,
-            },
-            error,
-            prompt_chars: 1,
-            answer_chars: 0,
-            pieces: 0,
-            prompt_tokens: None,
-            tokens: None,
-            eval_ms: None,
-            first_piece_ms: None,
-            total_ms: 1,
-            load_ms: None,
-        }
+        })
     }
 
     /// The Close reasons the writer got so far.
@@ -584,23 +464,17 @@ mod tests {
         closes.collect()
     }
 
-    const UNREACHABLE: Option<&str> = Some("ollama_unreachable");
-
     #[test]
-    fn unreachable_answers_in_a_row_step_back_and_anything_from_ollama_starts_over() {
+    fn the_last_backend_going_down_steps_back_and_what_ends_meanwhile_changes_nothing() {
         let (availability, inbox) = availability(3, true);
-        for error in [UNREACHABLE, UNREACHABLE, None, UNREACHABLE, UNREACHABLE] {
-            availability.answered(&answer(error));
+        availability.connection(Connection::Connected(SystemTime::now()));
+        attempt(&availability, Ok(()));
+        for _ in 0..2 {
+            attempt(&availability, unreachable());
         }
-        availability.answered(&answer(Some("ollama_error")));
-        availability.answered(&answer(UNREACHABLE));
-        // Neither a refusal nor a timeout says anything about Ollama.
-        availability.answered(&answer(Some("busy")));
-        availability.answered(&answer(Some("timeout")));
-        availability.answered(&answer(UNREACHABLE));
         assert_eq!(availability.closed_because(), None);
         assert!(closes(&inbox).is_empty());
-        availability.answered(&answer(UNREACHABLE));
+        attempt(&availability, unreachable());
         assert_eq!(
             availability.closed_because().as_deref(),
             Some("3 requests in a row could not reach Ollama")
@@ -616,9 +490,10 @@ mod tests {
             }
         ));
         assert!(!status.serving());
-        // What arrives while away changes nothing: refusals are not probes.
-        availability.answered(&answer(UNREACHABLE));
-        availability.answered(&answer(Some("model_missing")));
+        // What ends while away changes nothing: the probes tell.
+        attempt(&availability, unreachable());
+        attempt(&availability, model_missing());
+        attempt(&availability, Ok(()));
         assert_eq!(
             availability.closed_because().as_deref(),
             Some("3 requests in a row could not reach Ollama")
@@ -629,7 +504,8 @@ mod tests {
     #[test]
     fn a_missing_model_steps_back_at_once() {
         let (availability, inbox) = availability(3, true);
-        availability.answered(&answer(Some("model_missing")));
+        availability.connection(Connection::Connecting);
+        attempt(&availability, model_missing());
         assert_eq!(
             availability.closed_because().as_deref(),
             Some("Ollama does not have the model llama3.2")
@@ -648,10 +524,11 @@ mod tests {
     #[test]
     fn without_a_hub_nothing_steps_back() {
         let (availability, inbox) = availability(1, false);
-        availability.answered(&answer(UNREACHABLE));
+        attempt(&availability, unreachable());
+        attempt(&availability, model_missing());
         assert_eq!(availability.closed_because(), None);
         assert!(closes(&inbox).is_empty());
-        assert_eq!(availability.metrics.ollama_up(), Some(false));
+        assert!(availability.backends.any_can_serve());
     }
 
     #[test]
@@ -694,7 +571,7 @@ mod tests {
     #[test]
     fn a_pause_with_an_end_opens_the_gate_by_itself() {
         let (availability, _inbox) = availability(3, true);
-        availability.ollama_is_up();
+        attempt(&availability, Ok(()));
         assert!(!availability.wait_open(), "open at once");
         let end = SystemTime::now() + Duration::from_millis(50);
         availability.pause(Pause::Until(end)).unwrap();
@@ -708,7 +585,7 @@ mod tests {
     #[test]
     fn a_pause_cuts_a_backoff_sleep_short_and_a_resume_ends_the_wait() {
         let (availability, _inbox) = availability(3, true);
-        availability.ollama_is_up();
+        attempt(&availability, Ok(()));
         let sleeper = Arc::clone(&availability);
         let (slept, woke) = mpsc::channel();
         std::thread::spawn(move || {
@@ -732,39 +609,13 @@ mod tests {
         assert_eq!(availability.status().hub, Connection::Away);
         let since = SystemTime::now();
         availability.connection(Connection::Connected(since));
-        availability.ollama_is_up();
+        attempt(&availability, Ok(()));
         let status = availability.status();
         assert_eq!(status.hub, Connection::Connected(since));
         assert_eq!(status.model, "llama3.2");
         assert!(status.serving());
         availability.connection(Connection::Retrying(since));
         assert!(!availability.status().serving());
-    }
-
-    #[test]
-    fn ollama_stays_down_since_the_first_failure_with_the_latest_error() {
-        let (availability, _inbox) = availability(3, true);
-        availability.ollama_is_down(Down::unreachable("first".into()), false);
-        let since = match availability.status().ollama {
-            OllamaHealth::Down { since, .. } => since,
-            other => panic!("{other:?}"),
-        };
-        std::thread::sleep(Duration::from_millis(5));
-        availability.ollama_is_down(Down::unreachable("second".into()), false);
-        match availability.status().ollama {
-            OllamaHealth::Down {
-                since: still,
-                error,
-                ..
-            } => {
-                assert_eq!(still, since);
-                assert_eq!(error, "Ollama does not answer: second");
-            }
-            other => panic!("{other:?}"),
-        }
-        availability.ollama_is_up();
-        assert_eq!(availability.status().ollama, OllamaHealth::Up);
-        assert_eq!(availability.metrics.ollama_up(), Some(true));
     }
 
     #[test]

@@ -31,6 +31,7 @@
 mod accounting;
 mod address;
 mod availability;
+mod backends;
 mod check;
 mod cli;
 mod config;

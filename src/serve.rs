@@ -20,7 +20,8 @@ use std::thread;
 use rustls::pki_types::CertificateDer;
 
 use crate::accounting::{Accounts, Books};
-use crate::availability::{Availability, Policy};
+use crate::availability::Availability;
+use crate::backends::{self, Backend, Backends};
 use crate::cli::Args;
 use crate::config::Settings;
 use crate::control;
@@ -36,10 +37,43 @@ use crate::secret::Token;
 use crate::shutdown::Shutdown;
 use crate::test_mode;
 
-/// What the workers need to ask Ollama, from the owner's settings; fails
-/// on a CA file that cannot be used when Ollama's address is https.
-fn ollama_target(args: &Args, settings: &Settings) -> Result<OllamaTarget, Fatal> {
+/// The Ollama backends, from the owner's settings: `ollama_hosts`, or the
+/// one of `ollama_host` and `ollama_port`. Fails on a CA file that cannot
+/// be used when a backend's address is https.
+fn backends(args: &Args, settings: &Settings, has_hub: bool) -> Result<Arc<Backends>, Fatal> {
     let base_url = ollama::base_url(&settings.ollama_host, settings.ollama_port);
+    let specs = [(
+        base_url.clone(),
+        base_url_name(&base_url),
+        settings.max_parallel,
+    )];
+    let mut list = Vec::new();
+    for (base_url, name, max_parallel) in specs {
+        let target = ollama_target(args, settings, base_url)?;
+        list.push(Backend::new(name, target, max_parallel));
+    }
+    let policy = backends::Policy {
+        down_after: settings.ollama_down_after,
+        probe_every: settings.ollama_probe,
+        warm_up: settings.warm_up,
+        has_hub,
+    };
+    Ok(Backends::new(list, policy))
+}
+
+fn base_url_name(base_url: &str) -> String {
+    base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest)
+        .to_string()
+}
+
+/// What the workers need to ask the Ollama at `base_url`.
+fn ollama_target(
+    args: &Args,
+    settings: &Settings,
+    base_url: String,
+) -> Result<OllamaTarget, Fatal> {
     Ok(OllamaTarget {
         roots: ollama_roots(args, &base_url)?,
         base_url,
@@ -199,18 +233,30 @@ pub fn serve(
     hub: Option<SessionConfig>,
     config_path: &Path,
 ) -> Result<(), Fatal> {
-    let target = ollama_target(args, settings)?;
+    let backends = backends(args, settings, hub.is_some())?;
     // First: a second client on this config stops before it touches anything.
     let claim = match hub {
         Some(_) => control::server::claim(config_path)?,
         None => None,
     };
+    let on: Vec<String> = backends
+        .list()
+        .iter()
+        .map(|b| match backends.list().len() {
+            1 => b.target.base_url.clone(),
+            _ => format!(
+                "{} ({}, {} worker(s))",
+                b.target.base_url, b.name, b.max_parallel
+            ),
+        })
+        .collect();
+    let workers: usize = backends.list().iter().map(|b| b.max_parallel).sum();
     log::info!(
         "ollama-proxy-client {}: model {} on {}, {} worker(s), {} mode",
         env!("CARGO_PKG_VERSION"),
-        target.model,
-        target.base_url,
-        settings.max_parallel,
+        settings.model,
+        on.join(", "),
+        workers,
         if settings.stream_mode {
             "stream"
         } else {
@@ -227,16 +273,11 @@ pub fn serve(
         Arc::clone(&door),
         metrics.clone(),
         ledger.clone(),
-        target.clone(),
-        Policy {
-            down_after: settings.ollama_down_after,
-            probe_every: settings.ollama_probe,
-            warm_up: settings.warm_up,
-            has_hub: hub.is_some(),
-        },
+        Arc::clone(&backends),
+        hub.is_some(),
         pause::path_for(config_path),
     );
-    let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone(), availability.clone()];
+    let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone()];
     if let Some(ledger) = &ledger {
         sinks.push(ledger.clone());
     }
@@ -249,7 +290,6 @@ pub fn serve(
     };
     spawn("writer", move || writer.run())?;
     let intake = Intake {
-        workers: settings.max_parallel,
         queue_size: settings.queue_size,
         default_stream: settings.stream_mode,
         buyer_language: settings.buyer_language,
@@ -257,12 +297,12 @@ pub fn serve(
     };
     let relay = Relay::start(
         intake,
-        &target,
+        &backends,
         &door,
         Tally {
             books: books.clone(),
             metrics,
-            model: target.model.as_str().into(),
+            model: settings.model.as_str().into(),
         },
     )
     .map_err(|e| Fatal::thread("worker", &e))?;
@@ -282,6 +322,9 @@ pub fn serve(
     if let Some(claim) = claim {
         control::server::start(claim, availability.clone())?;
     }
+    backends
+        .start_prober()
+        .map_err(|e| Fatal::thread("prober", &e))?;
     // Ollama first: the hub is not told this box serves before it can.
     let warm_up = match hub {
         Some(_) => availability.first_look(),
@@ -289,8 +332,8 @@ pub fn serve(
     };
     if let Some(ledger) = &ledger {
         ledger.started(
-            &target.model,
-            recorded(settings, &target, hub.as_ref()),
+            &settings.model,
+            recorded(settings, &backends, hub.as_ref()),
             warm_up.map(|d| d.as_millis() as u64),
         );
     }
@@ -341,11 +384,17 @@ fn open_ledger(settings: &Settings, config_path: &Path) -> Option<Arc<Ledger>> {
 /// The settings the ledger's `start` line records.
 fn recorded(
     settings: &Settings,
-    target: &OllamaTarget,
+    backends: &Backends,
     hub: Option<&SessionConfig>,
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut recorded = serde_json::Map::new();
-    recorded.insert("ollama".into(), target.base_url.clone().into());
+    let list = backends.list();
+    let first = list.first().map(|b| b.target.base_url.clone());
+    recorded.insert("ollama".into(), first.into());
+    if list.len() > 1 {
+        let each = |b: &Backend| serde_json::json!({"name": b.name, "url": b.target.base_url, "max_parallel": b.max_parallel});
+        recorded.insert("backends".into(), list.iter().map(each).collect());
+    }
     let hub = hub.map(|config| config.endpoint.to_string());
     recorded.insert("hub".into(), hub.into());
     recorded.insert("max_parallel".into(), settings.max_parallel.into());

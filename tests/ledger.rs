@@ -71,6 +71,13 @@ fn answer(
         line["prompt_tokens"] = json!(split_pieces(prompt).len() as u64 + TEMPLATE_TOKENS);
         line["tokens"] = json!(pieces);
     }
+    // The one Ollama ran it (see `without_timings`), unless it never got
+    // there.
+    line["backend"] = match outcome {
+        "busy" => Value::Null,
+        _ => json!("the one Ollama"),
+    };
+    line["failed_over"] = json!(false);
     line
 }
 
@@ -96,6 +103,11 @@ fn without_timings(mut line: Value) -> Value {
         if fields.get("outcome") == Some(&json!("ok")) {
             assert!(fields.remove("eval_ms").is_some_and(|v| v.is_number()));
             assert!(fields.remove("load_ms").is_some_and(|v| v.is_u64()));
+        }
+        // The backend's name is its address, on a port of the OS's choice.
+        if let Some(Value::String(name)) = fields.get_mut("backend") {
+            assert!(name.starts_with("127.0.0.1:"), "{name}");
+            *name = "the one Ollama".into();
         }
     }
     line

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Map, Value};
 
 use crate::availability::{OllamaHealth, Status};
+use crate::backends::BackendStatus;
 use crate::hub::Connection;
 use crate::ledger::time;
 use crate::pause::Pause;
@@ -126,6 +127,26 @@ fn until(pause: Option<Pause>) -> Value {
         .into()
 }
 
+/// One backend in the answer to `status`.
+fn backend_answer(backend: &BackendStatus) -> Value {
+    let mut answer = json!({
+        "name": backend.name, "url": backend.base_url,
+        "running": backend.running, "max_parallel": backend.max_parallel,
+    });
+    let health = match &backend.health {
+        None => json!({"state": "unknown"}),
+        Some(Ok(())) => json!({"state": "up"}),
+        Some(Err(down)) => json!({
+            "state": "down", "since": stamp(down.since), "error": down.error,
+            "model_missing": down.model_missing,
+        }),
+    };
+    if let (Some(fields), Value::Object(health)) = (answer.as_object_mut(), health) {
+        fields.extend(health);
+    }
+    answer
+}
+
 /// The answer to `status`.
 pub fn status_answer(status: &Status) -> Value {
     let hub = match status.hub {
@@ -147,6 +168,7 @@ pub fn status_answer(status: &Status) -> Value {
             "model_missing": model_missing,
         }),
     };
+    let backends: Vec<Value> = status.backends.iter().map(backend_answer).collect();
     json!({
         "ok": true,
         "version": env!("CARGO_PKG_VERSION"),
@@ -156,6 +178,7 @@ pub fn status_answer(status: &Status) -> Value {
         "serving": status.serving(),
         "hub": hub,
         "ollama": ollama,
+        "backends": backends,
         "paused": status.paused.is_some(),
         "paused_until": until(status.paused),
         "running": status.running,
@@ -247,6 +270,26 @@ mod tests {
             model: "llama3.2".into(),
             hub,
             ollama,
+            backends: vec![
+                BackendStatus {
+                    name: "gpu1:11434".into(),
+                    base_url: "http://gpu1:11434".into(),
+                    health: Some(Ok(())),
+                    running: 2,
+                    max_parallel: 2,
+                },
+                BackendStatus {
+                    name: "desk".into(),
+                    base_url: "http://192.168.1.20:11434".into(),
+                    health: Some(Err(crate::backends::Down {
+                        since: std::time::UNIX_EPOCH + Duration::from_millis(1_764_547_200_123),
+                        error: "Ollama backend desk does not answer".into(),
+                        model_missing: false,
+                    })),
+                    running: 0,
+                    max_parallel: 1,
+                },
+            ],
             paused,
             running: 2,
             queued: 1,
@@ -265,6 +308,14 @@ mod tests {
                 "hub": {"state": "connected", "since": "2025-12-01T00:00:00.123Z"},
                 "ollama": {"state": "up"}, "paused": false, "paused_until": null,
                 "running": 2, "queued": 1,
+                "backends": [
+                    {"name": "gpu1:11434", "url": "http://gpu1:11434", "state": "up",
+                     "running": 2, "max_parallel": 2},
+                    {"name": "desk", "url": "http://192.168.1.20:11434", "state": "down",
+                     "since": "2025-12-01T00:00:00.123Z",
+                     "error": "Ollama backend desk does not answer", "model_missing": false,
+                     "running": 0, "max_parallel": 1},
+                ],
             })
         );
         let paused = status_answer(&status(

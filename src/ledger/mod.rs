@@ -197,6 +197,10 @@ fn answer_line(record: &AnswerRecord) -> Value {
     if let Some(load_ms) = record.load_ms {
         fields.insert("load_ms".into(), json!(load_ms));
     }
+    // Which Ollama ran it (null: none did), and whether it got there after
+    // failing on another one first.
+    fields.insert("backend".into(), json!(record.backend.as_deref()));
+    fields.insert("failed_over".into(), json!(record.failed_over));
     line
 }
 
@@ -220,6 +224,8 @@ mod tests {
             first_piece_ms: Some(120),
             total_ms: 300,
             load_ms: Some(7),
+            backend: Some("gpu1:11434".into()),
+            failed_over: true,
         }
     }
 
@@ -248,6 +254,8 @@ mod tests {
             eval_ms: None,
             first_piece_ms: None,
             load_ms: None,
+            backend: None,
+            failed_over: false,
             pieces: 0,
             answer_chars: 0,
             ..record()
@@ -277,7 +285,8 @@ mod tests {
             json!({"event": "answer", "message_id": 42, "stream": true, "model": "llama3.2",
                    "outcome": "ok", "prompt_chars": 5, "answer_chars": 12, "pieces": 3,
                    "prompt_tokens": 26, "tokens": 3, "eval_ms": 60.5, "first_piece_ms": 120,
-                   "total_ms": 300, "load_ms": 7})
+                   "total_ms": 300, "load_ms": 7, "backend": "gpu1:11434",
+                   "failed_over": true})
         );
         let mut error = lines[3].clone();
         error.as_object_mut().unwrap().remove("ts");
@@ -285,7 +294,8 @@ mod tests {
             error,
             json!({"event": "answer", "message_id": "a-1", "stream": true, "model": "llama3.2",
                    "outcome": "error", "error": "ollama_unreachable", "prompt_chars": 5,
-                   "answer_chars": 0, "pieces": 0, "total_ms": 300})
+                   "answer_chars": 0, "pieces": 0, "total_ms": 300, "backend": null,
+                   "failed_over": false})
         );
         assert_eq!(lines[4]["reason"], "the hub closed the connection");
         let ts = time::parse(lines[0]["ts"].as_str().unwrap()).unwrap();

@@ -262,6 +262,8 @@ pub(crate) mod tests {
             first_piece_ms: Some(40),
             total_ms: 900,
             load_ms: None,
+            backend: None,
+            failed_over: false,
         }
     }
 

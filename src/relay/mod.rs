@@ -33,18 +33,27 @@
 //! ones to finish, and cuts the rest short through each worker's watchdog,
 //! which closes their Ollama requests so that Ollama stops generating.
 
+mod door;
+mod pool;
+
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::accounting::{AnswerRecord, Books, Outcome};
+use crate::backends::{Backend, Backends};
 use crate::hub::{Outgoing, Requests, ToWriter};
 use crate::metrics::Metrics;
-use crate::ollama::{Canceller, OllamaClient, OllamaError, OllamaTarget, Stats};
+use crate::ollama::{Canceller, OllamaClient, OllamaError, Stats};
 use crate::protocol::{BuyerMessage, FrameKind, MessageId};
 use crate::text::{errors, Lang, Text};
+
+use door::TurnedAway;
+pub use door::{Door, Refusal};
+pub use pool::{Assigned, Failure};
+use pool::{Pool, Unplaced};
 
 /// A buyer prompt waiting for a worker.
 pub struct Job {
@@ -57,6 +66,8 @@ pub struct Job {
     pub language: Lang,
     /// Where the answer goes besides the hub (test mode's console).
     pub echo: Option<Sender<Echo>>,
+    /// Set when it failed on one backend and runs again on another.
+    pub failed_over: bool,
 }
 
 /// Where every answer is counted: the ledger and metrics' records, the
@@ -69,8 +80,16 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Counts one finished request.
-    fn answered(&self, job: &Job, end: End, progress: &Progress, stats: Option<&Stats>) {
+    /// Counts one finished request; `backend` is the one that ran it last
+    /// (`None` when it never reached one).
+    fn answered(
+        &self,
+        job: &Job,
+        end: End,
+        progress: &Progress,
+        stats: Option<&Stats>,
+        backend: Option<&Backend>,
+    ) {
         let millis = |d: Duration| d.as_millis() as u64;
         let ns_to_ms = |ns: u64| ns / 1_000_000;
         let record = AnswerRecord {
@@ -90,6 +109,8 @@ impl Tally {
             first_piece_ms: progress.first_piece.map(millis),
             total_ms: millis(job.received.elapsed()),
             load_ms: stats.and_then(|s| s.load_duration_ns).map(ns_to_ms),
+            backend: backend.map(|b| b.name.as_str().into()),
+            failed_over: job.failed_over,
         };
         self.books.answered(&record);
     }
@@ -125,7 +146,7 @@ impl End {
     }
 
     /// The kind of an Ollama failure.
-    fn of(error: &OllamaError) -> End {
+    pub(crate) fn of(error: &OllamaError) -> End {
         End::error(match error {
             OllamaError::ShuttingDown => return End::SHUTDOWN,
             OllamaError::Unreachable { .. } => "ollama_unreachable",
@@ -163,7 +184,7 @@ pub enum Echo {
 /// Accepts requests and hands them to the workers.
 #[derive(Clone)]
 pub struct Dispatcher {
-    jobs: SyncSender<Job>,
+    pool: Arc<Pool>,
     default_stream: bool,
     buyer_language: Lang,
     /// The longest prompt run, in characters.
@@ -171,128 +192,6 @@ pub struct Dispatcher {
     next_request: Arc<AtomicU64>,
     door: Arc<Door>,
     tally: Tally,
-}
-
-/// Why new requests are turned away while the box steps back (the owner
-/// paused it, Ollama is down): the buyer's text and the ledger's kind.
-#[derive(Clone)]
-pub struct Refusal {
-    pub reason: Text,
-    pub kind: &'static str,
-    /// Whether requests already queued get it too instead of running (no
-    /// use asking an Ollama that is down); a pause lets them run.
-    pub queued_too: bool,
-}
-
-/// The way in, shared by the dispatcher, the workers, shutdown and
-/// `availability`: it counts the requests accepted and not yet answered,
-/// and turns new ones away on shutdown or while the box steps back. Going
-/// offline (`close`) sends the hub a Close 1000 through the writer once the
-/// last accepted answer's frames are out: the worker that ends it sends
-/// the Close right after them, on the same channel, so it cannot overtake
-/// them.
-pub struct Door {
-    counts: Mutex<Counts>,
-    idle: Condvar,
-    to_writer: Sender<ToWriter>,
-}
-
-/// Checked and changed under one lock, so that a request is either counted
-/// before the stop (and waited for) or refused after it: none slips between.
-#[derive(Default)]
-struct Counts {
-    stopping: bool,
-    /// Requests accepted (queued or running) and not yet answered.
-    active: usize,
-    /// Set while the box steps back.
-    refusal: Option<Refusal>,
-    /// The Close reason to send the hub when `active` reaches zero.
-    close_when_idle: Option<&'static str>,
-}
-
-/// Why a request was not let in.
-enum TurnedAway {
-    Stopping,
-    Refused(Refusal),
-}
-
-impl Door {
-    pub fn new(to_writer: Sender<ToWriter>) -> Arc<Door> {
-        Arc::new(Door {
-            counts: Mutex::default(),
-            idle: Condvar::new(),
-            to_writer,
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Counts> {
-        // The counts stay consistent whatever a panicking holder did.
-        self.counts.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Counts a new request, or says why it is turned away.
-    fn admit(&self) -> Result<(), TurnedAway> {
-        let mut counts = self.lock();
-        if counts.stopping {
-            return Err(TurnedAway::Stopping);
-        }
-        if let Some(refusal) = &counts.refusal {
-            return Err(TurnedAway::Refused(refusal.clone()));
-        }
-        counts.active += 1;
-        Ok(())
-    }
-
-    /// Steps back: new requests get `refusal`, and the hub gets a Close
-    /// 1000 (`hub_reason`) once the accepted ones are answered.
-    pub fn close(&self, refusal: Refusal, hub_reason: &'static str) {
-        let mut counts = self.lock();
-        counts.refusal = Some(refusal);
-        if counts.active == 0 {
-            counts.close_when_idle = None;
-            let _ = self.to_writer.send(ToWriter::Close(hub_reason));
-        } else {
-            counts.close_when_idle = Some(hub_reason);
-        }
-    }
-
-    /// Takes requests again.
-    pub fn open(&self) {
-        let mut counts = self.lock();
-        counts.refusal = None;
-        counts.close_when_idle = None;
-    }
-
-    /// What a queued request gets instead of running, while the box steps
-    /// back for a reason that fails it anyway.
-    fn refusal_for_queued(&self) -> Option<Refusal> {
-        self.lock().refusal.clone().filter(|r| r.queued_too)
-    }
-
-    fn stop(&self) {
-        self.lock().stopping = true;
-    }
-
-    fn end(&self) {
-        let mut counts = self.lock();
-        counts.active = counts.active.saturating_sub(1);
-        if counts.active == 0 {
-            self.idle.notify_all();
-            if let Some(reason) = counts.close_when_idle.take() {
-                let _ = self.to_writer.send(ToWriter::Close(reason));
-            }
-        }
-    }
-
-    /// Waits until no request is active; false at the timeout.
-    fn wait_idle(&self, timeout: Duration) -> bool {
-        let counts = self.lock();
-        let result = self
-            .idle
-            .wait_timeout_while(counts, timeout, |c| c.active > 0);
-        let (counts, _) = result.unwrap_or_else(|p| p.into_inner());
-        counts.active == 0
-    }
 }
 
 impl Dispatcher {
@@ -315,6 +214,7 @@ impl Dispatcher {
             received: Instant::now(),
             language: self.buyer_language,
             echo,
+            failed_over: false,
         };
         if let Some(chars) = self.over_prompt_limit(&job.prompt) {
             log::warn!(
@@ -345,25 +245,24 @@ impl Dispatcher {
                 return self.answer_error(&job, refusal.reason, End::error(refusal.kind));
             }
         }
-        // Counted before it is sent, so a worker never takes it below zero.
-        self.tally.metrics.queue_depth_add(1);
-        let refused = self.jobs.try_send(job);
-        if refused.is_err() {
-            self.tally.metrics.queue_depth_add(-1);
-            self.door.end();
-        }
-        match refused {
+        match self.pool.submit(job) {
             Ok(()) => {}
-            Err(TrySendError::Full(job)) => {
+            Err(Unplaced::Full(job)) => {
+                self.door.end();
                 log::warn!(
                     "request {} refused: all workers busy and the queue is full",
                     job.message_id.as_json()
                 );
                 self.answer_error(&job, errors::buyer_busy(), End::BUSY);
             }
-            Err(TrySendError::Disconnected(job)) => {
-                let reason = OllamaError::ShuttingDown.for_buyer();
-                self.answer_error(&job, reason, End::SHUTDOWN);
+            Err(Unplaced::NoBackend(job)) => {
+                self.door.end();
+                let (reason, kind) = self.pool.why_none_serves();
+                log::warn!(
+                    "request {} refused: no Ollama backend can serve",
+                    job.message_id.as_json()
+                );
+                self.answer_error(&job, reason, End::error(kind));
             }
         }
     }
@@ -397,19 +296,27 @@ impl Dispatcher {
             received: Instant::now(),
             language: self.buyer_language,
             echo: None,
+            failed_over: false,
         };
         self.answer_error(&job, reason, End::error(kind));
     }
 
     fn answer_error(&self, job: &Job, reason: Text, end: End) {
-        answer_error(&self.door.to_writer, &self.tally, job, reason, end);
+        answer_error(&self.door.to_writer, &self.tally, job, reason, end, None);
     }
 }
 
-/// Answers `reason` to the buyer of a request that did not run, and to the
-/// console in test mode.
-fn answer_error(out: &Sender<ToWriter>, tally: &Tally, job: &Job, reason: Text, end: End) {
-    tally.answered(job, end, &Progress::default(), None);
+/// Answers `reason` to the buyer of a request that did not run (or failed
+/// on `backend` before its first piece), and to the console in test mode.
+fn answer_error(
+    out: &Sender<ToWriter>,
+    tally: &Tally,
+    job: &Job,
+    reason: Text,
+    end: End,
+    backend: Option<&Backend>,
+) {
+    tally.answered(job, end, &Progress::default(), None, backend);
     send_error(out, job, &reason);
     if let Some(echo) = &job.echo {
         let _ = echo.send(Echo::Done {
@@ -439,8 +346,6 @@ pub struct Relay {
 
 /// How the relay takes requests, from the owner's settings.
 pub struct Intake {
-    /// Worker threads (`max_parallel`).
-    pub workers: usize,
     /// Requests that may wait for a free worker.
     pub queue_size: usize,
     /// Stream mode for a request that does not say.
@@ -451,29 +356,58 @@ pub struct Intake {
     pub max_prompt_chars: usize,
 }
 
+/// What every worker shares.
+struct Crew {
+    door: Arc<Door>,
+    pool: Arc<Pool>,
+    backends: Arc<Backends>,
+    tally: Tally,
+}
+
 impl Relay {
-    /// Starts the worker threads and the queue they read.
+    /// Starts each backend's workers (`max_parallel` of them, numbered
+    /// across backends: `worker-0`, `worker-1`, ...) and the pool that
+    /// gives them requests.
     pub fn start(
         intake: Intake,
-        target: &OllamaTarget,
+        backends: &Arc<Backends>,
         door: &Arc<Door>,
         tally: Tally,
     ) -> std::io::Result<Relay> {
-        let (jobs, queue) = mpsc::sync_channel::<Job>(intake.queue_size);
-        let queue = Arc::new(Mutex::new(queue));
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in backends.list() {
+            let (sender, receiver) = mpsc::channel::<Assigned>();
+            senders.push(sender);
+            receivers.push(Arc::new(Mutex::new(receiver)));
+        }
+        let pool = Pool::new(
+            Arc::clone(backends),
+            senders,
+            intake.queue_size,
+            Arc::clone(door),
+            tally.clone(),
+        );
+        let crew = Arc::new(Crew {
+            door: Arc::clone(door),
+            pool: Arc::clone(&pool),
+            backends: Arc::clone(backends),
+            tally: tally.clone(),
+        });
         let mut cancellers = Vec::new();
-        for index in 0..intake.workers.max(1) {
-            let name = format!("worker-{index}");
-            let client = OllamaClient::new(&name, target.clone());
-            cancellers.push(client.canceller());
-            let (queue, door) = (Arc::clone(&queue), Arc::clone(door));
-            let tally = tally.clone();
-            thread::Builder::new()
-                .name(name)
-                .spawn(move || work(client, &queue, &door, &tally))?;
+        for (backend, slot) in backends.list().iter().zip(receivers) {
+            for _ in 0..backend.max_parallel {
+                let name = format!("worker-{}", cancellers.len());
+                let client = OllamaClient::new(&name, backend.target.clone());
+                cancellers.push(client.canceller());
+                let (slot, crew) = (Arc::clone(&slot), Arc::clone(&crew));
+                thread::Builder::new()
+                    .name(name)
+                    .spawn(move || work(client, &slot, &crew))?;
+            }
         }
         let dispatcher = Dispatcher {
-            jobs,
+            pool,
             default_stream: intake.default_stream,
             buyer_language: intake.buyer_language,
             max_prompt_chars: intake.max_prompt_chars,
@@ -506,32 +440,86 @@ impl Relay {
     }
 }
 
-fn work(mut client: OllamaClient, queue: &Mutex<Receiver<Job>>, door: &Door, tally: &Tally) {
+/// One worker: takes the requests given to its backend, one at a time.
+fn work(mut client: OllamaClient, slot: &Mutex<Receiver<Assigned>>, crew: &Crew) {
     loop {
-        // Hold the lock only while taking a job, so that idle workers queue
-        // up on it while one of them waits on the channel.
-        let job = match queue.lock() {
+        // Hold the lock only while taking a request, so that idle workers
+        // queue up on it while one of them waits on the channel.
+        let assigned = match slot.lock() {
             Ok(receiver) => receiver.recv(),
             Err(poisoned) => poisoned.into_inner().recv(),
         };
-        let Ok(job) = job else { return };
-        tally.metrics.queue_depth_add(-1);
-        match door.refusal_for_queued() {
+        let Ok(assigned) = assigned else { return };
+        let backend = assigned.backend;
+        let handed_on = match crew.door.refusal_for_queued() {
             Some(refusal) => {
                 let end = End::error(refusal.kind);
-                answer_error(&door.to_writer, tally, &job, refusal.reason, end);
+                let job = &assigned.job;
+                answer_error(
+                    &crew.door.to_writer,
+                    &crew.tally,
+                    job,
+                    refusal.reason,
+                    end,
+                    None,
+                );
+                false
             }
-            None => answer(&mut client, &job, &door.to_writer, tally),
+            None => answer(&mut client, assigned, crew),
+        };
+        crew.pool.finished(backend);
+        if !handed_on {
+            crew.door.end();
         }
-        door.end();
     }
 }
 
-/// Runs one job to the end and sends every frame of its answer. The answer
-/// is counted before its last frame goes out, so that whoever sees the
-/// end (the buyer, a test) finds it in the ledger and the metrics.
-fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>, tally: &Tally) {
+/// Whether a failure may be retried on another backend: the buyer has seen
+/// nothing, and another Ollama may well answer (this one could not be
+/// reached or broke the connection, failed on its side, lacks the model,
+/// or sent no first line in time).
+fn fails_over(error: &OllamaError) -> bool {
+    match error {
+        OllamaError::Unreachable { .. }
+        | OllamaError::ModelMissing { .. }
+        | OllamaError::Truncated(_)
+        | OllamaError::NoFirstLine(_) => true,
+        OllamaError::Http { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+/// Whether a failed attempt goes to another backend: there are several,
+/// this was the first try, the buyer has seen nothing, and the failure is
+/// one another backend may not have.
+fn may_fail_over(
+    crew: &Crew,
+    progress: &Progress,
+    first_failure: Option<&Failure>,
+    error: &OllamaError,
+) -> bool {
+    crew.backends.list().len() > 1
+        && first_failure.is_none()
+        && progress.pieces == 0
+        && fails_over(error)
+}
+
+/// Runs a request on its backend and sends every frame of its answer; or,
+/// when it failed before its first piece in a way another backend may not
+/// (see [`fails_over`]), hands it back to the pool for one more try and
+/// returns true (nothing was sent, the request is still open). The
+/// answer is counted before its last frame goes out, so that whoever sees
+/// the end (the buyer, a test) finds it in the ledger and the metrics.
+fn answer(client: &mut OllamaClient, assigned: Assigned, crew: &Crew) -> bool {
+    let Assigned {
+        mut job,
+        backend: index,
+        first_failure,
+    } = assigned;
+    let (out, tally) = (&crew.door.to_writer, &crew.tally);
+    let backend = crew.backends.get(index);
     tally.metrics.request_started();
+    let started = job.received.elapsed();
     let mut progress = Progress::default();
     let mut whole = String::new();
     let result = client.generate(&job.prompt, &mut |piece| {
@@ -547,16 +535,62 @@ fn answer(client: &mut OllamaClient, job: &Job, out: &Sender<ToWriter>, tally: &
         // The piece Ollama's line was parsed into goes on as it is: the
         // hottest path in the program copies nothing here.
         if job.stream {
-            send(out, job, FrameKind::Piece, piece);
+            send(out, &job, FrameKind::Piece, piece);
         } else {
             whole.push_str(&piece);
         }
     });
+    tally.metrics.request_finished();
+    crew.backends
+        .attempt_ended(index, result.as_ref().map(drop));
+    if let (Some(backend), Some(first)) = (backend, progress.first_piece) {
+        backend.saw_first_piece(first.saturating_sub(started));
+    }
+    let result = match result {
+        Err(error) if may_fail_over(crew, &progress, first_failure.as_ref(), &error) => {
+            let said = format!(
+                "request {} failed on {} before its first piece ({error})",
+                job.message_id.as_json(),
+                backend.map_or("?", |b| b.name.as_str())
+            );
+            let target = log_target(&job);
+            job.failed_over = true;
+            let failure = Failure {
+                backend: index,
+                error,
+            };
+            match crew.pool.retry(job, failure) {
+                None => {
+                    log::warn!(target: target, "{said}; trying another backend");
+                    return true;
+                }
+                Some((again, failure)) => {
+                    job = again;
+                    job.failed_over = false;
+                    Err(failure.error)
+                }
+            }
+        }
+        other => other,
+    };
+    finish(&job, result, progress, whole, out, tally, backend);
+    false
+}
+
+/// Counts a request that ran to its end and sends its last frames.
+fn finish(
+    job: &Job,
+    result: Result<Stats, OllamaError>,
+    progress: Progress,
+    whole: String,
+    out: &Sender<ToWriter>,
+    tally: &Tally,
+    backend: Option<&Backend>,
+) {
     let elapsed = job.received.elapsed();
     let pieces = progress.pieces;
     let end = result.as_ref().map_or_else(End::of, |_| End::OK);
-    tally.answered(job, end, &progress, result.as_ref().ok());
-    tally.metrics.request_finished();
+    tally.answered(job, end, &progress, result.as_ref().ok(), backend);
     match &result {
         Ok(stats) => {
             log_success(job, pieces, elapsed, stats);
@@ -776,27 +810,32 @@ mod tests {
         );
     }
 
-    /// A dispatcher with a queue but no worker, and the writer's inbox.
-    fn idle_relay() -> (Relay, Receiver<Job>, Receiver<ToWriter>) {
+    /// A dispatcher with one backend of one slot, a line of 3 but no
+    /// worker, and the writer's inbox.
+    fn idle_relay() -> (Relay, Receiver<Assigned>, Receiver<ToWriter>) {
         idle_relay_in(Lang::En)
     }
 
     /// The same, with buyers' error texts in `buyer_language`.
-    fn idle_relay_in(buyer_language: Lang) -> (Relay, Receiver<Job>, Receiver<ToWriter>) {
-        let (jobs, queue) = mpsc::sync_channel(4);
+    fn idle_relay_in(buyer_language: Lang) -> (Relay, Receiver<Assigned>, Receiver<ToWriter>) {
+        let (slot, queue) = mpsc::channel();
         let (to_writer, inbox) = mpsc::channel();
+        let door = Door::new(to_writer);
+        let tally = Tally {
+            books: Books::default(),
+            metrics: Metrics::new(),
+            model: "m".into(),
+        };
+        let backends = crate::backends::for_tests(&["http://127.0.0.1:1"], 3);
+        let pool = Pool::new(backends, vec![slot], 3, Arc::clone(&door), tally.clone());
         let dispatcher = Dispatcher {
-            jobs,
+            pool,
             default_stream: true,
             buyer_language,
             max_prompt_chars: 8,
             next_request: Arc::new(AtomicU64::new(1)),
-            door: Door::new(to_writer),
-            tally: Tally {
-                books: Books::default(),
-                metrics: Metrics::new(),
-                model: "m".into(),
-            },
+            door,
+            tally,
         };
         let relay = Relay {
             dispatcher,

@@ -1,0 +1,669 @@
+//! The Ollama backends this box sells from, and what it knows of each:
+//! whether it can serve, how busy it is, how fast it starts answering.
+//!
+//! One backend is the original client's single Ollama (`ollama_host`,
+//! `ollama_port`); `ollama_hosts` lists several. Each [`Backend`] keeps its
+//! state in atomics that the relay's pool reads when it chooses where a
+//! request goes (under the pool's lock, never per piece), and its health
+//! details under a small lock of its own.
+//!
+//! Health comes from two places. Every attempt on a backend ends in
+//! [`Backends::attempt_ended`]: a backend that cannot be reached, answers
+//! 5xx or no longer has the model is set aside (down) while another
+//! backend can serve. The last one that can serve is held to the original
+//! rules, since setting it aside takes the box off the market: down after
+//! `ollama_down_after` requests in a row could not reach it, or at once
+//! when the model is gone, never for a 5xx (Ollama answered; its error
+//! goes to the buyer), and never without a hub to step back from (test
+//! mode). And the probes: a down backend is asked (`GET /api/version`, then
+//! `/api/tags` for the model) by the `prober` thread, every
+//! `ollama_probe_secs`, doubling up to a minute while other backends serve
+//! (and every `ollama_probe_secs` while none does: then coming back fast is
+//! what matters). One that answers and has the model is warmed up (an empty
+//! generate, with `warm_up`) and then marked up. The prober sleeps without
+//! a timeout while every backend is up.
+//!
+//! Whoever must act on a change (the relay's pool, to place waiting
+//! requests; `availability`, to step back from the hub when none is left)
+//! registers a [`Watcher`] and is told after the change, with no lock
+//! held. This module knows neither the relay nor the hub.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::ollama::{self, OllamaError, OllamaTarget};
+
+/// How long one probe request may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest wait between two probes of a backend set aside while
+/// others serve (unless `ollama_probe_secs` is longer).
+const PROBE_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// A backend's state, as the choice reads it.
+const UNKNOWN: u8 = 0;
+const UP: u8 = 1;
+const DOWN: u8 = 2;
+
+/// What the owner set about health and warming up.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Requests in a row that cannot reach the last backend up before it
+    /// is set aside (and the box steps back).
+    pub down_after: usize,
+    /// How often to ask a backend that is down (the first wait).
+    pub probe_every: Duration,
+    /// Load the model on a backend before it takes buyers.
+    pub warm_up: bool,
+    /// Whether there is a hub to step back from: without one (test mode)
+    /// the last backend that can serve is never set aside.
+    pub has_hub: bool,
+}
+
+/// Told after a backend went down or came up (no lock held).
+pub trait Watcher: Send + Sync {
+    fn backends_changed(&self);
+}
+
+/// Why a backend cannot serve.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Down {
+    /// Since the first failure of this spell.
+    pub since: SystemTime,
+    /// The latest reason, in English, naming the backend when there are
+    /// several.
+    pub error: String,
+    pub model_missing: bool,
+}
+
+/// A backend as `--status` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendStatus {
+    pub name: String,
+    pub base_url: String,
+    /// `None`: not asked yet (test mode, or before the first look).
+    pub health: Option<Result<(), Down>>,
+    pub running: usize,
+    pub max_parallel: usize,
+}
+
+/// One Ollama this box sends requests to.
+pub struct Backend {
+    pub name: String,
+    /// Where it is and what to ask it (the model and options are the
+    /// owner's, the same for every backend).
+    pub target: OllamaTarget,
+    /// Requests it runs at once.
+    pub max_parallel: usize,
+    state: AtomicU8,
+    /// Requests running on it now, kept by the relay's pool.
+    running: AtomicUsize,
+    /// The recent time to first piece in microseconds (a moving average);
+    /// 0 before the first.
+    first_piece_us: AtomicU64,
+    health: Mutex<Health>,
+}
+
+#[derive(Default)]
+struct Health {
+    down: Option<Down>,
+    unreachable_in_a_row: usize,
+    /// Probes that failed since it went down.
+    failed_probes: u32,
+    /// When to ask it next, while it is down.
+    next_probe: Option<Instant>,
+}
+
+impl Backend {
+    pub fn new(name: String, target: OllamaTarget, max_parallel: usize) -> Backend {
+        Backend {
+            name,
+            target,
+            max_parallel: max_parallel.max(1),
+            state: AtomicU8::new(UNKNOWN),
+            running: AtomicUsize::new(0),
+            first_piece_us: AtomicU64::new(0),
+            health: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Not known to be down: up, or not asked yet.
+    pub fn can_serve(&self) -> bool {
+        self.state.load(Relaxed) != DOWN
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.state.load(Relaxed) == UP
+    }
+
+    pub fn running(&self) -> usize {
+        self.running.load(Relaxed)
+    }
+
+    /// Kept by the pool, under its lock.
+    pub fn set_running(&self, running: usize) {
+        self.running.store(running, Relaxed);
+    }
+
+    /// The recent time to first piece; `None` before the first answer.
+    pub fn first_piece(&self) -> Option<Duration> {
+        match self.first_piece_us.load(Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
+
+    /// Adds one answer's time to first piece to the moving average (each
+    /// new one counts a quarter), once per answer.
+    pub fn saw_first_piece(&self, took: Duration) {
+        let new = (took.as_micros() as u64).max(1);
+        let old = self.first_piece_us.load(Relaxed);
+        let average = match old {
+            0 => new,
+            old => (old * 3 + new) / 4,
+        };
+        self.first_piece_us.store(average.max(1), Relaxed);
+    }
+}
+
+/// Every backend, their health, and the prober that brings them back.
+pub struct Backends {
+    list: Vec<Backend>,
+    policy: Policy,
+    watchers: Mutex<Vec<Arc<dyn Watcher>>>,
+    /// Wakes the prober when a backend goes down (or the process stops).
+    prober: Condvar,
+    prober_lock: Mutex<()>,
+    /// Set once the prober thread runs.
+    prober_started: AtomicBool,
+}
+
+impl Backends {
+    pub fn new(list: Vec<Backend>, policy: Policy) -> Arc<Backends> {
+        Arc::new(Backends {
+            list,
+            policy,
+            watchers: Mutex::default(),
+            prober: Condvar::new(),
+            prober_lock: Mutex::new(()),
+            prober_started: AtomicBool::new(false),
+        })
+    }
+
+    pub fn list(&self) -> &[Backend] {
+        &self.list
+    }
+
+    pub fn get(&self, index: usize) -> Option<&Backend> {
+        self.list.get(index)
+    }
+
+    /// Registers someone to tell about changes.
+    pub fn watch(&self, watcher: Arc<dyn Watcher>) {
+        self.watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(watcher);
+    }
+
+    fn tell_watchers(&self) {
+        let watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        let watchers: Vec<_> = watchers.iter().cloned().collect();
+        for watcher in watchers {
+            watcher.backends_changed();
+        }
+    }
+
+    /// Whether some backend is up (asked, and answering with the model).
+    pub fn any_up(&self) -> bool {
+        self.list.iter().any(Backend::is_up)
+    }
+
+    /// Whether some backend is not known to be down.
+    pub fn any_can_serve(&self) -> bool {
+        self.list.iter().any(Backend::can_serve)
+    }
+
+    /// Whether some backend has not been asked yet.
+    pub fn any_unknown(&self) -> bool {
+        self.list.iter().any(|b| b.state.load(Relaxed) == UNKNOWN)
+    }
+
+    /// Why no backend can serve, for the log and the ledger: the one
+    /// backend's reason, or each one's. `None` while one can.
+    pub fn why_none_serves(&self) -> Option<Down> {
+        if self.any_can_serve() {
+            return None;
+        }
+        let downs: Vec<Down> = self
+            .list
+            .iter()
+            .filter_map(|b| b.lock().down.clone())
+            .collect();
+        match downs.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            several => Some(Down {
+                since: several
+                    .iter()
+                    .map(|d| d.since)
+                    .min()
+                    .unwrap_or_else(SystemTime::now),
+                error: format!(
+                    "no Ollama backend can serve ({})",
+                    several
+                        .iter()
+                        .map(|d| d.error.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                model_missing: several.iter().all(|d| d.model_missing),
+            }),
+        }
+    }
+
+    /// Every backend for `--status`.
+    pub fn statuses(&self) -> Vec<BackendStatus> {
+        let status = |backend: &Backend| {
+            let health = match backend.state.load(Relaxed) {
+                UNKNOWN => None,
+                UP => Some(Ok(())),
+                _ => backend.lock().down.clone().map(Err),
+            };
+            BackendStatus {
+                name: backend.name.clone(),
+                base_url: backend.target.base_url.clone(),
+                health,
+                running: backend.running(),
+                max_parallel: backend.max_parallel,
+            }
+        };
+        self.list.iter().map(status).collect()
+    }
+
+    /// "Ollama", or "Ollama backend NAME" when there are several.
+    fn who(&self, backend: &Backend) -> String {
+        match self.list.len() {
+            1 => "Ollama".into(),
+            _ => format!("Ollama backend {}", backend.name),
+        }
+    }
+
+    /// Whether a backend other than `index` can serve.
+    fn others_can_serve(&self, index: usize) -> bool {
+        let others = self.list.iter().enumerate().filter(|(i, _)| *i != index);
+        others.map(|(_, b)| b).any(Backend::can_serve)
+    }
+
+    /// How an attempt on backend `index` ended; see the module comment
+    /// for what sets a backend aside.
+    pub fn attempt_ended(&self, index: usize, result: Result<(), &OllamaError>) {
+        let Some(backend) = self.list.get(index) else {
+            return;
+        };
+        if backend.state.load(Relaxed) == DOWN {
+            // Finished while set aside: the probes tell from now on.
+            return;
+        }
+        let others = self.others_can_serve(index);
+        let Some((error, model_missing)) = self.verdict(backend, result, others) else {
+            return;
+        };
+        // Without a hub (test mode) there is nothing to step back from:
+        // the last backend that can serve stays, and its buyers get
+        // Ollama's own errors, as with one Ollama.
+        if others || self.policy.has_hub {
+            self.went_down(index, error, model_missing, true);
+        }
+    }
+
+    /// Whether an attempt's end sets `backend` aside, and why (with
+    /// whether the model is missing); `others`: whether another backend
+    /// can serve.
+    fn verdict(
+        &self,
+        backend: &Backend,
+        result: Result<(), &OllamaError>,
+        others: bool,
+    ) -> Option<(String, bool)> {
+        let who = self.who(backend);
+        match result {
+            Ok(()) => {
+                self.came_up(backend, false);
+                None
+            }
+            Err(OllamaError::Unreachable { source, .. }) => {
+                let in_a_row = {
+                    let mut health = backend.lock();
+                    health.unreachable_in_a_row += 1;
+                    health.unreachable_in_a_row
+                };
+                match (others, in_a_row >= self.policy.down_after) {
+                    (true, _) => Some((format!("{who} does not answer: {source}"), false)),
+                    (false, true) => Some((
+                        format!("{in_a_row} requests in a row could not reach {who}"),
+                        false,
+                    )),
+                    (false, false) => None,
+                }
+            }
+            Err(OllamaError::ModelMissing { model }) => {
+                Some((format!("{who} does not have the model {model}"), true))
+            }
+            Err(OllamaError::Http { status, .. }) if *status >= 500 => {
+                // Ollama answered; the last one up keeps serving, its
+                // error goes to the buyer.
+                backend.lock().unreachable_in_a_row = 0;
+                others.then(|| (format!("{who} answered HTTP {status}"), false))
+            }
+            Err(OllamaError::Http { .. } | OllamaError::InStream { .. }) => {
+                // Ollama answered, with an error of its own.
+                backend.lock().unreachable_in_a_row = 0;
+                None
+            }
+            // Timeouts, cuts and shutdown say nothing about its health.
+            Err(_) => None,
+        }
+    }
+
+    /// Sets backend `index` aside; the first time in a spell, says so at
+    /// WARN with what the owner can do, and wakes the prober.
+    fn went_down(&self, index: usize, error: String, model_missing: bool, from_answer: bool) {
+        let Some(backend) = self.list.get(index) else {
+            return;
+        };
+        let first = {
+            let mut health = backend.lock();
+            let first = health.down.is_none();
+            let since = health
+                .down
+                .as_ref()
+                .map_or_else(SystemTime::now, |d| d.since);
+            health.down = Some(Down {
+                since,
+                error: error.clone(),
+                model_missing,
+            });
+            if first {
+                health.failed_probes = 0;
+                health.next_probe = Some(Instant::now() + self.policy.probe_every);
+            }
+            backend.state.store(DOWN, Relaxed);
+            first
+        };
+        if !first {
+            return;
+        }
+        let fix = match model_missing {
+            true => format!(" (install it: ollama pull {})", backend.target.model),
+            false => String::new(),
+        };
+        let meanwhile = match (self.any_can_serve(), from_answer) {
+            (true, _) => "the other backends serve meanwhile",
+            (false, true) => "stepping back from the hub until it does",
+            (false, false) => "not connecting to the hub until it does",
+        };
+        let every = self.policy.probe_every.as_secs_f64();
+        // Told first: once the log says so, the metrics and the door do.
+        self.wake_prober();
+        self.tell_watchers();
+        log::warn!("{error}{fix}; {meanwhile}, asking every {every} s");
+    }
+
+    /// Marks backend `index` up; logs it once when it had been down.
+    /// `tell` wakes the watchers (not needed for an answer on a backend
+    /// that could already serve).
+    fn came_up(&self, backend: &Backend, tell: bool) {
+        let was = backend.state.swap(UP, Relaxed);
+        let was_down = {
+            let mut health = backend.lock();
+            health.unreachable_in_a_row = 0;
+            health.down.take().is_some()
+        };
+        if tell || was == DOWN {
+            self.tell_watchers();
+        }
+        if was_down {
+            log::info!(
+                "{} answers again and has {}",
+                self.who(backend),
+                backend.target.model
+            );
+        }
+    }
+
+    /// Asks a backend whether it answers and has the model.
+    fn probe(&self, backend: &Backend) -> Result<(), (String, bool)> {
+        let target = &backend.target;
+        let unreachable =
+            |e: ollama::ApiError| (format!("{} does not answer: {e}", self.who(backend)), false);
+        ollama::version(&target.base_url, &target.roots, PROBE_TIMEOUT).map_err(unreachable)?;
+        let installed = ollama::installed_models(&target.base_url, &target.roots, PROBE_TIMEOUT)
+            .map_err(unreachable)?;
+        match ollama::is_installed(&target.model, &installed) {
+            true => Ok(()),
+            false => Err((
+                format!(
+                    "{} does not have the model {}",
+                    self.who(backend),
+                    target.model
+                ),
+                true,
+            )),
+        }
+    }
+
+    /// Loads the model on a backend (with `warm_up`); the load time, logged.
+    fn warm_up(&self, backend: &Backend) -> Option<Duration> {
+        if !self.policy.warm_up {
+            return None;
+        }
+        let target = &backend.target;
+        let on = match self.list.len() {
+            1 => String::new(),
+            _ => format!(" on {}", backend.name),
+        };
+        let loaded = ollama::load_model(
+            &target.base_url,
+            &target.roots,
+            &target.model,
+            target.keep_alive.as_ref(),
+            target.load_timeout,
+        );
+        match loaded {
+            Ok(took) => {
+                log::info!(
+                    "warm-up: model {}{on} loaded in {:.2} s",
+                    target.model,
+                    took.as_secs_f64()
+                );
+                Some(took)
+            }
+            Err(e) => {
+                // Buyers will tell whether it matters; the probe said it
+                // answers and has the model.
+                log::warn!("warm-up: model {}{on} did not load: {e}", target.model);
+                None
+            }
+        }
+    }
+
+    /// Probes backend `index`, warms it up when it answers (`warm`), and
+    /// marks it up or down. Returns the warm-up's load time.
+    fn look_at(&self, index: usize, warm: bool) -> Option<Duration> {
+        let backend = self.list.get(index)?;
+        match self.probe(backend) {
+            Ok(()) => {
+                let took = if warm { self.warm_up(backend) } else { None };
+                self.came_up(backend, true);
+                took
+            }
+            Err((error, model_missing)) => {
+                self.went_down(index, error, model_missing, false);
+                None
+            }
+        }
+    }
+
+    /// The first look at every backend not asked yet (at start, before
+    /// the hub is told this box serves): probes them (at once, when there
+    /// are several), and warms up those that answer when `warm`. Returns
+    /// the longest warm-up's load time.
+    pub fn first_look(&self, warm: bool) -> Option<Duration> {
+        let unknown: Vec<usize> = (0..self.list.len())
+            .filter(|i| self.list[*i].state.load(Relaxed) == UNKNOWN)
+            .collect();
+        let took: Vec<Option<Duration>> = match unknown.as_slice() {
+            [one] => vec![self.look_at(*one, warm)],
+            several => thread::scope(|scope| {
+                let looks: Vec<_> = several
+                    .iter()
+                    .map(|&i| scope.spawn(move || self.look_at(i, warm)))
+                    .collect();
+                looks.into_iter().map(|l| l.join().ok().flatten()).collect()
+            }),
+        };
+        took.into_iter().flatten().max()
+    }
+
+    /// Starts the `prober` thread, once.
+    pub fn start_prober(self: &Arc<Backends>) -> std::io::Result<()> {
+        if self.prober_started.swap(true, Relaxed) {
+            return Ok(());
+        }
+        let backends = Arc::clone(self);
+        thread::Builder::new()
+            .name("prober".into())
+            .spawn(move || backends.probe_forever())
+            .map(drop)
+    }
+
+    fn wake_prober(&self) {
+        let _guard = self.prober_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.prober.notify_all();
+    }
+
+    /// The prober's loop: sleeps until the next probe is due (without a
+    /// timeout while nothing is down), then asks the backends whose turn
+    /// it is.
+    fn probe_forever(&self) {
+        loop {
+            let due = {
+                let guard = self.prober_lock.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                let next = self.next_probe();
+                match next {
+                    None => {
+                        drop(self.prober.wait(guard));
+                        continue;
+                    }
+                    Some(at) if at > now => {
+                        drop(self.prober.wait_timeout(guard, at - now));
+                        continue;
+                    }
+                    Some(_) => self.due_now(now),
+                }
+            };
+            for index in due {
+                self.probe_due(index);
+            }
+        }
+    }
+
+    /// The earliest probe due among the backends that are down.
+    fn next_probe(&self) -> Option<Instant> {
+        let down = self.list.iter().filter(|b| !b.can_serve());
+        down.filter_map(|b| b.lock().next_probe).min()
+    }
+
+    fn due_now(&self, now: Instant) -> Vec<usize> {
+        let due = |i: &usize| {
+            let backend = &self.list[*i];
+            !backend.can_serve() && backend.lock().next_probe.is_some_and(|at| at <= now)
+        };
+        (0..self.list.len()).filter(due).collect()
+    }
+
+    /// Probes one backend whose turn it is; on failure, schedules the next
+    /// probe (see [`probe_delay`]).
+    fn probe_due(&self, index: usize) {
+        self.look_at(index, true);
+        let Some(backend) = self.list.get(index) else {
+            return;
+        };
+        let others_serve = self.others_can_serve(index);
+        let mut health = backend.lock();
+        if health.down.is_none() {
+            return;
+        }
+        health.failed_probes = health.failed_probes.saturating_add(1);
+        let delay = probe_delay(self.policy.probe_every, health.failed_probes, others_serve);
+        health.next_probe = Some(Instant::now() + delay);
+    }
+}
+
+/// The wait before the next probe of a backend after `failed` probes in a
+/// row: `every` while no other backend serves (coming back fast is what
+/// matters then), else `every` doubled per failure, up to a minute (or
+/// `every`, when that is longer).
+fn probe_delay(every: Duration, failed: u32, others_serve: bool) -> Duration {
+    if !others_serve {
+        return every;
+    }
+    let cap = PROBE_BACKOFF_MAX.max(every);
+    let factor = 1u32 << failed.min(16);
+    every.saturating_mul(factor).min(cap)
+}
+
+/// Backends at `urls` for unit tests elsewhere: one slot each, never
+/// probed, stepping back like a box with a hub.
+#[cfg(test)]
+pub fn for_tests(urls: &[&str], down_after: usize) -> Arc<Backends> {
+    let backend = |url: &&str| {
+        let target = OllamaTarget {
+            base_url: url.to_string(),
+            roots: ollama::roots(&[]),
+            model: "llama3.2".into(),
+            keep_alive: None,
+            options: Default::default(),
+            load_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+            max_line_bytes: 1024,
+            max_answer_tokens: 0,
+            max_answer_time: Duration::ZERO,
+        };
+        let name = url.split_once("://").map_or(*url, |(_, rest)| rest);
+        Backend::new(name.into(), target, 1)
+    };
+    let policy = Policy {
+        down_after,
+        probe_every: Duration::from_secs(3600),
+        warm_up: false,
+        has_hub: true,
+    };
+    Backends::new(urls.iter().map(backend).collect(), policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_back_off_only_while_others_serve() {
+        let every = Duration::from_secs(10);
+        assert_eq!(probe_delay(every, 1, false), every);
+        assert_eq!(probe_delay(every, 9, false), every);
+        assert_eq!(probe_delay(every, 1, true), Duration::from_secs(20));
+        assert_eq!(probe_delay(every, 2, true), Duration::from_secs(40));
+        assert_eq!(probe_delay(every, 3, true), Duration::from_secs(60));
+        assert_eq!(probe_delay(every, 40, true), Duration::from_secs(60));
+        let long = Duration::from_secs(300);
+        assert_eq!(probe_delay(long, 3, true), long, "never below the owner's");
+    }
+}

@@ -1,0 +1,367 @@
+//! Where an accepted request runs: the one waiting line (`queue_size`)
+//! and each backend's slots (its `max_parallel` workers).
+//!
+//! [`Pool::submit`] sends a request straight to the workers of the backend
+//! [`choose`] picks: one that can serve, with a free slot, the fewest
+//! requests running (ties: the lowest recent time to first piece, then the
+//! listed order). When every backend that can serve is full it waits in
+//! line; when the line is full too the buyer gets `Error: busy`. A slot
+//! that frees ([`Pool::finished`]) or a backend that comes back (the pool
+//! watches the `Backends`) takes the first waiting request it may run.
+//!
+//! A request that failed on one backend before its buyer saw any text is
+//! handed back once ([`Pool::retry`]) and goes to another backend that can
+//! serve, first in line when all are full; with no other backend left, or
+//! when the other ones go down while it waits, its buyer gets the first
+//! error after all. When no backend can serve at all, waiting requests get
+//! that reason at once rather than wait for a backend that may not come
+//! back (the box then steps back from the hub, in `availability`).
+//!
+//! Each backend's workers read their own channel; the pool keeps the
+//! count of what runs where under its lock, taken once when a request is
+//! placed and once when it ends, never per piece.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{answer_error, Door, End, Job, Tally};
+use crate::backends::{Backends, Watcher};
+use crate::ollama::OllamaError;
+use crate::text::{errors, Text};
+
+/// A request given to a backend's workers.
+pub struct Assigned {
+    pub job: Job,
+    pub backend: usize,
+    /// The failure on the first backend, when this is the retry.
+    pub first_failure: Option<Failure>,
+}
+
+/// A failed attempt: where, and why.
+pub struct Failure {
+    pub backend: usize,
+    pub error: OllamaError,
+}
+
+/// Why a request could not be placed.
+pub enum Unplaced {
+    /// Every backend and the line are full.
+    Full(Job),
+    /// No backend can serve.
+    NoBackend(Job),
+}
+
+/// A backend as the choice sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    pub can_serve: bool,
+    pub running: usize,
+    pub max_parallel: usize,
+    /// The recent time to first piece in microseconds; 0 when unknown
+    /// (tried first among equals, so that it gets known).
+    pub first_piece_us: u64,
+}
+
+/// The backend for a request: one that can serve and has a free slot,
+/// with the fewest running, then the lowest time to first piece, then
+/// the first listed; never `avoid`.
+pub fn choose(candidates: &[Candidate], avoid: Option<usize>) -> Option<usize> {
+    let free = |(i, c): &(usize, &Candidate)| {
+        Some(*i) != avoid && c.can_serve && c.running < c.max_parallel
+    };
+    let best = candidates.iter().enumerate().filter(free);
+    best.min_by_key(|(i, c)| (c.running, c.first_piece_us, *i))
+        .map(|(i, _)| i)
+}
+
+struct Waiting {
+    job: Job,
+    first_failure: Option<Failure>,
+}
+
+impl Waiting {
+    fn avoid(&self) -> Option<usize> {
+        self.first_failure.as_ref().map(|f| f.backend)
+    }
+}
+
+/// What the lock guards.
+struct Line {
+    waiting: VecDeque<Waiting>,
+    running: Vec<usize>,
+}
+
+pub struct Pool {
+    line: Mutex<Line>,
+    backends: Arc<Backends>,
+    /// Each backend's workers' channel.
+    slots: Vec<Sender<Assigned>>,
+    queue_size: usize,
+    door: Arc<Door>,
+    tally: Tally,
+}
+
+/// A request that can run nowhere, and what its buyer is told.
+struct Stranded {
+    job: Job,
+    reason: Text,
+    end: End,
+    /// The backend it failed on, for its record.
+    backend: Option<usize>,
+}
+
+impl Pool {
+    pub fn new(
+        backends: Arc<Backends>,
+        slots: Vec<Sender<Assigned>>,
+        queue_size: usize,
+        door: Arc<Door>,
+        tally: Tally,
+    ) -> Arc<Pool> {
+        let running = vec![0; slots.len()];
+        let pool = Arc::new(Pool {
+            line: Mutex::new(Line {
+                waiting: VecDeque::new(),
+                running,
+            }),
+            backends: Arc::clone(&backends),
+            slots,
+            queue_size,
+            door,
+            tally,
+        });
+        backends.watch(pool.clone());
+        pool
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Line> {
+        self.line.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn candidates(&self, line: &Line) -> Vec<Candidate> {
+        let backends = self.backends.list().iter().zip(&line.running);
+        let candidate = |(backend, running): (&crate::backends::Backend, &usize)| Candidate {
+            can_serve: backend.can_serve(),
+            running: *running,
+            max_parallel: backend.max_parallel,
+            first_piece_us: backend.first_piece().map_or(0, |d| d.as_micros() as u64),
+        };
+        backends.map(candidate).collect()
+    }
+
+    /// Sends a request to backend `index`'s workers, counting it there.
+    fn start(&self, line: &mut Line, index: usize, job: Job, first_failure: Option<Failure>) {
+        line.running[index] += 1;
+        if let Some(backend) = self.backends.get(index) {
+            backend.set_running(line.running[index]);
+        }
+        let assigned = Assigned {
+            job,
+            backend: index,
+            first_failure,
+        };
+        // The workers live as long as the process; a send fails only when
+        // the one of that backend could not start, and then nothing runs.
+        if let Err(lost) = self.slots[index].send(assigned) {
+            let assigned = lost.0;
+            log::error!(
+                "request {} lost: no worker for backend {}",
+                assigned.job.message_id.as_json(),
+                index
+            );
+        }
+    }
+
+    /// Places a new request: on a backend now, in line, or not at all.
+    pub fn submit(&self, job: Job) -> Result<(), Unplaced> {
+        let mut line = self.lock();
+        let candidates = self.candidates(&line);
+        if !candidates.iter().any(|c| c.can_serve) {
+            return Err(Unplaced::NoBackend(job));
+        }
+        // Those in line first: a free slot goes to them.
+        if line.waiting.is_empty() {
+            if let Some(index) = choose(&candidates, None) {
+                self.start(&mut line, index, job, None);
+                return Ok(());
+            }
+        }
+        if line.waiting.len() >= self.queue_size {
+            return Err(Unplaced::Full(job));
+        }
+        line.waiting.push_back(Waiting {
+            job,
+            first_failure: None,
+        });
+        self.tally.metrics.queue_depth_add(1);
+        Ok(())
+    }
+
+    /// Hands back a request that failed on `failure.backend` before its
+    /// buyer saw anything, to run once more elsewhere; gives it back
+    /// (`Some`) when no other backend can serve.
+    pub fn retry(&self, job: Job, failure: Failure) -> Option<(Job, Failure)> {
+        let mut line = self.lock();
+        let candidates = self.candidates(&line);
+        let elsewhere = |(i, c): (usize, &Candidate)| i != failure.backend && c.can_serve;
+        if !candidates.iter().enumerate().any(elsewhere) {
+            return Some((job, failure));
+        }
+        match choose(&candidates, Some(failure.backend)) {
+            Some(index) => self.start(&mut line, index, job, Some(failure)),
+            None => {
+                // It has waited already: first in line.
+                line.waiting.push_front(Waiting {
+                    job,
+                    first_failure: Some(failure),
+                });
+                self.tally.metrics.queue_depth_add(1);
+            }
+        }
+        None
+    }
+
+    /// A request on backend `index` ended (answered or handed back): its
+    /// slot goes to the first waiting request that may use it.
+    pub fn finished(&self, index: usize) {
+        let stranded = {
+            let mut line = self.lock();
+            if let Some(running) = line.running.get_mut(index) {
+                *running = running.saturating_sub(1);
+                if let Some(backend) = self.backends.get(index) {
+                    backend.set_running(*running);
+                }
+            }
+            self.place_waiting(&mut line)
+        };
+        self.answer(stranded);
+    }
+
+    /// Starts every waiting request that has somewhere to go, and takes
+    /// out those that have nowhere left.
+    fn place_waiting(&self, line: &mut Line) -> Vec<Stranded> {
+        let mut stranded = Vec::new();
+        let mut kept = VecDeque::new();
+        while let Some(waiting) = line.waiting.pop_front() {
+            let candidates = self.candidates(line);
+            let avoid = waiting.avoid();
+            let can_serve = |(i, c): (usize, &Candidate)| Some(i) != avoid && c.can_serve;
+            if !candidates.iter().enumerate().any(can_serve) {
+                self.tally.metrics.queue_depth_add(-1);
+                stranded.push(self.strand(waiting));
+                continue;
+            }
+            match choose(&candidates, avoid) {
+                Some(index) => {
+                    self.tally.metrics.queue_depth_add(-1);
+                    self.start(line, index, waiting.job, waiting.first_failure);
+                }
+                None => kept.push_back(waiting),
+            }
+        }
+        line.waiting = kept;
+        stranded
+    }
+
+    /// A waiting request with nowhere to run: a retry gets its first
+    /// error, any other the reason no backend serves.
+    fn strand(&self, waiting: Waiting) -> Stranded {
+        if let Some(failure) = waiting.first_failure {
+            return Stranded {
+                job: waiting.job,
+                reason: failure.error.for_buyer(),
+                end: End::of(&failure.error),
+                backend: Some(failure.backend),
+            };
+        }
+        let (reason, kind) = self.why_none_serves();
+        Stranded {
+            job: waiting.job,
+            reason,
+            end: End::error(kind),
+            backend: None,
+        }
+    }
+
+    /// The buyer's text and the record's kind when no backend can serve.
+    pub fn why_none_serves(&self) -> (Text, &'static str) {
+        let model_missing = self
+            .backends
+            .why_none_serves()
+            .is_some_and(|down| down.model_missing);
+        match model_missing {
+            true => (
+                errors::buyer_model_missing(&self.tally.model),
+                "model_missing",
+            ),
+            false => (errors::buyer_ollama_unreachable(), "ollama_unreachable"),
+        }
+    }
+
+    /// Answers the stranded requests (outside the lock) and lets the door
+    /// know they ended.
+    fn answer(&self, stranded: Vec<Stranded>) {
+        for s in stranded {
+            log::warn!(
+                "request {} failed: {}",
+                s.job.message_id.as_json(),
+                s.reason.english()
+            );
+            let backend = s.backend.and_then(|i| self.backends.get(i));
+            answer_error(
+                &self.door.to_writer,
+                &self.tally,
+                &s.job,
+                s.reason,
+                s.end,
+                backend,
+            );
+            self.door.end();
+        }
+    }
+}
+
+/// A backend went down or came up: waiting requests may go there now,
+/// or have nowhere left to go.
+impl Watcher for Pool {
+    fn backends_changed(&self) {
+        let stranded = self.place_waiting(&mut self.lock());
+        self.answer(stranded);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(running: usize, max_parallel: usize, first_piece_us: u64) -> Candidate {
+        Candidate {
+            can_serve: true,
+            running,
+            max_parallel,
+            first_piece_us,
+        }
+    }
+
+    #[test]
+    fn the_choice_is_the_least_busy_then_the_fastest_then_the_first_listed() {
+        let c = candidate;
+        assert_eq!(choose(&[c(1, 2, 0), c(0, 2, 0), c(0, 2, 0)], None), Some(1));
+        assert_eq!(choose(&[c(1, 2, 5), c(1, 2, 3), c(1, 2, 4)], None), Some(1));
+        assert_eq!(choose(&[c(1, 2, 5), c(1, 2, 5)], None), Some(0));
+        // Fewest running, not the most room: 1 of 8 is busier than 0 of 1.
+        assert_eq!(choose(&[c(1, 8, 0), c(0, 1, 9)], None), Some(1));
+        assert_eq!(choose(&[c(2, 2, 0), c(4, 4, 0)], None), None, "all full");
+        assert_eq!(choose(&[c(2, 2, 0), c(3, 4, 9)], None), Some(1));
+        assert_eq!(choose(&[c(0, 2, 0), c(1, 2, 0)], Some(0)), Some(1));
+        assert_eq!(choose(&[c(0, 2, 0)], Some(0)), None);
+        let down = Candidate {
+            can_serve: false,
+            ..c(0, 2, 0)
+        };
+        assert_eq!(choose(&[down, c(1, 2, 0)], None), Some(1));
+        assert_eq!(choose(&[down], None), None);
+        assert_eq!(choose(&[], None), None);
+    }
+}
