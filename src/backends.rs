@@ -654,6 +654,182 @@ pub fn for_tests(urls: &[&str], down_after: usize) -> Arc<Backends> {
 mod tests {
     use super::*;
 
+
+    fn unreachable() -> OllamaError {
+        OllamaError::Unreachable {
+            url: "http://127.0.0.1:1".into(),
+            source: ureq::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
+        }
+    }
+
+    fn http(status: u16) -> OllamaError {
+        OllamaError::Http {
+            status,
+            message: String::new(),
+        }
+    }
+
+    fn missing() -> OllamaError {
+        OllamaError::ModelMissing {
+            model: "llama3.2".into(),
+        }
+    }
+
+    fn states(backends: &Backends) -> Vec<bool> {
+        backends.list().iter().map(Backend::can_serve).collect()
+    }
+
+    /// Counts the times watchers were told.
+    #[derive(Default)]
+    struct Told(AtomicUsize);
+
+    impl Watcher for Told {
+        fn backends_changed(&self) {
+            self.0.fetch_add(1, Relaxed);
+        }
+    }
+
+    #[test]
+    fn with_others_serving_one_failure_sets_a_backend_aside() {
+        for error in [unreachable(), http(500), http(503), missing()] {
+            let backends = for_tests(&["http://a:1", "http://b:1"], 3);
+            let told = Arc::new(Told::default());
+            backends.watch(told.clone());
+            backends.attempt_ended(0, Err(&error));
+            assert_eq!(states(&backends), [false, true], "{error}");
+            assert_eq!(told.0.load(Relaxed), 1);
+            let why = backends.statuses()[0].health.clone();
+            let Some(Err(down)) = why else {
+                panic!("{why:?}")
+            };
+            assert!(down.error.starts_with("Ollama backend a:1 "), "{}", down.error);
+            assert_eq!(down.model_missing, matches!(error, OllamaError::ModelMissing { .. }));
+            assert_eq!(backends.why_none_serves(), None, "b serves");
+        }
+    }
+
+    #[test]
+    fn what_ollama_answered_itself_or_a_timeout_sets_nothing_aside() {
+        let backends = for_tests(&["http://a:1", "http://b:1"], 3);
+        let quiet = [
+            http(400),
+            http(404),
+            OllamaError::InStream {
+                message: "x".into(),
+            },
+            OllamaError::NoFirstLine(Duration::from_secs(1)),
+            OllamaError::Stalled(Duration::from_secs(1)),
+            OllamaError::Truncated(None),
+            OllamaError::ShuttingDown,
+        ];
+        for error in &quiet {
+            backends.attempt_ended(0, Err(error));
+        }
+        assert_eq!(states(&backends), [true, true]);
+        assert_eq!(backends.statuses()[0].health, None, "not asked yet");
+        backends.attempt_ended(0, Ok(()));
+        assert_eq!(backends.statuses()[0].health, Some(Ok(())));
+        assert!(backends.any_up());
+        assert!(backends.any_unknown(), "b not asked yet");
+    }
+
+    #[test]
+    fn the_last_backend_serving_goes_only_after_down_after_in_a_row_or_its_model() {
+        let backends = for_tests(&["http://a:1", "http://b:1"], 3);
+        backends.attempt_ended(0, Err(&unreachable()));
+        assert_eq!(states(&backends), [false, true]);
+        // b is the last: two failures, an answer (starting over), a 500
+        // (Ollama answered: starting over, never aside), two more...
+        for result in [Err(unreachable()), Err(unreachable()), Ok(())] {
+            backends.attempt_ended(1, result.as_ref().map(|_| ()));
+        }
+        backends.attempt_ended(1, Err(&unreachable()));
+        backends.attempt_ended(1, Err(&http(500)));
+        backends.attempt_ended(1, Err(&unreachable()));
+        backends.attempt_ended(1, Err(&unreachable()));
+        assert_eq!(states(&backends), [false, true]);
+        backends.attempt_ended(1, Err(&unreachable()));
+        assert_eq!(states(&backends), [false, false]);
+        let none = backends.why_none_serves().expect("none serves");
+        assert!(none.error.starts_with("no Ollama backend can serve ("), "{}", none.error);
+        assert!(none.error.contains("3 requests in a row could not reach Ollama backend b:1"));
+        assert!(!none.model_missing);
+        // What ends while aside changes nothing.
+        backends.attempt_ended(1, Ok(()));
+        assert_eq!(states(&backends), [false, false]);
+
+        let one = for_tests(&["http://a:1"], 2);
+        one.attempt_ended(0, Err(&unreachable()));
+        assert_eq!(states(&one), [true]);
+        one.attempt_ended(0, Err(&unreachable()));
+        assert_eq!(states(&one), [false]);
+        let down = one.why_none_serves().expect("down");
+        assert_eq!(down.error, "2 requests in a row could not reach Ollama");
+
+        let gone = for_tests(&["http://a:1"], 3);
+        gone.attempt_ended(0, Err(&missing()));
+        let down = gone.why_none_serves().expect("down");
+        assert_eq!(down.error, "Ollama does not have the model llama3.2");
+        assert!(down.model_missing);
+    }
+
+    #[test]
+    fn without_a_hub_the_last_backend_is_never_set_aside() {
+        let mut list = Arc::try_unwrap(for_tests(&["http://a:1"], 1)).ok().unwrap();
+        list.policy.has_hub = false;
+        for error in [unreachable(), missing(), unreachable()] {
+            list.attempt_ended(0, Err(&error));
+        }
+        assert_eq!(states(&list), [true]);
+    }
+
+    #[test]
+    fn a_spell_down_keeps_its_start_and_takes_the_latest_reason() {
+        let backends = for_tests(&["http://a:1", "http://b:1"], 3);
+        backends.went_down(0, "first".into(), false, true);
+        let since = backends.list()[0].lock().down.as_ref().unwrap().since;
+        std::thread::sleep(Duration::from_millis(5));
+        backends.went_down(0, "second".into(), true, false);
+        let down = backends.list()[0].lock().down.clone().unwrap();
+        assert_eq!((down.since, down.error.as_str(), down.model_missing), (since, "second", true));
+        backends.came_up(&backends.list()[0], true);
+        assert_eq!(backends.statuses()[0].health, Some(Ok(())));
+    }
+
+    #[test]
+    fn the_time_to_first_piece_is_a_moving_average() {
+        let backends = for_tests(&["http://a:1"], 3);
+        let a = &backends.list()[0];
+        assert_eq!(a.first_piece(), None);
+        a.saw_first_piece(Duration::from_millis(400));
+        assert_eq!(a.first_piece(), Some(Duration::from_millis(400)));
+        a.saw_first_piece(Duration::from_millis(800));
+        assert_eq!(a.first_piece(), Some(Duration::from_millis(500)));
+        a.saw_first_piece(Duration::ZERO);
+        assert_eq!(a.first_piece(), Some(Duration::from_micros(375_000)));
+    }
+
+    #[test]
+    fn a_probe_that_finds_nothing_keeps_a_backend_down_and_backs_off() {
+        // Port 1 refuses at once; then `b` serves, so the next probe of `a`
+        // backs off: twice `ollama_probe_secs`.
+        let urls = ["http://127.0.0.1:1", "http://127.0.0.1:1/b"];
+        let mut backends = Arc::try_unwrap(for_tests(&urls, 3)).ok().unwrap();
+        backends.policy.probe_every = Duration::from_secs(10);
+        assert_eq!(backends.first_look(false), None);
+        assert_eq!(states(&backends), [false, false]);
+        backends.list()[1].state.store(UP, Relaxed);
+        let before = Instant::now();
+        backends.probe_due(0);
+        let health = backends.list()[0].lock();
+        assert_eq!(health.failed_probes, 1);
+        let next = health.next_probe.expect("scheduled");
+        let after = Instant::now();
+        assert!(next >= before + Duration::from_secs(20), "backed off");
+        assert!(next <= after + Duration::from_secs(20));
+        assert!(health.down.as_ref().unwrap().error.contains("does not answer"));
+    }
+
     #[test]
     fn probes_back_off_only_while_others_serve() {
         let every = Duration::from_secs(10);

@@ -334,6 +334,177 @@ impl Watcher for Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounting::Books;
+    use crate::backends::for_tests;
+    use crate::hub::ToWriter;
+    use crate::metrics::Metrics;
+    use crate::protocol::MessageId;
+    use crate::text::Lang;
+    use std::sync::mpsc::{self, Receiver};
+    use std::time::{Duration, Instant};
+
+    /// A pool over `n` backends of one slot each and a line of `queue`,
+    /// with no workers: each backend's channel, and the writer's inbox.
+    struct Rig {
+        pool: Arc<Pool>,
+        backends: Arc<Backends>,
+        slots: Vec<Receiver<Assigned>>,
+        door: Arc<Door>,
+        inbox: Receiver<ToWriter>,
+    }
+
+    fn rig(n: usize, queue: usize) -> Rig {
+        let urls: Vec<String> = (0..n).map(|i| format!("http://127.0.0.1:1/{i}")).collect();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let backends = for_tests(&urls, 3);
+        let (senders, slots): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel()).unzip();
+        let (to_writer, inbox) = mpsc::channel();
+        let door = Door::new(to_writer);
+        let tally = Tally {
+            books: Books::default(),
+            metrics: Metrics::new(),
+            model: "llama3.2".into(),
+        };
+        let pool = Pool::new(Arc::clone(&backends), senders, queue, Arc::clone(&door), tally);
+        Rig {
+            pool,
+            backends,
+            slots,
+            door,
+            inbox,
+        }
+    }
+
+    fn job(id: u64) -> Job {
+        Job {
+            request: id,
+            message_id: MessageId::from_raw(&id.to_string()).unwrap(),
+            prompt: "hi".into(),
+            stream: true,
+            received: Instant::now(),
+            language: Lang::En,
+            echo: None,
+            failed_over: false,
+        }
+    }
+
+    /// Which backend each channel got, as (backend, request) pairs.
+    fn given(rig: &Rig) -> Vec<(usize, u64)> {
+        let mut given = Vec::new();
+        for (index, slot) in rig.slots.iter().enumerate() {
+            for assigned in slot.try_iter() {
+                assert_eq!(assigned.backend, index);
+                given.push((index, assigned.job.request));
+            }
+        }
+        given.sort();
+        given
+    }
+
+    fn unreachable() -> OllamaError {
+        OllamaError::Unreachable {
+            url: "http://127.0.0.1:1".into(),
+            source: ureq::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
+        }
+    }
+
+    /// The frames' contents the writer got.
+    fn contents(inbox: &Receiver<ToWriter>) -> Vec<String> {
+        let frames = inbox.try_iter().filter_map(|message| match message {
+            ToWriter::Frame(frame) => Some(frame.content),
+            _ => None,
+        });
+        frames.collect()
+    }
+
+    #[test]
+    fn requests_fill_free_slots_then_the_line_then_are_busy() {
+        let rig = rig(2, 1);
+        assert!(rig.pool.submit(job(1)).is_ok());
+        assert!(rig.pool.submit(job(2)).is_ok());
+        assert_eq!(given(&rig), [(0, 1), (1, 2)]);
+        assert_eq!(rig.backends.list()[0].running(), 1);
+        assert!(rig.pool.submit(job(3)).is_ok(), "in line");
+        assert!(matches!(rig.pool.submit(job(4)), Err(Unplaced::Full(j)) if j.request == 4));
+        assert_eq!(rig.pool.tally.metrics.queue_depth(), 1);
+        rig.pool.finished(1);
+        assert_eq!(given(&rig), [(1, 3)], "the freed slot takes the first in line");
+        assert_eq!(rig.pool.tally.metrics.queue_depth(), 0);
+        rig.pool.finished(0);
+        assert_eq!(rig.backends.list()[0].running(), 0);
+        assert!(given(&rig).is_empty());
+    }
+
+    #[test]
+    fn a_retry_goes_elsewhere_first_in_line_or_back_when_no_other_can_serve() {
+        let rig = rig(2, 4);
+        assert!(rig.pool.submit(job(1)).is_ok());
+        assert!(rig.pool.submit(job(2)).is_ok());
+        assert!(rig.pool.submit(job(3)).is_ok(), "in line");
+        given(&rig);
+        // 1 failed on backend 0: backend 1 is full, so it waits first in line,
+        // ahead of 3, and never takes backend 0's slot.
+        let failure = Failure {
+            backend: 0,
+            error: unreachable(),
+        };
+        assert!(rig.pool.retry(job(1), failure).is_none());
+        rig.pool.finished(0);
+        assert_eq!(given(&rig), [(0, 3)], "backend 0 is not for the retry");
+        rig.pool.finished(1);
+        assert_eq!(given(&rig), [(1, 1)]);
+        // With no other backend serving, it comes back.
+        rig.backends.attempt_ended(1, Err(&unreachable()));
+        let failure = Failure {
+            backend: 0,
+            error: unreachable(),
+        };
+        let back = rig.pool.retry(job(5), failure);
+        assert!(matches!(back, Some((j, f)) if j.request == 5 && f.backend == 0));
+    }
+
+    #[test]
+    fn waiting_requests_with_nowhere_left_to_go_are_answered_at_once() {
+        let rig = rig(2, 4);
+        for id in 1..=2 {
+            assert!(rig.pool.submit(job(id)).is_ok());
+            assert!(rig.door.admit().is_ok());
+        }
+        given(&rig);
+        // A retry of a request that failed on 0 waits for 1, and 3 waits for
+        // anyone.
+        assert!(rig.door.admit().is_ok() && rig.door.admit().is_ok());
+        let failure = Failure {
+            backend: 0,
+            error: OllamaError::Http {
+                status: 500,
+                message: "boom".into(),
+            },
+        };
+        assert!(rig.pool.retry(job(7), failure).is_none());
+        assert!(rig.pool.submit(job(3)).is_ok());
+        // 1 goes down (the last but one serving: at once); the retry has
+        // nowhere left and gets its first error, 3 waits for backend 0.
+        rig.backends.attempt_ended(1, Err(&unreachable()));
+        assert_eq!(
+            contents(&rig.inbox),
+            ["Error: the owner's model server failed (HTTP 500)", ""]
+        );
+        // Backend 0 goes too (three in a row: the last one): 3 gets why.
+        for _ in 0..3 {
+            rig.backends.attempt_ended(0, Err(&unreachable()));
+        }
+        assert_eq!(
+            contents(&rig.inbox),
+            ["Error: the owner's model server is not reachable", ""]
+        );
+        assert_eq!(rig.pool.tally.metrics.queue_depth(), 0);
+        assert!(matches!(rig.pool.submit(job(9)), Err(Unplaced::NoBackend(_))));
+        assert!(!rig.door.wait_idle(Duration::ZERO), "1 and 2 still run");
+        rig.door.end();
+        rig.door.end();
+        assert!(rig.door.wait_idle(Duration::ZERO), "the stranded ones ended");
+    }
 
     fn candidate(running: usize, max_parallel: usize, first_piece_us: u64) -> Candidate {
         Candidate {
