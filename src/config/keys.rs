@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::backends::{self, HostEntry};
 use crate::secret::Token;
 use crate::text::config as text;
 use crate::text::{Lang, Text};
@@ -144,6 +145,17 @@ settings_table! {
         parse: port,
         show: ToString::to_string,
         doc: "Ollama's port",
+    }
+    // Several Ollama boxes; checked and turned into backends in `backends`.
+    ollama_hosts: Vec<HostEntry> {
+        key: "ollama_hosts",
+        default: Vec::new(),
+        parse: backends::parse_hosts,
+        show: |hosts| backends::show_hosts(hosts),
+        readme_default: "(empty: one Ollama, `ollama_host`/`ollama_port`)",
+        doc: "several Ollama backends, up to 16, used instead of `ollama_host`/`ollama_port`: \
+              each an address (`\"gpu2:11434\"`) or `{\"url\": ..., \"max_parallel\": N, \
+              \"name\": ...}` (see \"Several Ollama boxes\")",
     }
     stream_mode: bool {
         key: "stream_mode",
