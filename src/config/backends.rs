@@ -1,11 +1,12 @@
 //! The Ollama backends the client serves from: the `ollama_hosts` key as
 //! the owner wrote it ([`HostEntry`]), and the list the rest of the client
-//! uses ([`BackendSpec`], from [`Settings::backends`]).
+//! uses ([`BackendSpec`], from `Settings::backends`).
 //!
 //! Data flow: the config file's `ollama_hosts` passes [`parse_hosts`] (the
-//! key's check in the settings table) into `Settings::ollama_hosts`, kept
-//! as written; [`Settings::backends`] then turns each entry into a name, a
-//! base URL and a `max_parallel`. Without `ollama_hosts` the one backend is
+//! key's check in the settings table, `keys`) into `Settings::ollama_hosts`,
+//! kept as written; `Settings::backends` then asks [`specs`] to turn each
+//! entry into a name, a base URL and a `max_parallel`. This module knows
+//! nothing of `Settings` (the table uses it, not the other way round). Without `ollama_hosts` the one backend is
 //! `ollama_host`/`ollama_port` (which `OLLAMA_HOST` may fill in), exactly
 //! as before the key existed, so an original config file means one Ollama.
 //!
@@ -16,14 +17,16 @@
 //! becomes a Prometheus label value and appears in logs, so a given name
 //! is short and plain, and an address holds only the characters a URL may.
 //! Every check, the one on unique names included, happens while parsing,
-//! so that [`Settings::backends`] cannot fail.
+//! so that `Settings::backends` cannot fail.
 
 use serde_json::{Map, Value};
 
-use super::keys::{Expected, Settings};
 use crate::ollama;
 use crate::settings::ollama_host_from_env;
-use crate::text::config as text;
+use crate::text::{config as text, Text};
+
+/// What the key takes, when a value is refused (the table's `Expected`).
+type Expected = fn() -> Text;
 
 /// The most backends `ollama_hosts` may list.
 const MAX_HOSTS: usize = 16;
@@ -57,24 +60,29 @@ pub struct BackendSpec {
     pub max_parallel: usize,
 }
 
-impl Settings {
-    /// The backends to serve from, in the owner's order; never empty.
-    pub fn backends(&self) -> Vec<BackendSpec> {
-        if self.ollama_hosts.is_empty() {
-            let base_url = ollama::base_url(&self.ollama_host, self.ollama_port);
-            return vec![BackendSpec {
-                name: default_name(&base_url),
-                base_url,
-                max_parallel: self.max_parallel,
-            }];
-        }
-        let spec = |entry: &HostEntry| BackendSpec {
-            name: entry.backend_name(),
-            base_url: entry.base_url(),
-            max_parallel: entry.max_parallel.unwrap_or(self.max_parallel),
-        };
-        self.ollama_hosts.iter().map(spec).collect()
+/// The backends of `hosts` (entries that passed [`parse_hosts`]), or
+/// without any the one at `host` and `port`; never empty. `max_parallel`
+/// is the global one, for the entries that do not set their own.
+pub(super) fn specs(
+    hosts: &[HostEntry],
+    host: &str,
+    port: u16,
+    max_parallel: usize,
+) -> Vec<BackendSpec> {
+    if hosts.is_empty() {
+        let base_url = ollama::base_url(host, port);
+        return vec![BackendSpec {
+            name: default_name(&base_url),
+            base_url,
+            max_parallel,
+        }];
     }
+    let spec = |entry: &HostEntry| BackendSpec {
+        name: entry.backend_name(),
+        base_url: entry.base_url(),
+        max_parallel: entry.max_parallel.unwrap_or(max_parallel),
+    };
+    hosts.iter().map(spec).collect()
 }
 
 impl HostEntry {
@@ -248,7 +256,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::config::apply_key;
+    use crate::config::{apply_key, Settings};
 
     fn parsed(value: Value) -> Result<Settings, String> {
         let mut settings = Settings::default();

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::backends::{self, HostEntry};
+use super::backends::{self, BackendSpec, HostEntry};
 use crate::secret::Token;
 use crate::text::config as text;
 use crate::text::{Lang, Text};
@@ -419,6 +419,14 @@ impl Settings {
     /// this client does not know.
     pub fn display_value(&self, key: &str) -> String {
         find(key).map_or_else(String::new, |key| (key.show)(self))
+    }
+
+    /// The Ollama backends to serve from, in the owner's order; never
+    /// empty: `ollama_hosts`, or without it the one at `ollama_host` and
+    /// `ollama_port` (see `backends`).
+    pub fn backends(&self) -> Vec<BackendSpec> {
+        let (host, port) = (&self.ollama_host, self.ollama_port);
+        backends::specs(&self.ollama_hosts, host, port, self.max_parallel)
     }
 }
 
