@@ -168,14 +168,12 @@ fn run(
     let settings = &resolved.settings;
     let listed = !settings.ollama_hosts.is_empty();
     for backend in backends {
-        match listed {
-            false => backend_steps(&backend, settings, false, &mut report),
-            true => {
-                let name = backend.spec.name.clone();
-                let mut named = |step: Step| report(step.on(&name));
-                backend_steps(&backend, settings, true, &mut named);
-            }
-        }
+        // An entry of `ollama_hosts` names itself on each of its lines.
+        let mut report_backend = |step: Step| match listed {
+            true => report(step.on(&backend.spec.name)),
+            false => report(step),
+        };
+        backend_steps(&backend, settings, listed, &mut report_backend);
     }
     report(hub_step(hub));
     report(pause_step(&resolved.config_path));

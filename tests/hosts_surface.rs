@@ -415,3 +415,28 @@ fn check_without_ollama_hosts_asks_no_one_token_answer() {
     assert!(!out.stdout.contains("1-token"), "{}", out.stdout);
     assert!(one_token_requests(&ollama).is_empty());
 }
+
+#[test]
+fn check_of_an_https_backend_from_an_unknown_ca_points_at_its_entry_and_the_ca_file() {
+    let ca = TestCa::new("hosts-check-unknown");
+    let secure = Ollama::start_tls(&ca);
+    let hub = Hub::start(TOKEN);
+    let config = hosts_config(json!([{"url": secure.url(), "name": "secure"}]));
+    let out = check(&config, &hub, &[]);
+    assert_eq!(out.code(), Some(CHECK_FAILED), "{}", out.describe());
+    let lines = block(&out, "secure");
+    assert!(
+        lines[0].starts_with(&format!(
+            "[FAIL] secure: Ollama does not answer at {}: ",
+            secure.url()
+        )),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        fix_under(&out, lines[0]),
+        "fix: start Ollama there (ollama serve), or correct its address in ollama_hosts; \
+         if its https certificate is not trusted, give its CA certificate with --ca-file"
+    );
+    assert!(secure.wait_tls_failures(1, WAIT));
+}
