@@ -396,8 +396,9 @@ mod tests {
         );
         let russian = show_config_text(Lang::Ru, &resolved, &endpoint);
         assert!(
-            russian
-                .contains("\nсерверы Ollama   gpu1:11434 = http://gpu1:11434 (max_parallel 1)\n"),
+            russian.contains(
+                "\nсерверы Ollama   gpu1:11434 = http://gpu1:11434 (одновременно max_parallel 1)\n"
+            ),
             "{russian}"
         );
         assert!(

@@ -405,7 +405,7 @@ catalogue! {
     /// One of those backends: its name, its base URL, its `max_parallel`.
     show_backend(name, url, max_parallel) {
         en: "{name} = {url} (max_parallel {max_parallel})",
-        ru: "{name} = {url} (max_parallel {max_parallel})",
+        ru: "{name} = {url} (одновременно max_parallel {max_parallel})",
     }
     /// After the source of `ollama_host` and `ollama_port` when
     /// `ollama_hosts` replaces them.
