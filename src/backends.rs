@@ -654,7 +654,6 @@ pub fn for_tests(urls: &[&str], down_after: usize) -> Arc<Backends> {
 mod tests {
     use super::*;
 
-
     fn unreachable() -> OllamaError {
         OllamaError::Unreachable {
             url: "http://127.0.0.1:1".into(),
@@ -702,8 +701,15 @@ mod tests {
             let Some(Err(down)) = why else {
                 panic!("{why:?}")
             };
-            assert!(down.error.starts_with("Ollama backend a:1 "), "{}", down.error);
-            assert_eq!(down.model_missing, matches!(error, OllamaError::ModelMissing { .. }));
+            assert!(
+                down.error.starts_with("Ollama backend a:1 "),
+                "{}",
+                down.error
+            );
+            assert_eq!(
+                down.model_missing,
+                matches!(error, OllamaError::ModelMissing { .. })
+            );
             assert_eq!(backends.why_none_serves(), None, "b serves");
         }
     }
@@ -751,8 +757,14 @@ mod tests {
         backends.attempt_ended(1, Err(&unreachable()));
         assert_eq!(states(&backends), [false, false]);
         let none = backends.why_none_serves().expect("none serves");
-        assert!(none.error.starts_with("no Ollama backend can serve ("), "{}", none.error);
-        assert!(none.error.contains("3 requests in a row could not reach Ollama backend b:1"));
+        assert!(
+            none.error.starts_with("no Ollama backend can serve ("),
+            "{}",
+            none.error
+        );
+        assert!(none
+            .error
+            .contains("3 requests in a row could not reach Ollama backend b:1"));
         assert!(!none.model_missing);
         // What ends while aside changes nothing.
         backends.attempt_ended(1, Ok(()));
@@ -791,7 +803,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         backends.went_down(0, "second".into(), true, false);
         let down = backends.list()[0].lock().down.clone().unwrap();
-        assert_eq!((down.since, down.error.as_str(), down.model_missing), (since, "second", true));
+        assert_eq!(
+            (down.since, down.error.as_str(), down.model_missing),
+            (since, "second", true)
+        );
         backends.came_up(&backends.list()[0], true);
         assert_eq!(backends.statuses()[0].health, Some(Ok(())));
     }
@@ -827,7 +842,12 @@ mod tests {
         let after = Instant::now();
         assert!(next >= before + Duration::from_secs(20), "backed off");
         assert!(next <= after + Duration::from_secs(20));
-        assert!(health.down.as_ref().unwrap().error.contains("does not answer"));
+        assert!(health
+            .down
+            .as_ref()
+            .unwrap()
+            .error
+            .contains("does not answer"));
     }
 
     #[test]

@@ -147,7 +147,10 @@ fn a_backend_killed_while_idle_is_invisible_to_buyers_and_used_again_once_back()
 
 /// Runs one request whose first try, on backend `a`, fails as `break_first`
 /// makes it; returns the buyer's frames and the ledger's answer.
-fn failing_first(break_first: impl FnOnce(&Ollama), extra: &[(&str, Value)]) -> (Vec<Value>, Value) {
+fn failing_first(
+    break_first: impl FnOnce(&Ollama),
+    extra: &[(&str, Value)],
+) -> (Vec<Value>, Value) {
     let (first, second) = (Ollama::start(), Ollama::start());
     let hub = Hub::start(TOKEN);
     let mut config = config(&[&first, &second], 1);
@@ -220,7 +223,10 @@ fn a_backend_dying_mid_answer_cuts_only_its_own_buyer() {
     assert!(is_end(cut.last().unwrap()), "{cut:?}");
     assert_eq!(cut.iter().filter(|f| is_end(f)).count(), 1);
     let whole = streamed_answer(&hub, &json!(2));
-    assert_eq!((text_of(&whole), error_of(&whole)), ("unaffected".into(), None));
+    assert_eq!(
+        (text_of(&whole), error_of(&whole)),
+        ("unaffected".into(), None)
+    );
     assert_eq!(second.generate_requests().len(), 1, "nothing retried");
     wait_answers(&client, 2);
     let ran = ran_on(&client);

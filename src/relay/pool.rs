@@ -365,7 +365,13 @@ mod tests {
             metrics: Metrics::new(),
             model: "llama3.2".into(),
         };
-        let pool = Pool::new(Arc::clone(&backends), senders, queue, Arc::clone(&door), tally);
+        let pool = Pool::new(
+            Arc::clone(&backends),
+            senders,
+            queue,
+            Arc::clone(&door),
+            tally,
+        );
         Rig {
             pool,
             backends,
@@ -428,7 +434,11 @@ mod tests {
         assert!(matches!(rig.pool.submit(job(4)), Err(Unplaced::Full(j)) if j.request == 4));
         assert_eq!(rig.pool.tally.metrics.queue_depth(), 1);
         rig.pool.finished(1);
-        assert_eq!(given(&rig), [(1, 3)], "the freed slot takes the first in line");
+        assert_eq!(
+            given(&rig),
+            [(1, 3)],
+            "the freed slot takes the first in line"
+        );
         assert_eq!(rig.pool.tally.metrics.queue_depth(), 0);
         rig.pool.finished(0);
         assert_eq!(rig.backends.list()[0].running(), 0);
@@ -499,11 +509,17 @@ mod tests {
             ["Error: the owner's model server is not reachable", ""]
         );
         assert_eq!(rig.pool.tally.metrics.queue_depth(), 0);
-        assert!(matches!(rig.pool.submit(job(9)), Err(Unplaced::NoBackend(_))));
+        assert!(matches!(
+            rig.pool.submit(job(9)),
+            Err(Unplaced::NoBackend(_))
+        ));
         assert!(!rig.door.wait_idle(Duration::ZERO), "1 and 2 still run");
         rig.door.end();
         rig.door.end();
-        assert!(rig.door.wait_idle(Duration::ZERO), "the stranded ones ended");
+        assert!(
+            rig.door.wait_idle(Duration::ZERO),
+            "the stranded ones ended"
+        );
     }
 
     fn candidate(running: usize, max_parallel: usize, first_piece_us: u64) -> Candidate {
