@@ -54,18 +54,26 @@ fn answers_per_backend(client: &Client) -> BTreeMap<String, usize> {
     counts
 }
 
-/// Waits until the ledger holds `n` answers.
-fn wait_answers(client: &Client, n: usize) {
+/// Waits until the ledger holds `n` lines of `event`; returns them.
+fn wait_events(client: &Client, event: &str, n: usize) -> Vec<Value> {
     let deadline = std::time::Instant::now() + WAIT;
-    while ledger_events(client.home.path(), "answer").len() < n {
+    loop {
+        let lines = ledger_events(client.home.path(), event);
+        if lines.len() >= n {
+            return lines;
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "{} answers never came: {}",
-            n,
+            "{n} {event} lines never came: {}",
             client.output()
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Waits until the ledger holds `n` answers.
+fn wait_answers(client: &Client, n: usize) {
+    wait_events(client, "answer", n);
 }
 
 #[test]
@@ -90,14 +98,20 @@ fn six_requests_over_three_backends_of_two_run_at_once_two_on_each() {
     for ollama in &backends {
         assert!(ollama.wait_requests(2, WAIT), "{}", client.output());
     }
+    // Every backend full and no line: only now is a buyer told busy.
+    hub.send_json(&buyer(&json!(7), "one too many"));
+    assert_eq!(
+        error_of(&streamed_answer(&hub, &json!(7))).as_deref(),
+        Some("Error: busy")
+    );
     for id in 1..=6 {
         assert_eq!(text_of(&streamed_answer(&hub, &json!(id))), "in parallel");
     }
     for ollama in &backends {
         assert_eq!(ollama.generate_requests().len(), 2, "{}", client.output());
     }
-    wait_answers(&client, 6);
-    let expected: BTreeMap<String, usize> = [("a", 2), ("b", 2), ("c", 2)]
+    wait_answers(&client, 7);
+    let expected: BTreeMap<String, usize> = [("a", 2), ("b", 2), ("c", 2), ("none", 1)]
         .map(|(name, n)| (name.to_string(), n))
         .into();
     assert_eq!(answers_per_backend(&client), expected);
@@ -262,7 +276,7 @@ fn all_backends_down_step_back_and_one_returning_reconnects() {
         "{}",
         client.output()
     );
-    let disconnects = ledger_events(client.home.path(), "disconnect");
+    let disconnects = wait_events(&client, "disconnect", 1);
     let reason = disconnects[0]["reason"].as_str().unwrap_or_default();
     assert!(
         reason.starts_with("no Ollama backend can serve"),
@@ -303,4 +317,29 @@ fn the_original_clients_config_is_one_backend_exactly_as_before() {
     let output = client.output();
     assert!(!output.contains("backend"), "{output}");
     assert_eq!(hub.connections(), 1, "a 500 does not step back");
+}
+
+#[test]
+fn the_hub_chooses_neither_the_backend_nor_the_model_nor_the_options() {
+    let (first, second) = (Ollama::start(), Ollama::start());
+    let hub = Hub::start(TOKEN);
+    let client = Client::start(&config(&[&first, &second], 1), &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let mut request = buyer(&json!(1), "mine to choose");
+    for (key, value) in [
+        ("backend", json!("b")),
+        ("ollama_host", json!("http://127.0.0.1:9")),
+        ("model", json!("other")),
+        ("options", json!({"num_predict": 99999})),
+    ] {
+        request[key] = value;
+    }
+    hub.send_json(&request);
+    assert_eq!(text_of(&streamed_answer(&hub, &json!(1))), "mine to choose");
+    // `a`: listed first, nothing running anywhere.
+    let asked = first.generate_requests();
+    assert_eq!((asked.len(), second.generate_requests().len()), (1, 0));
+    let body = &asked[0].body;
+    assert_eq!(body["model"], "llama3.2");
+    assert_eq!(body.get("options"), None, "{body}");
 }
