@@ -205,6 +205,7 @@ impl Availability {
         state.pause = Some(pause);
         state.away = Some(Away::Paused);
         self.metrics.set_paused(true);
+        self.backends.hold(true);
         if let (Some(ledger), true) = (&self.ledger, record) {
             ledger.paused(pause.until_millis());
         }
@@ -226,6 +227,7 @@ impl Availability {
         }
         log::info!("resumed ({reason})");
         self.metrics.set_paused(false);
+        self.backends.hold(false);
         if let Some(ledger) = &self.ledger {
             ledger.resumed(reason);
         }

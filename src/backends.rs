@@ -182,6 +182,9 @@ pub struct Backends {
     prober_lock: Mutex<()>,
     /// Set once the prober thread runs.
     prober_started: AtomicBool,
+    /// Set while the owner has paused the box: no probes (and so no
+    /// warm-ups, which would take the GPU from the owner) until the resume.
+    held: AtomicBool,
 }
 
 impl Backends {
@@ -193,6 +196,7 @@ impl Backends {
             prober: Condvar::new(),
             prober_lock: Mutex::new(()),
             prober_started: AtomicBool::new(false),
+            held: AtomicBool::new(false),
         })
     }
 
@@ -544,20 +548,32 @@ impl Backends {
             .map(drop)
     }
 
+    /// Stops the probes while the owner pauses the box (`true`); resumes
+    /// them, with those due meanwhile at once (`false`).
+    pub fn hold(&self, held: bool) {
+        self.held.store(held, Relaxed);
+        if !held {
+            self.wake_prober();
+        }
+    }
+
     fn wake_prober(&self) {
         let _guard = self.prober_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.prober.notify_all();
     }
 
     /// The prober's loop: sleeps until the next probe is due (without a
-    /// timeout while nothing is down), then asks the backends whose turn
-    /// it is.
+    /// timeout while nothing is down or the box is paused), then asks the
+    /// backends whose turn it is.
     fn probe_forever(&self) {
         loop {
             let due = {
                 let guard = self.prober_lock.lock().unwrap_or_else(|p| p.into_inner());
                 let now = Instant::now();
-                let next = self.next_probe();
+                let next = match self.held.load(Relaxed) {
+                    true => None,
+                    false => self.next_probe(),
+                };
                 match next {
                     None => {
                         drop(self.prober.wait(guard));

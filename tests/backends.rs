@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::answers::{buyer, error_of, is_end, streamed_answer, text_of, WAIT};
 use support::client::{ledger_events, test_config, with, Client, TOKEN};
+use support::dead::DeadOllama;
 use support::hub::Hub;
 use support::ollama::{Ollama, Reply};
 
@@ -342,4 +343,34 @@ fn the_hub_chooses_neither_the_backend_nor_the_model_nor_the_options() {
     let body = &asked[0].body;
     assert_eq!(body["model"], "llama3.2");
     assert_eq!(body.get("options"), None, "{body}");
+}
+
+#[test]
+fn while_paused_no_backend_is_probed_and_the_resume_asks_at_once() {
+    // One backend, down: it is asked every `ollama_probe_secs`, no backing
+    // off, since nothing else serves.
+    let dead = DeadOllama::start();
+    let hub = Hub::start(TOKEN);
+    let config = with(
+        test_config(dead.port()),
+        "ollama_probe_secs",
+        json!(PROBE_SECS),
+    );
+    let client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(dead.wait_probes(3), "{}", client.output());
+    let paused = support::client::Launch::in_home(client.home.path())
+        .args(&["--pause"])
+        .run(WAIT);
+    assert_eq!(paused.code(), Some(0), "{}", paused.describe());
+    let before = dead.probes();
+    // Five probe intervals: a prober that went on would have asked 5 times.
+    std::thread::sleep(Duration::from_secs_f64(PROBE_SECS * 5.0));
+    assert!(dead.probes() <= before + 1, "one may have been under way");
+    let asked = dead.probes();
+    let resumed = support::client::Launch::in_home(client.home.path())
+        .args(&["--resume"])
+        .run(WAIT);
+    assert_eq!(resumed.code(), Some(0), "{}", resumed.describe());
+    assert!(dead.wait_probes(asked + 1), "{}", client.output());
+    assert_eq!(hub.connections(), 0, "{}", client.output());
 }

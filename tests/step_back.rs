@@ -4,16 +4,13 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::answers::{buyer, closed_port, error_of, streamed_answer, text_of, WAIT};
 use support::client::{ledger_events, ledger_lines, test_config, with, Client, TOKEN};
+use support::dead::DeadOllama;
 use support::hub::Hub;
 use support::ollama::{Ollama, DEFAULT_MODELS};
 
@@ -26,49 +23,6 @@ fn config(ollama_port: u16) -> Value {
         "ollama_probe_secs",
         json!(PROBE_SECS),
     )
-}
-
-/// A port where Ollama is down but something answers the TCP connect and
-/// hangs up at once, counting the connections: each is one probe.
-struct DeadOllama {
-    probes: Arc<AtomicUsize>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    port: u16,
-}
-
-impl DeadOllama {
-    fn on(port: u16) -> DeadOllama {
-        let listener = TcpListener::bind(("127.0.0.1", port)).expect("take over the port");
-        let probes = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (counted, stopping) = (Arc::clone(&probes), Arc::clone(&stop));
-        thread::spawn(move || {
-            for connection in listener.incoming() {
-                if stopping.load(Ordering::SeqCst) {
-                    return;
-                }
-                drop(connection);
-                counted.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        DeadOllama { probes, stop, port }
-    }
-
-    fn wait_probes(&self, n: usize) -> bool {
-        let deadline = Instant::now() + WAIT;
-        while self.probes.load(Ordering::SeqCst) < n && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
-        self.probes.load(Ordering::SeqCst) >= n
-    }
-}
-
-impl Drop for DeadOllama {
-    fn drop(&mut self) {
-        // Wakes the accept loop so that it sees the flag and lets go of the port.
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
-    }
 }
 
 /// Waits until the client's output holds `needle`.

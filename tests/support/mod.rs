@@ -7,6 +7,7 @@
 
 pub mod answers;
 pub mod client;
+pub mod dead;
 pub mod faultproxy;
 pub mod hub;
 pub mod launch;
