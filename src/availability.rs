@@ -504,6 +504,23 @@ mod tests {
     }
 
     #[test]
+    fn ollama_going_down_while_paused_keeps_the_pause_as_the_reason() {
+        let (availability, inbox) = availability(1, true);
+        availability.connection(Connection::Connected(SystemTime::now()));
+        availability.pause(Pause::Indefinite).unwrap();
+        assert_eq!(closes(&inbox), ["owner paused"]);
+        // An answer still running when the pause came fails: Ollama is
+        // down, but the box is away already, for the owner's reason.
+        attempt(&availability, unreachable());
+        assert!(!availability.backends.any_can_serve());
+        assert_eq!(
+            availability.closed_because().as_deref(),
+            Some("paused by the owner")
+        );
+        assert!(closes(&inbox).is_empty(), "no second Close");
+    }
+
+    #[test]
     fn a_missing_model_steps_back_at_once() {
         let (availability, inbox) = availability(3, true);
         availability.connection(Connection::Connecting);

@@ -181,8 +181,9 @@ fn run(
 }
 
 /// One backend's steps, reported as each finishes: does it answer, has it
-/// the model, and for an entry of `ollama_hosts` (`listed`) how long a
-/// one-token answer takes. A step whose ground failed is "not checked".
+/// the model, and how long a one-token answer takes (the model loaded
+/// first if it is not). A step whose ground failed is "not checked"; the
+/// fixes of an entry of `ollama_hosts` (`listed`) point at that entry.
 fn backend_steps(
     backend: &Backend,
     settings: &Settings,
@@ -212,9 +213,6 @@ fn backend_steps(
             false
         }
     };
-    if !listed {
-        return;
-    }
     report(match (roots, model_ok) {
         (Some(roots), true) => one_token_step(settings, url, roots),
         _ => Step::fail(

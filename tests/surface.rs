@@ -1832,8 +1832,11 @@ fn assert_says(text: &str, parts: &[&str]) {
 }
 
 fn assert_check(out: &Finished, expected: [bool; 4], status: i32) {
-    // The four checks, then the owner's pause (tests/control.rs checks
-    // it paused).
+    // The config, Ollama, the model, the 1-token answer (against the
+    // emulator it passes exactly when Ollama and the model did), the hub,
+    // then the owner's pause (tests/control.rs checks it paused).
+    let [config, ollama, model, hub] = expected;
+    let expected = [config, ollama, model, ollama && model, hub];
     let mut marks = checklist(out);
     assert_eq!(marks.pop(), Some(true), "{}", out.describe());
     assert!(
@@ -1890,7 +1893,7 @@ fn check_passes_against_an_https_ollama_trusted_through_the_ca_file() {
     );
     assert_eq!(ollama.tls_failures(), 0);
     let paths: Vec<String> = ollama.requests().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(paths, ["/api/version", "/api/tags"]);
+    assert_eq!(paths, ["/api/version", "/api/tags", "/api/generate"]);
 }
 
 #[test]
