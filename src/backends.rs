@@ -275,8 +275,8 @@ impl Backends {
     /// Every backend for `--status`.
     pub fn statuses(&self) -> Vec<BackendStatus> {
         let status = |backend: &Backend| {
+            // Not asked yet: neither up nor with a reason to be down.
             let health = match backend.state.load(Relaxed) {
-                UNKNOWN => None,
                 UP => Some(Ok(())),
                 _ => backend.lock().down.clone().map(Err),
             };
