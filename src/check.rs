@@ -3,12 +3,20 @@
 //! step is bounded in time (10 s at most). Then the owner's pause, as the
 //! next start would find it (`[NOTE]` when paused: not a failure). Exit 0
 //! when all pass, 1 if not.
+//!
+//! With `ollama_hosts`, every backend gets a block of its own, each line
+//! starting with the backend's name: Ollama, the model, and the time of a
+//! one-token answer (bounded by `load_timeout_secs`, as a model load may be
+//! part of it). The fixes then name the entry in `ollama_hosts`, not
+//! `--ollama-host`. Without it the one Ollama's lines are as they always
+//! were.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::Args;
+use crate::config::{BackendSpec, Settings};
 use crate::console::print;
 use crate::control::client::clock;
 use crate::exit::{self, Fatal};
@@ -59,6 +67,14 @@ impl Step {
         }
     }
 
+    /// The same step in a backend's block: its line names the backend.
+    fn on(self, backend: &str) -> Step {
+        Step {
+            what: check::check_on_backend(backend, self.what),
+            ..self
+        }
+    }
+
     fn show(&self) {
         print(&self.lines(owner_language()));
     }
@@ -77,6 +93,14 @@ impl Step {
         }
         lines
     }
+}
+
+/// One Ollama backend to check, and what its https is checked against, or
+/// why there is nothing to check it against (a CA file that cannot be
+/// used).
+struct Backend {
+    spec: BackendSpec,
+    roots: Result<RootCerts, Text>,
 }
 
 /// Why the hub step cannot connect at all.
@@ -116,12 +140,11 @@ pub fn run_mode(
         Some(token) => session_config(args, &resolved.settings, endpoint, token)
             .map_err(|fatal| HubUnready::Tls(fatal.message)),
     };
-    let base_url = ollama::base_url(
-        &resolved.settings.ollama_host,
-        resolved.settings.ollama_port,
-    );
-    let roots = ollama_roots(args, &base_url).map_err(|fatal| fatal.message);
-    match run(&resolved, config_problem, hub, roots) {
+    let backends = resolved.settings.backends().into_iter().map(|spec| {
+        let roots = ollama_roots(args, &spec.base_url).map_err(|fatal| fatal.message);
+        Backend { spec, roots }
+    });
+    match run(&resolved, config_problem, hub, backends.collect()) {
         true => Ok(ExitCode::SUCCESS),
         false => Ok(ExitCode::from(exit::CHECK_FAILED)),
     }
@@ -129,14 +152,12 @@ pub fn run_mode(
 
 /// Runs every step, printing each as it finishes; true when all passed.
 /// `config_problem` is set when the config file could not be used (the
-/// other steps then run on the defaults) or the flags not saved to it;
-/// `roots` is what an https Ollama is checked against, or why there is
-/// nothing to check it against (a CA file that cannot be used).
+/// other steps then run on the defaults) or the flags not saved to it.
 fn run(
     resolved: &Resolved,
     config_problem: Option<ConfigProblem>,
     hub: Result<SessionConfig, HubUnready>,
-    roots: Result<RootCerts, Text>,
+    backends: Vec<Backend>,
 ) -> bool {
     let mut all_ok = true;
     let mut report = |step: Step| {
@@ -144,40 +165,98 @@ fn run(
         all_ok &= step.ok;
     };
     report(config_step(resolved, config_problem));
-    let base_url = ollama::base_url(
-        &resolved.settings.ollama_host,
-        resolved.settings.ollama_port,
-    );
-    let roots = match roots {
+    let settings = &resolved.settings;
+    let listed = !settings.ollama_hosts.is_empty();
+    for backend in backends {
+        // An entry of `ollama_hosts` names itself on each of its lines.
+        let mut report_backend = |step: Step| match listed {
+            true => report(step.on(&backend.spec.name)),
+            false => report(step),
+        };
+        backend_steps(&backend, settings, listed, &mut report_backend);
+    }
+    report(hub_step(hub));
+    report(pause_step(&resolved.config_path));
+    all_ok
+}
+
+/// One backend's steps, reported as each finishes: does it answer, has it
+/// the model, and for an entry of `ollama_hosts` (`listed`) how long a
+/// one-token answer takes. A step whose ground failed is "not checked".
+fn backend_steps(
+    backend: &Backend,
+    settings: &Settings,
+    listed: bool,
+    report: &mut dyn FnMut(Step),
+) {
+    let url = &backend.spec.base_url;
+    let roots = match &backend.roots {
         Ok(roots) => Some(roots),
         Err(why) => {
             report(Step::fail(
-                check::check_ollama_not_checked(&base_url, why),
+                check::check_ollama_not_checked(url, why.clone()),
                 check::fix_ca_file(),
             ));
             None
         }
     };
-    let ollama_ok = match &roots {
-        None => false,
-        Some(roots) => {
-            let step = ollama_step(&base_url, roots);
-            let ok = step.ok;
-            report(step);
-            ok
+    let ollama_ok = roots.is_some_and(|roots| passed(ollama_step(url, roots, listed), report));
+    let model = &settings.model;
+    let model_ok = match (roots, ollama_ok) {
+        (Some(roots), true) => passed(model_step(model, url, roots, listed), report),
+        _ => {
+            report(Step::fail(
+                check::check_model_not_checked(model),
+                check::fix_ollama_first(),
+            ));
+            false
         }
     };
-    let model = &resolved.settings.model;
-    report(match (&roots, ollama_ok) {
-        (Some(roots), true) => model_step(model, &base_url, roots),
+    if !listed {
+        return;
+    }
+    report(match (roots, model_ok) {
+        (Some(roots), true) => one_token_step(settings, url, roots),
         _ => Step::fail(
-            check::check_model_not_checked(model),
-            check::fix_ollama_first(),
+            check::check_one_token_not_checked(),
+            match ollama_ok {
+                true => check::fix_model_first(),
+                false => check::fix_ollama_first(),
+            },
         ),
     });
-    report(hub_step(hub));
-    report(pause_step(&resolved.config_path));
-    all_ok
+}
+
+/// Reports `step`; true when it passed.
+fn passed(step: Step, report: &mut dyn FnMut(Step)) -> bool {
+    let ok = step.ok;
+    report(step);
+    ok
+}
+
+/// The time of a one-token answer: the model (loaded first if it is not)
+/// answering a short prompt, within the owner's `load_timeout_secs`.
+fn one_token_step(settings: &Settings, base_url: &str, roots: &RootCerts) -> Step {
+    let answer = ollama::one_token(
+        base_url,
+        roots,
+        &settings.model,
+        settings.keep_alive.as_ref(),
+        &settings.options,
+        settings.load_timeout,
+    );
+    match answer {
+        Ok(took) => Step::pass(check::check_one_token(seconds(took))),
+        Err(e) => Step::fail(
+            check::check_one_token_failed(e.text()),
+            check::fix_one_token(),
+        ),
+    }
+}
+
+/// Seconds with two decimals: `0.84`.
+fn seconds(took: Duration) -> String {
+    format!("{:.2}", took.as_secs_f64())
 }
 
 /// The owner's pause, as saved beside the config (what the next start
@@ -198,14 +277,17 @@ fn pause_step(config_path: &Path) -> Step {
     }
 }
 
-/// The Ollama step: does it answer, and with which version.
-fn ollama_step(base_url: &str, roots: &RootCerts) -> Step {
+/// The Ollama step: does it answer, and with which version. The fix of an
+/// entry of `ollama_hosts` (`listed`) points at that entry.
+fn ollama_step(base_url: &str, roots: &RootCerts, listed: bool) -> Step {
     match ollama::version(base_url, roots, STEP_TIMEOUT) {
         Ok(version) => Step::pass(check::check_ollama_answers(version, base_url)),
         Err(e) => {
-            let fix = match ollama::uses_tls(base_url) {
-                true => check::fix_start_ollama_tls(),
-                false => check::fix_start_ollama(),
+            let fix = match (ollama::uses_tls(base_url), listed) {
+                (true, false) => check::fix_start_ollama_tls(),
+                (false, false) => check::fix_start_ollama(),
+                (true, true) => check::fix_start_backend_tls(),
+                (false, true) => check::fix_start_backend(),
             };
             Step::fail(check::check_ollama_down(base_url, e.text()), fix)
         }
@@ -241,15 +323,19 @@ fn config_step(resolved: &Resolved, problem: Option<ConfigProblem>) -> Step {
     })
 }
 
-/// The model step, once Ollama answered.
-fn model_step(model: &str, base_url: &str, roots: &RootCerts) -> Step {
+/// The model step, once Ollama answered. The fix of an entry of
+/// `ollama_hosts` (`listed`) says how to pull the model on that box.
+fn model_step(model: &str, base_url: &str, roots: &RootCerts, listed: bool) -> Step {
     match ollama::installed_models(base_url, roots, STEP_TIMEOUT) {
         Ok(installed) if ollama::is_installed(model, &installed) => {
             Step::pass(check::check_model_installed(model))
         }
         Ok(installed) => Step::fail(
             check::check_model_missing(model, list(&installed)),
-            check::fix_pull_model(model),
+            match listed {
+                true => check::fix_pull_model_on(model, base_url),
+                false => check::fix_pull_model(model),
+            },
         ),
         Err(e) => Step::fail(
             check::check_models_unlisted(e.text()),
@@ -325,6 +411,28 @@ mod tests {
             passed.lines(Lang::Ru),
             "[ OK ] модель 'qwen3:8b' установлена\n"
         );
+    }
+
+    #[test]
+    fn a_backends_step_names_it_in_either_language() {
+        let step = Step::fail(
+            check::check_model_missing("llama3.2", list(&[])),
+            check::fix_pull_model_on("llama3.2", "http://gpu2:11434"),
+        )
+        .on("gpu2:11434");
+        assert_eq!(
+            step.lines(Lang::Ru),
+            "[FAIL] gpu2:11434: модель 'llama3.2' не установлена (установлены: нет)\n       \
+             исправить: ollama pull llama3.2 на той машине (отсюда: \
+             OLLAMA_HOST=http://gpu2:11434 ollama pull llama3.2) или выберите модель, \
+             которая есть на всех серверах, через --force-model NAME\n"
+        );
+        let passed = Step::pass(check::check_one_token(seconds(Duration::from_millis(843))));
+        assert_eq!(
+            passed.on("desktop").lines(Lang::En),
+            "[ OK ] desktop: 1-token answer in 0.84 s\n"
+        );
+        assert_eq!(seconds(Duration::from_millis(12_345)), "12.35");
     }
 
     #[test]

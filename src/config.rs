@@ -12,6 +12,7 @@
 //! reset to defaults. Keys this client does not know are ignored here (and
 //! kept when the file is saved).
 
+mod backends;
 mod keys;
 
 use std::fmt;
@@ -21,6 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::text::{config as text, Text};
 
+pub use backends::BackendSpec;
 pub use keys::{apply_key, Expected, Settings, KEYS};
 
 /// The hub's fixed address; only the port is chosen (`--port`).

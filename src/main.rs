@@ -277,13 +277,12 @@ fn show_config_text(lang: Lang, resolved: &Resolved, endpoint: &Endpoint) -> Str
         config_file = format!("{config_file} {}", say(text::cli::show_not_created_yet()));
     }
     let log_file = resolved.log_path().display().to_string();
-    let ollama_url = ollama::base_url(&settings.ollama_host, settings.ollama_port);
-    let places = [
+    let mut places = vec![
         (say(text::cli::show_config_file()), config_file),
         (say(text::cli::show_log_file()), log_file),
         (say(text::cli::show_hub_url()), endpoint.to_string()),
-        (say(text::cli::show_ollama_url()), ollama_url),
     ];
+    places.extend(ollama_places(lang, settings));
     // Three spaces after the longest label, in characters.
     let longest = places.iter().map(|(label, _)| label.chars().count()).max();
     let width = longest.unwrap_or_default() + 3;
@@ -294,10 +293,40 @@ fn show_config_text(lang: Lang, resolved: &Resolved, endpoint: &Endpoint) -> Str
     shown.push('\n');
     for key in config::KEYS {
         let (name, value) = (key.name, settings.display_value(key.name));
-        let source = say(resolved.source(name).text());
+        let mut source = resolved.source(name).text();
+        if unused_with_hosts(settings, name) {
+            source = text::cli::show_unused_with_hosts(source);
+        }
+        let source = say(source);
         shown.push_str(&format!("{name:<24}{value:<24} ({source})\n"));
     }
     shown
+}
+
+/// Where Ollama is: its URL as always, or with `ollama_hosts` one line per
+/// backend, the first labelled and the others under it.
+fn ollama_places(lang: Lang, settings: &config::Settings) -> Vec<(String, String)> {
+    let backends = settings.backends();
+    if settings.ollama_hosts.is_empty() {
+        let label = text::cli::show_ollama_url().in_lang(lang);
+        return backends
+            .into_iter()
+            .map(|backend| (label.clone(), backend.base_url))
+            .collect();
+    }
+    let label = text::cli::show_ollama_backends().in_lang(lang);
+    let labels = std::iter::once(label).chain(std::iter::repeat(String::new()));
+    let line = |backend: config::BackendSpec| {
+        let shown = text::cli::show_backend(backend.name, backend.base_url, backend.max_parallel);
+        shown.in_lang(lang)
+    };
+    labels.zip(backends.into_iter().map(line)).collect()
+}
+
+/// Whether `key` is one that `ollama_hosts` replaces, and it is set: an
+/// owner with `OLLAMA_HOST` in the environment sees it is not used.
+fn unused_with_hosts(settings: &config::Settings, key: &str) -> bool {
+    !settings.ollama_hosts.is_empty() && matches!(key, "ollama_host" | "ollama_port")
 }
 
 #[cfg(test)]
@@ -311,6 +340,74 @@ mod tests {
             .find(value)
             .unwrap_or_else(|| panic!("{value} in {line:?}"));
         line[..at].chars().count()
+    }
+
+    #[test]
+    fn show_config_lists_every_backend_and_says_the_single_address_is_unused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let hosts = serde_json::json!([
+            "gpu1",
+            {"url": "http://192.168.1.20:11434", "max_parallel": 2, "name": "desktop"},
+        ]);
+        let args = cli::Args::default();
+        let env = Environment {
+            token: None,
+            ollama_host: Some("10.0.0.9".into()),
+        };
+        let mut resolved = settings::resolve_without_file(&args, &env, &path).expect("defaults");
+        let endpoint = Endpoint::default_for_port(5050);
+        let shown = show_config_text(Lang::En, &resolved, &endpoint);
+        assert!(
+            shown.contains("\nOllama URL    http://10.0.0.9:11434\n"),
+            "{shown}"
+        );
+        assert!(!shown.contains("not used"), "{shown}");
+        resolved
+            .set("ollama_hosts", hosts, settings::Source::File)
+            .unwrap();
+        let shown = show_config_text(Lang::En, &resolved, &endpoint);
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(
+            lines[3],
+            "Ollama backends   gpu1:11434 = http://gpu1:11434 (max_parallel 1)"
+        );
+        assert_eq!(
+            lines[4],
+            "                  desktop = http://192.168.1.20:11434 (max_parallel 2)"
+        );
+        assert_eq!(lines[5], "");
+        assert!(lines[0].starts_with("config file       "), "{shown}");
+        assert!(!shown.contains("Ollama URL"), "{shown}");
+        for key in ["ollama_host", "ollama_port"] {
+            let row = lines.iter().find(|l| l.starts_with(&format!("{key} ")));
+            let row = row.unwrap_or_else(|| panic!("{key}:\n{shown}"));
+            assert!(
+                row.ends_with("(environment OLLAMA_HOST; not used: ollama_hosts is set)"),
+                "{row}"
+            );
+        }
+        let hosts_row = lines.iter().find(|l| l.starts_with("ollama_hosts "));
+        assert_eq!(
+            hosts_row.copied(),
+            Some(
+                "ollama_hosts            gpu1, http://192.168.1.20:11434 \
+                 (max_parallel 2, name desktop) (config file)"
+            )
+        );
+        let russian = show_config_text(Lang::Ru, &resolved, &endpoint);
+        assert!(
+            russian.contains(
+                "\nсерверы Ollama   gpu1:11434 = http://gpu1:11434 (одновременно max_parallel 1)\n"
+            ),
+            "{russian}"
+        );
+        assert!(
+            russian.contains(
+                "(переменная окружения OLLAMA_HOST; не используется: задан ollama_hosts)"
+            ),
+            "{russian}"
+        );
     }
 
     #[test]

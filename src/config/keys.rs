@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::backends::{self, BackendSpec, HostEntry};
 use crate::secret::Token;
 use crate::text::config as text;
 use crate::text::{Lang, Text};
@@ -144,6 +145,17 @@ settings_table! {
         parse: port,
         show: ToString::to_string,
         doc: "Ollama's port",
+    }
+    // Several Ollama boxes; checked and turned into backends in `backends`.
+    ollama_hosts: Vec<HostEntry> {
+        key: "ollama_hosts",
+        default: Vec::new(),
+        parse: backends::parse_hosts,
+        show: |hosts| backends::show_hosts(hosts),
+        readme_default: "(empty: one Ollama, `ollama_host`/`ollama_port`)",
+        doc: "several Ollama backends, up to 16, used instead of `ollama_host`/`ollama_port`: \
+              each an address (`\"gpu2:11434\"`) or `{\"url\": ..., \"max_parallel\": N, \
+              \"name\": ...}` (see \"Several Ollama boxes\")",
     }
     stream_mode: bool {
         key: "stream_mode",
@@ -407,6 +419,14 @@ impl Settings {
     /// this client does not know.
     pub fn display_value(&self, key: &str) -> String {
         find(key).map_or_else(String::new, |key| (key.show)(self))
+    }
+
+    /// The Ollama backends to serve from, in the owner's order; never
+    /// empty: `ollama_hosts`, or without it the one at `ollama_host` and
+    /// `ollama_port` (see `backends`).
+    pub fn backends(&self) -> Vec<BackendSpec> {
+        let (host, port) = (&self.ollama_host, self.ollama_port);
+        backends::specs(&self.ollama_hosts, host, port, self.max_parallel)
     }
 }
 

@@ -1,9 +1,10 @@
 //! The small Ollama requests the owner's tools make: the version
 //! (`GET /api/version`) and the installed models (`GET /api/tags`) for
-//! `--check` and the first run, and how a configured host and port become
-//! Ollama's base URL. Buyers' prompts go through `client` instead. Like
-//! them, these requests never use an environment proxy, and an https
-//! address is checked against the roots the caller gives.
+//! `--check` and the first run, the model's load (the warm-up), a
+//! one-token answer (`--check`'s timing), and how a configured host and
+//! port become Ollama's base URL. Buyers' prompts go through `client`
+//! instead. Like them, these requests never use an environment proxy, and
+//! an https address is checked against the roots the caller gives.
 
 use std::time::Duration;
 
@@ -133,6 +134,50 @@ pub fn load_model(
     Ok(reported.map_or_else(|| started.elapsed(), Duration::from_nanos))
 }
 
+/// The prompt of [`one_token`]: short, so that reading it costs nothing.
+const ONE_TOKEN_PROMPT: &str = "Hi";
+
+/// Asks `model` for a one-token answer to a short prompt and returns how
+/// long the whole request took: roughly what a buyer waits for the first
+/// piece (`--check`; a model not loaded yet is loaded first, within
+/// `timeout`). The owner's `options` go with it (only `num_predict` is 1),
+/// so that Ollama keeps a loaded model as its buyers' requests want it
+/// (another `num_ctx` would reload it); `keep_alive` is the owner's too.
+pub fn one_token(
+    base_url: &str,
+    roots: &RootCerts,
+    model: &str,
+    keep_alive: Option<&Value>,
+    options: &serde_json::Map<String, Value>,
+    timeout: Duration,
+) -> Result<Duration, ApiError> {
+    let started = std::time::Instant::now();
+    let request = agent(roots, timeout)
+        .post(format!("{base_url}/api/generate"))
+        .header("Content-Type", "application/json")
+        .send(one_token_body(model, keep_alive, options).to_string());
+    read_json(request, "/api/generate")?;
+    Ok(started.elapsed())
+}
+
+fn one_token_body(
+    model: &str,
+    keep_alive: Option<&Value>,
+    options: &serde_json::Map<String, Value>,
+) -> Value {
+    let mut options = options.clone();
+    options.insert("num_predict".into(), 1.into());
+    let mut body = serde_json::Map::new();
+    body.insert("model".into(), model.into());
+    body.insert("prompt".into(), ONE_TOKEN_PROMPT.into());
+    body.insert("stream".into(), false.into());
+    body.insert("options".into(), Value::Object(options));
+    if let Some(keep_alive) = keep_alive {
+        body.insert("keep_alive".into(), keep_alive.clone());
+    }
+    Value::Object(body)
+}
+
 /// The names of the models Ollama has installed (`GET /api/tags`).
 pub fn installed_models(
     base_url: &str,
@@ -200,6 +245,28 @@ mod tests {
         assert_eq!(base_url("http://gpu:8080/", 11434), "http://gpu:8080");
         assert_eq!(base_url("https://gpu:443", 11434), "https://gpu:443");
         assert_eq!(base_url("::1", 11434), "http://[::1]:11434");
+    }
+
+    #[test]
+    fn the_one_token_request_keeps_the_owners_options_but_asks_for_one_token() {
+        let mut options = serde_json::Map::new();
+        options.insert("num_ctx".into(), 8192.into());
+        options.insert("num_predict".into(), 500.into());
+        let keep_alive = Value::from("10m");
+        let body = one_token_body("qwen3:8b", Some(&keep_alive), &options);
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "model": "qwen3:8b",
+                "prompt": "Hi",
+                "stream": false,
+                "options": {"num_ctx": 8192, "num_predict": 1},
+                "keep_alive": "10m",
+            })
+        );
+        let body = one_token_body("m", None, &serde_json::Map::new());
+        assert_eq!(body["options"], serde_json::json!({"num_predict": 1}));
+        assert!(body.get("keep_alive").is_none());
     }
 
     #[test]

@@ -57,6 +57,25 @@ catalogue! {
         en: "cannot list Ollama's models: {error}",
         ru: "не удалось получить список моделей Ollama: {error}",
     }
+    /// A step of one backend's block when `ollama_hosts` lists several:
+    /// `step` is the step's own line, `name` the backend's.
+    check_on_backend(name, step) {
+        en: "{name}: {step}",
+        ru: "{name}: {step}",
+    }
+    /// The time of a one-token answer, in seconds (`0.84`).
+    check_one_token(seconds) {
+        en: "1-token answer in {seconds} s",
+        ru: "ответ в 1 токен за {seconds} с",
+    }
+    check_one_token_failed(error) {
+        en: "no 1-token answer: {error}",
+        ru: "нет ответа в 1 токен: {error}",
+    }
+    check_one_token_not_checked() {
+        en: "1-token answer: not checked",
+        ru: "ответ в 1 токен: не проверялся",
+    }
     check_hub_no_token() {
         en: "hub: not checked without a token",
         ru: "хаб: не проверялся, нет токена",
@@ -111,6 +130,33 @@ catalogue! {
         ru: "запустите Ollama (ollama serve) или укажите её адрес через \
              --ollama-host/--ollama-port; если её https-сертификату нет доверия, укажите \
              сертификат её CA через --ca-file",
+    }
+    /// The fixes of one backend of `ollama_hosts`: `--ollama-host` would
+    /// not help there.
+    fix_start_backend() {
+        en: "start Ollama there (ollama serve), or correct its address in ollama_hosts",
+        ru: "запустите там Ollama (ollama serve) или исправьте её адрес в ollama_hosts",
+    }
+    fix_start_backend_tls() {
+        en: "start Ollama there (ollama serve), or correct its address in ollama_hosts; \
+             if its https certificate is not trusted, give its CA certificate with --ca-file",
+        ru: "запустите там Ollama (ollama serve) или исправьте её адрес в ollama_hosts; \
+             если её https-сертификату нет доверия, укажите сертификат её CA через --ca-file",
+    }
+    fix_pull_model_on(model, url) {
+        en: "ollama pull {model} on that box (from here: OLLAMA_HOST={url} ollama pull {model}), \
+             or choose a model every backend has with --force-model NAME",
+        ru: "ollama pull {model} на той машине (отсюда: OLLAMA_HOST={url} ollama pull {model}) \
+             или выберите модель, которая есть на всех серверах, через --force-model NAME",
+    }
+    fix_model_first() {
+        en: "install the model there first",
+        ru: "сначала установите там модель",
+    }
+    fix_one_token() {
+        en: "check Ollama's log there; a model that loads slowly needs a larger load_timeout_secs",
+        ru: "посмотрите журнал Ollama там; модели, которая долго загружается, нужен \
+             больший load_timeout_secs",
     }
     fix_ollama_first() {
         en: "make Ollama answer first",

@@ -396,6 +396,23 @@ catalogue! {
         en: "Ollama URL",
         ru: "URL Ollama",
     }
+    /// The label of the first of the backends `ollama_hosts` lists; the
+    /// others follow on lines of their own under it.
+    show_ollama_backends() {
+        en: "Ollama backends",
+        ru: "серверы Ollama",
+    }
+    /// One of those backends: its name, its base URL, its `max_parallel`.
+    show_backend(name, url, max_parallel) {
+        en: "{name} = {url} (max_parallel {max_parallel})",
+        ru: "{name} = {url} (одновременно max_parallel {max_parallel})",
+    }
+    /// After the source of `ollama_host` and `ollama_port` when
+    /// `ollama_hosts` replaces them.
+    show_unused_with_hosts(source) {
+        en: "{source}; not used: ollama_hosts is set",
+        ru: "{source}; не используется: задан ollama_hosts",
+    }
 
     // ---------------------- where a setting came from (--show-config)
 

@@ -80,6 +80,47 @@ catalogue! {
         ru: "\"auto\", \"en\" или \"ru\"",
     }
 
+    // `ollama_hosts`: the list, then each way one of its entries can be wrong.
+    expected_hosts() {
+        en: "a list of 1 to 16 Ollama addresses: strings such as \"gpu2:11434\" or objects \
+             {{\"url\": \"...\", \"max_parallel\": N, \"name\": \"...\"}}",
+        ru: "списком из 1–16 адресов Ollama: строк вроде \"gpu2:11434\" или объектов \
+             {{\"url\": \"...\", \"max_parallel\": N, \"name\": \"...\"}}",
+    }
+    expected_hosts_at_most() {
+        en: "a list of at most 16 Ollama addresses",
+        ru: "списком не более чем из 16 адресов Ollama",
+    }
+    expected_hosts_entry() {
+        en: "a list of strings such as \"gpu2:11434\" or objects with a \"url\" string",
+        ru: "списком строк вроде \"gpu2:11434\" или объектов со строкой \"url\"",
+    }
+    expected_hosts_keys() {
+        en: "a list whose objects have only the keys \"url\", \"max_parallel\" and \"name\"",
+        ru: "списком, в объектах которого есть только ключи \"url\", \"max_parallel\" и \"name\"",
+    }
+    expected_hosts_url() {
+        en: "a list of Ollama addresses such as \"gpu2\", \"gpu2:11434\" or \
+             \"https://gpu2.example\" (http or https, no spaces, at most 256 characters)",
+        ru: "списком адресов Ollama вроде \"gpu2\", \"gpu2:11434\" или \
+             \"https://gpu2.example\" (http или https, без пробелов, не длиннее 256 символов)",
+    }
+    expected_hosts_max_parallel() {
+        en: "a list whose \"max_parallel\" values are whole numbers from 1 to 256",
+        ru: "списком, в котором значения \"max_parallel\" — целые числа от 1 до 256",
+    }
+    expected_hosts_name() {
+        en: "a list whose names are 1 to 64 Latin letters, digits, '.', '_', '-' or ':'",
+        ru: "списком, в котором имена состоят из 1–64 латинских букв, цифр, '.', '_', '-' или ':'",
+    }
+    /// Two entries without a `name` get one each from their address.
+    expected_hosts_unique() {
+        en: "a list of backends with different names (two entries for the same address \
+             need a \"name\" each)",
+        ru: "списком серверов с разными именами (двум записям с одним адресом нужно \
+             по \"name\")",
+    }
+
     // ------------------------------- values without one (`--show-config`, `--help`)
 
     /// Keep the parentheses: they mark a description, not a value.

@@ -1,0 +1,571 @@
+//! The Ollama backends the client serves from: the `ollama_hosts` key as
+//! the owner wrote it ([`HostEntry`]), and the list the rest of the client
+//! uses ([`BackendSpec`], from `Settings::backends`).
+//!
+//! Data flow: the config file's `ollama_hosts` passes [`parse_hosts`] (the
+//! key's check in the settings table, `keys`) into `Settings::ollama_hosts`,
+//! kept as written; `Settings::backends` then asks [`specs`] to turn each
+//! entry into a name, a base URL and a `max_parallel`. This module knows
+//! nothing of `Settings` (the table uses it, not the other way round). Without `ollama_hosts` the one backend is
+//! `ollama_host`/`ollama_port` (which `OLLAMA_HOST` may fill in), exactly
+//! as before the key existed, so an original config file means one Ollama.
+//!
+//! An entry's address takes every form `OLLAMA_HOST` takes, read the way
+//! Ollama reads it (`settings::ollama_host_from_env`): `gpu2` is
+//! `http://gpu2:11434`, `http://gpu2` port 80, `https://gpu2` port 443.
+//! A backend's name (its `name`, else its base URL's `host:port` and path)
+//! becomes a Prometheus label value and appears in logs, so a given name
+//! is short and plain, and an address holds only the characters a URL may.
+//! Every check, the one on unique names included, happens while parsing,
+//! so that `Settings::backends` cannot fail.
+
+use serde_json::{Map, Value};
+
+use crate::ollama;
+use crate::settings::ollama_host_from_env;
+use crate::text::{config as text, Text};
+
+/// What the key takes, when a value is refused (the table's `Expected`).
+type Expected = fn() -> Text;
+
+/// The most backends `ollama_hosts` may list.
+const MAX_HOSTS: usize = 16;
+/// The longest name an entry may give itself, in characters.
+const MAX_NAME_CHARS: usize = 64;
+/// The longest address an entry may hold, in characters; real ones are far
+/// shorter, and a name derived from it must stay readable in a log line.
+const MAX_URL_CHARS: usize = 256;
+/// An entry's `max_parallel`, as the global key allows.
+const MAX_PARALLEL: u64 = 256;
+
+/// One entry of `ollama_hosts` as the owner wrote it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostEntry {
+    /// The address in any form `OLLAMA_HOST` accepts, trimmed.
+    pub url: String,
+    /// The entry's own `max_parallel`; the global one when absent.
+    pub max_parallel: Option<usize>,
+    /// The entry's own name; its `host:port` when absent.
+    pub name: Option<String>,
+}
+
+/// One Ollama backend as the client uses it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendSpec {
+    /// Unique among the backends; a Prometheus label value and a log word.
+    pub name: String,
+    /// Such as `http://gpu2:11434`, as `ollama::base_url` makes it.
+    pub base_url: String,
+    /// Requests this backend runs at once.
+    pub max_parallel: usize,
+}
+
+/// The backends of `hosts` (entries that passed [`parse_hosts`]), or
+/// without any the one at `host` and `port`; never empty. `max_parallel`
+/// is the global one, for the entries that do not set their own.
+pub(super) fn specs(
+    hosts: &[HostEntry],
+    host: &str,
+    port: u16,
+    max_parallel: usize,
+) -> Vec<BackendSpec> {
+    if hosts.is_empty() {
+        let base_url = ollama::base_url(host, port);
+        return vec![BackendSpec {
+            name: default_name(&base_url),
+            base_url,
+            max_parallel,
+        }];
+    }
+    let spec = |entry: &HostEntry| BackendSpec {
+        name: entry.backend_name(),
+        base_url: entry.base_url(),
+        max_parallel: entry.max_parallel.unwrap_or(max_parallel),
+    };
+    hosts.iter().map(spec).collect()
+}
+
+impl HostEntry {
+    /// The base URL of the entry's address, read as Ollama reads
+    /// `OLLAMA_HOST`.
+    fn base_url(&self) -> String {
+        let (host, port) = ollama_host_from_env(&self.url);
+        ollama::base_url(&host, port)
+    }
+
+    /// The entry's name, or the one its address gives it.
+    fn backend_name(&self) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None => default_name(&self.base_url()),
+        }
+    }
+}
+
+/// A base URL without its scheme: `host:port`, and the path if it has one.
+fn default_name(base_url: &str) -> String {
+    let rest = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest);
+    rest.trim_end_matches('/').to_string()
+}
+
+// ------------------------------------------------------------ the check
+
+/// The check of `ollama_hosts`: `null` or `[]` is no list (one backend from
+/// `ollama_host`/`ollama_port`), else 1 to [`MAX_HOSTS`] entries with
+/// different names.
+pub(super) fn parse_hosts(value: &Value) -> Result<Vec<HostEntry>, Expected> {
+    let list = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(list) => list,
+        _ => return Err(text::expected_hosts),
+    };
+    if list.len() > MAX_HOSTS {
+        return Err(text::expected_hosts_at_most);
+    }
+    let entries = list.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<String> = entries.iter().map(HostEntry::backend_name).collect();
+    let repeated = |(i, name): (usize, &String)| names[i + 1..].contains(name);
+    match names.iter().enumerate().any(repeated) {
+        true => Err(text::expected_hosts_unique),
+        false => Ok(entries),
+    }
+}
+
+/// One entry: an address, or an object with `url` and optionally
+/// `max_parallel` and `name` (`null` for either is the same as leaving it
+/// out).
+fn entry(value: &Value) -> Result<HostEntry, Expected> {
+    let object = match value {
+        Value::String(url) => {
+            return Ok(HostEntry {
+                url: checked_url(url)?,
+                max_parallel: None,
+                name: None,
+            })
+        }
+        Value::Object(object) => object,
+        _ => return Err(text::expected_hosts_entry),
+    };
+    if object.keys().any(|key| !is_entry_key(key)) {
+        return Err(text::expected_hosts_keys);
+    }
+    let url = match object.get("url") {
+        Some(Value::String(url)) => checked_url(url)?,
+        _ => return Err(text::expected_hosts_entry),
+    };
+    Ok(HostEntry {
+        url,
+        max_parallel: entry_max_parallel(object)?,
+        name: entry_name(object)?,
+    })
+}
+
+fn is_entry_key(key: &str) -> bool {
+    matches!(key, "url" | "max_parallel" | "name")
+}
+
+/// An address Ollama would read (any form of `OLLAMA_HOST`, with http or
+/// https), whose base URL holds only the characters a URL may.
+fn checked_url(written: &str) -> Result<String, Expected> {
+    let url = written.trim();
+    let unquoted = url.trim_matches(['"', '\'']).trim();
+    if unquoted.is_empty() || url.chars().count() > MAX_URL_CHARS {
+        return Err(text::expected_hosts_url);
+    }
+    if let Some((scheme, _)) = unquoted.split_once("://") {
+        if scheme != "http" && scheme != "https" {
+            return Err(text::expected_hosts_url);
+        }
+    }
+    let entry = HostEntry {
+        url: url.to_string(),
+        max_parallel: None,
+        name: None,
+    };
+    match entry.base_url().chars().all(is_url_char) {
+        true => Ok(entry.url),
+        false => Err(text::expected_hosts_url),
+    }
+}
+
+/// RFC 3986's characters: unreserved, reserved, and `%` for escapes. No
+/// space, quote, backslash or control character, none beyond ASCII.
+fn is_url_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c)
+}
+
+fn entry_max_parallel(object: &Map<String, Value>) -> Result<Option<usize>, Expected> {
+    let value = match object.get("max_parallel") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(value) => value,
+    };
+    value
+        .as_u64()
+        .filter(|n| (1..=MAX_PARALLEL).contains(n))
+        .and_then(|n| usize::try_from(n).ok())
+        .map(Some)
+        .ok_or(text::expected_hosts_max_parallel as Expected)
+}
+
+fn entry_name(object: &Map<String, Value>) -> Result<Option<String>, Expected> {
+    match object.get("name") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) if is_name(name) => Ok(Some(name.clone())),
+        Some(_) => Err(text::expected_hosts_name),
+    }
+}
+
+/// 1 to [`MAX_NAME_CHARS`] Latin letters, digits, `.`, `_`, `-` or `:`:
+/// safe in a Prometheus label and a log line as it is.
+fn is_name(name: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+    (1..=MAX_NAME_CHARS).contains(&name.len()) && name.chars().all(allowed)
+}
+
+// ------------------------------------------------------- how it shows
+
+/// `--show-config`'s value: the entries as written, each with what it
+/// sets beside its address (`gpu2 (max_parallel 4, name big)`), or
+/// "(not set)".
+pub(super) fn show_hosts(entries: &[HostEntry]) -> String {
+    if entries.is_empty() {
+        return text::shown_not_set().owner();
+    }
+    let shown: Vec<String> = entries.iter().map(show_entry).collect();
+    shown.join(", ")
+}
+
+fn show_entry(entry: &HostEntry) -> String {
+    let mut set = Vec::new();
+    if let Some(max_parallel) = entry.max_parallel {
+        set.push(format!("max_parallel {max_parallel}"));
+    }
+    if let Some(name) = &entry.name {
+        set.push(format!("name {name}"));
+    }
+    match set.is_empty() {
+        true => entry.url.clone(),
+        false => format!("{} ({})", entry.url, set.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{apply_key, Settings};
+
+    fn parsed(value: Value) -> Result<Settings, String> {
+        let mut settings = Settings::default();
+        apply_key(&mut settings, "ollama_hosts", &value)
+            .map(|()| settings)
+            .map_err(|expected| expected().english())
+    }
+
+    fn backends_of(value: Value) -> Vec<BackendSpec> {
+        parsed(value).expect("a good ollama_hosts").backends()
+    }
+
+    fn spec(name: &str, base_url: &str, max_parallel: usize) -> BackendSpec {
+        BackendSpec {
+            name: name.into(),
+            base_url: base_url.into(),
+            max_parallel,
+        }
+    }
+
+    #[test]
+    fn without_the_key_the_one_backend_is_ollama_host_and_port() {
+        let mut settings = Settings::default();
+        assert_eq!(
+            settings.backends(),
+            [spec("localhost:11434", "http://localhost:11434", 1)]
+        );
+        settings.ollama_host = "::1".into();
+        settings.ollama_port = 8080;
+        settings.max_parallel = 3;
+        assert_eq!(
+            settings.backends(),
+            [spec("[::1]:8080", "http://[::1]:8080", 3)]
+        );
+        // OLLAMA_HOST's forms reach `ollama_host` as a base URL.
+        settings.ollama_host = "https://gpu.example:443/ollama".into();
+        assert_eq!(
+            settings.backends(),
+            [spec(
+                "gpu.example:443/ollama",
+                "https://gpu.example:443/ollama",
+                3
+            )]
+        );
+    }
+
+    #[test]
+    fn null_and_an_empty_list_are_not_set() {
+        for value in [Value::Null, json!([])] {
+            let settings = parsed(value).unwrap();
+            assert!(settings.ollama_hosts.is_empty());
+            assert_eq!(settings.backends().len(), 1);
+            assert_eq!(settings.display_value("ollama_hosts"), "(not set)");
+        }
+    }
+
+    #[test]
+    fn every_form_of_ollama_host_is_an_address() {
+        let cases = [
+            ("gpu2", "gpu2:11434", "http://gpu2:11434"),
+            ("gpu2:8080", "gpu2:8080", "http://gpu2:8080"),
+            ("http://gpu2:11434", "gpu2:11434", "http://gpu2:11434"),
+            ("http://gpu2", "gpu2:80", "http://gpu2:80"),
+            ("https://gpu2", "gpu2:443", "https://gpu2:443"),
+            (
+                "https://example.com/ollama/",
+                "example.com:443/ollama",
+                "https://example.com:443/ollama",
+            ),
+            (":1234", "127.0.0.1:1234", "http://127.0.0.1:1234"),
+            ("localhost", "localhost:11434", "http://localhost:11434"),
+            ("::1", "[::1]:11434", "http://[::1]:11434"),
+            ("[::1]:5000", "[::1]:5000", "http://[::1]:5000"),
+            ("  10.0.0.7  ", "10.0.0.7:11434", "http://10.0.0.7:11434"),
+            ("ollama.com", "ollama.com:443", "https://ollama.com:443"),
+        ];
+        for (written, name, base_url) in cases {
+            assert_eq!(
+                backends_of(json!([written])),
+                [spec(name, base_url, 1)],
+                "{written}"
+            );
+        }
+    }
+
+    #[test]
+    fn objects_give_a_url_and_optionally_max_parallel_and_a_name() {
+        let mut settings = parsed(json!([
+            "gpu1",
+            {"url": "http://192.168.1.20:11434", "max_parallel": 2, "name": "desktop"},
+            {"url": "gpu3", "max_parallel": 256},
+            {"url": "gpu4", "name": "a-Z_0.9:x", "max_parallel": null},
+            {"url": "gpu5", "name": null},
+        ]))
+        .unwrap();
+        settings.max_parallel = 4;
+        assert_eq!(
+            settings.backends(),
+            [
+                spec("gpu1:11434", "http://gpu1:11434", 4),
+                spec("desktop", "http://192.168.1.20:11434", 2),
+                spec("gpu3:11434", "http://gpu3:11434", 256),
+                spec("a-Z_0.9:x", "http://gpu4:11434", 4),
+                spec("gpu5:11434", "http://gpu5:11434", 4),
+            ]
+        );
+        assert_eq!(
+            settings.ollama_hosts[1],
+            HostEntry {
+                url: "http://192.168.1.20:11434".into(),
+                max_parallel: Some(2),
+                name: Some("desktop".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn sixteen_entries_are_allowed_and_seventeen_are_not() {
+        let hosts = |n: usize| Value::from((0..n).map(|i| format!("gpu{i}")).collect::<Vec<_>>());
+        assert_eq!(backends_of(hosts(16)).len(), 16);
+        assert_eq!(backends_of(hosts(1)).len(), 1);
+        let refused = parsed(hosts(17)).unwrap_err();
+        assert_eq!(refused, "a list of at most 16 Ollama addresses");
+    }
+
+    /// Each value with the end of what the key must be.
+    fn assert_refused(cases: &[(Value, &str)]) {
+        for (value, expected) in cases {
+            let refused = parsed(value.clone()).expect_err(&value.to_string());
+            assert!(refused.contains(expected), "{value}: {refused}");
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_not_a_list_is_refused() {
+        let list = "a list of 1 to 16 Ollama addresses";
+        assert_refused(&[
+            (json!("gpu1"), list),
+            (json!("gpu1,gpu2"), list),
+            (json!(3), list),
+            (json!(true), list),
+            (json!({"url": "gpu1"}), list),
+        ]);
+    }
+
+    #[test]
+    fn entries_of_the_wrong_type_are_refused() {
+        let entry = "strings such as \"gpu2:11434\" or objects with a \"url\"";
+        assert_refused(&[
+            (json!([1]), entry),
+            (json!([1.5]), entry),
+            (json!([null]), entry),
+            (json!([false]), entry),
+            (json!([["gpu1"]]), entry),
+            (json!(["gpu1", [["gpu2"]]]), entry),
+            (json!([{}]), entry),
+            (json!([{"url": 5}]), entry),
+            (json!([{"url": ["gpu1"]}]), entry),
+            (json!([{"url": null}]), entry),
+            (json!([{"name": "gpu1"}]), entry),
+        ]);
+    }
+
+    #[test]
+    fn unknown_keys_in_an_entry_are_refused() {
+        let keys = "only the keys \"url\", \"max_parallel\" and \"name\"";
+        assert_refused(&[
+            (json!([{"url": "gpu1", "weight": 2}]), keys),
+            (json!([{"url": "gpu1", "URL": "gpu1"}]), keys),
+            (json!([{"host": "gpu1"}]), keys),
+        ]);
+    }
+
+    #[test]
+    fn bad_addresses_are_refused() {
+        let url = "Ollama addresses such as";
+        let huge = "g".repeat(MAX_URL_CHARS + 1);
+        let ten_megabytes = "x".repeat(10 << 20);
+        assert_refused(&[
+            (json!([""]), url),
+            (json!(["   "]), url),
+            (json!(["''"]), url),
+            (json!([{"url": ""}]), url),
+            (json!(["gpu 1"]), url),
+            (json!(["gpu\n1"]), url),
+            (json!(["gpu\"1"]), url),
+            (json!(["gpu\\1"]), url),
+            (json!(["gpü"]), url),
+            (json!(["машина:11434"]), url),
+            (json!(["ftp://gpu1"]), url),
+            (json!(["HTTP://gpu1"]), url),
+            (json!(["unix:///run/ollama.sock"]), url),
+            (json!([huge]), url),
+            (json!([ten_megabytes]), url),
+        ]);
+        // The longest address allowed.
+        let longest = "g".repeat(MAX_URL_CHARS);
+        assert_eq!(
+            backends_of(json!([longest.clone()]))[0].base_url,
+            format!("http://{longest}:11434")
+        );
+    }
+
+    #[test]
+    fn bad_max_parallel_values_are_refused() {
+        let max = "\"max_parallel\" values are whole numbers from 1 to 256";
+        assert_refused(&[
+            (json!([{"url": "gpu1", "max_parallel": 0}]), max),
+            (json!([{"url": "gpu1", "max_parallel": 257}]), max),
+            (json!([{"url": "gpu1", "max_parallel": -1}]), max),
+            (json!([{"url": "gpu1", "max_parallel": 1.5}]), max),
+            (json!([{"url": "gpu1", "max_parallel": "2"}]), max),
+            (json!([{"url": "gpu1", "max_parallel": [2]}]), max),
+            (json!([{"url": "gpu1", "max_parallel": u64::MAX}]), max),
+        ]);
+        let one = backends_of(json!([{"url": "gpu1", "max_parallel": 1}]));
+        assert_eq!(one[0].max_parallel, 1);
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        let name = "names are 1 to 64 Latin letters";
+        let long = "n".repeat(MAX_NAME_CHARS + 1);
+        let cases: Vec<(Value, &str)> = [
+            json!(""),
+            json!("gpu 1"),
+            json!("gpu/1"),
+            json!("gpu\"1"),
+            json!("gpu{1}"),
+            json!("gpu\n"),
+            json!("видеокарта"),
+            json!("gpü"),
+            json!(long),
+            json!(1),
+            json!(["gpu1"]),
+            json!({"name": "gpu1"}),
+        ]
+        .into_iter()
+        .map(|bad| (json!([{"url": "gpu1", "name": bad}]), name))
+        .collect();
+        assert_refused(&cases);
+        let longest = "n".repeat(MAX_NAME_CHARS);
+        let named = backends_of(json!([{"url": "gpu1", "name": longest.clone()}]));
+        assert_eq!(named[0].name, longest);
+    }
+
+    #[test]
+    fn two_entries_with_one_name_are_refused() {
+        let unique = "different names";
+        assert_refused(&[
+            (json!(["gpu1", "gpu1"]), unique),
+            // The same address written two ways.
+            (json!(["gpu1", "http://gpu1:11434"]), unique),
+            (json!(["gpu1", {"url": "gpu1:11434"}]), unique),
+            (
+                json!(["gpu1", {"url": "gpu2", "name": "gpu1:11434"}]),
+                unique,
+            ),
+            (
+                json!([{"url": "gpu1", "name": "a"}, {"url": "gpu2", "name": "a"}]),
+                unique,
+            ),
+            (json!(["a", "b", "c", "a"]), unique),
+        ]);
+        // One Ollama twice is fine when the owner names both.
+        let twice = backends_of(json!([
+            {"url": "gpu1", "name": "first"},
+            {"url": "gpu1", "name": "second"},
+        ]));
+        assert_eq!(twice.len(), 2);
+    }
+
+    #[test]
+    fn what_it_must_be_is_said_in_russian_too() {
+        use crate::text::Lang;
+        let mut settings = Settings::default();
+        for value in [
+            json!(1),
+            Value::from(vec!["a"; 17]),
+            json!([1]),
+            json!([{"url": "a", "x": 1}]),
+            json!([""]),
+            json!([{"url": "a", "max_parallel": 0}]),
+            json!([{"url": "a", "name": ""}]),
+            json!(["a", "a"]),
+        ] {
+            let expected = apply_key(&mut settings, "ollama_hosts", &value).unwrap_err()();
+            let russian = expected.in_lang(Lang::Ru);
+            assert!(
+                !russian.is_empty() && russian != expected.english(),
+                "{value}"
+            );
+        }
+        assert!(settings.ollama_hosts.is_empty());
+    }
+
+    #[test]
+    fn the_list_shows_compactly() {
+        let settings = parsed(json!([
+            "http://gpu1:11434",
+            {"url": "gpu2", "max_parallel": 4, "name": "big"},
+            {"url": "gpu3", "max_parallel": 2},
+            {"url": "gpu4", "name": "small"},
+        ]))
+        .unwrap();
+        assert_eq!(
+            settings.display_value("ollama_hosts"),
+            "http://gpu1:11434, gpu2 (max_parallel 4, name big), gpu3 (max_parallel 2), \
+             gpu4 (name small)"
+        );
+    }
+}
