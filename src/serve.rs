@@ -41,16 +41,10 @@ use crate::test_mode;
 /// one of `ollama_host` and `ollama_port`. Fails on a CA file that cannot
 /// be used when a backend's address is https.
 fn backends(args: &Args, settings: &Settings, has_hub: bool) -> Result<Arc<Backends>, Fatal> {
-    let base_url = ollama::base_url(&settings.ollama_host, settings.ollama_port);
-    let specs = [(
-        base_url.clone(),
-        base_url_name(&base_url),
-        settings.max_parallel,
-    )];
     let mut list = Vec::new();
-    for (base_url, name, max_parallel) in specs {
-        let target = ollama_target(args, settings, base_url)?;
-        list.push(Backend::new(name, target, max_parallel));
+    for spec in settings.backends() {
+        let target = ollama_target(args, settings, spec.base_url)?;
+        list.push(Backend::new(spec.name, target, spec.max_parallel));
     }
     let policy = backends::Policy {
         down_after: settings.ollama_down_after,
@@ -59,13 +53,6 @@ fn backends(args: &Args, settings: &Settings, has_hub: bool) -> Result<Arc<Backe
         has_hub,
     };
     Ok(Backends::new(list, policy))
-}
-
-fn base_url_name(base_url: &str) -> String {
-    base_url
-        .split_once("://")
-        .map_or(base_url, |(_, rest)| rest)
-        .to_string()
 }
 
 /// What the workers need to ask the Ollama at `base_url`.
