@@ -372,6 +372,12 @@ impl Watcher for Availability {
         if !self.backends.any_unknown() || self.backends.any_up() {
             self.metrics.set_ollama_up(self.backends.any_up());
         }
+        for backend in self.backends.list() {
+            // One not checked yet keeps its gauge unset.
+            if backend.is_up() || !backend.can_serve() {
+                self.metrics.set_backend_up(&backend.name, backend.is_up());
+            }
+        }
         let mut state = self.lock();
         if !self.backends.any_can_serve() {
             self.step_back_for_ollama(&mut state);
@@ -518,6 +524,46 @@ mod tests {
             Some("paused by the owner")
         );
         assert!(closes(&inbox).is_empty(), "no second Close");
+    }
+
+    #[test]
+    fn each_backends_gauge_follows_its_health_and_stays_unset_until_known() {
+        let (to_writer, _inbox) = mpsc::channel();
+        let (availability, _) = availability(3, true);
+        let target = availability.backends.list()[0].target.clone();
+        let policy = Policy {
+            down_after: 3,
+            probe_every: Duration::from_secs(3600),
+            warm_up: false,
+            has_hub: true,
+        };
+        let list = ["a", "b"].map(|name| Backend::new(name.into(), target.clone(), 1));
+        let metrics = Metrics::with_backends(["a", "b"]);
+        let two = Availability::new(
+            Door::new(to_writer),
+            metrics.clone(),
+            None,
+            Backends::new(list.into(), policy),
+            true,
+            availability.pause_file.clone(),
+        );
+        // An answer on a backend not asked yet is news too.
+        two.backends.attempt_ended(0, Ok(()));
+        assert_eq!(
+            (metrics.backend_up("a"), metrics.backend_up("b")),
+            (Some(true), None)
+        );
+        let refused = unreachable();
+        two.backends.attempt_ended(0, refused.as_ref().map(|_| ()));
+        assert_eq!(
+            (metrics.backend_up("a"), metrics.backend_up("b")),
+            (Some(false), None)
+        );
+        two.backends.attempt_ended(1, Ok(()));
+        assert_eq!(
+            (metrics.backend_up("a"), metrics.backend_up("b")),
+            (Some(false), Some(true))
+        );
     }
 
     #[test]

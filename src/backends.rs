@@ -422,7 +422,7 @@ impl Backends {
 
     /// Marks backend `index` up; logs it once when it had been down.
     /// `tell` wakes the watchers (not needed for an answer on a backend
-    /// that could already serve).
+    /// that was up already; one not asked yet is news for the metrics).
     fn came_up(&self, backend: &Backend, tell: bool) {
         let was = backend.state.swap(UP, Relaxed);
         let was_down = {
@@ -430,7 +430,7 @@ impl Backends {
             health.unreachable_in_a_row = 0;
             health.down.take().is_some()
         };
-        if tell || was == DOWN {
+        if tell || was != UP {
             self.tell_watchers();
         }
         if was_down {

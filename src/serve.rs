@@ -250,7 +250,7 @@ pub fn serve(
             "non-stream"
         }
     );
-    let metrics = Metrics::new();
+    let metrics = Metrics::with_backends(backends.list().iter().map(|b| b.name.as_str()));
     let summary = Summary::new(settings.summary_interval);
     let ledger = open_ledger(settings, config_path);
     start_metrics_endpoint(settings, &metrics)?;

@@ -39,7 +39,8 @@ const STARTING: Duration = Duration::from_secs(3);
 /// How long the running client may take to answer.
 const ANSWER_WAIT: Duration = Duration::from_secs(5);
 
-/// The largest answer read (a status answer is under 1 KiB).
+/// The largest answer read (a status answer is under 1 KiB, and a few
+/// hundred bytes more per backend).
 const MAX_ANSWER: u64 = 64 * 1024;
 
 /// Runs `--status`, `--pause` or `--resume` for the config at
@@ -290,26 +291,21 @@ fn status_table(answer: &Value, today: &Today, lang: Lang, now: Millis) -> Strin
         Some("waiting_for_ollama") => text::status_hub_waiting(),
         _ => text::status_hub_connecting(),
     };
-    let ollama = &answer["ollama"];
     let model = str_of(&answer["model"]);
-    let ollama = match ollama["state"].as_str() {
-        Some("up") => text::status_ollama_up(),
-        Some("down") => {
-            let since = at(&ollama["since"]).unwrap_or_default();
-            match ollama["model_missing"] == true {
-                true => text::status_ollama_model_missing(since, &model),
-                false => text::status_ollama_down(since, str_of(&ollama["error"])),
-            }
-        }
-        _ => text::status_ollama_unknown(),
-    };
+    let ollama = health(
+        &answer["ollama"],
+        &model,
+        text::status_ollama_unknown(),
+        now,
+    );
     let paused = match (answer["paused"] == true, at(&answer["paused_until"])) {
         (false, _) => text::status_no(),
         (true, Some(until)) => text::status_paused_until(until),
         (true, None) => text::status_paused_until_resume(),
     };
     let version = text::status_version(str_of(&answer["version"]), number(&answer["pid"]));
-    let rows = [
+    // The backends' lines go under the Ollama line, between these two.
+    let above = [
         (text::status_label_version(), version),
         (
             text::status_label_uptime(),
@@ -322,6 +318,8 @@ fn status_table(answer: &Value, today: &Today, lang: Lang, now: Millis) -> Strin
         ),
         (text::status_label_hub(), hub),
         (text::status_label_ollama(), ollama),
+    ];
+    let below = [
         (
             text::status_label_requests(),
             text::status_requests(number(&answer["running"]), number(&answer["queued"])),
@@ -332,16 +330,65 @@ fn status_table(answer: &Value, today: &Today, lang: Lang, now: Millis) -> Strin
         ),
         (text::status_label_paused(), paused),
     ];
-    let rows: Vec<(String, String)> = rows.into_iter().map(|(l, v)| (say(l), say(v))).collect();
-    let width = rows
+    let above = above.map(|(l, v)| (say(l), say(v)));
+    let below = below.map(|(l, v)| (say(l), say(v)));
+    let width = above
         .iter()
+        .chain(&below)
         .map(|(l, _)| l.chars().count())
         .max()
         .unwrap_or(0)
         + 3;
-    rows.iter()
-        .map(|(label, value)| format!("{label:<width$}{value}\n"))
-        .collect()
+    let row = |(label, value): &(String, String)| format!("{label:<width$}{value}\n");
+    let backends = backend_lines(&answer["backends"], &model, lang, now);
+    let above = above.iter().map(row);
+    above.chain(backends).chain(below.iter().map(row)).collect()
+}
+
+/// What the answer says of Ollama's (or a backend's) health: up, down
+/// since when and why, without the model, or `unknown` (not checked yet).
+fn health(health: &Value, model: &str, unknown: Text, now: Millis) -> Text {
+    let since = || {
+        let since = health["since"].as_str().and_then(time::parse);
+        since.map(|t| clock(t, now)).unwrap_or_default()
+    };
+    match health["state"].as_str() {
+        Some("up") => text::status_ollama_up(),
+        Some("down") => match health["model_missing"] == true {
+            true => text::status_ollama_model_missing(since(), model),
+            false => {
+                let error = health["error"].as_str().unwrap_or_default();
+                text::status_ollama_down(since(), error)
+            }
+        },
+        _ => unknown,
+    }
+}
+
+/// A line per backend, when there are several (one backend is the
+/// Ollama line itself): name, address, state, and requests running of its
+/// `max_parallel`, the names and addresses padded into columns.
+fn backend_lines(backends: &Value, model: &str, lang: Lang, now: Millis) -> Vec<String> {
+    let backends = backends.as_array().map(Vec::as_slice).unwrap_or_default();
+    if backends.len() < 2 {
+        return Vec::new();
+    }
+    let field = |backend: &Value, key: &str| backend[key].as_str().unwrap_or_default().to_string();
+    let widest = |key: &str| {
+        let widths = backends.iter().map(|b| field(b, key).chars().count());
+        widths.max().unwrap_or(0)
+    };
+    let (name_width, url_width) = (widest("name"), widest("url"));
+    let line = |backend: &Value| {
+        let unknown = text::status_backend_unknown();
+        let state = health(backend, model, unknown, now);
+        let running = backend["running"].as_u64().unwrap_or_default();
+        let most = backend["max_parallel"].as_u64().unwrap_or_default();
+        let state = text::status_backend(state, running, most).in_lang(lang);
+        let (name, url) = (field(backend, "name"), field(backend, "url"));
+        format!("  {name:<name_width$}  {url:<url_width$}  {state}\n")
+    };
+    backends.iter().map(line).collect()
 }
 
 /// A span of seconds, in its two largest units.
@@ -535,6 +582,84 @@ mod tests {
         away["hub"] = json!({"state": "connecting"});
         let table = status_table(&away, &today, Lang::En, now);
         assert!(table.contains("Hub        connecting\n"), "{table}");
+    }
+
+    fn today_nothing() -> Today {
+        Today {
+            since: 0,
+            answered: 0,
+            errors: 0,
+            tokens: 0,
+        }
+    }
+
+    #[test]
+    fn one_backend_is_the_ollama_line_alone() {
+        let now = time::now();
+        let mut one = answer();
+        one["backends"] = json!([{"name": "127.0.0.1:11434", "url": "http://127.0.0.1:11434",
+                                   "state": "up", "running": 1, "max_parallel": 1}]);
+        for lang in [Lang::En, Lang::Ru] {
+            let without = status_table(&answer(), &today_nothing(), lang, now);
+            assert_eq!(status_table(&one, &today_nothing(), lang, now), without);
+            assert_eq!(without.lines().count(), 9, "{without}");
+        }
+    }
+
+    /// Three backends: up and busy, down, not checked yet.
+    fn three_backends(now: Millis) -> Value {
+        let mut three = answer();
+        three["backends"] = json!([
+            {"name": "gpu1:11434", "url": "http://gpu1:11434", "state": "up",
+             "running": 1, "max_parallel": 2},
+            {"name": "desk", "url": "https://192.168.1.20:11434", "state": "down",
+             "since": time::format(now), "error": "Ollama backend desk does not answer",
+             "model_missing": false, "running": 0, "max_parallel": 1},
+            {"name": "spare", "url": "http://spare:11434", "state": "unknown",
+             "running": 0, "max_parallel": 4},
+        ]);
+        three
+    }
+
+    #[test]
+    fn several_backends_get_a_line_each_under_the_ollama_line() {
+        let now = time::now();
+        let at = clock(now, now);
+        let en = status_table(&three_backends(now), &today_nothing(), Lang::En, now);
+        let expected = format!(
+            "Ollama     up\n\
+             \x20 gpu1:11434  http://gpu1:11434           up, 1 of 2 running\n\
+             \x20 desk        https://192.168.1.20:11434  down since {at}: \
+             Ollama backend desk does not answer, 0 of 1 running\n\
+             \x20 spare       http://spare:11434          not checked yet, 0 of 4 running\n\
+             Requests   1 running, 2 queued\n"
+        );
+        assert!(en.contains(&expected), "{expected}\n{en}");
+        assert_eq!(en.lines().count(), 12, "{en}");
+        let ru = status_table(&three_backends(now), &today_nothing(), Lang::Ru, now);
+        let expected = format!(
+            "Ollama     работает\n\
+             \x20 gpu1:11434  http://gpu1:11434           работает, выполняется 1 из 2\n\
+             \x20 desk        https://192.168.1.20:11434  не работает с {at}: \
+             Ollama backend desk does not answer, выполняется 0 из 1\n\
+             \x20 spare       http://spare:11434          ещё не проверялся, выполняется 0 из 4\n\
+             Запросы    выполняется: 1, в очереди: 2\n"
+        );
+        assert!(ru.contains(&expected), "{expected}\n{ru}");
+    }
+
+    #[test]
+    fn a_backend_without_the_model_says_how_to_install_it() {
+        let now = time::now();
+        let mut answer = three_backends(now);
+        answer["backends"][1]["model_missing"] = json!(true);
+        let en = status_table(&answer, &today_nothing(), Lang::En, now);
+        let line = format!(
+            "  desk        https://192.168.1.20:11434  has no model llama3.2 since {} \
+             (install it: ollama pull llama3.2), 0 of 1 running\n",
+            clock(now, now)
+        );
+        assert!(en.contains(&line), "{line}\n{en}");
     }
 
     #[test]

@@ -11,7 +11,11 @@
 //!   [`Metrics::queue_depth_add`], [`Metrics::set_outbox_bytes`], ...);
 //! - every finished answer and every hub connection reaches
 //!   [`Metrics`] through [`Accounts`] (`accounting::Books`), once per
-//!   answer: outcome counts, tokens, the two latency histograms;
+//!   answer: outcome counts, tokens, the two latency histograms, and the
+//!   same counts for the backend the answer's record names (the names
+//!   are given once at start, [`Metrics::with_backends`]);
+//! - each backend's up gauge is set by `availability` whenever the
+//!   backends' health changes ([`Metrics::set_backend_up`]);
 //! - the `metrics` thread ([`server`]) reads the atomics on each scrape and
 //!   renders them ([`prometheus`]); it never touches the others' threads;
 //! - [`Summary`] turns the counters' growth into the hourly log line.
@@ -76,10 +80,64 @@ impl Histogram {
     }
 }
 
-/// Whether Ollama answered, as last seen; 0 (the atomic's default) is
-/// "not known yet".
+/// Whether Ollama (or one backend) answers, as last seen; 0 (the
+/// atomic's default) is "not known yet".
 const OLLAMA_DOWN: u8 = 1;
 const OLLAMA_UP: u8 = 2;
+
+/// Up, down or not known yet (`None`).
+#[derive(Default)]
+struct UpGauge(AtomicU8);
+
+impl UpGauge {
+    fn set(&self, up: bool) {
+        let state = if up { OLLAMA_UP } else { OLLAMA_DOWN };
+        self.0.store(state, Relaxed);
+    }
+
+    fn get(&self) -> Option<bool> {
+        match self.0.load(Relaxed) {
+            OLLAMA_UP => Some(true),
+            OLLAMA_DOWN => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// One Ollama backend's figures, labelled with its name.
+struct BackendFigures {
+    name: Box<str>,
+    up: UpGauge,
+    /// Finished requests whose record names this backend, by
+    /// [`Outcome::index`].
+    requests: [AtomicU64; Outcome::ALL.len()],
+    tokens: AtomicU64,
+    /// Of those, the ones that came here after failing on another backend
+    /// before their first piece.
+    failovers: AtomicU64,
+}
+
+impl BackendFigures {
+    fn new(name: Box<str>) -> BackendFigures {
+        BackendFigures {
+            name,
+            up: UpGauge::default(),
+            requests: Default::default(),
+            tokens: AtomicU64::new(0),
+            failovers: AtomicU64::new(0),
+        }
+    }
+
+    fn answered(&self, record: &AnswerRecord) {
+        if let Some(count) = self.requests.get(record.outcome.index()) {
+            count.fetch_add(1, Relaxed);
+        }
+        self.tokens.fetch_add(record.tokens.unwrap_or(0), Relaxed);
+        if record.failed_over {
+            self.failovers.fetch_add(1, Relaxed);
+        }
+    }
+}
 
 /// The figures; one per process, shared as `Arc<Metrics>`.
 #[derive(Default)]
@@ -96,15 +154,48 @@ pub struct Metrics {
     requests_running: AtomicI64,
     queue_depth: AtomicI64,
     outbox_bytes: AtomicU64,
-    ollama: AtomicU8,
+    ollama: UpGauge,
     paused: AtomicBool,
     first_piece: Histogram,
     answer: Histogram,
+    /// In the listed order; a handful at most, so found by a linear scan.
+    backends: Box<[BackendFigures]>,
 }
 
 impl Metrics {
+    /// Figures without backends (tests).
+    #[cfg(test)]
     pub fn new() -> Arc<Metrics> {
         Arc::new(Metrics::default())
+    }
+
+    /// Figures that also count per backend, for the backends named (in
+    /// their listed order).
+    pub fn with_backends<N: Into<Box<str>>>(names: impl IntoIterator<Item = N>) -> Arc<Metrics> {
+        let backends = names.into_iter().map(|n| BackendFigures::new(n.into()));
+        Arc::new(Metrics {
+            backends: backends.collect(),
+            ..Metrics::default()
+        })
+    }
+
+    fn backend(&self, name: &str) -> Option<&BackendFigures> {
+        self.backends.iter().find(|b| *b.name == *name)
+    }
+
+    /// Whether the backend `name` can serve (answers, with the model),
+    /// each time the backends' health changes.
+    pub fn set_backend_up(&self, name: &str, up: bool) {
+        if let Some(backend) = self.backend(name) {
+            backend.up.set(up);
+        }
+    }
+
+    /// Whether backend `name` could serve last time; `None` until known
+    /// (or for a name not given at start).
+    #[cfg(test)]
+    pub fn backend_up(&self, name: &str) -> Option<bool> {
+        self.backend(name)?.up.get()
     }
 
     /// One piece of an answer went to the writer. The per-piece path: one
@@ -150,18 +241,13 @@ impl Metrics {
 
     /// Whether Ollama could be reached, by a request or a probe.
     pub fn set_ollama_up(&self, up: bool) {
-        let state = if up { OLLAMA_UP } else { OLLAMA_DOWN };
-        self.ollama.store(state, Relaxed);
+        self.ollama.set(up);
     }
 
     /// Whether Ollama was reachable last time; `None` until a request or a
     /// probe found out.
     pub fn ollama_up(&self) -> Option<bool> {
-        match self.ollama.load(Relaxed) {
-            OLLAMA_UP => Some(true),
-            OLLAMA_DOWN => Some(false),
-            _ => None,
-        }
+        self.ollama.get()
     }
 
     /// Whether the owner has paused selling.
@@ -227,6 +313,10 @@ impl Accounts for Metrics {
         self.answer.observe(record.total_ms);
         if let Some(up) = ollama_seen(record) {
             self.set_ollama_up(up);
+        }
+        let backend = record.backend.as_deref();
+        if let Some(backend) = backend.and_then(|name| self.backend(name)) {
+            backend.answered(record);
         }
     }
 
@@ -331,6 +421,25 @@ pub(crate) mod tests {
             m.answered(&record(outcome, error));
             assert_eq!(m.ollama_up(), expected, "{outcome:?} {error:?}");
         }
+    }
+
+    #[test]
+    fn a_backends_gauge_is_unknown_until_set_and_other_names_change_nothing() {
+        let m = Metrics::with_backends(["a", "b"]);
+        assert_eq!((m.backend_up("a"), m.backend_up("b")), (None, None));
+        m.set_backend_up("b", false);
+        m.set_backend_up("c", true);
+        assert_eq!((m.backend_up("a"), m.backend_up("b")), (None, Some(false)));
+        assert_eq!(m.backend_up("c"), None);
+        m.set_backend_up("b", true);
+        assert_eq!(m.backend_up("b"), Some(true));
+        // An answer naming a backend not listed counts in the totals only.
+        let mut stray = record(Outcome::Ok, None);
+        stray.backend = Some("c".into());
+        m.answered(&stray);
+        assert_eq!(m.requests[Outcome::Ok.index()].load(Relaxed), 1);
+        let per_backend = m.backends.iter().flat_map(|b| &b.requests);
+        assert_eq!(per_backend.map(|c| c.load(Relaxed)).sum::<u64>(), 0);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use std::fmt::{Display, Write};
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::{Histogram, Metrics, BUCKETS_MS};
+use super::{BackendFigures, Histogram, Metrics, BUCKETS_MS};
 use crate::accounting::Outcome;
 
 /// The `Content-Type` of [`render`]'s text.
@@ -40,6 +40,7 @@ fn client(out: &mut String, m: &Metrics) {
     requests(out, m);
     unlabelled(out, m);
     ollama_up(out, m);
+    backends(out, m);
     histograms(out, m);
     let version = env!("CARGO_PKG_VERSION");
     let help = "The client's version; always 1.";
@@ -134,6 +135,76 @@ fn ollama_up(out: &mut String, m: &Metrics) {
     if let Some(up) = m.ollama_up() {
         let _ = writeln!(out, "{name} {}", u8::from(up));
     }
+}
+
+/// The figures per Ollama backend, labelled `backend="NAME"`: each
+/// family's samples in the backends' listed order. Like
+/// `ollama_proxy_ollama_up`, a backend's up gauge has no sample until it
+/// was checked; the counters count the answers whose record names the
+/// backend (the one that ran it last; a request refused before any
+/// backend counts in `ollama_proxy_requests_total` alone).
+fn backends(out: &mut String, m: &Metrics) {
+    let name = "ollama_proxy_backend_up";
+    let help = "1 if the Ollama backend answers and has the model, 0 while it is set aside; \
+                absent until it was checked.";
+    family(out, name, "gauge", help);
+    for backend in m.backends.iter() {
+        if let Some(up) = backend.up.get() {
+            let label = escaped(&backend.name);
+            let _ = writeln!(out, "{name}{{backend=\"{label}\"}} {}", u8::from(up));
+        }
+    }
+    let name = "ollama_proxy_backend_requests_total";
+    let help = "Finished requests an Ollama backend ran (the last one tried), by how they ended.";
+    family(out, name, "counter", help);
+    for backend in m.backends.iter() {
+        let label = escaped(&backend.name);
+        for outcome in Outcome::ALL {
+            let slot = backend.requests.get(outcome.index());
+            let count = slot.map_or(0, |c| c.load(Relaxed));
+            let outcome = outcome.label();
+            let labels = format!("backend=\"{label}\",outcome=\"{outcome}\"");
+            let _ = writeln!(out, "{name}{{{labels}}} {count}");
+        }
+    }
+    let name = "ollama_proxy_backend_tokens_generated_total";
+    let help = "Tokens an Ollama backend generated for finished answers (its eval_count).";
+    counter_per_backend(out, m, name, help, |b| b.tokens.load(Relaxed));
+    let name = "ollama_proxy_backend_failovers_total";
+    let help = "Finished requests an Ollama backend ran after another backend failed \
+                before their first piece.";
+    counter_per_backend(out, m, name, help, |b| b.failovers.load(Relaxed));
+}
+
+/// A counter family with one sample per backend.
+fn counter_per_backend(
+    out: &mut String,
+    m: &Metrics,
+    name: &str,
+    help: &str,
+    value: fn(&BackendFigures) -> u64,
+) {
+    family(out, name, "counter", help);
+    for backend in m.backends.iter() {
+        let label = escaped(&backend.name);
+        let _ = writeln!(out, "{name}{{backend=\"{label}\"}} {}", value(backend));
+    }
+}
+
+/// A label's value as the text format wants it: backslash, double quote
+/// and line feed escaped. (Backend names are plain host names or the
+/// owner's words; escaped all the same.)
+fn escaped(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn histograms(out: &mut String, m: &Metrics) {
@@ -308,6 +379,14 @@ ollama_proxy_outbox_bytes 0
 ollama_proxy_paused 0
 # HELP ollama_proxy_ollama_up 1 if Ollama was reachable at the last request or probe, else 0; absent until the first one.
 # TYPE ollama_proxy_ollama_up gauge
+# HELP ollama_proxy_backend_up 1 if the Ollama backend answers and has the model, 0 while it is set aside; absent until it was checked.
+# TYPE ollama_proxy_backend_up gauge
+# HELP ollama_proxy_backend_requests_total Finished requests an Ollama backend ran (the last one tried), by how they ended.
+# TYPE ollama_proxy_backend_requests_total counter
+# HELP ollama_proxy_backend_tokens_generated_total Tokens an Ollama backend generated for finished answers (its eval_count).
+# TYPE ollama_proxy_backend_tokens_generated_total counter
+# HELP ollama_proxy_backend_failovers_total Finished requests an Ollama backend ran after another backend failed before their first piece.
+# TYPE ollama_proxy_backend_failovers_total counter
 # HELP ollama_proxy_first_piece_seconds From a request's arrival to its first answer piece.
 # TYPE ollama_proxy_first_piece_seconds histogram
 ollama_proxy_first_piece_seconds_bucket{le=\"0.05\"} 0
@@ -445,6 +524,69 @@ ollama_proxy_answer_seconds_count 0
     }
 
     #[test]
+    fn each_backend_has_its_samples_once_answers_name_it() {
+        let m = Metrics::with_backends(["gpu1:11434", "desk"]);
+        let mut ok = record(Outcome::Ok, None);
+        ok.backend = Some("gpu1:11434".into());
+        m.answered(&ok);
+        ok.failed_over = true;
+        m.answered(&ok);
+        let mut failed = record(Outcome::Error, Some("ollama_unreachable"));
+        (failed.backend, failed.tokens) = (Some("desk".into()), None);
+        m.answered(&failed);
+        // Refused before any backend: the totals alone count it.
+        m.answered(&record(Outcome::Busy, Some("busy")));
+        m.set_backend_up("desk", false);
+        let text = client_text(&m);
+        let expected = "\
+# TYPE ollama_proxy_backend_up gauge
+ollama_proxy_backend_up{backend=\"desk\"} 0
+# HELP ollama_proxy_backend_requests_total Finished requests an Ollama backend ran (the last one tried), by how they ended.
+# TYPE ollama_proxy_backend_requests_total counter
+ollama_proxy_backend_requests_total{backend=\"gpu1:11434\",outcome=\"ok\"} 2
+ollama_proxy_backend_requests_total{backend=\"gpu1:11434\",outcome=\"error\"} 0
+ollama_proxy_backend_requests_total{backend=\"gpu1:11434\",outcome=\"busy\"} 0
+ollama_proxy_backend_requests_total{backend=\"gpu1:11434\",outcome=\"shutdown\"} 0
+ollama_proxy_backend_requests_total{backend=\"desk\",outcome=\"ok\"} 0
+ollama_proxy_backend_requests_total{backend=\"desk\",outcome=\"error\"} 1
+ollama_proxy_backend_requests_total{backend=\"desk\",outcome=\"busy\"} 0
+ollama_proxy_backend_requests_total{backend=\"desk\",outcome=\"shutdown\"} 0
+# HELP ollama_proxy_backend_tokens_generated_total Tokens an Ollama backend generated for finished answers (its eval_count).
+# TYPE ollama_proxy_backend_tokens_generated_total counter
+ollama_proxy_backend_tokens_generated_total{backend=\"gpu1:11434\"} 22
+ollama_proxy_backend_tokens_generated_total{backend=\"desk\"} 0
+# HELP ollama_proxy_backend_failovers_total Finished requests an Ollama backend ran after another backend failed before their first piece.
+# TYPE ollama_proxy_backend_failovers_total counter
+ollama_proxy_backend_failovers_total{backend=\"gpu1:11434\"} 1
+ollama_proxy_backend_failovers_total{backend=\"desk\"} 0
+# HELP ollama_proxy_first_piece_seconds ";
+        assert!(text.contains(expected), "{text}");
+        // The totals still count every answer.
+        assert!(text.contains("\nollama_proxy_requests_total{outcome=\"ok\"} 2\n"));
+        assert!(text.contains("\nollama_proxy_tokens_generated_total 33\n"));
+        m.set_backend_up("gpu1:11434", true);
+        let up = "\
+# TYPE ollama_proxy_backend_up gauge
+ollama_proxy_backend_up{backend=\"gpu1:11434\"} 1
+ollama_proxy_backend_up{backend=\"desk\"} 0
+";
+        assert!(client_text(&m).contains(up), "{}", client_text(&m));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escaped("gpu1:11434"), "gpu1:11434");
+        assert_eq!(escaped("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        let m = Metrics::with_backends(["say \"hi\""]);
+        m.set_backend_up("say \"hi\"", true);
+        let text = client_text(&m);
+        assert!(
+            text.contains("\nollama_proxy_backend_up{backend=\"say \\\"hi\\\"\"} 1\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn milliseconds_are_written_as_seconds() {
         let cases = [
             (0, "0"),
@@ -537,18 +679,26 @@ process_start_time_seconds 1700000123.45
 
     /// Writes two samples into the directory `$METRICS_SAMPLES`, for
     /// `scripts/check-metrics.sh` to give to `promtool check metrics`:
-    /// `fresh.prom` (nothing happened yet: Ollama not checked) and
-    /// `busy.prom` (every family has samples).
+    /// `fresh.prom` (nothing happened yet: Ollama and the two backends
+    /// not checked) and `busy.prom` (every family has samples).
     #[test]
     #[ignore = "run by scripts/check-metrics.sh"]
     fn write_samples_for_promtool() {
         let dir = std::env::var_os("METRICS_SAMPLES").expect("METRICS_SAMPLES: where to write");
         let dir = std::path::Path::new(&dir);
-        std::fs::write(dir.join("fresh.prom"), render(&Metrics::new())).unwrap();
-        let m = Metrics::new();
+        let names = ["gpu1:11434", "desk"];
+        let fresh = Metrics::with_backends(names);
+        std::fs::write(dir.join("fresh.prom"), render(&fresh)).unwrap();
+        let m = Metrics::with_backends(names);
         for (outcome, error) in [(Outcome::Ok, None), (Outcome::Error, Some("cut"))] {
-            m.answered(&record(outcome, error));
+            for name in names {
+                let mut answer = record(outcome, error);
+                (answer.backend, answer.failed_over) = (Some(name.into()), name == "desk");
+                m.answered(&answer);
+            }
         }
+        m.set_backend_up("gpu1:11434", true);
+        m.set_backend_up("desk", false);
         m.hub(&HubEvent::Connected);
         m.piece_sent();
         std::fs::write(dir.join("busy.prom"), render(&m)).unwrap();

@@ -254,6 +254,17 @@ catalogue! {
         en: "has no model {model} since {time} (install it: ollama pull {model})",
         ru: "нет модели {model} с {time} (установите: ollama pull {model})",
     }
+    /// A backend's state on its line under the Ollama line (several
+    /// backends); `up`, `down` and `model missing` are the Ollama line's.
+    status_backend_unknown() {
+        en: "not checked yet",
+        ru: "ещё не проверялся",
+    }
+    /// `state` is one of the states above.
+    status_backend(state, running, max_parallel) {
+        en: "{state}, {running} of {max_parallel} running",
+        ru: "{state}, выполняется {running} из {max_parallel}",
+    }
     status_requests(running, queued) {
         en: "{running} running, {queued} queued",
         ru: "выполняется: {running}, в очереди: {queued}",
