@@ -389,9 +389,10 @@ impl Watcher for Availability {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backends;
     use crate::backends::{Backend, Policy};
     use crate::hub::ToWriter;
-    use crate::ollama::{self, OllamaError, OllamaTarget};
+    use crate::ollama::OllamaError;
     use std::sync::mpsc::{self, Receiver};
 
     /// An availability whose Ollama is nowhere (port 1) and whose door
@@ -413,30 +414,12 @@ mod tests {
         has_hub: bool,
     ) -> (Arc<Availability>, Receiver<ToWriter>) {
         let (to_writer, inbox) = mpsc::channel();
-        let target = OllamaTarget {
-            base_url: "http://127.0.0.1:1".into(),
-            roots: ollama::roots(&[]),
-            model: "llama3.2".into(),
-            keep_alive: None,
-            options: Default::default(),
-            load_timeout: Duration::from_secs(1),
-            idle_timeout: Duration::from_secs(1),
-            max_line_bytes: 1024,
-            max_answer_tokens: 0,
-            max_answer_time: Duration::ZERO,
-        };
-        let policy = Policy {
-            down_after,
-            probe_every: Duration::from_secs(3600),
-            warm_up: false,
-            has_hub,
-        };
-        let backend = Backend::new("127.0.0.1:1".into(), target, 1);
+        let backends = backends::for_tests_with(&["http://127.0.0.1:1"], down_after, has_hub);
         let availability = Availability::new(
             Door::new(to_writer),
             Metrics::new(),
             None,
-            Backends::new(vec![backend], policy),
+            backends,
             has_hub,
             pause_file,
         );

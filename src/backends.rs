@@ -637,10 +637,16 @@ fn probe_delay(every: Duration, failed: u32, others_serve: bool) -> Duration {
     every.saturating_mul(factor).min(cap)
 }
 
-/// Backends at `urls` for unit tests elsewhere: one slot each, never
-/// probed, stepping back like a box with a hub.
+/// Backends at `urls` for unit tests elsewhere: one slot each, probed
+/// hourly at the most, with a hub to step back from.
 #[cfg(test)]
 pub fn for_tests(urls: &[&str], down_after: usize) -> Arc<Backends> {
+    for_tests_with(urls, down_after, true)
+}
+
+/// The same, with or without a hub.
+#[cfg(test)]
+pub fn for_tests_with(urls: &[&str], down_after: usize, has_hub: bool) -> Arc<Backends> {
     let backend = |url: &&str| {
         let target = OllamaTarget {
             base_url: url.to_string(),
@@ -661,7 +667,7 @@ pub fn for_tests(urls: &[&str], down_after: usize) -> Arc<Backends> {
         down_after,
         probe_every: Duration::from_secs(3600),
         warm_up: false,
-        has_hub: true,
+        has_hub,
     };
     Backends::new(urls.iter().map(backend).collect(), policy)
 }
