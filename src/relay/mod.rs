@@ -1,12 +1,18 @@
 //! From a buyer's request to the frames of its answer.
 //!
-//! The hub reader calls [`Dispatcher::dispatch`] for each request. It puts a
-//! [`Job`] into a bounded queue (`queue_size`) read by `max_parallel` worker
-//! threads; when the queue is full the buyer is answered `Error: busy` at
+//! The hub reader calls [`Dispatcher::dispatch`] for each request. It
+//! admits the [`Job`] through the [`Door`] and hands it to the `pool`,
+//! which gives it to a worker of the least busy Ollama backend that can
+//! serve, or keeps it in the one waiting line (`queue_size`); when every
+//! backend and the line are full the buyer is answered `Error: busy` at
 //! once, from the reader's thread, so the hub never waits on a full box.
-//! A worker runs the prompt on Ollama and sends each piece on to the writer
-//! as an `Outgoing` frame (the writer's type), tagged with the request's sequence number so
-//! that the writer can merge pieces and the outbox can drop whole requests.
+//! Each backend has its `max_parallel` worker threads. A worker runs the
+//! prompt on its Ollama and sends each piece on to the writer as an
+//! `Outgoing` frame (the writer's type), tagged with the request's
+//! sequence number so that the writer can merge pieces and the outbox can
+//! drop whole requests. A request that fails before its first piece in a
+//! way another backend may not ([`fails_over`]) goes back to the pool once
+//! and runs elsewhere; the buyer sees only that answer.
 //!
 //! Every request ends with exactly one terminal frame sequence: in stream
 //! mode the pieces then the end marker (an error frame before it when
@@ -52,8 +58,7 @@ use crate::text::{errors, Lang, Text};
 
 use door::TurnedAway;
 pub use door::{Door, Refusal};
-pub use pool::{Assigned, Failure};
-use pool::{Pool, Unplaced};
+use pool::{Assigned, Failure, Pool, Unplaced};
 
 /// A buyer prompt waiting for a worker.
 pub struct Job {
