@@ -311,7 +311,10 @@ impl Accounts for Metrics {
             self.first_piece.observe(ms);
         }
         self.answer.observe(record.total_ms);
-        if let Some(up) = ollama_seen(record) {
+        // With several backends one answer tells about one of them; whether
+        // any is up is set as their health changes (`availability`).
+        let one_ollama = self.backends.len() <= 1;
+        if let Some(up) = ollama_seen(record).filter(|_| one_ollama) {
             self.set_ollama_up(up);
         }
         let backend = record.backend.as_deref();
@@ -440,6 +443,18 @@ pub(crate) mod tests {
         assert_eq!(m.requests[Outcome::Ok.index()].load(Relaxed), 1);
         let per_backend = m.backends.iter().flat_map(|b| &b.requests);
         assert_eq!(per_backend.map(|c| c.load(Relaxed)).sum::<u64>(), 0);
+    }
+
+    #[test]
+    fn with_several_backends_one_answer_does_not_say_whether_ollama_is_up() {
+        let several = Metrics::with_backends(["a", "b"]);
+        let one = Metrics::with_backends(["a"]);
+        for m in [&several, &one] {
+            m.set_ollama_up(true);
+            m.answered(&record(Outcome::Error, Some("ollama_unreachable")));
+        }
+        assert_eq!(several.ollama_up(), Some(true), "b may well serve");
+        assert_eq!(one.ollama_up(), Some(false), "the one Ollama did not");
     }
 
     #[test]
