@@ -428,6 +428,7 @@ impl Backends {
         let was_down = {
             let mut health = backend.lock();
             health.unreachable_in_a_row = 0;
+            health.next_probe = None;
             health.down.take().is_some()
         };
         if tell || was != UP {
@@ -820,6 +821,7 @@ mod tests {
     #[test]
     fn a_spell_down_keeps_its_start_and_takes_the_latest_reason() {
         let backends = for_tests(&["http://a:1", "http://b:1"], 3);
+        let before = Instant::now();
         backends.went_down(0, "first".into(), false, true);
         let since = backends.list()[0].lock().down.as_ref().unwrap().since;
         std::thread::sleep(Duration::from_millis(5));
@@ -829,8 +831,62 @@ mod tests {
             (down.since, down.error.as_str(), down.model_missing),
             (since, "second", true)
         );
+        // The first probe waits `ollama_probe_secs` (an hour here).
+        let next = backends.list()[0].lock().next_probe.expect("scheduled");
+        assert!(next >= before + Duration::from_secs(3600));
         backends.came_up(&backends.list()[0], true);
         assert_eq!(backends.statuses()[0].health, Some(Ok(())));
+        assert_eq!(backends.list()[0].lock().next_probe, None);
+    }
+
+    #[test]
+    fn only_the_down_backends_whose_turn_it_is_are_probed() {
+        let backends = for_tests(&["http://a:1", "http://b:1", "http://c:1"], 3);
+        for index in [0, 2] {
+            backends.went_down(index, "gone".into(), false, true);
+        }
+        let now = Instant::now();
+        backends.list()[0].lock().next_probe = Some(now);
+        // `b` has a schedule but serves: never its turn.
+        backends.list()[1].lock().next_probe = Some(now);
+        assert_eq!(backends.due_now(now), [0]);
+        assert_eq!(
+            backends.due_now(now - Duration::from_secs(1)),
+            Vec::<usize>::new()
+        );
+        assert_eq!(backends.next_probe(), Some(now), "`b`'s is not counted");
+    }
+
+    /// The state letter of this process's thread named `name`.
+    fn thread_state(name: &str) -> Option<char> {
+        let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+        for task in tasks.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim_end() == name {
+                let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                return stat.rsplit(')').next()?.trim_start().chars().next();
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_prober_sleeps_until_a_probe_is_due() {
+        let backends = for_tests(&["http://127.0.0.1:1", "http://b:1"], 3);
+        backends.went_down(0, "gone".into(), false, true);
+        backends.start_prober().unwrap();
+        // Its next probe is an hour away: every look finds it asleep, never
+        // running (a loop that did not wait would be seen running).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while thread_state("prober").is_none() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let mut states = String::new();
+        for _ in 0..50 {
+            states.push(thread_state("prober").unwrap_or('?'));
+            thread::sleep(Duration::from_millis(2));
+        }
+        assert!(states.chars().all(|c| c == 'S'), "{states}");
     }
 
     #[test]

@@ -494,19 +494,15 @@ fn fails_over(error: &OllamaError) -> bool {
     }
 }
 
-/// Whether a failed attempt goes to another backend: there are several,
-/// this was the first try, the buyer has seen nothing, and the failure is
-/// one another backend may not have.
+/// Whether a failed attempt may go to another backend (the pool says
+/// whether there is one): this was the first try, the buyer has seen
+/// nothing, and the failure is one another backend may not have.
 fn may_fail_over(
-    crew: &Crew,
     progress: &Progress,
     first_failure: Option<&Failure>,
     error: &OllamaError,
 ) -> bool {
-    crew.backends.list().len() > 1
-        && first_failure.is_none()
-        && progress.pieces == 0
-        && fails_over(error)
+    first_failure.is_none() && progress.pieces == 0 && fails_over(error)
 }
 
 /// Runs a request on its backend and sends every frame of its answer; or,
@@ -552,7 +548,7 @@ fn answer(client: &mut OllamaClient, assigned: Assigned, crew: &Crew) -> bool {
         backend.saw_first_piece(first.saturating_sub(started));
     }
     let result = match result {
-        Err(error) if may_fail_over(crew, &progress, first_failure.as_ref(), &error) => {
+        Err(error) if may_fail_over(&progress, first_failure.as_ref(), &error) => {
             let said = format!(
                 "request {} failed on {} before its first piece ({error})",
                 job.message_id.as_json(),
@@ -958,6 +954,59 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn only_failures_another_backend_may_not_have_fail_over() {
+        let unreachable = OllamaError::Unreachable {
+            url: "http://127.0.0.1:1".into(),
+            source: ureq::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
+        };
+        let http = |status| OllamaError::Http {
+            status,
+            message: String::new(),
+        };
+        let second = Duration::from_secs(1);
+        let yes = [
+            unreachable,
+            OllamaError::ModelMissing { model: "m".into() },
+            OllamaError::Truncated(None),
+            OllamaError::NoFirstLine(second),
+            http(500),
+            http(503),
+        ];
+        for error in &yes {
+            assert!(fails_over(error), "{error}");
+        }
+        // The request's own fault, or the model's, or ours: the same
+        // anywhere.
+        let no = [
+            http(400),
+            http(499),
+            OllamaError::InStream {
+                message: "x".into(),
+            },
+            OllamaError::BadLine(serde_json::from_str::<u8>("x").unwrap_err()),
+            OllamaError::LineTooLong { limit: 1 },
+            OllamaError::Stalled(second),
+            OllamaError::TooLong(second),
+            OllamaError::ShuttingDown,
+        ];
+        for error in &no {
+            assert!(!fails_over(error), "{error}");
+        }
+        let once = Progress::default();
+        assert!(may_fail_over(&once, None, &http(500)));
+        let failure = Failure {
+            backend: 0,
+            error: http(500),
+        };
+        assert!(!may_fail_over(&once, Some(&failure), &http(500)), "twice");
+        let seen = Progress {
+            pieces: 1,
+            ..Progress::default()
+        };
+        assert!(!may_fail_over(&seen, None, &http(500)), "after a piece");
     }
 
     #[test]
