@@ -116,6 +116,16 @@ fn six_requests_over_three_backends_of_two_run_at_once_two_on_each() {
         .map(|(name, n)| (name.to_string(), n))
         .into();
     assert_eq!(answers_per_backend(&client), expected);
+    let start = &ledger_events(client.home.path(), "start")[0];
+    let listed = start["settings"]["backends"].as_array().cloned();
+    let names: Vec<Value> = listed
+        .unwrap_or_default()
+        .iter()
+        .map(|b| b["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("a"), json!("b"), json!("c")], "{start}");
+    assert_eq!(start["settings"]["backends"][1]["url"], backends[1].url());
+    assert_eq!(start["settings"]["backends"][1]["max_parallel"], 2);
 }
 
 #[test]
