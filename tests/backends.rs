@@ -126,6 +126,11 @@ fn six_requests_over_three_backends_of_two_run_at_once_two_on_each() {
     assert_eq!(names, [json!("a"), json!("b"), json!("c")], "{start}");
     assert_eq!(start["settings"]["backends"][1]["url"], backends[1].url());
     assert_eq!(start["settings"]["backends"][1]["max_parallel"], 2);
+    let each: Vec<String> = (backends.iter().zip(["a", "b", "c"]))
+        .map(|(ollama, name)| format!("{} ({name}, 2 worker(s))", ollama.url()))
+        .collect();
+    let started = format!("model llama3.2 on {}, 6 worker(s)", each.join(", "));
+    assert!(client.output().contains(&started), "{}", client.output());
 }
 
 #[test]
@@ -327,6 +332,11 @@ fn the_original_clients_config_is_one_backend_exactly_as_before() {
     assert_eq!(start["settings"].get("backends"), None);
     let output = client.output();
     assert!(!output.contains("backend"), "{output}");
+    let started = format!(
+        "model llama3.2 on {}, 1 worker(s), stream mode",
+        ollama.url()
+    );
+    assert!(output.contains(&started), "{output}");
     assert_eq!(hub.connections(), 1, "a 500 does not step back");
 }
 
