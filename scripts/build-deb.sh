@@ -34,8 +34,9 @@
 # user ollama-proxy is created by the postinst (scripts/deb/).
 #
 # Needs dpkg-deb and gzip; installs help2man (and qemu-user-static for
-# foreign binaries) with apt when missing. cargo lists the statically linked
-# crates for the copyright file (offline: the build has fetched them).
+# foreign binaries) with apt when missing. `cargo tree` lists the statically
+# linked crates for the copyright file (from Cargo.lock; the crates are
+# normally cached by the builds, else cargo fetches them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 022
@@ -106,7 +107,7 @@ licence_body() {
 
 # The crates linked into the target's binary, "name version: licence".
 crates() {
-    cargo tree --offline --locked -e normal,no-proc-macro --prefix none \
+    cargo tree --locked -e normal,no-proc-macro --prefix none \
         --format '{p}|{l}' --target "$1" |
         sed -e 's/ (\*)$//' -e 's/ (\/.*)//' | sort -u |
         awk -F'|' '$1 !~ /^ollama-proxy-client / { sub(/ v/, " ", $1); print "  " $1 ": " $2 }'
