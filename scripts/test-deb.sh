@@ -73,6 +73,9 @@ if grep -rqs '^path-exclude.*/usr/share/\(man\|doc\)' /etc/dpkg/dpkg.cfg.d/; the
     fail "dpkg here skips /usr/share/man or /usr/share/doc (/etc/dpkg/dpkg.cfg.d/), so man -w cannot pass"
 fi
 
+unshare --mount true 2>/dev/null ||
+    fail "unshare --mount is refused here; step 4 needs a private mount namespace (root with CAP_SYS_ADMIN)"
+
 missing=()
 command -v lintian >/dev/null || missing+=(lintian)
 command -v man >/dev/null || missing+=(man-db)
