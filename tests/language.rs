@@ -370,7 +370,11 @@ fn commands(text: &str) -> Vec<String> {
 fn the_russian_readme_section_has_every_install_and_service_command() {
     let readme = include_str!("../README.md");
     let russian = section(readme, "## По-русски");
-    for english in ["## Install", "## Run it as a systemd service"] {
+    for english in [
+        "## Install on Debian, Ubuntu, Raspberry Pi OS",
+        "## Install by hand",
+        "## Run it as a systemd service",
+    ] {
         for command in commands(section(readme, english)) {
             assert!(
                 russian.contains(&command),
@@ -401,6 +405,66 @@ fn the_russian_readme_section_has_every_install_and_service_command() {
         assert!(
             russian.contains(named),
             "the Russian section does not mention {named}"
+        );
+    }
+}
+
+/// Where `needle` is in `text`; the test fails if it is not there.
+fn position(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .unwrap_or_else(|| panic!("README.md has no {needle:?}"))
+}
+
+#[test]
+fn the_readme_leads_with_the_debian_packages_in_both_languages() {
+    let readme = include_str!("../README.md");
+    let version = env!("CARGO_PKG_VERSION");
+    // First among the install instructions, in English and in Russian.
+    for (debian, by_hand) in [
+        (
+            "## Install on Debian, Ubuntu, Raspberry Pi OS",
+            "## Install by hand",
+        ),
+        (
+            "### Установка на Debian, Ubuntu, Raspberry Pi OS",
+            "### Сборка, тесты и установка вручную",
+        ),
+    ] {
+        assert!(
+            position(readme, debian) < position(readme, by_hand),
+            "{debian:?} must come before {by_hand:?}"
+        );
+    }
+    assert!(position(readme, "## Install on Debian") < position(readme, "## Run it as a systemd"));
+    // The owner's commands, in this order, with this version's packages
+    // (scripts/build-deb.sh names them so).
+    let steps = commands(section(
+        readme,
+        "## Install on Debian, Ubuntu, Raspberry Pi OS",
+    ));
+    let wanted = [
+        format!("sudo apt install ./ollama-proxy-client_{version}_arm64.deb"),
+        "sudoedit /etc/ollama-proxy-client.env".to_string(),
+        "sudo systemctl enable --now ollama-proxy-client".to_string(),
+        // --check as the service runs: its user (its config), the env file.
+        "sudo sh -c 'set -a; . /etc/ollama-proxy-client.env; \
+         exec runuser -u ollama-proxy -- ollama-proxy-client --check'"
+            .to_string(),
+    ];
+    let mut after = 0;
+    for want in &wanted {
+        let at = steps
+            .iter()
+            .position(|step| step == want)
+            .unwrap_or_else(|| panic!("the Debian install lacks `{want}`:\n{steps:#?}"));
+        assert!(at >= after, "`{want}` is out of order:\n{steps:#?}");
+        after = at;
+    }
+    for arch in ["amd64", "arm64", "armhf"] {
+        let package = format!("`ollama-proxy-client_{version}_{arch}.deb`");
+        assert!(
+            readme.matches(&package).count() >= 2,
+            "{package} in English and Russian"
         );
     }
 }
