@@ -621,6 +621,8 @@ fn a_corrupted_tls_record_replaces_the_connection() {
         "{}",
         client.output()
     );
+    // The client's log line can come before the hub has the connection.
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     proxy.corrupt_next_to_client();
     hub.send_json(&json!({"type": "notice", "content": "garbled on the way"}));
     assert!(hub.wait_connected(2, WAIT), "{}", client.output());
