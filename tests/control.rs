@@ -18,34 +18,11 @@ use support::answers::{buyer, closed_port, streamed_answer, WAIT};
 use support::client::{config_dir, test_config, with, Client, Finished, Launch, TOKEN};
 use support::hub::Hub;
 use support::ollama::{Ollama, Reply};
+use support::rig::Rig;
 
 /// How long a paused client is watched for a reconnect it must not make
 /// (its reconnect delays are 0.05-0.2 s).
 const NO_RECONNECT: Duration = Duration::from_millis(800);
-
-struct Rig {
-    hub: Hub,
-    ollama: Ollama,
-    client: Client,
-}
-
-impl Rig {
-    fn home(&self) -> &Path {
-        self.client.home.path()
-    }
-}
-
-fn rig() -> Rig {
-    let ollama = Ollama::start();
-    let hub = Hub::start(TOKEN);
-    let client = Client::start(&test_config(ollama.port()), &["--server", &hub.url()]);
-    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
-    Rig {
-        hub,
-        ollama,
-        client,
-    }
-}
 
 /// Runs the binary as the owner would, on the config in `home`.
 fn owner(home: &Path, args: &[&str]) -> Finished {
@@ -117,7 +94,7 @@ fn status_with_no_client_running_exits_69() {
 
 #[test]
 fn status_while_serving_tells_everything_and_exits_0() {
-    let rig = rig();
+    let rig = Rig::start();
     rig.ollama.push(Reply::pieces(&["Hel", "lo"]));
     rig.hub.send_json(&buyer(&json!(7), "hi"));
     streamed_answer(&rig.hub, &json!(7));
@@ -245,7 +222,7 @@ fn status_while_ollama_is_down_says_since_when_and_why() {
 
 #[test]
 fn pause_closes_the_hub_connection_and_only_resume_reconnects() {
-    let rig = rig();
+    let rig = Rig::start();
     let paused = owner(rig.home(), &["--pause"]);
     assert_eq!(paused.code(), Some(0), "{}", paused.describe());
     assert!(
@@ -301,7 +278,7 @@ fn pause_closes_the_hub_connection_and_only_resume_reconnects() {
 
 #[test]
 fn a_pause_with_a_duration_ends_by_itself() {
-    let rig = rig();
+    let rig = Rig::start();
     let paused = owner(rig.home(), &["--pause", "1s"]);
     assert_eq!(paused.code(), Some(0), "{}", paused.describe());
     assert!(
@@ -320,7 +297,7 @@ fn a_pause_with_a_duration_ends_by_itself() {
 
 #[test]
 fn a_pause_outlives_a_restart_and_check_shows_it() {
-    let rig = rig();
+    let rig = Rig::start();
     let home = rig.home().to_path_buf();
     assert_eq!(owner(&home, &["--pause", "2h"]).code(), Some(0));
     assert!(rig.hub.wait_close_frames(1, WAIT));
@@ -446,7 +423,7 @@ fn pause_usage_errors_exit_2() {
 
 #[test]
 fn a_second_client_on_the_same_config_exits_75() {
-    let rig = rig();
+    let rig = Rig::start();
     for args in [
         &["--server", &rig.hub.url()][..],
         &["--test", "--server", &rig.hub.url()],
@@ -498,7 +475,7 @@ fn the_socket_and_its_directory_are_private() {
 
 #[test]
 fn a_socket_left_by_a_killed_client_is_replaced() {
-    let rig = rig();
+    let rig = Rig::start();
     let home = rig.home().to_path_buf();
     // SAFETY: the pid is our child's, not reaped yet.
     unsafe { libc::kill(rig.client.pid() as libc::pid_t, libc::SIGKILL) };
@@ -541,7 +518,7 @@ fn a_stale_socket_file_from_before_the_start_is_replaced() {
 
 #[test]
 fn garbage_on_the_socket_is_answered_and_the_next_status_still_served() {
-    let rig = rig();
+    let rig = Rig::start();
     let home = rig.home();
     let answer = raw(home, b"\x00\xff\x13 not json at all\n");
     assert_eq!(
@@ -629,7 +606,7 @@ fn a_client_holding_the_lock_without_a_socket_is_waited_for_then_reported() {
 
 #[test]
 fn a_pause_that_cannot_be_saved_holds_and_says_so() {
-    let rig = rig();
+    let rig = Rig::start();
     // A directory where the pause file goes: nothing can be written there.
     std::fs::create_dir(config_dir(rig.home()).join("paused.json")).unwrap();
     let paused = owner(rig.home(), &["--pause"]);

@@ -14,35 +14,10 @@ use serde_json::{json, Value};
 use support::answers::{
     buyer, buyer_stream, error_of, frames_for, is_end, streamed_answer, text_of, WAIT,
 };
-use support::client::{ledger_events, test_config, with, Client, Input, Launch, TOKEN};
+use support::client::{ledger_events, test_config, with, Input, Launch, TOKEN};
 use support::hub::Hub;
 use support::ollama::{Ollama, Reply};
-
-struct Rig {
-    hub: Hub,
-    ollama: Ollama,
-    client: Client,
-}
-
-fn rig_with(settings: &[(&str, Value)]) -> Rig {
-    let ollama = Ollama::start();
-    let hub = Hub::start(TOKEN);
-    let mut config = test_config(ollama.port());
-    for (key, value) in settings {
-        config = with(config, key, value.clone());
-    }
-    let client = Client::start(&config, &["--server", &hub.url()]);
-    assert!(
-        hub.wait_connected(1, WAIT),
-        "client did not connect:\n{}",
-        client.output()
-    );
-    Rig {
-        hub,
-        ollama,
-        client,
-    }
-}
+use support::rig::Rig;
 
 /// The ledger's answer lines, in order.
 fn ledger_answers(home: &Path) -> Vec<Value> {
@@ -94,7 +69,7 @@ const TOO_LONG: &str = "Error: prompt too long (6 characters, this box accepts a
 
 #[test]
 fn a_prompt_over_max_prompt_chars_is_refused_without_asking_ollama() {
-    let rig = rig_with(&[("max_prompt_chars", json!(5))]);
+    let rig = Rig::with(&[("max_prompt_chars", json!(5))]);
     // Six characters in twelve bytes: the limit counts characters.
     rig.hub.send_json(&buyer_stream(&json!(1), "éééééé", true));
     let frames = streamed_answer(&rig.hub, &json!(1));
@@ -139,7 +114,7 @@ fn a_prompt_over_max_prompt_chars_is_refused_without_asking_ollama() {
 
 /// The `options` Ollama got for one request, with `settings` in the config.
 fn options_sent(settings: &[(&str, Value)]) -> Value {
-    let rig = rig_with(settings);
+    let rig = Rig::with(settings);
     rig.hub.send_json(&buyer(&json!(1), "hi"));
     streamed_answer(&rig.hub, &json!(1));
     let requests = rig.ollama.generate_requests();
@@ -222,7 +197,7 @@ fn assert_cut_recorded(home: &Path, id: &Value, so_far: &str) {
 
 #[test]
 fn a_streamed_answer_past_max_answer_secs_is_cut_and_ollama_stops() {
-    let rig = rig_with(&[("max_answer_secs", json!(0.5))]);
+    let rig = Rig::with(&[("max_answer_secs", json!(0.5))]);
     let (reply, whole) = slow_reply();
     rig.ollama.push(reply);
     rig.hub.send_json(&buyer(&json!(1), "go on and on"));
@@ -248,7 +223,7 @@ fn a_streamed_answer_past_max_answer_secs_is_cut_and_ollama_stops() {
 
 #[test]
 fn a_non_stream_answer_past_max_answer_secs_is_one_error_frame_with_the_text_so_far() {
-    let rig = rig_with(&[
+    let rig = Rig::with(&[
         ("max_answer_secs", json!(0.5)),
         ("stream_mode", json!(false)),
     ]);
@@ -270,7 +245,7 @@ fn a_non_stream_answer_past_max_answer_secs_is_one_error_frame_with_the_text_so_
 
 #[test]
 fn without_a_time_limit_a_long_answer_runs_to_its_end() {
-    let rig = rig_with(&[("max_answer_secs", json!(0))]);
+    let rig = Rig::with(&[("max_answer_secs", json!(0))]);
     let pieces: Vec<String> = (0..8).map(|i| format!("w{i} ")).collect();
     rig.ollama
         .push(Reply::pieces(&pieces).line_delay(Duration::from_millis(100)));

@@ -10,34 +10,8 @@ use support::answers::{buyer, buyer_stream, frames_for, is_end, streamed_answer,
 use support::client::{test_config, with, Client, TempDir, TOKEN};
 use support::hub::{frame_text, Hub};
 use support::ollama::{Ollama, Reply};
+use support::rig::Rig;
 use support::tls::TestCa;
-
-struct Rig {
-    hub: Hub,
-    ollama: Ollama,
-    client: Client,
-}
-
-fn rig() -> Rig {
-    rig_with(|config| config)
-}
-
-fn rig_with(edit: impl FnOnce(Value) -> Value) -> Rig {
-    let ollama = Ollama::start();
-    let hub = Hub::start(TOKEN);
-    let config = edit(test_config(ollama.port()));
-    let client = Client::start(&config, &["--server", &hub.url()]);
-    assert!(
-        hub.wait_connected(1, WAIT),
-        "client did not connect:\n{}",
-        client.output()
-    );
-    Rig {
-        hub,
-        ollama,
-        client,
-    }
-}
 
 /// Waits for the first frame of a non-stream answer.
 fn single_answer(hub: &Hub, id: &Value) -> Value {
@@ -98,7 +72,7 @@ fn tricky_pieces() -> Vec<&'static str> {
 
 #[test]
 fn streamed_answer_is_byte_for_byte_ollamas_text() {
-    let rig = rig();
+    let rig = Rig::start();
     let pieces = tricky_pieces();
     rig.ollama.push(Reply::pieces(&pieces));
     rig.hub
@@ -111,7 +85,7 @@ fn streamed_answer_is_byte_for_byte_ollamas_text() {
 
 #[test]
 fn non_stream_answer_is_one_frame_with_the_whole_text() {
-    let rig = rig();
+    let rig = Rig::start();
     let pieces = tricky_pieces();
     rig.ollama.push(Reply::pieces(&pieces));
     rig.hub
@@ -133,7 +107,7 @@ fn non_stream_answer_is_one_frame_with_the_whole_text() {
 
 #[test]
 fn message_ids_are_echoed_with_their_json_type() {
-    let rig = rig();
+    let rig = Rig::start();
     rig.hub.send_json(&buyer(&json!("42"), "a string id"));
     rig.hub.send_json(&buyer(&json!(42), "a number id"));
     rig.hub.send_json(&buyer(&json!(7.5), "a fractional id"));
@@ -147,7 +121,7 @@ fn message_ids_are_echoed_with_their_json_type() {
 
 #[test]
 fn a_requests_stream_field_beats_the_stream_mode_setting() {
-    let rig = rig_with(|c| with(c, "stream_mode", json!(false)));
+    let rig = Rig::with(&[("stream_mode", json!(false))]);
     rig.hub
         .send_json(&buyer(&json!(1), "default is non-stream"));
     let frame = single_answer(&rig.hub, &json!(1));
@@ -165,7 +139,7 @@ fn a_requests_stream_field_beats_the_stream_mode_setting() {
 
 #[test]
 fn thinking_is_not_forwarded() {
-    let rig = rig();
+    let rig = Rig::start();
     rig.ollama
         .push(Reply::pieces(&["The answer", " is 4."]).thinking(&["Let me think", "..."]));
     rig.hub.send_json(&buyer(&json!(1), "2+2?"));
@@ -175,10 +149,10 @@ fn thinking_is_not_forwarded() {
 
 #[test]
 fn ollama_gets_the_model_prompt_and_options_inside_options() {
-    let rig = rig_with(|c| {
-        let c = with(c, "options", json!({"temperature": 0.1, "num_ctx": 2048}));
-        with(c, "keep_alive", json!("10m"))
-    });
+    let rig = Rig::with(&[
+        ("options", json!({"temperature": 0.1, "num_ctx": 2048})),
+        ("keep_alive", json!("10m")),
+    ]);
     rig.hub.send_json(&buyer(&json!(1), "first"));
     streamed_answer(&rig.hub, &json!(1));
     rig.hub.send_json(&buyer(&json!(2), "second"));
@@ -224,7 +198,7 @@ fn environment_proxies_are_not_used_for_ollama() {
 
 #[test]
 fn two_parallel_requests_interleave_without_mixing() {
-    let rig = rig_with(|c| with(c, "max_parallel", json!(2)));
+    let rig = Rig::with(&[("max_parallel", json!(2))]);
     let a: Vec<String> = (0..8).map(|i| format!("a{i} ")).collect();
     let b: Vec<String> = (0..8).map(|i| format!("b{i} ")).collect();
     let delay = Duration::from_millis(40);
@@ -253,7 +227,7 @@ fn two_parallel_requests_interleave_without_mixing() {
 
 #[test]
 fn a_request_beyond_the_queue_is_answered_busy_at_once() {
-    let rig = rig_with(|c| with(with(c, "max_parallel", json!(1)), "queue_size", json!(1)));
+    let rig = Rig::with(&[("max_parallel", json!(1)), ("queue_size", json!(1))]);
     rig.ollama
         .push(Reply::pieces(&["slow"]).first_delay(Duration::from_millis(800)));
     rig.hub.send_json(&buyer(&json!(1), "runs"));
@@ -329,13 +303,10 @@ fn assert_failure_answered(
 
 #[test]
 fn ollama_failures_are_answered_and_the_client_keeps_serving() {
-    let rig = rig_with(|c| {
-        with(
-            with(c, "load_timeout_secs", json!(0.5)),
-            "idle_timeout_secs",
-            json!(0.5),
-        )
-    });
+    let rig = Rig::with(&[
+        ("load_timeout_secs", json!(0.5)),
+        ("idle_timeout_secs", json!(0.5)),
+    ]);
     // (A missing model makes the box step back: tests/control.rs.)
     // Ollama's own error texts (which can name the owner's paths and
     // devices) go to the owner's log; the buyer learns the status.
@@ -413,7 +384,7 @@ fn ollama_failures_are_answered_and_the_client_keeps_serving() {
 
 #[test]
 fn non_stream_errors_are_one_error_frame() {
-    let rig = rig_with(|c| with(c, "stream_mode", json!(false)));
+    let rig = Rig::with(&[("stream_mode", json!(false))]);
     rig.ollama.push(Reply::error(500, "runner crashed"));
     rig.hub.send_json(&buyer(&json!(1), "x"));
     let frame = single_answer(&rig.hub, &json!(1));
@@ -434,7 +405,7 @@ fn ollama_unreachable_is_answered() {
         hub,
         ollama,
         client,
-    } = rig();
+    } = Rig::start();
     // Ollama goes away after the client connected (it waits for Ollama
     // before it connects); below `ollama_down_after` (3) failures in a row
     // the box stays connected and answers each buyer.
@@ -460,7 +431,7 @@ fn ollama_unreachable_is_answered() {
 
 #[test]
 fn malformed_hub_frames_are_ignored_and_the_connection_stays_up() {
-    let rig = rig_with(|c| with(c, "max_frame_bytes", json!(4096)));
+    let rig = Rig::with(&[("max_frame_bytes", json!(4096))]);
     rig.hub.send_text("this is not json");
     rig.hub.send_text("[1,2,3]");
     rig.hub.send_text(r#"{"content":"no type"}"#);
@@ -505,7 +476,7 @@ fn malformed_hub_frames_are_ignored_and_the_connection_stays_up() {
 
 #[test]
 fn a_request_without_text_content_gets_an_error_answer() {
-    let rig = rig();
+    let rig = Rig::start();
     rig.hub
         .send_json(&json!({"type": "buyer_message", "messageId": 5}));
     let text = stream_error(&streamed_answer(&rig.hub, &json!(5)));
@@ -514,7 +485,7 @@ fn a_request_without_text_content_gets_an_error_answer() {
 
 #[test]
 fn the_hubs_pings_are_answered() {
-    let rig = rig();
+    let rig = Rig::start();
     rig.hub.send_ping(b"hello");
     rig.hub.send_json(&buyer(&json!(1), "after the ping"));
     streamed_answer(&rig.hub, &json!(1));
@@ -745,7 +716,7 @@ fn a_missing_token_stops_with_status_78() {
 
 #[test]
 fn a_message_id_goes_back_byte_for_byte() {
-    let rig = rig();
+    let rig = Rig::start();
     let big = "12345678901234567890123";
     rig.hub.send_text(&format!(
         r#"{{"type":"buyer_message","content":"big id","messageId":{big}}}"#
@@ -769,7 +740,7 @@ fn a_message_id_goes_back_byte_for_byte() {
 
 #[test]
 fn a_frame_of_exactly_max_frame_bytes_is_run() {
-    let rig = rig_with(|c| with(c, "max_frame_bytes", json!(4096)));
+    let rig = Rig::with(&[("max_frame_bytes", json!(4096))]);
     let bare = buyer(&json!(1), "").to_string().len();
     let prompt = "q".repeat(4096 - bare);
     let frame = buyer(&json!(1), &prompt).to_string();

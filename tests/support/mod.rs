@@ -12,4 +12,5 @@ pub mod faultproxy;
 pub mod hub;
 pub mod launch;
 pub mod ollama;
+pub mod rig;
 pub mod tls;
