@@ -123,23 +123,12 @@ fn parse(text: &str) -> Option<Option<Pause>> {
 mod tests {
     use super::*;
 
-    fn temp_dir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "pause-test-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn a_pause_survives_being_written_and_read_back() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = temp_dir();
-        let path = path_for(&dir.join("config.json"));
-        assert_eq!(path, dir.join("paused.json"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(&dir.path().join("config.json"));
+        assert_eq!(path, dir.path().join("paused.json"));
         assert_eq!(load(&path), Ok(None), "no file, no pause");
         save(&path, Some(Pause::Indefinite)).unwrap();
         assert_eq!(load(&path), Ok(Some(Pause::Indefinite)));
@@ -152,7 +141,6 @@ mod tests {
         save(&path, None).unwrap();
         assert!(!path.exists());
         save(&path, None).expect("removing a missing file is fine");
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
@@ -168,31 +156,29 @@ mod tests {
 
     #[test]
     fn a_pause_file_that_cannot_be_removed_is_an_error() {
-        let dir = temp_dir();
+        let dir = tempfile::tempdir().unwrap();
         // A directory where the file should be: `remove_file` fails, and not
         // because it is missing.
-        let path = dir.join("paused.json");
+        let path = dir.path().join("paused.json");
         std::fs::create_dir(&path).unwrap();
         assert!(save(&path, None).unwrap_err().contains("cannot remove"));
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn a_pause_file_of_exactly_4_kib_is_read() {
-        let dir = temp_dir();
-        let path = dir.join("paused.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paused.json");
         let text = r#"{"paused": true}"#;
         std::fs::write(&path, format!("{text:<4096}")).unwrap();
         assert_eq!(load(&path), Ok(Some(Pause::Indefinite)));
         std::fs::write(&path, format!("{text:<4097}")).unwrap();
         assert!(load(&path).is_err());
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn a_pause_that_is_over_is_no_pause() {
-        let dir = temp_dir();
-        let path = dir.join("paused.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paused.json");
         let ended = SystemTime::now() - Duration::from_secs(1);
         save(&path, Some(Pause::Until(ended))).unwrap();
         assert_eq!(load(&path), Ok(None));
@@ -200,7 +186,6 @@ mod tests {
         assert!(Pause::Until(now).is_over(now));
         assert!(!Pause::Until(now + Duration::from_secs(1)).is_over(now));
         assert!(!Pause::Indefinite.is_over(now));
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
@@ -219,12 +204,11 @@ mod tests {
         }
         assert_eq!(parse(r#"{"paused": false}"#), Some(None));
         assert_eq!(parse(r#"{"paused": true}"#), Some(Some(Pause::Indefinite)));
-        let dir = temp_dir();
-        let path = dir.join("paused.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paused.json");
         std::fs::write(&path, "x".repeat(5000)).unwrap();
         assert!(load(&path).unwrap_err().contains("4 KiB"));
         std::fs::write(&path, "{").unwrap();
         assert!(load(&path).unwrap_err().contains("not a pause"));
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
