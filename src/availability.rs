@@ -391,6 +391,7 @@ mod tests {
     use super::*;
     use crate::backends;
     use crate::backends::{Backend, Policy};
+    use crate::hub::closes_sent as closes;
     use crate::hub::ToWriter;
     use crate::ollama::OllamaError;
     use std::sync::mpsc::{self, Receiver};
@@ -444,15 +445,6 @@ mod tests {
         Err(OllamaError::ModelMissing {
             model: "llama3.2".into(),
         })
-    }
-
-    /// The Close reasons the writer got so far.
-    fn closes(inbox: &Receiver<ToWriter>) -> Vec<&'static str> {
-        let closes = inbox.try_iter().filter_map(|message| match message {
-            ToWriter::Close(reason) => Some(reason),
-            _ => None,
-        });
-        closes.collect()
     }
 
     #[test]

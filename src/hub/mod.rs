@@ -29,4 +29,6 @@ pub use proxy::Proxy;
 pub use session::{connect, ConnectError, Requests, SessionConfig};
 pub use supervisor::{Backoff, Supervisor};
 pub use tls::{client_config, read_ca_file, CaError};
+#[cfg(test)]
+pub use writer::closes_sent;
 pub use writer::{Finish, Outgoing, ToWriter, Writer};

@@ -257,6 +257,17 @@ impl Writer {
     }
 }
 
+/// The Close reasons an inbox got so far, in order (for the tests of
+/// those who step back through the writer).
+#[cfg(test)]
+pub fn closes_sent(inbox: &std::sync::mpsc::Receiver<ToWriter>) -> Vec<&'static str> {
+    let closes = inbox.try_iter().filter_map(|message| match message {
+        ToWriter::Close(reason) => Some(reason),
+        _ => None,
+    });
+    closes.collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -691,6 +691,7 @@ fn send(out: &Sender<ToWriter>, job: &Job, kind: FrameKind, content: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::closes_sent as closes;
 
     /// Waits (bounded) until thread `tid` of this process sleeps: for the
     /// threads below, blocked on the state's lock or its condvar.
@@ -747,15 +748,6 @@ mod tests {
             kind: "paused",
             queued_too: false,
         }
-    }
-
-    /// The Close reasons the writer got, in order.
-    fn closes(inbox: &Receiver<ToWriter>) -> Vec<&'static str> {
-        let closes = inbox.try_iter().filter_map(|message| match message {
-            ToWriter::Close(reason) => Some(reason),
-            _ => None,
-        });
-        closes.collect()
     }
 
     #[test]
