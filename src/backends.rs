@@ -98,7 +98,8 @@ pub struct Backend {
     /// Requests it runs at once.
     pub max_parallel: usize,
     state: AtomicU8,
-    /// Requests running on it now, kept by the relay's pool.
+    /// Requests running on it now: the relay's pool counts them, and
+    /// chooses by them.
     running: AtomicUsize,
     /// The recent time to first piece in microseconds (a moving average);
     /// 0 before the first.
@@ -146,9 +147,17 @@ impl Backend {
         self.running.load(Relaxed)
     }
 
-    /// Kept by the pool, under its lock.
-    pub fn set_running(&self, running: usize) {
-        self.running.store(running, Relaxed);
+    /// One more request runs on it (counted by the pool, under its lock,
+    /// so the choice sees the counts as one).
+    pub fn started_one(&self) {
+        self.running.fetch_add(1, Relaxed);
+    }
+
+    /// One request on it ended (the pool, under its lock).
+    pub fn ended_one(&self) {
+        let _ = self
+            .running
+            .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)));
     }
 
     /// The recent time to first piece; `None` before the first answer.

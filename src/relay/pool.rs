@@ -86,11 +86,9 @@ impl Waiting {
     }
 }
 
-/// What the lock guards.
-struct Line {
-    waiting: VecDeque<Waiting>,
-    running: Vec<usize>,
-}
+/// The waiting line. Its lock is also the one under which the backends'
+/// running counts change, so that a choice sees them all as one.
+type Line = VecDeque<Waiting>;
 
 pub struct Pool {
     line: Mutex<Line>,
@@ -119,12 +117,8 @@ impl Pool {
         door: Arc<Door>,
         tally: Tally,
     ) -> Arc<Pool> {
-        let running = vec![0; slots.len()];
         let pool = Arc::new(Pool {
-            line: Mutex::new(Line {
-                waiting: VecDeque::new(),
-                running,
-            }),
+            line: Mutex::new(Line::new()),
             backends: Arc::clone(&backends),
             slots,
             queue_size,
@@ -139,22 +133,22 @@ impl Pool {
         self.line.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn candidates(&self, line: &Line) -> Vec<Candidate> {
-        let backends = self.backends.list().iter().zip(&line.running);
-        let candidate = |(backend, running): (&crate::backends::Backend, &usize)| Candidate {
+    /// The backends as the choice sees them; called under the line's lock.
+    fn candidates(&self) -> Vec<Candidate> {
+        let candidate = |backend: &crate::backends::Backend| Candidate {
             can_serve: backend.can_serve(),
-            running: *running,
+            running: backend.running(),
             max_parallel: backend.max_parallel,
             first_piece_us: backend.first_piece().map_or(0, |d| d.as_micros() as u64),
         };
-        backends.map(candidate).collect()
+        self.backends.list().iter().map(candidate).collect()
     }
 
-    /// Sends a request to backend `index`'s workers, counting it there.
-    fn start(&self, line: &mut Line, index: usize, job: Job, first_failure: Option<Failure>) {
-        line.running[index] += 1;
+    /// Sends a request to backend `index`'s workers, counting it there;
+    /// called under the line's lock.
+    fn start(&self, index: usize, job: Job, first_failure: Option<Failure>) {
         if let Some(backend) = self.backends.get(index) {
-            backend.set_running(line.running[index]);
+            backend.started_one();
         }
         let assigned = Assigned {
             job,
@@ -176,21 +170,21 @@ impl Pool {
     /// Places a new request: on a backend now, in line, or not at all.
     pub fn submit(&self, job: Job) -> Result<(), Unplaced> {
         let mut line = self.lock();
-        let candidates = self.candidates(&line);
+        let candidates = self.candidates();
         if !candidates.iter().any(|c| c.can_serve) {
             return Err(Unplaced::NoBackend(job));
         }
         // Those in line first: a free slot goes to them.
-        if line.waiting.is_empty() {
+        if line.is_empty() {
             if let Some(index) = choose(&candidates, None) {
-                self.start(&mut line, index, job, None);
+                self.start(index, job, None);
                 return Ok(());
             }
         }
-        if line.waiting.len() >= self.queue_size {
+        if line.len() >= self.queue_size {
             return Err(Unplaced::Full(job));
         }
-        line.waiting.push_back(Waiting {
+        line.push_back(Waiting {
             job,
             first_failure: None,
         });
@@ -203,16 +197,16 @@ impl Pool {
     /// (`Some`) when no other backend can serve.
     pub fn retry(&self, job: Job, failure: Failure) -> Option<(Job, Failure)> {
         let mut line = self.lock();
-        let candidates = self.candidates(&line);
+        let candidates = self.candidates();
         let elsewhere = |(i, c): (usize, &Candidate)| i != failure.backend && c.can_serve;
         if !candidates.iter().enumerate().any(elsewhere) {
             return Some((job, failure));
         }
         match choose(&candidates, Some(failure.backend)) {
-            Some(index) => self.start(&mut line, index, job, Some(failure)),
+            Some(index) => self.start(index, job, Some(failure)),
             None => {
                 // It has waited already: first in line.
-                line.waiting.push_front(Waiting {
+                line.push_front(Waiting {
                     job,
                     first_failure: Some(failure),
                 });
@@ -227,11 +221,8 @@ impl Pool {
     pub fn finished(&self, index: usize) {
         let stranded = {
             let mut line = self.lock();
-            if let Some(running) = line.running.get_mut(index) {
-                *running = running.saturating_sub(1);
-                if let Some(backend) = self.backends.get(index) {
-                    backend.set_running(*running);
-                }
+            if let Some(backend) = self.backends.get(index) {
+                backend.ended_one();
             }
             self.place_waiting(&mut line)
         };
@@ -243,8 +234,8 @@ impl Pool {
     fn place_waiting(&self, line: &mut Line) -> Vec<Stranded> {
         let mut stranded = Vec::new();
         let mut kept = VecDeque::new();
-        while let Some(waiting) = line.waiting.pop_front() {
-            let candidates = self.candidates(line);
+        while let Some(waiting) = line.pop_front() {
+            let candidates = self.candidates();
             let avoid = waiting.avoid();
             let can_serve = |(i, c): (usize, &Candidate)| Some(i) != avoid && c.can_serve;
             if !candidates.iter().enumerate().any(can_serve) {
@@ -255,12 +246,12 @@ impl Pool {
             match choose(&candidates, avoid) {
                 Some(index) => {
                     self.tally.metrics.queue_depth_add(-1);
-                    self.start(line, index, waiting.job, waiting.first_failure);
+                    self.start(index, waiting.job, waiting.first_failure);
                 }
                 None => kept.push_back(waiting),
             }
         }
-        line.waiting = kept;
+        *line = kept;
         stranded
     }
 
