@@ -348,7 +348,7 @@ impl Backends {
         let who = self.who(backend);
         match result {
             Ok(()) => {
-                self.came_up(backend, false);
+                self.came_up(backend);
                 None
             }
             Err(OllamaError::Unreachable { source, .. }) => {
@@ -429,10 +429,10 @@ impl Backends {
         log::warn!("{error}{fix}; {meanwhile}, asking every {every} s");
     }
 
-    /// Marks backend `index` up; logs it once when it had been down.
-    /// `tell` wakes the watchers (not needed for an answer on a backend
-    /// that was up already; one not asked yet is news for the metrics).
-    fn came_up(&self, backend: &Backend, tell: bool) {
+    /// Marks backend `index` up; tells the watchers when that is news (one
+    /// not asked yet coming up is news for the metrics too), and logs it
+    /// once when it had been down.
+    fn came_up(&self, backend: &Backend) {
         let was = backend.state.swap(UP, Relaxed);
         let was_down = {
             let mut health = backend.lock();
@@ -440,7 +440,7 @@ impl Backends {
             health.next_probe = None;
             health.down.take().is_some()
         };
-        if tell || was != UP {
+        if was != UP {
             self.tell_watchers();
         }
         if was_down {
@@ -515,7 +515,7 @@ impl Backends {
         match self.probe(backend) {
             Ok(()) => {
                 let took = if warm { self.warm_up(backend) } else { None };
-                self.came_up(backend, true);
+                self.came_up(backend);
                 took
             }
             Err((error, model_missing)) => {
@@ -843,7 +843,7 @@ mod tests {
         // The first probe waits `ollama_probe_secs` (an hour here).
         let next = backends.list()[0].lock().next_probe.expect("scheduled");
         assert!(next >= before + Duration::from_secs(3600));
-        backends.came_up(&backends.list()[0], true);
+        backends.came_up(&backends.list()[0]);
         assert_eq!(backends.statuses()[0].health, Some(Ok(())));
         assert_eq!(backends.list()[0].lock().next_probe, None);
     }

@@ -151,7 +151,7 @@ impl End {
     }
 
     /// The kind of an Ollama failure.
-    pub(crate) fn of(error: &OllamaError) -> End {
+    fn of(error: &OllamaError) -> End {
         End::error(match error {
             OllamaError::ShuttingDown => return End::SHUTDOWN,
             OllamaError::Unreachable { .. } => "ollama_unreachable",
