@@ -245,7 +245,7 @@ impl Availability {
         if self.lock().pause.is_some() {
             return None;
         }
-        self.backends.first_look(true)
+        self.backends.first_look()
     }
 
     /// Steps back because no backend can serve (once, with a hub, and
@@ -331,7 +331,7 @@ impl Gate for Availability {
                 // Paused before the first look, or the first look is
                 // still to come: take it now (unlocked: it takes time).
                 drop(state);
-                self.backends.first_look(true);
+                self.backends.first_look();
                 continue;
             }
             // The prober asks the backends and says when one is back.

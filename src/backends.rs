@@ -508,13 +508,13 @@ impl Backends {
         }
     }
 
-    /// Probes backend `index`, warms it up when it answers (`warm`), and
-    /// marks it up or down. Returns the warm-up's load time.
-    fn look_at(&self, index: usize, warm: bool) -> Option<Duration> {
+    /// Probes backend `index`, warms it up when it answers (with
+    /// `warm_up`), and marks it up or down. Returns the warm-up's load time.
+    fn look_at(&self, index: usize) -> Option<Duration> {
         let backend = self.list.get(index)?;
         match self.probe(backend) {
             Ok(()) => {
-                let took = if warm { self.warm_up(backend) } else { None };
+                let took = self.warm_up(backend);
                 self.came_up(backend);
                 took
             }
@@ -527,18 +527,18 @@ impl Backends {
 
     /// The first look at every backend not asked yet (at start, before
     /// the hub is told this box serves): probes them (at once, when there
-    /// are several), and warms up those that answer when `warm`. Returns
-    /// the longest warm-up's load time.
-    pub fn first_look(&self, warm: bool) -> Option<Duration> {
+    /// are several), and warms up those that answer. Returns the longest
+    /// warm-up's load time.
+    pub fn first_look(&self) -> Option<Duration> {
         let unknown: Vec<usize> = (0..self.list.len())
             .filter(|i| self.list[*i].state.load(Relaxed) == UNKNOWN)
             .collect();
         let took: Vec<Option<Duration>> = match unknown.as_slice() {
-            [one] => vec![self.look_at(*one, warm)],
+            [one] => vec![self.look_at(*one)],
             several => thread::scope(|scope| {
                 let looks: Vec<_> = several
                     .iter()
-                    .map(|&i| scope.spawn(move || self.look_at(i, warm)))
+                    .map(|&i| scope.spawn(move || self.look_at(i)))
                     .collect();
                 looks.into_iter().map(|l| l.join().ok().flatten()).collect()
             }),
@@ -619,7 +619,7 @@ impl Backends {
     /// Probes one backend whose turn it is; on failure, schedules the next
     /// probe (see [`probe_delay`]).
     fn probe_due(&self, index: usize) {
-        self.look_at(index, true);
+        self.look_at(index);
         let Some(backend) = self.list.get(index) else {
             return;
         };
@@ -918,7 +918,7 @@ mod tests {
         let urls = ["http://127.0.0.1:1", "http://127.0.0.1:1/b"];
         let mut backends = Arc::try_unwrap(for_tests(&urls, 3)).ok().unwrap();
         backends.policy.probe_every = Duration::from_secs(10);
-        assert_eq!(backends.first_look(false), None);
+        assert_eq!(backends.first_look(), None);
         assert_eq!(states(&backends), [false, false]);
         backends.list()[1].state.store(UP, Relaxed);
         let before = Instant::now();
