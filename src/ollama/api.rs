@@ -117,21 +117,10 @@ pub fn load_model(
     keep_alive: Option<&Value>,
     timeout: Duration,
 ) -> Result<Duration, ApiError> {
-    let mut body = serde_json::Map::new();
-    body.insert("model".into(), model.into());
-    body.insert("prompt".into(), "".into());
-    body.insert("stream".into(), false.into());
-    if let Some(keep_alive) = keep_alive {
-        body.insert("keep_alive".into(), keep_alive.clone());
-    }
-    let started = std::time::Instant::now();
-    let request = agent(roots, timeout)
-        .post(format!("{base_url}/api/generate"))
-        .header("Content-Type", "application/json")
-        .send(Value::Object(body).to_string());
-    let answer = read_json(request, "/api/generate")?;
+    let body = generate_body(model, "", keep_alive, None);
+    let (answer, took) = generate_once(base_url, roots, body, timeout)?;
     let reported = answer.get("load_duration").and_then(Value::as_u64);
-    Ok(reported.map_or_else(|| started.elapsed(), Duration::from_nanos))
+    Ok(reported.map_or(took, Duration::from_nanos))
 }
 
 /// The prompt of [`one_token`]: short, so that reading it costs nothing.
@@ -151,13 +140,8 @@ pub fn one_token(
     options: &serde_json::Map<String, Value>,
     timeout: Duration,
 ) -> Result<Duration, ApiError> {
-    let started = std::time::Instant::now();
-    let request = agent(roots, timeout)
-        .post(format!("{base_url}/api/generate"))
-        .header("Content-Type", "application/json")
-        .send(one_token_body(model, keep_alive, options).to_string());
-    read_json(request, "/api/generate")?;
-    Ok(started.elapsed())
+    let body = one_token_body(model, keep_alive, options);
+    generate_once(base_url, roots, body, timeout).map(|(_, took)| took)
 }
 
 fn one_token_body(
@@ -167,15 +151,44 @@ fn one_token_body(
 ) -> Value {
     let mut options = options.clone();
     options.insert("num_predict".into(), 1.into());
+    generate_body(model, ONE_TOKEN_PROMPT, keep_alive, Some(options))
+}
+
+/// The body of a small non-streamed generate request.
+fn generate_body(
+    model: &str,
+    prompt: &str,
+    keep_alive: Option<&Value>,
+    options: Option<serde_json::Map<String, Value>>,
+) -> Value {
     let mut body = serde_json::Map::new();
     body.insert("model".into(), model.into());
-    body.insert("prompt".into(), ONE_TOKEN_PROMPT.into());
+    body.insert("prompt".into(), prompt.into());
     body.insert("stream".into(), false.into());
-    body.insert("options".into(), Value::Object(options));
+    if let Some(options) = options {
+        body.insert("options".into(), Value::Object(options));
+    }
     if let Some(keep_alive) = keep_alive {
         body.insert("keep_alive".into(), keep_alive.clone());
     }
     Value::Object(body)
+}
+
+/// Sends a small generate request within `timeout`: Ollama's answer, and
+/// how long it took.
+fn generate_once(
+    base_url: &str,
+    roots: &RootCerts,
+    body: Value,
+    timeout: Duration,
+) -> Result<(Value, Duration), ApiError> {
+    let started = std::time::Instant::now();
+    let request = agent(roots, timeout)
+        .post(format!("{base_url}/api/generate"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string());
+    let answer = read_json(request, "/api/generate")?;
+    Ok((answer, started.elapsed()))
 }
 
 /// The names of the models Ollama has installed (`GET /api/tags`).
