@@ -1,15 +1,13 @@
 //! `--check`: a checklist an owner can run after installing, one line per
-//! step with the fix when it fails. Config, Ollama, the model, the hub; each
-//! step is bounded in time (10 s at most). Then the owner's pause, as the
-//! next start would find it (`[NOTE]` when paused: not a failure). Exit 0
-//! when all pass, 1 if not.
-//!
-//! With `ollama_hosts`, every backend gets a block of its own, each line
-//! starting with the backend's name: Ollama, the model, and the time of a
+//! step with the fix when it fails. Config; then for each Ollama backend
+//! whether it answers, whether it has the model, and the time of a
 //! one-token answer (bounded by `load_timeout_secs`, as a model load may be
-//! part of it). The fixes then name the entry in `ollama_hosts`, not
-//! `--ollama-host`. Without it the one Ollama's lines are as they always
-//! were.
+//! part of it; the other steps by 10 s); then the hub. Then the owner's
+//! pause, as the next start would find it (`[NOTE]` when paused: not a
+//! failure). Exit 0 when all pass, 1 if not.
+//!
+//! With `ollama_hosts`, every backend's lines start with its name, and the
+//! fixes name its entry in `ollama_hosts`, not `--ollama-host`.
 
 use std::path::Path;
 use std::process::ExitCode;
