@@ -435,10 +435,7 @@ mod tests {
     }
 
     fn unreachable() -> Result<(), OllamaError> {
-        Err(OllamaError::Unreachable {
-            url: "http://127.0.0.1:1".into(),
-            source: ureq::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
-        })
+        Err(OllamaError::refused("http://127.0.0.1:1"))
     }
 
     fn model_missing() -> Result<(), OllamaError> {

@@ -687,10 +687,7 @@ mod tests {
     use super::*;
 
     fn unreachable() -> OllamaError {
-        OllamaError::Unreachable {
-            url: "http://127.0.0.1:1".into(),
-            source: ureq::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
-        }
+        OllamaError::refused("http://127.0.0.1:1")
     }
 
     fn http(status: u16) -> OllamaError {

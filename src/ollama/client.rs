@@ -197,6 +197,17 @@ impl OllamaError {
     }
 }
 
+#[cfg(test)]
+impl OllamaError {
+    /// Ollama at `url` refusing the connection, for tests.
+    pub fn refused(url: &str) -> OllamaError {
+        OllamaError::Unreachable {
+            url: url.into(),
+            source: ureq::Error::Io(io::ErrorKind::ConnectionRefused.into()),
+        }
+    }
+}
+
 impl std::error::Error for OllamaError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

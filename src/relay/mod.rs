@@ -950,10 +950,7 @@ mod tests {
 
     #[test]
     fn only_failures_another_backend_may_not_have_fail_over() {
-        let unreachable = OllamaError::Unreachable {
-            url: "http://127.0.0.1:1".into(),
-            source: ureq::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
-        };
+        let unreachable = OllamaError::refused("http://127.0.0.1:1");
         let http = |status| OllamaError::Http {
             status,
             message: String::new(),

@@ -399,10 +399,7 @@ mod tests {
     }
 
     fn unreachable() -> OllamaError {
-        OllamaError::Unreachable {
-            url: "http://127.0.0.1:1".into(),
-            source: ureq::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
-        }
+        OllamaError::refused("http://127.0.0.1:1")
     }
 
     /// The frames' contents the writer got.
