@@ -25,6 +25,9 @@ use crate::text::control as text;
 /// lets it go then, however the process ends).
 static HELD: OnceLock<File> = OnceLock::new();
 
+/// The socket this process bound, for [`withdraw`].
+static PUBLISHED: OnceLock<PathBuf> = OnceLock::new();
+
 /// This process's claim on its config directory: the lock is held; the
 /// socket is not bound yet.
 pub struct Claim {
@@ -129,6 +132,7 @@ pub fn start(claim: Claim, availability: Arc<Availability>) -> Result<(), Fatal>
         }
     };
     log::info!("control socket {}", claim.socket.display());
+    let _ = PUBLISHED.set(claim.socket.clone());
     // SAFETY: geteuid cannot fail and touches no memory.
     let owner = unsafe { libc::geteuid() };
     let serve = move || accept_loop(&listener, &availability, owner);
@@ -137,6 +141,18 @@ pub fn start(claim: Claim, availability: Arc<Availability>) -> Result<(), Fatal>
         .spawn(serve)
         .map(drop)
         .map_err(|e| Fatal::thread("control", &e))
+}
+
+/// Removes the socket this process bound, on a clean stop, just before
+/// the exit: nothing is left behind. The lock, still held, says it is
+/// this process's; a command that finds no socket while the lock is held
+/// waits for the lock to go.
+pub fn withdraw() {
+    if let Some(socket) = PUBLISHED.get() {
+        if let Err(e) = std::fs::remove_file(socket) {
+            log::debug!("control: cannot remove {}: {e}", socket.display());
+        }
+    }
 }
 
 /// Binds a fresh name beside `socket`, makes it 0600, then renames it over
