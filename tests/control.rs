@@ -879,3 +879,45 @@ fn an_unreadable_pause_file_is_said_to_mean_not_paused() {
         client.output()
     );
 }
+
+// ------------------------------------------- two config files in one folder
+
+#[test]
+fn two_config_files_in_one_folder_run_side_by_side_and_each_is_reached() {
+    let rig = Rig::start();
+    let home = rig.home().to_path_buf();
+    let dir = config_dir(&home);
+    let gpu1 = dir.join("gpu1.json");
+    let config = test_config(rig.ollama.port());
+    std::fs::write(&gpu1, config.to_string()).unwrap();
+    let gpu1 = gpu1.to_str().unwrap().to_string();
+    let second = Launch::in_home(&home)
+        .args(&["--config", &gpu1, "--server", &rig.hub.url()])
+        .start();
+    assert!(rig.hub.wait_connected(2, WAIT), "{}", second.output());
+    let asked = owner(&home, &["--status", "--json", "--config", &gpu1]);
+    let object: Value = serde_json::from_str(asked.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {}", asked.describe()));
+    assert_eq!(object["pid"], second.pid(), "{object}");
+    assert_eq!(status(&home).1["pid"], rig.client.pid());
+    for name in [
+        "gpu1.control.sock",
+        "gpu1.control.lock",
+        "gpu1.ledger.jsonl",
+    ] {
+        assert!(dir.join(name).exists(), "{name}");
+    }
+    assert!(dir.join("logs").join("gpu1.client.log").exists());
+    // Pausing one leaves the other selling.
+    let paused = owner(&home, &["--pause", "--config", &gpu1]);
+    assert_eq!(paused.code(), Some(0), "{}", paused.describe());
+    assert!(dir.join("gpu1.paused.json").exists());
+    assert!(!dir.join("paused.json").exists());
+    let (code, first) = status(&home);
+    assert_eq!((code, first["paused"].clone()), (Some(0), json!(false)));
+    // The same config file twice is still one client.
+    let again = owner(&home, &["--config", &gpu1, "--server", &rig.hub.url()]);
+    assert_eq!(again.code(), Some(75), "{}", again.describe());
+    let says = format!("(pid {}) is already running with {gpu1}", second.pid());
+    assert!(again.stderr.contains(&says), "{}", again.describe());
+}
