@@ -114,7 +114,10 @@ impl Availability {
         pause_file: PathBuf,
     ) -> Arc<Availability> {
         let pause = pause::load(&pause_file).unwrap_or_else(|why| {
-            log::warn!("{why}; not paused");
+            log::warn!(
+                "{why}: taken as not paused, so the box sells; --pause pauses it again \
+                 (and replaces the file)"
+            );
             None
         });
         let availability = Arc::new(Availability {
@@ -137,7 +140,7 @@ impl Availability {
         // the owner is trying Ollama at the terminal.
         if let Some(pause) = pause.filter(|_| availability.has_hub) {
             log::info!("still paused by the owner ({})", describe(&pause));
-            availability.set_pause(pause, false);
+            drop(availability.set_pause(pause, false));
         }
         availability
     }
@@ -194,13 +197,16 @@ impl Availability {
             "paused by the owner ({}): running answers finish, then the hub connection closes",
             describe(&pause)
         );
-        self.set_pause(pause, true);
-        pause::save(&self.pause_file, Some(pause))
+        let state = self.set_pause(pause, true);
+        // Under the lock: a resume in between would otherwise remove the
+        // file before this writes it, and the next start would be paused.
+        self.keep(&state, Some(pause))
     }
 
     /// Pauses; `record` writes the ledger's `pause` line (not for a pause
-    /// found at start, which the ledger already has).
-    fn set_pause(&self, pause: Pause, record: bool) {
+    /// found at start, which the ledger already has). Returns the lock,
+    /// still held.
+    fn set_pause(&self, pause: Pause, record: bool) -> MutexGuard<'_, State> {
         let mut state = self.lock();
         state.pause = Some(pause);
         state.away = Some(Away::Paused);
@@ -216,24 +222,64 @@ impl Availability {
         };
         self.door.close(refusal, "owner paused");
         self.changed.notify_all();
+        state
     }
 
-    /// The owner's `--resume` (or the pause's end): the connection loop
-    /// connects again at once. False when the box was not paused.
+    /// The owner's `--resume`: the connection loop connects again at once,
+    /// or, while the last answers of the pause still drain, the connection
+    /// stays and takes buyers again. False when the box was not paused.
     pub fn resume(&self, reason: &str) -> Result<bool, String> {
+        self.end_pause(None, reason)
+    }
+
+    /// The timed pause `expired` is over: it ends, unless the owner paused
+    /// again since (that newer pause stays). False when it did not end.
+    fn expire(&self, expired: Pause) -> Result<bool, String> {
+        self.end_pause(Some(expired), "the pause's time is up")
+    }
+
+    /// Ends the pause, any one (`only`: `None`) or only that one, in one
+    /// step under the lock, and saves that it ended.
+    fn end_pause(&self, only: Option<Pause>, reason: &str) -> Result<bool, String> {
         let mut state = self.lock();
-        if state.pause.take().is_none() {
+        let ends = match (state.pause, only) {
+            (None, _) => false,
+            (Some(now), Some(only)) => now == only,
+            (Some(_), None) => true,
+        };
+        if !ends {
             return Ok(false);
         }
+        state.pause = None;
         log::info!("resumed ({reason})");
         self.metrics.set_paused(false);
         self.backends.hold(false);
         if let Some(ledger) = &self.ledger {
             ledger.resumed(reason);
         }
+        self.keep_connection(&mut state);
         self.changed.notify_all();
-        drop(state);
-        pause::save(&self.pause_file, None).map(|()| true)
+        self.keep(&state, None).map(|()| true)
+    }
+
+    /// A resume while the pause drains (its Close not sent yet, waiting for
+    /// the last answer): the door opens again and the Close is cancelled, so
+    /// the connection stays. Once the Close went out, the connection ends
+    /// and the gate opens the door for the next one.
+    fn keep_connection(&self, state: &mut State) {
+        if state.away == Some(Away::Paused) && self.backends.any_up() && self.door.reopen_draining()
+        {
+            state.away = None;
+            log::info!("the hub connection stays: resumed before its last answer ended");
+        }
+    }
+
+    /// Writes the pause to `paused.json`, or removes it; `_held` is the
+    /// state's lock, so that the file and the state change together.
+    fn keep(&self, _held: &MutexGuard<'_, State>, pause: Option<Pause>) -> Result<(), String> {
+        #[cfg(test)]
+        tests::saving(self);
+        pause::save(&self.pause_file, pause)
     }
 
     /// The first look at every backend, before the ledger's `start` line
@@ -313,7 +359,10 @@ impl Gate for Availability {
                 match left {
                     Some(Err(_)) => {
                         drop(state);
-                        let _ = self.resume("the pause's time is up");
+                        // Only this pause: a `--pause` that came since stays.
+                        if let Err(e) = self.expire(pause) {
+                            log::warn!("{e}");
+                        }
                     }
                     Some(Ok(left)) => drop(self.wait_for_change(state, Some(left))),
                     None => drop(self.wait_for_change(state, None)),
@@ -638,6 +687,115 @@ mod tests {
         assert_eq!(woke.recv_timeout(bound), Ok(()));
         availability.resume("--resume").unwrap();
         assert_eq!(woke.recv_timeout(bound), Ok(()));
+    }
+
+    /// What a test runs before each save of `paused.json`.
+    type Hook = Box<dyn Fn(&Availability)>;
+
+    thread_local! {
+        /// Called on each save of `paused.json` made on this thread.
+        static SAVING: std::cell::RefCell<Option<Hook>> = std::cell::RefCell::new(None);
+    }
+
+    /// The seam `Availability::keep` calls before it saves.
+    pub(super) fn saving(availability: &Availability) {
+        SAVING.with(|hook| {
+            if let Some(hook) = &*hook.borrow() {
+                hook(availability);
+            }
+        });
+    }
+
+    #[test]
+    fn the_pause_file_changes_under_the_state_lock() {
+        let (availability, _inbox) = availability(3, true);
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&held);
+        SAVING.with(|hook| {
+            *hook.borrow_mut() = Some(Box::new(move |a: &Availability| {
+                let locked = a.state.try_lock().is_err();
+                seen.lock().unwrap().push(locked);
+            }))
+        });
+        let ended = SystemTime::now() - Duration::from_secs(1);
+        availability.pause(Pause::Indefinite).unwrap();
+        availability.resume("--resume").unwrap();
+        availability.pause(Pause::Until(ended)).unwrap();
+        availability.expire(Pause::Until(ended)).unwrap();
+        SAVING.with(|hook| *hook.borrow_mut() = None);
+        assert_eq!(*held.lock().unwrap(), [true, true, true, true]);
+    }
+
+    #[test]
+    fn a_timed_pause_that_ends_leaves_a_newer_pause_alone() {
+        let (availability, _inbox) = availability(3, true);
+        let file = availability.pause_file.clone();
+        let ended = Pause::Until(SystemTime::now() - Duration::from_secs(1));
+        availability.pause(ended).unwrap();
+        // The owner pauses again between the gate seeing the old one end
+        // and ending it.
+        availability.pause(Pause::Indefinite).unwrap();
+        assert_eq!(availability.expire(ended), Ok(false));
+        assert_eq!(availability.status().paused, Some(Pause::Indefinite));
+        assert_eq!(pause::load(&file), Ok(Some(Pause::Indefinite)));
+        assert!(availability.metrics.paused());
+        // The one that ended, still current, ends.
+        availability.pause(ended).unwrap();
+        assert_eq!(availability.expire(ended), Ok(true));
+        assert_eq!(availability.status().paused, None);
+        assert!(!file.exists());
+        assert_eq!(availability.expire(ended), Ok(false), "not paused");
+    }
+
+    #[test]
+    fn a_resume_while_the_pause_drains_keeps_the_connection() {
+        let (availability, inbox) = availability(3, true);
+        availability.connection(Connection::Connected(SystemTime::now()));
+        attempt(&availability, Ok(()));
+        let door = Arc::clone(&availability.door);
+        assert!(door.admit_one(), "an answer runs");
+        availability.pause(Pause::Indefinite).unwrap();
+        assert!(!door.admit_one(), "refused while paused");
+        assert!(closes(&inbox).is_empty(), "the answer still runs");
+        assert_eq!(availability.resume("--resume"), Ok(true));
+        assert_eq!(availability.closed_because(), None);
+        assert!(availability.status().serving());
+        assert!(door.admit_one(), "a buyer after --resume is served");
+        door.end_one();
+        door.end_one();
+        assert!(closes(&inbox).is_empty(), "no Close after --resume");
+    }
+
+    #[test]
+    fn a_resume_after_the_close_went_out_waits_for_the_next_connection() {
+        let (availability, inbox) = availability(3, true);
+        availability.connection(Connection::Connected(SystemTime::now()));
+        attempt(&availability, Ok(()));
+        availability.pause(Pause::Indefinite).unwrap();
+        assert_eq!(closes(&inbox), ["owner paused"]);
+        assert_eq!(availability.resume("--resume"), Ok(true));
+        // This connection ends for the pause; the gate opens the next one.
+        assert_eq!(
+            availability.closed_because().as_deref(),
+            Some("paused by the owner")
+        );
+        assert!(!availability.wait_open());
+        assert_eq!(availability.closed_because(), None);
+        assert!(availability.door.admit_one());
+    }
+
+    #[test]
+    fn a_resume_while_draining_with_no_backend_up_lets_the_close_go() {
+        let (availability, inbox) = availability(1, true);
+        availability.connection(Connection::Connected(SystemTime::now()));
+        let door = Arc::clone(&availability.door);
+        assert!(door.admit_one());
+        availability.pause(Pause::Indefinite).unwrap();
+        attempt(&availability, unreachable());
+        assert_eq!(availability.resume("--resume"), Ok(true));
+        assert!(!door.admit_one());
+        door.end_one();
+        assert_eq!(closes(&inbox), ["owner paused"]);
     }
 
     #[test]

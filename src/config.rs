@@ -114,6 +114,27 @@ pub fn default_config_path() -> Option<PathBuf> {
     })
 }
 
+/// The file `name` the client keeps beside the config file at
+/// `config_path` (the control socket and lock, the pause, the ledger, the
+/// log): `name` itself for `config.json`, and `STEM.name` for any other
+/// config file (`gpu1.control.sock` for `gpu1.json`), so that two config
+/// files in one directory (one per GPU) never share one.
+pub fn beside(config_path: &Path, name: &str) -> PathBuf {
+    let dir = config_path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file = config_path.file_name().unwrap_or_default();
+    if file == "config.json" || file.is_empty() {
+        return dir.join(name);
+    }
+    let stem = Path::new(file).file_stem().unwrap_or(file);
+    let mut own = stem.to_os_string();
+    own.push(".");
+    own.push(name);
+    dir.join(own)
+}
+
 /// Reads the config file into settings. A missing file gives the defaults;
 /// the raw object is returned too, so that saving can keep unknown keys.
 pub fn load(path: &Path) -> Result<(Settings, Map<String, Value>), ConfigError> {

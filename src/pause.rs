@@ -54,12 +54,10 @@ impl Pause {
     }
 }
 
-/// `paused.json` in the config file's directory.
+/// `paused.json` beside the config file (`gpu1.paused.json` beside
+/// `gpu1.json`).
 pub fn path_for(config_path: &Path) -> PathBuf {
-    config_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("paused.json")
+    crate::config::beside(config_path, "paused.json")
 }
 
 /// Writes the pause (`Some`) or removes the file (`None`).

@@ -117,9 +117,12 @@ impl Resolved {
     }
 }
 
+/// `logs/client.log` beside the config file (`logs/gpu1.client.log` for
+/// `gpu1.json`).
 pub fn log_path_for(config_path: &Path) -> PathBuf {
-    let dir = config_path.parent().unwrap_or(Path::new("."));
-    dir.join("logs").join("client.log")
+    let own = config::beside(config_path, "client.log");
+    let name = own.file_name().unwrap_or_default().to_os_string();
+    own.with_file_name("logs").join(name)
 }
 
 /// The config file in use: `--config`, else the default.

@@ -166,6 +166,7 @@ impl Shutdown {
         if let Some(ledger) = &self.ledger {
             ledger.stopped(reason);
         }
+        crate::control::server::withdraw();
         log::info!("stopped");
         last_log_flush();
         std::process::exit(0);

@@ -180,7 +180,12 @@ fn help_shows_the_paths_of_the_config_given_with_config() {
         .args(&["--config", config.to_str().unwrap(), "--help"])
         .run(WAIT);
     assert_eq!(out.code(), Some(0), "{}", out.describe());
-    let log = home.path().join("gpu1").join("logs").join("client.log");
+    // Named after a config file other than config.json (see --config).
+    let log = home
+        .path()
+        .join("gpu1")
+        .join("logs")
+        .join("proxy.client.log");
     assert!(
         out.stdout.contains(config.to_str().unwrap()),
         "{}",
@@ -1327,7 +1332,7 @@ fn with_config_path_the_log_goes_beside_that_file() {
         Launch::in_home(home.path()).args(&["--config", config.to_str().unwrap()]),
         &hub,
     );
-    let log = std::fs::read_to_string(dir.join("logs").join("client.log")).unwrap();
+    let log = std::fs::read_to_string(dir.join("logs").join("proxy.client.log")).unwrap();
     assert!(log.contains("connected to the hub"), "{log}");
     assert!(
         !log_dir(home.path()).exists(),

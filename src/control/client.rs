@@ -2,14 +2,19 @@
 //! `--resume`: ask the client running on this config through its control
 //! socket, and print the answer in the owner's language.
 //!
-//! They need no token and start nothing. When the socket does not answer
-//! but the client's lock is held, the client is starting (it binds the
-//! socket moments after taking the lock): they ask again for up to
-//! [`STARTING`]. When no client runs, `--status` exits 69, and `--pause`
-//! and `--resume` change the saved pause (`paused.json`) for the next
-//! start instead, holding the lock while they do so that a client cannot
-//! start in between and miss it: a crontab line that meets a restart
-//! still counts.
+//! They need no token and start nothing. The lock on `control.lock` says
+//! whether a client runs: while it is held they never say "no client"
+//! (exit 69). A socket that is not there yet (the client is starting: it
+//! binds the socket moments after taking the lock) or any more (it is
+//! stopping) is asked again for up to [`STARTING`]; an answer is waited
+//! for as long as the lock stays held, up to [`ANSWER_WAIT`] (a busy
+//! client). A client that ends before it answers lets go of the lock: the
+//! command then goes on as with no client. When no client runs, `--status`
+//! exits 69, and `--pause` and `--resume` change the saved pause
+//! (`paused.json`) for the next start instead, holding the lock while they
+//! do so that a client cannot start in between and miss it: a crontab line
+//! that meets a restart still counts. A client that holds the lock and
+//! does not answer in time is exit 75 (try again).
 //!
 //! `--status` adds today's figures (since local midnight) from the ledger
 //! itself (`ledger::stats`), so that the running client never reads files
@@ -32,12 +37,16 @@ use crate::ledger::{self, time, time::Millis};
 use crate::pause::{self, Pause};
 use crate::text::{control as text, errors::verbatim, owner_language, Lang, Text};
 
-/// How long a starting client (lock held, socket not yet bound) is waited
-/// for.
+/// How long a client holding the lock without a socket (starting, or
+/// stopping) is waited for.
 const STARTING: Duration = Duration::from_secs(3);
 
-/// How long the running client may take to answer.
-const ANSWER_WAIT: Duration = Duration::from_secs(5);
+/// How long the running client may take to answer, while it holds the
+/// lock.
+const ANSWER_WAIT: Duration = Duration::from_secs(30);
+
+/// How often the lock is looked at while waiting.
+const LOOK_EVERY: Duration = Duration::from_millis(50);
 
 /// The largest answer read (a status answer is under 1 KiB, and a few
 /// hundred bytes more per backend).
@@ -57,13 +66,21 @@ pub fn run(
         Control::Pause(span) => Request::Pause(span),
         Control::Resume => Request::Resume,
     };
-    let answer = match ask(config_path, request)? {
-        Some(answer) => answer,
-        None => match offline(request, config_path)? {
-            Some(done) => return Ok(done),
-            // A client started meanwhile: it answers now.
-            None => ask(config_path, request)?.ok_or_else(|| no_client(config_path))?,
-        },
+    let mut rounds = 0;
+    let answer = loop {
+        if let Some(answer) = ask(config_path, request)? {
+            break answer;
+        }
+        if let Some(done) = offline(request, config_path)? {
+            return Ok(done);
+        }
+        // Someone took the lock just now (a client starting, another
+        // command changing the file): ask again, a few times.
+        rounds += 1;
+        if rounds >= 5 {
+            let socket = socket_path(config_path);
+            return Err(held(text::not_answering(socket.display())));
+        }
     };
     let lang = owner_language();
     match request {
@@ -116,7 +133,8 @@ fn warn_unsaved(answer: &Value, message: fn(String) -> Text) {
 }
 
 /// The running client's answer; `None` when no client runs on this
-/// config (no socket, or a socket nobody listens on, and the lock free).
+/// config (no socket, or a socket nobody listens on, and the lock free),
+/// or when it ended before answering.
 fn ask(config_path: &Path, request: Request) -> Result<Option<Value>, Fatal> {
     let socket = socket_path(config_path);
     if !fits_socket_address(&socket) {
@@ -132,16 +150,39 @@ fn ask(config_path: &Path, request: Request) -> Result<Option<Value>, Fatal> {
                     return Ok(None);
                 }
                 if started.elapsed() >= STARTING {
-                    return Err(unavailable(text::not_answering(socket.display())));
+                    return Err(held(text::not_answering(socket.display())));
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(LOOK_EVERY);
             }
-            Err(e) => return Err(unavailable(text::cannot_reach(socket.display(), e))),
+            Err(e) => return Err(unreachable(&lock, text::cannot_reach(socket.display(), e))),
         }
     };
-    let answer = exchange(stream, request)
-        .map_err(|e| unavailable(text::cannot_reach(socket.display(), e)))??;
-    checked(answer).map(Some)
+    match exchange(stream, request, &lock) {
+        Ok(answer) => checked(answer).map(Some),
+        Err(Failed::Late) => Err(held(text::no_answer_in_time(
+            socket.display(),
+            ANSWER_WAIT.as_secs(),
+        ))),
+        // Ended before answering: its lock goes with it, and then the
+        // request is for the next start.
+        Err(_) if released(&lock) => Ok(None),
+        Err(Failed::Io(e)) => Err(held(text::cannot_reach(socket.display(), e))),
+        Err(Failed::Garbled) => Err(held(text::bad_answer())),
+    }
+}
+
+/// Waits, a little, for the lock's holder to end; true once it has.
+fn released(lock: &Path) -> bool {
+    let started = Instant::now();
+    loop {
+        if !lock_is_held(lock) {
+            return true;
+        }
+        if started.elapsed() >= STARTING {
+            return false;
+        }
+        std::thread::sleep(LOOK_EVERY);
+    }
 }
 
 /// A refusal from the running client, in the owner's words.
@@ -163,6 +204,23 @@ fn no_client(config_path: &Path) -> Fatal {
     unavailable(text::no_client(config_path.display()))
 }
 
+/// A client runs (it holds the lock) but cannot be reached now: try
+/// again (EX_TEMPFAIL), never "no client".
+fn held(message: Text) -> Fatal {
+    Fatal {
+        status: exit::ALREADY_RUNNING,
+        message,
+    }
+}
+
+/// [`held`] while a client holds the lock, else [`unavailable`].
+fn unreachable(lock: &Path, message: Text) -> Fatal {
+    match lock_is_held(lock) {
+        true => held(message),
+        false => unavailable(message),
+    }
+}
+
 fn unavailable(message: Text) -> Fatal {
     Fatal {
         status: exit::UNAVAILABLE,
@@ -170,19 +228,55 @@ fn unavailable(message: Text) -> Fatal {
     }
 }
 
-/// Sends the request line; reads the answer line (bounded in size and
-/// time).
-fn exchange(mut stream: UnixStream, request: Request) -> std::io::Result<Result<Value, Fatal>> {
-    stream.set_read_timeout(Some(ANSWER_WAIT))?;
-    stream.set_write_timeout(Some(ANSWER_WAIT))?;
-    stream.write_all((request.line() + "\n").as_bytes())?;
+/// Why an exchange brought no answer.
+#[derive(Debug)]
+enum Failed {
+    /// The socket failed (the client ended, say).
+    Io(std::io::Error),
+    /// An answer that is not one JSON object (an end of input before any
+    /// answer too).
+    Garbled,
+    /// No answer in [`ANSWER_WAIT`] while the lock stayed held.
+    Late,
+}
+
+/// Sends the request line; reads the answer line (bounded in size), for
+/// as long as the client holds `lock`, up to [`ANSWER_WAIT`].
+fn exchange(mut stream: UnixStream, request: Request, lock: &Path) -> Result<Value, Failed> {
+    let started = Instant::now();
+    stream
+        .set_write_timeout(Some(ANSWER_WAIT))
+        .and_then(|()| stream.write_all((request.line() + "\n").as_bytes()))
+        .and_then(|()| stream.set_read_timeout(Some(LOOK_EVERY)))
+        .map_err(Failed::Io)?;
     let mut answer = Vec::new();
-    stream.take(MAX_ANSWER).read_to_end(&mut answer)?;
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                answer.extend_from_slice(buf.get(..n).unwrap_or_default());
+                if answer.contains(&b'\n') || answer.len() as u64 >= MAX_ANSWER {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if !lock_is_held(lock) {
+                    return Err(Failed::Io(e));
+                }
+                if started.elapsed() >= ANSWER_WAIT {
+                    return Err(Failed::Late);
+                }
+            }
+            Err(e) => return Err(Failed::Io(e)),
+        }
+    }
     let line = answer.split(|b| *b == b'\n').next().unwrap_or_default();
-    Ok(serde_json::from_slice::<Value>(line)
+    serde_json::from_slice::<Value>(line)
         .ok()
         .filter(Value::is_object)
-        .ok_or_else(|| unavailable(text::bad_answer())))
+        .ok_or(Failed::Garbled)
 }
 
 /// No client runs: `--status` says so (exit 69); `--pause` and `--resume`
@@ -694,14 +788,15 @@ mod tests {
                 theirs.write_all(sent.as_bytes()).unwrap();
                 String::from_utf8_lossy(&request[..n]).into_owned()
             });
-            let answer = exchange(ours, Request::Status).unwrap();
+            let answer = exchange(
+                ours,
+                Request::Status,
+                Path::new("/nonexistent/control.lock"),
+            );
             assert_eq!(server.join().unwrap(), "{\"command\":\"status\"}\n");
             match ok {
-                true => assert_eq!(
-                    answer.ok().unwrap()["error"].as_str().unwrap().len(),
-                    20_000
-                ),
-                false => assert_eq!(answer.err().unwrap().status, exit::UNAVAILABLE),
+                true => assert_eq!(answer.unwrap()["error"].as_str().unwrap().len(), 20_000),
+                false => assert!(matches!(answer, Err(Failed::Garbled)), "{answer:?}"),
             }
         }
     }

@@ -1,10 +1,11 @@
 //! The owner's hold on a running client: `--status`, `--pause [DURATION]`
 //! and `--resume` reach it through a Unix domain socket, `control.sock`,
-//! beside the config file.
+//! beside the config file (`gpu1.control.sock` beside `gpu1.json`, and so
+//! the lock: see `config::beside`, so that two configs share a folder).
 //!
 //! - [`server`]: the running client's side. At start it takes an exclusive
 //!   lock on `control.lock` (held until the process ends), so that a
-//!   second client on the same config directory stops with exit 75 instead
+//!   second client on the same config file stops with exit 75 instead
 //!   of fighting the first for the hub; the holder then replaces whatever
 //!   `control.sock` a crash left and binds it (mode 0600; the client makes
 //!   the directory 0700, and warns when others can write in an existing
@@ -12,14 +13,17 @@
 //!   idle) and serves one connection at a time: the peer must be this
 //!   process's user (`SO_PEERCRED`), sends one request line of at most
 //!   [`protocol::MAX_REQUEST`] bytes within [`TIMEOUT`], gets one JSON
-//!   answer line, and the connection closes. The state it reports and
-//!   changes is `availability`'s.
+//!   answer line, and the connection closes (another user's request is
+//!   read too, so that the refusal arrives instead of a reset). A clean
+//!   stop removes the socket. The state it reports and changes is
+//!   `availability`'s.
 //! - [`client`]: the other process, the owner's command. It asks and
 //!   prints in the owner's language, and adds today's figures to
 //!   `--status` from the ledger (`ledger::stats`) itself, so that the
-//!   running client never reads files for it. With no client running,
-//!   `--pause` and `--resume` change `paused.json` (`pause`) for the next
-//!   start, so that a crontab line meeting a restart is not lost.
+//!   running client never reads files for it. With no client running (or
+//!   one that stopped before answering), `--pause` and `--resume` change
+//!   `paused.json` (`pause`) for the next start, so that a crontab line
+//!   meeting a restart is not lost.
 //! - [`protocol`]: the two sides' one-line JSON requests and answers.
 
 pub mod client;
@@ -40,22 +44,15 @@ pub const TIMEOUT: Duration = Duration::from_secs(2);
 /// bytes with the terminating zero on Linux).
 pub const MAX_SOCKET_PATH: usize = 107;
 
-/// `control.sock` in the config file's directory.
+/// `control.sock` beside the config file (`gpu1.control.sock` beside
+/// `gpu1.json`: see `config::beside`).
 pub fn socket_path(config_path: &Path) -> PathBuf {
-    config_dir(config_path).join("control.sock")
+    crate::config::beside(config_path, "control.sock")
 }
 
-/// `control.lock` in the config file's directory: held by the running
-/// client.
+/// `control.lock` beside the config file: held by the running client.
 pub fn lock_path(config_path: &Path) -> PathBuf {
-    config_dir(config_path).join("control.lock")
-}
-
-fn config_dir(config_path: &Path) -> &Path {
-    config_path
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
+    crate::config::beside(config_path, "control.lock")
 }
 
 /// Whether `path` fits in a Unix socket address.
@@ -103,4 +100,54 @@ fn open_lock(lock: &Path) -> std::io::Result<File> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(lock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_config_file_has_its_own_socket_and_lock_and_the_default_keeps_the_old_names() {
+        let dir = Path::new("/srv/box");
+        assert_eq!(
+            socket_path(&dir.join("config.json")),
+            dir.join("control.sock")
+        );
+        assert_eq!(
+            lock_path(&dir.join("config.json")),
+            dir.join("control.lock")
+        );
+        assert_eq!(
+            socket_path(&dir.join("gpu1.json")),
+            dir.join("gpu1.control.sock")
+        );
+        assert_eq!(
+            lock_path(&dir.join("gpu1.json")),
+            dir.join("gpu1.control.lock")
+        );
+        assert_eq!(
+            socket_path(&dir.join("gpu2")),
+            dir.join("gpu2.control.sock")
+        );
+        assert_eq!(
+            socket_path(Path::new("gpu1.json")),
+            Path::new(".").join("gpu1.control.sock")
+        );
+        assert_eq!(
+            crate::pause::path_for(&dir.join("gpu1.json")),
+            dir.join("gpu1.paused.json")
+        );
+        assert_eq!(
+            crate::ledger::path_for(&dir.join("gpu1.json")),
+            dir.join("gpu1.ledger.jsonl")
+        );
+        assert_eq!(
+            crate::settings::log_path_for(&dir.join("gpu1.json")),
+            dir.join("logs").join("gpu1.client.log")
+        );
+        assert_eq!(
+            crate::settings::log_path_for(&dir.join("config.json")),
+            dir.join("logs").join("client.log")
+        );
+    }
 }

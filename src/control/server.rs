@@ -1,5 +1,5 @@
 //! The running client's end of the control socket (see `control` for the
-//! picture): [`claim`] the config directory at start, then [`start`] the
+//! picture): [`claim`] the config file at start, then [`start`] the
 //! `control` thread.
 
 use std::fs::File;
@@ -25,13 +25,16 @@ use crate::text::control as text;
 /// lets it go then, however the process ends).
 static HELD: OnceLock<File> = OnceLock::new();
 
-/// This process's claim on its config directory: the lock is held; the
+/// The socket this process bound, for [`withdraw`].
+static PUBLISHED: OnceLock<PathBuf> = OnceLock::new();
+
+/// This process's claim on its config file: the lock is held; the
 /// socket is not bound yet.
 pub struct Claim {
     socket: PathBuf,
 }
 
-/// Makes this process the one client of the config directory: takes the
+/// Makes this process the one client of the config file: takes the
 /// lock on `control.lock` (and writes its pid there, for the second
 /// client's message). Another client holding it is a [`Fatal`] with exit
 /// 75; so is a socket path too long for the system (exit 78: the config
@@ -129,6 +132,7 @@ pub fn start(claim: Claim, availability: Arc<Availability>) -> Result<(), Fatal>
         }
     };
     log::info!("control socket {}", claim.socket.display());
+    let _ = PUBLISHED.set(claim.socket.clone());
     // SAFETY: geteuid cannot fail and touches no memory.
     let owner = unsafe { libc::geteuid() };
     let serve = move || accept_loop(&listener, &availability, owner);
@@ -139,11 +143,24 @@ pub fn start(claim: Claim, availability: Arc<Availability>) -> Result<(), Fatal>
         .map_err(|e| Fatal::thread("control", &e))
 }
 
+/// Removes the socket this process bound, on a clean stop, just before
+/// the exit: nothing is left behind. The lock, still held, says it is
+/// this process's; a command that finds no socket while the lock is held
+/// waits for the lock to go.
+pub fn withdraw() {
+    if let Some(socket) = PUBLISHED.get() {
+        if let Err(e) = std::fs::remove_file(socket) {
+            log::debug!("control: cannot remove {}: {e}", socket.display());
+        }
+    }
+}
+
 /// Binds a fresh name beside `socket`, makes it 0600, then renames it over
 /// `socket`: the socket appears under its name with its final mode, and
 /// a stale one is replaced in the same step.
 fn bind(socket: &Path) -> std::io::Result<UnixListener> {
-    let fresh = socket.with_file_name("control.new");
+    // `control.new` (`gpu1.control.new`): no longer than the socket's name.
+    let fresh = socket.with_extension("new");
     let _ = std::fs::remove_file(&fresh);
     let listener = UnixListener::bind(&fresh)?;
     let published = std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o600))
@@ -213,6 +230,10 @@ fn serve_one(
         },
         _ => {
             log::warn!("control: refused a connection from another user");
+            // Its request is read (bounded) and dropped: closing with it
+            // unread would reset the connection, and the peer would get
+            // "Connection reset by peer" instead of this answer.
+            let _ = read_request(&mut stream, timeout);
             Refusal::NotOwner.answer()
         }
     };
@@ -390,8 +411,22 @@ mod tests {
     }
 
     #[test]
-    fn another_user_is_refused_without_reading() {
-        let (stream, served) = serving(me().wrapping_add(1), Duration::from_secs(2));
+    fn another_user_gets_the_refusal_not_a_reset() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        // The request is there before the server looks: it must not be
+        // left unread when the connection closes.
+        (&ours).write_all(b"{\"command\":\"status\"}\n").unwrap();
+        let other = me().wrapping_add(1);
+        let served =
+            thread::spawn(move || serve_one(theirs, other, Duration::from_secs(2), &|_| json!({})));
+        served.join().unwrap();
+        // To the end, as a peer that reads the whole answer does: no reset.
+        let mut all = Vec::new();
+        (&ours).read_to_end(&mut all).unwrap();
+        let answer_line: Value = serde_json::from_slice(&all).unwrap();
+        assert_eq!(answer_line["code"], "not_owner");
+        // One that sends nothing gets it at the timeout.
+        let (stream, served) = serving(other, Duration::from_millis(100));
         assert_eq!(answer(stream)["code"], "not_owner");
         served.join().unwrap();
         let (ours, _theirs) = UnixStream::pair().unwrap();

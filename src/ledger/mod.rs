@@ -24,12 +24,10 @@ use serde_json::{json, Map, Value};
 use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
 use crate::logging::RotatingFile;
 
-/// `ledger.jsonl`, beside the config file.
+/// `ledger.jsonl`, beside the config file (`gpu1.ledger.jsonl` beside
+/// `gpu1.json`).
 pub fn path_for(config_path: &Path) -> PathBuf {
-    config_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("ledger.jsonl")
+    crate::config::beside(config_path, "ledger.jsonl")
 }
 
 /// The ledger being written.

@@ -95,6 +95,21 @@ impl Door {
         }
     }
 
+    /// Takes requests again on the connection that is draining: the
+    /// owner resumed before the last accepted answer ended, so the Close
+    /// still waiting for it is cancelled and the connection stays. False
+    /// when no Close is waiting (it went out already, or nothing closed the
+    /// door): the door stays as it is, and the gate opens it before the
+    /// next connection.
+    pub fn reopen_draining(&self) -> bool {
+        let mut counts = self.lock();
+        if counts.close_when_idle.take().is_none() {
+            return false;
+        }
+        counts.refusal = None;
+        true
+    }
+
     /// Takes requests again.
     pub fn open(&self) {
         let mut counts = self.lock();
@@ -131,5 +146,63 @@ impl Door {
             .wait_timeout_while(counts, timeout, |c| c.active > 0);
         let (counts, _) = result.unwrap_or_else(|p| p.into_inner());
         counts.active == 0
+    }
+}
+
+/// The dispatcher's and the workers' steps, for the tests of the modules
+/// that close and open the door (`availability`).
+#[cfg(test)]
+impl Door {
+    pub(crate) fn admit_one(&self) -> bool {
+        self.admit().is_ok()
+    }
+
+    pub(crate) fn end_one(&self) {
+        self.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::closes_sent as closes;
+    use crate::text::errors;
+    use std::sync::mpsc;
+
+    fn paused() -> Refusal {
+        Refusal {
+            reason: errors::buyer_owner_paused(),
+            kind: "paused",
+            queued_too: false,
+        }
+    }
+
+    #[test]
+    fn reopening_while_draining_cancels_the_close_and_lets_requests_in() {
+        let (to_writer, inbox) = mpsc::channel();
+        let door = Door::new(to_writer);
+        assert!(!door.reopen_draining(), "nothing was closed");
+        assert!(door.admit_one());
+        door.close(paused(), "owner paused");
+        assert!(!door.admit_one());
+        assert!(door.reopen_draining());
+        assert!(door.admit_one(), "open again");
+        door.end_one();
+        door.end_one();
+        assert_eq!(
+            closes(&inbox),
+            Vec::<&str>::new(),
+            "the Close was cancelled"
+        );
+    }
+
+    #[test]
+    fn a_close_that_went_out_is_not_undone() {
+        let (to_writer, inbox) = mpsc::channel();
+        let door = Door::new(to_writer);
+        door.close(paused(), "owner paused");
+        assert_eq!(closes(&inbox), ["owner paused"]);
+        assert!(!door.reopen_draining());
+        assert!(!door.admit_one(), "the connection is ending: still closed");
     }
 }

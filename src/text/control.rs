@@ -73,9 +73,15 @@ catalogue! {
     }
     not_answering(path) {
         en: "a client is running on this config, but its control socket {path} does not \
-             answer; see its log",
+             answer; try again, or see its log",
         ru: "клиент с этими настройками работает, но его сокет управления {path} не \
-             отвечает; смотрите его журнал",
+             отвечает; попробуйте ещё раз или посмотрите его журнал",
+    }
+    no_answer_in_time(path, secs) {
+        en: "the running client did not answer on {path} within {secs} s; the request may \
+             still be carried out: see --status",
+        ru: "работающий клиент не ответил через {path} за {secs} с; запрос ещё может быть \
+             выполнен: проверьте --status",
     }
     cannot_reach(path, error) {
         en: "cannot reach the client's control socket {path}: {error}",
