@@ -15,15 +15,17 @@
 //! a person or Prometheus waiting for an answer. Refusing the newest
 //! instead would let a handful of silent connections shut everyone out
 //! for a whole deadline. Threads stay bounded even when closed connections
-//! are slow to finish: beyond [`MAX_THREADS`] running, a new connection is
-//! closed unserved. Each open connection costs two descriptors (the
-//! stream, and the handle that can close it).
+//! are slow to finish: with [`MAX_THREADS`] running, the loop waits for
+//! one to end before it accepts more (they end at once when closed, or at
+//! their deadline), and new connections wait in the kernel's queue. Each
+//! open connection costs two descriptors (the stream, and the handle that
+//! can close it).
 
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
@@ -113,6 +115,8 @@ pub fn accept_loop<L: Listen>(name: &'static str, listener: &L, serve: Serve<L::
 /// closes it; and how many threads are running.
 struct Open<C> {
     state: Mutex<State<C>>,
+    /// Notified when a connection's thread ends.
+    ended: Condvar,
 }
 
 struct State<C> {
@@ -129,6 +133,7 @@ impl<C> Default for Open<C> {
                 threads: 0,
                 next_id: 0,
             }),
+            ended: Condvar::new(),
         }
     }
 }
@@ -147,9 +152,8 @@ impl<C: Conn> Open<C> {
         };
         let id = {
             let mut state = self.lock();
-            if state.threads >= MAX_THREADS {
-                log::debug!("{name}: too many connections finishing; closed a new one");
-                return;
+            while state.threads >= MAX_THREADS {
+                state = self.ended.wait(state).unwrap_or_else(|e| e.into_inner());
             }
             if state.conns.len() >= MAX_OPEN {
                 if let Some((_, oldest)) = state.conns.pop_front() {
@@ -180,6 +184,7 @@ impl<C: Conn> Open<C> {
         let mut state = self.lock();
         state.conns.retain(|(open, _)| *open != id);
         state.threads -= 1;
+        self.ended.notify_one();
     }
 }
 
