@@ -28,6 +28,7 @@
 //! not be started, 75 another client already runs on this config
 //! (EX_TEMPFAIL), 78 configuration missing or invalid (EX_CONFIG).
 
+mod accept;
 mod accounting;
 mod address;
 mod availability;

@@ -439,6 +439,26 @@ fn stall_goes_silent_until_resumed() {
 }
 
 #[test]
+fn deaf_sends_but_reads_nothing_and_keeps_a_closed_connection() {
+    let hub = Hub::start("t");
+    let mut ws = connect(&hub, "t");
+    hub.deaf(true);
+    ws.send(Message::text("unheard")).unwrap();
+    hub.send_text("still talking");
+    assert_eq!(expect_text(&mut ws), "still talking");
+    assert!(hub.wait_for(QUIET, |r| !r.is_empty()).is_empty());
+    hub.deaf(false);
+    assert_eq!(hub.wait_for(WAIT, |r| !r.is_empty())[0].text, "unheard");
+    hub.deaf(true);
+    hub.close_connection();
+    assert!(matches!(expect_message(&mut ws), Message::Close(_)));
+    // The Close's grace passes; the socket stays open, unread.
+    assert!(next(&mut ws, Duration::from_millis(1500)).is_ok_and(|m| m.is_none()));
+    assert_eq!(hub.open_connections(), 1);
+    assert!(hub.close_frames().is_empty());
+}
+
+#[test]
 fn wait_for_returns_the_snapshot_at_timeout() {
     let hub = Hub::start("t");
     let mut ws = connect(&hub, "t");

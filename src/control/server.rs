@@ -1,6 +1,8 @@
 //! The running client's end of the control socket (see `control` for the
 //! picture): [`claim`] the config file at start, then [`start`] the
-//! `control` thread.
+//! `control` thread, which accepts (the shared loop in `accept`) and
+//! serves each connection on a short-lived thread of its own, so that a
+//! silent peer holds up no other `--status`.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, Write};
@@ -16,6 +18,7 @@ use serde_json::Value;
 
 use super::protocol::{self, Refusal, Request, MAX_REQUEST};
 use super::{fits_socket_address, lock_path, open_lock, socket_path, try_lock, TIMEOUT};
+use crate::accept;
 use crate::availability::Availability;
 use crate::exit::Fatal;
 use crate::pause::Pause;
@@ -135,7 +138,12 @@ pub fn start(claim: Claim, availability: Arc<Availability>) -> Result<(), Fatal>
     let _ = PUBLISHED.set(claim.socket.clone());
     // SAFETY: geteuid cannot fail and touches no memory.
     let owner = unsafe { libc::geteuid() };
-    let serve = move || accept_loop(&listener, &availability, owner);
+    let serve_one: accept::Serve<UnixStream> = Arc::new(move |stream| {
+        serve_one(stream, owner, TIMEOUT, &|request| {
+            handle(request, &availability)
+        })
+    });
+    let serve = move || accept::accept_loop("control", &listener, serve_one);
     thread::Builder::new()
         .name("control".into())
         .spawn(serve)
@@ -170,29 +178,6 @@ fn bind(socket: &Path) -> std::io::Result<UnixListener> {
         return Err(e);
     }
     Ok(listener)
-}
-
-fn accept_loop(listener: &UnixListener, availability: &Availability, owner: u32) {
-    let mut failing = false;
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                failing = false;
-                serve_one(stream, owner, TIMEOUT, &|request| {
-                    handle(request, availability)
-                });
-            }
-            Err(e) => {
-                // Out of descriptors lasts until something is freed: pause
-                // instead of spinning, and say so once.
-                if !failing {
-                    log::warn!("control: cannot accept a connection: {e}");
-                }
-                failing = true;
-                thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
 }
 
 /// Carries out one request.

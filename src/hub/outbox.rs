@@ -71,8 +71,8 @@ impl Outbox {
             self.dropped.insert(oldest);
         }
         log::warn!(
-            "outbox full ({} bytes) while the hub is unreachable: dropped the answer to \
-             request {id} ({} frame(s){})",
+            "outbox full ({} bytes) while the hub is unreachable or not reading: dropped the \
+             answer to request {id} ({} frame(s){})",
             self.limit,
             before - self.frames.len(),
             if finished { "" } else { ", and the rest of it" }
@@ -95,11 +95,13 @@ impl Outbox {
 
     /// Renders the next frames to send as JSON text, merging consecutive
     /// pieces of one request; returns the texts and, for each, how many
-    /// queued frames it covers.
-    pub fn next_batch(&self, max_frames: usize) -> Vec<(String, usize)> {
+    /// queued frames it covers. Stops at `max_frames` texts, or once they
+    /// hold `max_bytes` (at least one text).
+    pub fn next_batch(&self, max_frames: usize, max_bytes: usize) -> Vec<(String, usize)> {
         let mut batch = Vec::new();
+        let mut bytes = 0;
         let mut index = 0;
-        while index < self.frames.len() && batch.len() < max_frames {
+        while index < self.frames.len() && batch.len() < max_frames && bytes < max_bytes {
             let first = &self.frames[index];
             let mut covered = 1;
             // Built only when there is something to merge; a lone piece is
@@ -120,7 +122,9 @@ impl Outbox {
                 covered += 1;
             }
             let content = merged.as_deref().unwrap_or(&first.content);
-            batch.push((render(first, content), covered));
+            let text = render(first, content);
+            bytes += text.len();
+            batch.push((text, covered));
             index += covered;
         }
         batch
@@ -180,7 +184,7 @@ mod tests {
         outbox.push(frame(2, FrameKind::Piece, "x"));
         outbox.push(frame(1, FrameKind::Piece, "b"));
         outbox.push(frame(1, FrameKind::End, ""));
-        let batch = outbox.next_batch(10);
+        let batch = outbox.next_batch(10, usize::MAX);
         let covered: Vec<usize> = batch.iter().map(|(_, n)| *n).collect();
         assert_eq!(covered, [2, 1, 1, 1]);
         assert!(batch[0].0.contains("\"content\":\"a \""));
@@ -216,7 +220,11 @@ mod tests {
     }
 
     fn covered(outbox: &Outbox) -> Vec<usize> {
-        outbox.next_batch(64).iter().map(|(_, n)| *n).collect()
+        outbox
+            .next_batch(64, usize::MAX)
+            .iter()
+            .map(|(_, n)| *n)
+            .collect()
     }
 
     #[test]
@@ -279,7 +287,12 @@ mod tests {
         for request in 0..3 {
             outbox.push(frame(request, FrameKind::Whole, "x"));
         }
-        assert_eq!(outbox.next_batch(2).len(), 2);
-        assert_eq!(outbox.next_batch(64).len(), 3);
+        assert_eq!(outbox.next_batch(2, usize::MAX).len(), 2);
+        assert_eq!(outbox.next_batch(64, usize::MAX).len(), 3);
+        // A byte limit stops the batch after the text that reaches it.
+        let one = outbox.next_batch(1, usize::MAX)[0].0.len();
+        assert_eq!(outbox.next_batch(64, one).len(), 1);
+        assert_eq!(outbox.next_batch(64, one + 1).len(), 2);
+        assert_eq!(outbox.next_batch(64, 1).len(), 1, "always one");
     }
 }

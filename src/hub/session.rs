@@ -35,7 +35,7 @@ use super::endpoint::Endpoint;
 use super::link::Link;
 use super::proxy::{Proxy, ProxyError};
 use super::tls;
-use super::wire::Wire;
+use super::wire::{self, Socket, Wire};
 use crate::protocol::{buyer_message_id, parse_incoming, BuyerMessage, Incoming, MessageId};
 use crate::secret::Token;
 use crate::text::{errors, Text};
@@ -233,6 +233,9 @@ pub struct Session {
 pub enum SessionEnd {
     /// The hub sent a Close frame or closed TCP.
     ClosedByHub(String),
+    /// This client sent a Close frame (stepping back, shutting down) and
+    /// the hub answered it.
+    ClosedByClient(String),
     /// Nothing arrived for `dead_after`.
     Dead(Duration),
     /// A socket, TLS or WebSocket protocol error.
@@ -244,6 +247,12 @@ impl fmt::Display for SessionEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SessionEnd::ClosedByHub(why) => write!(f, "the hub closed the connection ({why})"),
+            SessionEnd::ClosedByClient(why) => {
+                write!(
+                    f,
+                    "this client closed the connection (the hub answered: {why})"
+                )
+            }
             SessionEnd::Dead(d) => write!(
                 f,
                 "nothing received from the hub for {:.1} s; the connection is dead",
@@ -258,7 +267,9 @@ impl std::error::Error for SessionEnd {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SessionEnd::Broken(why) => Some(why),
-            SessionEnd::ClosedByHub(_) | SessionEnd::Dead(_) => None,
+            SessionEnd::ClosedByHub(_) | SessionEnd::ClosedByClient(_) | SessionEnd::Dead(_) => {
+                None
+            }
         }
     }
 }
@@ -317,13 +328,15 @@ pub fn connect(config: &SessionConfig, id: u64) -> Result<Session, ConnectError>
         .map_err(ConnectError::Tcp)?;
     let reader = socket.try_clone().map_err(ConnectError::Tcp)?;
     let shutter = socket.try_clone().map_err(ConnectError::Tcp)?;
-    let wire = Wire::new(socket, tls_session(config)?);
-    let ws = handshake(config, wire, &reader, deadline)?;
+    let wire = Wire::new(Socket::new(socket), tls_session(config)?);
+    let mut ws = handshake(config, wire, &reader, deadline)?;
+    // From now on the writer waits for room outside the link's lock.
+    ws.get_mut().never_wait();
     reader
         .set_read_timeout(Some(config.dead_after))
         .map_err(ConnectError::Tcp)?;
     Ok(Session {
-        link: Arc::new(Link::new(id, ws, shutter)),
+        link: Arc::new(Link::new(id, ws, shutter, config.dead_after)),
         reader,
         config_dead_after: config.dead_after,
         max_frame_bytes: config.max_frame_bytes,
@@ -467,10 +480,16 @@ impl Session {
     }
 
     /// Reads and handles the hub's frames until the connection ends.
-    pub fn serve(mut self, requests: &dyn Requests) -> SessionEnd {
+    /// `left_unsent` is called when a reply (a pong, a Close) waits in the
+    /// link because the socket is full: the writer sends it when there is
+    /// room.
+    pub fn serve(mut self, requests: &dyn Requests, left_unsent: &dyn Fn()) -> SessionEnd {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let (messages, end) = self.drain();
+            let (messages, end, unsent) = self.drain();
+            if unsent {
+                left_unsent();
+            }
             for message in messages {
                 handle(message, requests, self.max_frame_bytes, self.log_prompts);
             }
@@ -487,17 +506,23 @@ impl Session {
     }
 
     /// Processes every complete frame already received, under the lock;
-    /// the messages are handled after the lock is released.
-    fn drain(&mut self) -> (Vec<Message>, Option<SessionEnd>) {
+    /// the messages are handled after the lock is released. Also says
+    /// whether replies wait in the link for room in the socket.
+    fn drain(&mut self) -> (Vec<Message>, Option<SessionEnd>, bool) {
         let mut ws = self.link.lock();
         let mut messages = Vec::new();
         let end = loop {
+            // A Close that comes after ours is the hub's answer to it.
+            let ours = !ws.can_write();
             match ws.read() {
                 Ok(Message::Close(frame)) => {
                     let why = frame
                         .map(|f| format!("code {}{}", u16::from(f.code), reason_suffix(&f.reason)))
                         .unwrap_or_else(|| "no code".into());
-                    break Some(SessionEnd::ClosedByHub(why));
+                    break Some(match ours {
+                        true => SessionEnd::ClosedByClient(why),
+                        false => SessionEnd::ClosedByHub(why),
+                    });
                 }
                 Ok(message) => messages.push(message),
                 Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break None,
@@ -523,9 +548,10 @@ impl Session {
                 Err(e) => break Some(SessionEnd::Broken(Broken::WebSocket(e))),
             }
         };
-        // Sends the pongs (and the Close reply) tungstenite queued while reading.
-        let _ = ws.flush();
-        (messages, end)
+        // Sends the pongs (and the Close reply) tungstenite queued while
+        // reading, as far as the socket takes them now.
+        let unsent = matches!(ws.flush(), Err(WsError::Io(e)) if wire::is_full(&e));
+        (messages, end, unsent)
     }
 }
 

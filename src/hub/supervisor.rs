@@ -146,10 +146,16 @@ impl Supervisor {
             // The box stepped back while this connection was being made:
             // the writer's Close may have found no link to close.
             log::info!("closing hub connection #{id} at once: {why}");
+            // Queued; it leaves with the writer's next write, or with the
+            // reader's replies to the hub.
             let _ = link.close(CloseCode::Normal, "owner's box is stepping back");
+            let _ = to_writer.send(ToWriter::Unsent);
         }
         let since = Instant::now();
-        let end = session.serve(requests);
+        let unsent = || {
+            let _ = to_writer.send(ToWriter::Unsent);
+        };
+        let end = session.serve(requests, &unsent);
         link.shut();
         let stepped_back = self.gate.closed_because();
         // A stop records the connection's end itself, in order.

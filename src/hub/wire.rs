@@ -10,8 +10,13 @@
 //! reads from [`Wire`], which decrypts what was fed and answers `WouldBlock`
 //! when it runs dry; tungstenite treats that like a non-blocking socket and
 //! keeps any partial frame for the next call. Writes go straight through
-//! rustls to the socket (a blocking write, bounded by the socket's write
-//! timeout).
+//! rustls to the [`Socket`], which, once the connection is up, never waits
+//! either: a full socket answers `WouldBlock` (`MSG_DONTWAIT`), tungstenite
+//! keeps the rest of its frame (rustls its records) for the next call, and
+//! the writer waits for room with [`wait_writable`], outside the lock. The
+//! flag is per call, so the reader's blocking reads on the same socket are
+//! unchanged. While the socket is full no new plaintext is taken, so rustls
+//! never buffers more than one write.
 //!
 //! For `ws://` (loopback only) the same type passes bytes through unchanged.
 //!
@@ -21,10 +26,80 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+/// The hub's TCP socket as the WebSocket writes to it: blocking writes
+/// during the handshake (bounded by the socket's write timeout), then
+/// writes that never wait.
+pub struct Socket {
+    tcp: TcpStream,
+    never_wait: bool,
+}
+
+impl Socket {
+    pub fn new(tcp: TcpStream) -> Socket {
+        Socket {
+            tcp,
+            never_wait: false,
+        }
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.never_wait {
+            true => send_now(&self.tcp, buf),
+            false => self.tcp.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One `send` that takes what fits and never waits (`WouldBlock` when
+/// nothing fits), without touching the socket's blocking mode, which the
+/// reader's handle shares.
+fn send_now(tcp: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    // SAFETY: the descriptor is the stream's own, open while it lives;
+    // `buf` is valid for reads of its length.
+    let sent = unsafe { libc::send(tcp.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) };
+    match usize::try_from(sent) {
+        Ok(n) => Ok(n),
+        Err(_) => Err(io::Error::last_os_error()),
+    }
+}
+
+/// Waits until `tcp` has room for more bytes, or `timeout`: true when it
+/// has, or when it failed or was shut down (the next write says which).
+pub fn wait_writable(tcp: &TcpStream, timeout: Duration) -> bool {
+    let mut poll = libc::pollfd {
+        fd: tcp.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // Rounded up: a wait of less than a millisecond must not become a
+    // zero timeout, which would spin.
+    let millis = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: one pollfd, valid for the call; the descriptor is the
+    // stream's own. EINTR counts as "no room yet": the caller waits again.
+    unsafe { libc::poll(&mut poll, 1, millis) > 0 }
+}
+
+/// Whether a write error only means that the socket is full for now.
+pub fn is_full(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
 
 /// One connection's transport state (TLS or plain). `S` is where encrypted
 /// (or, for `ws://`, plain) bytes are written.
-pub struct Wire<S: Write = TcpStream> {
+pub struct Wire<S: Write = Socket> {
     socket: S,
     tls: Option<Box<rustls::ClientConnection>>,
     /// Bytes from the socket not yet consumed: TLS records, or plaintext
@@ -74,12 +149,10 @@ impl<S: Write> Wire<S> {
     /// Sends whatever rustls has queued (handshake messages, alerts,
     /// encrypted application data).
     fn push_tls(&mut self) -> io::Result<()> {
-        if let Some(tls) = &mut self.tls {
-            while tls.wants_write() {
-                tls.write_tls(&mut self.socket)?;
-            }
+        match &mut self.tls {
+            Some(tls) => push_records(tls, &mut self.socket),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Decrypts the next fed TLS records; false when nothing is left.
@@ -114,10 +187,25 @@ impl<S: Write> Wire<S> {
     }
 }
 
+/// Sends whatever `tls` has queued, until the socket refuses.
+fn push_records<S: Write>(tls: &mut rustls::ClientConnection, socket: &mut S) -> io::Result<()> {
+    while tls.wants_write() {
+        tls.write_tls(socket)?;
+    }
+    Ok(())
+}
+
 /// rustls errors travel inside io::Error; `hub::session` unwraps them for
 /// a clear message.
 fn tls_error(error: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
+}
+
+impl Wire<Socket> {
+    /// From now on no write waits for the socket (the handshake is done).
+    pub fn never_wait(&mut self) {
+        self.socket.never_wait = true;
+    }
 }
 
 impl<S: Write> Read for Wire<S> {
@@ -162,12 +250,17 @@ impl<S: Write> Write for Wire<S> {
         match &mut self.tls {
             None => self.socket.write(buf),
             Some(tls) => {
+                // Records from an earlier write go first; while the socket
+                // takes none, no plaintext is taken (which bounds rustls's
+                // buffer to one write).
+                push_records(tls, &mut self.socket)?;
                 let n = tls.writer().write(buf)?;
-                match self.push_tls() {
+                match push_records(tls, &mut self.socket) {
                     // rustls holds these bytes now and will send them: a
-                    // signal that interrupted the send must not make the
-                    // caller write them a second time. `flush` sends them.
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(n),
+                    // full socket, or a signal that interrupted the send,
+                    // must not make the caller write them a second time.
+                    // `flush` sends them.
+                    Err(e) if is_full(&e) => Ok(n),
                     Err(e) => Err(e),
                     Ok(()) => Ok(n),
                 }

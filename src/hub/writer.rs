@@ -8,20 +8,46 @@
 //! consecutive pieces of one answer are merged into one frame (the protocol
 //! allows it); pieces are never reordered.
 //!
+//! No write waits for the hub: what the socket does not take waits in the
+//! link (see `link`), and the writer then waits for room in the socket
+//! while it keeps moving its inbox into the outbox every [`INBOX_STEP`].
+//! So the channel never piles up behind a slow hub: `outbox_bytes` bounds
+//! what waits (when it is full, the oldest answer is dropped whole, as
+//! while the hub is away), and a socket that takes nothing for the link's
+//! write timeout (`dead_after`) ends the connection. The link's lock is
+//! never held while waiting, so the reader still answers the hub's pings
+//! and sees its Close.
+//!
 //! While connected, the thread wakes for a frame or at the next ping time;
-//! while disconnected, only for a frame or a new link.
+//! while disconnected, only for a frame or a new link; while the socket is
+//! full, also every [`INBOX_STEP`].
 
+use std::fmt::Display;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tungstenite::protocol::frame::coding::CloseCode;
 
-use super::link::Link;
+use super::link::{Flushed, Link, Outcome};
 use super::loop_state::LoopState;
 use super::outbox::Outbox;
 pub use super::outbox::Outgoing;
 use crate::metrics::{Metrics, Summary};
+
+/// While the socket is full, how often the inbox is moved into the
+/// outbox: what a generation produces meanwhile is all the channel holds.
+const INBOX_STEP: Duration = Duration::from_millis(50);
+
+/// At most this many frames, and about this many bytes, are rendered for
+/// one turn of the link's lock: a socket's worth, so that a full socket
+/// wastes little rendering.
+const BATCH_FRAMES: usize = 64;
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// How long the Close 1001 at shutdown gets at least, when the deadline
+/// for the last frames has passed.
+const CLOSE_MOMENT: Duration = Duration::from_millis(250);
 
 /// What the writer thread is told.
 pub enum ToWriter {
@@ -29,6 +55,9 @@ pub enum ToWriter {
     Frame(Outgoing),
     /// From the connection loop: the connection to write to from now on.
     Link(Arc<Link>),
+    /// From the reader: its replies (a pong, a Close) wait in the link
+    /// for room in the socket.
+    Unsent,
     /// From the relay's door when the box steps back (paused, Ollama
     /// down): send what is queued, then close the connection with 1000 and
     /// this reason; frames that come later wait for the next connection.
@@ -57,6 +86,9 @@ pub struct Writer {
     inbox: Receiver<ToWriter>,
     outbox: Outbox,
     link: Option<Arc<Link>>,
+    /// While the link holds bytes the socket has not taken: since when
+    /// the socket has had no room.
+    full_since: Option<Instant>,
     ping_interval: Duration,
     next_ping: Instant,
     /// Set by a finish request: the writer ends once the outbox is empty
@@ -75,6 +107,7 @@ impl Writer {
             inbox,
             outbox: Outbox::new(outbox_bytes),
             link: None,
+            full_since: None,
             ping_interval,
             next_ping: Instant::now() + ping_interval,
             finishing: None,
@@ -105,34 +138,31 @@ impl Writer {
                     self.take(event);
                     // Everything already queued joins this batch, so that a
                     // socket that fell behind catches up with merged frames.
-                    while let Ok(event) = self.inbox.try_recv() {
-                        self.take(event);
-                    }
-                    self.flush();
-                    self.report_outbox();
+                    self.take_queued();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.flush();
-                    self.close();
+                    self.deliver(None, true);
+                    self.close(Instant::now());
                     return;
                 }
             }
-            self.ping_if_due();
+            // Also sends the ping when it is due.
+            self.flush();
+            self.report_outbox();
             if let Some(finish) = self.finishing.take() {
                 // A link handed over just now counts as connected.
-                while let Ok(event) = self.inbox.try_recv() {
-                    self.take(event);
-                }
-                // After a flush, frames are left only when there is no link.
+                self.take_queued();
                 self.flush();
-                let worth_waiting = finish.wait_for_reconnect || finish.state.is_connecting();
+                let worth_waiting = self.link.is_some()
+                    || finish.wait_for_reconnect
+                    || finish.state.is_connecting();
                 if !self.outbox.is_empty() && worth_waiting && Instant::now() < finish.deadline {
                     self.finishing = Some(finish);
                     continue;
                 }
                 finish.state.stop();
-                self.close();
+                self.close(finish.deadline);
                 let _ = finish.done.send(());
                 return;
             }
@@ -141,9 +171,22 @@ impl Writer {
 
     /// Waits for the next event: without a timeout while idle and
     /// disconnected, else until the next ping or the finish deadline.
-    fn next_event(&self) -> Result<ToWriter, RecvTimeoutError> {
-        let ping = self.link.as_ref().map(|_| self.next_ping);
+    /// While the socket is full, waits for room instead, looking at the
+    /// inbox every [`INBOX_STEP`] (no ping is due then: it would wait
+    /// behind the rest).
+    fn next_event(&mut self) -> Result<ToWriter, RecvTimeoutError> {
         let deadline = self.finishing.as_ref().map(|f| f.deadline);
+        if let (Some(link), Some(since)) = (&self.link, self.full_since) {
+            let now = Instant::now();
+            let step = [since + link.write_timeout(), now + INBOX_STEP];
+            let until = step.into_iter().chain(deadline).min().unwrap_or(now);
+            if link.wait_writable(until.saturating_duration_since(now)) {
+                self.full_since = None;
+            }
+            // (Every sender gone: the flush goes on until the link is done.)
+            return self.inbox.try_recv().map_err(|_| RecvTimeoutError::Timeout);
+        }
+        let ping = self.link.as_ref().map(|_| self.next_ping);
         match ping.into_iter().chain(deadline).min() {
             Some(at) => self
                 .inbox
@@ -155,6 +198,12 @@ impl Writer {
         }
     }
 
+    fn take_queued(&mut self) {
+        while let Ok(event) = self.inbox.try_recv() {
+            self.take(event);
+        }
+    }
+
     fn take(&mut self, event: ToWriter) {
         match event {
             ToWriter::Frame(frame) if self.keep_frames => self.outbox.push(frame),
@@ -162,8 +211,11 @@ impl Writer {
             ToWriter::Link(link) => {
                 log::debug!("writer: using connection #{}", link.id);
                 self.link = Some(link);
+                self.full_since = None;
                 self.next_ping = Instant::now() + self.ping_interval;
             }
+            // The flush that follows every event sends them.
+            ToWriter::Unsent => {}
             ToWriter::Close(reason) => self.step_back(reason),
             ToWriter::Finish(finish) => self.finishing = Some(finish),
         }
@@ -171,20 +223,25 @@ impl Writer {
 
     /// Stepping back: the frames already queued go first, then a Close
     /// 1000. The hub answers the Close and the connection loop sees the
-    /// connection end; no ping goes out meanwhile.
+    /// connection end; no ping goes out meanwhile. Frames that come
+    /// meanwhile wait in the inbox: the door is closed, so they are few.
     fn step_back(&mut self, reason: &'static str) {
-        self.flush();
-        if let Some(link) = self.link.take() {
+        self.deliver(None, true);
+        if let Some(link) = self.link.clone() {
             log::debug!("writer: closing connection #{} ({reason})", link.id);
-            if let Err(e) = link.close(CloseCode::Normal, reason) {
-                log::debug!("closing the hub connection: {e}");
+            let closed = link.close(CloseCode::Normal, reason);
+            if !self.after_write(closed) {
+                self.deliver(None, false);
             }
         }
+        self.link = None;
+        self.full_since = None;
     }
 
     /// The end: close the connection with 1001 (going away) after the last
-    /// frame, and say what could not be delivered.
-    fn close(&mut self) {
+    /// frame, and say what could not be delivered. The Close gets until
+    /// `until` (at least [`CLOSE_MOMENT`]) to leave.
+    fn close(&mut self, until: Instant) {
         if !self.outbox.is_empty() {
             let why = match self.link {
                 Some(_) => "the hub did not take them in time",
@@ -192,26 +249,74 @@ impl Writer {
             };
             log::warn!("{} answer frame(s) not delivered: {why}", self.outbox.len());
         }
-        if let Some(link) = self.link.take() {
-            if let Err(e) = link.close(CloseCode::Away, "owner client shutting down") {
-                log::debug!("closing the hub connection: {e}");
+        if let Some(link) = self.link.clone() {
+            log::info!(
+                "closing hub connection #{} (code 1001: owner client shutting down)",
+                link.id
+            );
+            let closed = link.close(CloseCode::Away, "owner client shutting down");
+            if !self.after_write(closed) {
+                self.deliver(Some(until.max(Instant::now() + CLOSE_MOMENT)), false);
+            }
+        }
+        self.link = None;
+    }
+
+    /// Waits (without reading the inbox) until the link has written what
+    /// it holds, and with `outbox` the outbox too; until `until`, or until
+    /// the socket has had no room for the link's write timeout.
+    fn deliver(&mut self, until: Option<Instant>, outbox: bool) {
+        loop {
+            match outbox {
+                true => self.flush(),
+                false => drop(self.flush_link()),
+            }
+            let (Some(link), Some(since)) = (self.link.clone(), self.full_since) else {
+                return;
+            };
+            let give_up = since + link.write_timeout();
+            let stop = until.map_or(give_up, |until| until.min(give_up));
+            let now = Instant::now();
+            if until.is_some_and(|until| now >= until) {
+                return;
+            }
+            if link.wait_writable(stop.saturating_duration_since(now)) {
+                self.full_since = None;
             }
         }
     }
 
-    /// Sends queued frames while the link takes them, with the pings that
-    /// fall due meanwhile.
+    /// Writes what the link holds from before; true if it all went.
+    fn flush_link(&mut self) -> bool {
+        match &self.link {
+            Some(link) => {
+                let flushed = link.flush();
+                self.after_write(flushed)
+            }
+            None => false,
+        }
+    }
+
+    /// Sends what the link holds, then queued frames and the ping when it
+    /// is due, until all are out or the socket is full (then the rest
+    /// waits: see `next_event`).
     fn flush(&mut self) {
-        while !self.outbox.is_empty() {
-            self.ping_if_due();
-            let Some(link) = &self.link else { return };
-            let (texts, counts): (Vec<String>, Vec<usize>) =
-                self.outbox.next_batch(64).into_iter().unzip();
-            let (sent, error) = link.send_texts(texts);
-            let covered: usize = counts[..sent].iter().sum();
-            self.outbox.pop(covered);
-            if let Some(error) = error {
-                self.drop_link(&error);
+        if !self.flush_link() {
+            return;
+        }
+        while let Some(link) = self.link.clone() {
+            let written = if Instant::now() >= self.next_ping {
+                self.ping(&link)
+            } else if self.outbox.is_empty() {
+                return;
+            } else {
+                let batch = self.outbox.next_batch(BATCH_FRAMES, BATCH_BYTES);
+                let (texts, counts): (Vec<String>, Vec<usize>) = batch.into_iter().unzip();
+                let (taken, written) = link.send_texts(texts);
+                self.outbox.pop(counts.iter().take(taken).sum());
+                written
+            };
+            if !self.after_write(written) {
                 return;
             }
         }
@@ -220,21 +325,41 @@ impl Writer {
     /// Pings go out on time whatever the traffic: a writer that is never
     /// idle (a steady stream, a backlog for a slow hub) must still ping, or
     /// the hub sends no pong and a live connection is declared dead.
-    fn ping_if_due(&mut self) {
-        if self.link.is_some() && Instant::now() >= self.next_ping {
-            self.ping();
-        }
-    }
-
-    fn ping(&mut self) {
+    fn ping(&mut self, link: &Link) -> Outcome {
         self.next_ping = Instant::now() + self.ping_interval;
         if let Some((metrics, summary)) = &self.counting {
             summary.log_if_due(metrics);
         }
-        if let Some(link) = &self.link {
-            if let Err(error) = link.ping() {
-                self.drop_link(&error);
+        link.ping()
+    }
+
+    /// Acts on how a write ended; true if everything went out.
+    fn after_write(&mut self, written: Outcome) -> bool {
+        match written {
+            Ok(Flushed::All) => {
+                self.full_since = None;
+                true
             }
+            Ok(Flushed::Waiting) => {
+                self.socket_full();
+                false
+            }
+            Err(error) => {
+                self.drop_link(&error);
+                false
+            }
+        }
+    }
+
+    /// The socket took no more: the rest waits, unless the socket has
+    /// had no room for the link's write timeout.
+    fn socket_full(&mut self) {
+        let since = *self.full_since.get_or_insert_with(Instant::now);
+        let Some(link) = &self.link else { return };
+        let limit = link.write_timeout();
+        if since.elapsed() >= limit {
+            let why = format!("the hub took nothing for {:.1} s", limit.as_secs_f64());
+            self.drop_link(&why);
         }
     }
 
@@ -246,7 +371,8 @@ impl Writer {
 
     /// A failed write ends the connection; the session notices, reconnects
     /// and hands over a new link. Unsent frames stay in the outbox.
-    fn drop_link(&mut self, error: &tungstenite::Error) {
+    fn drop_link(&mut self, error: &dyn Display) {
+        self.full_since = None;
         if let Some(link) = self.link.take() {
             log::warn!(
                 "writing to the hub failed on connection #{}: {error}",
@@ -257,8 +383,6 @@ impl Writer {
     }
 }
 
-/// The Close reasons an inbox got so far, in order (for the tests of
-/// those who step back through the writer).
 #[cfg(test)]
 pub fn closes_sent(inbox: &std::sync::mpsc::Receiver<ToWriter>) -> Vec<&'static str> {
     let closes = inbox.try_iter().filter_map(|message| match message {
@@ -278,7 +402,8 @@ mod tests {
     use tungstenite::protocol::Role;
     use tungstenite::{Message, WebSocket};
 
-    use crate::hub::wire::Wire;
+    use crate::hub::link::Flushed;
+    use crate::hub::wire::{Socket, Wire};
     use crate::protocol::{FrameKind, MessageId};
 
     /// A `ws://` link over loopback TCP, and a thread on the other end that
@@ -290,10 +415,11 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server_socket, _) = listener.accept().unwrap();
-        let wire = Wire::new(socket.try_clone().unwrap(), None);
+        let mut wire = Wire::new(Socket::new(socket.try_clone().unwrap()), None);
+        wire.never_wait();
         let ws = WebSocket::from_raw_socket(wire, Role::Client, None);
         let keep_open = socket.try_clone().unwrap();
-        let link = Arc::new(Link::new(1, ws, socket));
+        let link = Arc::new(Link::new(1, ws, socket, Duration::from_secs(60)));
         let hub = thread::spawn(move || {
             let mut hub = WebSocket::from_raw_socket(server_socket, Role::Server, None);
             let mut seen = String::new();
@@ -345,8 +471,12 @@ mod tests {
 
     /// A writer that pings once an hour, with `link` in use.
     fn writer_on(link: Arc<Link>) -> Writer {
+        writer_with_outbox(link, 1 << 20)
+    }
+
+    fn writer_with_outbox(link: Arc<Link>, outbox_bytes: usize) -> Writer {
         let (_to_writer, inbox) = mpsc::channel();
-        let mut writer = Writer::new(inbox, 1 << 20, Duration::from_secs(3600));
+        let mut writer = Writer::new(inbox, outbox_bytes, Duration::from_secs(3600));
         writer.take(ToWriter::Link(link));
         writer
     }
@@ -370,16 +500,82 @@ mod tests {
         assert_eq!(metrics.outbox_bytes(), 0, "delivered");
     }
 
+    /// A link to a hub that never reads, and the hub's end of it.
+    fn link_to_a_deaf_hub(write_timeout: Duration) -> (Arc<Link>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (hub_end, _) = listener.accept().unwrap();
+        let mut wire = Wire::new(Socket::new(socket.try_clone().unwrap()), None);
+        wire.never_wait();
+        let ws = WebSocket::from_raw_socket(wire, Role::Client, None);
+        (Arc::new(Link::new(1, ws, socket, write_timeout)), hub_end)
+    }
+
+    fn piece(request: u64, bytes: usize) -> ToWriter {
+        ToWriter::Frame(Outgoing {
+            request,
+            message_id: MessageId::from_raw("7").unwrap(),
+            kind: FrameKind::Piece,
+            content: "x".repeat(bytes),
+        })
+    }
+
+    #[test]
+    fn a_hub_that_reads_nothing_holds_up_neither_the_writer_nor_the_link() {
+        let (link, _hub_end) = link_to_a_deaf_hub(Duration::from_secs(60));
+        let mut writer = writer_with_outbox(Arc::clone(&link), 1 << 30);
+        // Far more than the socket buffers hold on loopback.
+        for _ in 0..1000 {
+            writer.take(piece(1, 60_000));
+        }
+        let (done, flushed) = mpsc::channel();
+        thread::spawn(move || {
+            writer.flush();
+            let _ = done.send(writer);
+        });
+        let writer = flushed
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the flush waits for the hub");
+        assert!(writer.full_since.is_some());
+        assert!(!writer.outbox.is_empty(), "the rest waits in the outbox");
+        // The lock is free: the reader can feed it, answer a ping, see a Close.
+        let (locked, took) = mpsc::channel();
+        let reader_side = Arc::clone(&link);
+        thread::spawn(move || {
+            drop(reader_side.lock());
+            let _ = locked.send(());
+        });
+        assert!(took.recv_timeout(Duration::from_secs(10)).is_ok());
+        assert_eq!(
+            link.close(CloseCode::Away, "bye").unwrap(),
+            Flushed::Waiting
+        );
+    }
+
+    #[test]
+    fn a_socket_that_takes_nothing_for_the_write_timeout_ends_the_link() {
+        let (link, _hub_end) = link_to_a_deaf_hub(Duration::from_millis(300));
+        let mut writer = writer_with_outbox(Arc::clone(&link), 1 << 30);
+        for _ in 0..1000 {
+            writer.take(piece(1, 60_000));
+        }
+        let started = Instant::now();
+        writer.deliver(None, true);
+        assert!(writer.link.is_none(), "given up");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert!(!writer.outbox.is_empty(), "kept for the next connection");
+    }
+
     #[test]
     fn the_next_ping_is_a_full_interval_away() {
         let (link, _hub, _keep_open) = loopback_link();
-        let mut writer = writer_on(link);
+        let mut writer = writer_on(Arc::clone(&link));
         let soon = Instant::now() + Duration::from_secs(3000);
         assert!(
             writer.next_ping > soon,
             "a new connection is not pinged at once"
         );
-        writer.ping();
+        writer.ping(&link).unwrap();
         assert!(writer.next_ping > soon, "nor right after a ping");
     }
 

@@ -24,6 +24,9 @@
 //!   between reads. `drop_connection` shuts the socket down directly.
 //! - `stall(true)` parks every connection thread (no reads, no writes, sockets
 //!   held open) until `stall(false)`; queued commands wait in the outbox.
+//! - `deaf(true)` stops every connection thread reading (so the client's
+//!   writes back up) while it still sends what is queued, a Close included;
+//!   a connection closed while deaf stays open, unread, until `deaf(false)`.
 //! - Drop sets a stop flag, shuts every socket down, wakes the accept thread by
 //!   connecting to it, and waits (bounded) until all threads have ended.
 #![allow(dead_code)]
@@ -290,6 +293,32 @@ impl Hub {
         }
     }
 
+    /// While `on`, connection threads read nothing (the client's writes
+    /// back up once the socket buffers are full) but still send what
+    /// `send_*` and `close_connection` queue; a closed connection is kept
+    /// open meanwhile. Nothing is recorded until `deaf(false)`.
+    ///
+    /// `deaf(true)` returns once every connection thread has seen it
+    /// (waiting at most a second), so nothing is read after it returns.
+    pub fn deaf(&self, on: bool) {
+        self.shared.update(|st| st.deaf = on);
+        if on {
+            let all_deaf = |st: &State| st.conns.iter().all(|c| !c.running || c.deaf);
+            let st = self.shared.wait_until(STALL_TIMEOUT, all_deaf);
+            assert!(
+                all_deaf(&st),
+                "hub: connection threads did not go deaf in time"
+            );
+        }
+    }
+
+    /// Connections accepted from now on get a receive buffer of `bytes`
+    /// (which the kernel doubles) and no autotuning, so that a deaf hub
+    /// backs up the client's writes after a few MiB rather than after tens.
+    pub fn small_buffers(&self, bytes: usize) {
+        self.shared.update(|st| st.small_buffers = Some(bytes));
+    }
+
     /// Close codes received from the client (`None` for a Close frame without code).
     pub fn close_frames(&self) -> Vec<Option<u16>> {
         self.shared.lock().close_frames.clone()
@@ -369,6 +398,8 @@ struct State {
     token: String,
     stopping: bool,
     stalled: bool,
+    deaf: bool,
+    small_buffers: Option<usize>,
     /// Accept and connection threads still running.
     threads: usize,
     /// Every connection whose handshake succeeded, by index.
@@ -394,6 +425,8 @@ struct Conn {
     running: bool,
     /// Its thread is parked by `stall`.
     parked: bool,
+    /// Its thread has seen `deaf(true)` and reads no more.
+    deaf: bool,
 }
 
 enum Command {
@@ -472,6 +505,7 @@ impl Shared {
                 live: true,
                 running: true,
                 parked: false,
+                deaf: false,
             });
             Some(st.conns.len() - 1)
         })
@@ -487,17 +521,34 @@ impl Shared {
         });
     }
 
-    /// Takes connection `id`'s queued commands, first parking while stalled.
+    /// Takes connection `id`'s queued commands, first parking while stalled,
+    /// and waiting for one while deaf; also says whether the hub is deaf.
     /// `None` when the hub is stopping.
-    fn next_commands(&self, id: usize) -> Option<VecDeque<Command>> {
+    fn next_commands(&self, id: usize) -> Option<(VecDeque<Command>, bool)> {
         let mut st = self.lock();
         loop {
             if st.stopping {
                 return None;
             }
-            if !st.stalled {
+            if st.conns[id].deaf != st.deaf {
+                st.conns[id].deaf = st.deaf;
+                self.changed.notify_all();
+            }
+            let waiting = st.deaf && st.conns[id].outbox.is_empty();
+            if !st.stalled && !waiting {
                 st.conns[id].parked = false;
-                return Some(std::mem::take(&mut st.conns[id].outbox));
+                let deaf = st.deaf;
+                return Some((std::mem::take(&mut st.conns[id].outbox), deaf));
+            }
+            if !st.stalled {
+                // Deaf with nothing to send: woken by a command, `deaf(false)`
+                // or Drop; the timeout is only a safety net.
+                st = self
+                    .changed
+                    .wait_timeout(st, Duration::from_millis(100))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                continue;
             }
             if !st.conns[id].parked {
                 st.conns[id].parked = true;
@@ -553,6 +604,9 @@ fn accept_loop(running: Running, listener: TcpListener, tls: Option<Arc<ServerCo
             break;
         }
         let Ok(tcp) = tcp else { continue };
+        if let Some(bytes) = st.small_buffers {
+            set_receive_buffer(&tcp, bytes.try_into().unwrap_or(libc::c_int::MAX));
+        }
         st.threads += 1;
         drop(st);
         let conn_running = Running(Arc::clone(shared));
@@ -561,6 +615,22 @@ fn accept_loop(running: Running, listener: TcpListener, tls: Option<Arc<ServerCo
             .name("hub-conn".into())
             .spawn(move || serve(conn_running, tcp, tls))
             .expect("spawn hub connection thread");
+    }
+}
+
+/// Sets SO_RCVBUF, which also turns the kernel's autotuning off.
+fn set_receive_buffer(tcp: &TcpStream, bytes: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is the stream's own; the value is a c_int of
+    // the size given.
+    unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&bytes as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 
@@ -630,7 +700,7 @@ impl Callback for Gate<'_> {
 
 fn message_loop(shared: &Shared, id: usize, mut ws: WebSocket<Stream>) {
     let mut close_deadline = None;
-    while let Some(commands) = shared.next_commands(id) {
+    while let Some((commands, deaf)) = shared.next_commands(id) {
         for command in commands {
             if matches!(command, Command::Close) {
                 close_deadline.get_or_insert(Instant::now() + CLOSE_GRACE);
@@ -638,6 +708,9 @@ fn message_loop(shared: &Shared, id: usize, mut ws: WebSocket<Stream>) {
             if execute(&mut ws, command).is_err() {
                 return;
             }
+        }
+        if deaf {
+            continue;
         }
         if close_deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             return;
