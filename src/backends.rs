@@ -225,9 +225,15 @@ impl Backends {
             .push(watcher);
     }
 
+    /// Tells every watcher, with no lock held: the list is copied out
+    /// first, so a watcher may take its own locks, register another one or
+    /// ask about the backends without waiting on this one.
     fn tell_watchers(&self) {
-        let watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        let watchers: Vec<_> = watchers.iter().cloned().collect();
+        let watchers = self
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for watcher in watchers {
             watcher.backends_changed();
         }
@@ -715,6 +721,43 @@ mod tests {
         fn backends_changed(&self) {
             self.0.fetch_add(1, Relaxed);
         }
+    }
+
+    /// Looks, when told, whether the watchers' lock is free, and
+    /// registers another watcher.
+    struct Meddler {
+        backends: Arc<Backends>,
+        lock_was_free: Mutex<Vec<bool>>,
+    }
+
+    impl Watcher for Meddler {
+        fn backends_changed(&self) {
+            let free = self.backends.watchers.try_lock().is_ok();
+            self.lock_was_free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(free);
+            if free {
+                self.backends.watch(Arc::new(Told::default()));
+            }
+        }
+    }
+
+    #[test]
+    fn watchers_are_told_with_the_watchers_lock_free() {
+        let backends = for_tests(&["http://a:1", "http://b:1"], 3);
+        let meddler = Arc::new(Meddler {
+            backends: Arc::clone(&backends),
+            lock_was_free: Mutex::default(),
+        });
+        backends.watch(meddler.clone());
+        backends.attempt_ended(0, Err(&unreachable()));
+        backends.attempt_ended(1, Ok(()));
+        let seen = meddler.lock_was_free.lock().unwrap().clone();
+        assert_eq!(seen, [true, true]);
+        assert_eq!(backends.watchers.lock().unwrap().len(), 3, "two registered");
+        // The meddler holds the backends: break the cycle.
+        backends.watchers.lock().unwrap().clear();
     }
 
     #[test]
