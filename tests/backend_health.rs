@@ -13,10 +13,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use support::answers::{buyer, error_of, streamed_answer, WAIT};
-use support::client::{test_config, Client, Launch, TOKEN};
+use support::answers::{buyer, error_of, streamed_answer, text_of, WAIT};
+use support::client::{test_config, with, Client, Launch, TOKEN};
 use support::hub::Hub;
-use support::ollama::Ollama;
+use support::ollama::{Ollama, Reply};
 
 /// `GET path` on the metrics port: the status line and the body.
 fn http_get(port: u16, path: &str) -> (String, String) {
@@ -138,4 +138,110 @@ fn one_unreachable_request_of_ollama_down_after_3_leaves_ollama_up_and_the_box_r
     assert_eq!(wait_readyz(port, false), "Ollama is not reachable");
     let status = status(client.home.path());
     assert_eq!(status["ollama"]["state"], "down", "{status}");
+}
+
+/// Two backends, `a` (listed first) and `b`, one request at a time each;
+/// a backend set aside is asked again only after a minute.
+fn two_backends(a: &Ollama, b: &Ollama) -> (Hub, Client) {
+    let hosts = json!([
+        {"url": a.url(), "name": "a", "max_parallel": 1},
+        {"url": b.url(), "name": "b", "max_parallel": 1},
+    ]);
+    let config = with(test_config(1), "ollama_hosts", hosts);
+    let config = with(config, "ollama_probe_secs", json!(60));
+    let hub = Hub::start(TOKEN);
+    let client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    (hub, client)
+}
+
+/// Eight requests, one after the other, with backend `a` broken as
+/// `broken` makes each of its replies: every buyer gets the whole answer
+/// from `b`, `a` is tried once and set aside, and `--status` shows it.
+fn broken_first_line(broken: fn() -> Reply, reason: &str) {
+    let (a, b) = (Ollama::start(), Ollama::start());
+    for _ in 0..8 {
+        a.push(broken());
+    }
+    let (hub, client) = two_backends(&a, &b);
+    for id in 1..=8 {
+        let prompt = format!("answer number {id}");
+        hub.send_json(&buyer(&json!(id), &prompt));
+        let frames = streamed_answer(&hub, &json!(id));
+        assert_eq!(error_of(&frames), None, "{id}: {}", client.output());
+        assert_eq!(text_of(&frames), prompt);
+    }
+    assert_eq!(a.generate_requests().len(), 1, "{}", client.output());
+    assert_eq!(b.generate_requests().len(), 8);
+    let status = status(client.home.path());
+    let backends = &status["backends"];
+    assert_eq!(backends[0]["state"], "down", "{status}");
+    let error = backends[0]["error"].as_str().unwrap_or_default();
+    assert_eq!(
+        error,
+        format!("Ollama backend a {reason} before its first piece")
+    );
+    assert_eq!(backends[1]["state"], "up", "{status}");
+    assert_eq!(hub.connections(), 1, "never left the hub");
+}
+
+#[test]
+fn a_backend_whose_first_line_is_an_error_is_set_aside_and_its_requests_run_elsewhere() {
+    let crashed = || Reply::text("never").error_after(0, "llama runner: CUDA error: out of memory");
+    broken_first_line(crashed, "sent an error line");
+}
+
+#[test]
+fn a_backend_whose_first_line_is_not_json_is_set_aside_and_its_requests_run_elsewhere() {
+    broken_first_line(
+        || Reply::text("never").garbage_after(0),
+        "sent a line that is not JSON",
+    );
+}
+
+#[test]
+fn a_backend_whose_first_line_is_too_long_is_set_aside_and_its_requests_run_elsewhere() {
+    // Over the default `max_line_bytes` (8 MiB).
+    let runaway = || Reply::text("never").long_line_after(0, 9 << 20);
+    broken_first_line(runaway, "sent a line over max_line_bytes");
+}
+
+#[test]
+fn an_error_after_the_first_piece_goes_to_its_buyer_and_sets_nothing_aside() {
+    let (a, b) = (Ollama::start(), Ollama::start());
+    a.push(Reply::text("half an answer").error_after(1, "llama runner: CUDA error"));
+    let (hub, client) = two_backends(&a, &b);
+    hub.send_json(&buyer(&json!(1), "in two halves"));
+    let frames = streamed_answer(&hub, &json!(1));
+    assert_eq!(text_of(&frames), "half");
+    assert!(error_of(&frames).is_some(), "{frames:?}");
+    assert_eq!(
+        b.generate_requests().len(),
+        0,
+        "the buyer saw text: no retry"
+    );
+    let status = status(client.home.path());
+    assert_eq!(status["backends"][0]["state"], "up", "{status}");
+}
+
+#[test]
+fn with_one_backend_an_error_first_line_still_reaches_the_buyer_as_an_error() {
+    let ollama = Ollama::start();
+    let (hub, client, port) = one_backend(&ollama);
+    ollama.push(Reply::text("never").error_after(0, "llama runner: CUDA error"));
+    hub.send_json(&buyer(&json!(1), "only one"));
+    let frames = streamed_answer(&hub, &json!(1));
+    assert_eq!(
+        error_of(&frames).as_deref(),
+        Some("Error: the model failed while answering"),
+        "{}",
+        client.output()
+    );
+    // Nowhere else to go: it stays, and serves the next one.
+    hub.send_json(&buyer(&json!(2), "next"));
+    assert_eq!(text_of(&streamed_answer(&hub, &json!(2))), "next");
+    assert_eq!(sample(port, "ollama_proxy_ollama_up"), Some(1.0));
+    let status = status(client.home.path());
+    assert_eq!(status["ollama"]["state"], "up", "{status}");
+    assert_eq!(hub.connections(), 1);
 }
