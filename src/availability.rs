@@ -418,8 +418,12 @@ impl Gate for Availability {
 /// serve, and the gate looks again.
 impl Watcher for Availability {
     fn backends_changed(&self) {
-        if !self.backends.any_unknown() || self.backends.any_up() {
-            self.metrics.set_ollama_up(self.backends.any_up());
+        // The rule `--status` shows: up while a backend is, down once
+        // none can serve, unset while not known.
+        match self.ollama() {
+            OllamaHealth::Up => self.metrics.set_ollama_up(true),
+            OllamaHealth::Down { .. } => self.metrics.set_ollama_up(false),
+            OllamaHealth::Unknown => {}
         }
         for backend in self.backends.list() {
             // One not checked yet keeps its gauge unset.

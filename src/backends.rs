@@ -9,13 +9,17 @@
 //!
 //! Health comes from two places. Every attempt on a backend ends in
 //! [`Backends::attempt_ended`]: a backend that cannot be reached, answers
-//! 5xx or no longer has the model is set aside (down) while another
-//! backend can serve. The last one that can serve is held to the original
-//! rules, since setting it aside takes the box off the market: down after
-//! `ollama_down_after` requests in a row could not reach it, or at once
-//! when the model is gone, never for a 5xx (Ollama answered; its error
-//! goes to the buyer), and never without a hub to step back from (test
-//! mode). And the probes: a down backend is asked (`GET /api/version`, then
+//! 5xx, no longer has the model, or answers 200 and then fails before its
+//! first piece (an `{"error":...}` line, as Ollama sends when its runner
+//! crashes, a line that is not JSON or over `max_line_bytes`, the answer
+//! cut) is set aside (down) while another backend can serve. An attempt
+//! that gave a piece shows the backend serves, however it ended (the relay
+//! reports it as such). The last one that can serve is held to the
+//! original rules, since setting it aside takes the box off the market:
+//! down after `ollama_down_after` requests in a row could not reach it, or
+//! at once when the model is gone, never for a 5xx or a failure before the
+//! first piece (Ollama answered; its error goes to the buyer), and never
+//! without a hub to step back from (test mode). And the probes: a down backend is asked (`GET /api/version`, then
 //! `/api/tags` for the model) by the `prober` thread, every
 //! `ollama_probe_secs`, doubling up to a minute while other backends serve
 //! (and every `ollama_probe_secs` while none does: then coming back fast is
@@ -225,9 +229,15 @@ impl Backends {
             .push(watcher);
     }
 
+    /// Tells every watcher, with no lock held: the list is copied out
+    /// first, so a watcher may take its own locks, register another one or
+    /// ask about the backends without waiting on this one.
     fn tell_watchers(&self) {
-        let watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        let watchers: Vec<_> = watchers.iter().cloned().collect();
+        let watchers = self
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for watcher in watchers {
             watcher.backends_changed();
         }
@@ -375,7 +385,15 @@ impl Backends {
                 backend.lock().unreachable_in_a_row = 0;
                 others.then(|| (format!("{who} answered HTTP {status}"), false))
             }
-            Err(OllamaError::Http { .. } | OllamaError::InStream { .. }) => {
+            Err(error) if broke_off(error).is_some() => {
+                // It answered 200, then failed before the first piece:
+                // as for a 5xx (the relay reports an attempt that gave a
+                // piece as a success).
+                backend.lock().unreachable_in_a_row = 0;
+                let what = broke_off(error).unwrap_or_default();
+                others.then(|| (format!("{who} {what} before its first piece"), false))
+            }
+            Err(OllamaError::Http { .. }) => {
                 // Ollama answered, with an error of its own.
                 backend.lock().unreachable_in_a_row = 0;
                 None
@@ -634,6 +652,19 @@ impl Backends {
     }
 }
 
+/// What a backend did when its answer broke off after its 200, for its
+/// reason to be down; `None` for other failures. Ollama's own text stays
+/// out: the reason goes to the log and `--status`.
+fn broke_off(error: &OllamaError) -> Option<&'static str> {
+    match error {
+        OllamaError::InStream { .. } => Some("sent an error line"),
+        OllamaError::BadLine(_) => Some("sent a line that is not JSON"),
+        OllamaError::LineTooLong { .. } => Some("sent a line over max_line_bytes"),
+        OllamaError::Truncated(_) => Some("cut its answer"),
+        _ => None,
+    }
+}
+
 /// The wait before the next probe of a backend after `failed` probes in a
 /// row: `every` while no other backend serves (coming back fast is what
 /// matters then), else `every` doubled per failure, up to a minute (or
@@ -717,6 +748,43 @@ mod tests {
         }
     }
 
+    /// Looks, when told, whether the watchers' lock is free, and
+    /// registers another watcher.
+    struct Meddler {
+        backends: Arc<Backends>,
+        lock_was_free: Mutex<Vec<bool>>,
+    }
+
+    impl Watcher for Meddler {
+        fn backends_changed(&self) {
+            let free = self.backends.watchers.try_lock().is_ok();
+            self.lock_was_free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(free);
+            if free {
+                self.backends.watch(Arc::new(Told::default()));
+            }
+        }
+    }
+
+    #[test]
+    fn watchers_are_told_with_the_watchers_lock_free() {
+        let backends = for_tests(&["http://a:1", "http://b:1"], 3);
+        let meddler = Arc::new(Meddler {
+            backends: Arc::clone(&backends),
+            lock_was_free: Mutex::default(),
+        });
+        backends.watch(meddler.clone());
+        backends.attempt_ended(0, Err(&unreachable()));
+        backends.attempt_ended(1, Ok(()));
+        let seen = meddler.lock_was_free.lock().unwrap().clone();
+        assert_eq!(seen, [true, true]);
+        assert_eq!(backends.watchers.lock().unwrap().len(), 3, "two registered");
+        // The meddler holds the backends: break the cycle.
+        backends.watchers.lock().unwrap().clear();
+    }
+
     #[test]
     fn with_others_serving_one_failure_sets_a_backend_aside() {
         for error in [unreachable(), http(500), http(503), missing()] {
@@ -743,18 +811,55 @@ mod tests {
         }
     }
 
+    /// Answers that broke off after their 200, before the first piece.
+    fn broken_starts() -> [OllamaError; 4] {
+        [
+            OllamaError::InStream {
+                message: "llama runner: CUDA error".into(),
+            },
+            OllamaError::BadLine(serde_json::from_str::<u8>("x").unwrap_err()),
+            OllamaError::LineTooLong { limit: 1024 },
+            OllamaError::Truncated(None),
+        ]
+    }
+
+    #[test]
+    fn a_failure_before_the_first_piece_counts_as_a_5xx() {
+        let reasons = [
+            "Ollama backend a:1 sent an error line before its first piece",
+            "Ollama backend a:1 sent a line that is not JSON before its first piece",
+            "Ollama backend a:1 sent a line over max_line_bytes before its first piece",
+            "Ollama backend a:1 cut its answer before its first piece",
+        ];
+        for (error, reason) in broken_starts().iter().zip(reasons) {
+            // With another serving: aside at once, Ollama's text left out.
+            let backends = for_tests(&["http://a:1", "http://b:1"], 3);
+            backends.attempt_ended(0, Err(error));
+            assert_eq!(states(&backends), [false, true], "{error}");
+            let down = backends.list()[0].lock().down.clone().expect("down");
+            assert_eq!(down.error, reason);
+            assert!(!down.model_missing);
+            // The last one serving stays (its buyer gets the error), and
+            // Ollama answered: the unreachable ones in a row start over.
+            let one = for_tests(&["http://a:1"], 2);
+            one.attempt_ended(0, Err(&unreachable()));
+            one.attempt_ended(0, Err(error));
+            one.attempt_ended(0, Err(&unreachable()));
+            assert_eq!(states(&one), [true], "{error}");
+            one.attempt_ended(0, Err(&unreachable()));
+            assert_eq!(states(&one), [false], "two in a row");
+        }
+    }
+
     #[test]
     fn what_ollama_answered_itself_or_a_timeout_sets_nothing_aside() {
         let backends = for_tests(&["http://a:1", "http://b:1"], 3);
         let quiet = [
             http(400),
             http(404),
-            OllamaError::InStream {
-                message: "x".into(),
-            },
             OllamaError::NoFirstLine(Duration::from_secs(1)),
             OllamaError::Stalled(Duration::from_secs(1)),
-            OllamaError::Truncated(None),
+            OllamaError::TooLong(Duration::from_secs(1)),
             OllamaError::ShuttingDown,
         ];
         for error in &quiet {

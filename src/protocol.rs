@@ -57,8 +57,8 @@ pub struct BuyerMessage {
 pub enum Incoming {
     /// A request to answer.
     Buyer(BuyerMessage),
-    /// A `buyer_message` whose id is fine but whose `content` is missing or
-    /// not a string: it is answered with an error.
+    /// A `buyer_message` whose id is fine but whose `content` is missing,
+    /// not a string, or empty: it is answered with an error.
     Unanswerable {
         message_id: MessageId,
         reason: Unrunnable,
@@ -72,7 +72,10 @@ pub enum Incoming {
 /// Why a `buyer_message` that names its buyer cannot be run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unrunnable {
-    /// `content` is missing or not a string.
+    /// `content` is missing, not a string, or the empty string (which
+    /// Ollama reads as "load the model", answering nothing: a hub could
+    /// make the box load models at will). A prompt of spaces is text, and
+    /// runs.
     NoTextContent,
 }
 
@@ -118,8 +121,8 @@ pub fn parse_incoming(text: &str) -> Incoming {
             reason: "buyer_message without a number or string \"messageId\"",
         };
     };
-    let Some(prompt) = field("content").and_then(|raw| serde_json::from_str::<String>(raw).ok())
-    else {
+    let prompt = field("content").and_then(|raw| serde_json::from_str::<String>(raw).ok());
+    let Some(prompt) = prompt.filter(|prompt| !prompt.is_empty()) else {
         return Incoming::Unanswerable {
             message_id,
             reason: Unrunnable::NoTextContent,
@@ -308,10 +311,22 @@ mod tests {
                 kind: "system".into()
             }
         );
-        assert!(matches!(
-            parse_incoming(r#"{"type":"buyer_message","messageId":7}"#),
-            Incoming::Unanswerable { .. }
-        ));
+        for no_text in [
+            r#"{"type":"buyer_message","messageId":7}"#,
+            r#"{"type":"buyer_message","messageId":7,"content":7}"#,
+            r#"{"type":"buyer_message","messageId":7,"content":""}"#,
+        ] {
+            assert_eq!(
+                parse_incoming(no_text),
+                Incoming::Unanswerable {
+                    message_id: MessageId::from_raw("7").unwrap(),
+                    reason: Unrunnable::NoTextContent
+                },
+                "{no_text}"
+            );
+        }
+        let spaces = parse_incoming(r#"{"type":"buyer_message","messageId":7,"content":" "}"#);
+        assert!(matches!(spaces, Incoming::Buyer(b) if b.prompt == " "));
     }
 
     #[test]

@@ -394,3 +394,44 @@ fn while_paused_no_backend_is_probed_and_the_resume_asks_at_once() {
     assert!(dead.wait_probes(asked + 1), "{}", client.output());
     assert_eq!(hub.connections(), 0, "{}", client.output());
 }
+
+#[test]
+fn a_retry_waiting_for_a_busy_backend_does_not_hold_new_requests_off_an_idle_one() {
+    let (first, second) = (Ollama::start(), Ollama::start());
+    // `a` thinks at once (its first line within the load timeout), then
+    // takes a while over its answer.
+    let slow = Reply::pieces(&["slow ", "one"])
+        .thinking(&["hmm"])
+        .line_delay(Duration::from_secs(2));
+    first.push(slow);
+    // `b` sends no first line in time: a timeout, which fails over but
+    // says nothing about `b`'s health, so `b` stays up.
+    second.push(Reply::text("never").hang_before_first());
+    let hub = Hub::start(TOKEN);
+    let config = config(&[&first, &second], 1);
+    let config = with(config, "load_timeout_secs", json!(0.5));
+    // A line of one: the retry fills it.
+    let config = with(config, "queue_size", json!(1));
+    let client = Client::start(&config, &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    hub.send_json(&buyer(&json!(1), "first"));
+    assert!(first.wait_requests(1, WAIT), "{}", client.output());
+    hub.send_json(&buyer(&json!(2), "second"));
+    // 2 failed on `b` and waits in line for `a`, the one it may use.
+    assert!(
+        client.wait_output("trying another backend", WAIT),
+        "{}",
+        client.output()
+    );
+    hub.send_json(&buyer(&json!(3), "third"));
+    let third = streamed_answer(&hub, &json!(3));
+    assert_eq!(error_of(&third), None, "{}", client.output());
+    assert_eq!(text_of(&third), "third");
+    assert_eq!(text_of(&streamed_answer(&hub, &json!(1))), "slow one");
+    assert_eq!(text_of(&streamed_answer(&hub, &json!(2))), "second");
+    wait_answers(&client, 3);
+    let ran = ran_on(&client);
+    assert_eq!(ran["1"], (json!("a"), false), "{}", client.output());
+    assert_eq!(ran["2"], (json!("a"), true));
+    assert_eq!(ran["3"], (json!("b"), false));
+}

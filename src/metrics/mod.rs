@@ -14,8 +14,12 @@
 //!   answer: outcome counts, tokens, the two latency histograms, and the
 //!   same counts for the backend the answer's record names (the names
 //!   are given once at start, [`Metrics::with_backends`]);
-//! - each backend's up gauge is set by `availability` whenever the
-//!   backends' health changes ([`Metrics::set_backend_up`]);
+//! - each backend's up gauge, and whether Ollama as a whole can serve,
+//!   are set by `availability` whenever the backends' health changes
+//!   ([`Metrics::set_backend_up`], [`Metrics::set_ollama_up`]): `backends`
+//!   decides health (`ollama_down_after`, the model gone), the same rule
+//!   `--status` shows; this module counts answers, it does not judge
+//!   Ollama by them, so `ollama_up` and `/readyz` have one writer;
 //! - the `metrics` thread ([`server`]) reads the atomics on each scrape and
 //!   renders them ([`prometheus`]); it never touches the others' threads;
 //! - [`Summary`] turns the counters' growth into the hourly log line.
@@ -239,13 +243,14 @@ impl Metrics {
         self.outbox_bytes.load(Relaxed)
     }
 
-    /// Whether Ollama could be reached, by a request or a probe.
+    /// Whether some backend can serve, as `availability` finds the
+    /// backends' health (the one writer).
     pub fn set_ollama_up(&self, up: bool) {
         self.ollama.set(up);
     }
 
-    /// Whether Ollama was reachable last time; `None` until a request or a
-    /// probe found out.
+    /// Whether some backend can serve; `None` until the backends' health
+    /// is known.
     pub fn ollama_up(&self) -> Option<bool> {
         self.ollama.get()
     }
@@ -264,7 +269,7 @@ impl Metrics {
     }
 
     /// The figures' view of `/readyz`: ready when the hub is connected and
-    /// Ollama was reachable last time; the reason otherwise. An Ollama not
+    /// some backend can serve; the reason otherwise. An Ollama not
     /// seen yet is not ready ("not checked yet"); the running client asks
     /// it before it connects, so that only happens before the hub is up.
     pub fn readiness(&self) -> Result<(), String> {
@@ -286,19 +291,6 @@ impl Metrics {
     }
 }
 
-/// What an answer says about Ollama: `Some(up)` when it shows, `None` when
-/// the request never reached it (busy, shutdown, refused, a prompt over the
-/// limit) or the ending is ambiguous (a timeout, a cut, the time limit).
-fn ollama_seen(record: &AnswerRecord) -> Option<bool> {
-    match (record.outcome, record.error) {
-        (Outcome::Ok, _) => Some(true),
-        (_, Some("ollama_unreachable")) => Some(false),
-        // Ollama answered, with an error of its own.
-        (_, Some("model_missing" | "ollama_error")) => Some(true),
-        _ => None,
-    }
-}
-
 impl Accounts for Metrics {
     fn answered(&self, record: &AnswerRecord) {
         if let Some(count) = self.requests.get(record.outcome.index()) {
@@ -311,12 +303,9 @@ impl Accounts for Metrics {
             self.first_piece.observe(ms);
         }
         self.answer.observe(record.total_ms);
-        // With several backends one answer tells about one of them; whether
-        // any is up is set as their health changes (`availability`).
-        let one_ollama = self.backends.len() <= 1;
-        if let Some(up) = ollama_seen(record).filter(|_| one_ollama) {
-            self.set_ollama_up(up);
-        }
+        // Whether Ollama is up is not this answer's to say: one request
+        // that could not reach it does not set it aside (`backends`
+        // decides, and `availability` sets the gauge).
         let backend = record.backend.as_deref();
         if let Some(backend) = backend.and_then(|name| self.backend(name)) {
             backend.answered(record);
@@ -404,25 +393,28 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn answers_tell_whether_ollama_is_up() {
-        let m = Metrics::new();
-        assert_eq!(m.ollama_up(), None);
-        let cases = [
-            (Outcome::Error, Some("ollama_unreachable"), Some(false)),
-            (Outcome::Busy, Some("busy"), Some(false)),
-            (Outcome::Shutdown, Some("shutdown"), Some(false)),
-            (Outcome::Error, Some("timeout"), Some(false)),
-            // Refused before Ollama, or cut by the owner's limit: no news.
-            (Outcome::Error, Some("prompt_too_long"), Some(false)),
-            (Outcome::Error, Some("time_limit"), Some(false)),
-            (Outcome::Ok, None, Some(true)),
-            (Outcome::Error, Some("bad_request"), Some(true)),
-            (Outcome::Error, Some("ollama_unreachable"), Some(false)),
-            (Outcome::Error, Some("model_missing"), Some(true)),
-        ];
-        for (outcome, error, expected) in cases {
-            m.answered(&record(outcome, error));
-            assert_eq!(m.ollama_up(), expected, "{outcome:?} {error:?}");
+    fn answers_never_change_whether_ollama_is_up() {
+        for m in [Metrics::new(), Metrics::with_backends(["a"])] {
+            let cases = [
+                (Outcome::Error, Some("ollama_unreachable")),
+                (Outcome::Error, Some("model_missing")),
+                (Outcome::Ok, None),
+                (Outcome::Error, Some("ollama_error")),
+            ];
+            for (outcome, error) in cases {
+                m.answered(&record(outcome, error));
+                assert_eq!(m.ollama_up(), None, "{outcome:?} {error:?}");
+            }
+            m.set_ollama_up(false);
+            m.answered(&record(Outcome::Ok, None));
+            assert_eq!(
+                m.ollama_up(),
+                Some(false),
+                "the model came back? not by an answer"
+            );
+            m.set_ollama_up(true);
+            m.answered(&record(Outcome::Error, Some("ollama_unreachable")));
+            assert_eq!(m.ollama_up(), Some(true), "one unreachable request");
         }
     }
 
@@ -443,18 +435,6 @@ pub(crate) mod tests {
         assert_eq!(m.requests[Outcome::Ok.index()].load(Relaxed), 1);
         let per_backend = m.backends.iter().flat_map(|b| &b.requests);
         assert_eq!(per_backend.map(|c| c.load(Relaxed)).sum::<u64>(), 0);
-    }
-
-    #[test]
-    fn with_several_backends_one_answer_does_not_say_whether_ollama_is_up() {
-        let several = Metrics::with_backends(["a", "b"]);
-        let one = Metrics::with_backends(["a"]);
-        for m in [&several, &one] {
-            m.set_ollama_up(true);
-            m.answered(&record(Outcome::Error, Some("ollama_unreachable")));
-        }
-        assert_eq!(several.ollama_up(), Some(true), "b may well serve");
-        assert_eq!(one.ollama_up(), Some(false), "the one Ollama did not");
     }
 
     #[test]

@@ -125,12 +125,12 @@ fn requests(out: &mut String, m: &Metrics) {
     }
 }
 
-/// No sample until a request or a probe has found out: an alert on
+/// No sample until the backends' health is known: an alert on
 /// `ollama_proxy_ollama_up == 0` must not fire for "not checked yet".
 fn ollama_up(out: &mut String, m: &Metrics) {
     let name = "ollama_proxy_ollama_up";
-    let help = "1 if Ollama was reachable at the last request or probe, else 0; \
-                absent until the first one.";
+    let help = "1 if an Ollama backend can serve (answers and has the model), \
+                0 while none can; absent until they were checked.";
     family(out, name, "gauge", help);
     if let Some(up) = m.ollama_up() {
         let _ = writeln!(out, "{name} {}", u8::from(up));
@@ -377,7 +377,7 @@ ollama_proxy_outbox_bytes 0
 # HELP ollama_proxy_paused 1 while the owner has paused selling (--pause), else 0.
 # TYPE ollama_proxy_paused gauge
 ollama_proxy_paused 0
-# HELP ollama_proxy_ollama_up 1 if Ollama was reachable at the last request or probe, else 0; absent until the first one.
+# HELP ollama_proxy_ollama_up 1 if an Ollama backend can serve (answers and has the model), 0 while none can; absent until they were checked.
 # TYPE ollama_proxy_ollama_up gauge
 # HELP ollama_proxy_backend_up 1 if the Ollama backend answers and has the model, 0 while it is set aside; absent until it was checked.
 # TYPE ollama_proxy_backend_up gauge
@@ -468,6 +468,7 @@ ollama_proxy_answer_seconds_count 0
         m.request_started();
         m.queue_depth_add(-2);
         m.set_outbox_bytes(123);
+        m.set_ollama_up(true);
         let mut expected = vec![
             "ollama_proxy_requests_total{outcome=\"ok\"} 1",
             "ollama_proxy_requests_total{outcome=\"error\"} 1",

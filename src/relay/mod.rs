@@ -479,16 +479,20 @@ fn work(mut client: OllamaClient, slot: &Mutex<Receiver<Assigned>>, crew: &Crew)
     }
 }
 
-/// Whether a failure may be retried on another backend: the buyer has seen
-/// nothing, and another Ollama may well answer (this one could not be
-/// reached or broke the connection, failed on its side, lacks the model,
-/// or sent no first line in time).
+/// Whether a failure before the first piece may be retried on another
+/// backend: another Ollama may well answer (this one could not be reached
+/// or broke the connection, failed on its side, lacks the model, sent no
+/// first line in time, or answered 200 and then an error line, as Ollama
+/// does when its runner crashes, or a line it could not have meant).
 fn fails_over(error: &OllamaError) -> bool {
     match error {
         OllamaError::Unreachable { .. }
         | OllamaError::ModelMissing { .. }
         | OllamaError::Truncated(_)
-        | OllamaError::NoFirstLine(_) => true,
+        | OllamaError::NoFirstLine(_)
+        | OllamaError::InStream { .. }
+        | OllamaError::BadLine(_)
+        | OllamaError::LineTooLong { .. } => true,
         OllamaError::Http { status, .. } => *status >= 500,
         _ => false,
     }
@@ -542,8 +546,13 @@ fn answer(client: &mut OllamaClient, assigned: Assigned, crew: &Crew) -> bool {
         }
     });
     tally.metrics.request_finished();
-    crew.backends
-        .attempt_ended(index, result.as_ref().map(drop));
+    // A piece shows the backend serves, however the answer ended; before
+    // one, the failure tells (`backends` decides).
+    let health = match progress.pieces {
+        0 => result.as_ref().map(drop),
+        _ => Ok(()),
+    };
+    crew.backends.attempt_ended(index, health);
     if let (Some(backend), Some(first)) = (backend, progress.first_piece) {
         backend.saw_first_piece(first.saturating_sub(started));
     }
@@ -963,20 +972,21 @@ mod tests {
             OllamaError::NoFirstLine(second),
             http(500),
             http(503),
-        ];
-        for error in &yes {
-            assert!(fails_over(error), "{error}");
-        }
-        // The request's own fault, or the model's, or ours: the same
-        // anywhere.
-        let no = [
-            http(400),
-            http(499),
+            // 200, then a broken first line (a crashed runner).
             OllamaError::InStream {
                 message: "x".into(),
             },
             OllamaError::BadLine(serde_json::from_str::<u8>("x").unwrap_err()),
             OllamaError::LineTooLong { limit: 1 },
+        ];
+        for error in &yes {
+            assert!(fails_over(error), "{error}");
+        }
+        // The request's own fault, a model that started and then stalled,
+        // or ours: the same anywhere.
+        let no = [
+            http(400),
+            http(499),
             OllamaError::Stalled(second),
             OllamaError::TooLong(second),
             OllamaError::ShuttingDown,

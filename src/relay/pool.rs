@@ -7,7 +7,10 @@
 //! listed order). When every backend that can serve is full it waits in
 //! line; when the line is full too the buyer gets `Error: busy`. A slot
 //! that frees ([`Pool::finished`]) or a backend that comes back (the pool
-//! watches the `Backends`) takes the first waiting request it may run.
+//! watches the `Backends`) takes the first waiting request it may run, so
+//! the line is first come, first served; but a slot that no waiting
+//! request may use (they are retries that keep off that backend) goes to
+//! a new request at once, rather than stay idle behind them.
 //!
 //! A request that failed on one backend before its buyer saw any text is
 //! handed back once ([`Pool::retry`]) and goes to another backend that can
@@ -170,16 +173,27 @@ impl Pool {
     /// Places a new request: on a backend now, in line, or not at all.
     pub fn submit(&self, job: Job) -> Result<(), Unplaced> {
         let mut line = self.lock();
-        let candidates = self.candidates();
-        if !candidates.iter().any(|c| c.can_serve) {
+        if !self.candidates().iter().any(|c| c.can_serve) {
             return Err(Unplaced::NoBackend(job));
         }
-        // Those in line first: a free slot goes to them.
-        if line.is_empty() {
-            if let Some(index) = choose(&candidates, None) {
-                self.start(index, job, None);
-                return Ok(());
-            }
+        // Those in line first: a free slot one of them may use goes to it.
+        // (They took theirs when it freed; this covers a backend that
+        // came back a moment before the pool was told.)
+        let stranded = self.place_waiting(&mut line);
+        let placed = self.place_new(&mut line, job);
+        drop(line);
+        self.answer(stranded);
+        placed
+    }
+
+    /// Places a new request once no waiting one can start: a slot still
+    /// free is one no waiting request may use (a retry keeps off the
+    /// backend it failed on), so the new one takes it rather than wait
+    /// behind them; else it waits at the end of the line.
+    fn place_new(&self, line: &mut Line, job: Job) -> Result<(), Unplaced> {
+        if let Some(index) = choose(&self.candidates(), None) {
+            self.start(index, job, None);
+            return Ok(());
         }
         if line.len() >= self.queue_size {
             return Err(Unplaced::Full(job));
@@ -459,6 +473,52 @@ mod tests {
         };
         let back = rig.pool.retry(job(5), failure);
         assert!(matches!(back, Some((j, f)) if j.request == 5 && f.backend == 0));
+    }
+
+    #[test]
+    fn a_new_request_takes_a_free_slot_the_retries_in_line_may_not_use() {
+        let rig = rig(2, 1);
+        assert!(rig.pool.submit(job(1)).is_ok());
+        assert!(rig.pool.submit(job(2)).is_ok());
+        assert_eq!(given(&rig), [(0, 1), (1, 2)]);
+        // 2 failed on backend 1 in a way that leaves it serving (a cut
+        // before the first line): its retry waits for busy backend 0, and
+        // backend 1's slot frees.
+        let failure = Failure {
+            backend: 1,
+            error: OllamaError::Truncated(None),
+        };
+        assert!(rig.pool.retry(job(2), failure).is_none());
+        rig.pool.finished(1);
+        assert!(given(&rig).is_empty(), "the retry keeps off backend 1");
+        // The line (of one) holds the retry: a new request runs on the
+        // idle backend rather than wait behind it, or be told busy.
+        assert!(rig.pool.submit(job(3)).is_ok());
+        assert_eq!(given(&rig), [(1, 3)]);
+        assert_eq!(rig.pool.tally.metrics.queue_depth(), 1);
+        // With every slot taken the line is full: busy.
+        assert!(matches!(rig.pool.submit(job(4)), Err(Unplaced::Full(_))));
+        rig.pool.finished(0);
+        assert_eq!(given(&rig), [(0, 2)], "the retry, on backend 0");
+        assert_eq!(rig.pool.tally.metrics.queue_depth(), 0);
+    }
+
+    #[test]
+    fn a_new_request_never_takes_a_slot_before_one_that_waits_for_it() {
+        let rig = rig(2, 2);
+        for id in 1..=3 {
+            assert!(rig.pool.submit(job(id)).is_ok());
+        }
+        assert_eq!(given(&rig), [(0, 1), (1, 2)], "3 waits");
+        // Backend 1's slot frees and the pool has not placed 3 yet (as
+        // when a backend comes back just before its watchers are told):
+        // 3 goes first, the new one waits.
+        rig.backends.list()[1].ended_one();
+        assert!(rig.pool.submit(job(4)).is_ok());
+        assert_eq!(given(&rig), [(1, 3)]);
+        assert_eq!(rig.pool.tally.metrics.queue_depth(), 1);
+        rig.pool.finished(0);
+        assert_eq!(given(&rig), [(0, 4)]);
     }
 
     #[test]

@@ -128,6 +128,7 @@ enum End {
     NoDone,
     ErrorAfter(usize, String),
     GarbageAfter(usize),
+    LongLineAfter(usize, usize),
     DropAfter(usize),
     HangAfter(usize),
     HangBeforeFirst,
@@ -192,6 +193,14 @@ impl Reply {
     /// pieces and the terminator; no done line. Non-streamed: that text as the body.
     pub fn garbage_after(mut self, n: usize) -> Reply {
         self.end = End::GarbageAfter(n);
+        self
+    }
+
+    /// After `n` pieces, one line of `bytes` bytes (a piece line padded with spaces: a
+    /// runaway or corrupted answer), then the terminator; no done line. Non-streamed:
+    /// that line as the body.
+    pub fn long_line_after(mut self, n: usize, bytes: usize) -> Reply {
+        self.end = End::LongLineAfter(n, bytes);
         self
     }
 
@@ -1140,6 +1149,7 @@ impl Conn {
                 Step::Thought(t) => chunk_line(&generate.model, "", t),
                 Step::Piece(p) => chunk_line(&generate.model, p, ""),
                 Step::Raw(text) => format!("{text}\n"),
+                Step::Long(bytes) => long_line(&generate.model, *bytes) + "\n",
                 Step::Final => {
                     let metrics = Metrics::measure(generate, pieces.len(), arrival, first_line);
                     let context = generate.context(pieces);
@@ -1206,6 +1216,10 @@ impl Conn {
             End::GarbageAfter(_) => {
                 self.send(200, JSON_UTF8, &[], GARBAGE_LINE.as_bytes(), false, close)?
             }
+            End::LongLineAfter(_, bytes) => {
+                let line = long_line(&generate.model, *bytes);
+                self.send(200, JSON_UTF8, &[], line.as_bytes(), false, close)?
+            }
             End::NoDone => self.send_json(200, &partial.render(), close)?,
             End::DropAfter(_) => {
                 let body = partial.render();
@@ -1245,6 +1259,8 @@ enum Step<'a> {
     Thought(&'a str),
     Piece(&'a str),
     Raw(String),
+    /// A piece line of this many bytes ([`long_line`]).
+    Long(usize),
     Final,
 }
 
@@ -1261,7 +1277,11 @@ fn plan<'a>(reply: &'a Reply, pieces: &'a [String]) -> (Vec<Step<'a>>, After) {
     }
     let mut steps: Vec<Step> = reply.thoughts.iter().map(|t| Step::Thought(t)).collect();
     let cut = match &reply.end {
-        End::ErrorAfter(n, _) | End::GarbageAfter(n) | End::DropAfter(n) | End::HangAfter(n) => *n,
+        End::ErrorAfter(n, _)
+        | End::GarbageAfter(n)
+        | End::LongLineAfter(n, _)
+        | End::DropAfter(n)
+        | End::HangAfter(n) => *n,
         _ => pieces.len(),
     }
     .min(pieces.len());
@@ -1280,6 +1300,10 @@ fn plan<'a>(reply: &'a Reply, pieces: &'a [String]) -> (Vec<Step<'a>>, After) {
         End::GarbageAfter(_) => {
             steps.push(Step::Raw(GARBAGE_LINE.to_owned()));
             steps.extend(rest);
+            After::Terminate
+        }
+        End::LongLineAfter(_, bytes) => {
+            steps.push(Step::Long(*bytes));
             After::Terminate
         }
         End::DropAfter(_) => After::Drop,
@@ -1472,6 +1496,18 @@ fn chunk_line(model: &str, response: &str, thinking: &str) -> String {
         ..Response::default()
     };
     line.render() + "\n"
+}
+
+/// A piece line of `bytes` bytes (newline not counted), padded with spaces
+/// inside its JSON object.
+fn long_line(model: &str, bytes: usize) -> String {
+    let mut line = chunk_line(model, "x", "");
+    line.pop(); // its newline
+    line.pop(); // its closing brace
+    let pad = bytes.saturating_sub(line.len() + 1);
+    line.extend(std::iter::repeat_n(' ', pad));
+    line.push('}');
+    line
 }
 
 fn error_object(message: &str) -> String {
