@@ -278,7 +278,10 @@ fn pause_step(config_path: &Path) -> Step {
 /// entry of `ollama_hosts` (`listed`) points at that entry.
 fn ollama_step(base_url: &OllamaUrl, roots: &RootCerts, listed: bool) -> Step {
     match ollama::version(base_url, roots, STEP_TIMEOUT) {
-        Ok(version) => Step::pass(check::check_ollama_answers(version, base_url.shown())),
+        Ok(version) => Step::pass(check::check_ollama_answers(
+            text::outside(&version),
+            base_url.shown(),
+        )),
         Err(e) => {
             let fix = match (base_url.uses_tls(), listed) {
                 (true, false) => check::fix_start_ollama_tls(),
@@ -344,7 +347,8 @@ fn model_step(model: &str, base_url: &OllamaUrl, roots: &RootCerts, listed: bool
 fn list(names: &[String]) -> Text {
     match names.is_empty() {
         true => check::check_no_models(),
-        false => text::errors::verbatim(names.join(", ")),
+        // Ollama's words, made safe for the terminal.
+        false => text::errors::verbatim(text::outside(&names.join(", "))),
     }
 }
 

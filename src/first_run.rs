@@ -117,7 +117,7 @@ fn ask_model(resolved: &mut Resolved, roots: Roots) -> Result<(), Text> {
         Ok(models) if !models.is_empty() => {
             say(text::models_installed());
             for (n, model) in models.iter().enumerate() {
-                print(&format!("  {}) {model}\n", n + 1));
+                print(&format!("  {}) {}\n", n + 1, crate::text::outside(model)));
             }
             let answer = ask_text(text::ask_model_number_or_name(), &models[0])?;
             let model = match answer.parse::<usize>() {

@@ -386,6 +386,34 @@ pub(crate) use catalogue;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn outside_text_cannot_forge_a_line_or_drive_a_terminal() {
+        let cases = [
+            (
+                "bye\n2026-01-01 [ERROR] FORGED\u{1b}[31m",
+                "bye\\n2026-01-01 [ERROR] FORGED\\u{1b}[31m",
+            ),
+            ("a\rb\u{7}c\td\0", "a\\rb\\u{7}c\\td\\0"),
+            ("\u{1b}[2J", "\\u{1b}[2J"),
+            ("c1\u{9b}31m", "c1\\u{9b}31m"),
+            ("del\u{7f}", "del\\u{7f}"),
+            ("line\u{2028}sep\u{2029}", "line\\u{2028}sep\\u{2029}"),
+            (
+                "\u{202e}evil\u{2066}\u{200f}",
+                "\\u{202e}evil\\u{2066}\\u{200f}",
+            ),
+            ("back\\slash\\n", "back\\\\slash\\\\n"),
+            (
+                "plain \"quoted\" 'text' ёжик 🙂",
+                "plain \"quoted\" 'text' ёжик 🙂",
+            ),
+            ("", ""),
+        ];
+        for (from, shown) in cases {
+            assert_eq!(outside(from), shown, "{from:?}");
+        }
+    }
+
     use super::*;
 
     /// Every part of the catalogue.
