@@ -31,7 +31,8 @@ pub enum ApiError {
 impl ApiError {
     pub fn text(&self) -> Text {
         match self {
-            ApiError::Request(error) => text::ollama_api_failed(error),
+            // The HTTP library's words may quote what the peer sent.
+            ApiError::Request(error) => text::ollama_api_failed(crate::text::outside(error)),
             ApiError::Status { status, path } => text::ollama_api_status(status, path),
             ApiError::NotJson { path } => text::ollama_api_not_json(path),
             ApiError::NoModelList => text::ollama_api_no_model_list(),

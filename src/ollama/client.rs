@@ -162,7 +162,10 @@ impl OllamaError {
             OllamaError::Unreachable { url, source } if untrusted_certificate(source) => {
                 errors::ollama_unreachable_untrusted(url, source)
             }
-            OllamaError::Unreachable { url, source } => errors::ollama_unreachable(url, source),
+            // The HTTP library's words may quote what the peer sent.
+            OllamaError::Unreachable { url, source } => {
+                errors::ollama_unreachable(url, text::outside(&source.to_string()))
+            }
             OllamaError::ModelMissing { model } => errors::ollama_model_missing(model),
             OllamaError::Http { status, message } if message.is_empty() => {
                 errors::ollama_http_without_text(status)
