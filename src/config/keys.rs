@@ -778,6 +778,24 @@ mod tests {
     }
 
     #[test]
+    fn keep_alive_and_options_take_their_json_types_only() {
+        let mut settings = Settings::default();
+        for value in [serde_json::json!(600), serde_json::json!("10m")] {
+            apply_key(&mut settings, "keep_alive", &value).unwrap();
+            assert_eq!(settings.keep_alive, Some(value));
+        }
+        apply_key(&mut settings, "keep_alive", &Value::Null).unwrap();
+        assert_eq!(settings.keep_alive, None);
+        let refused = apply_key(&mut settings, "keep_alive", &serde_json::json!([1]));
+        assert!(refused.is_err_and(|e| e.english().contains("duration string")));
+        let options = serde_json::json!({"num_ctx": 4096});
+        apply_key(&mut settings, "options", &options).unwrap();
+        assert_eq!(Value::Object(settings.options.clone()), options);
+        let refused = apply_key(&mut settings, "options", &serde_json::json!(1));
+        assert!(refused.is_err_and(|e| e.english() == "an object {...}"));
+    }
+
+    #[test]
     fn the_token_is_shown_masked() {
         let mut settings = Settings::default();
         assert_eq!(settings.display_value("token"), "(not set)");
