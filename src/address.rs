@@ -220,6 +220,15 @@ impl OllamaUrl {
         &self.full[self.name_at..]
     }
 
+    /// The host alone (IPv6 without brackets) when the address is plain
+    /// http with neither user nor path, the form `ollama_host` takes next
+    /// to `ollama_port`; `None` for a base URL that must stay whole.
+    pub fn plain_host(&self) -> Option<&str> {
+        let plain = self.name_at == "http://".len() && !self.name().contains('/');
+        let host = self.name().rsplit_once(':').map(|(host, _)| host)?;
+        plain.then(|| host.trim_start_matches('[').trim_end_matches(']'))
+    }
+
     /// The port requests go to.
     pub fn port(&self) -> u16 {
         self.port
@@ -443,6 +452,18 @@ mod tests {
         assert_eq!(url.shown(), "http://admin:***@127.0.0.1:4321");
         assert_eq!(url.name(), "127.0.0.1:4321");
         assert_eq!(url.port(), 4321);
+        assert_eq!(url.plain_host(), None);
+        let plain = |written| {
+            OllamaUrl::parse(written, 11434)
+                .unwrap()
+                .plain_host()
+                .map(str::to_string)
+        };
+        assert_eq!(plain("gpu:1").as_deref(), Some("gpu"));
+        assert_eq!(plain("http://gpu").as_deref(), Some("gpu"));
+        assert_eq!(plain("[::1]:5").as_deref(), Some("::1"));
+        assert_eq!(plain("https://gpu"), None);
+        assert_eq!(plain("gpu/ollama"), None);
         assert_eq!(format!("{url:?}"), "http://admin:***@127.0.0.1:4321");
         let url = OllamaUrl::parse("https://t0ken@gpu/ollama/", 11434).unwrap();
         assert_eq!(url.expose(), "https://t0ken@gpu:443/ollama");

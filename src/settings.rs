@@ -165,9 +165,9 @@ pub fn resolve_without_file(
 }
 
 /// The token, and `OLLAMA_HOST` when the file sets no Ollama address. The
-/// variable is kept as written in `ollama_host`, with the port the one
-/// parser (`address::OllamaUrl`) reads in it as `ollama_port`; one that
-/// parser refuses stops the client like a bad key, naming it.
+/// variable is read by the one parser (`address::OllamaUrl`) into
+/// `ollama_host` and `ollama_port`; one that parser refuses stops the
+/// client like a bad key, naming it.
 fn apply_environment(resolved: &mut Resolved, env: &Environment) -> Result<(), ConfigError> {
     if let Some(token) = &env.token {
         resolved.settings.token = Some(Token::new(token.trim()));
@@ -184,7 +184,12 @@ fn apply_environment(resolved: &mut Resolved, env: &Environment) -> Result<(), C
                 expected: text_config::expected_ollama_address(why.text()),
             }
         })?;
-        resolved.settings.ollama_host = value.trim().to_string();
+        // Host and port apart when they can be, so that `--ollama-port`
+        // still changes the port; a base URL stays whole.
+        resolved.settings.ollama_host = match url.plain_host() {
+            Some(host) => host.to_string(),
+            None => url.expose().to_string(),
+        };
         resolved.settings.ollama_port = url.port();
         for key in ["ollama_host", "ollama_port"] {
             resolved.sources.insert(key, Source::Env("OLLAMA_HOST"));
