@@ -301,7 +301,7 @@ impl Backends {
             };
             BackendStatus {
                 name: backend.name.clone(),
-                base_url: backend.target.base_url.clone(),
+                base_url: backend.target.base_url.shown().to_string(),
                 health,
                 running: backend.running(),
                 max_parallel: backend.max_parallel,
@@ -690,7 +690,7 @@ pub fn for_tests(urls: &[&str], down_after: usize) -> Arc<Backends> {
 pub fn for_tests_with(urls: &[&str], down_after: usize, has_hub: bool) -> Arc<Backends> {
     let backend = |url: &&str| {
         let target = OllamaTarget {
-            base_url: url.to_string(),
+            base_url: crate::address::OllamaUrl::parse(url, 11434).unwrap(),
             roots: ollama::roots(&[]),
             model: "llama3.2".into(),
             keep_alive: None,

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::address::OllamaUrl;
 use crate::cli::Args;
 use crate::config::{BackendSpec, Settings};
 use crate::console::print;
@@ -193,7 +194,7 @@ fn backend_steps(
         Ok(roots) => Some(roots),
         Err(why) => {
             report(Step::fail(
-                check::check_ollama_not_checked(url, why.clone()),
+                check::check_ollama_not_checked(url.shown(), why.clone()),
                 check::fix_ca_file(),
             ));
             None
@@ -232,7 +233,7 @@ fn passed(step: Step, report: &mut dyn FnMut(Step)) -> bool {
 
 /// The time of a one-token answer: the model (loaded first if it is not)
 /// answering a short prompt, within the owner's `load_timeout_secs`.
-fn one_token_step(settings: &Settings, base_url: &str, roots: &RootCerts) -> Step {
+fn one_token_step(settings: &Settings, base_url: &OllamaUrl, roots: &RootCerts) -> Step {
     let answer = ollama::one_token(
         base_url,
         roots,
@@ -275,17 +276,20 @@ fn pause_step(config_path: &Path) -> Step {
 
 /// The Ollama step: does it answer, and with which version. The fix of an
 /// entry of `ollama_hosts` (`listed`) points at that entry.
-fn ollama_step(base_url: &str, roots: &RootCerts, listed: bool) -> Step {
+fn ollama_step(base_url: &OllamaUrl, roots: &RootCerts, listed: bool) -> Step {
     match ollama::version(base_url, roots, STEP_TIMEOUT) {
-        Ok(version) => Step::pass(check::check_ollama_answers(version, base_url)),
+        Ok(version) => Step::pass(check::check_ollama_answers(
+            text::outside(&version),
+            base_url.shown(),
+        )),
         Err(e) => {
-            let fix = match (ollama::uses_tls(base_url), listed) {
+            let fix = match (base_url.uses_tls(), listed) {
                 (true, false) => check::fix_start_ollama_tls(),
                 (false, false) => check::fix_start_ollama(),
                 (true, true) => check::fix_start_backend_tls(),
                 (false, true) => check::fix_start_backend(),
             };
-            Step::fail(check::check_ollama_down(base_url, e.text()), fix)
+            Step::fail(check::check_ollama_down(base_url.shown(), e.text()), fix)
         }
     }
 }
@@ -321,7 +325,7 @@ fn config_step(resolved: &Resolved, problem: Option<ConfigProblem>) -> Step {
 
 /// The model step, once Ollama answered. The fix of an entry of
 /// `ollama_hosts` (`listed`) says how to pull the model on that box.
-fn model_step(model: &str, base_url: &str, roots: &RootCerts, listed: bool) -> Step {
+fn model_step(model: &str, base_url: &OllamaUrl, roots: &RootCerts, listed: bool) -> Step {
     match ollama::installed_models(base_url, roots, STEP_TIMEOUT) {
         Ok(installed) if ollama::is_installed(model, &installed) => {
             Step::pass(check::check_model_installed(model))
@@ -329,7 +333,7 @@ fn model_step(model: &str, base_url: &str, roots: &RootCerts, listed: bool) -> S
         Ok(installed) => Step::fail(
             check::check_model_missing(model, list(&installed)),
             match listed {
-                true => check::fix_pull_model_on(model, base_url),
+                true => check::fix_pull_model_on(model, base_url.shown()),
                 false => check::fix_pull_model(model),
             },
         ),
@@ -343,7 +347,8 @@ fn model_step(model: &str, base_url: &str, roots: &RootCerts, listed: bool) -> S
 fn list(names: &[String]) -> Text {
     match names.is_empty() {
         true => check::check_no_models(),
-        false => text::errors::verbatim(names.join(", ")),
+        // Ollama's words, made safe for the terminal.
+        false => text::errors::verbatim(text::outside(&names.join(", "))),
     }
 }
 

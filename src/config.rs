@@ -60,6 +60,12 @@ pub enum ConfigError {
         /// What the key takes, to follow "must be".
         expected: Expected,
     },
+    /// An environment variable that stands for a key holds a value it
+    /// cannot take (`OLLAMA_HOST`).
+    Env {
+        var: &'static str,
+        expected: Expected,
+    },
 }
 
 impl ConfigError {
@@ -84,13 +90,14 @@ impl ConfigError {
                 line: Some(line),
                 key,
                 expected,
-            } => text::config_bad_value_at_line(shown(path), line, key, expected()),
+            } => text::config_bad_value_at_line(shown(path), line, key, expected.clone()),
             ConfigError::Value {
                 path,
                 line: None,
                 key,
                 expected,
-            } => text::config_bad_value(shown(path), key, expected()),
+            } => text::config_bad_value(shown(path), key, expected.clone()),
+            ConfigError::Env { var, expected } => text::config_bad_env(*var, expected.clone()),
         }
     }
 }
@@ -313,7 +320,7 @@ mod tests {
             path: path.clone(),
             line: None,
             key: "--model".into(),
-            expected: crate::text::config::expected_non_empty_string,
+            expected: crate::text::config::expected_non_empty_string(),
         };
         assert_eq!(
             flag.text().in_lang(Lang::Ru),

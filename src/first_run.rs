@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::address::OllamaUrl;
 use crate::console::{print, read_line, read_secret_line, say};
 use crate::ollama::{self, RootCerts};
 use crate::settings::{Resolved, Source};
@@ -17,7 +18,7 @@ use crate::text::{startup as text, Text};
 
 /// What an https Ollama at a base URL is checked against, or why there is
 /// nothing to check it against (the caller's policy on the extra CA).
-pub type Roots<'a> = &'a dyn Fn(&str) -> Result<RootCerts, Text>;
+pub type Roots<'a> = &'a dyn Fn(&OllamaUrl) -> Result<RootCerts, Text>;
 
 /// The model offered when Ollama cannot say which it has.
 const FALLBACK_MODEL: &str = "llama2";
@@ -62,7 +63,7 @@ pub fn ask(resolved: &mut Resolved, keys: &[&str], roots: Roots) -> Result<(), T
 fn keep(resolved: &mut Resolved, key: &'static str, value: Value) -> Result<(), Text> {
     resolved
         .set(key, value, Source::Prompt)
-        .map_err(|expected| text::answer_must_be(key, expected()))
+        .map_err(|expected| text::answer_must_be(key, expected))
 }
 
 fn ask_token(resolved: &mut Resolved) -> Result<(), Text> {
@@ -104,10 +105,11 @@ fn ask_port(resolved: &mut Resolved) -> Result<(), Text> {
 /// Offers the installed models (numbered, the first as default); falls
 /// back to `llama2` when Ollama cannot be asked.
 fn ask_model(resolved: &mut Resolved, roots: Roots) -> Result<(), Text> {
-    let base = ollama::base_url(
+    let (host, port) = (
         &resolved.settings.ollama_host,
         resolved.settings.ollama_port,
     );
+    let base = OllamaUrl::parse(host, port).unwrap_or_else(|_| OllamaUrl::localhost(port));
     let installed = roots(&base).and_then(|roots| {
         ollama::installed_models(&base, &roots, Duration::from_secs(5)).map_err(|e| e.text())
     });
@@ -115,7 +117,7 @@ fn ask_model(resolved: &mut Resolved, roots: Roots) -> Result<(), Text> {
         Ok(models) if !models.is_empty() => {
             say(text::models_installed());
             for (n, model) in models.iter().enumerate() {
-                print(&format!("  {}) {model}\n", n + 1));
+                print(&format!("  {}) {}\n", n + 1, crate::text::outside(model)));
             }
             let answer = ask_text(text::ask_model_number_or_name(), &models[0])?;
             let model = match answer.parse::<usize>() {

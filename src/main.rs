@@ -312,13 +312,14 @@ fn ollama_places(lang: Lang, settings: &config::Settings) -> Vec<(String, String
         let label = text::cli::show_ollama_url().in_lang(lang);
         return backends
             .into_iter()
-            .map(|backend| (label.clone(), backend.base_url))
+            .map(|backend| (label.clone(), backend.base_url.shown().to_string()))
             .collect();
     }
     let label = text::cli::show_ollama_backends().in_lang(lang);
     let labels = std::iter::once(label).chain(std::iter::repeat(String::new()));
     let line = |backend: config::BackendSpec| {
-        let shown = text::cli::show_backend(backend.name, backend.base_url, backend.max_parallel);
+        let url = backend.base_url.shown();
+        let shown = text::cli::show_backend(backend.name, url, backend.max_parallel);
         shown.in_lang(lang)
     };
     labels.zip(backends.into_iter().map(line)).collect()

@@ -20,6 +20,7 @@ use std::thread;
 use rustls::pki_types::CertificateDer;
 
 use crate::accounting::{Accounts, Books};
+use crate::address::OllamaUrl;
 use crate::availability::Availability;
 use crate::backends::{self, Backend, Backends};
 use crate::cli::Args;
@@ -59,7 +60,7 @@ fn backends(args: &Args, settings: &Settings, has_hub: bool) -> Result<Arc<Backe
 fn ollama_target(
     args: &Args,
     settings: &Settings,
-    base_url: String,
+    base_url: OllamaUrl,
 ) -> Result<OllamaTarget, Fatal> {
     Ok(OllamaTarget {
         roots: ollama_roots(args, &base_url)?,
@@ -80,8 +81,8 @@ fn ollama_target(
 /// (ureq cannot combine the two; an `SSL_CERT_FILE` is usually the system
 /// bundle, which holds the public roots). The log says which. For a plain
 /// http address nothing is read, and the roots are never used.
-pub fn ollama_roots(args: &Args, base_url: &str) -> Result<RootCerts, Fatal> {
-    if !ollama::uses_tls(base_url) {
+pub fn ollama_roots(args: &Args, base_url: &OllamaUrl) -> Result<RootCerts, Fatal> {
+    if !base_url.uses_tls() {
         return Ok(RootCerts::WebPki);
     }
     let ca = extra_ca(args)?;
@@ -230,10 +231,12 @@ pub fn serve(
         .list()
         .iter()
         .map(|b| match backends.list().len() {
-            1 => b.target.base_url.clone(),
+            1 => b.target.base_url.shown().to_string(),
             _ => format!(
                 "{} ({}, {} worker(s))",
-                b.target.base_url, b.name, b.max_parallel
+                b.target.base_url.shown(),
+                b.name,
+                b.max_parallel
             ),
         })
         .collect();
@@ -376,10 +379,10 @@ fn recorded(
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut recorded = serde_json::Map::new();
     let list = backends.list();
-    let first = list.first().map(|b| b.target.base_url.clone());
+    let first = list.first().map(|b| b.target.base_url.shown());
     recorded.insert("ollama".into(), first.into());
     if list.len() > 1 {
-        let each = |b: &Backend| serde_json::json!({"name": b.name, "url": b.target.base_url, "max_parallel": b.max_parallel});
+        let each = |b: &Backend| serde_json::json!({"name": b.name, "url": b.target.base_url.shown(), "max_parallel": b.max_parallel});
         recorded.insert("backends".into(), list.iter().map(each).collect());
     }
     let hub = hub.map(|config| config.endpoint.to_string());

@@ -10,16 +10,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::address::{self, Address, Port};
+use crate::address::OllamaUrl;
 use crate::cli::Args;
 use crate::config::{self, ConfigError, Settings};
 use crate::secret::Token;
-use crate::text::{cli as text, Text};
+use crate::text::{cli as text, config as text_config, Text};
 
 /// Where a setting's value came from, for `--show-config`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,7 +143,7 @@ pub fn resolve(args: &Args, env: &Environment, path: &Path) -> Result<Resolved, 
         raw,
         to_save: Map::new(),
     };
-    apply_environment(&mut resolved, env);
+    apply_environment(&mut resolved, env)?;
     apply_flags(&mut resolved, args)?;
     Ok(resolved)
 }
@@ -163,12 +162,16 @@ pub fn resolve_without_file(
         raw: Map::new(),
         to_save: Map::new(),
     };
-    apply_environment(&mut resolved, env);
+    apply_environment(&mut resolved, env)?;
     apply_flags(&mut resolved, args)?;
     Ok(resolved)
 }
 
-fn apply_environment(resolved: &mut Resolved, env: &Environment) {
+/// The token, and `OLLAMA_HOST` when the file sets no Ollama address. The
+/// variable is read by the one parser (`address::OllamaUrl`) into
+/// `ollama_host` and `ollama_port`; one that parser refuses stops the
+/// client like a bad key, naming it.
+fn apply_environment(resolved: &mut Resolved, env: &Environment) -> Result<(), ConfigError> {
     if let Some(token) = &env.token {
         resolved.settings.token = Some(Token::new(token.trim()));
         resolved
@@ -178,16 +181,24 @@ fn apply_environment(resolved: &mut Resolved, env: &Environment) {
     let config_sets_address =
         resolved.raw.contains_key("ollama_host") || resolved.raw.contains_key("ollama_port");
     if let (Some(value), false) = (&env.ollama_host, config_sets_address) {
-        let (host, port) = ollama_host_from_env(value);
-        resolved.settings.ollama_host = host;
-        resolved.settings.ollama_port = port;
-        resolved
-            .sources
-            .insert("ollama_host", Source::Env("OLLAMA_HOST"));
-        resolved
-            .sources
-            .insert("ollama_port", Source::Env("OLLAMA_HOST"));
+        let url = OllamaUrl::parse(value, Settings::default().ollama_port).map_err(|why| {
+            ConfigError::Env {
+                var: "OLLAMA_HOST",
+                expected: text_config::expected_ollama_address(why.text()),
+            }
+        })?;
+        // Host and port apart when they can be, so that `--ollama-port`
+        // still changes the port; a base URL stays whole.
+        resolved.settings.ollama_host = match url.plain_host() {
+            Some(host) => host.to_string(),
+            None => url.expose().to_string(),
+        };
+        resolved.settings.ollama_port = url.port();
+        for key in ["ollama_host", "ollama_port"] {
+            resolved.sources.insert(key, Source::Env("OLLAMA_HOST"));
+        }
     }
+    Ok(())
 }
 
 /// The command line checked these values already; one the settings still
@@ -206,136 +217,10 @@ fn apply_flags(resolved: &mut Resolved, args: &Args) -> Result<(), ConfigError> 
     Ok(())
 }
 
-/// Ollama's reading of `OLLAMA_HOST` (its envconfig.Host), as a host and a
-/// port for this client. Forms: "" -> 127.0.0.1:11434; "1.2.3.4" or "host"
-/// -> port 11434; "host:port"; "http://h" -> port 80; "https://h" -> 443;
-/// a path is kept; "ollama.com" -> https://ollama.com:443; a bad port ->
-/// the default; ":1234" -> 127.0.0.1:1234 (as Ollama's Python and JS
-/// clients read it). A scheme or a path is returned inside the host as a
-/// base URL, which `ollama::base_url` uses as it is.
-pub fn ollama_host_from_env(value: &str) -> (String, u16) {
-    let value = value.trim().trim_matches(|c| c == '"' || c == '\'').trim();
-    let (scheme, rest, default_port) = match value.split_once("://") {
-        None if value == "ollama.com" => ("https", "ollama.com:443", 443),
-        None => ("http", value, 11434),
-        Some(("http", rest)) => ("http", rest, 80),
-        Some(("https", rest)) => ("https", rest, 443),
-        Some((other, rest)) => (other, rest, 11434),
-    };
-    let (hostport, path) = match rest.split_once('/') {
-        Some((hostport, path)) => (hostport, path.trim_end_matches('/')),
-        None => (rest, ""),
-    };
-    let (host, port) = split_host_port(hostport, default_port);
-    let host = if host.is_empty() {
-        "127.0.0.1".to_string()
-    } else {
-        host
-    };
-    if scheme == "http" && path.is_empty() {
-        return (host, port);
-    }
-    let bracketed = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    let path = if path.is_empty() {
-        String::new()
-    } else {
-        format!("/{path}")
-    };
-    (format!("{scheme}://{bracketed}:{port}{path}"), port)
-}
-
-/// Ollama's policy on [`address::parse`] (Go's net.SplitHostPort): a
-/// missing or bad port is the default one, and text that does not split
-/// (a bare IPv6 address, say) is the host as a whole.
-fn split_host_port(hostport: &str, default_port: u16) -> (String, u16) {
-    match address::parse(hostport) {
-        Ok(Address { host, port }) => {
-            let port = match port {
-                Port::Number(port) => port,
-                Port::Absent | Port::Bad(_) => default_port,
-            };
-            (host.to_string(), port)
-        }
-        Err(_) => (unsplit_host(hostport), default_port),
-    }
-}
-
-/// Ollama's host when SplitHostPort fails: an IP address without its
-/// brackets, or else the text as it is.
-fn unsplit_host(hostport: &str) -> String {
-    let trimmed = hostport.trim_matches(['[', ']']);
-    match trimmed.parse::<IpAddr>() {
-        Ok(_) => trimmed.to_string(),
-        Err(_) => hostport.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::SavedFlag;
-
-    #[test]
-    fn ollama_host_forms() {
-        let cases = [
-            ("", ("127.0.0.1", 11434)),
-            ("0.0.0.0", ("0.0.0.0", 11434)),
-            ("1.2.3.4", ("1.2.3.4", 11434)),
-            ("gpu-box", ("gpu-box", 11434)),
-            ("gpu-box:8080", ("gpu-box", 8080)),
-            (" \"gpu:1\" ", ("gpu", 1)),
-            ("http://gpu", ("gpu", 80)),
-            ("http://gpu:11434", ("gpu", 11434)),
-            ("https://gpu", ("https://gpu:443", 443)),
-            (
-                "https://example.com/ollama",
-                ("https://example.com:443/ollama", 443),
-            ),
-            (
-                "http://example.com/ollama/",
-                ("http://example.com:80/ollama", 80),
-            ),
-            ("ollama.com", ("https://ollama.com:443", 443)),
-            ("gpu:99999", ("gpu", 11434)),
-            ("gpu:x", ("gpu", 11434)),
-            (":1234", ("127.0.0.1", 1234)),
-            ("::1", ("::1", 11434)),
-            ("[::1]:5000", ("::1", 5000)),
-        ];
-        for (input, (host, port)) in cases {
-            assert_eq!(
-                ollama_host_from_env(input),
-                (host.to_string(), port),
-                "{input:?}"
-            );
-        }
-    }
-
-    /// Text that Go's SplitHostPort refuses: Ollama keeps it as the host
-    /// (an IP address without its brackets) on the default port.
-    #[test]
-    fn ollama_host_garbage_falls_back_as_ollama_does() {
-        let cases = [
-            ("[::1", ("::1", 11434)),
-            ("a:b:c", ("a:b:c", 11434)),
-            ("fe80::1:443", ("fe80::1:443", 11434)),
-            ("[gpu]x", ("[gpu]x", 11434)),
-            (":", ("127.0.0.1", 11434)),
-            ("gpu:", ("gpu", 11434)),
-            ("[::1]", ("::1", 11434)),
-        ];
-        for (input, (host, port)) in cases {
-            assert_eq!(
-                ollama_host_from_env(input),
-                (host.to_string(), port),
-                "{input:?}"
-            );
-        }
-    }
 
     fn resolve_with(file: &str, args: Args, env: Environment) -> Resolved {
         let dir = tempfile::tempdir().unwrap();
@@ -408,13 +293,40 @@ mod tests {
         };
         let r = resolve_with("{}", Args::default(), env.clone());
         assert_eq!(
-            (r.settings.ollama_host.as_str(), r.settings.ollama_port),
-            ("10.1.2.3", 7777)
+            r.settings.backends()[0].base_url.expose(),
+            "http://10.1.2.3:7777"
         );
+        assert_eq!(r.source("ollama_host"), Source::Env("OLLAMA_HOST"));
         let r = resolve_with(r#"{"ollama_host":"localhost"}"#, Args::default(), env);
         assert_eq!(
             (r.settings.ollama_host.as_str(), r.settings.ollama_port),
             ("localhost", 11434)
         );
+    }
+
+    /// `OLLAMA_HOST` is read by the parser of `ollama_host`: what it
+    /// cannot take stops the client naming the variable, in either
+    /// language; with the file setting an address it is not read at all.
+    #[test]
+    fn a_bad_ollama_host_env_is_refused_naming_it() {
+        use crate::text::Lang;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        for bad in ["http://gpu?x=1", "ftp://gpu", "http://a/b@gpu", "gpu 1"] {
+            let env = Environment {
+                token: None,
+                ollama_host: Some(bad.into()),
+            };
+            std::fs::write(&path, "{}").unwrap();
+            let error = resolve(&Args::default(), &env, &path).err().expect(bad);
+            let (en, ru) = (error.text().english(), error.text().in_lang(Lang::Ru));
+            assert!(
+                en.starts_with("environment variable OLLAMA_HOST must be an Ollama address"),
+                "{en}"
+            );
+            assert!(ru.contains("переменной окружения OLLAMA_HOST"), "{ru}");
+            std::fs::write(&path, r#"{"ollama_host": "gpu"}"#).unwrap();
+            assert!(resolve(&Args::default(), &env, &path).is_ok(), "{bad}");
+        }
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::address::OllamaUrl;
 use crate::cli::{Args, SavedFlag, TokenFrom};
 use crate::console::{self, say};
 use crate::exit::Fatal;
@@ -223,7 +224,8 @@ pub fn complete_settings(
                 put_back();
             }
         });
-        let roots = |base_url: &str| ollama_roots(args, base_url).map_err(|fatal| fatal.message);
+        let roots =
+            |base_url: &OllamaUrl| ollama_roots(args, base_url).map_err(|fatal| fatal.message);
         return first_run::ask(resolved, &missing, &roots).map_err(Fatal::config);
     }
     if resolved.settings.token.is_none() && !args.test {

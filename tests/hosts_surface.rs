@@ -175,6 +175,11 @@ fn a_bad_ollama_hosts_stops_with_78_naming_the_key_and_what_it_must_be() {
             "names are 1 to 64 Latin letters",
         ),
         (json!(["gpu1", "http://gpu1:11434"]), "different names"),
+        (
+            json!(["http://127.0.0.1:4321?x=1#frag"]),
+            "(no query ? or fragment #)",
+        ),
+        (json!(["http://a/b@gpu1"]), "percent-encoded"),
     ];
     for (hosts, expected) in cases {
         let home = TempDir::new();
@@ -216,6 +221,53 @@ fn a_bad_ollama_hosts_is_said_in_russian_too() {
         "{}",
         out.stderr
     );
+}
+
+/// `ollama_host`, an entry of `ollama_hosts` and `OLLAMA_HOST` share one
+/// parser: what it cannot take stops the client with 78, naming the key
+/// or the variable, in either language.
+#[test]
+fn an_address_the_parser_cannot_take_stops_with_78_wherever_it_is_written() {
+    let bad = "http://127.0.0.1:4321?x=1#frag";
+    let why = (
+        "(no query ? or fragment #)",
+        "(без запроса ? и фрагмента #)",
+    );
+    let host = with(test_config(4321), "ollama_host", json!(bad));
+    let hosts = hosts_config(json!([bad]));
+    let mut bare = test_config(4321);
+    bare.as_object_mut().unwrap().remove("ollama_host");
+    bare.as_object_mut().unwrap().remove("ollama_port");
+    let cases = [
+        (
+            &host,
+            "key 'ollama_host' must be an Ollama address",
+            "ключа 'ollama_host'",
+        ),
+        (
+            &hosts,
+            "key 'ollama_hosts' must be a list of Ollama",
+            "ключа 'ollama_hosts'",
+        ),
+        (
+            &bare,
+            "environment variable OLLAMA_HOST must be an Ollama",
+            "окружения OLLAMA_HOST",
+        ),
+    ];
+    for (config, en, ru) in cases {
+        for (lang, says, why) in [("C", en, why.0), ("ru_RU.UTF-8", ru, why.1)] {
+            let out = Launch::with_config(config)
+                .env("OLLAMA_HOST", bad)
+                .env("LANG", lang)
+                .args(&["--show-config"])
+                .run(WAIT);
+            assert_eq!(out.code(), Some(CONFIG_ERROR), "{}", out.describe());
+            assert!(out.stderr.contains(says), "{}", out.stderr);
+            assert!(out.stderr.contains(why), "{}", out.stderr);
+            assert_eq!(out.stdout, "", "{}", out.describe());
+        }
+    }
 }
 
 // ------------------------------------------------------------------ --check

@@ -10,23 +10,26 @@
 //! `ollama_host`/`ollama_port` (which `OLLAMA_HOST` may fill in), exactly
 //! as before the key existed, so an original config file means one Ollama.
 //!
-//! An entry's address takes every form `OLLAMA_HOST` takes, read the way
-//! Ollama reads it (`settings::ollama_host_from_env`): `gpu2` is
-//! `http://gpu2:11434`, `http://gpu2` port 80, `https://gpu2` port 443.
-//! A backend's name (its `name`, else its base URL's `host:port` and path)
-//! becomes a Prometheus label value and appears in logs, so a given name
-//! is short and plain, and an address holds only the characters a URL may.
+//! Every address, an entry's and `ollama_host`'s, is read by the one
+//! parser, `address::OllamaUrl` (the way Ollama reads `OLLAMA_HOST`):
+//! `gpu2` is `http://gpu2:11434`, `http://gpu2` port 80, `https://gpu2`
+//! port 443, `http://user:password@gpu2` sends Basic auth. A backend's name
+//! (its `name`, else its address's `host:port` and path, never its user or
+//! password) becomes a Prometheus label value and appears in logs, so a
+//! given name is short and plain; an address is shown only masked.
 //! Every check, the one on unique names included, happens while parsing,
 //! so that `Settings::backends` cannot fail.
 
 use serde_json::{Map, Value};
 
-use crate::ollama;
-use crate::settings::ollama_host_from_env;
-use crate::text::{config as text, Text};
+use crate::address::{self, OllamaUrl};
+use crate::text::config as text;
 
 /// What the key takes, when a value is refused (the table's `Expected`).
-type Expected = fn() -> Text;
+type Expected = crate::text::Text;
+
+/// The port of an address without one (and without a scheme).
+const OLLAMA_PORT: u16 = 11434;
 
 /// The most backends `ollama_hosts` may list.
 const MAX_HOSTS: usize = 16;
@@ -38,11 +41,14 @@ const MAX_URL_CHARS: usize = 256;
 /// An entry's `max_parallel`, as the global key allows.
 const MAX_PARALLEL: u64 = 256;
 
-/// One entry of `ollama_hosts` as the owner wrote it.
+/// One entry of `ollama_hosts` as the owner wrote it, and its address.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostEntry {
-    /// The address in any form `OLLAMA_HOST` accepts, trimmed.
+    /// The address in any form `OLLAMA_HOST` accepts, trimmed; shown only
+    /// through `address::masked`.
     pub url: String,
+    /// `url`, read.
+    pub address: OllamaUrl,
     /// The entry's own `max_parallel`; the global one when absent.
     pub max_parallel: Option<usize>,
     /// The entry's own name; its `host:port` when absent.
@@ -54,8 +60,8 @@ pub struct HostEntry {
 pub struct BackendSpec {
     /// Unique among the backends; a Prometheus label value and a log word.
     pub name: String,
-    /// Such as `http://gpu2:11434`, as `ollama::base_url` makes it.
-    pub base_url: String,
+    /// Such as `http://gpu2:11434`, as `address::OllamaUrl` reads it.
+    pub base_url: OllamaUrl,
     /// Requests this backend runs at once.
     pub max_parallel: usize,
 }
@@ -70,44 +76,31 @@ pub(super) fn specs(
     max_parallel: usize,
 ) -> Vec<BackendSpec> {
     if hosts.is_empty() {
-        let base_url = ollama::base_url(host, port);
+        // `ollama_host` and `OLLAMA_HOST` passed the same parser on their
+        // way in; the default stands in for a value set around the checks.
+        let base_url = OllamaUrl::parse(host, port).unwrap_or_else(|_| OllamaUrl::localhost(port));
         return vec![BackendSpec {
-            name: default_name(&base_url),
+            name: base_url.name().to_string(),
             base_url,
             max_parallel,
         }];
     }
     let spec = |entry: &HostEntry| BackendSpec {
         name: entry.backend_name(),
-        base_url: entry.base_url(),
+        base_url: entry.address.clone(),
         max_parallel: entry.max_parallel.unwrap_or(max_parallel),
     };
     hosts.iter().map(spec).collect()
 }
 
 impl HostEntry {
-    /// The base URL of the entry's address, read as Ollama reads
-    /// `OLLAMA_HOST`.
-    fn base_url(&self) -> String {
-        let (host, port) = ollama_host_from_env(&self.url);
-        ollama::base_url(&host, port)
-    }
-
     /// The entry's name, or the one its address gives it.
     fn backend_name(&self) -> String {
         match &self.name {
             Some(name) => name.clone(),
-            None => default_name(&self.base_url()),
+            None => self.address.name().to_string(),
         }
     }
-}
-
-/// A base URL without its scheme: `host:port`, and the path if it has one.
-fn default_name(base_url: &str) -> String {
-    let rest = base_url
-        .split_once("://")
-        .map_or(base_url, |(_, rest)| rest);
-    rest.trim_end_matches('/').to_string()
 }
 
 // ------------------------------------------------------------ the check
@@ -119,16 +112,16 @@ pub(super) fn parse_hosts(value: &Value) -> Result<Vec<HostEntry>, Expected> {
     let list = match value {
         Value::Null => return Ok(Vec::new()),
         Value::Array(list) => list,
-        _ => return Err(text::expected_hosts),
+        _ => return Err(text::expected_hosts()),
     };
     if list.len() > MAX_HOSTS {
-        return Err(text::expected_hosts_at_most);
+        return Err(text::expected_hosts_at_most());
     }
     let entries = list.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
     let names: Vec<String> = entries.iter().map(HostEntry::backend_name).collect();
     let repeated = |(i, name): (usize, &String)| names[i + 1..].contains(name);
     match names.iter().enumerate().any(repeated) {
-        true => Err(text::expected_hosts_unique),
+        true => Err(text::expected_hosts_unique()),
         false => Ok(entries),
     }
 }
@@ -139,24 +132,27 @@ pub(super) fn parse_hosts(value: &Value) -> Result<Vec<HostEntry>, Expected> {
 fn entry(value: &Value) -> Result<HostEntry, Expected> {
     let object = match value {
         Value::String(url) => {
+            let (url, address) = checked_url(url)?;
             return Ok(HostEntry {
-                url: checked_url(url)?,
+                url,
+                address,
                 max_parallel: None,
                 name: None,
-            })
+            });
         }
         Value::Object(object) => object,
-        _ => return Err(text::expected_hosts_entry),
+        _ => return Err(text::expected_hosts_entry()),
     };
     if object.keys().any(|key| !is_entry_key(key)) {
-        return Err(text::expected_hosts_keys);
+        return Err(text::expected_hosts_keys());
     }
-    let url = match object.get("url") {
+    let (url, address) = match object.get("url") {
         Some(Value::String(url)) => checked_url(url)?,
-        _ => return Err(text::expected_hosts_entry),
+        _ => return Err(text::expected_hosts_entry()),
     };
     Ok(HostEntry {
         url,
+        address,
         max_parallel: entry_max_parallel(object)?,
         name: entry_name(object)?,
     })
@@ -166,34 +162,17 @@ fn is_entry_key(key: &str) -> bool {
     matches!(key, "url" | "max_parallel" | "name")
 }
 
-/// An address Ollama would read (any form of `OLLAMA_HOST`, with http or
-/// https), whose base URL holds only the characters a URL may.
-fn checked_url(written: &str) -> Result<String, Expected> {
+/// An address the one parser takes, trimmed, and what it reads as.
+fn checked_url(written: &str) -> Result<(String, OllamaUrl), Expected> {
     let url = written.trim();
     let unquoted = url.trim_matches(['"', '\'']).trim();
     if unquoted.is_empty() || url.chars().count() > MAX_URL_CHARS {
-        return Err(text::expected_hosts_url);
+        return Err(text::expected_hosts_url(text::hosts_url_length()));
     }
-    if let Some((scheme, _)) = unquoted.split_once("://") {
-        if scheme != "http" && scheme != "https" {
-            return Err(text::expected_hosts_url);
-        }
+    match OllamaUrl::parse(url, OLLAMA_PORT) {
+        Ok(address) => Ok((url.to_string(), address)),
+        Err(why) => Err(text::expected_hosts_url(why.text())),
     }
-    let entry = HostEntry {
-        url: url.to_string(),
-        max_parallel: None,
-        name: None,
-    };
-    match entry.base_url().chars().all(is_url_char) {
-        true => Ok(entry.url),
-        false => Err(text::expected_hosts_url),
-    }
-}
-
-/// RFC 3986's characters: unreserved, reserved, and `%` for escapes. No
-/// space, quote, backslash or control character, none beyond ASCII.
-fn is_url_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c)
 }
 
 fn entry_max_parallel(object: &Map<String, Value>) -> Result<Option<usize>, Expected> {
@@ -206,14 +185,14 @@ fn entry_max_parallel(object: &Map<String, Value>) -> Result<Option<usize>, Expe
         .filter(|n| (1..=MAX_PARALLEL).contains(n))
         .and_then(|n| usize::try_from(n).ok())
         .map(Some)
-        .ok_or(text::expected_hosts_max_parallel as Expected)
+        .ok_or_else(text::expected_hosts_max_parallel)
 }
 
 fn entry_name(object: &Map<String, Value>) -> Result<Option<String>, Expected> {
     match object.get("name") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(name)) if is_name(name) => Ok(Some(name.clone())),
-        Some(_) => Err(text::expected_hosts_name),
+        Some(_) => Err(text::expected_hosts_name()),
     }
 }
 
@@ -245,9 +224,10 @@ fn show_entry(entry: &HostEntry) -> String {
     if let Some(name) = &entry.name {
         set.push(format!("name {name}"));
     }
+    let url = address::masked(&entry.url);
     match set.is_empty() {
-        true => entry.url.clone(),
-        false => format!("{} ({})", entry.url, set.join(", ")),
+        true => url,
+        false => format!("{url} ({})", set.join(", ")),
     }
 }
 
@@ -262,7 +242,7 @@ mod tests {
         let mut settings = Settings::default();
         apply_key(&mut settings, "ollama_hosts", &value)
             .map(|()| settings)
-            .map_err(|expected| expected().english())
+            .map_err(|expected| expected.english())
     }
 
     fn backends_of(value: Value) -> Vec<BackendSpec> {
@@ -272,7 +252,7 @@ mod tests {
     fn spec(name: &str, base_url: &str, max_parallel: usize) -> BackendSpec {
         BackendSpec {
             name: name.into(),
-            base_url: base_url.into(),
+            base_url: OllamaUrl::parse(base_url, 11434).unwrap(),
             max_parallel,
         }
     }
@@ -332,6 +312,12 @@ mod tests {
             ("[::1]:5000", "[::1]:5000", "http://[::1]:5000"),
             ("  10.0.0.7  ", "10.0.0.7:11434", "http://10.0.0.7:11434"),
             ("ollama.com", "ollama.com:443", "https://ollama.com:443"),
+            // A user and password: sent, never in the name.
+            (
+                "http://admin:pw@127.0.0.1:4321",
+                "127.0.0.1:4321",
+                "http://admin:pw@127.0.0.1:4321",
+            ),
         ];
         for (written, name, base_url) in cases {
             assert_eq!(
@@ -367,6 +353,7 @@ mod tests {
             settings.ollama_hosts[1],
             HostEntry {
                 url: "http://192.168.1.20:11434".into(),
+                address: OllamaUrl::parse("http://192.168.1.20:11434", 11434).unwrap(),
                 max_parallel: Some(2),
                 name: Some("desktop".into()),
             }
@@ -449,13 +436,24 @@ mod tests {
             (json!(["ftp://gpu1"]), url),
             (json!(["HTTP://gpu1"]), url),
             (json!(["unix:///run/ollama.sock"]), url),
+            (
+                json!(["http://127.0.0.1:4321?x=1#frag"]),
+                "no query ? or fragment #",
+            ),
+            (
+                json!(["http://127.0.0.1:4321#frag"]),
+                "no query ? or fragment #",
+            ),
+            (json!(["http://a/b@gpu"]), "percent-encoded"),
+            (json!(["ftp://gpu1"]), "only http:// or https://"),
+            (json!(["gpu 1"]), "no spaces"),
             (json!([huge]), url),
             (json!([ten_megabytes]), url),
         ]);
         // The longest address allowed.
         let longest = "g".repeat(MAX_URL_CHARS);
         assert_eq!(
-            backends_of(json!([longest.clone()]))[0].base_url,
+            backends_of(json!([longest.clone()]))[0].base_url.expose(),
             format!("http://{longest}:11434")
         );
     }
@@ -543,7 +541,7 @@ mod tests {
             json!([{"url": "a", "name": ""}]),
             json!(["a", "a"]),
         ] {
-            let expected = apply_key(&mut settings, "ollama_hosts", &value).unwrap_err()();
+            let expected = apply_key(&mut settings, "ollama_hosts", &value).unwrap_err();
             let russian = expected.in_lang(Lang::Ru);
             assert!(
                 !russian.is_empty() && russian != expected.english(),
@@ -551,6 +549,64 @@ mod tests {
             );
         }
         assert!(settings.ollama_hosts.is_empty());
+    }
+
+    /// `ollama_host` and the entries share one parser: the same text is
+    /// the same backend, and is refused for the same reason.
+    #[test]
+    fn ollama_host_and_an_entry_read_alike() {
+        for written in [
+            "http://admin:pw@127.0.0.1:4321",
+            "gpu:8080",
+            "https://g/o/",
+            "::1",
+        ] {
+            let mut one = Settings::default();
+            apply_key(&mut one, "ollama_host", &json!(written)).unwrap();
+            assert_eq!(one.backends(), backends_of(json!([written])), "{written}");
+        }
+        let mut settings = Settings::default();
+        for bad in [
+            "http://127.0.0.1:4321?x=1#frag",
+            "ftp://gpu",
+            "http://a/b@gpu",
+            "g 1",
+        ] {
+            let one = apply_key(&mut settings, "ollama_host", &json!(bad)).unwrap_err();
+            let list = parsed(json!([bad])).unwrap_err();
+            let why = |text: &str| text.rsplit_once('(').map(|(_, why)| why.to_string());
+            assert_eq!(why(&one.english()), why(&list), "{bad}");
+            assert!(
+                one.english().starts_with("an Ollama address such as"),
+                "{bad}"
+            );
+        }
+        assert_eq!(settings.ollama_host, "localhost");
+    }
+
+    #[test]
+    fn a_password_is_never_shown() {
+        let mut settings = parsed(json!([
+            "http://admin:s3cretpw@gpu1:11434",
+            {"url": "https://t0ken@gpu2", "max_parallel": 2},
+        ]))
+        .unwrap();
+        assert_eq!(
+            settings.display_value("ollama_hosts"),
+            "http://admin:***@gpu1:11434, https://***@gpu2 (max_parallel 2)"
+        );
+        let names: Vec<String> = settings.backends().into_iter().map(|b| b.name).collect();
+        assert_eq!(names, ["gpu1:11434", "gpu2:443"]);
+        apply_key(
+            &mut settings,
+            "ollama_host",
+            &json!("http://admin:s3cretpw@gpu3"),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.display_value("ollama_host"),
+            "http://admin:***@gpu3"
+        );
     }
 
     #[test]

@@ -19,14 +19,15 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::backends::{self, BackendSpec, HostEntry};
+use crate::address::{self, OllamaUrl};
 use crate::secret::Token;
 use crate::text::config as text;
 use crate::text::{Lang, Text};
 
 /// What a key takes, when a value is refused: a catalogue text to follow
-/// "must be" (one of `text::config::expected_*`), nested into the error
-/// that names the key.
-pub type Expected = fn() -> Text;
+/// "must be" (one of `text::config::expected_*`, with its range or reason),
+/// nested into the error that names the key.
+pub type Expected = Text;
 
 /// One config key: its name, its doc line, and how a value gets in and out.
 pub struct Key {
@@ -131,11 +132,12 @@ settings_table! {
         show: String::clone,
         doc: "the Ollama model every prompt runs on",
     }
+    // Kept as written; `backends` reads it with `ollama_port`.
     ollama_host: String {
         key: "ollama_host",
         default: "localhost".into(),
-        parse: non_empty_string,
-        show: String::clone,
+        parse: ollama_host,
+        show: |host| address::masked(host),
         doc: "Ollama's host, or a base URL such as `http://gpu:11434` or, for an Ollama \
               behind a TLS reverse proxy, `https://gpu.example:443` (see `--ca-file`)",
     }
@@ -438,14 +440,23 @@ fn token(value: &Value) -> Result<Option<Token>, Expected> {
         // An empty token is no token: the first run then asks for one.
         Value::String(s) if s.is_empty() => Ok(None),
         Value::String(s) => Ok(Some(Token::new(s.as_str()))),
-        _ => Err(text::expected_string),
+        _ => Err(text::expected_string()),
     }
 }
 
 fn non_empty_string(value: &Value) -> Result<String, Expected> {
     match value.as_str() {
         Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        _ => Err(text::expected_non_empty_string),
+        _ => Err(text::expected_non_empty_string()),
+    }
+}
+
+/// An address [`OllamaUrl::parse`] takes (any port will do for the check).
+fn ollama_host(value: &Value) -> Result<String, Expected> {
+    let host = non_empty_string(value)?;
+    match OllamaUrl::parse(&host, 11434) {
+        Ok(_) => Ok(host),
+        Err(why) => Err(text::expected_ollama_address(why.text())),
     }
 }
 
@@ -453,12 +464,12 @@ fn non_empty_string(value: &Value) -> Result<String, Expected> {
 fn any_string(value: &Value) -> Result<String, Expected> {
     match value.as_str() {
         Some(s) => Ok(s.trim().to_string()),
-        None => Err(text::expected_string),
+        None => Err(text::expected_string()),
     }
 }
 
 fn boolean(value: &Value) -> Result<bool, Expected> {
-    value.as_bool().ok_or(text::expected_boolean as Expected)
+    value.as_bool().ok_or_else(text::expected_boolean)
 }
 
 /// A TCP port. The original client could save it as a string ("11434").
@@ -471,7 +482,7 @@ fn port(value: &Value) -> Result<u16, Expected> {
     number
         .and_then(|n| u16::try_from(n).ok())
         .filter(|n| *n > 0)
-        .ok_or(text::expected_port as Expected)
+        .ok_or_else(text::expected_port)
 }
 
 /// A whole number from `min` to `max`, in the field's own type (so that a
@@ -481,7 +492,7 @@ fn count<T: TryFrom<u64>>(value: &Value, min: u64, max: u64) -> Result<T, Expect
         .as_u64()
         .filter(|n| (min..=max).contains(n))
         .and_then(|n| T::try_from(n).ok())
-        .ok_or(text::expected_count_in_range as Expected)
+        .ok_or_else(|| text::expected_count_in_range(min, max))
 }
 
 /// A positive number of seconds; fractions allowed so that tests can use
@@ -489,14 +500,14 @@ fn count<T: TryFrom<u64>>(value: &Value, min: u64, max: u64) -> Result<T, Expect
 fn seconds(value: &Value) -> Result<Duration, Expected> {
     match value.as_f64() {
         Some(s) if s > 0.0 && s <= 1e9 => Ok(Duration::from_secs_f64(s)),
-        _ => Err(text::expected_seconds),
+        _ => Err(text::expected_seconds()),
     }
 }
 
 fn seconds_or_zero(value: &Value) -> Result<Duration, Expected> {
     match value.as_f64() {
         Some(s) if (0.0..=1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
-        _ => Err(text::expected_seconds_or_zero),
+        _ => Err(text::expected_seconds_or_zero()),
     }
 }
 
@@ -505,15 +516,12 @@ fn keep_alive(value: &Value) -> Result<Option<Value>, Expected> {
     match value {
         Value::Null => Ok(None),
         Value::Number(_) | Value::String(_) => Ok(Some(value.clone())),
-        _ => Err(text::expected_keep_alive),
+        _ => Err(text::expected_keep_alive()),
     }
 }
 
 fn object(value: &Value) -> Result<Map<String, Value>, Expected> {
-    value
-        .as_object()
-        .cloned()
-        .ok_or(text::expected_object as Expected)
+    value.as_object().cloned().ok_or_else(text::expected_object)
 }
 
 /// `en` or `ru`.
@@ -521,7 +529,7 @@ fn language(value: &Value) -> Result<Lang, Expected> {
     value
         .as_str()
         .and_then(Lang::from_code)
-        .ok_or(text::expected_language as Expected)
+        .ok_or_else(text::expected_language)
 }
 
 /// `auto` (as `None`: the locale decides), `en` or `ru`.
@@ -530,7 +538,7 @@ fn language_or_auto(value: &Value) -> Result<Option<Lang>, Expected> {
         Some("auto") => Ok(None),
         _ => language(value)
             .map(Some)
-            .map_err(|_| text::expected_language_or_auto as Expected),
+            .map_err(|_| text::expected_language_or_auto()),
     }
 }
 
@@ -671,8 +679,8 @@ mod tests {
     fn values_out_of_range_say_what_was_expected() {
         let mut settings = Settings::default();
         let cases = [
-            ("max_parallel", serde_json::json!(0), "range"),
-            ("max_parallel", serde_json::json!(257), "range"),
+            ("max_parallel", serde_json::json!(0), "from 1 to 256"),
+            ("max_parallel", serde_json::json!(257), "from 1 to 256"),
             ("log_max_bytes", serde_json::json!(1u64 << 40), ""),
             ("stream_mode", serde_json::json!("yes"), "true or false"),
             ("shutdown_grace_secs", serde_json::json!(-1), "0 or more"),
@@ -695,7 +703,7 @@ mod tests {
             match expected {
                 "" => assert!(result.is_ok(), "{key} {value}: {result:?}"),
                 _ => assert!(
-                    result.is_err_and(|e| e().english().contains(expected)),
+                    result.is_err_and(|e| e.english().contains(expected)),
                     "{key} {value}"
                 ),
             }
@@ -703,6 +711,50 @@ mod tests {
         assert_eq!(settings.log_max_bytes, 1 << 40);
         assert!(apply_key(&mut settings, "no_such_key", &Value::Null).is_ok());
         assert_eq!(settings.display_value("no_such_key"), "");
+    }
+
+    /// A count out of range says the range, in either language: the
+    /// README lists none.
+    #[test]
+    fn a_count_out_of_range_says_its_range() {
+        let mut settings = Settings::default();
+        let cases = [
+            (
+                "max_parallel",
+                serde_json::json!(0),
+                "1 to 256",
+                "от 1 до 256",
+            ),
+            (
+                "queue_size",
+                serde_json::json!(-1),
+                "0 to 100000",
+                "от 0 до 100000",
+            ),
+            (
+                "queue_size",
+                serde_json::json!(1.5),
+                "0 to 100000",
+                "от 0 до 100000",
+            ),
+            (
+                "log_max_bytes",
+                serde_json::json!(1u64 << 41),
+                "1024 to 1099511627776",
+                "от 1024 до 1099511627776",
+            ),
+            (
+                "ollama_down_after",
+                serde_json::json!("3"),
+                "1 to 1000",
+                "от 1 до 1000",
+            ),
+        ];
+        for (key, value, en, ru) in cases {
+            let refused = apply_key(&mut settings, key, &value).expect_err(key);
+            assert_eq!(refused.english(), format!("a whole number from {en}"));
+            assert_eq!(refused.in_lang(Lang::Ru), format!("целым числом {ru}"));
+        }
     }
 
     #[test]
@@ -720,9 +772,27 @@ mod tests {
     fn what_a_key_expects_is_said_in_russian_too() {
         let mut settings = Settings::default();
         let refused = apply_key(&mut settings, "stream_mode", &Value::from("yes"));
-        let expected = refused.expect_err("not a boolean")();
+        let expected = refused.expect_err("not a boolean");
         assert_eq!(expected.english(), "true or false");
         assert_eq!(expected.in_lang(Lang::Ru), "true или false");
+    }
+
+    #[test]
+    fn keep_alive_and_options_take_their_json_types_only() {
+        let mut settings = Settings::default();
+        for value in [serde_json::json!(600), serde_json::json!("10m")] {
+            apply_key(&mut settings, "keep_alive", &value).unwrap();
+            assert_eq!(settings.keep_alive, Some(value));
+        }
+        apply_key(&mut settings, "keep_alive", &Value::Null).unwrap();
+        assert_eq!(settings.keep_alive, None);
+        let refused = apply_key(&mut settings, "keep_alive", &serde_json::json!([1]));
+        assert!(refused.is_err_and(|e| e.english().contains("duration string")));
+        let options = serde_json::json!({"num_ctx": 4096});
+        apply_key(&mut settings, "options", &options).unwrap();
+        assert_eq!(Value::Object(settings.options.clone()), options);
+        let refused = apply_key(&mut settings, "options", &serde_json::json!(1));
+        assert!(refused.is_err_and(|e| e.english() == "an object {...}"));
     }
 
     #[test]

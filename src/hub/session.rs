@@ -38,7 +38,7 @@ use super::tls;
 use super::wire::{self, Socket, Wire};
 use crate::protocol::{buyer_message_id, parse_incoming, BuyerMessage, Incoming, MessageId};
 use crate::secret::Token;
-use crate::text::{errors, Text};
+use crate::text::{self, errors, Text};
 
 /// Frames up to this many times `max_frame_bytes` are read and dropped;
 /// beyond it reading one would cost too much memory on a small box, so the
@@ -565,11 +565,12 @@ fn io_end(error: io::Error) -> SessionEnd {
     }
 }
 
+/// The hub's Close reason, made safe for the log line it ends up in.
 fn reason_suffix(reason: &str) -> String {
     if reason.is_empty() {
         String::new()
     } else {
-        format!(": {reason}")
+        format!(": {}", text::outside(reason))
     }
 }
 
@@ -580,7 +581,7 @@ fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log
         // hub's own frames are shown (--debug, test mode) as they come.
         let from_a_buyer = text.as_str().contains("\"buyer_message\"");
         match log_prompts || !from_a_buyer {
-            true => log::debug!("hub frame: {}", shorten(text.as_str(), 300)),
+            true => log::debug!("hub frame: {}", text::outside(&shorten(text.as_str(), 300))),
             false => log::debug!("hub frame: a buyer_message of {} bytes", text.len()),
         }
         if text.len() > max_frame_bytes {
@@ -602,8 +603,7 @@ fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log
                 requests.refuse(message_id, reason.text(), "bad_request");
             }
             Incoming::Other { kind } => {
-                // Escaped: the hub's text goes into a log line.
-                log::debug!("hub frame of type \"{}\" ignored", kind.escape_debug())
+                log::debug!("hub frame of type \"{}\" ignored", text::outside(&kind))
             }
             Incoming::Malformed { reason } => log::warn!("ignored a hub frame: {reason}"),
         },

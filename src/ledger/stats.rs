@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use super::time::{self, Millis};
-use crate::text::{stats as text, Lang, Text};
+use crate::text::{outside, stats as text, Lang, Text};
 
 /// A line longer than this (without its newline) is skipped as torn.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -391,7 +391,7 @@ pub fn table(stats: &Stats, lang: Lang) -> String {
             let kinds: Vec<String> = stats
                 .errors
                 .iter()
-                .map(|(kind, count)| format!("{} {count}", printable(kind)))
+                .map(|(kind, count)| format!("{} {count}", outside(kind)))
                 .collect();
             text::stats_errors(n, kinds.join(", "))
         }
@@ -440,14 +440,6 @@ pub fn table(stats: &Stats, lang: Lang) -> String {
         shown.push_str(&format!("{label:<width$}{value}\n"));
     }
     shown
-}
-
-/// A kind from the ledger as it may be shown at a terminal: control
-/// characters (an escape sequence planted in the file) become `?`.
-fn printable(kind: &str) -> String {
-    kind.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }
 
 #[cfg(test)]
@@ -750,7 +742,7 @@ mod tests {
         );
         let shown = table(&stats, Lang::En);
         assert!(!shown.contains('\u{1b}'), "{shown}");
-        assert!(shown.contains("?[2Jx 1"), "{shown}");
+        assert!(shown.contains("\\u{1b}[2Jx 1"), "{shown}");
     }
 
     fn write(dir: &Path, name: &str, text: &str) {

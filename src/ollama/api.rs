@@ -1,8 +1,7 @@
 //! The small Ollama requests the owner's tools make: the version
 //! (`GET /api/version`) and the installed models (`GET /api/tags`) for
 //! `--check` and the first run, the model's load (the warm-up), a
-//! one-token answer (`--check`'s timing), and how a configured host and
-//! port become Ollama's base URL. Buyers' prompts go through `client`
+//! one-token answer (`--check`'s timing). Buyers' prompts go through `client`
 //! instead. Like them, these requests never use an environment proxy, and
 //! an https address is checked against the roots the caller gives.
 
@@ -12,6 +11,7 @@ use serde_json::Value;
 use ureq::tls::RootCerts;
 
 use super::tls;
+use crate::address::OllamaUrl;
 use crate::text::{errors as text, Text};
 
 /// Why one of these requests failed.
@@ -31,7 +31,8 @@ pub enum ApiError {
 impl ApiError {
     pub fn text(&self) -> Text {
         match self {
-            ApiError::Request(error) => text::ollama_api_failed(error),
+            // The HTTP library's words may quote what the peer sent.
+            ApiError::Request(error) => text::ollama_api_failed(crate::text::outside(error)),
             ApiError::Status { status, path } => text::ollama_api_status(status, path),
             ApiError::NotJson { path } => text::ollama_api_not_json(path),
             ApiError::NoModelList => text::ollama_api_no_model_list(),
@@ -45,30 +46,16 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-/// `http://host:port` from the config's host and port. A host that already
-/// carries a scheme (`http://gpu-box:11434`, `https://gpu.example:443`) is
-/// used as it is.
-pub fn base_url(host: &str, port: u16) -> String {
-    let host = host.trim().trim_end_matches('/');
-    if host.contains("://") {
-        return host.to_string();
-    }
-    if host.contains(':') && !host.starts_with('[') {
-        return format!("http://[{host}]:{port}");
-    }
-    format!("http://{host}:{port}")
-}
-
 /// `GET` a small JSON document from Ollama within `timeout` (first run,
 /// `--check`, the probes while Ollama is down).
 fn get_json(
-    base_url: &str,
+    base_url: &OllamaUrl,
     roots: &RootCerts,
     path: &'static str,
     timeout: Duration,
 ) -> Result<Value, ApiError> {
     let request = agent(roots, timeout)
-        .get(format!("{base_url}{path}"))
+        .get(format!("{}{path}", base_url.expose()))
         .call();
     read_json(request, path)
 }
@@ -111,7 +98,7 @@ fn read_json(
 /// Ollama says the load took (`load_duration`), else how long the request
 /// took.
 pub fn load_model(
-    base_url: &str,
+    base_url: &OllamaUrl,
     roots: &RootCerts,
     model: &str,
     keep_alive: Option<&Value>,
@@ -133,7 +120,7 @@ const ONE_TOKEN_PROMPT: &str = "Hi";
 /// so that Ollama keeps a loaded model as its buyers' requests want it
 /// (another `num_ctx` would reload it); `keep_alive` is the owner's too.
 pub fn one_token(
-    base_url: &str,
+    base_url: &OllamaUrl,
     roots: &RootCerts,
     model: &str,
     keep_alive: Option<&Value>,
@@ -177,14 +164,14 @@ fn generate_body(
 /// Sends a small generate request within `timeout`: Ollama's answer, and
 /// how long it took.
 fn generate_once(
-    base_url: &str,
+    base_url: &OllamaUrl,
     roots: &RootCerts,
     body: Value,
     timeout: Duration,
 ) -> Result<(Value, Duration), ApiError> {
     let started = std::time::Instant::now();
     let request = agent(roots, timeout)
-        .post(format!("{base_url}/api/generate"))
+        .post(format!("{}/api/generate", base_url.expose()))
         .header("Content-Type", "application/json")
         .send(body.to_string());
     let answer = read_json(request, "/api/generate")?;
@@ -193,7 +180,7 @@ fn generate_once(
 
 /// The names of the models Ollama has installed (`GET /api/tags`).
 pub fn installed_models(
-    base_url: &str,
+    base_url: &OllamaUrl,
     roots: &RootCerts,
     timeout: Duration,
 ) -> Result<Vec<String>, ApiError> {
@@ -209,7 +196,11 @@ pub fn installed_models(
 }
 
 /// Ollama's version (`GET /api/version`).
-pub fn version(base_url: &str, roots: &RootCerts, timeout: Duration) -> Result<String, ApiError> {
+pub fn version(
+    base_url: &OllamaUrl,
+    roots: &RootCerts,
+    timeout: Duration,
+) -> Result<String, ApiError> {
     let answer = get_json(base_url, roots, "/api/version", timeout)?;
     Ok(answer
         .get("version")
@@ -251,14 +242,6 @@ mod tests {
     }
 
     use super::*;
-
-    #[test]
-    fn base_urls() {
-        assert_eq!(base_url("localhost", 11434), "http://localhost:11434");
-        assert_eq!(base_url("http://gpu:8080/", 11434), "http://gpu:8080");
-        assert_eq!(base_url("https://gpu:443", 11434), "https://gpu:443");
-        assert_eq!(base_url("::1", 11434), "http://[::1]:11434");
-    }
 
     #[test]
     fn the_one_token_request_keeps_the_owners_options_but_asks_for_one_token() {

@@ -28,13 +28,15 @@ use ureq::tls::RootCerts;
 
 use super::tls;
 use super::watchdog::{Canceller, Cut, Watchdog};
-use crate::text::{errors, Text};
+use crate::address::OllamaUrl;
+use crate::text::{self, errors, Text};
 
 /// What a worker needs to know to ask Ollama (shared by all workers).
 #[derive(Clone, Debug)]
 pub struct OllamaTarget {
-    /// `http://host:port` or `https://host:port`, without a trailing slash.
-    pub base_url: String,
+    /// `http://host:port` or `https://host:port`, without a trailing slash;
+    /// shown only masked ([`OllamaUrl::shown`]).
+    pub base_url: OllamaUrl,
     /// What an https Ollama's certificate is checked against ([`tls::roots`]);
     /// unused for plain http.
     pub roots: RootCerts,
@@ -120,8 +122,8 @@ impl Stats {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OllamaError {
-    /// Nothing listens at the Ollama address, or the connection broke
-    /// before Ollama answered.
+    /// Nothing listens at the Ollama address (`url`, as shown: its
+    /// password masked), or the connection broke before Ollama answered.
     Unreachable { url: String, source: ureq::Error },
     /// HTTP 404 "model '...' not found".
     ModelMissing { model: String },
@@ -160,13 +162,19 @@ impl OllamaError {
             OllamaError::Unreachable { url, source } if untrusted_certificate(source) => {
                 errors::ollama_unreachable_untrusted(url, source)
             }
-            OllamaError::Unreachable { url, source } => errors::ollama_unreachable(url, source),
+            // The HTTP library's words may quote what the peer sent.
+            OllamaError::Unreachable { url, source } => {
+                errors::ollama_unreachable(url, text::outside(&source.to_string()))
+            }
             OllamaError::ModelMissing { model } => errors::ollama_model_missing(model),
             OllamaError::Http { status, message } if message.is_empty() => {
                 errors::ollama_http_without_text(status)
             }
-            OllamaError::Http { status, message } => errors::ollama_http(status, message),
-            OllamaError::InStream { message } => errors::ollama_failed(message),
+            // Ollama's own words, made safe for a log line and a terminal.
+            OllamaError::Http { status, message } => {
+                errors::ollama_http(status, text::outside(message))
+            }
+            OllamaError::InStream { message } => errors::ollama_failed(text::outside(message)),
             OllamaError::BadLine(_) => errors::ollama_bad_line(),
             OllamaError::LineTooLong { limit } => errors::ollama_line_too_long(limit),
             OllamaError::Truncated(_) => errors::ollama_truncated(),
@@ -328,7 +336,7 @@ impl OllamaClient {
         prompt: &str,
         on_piece: &mut dyn FnMut(String),
     ) -> Result<Stats, OllamaError> {
-        let url = format!("{}/api/generate", self.target.base_url);
+        let url = format!("{}/api/generate", self.target.base_url.expose());
         let response = self
             .agent
             .post(&url)
@@ -390,7 +398,7 @@ impl OllamaClient {
 
     fn unreachable(&self, source: ureq::Error) -> OllamaError {
         OllamaError::Unreachable {
-            url: self.target.base_url.clone(),
+            url: self.target.base_url.shown().to_string(),
             source,
         }
     }
@@ -472,7 +480,7 @@ mod tests {
 
     fn target() -> OllamaTarget {
         OllamaTarget {
-            base_url: "http://127.0.0.1:9".into(),
+            base_url: OllamaUrl::parse("http://127.0.0.1:9", 0).unwrap(),
             roots: RootCerts::WebPki,
             model: "m".into(),
             keep_alive: None,
@@ -587,7 +595,7 @@ mod tests {
         );
 
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base_url = format!("http://{}", closed.local_addr().unwrap());
+        let base_url = OllamaUrl::parse(&closed.local_addr().unwrap().to_string(), 0).unwrap();
         drop(closed);
         let mut client = OllamaClient::new(
             "test",

@@ -12,8 +12,8 @@ mod client;
 mod tls;
 mod watchdog;
 
-pub use api::{base_url, installed_models, is_installed, load_model, one_token, version, ApiError};
+pub use api::{installed_models, is_installed, load_model, one_token, version, ApiError};
 pub use client::{OllamaClient, OllamaError, OllamaTarget, Stats};
-pub use tls::{roots, uses_tls};
+pub use tls::roots;
 pub use ureq::tls::RootCerts;
 pub use watchdog::Canceller;

@@ -21,13 +21,6 @@ pub fn roots(extra_ca: &[CertificateDer<'static>]) -> RootCerts {
     RootCerts::Specific(Arc::new(certs.collect()))
 }
 
-/// Whether `base_url` is an https address.
-pub fn uses_tls(base_url: &str) -> bool {
-    base_url
-        .get(..8)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
-}
-
 /// ureq's TLS setup for an agent that talks to Ollama.
 pub(super) fn config(roots: &RootCerts) -> TlsConfig {
     TlsConfig::builder()
@@ -53,13 +46,5 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn https_is_told_apart() {
-        assert!(uses_tls("https://gpu:443"));
-        assert!(uses_tls("HTTPS://gpu"));
-        assert!(!uses_tls("http://gpu:11434"));
-        assert!(!uses_tls("http"));
     }
 }

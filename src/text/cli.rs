@@ -374,6 +374,24 @@ catalogue! {
         ru: "больше одного : в имени хоста (адрес IPv6 пишется в скобках: [::1]:порт)",
     }
 
+    // Why an Ollama address is refused, in parentheses after what the key takes.
+    ollama_url_characters() {
+        en: "no spaces, quotes, control characters or characters beyond ASCII",
+        ru: "без пробелов, кавычек, управляющих символов и символов вне ASCII",
+    }
+    ollama_url_query() {
+        en: "no query ? or fragment #",
+        ru: "без запроса ? и фрагмента #",
+    }
+    ollama_url_scheme() {
+        en: "only http:// or https://",
+        ru: "только http:// или https://",
+    }
+    ollama_url_user() {
+        en: "a user and password before the @ with / @ ? # [ ] percent-encoded",
+        ru: "пользователь и пароль перед @, где / @ ? # [ ] закодированы через %",
+    }
+
     // ---------------------------------------------------- --show-config
 
     show_config_file() {

@@ -33,6 +33,12 @@ catalogue! {
         ru: "файл настроек {path}: значение ключа '{key}' должно быть {expected}",
     }
 
+    /// `OLLAMA_HOST`, when it stands for `ollama_host`.
+    config_bad_env(var, expected) {
+        en: "environment variable {var} must be {expected}",
+        ru: "значение переменной окружения {var} должно быть {expected}",
+    }
+
     // ------------------------ what a key expects (after "must be"; Russian: instrumental)
 
     expected_string() {
@@ -51,9 +57,9 @@ catalogue! {
         en: "a port number from 1 to 65535",
         ru: "номером порта от 1 до 65535",
     }
-    expected_count_in_range() {
-        en: "a whole number in its allowed range (see the README)",
-        ru: "целым числом в допустимых для него пределах (см. README)",
+    expected_count_in_range(min, max) {
+        en: "a whole number from {min} to {max}",
+        ru: "целым числом от {min} до {max}",
     }
     expected_seconds() {
         en: "a number of seconds greater than 0",
@@ -70,6 +76,11 @@ catalogue! {
     expected_object() {
         en: "an object {{...}}",
         ru: "объектом {{...}}",
+    }
+    /// `why` is one of the `cli::ollama_url_` texts.
+    expected_ollama_address(why) {
+        en: "an Ollama address such as \"localhost\", \"gpu2:11434\" or \"https://gpu2.example\" ({why})",
+        ru: "адресом Ollama вроде \"localhost\", \"gpu2:11434\" или \"https://gpu2.example\" ({why})",
     }
     expected_language() {
         en: "\"en\" or \"ru\"",
@@ -99,11 +110,16 @@ catalogue! {
         en: "a list whose objects have only the keys \"url\", \"max_parallel\" and \"name\"",
         ru: "списком, в объектах которого есть только ключи \"url\", \"max_parallel\" и \"name\"",
     }
-    expected_hosts_url() {
+    /// `why` is one of the `cli::ollama_url_` texts, or `hosts_url_length`.
+    expected_hosts_url(why) {
         en: "a list of Ollama addresses such as \"gpu2\", \"gpu2:11434\" or \
-             \"https://gpu2.example\" (http or https, no spaces, at most 256 characters)",
+             \"https://gpu2.example\" ({why})",
         ru: "списком адресов Ollama вроде \"gpu2\", \"gpu2:11434\" или \
-             \"https://gpu2.example\" (http или https, без пробелов, не длиннее 256 символов)",
+             \"https://gpu2.example\" ({why})",
+    }
+    hosts_url_length() {
+        en: "not empty, at most 256 characters",
+        ru: "непустых, не длиннее 256 символов",
     }
     expected_hosts_max_parallel() {
         en: "a list whose \"max_parallel\" values are whole numbers from 1 to 256",

@@ -202,6 +202,34 @@ impl fmt::Debug for Text {
     }
 }
 
+/// Text from outside the process (the hub, Ollama, a ledger file), made
+/// safe to show in a log line or at a terminal: every control character
+/// (line breaks, escape sequences, bells, C1 codes) and every character
+/// that reorders or breaks lines (U+2028, bidirectional overrides) becomes
+/// its Rust escape (`\n`, `\u{1b}`), and a backslash is doubled, so that
+/// such text can neither forge a log line nor drive a terminal. The rest
+/// stays as it is, Cyrillic included. The one function for it: whatever
+/// came from outside goes through here before `log::` or a terminal.
+pub fn outside(text: &str) -> String {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || c == '\\'
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(unsafe_char) {
+        return text.to_string();
+    }
+    let mut shown = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match unsafe_char(c) {
+            true => shown.extend(c.escape_debug()),
+            false => shown.push(c),
+        }
+    }
+    shown
+}
+
 /// Which of a language's plural forms goes with `count`: English has one
 /// and other; Russian one (1, 21, 101), few (2-4, 22-24) and many (0, 5-20,
 /// 11-14, 25...), as CLDR says.
@@ -358,6 +386,34 @@ pub(crate) use catalogue;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn outside_text_cannot_forge_a_line_or_drive_a_terminal() {
+        let cases = [
+            (
+                "bye\n2026-01-01 [ERROR] FORGED\u{1b}[31m",
+                "bye\\n2026-01-01 [ERROR] FORGED\\u{1b}[31m",
+            ),
+            ("a\rb\u{7}c\td\0", "a\\rb\\u{7}c\\td\\0"),
+            ("\u{1b}[2J", "\\u{1b}[2J"),
+            ("c1\u{9b}31m", "c1\\u{9b}31m"),
+            ("del\u{7f}", "del\\u{7f}"),
+            ("line\u{2028}sep\u{2029}", "line\\u{2028}sep\\u{2029}"),
+            (
+                "\u{202e}evil\u{2066}\u{200f}",
+                "\\u{202e}evil\\u{2066}\\u{200f}",
+            ),
+            ("back\\slash\\n", "back\\\\slash\\\\n"),
+            (
+                "plain \"quoted\" 'text' ёжик 🙂",
+                "plain \"quoted\" 'text' ёжик 🙂",
+            ),
+            ("", ""),
+        ];
+        for (from, shown) in cases {
+            assert_eq!(outside(from), shown, "{from:?}");
+        }
+    }
+
     use super::*;
 
     /// Every part of the catalogue.

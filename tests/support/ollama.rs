@@ -420,6 +420,19 @@ impl Ollama {
         self.shared.lock().models = models.iter().map(|m| m.to_string()).collect();
     }
 
+    /// From now on every request must carry `Authorization: Basic`
+    /// with this user and password (as a reverse proxy in front of
+    /// Ollama checks it); one without is answered 401 and not run.
+    pub fn require_basic_auth(&self, user: &str, password: &str) {
+        let encoded = base64_encode(format!("{user}:{password}").as_bytes());
+        self.shared.lock().basic_auth = Some(format!("Basic {encoded}"));
+    }
+
+    /// Requests answered 401 for a missing or wrong `Authorization`.
+    pub fn unauthorized(&self) -> usize {
+        self.shared.lock().unauthorized
+    }
+
     /// Model loads answer only after `delay` from now on.
     pub fn set_load_delay(&self, delay: Duration) {
         self.shared.lock().load_delay = delay;
@@ -491,6 +504,9 @@ struct State {
     models: Vec<String>,
     /// How long an empty-prompt generate (a model load) takes to answer.
     load_delay: Duration,
+    /// The `Authorization` value every request must carry, if any.
+    basic_auth: Option<String>,
+    unauthorized: usize,
     replies: VecDeque<Reply>,
     requests: Vec<Recorded>,
     connections: usize,
@@ -988,6 +1004,18 @@ impl Conn {
         Ok(if close { Flow::Close } else { Flow::KeepAlive })
     }
 
+    /// Whether `request` carries the required `Authorization`, if any
+    /// (counting the ones that do not).
+    fn authorized(&self, request: &Request) -> bool {
+        let mut state = self.shared.lock();
+        let ok = match &state.basic_auth {
+            Some(expected) => request.header("authorization") == Some(expected.as_str()),
+            None => true,
+        };
+        state.unauthorized += usize::from(!ok);
+        ok
+    }
+
     fn send_error(&mut self, status: u16, message: &str, close: bool) -> io::Result<Flow> {
         self.send_json(status, &error_object(message), close)
     }
@@ -997,6 +1025,10 @@ impl Conn {
     fn route(&mut self, request: &Request, arrival: Instant) -> io::Result<Flow> {
         let close = request.wants_close();
         let head_only = request.method == "HEAD";
+        if !self.authorized(request) {
+            let body = b"401 unauthorized";
+            return self.send(401, "text/plain", &[], body, head_only, close);
+        }
         let allowed: &[&str] = match request.path.as_str() {
             "/" | "/api/version" | "/api/tags" => &["GET", "HEAD"],
             "/api/generate" => &["POST"],
@@ -1770,4 +1802,20 @@ fn http_date(t: SystemTime) -> String {
         secs / 60 % 60,
         secs % 60
     )
+}
+
+/// Standard base64 with padding (for the `Authorization` header).
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| n << 8 | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            match i <= chunk.len() {
+                true => out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char),
+                false => out.push('='),
+            }
+        }
+    }
+    out
 }
