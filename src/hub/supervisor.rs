@@ -122,6 +122,8 @@ impl Supervisor {
             Ok(session) => session,
             Err(error) => {
                 state.set_connecting(false);
+                // A finishing writer may be waiting for this attempt.
+                let _ = to_writer.send(ToWriter::AttemptFailed);
                 let rejected = matches!(error, ConnectError::TokenRejected(_));
                 match rejected {
                     true => log::error!("{error}"),

@@ -58,6 +58,9 @@ pub enum ToWriter {
     /// From the reader: its replies (a pong, a Close) wait in the link
     /// for room in the socket.
     Unsent,
+    /// From the connection loop: an attempt failed. A finish that waited
+    /// for that attempt (test mode) stops waiting.
+    AttemptFailed,
     /// From the relay's door when the box steps back (paused, Ollama
     /// down): send what is queued, then close the connection with 1000 and
     /// this reason; frames that come later wait for the next connection.
@@ -214,8 +217,9 @@ impl Writer {
                 self.full_since = None;
                 self.next_ping = Instant::now() + self.ping_interval;
             }
-            // The flush that follows every event sends them.
-            ToWriter::Unsent => {}
+            // The flush that follows every event sends them; the finish
+            // check that follows it looks at the loop's state again.
+            ToWriter::Unsent | ToWriter::AttemptFailed => {}
             ToWriter::Close(reason) => self.step_back(reason),
             ToWriter::Finish(finish) => self.finishing = Some(finish),
         }
@@ -644,6 +648,20 @@ mod tests {
         // Backing off after a failure: nothing to wait for.
         let (_to_writer, finished) = finishing_with_one_frame(false, &LoopState::default());
         assert!(finished.recv_timeout(Duration::from_secs(10)).is_ok());
+    }
+
+    #[test]
+    fn test_mode_stops_waiting_when_the_attempt_under_way_fails() {
+        let connecting = LoopState::default();
+        connecting.set_connecting(true);
+        let (to_writer, finished) = finishing_with_one_frame(false, &connecting);
+        assert!(finished.recv_timeout(Duration::from_millis(200)).is_err());
+        // The attempt fails: the connection loop says so, and the writer
+        // gives up at once instead of at its deadline a minute away.
+        connecting.set_connecting(false);
+        to_writer.send(ToWriter::AttemptFailed).unwrap();
+        assert!(finished.recv_timeout(Duration::from_secs(10)).is_ok());
+        assert!(connecting.is_stopping());
     }
 
     #[test]
