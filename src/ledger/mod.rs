@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use serde_json::{json, Map, Value};
 
 use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
-use crate::logging::RotatingFile;
+use crate::logging::{made_private, RotatingFile};
 
 /// `ledger.jsonl`, beside the config file.
 pub fn path_for(config_path: &Path) -> PathBuf {
@@ -47,9 +47,13 @@ struct Open {
 
 impl Ledger {
     /// Opens (creating it, mode 0600) the ledger at `path`, or says why not
-    /// (the caller logs it and runs on without a ledger).
+    /// (the caller logs it and runs on without a ledger). An existing
+    /// ledger that others could read is made private, and the log says so.
     pub fn open(path: &Path, max_bytes: u64, files_kept: usize) -> Result<Ledger, String> {
-        let file = RotatingFile::open(path, max_bytes, files_kept)?;
+        let file = RotatingFile::open(path, "the ledger", max_bytes, files_kept)?;
+        if let Some(mode) = file.mode_fixed() {
+            log::warn!("{}", made_private("the ledger", path, mode));
+        }
         Ok(Ledger {
             file: Mutex::new(Open {
                 file,

@@ -32,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod errors;
+pub mod files;
 pub mod metrics;
 pub mod startup;
 pub mod stats;
@@ -368,6 +369,7 @@ mod tests {
             config::ALL,
             control::ALL,
             errors::ALL,
+            files::ALL,
             metrics::ALL,
             startup::ALL,
             stats::ALL,
