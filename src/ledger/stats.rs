@@ -35,6 +35,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::time::{self, Millis};
@@ -250,9 +251,16 @@ impl Tally {
     }
 }
 
-/// A line's time stamp, event and fields, if it is a ledger line.
+/// A line's time stamp, event and fields, if it is a ledger line. Read
+/// member by member: a value serde_json cannot hold (a `message_id` with
+/// a lone surrogate escape, written as the hub sent it) is left out, not
+/// the whole line.
 fn parse(line: &[u8]) -> Option<(Millis, String, Value)> {
-    let fields: Value = serde_json::from_slice(line).ok()?;
+    let members: BTreeMap<String, &RawValue> = serde_json::from_slice(line).ok()?;
+    let readable = members
+        .into_iter()
+        .filter_map(|(name, raw)| Some((name, serde_json::from_str(raw.get()).ok()?)));
+    let fields = Value::Object(readable.collect());
     let ts = time::parse(fields.get("ts")?.as_str()?)?;
     let event = fields.get("event")?.as_str()?.to_string();
     Some((ts, event, fields))
