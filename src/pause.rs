@@ -231,6 +231,14 @@ mod tests {
     }
 
     #[test]
+    fn load_errors_are_equal_when_they_say_the_same() {
+        let path = Path::new("/home/o/paused.json");
+        let not_ours = || LoadError::NotOurs(path.into());
+        assert_eq!(not_ours(), not_ours());
+        assert_ne!(not_ours(), LoadError::TooLarge(path.into()));
+    }
+
+    #[test]
     fn garbage_in_the_pause_file_is_an_error_not_a_pause() {
         for text in [
             "",

@@ -492,7 +492,9 @@ fn token_sums_past_2_to_the_64_are_shown_exactly() {
     // 2 * (2^64 - 1) + 3 and + 2, neither stuck at 2^64 - 1.
     assert!(
         out.stdout.contains("\"tokens\":36893488147419103233,")
-            && out.stdout.contains("\"prompt_tokens\":36893488147419103232,"),
+            && out
+                .stdout
+                .contains("\"prompt_tokens\":36893488147419103232,"),
         "{}",
         out.describe()
     );
