@@ -45,7 +45,8 @@ impl Outcome {
 /// One finished request. Never any prompt or answer text, never the token.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnswerRecord {
-    /// The hub's `messageId`, as JSON text (`42`, `"a-1"`).
+    /// The hub's `messageId`, as the JSON text it sent (`42`, `"a-1"`),
+    /// byte for byte: the ledger writes it as it is, never parsed.
     pub message_id: String,
     pub stream: bool,
     pub model: String,

@@ -370,7 +370,10 @@ impl Backends {
                 match (others, in_a_row >= self.policy.down_after) {
                     (true, _) => Some((format!("{who} does not answer: {source}"), false)),
                     (false, true) => Some((
-                        format!("{in_a_row} requests in a row could not reach {who}"),
+                        match in_a_row {
+                            1 => format!("a request could not reach {who}"),
+                            n => format!("{n} requests in a row could not reach {who}"),
+                        },
                         false,
                     )),
                     (false, false) => None,
@@ -917,6 +920,14 @@ mod tests {
         let down = gone.why_none_serves().expect("down");
         assert_eq!(down.error, "Ollama does not have the model llama3.2");
         assert!(down.model_missing);
+    }
+
+    #[test]
+    fn one_request_that_could_not_reach_ollama_is_said_in_the_singular() {
+        let one = for_tests(&["http://a:1"], 1);
+        one.attempt_ended(0, Err(&unreachable()));
+        let down = one.why_none_serves().expect("down");
+        assert_eq!(down.error, "a request could not reach Ollama");
     }
 
     #[test]

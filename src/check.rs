@@ -268,7 +268,7 @@ fn pause_step(config_path: &Path) -> Step {
             None => control::check_paused_until_resume(),
         }),
         Err(why) => Step::fail(
-            control::check_pause_unreadable(why),
+            control::check_pause_unreadable(why.text()),
             control::fix_pause_file(path.display()),
         ),
     }

@@ -73,7 +73,9 @@ impl ConfigError {
     pub fn text(&self) -> Text {
         let shown = |path: &Path| path.display().to_string();
         match self {
-            ConfigError::Read { path, source } => text::config_cannot_read(shown(path), source),
+            ConfigError::Read { path, source } => {
+                text::config_cannot_read(shown(path), crate::state_file::reason(source))
+            }
             ConfigError::Write { path, source } => text::config_cannot_write(shown(path), source),
             ConfigError::Syntax {
                 path,
@@ -145,7 +147,7 @@ pub fn beside(config_path: &Path, name: &str) -> PathBuf {
 /// Reads the config file into settings. A missing file gives the defaults;
 /// the raw object is returned too, so that saving can keep unknown keys.
 pub fn load(path: &Path) -> Result<(Settings, Map<String, Value>), ConfigError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_text(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((Settings::default(), Map::new()))
@@ -176,12 +178,21 @@ pub fn load(path: &Path) -> Result<(Settings, Map<String, Value>), ConfigError> 
 /// JSON, or holds `auto` or nothing usable, gives `None` (the locale
 /// decides).
 pub fn language_in(path: &Path) -> Option<crate::text::Lang> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = read_text(path).ok()?;
     let object: Map<String, Value> = serde_json::from_str(&text).ok()?;
     object
         .get("language")?
         .as_str()
         .and_then(crate::text::Lang::from_code)
+}
+
+/// The config file's text, opened as a state file: never blocking, and
+/// only a regular file (a FIFO in its place would hold every mode).
+fn read_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    crate::state_file::open(path, crate::state_file::Access::Read)?.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Writes the config atomically: a temporary file in the same directory

@@ -15,17 +15,22 @@
 //! one else can write, and it is opened (and reopened after a rotation)
 //! without following a symbolic link: with the config in a shared
 //! directory, another user could otherwise plant `logs/client.log` as a
-//! link and have the client append to any file its user can write. A
+//! link and have the client append to any file its user can write. It is
+//! opened as a state file (`state_file`: never blocking, only a regular
+//! file), and an existing one others could read is made private (0600)
+//! and said so; the ledger is written the same way ([`RotatingFile`]). A
 //! refused log file is one WARN on the console, saying why and what to do;
 //! the client runs on without the file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::LevelFilter;
+
+use crate::state_file::{self, Access};
 use simplelog::{
     ColorChoice, CombinedLogger, ConfigBuilder, SharedLogger, TermLogger, TerminalMode, WriteLogger,
 };
@@ -74,10 +79,13 @@ pub fn init(setup: &LogSetup) {
         TerminalMode::Stderr,
         ColorChoice::Never,
     )];
-    let mut file_error = None;
+    let (mut file_error, mut mode_fixed) = (None, None);
     if let Some(path) = setup.file {
-        match RotatingFile::open(path, setup.max_bytes, setup.files_kept) {
-            Ok(file) => loggers.push(WriteLogger::new(LevelFilter::Debug, config, file)),
+        match RotatingFile::open(path, "the log file", setup.max_bytes, setup.files_kept) {
+            Ok(file) => {
+                mode_fixed = file.mode_fixed().map(|mode| (path, mode));
+                loggers.push(WriteLogger::new(LevelFilter::Debug, config, file));
+            }
             Err(why) => file_error = Some(why),
         }
     }
@@ -87,6 +95,18 @@ pub fn init(setup: &LogSetup) {
     if let Some(error) = file_error {
         log::warn!("{error}; logging to the console only");
     }
+    if let Some((path, mode)) = mode_fixed {
+        log::warn!("{}", made_private("the log file", path, mode));
+    }
+}
+
+/// What [`RotatingFile::open`] did to a file others could read (`mode`).
+pub fn made_private(what: &str, path: &Path, mode: u32) -> String {
+    format!(
+        "{what} {} could be read or written by other users (mode {mode:04o}); \
+         it is now private (0600)",
+        path.display()
+    )
 }
 
 /// A log file that moves itself aside when it grows past `max_bytes`:
@@ -105,16 +125,26 @@ pub struct RotatingFile {
     at_line_start: bool,
     /// The line being written, until its end arrives.
     pending: Vec<u8>,
+    mode_fixed: Option<u32>,
 }
 
 /// A line longer than this is written in pieces rather than kept whole.
 const PENDING_MAX: usize = 64 * 1024;
 
 impl RotatingFile {
-    /// Opens (creating it and its directory, mode 0700, if needed) the log
-    /// file, or says why not in a sentence that names the file.
-    pub fn open(path: &Path, max_bytes: u64, files_kept: usize) -> Result<RotatingFile, String> {
-        let cannot = |e: io::Error| format!("cannot write the log file {}: {e}", path.display());
+    /// Opens (creating it and its directory, mode 0700, if needed) the
+    /// file at `path`, or says why not in a sentence that names it as
+    /// `what` ("the log file", "the ledger"). An existing file that other
+    /// users may read or write is made private (0600) and `mode_fixed`
+    /// says so, for the caller to log once its log is ready.
+    pub fn open(
+        path: &Path,
+        what: &str,
+        max_bytes: u64,
+        files_kept: usize,
+    ) -> Result<RotatingFile, String> {
+        let shown = path.display();
+        let cannot = |e: io::Error| format!("cannot write {what} {shown}: {e}");
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()
@@ -122,32 +152,36 @@ impl RotatingFile {
                 .mode(0o700)
                 .create(dir)
                 .map_err(cannot)?;
-            if let Some(why) = unsafe_directory(dir).map_err(cannot)? {
-                return Err(format!(
-                    "not writing the log file {}: {why}",
-                    path.display()
-                ));
+            if let Some(why) = unsafe_directory(dir, what).map_err(cannot)? {
+                return Err(format!("not writing {what} {shown}: {why}"));
             }
         }
         let file = open_append(path).map_err(|e| match e.raw_os_error() {
             Some(libc::ELOOP) => format!(
-                "not writing the log file {}: it is a symbolic link, which the client \
+                "not writing {what} {shown}: it is a symbolic link, which the client \
                  does not follow (it could point at any file you can write): delete it, \
-                 and check who else can write to its directory",
-                path.display()
+                 and check who else can write to its directory"
             ),
             _ => cannot(e),
         })?;
-        let size = file.metadata().map_err(cannot)?.len();
+        let meta = file.metadata().map_err(cannot)?;
+        let mode_fixed = make_private(&file, meta.mode()).map_err(cannot)?;
         Ok(RotatingFile {
             path: path.to_path_buf(),
             max_bytes,
             files_kept,
             file,
-            size,
+            size: meta.len(),
             at_line_start: true,
             pending: Vec::new(),
+            mode_fixed,
         })
+    }
+
+    /// The mode the file had when [`RotatingFile::open`] made it private
+    /// (0600), if it had to.
+    pub fn mode_fixed(&self) -> Option<u32> {
+        self.mode_fixed
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -171,22 +205,35 @@ impl RotatingFile {
     }
 }
 
-/// Opens the log file for appending; a symbolic link in its place is an
-/// error (ELOOP), not followed.
+/// Opens the file for appending (see `state_file`: never blocking, only a
+/// regular file); a symbolic link in its place is an error (ELOOP), not
+/// followed.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+    state_file::open(path, Access::Append)
 }
 
-/// Why the log's directory is not safe to write in, if it is not: another
-/// user who owns it, or may write to it, could put a link in the log's
-/// place. The directory may itself be a symbolic link the user made (to
-/// keep the logs on another disk), but not one someone else made.
-fn unsafe_directory(dir: &Path) -> io::Result<Option<String>> {
+/// Makes an existing file that others may read or write (`mode`, as
+/// found) private, 0600, as a new one is: the file is ours, and what it
+/// holds (the answers sold, the requests' ids, the log's details) is the
+/// owner's alone. Fixing it, as systemd and ssh-keygen do with the files
+/// they own, keeps the record going; refusing would stop it over a mode
+/// the owner most likely got from a copy or an old umask. The mode it had
+/// when it was changed.
+fn make_private(file: &File, mode: u32) -> io::Result<Option<u32>> {
+    let mode = mode & 0o7777;
+    if mode & 0o7077 == 0 {
+        return Ok(None);
+    }
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(Some(mode))
+}
+
+/// Why the directory of `what` is not safe to write in, if it is not:
+/// another user who owns it, or may write to it, could put a link in the
+/// file's place. The directory may itself be a symbolic link the user
+/// made (to keep the logs on another disk), but not one someone else made.
+fn unsafe_directory(dir: &Path, what: &str) -> io::Result<Option<String>> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     let shown = dir.display();
@@ -202,7 +249,7 @@ fn unsafe_directory(dir: &Path) -> io::Result<Option<String>> {
     if meta.uid() != me {
         return Ok(Some(format!(
             "its directory {shown} belongs to another user (uid {}), who could replace \
-             the log with a link to any file you can write: delete that directory (the \
+             {what} with a link to any file you can write: delete that directory (the \
              client makes a private one) or use a --config in a directory of your own",
             meta.uid()
         )));
@@ -211,7 +258,7 @@ fn unsafe_directory(dir: &Path) -> io::Result<Option<String>> {
     if mode & 0o022 != 0 {
         return Ok(Some(format!(
             "its directory {shown} can be written by other users (mode {mode:04o}), who \
-             could replace the log with a link to any file you can write: make it \
+             could replace {what} with a link to any file you can write: make it \
              private with chmod 700 {shown}"
         )));
     }
@@ -263,7 +310,7 @@ mod tests {
     fn rotates_between_lines_and_keeps_n_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("logs").join("client.log");
-        let mut file = RotatingFile::open(&path, 100, 2).unwrap();
+        let mut file = RotatingFile::open(&path, "the log file", 100, 2).unwrap();
         for i in 0..40 {
             // Two writes per line, as a logger does; the line must not split.
             write!(file, "line {i:02} ").unwrap();
@@ -286,7 +333,7 @@ mod tests {
     fn a_line_reaches_the_file_whole_or_not_at_all() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("logs").join("client.log");
-        let mut file = RotatingFile::open(&path, 1 << 20, 1).unwrap();
+        let mut file = RotatingFile::open(&path, "the log file", 1 << 20, 1).unwrap();
         write!(file, "2026-01-02T03:04:05Z ").unwrap();
         write!(file, "[INFO] ").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
@@ -323,14 +370,14 @@ mod tests {
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "precious\n").unwrap();
         std::os::unix::fs::symlink(&victim, logs.join("client.log")).unwrap();
-        let error = RotatingFile::open(&logs.join("client.log"), 100, 1)
+        let error = RotatingFile::open(&logs.join("client.log"), "the log file", 100, 1)
             .err()
             .expect("refused");
         assert!(error.contains("is a symbolic link"), "{error}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
         // A dangling link is not created through either.
         std::fs::remove_file(&victim).unwrap();
-        assert!(RotatingFile::open(&logs.join("client.log"), 100, 1).is_err());
+        assert!(RotatingFile::open(&logs.join("client.log"), "the log file", 100, 1).is_err());
         assert!(!victim.exists());
     }
 
@@ -340,7 +387,7 @@ mod tests {
         let (_dir, logs) = private_logs_dir();
         for mode in [0o777, 0o1777, 0o720, 0o702] {
             std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(mode)).unwrap();
-            let error = RotatingFile::open(&logs.join("client.log"), 100, 1)
+            let error = RotatingFile::open(&logs.join("client.log"), "the log file", 100, 1)
                 .err()
                 .expect("refused");
             assert!(
@@ -351,7 +398,7 @@ mod tests {
             assert!(!logs.join("client.log").exists());
         }
         std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o750)).unwrap();
-        assert!(RotatingFile::open(&logs.join("client.log"), 100, 1).is_ok());
+        assert!(RotatingFile::open(&logs.join("client.log"), "the log file", 100, 1).is_ok());
     }
 
     #[test]
@@ -371,7 +418,7 @@ mod tests {
             assert_eq!(rc, 0, "{}", io::Error::last_os_error());
         };
         chown(&logs, 65534);
-        let error = RotatingFile::open(&logs.join("client.log"), 100, 1)
+        let error = RotatingFile::open(&logs.join("client.log"), "the log file", 100, 1)
             .err()
             .expect("refused");
         assert!(
@@ -384,7 +431,7 @@ mod tests {
         let linked = dir.path().join("linked");
         std::os::unix::fs::symlink(&logs, &linked).unwrap();
         chown(&linked, 65534);
-        let error = RotatingFile::open(&linked.join("client.log"), 100, 1)
+        let error = RotatingFile::open(&linked.join("client.log"), "the log file", 100, 1)
             .err()
             .expect("refused");
         assert!(
@@ -398,7 +445,8 @@ mod tests {
         let (dir, logs) = private_logs_dir();
         let linked = dir.path().join("elsewhere");
         std::os::unix::fs::symlink(&logs, &linked).unwrap();
-        let mut file = RotatingFile::open(&linked.join("client.log"), 100, 1).unwrap();
+        let mut file =
+            RotatingFile::open(&linked.join("client.log"), "the log file", 100, 1).unwrap();
         writeln!(file, "kept").unwrap();
         let text = std::fs::read_to_string(logs.join("client.log")).unwrap();
         assert_eq!(text, "kept\n");

@@ -53,6 +53,7 @@ mod serve;
 mod settings;
 mod shutdown;
 mod startup;
+mod state_file;
 mod test_mode;
 mod text;
 
@@ -248,7 +249,10 @@ fn stats(args: &cli::Args, config_path: &Path) -> ExitCode {
     let until = ledger::time::now();
     let since = args.since.map(|since| since.instant(until));
     let ledger_path = ledger::path_for(config_path);
-    let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, since, until);
+    // A connection the ledger leaves open lasts until now only while a
+    // client runs; after a crash it ended with the ledger's last line.
+    let running = control::lock_is_held(&control::lock_path(config_path));
+    let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, since, until, running);
     for warning in warnings {
         // not prose: the program's name, as Unix tools start their messages.
         eprintln!("ollama-proxy-client: {}", warning.owner());

@@ -10,10 +10,14 @@
 //! and read back as hostile input: bounded in size, and anything that is
 //! not what [`save`] writes is reported and ignored.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
+
+use crate::state_file::{self, Access};
+use crate::text::{files as text, Text};
 
 /// The largest pause file read; [`save`] writes well under 100 bytes.
 const MAX_FILE_BYTES: u64 = 4096;
@@ -77,27 +81,65 @@ pub fn save(path: &Path, pause: Option<Pause>) -> Result<(), String> {
 
 /// The pause saved at `path`, if any and not over. A file that cannot be
 /// read or is not what [`save`] writes is an error (the caller warns and
-/// serves: the owner can pause again), and so is one over 4 KiB.
-pub fn load(path: &Path) -> Result<Option<Pause>, String> {
+/// serves: the owner can pause again), and so is one over 4 KiB, or
+/// anything but a regular file in its place (a named pipe would otherwise
+/// hold the reader forever: see `state_file`).
+pub fn load(path: &Path) -> Result<Option<Pause>, LoadError> {
+    let path_buf = || path.to_path_buf();
     let text = match read_bounded(path) {
-        Ok(text) => text,
+        Ok(Some(text)) => text,
+        Ok(None) => return Err(LoadError::TooLarge(path_buf())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(LoadError::Unreadable(path_buf(), e)),
     };
-    let pause = parse(&text)
-        .ok_or_else(|| format!("{} is not a pause this client wrote", path.display()))?;
+    let pause = parse(&text).ok_or_else(|| LoadError::NotOurs(path_buf()))?;
     Ok(pause.filter(|p| !p.is_over(SystemTime::now())))
 }
 
-fn read_bounded(path: &Path) -> std::io::Result<String> {
+/// The file's text; `None` when it is over [`MAX_FILE_BYTES`].
+fn read_bounded(path: &Path) -> std::io::Result<Option<String>> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
+    let file = state_file::open(path, Access::Read)?;
     let mut text = String::new();
     file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        return Err(std::io::Error::other("over 4 KiB"));
+    Ok(Some(text).filter(|text| text.len() as u64 <= MAX_FILE_BYTES))
+}
+
+/// Why the saved pause cannot be used.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file cannot be opened or read, or is not a regular file.
+    Unreadable(PathBuf, std::io::Error),
+    /// It is over [`MAX_FILE_BYTES`].
+    TooLarge(PathBuf),
+    /// It is not what [`save`] writes.
+    NotOurs(PathBuf),
+}
+
+impl LoadError {
+    pub fn text(&self) -> Text {
+        match self {
+            LoadError::Unreadable(path, e) => {
+                text::pause_unreadable(path.display(), state_file::reason(e))
+            }
+            LoadError::TooLarge(path) => text::pause_too_large(path.display()),
+            LoadError::NotOurs(path) => text::pause_not_ours(path.display()),
+        }
     }
-    Ok(text)
+}
+
+/// In English, for the log.
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text().english())
+    }
+}
+
+/// The same words are the same error (for tests' `assert_eq!`).
+impl PartialEq for LoadError {
+    fn eq(&self, other: &LoadError) -> bool {
+        self.to_string() == other.to_string()
+    }
 }
 
 /// `{"paused": true, "until_ms": N | null}`; `{"paused": false}` is no
@@ -187,6 +229,14 @@ mod tests {
     }
 
     #[test]
+    fn load_errors_are_equal_when_they_say_the_same() {
+        let path = Path::new("/home/o/paused.json");
+        let not_ours = || LoadError::NotOurs(path.into());
+        assert_eq!(not_ours(), not_ours());
+        assert_ne!(not_ours(), LoadError::TooLarge(path.into()));
+    }
+
+    #[test]
     fn garbage_in_the_pause_file_is_an_error_not_a_pause() {
         for text in [
             "",
@@ -205,8 +255,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("paused.json");
         std::fs::write(&path, "x".repeat(5000)).unwrap();
-        assert!(load(&path).unwrap_err().contains("4 KiB"));
+        assert!(load(&path).unwrap_err().to_string().contains("4 KiB"));
         std::fs::write(&path, "{").unwrap();
-        assert!(load(&path).unwrap_err().contains("not a pause"));
+        let error = load(&path).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("{} is not a pause this client wrote", path.display())
+        );
+        assert_eq!(
+            error.text().in_lang(crate::text::Lang::Ru),
+            format!(
+                "{} — это не пауза, записанная этим клиентом",
+                path.display()
+            )
+        );
     }
 }

@@ -482,3 +482,125 @@ fn readyz_says_why_the_box_is_not_ready() {
         "{status} {body}"
     );
 }
+
+/// Waits (bounded) until the ledger in `home` has `n` answer lines (read
+/// as text: an id with a lone surrogate is not a `Value`).
+fn wait_answers(home: &std::path::Path, n: usize) -> bool {
+    let deadline = std::time::Instant::now() + WAIT;
+    let path = config_dir(home).join("ledger.jsonl");
+    let answers = || {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.matches("\"event\":\"answer\"").count()
+    };
+    while answers() < n {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// `--stats --json [--since SINCE]` on the config in `home`.
+fn stats_json(home: &std::path::Path, since: Option<&str>) -> Value {
+    let mut args = vec!["--stats", "--json"];
+    args.extend(since.map(|since| ["--since", since]).into_iter().flatten());
+    let out = Launch::in_home(home).args(&args).run(WAIT);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    serde_json::from_str(&out.stdout).expect("one JSON object")
+}
+
+/// The share, as `--stats` rounds it, of `connected` ms in `period` ms.
+fn share(connected: i64, period: i64) -> Value {
+    json!((connected as f64 * 1000.0 / period as f64).round() / 10.0)
+}
+
+#[test]
+fn after_a_kill_9_the_connection_counts_until_the_ledgers_last_line() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let mut client = Client::start(&test_config(ollama.port()), &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    hub.send_json(&buyer(&json!(1), "one"));
+    streamed_answer(&hub, &json!(1));
+    let home = client.home.path().to_path_buf();
+    assert!(wait_answers(&home, 1), "{}", client.output());
+    let lines = ledger_lines(&home);
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["start", "connect", "answer"]);
+    let ts: Vec<i64> = lines
+        .iter()
+        .map(|l| ts_millis(l["ts"].as_str().unwrap()))
+        .collect();
+    let (start, connect, last) = (ts[0], ts[1], ts[2]);
+
+    // Running: the connection lasts until now.
+    let stats = stats_json(&home, None);
+    let until = ts_millis(stats["until"].as_str().unwrap());
+    assert_eq!(
+        stats["hub_connected_pct"],
+        share(until - connect, until - start),
+        "{stats}"
+    );
+
+    // SAFETY: kill has no memory effects; the child is not reaped yet.
+    unsafe { libc::kill(client.pid() as libc::pid_t, libc::SIGKILL) };
+    client.wait_exit(WAIT).expect("killed");
+    assert_eq!(ledger_lines(&home).len(), 3, "nothing after the kill");
+    // Crashed: until its last line, however long ago.
+    let stats = stats_json(&home, None);
+    let until = ts_millis(stats["until"].as_str().unwrap());
+    assert_eq!(
+        stats["hub_connected_pct"],
+        share(last - connect, until - start),
+        "{stats}"
+    );
+    // A period after the crash saw no connection at all.
+    let since = lines[2]["ts"].as_str().unwrap();
+    let stats = stats_json(&home, Some(since));
+    assert_eq!(stats["hub_connected_pct"], json!(0.0), "{stats}");
+}
+
+#[test]
+fn message_ids_reach_the_ledger_and_go_back_to_the_hub_byte_for_byte() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let mut client = Client::start(&test_config(ollama.port()), &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let ids = [
+        "123456789012345678901234567890",
+        "18446744073709551616",
+        r#""\ud800""#,
+        "4.20",
+    ];
+    for id in ids {
+        hub.send_text(&format!(
+            r#"{{"type":"buyer_message","content":"hi","messageId":{id}}}"#
+        ));
+        let echoed = format!("\"messageId\":{id},");
+        let received = hub.wait_for(WAIT, |r| {
+            r.iter()
+                .any(|f| f.text.contains("finished_message_stream") && f.text.contains(&echoed))
+        });
+        let frames: Vec<&str> = received
+            .iter()
+            .map(|f| f.text.as_str())
+            .filter(|text| text.contains(&echoed))
+            .collect();
+        assert!(frames.len() >= 2, "{id}: {received:?}");
+    }
+    let home = client.home.path().to_path_buf();
+    assert!(wait_answers(&home, ids.len()), "{}", client.output());
+    client.terminate();
+    client.wait_exit(WAIT).expect("exits after SIGTERM");
+
+    let bytes = std::fs::read(config_dir(&home).join("ledger.jsonl")).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    for id in ids {
+        let recorded = format!("\"event\":\"answer\",\"message_id\":{id},");
+        assert!(text.contains(&recorded), "{recorded}\n{text}");
+    }
+    let stats = stats_json(&home, None);
+    assert_eq!(stats["requests"], ids.len(), "{stats}");
+    assert_eq!(stats["torn_lines"], 0, "{stats}");
+}

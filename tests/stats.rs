@@ -472,3 +472,37 @@ fn the_ledger_is_read_beside_the_config_file_and_as_many_as_it_keeps() {
     assert_eq!(finished.code(), Some(0), "{}", finished.describe());
     assert_eq!(parse_json(&finished)["requests"], 4);
 }
+
+#[test]
+fn token_sums_past_2_to_the_64_are_shown_exactly() {
+    let launch = Launch::fresh();
+    let dir = config_dir(launch.home());
+    std::fs::create_dir_all(&dir).unwrap();
+    let max = ",\"prompt_tokens\":18446744073709551615,\"tokens\":18446744073709551615";
+    let text = [
+        answer("00:10:00", "ok", max),
+        answer("00:20:00", "ok", max),
+        answer("00:30:00", "ok", ",\"prompt_tokens\":2,\"tokens\":3"),
+    ]
+    .concat();
+    std::fs::write(dir.join("ledger.jsonl"), text).unwrap();
+    let home = launch.home().to_path_buf();
+    let out = run(launch, &["--stats", "--json", "--since", SINCE]);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    // 2 * (2^64 - 1) + 3 and + 2, neither stuck at 2^64 - 1.
+    assert!(
+        out.stdout.contains("\"tokens\":36893488147419103233,")
+            && out
+                .stdout
+                .contains("\"prompt_tokens\":36893488147419103232,"),
+        "{}",
+        out.describe()
+    );
+    let out = run(Launch::in_home(&home), &["--stats", "--since", SINCE]);
+    assert!(
+        out.stdout
+            .contains("36893488147419103233 generated, 36893488147419103232 read"),
+        "{}",
+        out.describe()
+    );
+}

@@ -330,7 +330,8 @@ fn today(config_path: &Path, files_kept: usize) -> Today {
     let now = time::now();
     let since = local_midnight(now);
     let ledger_path = ledger::path_for(config_path);
-    let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, Some(since), now);
+    // The client answered: it runs.
+    let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, Some(since), now, true);
     for warning in warnings {
         // not prose: the program's name, as Unix tools start their messages.
         eprintln!("ollama-proxy-client: {}", warning.owner());
@@ -339,7 +340,8 @@ fn today(config_path: &Path, files_kept: usize) -> Today {
         since,
         answered: stats.answered,
         errors: stats.errors.values().sum(),
-        tokens: stats.tokens,
+        // Beyond 2^64-1 only in a tampered ledger; JSON here takes a u64.
+        tokens: u64::try_from(stats.tokens).unwrap_or(u64::MAX),
     }
 }
 

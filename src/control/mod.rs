@@ -30,11 +30,12 @@ pub mod client;
 pub mod protocol;
 pub mod server;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::state_file::{self, Access};
 
 /// How long a connection may take to send its request, and each write of
 /// the answer.
@@ -62,9 +63,10 @@ pub fn fits_socket_address(path: &Path) -> bool {
 
 /// Whether a client holds the lock at `lock`: it does when the lock
 /// cannot be taken. A lock file that does not exist or cannot be opened
-/// means no client (none could have locked it either).
+/// (or is not a regular file: see `state_file`) means no client (none
+/// could have locked it either).
 pub fn lock_is_held(lock: &Path) -> bool {
-    match File::open(lock) {
+    match state_file::open(lock, Access::Read) {
         Ok(file) => matches!(try_lock(&file, libc::LOCK_SH), Ok(false)),
         Err(_) => false,
     }
@@ -89,17 +91,11 @@ pub fn try_lock(file: &File, how: libc::c_int) -> std::io::Result<bool> {
     }
 }
 
-/// `control.lock`, created 0600. The directory is there already: the log
+/// `control.lock`, created 0600, never through a link, and only a
+/// regular file (`state_file`). The directory is there already: the log
 /// and the ledger beside the config made it (0700) before.
 fn open_lock(lock: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(lock)
+    state_file::open(lock, Access::ReadWrite)
 }
 
 #[cfg(test)]

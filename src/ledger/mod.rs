@@ -10,7 +10,8 @@
 //! through a symbolic link, rotated by size like the log): a crash or a
 //! power cut leaves at most one torn last line, which `--stats` skips and
 //! counts. One write per request, never per piece. Never any prompt or
-//! answer text, never the token.
+//! answer text, never the token. An answer's `message_id` is the hub's own
+//! JSON text, byte for byte (see [`raw_message_id`]).
 
 pub mod stats;
 pub mod time;
@@ -19,10 +20,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
-use crate::logging::RotatingFile;
+use crate::logging::{made_private, RotatingFile};
 
 /// `ledger.jsonl`, beside the config file (`gpu1.ledger.jsonl` beside
 /// `gpu1.json`).
@@ -45,9 +47,13 @@ struct Open {
 
 impl Ledger {
     /// Opens (creating it, mode 0600) the ledger at `path`, or says why not
-    /// (the caller logs it and runs on without a ledger).
+    /// (the caller logs it and runs on without a ledger). An existing
+    /// ledger that others could read is made private, and the log says so.
     pub fn open(path: &Path, max_bytes: u64, files_kept: usize) -> Result<Ledger, String> {
-        let file = RotatingFile::open(path, max_bytes, files_kept)?;
+        let file = RotatingFile::open(path, "the ledger", max_bytes, files_kept)?;
+        if let Some(mode) = file.mode_fixed() {
+            log::warn!("{}", made_private("the ledger", path, mode));
+        }
         Ok(Ledger {
             file: Mutex::new(Open {
                 file,
@@ -113,10 +119,16 @@ impl Ledger {
 
 /// Writes one line (nothing after the `stop` line).
 fn write_line(open: &mut Open, event: &str, fields: Value) {
+    write_raw_line(open, event, &inside(&fields));
+}
+
+/// Writes one line whose fields are `rest`: JSON members, comma-separated,
+/// without the braces (nothing after the `stop` line).
+fn write_raw_line(open: &mut Open, event: &str, rest: &str) {
     if open.stopped {
         return;
     }
-    let mut line = line_of(time::now(), event, &fields);
+    let mut line = line_of(time::now(), event, rest);
     line.push('\n');
     // RotatingFile writes a whole line with one system call.
     let file = &mut open.file;
@@ -125,14 +137,16 @@ fn write_line(open: &mut Open, event: &str, fields: Value) {
     }
 }
 
-/// `{"ts":"...","event":"...",<fields>}`. Neither the time stamp nor the
+/// An object's members as JSON text, without its braces.
+fn inside(fields: &Value) -> String {
+    let text = fields.to_string();
+    let rest = text.strip_prefix('{').and_then(|f| f.strip_suffix('}'));
+    rest.unwrap_or_default().to_string()
+}
+
+/// `{"ts":"...","event":"...",<rest>}`. Neither the time stamp nor the
 /// event's name (ours, fixed) needs escaping.
-fn line_of(at: time::Millis, event: &str, fields: &Value) -> String {
-    let fields = fields.to_string();
-    let rest = fields
-        .strip_prefix('{')
-        .and_then(|f| f.strip_suffix('}'))
-        .unwrap_or_default();
+fn line_of(at: time::Millis, event: &str, rest: &str) -> String {
     let comma = if rest.is_empty() { "" } else { "," };
     format!(
         "{{\"ts\":\"{}\",\"event\":\"{event}\"{comma}{rest}}}",
@@ -140,9 +154,28 @@ fn line_of(at: time::Millis, event: &str, fields: &Value) -> String {
     )
 }
 
+/// The hub's `messageId` as the JSON text it sent, byte for byte: a
+/// number too large for any integer or float type, or a string with a
+/// lone surrogate escape, is written as it came (parsed, it would become
+/// a rounded float or an escaped string). Text that is not one JSON value
+/// (never from the hub's frames, which were parsed) is written as a
+/// string.
+fn raw_message_id(id: &str) -> Box<RawValue> {
+    RawValue::from_string(id.to_string()).unwrap_or_else(|_| {
+        let quoted = serde_json::to_string(id).unwrap_or_else(|_| "null".into());
+        RawValue::from_string(quoted).unwrap_or_default()
+    })
+}
+
 impl Accounts for Ledger {
     fn answered(&self, record: &AnswerRecord) {
-        self.write("answer", answer_line(record));
+        let id = raw_message_id(&record.message_id);
+        let rest = format!(
+            "\"message_id\":{},{}",
+            id.get(),
+            inside(&answer_line(record))
+        );
+        write_raw_line(&mut self.lock(), "answer", &rest);
     }
 
     /// Also what [`Ledger::stopped`] needs to know: whether the hub is
@@ -162,13 +195,10 @@ impl Accounts for Ledger {
     }
 }
 
-/// An `answer` line's fields; the optional figures only when known.
+/// An `answer` line's fields after the `message_id` (see
+/// [`raw_message_id`]); the optional figures only when known.
 fn answer_line(record: &AnswerRecord) -> Value {
-    // The hub's messageId as it sent it: a number stays a number.
-    let message_id = serde_json::from_str(&record.message_id)
-        .unwrap_or_else(|_| Value::String(record.message_id.clone()));
     let mut line = json!({
-        "message_id": message_id,
         "stream": record.stream,
         "model": record.model,
         "outcome": record.outcome.label(),
@@ -332,6 +362,44 @@ mod tests {
         let ledger = Ledger::open(&other, 1 << 20, 2).unwrap();
         ledger.stopped("end of test mode");
         assert_eq!(lines(&other).len(), 1);
+    }
+
+    #[test]
+    fn the_message_id_is_written_as_the_hub_sent_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let ledger = Ledger::open(&path, 1 << 20, 2).unwrap();
+        let ids = [
+            "123456789012345678901234567890",
+            "18446744073709551616",
+            "4.20",
+            "-0",
+            "1e3",
+            r#""\ud800""#,
+            r#""a\u0041""#,
+        ];
+        for id in ids {
+            ledger.answered(&AnswerRecord {
+                message_id: id.into(),
+                ..record()
+            });
+        }
+        // Not one JSON value: kept as a string rather than breaking the line.
+        ledger.answered(&AnswerRecord {
+            message_id: "7 8".into(),
+            ..record()
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (line, id) in lines.iter().zip(ids.iter().chain([&r#""7 8""#])) {
+            let expected = format!("\"event\":\"answer\",\"message_id\":{id},\"answer_chars\":");
+            assert!(line.contains(&expected), "{expected}\n{line}");
+        }
+        // --stats reads every one of them as an answer.
+        let mut tally = stats::Tally::new(None, time::now());
+        stats::read(&mut std::io::Cursor::new(text.as_bytes()), &mut tally).unwrap();
+        let figures = tally.finish(false);
+        assert_eq!((figures.requests, figures.torn_lines), (8, 0));
     }
 
     #[test]

@@ -21,18 +21,25 @@
 //! The hub's connection: a `connect` opens it; the next `disconnect` or
 //! `stop` closes it, and so does a `start` (a `start` with no `stop` before
 //! it follows a crash: the connection closes at the last line before the
-//! `start`). One still open at the end of the ledger lasts until `until`.
-//! Time connected is clipped to the period.
+//! `start`). One still open at the end of the ledger lasts until `until`
+//! while a client runs on this ledger (the caller knows: the control
+//! lock), and otherwise ends at the ledger's last line (a crash, or a
+//! `kill -9`: nothing says when the connection ended, and the last line is
+//! the last the client is known to have been there). Time connected is
+//! clipped to the period.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::time::{self, Millis};
+use crate::state_file::{self, Access};
 use crate::text::{outside, stats as text, Lang, Text};
 
 /// A line longer than this (without its newline) is skipped as torn.
@@ -55,8 +62,10 @@ pub struct Stats {
     pub errors: BTreeMap<String, u64>,
     /// Answers whose outcome is `busy`.
     pub busy: u64,
-    pub tokens: u64,
-    pub prompt_tokens: u64,
+    /// Sums of Ollama's counts: wider than one count, so that no sum of
+    /// counts a ledger can hold is cut short (a tampered one included).
+    pub tokens: u128,
+    pub prompt_tokens: u128,
     /// Median (nearest rank) of `tokens * 1000 / eval_ms`, to 0.1.
     pub tokens_per_s_p50: Option<f64>,
     pub first_piece_ms_p50: Option<u64>,
@@ -190,9 +199,10 @@ impl Tally {
             }
         }
         let tokens = number("tokens");
-        stats.tokens = stats.tokens.saturating_add(tokens.unwrap_or(0));
+        // 2^64 lines of 2^64 tokens would be needed to reach the limit.
+        stats.tokens = stats.tokens.saturating_add(tokens.unwrap_or(0).into());
         let prompt_tokens = number("prompt_tokens").unwrap_or(0);
-        stats.prompt_tokens = stats.prompt_tokens.saturating_add(prompt_tokens);
+        stats.prompt_tokens = stats.prompt_tokens.saturating_add(prompt_tokens.into());
         let eval_ms = fields.get("eval_ms").and_then(Value::as_f64);
         if let (Some(tokens), Some(eval_ms)) = (tokens, eval_ms) {
             if eval_ms > 0.0 {
@@ -215,9 +225,16 @@ impl Tally {
         self.connected_ms += (to - from).max(0);
     }
 
-    /// The figures, with a connection still open lasting until `until`.
-    pub fn finish(mut self) -> Stats {
-        self.close(self.until);
+    /// The figures. A connection still open lasts until `until` when
+    /// `client_running`, else until the last line (see the module comment).
+    pub fn finish(mut self, client_running: bool) -> Stats {
+        let end = match client_running {
+            true => Some(self.until),
+            false => self.last_ts,
+        };
+        if let Some(end) = end {
+            self.close(end);
+        }
         let mut stats = self.stats;
         stats.since = self.since.or(self.first_ts);
         stats.hub_connected_pct = stats
@@ -234,9 +251,16 @@ impl Tally {
     }
 }
 
-/// A line's time stamp, event and fields, if it is a ledger line.
+/// A line's time stamp, event and fields, if it is a ledger line. Read
+/// member by member: a value serde_json cannot hold (a `message_id` with
+/// a lone surrogate escape, written as the hub sent it) is left out, not
+/// the whole line.
 fn parse(line: &[u8]) -> Option<(Millis, String, Value)> {
-    let fields: Value = serde_json::from_slice(line).ok()?;
+    let members: BTreeMap<String, &RawValue> = serde_json::from_slice(line).ok()?;
+    let readable = members
+        .into_iter()
+        .filter_map(|(name, raw)| Some((name, serde_json::from_str(raw.get()).ok()?)));
+    let fields = Value::Object(readable.collect());
     let ts = time::parse(fields.get("ts")?.as_str()?)?;
     let event = fields.get("event")?.as_str()?.to_string();
     Some((ts, event, fields))
@@ -308,12 +332,14 @@ pub fn files(ledger: &Path, files_kept: usize) -> Vec<PathBuf> {
 /// Reads the ledger at `ledger` (with its rotated files) into the figures
 /// from `since` to `until`, and the warnings for the owner: lines skipped
 /// in a file, a file that cannot be read. A missing file is no warning:
-/// no ledger yet. Nothing is written.
+/// no ledger yet. Nothing is written. `client_running`: whether a client
+/// writes this ledger now (see [`Tally::finish`]).
 pub fn gather(
     ledger: &Path,
     files_kept: usize,
     since: Option<Millis>,
     until: Millis,
+    client_running: bool,
 ) -> (Stats, Vec<Text>) {
     let mut warnings = Vec::new();
     // Opened newest first and read oldest first: a rotation between two
@@ -322,12 +348,9 @@ pub fn gather(
     let mut opened = Vec::new();
     let mut seen = Vec::new();
     for path in files(ledger, files_kept).into_iter().rev() {
-        // Non-blocking, so that a FIFO in the ledger's place cannot hang us.
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK) // std adds O_CLOEXEC itself
-            .open(&path);
-        match file {
+        // Never blocking, and only a regular file: a FIFO in the ledger's
+        // place cannot hang us, and is named in the warning.
+        match state_file::open(&path, Access::Read) {
             Ok(file) => {
                 let id = file.metadata().map(|m| (m.dev(), m.ino())).ok();
                 if id.is_none() || !seen.contains(&id) {
@@ -336,7 +359,10 @@ pub fn gather(
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => warnings.push(text::stats_unreadable_file(path.display(), e)),
+            Err(e) => warnings.push(text::stats_unreadable_file(
+                path.display(),
+                state_file::reason(&e),
+            )),
         }
     }
     let mut tally = Tally::new(since, until);
@@ -351,28 +377,47 @@ pub fn gather(
             warnings.push(text::stats_skipped_lines(torn, path.display()));
         }
     }
-    (tally.finish(), warnings)
+    (tally.finish(client_running), warnings)
 }
 
-/// `--stats --json`: one object.
+/// `--stats --json`: one object. Written by serde_json's serializer, not
+/// through a `Value`, which cannot hold a token sum over 2^64-1.
 pub fn json(stats: &Stats) -> String {
-    json!({
-        "since": stats.since.map(time::format),
-        "until": time::format(stats.until),
-        "requests": stats.requests,
-        "answered": stats.answered,
-        "errors": stats.errors,
-        "busy": stats.busy,
-        "tokens": stats.tokens,
-        "prompt_tokens": stats.prompt_tokens,
-        "tokens_per_s_p50": stats.tokens_per_s_p50,
-        "first_piece_ms_p50": stats.first_piece_ms_p50,
-        "first_piece_ms_p95": stats.first_piece_ms_p95,
-        "hub_connected_pct": stats.hub_connected_pct,
-        "reconnects": stats.reconnects,
-        "torn_lines": stats.torn_lines,
-    })
-    .to_string()
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        since: Option<String>,
+        until: String,
+        requests: u64,
+        answered: u64,
+        errors: &'a BTreeMap<String, u64>,
+        busy: u64,
+        tokens: u128,
+        prompt_tokens: u128,
+        tokens_per_s_p50: Option<f64>,
+        first_piece_ms_p50: Option<u64>,
+        first_piece_ms_p95: Option<u64>,
+        hub_connected_pct: Option<f64>,
+        reconnects: u64,
+        torn_lines: u64,
+    }
+    let shown = Shown {
+        since: stats.since.map(time::format),
+        until: time::format(stats.until),
+        requests: stats.requests,
+        answered: stats.answered,
+        errors: &stats.errors,
+        busy: stats.busy,
+        tokens: stats.tokens,
+        prompt_tokens: stats.prompt_tokens,
+        tokens_per_s_p50: stats.tokens_per_s_p50,
+        first_piece_ms_p50: stats.first_piece_ms_p50,
+        first_piece_ms_p95: stats.first_piece_ms_p95,
+        hub_connected_pct: stats.hub_connected_pct,
+        reconnects: stats.reconnects,
+        torn_lines: stats.torn_lines,
+    };
+    // Plain numbers and strings: serializing cannot fail.
+    serde_json::to_string(&shown).unwrap_or_default()
 }
 
 /// `--stats`: the owner's table in `lang`, a label and a value a line, the
@@ -445,6 +490,7 @@ pub fn table(stats: &Stats, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::io::{Cursor, Read};
 
     /// 2026-11-30 at `clock` (`HH:MM:SS`), UTC.
@@ -523,7 +569,7 @@ mod tests {
     fn tally(text: &str, since: Option<Millis>, until: Millis) -> Stats {
         let mut tally = Tally::new(since, until);
         read(&mut Cursor::new(text.as_bytes()), &mut tally).unwrap();
-        tally.finish()
+        tally.finish(true)
     }
 
     fn errors(kinds: &[(&str, u64)]) -> BTreeMap<String, u64> {
@@ -611,6 +657,31 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_left_open_by_a_crash_ends_at_the_last_line() {
+        let text = [
+            line("10:00:00", "start", ""),
+            line("10:00:00", "connect", ""),
+            answer("10:30:00", "ok", ""),
+        ]
+        .concat();
+        let figures = |since, client_running| {
+            let mut tally = Tally::new(since, at("12:00:00"));
+            read(&mut Cursor::new(text.as_bytes()), &mut tally).unwrap();
+            tally.finish(client_running).hub_connected_pct
+        };
+        // No client runs (a kill -9): connected 10:00-10:30 of 2 h.
+        assert_eq!(figures(None, false), Some(25.0));
+        // The client runs on: connected until now.
+        assert_eq!(figures(None, true), Some(100.0));
+        // --since after an old crash: nothing of the period.
+        assert_eq!(figures(Some(at("11:00:00")), false), Some(0.0));
+        assert_eq!(figures(Some(at("11:00:00")), true), Some(100.0));
+        // No line at all: nothing to close.
+        let empty = Tally::new(Some(at("11:00:00")), at("12:00:00")).finish(false);
+        assert_eq!(empty.hub_connected_pct, Some(0.0));
+    }
+
+    #[test]
     fn percentiles_are_nearest_rank() {
         let values: Vec<u64> = (1..=20).collect();
         assert_eq!(percentile(&values, 50), Some(&10));
@@ -671,7 +742,7 @@ mod tests {
             let mut tally = Tally::new(None, at("11:00:00"));
             let mut reader = BufReader::with_capacity(capacity, Cursor::new(text.as_bytes()));
             read(&mut reader, &mut tally).unwrap();
-            let stats = tally.finish();
+            let stats = tally.finish(true);
             assert_eq!(stats.torn_lines, 9, "{capacity}");
             assert_eq!((stats.requests, stats.tokens), (1, 4), "{capacity}");
             assert_eq!(stats.since, Some(at("10:00:00")));
@@ -733,7 +804,15 @@ mod tests {
         let stats = tally(&text, None, at("11:00:00"));
         assert_eq!(stats.requests, 7);
         assert_eq!(stats.answered, 3);
-        assert_eq!(stats.tokens, u64::MAX);
+        // Past 2^64-1, counted and shown exactly.
+        assert_eq!(stats.tokens, u128::from(u64::MAX) + 5);
+        assert!(
+            json(&stats).contains(r#""tokens":18446744073709551620,"#),
+            "{}",
+            json(&stats)
+        );
+        let shown = table(&stats, Lang::En);
+        assert!(shown.contains("18446744073709551620 generated"), "{shown}");
         assert_eq!(stats.tokens_per_s_p50, None);
         let long = "k".repeat(MAX_KIND);
         assert_eq!(
@@ -781,16 +860,16 @@ mod tests {
             ]
             .concat(),
         );
-        let (stats, warnings) = gather(&ledger, 2, None, at("11:00:00"));
+        let (stats, warnings) = gather(&ledger, 2, None, at("11:00:00"), true);
         assert!(warnings.is_empty(), "{warnings:?}");
         // From .2 (.3 is beyond ledger_files_kept): connected 09:00-10:00
         // and 10:30-11:00 of 2 h, one reconnect.
         assert_eq!(stats.since, Some(at("09:00:00")));
         assert_eq!(stats.hub_connected_pct, Some(75.0));
         assert_eq!((stats.requests, stats.reconnects), (1, 1));
-        let (stats, _) = gather(&ledger, 4, None, at("11:00:00"));
+        let (stats, _) = gather(&ledger, 4, None, at("11:00:00"), true);
         assert_eq!(stats.since, Some(at("08:00:00")));
-        let (stats, _) = gather(&ledger, 0, None, at("11:00:00"));
+        let (stats, _) = gather(&ledger, 0, None, at("11:00:00"), true);
         assert_eq!(stats.since, Some(at("10:30:00")));
         assert_eq!(
             files(&ledger, 2),
@@ -814,7 +893,7 @@ mod tests {
         ]
         .concat();
         write(dir.path(), "ledger.jsonl", &text);
-        let (stats, warnings) = gather(&ledger, 3, None, at("11:00:00"));
+        let (stats, warnings) = gather(&ledger, 3, None, at("11:00:00"), true);
         assert_eq!((stats.requests, stats.torn_lines), (1, 3));
         let shown: Vec<String> = warnings.iter().map(Text::english).collect();
         assert_eq!(
@@ -848,13 +927,28 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         let looped = dir.path().join("ledger.jsonl.1");
         std::os::unix::fs::symlink(&looped, &looped).unwrap();
-        let (stats, warnings) = gather(&ledger, 1, None, at("11:00:00"));
+        let (stats, warnings) = gather(&ledger, 1, None, at("11:00:00"), true);
         assert_eq!(stats.requests, 0);
         let shown: Vec<String> = warnings.iter().map(Text::english).collect();
-        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert_eq!(
+            shown[0],
+            format!(
+                "warning: cannot read {}: it is a named pipe (FIFO), not a regular file: \
+                 move it aside",
+                ledger.display()
+            )
+        );
         assert!(
-            shown[0].starts_with(&format!("warning: cannot read {}", looped.display())),
+            shown[1].starts_with(&format!("warning: cannot read {}", looped.display())),
             "{shown:?}"
+        );
+        assert!(
+            warnings[0]
+                .in_lang(Lang::Ru)
+                .contains("именованный канал (FIFO)"),
+            "{:?}",
+            warnings[0].in_lang(Lang::Ru)
         );
     }
 
@@ -877,7 +971,7 @@ mod tests {
         let mut reader = BufReader::new(Interrupted(false, Cursor::new(text.into_bytes())));
         let mut tally = Tally::new(None, at("11:00:00"));
         read(&mut reader, &mut tally).unwrap();
-        assert_eq!(tally.finish().tokens, 5);
+        assert_eq!(tally.finish(true).tokens, 5);
     }
 
     #[test]
@@ -885,18 +979,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ledger = dir.path().join("ledger.jsonl");
         let until = at("11:00:00");
-        let (stats, warnings) = gather(&ledger, 4, None, until);
+        let (stats, warnings) = gather(&ledger, 4, None, until, true);
         assert!(warnings.is_empty());
-        let empty = Tally::new(None, until).finish();
+        let empty = Tally::new(None, until).finish(true);
         assert_eq!(stats, empty);
         assert_eq!((stats.since, stats.hub_connected_pct), (None, None));
         write(dir.path(), "ledger.jsonl", "");
-        assert_eq!(gather(&ledger, 4, None, until).0, empty);
-        let (stats, _) = gather(&ledger, 4, Some(at("10:00:00")), until);
+        assert_eq!(gather(&ledger, 4, None, until, true).0, empty);
+        let (stats, _) = gather(&ledger, 4, Some(at("10:00:00")), until, true);
         assert_eq!(stats.hub_connected_pct, Some(0.0));
         assert_eq!(stats.since, Some(at("10:00:00")));
         // A directory in the ledger's place is a warning, not a panic.
-        let (stats, warnings) = gather(dir.path(), 0, None, until);
+        let (stats, warnings) = gather(dir.path(), 0, None, until, true);
         assert_eq!(stats, empty);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].english().starts_with("warning: cannot read "));
@@ -925,7 +1019,7 @@ mod tests {
                 "torn_lines": 0,
             })
         );
-        let empty: Value = serde_json::from_str(&json(&Tally::new(None, 0).finish())).unwrap();
+        let empty: Value = serde_json::from_str(&json(&Tally::new(None, 0).finish(true))).unwrap();
         assert_eq!(empty["since"], Value::Null);
         assert_eq!(empty["tokens_per_s_p50"], Value::Null);
         assert_eq!(empty["errors"], json!({}));
@@ -958,7 +1052,7 @@ mod tests {
              Связь с хабом     48.9% времени\n\
              Переподключения   1\n"
         );
-        let empty = table(&Tally::new(None, at("13:00:00")).finish(), Lang::En);
+        let empty = table(&Tally::new(None, at("13:00:00")).finish(true), Lang::En);
         assert_eq!(
             empty,
             "Period          nothing recorded up to 2026-11-30T13:00:00.000Z\n\

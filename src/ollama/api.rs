@@ -17,9 +17,12 @@ use crate::text::{errors as text, Text};
 /// Why one of these requests failed.
 #[derive(Debug)]
 pub enum ApiError {
-    /// No answer: the HTTP library's own words (connection refused, a
-    /// timeout, a TLS failure).
+    /// No answer: the HTTP library's own words (connection refused, a TLS
+    /// failure).
     Request(String),
+    /// No whole answer within the request's time limit (ureq would say
+    /// only "timeout: global").
+    NoAnswer(Duration),
     /// An answer other than 200.
     Status { status: u16, path: &'static str },
     /// An answer that is not JSON.
@@ -33,6 +36,7 @@ impl ApiError {
         match self {
             // The HTTP library's words may quote what the peer sent.
             ApiError::Request(error) => text::ollama_api_failed(crate::text::outside(error)),
+            ApiError::NoAnswer(limit) => text::ollama_api_no_answer(limit.as_secs_f64()),
             ApiError::Status { status, path } => text::ollama_api_status(status, path),
             ApiError::NotJson { path } => text::ollama_api_not_json(path),
             ApiError::NoModelList => text::ollama_api_no_model_list(),
@@ -57,7 +61,7 @@ fn get_json(
     let request = agent(roots, timeout)
         .get(format!("{}{path}", base_url.expose()))
         .call();
-    read_json(request, path)
+    read_json(request, path, timeout)
 }
 
 /// An agent for one small request: no environment proxy, error statuses
@@ -72,19 +76,25 @@ fn agent(roots: &RootCerts, timeout: Duration) -> ureq::Agent {
         .into()
 }
 
-/// The JSON of a 200 answer to `path`, at most 4 MiB of it.
+/// The JSON of a 200 answer to `path`, at most 4 MiB of it, within
+/// `timeout` (the agent's).
 fn read_json(
     request: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     path: &'static str,
+    timeout: Duration,
 ) -> Result<Value, ApiError> {
-    let response = request.map_err(|e| ApiError::Request(e.to_string()))?;
+    let failed = |e: ureq::Error| match e {
+        ureq::Error::Timeout(_) => ApiError::NoAnswer(timeout),
+        e => ApiError::Request(e.to_string()),
+    };
+    let response = request.map_err(failed)?;
     let status = response.status().as_u16();
     let text = response
         .into_body()
         .with_config()
         .limit(4 << 20)
         .read_to_string()
-        .map_err(|e| ApiError::Request(e.to_string()))?;
+        .map_err(failed)?;
     if status != 200 {
         return Err(ApiError::Status { status, path });
     }
@@ -174,7 +184,7 @@ fn generate_once(
         .post(format!("{}/api/generate", base_url.expose()))
         .header("Content-Type", "application/json")
         .send(body.to_string());
-    let answer = read_json(request, "/api/generate")?;
+    let answer = read_json(request, "/api/generate", timeout)?;
     Ok((answer, started.elapsed()))
 }
 
@@ -222,6 +232,7 @@ pub fn is_installed(model: &str, installed: &[String]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn api_errors_read_in_english() {
@@ -241,7 +252,21 @@ mod tests {
         );
     }
 
-    use super::*;
+    #[test]
+    fn a_request_without_an_answer_says_how_long_it_waited() {
+        // Accepts the connection, then says nothing.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = OllamaUrl::parse(&silent.local_addr().unwrap().to_string(), 0).unwrap();
+        let roots = RootCerts::WebPki;
+        let error = version(&url, &roots, Duration::from_millis(300)).unwrap_err();
+        assert_eq!(error.to_string(), "no answer within 0.3 s");
+        assert_eq!(
+            error.text().in_lang(crate::text::Lang::Ru),
+            "нет ответа за 0.3 с"
+        );
+        let error = load_model(&url, &roots, "m", None, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(error.to_string(), "no answer within 1 s");
+    }
 
     #[test]
     fn the_one_token_request_keeps_the_owners_options_but_asks_for_one_token() {

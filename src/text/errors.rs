@@ -19,6 +19,11 @@ catalogue! {
         en: "{error}",
         ru: "{error}",
     }
+    /// `seconds`: the request's time limit (`0.3`, `10`).
+    ollama_api_no_answer(seconds) {
+        en: "no answer within {seconds} s",
+        ru: "нет ответа за {seconds} с",
+    }
     ollama_api_status(status, path) {
         en: "HTTP {status} for {path}",
         ru: "HTTP {status} в ответ на {path}",

@@ -32,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod errors;
+pub mod files;
 pub mod metrics;
 pub mod startup;
 pub mod stats;
@@ -424,6 +425,7 @@ mod tests {
             config::ALL,
             control::ALL,
             errors::ALL,
+            files::ALL,
             metrics::ALL,
             startup::ALL,
             stats::ALL,
