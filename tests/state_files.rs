@@ -65,7 +65,11 @@ fn owner(home: &Path, args: &[&str]) -> Finished {
 fn a_fifo_at_any_state_file_neither_holds_the_client_nor_goes_unsaid() {
     let ollama = Ollama::start();
     for (name, says, then) in [
-        ("paused.json", "[WARN] cannot read", "; not paused"),
+        (
+            "paused.json",
+            "[WARN] cannot read",
+            ": taken as not paused, so the box sells",
+        ),
         (
             "ledger.jsonl",
             "[WARN] cannot write the ledger",

@@ -323,7 +323,7 @@ settings_table! {
         default: 8 << 20,
         parse: |value| count(value, 1024, 1 << 30),
         show: ToString::to_string,
-        doc: "answer frames kept while the hub is unreachable",
+        doc: "answer frames kept while the hub is unreachable or not reading",
     }
     log_max_bytes: u64 {
         key: "log_max_bytes",
