@@ -205,6 +205,15 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_file_that_cannot_be_read_is_an_error_not_no_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory in its place: it exists, so "missing" would be a lie.
+        let path = dir.path().join("paused.json");
+        std::fs::create_dir(&path).unwrap();
+        assert!(matches!(load(&path), Err(LoadError::Unreadable(..))));
+    }
+
+    #[test]
     fn a_pause_file_of_exactly_4_kib_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("paused.json");

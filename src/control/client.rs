@@ -556,6 +556,57 @@ fn local_time(at: Millis) -> Option<libc::tm> {
 mod tests {
     use super::*;
 
+    /// A client that holds the lock and hangs up without answering is
+    /// still running: the command says it could not get an answer (try
+    /// again, 75), and neither reports "no client" nor saves the request
+    /// for a next start that this client's lock would then miss.
+    #[test]
+    fn a_client_that_hangs_up_but_keeps_its_lock_is_not_taken_for_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.json");
+        let lock = std::fs::File::create(lock_path(&config)).unwrap();
+        assert!(try_lock(&lock, libc::LOCK_EX).unwrap());
+        let listener = std::os::unix::net::UnixListener::bind(socket_path(&config)).unwrap();
+        let hangs_up = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            // Reads the request, then hangs up without a word.
+            let mut request = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(&stream), &mut request)
+                .unwrap();
+        });
+        let fatal = ask(&config, Request::Status).unwrap_err();
+        hangs_up.join().unwrap();
+        assert_eq!(fatal.status, exit::ALREADY_RUNNING);
+        assert_eq!(fatal.message.english(), text::bad_answer().english());
+        assert!(!pause::path_for(&config).exists());
+    }
+
+    /// A running client that resets the connection (it closed with the
+    /// request unread) is named as unreachable, the error as it came.
+    #[test]
+    fn a_reset_from_a_client_that_keeps_its_lock_says_it_cannot_be_reached() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.json");
+        let lock = std::fs::File::create(lock_path(&config)).unwrap();
+        assert!(try_lock(&lock, libc::LOCK_EX).unwrap());
+        let listener = std::os::unix::net::UnixListener::bind(socket_path(&config)).unwrap();
+        let resets = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            // One byte: the request has arrived, and the rest stays
+            // unread, so closing resets the connection.
+            stream.read_exact(&mut [0u8]).unwrap();
+        });
+        let fatal = ask(&config, Request::Status).unwrap_err();
+        resets.join().unwrap();
+        assert_eq!(fatal.status, exit::ALREADY_RUNNING);
+        let said = fatal.message.english();
+        assert!(
+            said.starts_with("cannot reach the client's control socket"),
+            "{said}"
+        );
+        assert!(said.contains("reset"), "{said}");
+    }
+
     #[test]
     fn spans_show_their_two_largest_units() {
         let en = |secs| span(secs).in_lang(Lang::En);
