@@ -855,6 +855,47 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_answer_is_cut_at_its_bound_while_the_connection_stays_open() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let mut request = [0u8; 64];
+            let _ = theirs.read(&mut request).unwrap();
+            // More than an answer may be, with no end of line (the rest
+            // fails once the command hangs up).
+            let _ = theirs.write_all(&[b'x'; 2 * MAX_ANSWER as usize]);
+            // Open until the command has given up reading.
+            let _ = held.recv();
+        });
+        let lock = Path::new("/nonexistent/control.lock");
+        let answer = exchange(ours, Request::Status, lock);
+        assert!(matches!(answer, Err(Failed::Garbled)), "{answer:?}");
+        drop(release);
+        server.join().unwrap();
+    }
+
+    /// A busy client (its lock held) that answers after a while is waited
+    /// for, not taken for one that ended.
+    #[test]
+    fn a_slow_answer_from_a_client_holding_its_lock_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock_file = dir.path().join("control.lock");
+        let lock = std::fs::File::create(&lock_file).unwrap();
+        assert!(try_lock(&lock, libc::LOCK_EX).unwrap());
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut request = [0u8; 64];
+            let _ = theirs.read(&mut request).unwrap();
+            // Several of the command's looks at the lock go by first.
+            std::thread::sleep(LOOK_EVERY * 4);
+            theirs.write_all(b"{\"ok\": true}\n").unwrap();
+        });
+        let answer = exchange(ours, Request::Status, &lock_file);
+        server.join().unwrap();
+        assert_eq!(answer.unwrap()["ok"], true);
+    }
+
+    #[test]
     fn a_refusal_is_told_in_the_owners_words() {
         let refused = |answer: Value| checked(answer).err().unwrap();
         let other_user = refused(json!({"ok": false, "code": "not_owner", "error": "x"}));
