@@ -41,6 +41,13 @@ impl MessageId {
     pub fn as_json(&self) -> &str {
         &self.0
     }
+
+    /// The id for a log line: its JSON text, with what could drive a
+    /// terminal escaped (JSON leaves C1 controls, U+2028 and bidi marks
+    /// raw inside a string).
+    pub fn shown(&self) -> String {
+        crate::text::outside(&self.0)
+    }
 }
 
 /// A buyer's request, as the hub sent it.

@@ -93,6 +93,28 @@ fn the_hubs_and_ollamas_words_reach_the_log_and_terminal_escaped() {
     assert_inert("the log file", &log);
 }
 
+/// A messageId string may hold what JSON leaves raw (C1 controls, line
+/// and paragraph separators, bidi marks): the log shows it escaped, and
+/// the answer still goes back under that id.
+#[test]
+fn a_message_id_with_terminal_controls_is_logged_escaped() {
+    let (hub, ollama) = (Hub::start(TOKEN), Ollama::start());
+    let client = Client::start(&test_config(ollama.port()), &["--server", &hub.url()]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let id = json!("id\u{9b}31m\u{2028}\u{202e}x");
+    hub.send_json(&buyer(&id, "hi"));
+    let frames = streamed_answer(&hub, &id);
+    assert!(!frames.is_empty());
+    assert!(client.wait_output("answered", WAIT), "{}", client.output());
+    let output = client.output();
+    assert!(
+        output.contains("request \"id\\u{9b}31m\\u{2028}\\u{202e}x\" received"),
+        "{output}"
+    );
+    assert_inert("the console", &output);
+    assert!(!output.contains('\u{2028}'), "{output:?}");
+}
+
 /// A frame that is not JSON is shown (with `--debug`) escaped.
 #[test]
 fn a_hub_frame_that_is_not_json_is_logged_escaped() {

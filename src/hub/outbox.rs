@@ -59,7 +59,7 @@ impl Outbox {
         let Some(front) = self.frames.front() else {
             return;
         };
-        let (oldest, id) = (front.request, front.message_id.as_json().to_string());
+        let (oldest, id) = (front.request, front.message_id.shown());
         let before = self.frames.len();
         let finished = self
             .frames

@@ -593,13 +593,13 @@ fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log
             Incoming::Buyer(request) => {
                 log::info!(
                     "request {} received ({} chars)",
-                    request.message_id.as_json(),
+                    request.message_id.shown(),
                     request.prompt.chars().count()
                 );
                 requests.run(request);
             }
             Incoming::Unanswerable { message_id, reason } => {
-                log::warn!("request {} cannot be run: {reason}", message_id.as_json());
+                log::warn!("request {} cannot be run: {reason}", message_id.shown());
                 requests.refuse(message_id, reason.text(), "bad_request");
             }
             Incoming::Other { kind } => {
@@ -622,7 +622,7 @@ fn refuse_oversized(text: &str, requests: &dyn Requests, max_frame_bytes: usize)
         Some(message_id) => {
             log::warn!(
                 "request {} refused: {size} bytes, over max_frame_bytes ({max_frame_bytes})",
-                message_id.as_json()
+                message_id.shown()
             );
             requests.refuse(
                 message_id,

@@ -225,7 +225,7 @@ impl Dispatcher {
             log::warn!(
                 target: log_target(&job),
                 "request {} refused: prompt of {chars} characters, max_prompt_chars is {}",
-                job.message_id.as_json(),
+                job.message_id.shown(),
                 self.max_prompt_chars
             );
             let reason = errors::buyer_prompt_too_long(chars, self.max_prompt_chars);
@@ -234,17 +234,14 @@ impl Dispatcher {
         match self.door.admit() {
             Ok(()) => {}
             Err(TurnedAway::Stopping) => {
-                log::warn!(
-                    "request {} refused: shutting down",
-                    job.message_id.as_json()
-                );
+                log::warn!("request {} refused: shutting down", job.message_id.shown());
                 let reason = OllamaError::ShuttingDown.for_buyer();
                 return self.answer_error(&job, reason, End::SHUTDOWN);
             }
             Err(TurnedAway::Refused(refusal)) => {
                 log::warn!(
                     "request {} refused: {}",
-                    job.message_id.as_json(),
+                    job.message_id.shown(),
                     refusal.reason.english()
                 );
                 return self.answer_error(&job, refusal.reason, End::error(refusal.kind));
@@ -256,7 +253,7 @@ impl Dispatcher {
                 self.door.end();
                 log::warn!(
                     "request {} refused: all workers busy and the queue is full",
-                    job.message_id.as_json()
+                    job.message_id.shown()
                 );
                 self.answer_error(&job, errors::buyer_busy(), End::BUSY);
             }
@@ -265,7 +262,7 @@ impl Dispatcher {
                 let (reason, kind) = self.pool.why_none_serves();
                 log::warn!(
                     "request {} refused: no Ollama backend can serve",
-                    job.message_id.as_json()
+                    job.message_id.shown()
                 );
                 self.answer_error(&job, reason, End::error(kind));
             }
@@ -560,7 +557,7 @@ fn answer(client: &mut OllamaClient, assigned: Assigned, crew: &Crew) -> bool {
         Err(error) if may_fail_over(&progress, first_failure.as_ref(), &error) => {
             let said = format!(
                 "request {} failed on {} before its first piece ({error})",
-                job.message_id.as_json(),
+                job.message_id.shown(),
                 backend.map_or("?", |b| b.name.as_str())
             );
             let target = log_target(&job);
@@ -612,7 +609,7 @@ fn finish(
         }
         Err(error) => {
             let target = log_target(job);
-            log::warn!(target: target, "request {} failed: {error}", job.message_id.as_json());
+            log::warn!(target: target, "request {} failed: {error}", job.message_id.shown());
             match error {
                 OllamaError::TooLong(_) if !job.stream => {
                     send_cut_whole(out, job, &error.for_buyer(), &whole)
@@ -653,7 +650,7 @@ fn log_success(job: &Job, pieces: usize, elapsed: Duration, stats: &Stats) {
     log::info!(
         target: log_target(job),
         "request {} answered: {pieces} pieces in {:.2} s{speed}",
-        job.message_id.as_json(),
+        job.message_id.shown(),
         elapsed.as_secs_f64()
     );
 }

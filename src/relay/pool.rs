@@ -164,7 +164,7 @@ impl Pool {
             let assigned = lost.0;
             log::error!(
                 "request {} lost: no worker for backend {}",
-                assigned.job.message_id.as_json(),
+                assigned.job.message_id.shown(),
                 index
             );
         }
@@ -310,7 +310,7 @@ impl Pool {
         for s in stranded {
             log::warn!(
                 "request {} failed: {}",
-                s.job.message_id.as_json(),
+                s.job.message_id.shown(),
                 s.reason.english()
             );
             let backend = s.backend.and_then(|i| self.backends.get(i));
