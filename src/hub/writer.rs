@@ -524,6 +524,28 @@ mod tests {
         })
     }
 
+    /// A hub that falls behind and then catches up: the writer waits for
+    /// room (within its deadline) and delivers everything.
+    #[test]
+    fn delivering_waits_for_a_hub_that_catches_up() {
+        let (link, mut hub_end) = link_to_a_deaf_hub(Duration::from_secs(60));
+        let mut writer = writer_with_outbox(link, 1 << 30);
+        for _ in 0..200 {
+            writer.take(piece(1, 60_000));
+        }
+        writer.flush();
+        assert!(writer.full_since.is_some(), "more than the socket holds");
+        // The hub starts reading only once the writer waits.
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            let _ = std::io::copy(&mut hub_end, &mut std::io::sink());
+        });
+        writer.deliver(Some(Instant::now() + Duration::from_secs(30)), true);
+        assert!(writer.outbox.is_empty(), "everything went out");
+        assert!(writer.full_since.is_none());
+        assert!(writer.link.is_some(), "the link lives on");
+    }
+
     #[test]
     fn a_hub_that_reads_nothing_holds_up_neither_the_writer_nor_the_link() {
         let (link, _hub_end) = link_to_a_deaf_hub(Duration::from_secs(60));
