@@ -546,6 +546,41 @@ mod tests {
         assert!(writer.link.is_some(), "the link lives on");
     }
 
+    /// At the end, past the deadline for the last frames, the Close 1001
+    /// still gets its moment to leave a socket that was full.
+    #[test]
+    fn the_last_close_gets_its_moment_after_the_deadline() {
+        let (link, mut hub_end) = link_to_a_deaf_hub(Duration::from_secs(60));
+        let mut writer = writer_with_outbox(link, 1 << 30);
+        while writer.full_since.is_none() {
+            writer.take(piece(1, 60_000));
+            writer.flush();
+        }
+        let hub = thread::spawn(move || {
+            // Catches up once the writer is at its end.
+            thread::sleep(Duration::from_millis(50));
+            let mut received = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut hub_end, &mut received);
+            received
+        });
+        writer.close(Instant::now());
+        drop(writer);
+        let received = hub.join().unwrap();
+        // The last frame: a masked Close with code 1001 and the reason.
+        let reason = b"owner client shutting down";
+        let frame = 2 + 4 + 2 + reason.len();
+        let last = &received[received.len() - frame..];
+        assert_eq!(last[..2], [0x88, 0x80 | (2 + reason.len() as u8)]);
+        let mask = &last[2..6];
+        let payload: Vec<u8> = last[6..]
+            .iter()
+            .zip(mask.iter().cycle())
+            .map(|(b, m)| b ^ m)
+            .collect();
+        assert_eq!(payload[..2], 1001u16.to_be_bytes());
+        assert_eq!(&payload[2..], reason);
+    }
+
     #[test]
     fn a_hub_that_reads_nothing_holds_up_neither_the_writer_nor_the_link() {
         let (link, _hub_end) = link_to_a_deaf_hub(Duration::from_secs(60));
