@@ -7,8 +7,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::Instant;
 
@@ -16,28 +14,13 @@ use serde_json::{json, Value};
 use support::answers::{buyer, error_of, streamed_answer, text_of, WAIT};
 use support::client::{test_config, with, Client, Launch, TOKEN};
 use support::hub::Hub;
+use support::metrics::{self, http_get};
 use support::ollama::{Ollama, Reply};
-
-/// `GET path` on the metrics port: the status line and the body.
-fn http_get(port: u16, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let status = head.lines().next().unwrap_or("").to_string();
-    (status, body.to_string())
-}
 
 /// The value of one sample (`name{labels}`) of `/metrics`, `None` when
 /// it has none.
 fn sample(port: u16, series: &str) -> Option<f64> {
-    let (_, metrics) = http_get(port, "/metrics");
-    let value = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))?;
-    value.trim().parse().ok()
+    metrics::sample(&http_get(port, "/metrics").1, series)
 }
 
 /// `/readyz`: whether it says ready (200), and its body.

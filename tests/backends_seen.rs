@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use support::answers::{buyer, error_of, streamed_answer, text_of, WAIT};
 use support::client::{test_config, with, Client, Finished, Launch, TOKEN};
 use support::hub::Hub;
+use support::metrics::sample;
 use support::ollama::{Ollama, Reply};
 
 /// How long the scripted slow answer waits before its first piece: long
@@ -62,19 +63,6 @@ fn scrape(port: u16) -> String {
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
     assert!(head.starts_with("HTTP/1.1 200"), "{answer}");
     body.to_string()
-}
-
-/// The value of one sample (`name{labels}`), `None` when it has none.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    let value = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))?;
-    Some(
-        value
-            .trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("{series}: {e}")),
-    )
 }
 
 /// Waits for the answer to `id` and checks the buyer got it whole.

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use support::answers::{buyer, buyer_stream, frames_for, streamed_answer, WAIT};
 use support::client::{config_dir, ledger_lines, test_config, with, Client, Launch, TOKEN};
 use support::hub::Hub;
+use support::metrics::{self, http_get};
 use support::ollama::{split_pieces, Ollama, Reply};
 
 /// Ollama's prompt template adds this many tokens (the emulator's
@@ -27,29 +28,9 @@ fn whole_answer(hub: &Hub, id: &Value) -> Value {
     frames_for(&received, id).remove(0)
 }
 
-/// `GET path` on the metrics port; the status line and the body.
-fn http_get(port: u16, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    (
-        head.lines().next().unwrap_or("").to_string(),
-        body.to_string(),
-    )
-}
-
 /// The value of one sample line (`name{labels} value`) of `/metrics`.
 fn sample(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
-        .trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("{series}: {e}"))
+    metrics::sample(metrics, series).unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
 }
 
 /// What the session is expected to have produced for one answer: the

@@ -166,16 +166,8 @@ impl Door {
 mod tests {
     use super::*;
     use crate::hub::closes_sent as closes;
-    use crate::text::errors;
+    use crate::relay::tests::paused;
     use std::sync::mpsc;
-
-    fn paused() -> Refusal {
-        Refusal {
-            reason: errors::buyer_owner_paused(),
-            kind: "paused",
-            queued_too: false,
-        }
-    }
 
     #[test]
     fn reopening_while_draining_cancels_the_close_and_lets_requests_in() {

@@ -748,7 +748,7 @@ mod tests {
         assert_eq!(waited.recv_timeout(Duration::from_secs(10)), Ok(true));
     }
 
-    fn paused() -> Refusal {
+    pub(super) fn paused() -> Refusal {
         Refusal {
             reason: errors::buyer_owner_paused(),
             kind: "paused",

@@ -11,6 +11,7 @@ pub mod dead;
 pub mod faultproxy;
 pub mod hub;
 pub mod launch;
+pub mod metrics;
 pub mod ollama;
 pub mod rig;
 pub mod tls;
