@@ -555,6 +555,20 @@ fn local_time(at: Millis) -> Option<libc::tm> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::net::UnixListener;
+    use std::path::PathBuf;
+
+    /// A stand-in for a running client: a config path whose lock is held
+    /// (for as long as the returned file is open) and whose socket is
+    /// bound.
+    fn running_client() -> (tempfile::TempDir, PathBuf, std::fs::File, UnixListener) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.json");
+        let lock = std::fs::File::create(lock_path(&config)).unwrap();
+        assert!(try_lock(&lock, libc::LOCK_EX).unwrap());
+        let listener = UnixListener::bind(socket_path(&config)).unwrap();
+        (dir, config, lock, listener)
+    }
 
     /// A client that holds the lock and hangs up without answering is
     /// still running: the command says it could not get an answer (try
@@ -562,11 +576,7 @@ mod tests {
     /// for a next start that this client's lock would then miss.
     #[test]
     fn a_client_that_hangs_up_but_keeps_its_lock_is_not_taken_for_gone() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config.json");
-        let lock = std::fs::File::create(lock_path(&config)).unwrap();
-        assert!(try_lock(&lock, libc::LOCK_EX).unwrap());
-        let listener = std::os::unix::net::UnixListener::bind(socket_path(&config)).unwrap();
+        let (_dir, config, _lock, listener) = running_client();
         let hangs_up = std::thread::spawn(move || {
             let (stream, _) = listener.accept().unwrap();
             // Reads the request, then hangs up without a word.
@@ -585,11 +595,7 @@ mod tests {
     /// request unread) is named as unreachable, the error as it came.
     #[test]
     fn a_reset_from_a_client_that_keeps_its_lock_says_it_cannot_be_reached() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config.json");
-        let lock = std::fs::File::create(lock_path(&config)).unwrap();
-        assert!(try_lock(&lock, libc::LOCK_EX).unwrap());
-        let listener = std::os::unix::net::UnixListener::bind(socket_path(&config)).unwrap();
+        let (_dir, config, _lock, listener) = running_client();
         let resets = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
             // One byte: the request has arrived, and the rest stays
