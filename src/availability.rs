@@ -445,13 +445,12 @@ mod tests {
     use crate::backends;
     use crate::backends::{Backend, Policy};
     use crate::hub::closes_sent as closes;
-    use crate::hub::ToWriter;
     use crate::ollama::OllamaError;
-    use std::sync::mpsc::{self, Receiver};
+    use std::sync::mpsc;
 
     /// An availability whose Ollama is nowhere (port 1) and whose door
     /// reports to the returned inbox; `paused.json` in a fresh directory.
-    fn availability(down_after: usize, has_hub: bool) -> (Arc<Availability>, Receiver<ToWriter>) {
+    fn availability(down_after: usize, has_hub: bool) -> (Arc<Availability>, crate::hub::Inbox) {
         let dir = std::env::temp_dir().join(format!(
             "availability-{}-{:?}",
             std::process::id(),
@@ -466,8 +465,8 @@ mod tests {
         pause_file: PathBuf,
         down_after: usize,
         has_hub: bool,
-    ) -> (Arc<Availability>, Receiver<ToWriter>) {
-        let (to_writer, inbox) = mpsc::channel();
+    ) -> (Arc<Availability>, crate::hub::Inbox) {
+        let (to_writer, inbox) = crate::hub::writer_channel();
         let backends = backends::for_tests_with(&["http://127.0.0.1:1"], down_after, has_hub);
         let availability = Availability::new(
             Door::new(to_writer),
@@ -553,7 +552,7 @@ mod tests {
 
     #[test]
     fn each_backends_gauge_follows_its_health_and_stays_unset_until_known() {
-        let (to_writer, _inbox) = mpsc::channel();
+        let (to_writer, _inbox) = crate::hub::writer_channel();
         let (availability, _) = availability(3, true);
         let target = availability.backends.list()[0].target.clone();
         let policy = Policy {

@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 
 use rustls::pki_types::CertificateDer;
@@ -257,7 +257,7 @@ pub fn serve(
     let summary = Summary::new(settings.summary_interval);
     let ledger = open_ledger(settings, config_path);
     start_metrics_endpoint(settings, &metrics)?;
-    let (to_writer, inbox) = mpsc::channel();
+    let (to_writer, inbox) = hub::writer_channel();
     let door = Door::new(to_writer.clone());
     let availability = Availability::new(
         Arc::clone(&door),

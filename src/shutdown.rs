@@ -14,14 +14,14 @@
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use signal_hook::iterator::Signals;
 
-use crate::hub::{Finish, LoopState, ToWriter};
+use crate::hub::{Finish, LoopState, ToWriter, WriterSender};
 use crate::ledger::Ledger;
 use crate::logging::FILE_ONLY;
 use crate::relay::Relay;
@@ -34,7 +34,7 @@ const CLEANUP_LIMIT: Duration = Duration::from_secs(1);
 /// What the shutdown sequence works on.
 pub struct Shutdown {
     pub relay: Relay,
-    pub to_writer: Sender<ToWriter>,
+    pub to_writer: WriterSender,
     pub grace: Duration,
     pub hub_loop: LoopState,
     /// Test mode: end the half-typed prompt line first, tell the person at
@@ -56,7 +56,7 @@ pub struct Shutdown {
 impl Shutdown {
     pub fn new(
         relay: Relay,
-        to_writer: Sender<ToWriter>,
+        to_writer: WriterSender,
         grace: Duration,
         interactive: bool,
         has_hub: bool,

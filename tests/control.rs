@@ -522,8 +522,8 @@ fn garbage_on_the_socket_is_answered_and_the_next_status_still_served() {
     let home = rig.home();
     // Serving first (the hub has the connection a moment before the
     // client says so): the `--status` below must find it serving.
-    let (code, status) = wait_status(home, |s| s["serving"] == true);
-    assert_eq!(code, Some(0), "{status}");
+    let (code, seen) = wait_status(home, |s| s["serving"] == true);
+    assert_eq!(code, Some(0), "{seen}");
     let answer = raw(home, b"\x00\xff\x13 not json at all\n");
     assert_eq!(
         (answer["ok"].clone(), answer["code"].clone()),

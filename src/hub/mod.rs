@@ -12,6 +12,7 @@
 
 mod endpoint;
 mod gate;
+mod inbox;
 mod link;
 mod loop_state;
 mod outbox;
@@ -24,6 +25,9 @@ mod writer;
 
 pub use endpoint::Endpoint;
 pub use gate::{Connection, Gate};
+#[cfg(test)]
+pub use inbox::Inbox;
+pub use inbox::{channel as writer_channel, WriterSender};
 pub use loop_state::LoopState;
 pub use proxy::Proxy;
 pub use session::{connect, ConnectError, Requests, SessionConfig};

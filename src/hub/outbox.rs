@@ -145,7 +145,7 @@ fn is_last_frame(frame: &Outgoing) -> bool {
     )
 }
 
-fn frame_cost(frame: &Outgoing) -> usize {
+pub(super) fn frame_cost(frame: &Outgoing) -> usize {
     // Content plus the fixed part of the JSON around it.
     frame.content.len() + 96
 }

@@ -7,11 +7,11 @@
 //! connects the moment it opens.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::gate::{Connection, Gate};
+use super::inbox::WriterSender;
 use super::loop_state::LoopState;
 use super::session::{self, ConnectError, Requests, SessionConfig};
 use super::writer::ToWriter;
@@ -76,7 +76,7 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Runs until the process is stopping.
-    pub fn run(mut self, requests: &dyn Requests, to_writer: &Sender<ToWriter>, state: &LoopState) {
+    pub fn run(mut self, requests: &dyn Requests, to_writer: &WriterSender, state: &LoopState) {
         let mut connection_id = 0u64;
         while !state.is_stopping() {
             if self.gate.wait_open() {
@@ -106,7 +106,7 @@ impl Supervisor {
         &mut self,
         id: u64,
         requests: &dyn Requests,
-        to_writer: &Sender<ToWriter>,
+        to_writer: &WriterSender,
         state: &LoopState,
     ) -> bool {
         match &self.config.proxy {

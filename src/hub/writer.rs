@@ -11,9 +11,10 @@
 //! No write waits for the hub: what the socket does not take waits in the
 //! link (see `link`), and the writer then waits for room in the socket
 //! while it keeps moving its inbox into the outbox every [`INBOX_STEP`].
-//! So the channel never piles up behind a slow hub: `outbox_bytes` bounds
-//! what waits (when it is full, the oldest answer is dropped whole, as
-//! while the hub is away), and a socket that takes nothing for the link's
+//! So nothing piles up behind a slow hub: `outbox_bytes` bounds what waits
+//! for the hub (when it is full, the oldest answer is dropped whole, as
+//! while the hub is away), the inbox's byte budget (see `inbox`) what
+//! waits for the writer, and a socket that takes nothing for the link's
 //! write timeout (`dead_after`) ends the connection. The link's lock is
 //! never held while waiting, so the reader still answers the hub's pings
 //! and sees its Close.
@@ -23,12 +24,13 @@
 //! full, also every [`INBOX_STEP`].
 
 use std::fmt::Display;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tungstenite::protocol::frame::coding::CloseCode;
 
+use super::inbox::Inbox;
 use super::link::{Flushed, Link, Outcome};
 use super::loop_state::LoopState;
 use super::outbox::Outbox;
@@ -36,7 +38,8 @@ pub use super::outbox::Outgoing;
 use crate::metrics::{Metrics, Summary};
 
 /// While the socket is full, how often the inbox is moved into the
-/// outbox: what a generation produces meanwhile is all the channel holds.
+/// outbox: what a generation produces meanwhile waits in the inbox, up to
+/// its budget.
 const INBOX_STEP: Duration = Duration::from_millis(50);
 
 /// At most this many frames, and about this many bytes, are rendered for
@@ -86,7 +89,7 @@ pub struct Finish {
 }
 
 pub struct Writer {
-    inbox: Receiver<ToWriter>,
+    inbox: Inbox,
     outbox: Outbox,
     link: Option<Arc<Link>>,
     /// While the link holds bytes the socket has not taken: since when
@@ -105,7 +108,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(inbox: Receiver<ToWriter>, outbox_bytes: usize, ping_interval: Duration) -> Writer {
+    pub fn new(inbox: Inbox, outbox_bytes: usize, ping_interval: Duration) -> Writer {
         Writer {
             inbox,
             outbox: Outbox::new(outbox_bytes),
@@ -388,7 +391,7 @@ impl Writer {
 }
 
 #[cfg(test)]
-pub fn closes_sent(inbox: &std::sync::mpsc::Receiver<ToWriter>) -> Vec<&'static str> {
+pub fn closes_sent(inbox: &Inbox) -> Vec<&'static str> {
     let closes = inbox.try_iter().filter_map(|message| match message {
         ToWriter::Close(reason) => Some(reason),
         _ => None,
@@ -454,7 +457,8 @@ mod tests {
     #[test]
     fn pings_go_out_while_a_backlog_is_written() {
         let (link, hub, _keep_open) = loopback_link();
-        let (to_writer, inbox) = mpsc::channel();
+        // Queued before the writer runs: no budget (its senders would wait).
+        let (to_writer, inbox) = crate::hub::inbox::with_budget(usize::MAX);
         // A backlog that takes far longer to write than the ping interval,
         // all queued before the writer starts: it is never idle.
         to_writer.send(ToWriter::Link(link)).unwrap();
@@ -479,7 +483,7 @@ mod tests {
     }
 
     fn writer_with_outbox(link: Arc<Link>, outbox_bytes: usize) -> Writer {
-        let (_to_writer, inbox) = mpsc::channel();
+        let (_to_writer, inbox) = crate::hub::writer_channel();
         let mut writer = Writer::new(inbox, outbox_bytes, Duration::from_secs(3600));
         writer.take(ToWriter::Link(link));
         writer
@@ -487,7 +491,7 @@ mod tests {
 
     #[test]
     fn the_outbox_size_is_reported_while_the_hub_is_away_and_after_delivery() {
-        let (_to_writer, inbox) = mpsc::channel();
+        let (_to_writer, inbox) = crate::hub::writer_channel();
         let metrics = crate::metrics::Metrics::new();
         let summary = crate::metrics::Summary::new(Duration::from_secs(3600));
         let mut writer = Writer::new(inbox, 1 << 20, Duration::from_secs(3600))
@@ -658,8 +662,8 @@ mod tests {
     fn finishing_with_one_frame(
         wait_for_reconnect: bool,
         state: &LoopState,
-    ) -> (mpsc::Sender<ToWriter>, mpsc::Receiver<()>) {
-        let (to_writer, inbox) = mpsc::channel();
+    ) -> (crate::hub::WriterSender, mpsc::Receiver<()>) {
+        let (to_writer, inbox) = crate::hub::writer_channel();
         let (done, finished) = mpsc::channel();
         to_writer.send(whole(1)).unwrap();
         to_writer
@@ -676,7 +680,7 @@ mod tests {
     }
 
     fn assert_delivered_after_the_reconnect(
-        to_writer: &mpsc::Sender<ToWriter>,
+        to_writer: &crate::hub::WriterSender,
         finished: &mpsc::Receiver<()>,
     ) {
         // Still waiting for the hub (its deadline is a minute away)...
@@ -724,7 +728,7 @@ mod tests {
     #[test]
     fn no_ping_goes_out_before_it_is_due() {
         let (link, hub, _keep_open) = loopback_link();
-        let (to_writer, inbox) = mpsc::channel();
+        let (to_writer, inbox) = crate::hub::writer_channel();
         to_writer.send(ToWriter::Link(link)).unwrap();
         for request in 0..100 {
             to_writer.send(whole(request)).unwrap();

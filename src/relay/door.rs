@@ -5,11 +5,10 @@
 //! serve). Closing sends the hub a Close 1000 once the last accepted
 //! answer is out (see [`Door`]).
 
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::hub::ToWriter;
+use crate::hub::{ToWriter, WriterSender};
 use crate::text::Text;
 
 /// Why new requests are turned away while the box steps back (the owner
@@ -33,7 +32,7 @@ pub struct Refusal {
 pub struct Door {
     counts: Mutex<Counts>,
     idle: Condvar,
-    pub(super) to_writer: Sender<ToWriter>,
+    pub(super) to_writer: WriterSender,
 }
 
 /// Checked and changed under one lock, so that a request is either counted
@@ -56,7 +55,7 @@ pub(super) enum TurnedAway {
 }
 
 impl Door {
-    pub fn new(to_writer: Sender<ToWriter>) -> Arc<Door> {
+    pub fn new(to_writer: WriterSender) -> Arc<Door> {
         Arc::new(Door {
             counts: Mutex::default(),
             idle: Condvar::new(),
@@ -167,11 +166,10 @@ mod tests {
     use super::*;
     use crate::hub::closes_sent as closes;
     use crate::relay::tests::paused;
-    use std::sync::mpsc;
 
     #[test]
     fn reopening_while_draining_cancels_the_close_and_lets_requests_in() {
-        let (to_writer, inbox) = mpsc::channel();
+        let (to_writer, inbox) = crate::hub::writer_channel();
         let door = Door::new(to_writer);
         assert!(!door.reopen_draining(), "nothing was closed");
         assert!(door.admit_one());
@@ -190,7 +188,7 @@ mod tests {
 
     #[test]
     fn a_close_that_went_out_is_not_undone() {
-        let (to_writer, inbox) = mpsc::channel();
+        let (to_writer, inbox) = crate::hub::writer_channel();
         let door = Door::new(to_writer);
         door.close(paused(), "owner paused");
         assert_eq!(closes(&inbox), ["owner paused"]);

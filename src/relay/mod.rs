@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 
 use crate::accounting::{AnswerRecord, Books, Outcome};
 use crate::backends::{Backend, Backends};
-use crate::hub::{Outgoing, Requests, ToWriter};
+use crate::hub::{Outgoing, Requests, ToWriter, WriterSender};
 use crate::metrics::Metrics;
 use crate::ollama::{Canceller, OllamaClient, OllamaError, Stats};
 use crate::protocol::{BuyerMessage, FrameKind, MessageId};
@@ -311,7 +311,7 @@ impl Dispatcher {
 /// Answers `reason` to the buyer of a request that did not run (or failed
 /// on `backend` before its first piece), and to the console in test mode.
 fn answer_error(
-    out: &Sender<ToWriter>,
+    out: &WriterSender,
     tally: &Tally,
     job: &Job,
     reason: Text,
@@ -590,7 +590,7 @@ fn finish(
     result: Result<Stats, OllamaError>,
     progress: Progress,
     whole: String,
-    out: &Sender<ToWriter>,
+    out: &WriterSender,
     tally: &Tally,
     backend: Option<&Backend>,
 ) {
@@ -658,7 +658,7 @@ fn log_success(job: &Job, pieces: usize, elapsed: Duration, stats: &Stats) {
 /// The error answer: one error frame, and in stream mode the end marker.
 /// The text is in the buyer's language after `Error: `, which stays
 /// English in every language: the buyer's software looks for it.
-fn send_error(out: &Sender<ToWriter>, job: &Job, reason: &Text) {
+fn send_error(out: &WriterSender, job: &Job, reason: &Text) {
     send(
         out,
         job,
@@ -673,7 +673,7 @@ fn send_error(out: &Sender<ToWriter>, job: &Job, reason: &Text) {
 /// A non-stream answer cut at the owner's time limit: its one frame is the
 /// error (so that it still starts with `Error: `), then after a blank line
 /// the text generated so far, which the buyer would otherwise lose.
-fn send_cut_whole(out: &Sender<ToWriter>, job: &Job, reason: &Text, so_far: &str) {
+fn send_cut_whole(out: &WriterSender, job: &Job, reason: &Text, so_far: &str) {
     let mut content = format!("Error: {}", reason.in_lang(job.language));
     if !so_far.is_empty() {
         content.push_str("\n\n");
@@ -682,7 +682,7 @@ fn send_cut_whole(out: &Sender<ToWriter>, job: &Job, reason: &Text, so_far: &str
     send(out, job, FrameKind::Error { stream: false }, content);
 }
 
-fn send(out: &Sender<ToWriter>, job: &Job, kind: FrameKind, content: String) {
+fn send(out: &WriterSender, job: &Job, kind: FrameKind, content: String) {
     let frame = Outgoing {
         request: job.request,
         message_id: job.message_id.clone(),
@@ -732,7 +732,7 @@ mod tests {
 
     #[test]
     fn the_last_answer_to_end_wakes_a_waiting_shutdown() {
-        let (to_writer, _inbox) = mpsc::channel();
+        let (to_writer, _inbox) = crate::hub::writer_channel();
         let door = Door::new(to_writer);
         assert!(door.wait_idle(Duration::ZERO), "nothing accepted yet");
         assert!(door.admit().is_ok() && door.admit().is_ok());
@@ -758,7 +758,7 @@ mod tests {
 
     #[test]
     fn stepping_back_closes_the_hub_once_the_last_accepted_answer_ends() {
-        let (to_writer, inbox) = mpsc::channel();
+        let (to_writer, inbox) = crate::hub::writer_channel();
         let door = Door::new(to_writer);
         assert!(door.admit().is_ok() && door.admit().is_ok());
         door.close(paused(), "owner paused");
@@ -783,7 +783,7 @@ mod tests {
 
     #[test]
     fn stepping_back_with_nothing_running_closes_at_once_and_opening_cancels_a_pending_close() {
-        let (to_writer, inbox) = mpsc::channel();
+        let (to_writer, inbox) = crate::hub::writer_channel();
         let door = Door::new(to_writer);
         door.close(paused(), "owner paused");
         assert_eq!(closes(&inbox), ["owner paused"]);
@@ -811,14 +811,14 @@ mod tests {
 
     /// A dispatcher with one backend of one slot, a line of 3 but no
     /// worker, and the writer's inbox.
-    fn idle_relay() -> (Relay, Receiver<Assigned>, Receiver<ToWriter>) {
+    fn idle_relay() -> (Relay, Receiver<Assigned>, crate::hub::Inbox) {
         idle_relay_in(Lang::En)
     }
 
     /// The same, with buyers' error texts in `buyer_language`.
-    fn idle_relay_in(buyer_language: Lang) -> (Relay, Receiver<Assigned>, Receiver<ToWriter>) {
+    fn idle_relay_in(buyer_language: Lang) -> (Relay, Receiver<Assigned>, crate::hub::Inbox) {
         let (slot, queue) = mpsc::channel();
-        let (to_writer, inbox) = mpsc::channel();
+        let (to_writer, inbox) = crate::hub::writer_channel();
         let door = Door::new(to_writer);
         let tally = Tally {
             books: Books::default(),
@@ -871,7 +871,7 @@ mod tests {
     }
 
     /// The content of every frame the writer got.
-    fn contents(inbox: &Receiver<ToWriter>) -> Vec<String> {
+    fn contents(inbox: &crate::hub::Inbox) -> Vec<String> {
         inbox
             .try_iter()
             .filter_map(|message| match message {

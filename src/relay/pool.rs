@@ -355,7 +355,7 @@ mod tests {
         backends: Arc<Backends>,
         slots: Vec<Receiver<Assigned>>,
         door: Arc<Door>,
-        inbox: Receiver<ToWriter>,
+        inbox: crate::hub::Inbox,
     }
 
     fn rig(n: usize, queue: usize) -> Rig {
@@ -363,7 +363,7 @@ mod tests {
         let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
         let backends = for_tests(&urls, 3);
         let (senders, slots): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel()).unzip();
-        let (to_writer, inbox) = mpsc::channel();
+        let (to_writer, inbox) = crate::hub::writer_channel();
         let door = Door::new(to_writer);
         let tally = Tally {
             books: Books::default(),
@@ -417,7 +417,7 @@ mod tests {
     }
 
     /// The frames' contents the writer got.
-    fn contents(inbox: &Receiver<ToWriter>) -> Vec<String> {
+    fn contents(inbox: &crate::hub::Inbox) -> Vec<String> {
         let frames = inbox.try_iter().filter_map(|message| match message {
             ToWriter::Frame(frame) => Some(frame.content),
             _ => None,
