@@ -1,6 +1,7 @@
-//! The writer's inbox: a channel on which answer frames count against a
-//! byte budget, so that what waits for the writer is bounded too (the
-//! outbox bounds what waits for the hub).
+//! The writer's inbox: what the writer thread is told ([`ToWriter`]), on a
+//! channel on which answer frames count against a byte budget, so that
+//! what waits for the writer is bounded too (the outbox bounds what waits
+//! for the hub).
 //!
 //! A sender adds a frame's size to the budget's count and sends it; the
 //! writer takes the size off when it receives the frame. Both are one
@@ -17,10 +18,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::TryRecvError;
 use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, SendError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::outbox::frame_cost;
-use super::writer::ToWriter;
+use super::link::Link;
+use super::loop_state::LoopState;
+use super::outbox::{frame_cost, Outgoing};
 
 /// The bytes of answer frames that may wait for the writer before their
 /// senders wait: a few hundred pieces' worth.
@@ -49,6 +51,42 @@ pub fn with_budget(bytes: usize) -> (WriterSender, Inbox) {
         budget: Arc::clone(&budget),
     };
     (sender, Inbox { rx, budget })
+}
+
+/// What the writer thread is told.
+pub enum ToWriter {
+    /// From the workers and the dispatcher.
+    Frame(Outgoing),
+    /// From the connection loop: the connection to write to from now on.
+    Link(Arc<Link>),
+    /// From the reader: its replies (a pong, a Close) wait in the link
+    /// for room in the socket.
+    Unsent,
+    /// From the connection loop: an attempt failed. A finish that waited
+    /// for that attempt (test mode) stops waiting.
+    AttemptFailed,
+    /// From the relay's door when the box steps back (paused, Ollama
+    /// down): send what is queued, then close the connection with 1000 and
+    /// this reason; frames that come later wait for the next connection.
+    Close(&'static str),
+    /// From shutdown: send what is queued, close the connection with 1001,
+    /// then report on the channel and stop.
+    Finish(Finish),
+}
+
+/// A request to the writer to deliver what it holds and stop.
+pub struct Finish {
+    /// Answered once the writer has stopped.
+    pub done: Sender<()>,
+    /// Frames still undelivered then (hub unreachable) are given up.
+    pub deadline: Instant,
+    /// Set just before the Close goes out, so that the connection loop does
+    /// not reconnect after it; until then it does, to deliver the rest.
+    pub state: LoopState,
+    /// Whether undelivered frames may wait for a reconnect until the
+    /// deadline. Test mode waits only for an attempt already under way: a
+    /// person waits at the terminal, and a hub that failed is backing off.
+    pub wait_for_reconnect: bool,
 }
 
 /// The count of frame bytes sent and not yet received.

@@ -1,8 +1,8 @@
 //! The writer thread: the only sender of answer frames, and the heartbeat.
 //!
-//! Workers and the dispatcher send [`Outgoing`] frames over a channel; the
-//! connection loop sends each new [`Link`]. These message types live here,
-//! with their only reader. Frames wait in the [`Outbox`] until a
+//! Workers and the dispatcher send [`Outgoing`] frames over its inbox (see
+//! `inbox`, which owns the message types and the inbox's budget); the
+//! connection loop sends each new [`Link`]. Frames wait in the [`Outbox`] until a
 //! link takes them, so a generation that outlives its connection is
 //! delivered, in order, after the reconnect. When the socket is behind,
 //! consecutive pieces of one answer are merged into one frame (the protocol
@@ -24,15 +24,15 @@
 //! full, also every [`INBOX_STEP`].
 
 use std::fmt::Display;
-use std::sync::mpsc::{RecvTimeoutError, Sender};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::inbox::Inbox;
+pub use super::inbox::{Finish, ToWriter};
 use super::link::{Flushed, Link, Outcome};
-use super::loop_state::LoopState;
 use super::outbox::Outbox;
 pub use super::outbox::Outgoing;
 use crate::metrics::{Metrics, Summary};
@@ -51,42 +51,6 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// How long the Close 1001 at shutdown gets at least, when the deadline
 /// for the last frames has passed.
 const CLOSE_MOMENT: Duration = Duration::from_millis(250);
-
-/// What the writer thread is told.
-pub enum ToWriter {
-    /// From the workers and the dispatcher.
-    Frame(Outgoing),
-    /// From the connection loop: the connection to write to from now on.
-    Link(Arc<Link>),
-    /// From the reader: its replies (a pong, a Close) wait in the link
-    /// for room in the socket.
-    Unsent,
-    /// From the connection loop: an attempt failed. A finish that waited
-    /// for that attempt (test mode) stops waiting.
-    AttemptFailed,
-    /// From the relay's door when the box steps back (paused, Ollama
-    /// down): send what is queued, then close the connection with 1000 and
-    /// this reason; frames that come later wait for the next connection.
-    Close(&'static str),
-    /// From shutdown: send what is queued, close the connection with 1001,
-    /// then report on the channel and stop.
-    Finish(Finish),
-}
-
-/// A request to the writer to deliver what it holds and stop.
-pub struct Finish {
-    /// Answered once the writer has stopped.
-    pub done: Sender<()>,
-    /// Frames still undelivered then (hub unreachable) are given up.
-    pub deadline: Instant,
-    /// Set just before the Close goes out, so that the connection loop does
-    /// not reconnect after it; until then it does, to deliver the rest.
-    pub state: LoopState,
-    /// Whether undelivered frames may wait for a reconnect until the
-    /// deadline. Test mode waits only for an attempt already under way: a
-    /// person waits at the terminal, and a hub that failed is backing off.
-    pub wait_for_reconnect: bool,
-}
 
 pub struct Writer {
     inbox: Inbox,
@@ -402,6 +366,7 @@ pub fn closes_sent(inbox: &Inbox) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::LoopState;
     use std::net::{TcpListener, TcpStream};
     use std::sync::mpsc;
     use std::thread;
