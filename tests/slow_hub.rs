@@ -91,7 +91,9 @@ fn a_hub_that_stops_reading_costs_no_more_memory_than_the_outbox() {
         // Every piece has left Ollama and gone through the client.
         let answered = 1 + 4 * (round as usize + 1);
         assert!(
-            client.wait_output_count(" answered: ", answered, 4 * WAIT),
+            // Generous: past the budget the workers go no faster than the
+            // writer moves frames (a loaded machine runs the debug build).
+            client.wait_output_count(" answered: ", answered, 8 * WAIT),
             "{}",
             client.output()
         );
