@@ -80,7 +80,7 @@ fn a_hub_that_stops_reading_costs_no_more_memory_than_the_outbox() {
     hub.deaf(true);
     let per_answer = more_than_the_buffers() / 2;
     let mut peaks = Vec::new();
-    for round in 0..2u64 {
+    for round in 0..3u64 {
         for n in 1..=4 {
             ollama.push(long_answer(per_answer));
             hub.send_json(&buyer(&json!(round * 10 + n), "a long answer"));
@@ -96,11 +96,17 @@ fn a_hub_that_stops_reading_costs_no_more_memory_than_the_outbox() {
         );
         peaks.push(memory_kib(client.pid()).1);
     }
-    let limit = baseline + OUTBOX / 1024 + 6 * 1024;
+    let limit = baseline + OUTBOX / 1024 + 4 * 1024;
     assert!(
         peaks.iter().all(|peak| *peak <= limit),
         "peak resident memory {peaks:?} KiB, over {limit} KiB (baseline {baseline} KiB, \
          answers of {per_answer} bytes)"
+    );
+    // The first round also settles the allocator; after it, more answers
+    // cost nothing more (musl's own allocator grew by 0.3-1 MiB a round).
+    assert!(
+        peaks[2] <= peaks[1] + 512,
+        "peak resident memory grows with every round: {peaks:?} KiB"
     );
     assert!(
         client.wait_output("outbox full", WAIT),

@@ -41,6 +41,10 @@ impl Outbox {
         }
     }
 
+    /// Queues `frame`. A piece that follows a piece of the same request
+    /// joins it (up to [`MAX_MERGED_BYTES`]): while the socket is behind,
+    /// a long answer waits as a few large strings rather than thousands of
+    /// small ones, which the static build's allocator could not give back.
     pub fn push(&mut self, frame: Outgoing) {
         if self.dropped.contains(&frame.request) {
             if is_last_frame(&frame) {
@@ -48,8 +52,17 @@ impl Outbox {
             }
             return;
         }
-        self.bytes += frame_cost(&frame);
-        self.frames.push_back(frame);
+        match self.frames.back_mut() {
+            Some(tail) if joins(tail, &frame) => {
+                self.bytes -= frame_cost(tail);
+                tail.content.push_str(&frame.content);
+                self.bytes += frame_cost(tail);
+            }
+            _ => {
+                self.bytes += frame_cost(&frame);
+                self.frames.push_back(frame);
+            }
+        }
         while self.bytes > self.limit && self.frames.len() > 1 {
             self.drop_oldest_request();
         }
@@ -93,39 +106,18 @@ impl Outbox {
         self.frames.len()
     }
 
-    /// Renders the next frames to send as JSON text, merging consecutive
-    /// pieces of one request; returns the texts and, for each, how many
-    /// queued frames it covers. Stops at `max_frames` texts, or once they
-    /// hold `max_bytes` (at least one text).
-    pub fn next_batch(&self, max_frames: usize, max_bytes: usize) -> Vec<(String, usize)> {
+    /// Renders the next frames to send as JSON text: at most `max_frames`,
+    /// and no more once they hold `max_bytes` (at least one).
+    pub fn next_batch(&self, max_frames: usize, max_bytes: usize) -> Vec<String> {
         let mut batch = Vec::new();
         let mut bytes = 0;
-        let mut index = 0;
-        while index < self.frames.len() && batch.len() < max_frames && bytes < max_bytes {
-            let first = &self.frames[index];
-            let mut covered = 1;
-            // Built only when there is something to merge; a lone piece is
-            // rendered straight from its own content.
-            let mut merged: Option<String> = None;
-            while let Some(next) = self.frames.get(index + covered) {
-                let length = merged.as_ref().map_or(first.content.len(), String::len);
-                if first.kind != FrameKind::Piece
-                    || next.kind != FrameKind::Piece
-                    || next.request != first.request
-                    || length + next.content.len() > MAX_MERGED_BYTES
-                {
-                    break;
-                }
-                merged
-                    .get_or_insert_with(|| first.content.clone())
-                    .push_str(&next.content);
-                covered += 1;
+        for frame in self.frames.iter().take(max_frames) {
+            if bytes >= max_bytes {
+                break;
             }
-            let content = merged.as_deref().unwrap_or(&first.content);
-            let text = render(first, content);
+            let text = render(frame);
             bytes += text.len();
-            batch.push((text, covered));
-            index += covered;
+            batch.push(text);
         }
         batch
     }
@@ -145,18 +137,28 @@ fn is_last_frame(frame: &Outgoing) -> bool {
     )
 }
 
-pub(super) fn frame_cost(frame: &Outgoing) -> usize {
-    // Content plus the fixed part of the JSON around it.
-    frame.content.len() + 96
+/// Whether `next` can join `tail`: consecutive pieces of one answer
+/// (the protocol allows merging them; nothing is reordered).
+fn joins(tail: &Outgoing, next: &Outgoing) -> bool {
+    tail.kind == FrameKind::Piece
+        && next.kind == FrameKind::Piece
+        && tail.request == next.request
+        && tail.content.len() + next.content.len() <= MAX_MERGED_BYTES
 }
 
-fn render(frame: &Outgoing, content: &str) -> String {
-    let mut text = String::with_capacity(content.len() + 128);
+/// What a queued frame costs: the memory its content holds plus the fixed
+/// part of the JSON around it.
+pub(super) fn frame_cost(frame: &Outgoing) -> usize {
+    frame.content.capacity() + 96
+}
+
+fn render(frame: &Outgoing) -> String {
+    let mut text = String::with_capacity(frame.content.len() + 128);
     write_frame(
         &mut text,
         frame.kind,
         &frame.message_id,
-        content,
+        &frame.content,
         now_millis(),
     );
     text
@@ -176,6 +178,10 @@ mod tests {
         }
     }
 
+    fn contents(outbox: &Outbox) -> Vec<&str> {
+        outbox.frames.iter().map(|f| f.content.as_str()).collect()
+    }
+
     #[test]
     fn merges_consecutive_pieces_of_one_request_only() {
         let mut outbox = Outbox::new(1 << 20);
@@ -184,10 +190,13 @@ mod tests {
         outbox.push(frame(2, FrameKind::Piece, "x"));
         outbox.push(frame(1, FrameKind::Piece, "b"));
         outbox.push(frame(1, FrameKind::End, ""));
+        outbox.push(frame(1, FrameKind::Piece, "c"));
+        assert_eq!(contents(&outbox), ["a ", "x", "b", "", "c"]);
         let batch = outbox.next_batch(10, usize::MAX);
-        let covered: Vec<usize> = batch.iter().map(|(_, n)| *n).collect();
-        assert_eq!(covered, [2, 1, 1, 1]);
-        assert!(batch[0].0.contains("\"content\":\"a \""));
+        assert_eq!(batch.len(), 5);
+        assert!(batch[0].contains("\"content\":\"a \""), "{}", batch[0]);
+        let held: usize = outbox.frames.iter().map(frame_cost).sum();
+        assert_eq!(outbox.bytes, held, "a merged piece is counted as it grew");
         outbox.pop(5);
         assert!(outbox.is_empty());
         assert_eq!(outbox.bytes, 0);
@@ -219,27 +228,20 @@ mod tests {
         assert!(outbox.dropped.is_empty());
     }
 
-    fn covered(outbox: &Outbox) -> Vec<usize> {
-        outbox
-            .next_batch(64, usize::MAX)
-            .iter()
-            .map(|(_, n)| *n)
-            .collect()
-    }
-
     #[test]
     fn merging_stops_at_64_kib() {
         // Exactly the limit merges...
         let mut outbox = Outbox::new(1 << 30);
         outbox.push(frame(1, FrameKind::Piece, &"a".repeat(40_000)));
         outbox.push(frame(1, FrameKind::Piece, &"b".repeat(25_536)));
-        assert_eq!(covered(&outbox), [2]);
-        // ...one byte more does not.
+        assert_eq!(outbox.len(), 1);
+        // ...one byte more does not, and the next piece joins the new one.
         let mut outbox = Outbox::new(1 << 30);
         outbox.push(frame(1, FrameKind::Piece, &"a".repeat(40_000)));
         outbox.push(frame(1, FrameKind::Piece, &"b".repeat(25_537)));
         outbox.push(frame(1, FrameKind::Piece, "c"));
-        assert_eq!(covered(&outbox), [1, 2]);
+        assert_eq!(outbox.len(), 2);
+        assert_eq!(outbox.frames[1].content.len(), 25_538);
     }
 
     #[test]
@@ -290,7 +292,7 @@ mod tests {
         assert_eq!(outbox.next_batch(2, usize::MAX).len(), 2);
         assert_eq!(outbox.next_batch(64, usize::MAX).len(), 3);
         // A byte limit stops the batch after the text that reaches it.
-        let one = outbox.next_batch(1, usize::MAX)[0].0.len();
+        let one = outbox.next_batch(1, usize::MAX)[0].len();
         assert_eq!(outbox.next_batch(64, one).len(), 1);
         assert_eq!(outbox.next_batch(64, one + 1).len(), 2);
         assert_eq!(outbox.next_batch(64, 1).len(), 1, "always one");

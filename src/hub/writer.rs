@@ -282,9 +282,8 @@ impl Writer {
                 return;
             } else {
                 let batch = self.outbox.next_batch(BATCH_FRAMES, BATCH_BYTES);
-                let (texts, counts): (Vec<String>, Vec<usize>) = batch.into_iter().unzip();
-                let (taken, written) = link.send_texts(texts);
-                self.outbox.pop(counts.iter().take(taken).sum());
+                let (taken, written) = link.send_texts(batch);
+                self.outbox.pop(taken);
                 written
             };
             if !self.after_write(written) {
