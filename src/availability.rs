@@ -28,11 +28,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::backends::{BackendStatus, Backends, Watcher};
 use crate::hub::{Connection, Gate};
-use crate::ledger::{self, Ledger};
+use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::pause::{self, Pause};
 use crate::relay::{Door, Refusal};
 use crate::text::errors;
+use crate::time;
 
 /// Ollama as the box last saw it: up when some backend is.
 #[derive(Clone, Debug, PartialEq)]
@@ -339,7 +340,7 @@ impl Availability {
 /// "until 2026-12-01T06:00:00.000Z" or "until --resume", for the log.
 fn describe(pause: &Pause) -> String {
     match pause.until_millis() {
-        Some(ms) => format!("until {}", ledger::time::format(ms)),
+        Some(ms) => format!("until {}", time::format(ms)),
         None => "until --resume".into(),
     }
 }

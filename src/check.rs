@@ -20,13 +20,13 @@ use crate::console::print;
 use crate::control::client::clock;
 use crate::exit::{self, Fatal};
 use crate::hub::{self, ConnectError, Endpoint, SessionConfig};
-use crate::ledger;
 use crate::ollama::{self, RootCerts};
 use crate::pause;
 use crate::serve::{ollama_roots, session_config};
 use crate::settings::{self, Environment, Resolved};
 use crate::startup::{init_logging, save};
 use crate::text::{self, check, control, owner_language, Lang, Text};
+use crate::time;
 
 /// The longest any single step may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -260,7 +260,7 @@ fn seconds(took: Duration) -> String {
 /// will do).
 fn pause_step(config_path: &Path) -> Step {
     let path = pause::path_for(config_path);
-    let now = ledger::time::now();
+    let now = time::now();
     match pause::load(&path) {
         Ok(None) => Step::pass(control::check_not_paused()),
         Ok(Some(pause)) => Step::note(match pause.until_millis() {

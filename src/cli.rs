@@ -22,10 +22,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::{self, Settings};
-use crate::ledger::time::{self, Millis};
 use crate::text::{
     cli as text, control as control_text, errors, stats as stats_text, Arg, Lang, Text,
 };
+use crate::time::{self, Millis};
 
 /// How a saved flag's value is given on the command line.
 pub enum FlagValue {

@@ -27,13 +27,12 @@ use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
-use log::LevelFilter;
+use log::{LevelFilter, Metadata, Record};
 
 use crate::state_file::{self, Access};
-use simplelog::{
-    ColorChoice, CombinedLogger, ConfigBuilder, SharedLogger, TermLogger, TerminalMode, WriteLogger,
-};
+use crate::time;
 
 /// Where the log goes and how it is rotated.
 pub struct LogSetup<'a> {
@@ -47,6 +46,10 @@ pub struct LogSetup<'a> {
 /// The log target of records meant for the file but not the console.
 pub const FILE_ONLY: &str = "file_only";
 
+/// Libraries whose records are dropped (see the module's comment); a
+/// target matches when it starts with one of these.
+const QUIET_TARGETS: [&str; 3] = ["tungstenite", "ureq", "rustls"];
+
 static READY: AtomicBool = AtomicBool::new(false);
 
 /// Whether [`init`] ran (before it, log records go nowhere).
@@ -58,39 +61,26 @@ pub fn is_ready() -> bool {
 /// see the module's comment) is reported on the console; the client runs
 /// on without it.
 pub fn init(setup: &LogSetup) {
-    let mut builder = ConfigBuilder::new();
-    builder
-        .add_filter_ignore_str("tungstenite")
-        .add_filter_ignore_str("ureq")
-        .add_filter_ignore_str("rustls")
-        .set_target_level(LevelFilter::Off)
-        .set_thread_level(LevelFilter::Off)
-        .set_time_format_rfc3339();
-    let config = builder.build();
-    let console_config = builder.add_filter_ignore_str(FILE_ONLY).build();
-    let console_level = if setup.console_debug {
-        LevelFilter::Debug
-    } else {
-        LevelFilter::Info
-    };
-    let mut loggers: Vec<Box<dyn SharedLogger>> = vec![TermLogger::new(
-        console_level,
-        console_config,
-        TerminalMode::Stderr,
-        ColorChoice::Never,
-    )];
-    let (mut file_error, mut mode_fixed) = (None, None);
+    let (mut file, mut file_error, mut mode_fixed) = (None, None, None);
     if let Some(path) = setup.file {
         match RotatingFile::open(path, "the log file", setup.max_bytes, setup.files_kept) {
-            Ok(file) => {
-                mode_fixed = file.mode_fixed().map(|mode| (path, mode));
-                loggers.push(WriteLogger::new(LevelFilter::Debug, config, file));
+            Ok(opened) => {
+                mode_fixed = opened.mode_fixed().map(|mode| (path, mode));
+                file = Some(Mutex::new(opened));
             }
             Err(why) => file_error = Some(why),
         }
     }
-    // Fails only if a logger is already set, which cannot happen here.
-    let _ = CombinedLogger::init(loggers);
+    let console = match setup.console_debug {
+        true => LevelFilter::Debug,
+        false => LevelFilter::Info,
+    };
+    // The logger lives as long as the process. Setting it fails only if
+    // one is already set, which cannot happen here.
+    let logger = Box::leak(Box::new(Logger { console, file }));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(LevelFilter::Debug);
+    }
     READY.store(true, Ordering::Relaxed);
     if let Some(error) = file_error {
         log::warn!("{error}; logging to the console only");
@@ -98,6 +88,51 @@ pub fn init(setup: &LogSetup) {
     if let Some((path, mode)) = mode_fixed {
         log::warn!("{}", made_private("the log file", path, mode));
     }
+}
+
+/// Every record becomes one line, `2026-12-06T10:37:12.123Z [INFO] text`,
+/// written whole with one system call to the console (stderr, up to
+/// `console`) and to the log file (every level).
+struct Logger {
+    console: LevelFilter,
+    file: Option<Mutex<RotatingFile>>,
+}
+
+impl Logger {
+    fn to_console(&self, record: &Record) -> bool {
+        record.level() <= self.console && record.target() != FILE_ONLY
+    }
+}
+
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        !QUIET_TARGETS
+            .iter()
+            .any(|quiet| metadata.target().starts_with(quiet))
+    }
+
+    fn log(&self, record: &Record) {
+        let to_console = self.to_console(record);
+        if !self.enabled(record.metadata()) || !(to_console || self.file.is_some()) {
+            return;
+        }
+        let line = format!(
+            "{} [{}] {}\n",
+            time::format(time::now()),
+            record.level(),
+            record.args()
+        );
+        if to_console {
+            let _ = io::stderr().write_all(line.as_bytes());
+        }
+        if let Some(file) = &self.file {
+            // A thread that panicked while writing leaves the file usable.
+            let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _ = file.write_line(line.as_bytes());
+        }
+    }
+
+    fn flush(&self) {}
 }
 
 /// What [`RotatingFile::open`] did to a file others could read (`mode`).
@@ -112,24 +147,18 @@ pub fn made_private(what: &str, path: &Path, mode: u32) -> String {
 /// A log file that moves itself aside when it grows past `max_bytes`:
 /// `client.log` becomes `client.log.1`, `.1` becomes `.2`, and so on up to
 /// `files_kept`; the oldest is deleted. Rotation happens only between lines,
-/// so a record is never split across two files. A logger writes a record
-/// in several pieces; they are kept until the line ends and then written
-/// at once, so the process ending while a thread logs (the exit after a
-/// shutdown) loses that line whole rather than leaving half of it.
+/// so a record is never split across two files, and each line is written
+/// with one system call, so the process ending while a thread logs (the
+/// exit after a shutdown) loses that line whole rather than leaving half
+/// of it.
 pub struct RotatingFile {
     path: PathBuf,
     max_bytes: u64,
     files_kept: usize,
     file: File,
     size: u64,
-    at_line_start: bool,
-    /// The line being written, until its end arrives.
-    pending: Vec<u8>,
     mode_fixed: Option<u32>,
 }
-
-/// A line longer than this is written in pieces rather than kept whole.
-const PENDING_MAX: usize = 64 * 1024;
 
 impl RotatingFile {
     /// Opens (creating it and its directory, mode 0700, if needed) the
@@ -172,8 +201,6 @@ impl RotatingFile {
             files_kept,
             file,
             size: meta.len(),
-            at_line_start: true,
-            pending: Vec::new(),
             mode_fixed,
         })
     }
@@ -266,39 +293,15 @@ fn unsafe_directory(dir: &Path, what: &str) -> io::Result<Option<String>> {
 }
 
 impl RotatingFile {
-    /// Writes `bytes` with one system call, after rotating if a line starts
-    /// here and the file is full.
-    fn write_out(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        if self.at_line_start && self.size >= self.max_bytes {
+    /// Writes one whole `line` (ending in a newline) with one system call,
+    /// after rotating if the file is full.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        if self.size >= self.max_bytes {
             self.rotate()?;
         }
-        self.file.write_all(bytes)?;
-        self.size += bytes.len() as u64;
-        self.at_line_start = bytes.ends_with(b"\n");
+        self.file.write_all(line)?;
+        self.size += line.len() as u64;
         Ok(())
-    }
-}
-
-impl Write for RotatingFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(buf);
-        let complete = match self.pending.iter().rposition(|&b| b == b'\n') {
-            Some(end) => end + 1,
-            None if self.pending.len() > PENDING_MAX => self.pending.len(),
-            None => return Ok(buf.len()),
-        };
-        let bytes: Vec<u8> = self.pending.drain(..complete).collect();
-        self.write_out(&bytes)?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let bytes = std::mem::take(&mut self.pending);
-        self.write_out(&bytes)?;
-        self.file.flush()
     }
 }
 
@@ -312,9 +315,8 @@ mod tests {
         let path = dir.path().join("logs").join("client.log");
         let mut file = RotatingFile::open(&path, "the log file", 100, 2).unwrap();
         for i in 0..40 {
-            // Two writes per line, as a logger does; the line must not split.
-            write!(file, "line {i:02} ").unwrap();
-            writeln!(file, "{}", "x".repeat(20)).unwrap();
+            let line = format!("line {i:02} {}\n", "x".repeat(20));
+            file.write_line(line.as_bytes()).unwrap();
         }
         let read = |p: &Path| std::fs::read_to_string(p).unwrap();
         let current = read(&path);
@@ -329,28 +331,62 @@ mod tests {
         assert!(!file.numbered(3).exists());
     }
 
+    fn record(level: log::Level, target: &str, text: &str, logger: &Logger) {
+        let args = format_args!("{text}");
+        let record = Record::builder()
+            .level(level)
+            .target(target)
+            .args(args)
+            .build();
+        log::Log::log(logger, &record);
+    }
+
     #[test]
-    fn a_line_reaches_the_file_whole_or_not_at_all() {
+    fn every_record_is_one_stamped_line_and_libraries_stay_out() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("logs").join("client.log");
-        let mut file = RotatingFile::open(&path, "the log file", 1 << 20, 1).unwrap();
-        write!(file, "2026-01-02T03:04:05Z ").unwrap();
-        write!(file, "[INFO] ").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
-        writeln!(file, "whole").unwrap();
-        write!(file, "2026-").unwrap();
-        // The process ending here would leave only the complete line.
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "2026-01-02T03:04:05Z [INFO] whole\n"
+        let file = RotatingFile::open(&path, "the log file", 1 << 20, 1).unwrap();
+        let logger = Logger {
+            console: LevelFilter::Info,
+            file: Some(Mutex::new(file)),
+        };
+        record(
+            log::Level::Info,
+            "ollama_proxy_client::hub",
+            "connected",
+            &logger,
         );
-        file.flush().unwrap();
-        assert!(std::fs::read_to_string(&path)
-            .unwrap()
-            .ends_with("whole\n2026-"));
-        // A line without an end is not kept in memory without bound.
-        file.write_all(&vec![b'x'; PENDING_MAX + 1]).unwrap();
-        assert!(file.pending.is_empty());
+        record(log::Level::Debug, FILE_ONLY, "for the file", &logger);
+        for quiet in [
+            "tungstenite::protocol",
+            "ureq_proto::client",
+            "rustls::conn",
+        ] {
+            record(log::Level::Warn, quiet, "GET /?token=secret", &logger);
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with("Z [INFO] connected"), "{text}");
+        assert!(lines[1].ends_with("Z [DEBUG] for the file"), "{text}");
+        let stamp = lines[0].split(' ').next().unwrap();
+        assert_eq!(time::format(time::parse(stamp).unwrap()), stamp);
+    }
+
+    #[test]
+    fn the_console_takes_its_levels_and_never_the_file_only_records() {
+        let logger = Logger {
+            console: LevelFilter::Info,
+            file: None,
+        };
+        let at = |level, target| {
+            let record = Record::builder().level(level).target(target).build();
+            logger.to_console(&record)
+        };
+        assert!(at(log::Level::Info, "hub"));
+        assert!(at(log::Level::Error, "hub"));
+        assert!(!at(log::Level::Debug, "hub"));
+        assert!(!at(log::Level::Info, FILE_ONLY));
     }
 
     fn private_logs_dir() -> (tempfile::TempDir, PathBuf) {
@@ -447,7 +483,7 @@ mod tests {
         std::os::unix::fs::symlink(&logs, &linked).unwrap();
         let mut file =
             RotatingFile::open(&linked.join("client.log"), "the log file", 100, 1).unwrap();
-        writeln!(file, "kept").unwrap();
+        file.write_line(b"kept\n").unwrap();
         let text = std::fs::read_to_string(logs.join("client.log")).unwrap();
         assert_eq!(text, "kept\n");
     }

@@ -56,6 +56,7 @@ mod startup;
 mod state_file;
 mod test_mode;
 mod text;
+mod time;
 
 /// The test rig's throw-away certificate authority, for unit tests that
 /// need real TLS on both sides.
@@ -255,7 +256,7 @@ fn ledger_files_kept(config_path: &Path) -> usize {
 /// file) is an empty period, not an error.
 fn stats(args: &cli::Args, config_path: &Path) -> ExitCode {
     let files_kept = ledger_files_kept(config_path);
-    let until = ledger::time::now();
+    let until = time::now();
     let since = args.since.map(|since| since.instant(until));
     let ledger_path = ledger::path_for(config_path);
     // A connection the ledger leaves open lasts until now only while a

@@ -53,7 +53,7 @@ impl Pause {
     pub fn until_millis(&self) -> Option<i64> {
         match self {
             Pause::Indefinite => None,
-            Pause::Until(end) => Some(crate::ledger::time::millis(*end)),
+            Pause::Until(end) => Some(crate::time::millis(*end)),
         }
     }
 }

@@ -33,9 +33,10 @@ use super::{fits_socket_address, lock_is_held, lock_path, open_lock, socket_path
 use crate::cli::Control;
 use crate::console::print;
 use crate::exit::{self, Fatal};
-use crate::ledger::{self, time, time::Millis};
+use crate::ledger;
 use crate::pause::{self, Pause};
 use crate::text::{control as text, errors::verbatim, owner_language, Lang, Text};
+use crate::time::{self, Millis};
 
 /// How long a client holding the lock without a socket (starting, or
 /// stopping) is waited for.

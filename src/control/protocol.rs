@@ -17,8 +17,8 @@ use serde_json::{json, Map, Value};
 use crate::availability::{OllamaHealth, Status};
 use crate::backends::BackendStatus;
 use crate::hub::Connection;
-use crate::ledger::time;
 use crate::pause::Pause;
+use crate::time;
 
 /// The longest request line, its newline included: the longest real one
 /// is under 50 bytes.

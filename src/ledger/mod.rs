@@ -14,9 +14,7 @@
 //! JSON text, byte for byte (see [`raw_message_id`]).
 
 pub mod stats;
-pub mod time;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -25,6 +23,7 @@ use serde_json::{json, Map, Value};
 
 use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
 use crate::logging::{made_private, RotatingFile};
+use crate::time;
 
 /// `ledger.jsonl`, beside the config file (`gpu1.ledger.jsonl` beside
 /// `gpu1.json`).
@@ -130,9 +129,7 @@ fn write_raw_line(open: &mut Open, event: &str, rest: &str) {
     }
     let mut line = line_of(time::now(), event, rest);
     line.push('\n');
-    // RotatingFile writes a whole line with one system call.
-    let file = &mut open.file;
-    if let Err(e) = file.write_all(line.as_bytes()).and_then(|()| file.flush()) {
+    if let Err(e) = open.file.write_line(line.as_bytes()) {
         log::warn!("cannot write the ledger: {e}");
     }
 }

@@ -38,9 +38,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::time::{self, Millis};
 use crate::state_file::{self, Access};
 use crate::text::{outside, stats as text, Lang, Text};
+use crate::time::{self, Millis};
 
 /// A line longer than this (without its newline) is skipped as torn.
 pub const MAX_LINE: usize = 64 * 1024;

@@ -1,7 +1,8 @@
-//! Time stamps as the ledger writes them: RFC 3339 in UTC with
-//! milliseconds (`2026-11-30T22:40:01.123Z`), and back. Written by hand
-//! (days from the civil date, after Howard Hinnant's algorithms) rather
-//! than with a date crate: two small functions are all the ledger needs.
+//! Time stamps as the log, the ledger and the control socket write them:
+//! RFC 3339 in UTC with milliseconds (`2026-11-30T22:40:01.123Z`), and
+//! back, and the spans owners type (`--pause 2h`). Written by hand (days
+//! from the civil date, after Howard Hinnant's algorithms) rather than
+//! with a date crate: a few small functions are all the client needs.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
