@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::protocol::Request;
-use super::{fits_socket_address, lock_is_held, lock_path, open_lock, socket_path, try_lock};
+use super::socket::open_lock;
+use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
 use crate::cli::Control;
 use crate::console::print;
 use crate::exit::{self, Fatal};

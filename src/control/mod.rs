@@ -10,7 +10,8 @@
 //!   `control.sock` a crash left and binds it (mode 0600; the client makes
 //!   the directory 0700, and warns when others can write in an existing
 //!   one). One thread, `control`, blocks in `accept` (no timer while
-//!   idle) and serves one connection at a time: the peer must be this
+//!   idle) and serves each connection on a short-lived thread (`accept`:
+//!   at most 8 at once, a new one closes the oldest): the peer must be this
 //!   process's user (`SO_PEERCRED`), sends one request line of at most
 //!   [`protocol::MAX_REQUEST`] bytes within [`TIMEOUT`], gets one JSON
 //!   answer line, and the connection closes (another user's request is
@@ -25,125 +26,12 @@
 //!   `paused.json` (`pause`) for the next start, so that a crontab line
 //!   meeting a restart is not lost.
 //! - [`protocol`]: the two sides' one-line JSON requests and answers.
+//! - `socket`: where the socket and the lock are, and the lock itself,
+//!   which both sides look at.
 
 pub mod client;
 pub mod protocol;
 pub mod server;
+mod socket;
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use crate::state_file::{self, Access};
-
-/// How long a connection may take to send its request, and each write of
-/// the answer.
-pub const TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The longest Unix socket path the system takes (`sun_path` holds 108
-/// bytes with the terminating zero on Linux).
-pub const MAX_SOCKET_PATH: usize = 107;
-
-/// `control.sock` beside the config file (`gpu1.control.sock` beside
-/// `gpu1.json`: see `config::beside`).
-pub fn socket_path(config_path: &Path) -> PathBuf {
-    crate::config::beside(config_path, "control.sock")
-}
-
-/// `control.lock` beside the config file: held by the running client.
-pub fn lock_path(config_path: &Path) -> PathBuf {
-    crate::config::beside(config_path, "control.lock")
-}
-
-/// Whether `path` fits in a Unix socket address.
-pub fn fits_socket_address(path: &Path) -> bool {
-    path.as_os_str().len() <= MAX_SOCKET_PATH
-}
-
-/// Whether a client holds the lock at `lock`: it does when the lock
-/// cannot be taken. A lock file that does not exist or cannot be opened
-/// (or is not a regular file: see `state_file`) means no client (none
-/// could have locked it either).
-pub fn lock_is_held(lock: &Path) -> bool {
-    match state_file::open(lock, Access::Read) {
-        Ok(file) => matches!(try_lock(&file, libc::LOCK_SH), Ok(false)),
-        Err(_) => false,
-    }
-}
-
-/// `flock` without waiting (`std::fs::File::try_lock` needs Rust 1.89,
-/// above this crate's `rust-version`): true when taken, false when another
-/// open file holds it. `how` is `LOCK_EX` or `LOCK_SH`. The lock lasts
-/// while the file is open.
-pub fn try_lock(file: &File, how: libc::c_int) -> std::io::Result<bool> {
-    loop {
-        // SAFETY: the descriptor is the file's own, open for the call.
-        if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } == 0 {
-            return Ok(true);
-        }
-        let error = std::io::Error::last_os_error();
-        match error.kind() {
-            std::io::ErrorKind::WouldBlock => return Ok(false),
-            std::io::ErrorKind::Interrupted => continue,
-            _ => return Err(error),
-        }
-    }
-}
-
-/// `control.lock`, created 0600, never through a link, and only a
-/// regular file (`state_file`). The directory is there already: the log
-/// and the ledger beside the config made it (0700) before.
-fn open_lock(lock: &Path) -> std::io::Result<File> {
-    state_file::open(lock, Access::ReadWrite)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_config_file_has_its_own_socket_and_lock_and_the_default_keeps_the_old_names() {
-        let dir = Path::new("/srv/box");
-        assert_eq!(
-            socket_path(&dir.join("config.json")),
-            dir.join("control.sock")
-        );
-        assert_eq!(
-            lock_path(&dir.join("config.json")),
-            dir.join("control.lock")
-        );
-        assert_eq!(
-            socket_path(&dir.join("gpu1.json")),
-            dir.join("gpu1.control.sock")
-        );
-        assert_eq!(
-            lock_path(&dir.join("gpu1.json")),
-            dir.join("gpu1.control.lock")
-        );
-        assert_eq!(
-            socket_path(&dir.join("gpu2")),
-            dir.join("gpu2.control.sock")
-        );
-        assert_eq!(
-            socket_path(Path::new("gpu1.json")),
-            Path::new(".").join("gpu1.control.sock")
-        );
-        assert_eq!(
-            crate::pause::path_for(&dir.join("gpu1.json")),
-            dir.join("gpu1.paused.json")
-        );
-        assert_eq!(
-            crate::ledger::path_for(&dir.join("gpu1.json")),
-            dir.join("gpu1.ledger.jsonl")
-        );
-        assert_eq!(
-            crate::settings::log_path_for(&dir.join("gpu1.json")),
-            dir.join("logs").join("gpu1.client.log")
-        );
-        assert_eq!(
-            crate::settings::log_path_for(&dir.join("config.json")),
-            dir.join("logs").join("client.log")
-        );
-    }
-}
+pub use socket::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock, TIMEOUT};

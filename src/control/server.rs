@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::protocol::{self, Refusal, Request, MAX_REQUEST};
-use super::{fits_socket_address, lock_path, open_lock, socket_path, try_lock, TIMEOUT};
+use super::socket::open_lock;
+use super::{fits_socket_address, lock_path, socket_path, try_lock, TIMEOUT};
 use crate::accept;
 use crate::availability::Availability;
 use crate::exit::Fatal;

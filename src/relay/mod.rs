@@ -12,7 +12,9 @@
 //! sequence number so that the writer can merge pieces and the outbox can
 //! drop whole requests. A request that fails before its first piece in a
 //! way another backend may not ([`fails_over`]) goes back to the pool once
-//! and runs elsewhere; the buyer sees only that answer.
+//! and runs elsewhere; the buyer sees only that answer. The request
+//! itself ([`Job`]) and how its answer is sent and counted live in
+//! `answer`, which the dispatcher, the pool and the workers share.
 //!
 //! Every request ends with exactly one terminal frame sequence: in stream
 //! mode the pieces then the end marker (an error frame before it when
@@ -39,6 +41,7 @@
 //! ones to finish, and cuts the rest short through each worker's watchdog,
 //! which closes their Ollama requests so that Ollama stops generating.
 
+mod answer;
 mod door;
 mod pool;
 
@@ -48,143 +51,17 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::accounting::{AnswerRecord, Books, Outcome};
 use crate::backends::{Backend, Backends};
-use crate::hub::{Outgoing, Requests, ToWriter, WriterSender};
-use crate::metrics::Metrics;
+use crate::hub::{Requests, WriterSender};
 use crate::ollama::{Canceller, OllamaClient, OllamaError, Stats};
 use crate::protocol::{BuyerMessage, FrameKind, MessageId};
 use crate::text::{errors, Lang, Text};
 
+use answer::{answer_error, send, send_error, Progress};
+pub use answer::{Echo, End, Job, Tally};
 use door::TurnedAway;
 pub use door::{Door, Refusal};
 use pool::{Assigned, Failure, Pool, Unplaced};
-
-/// A buyer prompt waiting for a worker.
-pub struct Job {
-    pub request: u64,
-    pub message_id: MessageId,
-    pub prompt: String,
-    pub stream: bool,
-    pub received: Instant,
-    /// The language of its error texts (`buyer_language`).
-    pub language: Lang,
-    /// Where the answer goes besides the hub (test mode's console).
-    pub echo: Option<Sender<Echo>>,
-    /// Set when it failed on one backend and runs again on another.
-    pub failed_over: bool,
-}
-
-/// Where every answer is counted: the ledger and metrics' records, the
-/// live gauges, and the model the records name.
-#[derive(Clone)]
-pub struct Tally {
-    pub books: Books,
-    pub metrics: Arc<Metrics>,
-    pub model: Arc<str>,
-}
-
-impl Tally {
-    /// Counts one finished request; `backend` is the one that ran it last
-    /// (`None` when it never reached one).
-    fn answered(
-        &self,
-        job: &Job,
-        end: End,
-        progress: &Progress,
-        stats: Option<&Stats>,
-        backend: Option<&Backend>,
-    ) {
-        let millis = |d: Duration| d.as_millis() as u64;
-        let ns_to_ms = |ns: u64| ns / 1_000_000;
-        let record = AnswerRecord {
-            message_id: job.message_id.as_json().to_string(),
-            stream: job.stream,
-            model: self.model.to_string(),
-            outcome: end.outcome,
-            error: end.error,
-            prompt_chars: job.prompt.chars().count(),
-            answer_chars: progress.answer_chars,
-            pieces: progress.pieces,
-            prompt_tokens: stats.and_then(|s| s.prompt_eval_count),
-            tokens: stats.and_then(|s| s.eval_count),
-            eval_ms: stats
-                .and_then(|s| s.eval_duration_ns)
-                .map(|ns| (ns / 1000) as f64 / 1000.0),
-            first_piece_ms: progress.first_piece.map(millis),
-            total_ms: millis(job.received.elapsed()),
-            load_ms: stats.and_then(|s| s.load_duration_ns).map(ns_to_ms),
-            backend: backend.map(|b| b.name.as_str().into()),
-            failed_over: job.failed_over,
-        };
-        self.books.answered(&record);
-    }
-}
-
-/// How a request ended, for its record.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct End {
-    pub outcome: Outcome,
-    pub error: Option<&'static str>,
-}
-
-impl End {
-    const OK: End = End {
-        outcome: Outcome::Ok,
-        error: None,
-    };
-    const BUSY: End = End {
-        outcome: Outcome::Busy,
-        error: Some("busy"),
-    };
-    const SHUTDOWN: End = End {
-        outcome: Outcome::Shutdown,
-        error: Some("shutdown"),
-    };
-
-    /// An error answer of this kind.
-    pub fn error(kind: &'static str) -> End {
-        End {
-            outcome: Outcome::Error,
-            error: Some(kind),
-        }
-    }
-
-    /// The kind of an Ollama failure.
-    fn of(error: &OllamaError) -> End {
-        End::error(match error {
-            OllamaError::ShuttingDown => return End::SHUTDOWN,
-            OllamaError::Unreachable { .. } => "ollama_unreachable",
-            OllamaError::ModelMissing { .. } => "model_missing",
-            OllamaError::Http { .. } | OllamaError::InStream { .. } => "ollama_error",
-            OllamaError::BadLine(_) | OllamaError::LineTooLong { .. } => "bad_answer",
-            OllamaError::Truncated(_) => "cut",
-            OllamaError::NoFirstLine(_) | OllamaError::Stalled(_) => "timeout",
-            OllamaError::TooLong(_) => "time_limit",
-        })
-    }
-}
-
-/// An answer's progress so far.
-#[derive(Default)]
-struct Progress {
-    pieces: usize,
-    answer_chars: usize,
-    first_piece: Option<Duration>,
-}
-
-/// A copy of an answer's progress, for the console in test mode.
-#[derive(Debug)]
-pub enum Echo {
-    Piece(String),
-    Done {
-        /// Ollama's figures, or what went wrong (the owner's account of an
-        /// Ollama failure, or why the request was refused).
-        result: Result<Stats, Text>,
-        pieces: usize,
-        elapsed: Duration,
-    },
-}
 
 /// Accepts requests and hands them to the workers.
 #[derive(Clone)]
@@ -305,27 +182,6 @@ impl Dispatcher {
 
     fn answer_error(&self, job: &Job, reason: Text, end: End) {
         answer_error(&self.door.to_writer, &self.tally, job, reason, end, None);
-    }
-}
-
-/// Answers `reason` to the buyer of a request that did not run (or failed
-/// on `backend` before its first piece), and to the console in test mode.
-fn answer_error(
-    out: &WriterSender,
-    tally: &Tally,
-    job: &Job,
-    reason: Text,
-    end: End,
-    backend: Option<&Backend>,
-) {
-    tally.answered(job, end, &Progress::default(), None, backend);
-    send_error(out, job, &reason);
-    if let Some(echo) = &job.echo {
-        let _ = echo.send(Echo::Done {
-            result: Err(reason),
-            pieces: 0,
-            elapsed: job.received.elapsed(),
-        });
     }
 }
 
@@ -655,21 +511,6 @@ fn log_success(job: &Job, pieces: usize, elapsed: Duration, stats: &Stats) {
     );
 }
 
-/// The error answer: one error frame, and in stream mode the end marker.
-/// The text is in the buyer's language after `Error: `, which stays
-/// English in every language: the buyer's software looks for it.
-fn send_error(out: &WriterSender, job: &Job, reason: &Text) {
-    send(
-        out,
-        job,
-        FrameKind::Error { stream: job.stream },
-        format!("Error: {}", reason.in_lang(job.language)),
-    );
-    if job.stream {
-        send(out, job, FrameKind::End, String::new());
-    }
-}
-
 /// A non-stream answer cut at the owner's time limit: its one frame is the
 /// error (so that it still starts with `Error: `), then after a blank line
 /// the text generated so far, which the buyer would otherwise lose.
@@ -682,22 +523,13 @@ fn send_cut_whole(out: &WriterSender, job: &Job, reason: &Text, so_far: &str) {
     send(out, job, FrameKind::Error { stream: false }, content);
 }
 
-fn send(out: &WriterSender, job: &Job, kind: FrameKind, content: String) {
-    let frame = Outgoing {
-        request: job.request,
-        message_id: job.message_id.clone(),
-        kind,
-        content,
-    };
-    // The writer outlives every worker; a failed send means the process is
-    // already tearing down and nothing could deliver the frame anyway.
-    let _ = out.send(ToWriter::Frame(frame));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounting::Books;
     use crate::hub::closes_sent as closes;
+    use crate::hub::ToWriter;
+    use crate::metrics::Metrics;
 
     /// Waits (bounded) until thread `tid` of this process sleeps: for the
     /// threads below, blocked on the state's lock or its condvar.

@@ -28,7 +28,8 @@ use std::collections::VecDeque;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{answer_error, Door, End, Job, Tally};
+use super::answer::answer_error;
+use super::{Door, End, Job, Tally};
 use crate::backends::{Backends, Watcher};
 use crate::ollama::OllamaError;
 use crate::text::{errors, Text};

@@ -1,0 +1,449 @@
+//! [`Metrics`], the figures themselves: plain atomics, so that the threads
+//! that count never take a lock or make a system call for it, and never
+//! wait for a scrape (see the `metrics` module for who counts what).
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+
+use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
+
+/// The histograms' upper bounds, in milliseconds (Prometheus's `le`, in
+/// seconds: 0.05 ... 300): from a quick first piece to the longest answer
+/// the relay lets run.
+pub const BUCKETS_MS: [u64; 12] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000,
+];
+
+/// A latency histogram of fixed buckets.
+///
+/// Each observation adds one to exactly one slot (the first bound it does
+/// not exceed, or the last slot, above every bound), so that the count is
+/// the slots' total and the `+Inf` bucket always equals `_count`; the
+/// cumulative buckets Prometheus wants are summed at render time.
+#[derive(Default)]
+pub struct Histogram {
+    pub(super) slots: [AtomicU64; BUCKETS_MS.len() + 1],
+    pub(super) sum_ms: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, ms: u64) {
+        let slot = BUCKETS_MS.partition_point(|&bound| bound < ms);
+        // `partition_point` is at most `BUCKETS_MS.len()`: always a slot.
+        if let Some(slot) = self.slots.get(slot) {
+            slot.fetch_add(1, Relaxed);
+        }
+        self.sum_ms.fetch_add(ms, Relaxed);
+    }
+
+    /// Observations at or below each bound in turn, then all of them
+    /// (`+Inf`, the count).
+    pub fn cumulative(&self) -> [u64; BUCKETS_MS.len() + 1] {
+        let mut total = 0u64;
+        self.slots.each_ref().map(|slot| {
+            total = total.wrapping_add(slot.load(Relaxed));
+            total
+        })
+    }
+
+    pub fn sum_ms(&self) -> u64 {
+        self.sum_ms.load(Relaxed)
+    }
+}
+
+/// Whether Ollama (or one backend) answers, as last seen; 0 (the
+/// atomic's default) is "not known yet".
+const OLLAMA_DOWN: u8 = 1;
+const OLLAMA_UP: u8 = 2;
+
+/// Up, down or not known yet (`None`).
+#[derive(Default)]
+pub(super) struct UpGauge(AtomicU8);
+
+impl UpGauge {
+    fn set(&self, up: bool) {
+        let state = if up { OLLAMA_UP } else { OLLAMA_DOWN };
+        self.0.store(state, Relaxed);
+    }
+
+    pub(super) fn get(&self) -> Option<bool> {
+        match self.0.load(Relaxed) {
+            OLLAMA_UP => Some(true),
+            OLLAMA_DOWN => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// One Ollama backend's figures, labelled with its name.
+pub struct BackendFigures {
+    pub(super) name: Box<str>,
+    pub(super) up: UpGauge,
+    /// Finished requests whose record names this backend, by
+    /// [`Outcome::index`].
+    pub(super) requests: [AtomicU64; Outcome::ALL.len()],
+    pub(super) tokens: AtomicU64,
+    /// Of those, the ones that came here after failing on another backend
+    /// before their first piece.
+    pub(super) failovers: AtomicU64,
+}
+
+impl BackendFigures {
+    fn new(name: Box<str>) -> BackendFigures {
+        BackendFigures {
+            name,
+            up: UpGauge::default(),
+            requests: Default::default(),
+            tokens: AtomicU64::new(0),
+            failovers: AtomicU64::new(0),
+        }
+    }
+
+    fn answered(&self, record: &AnswerRecord) {
+        if let Some(count) = self.requests.get(record.outcome.index()) {
+            count.fetch_add(1, Relaxed);
+        }
+        self.tokens.fetch_add(record.tokens.unwrap_or(0), Relaxed);
+        if record.failed_over {
+            self.failovers.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// The figures; one per process, shared as `Arc<Metrics>`.
+#[derive(Default)]
+pub struct Metrics {
+    /// Finished requests by [`Outcome::index`].
+    pub(super) requests: [AtomicU64; Outcome::ALL.len()],
+    pub(super) tokens: AtomicU64,
+    pub(super) prompt_tokens: AtomicU64,
+    pub(super) pieces: AtomicU64,
+    pub(super) hub_connected: AtomicBool,
+    pub(super) hub_connections: AtomicU64,
+    // Gauges that go up and down are signed: a stray extra "finished"
+    // shows as -1 instead of wrapping to 2^64.
+    pub(super) requests_running: AtomicI64,
+    pub(super) queue_depth: AtomicI64,
+    pub(super) outbox_bytes: AtomicU64,
+    pub(super) ollama: UpGauge,
+    pub(super) paused: AtomicBool,
+    pub(super) first_piece: Histogram,
+    pub(super) answer: Histogram,
+    /// In the listed order; a handful at most, so found by a linear scan.
+    pub(super) backends: Box<[BackendFigures]>,
+}
+
+impl Metrics {
+    /// Figures without backends (tests).
+    #[cfg(test)]
+    pub fn new() -> Arc<Metrics> {
+        Arc::new(Metrics::default())
+    }
+
+    /// Figures that also count per backend, for the backends named (in
+    /// their listed order).
+    pub fn with_backends<N: Into<Box<str>>>(names: impl IntoIterator<Item = N>) -> Arc<Metrics> {
+        let backends = names.into_iter().map(|n| BackendFigures::new(n.into()));
+        Arc::new(Metrics {
+            backends: backends.collect(),
+            ..Metrics::default()
+        })
+    }
+
+    fn backend(&self, name: &str) -> Option<&BackendFigures> {
+        self.backends.iter().find(|b| *b.name == *name)
+    }
+
+    /// Whether the backend `name` can serve (answers, with the model),
+    /// each time the backends' health changes.
+    pub fn set_backend_up(&self, name: &str, up: bool) {
+        if let Some(backend) = self.backend(name) {
+            backend.up.set(up);
+        }
+    }
+
+    /// Whether backend `name` could serve last time; `None` until known
+    /// (or for a name not given at start).
+    #[cfg(test)]
+    pub fn backend_up(&self, name: &str) -> Option<bool> {
+        self.backend(name)?.up.get()
+    }
+
+    /// One piece of an answer went to the writer. The per-piece path: one
+    /// relaxed add.
+    pub fn piece_sent(&self) {
+        self.pieces.fetch_add(1, Relaxed);
+    }
+
+    /// A worker took a request to Ollama.
+    pub fn request_started(&self) {
+        self.requests_running.fetch_add(1, Relaxed);
+    }
+
+    /// The worker is done with it (whatever the outcome).
+    pub fn request_finished(&self) {
+        self.requests_running.fetch_sub(1, Relaxed);
+    }
+
+    /// Requests waiting for a worker: +1 when queued, -1 when taken.
+    pub fn queue_depth_add(&self, delta: i64) {
+        self.queue_depth.fetch_add(delta, Relaxed);
+    }
+
+    /// Requests a worker is answering now.
+    pub fn requests_running(&self) -> i64 {
+        self.requests_running.load(Relaxed)
+    }
+
+    /// Requests waiting for a worker.
+    pub fn queue_depth(&self) -> i64 {
+        self.queue_depth.load(Relaxed)
+    }
+
+    /// Bytes of answer frames the writer holds, not yet sent to the hub.
+    pub fn set_outbox_bytes(&self, bytes: u64) {
+        self.outbox_bytes.store(bytes, Relaxed);
+    }
+
+    #[cfg(test)]
+    pub fn outbox_bytes(&self) -> u64 {
+        self.outbox_bytes.load(Relaxed)
+    }
+
+    /// Whether some backend can serve, as `availability` finds the
+    /// backends' health (the one writer).
+    pub fn set_ollama_up(&self, up: bool) {
+        self.ollama.set(up);
+    }
+
+    /// Whether some backend can serve; `None` until the backends' health
+    /// is known.
+    pub fn ollama_up(&self) -> Option<bool> {
+        self.ollama.get()
+    }
+
+    /// Whether the owner has paused selling.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Relaxed);
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused.load(Relaxed)
+    }
+
+    pub fn hub_connected(&self) -> bool {
+        self.hub_connected.load(Relaxed)
+    }
+
+    /// The figures' view of `/readyz`: ready when the hub is connected and
+    /// some backend can serve; the reason otherwise. An Ollama not
+    /// seen yet is not ready ("not checked yet"); the running client asks
+    /// it before it connects, so that only happens before the hub is up.
+    pub fn readiness(&self) -> Result<(), String> {
+        if self.paused() {
+            return Err("paused by the owner".into());
+        }
+        // An Ollama known to be down comes first: the box stays away from
+        // the hub because of it.
+        if self.ollama_up() == Some(false) {
+            return Err("Ollama is not reachable".into());
+        }
+        if !self.hub_connected() {
+            return Err("not connected to the hub".into());
+        }
+        match self.ollama_up() {
+            Some(_) => Ok(()),
+            None => Err("Ollama not checked yet".into()),
+        }
+    }
+}
+
+impl Accounts for Metrics {
+    fn answered(&self, record: &AnswerRecord) {
+        if let Some(count) = self.requests.get(record.outcome.index()) {
+            count.fetch_add(1, Relaxed);
+        }
+        self.tokens.fetch_add(record.tokens.unwrap_or(0), Relaxed);
+        let prompt = record.prompt_tokens.unwrap_or(0);
+        self.prompt_tokens.fetch_add(prompt, Relaxed);
+        if let Some(ms) = record.first_piece_ms {
+            self.first_piece.observe(ms);
+        }
+        self.answer.observe(record.total_ms);
+        // Whether Ollama is up is not this answer's to say: one request
+        // that could not reach it does not set it aside (`backends`
+        // decides, and `availability` sets the gauge).
+        let backend = record.backend.as_deref();
+        if let Some(backend) = backend.and_then(|name| self.backend(name)) {
+            backend.answered(record);
+        }
+    }
+
+    fn hub(&self, event: &HubEvent) {
+        match event {
+            HubEvent::Connected => {
+                self.hub_connected.store(true, Relaxed);
+                self.hub_connections.fetch_add(1, Relaxed);
+            }
+            HubEvent::Disconnected(_) => self.hub_connected.store(false, Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A finished request, ok unless changed.
+    pub(crate) fn record(outcome: Outcome, error: Option<&'static str>) -> AnswerRecord {
+        AnswerRecord {
+            message_id: "1".into(),
+            stream: true,
+            model: "llama3".into(),
+            outcome,
+            error,
+            prompt_chars: 10,
+            answer_chars: 20,
+            pieces: 3,
+            prompt_tokens: Some(7),
+            tokens: Some(11),
+            eval_ms: Some(30.0),
+            first_piece_ms: Some(40),
+            total_ms: 900,
+            load_ms: None,
+            backend: None,
+            failed_over: false,
+        }
+    }
+
+    #[test]
+    fn each_observation_lands_in_the_first_bucket_it_does_not_exceed() {
+        let h = Histogram::default();
+        for ms in [0, 50, 51, 100, 999, 1_000, 300_000, 300_001, u64::MAX / 4] {
+            h.observe(ms);
+        }
+        let c = h.cumulative();
+        // le: 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 120 300 +Inf
+        assert_eq!(c, [2, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 7, 9]);
+        let sum = 50 + 51 + 100 + 999 + 1_000 + 300_000 + 300_001 + u64::MAX / 4;
+        assert_eq!(h.sum_ms(), sum);
+    }
+
+    #[test]
+    fn an_empty_histogram_is_all_zeros() {
+        let h = Histogram::default();
+        assert_eq!(h.cumulative(), [0; BUCKETS_MS.len() + 1]);
+        assert_eq!(h.sum_ms(), 0);
+    }
+
+    #[test]
+    fn buckets_are_increasing() {
+        assert!(BUCKETS_MS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn answers_count_by_outcome_with_tokens_and_latencies() {
+        let m = Metrics::new();
+        m.answered(&record(Outcome::Ok, None));
+        let mut busy = record(Outcome::Busy, Some("busy"));
+        (busy.tokens, busy.prompt_tokens, busy.first_piece_ms) = (None, None, None);
+        busy.total_ms = 0;
+        m.answered(&busy);
+        let counts: Vec<u64> = m.requests.iter().map(|c| c.load(Relaxed)).collect();
+        assert_eq!(counts, [1, 0, 1, 0]);
+        assert_eq!(m.tokens.load(Relaxed), 11);
+        assert_eq!(m.prompt_tokens.load(Relaxed), 7);
+        assert_eq!(m.first_piece.cumulative()[0], 1);
+        assert_eq!(m.first_piece.cumulative()[12], 1);
+        assert_eq!(m.answer.cumulative()[12], 2);
+        assert_eq!(m.answer.sum_ms(), 900);
+    }
+
+    #[test]
+    fn answers_never_change_whether_ollama_is_up() {
+        for m in [Metrics::new(), Metrics::with_backends(["a"])] {
+            let cases = [
+                (Outcome::Error, Some("ollama_unreachable")),
+                (Outcome::Error, Some("model_missing")),
+                (Outcome::Ok, None),
+                (Outcome::Error, Some("ollama_error")),
+            ];
+            for (outcome, error) in cases {
+                m.answered(&record(outcome, error));
+                assert_eq!(m.ollama_up(), None, "{outcome:?} {error:?}");
+            }
+            m.set_ollama_up(false);
+            m.answered(&record(Outcome::Ok, None));
+            assert_eq!(
+                m.ollama_up(),
+                Some(false),
+                "the model came back? not by an answer"
+            );
+            m.set_ollama_up(true);
+            m.answered(&record(Outcome::Error, Some("ollama_unreachable")));
+            assert_eq!(m.ollama_up(), Some(true), "one unreachable request");
+        }
+    }
+
+    #[test]
+    fn a_backends_gauge_is_unknown_until_set_and_other_names_change_nothing() {
+        let m = Metrics::with_backends(["a", "b"]);
+        assert_eq!((m.backend_up("a"), m.backend_up("b")), (None, None));
+        m.set_backend_up("b", false);
+        m.set_backend_up("c", true);
+        assert_eq!((m.backend_up("a"), m.backend_up("b")), (None, Some(false)));
+        assert_eq!(m.backend_up("c"), None);
+        m.set_backend_up("b", true);
+        assert_eq!(m.backend_up("b"), Some(true));
+        // An answer naming a backend not listed counts in the totals only.
+        let mut stray = record(Outcome::Ok, None);
+        stray.backend = Some("c".into());
+        m.answered(&stray);
+        assert_eq!(m.requests[Outcome::Ok.index()].load(Relaxed), 1);
+        let per_backend = m.backends.iter().flat_map(|b| &b.requests);
+        assert_eq!(per_backend.map(|c| c.load(Relaxed)).sum::<u64>(), 0);
+    }
+
+    #[test]
+    fn gauges_go_up_and_down() {
+        let m = Metrics::new();
+        m.request_started();
+        m.request_started();
+        m.request_finished();
+        m.queue_depth_add(3);
+        m.queue_depth_add(-1);
+        m.set_outbox_bytes(4096);
+        m.piece_sent();
+        assert_eq!(m.requests_running.load(Relaxed), 1);
+        assert_eq!(m.queue_depth.load(Relaxed), 2);
+        assert_eq!(m.outbox_bytes.load(Relaxed), 4096);
+        assert_eq!(m.pieces.load(Relaxed), 1);
+        m.request_finished();
+        m.request_finished();
+        assert_eq!(m.requests_running.load(Relaxed), -1);
+    }
+
+    #[test]
+    fn hub_events_set_the_connection_gauge_and_count_connections() {
+        let m = Metrics::new();
+        m.hub(&HubEvent::Connected);
+        m.hub(&HubEvent::Disconnected("eof".into()));
+        m.hub(&HubEvent::Connected);
+        assert!(m.hub_connected());
+        assert_eq!(m.hub_connections.load(Relaxed), 2);
+        m.hub(&HubEvent::Disconnected("eof".into()));
+        assert!(!m.hub_connected());
+    }
+
+    #[test]
+    fn readiness_needs_the_hub_and_a_reachable_ollama() {
+        let m = Metrics::new();
+        assert_eq!(m.readiness(), Err("not connected to the hub".into()));
+        m.hub(&HubEvent::Connected);
+        assert_eq!(m.readiness(), Err("Ollama not checked yet".into()));
+        m.set_ollama_up(false);
+        assert_eq!(m.readiness(), Err("Ollama is not reachable".into()));
+        m.set_ollama_up(true);
+        assert_eq!(m.readiness(), Ok(()));
+    }
+}

@@ -1,0 +1,191 @@
+//! A request and how its answer is sent and counted: the [`Job`] a
+//! worker runs, the frames that reach the writer ([`send`],
+//! [`send_error`]), and the one record every answer leaves ([`Tally`],
+//! [`End`]). The dispatcher, the pool and the workers all answer through
+//! here.
+
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::accounting::{AnswerRecord, Books, Outcome};
+use crate::backends::Backend;
+use crate::hub::{Outgoing, ToWriter, WriterSender};
+use crate::metrics::Metrics;
+use crate::ollama::{OllamaError, Stats};
+use crate::protocol::{FrameKind, MessageId};
+use crate::text::{Lang, Text};
+
+/// A buyer prompt waiting for a worker.
+pub struct Job {
+    pub request: u64,
+    pub message_id: MessageId,
+    pub prompt: String,
+    pub stream: bool,
+    pub received: Instant,
+    /// The language of its error texts (`buyer_language`).
+    pub language: Lang,
+    /// Where the answer goes besides the hub (test mode's console).
+    pub echo: Option<Sender<Echo>>,
+    /// Set when it failed on one backend and runs again on another.
+    pub failed_over: bool,
+}
+
+/// Where every answer is counted: the ledger and metrics' records, the
+/// live gauges, and the model the records name.
+#[derive(Clone)]
+pub struct Tally {
+    pub books: Books,
+    pub metrics: Arc<Metrics>,
+    pub model: Arc<str>,
+}
+
+impl Tally {
+    /// Counts one finished request; `backend` is the one that ran it last
+    /// (`None` when it never reached one).
+    pub(super) fn answered(
+        &self,
+        job: &Job,
+        end: End,
+        progress: &Progress,
+        stats: Option<&Stats>,
+        backend: Option<&Backend>,
+    ) {
+        let millis = |d: Duration| d.as_millis() as u64;
+        let ns_to_ms = |ns: u64| ns / 1_000_000;
+        let record = AnswerRecord {
+            message_id: job.message_id.as_json().to_string(),
+            stream: job.stream,
+            model: self.model.to_string(),
+            outcome: end.outcome,
+            error: end.error,
+            prompt_chars: job.prompt.chars().count(),
+            answer_chars: progress.answer_chars,
+            pieces: progress.pieces,
+            prompt_tokens: stats.and_then(|s| s.prompt_eval_count),
+            tokens: stats.and_then(|s| s.eval_count),
+            eval_ms: stats
+                .and_then(|s| s.eval_duration_ns)
+                .map(|ns| (ns / 1000) as f64 / 1000.0),
+            first_piece_ms: progress.first_piece.map(millis),
+            total_ms: millis(job.received.elapsed()),
+            load_ms: stats.and_then(|s| s.load_duration_ns).map(ns_to_ms),
+            backend: backend.map(|b| b.name.as_str().into()),
+            failed_over: job.failed_over,
+        };
+        self.books.answered(&record);
+    }
+}
+
+/// How a request ended, for its record.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct End {
+    pub outcome: Outcome,
+    pub error: Option<&'static str>,
+}
+
+impl End {
+    pub(super) const OK: End = End {
+        outcome: Outcome::Ok,
+        error: None,
+    };
+    pub(super) const BUSY: End = End {
+        outcome: Outcome::Busy,
+        error: Some("busy"),
+    };
+    pub(super) const SHUTDOWN: End = End {
+        outcome: Outcome::Shutdown,
+        error: Some("shutdown"),
+    };
+
+    /// An error answer of this kind.
+    pub fn error(kind: &'static str) -> End {
+        End {
+            outcome: Outcome::Error,
+            error: Some(kind),
+        }
+    }
+
+    /// The kind of an Ollama failure.
+    pub(super) fn of(error: &OllamaError) -> End {
+        End::error(match error {
+            OllamaError::ShuttingDown => return End::SHUTDOWN,
+            OllamaError::Unreachable { .. } => "ollama_unreachable",
+            OllamaError::ModelMissing { .. } => "model_missing",
+            OllamaError::Http { .. } | OllamaError::InStream { .. } => "ollama_error",
+            OllamaError::BadLine(_) | OllamaError::LineTooLong { .. } => "bad_answer",
+            OllamaError::Truncated(_) => "cut",
+            OllamaError::NoFirstLine(_) | OllamaError::Stalled(_) => "timeout",
+            OllamaError::TooLong(_) => "time_limit",
+        })
+    }
+}
+
+/// An answer's progress so far.
+#[derive(Default)]
+pub(super) struct Progress {
+    pub(super) pieces: usize,
+    pub(super) answer_chars: usize,
+    pub(super) first_piece: Option<Duration>,
+}
+
+/// A copy of an answer's progress, for the console in test mode.
+#[derive(Debug)]
+pub enum Echo {
+    Piece(String),
+    Done {
+        /// Ollama's figures, or what went wrong (the owner's account of an
+        /// Ollama failure, or why the request was refused).
+        result: Result<Stats, Text>,
+        pieces: usize,
+        elapsed: Duration,
+    },
+}
+
+/// Answers `reason` to the buyer of a request that did not run (or failed
+/// on `backend` before its first piece), and to the console in test mode.
+pub(super) fn answer_error(
+    out: &WriterSender,
+    tally: &Tally,
+    job: &Job,
+    reason: Text,
+    end: End,
+    backend: Option<&Backend>,
+) {
+    tally.answered(job, end, &Progress::default(), None, backend);
+    send_error(out, job, &reason);
+    if let Some(echo) = &job.echo {
+        let _ = echo.send(Echo::Done {
+            result: Err(reason),
+            pieces: 0,
+            elapsed: job.received.elapsed(),
+        });
+    }
+}
+
+/// The error answer: one error frame, and in stream mode the end marker.
+/// The text is in the buyer's language after `Error: `, which stays
+/// English in every language: the buyer's software looks for it.
+pub(super) fn send_error(out: &WriterSender, job: &Job, reason: &Text) {
+    send(
+        out,
+        job,
+        FrameKind::Error { stream: job.stream },
+        format!("Error: {}", reason.in_lang(job.language)),
+    );
+    if job.stream {
+        send(out, job, FrameKind::End, String::new());
+    }
+}
+
+pub(super) fn send(out: &WriterSender, job: &Job, kind: FrameKind, content: String) {
+    let frame = Outgoing {
+        request: job.request,
+        message_id: job.message_id.clone(),
+        kind,
+        content,
+    };
+    // The writer outlives every worker; a failed send means the process is
+    // already tearing down and nothing could deliver the frame anyway.
+    let _ = out.send(ToWriter::Frame(frame));
+}
