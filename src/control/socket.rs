@@ -77,26 +77,15 @@ mod tests {
     #[test]
     fn each_config_file_has_its_own_socket_and_lock_and_the_default_keeps_the_old_names() {
         let dir = Path::new("/srv/box");
-        assert_eq!(
-            socket_path(&dir.join("config.json")),
-            dir.join("control.sock")
-        );
-        assert_eq!(
-            lock_path(&dir.join("config.json")),
-            dir.join("control.lock")
-        );
-        assert_eq!(
-            socket_path(&dir.join("gpu1.json")),
-            dir.join("gpu1.control.sock")
-        );
-        assert_eq!(
-            lock_path(&dir.join("gpu1.json")),
-            dir.join("gpu1.control.lock")
-        );
-        assert_eq!(
-            socket_path(&dir.join("gpu2")),
-            dir.join("gpu2.control.sock")
-        );
+        let cases = [
+            ("config.json", "control.sock", "control.lock"),
+            ("gpu1.json", "gpu1.control.sock", "gpu1.control.lock"),
+            ("gpu2", "gpu2.control.sock", "gpu2.control.lock"),
+        ];
+        for (config, socket, lock) in cases {
+            assert_eq!(socket_path(&dir.join(config)), dir.join(socket));
+            assert_eq!(lock_path(&dir.join(config)), dir.join(lock));
+        }
         assert_eq!(
             socket_path(Path::new("gpu1.json")),
             Path::new(".").join("gpu1.control.sock")
