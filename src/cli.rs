@@ -22,6 +22,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::{self, Settings};
+use crate::console;
 use crate::text::{
     cli as text, control as control_text, errors, stats as stats_text, Arg, Lang, Text,
 };
@@ -690,8 +691,7 @@ const INDENT: usize = 4;
 /// Where the second column starts in a table of short labels (the files,
 /// the exit statuses): three spaces after the longest.
 fn label_column(rows: &[Row]) -> usize {
-    let longest = rows.iter().map(|(label, _)| label.chars().count()).max();
-    INDENT + longest.unwrap_or_default() + 3
+    INDENT + console::label_width(rows.iter().map(|(label, _)| label.as_ref()))
 }
 
 /// A blank line, the heading, then the rows: each label indented, its text

@@ -9,6 +9,27 @@ use std::sync::Mutex;
 
 use crate::text::Text;
 
+/// Rows of a label and its value, the values lined up three characters
+/// after the longest label (counted in characters, not bytes, so that
+/// Russian labels line up too): `--show-config`, `--stats`, `--status`.
+pub fn label_table(rows: &[(String, String)]) -> String {
+    let width = label_width(rows.iter().map(|(label, _)| label.as_str()));
+    rows.iter()
+        .map(|(label, value)| labelled(label, value, width))
+        .collect()
+}
+
+/// Where a table's values start: three characters after its longest label.
+pub fn label_width<'a>(labels: impl Iterator<Item = &'a str>) -> usize {
+    let longest = labels.map(|label| label.chars().count()).max();
+    longest.unwrap_or_default() + 3
+}
+
+/// One row of a label table whose values start at `width`.
+pub fn labelled(label: &str, value: &str, width: usize) -> String {
+    format!("{label:<width$}{value}\n")
+}
+
 /// Prints `text` to standard output and flushes it. A closed pipe ends the
 /// program with status 0: nobody is left to read the rest.
 pub fn print(text: &str) {
@@ -175,5 +196,20 @@ impl Drop for EchoOff {
         if self.saved.is_some() {
             restore_terminal();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_line_up_three_characters_after_the_longest_label_in_any_script() {
+        let rows = [
+            ("Лог".to_string(), "a".to_string()),
+            ("Конфиг".to_string(), "b".to_string()),
+        ];
+        assert_eq!(label_table(&rows), "Лог      a\nКонфиг   b\n");
+        assert_eq!(label_width(std::iter::empty()), 3);
     }
 }

@@ -298,13 +298,7 @@ fn show_config_text(lang: Lang, resolved: &Resolved, endpoint: &Endpoint) -> Str
         (say(text::cli::show_hub_url()), endpoint.to_string()),
     ];
     places.extend(ollama_places(lang, settings));
-    // Three spaces after the longest label, in characters.
-    let longest = places.iter().map(|(label, _)| label.chars().count()).max();
-    let width = longest.unwrap_or_default() + 3;
-    let mut shown = String::new();
-    for (label, value) in places {
-        shown.push_str(&format!("{label:<width$}{value}\n"));
-    }
+    let mut shown = console::label_table(&places);
     shown.push('\n');
     for key in config::KEYS {
         let (name, value) = (key.name, settings.display_value(key.name));

@@ -32,7 +32,7 @@ use super::protocol::Request;
 use super::socket::open_lock;
 use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
 use crate::cli::Control;
-use crate::console::print;
+use crate::console::{label_width, labelled, print};
 use crate::exit::{self, Fatal};
 use crate::ledger;
 use crate::pause::{self, Pause};
@@ -430,14 +430,8 @@ fn status_table(answer: &Value, today: &Today, lang: Lang, now: Millis) -> Strin
     ];
     let above = above.map(|(l, v)| (say(l), say(v)));
     let below = below.map(|(l, v)| (say(l), say(v)));
-    let width = above
-        .iter()
-        .chain(&below)
-        .map(|(l, _)| l.chars().count())
-        .max()
-        .unwrap_or(0)
-        + 3;
-    let row = |(label, value): &(String, String)| format!("{label:<width$}{value}\n");
+    let width = label_width(above.iter().chain(&below).map(|(label, _)| label.as_str()));
+    let row = |(label, value): &(String, String)| labelled(label, value, width);
     let backends = backend_lines(&answer["backends"], &model, lang, now);
     let above = above.iter().map(row);
     above.chain(backends).chain(below.iter().map(row)).collect()

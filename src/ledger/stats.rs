@@ -38,6 +38,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::console;
 use crate::state_file::{self, Access};
 use crate::text::{outside, stats as text, Lang, Text};
 use crate::time::{self, Millis};
@@ -478,13 +479,7 @@ pub fn table(stats: &Stats, lang: Lang) -> String {
         .into_iter()
         .map(|(label, value)| (say(label), value))
         .collect();
-    let longest = rows.iter().map(|(label, _)| label.chars().count()).max();
-    let width = longest.unwrap_or_default() + 3;
-    let mut shown = String::new();
-    for (label, value) in rows {
-        shown.push_str(&format!("{label:<width$}{value}\n"));
-    }
-    shown
+    console::label_table(&rows)
 }
 
 #[cfg(test)]
