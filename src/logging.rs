@@ -226,10 +226,16 @@ impl RotatingFile {
     }
 
     fn numbered(&self, n: usize) -> PathBuf {
-        let mut name = self.path.clone().into_os_string();
-        name.push(format!(".{n}"));
-        PathBuf::from(name)
+        rotated(&self.path, n)
     }
+}
+
+/// The name of a rotated file: `client.log` -> `client.log.N`, the higher
+/// the older (the ledger's files are named the same way).
+pub fn rotated(path: &Path, n: usize) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
 }
 
 /// Opens the file for appending (see `state_file`: never blocking, only a

@@ -39,6 +39,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::console;
+use crate::logging;
 use crate::state_file::{self, Access};
 use crate::text::{outside, stats as text, Lang, Text};
 use crate::time::{self, Millis};
@@ -320,11 +321,7 @@ pub fn read(reader: &mut dyn BufRead, tally: &mut Tally) -> io::Result<()> {
 /// `files_kept`) ... `ledger.jsonl.1`, then `ledger.jsonl`. Whether they
 /// exist is not checked.
 pub fn files(ledger: &Path, files_kept: usize) -> Vec<PathBuf> {
-    let numbered = |n: usize| {
-        let mut name = ledger.as_os_str().to_owned();
-        name.push(format!(".{n}"));
-        PathBuf::from(name)
-    };
+    let numbered = |n: usize| logging::rotated(ledger, n);
     let mut files: Vec<PathBuf> = (1..=files_kept).rev().map(numbered).collect();
     files.push(ledger.to_path_buf());
     files
