@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::address::OllamaUrl;
+use crate::config::DEFAULT_MODEL;
 use crate::console::{print, read_line, read_secret_line, say};
 use crate::ollama::{self, RootCerts};
 use crate::settings::{Resolved, Source};
@@ -19,9 +20,6 @@ use crate::text::{startup as text, Text};
 /// What an https Ollama at a base URL is checked against, or why there is
 /// nothing to check it against (the caller's policy on the extra CA).
 pub type Roots<'a> = &'a dyn Fn(&OllamaUrl) -> Result<RootCerts, Text>;
-
-/// The model offered when Ollama cannot say which it has.
-const FALLBACK_MODEL: &str = "llama2";
 
 /// The settings the first run asks for, when no source set them.
 pub fn missing(resolved: &Resolved) -> Vec<&'static str> {
@@ -127,9 +125,9 @@ fn ask_model(resolved: &mut Resolved, roots: Roots) -> Result<(), Text> {
             return keep(resolved, "model", Value::String(model));
         }
         Ok(_) => say(text::no_models_installed()),
-        Err(e) => say(text::cannot_list_models(e, FALLBACK_MODEL)),
+        Err(e) => say(text::cannot_list_models(e, DEFAULT_MODEL)),
     }
-    let model = ask_text(text::ask_model(), FALLBACK_MODEL)?;
+    let model = ask_text(text::ask_model(), DEFAULT_MODEL)?;
     keep(resolved, "model", Value::String(model))
 }
 

@@ -127,7 +127,7 @@ settings_table! {
     }
     model: String {
         key: "model",
-        default: "llama2".into(),
+        default: super::DEFAULT_MODEL.into(),
         parse: non_empty_string,
         show: String::clone,
         doc: "the Ollama model every prompt runs on",
