@@ -348,7 +348,7 @@ fn list(names: &[String]) -> Text {
     match names.is_empty() {
         true => check::check_no_models(),
         // Ollama's words, made safe for the terminal.
-        false => text::errors::verbatim(text::outside(&names.join(", "))),
+        false => Text::verbatim(text::outside(&names.join(", "))),
     }
 }
 

@@ -23,9 +23,7 @@ use serde_json::Value;
 
 use crate::config::{self, Settings};
 use crate::console;
-use crate::text::{
-    cli as text, control as control_text, errors, stats as stats_text, Arg, Lang, Text,
-};
+use crate::text::{cli as text, control as control_text, stats as stats_text, Arg, Lang, Text};
 use crate::time::{self, Millis};
 
 /// How a saved flag's value is given on the command line.
@@ -670,7 +668,7 @@ fn files_help(lang: Lang, config_path: impl Into<Arg>, log_path: impl Into<Arg>)
     vec![
         (
             say(text::help_file_config_label()),
-            say(errors::verbatim(config_path)),
+            say(Text::verbatim(config_path)),
         ),
         (
             say(text::help_file_log_label()),

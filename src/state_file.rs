@@ -20,7 +20,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-use crate::text::{errors, files as text, Text};
+use crate::text::{files as text, Text};
 
 /// How a state file is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,7 +154,7 @@ pub fn reason(error: &io::Error) -> Text {
     let refused = error.get_ref().and_then(|e| e.downcast_ref::<NotRegular>());
     match refused {
         Some(refused) => refused.text(),
-        None => errors::verbatim(error),
+        None => Text::verbatim(error),
     }
 }
 

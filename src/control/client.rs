@@ -36,7 +36,7 @@ use crate::console::{label_width, labelled, print};
 use crate::exit::{self, Fatal};
 use crate::ledger;
 use crate::pause::{self, Pause};
-use crate::text::{control as text, errors::verbatim, owner_language, Lang, Text};
+use crate::text::{control as text, owner_language, Lang, Text};
 use crate::time::{self, Millis};
 
 /// How long a client holding the lock without a socket (starting, or
@@ -409,7 +409,7 @@ fn status_table(answer: &Value, today: &Today, lang: Lang, now: Millis) -> Strin
             text::status_label_uptime(),
             span(number(&answer["uptime_secs"])),
         ),
-        (text::status_label_model(), verbatim(model.clone())),
+        (text::status_label_model(), Text::verbatim(model.clone())),
         (
             text::status_label_serving(),
             yes_no(answer["serving"] == true),

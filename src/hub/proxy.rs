@@ -41,7 +41,7 @@ pub enum ProxyError {
 impl ProxyError {
     pub fn text(&self) -> Text {
         match self {
-            ProxyError::Io(e) => errors::verbatim(e),
+            ProxyError::Io(e) => Text::verbatim(e),
             ProxyError::NoAddress => errors::proxy_no_address(),
             ProxyError::Refused { proxy, line } => errors::proxy_refused_tunnel(proxy, line),
             ProxyError::AnswerTooLong => errors::proxy_answer_too_long(),

@@ -196,7 +196,7 @@ impl HandshakeFailure {
             HandshakeFailure::ClosedEarly(_) => errors::hub_closed_during_handshake(),
             HandshakeFailure::BadUri(_) => errors::hub_bad_request_uri(),
             // These describe the HTTP exchange, never the request URI.
-            HandshakeFailure::Other(e) => errors::verbatim(e),
+            HandshakeFailure::Other(e) => Text::verbatim(e),
         }
     }
 }

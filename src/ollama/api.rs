@@ -35,7 +35,7 @@ impl ApiError {
     pub fn text(&self) -> Text {
         match self {
             // The HTTP library's words may quote what the peer sent.
-            ApiError::Request(error) => text::ollama_api_failed(crate::text::outside(error)),
+            ApiError::Request(error) => Text::verbatim(crate::text::outside(error)),
             ApiError::NoAnswer(limit) => text::ollama_api_no_answer(limit.as_secs_f64()),
             ApiError::Status { status, path } => text::ollama_api_status(status, path),
             ApiError::NotJson { path } => text::ollama_api_not_json(path),

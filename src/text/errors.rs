@@ -5,20 +5,9 @@
 use super::catalogue;
 
 catalogue! {
-    /// A text that reads the same in every language: a path, an address, or
-    /// the operating system's own words.
-    verbatim(text) {
-        en: "{text}",
-        ru: "{text}",
-    }
-
     // ------------------------------------------ Ollama, for the owner
 
     // Ollama's small requests for the owner's tools (`ollama::api`).
-    ollama_api_failed(error) {
-        en: "{error}",
-        ru: "{error}",
-    }
     /// `seconds`: the request's time limit (`0.3`, `10`).
     ollama_api_no_answer(seconds) {
         en: "no answer within {seconds} s",

@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_nested_text_is_rendered_in_the_language_of_the_outer_one() {
-        let inner = errors::verbatim("x");
+        let inner = Text::verbatim("x");
         assert_eq!(inner.in_lang(Lang::Ru), "x");
         let outer = Text::new(&TEST_OUTER, vec![Arg::from(inner), Arg::from(3u8)]);
         assert_eq!(outer.in_lang(Lang::En), "outer x 3");

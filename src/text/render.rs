@@ -146,6 +146,20 @@ impl Text {
         Text { msg, args }
     }
 
+    /// A text that reads the same in every language, not a message of the
+    /// catalogue: a path, an address, a model's name, the operating
+    /// system's or a peer's own words (made safe with [`outside`] first
+    /// when they came from outside the process).
+    pub fn verbatim(text: impl Into<Arg>) -> Text {
+        static VERBATIM: Msg = Msg {
+            name: "verbatim",
+            args: &["text"],
+            en: "{text}",
+            ru: "{text}",
+        };
+        Text::new(&VERBATIM, vec![text.into()])
+    }
+
     /// The text in `lang`.
     pub fn in_lang(&self, lang: Lang) -> String {
         render(self.msg.template(lang), lang, &|name| {
