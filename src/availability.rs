@@ -136,7 +136,7 @@ impl Availability {
             started: Instant::now(),
             pause_file,
         });
-        backends.watch(availability.clone());
+        backends.watch(&availability);
         // Without a hub (test mode with no token) there is nothing to pause:
         // the owner is trying Ollama at the terminal.
         if let Some(pause) = pause.filter(|_| availability.has_hub) {

@@ -29,11 +29,14 @@
 //!
 //! Whoever must act on a change (the relay's pool, to place waiting
 //! requests; `availability`, to step back from the hub when none is left)
-//! registers a [`Watcher`] and is told after the change, with no lock
-//! held. This module knows neither the relay nor the hub.
+//! registers a [`Watcher`] and is told after the change, on the thread
+//! that made it, with no lock of this module held. Watchers are held
+//! weakly: the pool and `availability` hold the backends, and the
+//! backends must not keep them alive in return. This module knows neither
+//! the relay nor the hub.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -189,7 +192,7 @@ impl Backend {
 pub struct Backends {
     list: Vec<Backend>,
     policy: Policy,
-    watchers: Mutex<Vec<Arc<dyn Watcher>>>,
+    watchers: Mutex<Vec<Weak<dyn Watcher>>>,
     /// Wakes the prober when a backend goes down (or the process stops).
     prober: Condvar,
     prober_lock: Mutex<()>,
@@ -221,23 +224,25 @@ impl Backends {
         self.list.get(index)
     }
 
-    /// Registers someone to tell about changes.
-    pub fn watch(&self, watcher: Arc<dyn Watcher>) {
+    /// Registers someone to tell about changes, for as long as it lives.
+    pub fn watch<W: Watcher + 'static>(&self, watcher: &Arc<W>) {
+        let watcher: Weak<W> = Arc::downgrade(watcher);
+        let watcher: Weak<dyn Watcher> = watcher;
         self.watchers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(watcher);
     }
 
-    /// Tells every watcher, with no lock held: the list is copied out
-    /// first, so a watcher may take its own locks, register another one or
-    /// ask about the backends without waiting on this one.
+    /// Tells every watcher still alive, with no lock held: the list is
+    /// copied out first, so a watcher may take its own locks, register
+    /// another one or ask about the backends without waiting on this one.
     fn tell_watchers(&self) {
-        let watchers = self
-            .watchers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let watchers: Vec<Arc<dyn Watcher>> = {
+            let mut list = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+            list.retain(|watcher| watcher.strong_count() > 0);
+            list.iter().filter_map(Weak::upgrade).collect()
+        };
         for watcher in watchers {
             watcher.backends_changed();
         }
@@ -756,6 +761,7 @@ mod tests {
     struct Meddler {
         backends: Arc<Backends>,
         lock_was_free: Mutex<Vec<bool>>,
+        other: Arc<Told>,
     }
 
     impl Watcher for Meddler {
@@ -766,7 +772,7 @@ mod tests {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(free);
             if free {
-                self.backends.watch(Arc::new(Told::default()));
+                self.backends.watch(&self.other);
             }
         }
     }
@@ -777,15 +783,29 @@ mod tests {
         let meddler = Arc::new(Meddler {
             backends: Arc::clone(&backends),
             lock_was_free: Mutex::default(),
+            other: Arc::new(Told::default()),
         });
-        backends.watch(meddler.clone());
+        backends.watch(&meddler);
         backends.attempt_ended(0, Err(&unreachable()));
         backends.attempt_ended(1, Ok(()));
         let seen = meddler.lock_was_free.lock().unwrap().clone();
         assert_eq!(seen, [true, true]);
+        assert_eq!(
+            meddler.other.0.load(Relaxed),
+            1,
+            "told from the second change"
+        );
         assert_eq!(backends.watchers.lock().unwrap().len(), 3, "two registered");
-        // The meddler holds the backends: break the cycle.
-        backends.watchers.lock().unwrap().clear();
+    }
+
+    #[test]
+    fn watchers_are_held_weakly_and_forgotten_once_gone() {
+        let backends = for_tests(&["http://a:1", "http://b:1"], 3);
+        let told = Arc::new(Told::default());
+        backends.watch(&told);
+        drop(told);
+        backends.attempt_ended(0, Err(&unreachable()));
+        assert!(backends.watchers.lock().unwrap().is_empty());
     }
 
     #[test]
@@ -793,7 +813,7 @@ mod tests {
         for error in [unreachable(), http(500), http(503), missing()] {
             let backends = for_tests(&["http://a:1", "http://b:1"], 3);
             let told = Arc::new(Told::default());
-            backends.watch(told.clone());
+            backends.watch(&told);
             backends.attempt_ended(0, Err(&error));
             assert_eq!(states(&backends), [false, true], "{error}");
             assert_eq!(told.0.load(Relaxed), 1);

@@ -129,7 +129,7 @@ impl Pool {
             door,
             tally,
         });
-        backends.watch(pool.clone());
+        backends.watch(&pool);
         pool
     }
 
