@@ -29,10 +29,10 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::backends::{BackendStatus, Backends, Watcher};
 use crate::hub::{Connection, Gate};
 use crate::ledger::Ledger;
-use crate::metrics::Metrics;
+use crate::metrics::{Health, Metrics};
 use crate::pause::{self, Pause};
 use crate::relay::{Door, Refusal};
-use crate::text::errors;
+use crate::text::{self, errors};
 use crate::time;
 
 /// Ollama as the box last saw it: up when some backend is.
@@ -68,9 +68,51 @@ pub struct Status {
 impl Status {
     /// Connected, not paused, Ollama up: buyers are being served.
     pub fn serving(&self) -> bool {
-        self.paused.is_none()
-            && matches!(self.hub, Connection::Connected(_))
-            && self.ollama == OllamaHealth::Up
+        self.readiness().is_ok()
+    }
+
+    /// Whether buyers are served, or why not, in English: the one rule
+    /// behind `--status`, `/readyz` and the gauges. An Ollama known to be
+    /// down comes before the hub: the box stays away from the hub because
+    /// of it. An Ollama not seen yet is not ready; the running client asks
+    /// it before it connects, so that only happens before the hub is up.
+    pub fn readiness(&self) -> Result<(), String> {
+        if self.paused.is_some() {
+            return Err("paused by the owner".into());
+        }
+        let connected = matches!(self.hub, Connection::Connected(_));
+        match &self.ollama {
+            OllamaHealth::Down {
+                model_missing: true,
+                ..
+            } => Err(format!(
+                "the model {} is not installed on Ollama",
+                text::outside(&self.model)
+            )),
+            OllamaHealth::Down { .. } => Err("Ollama is not reachable".into()),
+            _ if !connected => Err("not connected to the hub".into()),
+            OllamaHealth::Unknown => Err("Ollama not checked yet".into()),
+            OllamaHealth::Up => Ok(()),
+        }
+    }
+
+    /// What the metrics port shows: the gauges and `/readyz`.
+    pub fn health(&self) -> Health {
+        let backends_up = self.backends.iter().map(|backend| {
+            let up = backend.health.as_ref().map(Result::is_ok);
+            (backend.name.clone(), up)
+        });
+        Health {
+            hub_connected: matches!(self.hub, Connection::Connected(_)),
+            paused: self.paused.is_some(),
+            ollama_up: match self.ollama {
+                OllamaHealth::Unknown => None,
+                OllamaHealth::Up => Some(true),
+                OllamaHealth::Down { .. } => Some(false),
+            },
+            backends_up: backends_up.collect(),
+            ready: self.readiness(),
+        }
     }
 }
 
@@ -211,7 +253,6 @@ impl Availability {
         let mut state = self.lock();
         state.pause = Some(pause);
         state.away = Some(Away::Paused);
-        self.metrics.set_paused(true);
         self.backends.hold(true);
         if let (Some(ledger), true) = (&self.ledger, record) {
             ledger.paused(pause.until_millis());
@@ -253,7 +294,6 @@ impl Availability {
         }
         state.pause = None;
         log::info!("resumed ({reason})");
-        self.metrics.set_paused(false);
         self.backends.hold(false);
         if let Some(ledger) = &self.ledger {
             ledger.resumed(reason);
@@ -419,19 +459,6 @@ impl Gate for Availability {
 /// serve, and the gate looks again.
 impl Watcher for Availability {
     fn backends_changed(&self) {
-        // The rule `--status` shows: up while a backend is, down once
-        // none can serve, unset while not known.
-        match self.ollama() {
-            OllamaHealth::Up => self.metrics.set_ollama_up(true),
-            OllamaHealth::Down { .. } => self.metrics.set_ollama_up(false),
-            OllamaHealth::Unknown => {}
-        }
-        for backend in self.backends.list() {
-            // One not checked yet keeps its gauge unset.
-            if backend.is_up() || !backend.can_serve() {
-                self.metrics.set_backend_up(&backend.name, backend.is_up());
-            }
-        }
         let mut state = self.lock();
         if !self.backends.any_can_serve() {
             self.step_back_for_ollama(&mut state);
@@ -448,6 +475,83 @@ mod tests {
     use crate::hub::closes_sent as closes;
     use crate::ollama::OllamaError;
     use std::sync::mpsc;
+
+    /// A status with `ollama`, `hub` and `paused`, nothing else of note.
+    fn status_of(ollama: OllamaHealth, hub: Connection, paused: Option<Pause>) -> Status {
+        Status {
+            uptime: Duration::ZERO,
+            model: "llama3\n".into(),
+            hub,
+            ollama,
+            backends: Vec::new(),
+            paused,
+            running: 0,
+            queued: 0,
+        }
+    }
+
+    #[test]
+    fn one_rule_says_whether_the_box_serves_and_why_not() {
+        let connected = Connection::Connected(SystemTime::now());
+        let down = |model_missing| OllamaHealth::Down {
+            since: SystemTime::now(),
+            error: "refused".into(),
+            model_missing,
+        };
+        let cases = [
+            (OllamaHealth::Up, connected, None, Ok(())),
+            (
+                OllamaHealth::Up,
+                connected,
+                Some(Pause::Indefinite),
+                Err("paused by the owner"),
+            ),
+            (
+                down(false),
+                Connection::Away,
+                None,
+                Err("Ollama is not reachable"),
+            ),
+            (
+                down(true),
+                connected,
+                None,
+                Err("the model llama3\\n is not installed on Ollama"),
+            ),
+            (
+                OllamaHealth::Up,
+                Connection::Connecting,
+                None,
+                Err("not connected to the hub"),
+            ),
+            (
+                OllamaHealth::Unknown,
+                Connection::Away,
+                None,
+                Err("not connected to the hub"),
+            ),
+            (
+                OllamaHealth::Unknown,
+                connected,
+                None,
+                Err("Ollama not checked yet"),
+            ),
+        ];
+        for (ollama, hub, paused, expected) in cases {
+            let status = status_of(ollama.clone(), hub, paused);
+            let expected = expected.map_err(String::from);
+            assert_eq!(
+                status.readiness(),
+                expected,
+                "{ollama:?} {hub:?} {paused:?}"
+            );
+            assert_eq!(status.serving(), expected.is_ok());
+            let health = status.health();
+            assert_eq!(health.ready, expected);
+            assert_eq!(health.hub_connected, hub == connected);
+            assert_eq!(health.paused, paused.is_some());
+        }
+    }
 
     /// An availability whose Ollama is nowhere (port 1) and whose door
     /// reports to the returned inbox; `paused.json` in a fresh directory.
@@ -513,7 +617,7 @@ mod tests {
             Some("3 requests in a row could not reach Ollama")
         );
         assert_eq!(closes(&inbox), ["owner's Ollama is down"]);
-        assert_eq!(availability.metrics.ollama_up(), Some(false));
+        assert_eq!(availability.status().health().ollama_up, Some(false));
         let status = availability.status();
         assert!(matches!(
             status.ollama,
@@ -572,23 +676,22 @@ mod tests {
             true,
             availability.pause_file.clone(),
         );
+        let ups = || {
+            let health = two.status().health();
+            health
+                .backends_up
+                .into_iter()
+                .map(|(_, up)| up)
+                .collect::<Vec<_>>()
+        };
         // An answer on a backend not asked yet is news too.
         two.backends.attempt_ended(0, Ok(()));
-        assert_eq!(
-            (metrics.backend_up("a"), metrics.backend_up("b")),
-            (Some(true), None)
-        );
+        assert_eq!(ups(), [Some(true), None]);
         let refused = unreachable();
         two.backends.attempt_ended(0, refused.as_ref().map(|_| ()));
-        assert_eq!(
-            (metrics.backend_up("a"), metrics.backend_up("b")),
-            (Some(false), None)
-        );
+        assert_eq!(ups(), [Some(false), None]);
         two.backends.attempt_ended(1, Ok(()));
-        assert_eq!(
-            (metrics.backend_up("a"), metrics.backend_up("b")),
-            (Some(false), Some(true))
-        );
+        assert_eq!(ups(), [Some(false), Some(true)]);
     }
 
     #[test]
@@ -631,7 +734,7 @@ mod tests {
             Some("paused by the owner")
         );
         assert_eq!(closes(&inbox), ["owner paused"]);
-        assert!(availability.metrics.paused());
+        assert!(availability.status().health().paused);
         assert_eq!(availability.status().paused, Some(Pause::Indefinite));
         assert_eq!(
             pause::load(&availability.pause_file),
@@ -640,10 +743,10 @@ mod tests {
         // A restart finds it, and starts paused, with the door closed.
         let (again, again_inbox) = availability_with(availability.pause_file.clone(), 3, true);
         assert_eq!(again.status().paused, Some(Pause::Indefinite));
-        assert!(again.metrics.paused());
+        assert!(again.status().health().paused);
         assert_eq!(closes(&again_inbox), ["owner paused"]);
         assert_eq!(availability.resume("--resume"), Ok(true));
-        assert!(!availability.metrics.paused());
+        assert!(!availability.status().health().paused);
         assert_eq!(availability.status().paused, None);
         assert_eq!(pause::load(&availability.pause_file), Ok(None));
     }
@@ -655,7 +758,7 @@ mod tests {
         let (without_hub, inbox) = availability_with(paused.pause_file.clone(), 3, false);
         assert_eq!(without_hub.status().paused, None);
         assert!(closes(&inbox).is_empty());
-        assert!(!without_hub.metrics.paused());
+        assert!(!without_hub.status().health().paused);
     }
 
     #[test]
@@ -669,7 +772,7 @@ mod tests {
         assert!(SystemTime::now() >= end);
         assert_eq!(availability.status().paused, None);
         assert_eq!(availability.closed_because(), None);
-        assert!(!availability.metrics.paused());
+        assert!(!availability.status().health().paused);
     }
 
     #[test]
@@ -742,7 +845,7 @@ mod tests {
         assert_eq!(availability.expire(ended), Ok(false));
         assert_eq!(availability.status().paused, Some(Pause::Indefinite));
         assert_eq!(pause::load(&file), Ok(Some(Pause::Indefinite)));
-        assert!(availability.metrics.paused());
+        assert!(availability.status().health().paused);
         // The one that ended, still current, ends.
         availability.pause(ended).unwrap();
         assert_eq!(availability.expire(ended), Ok(true));

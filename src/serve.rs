@@ -256,7 +256,6 @@ pub fn serve(
     let metrics = Metrics::with_backends(backends.list().iter().map(|b| b.name.as_str()));
     let summary = Summary::new(settings.summary_interval);
     let ledger = open_ledger(settings, config_path);
-    start_metrics_endpoint(settings, &metrics)?;
     let (to_writer, inbox) = hub::writer_channel();
     let door = Door::new(to_writer.clone());
     let availability = Availability::new(
@@ -267,6 +266,7 @@ pub fn serve(
         hub.is_some(),
         pause::path_for(config_path),
     );
+    start_metrics_endpoint(settings, &metrics, &availability)?;
     let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone()];
     if let Some(ledger) = &ledger {
         sinks.push(ledger.clone());
@@ -397,7 +397,11 @@ fn recorded(
 /// names one. An address that cannot be used stops the client (status 78):
 /// the owner asked for it, and a monitor would otherwise report the box as
 /// down without saying why.
-fn start_metrics_endpoint(settings: &Settings, metrics: &Arc<Metrics>) -> Result<(), Fatal> {
+fn start_metrics_endpoint(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+    availability: &Arc<Availability>,
+) -> Result<(), Fatal> {
     if settings.metrics_listen.is_empty() {
         return Ok(());
     }
@@ -406,11 +410,10 @@ fn start_metrics_endpoint(settings: &Settings, metrics: &Arc<Metrics>) -> Result
     if let Ok(address) = listener.local_addr() {
         log::info!("metrics on http://{address}/metrics");
     }
-    // The client asks Ollama itself before it connects to the hub (and
-    // while it is down), so the figures always know it once connected.
-    let figures = metrics.clone();
-    let ready: metrics::Ready = Arc::new(move || figures.readiness());
-    metrics::start(listener, metrics.clone(), ready).map_err(|e| Fatal::thread("metrics", &e))
+    // The gauges and /readyz come from the one place that decides them.
+    let availability = Arc::clone(availability);
+    let health: metrics::HealthView = Arc::new(move || availability.status().health());
+    metrics::start(listener, metrics.clone(), health).map_err(|e| Fatal::thread("metrics", &e))
 }
 
 fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), Fatal> {

@@ -87,10 +87,13 @@ fn with_one_backend_and_the_model_gone_ollama_up_stays_0_as_the_backend_and_read
         "{}",
         client.output()
     );
-    assert_eq!(wait_readyz(port, false), "Ollama is not reachable");
+    // /readyz says why, as --status does: the model, not the connection.
+    let why = wait_readyz(port, false);
+    assert!(why.ends_with(" is not installed on Ollama"), "{why}");
     let status = status(client.home.path());
     assert_eq!(status["ollama"]["state"], "down", "{status}");
     assert_eq!(status["ollama"]["model_missing"], true, "{status}");
+    assert!(why.contains(status["model"].as_str().unwrap()), "{why} {status}");
 }
 
 #[test]

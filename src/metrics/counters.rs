@@ -2,7 +2,7 @@
 //! that count never take a lock or make a system call for it, and never
 //! wait for a scrape (see the `metrics` module for who counts what).
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
@@ -51,34 +51,9 @@ impl Histogram {
     }
 }
 
-/// Whether Ollama (or one backend) answers, as last seen; 0 (the
-/// atomic's default) is "not known yet".
-const OLLAMA_DOWN: u8 = 1;
-const OLLAMA_UP: u8 = 2;
-
-/// Up, down or not known yet (`None`).
-#[derive(Default)]
-pub(super) struct UpGauge(AtomicU8);
-
-impl UpGauge {
-    fn set(&self, up: bool) {
-        let state = if up { OLLAMA_UP } else { OLLAMA_DOWN };
-        self.0.store(state, Relaxed);
-    }
-
-    pub(super) fn get(&self) -> Option<bool> {
-        match self.0.load(Relaxed) {
-            OLLAMA_UP => Some(true),
-            OLLAMA_DOWN => Some(false),
-            _ => None,
-        }
-    }
-}
-
 /// One Ollama backend's figures, labelled with its name.
 pub struct BackendFigures {
     pub(super) name: Box<str>,
-    pub(super) up: UpGauge,
     /// Finished requests whose record names this backend, by
     /// [`Outcome::index`].
     pub(super) requests: [AtomicU64; Outcome::ALL.len()],
@@ -92,7 +67,6 @@ impl BackendFigures {
     fn new(name: Box<str>) -> BackendFigures {
         BackendFigures {
             name,
-            up: UpGauge::default(),
             requests: Default::default(),
             tokens: AtomicU64::new(0),
             failovers: AtomicU64::new(0),
@@ -118,15 +92,12 @@ pub struct Metrics {
     pub(super) tokens: AtomicU64,
     pub(super) prompt_tokens: AtomicU64,
     pub(super) pieces: AtomicU64,
-    pub(super) hub_connected: AtomicBool,
     pub(super) hub_connections: AtomicU64,
     // Gauges that go up and down are signed: a stray extra "finished"
     // shows as -1 instead of wrapping to 2^64.
     pub(super) requests_running: AtomicI64,
     pub(super) queue_depth: AtomicI64,
     pub(super) outbox_bytes: AtomicU64,
-    pub(super) ollama: UpGauge,
-    pub(super) paused: AtomicBool,
     pub(super) first_piece: Histogram,
     pub(super) answer: Histogram,
     /// In the listed order; a handful at most, so found by a linear scan.
@@ -152,21 +123,6 @@ impl Metrics {
 
     fn backend(&self, name: &str) -> Option<&BackendFigures> {
         self.backends.iter().find(|b| *b.name == *name)
-    }
-
-    /// Whether the backend `name` can serve (answers, with the model),
-    /// each time the backends' health changes.
-    pub fn set_backend_up(&self, name: &str, up: bool) {
-        if let Some(backend) = self.backend(name) {
-            backend.up.set(up);
-        }
-    }
-
-    /// Whether backend `name` could serve last time; `None` until known
-    /// (or for a name not given at start).
-    #[cfg(test)]
-    pub fn backend_up(&self, name: &str) -> Option<bool> {
-        self.backend(name)?.up.get()
     }
 
     /// One piece of an answer went to the writer. The per-piece path: one
@@ -209,53 +165,6 @@ impl Metrics {
     pub fn outbox_bytes(&self) -> u64 {
         self.outbox_bytes.load(Relaxed)
     }
-
-    /// Whether some backend can serve, as `availability` finds the
-    /// backends' health (the one writer).
-    pub fn set_ollama_up(&self, up: bool) {
-        self.ollama.set(up);
-    }
-
-    /// Whether some backend can serve; `None` until the backends' health
-    /// is known.
-    pub fn ollama_up(&self) -> Option<bool> {
-        self.ollama.get()
-    }
-
-    /// Whether the owner has paused selling.
-    pub fn set_paused(&self, paused: bool) {
-        self.paused.store(paused, Relaxed);
-    }
-
-    pub fn paused(&self) -> bool {
-        self.paused.load(Relaxed)
-    }
-
-    pub fn hub_connected(&self) -> bool {
-        self.hub_connected.load(Relaxed)
-    }
-
-    /// The figures' view of `/readyz`: ready when the hub is connected and
-    /// some backend can serve; the reason otherwise. An Ollama not
-    /// seen yet is not ready ("not checked yet"); the running client asks
-    /// it before it connects, so that only happens before the hub is up.
-    pub fn readiness(&self) -> Result<(), String> {
-        if self.paused() {
-            return Err("paused by the owner".into());
-        }
-        // An Ollama known to be down comes first: the box stays away from
-        // the hub because of it.
-        if self.ollama_up() == Some(false) {
-            return Err("Ollama is not reachable".into());
-        }
-        if !self.hub_connected() {
-            return Err("not connected to the hub".into());
-        }
-        match self.ollama_up() {
-            Some(_) => Ok(()),
-            None => Err("Ollama not checked yet".into()),
-        }
-    }
 }
 
 impl Accounts for Metrics {
@@ -282,10 +191,9 @@ impl Accounts for Metrics {
     fn hub(&self, event: &HubEvent) {
         match event {
             HubEvent::Connected => {
-                self.hub_connected.store(true, Relaxed);
                 self.hub_connections.fetch_add(1, Relaxed);
             }
-            HubEvent::Disconnected(_) => self.hub_connected.store(false, Relaxed),
+            HubEvent::Disconnected(_) => {}
         }
     }
 }
@@ -360,41 +268,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn answers_never_change_whether_ollama_is_up() {
-        for m in [Metrics::new(), Metrics::with_backends(["a"])] {
-            let cases = [
-                (Outcome::Error, Some("ollama_unreachable")),
-                (Outcome::Error, Some("model_missing")),
-                (Outcome::Ok, None),
-                (Outcome::Error, Some("ollama_error")),
-            ];
-            for (outcome, error) in cases {
-                m.answered(&record(outcome, error));
-                assert_eq!(m.ollama_up(), None, "{outcome:?} {error:?}");
-            }
-            m.set_ollama_up(false);
-            m.answered(&record(Outcome::Ok, None));
-            assert_eq!(
-                m.ollama_up(),
-                Some(false),
-                "the model came back? not by an answer"
-            );
-            m.set_ollama_up(true);
-            m.answered(&record(Outcome::Error, Some("ollama_unreachable")));
-            assert_eq!(m.ollama_up(), Some(true), "one unreachable request");
-        }
-    }
-
-    #[test]
-    fn a_backends_gauge_is_unknown_until_set_and_other_names_change_nothing() {
+    fn an_answer_of_a_backend_not_listed_counts_in_the_totals_only() {
         let m = Metrics::with_backends(["a", "b"]);
-        assert_eq!((m.backend_up("a"), m.backend_up("b")), (None, None));
-        m.set_backend_up("b", false);
-        m.set_backend_up("c", true);
-        assert_eq!((m.backend_up("a"), m.backend_up("b")), (None, Some(false)));
-        assert_eq!(m.backend_up("c"), None);
-        m.set_backend_up("b", true);
-        assert_eq!(m.backend_up("b"), Some(true));
         // An answer naming a backend not listed counts in the totals only.
         let mut stray = record(Outcome::Ok, None);
         stray.backend = Some("c".into());
@@ -424,26 +299,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn hub_events_set_the_connection_gauge_and_count_connections() {
+    fn hub_events_count_connections() {
         let m = Metrics::new();
         m.hub(&HubEvent::Connected);
         m.hub(&HubEvent::Disconnected("eof".into()));
         m.hub(&HubEvent::Connected);
-        assert!(m.hub_connected());
         assert_eq!(m.hub_connections.load(Relaxed), 2);
-        m.hub(&HubEvent::Disconnected("eof".into()));
-        assert!(!m.hub_connected());
-    }
-
-    #[test]
-    fn readiness_needs_the_hub_and_a_reachable_ollama() {
-        let m = Metrics::new();
-        assert_eq!(m.readiness(), Err("not connected to the hub".into()));
-        m.hub(&HubEvent::Connected);
-        assert_eq!(m.readiness(), Err("Ollama not checked yet".into()));
-        m.set_ollama_up(false);
-        assert_eq!(m.readiness(), Err("Ollama is not reachable".into()));
-        m.set_ollama_up(true);
-        assert_eq!(m.readiness(), Ok(()));
     }
 }

@@ -14,12 +14,11 @@
 //!   answer: outcome counts, tokens, the two latency histograms, and the
 //!   same counts for the backend the answer's record names (the names
 //!   are given once at start, [`Metrics::with_backends`]);
-//! - each backend's up gauge, and whether Ollama as a whole can serve,
-//!   are set by `availability` whenever the backends' health changes
-//!   ([`Metrics::set_backend_up`], [`Metrics::set_ollama_up`]): `backends`
-//!   decides health (`ollama_down_after`, the model gone), the same rule
-//!   `--status` shows; this module counts answers, it does not judge
-//!   Ollama by them, so `ollama_up` and `/readyz` have one writer;
+//! - whether the hub is connected, the box paused, each backend and
+//!   Ollama as a whole up, and whether it is ready (`/readyz`) are not
+//!   kept here: `availability` decides them (the same rule `--status`
+//!   shows), and the metrics port asks it for a [`Health`] on each scrape
+//!   and each `/readyz`; this module counts, it does not decide;
 //! - the `metrics` thread ([`server`]) reads the atomics on each scrape and
 //!   renders them ([`prometheus`]); it never touches the others' threads;
 //! - [`Summary`] turns the counters' growth into the hourly log line.
@@ -29,12 +28,14 @@
 //! which Prometheus tolerates; every counter only grows.
 
 mod counters;
+mod health;
 mod prometheus;
 mod server;
 mod summary;
 
 pub use counters::{BackendFigures, Histogram, Metrics, BUCKETS_MS};
-pub use server::{bind, start, Ready};
+pub use health::{Health, HealthView};
+pub use server::{bind, start};
 pub use summary::Summary;
 
 #[cfg(test)]

@@ -10,16 +10,17 @@
 use std::fmt::{Display, Write};
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::{BackendFigures, Histogram, Metrics, BUCKETS_MS};
+use super::{BackendFigures, Health, Histogram, Metrics, BUCKETS_MS};
 use crate::accounting::Outcome;
 
 /// The `Content-Type` of [`render`]'s text.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The whole scrape: the client's figures, then the process's.
-pub fn render(metrics: &Metrics) -> String {
+/// The whole scrape: the client's figures and its health as
+/// `availability` decided it, then the process's figures.
+pub fn render(metrics: &Metrics, health: &Health) -> String {
     let mut out = String::with_capacity(4096);
-    client(&mut out, metrics);
+    client(&mut out, metrics, health);
     process(&mut out, &Process::read());
     out
 }
@@ -36,11 +37,11 @@ fn single(out: &mut String, name: &str, kind: &str, help: &str, value: &dyn Disp
     let _ = writeln!(out, "{name} {value}");
 }
 
-fn client(out: &mut String, m: &Metrics) {
+fn client(out: &mut String, m: &Metrics, health: &Health) {
     requests(out, m);
-    unlabelled(out, m);
-    ollama_up(out, m);
-    backends(out, m);
+    unlabelled(out, m, health);
+    ollama_up(out, health);
+    backends(out, m, health);
     histograms(out, m);
     let version = env!("CARGO_PKG_VERSION");
     let help = "The client's version; always 1.";
@@ -49,7 +50,7 @@ fn client(out: &mut String, m: &Metrics) {
 }
 
 /// The families of one sample without labels: name, type, help, value.
-fn unlabelled(out: &mut String, m: &Metrics) {
+fn unlabelled(out: &mut String, m: &Metrics, health: &Health) {
     let (counter, gauge) = ("counter", "gauge");
     let families: [(&str, &str, &str, &dyn Display); 9] = [
         (
@@ -74,7 +75,7 @@ fn unlabelled(out: &mut String, m: &Metrics) {
             "ollama_proxy_hub_connected",
             gauge,
             "1 while the WebSocket to the hub is up, else 0.",
-            &u8::from(m.hub_connected()),
+            &u8::from(health.hub_connected),
         ),
         (
             "ollama_proxy_hub_connections_total",
@@ -104,7 +105,7 @@ fn unlabelled(out: &mut String, m: &Metrics) {
             "ollama_proxy_paused",
             gauge,
             "1 while the owner has paused selling (--pause), else 0.",
-            &u8::from(m.paused()),
+            &u8::from(health.paused),
         ),
     ];
     for (name, kind, help, value) in families {
@@ -127,12 +128,12 @@ fn requests(out: &mut String, m: &Metrics) {
 
 /// No sample until the backends' health is known: an alert on
 /// `ollama_proxy_ollama_up == 0` must not fire for "not checked yet".
-fn ollama_up(out: &mut String, m: &Metrics) {
+fn ollama_up(out: &mut String, health: &Health) {
     let name = "ollama_proxy_ollama_up";
     let help = "1 if an Ollama backend can serve (answers and has the model), \
                 0 while none can; absent until they were checked.";
     family(out, name, "gauge", help);
-    if let Some(up) = m.ollama_up() {
+    if let Some(up) = health.ollama_up {
         let _ = writeln!(out, "{name} {}", u8::from(up));
     }
 }
@@ -143,15 +144,15 @@ fn ollama_up(out: &mut String, m: &Metrics) {
 /// was checked; the counters count the answers whose record names the
 /// backend (the one that ran it last; a request refused before any
 /// backend counts in `ollama_proxy_requests_total` alone).
-fn backends(out: &mut String, m: &Metrics) {
+fn backends(out: &mut String, m: &Metrics, health: &Health) {
     let name = "ollama_proxy_backend_up";
     let help = "1 if the Ollama backend answers and has the model, 0 while it is set aside; \
                 absent until it was checked.";
     family(out, name, "gauge", help);
-    for backend in m.backends.iter() {
-        if let Some(up) = backend.up.get() {
-            let label = escaped(&backend.name);
-            let _ = writeln!(out, "{name}{{backend=\"{label}\"}} {}", u8::from(up));
+    for (name_of_backend, up) in &health.backends_up {
+        if let Some(up) = up {
+            let label = escaped(name_of_backend);
+            let _ = writeln!(out, "{name}{{backend=\"{label}\"}} {}", u8::from(*up));
         }
     }
     let name = "ollama_proxy_backend_requests_total";
@@ -425,10 +426,34 @@ ollama_proxy_answer_seconds_count 0
 # TYPE ollama_proxy_build_info gauge
 ";
 
-    fn client_text(m: &Metrics) -> String {
+    /// The client's figures with `health` (hub, Ollama, backends).
+    fn client_text_with(m: &Metrics, health: &Health) -> String {
         let mut out = String::new();
-        client(&mut out, m);
+        client(&mut out, m, health);
         out
+    }
+
+    /// Not connected, nothing checked yet.
+    fn unknown() -> Health {
+        Health {
+            hub_connected: false,
+            paused: false,
+            ollama_up: None,
+            backends_up: Vec::new(),
+            ready: Err("Ollama not checked yet".into()),
+        }
+    }
+
+    fn client_text(m: &Metrics) -> String {
+        client_text_with(m, &unknown())
+    }
+
+    fn with_backends(backends: &[(&str, Option<bool>)]) -> Health {
+        let backends_up = backends.iter().map(|(name, up)| (name.to_string(), *up));
+        Health {
+            backends_up: backends_up.collect(),
+            ..unknown()
+        }
     }
 
     fn build_info() -> String {
@@ -468,7 +493,11 @@ ollama_proxy_answer_seconds_count 0
         m.request_started();
         m.queue_depth_add(-2);
         m.set_outbox_bytes(123);
-        m.set_ollama_up(true);
+        let health = Health {
+            hub_connected: true,
+            ollama_up: Some(true),
+            ..unknown()
+        };
         let mut expected = vec![
             "ollama_proxy_requests_total{outcome=\"ok\"} 1",
             "ollama_proxy_requests_total{outcome=\"error\"} 1",
@@ -507,7 +536,7 @@ ollama_proxy_answer_seconds_count 0
         let mut text = empty_with(&expected);
         let up = "# TYPE ollama_proxy_ollama_up gauge\n";
         text = text.replace(up, &format!("{up}ollama_proxy_ollama_up 1\n"));
-        assert_eq!(client_text(&m), text);
+        assert_eq!(client_text_with(&m, &health), text);
     }
 
     fn leak(line: String) -> &'static str {
@@ -518,10 +547,14 @@ ollama_proxy_answer_seconds_count 0
     fn ollama_up_has_a_sample_once_known() {
         let m = Metrics::new();
         assert!(!client_text(&m).contains("\nollama_proxy_ollama_up "));
-        m.set_ollama_up(false);
-        assert!(client_text(&m).contains("\nollama_proxy_ollama_up 0\n"));
-        m.set_ollama_up(true);
-        assert!(client_text(&m).contains("\nollama_proxy_ollama_up 1\n"));
+        for (up, sample) in [(false, "0"), (true, "1")] {
+            let health = Health {
+                ollama_up: Some(up),
+                ..unknown()
+            };
+            let text = client_text_with(&m, &health);
+            assert!(text.contains(&format!("\nollama_proxy_ollama_up {sample}\n")));
+        }
     }
 
     #[test]
@@ -537,8 +570,10 @@ ollama_proxy_answer_seconds_count 0
         m.answered(&failed);
         // Refused before any backend: the totals alone count it.
         m.answered(&record(Outcome::Busy, Some("busy")));
-        m.set_backend_up("desk", false);
-        let text = client_text(&m);
+        let text = client_text_with(
+            &m,
+            &with_backends(&[("gpu1:11434", None), ("desk", Some(false))]),
+        );
         let expected = "\
 # TYPE ollama_proxy_backend_up gauge
 ollama_proxy_backend_up{backend=\"desk\"} 0
@@ -565,13 +600,13 @@ ollama_proxy_backend_failovers_total{backend=\"desk\"} 0
         // The totals still count every answer.
         assert!(text.contains("\nollama_proxy_requests_total{outcome=\"ok\"} 2\n"));
         assert!(text.contains("\nollama_proxy_tokens_generated_total 33\n"));
-        m.set_backend_up("gpu1:11434", true);
+        let both = with_backends(&[("gpu1:11434", Some(true)), ("desk", Some(false))]);
         let up = "\
 # TYPE ollama_proxy_backend_up gauge
 ollama_proxy_backend_up{backend=\"gpu1:11434\"} 1
 ollama_proxy_backend_up{backend=\"desk\"} 0
 ";
-        assert!(client_text(&m).contains(up), "{}", client_text(&m));
+        assert!(client_text_with(&m, &both).contains(up));
     }
 
     #[test]
@@ -579,8 +614,7 @@ ollama_proxy_backend_up{backend=\"desk\"} 0
         assert_eq!(escaped("gpu1:11434"), "gpu1:11434");
         assert_eq!(escaped("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
         let m = Metrics::with_backends(["say \"hi\""]);
-        m.set_backend_up("say \"hi\"", true);
-        let text = client_text(&m);
+        let text = client_text_with(&m, &with_backends(&[("say \"hi\"", Some(true))]));
         assert!(
             text.contains("\nollama_proxy_backend_up{backend=\"say \\\"hi\\\"\"} 1\n"),
             "{text}"
@@ -689,7 +723,8 @@ process_start_time_seconds 1700000123.45
         let dir = std::path::Path::new(&dir);
         let names = ["gpu1:11434", "desk"];
         let fresh = Metrics::with_backends(names);
-        std::fs::write(dir.join("fresh.prom"), render(&fresh)).unwrap();
+        let unchecked = with_backends(&[("gpu1:11434", None), ("desk", None)]);
+        std::fs::write(dir.join("fresh.prom"), render(&fresh, &unchecked)).unwrap();
         let m = Metrics::with_backends(names);
         for (outcome, error) in [(Outcome::Ok, None), (Outcome::Error, Some("cut"))] {
             for name in names {
@@ -698,10 +733,14 @@ process_start_time_seconds 1700000123.45
                 m.answered(&answer);
             }
         }
-        m.set_backend_up("gpu1:11434", true);
-        m.set_backend_up("desk", false);
+        let health = Health {
+            hub_connected: true,
+            paused: true,
+            ollama_up: Some(true),
+            ..with_backends(&[("gpu1:11434", Some(true)), ("desk", Some(false))])
+        };
         m.hub(&HubEvent::Connected);
         m.piece_sent();
-        std::fs::write(dir.join("busy.prom"), render(&m)).unwrap();
+        std::fs::write(dir.join("busy.prom"), render(&m, &health)).unwrap();
     }
 }

@@ -39,16 +39,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::prometheus::{render, CONTENT_TYPE};
-use super::Metrics;
+use super::{HealthView, Metrics};
 use crate::accept;
 use crate::address::{self, AddressError, Port};
 use crate::text::{metrics as text, Text};
-
-/// Whether the client is ready to sell (`/readyz`): `Err` gives the reason,
-/// in English, as the 503 page's body. Called on a connection's thread,
-/// possibly on several at once: keep it quick and bounded (a probe with a
-/// short timeout at most).
-pub type Ready = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// How long a connection may take to send its request head, in total, and
 /// to take each write of the answer.
@@ -175,19 +169,17 @@ fn deepen_backlog(listener: &TcpListener) {
 
 /// Starts the `metrics` thread on `listener` (from [`bind`]); it serves
 /// until the process ends. Fails only if the thread cannot be started.
-pub fn start(
-    listener: TcpListener,
-    metrics: Arc<Metrics>,
-    ready: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
-) -> io::Result<()> {
-    start_with(listener, metrics, ready, DEADLINE)
+/// `health` is asked on each scrape and each `/readyz`, on a connection's
+/// thread, possibly on several at once: it must be quick and bounded.
+pub fn start(listener: TcpListener, metrics: Arc<Metrics>, health: HealthView) -> io::Result<()> {
+    start_with(listener, metrics, health, DEADLINE)
 }
 
 /// [`start`] with another deadline (the tests' is short).
 fn start_with(
     listener: TcpListener,
     metrics: Arc<Metrics>,
-    ready: Ready,
+    health: HealthView,
     deadline: Duration,
 ) -> io::Result<()> {
     // A non-blocking listener would make `accept` spin.
@@ -196,7 +188,7 @@ fn start_with(
         log::info!("metrics: serving http://{addr}/metrics, /healthz and /readyz");
     }
     let serve_one: accept::Serve<TcpStream> = Arc::new(move |stream| {
-        if let Err(e) = serve_one(stream, &metrics, &ready, deadline) {
+        if let Err(e) = serve_one(stream, &metrics, &health, deadline) {
             log::debug!("metrics: connection dropped: {e}");
         }
     });
@@ -228,7 +220,7 @@ enum Head {
 fn serve_one(
     mut stream: TcpStream,
     metrics: &Metrics,
-    ready: &Ready,
+    health: &HealthView,
     deadline: Duration,
 ) -> io::Result<()> {
     let until = Instant::now() + deadline;
@@ -236,7 +228,7 @@ fn serve_one(
     let (answer, linger) = match read_head(&mut stream, &mut buf, until)? {
         Head::Complete { len, more } => {
             let request = buf.get(..len).unwrap_or_default();
-            let answer = respond(request, metrics, ready);
+            let answer = respond(request, metrics, health);
             // Only GET and HEAD are known to end at their head.
             (answer, more || !is_get_or_head(request))
         }
@@ -388,7 +380,7 @@ impl Page {
 }
 
 /// The answer to a complete request head.
-fn respond(head: &[u8], metrics: &Metrics, ready: &Ready) -> Answer {
+fn respond(head: &[u8], metrics: &Metrics, health: &HealthView) -> Answer {
     let Some(line) = request_line(head) else {
         return Answer::error(400);
     };
@@ -401,9 +393,9 @@ fn respond(head: &[u8], metrics: &Metrics, ready: &Ready) -> Answer {
         _ => return Answer::error(405),
     };
     let mut answer = match page {
-        Page::Metrics => Answer::new(200, CONTENT_TYPE, render(metrics)),
+        Page::Metrics => Answer::new(200, CONTENT_TYPE, render(metrics, &health())),
         Page::Health => Answer::text(200, "ok"),
-        Page::Ready => match ready() {
+        Page::Ready => match health().ready {
             Ok(()) => Answer::text(200, "ready"),
             Err(why) => Answer::text(503, &why),
         },
@@ -480,10 +472,22 @@ fn reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Health;
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
     /// The bound of every wait for the server in these tests.
     const WAIT: Duration = Duration::from_secs(10);
+
+    /// A health that is `ready` (nothing else matters to the server).
+    fn health_of(ready: Result<(), String>) -> Health {
+        Health {
+            hub_connected: ready.is_ok(),
+            paused: false,
+            ollama_up: None,
+            backends_up: Vec::new(),
+            ready,
+        }
+    }
 
     /// A server on 127.0.0.1 with `deadline`; `/readyz` says ready while
     /// the flag is set.
@@ -493,11 +497,11 @@ mod tests {
         let metrics = Metrics::new();
         let is_ready = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&is_ready);
-        let ready: Ready = Arc::new(move || match flag.load(Relaxed) {
-            true => Ok(()),
-            false => Err("not connected to the hub".into()),
+        let health: HealthView = Arc::new(move || match flag.load(Relaxed) {
+            true => health_of(Ok(())),
+            false => health_of(Err("not connected to the hub".into())),
         });
-        start_with(listener, Arc::clone(&metrics), ready, deadline).unwrap();
+        start_with(listener, Arc::clone(&metrics), health, deadline).unwrap();
         (addr, metrics, is_ready)
     }
 
@@ -730,8 +734,8 @@ mod tests {
     }
 
     fn status_of(head: &str) -> u16 {
-        let ready: Ready = Arc::new(|| Err("no".into()));
-        respond(head.as_bytes(), &Metrics::default(), &ready).status
+        let health: HealthView = Arc::new(|| health_of(Err("no".into())));
+        respond(head.as_bytes(), &Metrics::default(), &health).status
     }
 
     #[test]
@@ -766,14 +770,14 @@ mod tests {
         for (head, status) in cases {
             assert_eq!(status_of(head), status, "{head:?}");
         }
-        let ready: Ready = Arc::new(|| Ok(()));
+        let health: HealthView = Arc::new(|| health_of(Ok(())));
         let not_utf8 = b"GET /\xff HTTP/1.1\r\n\r\n";
-        assert_eq!(respond(not_utf8, &Metrics::default(), &ready).status, 400);
+        assert_eq!(respond(not_utf8, &Metrics::default(), &health).status, 400);
     }
 
     #[test]
     fn random_bytes_never_panic() {
-        let ready: Ready = Arc::new(|| Ok(()));
+        let health: HealthView = Arc::new(|| health_of(Ok(())));
         let metrics = Metrics::default();
         // A small xorshift: the same inputs on every run.
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -787,7 +791,7 @@ mod tests {
                 .map(|i| alphabet[((state >> (i % 60)) as usize + i) % alphabet.len()])
                 .collect();
             let _ = parse_head(&bytes);
-            let answer = respond(&bytes, &metrics, &ready);
+            let answer = respond(&bytes, &metrics, &health);
             assert!([200, 400, 404, 405].contains(&answer.status), "{bytes:?}");
         }
     }
