@@ -23,14 +23,12 @@ use serde_json::{Map, Value};
 use crate::text::{config as text, Text};
 
 pub use backends::BackendSpec;
-pub use keys::{apply_key, Expected, Settings, KEYS};
+pub use keys::{apply_key, Expected, Settings, DEFAULT_MODEL, KEYS};
 
 /// The hub's fixed address; only the port is chosen (`--port`).
 pub const DEFAULT_HUB_HOST: &str = "bober.app";
 pub const DEFAULT_HUB_PATH: &str = "/auth-proxy";
 pub const DEFAULT_HUB_PORT: u16 = 5050;
-/// The model asked for when the owner names none (the Python client's).
-pub const DEFAULT_MODEL: &str = "llama2";
 
 /// Why the config file could not be used. Each variant names the file.
 #[derive(Debug)]

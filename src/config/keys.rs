@@ -24,6 +24,9 @@ use crate::secret::Token;
 use crate::text::config as text;
 use crate::text::{Lang, Text};
 
+/// The model asked for when the owner names none (the Python client's).
+pub const DEFAULT_MODEL: &str = "llama2";
+
 /// What a key takes, when a value is refused: a catalogue text to follow
 /// "must be" (one of `text::config::expected_*`, with its range or reason),
 /// nested into the error that names the key.
@@ -127,7 +130,7 @@ settings_table! {
     }
     model: String {
         key: "model",
-        default: super::DEFAULT_MODEL.into(),
+        default: DEFAULT_MODEL.into(),
         parse: non_empty_string,
         show: String::clone,
         doc: "the Ollama model every prompt runs on",
