@@ -93,7 +93,10 @@ fn with_one_backend_and_the_model_gone_ollama_up_stays_0_as_the_backend_and_read
     let status = status(client.home.path());
     assert_eq!(status["ollama"]["state"], "down", "{status}");
     assert_eq!(status["ollama"]["model_missing"], true, "{status}");
-    assert!(why.contains(status["model"].as_str().unwrap()), "{why} {status}");
+    assert!(
+        why.contains(status["model"].as_str().unwrap()),
+        "{why} {status}"
+    );
 }
 
 #[test]

@@ -230,3 +230,43 @@ fn a_symbolic_link_at_the_ledger_is_called_the_ledger() {
         "the owner's own file\n"
     );
 }
+
+/// A symbolic link planted where the client writes, pointing at a file of
+/// the owner's: the lock is never opened through it, and a pause saved with
+/// no client running replaces the link (a new file renamed into its place)
+/// instead of writing through it.
+#[test]
+fn a_symbolic_link_at_the_lock_or_the_pause_file_is_never_written_through() {
+    let ollama = Ollama::start();
+    let hub = Hub::start(TOKEN);
+    let launch = Launch::with_config(&test_config(ollama.port()));
+    let home = launch.home().to_path_buf();
+    let victim = home.join("victim.txt");
+    std::fs::write(&victim, "the owner's own file\n").unwrap();
+    let lock = config_dir(&home).join("control.lock");
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+
+    let client = serve_one(launch, &hub);
+    let console = client.stderr();
+    assert!(
+        console.contains(&format!(
+            "[WARN] no control socket: cannot open {}",
+            lock.display()
+        )),
+        "{console}"
+    );
+    assert!(std::fs::symlink_metadata(&lock).unwrap().is_symlink());
+
+    let paused = config_dir(&home).join("paused.json");
+    std::os::unix::fs::symlink(&victim, &paused).unwrap();
+    std::fs::remove_file(&lock).unwrap();
+    let out = owner(&home, &["--pause"]);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    let saved = std::fs::symlink_metadata(&paused).unwrap();
+    assert!(saved.file_type().is_file(), "the link itself was replaced");
+    assert_eq!(saved.permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "the owner's own file\n"
+    );
+}
