@@ -26,9 +26,12 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use super::protocol::Request;
+use super::protocol::{
+    BackendAnswer, HealthState, HubState, PauseAnswer, Request, ResumeAnswer, StatusAnswer, Verdict,
+};
 use super::socket::open_lock;
 use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
 use crate::cli::Control;
@@ -87,35 +90,44 @@ pub fn run(
     let lang = owner_language();
     match request {
         Request::Status => {
+            let answer: StatusAnswer = typed(answer, config_path)?;
             let today = today(config_path, files_kept);
-            let serving = answer["serving"] == true;
             print(&match json {
-                true => status_json(answer, &today) + "\n",
+                true => status_json(&answer, &today) + "\n",
                 false => status_table(&answer, &today, lang, time::now()),
             });
-            Ok(ExitCode::from(match serving {
+            Ok(ExitCode::from(match answer.serving {
                 true => 0,
                 false => exit::NOT_SERVING,
             }))
         }
         Request::Pause(_) => {
-            let until = answer.get("paused_until").and_then(Value::as_str);
-            say(&match until.and_then(time::parse) {
-                Some(until) => text::paused_until(clock(until, time::now())),
-                None => text::paused_until_resume(),
-            });
-            warn_unsaved(&answer, text::pause_not_saved);
+            let answer: PauseAnswer = typed(answer, config_path)?;
+            say(
+                &match answer.paused_until.as_deref().and_then(time::parse) {
+                    Some(until) => text::paused_until(clock(until, time::now())),
+                    None => text::paused_until_resume(),
+                },
+            );
+            warn_unsaved(answer.saved, answer.save_error, text::pause_not_saved);
             Ok(ExitCode::SUCCESS)
         }
         Request::Resume => {
-            say(&match answer["resumed"] == true {
+            let answer: ResumeAnswer = typed(answer, config_path)?;
+            say(&match answer.resumed {
                 true => text::resumed(),
                 false => text::not_paused(),
             });
-            warn_unsaved(&answer, text::resume_not_saved);
+            warn_unsaved(answer.saved, answer.save_error, text::resume_not_saved);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The answer as the request's type; one that does not fit is garbled.
+fn typed<T: DeserializeOwned>(answer: Value, config_path: &Path) -> Result<T, Fatal> {
+    let garbled = |_| unreachable(&lock_path(config_path), text::bad_answer());
+    serde_json::from_value(answer).map_err(garbled)
 }
 
 fn say(line: &Text) {
@@ -123,14 +135,13 @@ fn say(line: &Text) {
 }
 
 /// Says on stderr that the running client could not save its state.
-fn warn_unsaved(answer: &Value, message: fn(String) -> Text) {
-    if answer["saved"] == false {
-        let why = answer["save_error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+fn warn_unsaved(saved: bool, why: Option<String>, message: fn(String) -> Text) {
+    if !saved {
         // not prose: the program's name, as Unix tools start their messages.
-        eprintln!("ollama-proxy-client: {}", message(why).owner());
+        eprintln!(
+            "ollama-proxy-client: {}",
+            message(why.unwrap_or_default()).owner()
+        );
     }
 }
 
@@ -189,12 +200,13 @@ fn released(lock: &Path) -> bool {
 
 /// A refusal from the running client, in the owner's words.
 fn checked(answer: Value) -> Result<Value, Fatal> {
-    if answer["ok"] == true {
+    let verdict: Verdict = serde_json::from_value(answer.clone()).unwrap_or_default();
+    if verdict.ok {
         return Ok(answer);
     }
-    let message = match answer["code"].as_str() {
-        Some("not_owner") => text::not_owner(),
-        _ => text::refused(answer["error"].as_str().unwrap_or_default()),
+    let message = match verdict.code.as_str() {
+        "not_owner" => text::not_owner(),
+        _ => text::refused(verdict.error),
     };
     Err(Fatal {
         status: exit::NOT_SERVING,
@@ -349,8 +361,9 @@ fn today(config_path: &Path, files_kept: usize) -> Today {
 
 /// `--status --json`: the running client's answer without `ok`, with
 /// today's figures.
-fn status_json(mut answer: Value, today: &Today) -> String {
-    if let Some(object) = answer.as_object_mut() {
+fn status_json(answer: &StatusAnswer, today: &Today) -> String {
+    let mut shown = serde_json::to_value(answer).unwrap_or_default();
+    if let Some(object) = shown.as_object_mut() {
         object.remove("ok");
         object.insert(
             "today".into(),
@@ -362,65 +375,48 @@ fn status_json(mut answer: Value, today: &Today) -> String {
             }),
         );
     }
-    answer.to_string()
+    shown.to_string()
 }
 
 /// `--status`: the owner's table in `lang`, a label and a value a line.
-fn status_table(answer: &Value, today: &Today, lang: Lang, now: Millis) -> String {
+fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -> String {
     let say = |text: Text| text.in_lang(lang);
-    let str_of = |value: &Value| value.as_str().unwrap_or_default().to_string();
-    let at = |value: &Value| value.as_str().and_then(time::parse).map(|t| clock(t, now));
-    let number = |value: &Value| value.as_u64().unwrap_or_default();
+    let at = |time: &str| time::parse(time).map(|t| clock(t, now));
     let yes_no = |yes: bool| match yes {
         true => text::status_yes(),
         false => text::status_no(),
     };
-    let hub = &answer["hub"];
-    let hub = match hub["state"].as_str() {
-        Some("connected") => text::status_hub_connected(at(&hub["since"]).unwrap_or_default()),
-        Some("reconnecting") => {
-            let retry = hub["retry_at"]
-                .as_str()
-                .and_then(time::parse)
-                .unwrap_or(now);
+    let hub = match &answer.hub {
+        HubState::Connected { since } => text::status_hub_connected(at(since).unwrap_or_default()),
+        HubState::Reconnecting { retry_at } => {
+            let retry = time::parse(retry_at).unwrap_or(now);
             text::status_hub_reconnecting(((retry - now).max(0) + 999) / 1000)
         }
-        Some("paused") => text::status_hub_paused(),
-        Some("waiting_for_ollama") => text::status_hub_waiting(),
-        _ => text::status_hub_connecting(),
+        HubState::Paused => text::status_hub_paused(),
+        HubState::WaitingForOllama => text::status_hub_waiting(),
+        HubState::Connecting | HubState::Unknown => text::status_hub_connecting(),
     };
-    let model = str_of(&answer["model"]);
-    let ollama = health(
-        &answer["ollama"],
-        &model,
-        text::status_ollama_unknown(),
-        now,
-    );
-    let paused = match (answer["paused"] == true, at(&answer["paused_until"])) {
+    let model = &answer.model;
+    let ollama = health(&answer.ollama, model, text::status_ollama_unknown(), now);
+    let paused = match (answer.paused, answer.paused_until.as_deref().and_then(at)) {
         (false, _) => text::status_no(),
         (true, Some(until)) => text::status_paused_until(until),
         (true, None) => text::status_paused_until_resume(),
     };
-    let version = text::status_version(str_of(&answer["version"]), number(&answer["pid"]));
+    let version = text::status_version(&answer.version, answer.pid);
     // The backends' lines go under the Ollama line, between these two.
     let above = [
         (text::status_label_version(), version),
-        (
-            text::status_label_uptime(),
-            span(number(&answer["uptime_secs"])),
-        ),
-        (text::status_label_model(), Text::verbatim(model.clone())),
-        (
-            text::status_label_serving(),
-            yes_no(answer["serving"] == true),
-        ),
+        (text::status_label_uptime(), span(answer.uptime_secs)),
+        (text::status_label_model(), Text::verbatim(model)),
+        (text::status_label_serving(), yes_no(answer.serving)),
         (text::status_label_hub(), hub),
         (text::status_label_ollama(), ollama),
     ];
     let below = [
         (
             text::status_label_requests(),
-            text::status_requests(number(&answer["running"]), number(&answer["queued"])),
+            text::status_requests(answer.running, answer.queued),
         ),
         (
             text::status_label_today(),
@@ -432,52 +428,49 @@ fn status_table(answer: &Value, today: &Today, lang: Lang, now: Millis) -> Strin
     let below = below.map(|(l, v)| (say(l), say(v)));
     let width = label_width(above.iter().chain(&below).map(|(label, _)| label.as_str()));
     let row = |(label, value): &(String, String)| labelled(label, value, width);
-    let backends = backend_lines(&answer["backends"], &model, lang, now);
+    let backends = backend_lines(&answer.backends, model, lang, now);
     let above = above.iter().map(row);
     above.chain(backends).chain(below.iter().map(row)).collect()
 }
 
 /// What the answer says of Ollama's (or a backend's) health: up, down
 /// since when and why, without the model, or `unknown` (not checked yet).
-fn health(health: &Value, model: &str, unknown: Text, now: Millis) -> Text {
-    let since = || {
-        let since = health["since"].as_str().and_then(time::parse);
-        since.map(|t| clock(t, now)).unwrap_or_default()
-    };
-    match health["state"].as_str() {
-        Some("up") => text::status_ollama_up(),
-        Some("down") => match health["model_missing"] == true {
-            true => text::status_ollama_model_missing(since(), model),
-            false => {
-                let error = health["error"].as_str().unwrap_or_default();
-                text::status_ollama_down(since(), error)
+fn health(health: &HealthState, model: &str, unknown: Text, now: Millis) -> Text {
+    match health {
+        HealthState::Up => text::status_ollama_up(),
+        HealthState::Down {
+            since,
+            error,
+            model_missing,
+        } => {
+            let since = time::parse(since)
+                .map(|t| clock(t, now))
+                .unwrap_or_default();
+            match model_missing {
+                true => text::status_ollama_model_missing(since, model),
+                false => text::status_ollama_down(since, error),
             }
-        },
-        _ => unknown,
+        }
+        HealthState::Unknown => unknown,
     }
 }
 
 /// A line per backend, when there are several (one backend is the
 /// Ollama line itself): name, address, state, and requests running of its
 /// `max_parallel`, the names and addresses padded into columns.
-fn backend_lines(backends: &Value, model: &str, lang: Lang, now: Millis) -> Vec<String> {
-    let backends = backends.as_array().map(Vec::as_slice).unwrap_or_default();
+fn backend_lines(backends: &[BackendAnswer], model: &str, lang: Lang, now: Millis) -> Vec<String> {
     if backends.len() < 2 {
         return Vec::new();
     }
-    let field = |backend: &Value, key: &str| backend[key].as_str().unwrap_or_default().to_string();
-    let widest = |key: &str| {
-        let widths = backends.iter().map(|b| field(b, key).chars().count());
-        widths.max().unwrap_or(0)
-    };
-    let (name_width, url_width) = (widest("name"), widest("url"));
-    let line = |backend: &Value| {
+    let widest = |width: fn(&BackendAnswer) -> usize| backends.iter().map(width).max();
+    let name_width = widest(|b| b.name.chars().count()).unwrap_or(0);
+    let url_width = widest(|b| b.url.chars().count()).unwrap_or(0);
+    let line = |backend: &BackendAnswer| {
         let unknown = text::status_backend_unknown();
-        let state = health(backend, model, unknown, now);
-        let running = backend["running"].as_u64().unwrap_or_default();
-        let most = backend["max_parallel"].as_u64().unwrap_or_default();
+        let state = health(&backend.health, model, unknown, now);
+        let (running, most) = (backend.running, backend.max_parallel);
         let state = text::status_backend(state, running, most).in_lang(lang);
-        let (name, url) = (field(backend, "name"), field(backend, "url"));
+        let (name, url) = (&backend.name, &backend.url);
         format!("  {name:<name_width$}  {url:<url_width$}  {state}\n")
     };
     backends.iter().map(line).collect()
@@ -644,6 +637,12 @@ mod tests {
         assert_eq!(local_midnight(odd).rem_euclid(1000), 0);
     }
 
+    /// The table for an answer as it came over the socket.
+    fn table_of(answer: &Value, today: &Today, lang: Lang, now: Millis) -> String {
+        let answer: StatusAnswer = serde_json::from_value(answer.clone()).unwrap();
+        status_table(&answer, today, lang, now)
+    }
+
     fn answer() -> Value {
         json!({
             "ok": true, "version": "9.9.9", "pid": 42, "uptime_secs": 3725,
@@ -663,7 +662,7 @@ mod tests {
             errors: 1,
             tokens: 3456,
         };
-        let en = status_table(&answer(), &today, Lang::En, now);
+        let en = table_of(&answer(), &today, Lang::En, now);
         for line in [
             "Version    9.9.9 (pid 42)\n",
             "Uptime     1 h 2 min\n",
@@ -677,7 +676,7 @@ mod tests {
         ] {
             assert!(en.contains(line), "{line}\n{en}");
         }
-        let ru = status_table(&answer(), &today, Lang::Ru, now);
+        let ru = table_of(&answer(), &today, Lang::Ru, now);
         for line in [
             "Работает   1 ч 2 мин\n",
             "Продаёт    да\n",
@@ -692,7 +691,7 @@ mod tests {
         away["hub"] = json!({"state": "reconnecting", "retry_at": time::format(now + 4200)});
         away["ollama"] = json!({"state": "down", "since": time::format(now), "error": "refused", "model_missing": false});
         away["paused"] = json!(true);
-        let table = status_table(&away, &today, Lang::En, now);
+        let table = table_of(&away, &today, Lang::En, now);
         assert!(
             table.contains("Hub        reconnecting in 5 s\n"),
             "{table}"
@@ -709,7 +708,7 @@ mod tests {
         away["ollama"]["model_missing"] = json!(true);
         away["paused_until"] = json!(time::format(now));
         away["hub"] = json!({"state": "waiting_for_ollama"});
-        let table = status_table(&away, &today, Lang::En, now);
+        let table = table_of(&away, &today, Lang::En, now);
         assert!(table.contains("has no model llama3.2 since"), "{table}");
         assert!(table.contains("ollama pull llama3.2"), "{table}");
         assert!(
@@ -722,14 +721,14 @@ mod tests {
         );
         away["hub"] = json!({"state": "paused"});
         away["ollama"] = json!({"state": "unknown"});
-        let table = status_table(&away, &today, Lang::En, now);
+        let table = table_of(&away, &today, Lang::En, now);
         assert!(
             table.contains("Hub        disconnected: paused\n"),
             "{table}"
         );
         assert!(table.contains("Ollama     not checked yet\n"), "{table}");
         away["hub"] = json!({"state": "connecting"});
-        let table = status_table(&away, &today, Lang::En, now);
+        let table = table_of(&away, &today, Lang::En, now);
         assert!(table.contains("Hub        connecting\n"), "{table}");
     }
 
@@ -743,14 +742,25 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_from_another_version_shows_what_it_can() {
+        let now = time::now();
+        let newer = json!({"ok": true, "hub": {"state": "teleporting"},
+                           "ollama": {"state": "sparkling", "level": 3}, "extra": [1]});
+        let table = table_of(&newer, &today_nothing(), Lang::En, now);
+        assert!(table.contains("Hub        connecting\n"), "{table}");
+        assert!(table.contains("Ollama     not checked yet\n"), "{table}");
+        assert!(table.contains("Serving    no\n"), "{table}");
+    }
+
+    #[test]
     fn one_backend_is_the_ollama_line_alone() {
         let now = time::now();
         let mut one = answer();
         one["backends"] = json!([{"name": "127.0.0.1:11434", "url": "http://127.0.0.1:11434",
                                    "state": "up", "running": 1, "max_parallel": 1}]);
         for lang in [Lang::En, Lang::Ru] {
-            let without = status_table(&answer(), &today_nothing(), lang, now);
-            assert_eq!(status_table(&one, &today_nothing(), lang, now), without);
+            let without = table_of(&answer(), &today_nothing(), lang, now);
+            assert_eq!(table_of(&one, &today_nothing(), lang, now), without);
             assert_eq!(without.lines().count(), 9, "{without}");
         }
     }
@@ -774,7 +784,7 @@ mod tests {
     fn several_backends_get_a_line_each_under_the_ollama_line() {
         let now = time::now();
         let at = clock(now, now);
-        let en = status_table(&three_backends(now), &today_nothing(), Lang::En, now);
+        let en = table_of(&three_backends(now), &today_nothing(), Lang::En, now);
         let expected = format!(
             "Ollama     up\n\
              \x20 gpu1:11434  http://gpu1:11434           up, 1 of 2 running\n\
@@ -785,7 +795,7 @@ mod tests {
         );
         assert!(en.contains(&expected), "{expected}\n{en}");
         assert_eq!(en.lines().count(), 12, "{en}");
-        let ru = status_table(&three_backends(now), &today_nothing(), Lang::Ru, now);
+        let ru = table_of(&three_backends(now), &today_nothing(), Lang::Ru, now);
         let expected = format!(
             "Ollama     работает\n\
              \x20 gpu1:11434  http://gpu1:11434           работает, выполняется 1 из 2\n\
@@ -802,7 +812,7 @@ mod tests {
         let now = time::now();
         let mut answer = three_backends(now);
         answer["backends"][1]["model_missing"] = json!(true);
-        let en = status_table(&answer, &today_nothing(), Lang::En, now);
+        let en = table_of(&answer, &today_nothing(), Lang::En, now);
         let line = format!(
             "  desk        https://192.168.1.20:11434  has no model llama3.2 since {} \
              (install it: ollama pull llama3.2), 0 of 1 running\n",
@@ -819,7 +829,11 @@ mod tests {
             errors: 2,
             tokens: 1,
         };
-        let shown: Value = serde_json::from_str(&status_json(answer(), &today)).unwrap();
+        let shown: Value = serde_json::from_str(&status_json(
+            &serde_json::from_value(answer()).unwrap(),
+            &today,
+        ))
+        .unwrap();
         assert!(shown.get("ok").is_none());
         assert_eq!(
             shown["today"],

@@ -9,16 +9,17 @@
 //! `error`; the owner's command turns them into the owner's language.
 //! The status answer's fields are the ones `--status --json` prints
 //! (README, "Pause, resume, status").
+//!
+//! The answers are typed here, once, for both ends: the server fills them
+//! from `availability` (`control::server`), the owner's command reads them
+//! back. Every field has a default and an unknown state reads as
+//! `unknown`, so that a `--status` of another version still shows what it
+//! understands. Times are RFC 3339 text (`time::format`).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-
-use crate::availability::{OllamaHealth, Status};
-use crate::backends::BackendStatus;
-use crate::hub::Connection;
-use crate::pause::Pause;
-use crate::time;
 
 /// The longest request line, its newline included: the longest real one
 /// is under 50 bytes.
@@ -114,96 +115,107 @@ impl Request {
     }
 }
 
-/// An instant as the answers write it (RFC 3339, UTC, milliseconds).
-fn stamp(at: SystemTime) -> Value {
-    time::format(time::millis(at)).into()
-}
-
-/// When a pause ends; `null` until `--resume`.
-fn until(pause: Option<Pause>) -> Value {
-    pause
-        .and_then(|p| p.until_millis())
-        .map(time::format)
-        .into()
-}
-
-/// One backend in the answer to `status`.
-fn backend_answer(backend: &BackendStatus) -> Value {
-    let mut answer = json!({
-        "name": backend.name, "url": backend.base_url,
-        "running": backend.running, "max_parallel": backend.max_parallel,
-    });
-    let health = match &backend.health {
-        None => json!({"state": "unknown"}),
-        Some(Ok(())) => json!({"state": "up"}),
-        Some(Err(down)) => json!({
-            "state": "down", "since": stamp(down.since), "error": down.error,
-            "model_missing": down.model_missing,
-        }),
-    };
-    if let (Some(fields), Value::Object(health)) = (answer.as_object_mut(), health) {
-        fields.extend(health);
-    }
-    answer
-}
-
 /// The answer to `status`.
-pub fn status_answer(status: &Status) -> Value {
-    let hub = match status.hub {
-        Connection::Connected(since) => json!({"state": "connected", "since": stamp(since)}),
-        Connection::Connecting => json!({"state": "connecting"}),
-        Connection::Retrying(at) => json!({"state": "reconnecting", "retry_at": stamp(at)}),
-        Connection::Away if status.paused.is_some() => json!({"state": "paused"}),
-        Connection::Away => json!({"state": "waiting_for_ollama"}),
-    };
-    let ollama = match &status.ollama {
-        OllamaHealth::Unknown => json!({"state": "unknown"}),
-        OllamaHealth::Up => json!({"state": "up"}),
-        OllamaHealth::Down {
-            since,
-            error,
-            model_missing,
-        } => json!({
-            "state": "down", "since": stamp(*since), "error": error,
-            "model_missing": model_missing,
-        }),
-    };
-    let backends: Vec<Value> = status.backends.iter().map(backend_answer).collect();
-    json!({
-        "ok": true,
-        "version": env!("CARGO_PKG_VERSION"),
-        "pid": std::process::id(),
-        "uptime_secs": status.uptime.as_secs(),
-        "model": status.model,
-        "serving": status.serving(),
-        "hub": hub,
-        "ollama": ollama,
-        "backends": backends,
-        "paused": status.paused.is_some(),
-        "paused_until": until(status.paused),
-        "running": status.running,
-        "queued": status.queued,
-    })
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatusAnswer {
+    pub ok: bool,
+    pub version: String,
+    pub pid: u32,
+    pub uptime_secs: u64,
+    pub model: String,
+    pub serving: bool,
+    pub hub: HubState,
+    pub ollama: HealthState,
+    pub backends: Vec<BackendAnswer>,
+    pub paused: bool,
+    /// When a pause ends; `None` until `--resume` (or not paused).
+    pub paused_until: Option<String>,
+    /// Requests a worker is answering, and waiting for one.
+    pub running: i64,
+    pub queued: i64,
+}
+
+/// Where the connection to the hub is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HubState {
+    Connected {
+        since: String,
+    },
+    #[default]
+    Connecting,
+    Reconnecting {
+        retry_at: String,
+    },
+    Paused,
+    WaitingForOllama,
+    /// A state this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Ollama's health, or one backend's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HealthState {
+    Up,
+    Down {
+        #[serde(default)]
+        since: String,
+        #[serde(default)]
+        error: String,
+        #[serde(default)]
+        model_missing: bool,
+    },
+    /// Not checked yet (or a state this version does not know).
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+/// One backend in the status answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackendAnswer {
+    pub name: String,
+    pub url: String,
+    #[serde(flatten)]
+    pub health: HealthState,
+    pub running: usize,
+    pub max_parallel: usize,
 }
 
 /// The answer to `pause`: until when, and whether it was saved for a
 /// restart (`save_error` says why not).
-pub fn pause_answer(pause: Pause, saved: Result<(), String>) -> Value {
-    json!({
-        "ok": true,
-        "paused_until": until(Some(pause)),
-        "saved": saved.is_ok(),
-        "save_error": saved.err(),
-    })
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PauseAnswer {
+    pub ok: bool,
+    pub paused_until: Option<String>,
+    pub saved: bool,
+    pub save_error: Option<String>,
 }
 
-/// The answer to `resume`: whether the box was paused.
-pub fn resume_answer(resumed: Result<bool, String>) -> Value {
-    match resumed {
-        Ok(was_paused) => json!({"ok": true, "resumed": was_paused, "saved": true}),
-        // The pause is over in this process either way.
-        Err(why) => json!({"ok": true, "resumed": true, "saved": false, "save_error": why}),
-    }
+/// The answer to `resume`: whether the box was paused, and whether that
+/// was saved.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResumeAnswer {
+    pub ok: bool,
+    pub resumed: bool,
+    pub saved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub save_error: Option<String>,
+}
+
+/// What every answer says first: done, or refused with a code and why.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Verdict {
+    pub ok: bool,
+    pub code: String,
+    pub error: String,
 }
 
 #[cfg(test)]
@@ -262,127 +274,5 @@ mod tests {
         assert_eq!(answer["ok"], false);
         assert_eq!(answer["code"], "too_long");
         assert!(answer["error"].as_str().unwrap().contains("1024"));
-    }
-
-    fn status(hub: Connection, ollama: OllamaHealth, paused: Option<Pause>) -> Status {
-        Status {
-            uptime: Duration::from_millis(61_900),
-            model: "llama3.2".into(),
-            hub,
-            ollama,
-            backends: vec![
-                BackendStatus {
-                    name: "gpu1:11434".into(),
-                    base_url: "http://gpu1:11434".into(),
-                    health: Some(Ok(())),
-                    running: 2,
-                    max_parallel: 2,
-                },
-                BackendStatus {
-                    name: "desk".into(),
-                    base_url: "http://192.168.1.20:11434".into(),
-                    health: Some(Err(crate::backends::Down {
-                        since: std::time::UNIX_EPOCH + Duration::from_millis(1_764_547_200_123),
-                        error: "Ollama backend desk does not answer".into(),
-                        model_missing: false,
-                    })),
-                    running: 0,
-                    max_parallel: 1,
-                },
-            ],
-            paused,
-            running: 2,
-            queued: 1,
-        }
-    }
-
-    #[test]
-    fn the_status_answer_says_each_state() {
-        let at = std::time::UNIX_EPOCH + Duration::from_millis(1_764_547_200_123);
-        let serving = status_answer(&status(Connection::Connected(at), OllamaHealth::Up, None));
-        assert_eq!(
-            serving,
-            json!({
-                "ok": true, "version": env!("CARGO_PKG_VERSION"), "pid": std::process::id(),
-                "uptime_secs": 61, "model": "llama3.2", "serving": true,
-                "hub": {"state": "connected", "since": "2025-12-01T00:00:00.123Z"},
-                "ollama": {"state": "up"}, "paused": false, "paused_until": null,
-                "running": 2, "queued": 1,
-                "backends": [
-                    {"name": "gpu1:11434", "url": "http://gpu1:11434", "state": "up",
-                     "running": 2, "max_parallel": 2},
-                    {"name": "desk", "url": "http://192.168.1.20:11434", "state": "down",
-                     "since": "2025-12-01T00:00:00.123Z",
-                     "error": "Ollama backend desk does not answer", "model_missing": false,
-                     "running": 0, "max_parallel": 1},
-                ],
-            })
-        );
-        let paused = status_answer(&status(
-            Connection::Away,
-            OllamaHealth::Up,
-            Some(Pause::Until(at)),
-        ));
-        assert_eq!(paused["hub"], json!({"state": "paused"}));
-        assert_eq!(paused["paused"], true);
-        assert_eq!(paused["paused_until"], "2025-12-01T00:00:00.123Z");
-        assert_eq!(paused["serving"], false);
-        let down = OllamaHealth::Down {
-            since: at,
-            error: "Ollama does not answer".into(),
-            model_missing: false,
-        };
-        let waiting = status_answer(&status(Connection::Away, down, None));
-        assert_eq!(waiting["hub"], json!({"state": "waiting_for_ollama"}));
-        assert_eq!(
-            waiting["ollama"],
-            json!({"state": "down", "since": "2025-12-01T00:00:00.123Z",
-                   "error": "Ollama does not answer", "model_missing": false})
-        );
-        let retrying = status_answer(&status(
-            Connection::Retrying(at),
-            OllamaHealth::Unknown,
-            None,
-        ));
-        assert_eq!(
-            retrying["hub"],
-            json!({"state": "reconnecting", "retry_at": "2025-12-01T00:00:00.123Z"})
-        );
-        assert_eq!(retrying["ollama"], json!({"state": "unknown"}));
-        let connecting = status_answer(&status(
-            Connection::Connecting,
-            OllamaHealth::Up,
-            Some(Pause::Indefinite),
-        ));
-        assert_eq!(connecting["hub"], json!({"state": "connecting"}));
-        assert_eq!(
-            (
-                connecting["paused"].clone(),
-                connecting["paused_until"].clone()
-            ),
-            (json!(true), Value::Null)
-        );
-    }
-
-    #[test]
-    fn pause_and_resume_answers_say_whether_it_was_saved() {
-        let end = std::time::UNIX_EPOCH + Duration::from_secs(1_764_547_200);
-        assert_eq!(
-            pause_answer(Pause::Until(end), Ok(())),
-            json!({"ok": true, "paused_until": "2025-12-01T00:00:00.000Z", "saved": true, "save_error": null})
-        );
-        assert_eq!(
-            pause_answer(Pause::Indefinite, Err("disk full".into())),
-            json!({"ok": true, "paused_until": null, "saved": false, "save_error": "disk full"})
-        );
-        assert_eq!(
-            resume_answer(Ok(false)),
-            json!({"ok": true, "resumed": false, "saved": true})
-        );
-        assert_eq!(resume_answer(Ok(true))["resumed"], true);
-        assert_eq!(
-            resume_answer(Err("read-only".into())),
-            json!({"ok": true, "resumed": true, "saved": false, "save_error": "read-only"})
-        );
     }
 }

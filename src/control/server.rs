@@ -12,18 +12,24 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use super::protocol::{self, Refusal, Request, MAX_REQUEST};
+use super::protocol::{
+    BackendAnswer, HealthState, HubState, PauseAnswer, Refusal, Request, ResumeAnswer,
+    StatusAnswer, MAX_REQUEST,
+};
 use super::socket::open_lock;
 use super::{fits_socket_address, lock_path, socket_path, try_lock, TIMEOUT};
 use crate::accept;
-use crate::availability::Availability;
+use crate::availability::{Availability, OllamaHealth, Status};
+use crate::backends::Down;
 use crate::exit::Fatal;
+use crate::hub::Connection;
 use crate::pause::Pause;
 use crate::text::control as text;
+use crate::time;
 
 /// The lock on `control.lock`, held until the process ends (the kernel
 /// lets it go then, however the process ends).
@@ -183,13 +189,108 @@ fn bind(socket: &Path) -> std::io::Result<UnixListener> {
 
 /// Carries out one request.
 fn handle(request: Request, availability: &Availability) -> Value {
-    match request {
-        Request::Status => protocol::status_answer(&availability.status()),
+    let answer = match request {
+        Request::Status => serde_json::to_value(status_answer(&availability.status())),
         Request::Pause(span) => {
             let pause = Pause::starting_now(span);
-            protocol::pause_answer(pause, availability.pause(pause))
+            serde_json::to_value(pause_answer(pause, availability.pause(pause)))
         }
-        Request::Resume => protocol::resume_answer(availability.resume("--resume")),
+        Request::Resume => serde_json::to_value(resume_answer(availability.resume("--resume"))),
+    };
+    // Plain structs of strings and numbers always serialize.
+    answer.unwrap_or_default()
+}
+
+/// An instant as the answers write it (RFC 3339, UTC, milliseconds).
+fn stamp(at: SystemTime) -> String {
+    time::format(time::millis(at))
+}
+
+/// When a pause ends; `None` until `--resume`.
+fn until(pause: Option<Pause>) -> Option<String> {
+    pause.and_then(|p| p.until_millis()).map(time::format)
+}
+
+fn health_state(health: Option<&Result<(), Down>>) -> HealthState {
+    match health {
+        None => HealthState::Unknown,
+        Some(Ok(())) => HealthState::Up,
+        Some(Err(down)) => HealthState::Down {
+            since: stamp(down.since),
+            error: down.error.clone(),
+            model_missing: down.model_missing,
+        },
+    }
+}
+
+/// The answer to `status`.
+fn status_answer(status: &Status) -> StatusAnswer {
+    let hub = match status.hub {
+        Connection::Connected(since) => HubState::Connected {
+            since: stamp(since),
+        },
+        Connection::Connecting => HubState::Connecting,
+        Connection::Retrying(at) => HubState::Reconnecting {
+            retry_at: stamp(at),
+        },
+        Connection::Away if status.paused.is_some() => HubState::Paused,
+        Connection::Away => HubState::WaitingForOllama,
+    };
+    let ollama = match &status.ollama {
+        OllamaHealth::Unknown => HealthState::Unknown,
+        OllamaHealth::Up => HealthState::Up,
+        OllamaHealth::Down {
+            since,
+            error,
+            model_missing,
+        } => HealthState::Down {
+            since: stamp(*since),
+            error: error.clone(),
+            model_missing: *model_missing,
+        },
+    };
+    let backends = status.backends.iter().map(|backend| BackendAnswer {
+        name: backend.name.clone(),
+        url: backend.base_url.clone(),
+        health: health_state(backend.health.as_ref()),
+        running: backend.running,
+        max_parallel: backend.max_parallel,
+    });
+    StatusAnswer {
+        ok: true,
+        version: env!("CARGO_PKG_VERSION").into(),
+        pid: std::process::id(),
+        uptime_secs: status.uptime.as_secs(),
+        model: status.model.clone(),
+        serving: status.serving(),
+        hub,
+        ollama,
+        backends: backends.collect(),
+        paused: status.paused.is_some(),
+        paused_until: until(status.paused),
+        running: status.running,
+        queued: status.queued,
+    }
+}
+
+/// The answer to `pause`, with whether it was saved for a restart.
+fn pause_answer(pause: Pause, saved: Result<(), String>) -> PauseAnswer {
+    PauseAnswer {
+        ok: true,
+        paused_until: until(Some(pause)),
+        saved: saved.is_ok(),
+        save_error: saved.err(),
+    }
+}
+
+/// The answer to `resume`: whether the box was paused. The pause is over
+/// in this process even when that could not be saved.
+fn resume_answer(resumed: Result<bool, String>) -> ResumeAnswer {
+    ResumeAnswer {
+        ok: true,
+        resumed: *resumed.as_ref().unwrap_or(&true),
+        saved: resumed.is_ok(),
+        save_error: resumed.err(),
     }
 }
 
@@ -419,5 +520,137 @@ mod tests {
         served.join().unwrap();
         let (ours, _theirs) = UnixStream::pair().unwrap();
         assert_eq!(peer_uid(&ours), Some(me()));
+    }
+
+    use crate::backends::BackendStatus;
+
+    fn value(answer: impl serde::Serialize) -> serde_json::Value {
+        serde_json::to_value(answer).unwrap()
+    }
+
+    fn status(hub: Connection, ollama: OllamaHealth, paused: Option<Pause>) -> Status {
+        Status {
+            uptime: Duration::from_millis(61_900),
+            model: "llama3.2".into(),
+            hub,
+            ollama,
+            backends: vec![
+                BackendStatus {
+                    name: "gpu1:11434".into(),
+                    base_url: "http://gpu1:11434".into(),
+                    health: Some(Ok(())),
+                    running: 2,
+                    max_parallel: 2,
+                },
+                BackendStatus {
+                    name: "desk".into(),
+                    base_url: "http://192.168.1.20:11434".into(),
+                    health: Some(Err(crate::backends::Down {
+                        since: std::time::UNIX_EPOCH + Duration::from_millis(1_764_547_200_123),
+                        error: "Ollama backend desk does not answer".into(),
+                        model_missing: false,
+                    })),
+                    running: 0,
+                    max_parallel: 1,
+                },
+            ],
+            paused,
+            running: 2,
+            queued: 1,
+        }
+    }
+
+    #[test]
+    fn the_status_answer_says_each_state() {
+        let at = std::time::UNIX_EPOCH + Duration::from_millis(1_764_547_200_123);
+        let serving = value(status_answer(&status(
+            Connection::Connected(at),
+            OllamaHealth::Up,
+            None,
+        )));
+        assert_eq!(
+            serving,
+            json!({
+                "ok": true, "version": env!("CARGO_PKG_VERSION"), "pid": std::process::id(),
+                "uptime_secs": 61, "model": "llama3.2", "serving": true,
+                "hub": {"state": "connected", "since": "2025-12-01T00:00:00.123Z"},
+                "ollama": {"state": "up"}, "paused": false, "paused_until": null,
+                "running": 2, "queued": 1,
+                "backends": [
+                    {"name": "gpu1:11434", "url": "http://gpu1:11434", "state": "up",
+                     "running": 2, "max_parallel": 2},
+                    {"name": "desk", "url": "http://192.168.1.20:11434", "state": "down",
+                     "since": "2025-12-01T00:00:00.123Z",
+                     "error": "Ollama backend desk does not answer", "model_missing": false,
+                     "running": 0, "max_parallel": 1},
+                ],
+            })
+        );
+        let paused = value(status_answer(&status(
+            Connection::Away,
+            OllamaHealth::Up,
+            Some(Pause::Until(at)),
+        )));
+        assert_eq!(paused["hub"], json!({"state": "paused"}));
+        assert_eq!(paused["paused"], true);
+        assert_eq!(paused["paused_until"], "2025-12-01T00:00:00.123Z");
+        assert_eq!(paused["serving"], false);
+        let down = OllamaHealth::Down {
+            since: at,
+            error: "Ollama does not answer".into(),
+            model_missing: false,
+        };
+        let waiting = value(status_answer(&status(Connection::Away, down, None)));
+        assert_eq!(waiting["hub"], json!({"state": "waiting_for_ollama"}));
+        assert_eq!(
+            waiting["ollama"],
+            json!({"state": "down", "since": "2025-12-01T00:00:00.123Z",
+                   "error": "Ollama does not answer", "model_missing": false})
+        );
+        let retrying = value(status_answer(&status(
+            Connection::Retrying(at),
+            OllamaHealth::Unknown,
+            None,
+        )));
+        assert_eq!(
+            retrying["hub"],
+            json!({"state": "reconnecting", "retry_at": "2025-12-01T00:00:00.123Z"})
+        );
+        assert_eq!(retrying["ollama"], json!({"state": "unknown"}));
+        let connecting = value(status_answer(&status(
+            Connection::Connecting,
+            OllamaHealth::Up,
+            Some(Pause::Indefinite),
+        )));
+        assert_eq!(connecting["hub"], json!({"state": "connecting"}));
+        assert_eq!(
+            (
+                connecting["paused"].clone(),
+                connecting["paused_until"].clone()
+            ),
+            (json!(true), Value::Null)
+        );
+    }
+
+    #[test]
+    fn pause_and_resume_answers_say_whether_it_was_saved() {
+        let end = std::time::UNIX_EPOCH + Duration::from_secs(1_764_547_200);
+        assert_eq!(
+            value(pause_answer(Pause::Until(end), Ok(()))),
+            json!({"ok": true, "paused_until": "2025-12-01T00:00:00.000Z", "saved": true, "save_error": null})
+        );
+        assert_eq!(
+            value(pause_answer(Pause::Indefinite, Err("disk full".into()))),
+            json!({"ok": true, "paused_until": null, "saved": false, "save_error": "disk full"})
+        );
+        assert_eq!(
+            value(resume_answer(Ok(false))),
+            json!({"ok": true, "resumed": false, "saved": true})
+        );
+        assert_eq!(value(resume_answer(Ok(true)))["resumed"], true);
+        assert_eq!(
+            value(resume_answer(Err("read-only".into()))),
+            json!({"ok": true, "resumed": true, "saved": false, "save_error": "read-only"})
+        );
     }
 }
