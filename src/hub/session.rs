@@ -667,6 +667,17 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_connection_keeps_its_cause_as_the_source() {
+        use std::error::Error;
+        let refused = io::Error::from(io::ErrorKind::ConnectionReset);
+        let broken = SessionEnd::Broken(Broken::Io(refused));
+        let cause = broken.source().and_then(|e| e.downcast_ref::<Broken>());
+        assert!(matches!(cause, Some(Broken::Io(_))), "{broken:?}");
+        assert!(SessionEnd::Dead(Duration::from_secs(75)).source().is_none());
+        assert!(SessionEnd::ClosedByHub("1000".into()).source().is_none());
+    }
+
+    #[test]
     fn long_frames_are_shortened_for_the_log() {
         assert_eq!(shorten("abc", 5), "abc");
         assert_eq!(shorten("abcdef", 3), "abc... (6 bytes)");
