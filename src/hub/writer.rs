@@ -496,22 +496,55 @@ mod tests {
     /// room (within its deadline) and delivers everything.
     #[test]
     fn delivering_waits_for_a_hub_that_catches_up() {
-        let (link, mut hub_end) = link_to_a_deaf_hub(Duration::from_secs(60));
+        let (link, hub_end) = link_to_a_deaf_hub(Duration::from_secs(60));
         let mut writer = writer_with_outbox(link, 1 << 30);
         for _ in 0..200 {
             writer.take(piece(1, 60_000));
         }
         writer.flush();
         assert!(writer.full_since.is_some(), "more than the socket holds");
-        // The hub starts reading only once the writer waits.
-        thread::spawn(move || {
+        // The hub starts reading only once the writer waits, and counts
+        // the frames: the one the socket took only in part must not come
+        // again.
+        let hub = thread::spawn(move || {
             thread::sleep(Duration::from_millis(100));
-            let _ = std::io::copy(&mut hub_end, &mut std::io::sink());
+            hub_end
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut ws = WebSocket::from_raw_socket(hub_end, Role::Server, None);
+            let mut frames = 0;
+            while let Ok(Message::Text(_)) = ws.read() {
+                frames += 1;
+                if frames == 200 {
+                    // Anything more would be a frame sent twice.
+                    ws.get_mut()
+                        .set_read_timeout(Some(Duration::from_millis(200)))
+                        .unwrap();
+                }
+            }
+            frames
         });
         writer.deliver(Some(Instant::now() + Duration::from_secs(30)), true);
         assert!(writer.outbox.is_empty(), "everything went out");
         assert!(writer.full_since.is_none());
         assert!(writer.link.is_some(), "the link lives on");
+        assert_eq!(hub.join().unwrap(), 200, "each frame once");
+    }
+
+    /// Room on the socket is seen at once; none, only after the wait.
+    #[test]
+    fn a_link_waits_for_room_only_while_there_is_none() {
+        let (link, _hub_end) = link_to_a_deaf_hub(Duration::from_secs(60));
+        assert!(
+            link.wait_writable(Duration::from_secs(10)),
+            "an empty socket"
+        );
+        let mut writer = writer_with_outbox(Arc::clone(&link), 1 << 30);
+        while writer.full_since.is_none() {
+            writer.take(piece(1, 60_000));
+            writer.flush();
+        }
+        assert!(!link.wait_writable(Duration::from_millis(50)), "a full one");
     }
 
     /// At the end, past the deadline for the last frames, the Close 1001
