@@ -27,6 +27,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::protocol::{
@@ -90,7 +91,7 @@ pub fn run(
     let lang = owner_language();
     match request {
         Request::Status => {
-            let answer: StatusAnswer = typed(answer, config_path)?;
+            let answer: StatusAnswer = typed(answer)?;
             let today = today(config_path, files_kept);
             print(&match json {
                 true => status_json(&answer, &today) + "\n",
@@ -102,7 +103,7 @@ pub fn run(
             }))
         }
         Request::Pause(_) => {
-            let answer: PauseAnswer = typed(answer, config_path)?;
+            let answer: PauseAnswer = typed(answer)?;
             say(
                 &match answer.paused_until.as_deref().and_then(time::parse) {
                     Some(until) => text::paused_until(clock(until, time::now())),
@@ -113,7 +114,7 @@ pub fn run(
             Ok(ExitCode::SUCCESS)
         }
         Request::Resume => {
-            let answer: ResumeAnswer = typed(answer, config_path)?;
+            let answer: ResumeAnswer = typed(answer)?;
             say(&match answer.resumed {
                 true => text::resumed(),
                 false => text::not_paused(),
@@ -124,10 +125,10 @@ pub fn run(
     }
 }
 
-/// The answer as the request's type; one that does not fit is garbled.
-fn typed<T: DeserializeOwned>(answer: Value, config_path: &Path) -> Result<T, Fatal> {
-    let garbled = |_| unreachable(&lock_path(config_path), text::bad_answer());
-    serde_json::from_value(answer).map_err(garbled)
+/// The answer as the request's type; one that does not fit is garbled,
+/// as an answer that is no JSON object is.
+fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, Fatal> {
+    serde_json::from_value(answer).map_err(|_| held(text::bad_answer()))
 }
 
 fn say(line: &Text) {
@@ -200,7 +201,7 @@ fn released(lock: &Path) -> bool {
 
 /// A refusal from the running client, in the owner's words.
 fn checked(answer: Value) -> Result<Value, Fatal> {
-    let verdict: Verdict = serde_json::from_value(answer.clone()).unwrap_or_default();
+    let verdict = Verdict::deserialize(&answer).unwrap_or_default();
     if verdict.ok {
         return Ok(answer);
     }
@@ -739,6 +740,19 @@ mod tests {
             errors: 0,
             tokens: 0,
         }
+    }
+
+    #[test]
+    fn an_answer_of_the_wrong_shape_is_garbled_and_the_client_held() {
+        let wrong = typed::<StatusAnswer>(json!({"ok": true, "pid": "forty-two"}));
+        let error = wrong.unwrap_err();
+        assert_eq!(error.status, exit::ALREADY_RUNNING);
+        assert_eq!(error.message.english(), text::bad_answer().english());
+        let refused = json!({"ok": false, "code": "not_owner", "error": "x"});
+        assert_eq!(
+            checked(refused).unwrap_err().message.english(),
+            text::not_owner().english()
+        );
     }
 
     #[test]
