@@ -227,10 +227,9 @@ fn serve_one(
     let mut buf = vec![0u8; HEAD_MAX];
     let (answer, linger) = match read_head(&mut stream, &mut buf, until)? {
         Head::Complete { len, more } => {
-            let request = buf.get(..len).unwrap_or_default();
-            let answer = respond(request, metrics, health);
-            // Only GET and HEAD are known to end at their head.
-            (answer, more || !is_get_or_head(request))
+            let line = request_line(buf.get(..len).unwrap_or_default());
+            let ends_at_head = line.as_ref().is_some_and(RequestLine::ends_at_head);
+            (respond(line, metrics, health), more || !ends_at_head)
         }
         Head::TooLarge => (Answer::error(431), true),
         Head::Invalid => (Answer::error(400), true),
@@ -356,8 +355,11 @@ fn request_line(head: &[u8]) -> Option<RequestLine<'_>> {
     }
 }
 
-fn is_get_or_head(head: &[u8]) -> bool {
-    request_line(head).is_some_and(|line| matches!(line.method, "GET" | "HEAD"))
+impl RequestLine<'_> {
+    /// Only GET and HEAD are known to end at their head.
+    fn ends_at_head(&self) -> bool {
+        matches!(self.method, "GET" | "HEAD")
+    }
 }
 
 /// The pages.
@@ -379,9 +381,9 @@ impl Page {
     }
 }
 
-/// The answer to a complete request head.
-fn respond(head: &[u8], metrics: &Metrics, health: &HealthView) -> Answer {
-    let Some(line) = request_line(head) else {
+/// The answer to a complete request head (`None`: not a request line).
+fn respond(line: Option<RequestLine>, metrics: &Metrics, health: &HealthView) -> Answer {
+    let Some(line) = line else {
         return Answer::error(400);
     };
     let Some(page) = Page::at(line.path) else {
@@ -735,7 +737,7 @@ mod tests {
 
     fn status_of(head: &str) -> u16 {
         let health: HealthView = Arc::new(|| health_of(Err("no".into())));
-        respond(head.as_bytes(), &Metrics::default(), &health).status
+        respond(request_line(head.as_bytes()), &Metrics::default(), &health).status
     }
 
     #[test]
@@ -772,7 +774,8 @@ mod tests {
         }
         let health: HealthView = Arc::new(|| health_of(Ok(())));
         let not_utf8 = b"GET /\xff HTTP/1.1\r\n\r\n";
-        assert_eq!(respond(not_utf8, &Metrics::default(), &health).status, 400);
+        let answer = respond(request_line(not_utf8), &Metrics::default(), &health);
+        assert_eq!(answer.status, 400);
     }
 
     #[test]
@@ -791,7 +794,7 @@ mod tests {
                 .map(|i| alphabet[((state >> (i % 60)) as usize + i) % alphabet.len()])
                 .collect();
             let _ = parse_head(&bytes);
-            let answer = respond(&bytes, &metrics, &health);
+            let answer = respond(request_line(&bytes), &metrics, &health);
             assert!([200, 400, 404, 405].contains(&answer.status), "{bytes:?}");
         }
     }
