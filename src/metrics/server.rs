@@ -547,6 +547,33 @@ mod tests {
         )
     }
 
+    /// A GET without a body is answered and its connection closed whole:
+    /// bytes sent after it meet a closed socket (a reset), not a drain
+    /// that holds the connection's thread until the deadline.
+    #[test]
+    fn a_bodiless_get_is_closed_whole_once_answered() {
+        let (addr, _, _) = serve(Duration::from_secs(30));
+        let mut stream = connect(addr);
+        stream.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+        let answer = read_all(&mut stream).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        let until = Instant::now() + WAIT;
+        let refused = loop {
+            let mut byte = [0u8; 1];
+            let more = stream.write_all(b"x").and_then(|()| stream.read(&mut byte));
+            match more {
+                Err(e) => break Some(e.kind()),
+                Ok(_) if Instant::now() > until => break None,
+                Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        };
+        let reset = [ErrorKind::ConnectionReset, ErrorKind::BrokenPipe];
+        assert!(
+            refused.is_some_and(|kind| reset.contains(&kind)),
+            "{refused:?}"
+        );
+    }
+
     #[test]
     fn a_head_with_many_headers_under_8_kib_is_served() {
         let (addr, _, _) = serve(DEADLINE);
