@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::backends::{BackendStatus, Backends, Watcher};
+use crate::backends::{BackendStatus, Backends, Down, Watcher};
 use crate::hub::{Connection, Gate};
 use crate::ledger::Ledger;
 use crate::metrics::{Health, Metrics};
@@ -35,28 +35,16 @@ use crate::relay::{Door, Refusal};
 use crate::text::{self, errors};
 use crate::time;
 
-/// Ollama as the box last saw it: up when some backend is.
-#[derive(Clone, Debug, PartialEq)]
-pub enum OllamaHealth {
-    /// Not asked yet.
-    Unknown,
-    Up,
-    /// No backend can serve since then (unreachable, or the model not
-    /// installed), with the last error.
-    Down {
-        since: SystemTime,
-        error: String,
-        model_missing: bool,
-    },
-}
-
 /// A snapshot for `--status`.
 #[derive(Clone, Debug)]
 pub struct Status {
     pub uptime: Duration,
     pub model: String,
     pub hub: Connection,
-    pub ollama: OllamaHealth,
+    /// Ollama as the box last saw it, as for one backend: up when some
+    /// backend is, down when none can serve (with the last reason), `None`
+    /// before anyone asked.
+    pub ollama: Option<Result<(), Down>>,
     /// Each backend, in the listed order.
     pub backends: Vec<BackendStatus>,
     pub paused: Option<Pause>,
@@ -82,17 +70,14 @@ impl Status {
         }
         let connected = matches!(self.hub, Connection::Connected(_));
         match &self.ollama {
-            OllamaHealth::Down {
-                model_missing: true,
-                ..
-            } => Err(format!(
+            Some(Err(down)) if down.model_missing => Err(format!(
                 "the model {} is not installed on Ollama",
                 text::outside(&self.model)
             )),
-            OllamaHealth::Down { .. } => Err("Ollama is not reachable".into()),
+            Some(Err(_)) => Err("Ollama is not reachable".into()),
             _ if !connected => Err("not connected to the hub".into()),
-            OllamaHealth::Unknown => Err("Ollama not checked yet".into()),
-            OllamaHealth::Up => Ok(()),
+            None => Err("Ollama not checked yet".into()),
+            Some(Ok(())) => Ok(()),
         }
     }
 
@@ -105,11 +90,7 @@ impl Status {
         Health {
             hub_connected: matches!(self.hub, Connection::Connected(_)),
             paused: self.paused.is_some(),
-            ollama_up: match self.ollama {
-                OllamaHealth::Unknown => None,
-                OllamaHealth::Up => Some(true),
-                OllamaHealth::Down { .. } => Some(false),
-            },
+            ollama_up: self.ollama.as_ref().map(Result::is_ok),
             backends_up: backends_up.collect(),
             ready: self.readiness(),
         }
@@ -193,17 +174,10 @@ impl Availability {
     }
 
     /// Ollama as a whole: up when a backend is, down when none can serve.
-    fn ollama(&self) -> OllamaHealth {
-        if self.backends.any_up() {
-            return OllamaHealth::Up;
-        }
-        match self.backends.why_none_serves() {
-            Some(down) => OllamaHealth::Down {
-                since: down.since,
-                error: down.error,
-                model_missing: down.model_missing,
-            },
-            None => OllamaHealth::Unknown,
+    fn ollama(&self) -> Option<Result<(), Down>> {
+        match self.backends.any_up() {
+            true => Some(Ok(())),
+            false => self.backends.why_none_serves().map(Err),
         }
     }
 
@@ -477,7 +451,11 @@ mod tests {
     use std::sync::mpsc;
 
     /// A status with `ollama`, `hub` and `paused`, nothing else of note.
-    fn status_of(ollama: OllamaHealth, hub: Connection, paused: Option<Pause>) -> Status {
+    fn status_of(
+        ollama: Option<Result<(), Down>>,
+        hub: Connection,
+        paused: Option<Pause>,
+    ) -> Status {
         Status {
             uptime: Duration::ZERO,
             model: "llama3\n".into(),
@@ -493,15 +471,17 @@ mod tests {
     #[test]
     fn one_rule_says_whether_the_box_serves_and_why_not() {
         let connected = Connection::Connected(SystemTime::now());
-        let down = |model_missing| OllamaHealth::Down {
-            since: SystemTime::now(),
-            error: "refused".into(),
-            model_missing,
+        let down = |model_missing| {
+            Some(Err(Down {
+                since: SystemTime::now(),
+                error: "refused".into(),
+                model_missing,
+            }))
         };
         let cases = [
-            (OllamaHealth::Up, connected, None, Ok(())),
+            (Some(Ok(())), connected, None, Ok(())),
             (
-                OllamaHealth::Up,
+                Some(Ok(())),
                 connected,
                 Some(Pause::Indefinite),
                 Err("paused by the owner"),
@@ -519,23 +499,18 @@ mod tests {
                 Err("the model llama3\\n is not installed on Ollama"),
             ),
             (
-                OllamaHealth::Up,
+                Some(Ok(())),
                 Connection::Connecting,
                 None,
                 Err("not connected to the hub"),
             ),
             (
-                OllamaHealth::Unknown,
+                None,
                 Connection::Away,
                 None,
                 Err("not connected to the hub"),
             ),
-            (
-                OllamaHealth::Unknown,
-                connected,
-                None,
-                Err("Ollama not checked yet"),
-            ),
+            (None, connected, None, Err("Ollama not checked yet")),
         ];
         for (ollama, hub, paused, expected) in cases {
             let status = status_of(ollama.clone(), hub, paused);
@@ -554,16 +529,16 @@ mod tests {
     }
 
     /// An availability whose Ollama is nowhere (port 1) and whose door
-    /// reports to the returned inbox; `paused.json` in a fresh directory.
-    fn availability(down_after: usize, has_hub: bool) -> (Arc<Availability>, crate::hub::Inbox) {
-        let dir = std::env::temp_dir().join(format!(
-            "availability-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        availability_with(dir.join("paused.json"), down_after, has_hub)
+    /// reports to the returned inbox; `paused.json` in a fresh directory,
+    /// removed when the returned guard is dropped.
+    fn availability(
+        down_after: usize,
+        has_hub: bool,
+    ) -> (Arc<Availability>, crate::hub::Inbox, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let (availability, inbox) =
+            availability_with(dir.path().join("paused.json"), down_after, has_hub);
+        (availability, inbox, dir)
     }
 
     fn availability_with(
@@ -603,7 +578,7 @@ mod tests {
 
     #[test]
     fn the_last_backend_going_down_steps_back_and_what_ends_meanwhile_changes_nothing() {
-        let (availability, inbox) = availability(3, true);
+        let (availability, inbox, _dir) = availability(3, true);
         availability.connection(Connection::Connected(SystemTime::now()));
         attempt(&availability, Ok(()));
         for _ in 0..2 {
@@ -621,10 +596,10 @@ mod tests {
         let status = availability.status();
         assert!(matches!(
             status.ollama,
-            OllamaHealth::Down {
+            Some(Err(Down {
                 model_missing: false,
                 ..
-            }
+            }))
         ));
         assert!(!status.serving());
         // What ends while away changes nothing: the probes tell.
@@ -640,7 +615,7 @@ mod tests {
 
     #[test]
     fn ollama_going_down_while_paused_keeps_the_pause_as_the_reason() {
-        let (availability, inbox) = availability(1, true);
+        let (availability, inbox, _dir) = availability(1, true);
         availability.connection(Connection::Connected(SystemTime::now()));
         availability.pause(Pause::Indefinite).unwrap();
         assert_eq!(closes(&inbox), ["owner paused"]);
@@ -658,7 +633,7 @@ mod tests {
     #[test]
     fn each_backends_gauge_follows_its_health_and_stays_unset_until_known() {
         let (to_writer, _inbox) = crate::hub::writer_channel();
-        let (availability, _) = availability(3, true);
+        let (availability, _, _dir) = availability(3, true);
         let target = availability.backends.list()[0].target.clone();
         let policy = Policy {
             down_after: 3,
@@ -696,7 +671,7 @@ mod tests {
 
     #[test]
     fn a_missing_model_steps_back_at_once() {
-        let (availability, inbox) = availability(3, true);
+        let (availability, inbox, _dir) = availability(3, true);
         availability.connection(Connection::Connecting);
         attempt(&availability, model_missing());
         assert_eq!(
@@ -707,16 +682,16 @@ mod tests {
         let status = availability.status();
         assert!(matches!(
             status.ollama,
-            OllamaHealth::Down {
+            Some(Err(Down {
                 model_missing: true,
                 ..
-            }
+            }))
         ));
     }
 
     #[test]
     fn without_a_hub_nothing_steps_back() {
-        let (availability, inbox) = availability(1, false);
+        let (availability, inbox, _dir) = availability(1, false);
         attempt(&availability, unreachable());
         attempt(&availability, model_missing());
         assert_eq!(availability.closed_because(), None);
@@ -726,7 +701,7 @@ mod tests {
 
     #[test]
     fn a_pause_closes_the_door_is_saved_and_resume_undoes_both() {
-        let (availability, inbox) = availability(3, true);
+        let (availability, inbox, _dir) = availability(3, true);
         assert_eq!(availability.resume("--resume"), Ok(false), "not paused");
         availability.pause(Pause::Indefinite).unwrap();
         assert_eq!(
@@ -753,7 +728,7 @@ mod tests {
 
     #[test]
     fn a_saved_pause_does_not_stop_test_mode_without_a_hub() {
-        let (paused, _inbox) = availability(3, true);
+        let (paused, _inbox, _dir) = availability(3, true);
         paused.pause(Pause::Indefinite).unwrap();
         let (without_hub, inbox) = availability_with(paused.pause_file.clone(), 3, false);
         assert_eq!(without_hub.status().paused, None);
@@ -763,7 +738,7 @@ mod tests {
 
     #[test]
     fn a_pause_with_an_end_opens_the_gate_by_itself() {
-        let (availability, _inbox) = availability(3, true);
+        let (availability, _inbox, _dir) = availability(3, true);
         attempt(&availability, Ok(()));
         assert!(!availability.wait_open(), "open at once");
         let end = SystemTime::now() + Duration::from_millis(50);
@@ -777,7 +752,7 @@ mod tests {
 
     #[test]
     fn a_pause_cuts_a_backoff_sleep_short_and_a_resume_ends_the_wait() {
-        let (availability, _inbox) = availability(3, true);
+        let (availability, _inbox, _dir) = availability(3, true);
         attempt(&availability, Ok(()));
         let sleeper = Arc::clone(&availability);
         let (slept, woke) = mpsc::channel();
@@ -815,7 +790,7 @@ mod tests {
 
     #[test]
     fn the_pause_file_changes_under_the_state_lock() {
-        let (availability, _inbox) = availability(3, true);
+        let (availability, _inbox, _dir) = availability(3, true);
         let held = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&held);
         SAVING.with(|hook| {
@@ -835,7 +810,7 @@ mod tests {
 
     #[test]
     fn a_timed_pause_that_ends_leaves_a_newer_pause_alone() {
-        let (availability, _inbox) = availability(3, true);
+        let (availability, _inbox, _dir) = availability(3, true);
         let file = availability.pause_file.clone();
         let ended = Pause::Until(SystemTime::now() - Duration::from_secs(1));
         availability.pause(ended).unwrap();
@@ -856,7 +831,7 @@ mod tests {
 
     #[test]
     fn a_resume_while_the_pause_drains_keeps_the_connection() {
-        let (availability, inbox) = availability(3, true);
+        let (availability, inbox, _dir) = availability(3, true);
         availability.connection(Connection::Connected(SystemTime::now()));
         attempt(&availability, Ok(()));
         let door = Arc::clone(&availability.door);
@@ -875,7 +850,7 @@ mod tests {
 
     #[test]
     fn a_resume_after_the_close_went_out_waits_for_the_next_connection() {
-        let (availability, inbox) = availability(3, true);
+        let (availability, inbox, _dir) = availability(3, true);
         availability.connection(Connection::Connected(SystemTime::now()));
         attempt(&availability, Ok(()));
         availability.pause(Pause::Indefinite).unwrap();
@@ -893,7 +868,7 @@ mod tests {
 
     #[test]
     fn a_resume_while_draining_with_no_backend_up_lets_the_close_go() {
-        let (availability, inbox) = availability(1, true);
+        let (availability, inbox, _dir) = availability(1, true);
         availability.connection(Connection::Connected(SystemTime::now()));
         let door = Arc::clone(&availability.door);
         assert!(door.admit_one());
@@ -907,7 +882,7 @@ mod tests {
 
     #[test]
     fn status_says_where_the_hub_connection_is() {
-        let (availability, _inbox) = availability(3, true);
+        let (availability, _inbox, _dir) = availability(3, true);
         assert_eq!(availability.status().hub, Connection::Away);
         let since = SystemTime::now();
         availability.connection(Connection::Connected(since));
@@ -922,7 +897,7 @@ mod tests {
 
     #[test]
     fn status_counts_the_requests_running_and_queued() {
-        let (availability, _inbox) = availability(3, true);
+        let (availability, _inbox, _dir) = availability(3, true);
         availability.metrics.request_started();
         availability.metrics.queue_depth_add(2);
         let status = availability.status();
@@ -941,10 +916,10 @@ mod tests {
 
     #[test]
     fn an_ollama_that_does_not_answer_is_down_with_the_reason() {
-        let (availability, _inbox) = availability(3, true);
+        let (availability, _inbox, _dir) = availability(3, true);
         assert_eq!(availability.first_look(), None);
         match availability.status().ollama {
-            OllamaHealth::Down { error, .. } => {
+            Some(Err(Down { error, .. })) => {
                 assert!(error.starts_with("Ollama does not answer: "), "{error}")
             }
             other => panic!("{other:?}"),

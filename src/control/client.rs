@@ -31,7 +31,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::protocol::{
-    BackendAnswer, HealthState, HubState, PauseAnswer, Request, ResumeAnswer, StatusAnswer, Verdict,
+    BackendAnswer, HealthPhase, HealthState, HubPhase, PauseAnswer, Request, ResumeAnswer,
+    StatusAnswer, Verdict,
 };
 use super::socket::open_lock;
 use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
@@ -387,15 +388,19 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
         true => text::status_yes(),
         false => text::status_no(),
     };
-    let hub = match &answer.hub {
-        HubState::Connected { since } => text::status_hub_connected(at(since).unwrap_or_default()),
-        HubState::Reconnecting { retry_at } => {
-            let retry = time::parse(retry_at).unwrap_or(now);
+    let hub = &answer.hub;
+    let hub = match hub.state {
+        HubPhase::Connected => {
+            text::status_hub_connected(hub.since.as_deref().and_then(at).unwrap_or_default())
+        }
+        HubPhase::Reconnecting => {
+            let retry = hub.retry_at.as_deref().and_then(time::parse);
+            let retry = retry.unwrap_or(now);
             text::status_hub_reconnecting(((retry - now).max(0) + 999) / 1000)
         }
-        HubState::Paused => text::status_hub_paused(),
-        HubState::WaitingForOllama => text::status_hub_waiting(),
-        HubState::Connecting | HubState::Unknown => text::status_hub_connecting(),
+        HubPhase::Paused => text::status_hub_paused(),
+        HubPhase::WaitingForOllama => text::status_hub_waiting(),
+        HubPhase::Connecting | HubPhase::Unknown => text::status_hub_connecting(),
     };
     let model = &answer.model;
     let ollama = health(&answer.ollama, model, text::status_ollama_unknown(), now);
@@ -437,22 +442,15 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
 /// What the answer says of Ollama's (or a backend's) health: up, down
 /// since when and why, without the model, or `unknown` (not checked yet).
 fn health(health: &HealthState, model: &str, unknown: Text, now: Millis) -> Text {
-    match health {
-        HealthState::Up => text::status_ollama_up(),
-        HealthState::Down {
-            since,
-            error,
-            model_missing,
-        } => {
-            let since = time::parse(since)
-                .map(|t| clock(t, now))
-                .unwrap_or_default();
-            match model_missing {
-                true => text::status_ollama_model_missing(since, model),
-                false => text::status_ollama_down(since, error),
-            }
+    let since = health.since.as_deref().and_then(time::parse);
+    let since = since.map(|t| clock(t, now)).unwrap_or_default();
+    match (health.state, health.model_missing) {
+        (HealthPhase::Up, _) => text::status_ollama_up(),
+        (HealthPhase::Down, Some(true)) => text::status_ollama_model_missing(since, model),
+        (HealthPhase::Down, _) => {
+            text::status_ollama_down(since, health.error.as_deref().unwrap_or_default())
         }
-        HealthState::Unknown => unknown,
+        (HealthPhase::Unknown, _) => unknown,
     }
 }
 
@@ -468,7 +466,7 @@ fn backend_lines(backends: &[BackendAnswer], model: &str, lang: Lang, now: Milli
     let url_width = widest(|b| b.url.chars().count()).unwrap_or(0);
     let line = |backend: &BackendAnswer| {
         let unknown = text::status_backend_unknown();
-        let state = health(&backend.health, model, unknown, now);
+        let state = health(&backend.health(), model, unknown, now);
         let (running, most) = (backend.running, backend.max_parallel);
         let state = text::status_backend(state, running, most).in_lang(lang);
         let (name, url) = (&backend.name, &backend.url);

@@ -136,18 +136,28 @@ pub struct StatusAnswer {
     pub queued: i64,
 }
 
-/// Where the connection to the hub is.
+/// Where the connection to the hub is: connected `since`, reconnecting
+/// at `retry_at`, or one of the states without a time.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum HubState {
-    Connected {
-        since: String,
-    },
+#[serde(default)]
+pub struct HubState {
+    pub state: HubPhase,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
+}
+
+// Plain structs over enums of unit variants, not internally tagged enums:
+// serde reads those through a buffer of every value, which cost the static
+// binary some 40 KB for this one answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HubPhase {
+    Connected,
     #[default]
     Connecting,
-    Reconnecting {
-        retry_at: String,
-    },
+    Reconnecting,
     Paused,
     WaitingForOllama,
     /// A state this version does not know.
@@ -155,35 +165,57 @@ pub enum HubState {
     Unknown,
 }
 
-/// Ollama's health, or one backend's.
+/// Ollama's health, or one backend's: down `since` with the latest
+/// `error`, and whether that is the model missing.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum HealthState {
+#[serde(default)]
+pub struct HealthState {
+    pub state: HealthPhase,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_missing: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthPhase {
     Up,
-    Down {
-        #[serde(default)]
-        since: String,
-        #[serde(default)]
-        error: String,
-        #[serde(default)]
-        model_missing: bool,
-    },
+    Down,
     /// Not checked yet (or a state this version does not know).
     #[default]
     #[serde(other)]
     Unknown,
 }
 
-/// One backend in the status answer.
+/// One backend in the status answer: its health's fields inline.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BackendAnswer {
     pub name: String,
     pub url: String,
-    #[serde(flatten)]
-    pub health: HealthState,
+    pub state: HealthPhase,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_missing: Option<bool>,
     pub running: usize,
     pub max_parallel: usize,
+}
+
+impl BackendAnswer {
+    pub fn health(&self) -> HealthState {
+        HealthState {
+            state: self.state,
+            since: self.since.clone(),
+            error: self.error.clone(),
+            model_missing: self.model_missing,
+        }
+    }
 }
 
 /// The answer to `pause`: until when, and whether it was saved for a

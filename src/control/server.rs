@@ -17,13 +17,13 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use super::protocol::{
-    BackendAnswer, HealthState, HubState, PauseAnswer, Refusal, Request, ResumeAnswer,
-    StatusAnswer, MAX_REQUEST,
+    BackendAnswer, HealthPhase, HealthState, HubPhase, HubState, PauseAnswer, Refusal, Request,
+    ResumeAnswer, StatusAnswer, MAX_REQUEST,
 };
 use super::socket::open_lock;
 use super::{fits_socket_address, lock_path, socket_path, try_lock, TIMEOUT};
 use crate::accept;
-use crate::availability::{Availability, OllamaHealth, Status};
+use crate::availability::{Availability, Status};
 use crate::backends::Down;
 use crate::exit::Fatal;
 use crate::hub::Connection;
@@ -213,48 +213,46 @@ fn until(pause: Option<Pause>) -> Option<String> {
 
 fn health_state(health: Option<&Result<(), Down>>) -> HealthState {
     match health {
-        None => HealthState::Unknown,
-        Some(Ok(())) => HealthState::Up,
-        Some(Err(down)) => HealthState::Down {
-            since: stamp(down.since),
-            error: down.error.clone(),
-            model_missing: down.model_missing,
+        None => HealthState::default(),
+        Some(Ok(())) => HealthState {
+            state: HealthPhase::Up,
+            ..HealthState::default()
+        },
+        Some(Err(down)) => HealthState {
+            state: HealthPhase::Down,
+            since: Some(stamp(down.since)),
+            error: Some(down.error.clone()),
+            model_missing: Some(down.model_missing),
         },
     }
 }
 
 /// The answer to `status`.
 fn status_answer(status: &Status) -> StatusAnswer {
-    let hub = match status.hub {
-        Connection::Connected(since) => HubState::Connected {
-            since: stamp(since),
-        },
-        Connection::Connecting => HubState::Connecting,
-        Connection::Retrying(at) => HubState::Reconnecting {
-            retry_at: stamp(at),
-        },
-        Connection::Away if status.paused.is_some() => HubState::Paused,
-        Connection::Away => HubState::WaitingForOllama,
+    let (state, since, retry_at) = match status.hub {
+        Connection::Connected(since) => (HubPhase::Connected, Some(stamp(since)), None),
+        Connection::Connecting => (HubPhase::Connecting, None, None),
+        Connection::Retrying(at) => (HubPhase::Reconnecting, None, Some(stamp(at))),
+        Connection::Away if status.paused.is_some() => (HubPhase::Paused, None, None),
+        Connection::Away => (HubPhase::WaitingForOllama, None, None),
     };
-    let ollama = match &status.ollama {
-        OllamaHealth::Unknown => HealthState::Unknown,
-        OllamaHealth::Up => HealthState::Up,
-        OllamaHealth::Down {
-            since,
-            error,
-            model_missing,
-        } => HealthState::Down {
-            since: stamp(*since),
-            error: error.clone(),
-            model_missing: *model_missing,
-        },
+    let hub = HubState {
+        state,
+        since,
+        retry_at,
     };
-    let backends = status.backends.iter().map(|backend| BackendAnswer {
-        name: backend.name.clone(),
-        url: backend.base_url.clone(),
-        health: health_state(backend.health.as_ref()),
-        running: backend.running,
-        max_parallel: backend.max_parallel,
+    let backends = status.backends.iter().map(|backend| {
+        let health = health_state(backend.health.as_ref());
+        BackendAnswer {
+            name: backend.name.clone(),
+            url: backend.base_url.clone(),
+            state: health.state,
+            since: health.since,
+            error: health.error,
+            model_missing: health.model_missing,
+            running: backend.running,
+            max_parallel: backend.max_parallel,
+        }
     });
     StatusAnswer {
         ok: true,
@@ -264,7 +262,7 @@ fn status_answer(status: &Status) -> StatusAnswer {
         model: status.model.clone(),
         serving: status.serving(),
         hub,
-        ollama,
+        ollama: health_state(status.ollama.as_ref()),
         backends: backends.collect(),
         paused: status.paused.is_some(),
         paused_until: until(status.paused),
@@ -528,7 +526,7 @@ mod tests {
         serde_json::to_value(answer).unwrap()
     }
 
-    fn status(hub: Connection, ollama: OllamaHealth, paused: Option<Pause>) -> Status {
+    fn status(hub: Connection, ollama: Option<Result<(), Down>>, paused: Option<Pause>) -> Status {
         Status {
             uptime: Duration::from_millis(61_900),
             model: "llama3.2".into(),
@@ -565,7 +563,7 @@ mod tests {
         let at = std::time::UNIX_EPOCH + Duration::from_millis(1_764_547_200_123);
         let serving = value(status_answer(&status(
             Connection::Connected(at),
-            OllamaHealth::Up,
+            Some(Ok(())),
             None,
         )));
         assert_eq!(
@@ -588,18 +586,18 @@ mod tests {
         );
         let paused = value(status_answer(&status(
             Connection::Away,
-            OllamaHealth::Up,
+            Some(Ok(())),
             Some(Pause::Until(at)),
         )));
         assert_eq!(paused["hub"], json!({"state": "paused"}));
         assert_eq!(paused["paused"], true);
         assert_eq!(paused["paused_until"], "2025-12-01T00:00:00.123Z");
         assert_eq!(paused["serving"], false);
-        let down = OllamaHealth::Down {
+        let down = Some(Err(Down {
             since: at,
             error: "Ollama does not answer".into(),
             model_missing: false,
-        };
+        }));
         let waiting = value(status_answer(&status(Connection::Away, down, None)));
         assert_eq!(waiting["hub"], json!({"state": "waiting_for_ollama"}));
         assert_eq!(
@@ -607,11 +605,7 @@ mod tests {
             json!({"state": "down", "since": "2025-12-01T00:00:00.123Z",
                    "error": "Ollama does not answer", "model_missing": false})
         );
-        let retrying = value(status_answer(&status(
-            Connection::Retrying(at),
-            OllamaHealth::Unknown,
-            None,
-        )));
+        let retrying = value(status_answer(&status(Connection::Retrying(at), None, None)));
         assert_eq!(
             retrying["hub"],
             json!({"state": "reconnecting", "retry_at": "2025-12-01T00:00:00.123Z"})
@@ -619,7 +613,7 @@ mod tests {
         assert_eq!(retrying["ollama"], json!({"state": "unknown"}));
         let connecting = value(status_answer(&status(
             Connection::Connecting,
-            OllamaHealth::Up,
+            Some(Ok(())),
             Some(Pause::Indefinite),
         )));
         assert_eq!(connecting["hub"], json!({"state": "connecting"}));
