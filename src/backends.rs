@@ -699,7 +699,7 @@ pub fn for_tests_with(urls: &[&str], down_after: usize, has_hub: bool) -> Arc<Ba
     let backend = |url: &&str| {
         let target = OllamaTarget {
             base_url: crate::address::OllamaUrl::parse(url, 11434).unwrap(),
-            roots: ollama::roots(&[]),
+            roots: ollama::RootCerts::WebPki,
             model: "llama3.2".into(),
             keep_alive: None,
             options: Default::default(),

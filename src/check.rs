@@ -17,16 +17,15 @@ use crate::address::OllamaUrl;
 use crate::cli::Args;
 use crate::config::{BackendSpec, Settings};
 use crate::console::print;
-use crate::control::client::clock;
 use crate::exit::{self, Fatal};
 use crate::hub::{self, ConnectError, Endpoint, SessionConfig};
 use crate::ollama::{self, RootCerts};
 use crate::pause;
-use crate::serve::{ollama_roots, session_config};
 use crate::settings::{self, Environment, Resolved};
 use crate::startup::{init_logging, save};
 use crate::text::{self, check, control, owner_language, Lang, Text};
 use crate::time;
+use crate::tls;
 
 /// The longest any single step may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -134,13 +133,14 @@ pub fn run_mode(
             .map(|fatal| ConfigProblem::Unsaved(fatal.message)),
     };
     init_logging(args, &resolved);
+    let ca_file = args.ca_file.as_deref();
     let hub = match resolved.settings.token.clone() {
         None => Err(HubUnready::NoToken),
-        Some(token) => session_config(args, &resolved.settings, endpoint, token)
+        Some(token) => SessionConfig::new(&resolved.settings, endpoint, token, ca_file)
             .map_err(|fatal| HubUnready::Tls(fatal.message)),
     };
     let backends = resolved.settings.backends().into_iter().map(|spec| {
-        let roots = ollama_roots(args, &spec.base_url).map_err(|fatal| fatal.message);
+        let roots = tls::ollama_roots(ca_file, &spec.base_url).map_err(|fatal| fatal.message);
         Backend { spec, roots }
     });
     match run(&resolved, config_problem, hub, backends.collect()) {
@@ -264,7 +264,7 @@ fn pause_step(config_path: &Path) -> Step {
     match pause::load(&path) {
         Ok(None) => Step::pass(control::check_not_paused()),
         Ok(Some(pause)) => Step::note(match pause.until_millis() {
-            Some(until) => control::check_paused_until(clock(until, now)),
+            Some(until) => control::check_paused_until(time::clock(until, now)),
             None => control::check_paused_until_resume(),
         }),
         Err(why) => Step::fail(

@@ -57,6 +57,7 @@ mod state_file;
 mod test_mode;
 mod text;
 mod time;
+mod tls;
 
 /// The test rig's throw-away certificate authority, for unit tests that
 /// need real TLS on both sides.
@@ -69,7 +70,7 @@ use std::process::ExitCode;
 
 use crate::console::print;
 use crate::exit::Fatal;
-use crate::hub::Endpoint;
+use crate::hub::{Endpoint, SessionConfig};
 use crate::settings::{Environment, Resolved};
 use crate::startup::{complete_settings, init_logging, read_token, reset_config, save};
 use crate::text::{Lang, Text};
@@ -226,11 +227,11 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
     drop(reset);
     init_logging(args, &resolved);
     let hub = match &resolved.settings.token {
-        Some(token) => Some(serve::session_config(
-            args,
+        Some(token) => Some(SessionConfig::new(
             &resolved.settings,
             endpoint,
             token.clone(),
+            args.ca_file.as_deref(),
         )?),
         None => None,
     };

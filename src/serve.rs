@@ -7,17 +7,10 @@
 //! background in test mode while the console takes prompts. Before them:
 //! the metrics (always counted; served on `metrics_listen` when set) and
 //! the ledger, both fed every answer through `accounting::Books`.
-//!
-//! It also reads the owner's extra CA (`--ca-file`, else `SSL_CERT_FILE`)
-//! once, the first time a TLS connection needs it, and builds from the same
-//! certificates both the hub's TLS setup and the roots of an https Ollama.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+use std::sync::Arc;
 use std::thread;
-
-use rustls::pki_types::CertificateDer;
 
 use crate::accounting::{Accounts, Books};
 use crate::address::OllamaUrl;
@@ -27,16 +20,15 @@ use crate::cli::Args;
 use crate::config::Settings;
 use crate::control;
 use crate::exit::Fatal;
-use crate::hub::{self, Backoff, CaError, Endpoint, Proxy, SessionConfig, Supervisor, Writer};
+use crate::hub::{self, Backoff, SessionConfig, Supervisor, Writer};
 use crate::ledger::{self, Ledger};
-use crate::logging;
 use crate::metrics::{self, Metrics, Summary};
-use crate::ollama::{self, OllamaTarget, RootCerts};
+use crate::ollama::OllamaTarget;
 use crate::pause;
 use crate::relay::{Door, Intake, Relay, Tally};
-use crate::secret::Token;
 use crate::shutdown::Shutdown;
 use crate::test_mode;
+use crate::tls;
 
 /// The Ollama backends, from the owner's settings: `ollama_hosts`, or the
 /// one of `ollama_host` and `ollama_port`. Fails on a CA file that cannot
@@ -63,7 +55,7 @@ fn ollama_target(
     base_url: OllamaUrl,
 ) -> Result<OllamaTarget, Fatal> {
     Ok(OllamaTarget {
-        roots: ollama_roots(args, &base_url)?,
+        roots: tls::ollama_roots(args.ca_file.as_deref(), &base_url)?,
         base_url,
         model: settings.model.clone(),
         keep_alive: settings.keep_alive.clone(),
@@ -74,142 +66,6 @@ fn ollama_target(
         max_answer_tokens: settings.max_answer_tokens,
         max_line_bytes: settings.max_line_bytes,
     })
-}
-
-/// What an Ollama at `base_url` is checked against if it is https: the
-/// bundled Mozilla roots, or the owner's extra CA alone when there is one
-/// (ureq cannot combine the two; an `SSL_CERT_FILE` is usually the system
-/// bundle, which holds the public roots). The log says which. For a plain
-/// http address nothing is read, and the roots are never used.
-pub fn ollama_roots(args: &Args, base_url: &OllamaUrl) -> Result<RootCerts, Fatal> {
-    if !base_url.uses_tls() {
-        return Ok(RootCerts::WebPki);
-    }
-    let ca = extra_ca(args)?;
-    match &ca.source {
-        Some(source) => log::info!(
-            "Ollama's https trusts only {source} ({}), not the bundled Mozilla roots",
-            certificates(ca.certs.len())
-        ),
-        None => log::info!("Ollama's https trusts the bundled Mozilla roots only"),
-    }
-    Ok(ollama::roots(&ca.certs))
-}
-
-/// What every hub connection needs; fails on a CA file that cannot be used.
-pub fn session_config(
-    args: &Args,
-    settings: &Settings,
-    endpoint: Endpoint,
-    token: Token,
-) -> Result<SessionConfig, Fatal> {
-    let tls = match endpoint.tls {
-        true => Some(hub_tls(args)?),
-        false => None,
-    };
-    Ok(SessionConfig {
-        proxy: Proxy::from_env(&endpoint),
-        endpoint,
-        token,
-        tls,
-        handshake_timeout: settings.handshake_timeout,
-        dead_after: settings.dead_after,
-        max_frame_bytes: settings.max_frame_bytes,
-        log_prompts: settings.log_prompts,
-    })
-}
-
-/// The hub's TLS setup: the bundled Mozilla roots, plus the owner's extra
-/// CA ([`extra_ca`]). The log says which sources are in use.
-fn hub_tls(args: &Args) -> Result<Arc<rustls::ClientConfig>, Fatal> {
-    let ca = extra_ca(args)?;
-    let config = hub::client_config(&ca.certs).map_err(|e| Fatal::config(e.text()))?;
-    match &ca.source {
-        Some(source) => log::info!(
-            "hub TLS trusts the bundled Mozilla roots and {source} ({})",
-            certificates(ca.certs.len())
-        ),
-        None => log::info!("hub TLS trusts the bundled Mozilla roots only"),
-    }
-    Ok(config)
-}
-
-/// The owner's extra CA, as read from its file.
-struct ExtraCa {
-    /// `--ca-file PATH` or `SSL_CERT_FILE PATH`; `None` when there is none.
-    source: Option<String>,
-    /// Its certificates, each usable as a root; empty when there is none.
-    certs: Vec<CertificateDer<'static>>,
-    /// Why `SSL_CERT_FILE` was ignored.
-    ignored: Option<CaError>,
-    /// Whether that was logged.
-    warned: AtomicBool,
-}
-
-impl ExtraCa {
-    /// Logs why `SSL_CERT_FILE` was ignored, once, as soon as the log is
-    /// set up (the first run may need the CA before).
-    fn warn_once(&self) {
-        if let Some(why) = &self.ignored {
-            if logging::is_ready() && !self.warned.swap(true, Ordering::Relaxed) {
-                log::warn!("ignoring SSL_CERT_FILE: {why}");
-            }
-        }
-    }
-}
-
-/// The extra CA, read once per process (the process has one `Args`): the
-/// hub's TLS and an https Ollama trust the same certificates, and a file
-/// that cannot be used is reported once.
-static EXTRA_CA: OnceLock<Result<ExtraCa, CaError>> = OnceLock::new();
-
-/// The owner's extra CA: the file of `--ca-file` (which must work: the
-/// owner asked for it, so a broken one is a configuration error), or else
-/// of `SSL_CERT_FILE` (often set machine-wide for other tools, so a broken
-/// one is only a warning, and ignored); none without either.
-fn extra_ca(args: &Args) -> Result<&'static ExtraCa, Fatal> {
-    let ca = EXTRA_CA
-        .get_or_init(|| read_extra_ca(args))
-        .as_ref()
-        .map_err(|why| Fatal::config(why.text()))?;
-    ca.warn_once();
-    Ok(ca)
-}
-
-fn read_extra_ca(args: &Args) -> Result<ExtraCa, CaError> {
-    let found = |source: String, certs| ExtraCa {
-        source: Some(source),
-        certs,
-        ignored: None,
-        warned: AtomicBool::new(false),
-    };
-    if let Some(path) = &args.ca_file {
-        let certs = hub::read_ca_file(path)?;
-        return Ok(found(format!("--ca-file {}", path.display()), certs));
-    }
-    let from_env = std::env::var_os("SSL_CERT_FILE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    let ignored = match from_env {
-        None => None,
-        Some(path) => match hub::read_ca_file(&path) {
-            Ok(certs) => return Ok(found(format!("SSL_CERT_FILE {}", path.display()), certs)),
-            Err(e) => Some(e),
-        },
-    };
-    Ok(ExtraCa {
-        source: None,
-        certs: Vec::new(),
-        ignored,
-        warned: AtomicBool::new(false),
-    })
-}
-
-fn certificates(n: usize) -> String {
-    match n {
-        1 => "1 certificate".into(),
-        n => format!("{n} certificates"),
-    }
 }
 
 /// Starts the writer and the workers, then keeps the hub connection up (in

@@ -17,9 +17,9 @@ use crate::console::{self, say};
 use crate::exit::Fatal;
 use crate::first_run;
 use crate::logging::{self, LogSetup};
-use crate::serve::ollama_roots;
 use crate::settings::Resolved;
 use crate::text::{startup as text, Text};
+use crate::tls;
 
 /// The longest first line read for a token: far more than any token, and a
 /// bound on what a wrong file (a log, `/dev/zero`) makes the client read.
@@ -224,8 +224,9 @@ pub fn complete_settings(
                 put_back();
             }
         });
-        let roots =
-            |base_url: &OllamaUrl| ollama_roots(args, base_url).map_err(|fatal| fatal.message);
+        let roots = |base_url: &OllamaUrl| {
+            tls::ollama_roots(args.ca_file.as_deref(), base_url).map_err(|fatal| fatal.message)
+        };
         return first_run::ask(resolved, &missing, &roots).map_err(Fatal::config);
     }
     if resolved.settings.token.is_none() && !args.test {

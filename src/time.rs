@@ -3,6 +3,8 @@
 //! back, and the spans owners type (`--pause 2h`). Written by hand (days
 //! from the civil date, after Howard Hinnant's algorithms) rather than
 //! with a date crate: a few small functions are all the client needs.
+//! Also the owner's local time of day (`clock`), through the C library's
+//! `localtime_r`, which knows the system's time zone.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -186,6 +188,59 @@ pub fn parse_span(text: &str) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// The local time of day of `at` (`23:00:00`), with the date in front
+/// (`2026-12-02 08:00:00`) when it is not on the local date of `now`.
+pub fn clock(at: Millis, now: Millis) -> String {
+    let Some(local) = local_time(at) else {
+        return format(at);
+    };
+    let time_of_day = format!(
+        "{:02}:{:02}:{:02}",
+        local.tm_hour, local.tm_min, local.tm_sec
+    );
+    let same_day =
+        local_time(now).is_some_and(|n| (n.tm_year, n.tm_yday) == (local.tm_year, local.tm_yday));
+    match same_day {
+        true => time_of_day,
+        false => format!(
+            "{:04}-{:02}-{:02} {time_of_day}",
+            i64::from(local.tm_year) + 1900,
+            local.tm_mon + 1,
+            local.tm_mday
+        ),
+    }
+}
+
+/// The last local midnight at or before `now` (the start of "today").
+pub fn local_midnight(now: Millis) -> Millis {
+    match local_time(now) {
+        Some(local) => {
+            let of_day = (i64::from(local.tm_hour) * 60 + i64::from(local.tm_min)) * 60
+                + i64::from(local.tm_sec);
+            now - of_day * 1000 - now.rem_euclid(1000)
+        }
+        // The UTC day's start (localtime_r fails only far outside any
+        // clock's range).
+        None => parse(format(now).get(..10).unwrap_or_default()).unwrap_or(now),
+    }
+}
+
+/// The broken-down local time of `at` (the system's time zone: `TZ`, else
+/// `/etc/localtime`).
+fn local_time(at: Millis) -> Option<libc::tm> {
+    // Typed by `localtime_r`'s parameter: naming `libc::time_t` warns on
+    // musl (its width changes with musl 1.2), where it is 32 bits on armv7
+    // and the conversion can fail; on 64-bit targets it is i64 already.
+    #[allow(clippy::useless_conversion)]
+    let seconds = at.div_euclid(1000).try_into().ok()?;
+    // SAFETY: an all-zero tm is a valid value for localtime_r to overwrite.
+    let mut local: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; localtime_r is the
+    // thread-safe form.
+    let result = unsafe { libc::localtime_r(&seconds, &mut local) };
+    (!result.is_null()).then_some(local)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +386,27 @@ mod tests {
         ] {
             assert_eq!(parse_span(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn local_times_are_shown_with_the_date_only_on_another_day() {
+        let now = now();
+        let shown = clock(now, now);
+        assert_eq!(shown.len(), 8, "{shown}");
+        assert_eq!(shown.matches(':').count(), 2, "{shown}");
+        let tomorrow = clock(now + 2 * 86_400_000, now);
+        assert_eq!(tomorrow.len(), 19, "{tomorrow}");
+        assert!(tomorrow.ends_with(&shown), "{tomorrow} {shown}");
+        let midnight = local_midnight(now);
+        assert!(midnight <= now && now - midnight < 86_400_000 + 3_600_000);
+        assert_eq!(clock(midnight, now), "00:00:00");
+        assert_eq!(local_midnight(midnight), midnight);
+        // Whole seconds: the milliseconds of `now` go too.
+        let odd = now - now.rem_euclid(1000) + 123;
+        assert_eq!(
+            local_midnight(odd),
+            local_midnight(now - now.rem_euclid(1000))
+        );
+        assert_eq!(local_midnight(odd).rem_euclid(1000), 0);
     }
 }

@@ -19,7 +19,6 @@ mod outbox;
 mod proxy;
 mod session;
 mod supervisor;
-mod tls;
 mod wire;
 mod writer;
 
@@ -29,10 +28,8 @@ pub use gate::{Connection, Gate};
 pub use inbox::Inbox;
 pub use inbox::{channel as writer_channel, WriterSender};
 pub use loop_state::LoopState;
-pub use proxy::Proxy;
 pub use session::{connect, ConnectError, Requests, SessionConfig};
 pub use supervisor::{Backoff, Supervisor};
-pub use tls::{client_config, read_ca_file, CaError};
 #[cfg(test)]
 pub use writer::closes_sent;
 pub use writer::{Finish, Outgoing, ToWriter, Writer};

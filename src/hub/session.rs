@@ -19,6 +19,7 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,11 +35,13 @@ use tungstenite::{Error as WsError, Message, WebSocket};
 use super::endpoint::Endpoint;
 use super::link::Link;
 use super::proxy::{Proxy, ProxyError};
-use super::tls;
 use super::wire::{self, Socket, Wire};
+use crate::config::Settings;
+use crate::exit::Fatal;
 use crate::protocol::{buyer_message_id, parse_incoming, BuyerMessage, Incoming, MessageId};
 use crate::secret::Token;
 use crate::text::{self, errors, Text};
+use crate::tls;
 
 /// Frames up to this many times `max_frame_bytes` are read and dropped;
 /// beyond it reading one would cost too much memory on a small box, so the
@@ -71,6 +74,30 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
+    /// What every connection to `endpoint` needs, from the owner's
+    /// settings; fails on a CA file that cannot be used.
+    pub fn new(
+        settings: &Settings,
+        endpoint: Endpoint,
+        token: Token,
+        ca_file: Option<&Path>,
+    ) -> Result<SessionConfig, Fatal> {
+        let tls = match endpoint.tls {
+            true => Some(tls::hub_config(ca_file)?),
+            false => None,
+        };
+        Ok(SessionConfig {
+            proxy: Proxy::from_env(&endpoint),
+            endpoint,
+            token,
+            tls,
+            handshake_timeout: settings.handshake_timeout,
+            dead_after: settings.dead_after,
+            max_frame_bytes: settings.max_frame_bytes,
+            log_prompts: settings.log_prompts,
+        })
+    }
+
     fn ws_config(&self) -> WebSocketConfig {
         // Frames over max_frame_bytes are read whole (up to the hard
         // limit) so that the buyer behind one can be answered.

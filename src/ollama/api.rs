@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde_json::Value;
 use ureq::tls::RootCerts;
 
-use super::tls;
 use crate::address::OllamaUrl;
 use crate::text::{errors as text, Text};
+use crate::tls;
 
 /// Why one of these requests failed.
 #[derive(Debug)]
@@ -69,7 +69,7 @@ fn get_json(
 fn agent(roots: &RootCerts, timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .proxy(None)
-        .tls_config(tls::config(roots))
+        .tls_config(tls::ureq_config(roots))
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .build()

@@ -26,10 +26,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use ureq::tls::RootCerts;
 
-use super::tls;
 use super::watchdog::{Canceller, Cut, Watchdog};
 use crate::address::OllamaUrl;
 use crate::text::{self, errors, Text};
+use crate::tls;
 
 /// What a worker needs to know to ask Ollama (shared by all workers).
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ pub struct OllamaTarget {
     /// `http://host:port` or `https://host:port`, without a trailing slash;
     /// shown only masked ([`OllamaUrl::shown`]).
     pub base_url: OllamaUrl,
-    /// What an https Ollama's certificate is checked against ([`tls::roots`]);
+    /// What an https Ollama's certificate is checked against ([`tls::ollama_roots`]);
     /// unused for plain http.
     pub roots: RootCerts,
     pub model: String,
@@ -417,7 +417,7 @@ fn drain_rest(reader: &mut impl BufRead) {
 fn new_agent(roots: &RootCerts) -> ureq::Agent {
     ureq::Agent::config_builder()
         .proxy(None)
-        .tls_config(tls::config(roots))
+        .tls_config(tls::ureq_config(roots))
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(10)))
         // Ollama's lines are short and its headers small; ureq's 128 KiB

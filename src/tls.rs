@@ -1,18 +1,28 @@
-//! The TLS client setup for the hub: rustls with the ring provider, the
-//! bundled Mozilla roots (webpki-roots) plus the owner's extra CA from
-//! `--ca-file` or `SSL_CERT_FILE`. Certificate and host-name checks are
-//! never switched off. Also reads that extra CA file ([`read_ca_file`],
-//! whose certificates `serve` hands to an https Ollama too), says why it
-//! cannot be used ([`CaError`]), and turns rustls errors into advice an
-//! owner can act on.
+//! TLS for both ends, and what it trusts: the hub's rustls setup (the
+//! bundled Mozilla roots from webpki-roots plus the owner's extra CA) and
+//! ureq's setup for an https Ollama (rustls with the ring provider: ureq is
+//! built without a provider of its own), checked against the Mozilla roots
+//! or the owner's CA alone (ureq takes one set or the other, never both).
+//! Certificate and host-name checks are never switched off.
+//!
+//! The owner's extra CA (`--ca-file`, else `SSL_CERT_FILE`) is read once
+//! per process, the first time a TLS connection needs it, and both ends
+//! trust the same certificates; [`CaError`] says why a file cannot be
+//! used, and [`explain`] turns rustls errors into advice an owner can act
+//! on. Plain `http://` Ollama addresses never read it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::CertificateDer;
+use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
+use crate::address::OllamaUrl;
+use crate::exit::Fatal;
+use crate::logging;
 use crate::text::{errors, Text};
 
 /// Why the owner's extra CA file (`--ca-file`, `SSL_CERT_FILE`) cannot be
@@ -68,10 +78,10 @@ impl std::error::Error for CaError {
     }
 }
 
-/// Builds the client config once; every connection shares it. It trusts
+/// Builds the hub's client config once; every connection shares it. It trusts
 /// the bundled Mozilla roots plus `extra_ca`, the certificates of the
 /// owner's CA file as [`read_ca_file`] returned them.
-pub fn client_config(
+pub fn hub_config_of(
     extra_ca: &[CertificateDer<'static>],
 ) -> Result<Arc<rustls::ClientConfig>, CaError> {
     let mut roots = rustls::RootCertStore::empty();
@@ -135,6 +145,141 @@ pub fn explain(error: &rustls::Error) -> Text {
     }
 }
 
+/// What an Ollama at `base_url` is checked against if it is https: the
+/// bundled Mozilla roots, or the owner's extra CA alone when there is one
+/// (ureq cannot combine the two; an `SSL_CERT_FILE` is usually the system
+/// bundle, which holds the public roots). The log says which. For a plain
+/// http address nothing is read, and the roots are never used.
+pub fn ollama_roots(ca_file: Option<&Path>, base_url: &OllamaUrl) -> Result<RootCerts, Fatal> {
+    if !base_url.uses_tls() {
+        return Ok(RootCerts::WebPki);
+    }
+    let ca = extra_ca(ca_file)?;
+    match &ca.source {
+        Some(source) => log::info!(
+            "Ollama's https trusts only {source} ({}), not the bundled Mozilla roots",
+            certificates(ca.certs.len())
+        ),
+        None => log::info!("Ollama's https trusts the bundled Mozilla roots only"),
+    }
+    Ok(ollama_roots_of(&ca.certs))
+}
+
+/// The hub's TLS setup: the bundled Mozilla roots, plus the owner's extra
+/// CA ([`extra_ca`]). The log says which sources are in use.
+pub fn hub_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, Fatal> {
+    let ca = extra_ca(ca_file)?;
+    let config = hub_config_of(&ca.certs).map_err(|e| Fatal::config(e.text()))?;
+    match &ca.source {
+        Some(source) => log::info!(
+            "hub TLS trusts the bundled Mozilla roots and {source} ({})",
+            certificates(ca.certs.len())
+        ),
+        None => log::info!("hub TLS trusts the bundled Mozilla roots only"),
+    }
+    Ok(config)
+}
+
+/// The owner's extra CA, as read from its file.
+struct ExtraCa {
+    /// `--ca-file PATH` or `SSL_CERT_FILE PATH`; `None` when there is none.
+    source: Option<String>,
+    /// Its certificates, each usable as a root; empty when there is none.
+    certs: Vec<CertificateDer<'static>>,
+    /// Why `SSL_CERT_FILE` was ignored.
+    ignored: Option<CaError>,
+    /// Whether that was logged.
+    warned: AtomicBool,
+}
+
+impl ExtraCa {
+    /// Logs why `SSL_CERT_FILE` was ignored, once, as soon as the log is
+    /// set up (the first run may need the CA before).
+    fn warn_once(&self) {
+        if let Some(why) = &self.ignored {
+            if logging::is_ready() && !self.warned.swap(true, Ordering::Relaxed) {
+                log::warn!("ignoring SSL_CERT_FILE: {why}");
+            }
+        }
+    }
+}
+
+/// The extra CA, read once per process (the process has one `Args`): the
+/// hub's TLS and an https Ollama trust the same certificates, and a file
+/// that cannot be used is reported once.
+static EXTRA_CA: OnceLock<Result<ExtraCa, CaError>> = OnceLock::new();
+
+/// The owner's extra CA: the file of `--ca-file` (which must work: the
+/// owner asked for it, so a broken one is a configuration error), or else
+/// of `SSL_CERT_FILE` (often set machine-wide for other tools, so a broken
+/// one is only a warning, and ignored); none without either.
+fn extra_ca(ca_file: Option<&Path>) -> Result<&'static ExtraCa, Fatal> {
+    let ca = EXTRA_CA
+        .get_or_init(|| read_extra_ca(ca_file))
+        .as_ref()
+        .map_err(|why| Fatal::config(why.text()))?;
+    ca.warn_once();
+    Ok(ca)
+}
+
+fn read_extra_ca(ca_file: Option<&Path>) -> Result<ExtraCa, CaError> {
+    let found = |source: String, certs| ExtraCa {
+        source: Some(source),
+        certs,
+        ignored: None,
+        warned: AtomicBool::new(false),
+    };
+    if let Some(path) = ca_file {
+        let certs = read_ca_file(path)?;
+        return Ok(found(format!("--ca-file {}", path.display()), certs));
+    }
+    let from_env = std::env::var_os("SSL_CERT_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let ignored = match from_env {
+        None => None,
+        Some(path) => match read_ca_file(&path) {
+            Ok(certs) => return Ok(found(format!("SSL_CERT_FILE {}", path.display()), certs)),
+            Err(e) => Some(e),
+        },
+    };
+    Ok(ExtraCa {
+        source: None,
+        certs: Vec::new(),
+        ignored,
+        warned: AtomicBool::new(false),
+    })
+}
+
+fn certificates(n: usize) -> String {
+    match n {
+        1 => "1 certificate".into(),
+        n => format!("{n} certificates"),
+    }
+}
+
+/// The roots an https Ollama's certificate is checked against: the bundled
+/// Mozilla roots when `extra_ca` is empty, else those certificates alone
+/// (ureq takes one set or the other, never both).
+fn ollama_roots_of(extra_ca: &[CertificateDer<'static>]) -> RootCerts {
+    if extra_ca.is_empty() {
+        return RootCerts::WebPki;
+    }
+    let certs = extra_ca
+        .iter()
+        .map(|cert| Certificate::from_der(cert.as_ref()).to_owned());
+    RootCerts::Specific(Arc::new(certs.collect()))
+}
+
+/// ureq's TLS setup for an agent that talks to Ollama.
+pub fn ureq_config(roots: &RootCerts) -> TlsConfig {
+    TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .root_certs(roots.clone())
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use std::error::Error as _;
@@ -156,8 +301,8 @@ mod tests {
         let (result, _) = config_from(&(first.cert_pem() + &second.cert_pem()));
         let certs = result.unwrap();
         assert_eq!(certs, [first.cert_der(), second.cert_der()]);
-        assert!(client_config(&certs).is_ok());
-        assert!(client_config(&[]).is_ok());
+        assert!(hub_config_of(&certs).is_ok());
+        assert!(hub_config_of(&[]).is_ok());
     }
 
     #[test]
@@ -189,5 +334,18 @@ mod tests {
             format!("CA file {} holds no certificate", path.display())
         );
         assert!(error.source().is_none());
+    }
+
+    #[test]
+    fn no_extra_ca_means_the_mozilla_roots() {
+        assert!(matches!(ollama_roots_of(&[]), RootCerts::WebPki));
+        let ca = TestCa::new("ollama");
+        match ollama_roots_of(&[ca.cert_der()]) {
+            RootCerts::Specific(certs) => {
+                assert_eq!(certs.len(), 1);
+                assert_eq!(certs[0].der(), ca.cert_der().as_ref());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
