@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use rustls::crypto::{CryptoProvider, KeyProvider};
 use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::SigningKey;
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
 use crate::address::OllamaUrl;
@@ -78,6 +80,29 @@ impl std::error::Error for CaError {
     }
 }
 
+/// rustls with ring, as both ends use it, but unable to load a private
+/// key: the client never authenticates itself with a certificate, and
+/// ring's signing code (RSA, ECDSA, Ed25519 keys) left unreferenced is
+/// some 20 KB of the static binary.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(CryptoProvider {
+        key_provider: &NoPrivateKeys,
+        ..rustls::crypto::ring::default_provider()
+    })
+}
+
+#[derive(Debug)]
+struct NoPrivateKeys;
+
+impl KeyProvider for NoPrivateKeys {
+    fn load_private_key(
+        &self,
+        _key: PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn SigningKey>, rustls::Error> {
+        Err(rustls::Error::General("no client certificates".into()))
+    }
+}
+
 /// Builds the hub's client config once; every connection shares it. It trusts
 /// the bundled Mozilla roots plus `extra_ca`, the certificates of the
 /// owner's CA file as [`read_ca_file`] returned them.
@@ -89,7 +114,7 @@ pub fn hub_config_of(
     for cert in extra_ca {
         roots.add(cert.clone()).map_err(CaError::Setup)?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(CaError::Setup)?
@@ -275,7 +300,7 @@ fn ollama_roots_of(extra_ca: &[CertificateDer<'static>]) -> RootCerts {
 pub fn ureq_config(roots: &RootCerts) -> TlsConfig {
     TlsConfig::builder()
         .provider(TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .unversioned_rustls_crypto_provider(provider())
         .root_certs(roots.clone())
         .build()
 }
@@ -347,5 +372,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn no_private_key_can_be_loaded_and_everything_else_is_rings() {
+        let key = rcgen::KeyPair::generate().unwrap().serialize_der();
+        let key = PrivateKeyDer::Pkcs8(key.into());
+        let ring = rustls::crypto::ring::default_provider();
+        assert!(ring.key_provider.load_private_key(key.clone_key()).is_ok());
+        let refused = provider().key_provider.load_private_key(key);
+        assert!(refused.is_err());
+        assert_eq!(provider().cipher_suites, ring.cipher_suites);
+        assert_eq!(provider().kx_groups.len(), ring.kx_groups.len());
     }
 }
