@@ -810,7 +810,13 @@ mod tests {
 
     #[test]
     fn with_others_serving_one_failure_sets_a_backend_aside() {
-        for error in [unreachable(), http(500), http(503), missing()] {
+        let reasons = [
+            (unreachable(), "does not answer: io: connection refused"),
+            (http(500), "answered HTTP 500"),
+            (http(503), "answered HTTP 503"),
+            (missing(), "does not have the model llama3.2"),
+        ];
+        for (error, reason) in reasons {
             let backends = for_tests(&["http://a:1", "http://b:1"], 3);
             let told = Arc::new(Told::default());
             backends.watch(&told);
@@ -821,11 +827,7 @@ mod tests {
             let Some(Err(down)) = why else {
                 panic!("{why:?}")
             };
-            assert!(
-                down.error.starts_with("Ollama backend a:1 "),
-                "{}",
-                down.error
-            );
+            assert_eq!(down.error, format!("Ollama backend a:1 {reason}"));
             assert_eq!(
                 down.model_missing,
                 matches!(error, OllamaError::ModelMissing { .. })
