@@ -13,7 +13,7 @@ mod tls;
 mod watchdog;
 
 pub use api::{installed_models, is_installed, load_model, one_token, version, ApiError};
-pub use client::{OllamaClient, OllamaError, OllamaTarget, Stats};
+pub use client::{ErrorKind, OllamaClient, OllamaError, OllamaTarget, Stats};
 pub use tls::roots;
 pub use ureq::tls::RootCerts;
 pub use watchdog::Canceller;
