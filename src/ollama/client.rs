@@ -16,8 +16,8 @@
 //! the owner's full account (its `Display` the same in English, for the
 //! log), `for_buyer` the buyer's plain words (the relay renders them in the
 //! buyer's language and prefixes them with `Error: `), its `kind` what
-//! the relay and the ledger act on (an [`ErrorKind`]), and its `source()`
-//! the ureq, I/O or JSON error behind it, if any.
+//! the relay, `backends` and the ledger act on (an [`ErrorKind`]), and its
+//! `source()` the ureq, I/O or JSON error behind it, if any.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
@@ -152,9 +152,10 @@ pub enum OllamaError {
 
 /// What kind of failure an [`OllamaError`] is, without its details: the
 /// one place its variants are told apart for those who act on it. The
-/// relay decides on it whether another backend may answer, and
-/// [`ErrorKind::as_str`] is its label in the ledger's `error` field, the
-/// metrics and `--stats`, where several kinds share one.
+/// relay decides on it whether another backend may answer, `backends`
+/// what it says of a backend's health, and [`ErrorKind::as_str`] is its
+/// label in the ledger's `error` field, the metrics and `--stats`, where
+/// several kinds share one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
     Unreachable,
