@@ -136,12 +136,12 @@ impl Dispatcher {
             }
             Err(Unplaced::NoBackend(job)) => {
                 self.door.end();
-                let (reason, kind) = self.pool.why_none_serves();
+                let refusal = self.pool.why_none_serves();
                 log::warn!(
                     "request {} refused: no Ollama backend can serve",
                     job.message_id.shown()
                 );
-                self.answer_error(&job, reason, End::error(kind));
+                self.answer_error(&job, refusal.reason, End::error(refusal.kind));
             }
         }
     }
