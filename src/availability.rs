@@ -319,18 +319,7 @@ impl Availability {
             return;
         };
         state.away = Some(Away::Ollama);
-        let refusal = match down.model_missing {
-            true => Refusal {
-                reason: errors::buyer_model_missing(self.model()),
-                kind: "model_missing",
-                queued_too: true,
-            },
-            false => Refusal {
-                reason: errors::buyer_ollama_unreachable(),
-                kind: "ollama_unreachable",
-                queued_too: true,
-            },
-        };
+        let refusal = Refusal::none_serves(down.model_missing, &self.model());
         self.door.close(refusal, "owner's Ollama is down");
     }
 

@@ -35,12 +35,13 @@
 //! backends must not keep them alive in return. This module knows neither
 //! the relay nor the hub.
 
+use std::error::Error as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::ollama::{self, OllamaError, OllamaTarget};
+use crate::ollama::{self, ErrorKind, OllamaError, OllamaTarget};
 
 /// How long one probe request may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -360,55 +361,55 @@ impl Backends {
         result: Result<(), &OllamaError>,
         others: bool,
     ) -> Option<(String, bool)> {
+        let Err(error) = result else {
+            self.came_up(backend);
+            return None;
+        };
         let who = self.who(backend);
-        match result {
-            Ok(()) => {
-                self.came_up(backend);
-                None
-            }
-            Err(OllamaError::Unreachable { source, .. }) => {
+        // It answered 200, then failed before the first piece: as for a
+        // 5xx (the relay reports an attempt that gave a piece as a
+        // success). Ollama's own text stays out: the reason goes to the
+        // log and `--status`.
+        let broke_off = |what: &str| Some(format!("{what} before its first piece"));
+        let what = match error.kind() {
+            ErrorKind::Unreachable => {
                 let in_a_row = {
                     let mut health = backend.lock();
                     health.unreachable_in_a_row += 1;
                     health.unreachable_in_a_row
                 };
-                match (others, in_a_row >= self.policy.down_after) {
-                    (true, _) => Some((format!("{who} does not answer: {source}"), false)),
-                    (false, true) => Some((
-                        match in_a_row {
-                            1 => format!("a request could not reach {who}"),
-                            n => format!("{n} requests in a row could not reach {who}"),
-                        },
-                        false,
-                    )),
-                    (false, false) => None,
-                }
+                let cause = error.source().map(ToString::to_string).unwrap_or_default();
+                let reason = match (others, in_a_row >= self.policy.down_after) {
+                    (true, _) => format!("{who} does not answer: {cause}"),
+                    (false, true) if in_a_row == 1 => format!("a request could not reach {who}"),
+                    (false, true) => format!("{in_a_row} requests in a row could not reach {who}"),
+                    (false, false) => return None,
+                };
+                return Some((reason, false));
             }
-            Err(OllamaError::ModelMissing { model }) => {
-                Some((format!("{who} does not have the model {model}"), true))
-            }
-            Err(OllamaError::Http { status, .. }) if *status >= 500 => {
-                // Ollama answered; the last one up keeps serving, its
-                // error goes to the buyer.
-                backend.lock().unreachable_in_a_row = 0;
-                others.then(|| (format!("{who} answered HTTP {status}"), false))
-            }
-            Err(error) if broke_off(error).is_some() => {
-                // It answered 200, then failed before the first piece:
-                // as for a 5xx (the relay reports an attempt that gave a
-                // piece as a success).
-                backend.lock().unreachable_in_a_row = 0;
-                let what = broke_off(error).unwrap_or_default();
-                others.then(|| (format!("{who} {what} before its first piece"), false))
-            }
-            Err(OllamaError::Http { .. }) => {
-                // Ollama answered, with an error of its own.
-                backend.lock().unreachable_in_a_row = 0;
-                None
-            }
-            // Timeouts, cuts and shutdown say nothing about its health.
-            Err(_) => None,
-        }
+            ErrorKind::ModelMissing => return Some(self.missing_model(backend)),
+            ErrorKind::Http(status @ 500..) => Some(format!("answered HTTP {status}")),
+            // An error of Ollama's own: the request's, the same anywhere.
+            ErrorKind::Http(_) => None,
+            ErrorKind::ErrorLine => broke_off("sent an error line"),
+            ErrorKind::BadLine => broke_off("sent a line that is not JSON"),
+            ErrorKind::LineTooLong => broke_off("sent a line over max_line_bytes"),
+            ErrorKind::Cut => broke_off("cut its answer"),
+            // Timeouts, the owner's limit and shutdown say nothing about
+            // its health.
+            _ => return None,
+        };
+        // Ollama answered: the last one up keeps serving, its error goes
+        // to the buyer.
+        backend.lock().unreachable_in_a_row = 0;
+        what.filter(|_| others)
+            .map(|what| (format!("{who} {what}"), false))
+    }
+
+    /// Why `backend` cannot serve when it does not have the model.
+    fn missing_model(&self, backend: &Backend) -> (String, bool) {
+        let (who, model) = (self.who(backend), &backend.target.model);
+        (format!("{who} does not have the model {model}"), true)
     }
 
     /// Sets backend `index` aside; the first time in a spell, says so at
@@ -488,14 +489,7 @@ impl Backends {
             .map_err(unreachable)?;
         match ollama::is_installed(&target.model, &installed) {
             true => Ok(()),
-            false => Err((
-                format!(
-                    "{} does not have the model {}",
-                    self.who(backend),
-                    target.model
-                ),
-                true,
-            )),
+            false => Err(self.missing_model(backend)),
         }
     }
 
@@ -660,19 +654,6 @@ impl Backends {
     }
 }
 
-/// What a backend did when its answer broke off after its 200, for its
-/// reason to be down; `None` for other failures. Ollama's own text stays
-/// out: the reason goes to the log and `--status`.
-fn broke_off(error: &OllamaError) -> Option<&'static str> {
-    match error {
-        OllamaError::InStream { .. } => Some("sent an error line"),
-        OllamaError::BadLine(_) => Some("sent a line that is not JSON"),
-        OllamaError::LineTooLong { .. } => Some("sent a line over max_line_bytes"),
-        OllamaError::Truncated(_) => Some("cut its answer"),
-        _ => None,
-    }
-}
-
 /// The wait before the next probe of a backend after `failed` probes in a
 /// row: `every` while no other backend serves (coming back fast is what
 /// matters then), else `every` doubled per failure, up to a minute (or
@@ -810,7 +791,13 @@ mod tests {
 
     #[test]
     fn with_others_serving_one_failure_sets_a_backend_aside() {
-        for error in [unreachable(), http(500), http(503), missing()] {
+        let reasons = [
+            (unreachable(), "does not answer: io: connection refused"),
+            (http(500), "answered HTTP 500"),
+            (http(503), "answered HTTP 503"),
+            (missing(), "does not have the model llama3.2"),
+        ];
+        for (error, reason) in reasons {
             let backends = for_tests(&["http://a:1", "http://b:1"], 3);
             let told = Arc::new(Told::default());
             backends.watch(&told);
@@ -821,11 +808,7 @@ mod tests {
             let Some(Err(down)) = why else {
                 panic!("{why:?}")
             };
-            assert!(
-                down.error.starts_with("Ollama backend a:1 "),
-                "{}",
-                down.error
-            );
+            assert_eq!(down.error, format!("Ollama backend a:1 {reason}"));
             assert_eq!(
                 down.model_missing,
                 matches!(error, OllamaError::ModelMissing { .. })

@@ -15,8 +15,9 @@
 //! Everything that can go wrong becomes an [`OllamaError`]: its `text` is
 //! the owner's full account (its `Display` the same in English, for the
 //! log), `for_buyer` the buyer's plain words (the relay renders them in the
-//! buyer's language and prefixes them with `Error: `), and its `source()`
-//! the ureq, I/O or JSON error behind it, if any.
+//! buyer's language and prefixes them with `Error: `), its `kind` what
+//! the relay, `backends` and the ledger act on (an [`ErrorKind`]), and its
+//! `source()` the ureq, I/O or JSON error behind it, if any.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
@@ -149,6 +150,47 @@ pub enum OllamaError {
     ShuttingDown,
 }
 
+/// What kind of failure an [`OllamaError`] is, without its details: the
+/// one place its variants are told apart for those who act on it. The
+/// relay decides on it whether another backend may answer, `backends`
+/// what it says of a backend's health, and [`ErrorKind::as_str`] is its
+/// label in the ledger's `error` field, the metrics and `--stats`, where
+/// several kinds share one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    Unreachable,
+    ModelMissing,
+    /// Any other HTTP error status.
+    Http(u16),
+    /// An `{"error": ...}` line after its 200.
+    ErrorLine,
+    BadLine,
+    LineTooLong,
+    /// The stream ended before the `done` line.
+    Cut,
+    NoFirstLine,
+    Stalled,
+    /// Cut at the owner's limit on an answer's time.
+    TimeLimit,
+    Shutdown,
+}
+
+impl ErrorKind {
+    /// The label: a public name (ledger, metrics, `--stats`), never renamed.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Unreachable => "ollama_unreachable",
+            ErrorKind::ModelMissing => "model_missing",
+            ErrorKind::Http(_) | ErrorKind::ErrorLine => "ollama_error",
+            ErrorKind::BadLine | ErrorKind::LineTooLong => "bad_answer",
+            ErrorKind::Cut => "cut",
+            ErrorKind::NoFirstLine | ErrorKind::Stalled => "timeout",
+            ErrorKind::TimeLimit => "time_limit",
+            ErrorKind::Shutdown => "shutdown",
+        }
+    }
+}
+
 impl fmt::Display for OllamaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text().english())
@@ -156,6 +198,22 @@ impl fmt::Display for OllamaError {
 }
 
 impl OllamaError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            OllamaError::Unreachable { .. } => ErrorKind::Unreachable,
+            OllamaError::ModelMissing { .. } => ErrorKind::ModelMissing,
+            OllamaError::Http { status, .. } => ErrorKind::Http(*status),
+            OllamaError::InStream { .. } => ErrorKind::ErrorLine,
+            OllamaError::BadLine(_) => ErrorKind::BadLine,
+            OllamaError::LineTooLong { .. } => ErrorKind::LineTooLong,
+            OllamaError::Truncated(_) => ErrorKind::Cut,
+            OllamaError::NoFirstLine(_) => ErrorKind::NoFirstLine,
+            OllamaError::Stalled(_) => ErrorKind::Stalled,
+            OllamaError::TooLong(_) => ErrorKind::TimeLimit,
+            OllamaError::ShuttingDown => ErrorKind::Shutdown,
+        }
+    }
+
     /// The owner's full account, for the log (in English) and test mode.
     pub fn text(&self) -> Text {
         match self {
@@ -477,6 +535,67 @@ mod tests {
     }
 
     use super::*;
+
+    /// Each failure's kind, and its label: a public name.
+    #[test]
+    fn every_failure_has_its_kind_and_label() {
+        let second = Duration::from_secs(1);
+        let http = OllamaError::Http {
+            status: 503,
+            message: String::new(),
+        };
+        let bad_line = serde_json::from_str::<u8>("x").unwrap_err();
+        let cases = [
+            (
+                OllamaError::refused("http://127.0.0.1:1"),
+                ErrorKind::Unreachable,
+                "ollama_unreachable",
+            ),
+            (
+                OllamaError::ModelMissing { model: "m".into() },
+                ErrorKind::ModelMissing,
+                "model_missing",
+            ),
+            (http, ErrorKind::Http(503), "ollama_error"),
+            (
+                OllamaError::InStream {
+                    message: "x".into(),
+                },
+                ErrorKind::ErrorLine,
+                "ollama_error",
+            ),
+            (
+                OllamaError::BadLine(bad_line),
+                ErrorKind::BadLine,
+                "bad_answer",
+            ),
+            (
+                OllamaError::LineTooLong { limit: 1 },
+                ErrorKind::LineTooLong,
+                "bad_answer",
+            ),
+            (OllamaError::Truncated(None), ErrorKind::Cut, "cut"),
+            (
+                OllamaError::NoFirstLine(second),
+                ErrorKind::NoFirstLine,
+                "timeout",
+            ),
+            (OllamaError::Stalled(second), ErrorKind::Stalled, "timeout"),
+            (
+                OllamaError::TooLong(second),
+                ErrorKind::TimeLimit,
+                "time_limit",
+            ),
+            (OllamaError::ShuttingDown, ErrorKind::Shutdown, "shutdown"),
+        ];
+        for (error, kind, label) in cases {
+            assert_eq!(
+                (error.kind(), error.kind().as_str()),
+                (kind, label),
+                "{error}"
+            );
+        }
+    }
 
     fn target() -> OllamaTarget {
         OllamaTarget {

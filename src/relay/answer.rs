@@ -12,7 +12,7 @@ use crate::accounting::{AnswerRecord, Books, Outcome};
 use crate::backends::Backend;
 use crate::hub::{Outgoing, ToWriter, WriterSender};
 use crate::metrics::Metrics;
-use crate::ollama::{OllamaError, Stats};
+use crate::ollama::{ErrorKind, OllamaError, Stats};
 use crate::protocol::{FrameKind, MessageId};
 use crate::text::{Lang, Text};
 
@@ -95,7 +95,7 @@ impl End {
     };
     pub(super) const SHUTDOWN: End = End {
         outcome: Outcome::Shutdown,
-        error: Some("shutdown"),
+        error: Some(ErrorKind::Shutdown.as_str()),
     };
 
     /// An error answer of this kind.
@@ -106,18 +106,12 @@ impl End {
         }
     }
 
-    /// The kind of an Ollama failure.
+    /// How a request that failed on Ollama ended.
     pub(super) fn of(error: &OllamaError) -> End {
-        End::error(match error {
-            OllamaError::ShuttingDown => return End::SHUTDOWN,
-            OllamaError::Unreachable { .. } => "ollama_unreachable",
-            OllamaError::ModelMissing { .. } => "model_missing",
-            OllamaError::Http { .. } | OllamaError::InStream { .. } => "ollama_error",
-            OllamaError::BadLine(_) | OllamaError::LineTooLong { .. } => "bad_answer",
-            OllamaError::Truncated(_) => "cut",
-            OllamaError::NoFirstLine(_) | OllamaError::Stalled(_) => "timeout",
-            OllamaError::TooLong(_) => "time_limit",
-        })
+        match error.kind() {
+            ErrorKind::Shutdown => End::SHUTDOWN,
+            kind => End::error(kind.as_str()),
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::hub::{ToWriter, WriterSender};
-use crate::text::Text;
+use crate::ollama::ErrorKind;
+use crate::text::{errors, Text};
 
 /// Why new requests are turned away while the box steps back (the owner
 /// paused it, Ollama is down): the buyer's text and the ledger's kind.
@@ -20,6 +21,23 @@ pub struct Refusal {
     /// Whether requests already queued get it too instead of running (no
     /// use asking an Ollama that is down); a pause lets them run.
     pub queued_too: bool,
+}
+
+impl Refusal {
+    /// What requests get while no backend can serve, queued ones too: the
+    /// model `model` is missing (on every backend: `model_missing`), or
+    /// else Ollama cannot be reached.
+    pub fn none_serves(model_missing: bool, model: &str) -> Refusal {
+        let (reason, kind) = match model_missing {
+            true => (errors::buyer_model_missing(model), ErrorKind::ModelMissing),
+            false => (errors::buyer_ollama_unreachable(), ErrorKind::Unreachable),
+        };
+        Refusal {
+            reason,
+            kind: kind.as_str(),
+            queued_too: true,
+        }
+    }
 }
 
 /// The way in, shared by the dispatcher, the workers, shutdown and

@@ -53,7 +53,7 @@ use std::time::{Duration, Instant};
 
 use crate::backends::{Backend, Backends};
 use crate::hub::{Requests, WriterSender};
-use crate::ollama::{Canceller, OllamaClient, OllamaError, Stats};
+use crate::ollama::{Canceller, ErrorKind, OllamaClient, OllamaError, Stats};
 use crate::protocol::{BuyerMessage, FrameKind, MessageId};
 use crate::text::{errors, Lang, Text};
 
@@ -136,12 +136,12 @@ impl Dispatcher {
             }
             Err(Unplaced::NoBackend(job)) => {
                 self.door.end();
-                let (reason, kind) = self.pool.why_none_serves();
+                let refusal = self.pool.why_none_serves();
                 log::warn!(
                     "request {} refused: no Ollama backend can serve",
                     job.message_id.shown()
                 );
-                self.answer_error(&job, reason, End::error(kind));
+                self.answer_error(&job, refusal.reason, End::error(refusal.kind));
             }
         }
     }
@@ -336,18 +336,15 @@ fn work(mut client: OllamaClient, slot: &Mutex<Receiver<Assigned>>, crew: &Crew)
 /// backend: another Ollama may well answer (this one could not be reached
 /// or broke the connection, failed on its side, lacks the model, sent no
 /// first line in time, or answered 200 and then an error line, as Ollama
-/// does when its runner crashes, or a line it could not have meant).
+/// does when its runner crashes, or a line it could not have meant); but
+/// not when it refused the request itself (a status below 500), nor for a
+/// model that started and then stalled, the owner's time limit or our own
+/// shutdown: those would be the same anywhere.
 fn fails_over(error: &OllamaError) -> bool {
-    match error {
-        OllamaError::Unreachable { .. }
-        | OllamaError::ModelMissing { .. }
-        | OllamaError::Truncated(_)
-        | OllamaError::NoFirstLine(_)
-        | OllamaError::InStream { .. }
-        | OllamaError::BadLine(_)
-        | OllamaError::LineTooLong { .. } => true,
-        OllamaError::Http { status, .. } => *status >= 500,
-        _ => false,
+    match error.kind() {
+        ErrorKind::Http(status) => status >= 500,
+        ErrorKind::Stalled | ErrorKind::TimeLimit | ErrorKind::Shutdown => false,
+        _ => true,
     }
 }
 
@@ -466,8 +463,8 @@ fn finish(
         Err(error) => {
             let target = log_target(job);
             log::warn!(target: target, "request {} failed: {error}", job.message_id.shown());
-            match error {
-                OllamaError::TooLong(_) if !job.stream => {
+            match error.kind() {
+                ErrorKind::TimeLimit if !job.stream => {
                     send_cut_whole(out, job, &error.for_buyer(), &whole)
                 }
                 _ => send_error(out, job, &error.for_buyer()),

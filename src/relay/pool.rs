@@ -29,10 +29,10 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::answer::answer_error;
-use super::{Door, End, Job, Tally};
+use super::{Door, End, Job, Refusal, Tally};
 use crate::backends::{Backends, Watcher};
 use crate::ollama::OllamaError;
-use crate::text::{errors, Text};
+use crate::text::Text;
 
 /// A request given to a backend's workers.
 pub struct Assigned {
@@ -281,28 +281,19 @@ impl Pool {
                 backend: Some(failure.backend),
             };
         }
-        let (reason, kind) = self.why_none_serves();
+        let refusal = self.why_none_serves();
         Stranded {
             job: waiting.job,
-            reason,
-            end: End::error(kind),
+            reason: refusal.reason,
+            end: End::error(refusal.kind),
             backend: None,
         }
     }
 
-    /// The buyer's text and the record's kind when no backend can serve.
-    pub fn why_none_serves(&self) -> (Text, &'static str) {
-        let model_missing = self
-            .backends
-            .why_none_serves()
-            .is_some_and(|down| down.model_missing);
-        match model_missing {
-            true => (
-                errors::buyer_model_missing(&self.tally.model),
-                "model_missing",
-            ),
-            false => (errors::buyer_ollama_unreachable(), "ollama_unreachable"),
-        }
+    /// What a request gets when no backend can serve.
+    pub fn why_none_serves(&self) -> Refusal {
+        let down = self.backends.why_none_serves();
+        Refusal::none_serves(down.is_some_and(|d| d.model_missing), &self.tally.model)
     }
 
     /// Answers the stranded requests (outside the lock) and lets the door
