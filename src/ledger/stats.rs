@@ -34,7 +34,7 @@ use std::io::{self, BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -50,11 +50,15 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// An error kind longer than this is cut (the ledger's are short words).
 const MAX_KIND: usize = 64;
 
-/// The figures of one period (see the module comment and `--stats`).
-#[derive(Clone, Debug, PartialEq)]
+/// The figures of one period (see the module comment and `--stats`). Also
+/// the object of `--stats --json` (see [`json`]): its fields are the keys,
+/// in this order, a format others read.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Stats {
     /// `--since`, or the first line's time stamp; `None` when neither.
+    #[serde(serialize_with = "stamp_or_null")]
     pub since: Option<Millis>,
+    #[serde(serialize_with = "stamp")]
     pub until: Millis,
     /// Answer lines.
     pub requests: u64,
@@ -378,44 +382,22 @@ pub fn gather(
     (tally.finish(client_running), warnings)
 }
 
-/// `--stats --json`: one object. Written by serde_json's serializer, not
-/// through a `Value`, which cannot hold a token sum over 2^64-1.
+/// `--stats --json`: one object, [`Stats`] as it is. Written by
+/// serde_json's serializer, not through a `Value`, which cannot hold a
+/// token sum over 2^64-1.
 pub fn json(stats: &Stats) -> String {
-    #[derive(Serialize)]
-    struct Shown<'a> {
-        since: Option<String>,
-        until: String,
-        requests: u64,
-        answered: u64,
-        errors: &'a BTreeMap<String, u64>,
-        busy: u64,
-        tokens: u128,
-        prompt_tokens: u128,
-        tokens_per_s_p50: Option<f64>,
-        first_piece_ms_p50: Option<u64>,
-        first_piece_ms_p95: Option<u64>,
-        hub_connected_pct: Option<f64>,
-        reconnects: u64,
-        torn_lines: u64,
-    }
-    let shown = Shown {
-        since: stats.since.map(time::format),
-        until: time::format(stats.until),
-        requests: stats.requests,
-        answered: stats.answered,
-        errors: &stats.errors,
-        busy: stats.busy,
-        tokens: stats.tokens,
-        prompt_tokens: stats.prompt_tokens,
-        tokens_per_s_p50: stats.tokens_per_s_p50,
-        first_piece_ms_p50: stats.first_piece_ms_p50,
-        first_piece_ms_p95: stats.first_piece_ms_p95,
-        hub_connected_pct: stats.hub_connected_pct,
-        reconnects: stats.reconnects,
-        torn_lines: stats.torn_lines,
-    };
-    // Plain numbers and strings: serializing cannot fail.
-    serde_json::to_string(&shown).unwrap_or_default()
+    // Strings and numbers: serializing cannot fail.
+    serde_json::to_string(stats).unwrap_or_default()
+}
+
+/// A moment as `--stats --json` shows it: its RFC 3339 time stamp.
+fn stamp<S: Serializer>(at: &Millis, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(&time::format(*at))
+}
+
+/// `since`: a time stamp, or `null`.
+fn stamp_or_null<S: Serializer>(at: &Option<Millis>, to: S) -> Result<S::Ok, S::Error> {
+    at.map(time::format).serialize(to)
 }
 
 /// `--stats`: the owner's table in `lang`, a label and a value a line, the
