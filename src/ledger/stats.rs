@@ -53,7 +53,7 @@ const MAX_KIND: usize = 64;
 /// The figures of one period (see the module comment and `--stats`). Also
 /// the object of `--stats --json` (see [`json`]): its fields are the keys,
 /// in this order, a format others read.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Stats {
     /// `--since`, or the first line's time stamp; `None` when neither.
     #[serde(serialize_with = "stamp_or_null")]
@@ -86,6 +86,7 @@ pub struct Stats {
 }
 
 /// The figures being gathered from lines, oldest first.
+#[derive(Default)]
 pub struct Tally {
     since: Option<Millis>,
     until: Millis,
@@ -105,33 +106,10 @@ impl Tally {
     /// Figures for the lines from `since` (every line when `None`), with
     /// the period ending at `until`.
     pub fn new(since: Option<Millis>, until: Millis) -> Tally {
-        Tally {
-            since,
-            until,
-            first_ts: None,
-            last_ts: None,
-            open: None,
-            connected_ms: 0,
-            disconnected: false,
-            rates: Vec::new(),
-            first_pieces: Vec::new(),
-            stats: Stats {
-                since,
-                until,
-                requests: 0,
-                answered: 0,
-                errors: BTreeMap::new(),
-                busy: 0,
-                tokens: 0,
-                prompt_tokens: 0,
-                tokens_per_s_p50: None,
-                first_piece_ms_p50: None,
-                first_piece_ms_p95: None,
-                hub_connected_pct: None,
-                reconnects: 0,
-                torn_lines: 0,
-            },
-        }
+        let mut tally = Tally::default();
+        (tally.since, tally.until) = (since, until);
+        (tally.stats.since, tally.stats.until) = (since, until);
+        tally
     }
 
     /// Lines skipped so far.
