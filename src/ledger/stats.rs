@@ -34,9 +34,9 @@ use std::io::{self, BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 use crate::console;
 use crate::logging;
@@ -163,18 +163,18 @@ impl Tally {
         self.last_ts = Some(ts);
     }
 
-    fn answer(&mut self, fields: &Value) {
+    fn answer(&mut self, fields: &Members) {
         let stats = &mut self.stats;
         stats.requests += 1;
-        let number = |name| fields.get(name).and_then(Value::as_u64);
-        let outcome = fields.get("outcome").and_then(Value::as_str);
-        match outcome {
+        let number = |name| member::<u64>(fields, name);
+        let outcome = member::<String>(fields, "outcome");
+        match outcome.as_deref() {
             Some("ok") => stats.answered += 1,
             Some("busy") => stats.busy += 1,
             _ => {
-                let kind = fields.get("error").and_then(Value::as_str);
-                let kind: String = kind
+                let kind: String = member::<String>(fields, "error")
                     .or(outcome)
+                    .as_deref()
                     .unwrap_or("unknown")
                     .chars()
                     .take(MAX_KIND)
@@ -187,7 +187,7 @@ impl Tally {
         stats.tokens = stats.tokens.saturating_add(tokens.unwrap_or(0).into());
         let prompt_tokens = number("prompt_tokens").unwrap_or(0);
         stats.prompt_tokens = stats.prompt_tokens.saturating_add(prompt_tokens.into());
-        let eval_ms = fields.get("eval_ms").and_then(Value::as_f64);
+        let eval_ms = member::<f64>(fields, "eval_ms");
         if let (Some(tokens), Some(eval_ms)) = (tokens, eval_ms) {
             if eval_ms > 0.0 {
                 self.rates.push(tokens as f64 * 1000.0 / eval_ms);
@@ -235,19 +235,25 @@ impl Tally {
     }
 }
 
-/// A line's time stamp, event and fields, if it is a ledger line. Read
-/// member by member: a value serde_json cannot hold (a `message_id` with
-/// a lone surrogate escape, written as the hub sent it) is left out, not
-/// the whole line.
-fn parse(line: &[u8]) -> Option<(Millis, String, Value)> {
-    let members: BTreeMap<String, &RawValue> = serde_json::from_slice(line).ok()?;
-    let readable = members
-        .into_iter()
-        .filter_map(|(name, raw)| Some((name, serde_json::from_str(raw.get()).ok()?)));
-    let fields = Value::Object(readable.collect());
-    let ts = time::parse(fields.get("ts")?.as_str()?)?;
-    let event = fields.get("event")?.as_str()?.to_string();
-    Some((ts, event, fields))
+/// A ledger line's members, each as its JSON text, parsed only when asked
+/// for (see [`member`]): the others (a `message_id`, which holds whatever
+/// the hub sent, unknown members) are never parsed.
+type Members<'a> = BTreeMap<String, &'a RawValue>;
+
+/// A line's time stamp, event and members, if it is a ledger line.
+fn parse(line: &[u8]) -> Option<(Millis, String, Members<'_>)> {
+    let members: Members = serde_json::from_slice(line).ok()?;
+    let ts = time::parse(&member::<String>(&members, "ts")?)?;
+    let event = member(&members, "event")?;
+    Some((ts, event, members))
+}
+
+/// The member `name` as a `T`: `None` when there is none, or when it is
+/// not a `T`, or a value serde_json cannot hold (a string with a lone
+/// surrogate escape, a number past `f64`), which leaves the rest of the
+/// line readable.
+fn member<T: DeserializeOwned>(members: &Members, name: &str) -> Option<T> {
+    serde_json::from_str(members.get(name)?.get()).ok()
 }
 
 /// Rounded to one decimal.
@@ -442,7 +448,7 @@ pub fn table(stats: &Stats, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use std::io::{Cursor, Read};
 
     /// 2026-11-30 at `clock` (`HH:MM:SS`), UTC.
@@ -774,6 +780,28 @@ mod tests {
         let shown = table(&stats, Lang::En);
         assert!(!shown.contains('\u{1b}'), "{shown}");
         assert!(shown.contains("\\u{1b}[2Jx 1"), "{shown}");
+    }
+
+    #[test]
+    fn a_member_serde_json_cannot_hold_leaves_the_rest_of_the_line() {
+        let text = [
+            answer("10:00:00", "ok", ",\"tokens\":1e400,\"prompt_tokens\":3"),
+            line(
+                "10:00:00",
+                "answer",
+                ",\"message_id\":\"\\udc00\",\"outcome\":\"error\",\"error\":\"\\ud800\"",
+            ),
+            // A member given twice: the last one counts.
+            answer("10:00:00", "ok", ",\"tokens\":5,\"tokens\":6"),
+        ]
+        .concat();
+        let stats = tally(&text, None, at("11:00:00"));
+        assert_eq!(
+            (stats.requests, stats.answered, stats.torn_lines),
+            (3, 2, 0)
+        );
+        assert_eq!((stats.tokens, stats.prompt_tokens), (6, 3));
+        assert_eq!(stats.errors, errors(&[("error", 1)]));
     }
 
     fn write(dir: &Path, name: &str, text: &str) {
