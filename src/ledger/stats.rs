@@ -172,14 +172,10 @@ impl Tally {
             Some("ok") => stats.answered += 1,
             Some("busy") => stats.busy += 1,
             _ => {
-                let kind: String = member::<String>(fields, "error")
-                    .or(outcome)
-                    .as_deref()
-                    .unwrap_or("unknown")
-                    .chars()
-                    .take(MAX_KIND)
-                    .collect();
-                *stats.errors.entry(kind).or_default() += 1;
+                let error = member::<String>(fields, "error");
+                let kind = error.as_deref().or(outcome.as_deref());
+                let kind = kind.unwrap_or("unknown").chars().take(MAX_KIND);
+                *stats.errors.entry(kind.collect()).or_default() += 1;
             }
         }
         let tokens = number("tokens");
