@@ -1,11 +1,13 @@
 //! The ledger: `ledger.jsonl` beside the config file, one JSON object per
-//! line for every answered request and for the connection's life (`start`,
-//! `connect`, `disconnect`, `stop`), so that what the box served, and when
+//! line for every answered request, for the connection's life (`start`,
+//! `connect`, `disconnect`, `stop`) and for the owner's `pause` and
+//! `resume`, so that what the box served, and when
 //! it was online, can be computed from it alone (`--stats`, in [`stats`]).
 //!
 //! Data flow: `relay` ends every answer with an [`AnswerRecord`] and the
 //! connection loop reports [`HubEvent`]s; both reach [`Ledger`] through
-//! `accounting::Accounts`, which turns each into one line and writes it
+//! `accounting::Accounts`, which turns each into one line (a struct of its
+//! kind, serialized by serde: `ts` and `event` first) and writes it
 //! with a single `write` on a file opened with `O_APPEND` (mode 0600, never
 //! through a symbolic link, rotated by size like the log): a crash or a
 //! power cut leaves at most one torn last line, which `--stats` skips and
@@ -18,8 +20,9 @@ pub mod stats;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
 use crate::logging::{made_private, RotatingFile};
@@ -44,6 +47,73 @@ struct Open {
     stopped: bool,
 }
 
+// One struct per kind of line, its members in the order written: `ts` and
+// `event` first (for people reading it with `tail`), then the event's
+// fields in alphabetical order, the order the ledger has always had (its
+// lines were once built as `serde_json::Value`s, whose maps are sorted).
+
+/// The `start` line.
+#[derive(Serialize)]
+struct Start<'a> {
+    ts: String,
+    event: &'static str,
+    model: &'a str,
+    settings: Box<RawValue>,
+    version: &'static str,
+    warm_up_ms: Option<u64>,
+}
+
+/// The `pause` line: until when (`null`: until `--resume`).
+#[derive(Serialize)]
+struct Pause {
+    ts: String,
+    event: &'static str,
+    until: Option<String>,
+}
+
+/// `connect`, and the lines with a reason: `disconnect`, `resume`, `stop`.
+#[derive(Serialize)]
+struct Event<'a> {
+    ts: String,
+    event: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+/// An `answer` line: the hub's `message_id` first (see
+/// [`raw_message_id`]); the optional figures only when known.
+#[derive(Serialize)]
+struct Answer<'a> {
+    ts: String,
+    event: &'static str,
+    message_id: Box<RawValue>,
+    // The record's `usize` counts as `u64`, like the other figures: one
+    // copy of the serializer's code for them all.
+    answer_chars: u64,
+    /// Which Ollama ran it (null: none did).
+    backend: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eval_ms: Option<f64>,
+    /// Whether it got there after failing on another one first.
+    failed_over: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_piece_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    load_ms: Option<u64>,
+    model: &'a str,
+    outcome: &'static str,
+    pieces: u64,
+    prompt_chars: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_tokens: Option<u64>,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens: Option<u64>,
+    total_ms: u64,
+}
+
 impl Ledger {
     /// Opens (creating it, mode 0600) the ledger at `path`, or says why not
     /// (the caller logs it and runs on without a ledger). An existing
@@ -66,26 +136,34 @@ impl Ledger {
     /// for reading the rest, and how long the warm-up took to load the
     /// model (`null` without one).
     pub fn started(&self, model: &str, settings: Map<String, Value>, warm_up_ms: Option<u64>) {
-        self.write(
-            "start",
-            json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "model": model,
-            "settings": settings,
-            "warm_up_ms": warm_up_ms,
-            }),
-        );
+        // Written by `Value`'s own `Display`, which the binary has anyway:
+        // a `Map` member would add another copy of `Value`'s serializer
+        // (half a kilobyte).
+        let settings = RawValue::from_string(Value::Object(settings).to_string());
+        let settings = settings.unwrap_or_default();
+        write_line(&mut self.lock(), |ts| Start {
+            ts,
+            event: "start",
+            model,
+            settings,
+            version: env!("CARGO_PKG_VERSION"),
+            warm_up_ms,
+        });
     }
 
     /// The owner paused the box, until this moment (`None`: `--resume`).
     pub fn paused(&self, until: Option<time::Millis>) {
         let until = until.map(time::format);
-        self.write("pause", json!({ "until": until }));
+        write_line(&mut self.lock(), |ts| Pause {
+            ts,
+            event: "pause",
+            until,
+        });
     }
 
     /// The pause ended: `--resume`, or its time was up.
     pub fn resumed(&self, reason: &str) {
-        self.write("resume", json!({ "reason": reason }));
+        write_event(&mut self.lock(), "resume", Some(reason));
     }
 
     /// The `stop` line, with why (`SIGTERM received`, `end of test
@@ -95,60 +173,41 @@ impl Ledger {
     pub fn stopped(&self, reason: &str) {
         let mut open = self.lock();
         if open.connected {
-            write_line(
-                &mut open,
-                "disconnect",
-                json!({"reason": "client stopping"}),
-            );
+            write_event(&mut open, "disconnect", Some("client stopping"));
         }
-        write_line(&mut open, "stop", json!({ "reason": reason }));
+        write_event(&mut open, "stop", Some(reason));
         open.stopped = true;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
         self.file.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    /// Writes one event as one line: `ts` and `event` first (for people
-    /// reading it with `tail`), then the event's fields.
-    fn write(&self, event: &str, fields: Value) {
-        write_line(&mut self.lock(), event, fields);
+/// Writes an [`Event`] line.
+fn write_event(open: &mut Open, event: &str, reason: Option<&str>) {
+    write_line(open, |ts| Event { ts, event, reason });
+}
+
+/// Writes one line, made by `line` from the time stamp taken here, under
+/// the lock, so that the stamps follow the file's order (nothing after the
+/// `stop` line).
+fn write_line<L: Serialize>(open: &mut Open, line: impl FnOnce(String) -> L) {
+    if !open.stopped {
+        // Strings, numbers and the hub's own JSON: serializing cannot fail.
+        let bytes = serde_json::to_vec(&line(time::format(time::now())));
+        append(open, bytes.unwrap_or_default());
     }
 }
 
-/// Writes one line (nothing after the `stop` line).
-fn write_line(open: &mut Open, event: &str, fields: Value) {
-    write_raw_line(open, event, &inside(&fields));
-}
-
-/// Writes one line whose fields are `rest`: JSON members, comma-separated,
-/// without the braces (nothing after the `stop` line).
-fn write_raw_line(open: &mut Open, event: &str, rest: &str) {
-    if open.stopped {
-        return;
-    }
-    let mut line = line_of(time::now(), event, rest);
-    line.push('\n');
-    if let Err(e) = open.file.write_line(line.as_bytes()) {
+/// Appends one line's JSON text and its newline: kept out of
+/// [`write_line`], which is compiled once per kind of line, so that this
+/// part is compiled once.
+fn append(open: &mut Open, mut line: Vec<u8>) {
+    line.push(b'\n');
+    if let Err(e) = open.file.write_line(&line) {
         log::warn!("cannot write the ledger: {e}");
     }
-}
-
-/// An object's members as JSON text, without its braces.
-fn inside(fields: &Value) -> String {
-    let text = fields.to_string();
-    let rest = text.strip_prefix('{').and_then(|f| f.strip_suffix('}'));
-    rest.unwrap_or_default().to_string()
-}
-
-/// `{"ts":"...","event":"...",<rest>}`. Neither the time stamp nor the
-/// event's name (ours, fixed) needs escaping.
-fn line_of(at: time::Millis, event: &str, rest: &str) -> String {
-    let comma = if rest.is_empty() { "" } else { "," };
-    format!(
-        "{{\"ts\":\"{}\",\"event\":\"{event}\"{comma}{rest}}}",
-        time::format(at)
-    )
 }
 
 /// The hub's `messageId` as the JSON text it sent, byte for byte: a
@@ -166,13 +225,28 @@ fn raw_message_id(id: &str) -> Box<RawValue> {
 
 impl Accounts for Ledger {
     fn answered(&self, record: &AnswerRecord) {
-        let id = raw_message_id(&record.message_id);
-        let rest = format!(
-            "\"message_id\":{},{}",
-            id.get(),
-            inside(&answer_line(record))
-        );
-        write_raw_line(&mut self.lock(), "answer", &rest);
+        let message_id = raw_message_id(&record.message_id);
+        let failed = record.outcome != Outcome::Ok;
+        write_line(&mut self.lock(), |ts| Answer {
+            ts,
+            event: "answer",
+            message_id,
+            answer_chars: record.answer_chars as u64,
+            backend: record.backend.as_deref(),
+            error: failed.then(|| record.error.unwrap_or("unknown")),
+            eval_ms: record.eval_ms,
+            failed_over: record.failed_over,
+            first_piece_ms: record.first_piece_ms,
+            load_ms: record.load_ms,
+            model: &record.model,
+            outcome: record.outcome.label(),
+            pieces: record.pieces as u64,
+            prompt_chars: record.prompt_chars as u64,
+            prompt_tokens: record.prompt_tokens,
+            stream: record.stream,
+            tokens: record.tokens,
+            total_ms: record.total_ms,
+        });
     }
 
     /// Also what [`Ledger::stopped`] needs to know: whether the hub is
@@ -181,57 +255,21 @@ impl Accounts for Ledger {
         let mut open = self.lock();
         match event {
             HubEvent::Connected => {
-                write_line(&mut open, "connect", json!({}));
+                write_event(&mut open, "connect", None);
                 open.connected = true;
             }
             HubEvent::Disconnected(reason) => {
-                write_line(&mut open, "disconnect", json!({ "reason": reason }));
+                write_event(&mut open, "disconnect", Some(reason));
                 open.connected = false;
             }
         }
     }
 }
 
-/// An `answer` line's fields after the `message_id` (see
-/// [`raw_message_id`]); the optional figures only when known.
-fn answer_line(record: &AnswerRecord) -> Value {
-    let mut line = json!({
-        "stream": record.stream,
-        "model": record.model,
-        "outcome": record.outcome.label(),
-    });
-    let fields = line.as_object_mut().expect("an object literal");
-    if record.outcome != Outcome::Ok {
-        fields.insert("error".into(), json!(record.error.unwrap_or("unknown")));
-    }
-    fields.insert("prompt_chars".into(), json!(record.prompt_chars));
-    fields.insert("answer_chars".into(), json!(record.answer_chars));
-    fields.insert("pieces".into(), json!(record.pieces));
-    let optional = [
-        ("prompt_tokens", record.prompt_tokens.map(Value::from)),
-        ("tokens", record.tokens.map(Value::from)),
-        ("eval_ms", record.eval_ms.map(Value::from)),
-        ("first_piece_ms", record.first_piece_ms.map(Value::from)),
-    ];
-    for (name, value) in optional {
-        if let Some(value) = value {
-            fields.insert(name.into(), value);
-        }
-    }
-    fields.insert("total_ms".into(), json!(record.total_ms));
-    if let Some(load_ms) = record.load_ms {
-        fields.insert("load_ms".into(), json!(load_ms));
-    }
-    // Which Ollama ran it (null: none did), and whether it got there after
-    // failing on another one first.
-    fields.insert("backend".into(), json!(record.backend.as_deref()));
-    fields.insert("failed_over".into(), json!(record.failed_over));
-    line
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn record() -> AnswerRecord {
         AnswerRecord {

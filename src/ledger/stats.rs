@@ -34,9 +34,9 @@ use std::io::{self, BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 use crate::console;
 use crate::logging;
@@ -50,11 +50,15 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// An error kind longer than this is cut (the ledger's are short words).
 const MAX_KIND: usize = 64;
 
-/// The figures of one period (see the module comment and `--stats`).
-#[derive(Clone, Debug, PartialEq)]
+/// The figures of one period (see the module comment and `--stats`). Also
+/// the object of `--stats --json` (see [`json`]): its fields are the keys,
+/// in this order, a format others read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Stats {
     /// `--since`, or the first line's time stamp; `None` when neither.
+    #[serde(serialize_with = "stamp_or_null")]
     pub since: Option<Millis>,
+    #[serde(serialize_with = "stamp")]
     pub until: Millis,
     /// Answer lines.
     pub requests: u64,
@@ -82,6 +86,7 @@ pub struct Stats {
 }
 
 /// The figures being gathered from lines, oldest first.
+#[derive(Default)]
 pub struct Tally {
     since: Option<Millis>,
     until: Millis,
@@ -101,33 +106,10 @@ impl Tally {
     /// Figures for the lines from `since` (every line when `None`), with
     /// the period ending at `until`.
     pub fn new(since: Option<Millis>, until: Millis) -> Tally {
-        Tally {
-            since,
-            until,
-            first_ts: None,
-            last_ts: None,
-            open: None,
-            connected_ms: 0,
-            disconnected: false,
-            rates: Vec::new(),
-            first_pieces: Vec::new(),
-            stats: Stats {
-                since,
-                until,
-                requests: 0,
-                answered: 0,
-                errors: BTreeMap::new(),
-                busy: 0,
-                tokens: 0,
-                prompt_tokens: 0,
-                tokens_per_s_p50: None,
-                first_piece_ms_p50: None,
-                first_piece_ms_p95: None,
-                hub_connected_pct: None,
-                reconnects: 0,
-                torn_lines: 0,
-            },
-        }
+        let mut tally = Tally::default();
+        (tally.since, tally.until) = (since, until);
+        (tally.stats.since, tally.stats.until) = (since, until);
+        tally
     }
 
     /// Lines skipped so far.
@@ -181,23 +163,19 @@ impl Tally {
         self.last_ts = Some(ts);
     }
 
-    fn answer(&mut self, fields: &Value) {
+    fn answer(&mut self, fields: &Members) {
         let stats = &mut self.stats;
         stats.requests += 1;
-        let number = |name| fields.get(name).and_then(Value::as_u64);
-        let outcome = fields.get("outcome").and_then(Value::as_str);
-        match outcome {
+        let number = |name| member::<u64>(fields, name);
+        let outcome = member::<String>(fields, "outcome");
+        match outcome.as_deref() {
             Some("ok") => stats.answered += 1,
             Some("busy") => stats.busy += 1,
             _ => {
-                let kind = fields.get("error").and_then(Value::as_str);
-                let kind: String = kind
-                    .or(outcome)
-                    .unwrap_or("unknown")
-                    .chars()
-                    .take(MAX_KIND)
-                    .collect();
-                *stats.errors.entry(kind).or_default() += 1;
+                let error = member::<String>(fields, "error");
+                let kind = error.as_deref().or(outcome.as_deref());
+                let kind = kind.unwrap_or("unknown").chars().take(MAX_KIND);
+                *stats.errors.entry(kind.collect()).or_default() += 1;
             }
         }
         let tokens = number("tokens");
@@ -205,7 +183,7 @@ impl Tally {
         stats.tokens = stats.tokens.saturating_add(tokens.unwrap_or(0).into());
         let prompt_tokens = number("prompt_tokens").unwrap_or(0);
         stats.prompt_tokens = stats.prompt_tokens.saturating_add(prompt_tokens.into());
-        let eval_ms = fields.get("eval_ms").and_then(Value::as_f64);
+        let eval_ms = member::<f64>(fields, "eval_ms");
         if let (Some(tokens), Some(eval_ms)) = (tokens, eval_ms) {
             if eval_ms > 0.0 {
                 self.rates.push(tokens as f64 * 1000.0 / eval_ms);
@@ -253,19 +231,25 @@ impl Tally {
     }
 }
 
-/// A line's time stamp, event and fields, if it is a ledger line. Read
-/// member by member: a value serde_json cannot hold (a `message_id` with
-/// a lone surrogate escape, written as the hub sent it) is left out, not
-/// the whole line.
-fn parse(line: &[u8]) -> Option<(Millis, String, Value)> {
-    let members: BTreeMap<String, &RawValue> = serde_json::from_slice(line).ok()?;
-    let readable = members
-        .into_iter()
-        .filter_map(|(name, raw)| Some((name, serde_json::from_str(raw.get()).ok()?)));
-    let fields = Value::Object(readable.collect());
-    let ts = time::parse(fields.get("ts")?.as_str()?)?;
-    let event = fields.get("event")?.as_str()?.to_string();
-    Some((ts, event, fields))
+/// A ledger line's members, each as its JSON text, parsed only when asked
+/// for (see [`member`]): the others (a `message_id`, which holds whatever
+/// the hub sent, unknown members) are never parsed.
+type Members<'a> = BTreeMap<String, &'a RawValue>;
+
+/// A line's time stamp, event and members, if it is a ledger line.
+fn parse(line: &[u8]) -> Option<(Millis, String, Members<'_>)> {
+    let members: Members = serde_json::from_slice(line).ok()?;
+    let ts = time::parse(&member::<String>(&members, "ts")?)?;
+    let event = member(&members, "event")?;
+    Some((ts, event, members))
+}
+
+/// The member `name` as a `T`: `None` when there is none, or when it is
+/// not a `T`, or a value serde_json cannot hold (a string with a lone
+/// surrogate escape, a number past `f64`), which leaves the rest of the
+/// line readable.
+fn member<T: DeserializeOwned>(members: &Members, name: &str) -> Option<T> {
+    serde_json::from_str(members.get(name)?.get()).ok()
 }
 
 /// Rounded to one decimal.
@@ -378,44 +362,22 @@ pub fn gather(
     (tally.finish(client_running), warnings)
 }
 
-/// `--stats --json`: one object. Written by serde_json's serializer, not
-/// through a `Value`, which cannot hold a token sum over 2^64-1.
+/// `--stats --json`: one object, [`Stats`] as it is. Written by
+/// serde_json's serializer, not through a `Value`, which cannot hold a
+/// token sum over 2^64-1.
 pub fn json(stats: &Stats) -> String {
-    #[derive(Serialize)]
-    struct Shown<'a> {
-        since: Option<String>,
-        until: String,
-        requests: u64,
-        answered: u64,
-        errors: &'a BTreeMap<String, u64>,
-        busy: u64,
-        tokens: u128,
-        prompt_tokens: u128,
-        tokens_per_s_p50: Option<f64>,
-        first_piece_ms_p50: Option<u64>,
-        first_piece_ms_p95: Option<u64>,
-        hub_connected_pct: Option<f64>,
-        reconnects: u64,
-        torn_lines: u64,
-    }
-    let shown = Shown {
-        since: stats.since.map(time::format),
-        until: time::format(stats.until),
-        requests: stats.requests,
-        answered: stats.answered,
-        errors: &stats.errors,
-        busy: stats.busy,
-        tokens: stats.tokens,
-        prompt_tokens: stats.prompt_tokens,
-        tokens_per_s_p50: stats.tokens_per_s_p50,
-        first_piece_ms_p50: stats.first_piece_ms_p50,
-        first_piece_ms_p95: stats.first_piece_ms_p95,
-        hub_connected_pct: stats.hub_connected_pct,
-        reconnects: stats.reconnects,
-        torn_lines: stats.torn_lines,
-    };
-    // Plain numbers and strings: serializing cannot fail.
-    serde_json::to_string(&shown).unwrap_or_default()
+    // Strings and numbers: serializing cannot fail.
+    serde_json::to_string(stats).unwrap_or_default()
+}
+
+/// A moment as `--stats --json` shows it: its RFC 3339 time stamp.
+fn stamp<S: Serializer>(at: &Millis, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(&time::format(*at))
+}
+
+/// `since`: a time stamp, or `null`.
+fn stamp_or_null<S: Serializer>(at: &Option<Millis>, to: S) -> Result<S::Ok, S::Error> {
+    at.map(time::format).serialize(to)
 }
 
 /// `--stats`: the owner's table in `lang`, a label and a value a line, the
@@ -482,7 +444,7 @@ pub fn table(stats: &Stats, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use std::io::{Cursor, Read};
 
     /// 2026-11-30 at `clock` (`HH:MM:SS`), UTC.
@@ -814,6 +776,28 @@ mod tests {
         let shown = table(&stats, Lang::En);
         assert!(!shown.contains('\u{1b}'), "{shown}");
         assert!(shown.contains("\\u{1b}[2Jx 1"), "{shown}");
+    }
+
+    #[test]
+    fn a_member_serde_json_cannot_hold_leaves_the_rest_of_the_line() {
+        let text = [
+            answer("10:00:00", "ok", ",\"tokens\":1e400,\"prompt_tokens\":3"),
+            line(
+                "10:00:00",
+                "answer",
+                ",\"message_id\":\"\\udc00\",\"outcome\":\"error\",\"error\":\"\\ud800\"",
+            ),
+            // A member given twice: the last one counts.
+            answer("10:00:00", "ok", ",\"tokens\":5,\"tokens\":6"),
+        ]
+        .concat();
+        let stats = tally(&text, None, at("11:00:00"));
+        assert_eq!(
+            (stats.requests, stats.answered, stats.torn_lines),
+            (3, 2, 0)
+        );
+        assert_eq!((stats.tokens, stats.prompt_tokens), (6, 3));
+        assert_eq!(stats.errors, errors(&[("error", 1)]));
     }
 
     fn write(dir: &Path, name: &str, text: &str) {
