@@ -43,15 +43,14 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// The file is not JSON; `message` is the JSON parser's own.
+    /// The file is not JSON (`message` is the JSON parser's own), or JSON
+    /// but not an object.
     Syntax {
         path: PathBuf,
         line: usize,
         column: usize,
-        message: String,
+        message: Text,
     },
-    /// The file is JSON, but not an object.
-    NotObject { path: PathBuf },
     /// A known key holds a value of the wrong type or out of range.
     Value {
         path: PathBuf,
@@ -82,11 +81,7 @@ impl ConfigError {
                 line,
                 column,
                 message,
-            } => text::config_not_json(shown(path), line, column, message),
-            ConfigError::NotObject { path } => {
-                let why = text::config_top_level_not_object();
-                text::config_not_json(shown(path), 1, 1, why)
-            }
+            } => text::config_not_json(shown(path), line, column, message.clone()),
             ConfigError::Value {
                 path,
                 line: Some(line),
@@ -129,10 +124,7 @@ pub fn default_config_path() -> Option<PathBuf> {
 /// config file (`gpu1.control.sock` for `gpu1.json`), so that two config
 /// files in one directory (one per GPU) never share one.
 pub fn beside(config_path: &Path, name: &str) -> PathBuf {
-    let dir = config_path
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(config_path);
     let file = config_path.file_name().unwrap_or_default();
     if file == "config.json" || file.is_empty() {
         return dir.join(name);
@@ -204,10 +196,7 @@ pub fn save(path: &Path, object: &Map<String, Value>) -> Result<(), ConfigError>
         path: path.into(),
         source,
     };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(path);
     create_private_dir(dir).map_err(error)?;
     let text = serde_json::to_string_pretty(object).unwrap_or_else(|_| "{}".into()) + "\n";
     let file_name = path
@@ -227,11 +216,16 @@ pub fn save(path: &Path, object: &Map<String, Value>) -> Result<(), ConfigError>
     Ok(())
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+/// The directory of the file at `path` (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    dir.unwrap_or(Path::new("."))
+}
+
+/// Creates `dir` and its missing parents with mode 0700, for the config
+/// file and the logs; an existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -252,15 +246,16 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn parse_object(path: &Path, text: &str) -> Result<Map<String, Value>, ConfigError> {
+    let syntax = |line, column, message| ConfigError::Syntax {
+        path: path.into(),
+        line,
+        column,
+        message,
+    };
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ConfigError::NotObject { path: path.into() }),
-        Err(e) => Err(ConfigError::Syntax {
-            path: path.into(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        }),
+        Ok(_) => Err(syntax(1, 1, text::config_top_level_not_object())),
+        Err(e) => Err(syntax(e.line(), e.column(), Text::verbatim(e.to_string()))),
     }
 }
 
