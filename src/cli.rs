@@ -210,10 +210,11 @@ pub struct Args {
 
 /// A usage error: printed as one line plus the usage hint, exit status 2.
 /// Its text never repeats a flag's value, so a mistyped token is not echoed.
-/// `Display` is the English text.
 #[derive(Debug)]
 pub struct UsageError(pub Text);
 
+/// The English text, for the tests: the program shows the owner's.
+#[cfg(test)]
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0.english())

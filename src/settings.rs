@@ -9,7 +9,6 @@
 //! address when the config has none").
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -40,13 +39,6 @@ impl Source {
             Source::Prompt => text::source_prompt(),
             Source::Default => text::source_default(),
         }
-    }
-}
-
-/// In English, for the log.
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
     }
 }
 
@@ -131,21 +123,7 @@ pub fn config_path(args: &Args) -> Option<PathBuf> {
 
 /// Reads the config file and applies the environment and the flags.
 pub fn resolve(args: &Args, env: &Environment, path: &Path) -> Result<Resolved, ConfigError> {
-    let (settings, raw) = config::load(path)?;
-    let mut resolved = Resolved {
-        settings,
-        config_path: path.to_path_buf(),
-        sources: raw
-            .keys()
-            .filter_map(|name| config::KEYS.iter().find(|key| key.name == name.as_str()))
-            .map(|key| (key.name, Source::File))
-            .collect(),
-        raw,
-        to_save: Map::new(),
-    };
-    apply_environment(&mut resolved, env)?;
-    apply_flags(&mut resolved, args)?;
-    Ok(resolved)
+    resolve_over(config::load(path)?, args, env, path)
 }
 
 /// Like [`resolve`] for a config file that cannot be used: the flags, the
@@ -155,11 +133,26 @@ pub fn resolve_without_file(
     env: &Environment,
     path: &Path,
 ) -> Result<Resolved, ConfigError> {
+    resolve_over((Settings::default(), Map::new()), args, env, path)
+}
+
+/// The environment and the flags over the settings read from the config
+/// file's object `raw` (empty without a file).
+fn resolve_over(
+    (settings, raw): (Settings, Map<String, Value>),
+    args: &Args,
+    env: &Environment,
+    path: &Path,
+) -> Result<Resolved, ConfigError> {
     let mut resolved = Resolved {
-        settings: Settings::default(),
+        settings,
         config_path: path.to_path_buf(),
-        sources: BTreeMap::new(),
-        raw: Map::new(),
+        sources: raw
+            .keys()
+            .filter_map(|name| config::KEYS.iter().find(|key| key.name == name.as_str()))
+            .map(|key| (key.name, Source::File))
+            .collect(),
+        raw,
         to_save: Map::new(),
     };
     apply_environment(&mut resolved, env)?;
@@ -280,7 +273,7 @@ mod tests {
             (Source::Default, "default", "по умолчанию"),
         ];
         for (source, en, ru) in cases {
-            assert_eq!(source.to_string(), en);
+            assert_eq!(source.text().english(), en);
             assert_eq!(source.text().in_lang(Lang::Ru), ru);
         }
     }
