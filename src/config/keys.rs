@@ -180,7 +180,7 @@ settings_table! {
     options: Map<String, Value> {
         default: Map::new(),
         parse: object,
-        show: show_object,
+        show: |options| Value::Object(options.clone()).to_string(),
         doc: r#"sent to Ollama as `options`: `{"temperature": 0.7, "num_ctx": 4096}`"#,
     }
     // Ollama sends nothing while it loads the model and reads the prompt.
@@ -331,7 +331,7 @@ settings_table! {
     language: Option<Lang> {
         default: None,
         parse: language_or_auto,
-        show: show_language,
+        show: |language| language.map_or("auto", Lang::code).to_string(),
         doc: "the terminal's language: `auto` (from `LC_ALL`, `LC_MESSAGES`, `LANG`), `en` or `ru`",
     }
     buyer_language: Lang {
@@ -409,10 +409,8 @@ fn ollama_host(value: &Value) -> Result<String, Expected> {
 
 /// Any string, empty included.
 fn any_string(value: &Value) -> Result<String, Expected> {
-    match value.as_str() {
-        Some(s) => Ok(s.trim().to_string()),
-        None => Err(text::expected_string()),
-    }
+    let trimmed = value.as_str().map(|s| s.trim().to_string());
+    trimmed.ok_or_else(text::expected_string)
 }
 
 fn boolean(value: &Value) -> Result<bool, Expected> {
@@ -507,20 +505,12 @@ fn show_keep_alive(keep_alive: &Option<Value>) -> String {
         .map_or_else(|| text::shown_ollamas_default().owner(), Value::to_string)
 }
 
-fn show_language(language: &Option<Lang>) -> String {
-    language.map_or("auto", Lang::code).to_string()
-}
-
 /// An address, or "(off)" for none.
 fn show_listen(listen: &str) -> String {
     match listen.is_empty() {
         true => text::shown_off().owner(),
         false => listen.to_string(),
     }
-}
-
-fn show_object(object: &Map<String, Value>) -> String {
-    Value::Object(object.clone()).to_string()
 }
 
 /// How a value shows when its entry gives no `show`.
