@@ -30,72 +30,27 @@ pub const DEFAULT_HUB_HOST: &str = "bober.app";
 pub const DEFAULT_HUB_PATH: &str = "/auth-proxy";
 pub const DEFAULT_HUB_PORT: u16 = 5050;
 
-/// Why the config file could not be used. Each variant names the file.
+/// Why the config file could not be used, or a value for it: a message
+/// that names the file (or the environment variable that stands for a
+/// key), built where the error is found.
 #[derive(Debug)]
-pub enum ConfigError {
-    /// The file exists but could not be read.
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The file (or its directory) could not be written.
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The file is not JSON (`message` is the JSON parser's own), or JSON
-    /// but not an object.
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: Text,
-    },
-    /// A known key holds a value of the wrong type or out of range.
-    Value {
-        path: PathBuf,
-        line: Option<usize>,
-        key: String,
-        /// What the key takes, to follow "must be".
-        expected: Expected,
-    },
-    /// An environment variable that stands for a key holds a value it
-    /// cannot take (`OLLAMA_HOST`).
-    Env {
-        var: &'static str,
-        expected: Expected,
-    },
-}
+pub struct ConfigError(pub Text);
 
 impl ConfigError {
     /// The message, for the terminal ([`Text::owner`]) or the log.
     pub fn text(&self) -> Text {
-        let shown = |path: &Path| path.display().to_string();
-        match self {
-            ConfigError::Read { path, source } => {
-                text::config_cannot_read(shown(path), crate::state_file::reason(source))
-            }
-            ConfigError::Write { path, source } => text::config_cannot_write(shown(path), source),
-            ConfigError::Syntax {
-                path,
-                line,
-                column,
-                message,
-            } => text::config_not_json(shown(path), line, column, message.clone()),
-            ConfigError::Value {
-                path,
-                line: Some(line),
-                key,
-                expected,
-            } => text::config_bad_value_at_line(shown(path), line, key, expected.clone()),
-            ConfigError::Value {
-                path,
-                line: None,
-                key,
-                expected,
-            } => text::config_bad_value(shown(path), key, expected.clone()),
-            ConfigError::Env { var, expected } => text::config_bad_env(*var, expected.clone()),
-        }
+        self.0.clone()
+    }
+
+    /// A value of `key` that its check refused, saying what the key takes;
+    /// `line` is where the file holds it (none for a flag, whose name is
+    /// then `key`).
+    pub fn bad_value(path: &Path, line: Option<usize>, key: &str, expected: Expected) -> Self {
+        let path = path.display();
+        ConfigError(match line {
+            Some(line) => text::config_bad_value_at_line(path, line, key, expected),
+            None => text::config_bad_value(path, key, expected),
+        })
     }
 }
 
@@ -144,21 +99,16 @@ pub fn load(path: &Path) -> Result<(Settings, Map<String, Value>), ConfigError> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((Settings::default(), Map::new()))
         }
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.into(),
-                source,
-            })
+        Err(e) => {
+            let why = crate::state_file::reason(&e);
+            return Err(ConfigError(text::config_cannot_read(path.display(), why)));
         }
     };
     let object = parse_object(path, &text)?;
     let mut settings = Settings::default();
     for (key, value) in &object {
-        apply_key(&mut settings, key, value).map_err(|expected| ConfigError::Value {
-            path: path.into(),
-            line: line_of_key(&text, key),
-            key: key.clone(),
-            expected,
+        apply_key(&mut settings, key, value).map_err(|expected| {
+            ConfigError::bad_value(path, line_of_key(&text, key), key, expected)
         })?;
     }
     Ok((settings, object))
@@ -192,10 +142,7 @@ fn read_text(path: &Path) -> std::io::Result<String> {
 /// over the old file, fsync the directory. The directory is created with
 /// mode 0700. A crash leaves the old file or the new one, never half of one.
 pub fn save(path: &Path, object: &Map<String, Value>) -> Result<(), ConfigError> {
-    let error = |source| ConfigError::Write {
-        path: path.into(),
-        source,
-    };
+    let error = |e| ConfigError(text::config_cannot_write(path.display(), e));
     let dir = dir_of(path);
     create_private_dir(dir).map_err(error)?;
     let text = serde_json::to_string_pretty(object).unwrap_or_else(|_| "{}".into()) + "\n";
@@ -246,17 +193,17 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn parse_object(path: &Path, text: &str) -> Result<Map<String, Value>, ConfigError> {
-    let syntax = |line, column, message| ConfigError::Syntax {
-        path: path.into(),
+    let (line, column, why) = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => return Ok(object),
+        Ok(_) => (1, 1, text::config_top_level_not_object()),
+        Err(e) => (e.line(), e.column(), Text::verbatim(e)),
+    };
+    Err(ConfigError(text::config_not_json(
+        path.display(),
         line,
         column,
-        message,
-    };
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(syntax(1, 1, text::config_top_level_not_object())),
-        Err(e) => Err(syntax(e.line(), e.column(), Text::verbatim(e.to_string()))),
-    }
+        why,
+    )))
 }
 
 /// The 1-based line on which `"key"` first appears, for error messages.
@@ -322,12 +269,8 @@ mod tests {
             )
         );
         // From the command line there is no line to name.
-        let flag = ConfigError::Value {
-            path: path.clone(),
-            line: None,
-            key: "--model".into(),
-            expected: crate::text::config::expected_non_empty_string(),
-        };
+        let expected = crate::text::config::expected_non_empty_string();
+        let flag = ConfigError::bad_value(&path, None, "--model", expected);
         assert_eq!(
             flag.text().in_lang(Lang::Ru),
             format!("файл настроек {shown}: значение ключа '--model' должно быть непустой строкой")
@@ -363,7 +306,7 @@ mod tests {
     #[test]
     fn broken_json_names_line_and_column() {
         let err = load_text("{\n  \"model\": \"x\",,\n}").unwrap_err();
-        assert!(matches!(err, ConfigError::Syntax { line: 2, .. }), "{err}");
+        assert!(err.to_string().contains("(line 2, column "), "{err}");
     }
 
     #[test]

@@ -175,10 +175,8 @@ fn apply_environment(resolved: &mut Resolved, env: &Environment) -> Result<(), C
         resolved.raw.contains_key("ollama_host") || resolved.raw.contains_key("ollama_port");
     if let (Some(value), false) = (&env.ollama_host, config_sets_address) {
         let url = OllamaUrl::parse(value, Settings::default().ollama_port).map_err(|why| {
-            ConfigError::Env {
-                var: "OLLAMA_HOST",
-                expected: text_config::expected_ollama_address(why.text()),
-            }
+            let expected = text_config::expected_ollama_address(why.text());
+            ConfigError(text_config::config_bad_env("OLLAMA_HOST", expected))
         })?;
         // Host and port apart when they can be, so that `--ollama-port`
         // still changes the port; a base URL stays whole.
@@ -200,11 +198,8 @@ fn apply_flags(resolved: &mut Resolved, args: &Args) -> Result<(), ConfigError> 
     for saved in &args.saved {
         resolved
             .set(saved.key, saved.value.clone(), Source::Flag(saved.flag))
-            .map_err(|expected| ConfigError::Value {
-                path: resolved.config_path.clone(),
-                line: None,
-                key: saved.flag.to_string(),
-                expected,
+            .map_err(|expected| {
+                ConfigError::bad_value(&resolved.config_path, None, saved.flag, expected)
             })?;
     }
     Ok(())
