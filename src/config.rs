@@ -66,11 +66,7 @@ impl std::error::Error for ConfigError {}
 /// Built from the home directory (not `XDG_CONFIG_HOME`) so that both
 /// clients always agree on the file.
 pub fn default_config_path() -> Option<PathBuf> {
-    dirs::home_dir().map(|home| {
-        home.join(".config")
-            .join("ollama_proxy")
-            .join("config.json")
-    })
+    dirs::home_dir().map(|home| home.join(".config/ollama_proxy/config.json"))
 }
 
 /// The file `name` the client keeps beside the config file at

@@ -95,9 +95,7 @@ impl Resolved {
         if self.to_save.is_empty() {
             return Ok(false);
         }
-        for (key, value) in std::mem::take(&mut self.to_save) {
-            self.raw.insert(key, value);
-        }
+        self.raw.append(&mut self.to_save);
         config::save(&self.config_path, &self.raw)?;
         Ok(true)
     }
