@@ -209,13 +209,9 @@ pub(super) fn show_hosts(entries: &[HostEntry]) -> String {
 }
 
 fn show_entry(entry: &HostEntry) -> String {
-    let mut set = Vec::new();
-    if let Some(max_parallel) = entry.max_parallel {
-        set.push(format!("max_parallel {max_parallel}"));
-    }
-    if let Some(name) = &entry.name {
-        set.push(format!("name {name}"));
-    }
+    let max_parallel = entry.max_parallel.map(|n| format!("max_parallel {n}"));
+    let name = entry.name.as_ref().map(|name| format!("name {name}"));
+    let set: Vec<String> = max_parallel.into_iter().chain(name).collect();
     let url = address::masked(&entry.url);
     match set.is_empty() {
         true => url,
