@@ -74,8 +74,6 @@ impl fmt::Display for AddressError {
     }
 }
 
-impl std::error::Error for AddressError {}
-
 /// Splits `host:port`, `host`, `[v6]:port` or `[v6]`.
 pub fn parse(text: &str) -> Result<Address<'_>, AddressError> {
     match text.strip_prefix('[') {
@@ -169,19 +167,13 @@ impl OllamaUrl {
             Some((user, rest)) => (Some(user), rest),
             None => (None, rest),
         };
-        let (hostport, path) = match rest.split_once('/') {
-            Some((hostport, path)) => (hostport, path.trim_end_matches('/')),
-            None => (rest, ""),
-        };
+        let (hostport, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let path = path.trim_end_matches('/');
         let (host, port) = ollama_host_port(hostport, default_port);
         let host = match host.is_empty() {
             true => "127.0.0.1".to_string(),
             false if host.contains(':') => format!("[{host}]"),
             false => host,
-        };
-        let path = match path.is_empty() {
-            true => String::new(),
-            false => format!("/{path}"),
         };
         let user = user.map_or(String::new(), |user| format!("{user}@"));
         let full = format!("{scheme}://{user}{host}:{port}{path}");
@@ -296,21 +288,14 @@ pub fn masked(written: &str) -> String {
 /// port is the default one, and text that does not split (a bare IPv6
 /// address, say) is the host as a whole, an IP address without brackets.
 fn ollama_host_port(hostport: &str, default_port: u16) -> (String, u16) {
-    match parse(hostport) {
-        Ok(Address { host, port }) => {
-            let port = match port {
-                Port::Number(port) => port,
-                Port::Absent | Port::Bad(_) => default_port,
-            };
-            (host.to_string(), port)
-        }
-        Err(_) => {
-            let trimmed = hostport.trim_matches(['[', ']']);
-            match trimmed.parse::<IpAddr>() {
-                Ok(_) => (trimmed.to_string(), default_port),
-                Err(_) => (hostport.to_string(), default_port),
-            }
-        }
+    let Ok(Address { host, port }) = parse(hostport) else {
+        let trimmed = hostport.trim_matches(['[', ']']);
+        let host = trimmed.parse::<IpAddr>().map_or(hostport, |_| trimmed);
+        return (host.to_string(), default_port);
+    };
+    match port {
+        Port::Number(port) => (host.to_string(), port),
+        Port::Absent | Port::Bad(_) => (host.to_string(), default_port),
     }
 }
 

@@ -210,10 +210,11 @@ pub struct Args {
 
 /// A usage error: printed as one line plus the usage hint, exit status 2.
 /// Its text never repeats a flag's value, so a mistyped token is not echoed.
-/// `Display` is the English text.
 #[derive(Debug)]
 pub struct UsageError(pub Text);
 
+/// The English text, for the tests: the program shows the owner's.
+#[cfg(test)]
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0.english())
@@ -258,28 +259,20 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
             other => return Err(usage(other.unexpected())),
         }
     }
-    if parsed.test && parsed.check {
-        // not prose: the two flags' names.
-        return Err(UsageError(text::usage_together("--test", "--check")));
-    }
-    check_control(&parsed)?;
-    check_stats(&parsed)?;
+    check_modes(&parsed)?;
     Ok(parsed)
 }
 
 /// Records one of the control flags; two different ones contradict each
 /// other.
 fn set_control(parsed: &mut Args, control: Control) -> Result<(), UsageError> {
-    if let Some(earlier) = parsed.control {
-        if earlier.flag() != control.flag() {
-            return Err(UsageError(text::usage_together(
-                earlier.flag(),
-                control.flag(),
-            )));
+    match parsed.control.replace(control) {
+        Some(earlier) => {
+            let other = earlier.flag() != control.flag();
+            exclusive(earlier.flag(), &[(other, control.flag())])
         }
+        None => Ok(()),
     }
-    parsed.control = Some(control);
-    Ok(())
 }
 
 /// `--pause`'s optional duration: attached (`--pause=2h`) or the next
@@ -302,51 +295,43 @@ fn pause_span(parser: &mut lexopt::Parser) -> Result<Option<Duration>, UsageErro
     }
 }
 
-/// `--status`, `--pause` and `--resume` are modes of their own: they ask
-/// the running client and start nothing.
-fn check_control(parsed: &Args) -> Result<(), UsageError> {
-    let Some(control) = parsed.control else {
-        return Ok(());
-    };
-    let modes = [
-        (parsed.test, "--test"),
-        (parsed.check, "--check"),
-        (parsed.stats, "--stats"),
-        (parsed.show_config, "--show-config"),
-        (parsed.reset_config, "--reset-config"),
-        (parsed.since.is_some(), "--since"),
-        (parsed.json && control != Control::Status, "--json"),
-    ];
-    match modes.into_iter().find(|(given, _)| *given) {
-        // not prose: the two flags' names.
-        Some((_, other)) => Err(UsageError(text::usage_together(control.flag(), other))),
-        None => Ok(()),
+/// `--test` and `--check` exclude each other. `--status`, `--pause` and
+/// `--resume` (they ask the running client and start nothing) and `--stats`
+/// (it only reads) are modes of their own; `--since` belongs to `--stats`,
+/// and `--json` to `--stats` or `--status`.
+fn check_modes(parsed: &Args) -> Result<(), UsageError> {
+    let (test, check) = ((parsed.test, "--test"), (parsed.check, "--check"));
+    let show_config = (parsed.show_config, "--show-config");
+    let reset_config = (parsed.reset_config, "--reset-config");
+    let since = (parsed.since.is_some(), "--since");
+    if parsed.test {
+        exclusive("--test", &[check])?;
     }
-}
-
-/// `--stats` is a mode of its own, which only reads; `--since` and
-/// `--json` belong to it.
-fn check_stats(parsed: &Args) -> Result<(), UsageError> {
+    if let Some(control) = parsed.control {
+        let stats = (parsed.stats, "--stats");
+        let json = (parsed.json && control != Control::Status, "--json");
+        let others = [test, check, stats, show_config, reset_config, since, json];
+        return exclusive(control.flag(), &others);
+    }
     if parsed.stats {
-        let modes = [
-            (parsed.test, "--test"),
-            (parsed.check, "--check"),
-            (parsed.show_config, "--show-config"),
-            (parsed.reset_config, "--reset-config"),
-        ];
-        if let Some((_, other)) = modes.into_iter().find(|(given, _)| *given) {
-            // not prose: the two flags' names.
-            return Err(UsageError(text::usage_together("--stats", other)));
-        }
-        return Ok(());
+        return exclusive("--stats", &[test, check, show_config, reset_config]);
     }
     if parsed.since.is_some() {
         // not prose: the flag's name.
         return Err(UsageError(stats_text::usage_needs_stats("--since")));
     }
-    match parsed.json && parsed.control.is_none() {
+    match parsed.json {
         true => Err(UsageError(control_text::usage_json_needs_mode())),
         false => Ok(()),
+    }
+}
+
+/// "`mode` and X cannot be used together" for the first flag X of `others`
+/// that was given.
+fn exclusive(mode: &str, others: &[(bool, &str)]) -> Result<(), UsageError> {
+    match others.iter().find(|(given, _)| *given) {
+        Some((_, other)) => Err(UsageError(text::usage_together(mode, *other))),
+        None => Ok(()),
     }
 }
 
@@ -477,17 +462,6 @@ fn saved_value(parser: &mut lexopt::Parser, option: &SavedFlagEntry) -> Result<G
     })
 }
 
-impl Args {
-    /// The flag that set `key` so far, if any.
-    fn flag_for(&self, key: &str) -> Option<&'static str> {
-        let saved = self.saved.iter().find(|saved| saved.key == key);
-        let read = self.token_from.as_ref().filter(|_| key == TOKEN_KEY);
-        saved
-            .map(|saved| saved.flag)
-            .or_else(|| read.map(TokenFrom::flag))
-    }
-}
-
 /// Keeps a saved flag's value. A repeated flag's last value wins, like any
 /// other option's (`--force-token -` after `--force-token TOKEN`, too); two
 /// different flags for one key contradict each other.
@@ -496,35 +470,25 @@ fn record(
     option: &'static SavedFlagEntry,
     given: Given,
 ) -> Result<(), UsageError> {
-    if let Some(earlier) = parsed.flag_for(option.key) {
-        if earlier != option.flag {
-            return Err(conflict(earlier, option.flag));
-        }
+    let saved = parsed.saved.iter().filter(|saved| saved.key == option.key);
+    let read = parsed.token_from.iter().filter(|_| option.key == TOKEN_KEY);
+    let mut earlier = saved
+        .map(|saved| saved.flag)
+        .chain(read.map(TokenFrom::flag));
+    if let Some(earlier) = earlier.find(|earlier| *earlier != option.flag) {
+        return Err(conflict(earlier, option.flag));
     }
-    let earlier = parsed
-        .saved
-        .iter()
-        .position(|saved| saved.key == option.key);
+    parsed.saved.retain(|saved| saved.key != option.key);
+    if option.key == TOKEN_KEY {
+        parsed.token_from = None;
+    }
     match given {
-        Given::Value(value) => {
-            if option.key == TOKEN_KEY {
-                parsed.token_from = None;
-            }
-            match earlier {
-                Some(index) => parsed.saved[index].value = value,
-                None => parsed.saved.push(SavedFlag {
-                    key: option.key,
-                    value,
-                    flag: option.flag,
-                }),
-            }
-        }
-        Given::Read(from) => {
-            if let Some(index) = earlier {
-                parsed.saved.remove(index);
-            }
-            parsed.token_from = Some(from);
-        }
+        Given::Value(value) => parsed.saved.push(SavedFlag {
+            key: option.key,
+            value,
+            flag: option.flag,
+        }),
+        Given::Read(from) => parsed.token_from = Some(from),
     }
     Ok(())
 }

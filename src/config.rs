@@ -30,77 +30,27 @@ pub const DEFAULT_HUB_HOST: &str = "bober.app";
 pub const DEFAULT_HUB_PATH: &str = "/auth-proxy";
 pub const DEFAULT_HUB_PORT: u16 = 5050;
 
-/// Why the config file could not be used. Each variant names the file.
+/// Why the config file could not be used, or a value for it: a message
+/// that names the file (or the environment variable that stands for a
+/// key), built where the error is found.
 #[derive(Debug)]
-pub enum ConfigError {
-    /// The file exists but could not be read.
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The file (or its directory) could not be written.
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The file is not JSON; `message` is the JSON parser's own.
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    /// The file is JSON, but not an object.
-    NotObject { path: PathBuf },
-    /// A known key holds a value of the wrong type or out of range.
-    Value {
-        path: PathBuf,
-        line: Option<usize>,
-        key: String,
-        /// What the key takes, to follow "must be".
-        expected: Expected,
-    },
-    /// An environment variable that stands for a key holds a value it
-    /// cannot take (`OLLAMA_HOST`).
-    Env {
-        var: &'static str,
-        expected: Expected,
-    },
-}
+pub struct ConfigError(pub Text);
 
 impl ConfigError {
     /// The message, for the terminal ([`Text::owner`]) or the log.
     pub fn text(&self) -> Text {
-        let shown = |path: &Path| path.display().to_string();
-        match self {
-            ConfigError::Read { path, source } => {
-                text::config_cannot_read(shown(path), crate::state_file::reason(source))
-            }
-            ConfigError::Write { path, source } => text::config_cannot_write(shown(path), source),
-            ConfigError::Syntax {
-                path,
-                line,
-                column,
-                message,
-            } => text::config_not_json(shown(path), line, column, message),
-            ConfigError::NotObject { path } => {
-                let why = text::config_top_level_not_object();
-                text::config_not_json(shown(path), 1, 1, why)
-            }
-            ConfigError::Value {
-                path,
-                line: Some(line),
-                key,
-                expected,
-            } => text::config_bad_value_at_line(shown(path), line, key, expected.clone()),
-            ConfigError::Value {
-                path,
-                line: None,
-                key,
-                expected,
-            } => text::config_bad_value(shown(path), key, expected.clone()),
-            ConfigError::Env { var, expected } => text::config_bad_env(*var, expected.clone()),
-        }
+        self.0.clone()
+    }
+
+    /// A value of `key` that its check refused, saying what the key takes;
+    /// `line` is where the file holds it (none for a flag, whose name is
+    /// then `key`).
+    pub fn bad_value(path: &Path, line: Option<usize>, key: &str, expected: Expected) -> Self {
+        let path = path.display();
+        ConfigError(match line {
+            Some(line) => text::config_bad_value_at_line(path, line, key, expected),
+            None => text::config_bad_value(path, key, expected),
+        })
     }
 }
 
@@ -116,11 +66,7 @@ impl std::error::Error for ConfigError {}
 /// Built from the home directory (not `XDG_CONFIG_HOME`) so that both
 /// clients always agree on the file.
 pub fn default_config_path() -> Option<PathBuf> {
-    dirs::home_dir().map(|home| {
-        home.join(".config")
-            .join("ollama_proxy")
-            .join("config.json")
-    })
+    dirs::home_dir().map(|home| home.join(".config/ollama_proxy/config.json"))
 }
 
 /// The file `name` the client keeps beside the config file at
@@ -129,10 +75,7 @@ pub fn default_config_path() -> Option<PathBuf> {
 /// config file (`gpu1.control.sock` for `gpu1.json`), so that two config
 /// files in one directory (one per GPU) never share one.
 pub fn beside(config_path: &Path, name: &str) -> PathBuf {
-    let dir = config_path
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(config_path);
     let file = config_path.file_name().unwrap_or_default();
     if file == "config.json" || file.is_empty() {
         return dir.join(name);
@@ -152,21 +95,16 @@ pub fn load(path: &Path) -> Result<(Settings, Map<String, Value>), ConfigError> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((Settings::default(), Map::new()))
         }
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.into(),
-                source,
-            })
+        Err(e) => {
+            let why = crate::state_file::reason(&e);
+            return Err(ConfigError(text::config_cannot_read(path.display(), why)));
         }
     };
     let object = parse_object(path, &text)?;
     let mut settings = Settings::default();
     for (key, value) in &object {
-        apply_key(&mut settings, key, value).map_err(|expected| ConfigError::Value {
-            path: path.into(),
-            line: line_of_key(&text, key),
-            key: key.clone(),
-            expected,
+        apply_key(&mut settings, key, value).map_err(|expected| {
+            ConfigError::bad_value(path, line_of_key(&text, key), key, expected)
         })?;
     }
     Ok((settings, object))
@@ -200,14 +138,8 @@ fn read_text(path: &Path) -> std::io::Result<String> {
 /// over the old file, fsync the directory. The directory is created with
 /// mode 0700. A crash leaves the old file or the new one, never half of one.
 pub fn save(path: &Path, object: &Map<String, Value>) -> Result<(), ConfigError> {
-    let error = |source| ConfigError::Write {
-        path: path.into(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let error = |e| ConfigError(text::config_cannot_write(path.display(), e));
+    let dir = dir_of(path);
     create_private_dir(dir).map_err(error)?;
     let text = serde_json::to_string_pretty(object).unwrap_or_else(|_| "{}".into()) + "\n";
     let file_name = path
@@ -227,11 +159,16 @@ pub fn save(path: &Path, object: &Map<String, Value>) -> Result<(), ConfigError>
     Ok(())
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+/// The directory of the file at `path` (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    dir.unwrap_or(Path::new("."))
+}
+
+/// Creates `dir` and its missing parents with mode 0700, for the config
+/// file and the logs; an existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -252,16 +189,17 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn parse_object(path: &Path, text: &str) -> Result<Map<String, Value>, ConfigError> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ConfigError::NotObject { path: path.into() }),
-        Err(e) => Err(ConfigError::Syntax {
-            path: path.into(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        }),
-    }
+    let (line, column, why) = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => return Ok(object),
+        Ok(_) => (1, 1, text::config_top_level_not_object()),
+        Err(e) => (e.line(), e.column(), Text::verbatim(e)),
+    };
+    Err(ConfigError(text::config_not_json(
+        path.display(),
+        line,
+        column,
+        why,
+    )))
 }
 
 /// The 1-based line on which `"key"` first appears, for error messages.
@@ -327,12 +265,8 @@ mod tests {
             )
         );
         // From the command line there is no line to name.
-        let flag = ConfigError::Value {
-            path: path.clone(),
-            line: None,
-            key: "--model".into(),
-            expected: crate::text::config::expected_non_empty_string(),
-        };
+        let expected = crate::text::config::expected_non_empty_string();
+        let flag = ConfigError::bad_value(&path, None, "--model", expected);
         assert_eq!(
             flag.text().in_lang(Lang::Ru),
             format!("файл настроек {shown}: значение ключа '--model' должно быть непустой строкой")
@@ -368,7 +302,7 @@ mod tests {
     #[test]
     fn broken_json_names_line_and_column() {
         let err = load_text("{\n  \"model\": \"x\",,\n}").unwrap_err();
-        assert!(matches!(err, ConfigError::Syntax { line: 2, .. }), "{err}");
+        assert!(err.to_string().contains("(line 2, column "), "{err}");
     }
 
     #[test]

@@ -31,6 +31,7 @@ use std::sync::Mutex;
 
 use log::{LevelFilter, Metadata, Record};
 
+use crate::config;
 use crate::state_file::{self, Access};
 use crate::time;
 
@@ -175,17 +176,12 @@ impl RotatingFile {
         let shown = path.display();
         let cannot = |e: io::Error| format!("cannot write {what} {shown}: {e}");
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(cannot)?;
+            config::create_private_dir(dir).map_err(cannot)?;
             if let Some(why) = unsafe_directory(dir, what).map_err(cannot)? {
                 return Err(format!("not writing {what} {shown}: {why}"));
             }
         }
-        let file = open_append(path).map_err(|e| match e.raw_os_error() {
+        let file = state_file::open(path, Access::Append).map_err(|e| match e.raw_os_error() {
             Some(libc::ELOOP) => format!(
                 "not writing {what} {shown}: it is a symbolic link, which the client \
                  does not follow (it could point at any file you can write): delete it, \
@@ -211,22 +207,29 @@ impl RotatingFile {
         self.mode_fixed
     }
 
+    /// Writes one whole `line` (ending in a newline) with one system call,
+    /// after rotating if the file is full.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        if self.size >= self.max_bytes {
+            self.rotate()?;
+        }
+        self.file.write_all(line)?;
+        self.size += line.len() as u64;
+        Ok(())
+    }
+
     fn rotate(&mut self) -> io::Result<()> {
         if self.files_kept == 0 {
             self.file.set_len(0)?;
         } else {
             for n in (1..self.files_kept).rev() {
-                let _ = std::fs::rename(self.numbered(n), self.numbered(n + 1));
+                let _ = std::fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1));
             }
-            std::fs::rename(&self.path, self.numbered(1))?;
-            self.file = open_append(&self.path)?;
+            std::fs::rename(&self.path, rotated(&self.path, 1))?;
+            self.file = state_file::open(&self.path, Access::Append)?;
         }
         self.size = 0;
         Ok(())
-    }
-
-    fn numbered(&self, n: usize) -> PathBuf {
-        rotated(&self.path, n)
     }
 }
 
@@ -236,13 +239,6 @@ pub fn rotated(path: &Path, n: usize) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(format!(".{n}"));
     PathBuf::from(name)
-}
-
-/// Opens the file for appending (see `state_file`: never blocking, only a
-/// regular file); a symbolic link in its place is an error (ELOOP), not
-/// followed.
-fn open_append(path: &Path) -> io::Result<File> {
-    state_file::open(path, Access::Append)
 }
 
 /// Makes an existing file that others may read or write (`mode`, as
@@ -298,19 +294,6 @@ fn unsafe_directory(dir: &Path, what: &str) -> io::Result<Option<String>> {
     Ok(None)
 }
 
-impl RotatingFile {
-    /// Writes one whole `line` (ending in a newline) with one system call,
-    /// after rotating if the file is full.
-    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        if self.size >= self.max_bytes {
-            self.rotate()?;
-        }
-        self.file.write_all(line)?;
-        self.size += line.len() as u64;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,13 +311,13 @@ mod tests {
         let current = read(&path);
         assert!(current.len() <= 100 + 30, "{}", current.len());
         assert!(current.ends_with(&format!("line 39 {}\n", "x".repeat(20))));
-        for line in read(&file.numbered(1))
+        for line in read(&rotated(&path, 1))
             .lines()
-            .chain(read(&file.numbered(2)).lines())
+            .chain(read(&rotated(&path, 2)).lines())
         {
             assert!(line.starts_with("line ") && line.ends_with("xx"), "{line}");
         }
-        assert!(!file.numbered(3).exists());
+        assert!(!rotated(&path, 3).exists());
     }
 
     fn record(level: log::Level, target: &str, text: &str, logger: &Logger) {

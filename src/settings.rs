@@ -9,7 +9,6 @@
 //! address when the config has none").
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -40,13 +39,6 @@ impl Source {
             Source::Prompt => text::source_prompt(),
             Source::Default => text::source_default(),
         }
-    }
-}
-
-/// In English, for the log.
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
     }
 }
 
@@ -103,9 +95,7 @@ impl Resolved {
         if self.to_save.is_empty() {
             return Ok(false);
         }
-        for (key, value) in std::mem::take(&mut self.to_save) {
-            self.raw.insert(key, value);
-        }
+        self.raw.append(&mut self.to_save);
         config::save(&self.config_path, &self.raw)?;
         Ok(true)
     }
@@ -131,21 +121,7 @@ pub fn config_path(args: &Args) -> Option<PathBuf> {
 
 /// Reads the config file and applies the environment and the flags.
 pub fn resolve(args: &Args, env: &Environment, path: &Path) -> Result<Resolved, ConfigError> {
-    let (settings, raw) = config::load(path)?;
-    let mut resolved = Resolved {
-        settings,
-        config_path: path.to_path_buf(),
-        sources: raw
-            .keys()
-            .filter_map(|name| config::KEYS.iter().find(|key| key.name == name.as_str()))
-            .map(|key| (key.name, Source::File))
-            .collect(),
-        raw,
-        to_save: Map::new(),
-    };
-    apply_environment(&mut resolved, env)?;
-    apply_flags(&mut resolved, args)?;
-    Ok(resolved)
+    resolve_over(config::load(path)?, args, env, path)
 }
 
 /// Like [`resolve`] for a config file that cannot be used: the flags, the
@@ -155,11 +131,26 @@ pub fn resolve_without_file(
     env: &Environment,
     path: &Path,
 ) -> Result<Resolved, ConfigError> {
+    resolve_over((Settings::default(), Map::new()), args, env, path)
+}
+
+/// The environment and the flags over the settings read from the config
+/// file's object `raw` (empty without a file).
+fn resolve_over(
+    (settings, raw): (Settings, Map<String, Value>),
+    args: &Args,
+    env: &Environment,
+    path: &Path,
+) -> Result<Resolved, ConfigError> {
     let mut resolved = Resolved {
-        settings: Settings::default(),
+        settings,
         config_path: path.to_path_buf(),
-        sources: BTreeMap::new(),
-        raw: Map::new(),
+        sources: raw
+            .keys()
+            .filter_map(|name| config::KEYS.iter().find(|key| key.name == name.as_str()))
+            .map(|key| (key.name, Source::File))
+            .collect(),
+        raw,
         to_save: Map::new(),
     };
     apply_environment(&mut resolved, env)?;
@@ -182,10 +173,8 @@ fn apply_environment(resolved: &mut Resolved, env: &Environment) -> Result<(), C
         resolved.raw.contains_key("ollama_host") || resolved.raw.contains_key("ollama_port");
     if let (Some(value), false) = (&env.ollama_host, config_sets_address) {
         let url = OllamaUrl::parse(value, Settings::default().ollama_port).map_err(|why| {
-            ConfigError::Env {
-                var: "OLLAMA_HOST",
-                expected: text_config::expected_ollama_address(why.text()),
-            }
+            let expected = text_config::expected_ollama_address(why.text());
+            ConfigError(text_config::config_bad_env("OLLAMA_HOST", expected))
         })?;
         // Host and port apart when they can be, so that `--ollama-port`
         // still changes the port; a base URL stays whole.
@@ -207,11 +196,8 @@ fn apply_flags(resolved: &mut Resolved, args: &Args) -> Result<(), ConfigError> 
     for saved in &args.saved {
         resolved
             .set(saved.key, saved.value.clone(), Source::Flag(saved.flag))
-            .map_err(|expected| ConfigError::Value {
-                path: resolved.config_path.clone(),
-                line: None,
-                key: saved.flag.to_string(),
-                expected,
+            .map_err(|expected| {
+                ConfigError::bad_value(&resolved.config_path, None, saved.flag, expected)
             })?;
     }
     Ok(())
@@ -280,7 +266,7 @@ mod tests {
             (Source::Default, "default", "по умолчанию"),
         ];
         for (source, en, ru) in cases {
-            assert_eq!(source.to_string(), en);
+            assert_eq!(source.text().english(), en);
             assert_eq!(source.text().in_lang(Lang::Ru), ru);
         }
     }

@@ -54,46 +54,22 @@ pub fn parse(text: &str) -> Option<Millis> {
 
 /// `YYYY-MM-DD` as days since the epoch.
 fn parse_date(date: &str) -> Option<i64> {
-    let bytes = date.as_bytes();
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-        return None;
-    }
-    let year = number(&date[0..4])?;
-    let month = number(&date[5..7])?;
-    let day = number(&date[8..10])?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some(days_from_civil(year, month, day))
+    let [year, month, day] = fields(date, '-', [4, 2, 2])?;
+    let valid = (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day);
+    valid.then(|| days_from_civil(year, month, day))
 }
 
 /// `HH:MM:SS[.fff...]` as milliseconds of the day.
 fn parse_clock(clock: &str) -> Option<i64> {
-    let (whole, fraction) = match clock.split_once('.') {
-        Some((whole, fraction)) => (whole, fraction),
-        None => (clock, ""),
-    };
-    let bytes = whole.as_bytes();
-    if bytes.len() != 8 || bytes[2] != b':' || bytes[5] != b':' {
-        return None;
-    }
-    let (h, m, s) = (
-        number(&whole[0..2])?,
-        number(&whole[3..5])?,
-        number(&whole[6..8])?,
-    );
+    // No fraction reads as `.0`; a `.` must have digits after it.
+    let (whole, fraction) = clock.split_once('.').unwrap_or((clock, "0"));
+    let [h, m, s] = fields(whole, ':', [2, 2, 2])?;
+    let fraction_ok = !fraction.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit());
     // 60 is a leap second; it is counted as the next second's start.
-    if h > 23 || m > 59 || s > 60 {
+    if h > 23 || m > 59 || s > 60 || !fraction_ok {
         return None;
     }
-    if !fraction.bytes().all(|b| b.is_ascii_digit()) || (clock.contains('.') && fraction.is_empty())
-    {
-        return None;
-    }
-    let ms = format!("{fraction:0<3}")
-        .get(..3)
-        .and_then(number)
-        .unwrap_or(0);
+    let ms = number(&format!("{fraction:0<3}")[..3])?;
     Some(((h * 60 + m) * 60 + s) * 1000 + ms)
 }
 
@@ -106,16 +82,22 @@ fn split_offset(rest: &str) -> Option<(&str, i64)> {
     let at = rest.rfind(['+', '-'])?;
     let (clock, offset) = rest.split_at(at);
     let sign = if offset.starts_with('-') { -1 } else { 1 };
-    let digits = &offset[1..];
-    let bytes = digits.as_bytes();
-    if bytes.len() != 5 || bytes[2] != b':' {
-        return None;
-    }
-    let (h, m) = (number(&digits[0..2])?, number(&digits[3..5])?);
+    let [h, m] = fields(&offset[1..], ':', [2, 2])?;
     if h > 23 || m > 59 {
         return None;
     }
     Some((clock, sign * (h * 60 + m) * 60_000))
+}
+
+/// `text` as numbers of exactly `widths` digits between `separator`s:
+/// `fields("22:40", ':', [2, 2])` is `[22, 40]`.
+fn fields<const N: usize>(text: &str, separator: char, widths: [usize; N]) -> Option<[i64; N]> {
+    let mut parts = text.split(separator);
+    let mut numbers = [0; N];
+    for (slot, width) in numbers.iter_mut().zip(widths) {
+        *slot = number(parts.next().filter(|part| part.len() == width)?)?;
+    }
+    parts.next().is_none().then_some(numbers)
 }
 
 /// Digits only (no sign, no spaces).
@@ -126,13 +108,10 @@ fn number(digits: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
 fn days_in_month(year: i64, month: i64) -> i64 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     match month {
-        2 if is_leap(year) => 29,
+        2 if leap => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -160,11 +139,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
+    let month = (month_index + 2) % 12 + 1; // March = 0, as above
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -221,7 +196,7 @@ pub fn local_midnight(now: Millis) -> Millis {
         }
         // The UTC day's start (localtime_r fails only far outside any
         // clock's range).
-        None => parse(format(now).get(..10).unwrap_or_default()).unwrap_or(now),
+        None => now - now.rem_euclid(86_400_000),
     }
 }
 

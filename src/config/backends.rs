@@ -130,36 +130,28 @@ pub(super) fn parse_hosts(value: &Value) -> Result<Vec<HostEntry>, Expected> {
 /// `max_parallel` and `name` (`null` for either is the same as leaving it
 /// out).
 fn entry(value: &Value) -> Result<HostEntry, Expected> {
-    let object = match value {
-        Value::String(url) => {
-            let (url, address) = checked_url(url)?;
-            return Ok(HostEntry {
-                url,
-                address,
-                max_parallel: None,
-                name: None,
-            });
+    let no_keys = Map::new();
+    let (url, object) = match value {
+        Value::String(url) => (url, &no_keys),
+        Value::Object(object) => {
+            let known = |key: &String| matches!(key.as_str(), "url" | "max_parallel" | "name");
+            if !object.keys().all(known) {
+                return Err(text::expected_hosts_keys());
+            }
+            match object.get("url") {
+                Some(Value::String(url)) => (url, object),
+                _ => return Err(text::expected_hosts_entry()),
+            }
         }
-        Value::Object(object) => object,
         _ => return Err(text::expected_hosts_entry()),
     };
-    if object.keys().any(|key| !is_entry_key(key)) {
-        return Err(text::expected_hosts_keys());
-    }
-    let (url, address) = match object.get("url") {
-        Some(Value::String(url)) => checked_url(url)?,
-        _ => return Err(text::expected_hosts_entry()),
-    };
+    let (url, address) = checked_url(url)?;
     Ok(HostEntry {
         url,
         address,
         max_parallel: entry_max_parallel(object)?,
         name: entry_name(object)?,
     })
-}
-
-fn is_entry_key(key: &str) -> bool {
-    matches!(key, "url" | "max_parallel" | "name")
 }
 
 /// An address the one parser takes, trimmed, and what it reads as.
@@ -217,13 +209,9 @@ pub(super) fn show_hosts(entries: &[HostEntry]) -> String {
 }
 
 fn show_entry(entry: &HostEntry) -> String {
-    let mut set = Vec::new();
-    if let Some(max_parallel) = entry.max_parallel {
-        set.push(format!("max_parallel {max_parallel}"));
-    }
-    if let Some(name) = &entry.name {
-        set.push(format!("name {name}"));
-    }
+    let max_parallel = entry.max_parallel.map(|n| format!("max_parallel {n}"));
+    let name = entry.name.as_ref().map(|name| format!("name {name}"));
+    let set: Vec<String> = max_parallel.into_iter().chain(name).collect();
     let url = address::masked(&entry.url);
     match set.is_empty() {
         true => url,

@@ -2,15 +2,17 @@
 //! `settings_table!` call below, and everything else about keys is
 //! generated from it or walks it.
 //!
-//! An entry gives the `Settings` field and its type, the JSON key, the
-//! default, the check that turns a JSON value into the field (saying what
-//! was expected when it cannot), how `--show-config` shows the field, and
+//! An entry gives the `Settings` field and its type, the JSON key (when it
+//! is not the field's name), the default, the check that turns a JSON
+//! value into the field (saying what was expected when it cannot), how
+//! `--show-config` shows the field (when not as its type's `Shown`), and
 //! one line of doc. From the entries the macro generates the [`Settings`]
 //! struct (the doc line becomes each field's doc), its `Default`, and
 //! [`KEYS`]. Values flow in through [`apply_key`] (the config file, the
 //! saved flags and the first-run answers all pass the same check) and out
 //! through [`Settings::display_value`]. A unit test renders the README's
-//! table of keys from `KEYS`, so the README cannot fall behind.
+//! table of keys from `KEYS` and the doc lines, so the README cannot fall
+//! behind.
 //!
 //! Adding a key is one entry here, plus its use in code.
 
@@ -32,31 +34,24 @@ pub const DEFAULT_MODEL: &str = "llama2";
 /// nested into the error that names the key.
 pub type Expected = Text;
 
-/// One config key: its name, its doc line, and how a value gets in and out.
+/// One config key: its name, and how a value gets in and out.
 pub struct Key {
     /// The JSON key in the config file.
     pub name: &'static str,
-    /// One line: the field's doc and the README's "meaning" column.
-    // Read only by the README test, so far.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub doc: &'static str,
-    /// The README's "default" column, for a default that `show` does not
-    /// describe well (the token's "(not set)" is "(none, required)" there).
-    #[cfg_attr(not(test), allow(dead_code))]
-    readme_default: Option<&'static str>,
     /// Checks a JSON value and stores it, or says what was expected.
     apply: fn(&mut Settings, &Value) -> Result<(), Expected>,
     /// The field for `--show-config`.
     show: fn(&Settings) -> String,
 }
 
-/// `Some(text)` for an entry that has the optional item, else `None`.
-macro_rules! optional {
-    () => {
-        None
+/// An entry's optional item if it has one (`or!(item, default)`), else the
+/// default (`or!(, default)`).
+macro_rules! or {
+    (, $default:expr) => {
+        $default
     };
-    ($text:literal) => {
-        Some($text)
+    ($given:expr, $default:expr) => {
+        $given
     };
 }
 
@@ -64,21 +59,22 @@ macro_rules! optional {
 ///
 /// ```text
 /// field: Type {
-///     key: "json_key",
+///     key: "json_key",          // optional: the field's name
 ///     default: <expression of Type>,
 ///     parse: <fn(&Value) -> Result<Type, Expected>>,
-///     show: <fn(&Type) -> String>,
-///     readme_default: "text",   // optional, see `Key::readme_default`
+///     show: <fn(&Type) -> String>,  // optional: the type's `Shown`
+///     readme_default: "text",   // optional: the README's default column,
+///                               // where `show` does not describe it well
 ///     doc: "one line",
 /// }
 /// ```
 macro_rules! settings_table {
     ($(
         $field:ident: $ty:ty {
-            key: $key:literal,
+            $(key: $key:literal,)?
             default: $default:expr,
             parse: $parse:expr,
-            show: $show:expr,
+            $(show: $show:expr,)?
             $(readme_default: $readme:literal,)?
             doc: $doc:literal $(,)?
         }
@@ -100,9 +96,7 @@ macro_rules! settings_table {
 
         /// Every key, in `--show-config` and README order.
         pub const KEYS: &[Key] = &[$(Key {
-            name: $key,
-            doc: $doc,
-            readme_default: optional!($($readme)?),
+            name: or!($($key)?, stringify!($field)),
             apply: |settings, value| {
                 // Typed here so that a closure in the table needs no
                 // annotations, and a wrong type names the entry.
@@ -111,17 +105,22 @@ macro_rules! settings_table {
                 Ok(())
             },
             show: |settings| {
-                let show: fn(&$ty) -> String = $show;
+                let show: fn(&$ty) -> String = or!($($show)?, Shown::shown);
                 show(&settings.$field)
             },
         },)*];
+
+        /// The README's columns of every key, in `KEYS` order: its
+        /// default where `show` does not describe it well (the token's
+        /// "(not set)" is "(none, required)" there), and its doc.
+        #[cfg(test)]
+        const README: &[(Option<&str>, &str)] = &[$((or!($(Some($readme))?, None), $doc),)*];
     };
 }
 
 settings_table! {
     // The original client wrote `null` for a token it never asked for.
     token: Option<Token> {
-        key: "token",
         default: None,
         parse: token,
         show: show_token,
@@ -129,15 +128,12 @@ settings_table! {
         doc: "your hub token; never logged",
     }
     model: String {
-        key: "model",
         default: DEFAULT_MODEL.into(),
         parse: non_empty_string,
-        show: String::clone,
         doc: "the Ollama model every prompt runs on",
     }
     // Kept as written; `backends` reads it with `ollama_port`.
     ollama_host: String {
-        key: "ollama_host",
         default: "localhost".into(),
         parse: ollama_host,
         show: |host| address::masked(host),
@@ -145,15 +141,12 @@ settings_table! {
               behind a TLS reverse proxy, `https://gpu.example:443` (see `--ca-file`)",
     }
     ollama_port: u16 {
-        key: "ollama_port",
         default: 11434,
         parse: port,
-        show: ToString::to_string,
         doc: "Ollama's port",
     }
     // Several Ollama boxes; checked and turned into backends in `backends`.
     ollama_hosts: Vec<HostEntry> {
-        key: "ollama_hosts",
         default: Vec::new(),
         parse: backends::parse_hosts,
         show: |hosts| backends::show_hosts(hosts),
@@ -163,39 +156,31 @@ settings_table! {
               \"name\": ...}` (see \"Several Ollama boxes\")",
     }
     stream_mode: bool {
-        key: "stream_mode",
         default: true,
         parse: boolean,
-        show: ToString::to_string,
         doc: "answer in pieces (true) or in one frame, when a request does not say",
     }
     // Worker threads.
     max_parallel: usize {
-        key: "max_parallel",
         default: 1,
         parse: |value| count(value, 1, 256),
-        show: ToString::to_string,
         doc: "generations run at once (1-256)",
     }
     queue_size: usize {
-        key: "queue_size",
         default: 16,
         parse: |value| count(value, 0, 100_000),
-        show: ToString::to_string,
         doc: "requests that may wait for a free worker; one more is answered `Error: busy`",
     }
     keep_alive: Option<Value> {
-        key: "keep_alive",
         default: None,
         parse: keep_alive,
         show: show_keep_alive,
         doc: r#"sent to Ollama as `keep_alive`: seconds or a duration such as `"10m"`"#,
     }
     options: Map<String, Value> {
-        key: "options",
         default: Map::new(),
         parse: object,
-        show: show_object,
+        show: |options| Value::Object(options.clone()).to_string(),
         doc: r#"sent to Ollama as `options`: `{"temperature": 0.7, "num_ctx": 4096}`"#,
     }
     // Ollama sends nothing while it loads the model and reads the prompt.
@@ -203,47 +188,37 @@ settings_table! {
         key: "load_timeout_secs",
         default: Duration::from_secs(300),
         parse: seconds,
-        show: show_seconds,
         doc: "longest wait for Ollama's first line (model load + prompt)",
     }
     idle_timeout: Duration {
         key: "idle_timeout_secs",
         default: Duration::from_secs(120),
         parse: seconds,
-        show: show_seconds,
         doc: "longest pause between two of Ollama's lines",
     }
     // Limits per request: they protect the owner's hardware from one buyer.
     max_prompt_chars: usize {
-        key: "max_prompt_chars",
         default: 100_000,
         parse: |value| count(value, 1, 1 << 30),
-        show: ToString::to_string,
         doc: "longest prompt accepted, in characters; a longer one is refused without asking Ollama",
     }
     max_answer_tokens: u64 {
-        key: "max_answer_tokens",
         default: 0,
         parse: |value| count(value, 0, 1 << 40),
-        show: ToString::to_string,
         doc: "most tokens in one answer (Ollama's `num_predict`; the lower one wins when \
               `options` sets it too); 0: no limit",
     }
     // Zero is allowed: no limit.
     max_answer_secs: Duration {
-        key: "max_answer_secs",
         default: Duration::from_secs(900),
         parse: seconds_or_zero,
-        show: show_seconds,
         doc: "a generation running longer is cut: the buyer gets the text so far and an \
               error; 0: no limit",
     }
     // Stepping back while Ollama cannot serve.
     ollama_down_after: usize {
-        key: "ollama_down_after",
         default: 3,
         parse: |value| count(value, 1, 1000),
-        show: ToString::to_string,
         doc: "after this many requests in a row find Ollama unreachable, stop taking buyers \
               until it answers again",
     }
@@ -251,57 +226,46 @@ settings_table! {
         key: "ollama_probe_secs",
         default: Duration::from_secs(10),
         parse: seconds,
-        show: show_seconds,
         doc: "while Ollama is down (or the model missing), ask it this often",
     }
     warm_up: bool {
-        key: "warm_up",
         default: true,
         parse: boolean,
-        show: ToString::to_string,
         doc: "load the model before connecting to the hub, so the first buyer does not wait for it",
     }
     max_frame_bytes: usize {
-        key: "max_frame_bytes",
         default: 1 << 20,
         parse: |value| count(value, 1024, 1 << 30),
-        show: ToString::to_string,
         doc: "largest hub frame accepted; larger ones are ignored with a warning",
     }
     // Ollama's final line carries the token ids of the whole conversation.
     max_line_bytes: usize {
-        key: "max_line_bytes",
         default: 8 << 20,
         parse: |value| count(value, 1024, 1 << 30),
-        show: ToString::to_string,
         doc: "largest single NDJSON line accepted from Ollama",
     }
     ping_interval: Duration {
         key: "ping_interval_secs",
         default: Duration::from_secs(30),
         parse: seconds,
-        show: show_seconds,
         doc: "WebSocket ping to the hub this often",
     }
     dead_after: Duration {
         key: "dead_after_secs",
         default: Duration::from_secs(75),
         parse: seconds,
-        show: show_seconds,
         doc: "a hub connection with nothing received this long is replaced",
     }
     handshake_timeout: Duration {
         key: "handshake_timeout_secs",
         default: Duration::from_secs(15),
         parse: seconds,
-        show: show_seconds,
         doc: "TCP + TLS + WebSocket handshake limit",
     }
     reconnect_base: Duration {
         key: "reconnect_base_secs",
         default: Duration::from_secs(5),
         parse: seconds,
-        show: show_seconds,
         doc: "first reconnect delay; +this much per failed attempt",
     }
     // Also how long a connection must stay up before the delays start again
@@ -310,7 +274,6 @@ settings_table! {
         key: "reconnect_max_secs",
         default: Duration::from_secs(60),
         parse: seconds,
-        show: show_seconds,
         doc: "longest reconnect delay (and a rejected token's delay)",
     }
     // Zero is allowed: stop at once, cutting running answers short.
@@ -318,54 +281,41 @@ settings_table! {
         key: "shutdown_grace_secs",
         default: Duration::from_secs(10),
         parse: seconds_or_zero,
-        show: show_seconds,
         doc: "time running answers get to finish on shutdown",
     }
     outbox_bytes: usize {
-        key: "outbox_bytes",
         default: 8 << 20,
         parse: |value| count(value, 1024, 1 << 30),
-        show: ToString::to_string,
         doc: "answer frames kept while the hub is unreachable or not reading",
     }
     log_max_bytes: u64 {
-        key: "log_max_bytes",
         default: 10 << 20,
         parse: |value| count(value, 1024, 1 << 40),
-        show: ToString::to_string,
         doc: "the log file is rotated at this size",
     }
     log_files_kept: usize {
-        key: "log_files_kept",
         default: 3,
         parse: |value| count(value, 0, 100),
-        show: ToString::to_string,
         doc: "rotated log files kept (`client.log.1` ...)",
     }
     // The ledger of answers (`ledger.jsonl` beside the config file).
     ledger_max_bytes: u64 {
-        key: "ledger_max_bytes",
         default: 16 << 20,
         parse: |value| count(value, 1024, 1 << 40),
-        show: ToString::to_string,
         doc: "the ledger `ledger.jsonl` is rotated at this size",
     }
     ledger_files_kept: usize {
-        key: "ledger_files_kept",
         default: 4,
         parse: |value| count(value, 0, 100),
-        show: ToString::to_string,
         doc: "rotated ledger files kept (`ledger.jsonl.1` ...); `--stats` reads them too",
     }
     summary_interval: Duration {
         key: "summary_interval_secs",
         default: Duration::from_secs(3600),
         parse: seconds,
-        show: show_seconds,
         doc: "a one-line summary goes to the log this often, if anything happened",
     }
     metrics_listen: String {
-        key: "metrics_listen",
         default: String::new(),
         parse: any_string,
         show: |listen| show_listen(listen),
@@ -373,32 +323,26 @@ settings_table! {
         doc: "`host:port` for `/metrics`, `/healthz` and `/readyz`, such as `127.0.0.1:9464`",
     }
     metrics_public: bool {
-        key: "metrics_public",
         default: false,
         parse: boolean,
-        show: ToString::to_string,
         doc: "allow `metrics_listen` on an address other than loopback",
     }
     // The owner's terminal; the log file stays English.
     language: Option<Lang> {
-        key: "language",
         default: None,
         parse: language_or_auto,
-        show: show_language,
+        show: |language| language.map_or("auto", Lang::code).to_string(),
         doc: "the terminal's language: `auto` (from `LC_ALL`, `LC_MESSAGES`, `LANG`), `en` or `ru`",
     }
     buyer_language: Lang {
-        key: "buyer_language",
         default: Lang::En,
         parse: language,
         show: |lang| lang.code().to_string(),
         doc: "the language of the `Error: ...` texts buyers get: `en` or `ru`",
     }
     log_prompts: bool {
-        key: "log_prompts",
         default: false,
         parse: boolean,
-        show: ToString::to_string,
         doc: "write buyers' prompts (their first 300 characters) to the log file",
     }
 }
@@ -465,10 +409,8 @@ fn ollama_host(value: &Value) -> Result<String, Expected> {
 
 /// Any string, empty included.
 fn any_string(value: &Value) -> Result<String, Expected> {
-    match value.as_str() {
-        Some(s) => Ok(s.trim().to_string()),
-        None => Err(text::expected_string()),
-    }
+    let trimmed = value.as_str().map(|s| s.trim().to_string());
+    trimmed.ok_or_else(text::expected_string)
 }
 
 fn boolean(value: &Value) -> Result<bool, Expected> {
@@ -563,10 +505,6 @@ fn show_keep_alive(keep_alive: &Option<Value>) -> String {
         .map_or_else(|| text::shown_ollamas_default().owner(), Value::to_string)
 }
 
-fn show_language(language: &Option<Lang>) -> String {
-    language.map_or("auto", Lang::code).to_string()
-}
-
 /// An address, or "(off)" for none.
 fn show_listen(listen: &str) -> String {
     match listen.is_empty() {
@@ -575,12 +513,29 @@ fn show_listen(listen: &str) -> String {
     }
 }
 
-fn show_object(object: &Map<String, Value>) -> String {
-    Value::Object(object.clone()).to_string()
+/// How a value shows when its entry gives no `show`.
+trait Shown {
+    fn shown(&self) -> String;
 }
 
-fn show_seconds(duration: &Duration) -> String {
-    duration.as_secs_f64().to_string()
+/// Numbers, switches and text show as they are.
+macro_rules! shown_as_they_are {
+    ($($ty:ty),*) => {$(
+        impl Shown for $ty {
+            fn shown(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+
+shown_as_they_are!(bool, u16, u64, usize, String);
+
+/// Seconds, as the file holds them (fractions too).
+impl Shown for Duration {
+    fn shown(&self) -> String {
+        self.as_secs_f64().to_string()
+    }
 }
 
 #[cfg(test)]
@@ -619,12 +574,12 @@ mod tests {
     fn readme_table() -> String {
         let defaults = Settings::default();
         let mut table = String::from("| key | default | meaning |\n| --- | --- | --- |\n");
-        for key in KEYS {
-            let default = match key.readme_default {
+        for (key, (readme_default, doc)) in KEYS.iter().zip(README) {
+            let default = match readme_default {
                 Some(text) => text.to_string(),
                 None => readme_value((key.show)(&defaults)),
             };
-            table.push_str(&format!("| `{}` | {default} | {} |\n", key.name, key.doc));
+            table.push_str(&format!("| `{}` | {default} | {doc} |\n", key.name));
         }
         table
     }
