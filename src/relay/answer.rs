@@ -27,8 +27,15 @@ pub struct Job {
     pub language: Lang,
     /// Where the answer goes besides the hub (test mode's console).
     pub echo: Option<Sender<Echo>>,
-    /// Set when it failed on one backend and runs again on another.
-    pub failed_over: bool,
+    /// Its failure on the first backend, once it runs again on another
+    /// (boxed: rare, and every request moves through channels).
+    pub first_failure: Option<Box<Failure>>,
+}
+
+/// A failed attempt: where, and why.
+pub struct Failure {
+    pub backend: usize,
+    pub error: OllamaError,
 }
 
 /// Where every answer is counted: the ledger and metrics' records, the
@@ -71,7 +78,7 @@ impl Tally {
             total_ms: millis(job.received.elapsed()),
             load_ms: stats.and_then(|s| s.load_duration_ns).map(ns_to_ms),
             backend: backend.map(|b| b.name.as_str().into()),
-            failed_over: job.failed_over,
+            failed_over: job.first_failure.is_some(),
         };
         self.books.answered(&record);
     }

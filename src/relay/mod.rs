@@ -57,11 +57,11 @@ use crate::ollama::{Canceller, ErrorKind, OllamaClient, OllamaError, Stats};
 use crate::protocol::{BuyerMessage, FrameKind, MessageId};
 use crate::text::{errors, Lang, Text};
 
-use answer::{answer_error, send, send_error, Progress};
+use answer::{answer_error, send, send_error, Failure, Progress};
 pub use answer::{Echo, End, Job, Tally};
 use door::TurnedAway;
 pub use door::{Door, Refusal};
-use pool::{Assigned, Failure, Pool, Unplaced};
+use pool::{Assigned, Pool, Unplaced};
 
 /// Accepts requests and hands them to the workers.
 #[derive(Clone)]
@@ -96,7 +96,7 @@ impl Dispatcher {
             received: Instant::now(),
             language: self.buyer_language,
             echo,
-            failed_over: false,
+            first_failure: None,
         };
         if let Some(chars) = self.over_prompt_limit(&job.prompt) {
             log::warn!(
@@ -175,7 +175,7 @@ impl Dispatcher {
             received: Instant::now(),
             language: self.buyer_language,
             echo: None,
-            failed_over: false,
+            first_failure: None,
         };
         self.answer_error(&job, reason, End::error(kind));
     }
@@ -369,7 +369,6 @@ fn answer(client: &mut OllamaClient, assigned: Assigned, crew: &Crew) -> bool {
     let Assigned {
         mut job,
         backend: index,
-        first_failure,
     } = assigned;
     let (out, tally) = (&crew.door.to_writer, &crew.tally);
     let backend = crew.backends.get(index);
@@ -407,14 +406,13 @@ fn answer(client: &mut OllamaClient, assigned: Assigned, crew: &Crew) -> bool {
         backend.saw_first_piece(first.saturating_sub(started));
     }
     let result = match result {
-        Err(error) if may_fail_over(&progress, first_failure.as_ref(), &error) => {
+        Err(error) if may_fail_over(&progress, job.first_failure.as_deref(), &error) => {
             let said = format!(
                 "request {} failed on {} before its first piece ({error})",
                 job.message_id.shown(),
                 backend.map_or("?", |b| b.name.as_str())
             );
             let target = log_target(&job);
-            job.failed_over = true;
             let failure = Failure {
                 backend: index,
                 error,
@@ -426,7 +424,6 @@ fn answer(client: &mut OllamaClient, assigned: Assigned, crew: &Crew) -> bool {
                 }
                 Some((again, failure)) => {
                     job = again;
-                    job.failed_over = false;
                     Err(failure.error)
                 }
             }
