@@ -221,10 +221,6 @@ impl Backends {
         &self.list
     }
 
-    pub fn get(&self, index: usize) -> Option<&Backend> {
-        self.list.get(index)
-    }
-
     /// Registers someone to tell about changes, for as long as it lives.
     pub fn watch<W: Watcher + 'static>(&self, watcher: &Arc<W>) {
         let watcher: Weak<W> = Arc::downgrade(watcher);

@@ -154,7 +154,7 @@ pub(super) fn answer_error(
     backend: Option<&Backend>,
 ) {
     tally.answered(job, end, &Progress::default(), None, backend);
-    send_error(out, job, &reason);
+    send_error(out, job, &reason, "");
     if let Some(echo) = &job.echo {
         let _ = echo.send(Echo::Done {
             result: Err(reason),
@@ -166,14 +166,16 @@ pub(super) fn answer_error(
 
 /// The error answer: one error frame, and in stream mode the end marker.
 /// The text is in the buyer's language after `Error: `, which stays
-/// English in every language: the buyer's software looks for it.
-pub(super) fn send_error(out: &WriterSender, job: &Job, reason: &Text) {
-    send(
-        out,
-        job,
-        FrameKind::Error { stream: job.stream },
-        format!("Error: {}", reason.in_lang(job.language)),
-    );
+/// English in every language: the buyer's software looks for it. What was
+/// generated before the error (`so_far`: a non-stream answer cut at the
+/// owner's time limit) follows after a blank line, so the buyer keeps it.
+pub(super) fn send_error(out: &WriterSender, job: &Job, reason: &Text, so_far: &str) {
+    let mut content = format!("Error: {}", reason.in_lang(job.language));
+    if !so_far.is_empty() {
+        content.push_str("\n\n");
+        content.push_str(so_far);
+    }
+    send(out, job, FrameKind::Error { stream: job.stream }, content);
     if job.stream {
         send(out, job, FrameKind::End, String::new());
     }
