@@ -328,14 +328,8 @@ fn answer(client: &mut OllamaClient, assigned: Assigned, pool: &Pool) -> bool {
     } = assigned;
     let (out, tally) = (&pool.door.to_writer, &pool.tally);
     if let Some(refusal) = pool.door.refusal_for_queued() {
-        answer_error(
-            out,
-            tally,
-            &job,
-            refusal.reason,
-            End::error(refusal.kind),
-            None,
-        );
+        let end = End::error(refusal.kind);
+        answer_error(out, tally, &job, refusal.reason, end, None);
         return false;
     }
     let backend = pool.backends.list().get(index);
@@ -417,7 +411,16 @@ fn finish(
     tally.answered(job, end, &progress, result.as_ref().ok(), backend);
     match &result {
         Ok(stats) => {
-            log_success(job, pieces, elapsed, stats);
+            let tokens = stats.eval_count.unwrap_or(0);
+            let speed = stats.tokens_per_second();
+            let speed = speed.map(|tps| format!(", {tokens} tokens at {tps:.1} tokens/s"));
+            log::info!(
+                target: log_target(job),
+                "request {} answered: {pieces} pieces in {:.2} s{}",
+                job.message_id.shown(),
+                elapsed.as_secs_f64(),
+                speed.unwrap_or_default()
+            );
             if job.stream {
                 send(out, job, FrameKind::End, String::new());
             } else {
@@ -453,24 +456,6 @@ fn log_target(job: &Job) -> &'static str {
         Some(_) => crate::logging::FILE_ONLY,
         None => module_path!(),
     }
-}
-
-fn log_success(job: &Job, pieces: usize, elapsed: Duration, stats: &Stats) {
-    let speed = stats
-        .tokens_per_second()
-        .map(|tps| {
-            format!(
-                ", {} tokens at {tps:.1} tokens/s",
-                stats.eval_count.unwrap_or(0)
-            )
-        })
-        .unwrap_or_default();
-    log::info!(
-        target: log_target(job),
-        "request {} answered: {pieces} pieces in {:.2} s{speed}",
-        job.message_id.shown(),
-        elapsed.as_secs_f64()
-    );
 }
 
 #[cfg(test)]
