@@ -119,7 +119,7 @@ impl Pool {
             can_serve: backend.can_serve(),
             running: backend.running(),
             max_parallel: backend.max_parallel,
-            first_piece_us: backend.first_piece().map_or(0, |d| d.as_micros() as u64),
+            first_piece_us: backend.first_piece_us(),
         };
         self.backends.list().iter().map(candidate).collect()
     }
