@@ -143,27 +143,6 @@ pub enum Echo {
     },
 }
 
-/// Answers `reason` to the buyer of a request that did not run (or failed
-/// on `backend` before its first piece), and to the console in test mode.
-pub(super) fn answer_error(
-    out: &WriterSender,
-    tally: &Tally,
-    job: &Job,
-    reason: Text,
-    end: End,
-    backend: Option<&Backend>,
-) {
-    tally.answered(job, end, &Progress::default(), None, backend);
-    send_error(out, job, &reason, "");
-    if let Some(echo) = &job.echo {
-        let _ = echo.send(Echo::Done {
-            result: Err(reason),
-            pieces: 0,
-            elapsed: job.received.elapsed(),
-        });
-    }
-}
-
 /// The error answer: one error frame, and in stream mode the end marker.
 /// The text is in the buyer's language after `Error: `, which stays
 /// English in every language: the buyer's software looks for it. What was

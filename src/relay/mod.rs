@@ -57,7 +57,7 @@ use crate::ollama::{Canceller, ErrorKind, OllamaClient, OllamaError, Stats};
 use crate::protocol::{BuyerMessage, FrameKind, MessageId};
 use crate::text::{errors, Lang, Text};
 
-use answer::{answer_error, send, send_error, Failure, Progress};
+use answer::{send, send_error, Failure, Progress};
 pub use answer::{Echo, End, Job, Tally};
 use door::TurnedAway;
 pub use door::{Door, Refusal};
@@ -90,7 +90,9 @@ impl Dispatcher {
                 job.message_id.shown(),
             );
             let reason = errors::buyer_prompt_too_long(chars, max);
-            return self.answer_error(&job, reason, End::error("prompt_too_long"));
+            return self
+                .pool
+                .answer_error(&job, reason, End::error("prompt_too_long"), None);
         }
         match self.pool.door.admit() {
             Ok(()) => {}
@@ -130,7 +132,7 @@ impl Dispatcher {
         stream: Option<bool>,
     ) {
         let job = self.job(message_id, String::new(), stream, None);
-        self.answer_error(&job, reason, End::error(kind));
+        self.pool.answer_error(&job, reason, End::error(kind), None);
     }
 
     /// A new request, numbered in the order they came.
@@ -156,18 +158,7 @@ impl Dispatcher {
     /// Answers a request that does not run, and says why in the log.
     fn turn_away(&self, job: &Job, why: &str, reason: Text, end: End) {
         log::warn!("request {} refused: {why}", job.message_id.shown());
-        self.answer_error(job, reason, end);
-    }
-
-    fn answer_error(&self, job: &Job, reason: Text, end: End) {
-        answer_error(
-            &self.pool.door.to_writer,
-            &self.pool.tally,
-            job,
-            reason,
-            end,
-            None,
-        );
+        self.pool.answer_error(job, reason, end, None);
     }
 }
 
@@ -221,8 +212,13 @@ impl Relay {
     ) -> std::io::Result<Relay> {
         let (slots, receivers): (Vec<_>, Vec<_>) =
             backends.list().iter().map(|_| mpsc::channel()).unzip();
-        let (queue_size, door) = (intake.queue_size, Arc::clone(door));
-        let pool = Pool::new(Arc::clone(backends), slots, queue_size, door, tally);
+        let pool = Pool::new(
+            Arc::clone(backends),
+            slots,
+            intake.queue_size,
+            Arc::clone(door),
+            tally,
+        );
         let mut cancellers = Vec::new();
         for (backend, receiver) in backends.list().iter().zip(receivers) {
             let slot = Arc::new(Mutex::new(receiver));
@@ -272,13 +268,11 @@ fn work(mut client: OllamaClient, slot: &Mutex<Receiver<Assigned>>, pool: &Pool)
     loop {
         // Hold the lock only while taking a request, so that idle workers
         // queue up on it while one of them waits on the channel.
-        let assigned = match slot.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(poisoned) => poisoned.into_inner().recv(),
+        let assigned = slot.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok(Assigned { job, backend }) = assigned else {
+            return;
         };
-        let Ok(assigned) = assigned else { return };
-        let backend = assigned.backend;
-        let handed_on = answer(&mut client, assigned, pool);
+        let handed_on = answer(&mut client, job, backend, pool);
         pool.finished(backend);
         if !handed_on {
             pool.door.end();
@@ -321,17 +315,12 @@ fn may_fail_over(
 /// the end (the buyer, a test) finds it in the ledger and the metrics.
 /// A request queued while the box stepped back for a reason that fails it
 /// anyway (see [`Door::close`]) gets that reason instead of running.
-fn answer(client: &mut OllamaClient, assigned: Assigned, pool: &Pool) -> bool {
-    let Assigned {
-        mut job,
-        backend: index,
-    } = assigned;
-    let (out, tally) = (&pool.door.to_writer, &pool.tally);
+fn answer(client: &mut OllamaClient, mut job: Job, index: usize, pool: &Pool) -> bool {
     if let Some(refusal) = pool.door.refusal_for_queued() {
-        let end = End::error(refusal.kind);
-        answer_error(out, tally, &job, refusal.reason, end, None);
+        pool.answer_error(&job, refusal.reason, End::error(refusal.kind), None);
         return false;
     }
+    let (out, tally) = (&pool.door.to_writer, &pool.tally);
     let backend = pool.backends.list().get(index);
     tally.metrics.request_started();
     let started = job.received.elapsed();

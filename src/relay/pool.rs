@@ -22,15 +22,18 @@
 //!
 //! Each backend's workers read their own channel; the pool keeps the
 //! count of what runs where under its lock, taken once when a request is
-//! placed and once when it ends, never per piece.
+//! placed and once when it ends, never per piece. A request that does not
+//! run (refused, or left with nowhere to go) is answered through
+//! [`Pool::answer_error`]: the pool holds the door's writer and the tally.
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{SendError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::answer::{answer_error, Failure};
-use super::{Door, End, Job, Refusal, Tally};
+use super::answer::{send_error, Failure, Progress};
+use super::{Door, Echo, End, Job, Refusal, Tally};
 use crate::backends::{Backend, Backends, Watcher};
+use crate::text::Text;
 
 /// A request given to a backend's workers.
 pub struct Assigned {
@@ -256,15 +259,30 @@ impl Pool {
             };
             let id = job.message_id.shown();
             log::warn!("request {id} failed: {}", reason.english());
-            answer_error(
-                &self.door.to_writer,
-                &self.tally,
-                &job,
-                reason,
-                end,
-                backend,
-            );
+            self.answer_error(&job, reason, end, backend);
             self.door.end();
+        }
+    }
+
+    /// Answers `reason` to the buyer of a request that did not run (or
+    /// failed on `backend` before its first piece), and to the console in
+    /// test mode.
+    pub(super) fn answer_error(
+        &self,
+        job: &Job,
+        reason: Text,
+        end: End,
+        backend: Option<&Backend>,
+    ) {
+        self.tally
+            .answered(job, end, &Progress::default(), None, backend);
+        send_error(&self.door.to_writer, job, &reason, "");
+        if let Some(echo) = &job.echo {
+            let _ = echo.send(Echo::Done {
+                result: Err(reason),
+                pieces: 0,
+                elapsed: job.received.elapsed(),
+            });
         }
     }
 }
