@@ -122,19 +122,6 @@ impl Dispatcher {
         self.turn_away(&job, why, reason, end);
     }
 
-    /// Answers a request that can be identified but not run; `kind` names
-    /// why in its record (`too_large`, `bad_request`).
-    pub fn reject(
-        &self,
-        message_id: MessageId,
-        reason: Text,
-        kind: &'static str,
-        stream: Option<bool>,
-    ) {
-        let job = self.job(message_id, String::new(), stream, None);
-        self.pool.answer_error(&job, reason, End::error(kind), None);
-    }
-
     /// A new request, numbered in the order they came.
     fn job(
         &self,
@@ -176,7 +163,8 @@ impl Requests for Dispatcher {
     }
 
     fn refuse(&self, message_id: MessageId, reason: Text, kind: &'static str) {
-        self.reject(message_id, reason, kind, None);
+        let job = self.job(message_id, String::new(), None, None);
+        self.pool.answer_error(&job, reason, End::error(kind), None);
     }
 }
 
@@ -647,6 +635,7 @@ mod tests {
                 Lang::Ru,
                 [
                     "Error: запрос слишком большой (5000 байт, эта машина принимает не больше 4096)",
+                    "",
                     "Error: клиент владельца завершает работу",
                 ],
             ),
@@ -654,6 +643,7 @@ mod tests {
                 Lang::En,
                 [
                     "Error: prompt too large (5000 bytes, this box accepts at most 4096)",
+                    "",
                     "Error: owner client is shutting down",
                 ],
             ),
@@ -661,9 +651,8 @@ mod tests {
         for (lang, expected) in cases {
             let (relay, _queue, inbox) = idle_relay_in(lang);
             let too_large = errors::buyer_prompt_too_large(5000, 4096);
-            relay
-                .dispatcher
-                .reject(id(), too_large, "too_large", Some(false));
+            // The hub's refusal, in the default stream mode: an end follows.
+            relay.dispatcher.refuse(id(), too_large, "too_large");
             relay.stop_accepting();
             relay
                 .dispatcher
