@@ -90,9 +90,8 @@ impl Dispatcher {
                 job.message_id.shown(),
             );
             let reason = errors::buyer_prompt_too_long(chars, max);
-            return self
-                .pool
-                .answer_error(&job, reason, End::error("prompt_too_long"), None);
+            let end = End::error("prompt_too_long");
+            return self.pool.answer_error(&job, reason, end, None);
         }
         match self.pool.door.admit() {
             Ok(()) => {}
@@ -220,11 +219,10 @@ impl Relay {
                     .spawn(move || work(client, &slot, &pool))?;
             }
         }
-        let next_request = Arc::new(AtomicU64::new(1));
         let dispatcher = Dispatcher {
             pool,
             intake,
-            next_request,
+            next_request: Arc::new(AtomicU64::new(1)),
         };
         Ok(Relay {
             dispatcher,
