@@ -173,28 +173,20 @@ impl Availability {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Ollama as a whole: up when a backend is, down when none can serve.
-    fn ollama(&self) -> Option<Result<(), Down>> {
-        match self.backends.any_up() {
-            true => Some(Ok(())),
-            false => self.backends.why_none_serves().map(Err),
-        }
-    }
-
     /// What `--status` shows.
     pub fn status(&self) -> Status {
-        let (hub, paused) = {
-            let state = self.lock();
-            (state.hub, state.pause)
+        let State { hub, pause, .. } = *self.lock();
+        let ollama = match self.backends.any_up() {
+            true => Some(Ok(())),
+            false => self.backends.why_none_serves().map(Err),
         };
-        let backends = self.backends.statuses();
         Status {
             uptime: self.started.elapsed(),
             model: self.model(),
             hub,
-            ollama: self.ollama(),
-            backends,
-            paused,
+            ollama,
+            backends: self.backends.statuses(),
+            paused: pause,
             running: self.metrics.requests_running(),
             queued: self.metrics.queue_depth(),
         }
@@ -258,11 +250,7 @@ impl Availability {
     /// step under the lock, and saves that it ended.
     fn end_pause(&self, only: Option<Pause>, reason: &str) -> Result<bool, String> {
         let mut state = self.lock();
-        let ends = match (state.pause, only) {
-            (None, _) => false,
-            (Some(now), Some(only)) => now == only,
-            (Some(_), None) => true,
-        };
+        let ends = state.pause.is_some() && only.is_none_or(|only| state.pause == Some(only));
         if !ends {
             return Ok(false);
         }
@@ -309,33 +297,12 @@ impl Availability {
         self.backends.first_look()
     }
 
-    /// Steps back because no backend can serve (once, with a hub, and
-    /// not before the first connection: until then nothing is open).
-    fn step_back_for_ollama(&self, state: &mut State) {
-        if state.away.is_some() || !self.has_hub || state.hub == Connection::Away {
-            return;
-        }
-        let Some(down) = self.backends.why_none_serves() else {
-            return;
-        };
-        state.away = Some(Away::Ollama);
-        let refusal = Refusal::none_serves(down.model_missing, &self.model());
-        self.door.close(refusal, "owner's Ollama is down");
-    }
-
     /// Waits for a change (pause, resume, a backend back) for at most
     /// `limit`; `None` waits for the change alone.
-    fn wait_for_change<'a>(
-        &self,
-        state: MutexGuard<'a, State>,
-        limit: Option<Duration>,
-    ) -> MutexGuard<'a, State> {
+    fn wait_for_change(&self, state: MutexGuard<'_, State>, limit: Option<Duration>) {
         match limit {
-            None => self.changed.wait(state).unwrap_or_else(|p| p.into_inner()),
-            Some(limit) => {
-                let waited = self.changed.wait_timeout(state, limit);
-                waited.map(|(s, _)| s).unwrap_or_else(|p| p.into_inner().0)
-            }
+            None => drop(self.changed.wait(state)),
+            Some(limit) => drop(self.changed.wait_timeout(state, limit)),
         }
     }
 }
@@ -353,54 +320,46 @@ impl Gate for Availability {
         let mut waited = false;
         loop {
             let mut state = self.lock();
-            if let Some(pause) = state.pause {
-                state.hub = Connection::Away;
-                waited = true;
-                let left = match pause {
-                    Pause::Indefinite => None,
-                    Pause::Until(end) => Some(end.duration_since(SystemTime::now())),
-                };
-                match left {
-                    Some(Err(_)) => {
-                        drop(state);
-                        // Only this pause: a `--pause` that came since stays.
-                        if let Err(e) = self.expire(pause) {
-                            log::warn!("{e}");
-                        }
-                    }
-                    Some(Ok(left)) => drop(self.wait_for_change(state, Some(left))),
-                    None => drop(self.wait_for_change(state, None)),
-                }
-                continue;
-            }
-            if self.backends.any_up() {
+            if state.pause.is_none() && self.backends.any_up() {
                 state.away = None;
                 self.door.open();
                 return waited;
             }
             state.hub = Connection::Away;
             waited = true;
-            if self.backends.any_unknown() {
+            match state.pause {
+                Some(Pause::Indefinite) => self.wait_for_change(state, None),
+                Some(Pause::Until(end)) => match end.duration_since(SystemTime::now()) {
+                    Ok(left) => self.wait_for_change(state, Some(left)),
+                    Err(_) => {
+                        drop(state);
+                        // Only this pause: a `--pause` that came since stays.
+                        if let Err(e) = self.expire(Pause::Until(end)) {
+                            log::warn!("{e}");
+                        }
+                    }
+                },
                 // Paused before the first look, or the first look is
                 // still to come: take it now (unlocked: it takes time).
-                drop(state);
-                self.backends.first_look();
-                continue;
+                None if self.backends.any_unknown() => {
+                    drop(state);
+                    self.backends.first_look();
+                }
+                // The prober asks the backends and says when one is back.
+                None => self.wait_for_change(state, None),
             }
-            // The prober asks the backends and says when one is back.
-            drop(self.wait_for_change(state, None));
         }
     }
 
     fn closed_because(&self) -> Option<String> {
         let away = self.lock().away?;
-        match away {
-            Away::Paused => Some("paused by the owner".into()),
+        Some(match away {
+            Away::Paused => "paused by the owner".into(),
             Away::Ollama => match self.backends.why_none_serves() {
-                Some(down) => Some(down.error),
-                None => Some("Ollama cannot serve".into()),
+                Some(down) => down.error,
+                None => "Ollama cannot serve".into(),
             },
-        }
+        })
     }
 
     fn connection(&self, now: Connection) {
@@ -419,12 +378,16 @@ impl Gate for Availability {
 }
 
 /// A backend went down or came back: the box steps back when none can
-/// serve, and the gate looks again.
+/// serve (once, with a hub, and not before the first connection: until
+/// then nothing is open), and the gate looks again.
 impl Watcher for Availability {
     fn backends_changed(&self) {
         let mut state = self.lock();
-        if !self.backends.any_can_serve() {
-            self.step_back_for_ollama(&mut state);
+        let open = state.away.is_none() && self.has_hub && state.hub != Connection::Away;
+        if let Some(down) = self.backends.why_none_serves().filter(|_| open) {
+            state.away = Some(Away::Ollama);
+            let refusal = Refusal::none_serves(down.model_missing, &self.model());
+            self.door.close(refusal, "owner's Ollama is down");
         }
         self.changed.notify_all();
     }

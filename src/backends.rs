@@ -2,10 +2,15 @@
 //! whether it can serve, how busy it is, how fast it starts answering.
 //!
 //! One backend is the original client's single Ollama (`ollama_host`,
-//! `ollama_port`); `ollama_hosts` lists several. Each [`Backend`] keeps its
-//! state in atomics that the relay's pool reads when it chooses where a
-//! request goes (under the pool's lock, never per piece), and its health
-//! details under a small lock of its own.
+//! `ollama_port`); `ollama_hosts` lists several. What the relay's pool
+//! chooses by is in atomics of each [`Backend`], read under the pool's lock
+//! when it places requests, never per piece: whether it can serve
+//! (set here, from attempts and probes), the requests running on it
+//! (changed only under the pool's lock, so a choice sees them all as one)
+//! and its recent time to first piece (once per answer). Its health
+//! details (why it is down, failures in a row, the next probe) are under a
+//! small lock of its own, taken once per attempt or probe. The prober's
+//! lock is taken before a backend's, never while one is held.
 //!
 //! Health comes from two places. Every attempt on a backend ends in
 //! [`Backends::attempt_ended`]: a backend that cannot be reached, answers
@@ -25,7 +30,7 @@
 //! (and every `ollama_probe_secs` while none does: then coming back fast is
 //! what matters). One that answers and has the model is warmed up (an empty
 //! generate, with `warm_up`) and then marked up. The prober sleeps without
-//! a timeout while every backend is up.
+//! a timeout while none is down, and while the owner has paused the box.
 //!
 //! Whoever must act on a change (the relay's pool, to place waiting
 //! requests; `availability`, to step back from the hub when none is left)
@@ -168,12 +173,10 @@ impl Backend {
             .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)));
     }
 
-    /// The recent time to first piece; `None` before the first answer.
-    pub fn first_piece(&self) -> Option<Duration> {
-        match self.first_piece_us.load(Relaxed) {
-            0 => None,
-            us => Some(Duration::from_micros(us)),
-        }
+    /// The recent time to first piece in microseconds; 0 before the first
+    /// answer.
+    pub fn first_piece_us(&self) -> u64 {
+        self.first_piece_us.load(Relaxed)
     }
 
     /// Adds one answer's time to first piece to the moving average (each
@@ -221,14 +224,9 @@ impl Backends {
         &self.list
     }
 
-    pub fn get(&self, index: usize) -> Option<&Backend> {
-        self.list.get(index)
-    }
-
     /// Registers someone to tell about changes, for as long as it lives.
     pub fn watch<W: Watcher + 'static>(&self, watcher: &Arc<W>) {
-        let watcher: Weak<W> = Arc::downgrade(watcher);
-        let watcher: Weak<dyn Watcher> = watcher;
+        let watcher: Weak<dyn Watcher> = Arc::<W>::downgrade(watcher);
         self.watchers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -270,31 +268,21 @@ impl Backends {
         if self.any_can_serve() {
             return None;
         }
-        let downs: Vec<Down> = self
+        let mut downs: Vec<Down> = self
             .list
             .iter()
             .filter_map(|b| b.lock().down.clone())
             .collect();
-        match downs.as_slice() {
-            [] => None,
-            [one] => Some(one.clone()),
-            several => Some(Down {
-                since: several
-                    .iter()
-                    .map(|d| d.since)
-                    .min()
-                    .unwrap_or_else(SystemTime::now),
-                error: format!(
-                    "no Ollama backend can serve ({})",
-                    several
-                        .iter()
-                        .map(|d| d.error.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-                model_missing: several.iter().all(|d| d.model_missing),
-            }),
+        if downs.len() < 2 {
+            return downs.pop();
         }
+        let errors: Vec<&str> = downs.iter().map(|d| d.error.as_str()).collect();
+        let since = downs.iter().map(|d| d.since).min();
+        Some(Down {
+            since: since.unwrap_or_else(SystemTime::now),
+            error: format!("no Ollama backend can serve ({})", errors.join("; ")),
+            model_missing: downs.iter().all(|d| d.model_missing),
+        })
     }
 
     /// Every backend for `--status`.
@@ -326,8 +314,8 @@ impl Backends {
 
     /// Whether a backend other than `index` can serve.
     fn others_can_serve(&self, index: usize) -> bool {
-        let others = self.list.iter().enumerate().filter(|(i, _)| *i != index);
-        others.map(|(_, b)| b).any(Backend::can_serve)
+        let mut others = self.list.iter().enumerate();
+        others.any(|(i, backend)| i != index && backend.can_serve())
     }
 
     /// How an attempt on backend `index` ended; see the module comment
@@ -348,7 +336,7 @@ impl Backends {
         // the last backend that can serve stays, and its buyers get
         // Ollama's own errors, as with one Ollama.
         if others || self.policy.has_hub {
-            self.went_down(index, error, model_missing, true);
+            self.went_down(backend, error, model_missing, true);
         }
     }
 
@@ -412,34 +400,24 @@ impl Backends {
         (format!("{who} does not have the model {model}"), true)
     }
 
-    /// Sets backend `index` aside; the first time in a spell, says so at
-    /// WARN with what the owner can do, and wakes the prober.
-    fn went_down(&self, index: usize, error: String, model_missing: bool, from_answer: bool) {
-        let Some(backend) = self.list.get(index) else {
-            return;
-        };
-        let first = {
-            let mut health = backend.lock();
-            let first = health.down.is_none();
-            let since = health
-                .down
-                .as_ref()
-                .map_or_else(SystemTime::now, |d| d.since);
-            health.down = Some(Down {
-                since,
-                error: error.clone(),
-                model_missing,
-            });
-            if first {
-                health.failed_probes = 0;
-                health.next_probe = Some(Instant::now() + self.policy.probe_every);
-            }
-            backend.state.store(DOWN, Relaxed);
-            first
-        };
-        if !first {
+    /// Sets `backend` aside; the first time in a spell, says so at WARN
+    /// with what the owner can do, and wakes the prober.
+    fn went_down(&self, backend: &Backend, error: String, model_missing: bool, from_answer: bool) {
+        let mut health = backend.lock();
+        let since = health.down.as_ref().map(|down| down.since);
+        health.down = Some(Down {
+            since: since.unwrap_or_else(SystemTime::now),
+            error: error.clone(),
+            model_missing,
+        });
+        backend.state.store(DOWN, Relaxed);
+        if since.is_some() {
+            // The same spell: said already, and the probes are scheduled.
             return;
         }
+        health.failed_probes = 0;
+        health.next_probe = Some(Instant::now() + self.policy.probe_every);
+        drop(health);
         let fix = match model_missing {
             true => format!(" (install it: ollama pull {})", backend.target.model),
             false => String::new(),
@@ -456,7 +434,7 @@ impl Backends {
         log::warn!("{error}{fix}; {meanwhile}, asking every {every} s");
     }
 
-    /// Marks backend `index` up; tells the watchers when that is news (one
+    /// Marks `backend` up; tells the watchers when that is news (one
     /// not asked yet coming up is news for the metrics too), and logs it
     /// once when it had been down.
     fn came_up(&self, backend: &Backend) {
@@ -539,7 +517,7 @@ impl Backends {
                 took
             }
             Err((error, model_missing)) => {
-                self.went_down(index, error, model_missing, false);
+                self.went_down(backend, error, model_missing, false);
                 None
             }
         }
@@ -600,11 +578,8 @@ impl Backends {
             let due = {
                 let guard = self.prober_lock.lock().unwrap_or_else(|p| p.into_inner());
                 let now = Instant::now();
-                let next = match self.held.load(Relaxed) {
-                    true => None,
-                    false => self.next_probe(),
-                };
-                match next {
+                // Nothing is probed while the owner pauses the box.
+                match self.next_probe().filter(|_| !self.held.load(Relaxed)) {
                     None => {
                         drop(self.prober.wait(guard));
                         continue;
@@ -665,6 +640,15 @@ fn probe_delay(every: Duration, failed: u32, others_serve: bool) -> Duration {
     let cap = PROBE_BACKOFF_MAX.max(every);
     let factor = 1u32 << failed.min(16);
     every.saturating_mul(factor).min(cap)
+}
+
+#[cfg(test)]
+impl Backend {
+    /// The recent time to first piece; `None` before the first answer.
+    pub fn first_piece(&self) -> Option<Duration> {
+        let us = self.first_piece_us();
+        (us > 0).then(|| Duration::from_micros(us))
+    }
 }
 
 /// Backends at `urls` for unit tests elsewhere: one slot each, probed
@@ -947,10 +931,10 @@ mod tests {
     fn a_spell_down_keeps_its_start_and_takes_the_latest_reason() {
         let backends = for_tests(&["http://a:1", "http://b:1"], 3);
         let before = Instant::now();
-        backends.went_down(0, "first".into(), false, true);
+        backends.went_down(&backends.list()[0], "first".into(), false, true);
         let since = backends.list()[0].lock().down.as_ref().unwrap().since;
         std::thread::sleep(Duration::from_millis(5));
-        backends.went_down(0, "second".into(), true, false);
+        backends.went_down(&backends.list()[0], "second".into(), true, false);
         let down = backends.list()[0].lock().down.clone().unwrap();
         assert_eq!(
             (down.since, down.error.as_str(), down.model_missing),
@@ -968,7 +952,7 @@ mod tests {
     fn only_the_down_backends_whose_turn_it_is_are_probed() {
         let backends = for_tests(&["http://a:1", "http://b:1", "http://c:1"], 3);
         for index in [0, 2] {
-            backends.went_down(index, "gone".into(), false, true);
+            backends.went_down(&backends.list()[index], "gone".into(), false, true);
         }
         let now = Instant::now();
         backends.list()[0].lock().next_probe = Some(now);
@@ -998,7 +982,7 @@ mod tests {
     #[test]
     fn the_prober_sleeps_until_a_probe_is_due() {
         let backends = for_tests(&["http://127.0.0.1:1", "http://b:1"], 3);
-        backends.went_down(0, "gone".into(), false, true);
+        backends.went_down(&backends.list()[0], "gone".into(), false, true);
         backends.start_prober().unwrap();
         // Its next probe is an hour away: every look finds it asleep, never
         // running (a loop that did not wait would be seen running).

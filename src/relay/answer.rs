@@ -27,8 +27,15 @@ pub struct Job {
     pub language: Lang,
     /// Where the answer goes besides the hub (test mode's console).
     pub echo: Option<Sender<Echo>>,
-    /// Set when it failed on one backend and runs again on another.
-    pub failed_over: bool,
+    /// Its failure on the first backend, once it runs again on another
+    /// (boxed: rare, and every request moves through channels).
+    pub first_failure: Option<Box<Failure>>,
+}
+
+/// A failed attempt: where, and why.
+pub struct Failure {
+    pub backend: usize,
+    pub error: OllamaError,
 }
 
 /// Where every answer is counted: the ledger and metrics' records, the
@@ -71,7 +78,7 @@ impl Tally {
             total_ms: millis(job.received.elapsed()),
             load_ms: stats.and_then(|s| s.load_duration_ns).map(ns_to_ms),
             backend: backend.map(|b| b.name.as_str().into()),
-            failed_over: job.failed_over,
+            failed_over: job.first_failure.is_some(),
         };
         self.books.answered(&record);
     }
@@ -136,37 +143,18 @@ pub enum Echo {
     },
 }
 
-/// Answers `reason` to the buyer of a request that did not run (or failed
-/// on `backend` before its first piece), and to the console in test mode.
-pub(super) fn answer_error(
-    out: &WriterSender,
-    tally: &Tally,
-    job: &Job,
-    reason: Text,
-    end: End,
-    backend: Option<&Backend>,
-) {
-    tally.answered(job, end, &Progress::default(), None, backend);
-    send_error(out, job, &reason);
-    if let Some(echo) = &job.echo {
-        let _ = echo.send(Echo::Done {
-            result: Err(reason),
-            pieces: 0,
-            elapsed: job.received.elapsed(),
-        });
-    }
-}
-
 /// The error answer: one error frame, and in stream mode the end marker.
 /// The text is in the buyer's language after `Error: `, which stays
-/// English in every language: the buyer's software looks for it.
-pub(super) fn send_error(out: &WriterSender, job: &Job, reason: &Text) {
-    send(
-        out,
-        job,
-        FrameKind::Error { stream: job.stream },
-        format!("Error: {}", reason.in_lang(job.language)),
-    );
+/// English in every language: the buyer's software looks for it. What was
+/// generated before the error (`so_far`: a non-stream answer cut at the
+/// owner's time limit) follows after a blank line, so the buyer keeps it.
+pub(super) fn send_error(out: &WriterSender, job: &Job, reason: &Text, so_far: &str) {
+    let mut content = format!("Error: {}", reason.in_lang(job.language));
+    if !so_far.is_empty() {
+        content.push_str("\n\n");
+        content.push_str(so_far);
+    }
+    send(out, job, FrameKind::Error { stream: job.stream }, content);
     if job.stream {
         send(out, job, FrameKind::End, String::new());
     }

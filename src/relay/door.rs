@@ -104,12 +104,8 @@ impl Door {
     pub fn close(&self, refusal: Refusal, hub_reason: &'static str) {
         let mut counts = self.lock();
         counts.refusal = Some(refusal);
-        if counts.active == 0 {
-            counts.close_when_idle = None;
-            let _ = self.to_writer.send(ToWriter::Close(hub_reason));
-        } else {
-            counts.close_when_idle = Some(hub_reason);
-        }
+        counts.close_when_idle = Some(hub_reason);
+        self.when_idle(&mut counts);
     }
 
     /// Takes requests again on the connection that is draining: the
@@ -147,6 +143,12 @@ impl Door {
     pub(super) fn end(&self) {
         let mut counts = self.lock();
         counts.active = counts.active.saturating_sub(1);
+        self.when_idle(&mut counts);
+    }
+
+    /// Once no request is left: wakes a waiting shutdown, and sends the
+    /// hub the Close waiting for that.
+    fn when_idle(&self, counts: &mut Counts) {
         if counts.active == 0 {
             self.idle.notify_all();
             if let Some(reason) = counts.close_when_idle.take() {

@@ -57,23 +57,18 @@ use crate::ollama::{Canceller, ErrorKind, OllamaClient, OllamaError, Stats};
 use crate::protocol::{BuyerMessage, FrameKind, MessageId};
 use crate::text::{errors, Lang, Text};
 
-use answer::{answer_error, send, send_error, Progress};
+use answer::{send, send_error, Failure, Progress};
 pub use answer::{Echo, End, Job, Tally};
 use door::TurnedAway;
 pub use door::{Door, Refusal};
-use pool::{Assigned, Failure, Pool, Unplaced};
+use pool::{Assigned, Pool, Unplaced};
 
 /// Accepts requests and hands them to the workers.
 #[derive(Clone)]
 pub struct Dispatcher {
     pool: Arc<Pool>,
-    default_stream: bool,
-    buyer_language: Lang,
-    /// The longest prompt run, in characters.
-    max_prompt_chars: usize,
+    intake: Intake,
     next_request: Arc<AtomicU64>,
-    door: Arc<Door>,
-    tally: Tally,
 }
 
 impl Dispatcher {
@@ -86,103 +81,78 @@ impl Dispatcher {
         stream: Option<bool>,
         echo: Option<Sender<Echo>>,
     ) {
-        let request = self.next_request.fetch_add(1, Ordering::Relaxed);
-        let stream = stream.unwrap_or(self.default_stream);
-        let job = Job {
-            request,
-            message_id,
-            prompt,
-            stream,
-            received: Instant::now(),
-            language: self.buyer_language,
-            echo,
-            failed_over: false,
-        };
-        if let Some(chars) = self.over_prompt_limit(&job.prompt) {
+        let job = self.job(message_id, prompt, stream, echo);
+        let max = self.intake.max_prompt_chars;
+        if let Some(chars) = over_limit(&job.prompt, max) {
             log::warn!(
                 target: log_target(&job),
-                "request {} refused: prompt of {chars} characters, max_prompt_chars is {}",
+                "request {} refused: prompt of {chars} characters, max_prompt_chars is {max}",
                 job.message_id.shown(),
-                self.max_prompt_chars
             );
-            let reason = errors::buyer_prompt_too_long(chars, self.max_prompt_chars);
-            return self.answer_error(&job, reason, End::error("prompt_too_long"));
+            let reason = errors::buyer_prompt_too_long(chars, max);
+            let end = End::error("prompt_too_long");
+            return self.pool.answer_error(&job, reason, end, None);
         }
-        match self.door.admit() {
+        match self.pool.door.admit() {
             Ok(()) => {}
             Err(TurnedAway::Stopping) => {
-                log::warn!("request {} refused: shutting down", job.message_id.shown());
                 let reason = OllamaError::ShuttingDown.for_buyer();
-                return self.answer_error(&job, reason, End::SHUTDOWN);
+                return self.turn_away(&job, "shutting down", reason, End::SHUTDOWN);
             }
             Err(TurnedAway::Refused(refusal)) => {
-                log::warn!(
-                    "request {} refused: {}",
-                    job.message_id.shown(),
-                    refusal.reason.english()
-                );
-                return self.answer_error(&job, refusal.reason, End::error(refusal.kind));
+                let why = refusal.reason.english();
+                return self.turn_away(&job, &why, refusal.reason, End::error(refusal.kind));
             }
         }
-        match self.pool.submit(job) {
-            Ok(()) => {}
+        let (job, why, reason, end) = match self.pool.submit(job) {
+            Ok(()) => return,
             Err(Unplaced::Full(job)) => {
-                self.door.end();
-                log::warn!(
-                    "request {} refused: all workers busy and the queue is full",
-                    job.message_id.shown()
-                );
-                self.answer_error(&job, errors::buyer_busy(), End::BUSY);
+                let why = "all workers busy and the queue is full";
+                (job, why, errors::buyer_busy(), End::BUSY)
             }
             Err(Unplaced::NoBackend(job)) => {
-                self.door.end();
                 let refusal = self.pool.why_none_serves();
-                log::warn!(
-                    "request {} refused: no Ollama backend can serve",
-                    job.message_id.shown()
-                );
-                self.answer_error(&job, refusal.reason, End::error(refusal.kind));
+                let why = "no Ollama backend can serve";
+                (job, why, refusal.reason, End::error(refusal.kind))
             }
-        }
+        };
+        // Let in, but placed nowhere.
+        self.pool.door.end();
+        self.turn_away(&job, why, reason, end);
     }
 
-    /// The prompt's length in characters when it is over the limit.
-    fn over_prompt_limit(&self, prompt: &str) -> Option<usize> {
-        // A character takes at least a byte: most prompts are not counted.
-        if prompt.len() <= self.max_prompt_chars {
-            return None;
-        }
-        let chars = prompt.chars().count();
-        (chars > self.max_prompt_chars).then_some(chars)
-    }
-
-    /// Answers a request that can be identified but not run; `kind` names
-    /// why in its record (`too_large`, `bad_request`).
-    pub fn reject(
+    /// A new request, numbered in the order they came.
+    fn job(
         &self,
         message_id: MessageId,
-        reason: Text,
-        kind: &'static str,
+        prompt: String,
         stream: Option<bool>,
-    ) {
-        let request = self.next_request.fetch_add(1, Ordering::Relaxed);
-        let stream = stream.unwrap_or(self.default_stream);
-        let job = Job {
-            request,
+        echo: Option<Sender<Echo>>,
+    ) -> Job {
+        Job {
+            request: self.next_request.fetch_add(1, Ordering::Relaxed),
             message_id,
-            prompt: String::new(),
-            stream,
+            prompt,
+            stream: stream.unwrap_or(self.intake.default_stream),
             received: Instant::now(),
-            language: self.buyer_language,
-            echo: None,
-            failed_over: false,
-        };
-        self.answer_error(&job, reason, End::error(kind));
+            language: self.intake.buyer_language,
+            echo,
+            first_failure: None,
+        }
     }
 
-    fn answer_error(&self, job: &Job, reason: Text, end: End) {
-        answer_error(&self.door.to_writer, &self.tally, job, reason, end, None);
+    /// Answers a request that does not run, and says why in the log.
+    fn turn_away(&self, job: &Job, why: &str, reason: Text, end: End) {
+        log::warn!("request {} refused: {why}", job.message_id.shown());
+        self.pool.answer_error(job, reason, end, None);
     }
+}
+
+/// The prompt's length in characters when it is over `max`.
+fn over_limit(prompt: &str, max: usize) -> Option<usize> {
+    // A character takes at least a byte: most prompts are not counted.
+    let chars = (prompt.len() > max).then(|| prompt.chars().count());
+    chars.filter(|&chars| chars > max)
 }
 
 /// The hub's reader hands its requests over through this.
@@ -192,7 +162,8 @@ impl Requests for Dispatcher {
     }
 
     fn refuse(&self, message_id: MessageId, reason: Text, kind: &'static str) {
-        self.reject(message_id, reason, kind, None);
+        let job = self.job(message_id, String::new(), None, None);
+        self.pool.answer_error(&job, reason, End::error(kind), None);
     }
 }
 
@@ -203,6 +174,7 @@ pub struct Relay {
 }
 
 /// How the relay takes requests, from the owner's settings.
+#[derive(Clone)]
 pub struct Intake {
     /// Requests that may wait for a free worker.
     pub queue_size: usize,
@@ -214,64 +186,43 @@ pub struct Intake {
     pub max_prompt_chars: usize,
 }
 
-/// What every worker shares.
-struct Crew {
-    door: Arc<Door>,
-    pool: Arc<Pool>,
-    backends: Arc<Backends>,
-    tally: Tally,
-}
-
 impl Relay {
     /// Starts each backend's workers (`max_parallel` of them, numbered
     /// across backends: `worker-0`, `worker-1`, ...) and the pool that
-    /// gives them requests.
+    /// gives them requests; the workers share the pool, and through it
+    /// the door, the backends and the tally.
     pub fn start(
         intake: Intake,
         backends: &Arc<Backends>,
         door: &Arc<Door>,
         tally: Tally,
     ) -> std::io::Result<Relay> {
-        let mut senders = Vec::new();
-        let mut receivers = Vec::new();
-        for _ in backends.list() {
-            let (sender, receiver) = mpsc::channel::<Assigned>();
-            senders.push(sender);
-            receivers.push(Arc::new(Mutex::new(receiver)));
-        }
+        let (slots, receivers): (Vec<_>, Vec<_>) =
+            backends.list().iter().map(|_| mpsc::channel()).unzip();
         let pool = Pool::new(
             Arc::clone(backends),
-            senders,
+            slots,
             intake.queue_size,
             Arc::clone(door),
-            tally.clone(),
+            tally,
         );
-        let crew = Arc::new(Crew {
-            door: Arc::clone(door),
-            pool: Arc::clone(&pool),
-            backends: Arc::clone(backends),
-            tally: tally.clone(),
-        });
         let mut cancellers = Vec::new();
-        for (backend, slot) in backends.list().iter().zip(receivers) {
+        for (backend, receiver) in backends.list().iter().zip(receivers) {
+            let slot = Arc::new(Mutex::new(receiver));
             for _ in 0..backend.max_parallel {
                 let name = format!("worker-{}", cancellers.len());
                 let client = OllamaClient::new(&name, backend.target.clone());
                 cancellers.push(client.canceller());
-                let (slot, crew) = (Arc::clone(&slot), Arc::clone(&crew));
+                let (slot, pool) = (Arc::clone(&slot), Arc::clone(&pool));
                 thread::Builder::new()
                     .name(name)
-                    .spawn(move || work(client, &slot, &crew))?;
+                    .spawn(move || work(client, &slot, &pool))?;
             }
         }
         let dispatcher = Dispatcher {
             pool,
-            default_stream: intake.default_stream,
-            buyer_language: intake.buyer_language,
-            max_prompt_chars: intake.max_prompt_chars,
+            intake,
             next_request: Arc::new(AtomicU64::new(1)),
-            door: Arc::clone(door),
-            tally,
         };
         Ok(Relay {
             dispatcher,
@@ -281,12 +232,12 @@ impl Relay {
 
     /// From now on every new request is answered with the shutdown error.
     pub fn stop_accepting(&self) {
-        self.dispatcher.door.stop();
+        self.dispatcher.pool.door.stop();
     }
 
     /// Waits for accepted requests to be answered; false at the timeout.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
-        self.dispatcher.door.wait_idle(timeout)
+        self.dispatcher.pool.door.wait_idle(timeout)
     }
 
     /// Cuts running generations short (their buyers get the shutdown
@@ -299,35 +250,18 @@ impl Relay {
 }
 
 /// One worker: takes the requests given to its backend, one at a time.
-fn work(mut client: OllamaClient, slot: &Mutex<Receiver<Assigned>>, crew: &Crew) {
+fn work(mut client: OllamaClient, slot: &Mutex<Receiver<Assigned>>, pool: &Pool) {
     loop {
         // Hold the lock only while taking a request, so that idle workers
         // queue up on it while one of them waits on the channel.
-        let assigned = match slot.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(poisoned) => poisoned.into_inner().recv(),
+        let assigned = slot.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok(Assigned { job, backend }) = assigned else {
+            return;
         };
-        let Ok(assigned) = assigned else { return };
-        let backend = assigned.backend;
-        let handed_on = match crew.door.refusal_for_queued() {
-            Some(refusal) => {
-                let end = End::error(refusal.kind);
-                let job = &assigned.job;
-                answer_error(
-                    &crew.door.to_writer,
-                    &crew.tally,
-                    job,
-                    refusal.reason,
-                    end,
-                    None,
-                );
-                false
-            }
-            None => answer(&mut client, assigned, crew),
-        };
-        crew.pool.finished(backend);
+        let handed_on = answer(&mut client, job, backend, pool);
+        pool.finished(backend);
         if !handed_on {
-            crew.door.end();
+            pool.door.end();
         }
     }
 }
@@ -365,14 +299,15 @@ fn may_fail_over(
 /// returns true (nothing was sent, the request is still open). The
 /// answer is counted before its last frame goes out, so that whoever sees
 /// the end (the buyer, a test) finds it in the ledger and the metrics.
-fn answer(client: &mut OllamaClient, assigned: Assigned, crew: &Crew) -> bool {
-    let Assigned {
-        mut job,
-        backend: index,
-        first_failure,
-    } = assigned;
-    let (out, tally) = (&crew.door.to_writer, &crew.tally);
-    let backend = crew.backends.get(index);
+/// A request queued while the box stepped back for a reason that fails it
+/// anyway (see [`Door::close`]) gets that reason instead of running.
+fn answer(client: &mut OllamaClient, mut job: Job, index: usize, pool: &Pool) -> bool {
+    if let Some(refusal) = pool.door.refusal_for_queued() {
+        pool.answer_error(&job, refusal.reason, End::error(refusal.kind), None);
+        return false;
+    }
+    let (out, tally) = (&pool.door.to_writer, &pool.tally);
+    let backend = pool.backends.list().get(index);
     tally.metrics.request_started();
     let started = job.received.elapsed();
     let mut progress = Progress::default();
@@ -402,31 +337,29 @@ fn answer(client: &mut OllamaClient, assigned: Assigned, crew: &Crew) -> bool {
         0 => result.as_ref().map(drop),
         _ => Ok(()),
     };
-    crew.backends.attempt_ended(index, health);
+    pool.backends.attempt_ended(index, health);
     if let (Some(backend), Some(first)) = (backend, progress.first_piece) {
         backend.saw_first_piece(first.saturating_sub(started));
     }
     let result = match result {
-        Err(error) if may_fail_over(&progress, first_failure.as_ref(), &error) => {
+        Err(error) if may_fail_over(&progress, job.first_failure.as_deref(), &error) => {
             let said = format!(
                 "request {} failed on {} before its first piece ({error})",
                 job.message_id.shown(),
                 backend.map_or("?", |b| b.name.as_str())
             );
             let target = log_target(&job);
-            job.failed_over = true;
             let failure = Failure {
                 backend: index,
                 error,
             };
-            match crew.pool.retry(job, failure) {
+            match pool.retry(job, failure) {
                 None => {
                     log::warn!(target: target, "{said}; trying another backend");
                     return true;
                 }
                 Some((again, failure)) => {
                     job = again;
-                    job.failed_over = false;
                     Err(failure.error)
                 }
             }
@@ -453,7 +386,16 @@ fn finish(
     tally.answered(job, end, &progress, result.as_ref().ok(), backend);
     match &result {
         Ok(stats) => {
-            log_success(job, pieces, elapsed, stats);
+            let tokens = stats.eval_count.unwrap_or(0);
+            let speed = stats.tokens_per_second();
+            let speed = speed.map(|tps| format!(", {tokens} tokens at {tps:.1} tokens/s"));
+            log::info!(
+                target: log_target(job),
+                "request {} answered: {pieces} pieces in {:.2} s{}",
+                job.message_id.shown(),
+                elapsed.as_secs_f64(),
+                speed.unwrap_or_default()
+            );
             if job.stream {
                 send(out, job, FrameKind::End, String::new());
             } else {
@@ -463,12 +405,13 @@ fn finish(
         Err(error) => {
             let target = log_target(job);
             log::warn!(target: target, "request {} failed: {error}", job.message_id.shown());
-            match error.kind() {
-                ErrorKind::TimeLimit if !job.stream => {
-                    send_cut_whole(out, job, &error.for_buyer(), &whole)
-                }
-                _ => send_error(out, job, &error.for_buyer()),
-            }
+            // An answer cut at the owner's time limit keeps what was
+            // generated (in non-stream mode: in stream mode it went out).
+            let so_far = match error.kind() {
+                ErrorKind::TimeLimit => whole.as_str(),
+                _ => "",
+            };
+            send_error(out, job, &error.for_buyer(), so_far);
         }
     }
     if let Some(echo) = &job.echo {
@@ -488,36 +431,6 @@ fn log_target(job: &Job) -> &'static str {
         Some(_) => crate::logging::FILE_ONLY,
         None => module_path!(),
     }
-}
-
-fn log_success(job: &Job, pieces: usize, elapsed: Duration, stats: &Stats) {
-    let speed = stats
-        .tokens_per_second()
-        .map(|tps| {
-            format!(
-                ", {} tokens at {tps:.1} tokens/s",
-                stats.eval_count.unwrap_or(0)
-            )
-        })
-        .unwrap_or_default();
-    log::info!(
-        target: log_target(job),
-        "request {} answered: {pieces} pieces in {:.2} s{speed}",
-        job.message_id.shown(),
-        elapsed.as_secs_f64()
-    );
-}
-
-/// A non-stream answer cut at the owner's time limit: its one frame is the
-/// error (so that it still starts with `Error: `), then after a blank line
-/// the text generated so far, which the buyer would otherwise lose.
-fn send_cut_whole(out: &WriterSender, job: &Job, reason: &Text, so_far: &str) {
-    let mut content = format!("Error: {}", reason.in_lang(job.language));
-    if !so_far.is_empty() {
-        content.push_str("\n\n");
-        content.push_str(so_far);
-    }
-    send(out, job, FrameKind::Error { stream: false }, content);
 }
 
 #[cfg(test)]
@@ -655,15 +568,17 @@ mod tests {
             model: "m".into(),
         };
         let backends = crate::backends::for_tests(&["http://127.0.0.1:1"], 3);
-        let pool = Pool::new(backends, vec![slot], 3, Arc::clone(&door), tally.clone());
-        let dispatcher = Dispatcher {
-            pool,
+        let pool = Pool::new(backends, vec![slot], 3, door, tally);
+        let intake = Intake {
+            queue_size: 3,
             default_stream: true,
             buyer_language,
             max_prompt_chars: 8,
+        };
+        let dispatcher = Dispatcher {
+            pool,
+            intake,
             next_request: Arc::new(AtomicU64::new(1)),
-            door,
-            tally,
         };
         let relay = Relay {
             dispatcher,
@@ -676,7 +591,7 @@ mod tests {
     fn a_request_at_the_door_when_the_stop_begins_is_refused_not_lost() {
         let (relay, queue, inbox) = idle_relay();
         // The request arrives while the state is locked...
-        let mut held = relay.dispatcher.door.lock();
+        let mut held = relay.dispatcher.pool.door.lock();
         let dispatcher = relay.dispatcher.clone();
         let request = spawn_until_asleep(move || {
             let id = MessageId::from_raw("7").unwrap();
@@ -718,6 +633,7 @@ mod tests {
                 Lang::Ru,
                 [
                     "Error: запрос слишком большой (5000 байт, эта машина принимает не больше 4096)",
+                    "",
                     "Error: клиент владельца завершает работу",
                 ],
             ),
@@ -725,6 +641,7 @@ mod tests {
                 Lang::En,
                 [
                     "Error: prompt too large (5000 bytes, this box accepts at most 4096)",
+                    "",
                     "Error: owner client is shutting down",
                 ],
             ),
@@ -732,9 +649,8 @@ mod tests {
         for (lang, expected) in cases {
             let (relay, _queue, inbox) = idle_relay_in(lang);
             let too_large = errors::buyer_prompt_too_large(5000, 4096);
-            relay
-                .dispatcher
-                .reject(id(), too_large, "too_large", Some(false));
+            // The hub's refusal, in the default stream mode: an end follows.
+            relay.dispatcher.refuse(id(), too_large, "too_large");
             relay.stop_accepting();
             relay
                 .dispatcher
@@ -764,7 +680,7 @@ mod tests {
         assert!(queue.try_recv().is_err(), "a long prompt got in");
         // Once the one that ran is answered, a shutdown finds no request
         // to wait for: the refused ones were never counted in.
-        relay.dispatcher.door.end();
+        relay.dispatcher.pool.door.end();
         assert!(relay.wait_idle(Duration::ZERO));
         let (echo, answer) = mpsc::channel();
         relay

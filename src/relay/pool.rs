@@ -22,30 +22,23 @@
 //!
 //! Each backend's workers read their own channel; the pool keeps the
 //! count of what runs where under its lock, taken once when a request is
-//! placed and once when it ends, never per piece.
+//! placed and once when it ends, never per piece. A request that does not
+//! run (refused, or left with nowhere to go) is answered through
+//! [`Pool::answer_error`]: the pool holds the door's writer and the tally.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{SendError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::answer::answer_error;
-use super::{Door, End, Job, Refusal, Tally};
-use crate::backends::{Backends, Watcher};
-use crate::ollama::OllamaError;
+use super::answer::{send_error, Failure, Progress};
+use super::{Door, Echo, End, Job, Refusal, Tally};
+use crate::backends::{Backend, Backends, Watcher};
 use crate::text::Text;
 
 /// A request given to a backend's workers.
 pub struct Assigned {
     pub job: Job,
     pub backend: usize,
-    /// The failure on the first backend, when this is the retry.
-    pub first_failure: Option<Failure>,
-}
-
-/// A failed attempt: where, and why.
-pub struct Failure {
-    pub backend: usize,
-    pub error: OllamaError,
 }
 
 /// Why a request could not be placed.
@@ -79,38 +72,24 @@ pub fn choose(candidates: &[Candidate], avoid: Option<usize>) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-struct Waiting {
-    job: Job,
-    first_failure: Option<Failure>,
-}
-
-impl Waiting {
-    fn avoid(&self) -> Option<usize> {
-        self.first_failure.as_ref().map(|f| f.backend)
-    }
+/// Whether a backend other than `avoid` can serve, free or not.
+fn any_can_serve(candidates: &[Candidate], avoid: Option<usize>) -> bool {
+    let mut others = candidates.iter().enumerate();
+    others.any(|(i, c)| Some(i) != avoid && c.can_serve)
 }
 
 /// The waiting line. Its lock is also the one under which the backends'
 /// running counts change, so that a choice sees them all as one.
-type Line = VecDeque<Waiting>;
+type Line = VecDeque<Job>;
 
 pub struct Pool {
     line: Mutex<Line>,
-    backends: Arc<Backends>,
+    pub(super) backends: Arc<Backends>,
     /// Each backend's workers' channel.
     slots: Vec<Sender<Assigned>>,
     queue_size: usize,
-    door: Arc<Door>,
-    tally: Tally,
-}
-
-/// A request that can run nowhere, and what its buyer is told.
-struct Stranded {
-    job: Job,
-    reason: Text,
-    end: End,
-    /// The backend it failed on, for its record.
-    backend: Option<usize>,
+    pub(super) door: Arc<Door>,
+    pub(super) tally: Tally,
 }
 
 impl Pool {
@@ -139,42 +118,37 @@ impl Pool {
 
     /// The backends as the choice sees them; called under the line's lock.
     fn candidates(&self) -> Vec<Candidate> {
-        let candidate = |backend: &crate::backends::Backend| Candidate {
+        let candidate = |backend: &Backend| Candidate {
             can_serve: backend.can_serve(),
             running: backend.running(),
             max_parallel: backend.max_parallel,
-            first_piece_us: backend.first_piece().map_or(0, |d| d.as_micros() as u64),
+            first_piece_us: backend.first_piece_us(),
         };
         self.backends.list().iter().map(candidate).collect()
     }
 
     /// Sends a request to backend `index`'s workers, counting it there;
     /// called under the line's lock.
-    fn start(&self, index: usize, job: Job, first_failure: Option<Failure>) {
-        if let Some(backend) = self.backends.get(index) {
+    fn start(&self, index: usize, job: Job) {
+        if let Some(backend) = self.backends.list().get(index) {
             backend.started_one();
         }
+        // The workers live as long as the process; a send fails only when
+        // the one of that backend could not start, and then nothing runs.
         let assigned = Assigned {
             job,
             backend: index,
-            first_failure,
         };
-        // The workers live as long as the process; a send fails only when
-        // the one of that backend could not start, and then nothing runs.
-        if let Err(lost) = self.slots[index].send(assigned) {
-            let assigned = lost.0;
-            log::error!(
-                "request {} lost: no worker for backend {}",
-                assigned.job.message_id.shown(),
-                index
-            );
+        if let Err(SendError(lost)) = self.slots[index].send(assigned) {
+            let id = lost.job.message_id.shown();
+            log::error!("request {id} lost: no worker for backend {index}");
         }
     }
 
     /// Places a new request: on a backend now, in line, or not at all.
     pub fn submit(&self, job: Job) -> Result<(), Unplaced> {
         let mut line = self.lock();
-        if !self.candidates().iter().any(|c| c.can_serve) {
+        if !any_can_serve(&self.candidates(), None) {
             return Err(Unplaced::NoBackend(job));
         }
         // Those in line first: a free slot one of them may use goes to it.
@@ -193,16 +167,13 @@ impl Pool {
     /// behind them; else it waits at the end of the line.
     fn place_new(&self, line: &mut Line, job: Job) -> Result<(), Unplaced> {
         if let Some(index) = choose(&self.candidates(), None) {
-            self.start(index, job, None);
+            self.start(index, job);
             return Ok(());
         }
         if line.len() >= self.queue_size {
             return Err(Unplaced::Full(job));
         }
-        line.push_back(Waiting {
-            job,
-            first_failure: None,
-        });
+        line.push_back(job);
         self.tally.metrics.queue_depth_add(1);
         Ok(())
     }
@@ -210,21 +181,19 @@ impl Pool {
     /// Hands back a request that failed on `failure.backend` before its
     /// buyer saw anything, to run once more elsewhere; gives it back
     /// (`Some`) when no other backend can serve.
-    pub fn retry(&self, job: Job, failure: Failure) -> Option<(Job, Failure)> {
+    pub fn retry(&self, mut job: Job, failure: Failure) -> Option<(Job, Failure)> {
         let mut line = self.lock();
         let candidates = self.candidates();
-        let elsewhere = |(i, c): (usize, &Candidate)| i != failure.backend && c.can_serve;
-        if !candidates.iter().enumerate().any(elsewhere) {
+        let avoid = Some(failure.backend);
+        if !any_can_serve(&candidates, avoid) {
             return Some((job, failure));
         }
-        match choose(&candidates, Some(failure.backend)) {
-            Some(index) => self.start(index, job, Some(failure)),
+        job.first_failure = Some(Box::new(failure));
+        match choose(&candidates, avoid) {
+            Some(index) => self.start(index, job),
             None => {
                 // It has waited already: first in line.
-                line.push_front(Waiting {
-                    job,
-                    first_failure: Some(failure),
-                });
+                line.push_front(job);
                 self.tally.metrics.queue_depth_add(1);
             }
         }
@@ -236,7 +205,7 @@ impl Pool {
     pub fn finished(&self, index: usize) {
         let stranded = {
             let mut line = self.lock();
-            if let Some(backend) = self.backends.get(index) {
+            if let Some(backend) = self.backends.list().get(index) {
                 backend.ended_one();
             }
             self.place_waiting(&mut line)
@@ -245,49 +214,26 @@ impl Pool {
     }
 
     /// Starts every waiting request that has somewhere to go, and takes
-    /// out those that have nowhere left.
-    fn place_waiting(&self, line: &mut Line) -> Vec<Stranded> {
+    /// out those that have nowhere left (a retry keeps off the backend it
+    /// failed on).
+    fn place_waiting(&self, line: &mut Line) -> Vec<Job> {
         let mut stranded = Vec::new();
         let mut kept = VecDeque::new();
-        while let Some(waiting) = line.pop_front() {
+        while let Some(job) = line.pop_front() {
             let candidates = self.candidates();
-            let avoid = waiting.avoid();
-            let can_serve = |(i, c): (usize, &Candidate)| Some(i) != avoid && c.can_serve;
-            if !candidates.iter().enumerate().any(can_serve) {
-                self.tally.metrics.queue_depth_add(-1);
-                stranded.push(self.strand(waiting));
-                continue;
-            }
+            let avoid = job.first_failure.as_ref().map(|f| f.backend);
             match choose(&candidates, avoid) {
-                Some(index) => {
-                    self.tally.metrics.queue_depth_add(-1);
-                    self.start(index, waiting.job, waiting.first_failure);
+                Some(index) => self.start(index, job),
+                None if any_can_serve(&candidates, avoid) => {
+                    kept.push_back(job);
+                    continue;
                 }
-                None => kept.push_back(waiting),
+                None => stranded.push(job),
             }
+            self.tally.metrics.queue_depth_add(-1);
         }
         *line = kept;
         stranded
-    }
-
-    /// A waiting request with nowhere to run: a retry gets its first
-    /// error, any other the reason no backend serves.
-    fn strand(&self, waiting: Waiting) -> Stranded {
-        if let Some(failure) = waiting.first_failure {
-            return Stranded {
-                job: waiting.job,
-                reason: failure.error.for_buyer(),
-                end: End::of(&failure.error),
-                backend: Some(failure.backend),
-            };
-        }
-        let refusal = self.why_none_serves();
-        Stranded {
-            job: waiting.job,
-            reason: refusal.reason,
-            end: End::error(refusal.kind),
-            backend: None,
-        }
     }
 
     /// What a request gets when no backend can serve.
@@ -296,25 +242,47 @@ impl Pool {
         Refusal::none_serves(down.is_some_and(|d| d.model_missing), &self.tally.model)
     }
 
-    /// Answers the stranded requests (outside the lock) and lets the door
-    /// know they ended.
-    fn answer(&self, stranded: Vec<Stranded>) {
-        for s in stranded {
-            log::warn!(
-                "request {} failed: {}",
-                s.job.message_id.shown(),
-                s.reason.english()
-            );
-            let backend = s.backend.and_then(|i| self.backends.get(i));
-            answer_error(
-                &self.door.to_writer,
-                &self.tally,
-                &s.job,
-                s.reason,
-                s.end,
-                backend,
-            );
+    /// Answers the requests that have nowhere left to run (outside the
+    /// lock): a retry gets its first error, any other the reason no
+    /// backend serves; and lets the door know they ended.
+    fn answer(&self, stranded: Vec<Job>) {
+        for job in stranded {
+            let (reason, end, backend) = match job.first_failure.as_deref() {
+                Some(Failure { backend, error }) => {
+                    let backend = self.backends.list().get(*backend);
+                    (error.for_buyer(), End::of(error), backend)
+                }
+                None => {
+                    let refusal = self.why_none_serves();
+                    (refusal.reason, End::error(refusal.kind), None)
+                }
+            };
+            let id = job.message_id.shown();
+            log::warn!("request {id} failed: {}", reason.english());
+            self.answer_error(&job, reason, end, backend);
             self.door.end();
+        }
+    }
+
+    /// Answers `reason` to the buyer of a request that did not run (or
+    /// failed on `backend` before its first piece), and to the console in
+    /// test mode.
+    pub(super) fn answer_error(
+        &self,
+        job: &Job,
+        reason: Text,
+        end: End,
+        backend: Option<&Backend>,
+    ) {
+        self.tally
+            .answered(job, end, &Progress::default(), None, backend);
+        send_error(&self.door.to_writer, job, &reason, "");
+        if let Some(echo) = &job.echo {
+            let _ = echo.send(Echo::Done {
+                result: Err(reason),
+                pieces: 0,
+                elapsed: job.received.elapsed(),
+            });
         }
     }
 }
@@ -335,6 +303,7 @@ mod tests {
     use crate::backends::for_tests;
     use crate::hub::ToWriter;
     use crate::metrics::Metrics;
+    use crate::ollama::OllamaError;
     use crate::protocol::MessageId;
     use crate::text::Lang;
     use std::sync::mpsc::{self, Receiver};
@@ -387,7 +356,7 @@ mod tests {
             received: Instant::now(),
             language: Lang::En,
             echo: None,
-            failed_over: false,
+            first_failure: None,
         }
     }
 
