@@ -120,7 +120,13 @@ pub fn bind(listen: &str, public: bool) -> Result<TcpListener, MetricsError> {
         listen: listen.to_string(),
         error,
     })?;
-    deepen_backlog(&listener);
+    // Linux takes a second `listen` on a listening socket as a new backlog;
+    // elsewhere, or if it fails, std's stays, which only means a burst waits
+    // longer.
+    // SAFETY: the descriptor is the listener's own, open while it lives.
+    unsafe {
+        libc::listen(listener.as_raw_fd(), BACKLOG);
+    }
     Ok(listener)
 }
 
@@ -155,16 +161,6 @@ fn listen_address(listen: &str, public: bool) -> Result<SocketAddr, MetricsError
         return Err(MetricsError::NotLoopback(typed()));
     }
     Ok(SocketAddr::new(ip, port))
-}
-
-/// Linux takes a second `listen` on a listening socket as a new backlog;
-/// elsewhere, or if it fails, std's stays, which only means a burst waits
-/// longer.
-fn deepen_backlog(listener: &TcpListener) {
-    // SAFETY: the descriptor is the listener's own, open while it lives.
-    unsafe {
-        libc::listen(listener.as_raw_fd(), BACKLOG);
-    }
 }
 
 /// Starts the `metrics` thread on `listener` (from [`bind`]); it serves

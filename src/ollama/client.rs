@@ -94,16 +94,12 @@ pub(super) fn generate_body(
 /// only a positive limit), so the limit replaces those, as it replaces one
 /// that is not a number (which Ollama would refuse).
 fn limit_tokens(options: &mut Map<String, Value>, limit: u64) {
-    if limit == 0 {
-        return;
-    }
     let own = options.get("num_predict").and_then(Value::as_f64);
     // Ollama truncates a fractional count (0.5 is 0: no limit); the limit
     // (at most 2^40) is exact as a float.
-    if own.is_some_and(|own| own >= 1.0 && own <= limit as f64) {
-        return;
+    if limit > 0 && !own.is_some_and(|own| own >= 1.0 && own <= limit as f64) {
+        options.insert("num_predict".into(), Value::from(limit));
     }
-    options.insert("num_predict".into(), Value::from(limit));
 }
 
 /// Ollama's figures for a finished answer, from its final line.
