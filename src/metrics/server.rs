@@ -386,17 +386,14 @@ impl Answer {
         } else {
             ""
         };
-        let mut out = format!(
+        let body = if self.without_body { "" } else { &self.body };
+        format!(
             "HTTP/1.1 {status} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
-             Cache-Control: no-store\r\nConnection: close\r\n{allow}\r\n",
+             Cache-Control: no-store\r\nConnection: close\r\n{allow}\r\n{body}",
             self.content_type,
             self.body.len(),
         )
-        .into_bytes();
-        if !self.without_body {
-            out.extend_from_slice(self.body.as_bytes());
-        }
-        out
+        .into_bytes()
     }
 }
 
