@@ -173,12 +173,8 @@ pub fn version(
 /// Whether `model` is among `installed`, as Ollama matches names: a name
 /// without a tag means `:latest`.
 pub fn is_installed(model: &str, installed: &[String]) -> bool {
-    let full = if model.contains(':') {
-        model.to_string()
-    } else {
-        format!("{model}:latest")
-    };
-    installed.iter().any(|name| *name == full || name == model)
+    let latest = |name: &str| !model.contains(':') && name.strip_suffix(":latest") == Some(model);
+    installed.iter().any(|name| name == model || latest(name))
 }
 
 #[cfg(test)]
