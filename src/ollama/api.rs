@@ -2,8 +2,9 @@
 //! (`GET /api/version`) and the installed models (`GET /api/tags`) for
 //! `--check` and the first run, the model's load (the warm-up), a
 //! one-token answer (`--check`'s timing). Buyers' prompts go through `client`
-//! instead. Like them, these requests never use an environment proxy, and
-//! an https address is checked against the roots the caller gives.
+//! instead. Like them (the same agent settings, `client::agent_config`),
+//! these requests never use an environment proxy, and an https address is
+//! checked against the roots the caller gives.
 
 use std::time::{Duration, Instant};
 
