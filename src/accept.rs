@@ -42,45 +42,37 @@ pub trait Conn: Send + Sized + 'static {
     fn close(&self);
 }
 
-impl Conn for TcpStream {
-    fn handle(&self) -> io::Result<TcpStream> {
-        self.try_clone()
-    }
-
-    fn close(&self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
-
-impl Conn for UnixStream {
-    fn handle(&self) -> io::Result<UnixStream> {
-        self.try_clone()
-    }
-
-    fn close(&self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
-
 /// A listening socket.
 pub trait Listen {
     type Conn: Conn;
     fn next(&self) -> io::Result<Self::Conn>;
 }
 
-impl Listen for TcpListener {
-    type Conn = TcpStream;
-    fn next(&self) -> io::Result<TcpStream> {
-        self.accept().map(|(stream, _)| stream)
-    }
+/// Both traits for a kind of socket: std's TCP and Unix sockets have these
+/// methods under the same names, but on no common trait.
+macro_rules! socket {
+    ($listener:ty, $stream:ty) => {
+        impl Conn for $stream {
+            fn handle(&self) -> io::Result<$stream> {
+                self.try_clone()
+            }
+
+            fn close(&self) {
+                let _ = self.shutdown(Shutdown::Both);
+            }
+        }
+
+        impl Listen for $listener {
+            type Conn = $stream;
+            fn next(&self) -> io::Result<$stream> {
+                self.accept().map(|(stream, _)| stream)
+            }
+        }
+    };
 }
 
-impl Listen for UnixListener {
-    type Conn = UnixStream;
-    fn next(&self) -> io::Result<UnixStream> {
-        self.accept().map(|(stream, _)| stream)
-    }
-}
+socket!(TcpListener, TcpStream);
+socket!(UnixListener, UnixStream);
 
 /// What one connection's thread runs; it must end within its server's
 /// deadline.
@@ -90,7 +82,14 @@ pub type Serve<C> = Arc<dyn Fn(C) + Send + Sync>;
 /// on a thread named `name`. A failing `accept` (out of descriptors) is
 /// retried after a pause, and said once.
 pub fn accept_loop<L: Listen>(name: &'static str, listener: &L, serve: Serve<L::Conn>) {
-    let open = Arc::new(Open::default());
+    let open = Arc::new(Open {
+        state: Mutex::new(State {
+            conns: VecDeque::new(),
+            threads: 0,
+            next_id: 0,
+        }),
+        ended: Condvar::new(),
+    });
     let mut failing = false;
     loop {
         match listener.next() {
@@ -123,19 +122,6 @@ struct State<C> {
     conns: VecDeque<(u64, C)>,
     threads: usize,
     next_id: u64,
-}
-
-impl<C> Default for Open<C> {
-    fn default() -> Open<C> {
-        Open {
-            state: Mutex::new(State {
-                conns: VecDeque::new(),
-                threads: 0,
-                next_id: 0,
-            }),
-            ended: Condvar::new(),
-        }
-    }
 }
 
 impl<C: Conn> Open<C> {

@@ -8,7 +8,7 @@
 //! integer arithmetic ([`seconds`]), so no float formatting is needed.
 
 use std::fmt::{Display, Write};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::{BackendFigures, Health, Histogram, Metrics, BUCKETS_MS};
 use crate::accounting::Outcome;
@@ -42,7 +42,11 @@ fn client(out: &mut String, m: &Metrics, health: &Health) {
     unlabelled(out, m, health);
     ollama_up(out, health);
     backends(out, m, health);
-    histograms(out, m);
+    let name = "ollama_proxy_first_piece_seconds";
+    let help = "From a request's arrival to its first answer piece.";
+    histogram(out, name, help, &m.first_piece);
+    let help = "From a request's arrival to its last frame, refused requests included.";
+    histogram(out, "ollama_proxy_answer_seconds", help, &m.answer);
     let version = env!("CARGO_PKG_VERSION");
     let help = "The client's version; always 1.";
     family(out, "ollama_proxy_build_info", "gauge", help);
@@ -118,11 +122,16 @@ fn requests(out: &mut String, m: &Metrics) {
     let name = "ollama_proxy_requests_total";
     let help = "Finished requests, by how they ended.";
     family(out, name, "counter", help);
-    for outcome in Outcome::ALL {
-        let slot = m.requests.get(outcome.index());
-        let count = slot.map_or(0, |c| c.load(Relaxed));
-        let label = outcome.label();
-        let _ = writeln!(out, "{name}{{outcome=\"{label}\"}} {count}");
+    by_outcome(out, name, "", &m.requests);
+}
+
+/// A sample of `name` per outcome, from `counts` by [`Outcome::index`]
+/// (the order of [`Outcome::ALL`]), after the `labels` given (each
+/// followed by a comma).
+fn by_outcome(out: &mut String, name: &str, labels: &str, counts: &[AtomicU64]) {
+    for (outcome, count) in Outcome::ALL.iter().zip(counts) {
+        let (outcome, count) = (outcome.label(), count.load(Relaxed));
+        let _ = writeln!(out, "{name}{{{labels}outcome=\"{outcome}\"}} {count}");
     }
 }
 
@@ -159,14 +168,8 @@ fn backends(out: &mut String, m: &Metrics, health: &Health) {
     let help = "Finished requests an Ollama backend ran (the last one tried), by how they ended.";
     family(out, name, "counter", help);
     for backend in m.backends.iter() {
-        let label = escaped(&backend.name);
-        for outcome in Outcome::ALL {
-            let slot = backend.requests.get(outcome.index());
-            let count = slot.map_or(0, |c| c.load(Relaxed));
-            let outcome = outcome.label();
-            let labels = format!("backend=\"{label}\",outcome=\"{outcome}\"");
-            let _ = writeln!(out, "{name}{{{labels}}} {count}");
-        }
+        let labels = format!("backend=\"{}\",", escaped(&backend.name));
+        by_outcome(out, name, &labels, &backend.requests);
     }
     let name = "ollama_proxy_backend_tokens_generated_total";
     let help = "Tokens an Ollama backend generated for finished answers (its eval_count).";
@@ -196,31 +199,10 @@ fn counter_per_backend(
 /// and line feed escaped. (Backend names are plain host names or the
 /// owner's words; escaped all the same.)
 fn escaped(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn histograms(out: &mut String, m: &Metrics) {
-    histogram(
-        out,
-        "ollama_proxy_first_piece_seconds",
-        "From a request's arrival to its first answer piece.",
-        &m.first_piece,
-    );
-    histogram(
-        out,
-        "ollama_proxy_answer_seconds",
-        "From a request's arrival to its last frame, refused requests included.",
-        &m.answer,
-    );
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
@@ -231,7 +213,7 @@ fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
     }
     let count = cumulative.last().copied().unwrap_or(0);
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-    let _ = writeln!(out, "{name}_sum {}", seconds(h.sum_ms()));
+    let _ = writeln!(out, "{name}_sum {}", seconds(h.sum_ms.load(Relaxed)));
     let _ = writeln!(out, "{name}_count {count}");
 }
 
@@ -266,9 +248,9 @@ impl Process {
             resident_bytes: resident
                 .zip(page)
                 .map(|(pages, page)| pages.saturating_mul(page)),
-            cpu_ms: stat.zip(hz).map(|(stat, hz)| ticks_ms(stat.cpu, hz)),
-            start_ms: stat.zip(hz).zip(btime).map(|((stat, hz), btime)| {
-                let since_boot = ticks_ms(stat.start, hz);
+            cpu_ms: stat.zip(hz).map(|((cpu, _), hz)| ticks_ms(cpu, hz)),
+            start_ms: stat.zip(hz).zip(btime).map(|(((_, start), hz), btime)| {
+                let since_boot = ticks_ms(start, hz);
                 btime.saturating_mul(1000).saturating_add(since_boot)
             }),
         }
@@ -303,28 +285,16 @@ fn ticks_ms(ticks: u64, hz: u64) -> u64 {
     ticks.saturating_mul(1000) / hz.max(1)
 }
 
-/// The fields of `/proc/self/stat` used here, in clock ticks.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct StatTicks {
-    /// utime + stime.
-    cpu: u64,
-    /// Since boot.
-    start: u64,
-}
-
-/// From `/proc/self/stat`: `pid (comm) state ...`. The command name may
-/// hold spaces and parentheses, so fields are counted after the last `)`:
-/// there, field 3 (`state`) is the first, so utime (14), stime (15) and
-/// starttime (22) are the 12th, 13th and 20th.
-fn stat_ticks(text: &str) -> Option<StatTicks> {
+/// The CPU time (utime + stime) and the start since boot in
+/// `/proc/self/stat`, in clock ticks: `pid (comm) state ...`. The command
+/// name may hold spaces and parentheses, so fields are counted after the
+/// last `)`: there, field 3 (`state`) is the first, so utime (14), stime
+/// (15) and starttime (22) are the 12th, 13th and 20th.
+fn stat_ticks(text: &str) -> Option<(u64, u64)> {
     let (_, after) = text.rsplit_once(')')?;
     let fields: Vec<&str> = after.split_ascii_whitespace().collect();
     let field = |n: usize| fields.get(n)?.parse::<u64>().ok();
-    let cpu = field(11)?.checked_add(field(12)?)?;
-    Some(StatTicks {
-        cpu,
-        start: field(19)?,
-    })
+    Some((field(11)?.checked_add(field(12)?)?, field(19)?))
 }
 
 /// The `btime` line of `/proc/stat`: the boot time, in Unix seconds.
@@ -674,11 +644,7 @@ process_start_time_seconds 1700000123.45
     fn proc_files_are_parsed_and_garbage_is_not() {
         let stat = "1234 (a (weird) name) S 1 1234 1234 0 -1 4194560 500 0 0 0 \
                     150 73 0 0 20 0 3 0 98765 12345678 300 18446744073709551615";
-        let ticks = StatTicks {
-            cpu: 223,
-            start: 98765,
-        };
-        assert_eq!(stat_ticks(stat), Some(ticks));
+        assert_eq!(stat_ticks(stat), Some((223, 98765)));
         assert_eq!(stat_ticks("1234 (x) S 1 2"), None);
         assert_eq!(stat_ticks("no parenthesis"), None);
         assert_eq!(stat_ticks(""), None);

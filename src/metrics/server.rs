@@ -120,7 +120,13 @@ pub fn bind(listen: &str, public: bool) -> Result<TcpListener, MetricsError> {
         listen: listen.to_string(),
         error,
     })?;
-    deepen_backlog(&listener);
+    // Linux takes a second `listen` on a listening socket as a new backlog;
+    // elsewhere, or if it fails, std's stays, which only means a burst waits
+    // longer.
+    // SAFETY: the descriptor is the listener's own, open while it lives.
+    unsafe {
+        libc::listen(listener.as_raw_fd(), BACKLOG);
+    }
     Ok(listener)
 }
 
@@ -157,16 +163,6 @@ fn listen_address(listen: &str, public: bool) -> Result<SocketAddr, MetricsError
     Ok(SocketAddr::new(ip, port))
 }
 
-/// Linux takes a second `listen` on a listening socket as a new backlog;
-/// elsewhere, or if it fails, std's stays, which only means a burst waits
-/// longer.
-fn deepen_backlog(listener: &TcpListener) {
-    // SAFETY: the descriptor is the listener's own, open while it lives.
-    unsafe {
-        libc::listen(listener.as_raw_fd(), BACKLOG);
-    }
-}
-
 /// Starts the `metrics` thread on `listener` (from [`bind`]); it serves
 /// until the process ends. Fails only if the thread cannot be started.
 /// `health` is asked on each scrape and each `/readyz`, on a connection's
@@ -199,23 +195,6 @@ fn start_with(
         .map(drop)
 }
 
-/// How reading a request head ended.
-#[derive(Debug, PartialEq)]
-enum Head {
-    /// The head is the first `len` bytes; `more` when bytes after it were
-    /// read too (a body, a pipelined request).
-    Complete { len: usize, more: bool },
-    /// [`HEAD_MAX`] bytes without the blank line that ends a head, or
-    /// more than [`MAX_HEADERS`] headers.
-    TooLarge,
-    /// Bytes that are no HTTP/1.x request head: answered 400 without
-    /// waiting for more.
-    Invalid,
-    /// The deadline passed, or the client closed or broke the connection
-    /// first: no answer.
-    Abandoned,
-}
-
 /// Reads one request, answers it, closes.
 fn serve_one(
     mut stream: TcpStream,
@@ -225,15 +204,19 @@ fn serve_one(
 ) -> io::Result<()> {
     let until = Instant::now() + deadline;
     let mut buf = vec![0u8; HEAD_MAX];
-    let (answer, linger) = match read_head(&mut stream, &mut buf, until)? {
-        Head::Complete { len, more } => {
-            let line = request_line(buf.get(..len).unwrap_or_default());
-            let ends_at_head = line.as_ref().is_some_and(RequestLine::ends_at_head);
-            (respond(line, metrics, health), more || !ends_at_head)
+    let Some(filled) = read_head(&mut stream, &mut buf, until)? else {
+        return Ok(());
+    };
+    let (answer, linger) = match parse_head(buf.get(..filled).unwrap_or_default()) {
+        // Bytes after the head (a body, a pipelined request), or a method
+        // not known to end at its head: the client may still be sending.
+        Parsed::Complete(len, line) => {
+            let linger = filled > len || !line.ends_at_head();
+            (respond(line, metrics, health), linger)
         }
-        Head::TooLarge => (Answer::error(431), true),
-        Head::Invalid => (Answer::error(400), true),
-        Head::Abandoned => return Ok(()),
+        // Still partial: the buffer is full.
+        Parsed::Partial | Parsed::TooManyHeaders => (Answer::error(431), true),
+        Parsed::Invalid => (Answer::error(400), true),
     };
     stream.set_write_timeout(Some(deadline))?;
     stream.write_all(&answer.bytes())?;
@@ -244,67 +227,54 @@ fn serve_one(
     Ok(())
 }
 
-/// Reads until the blank line that ends a head, the buffer is full, or
-/// `until`.
-fn read_head(stream: &mut TcpStream, buf: &mut [u8], until: Instant) -> io::Result<Head> {
+/// Reads until `buf` holds a whole head, bytes that are no HTTP/1.x
+/// request head (answered 400 without waiting for more) or as many bytes
+/// as it holds, and says how many it read; `None` when the deadline passed,
+/// or the client closed or broke the connection first: no answer.
+fn read_head(stream: &mut TcpStream, buf: &mut [u8], until: Instant) -> io::Result<Option<usize>> {
     let mut filled = 0;
-    loop {
-        if filled == buf.len() {
-            return Ok(Head::TooLarge);
-        }
-        let Some(left) = time_left(until) else {
-            return Ok(Head::Abandoned);
-        };
-        stream.set_read_timeout(Some(left))?;
-        let Some(space) = buf.get_mut(filled..) else {
-            return Ok(Head::TooLarge);
-        };
-        let n = match stream.read(space) {
-            Ok(0) => return Ok(Head::Abandoned),
-            Ok(n) => n,
-            Err(e) if matches!(e.kind(), ErrorKind::Interrupted) => continue,
-            // A timeout (the deadline) or a broken connection: either way
-            // there is nobody to answer.
-            Err(_) => return Ok(Head::Abandoned),
+    while filled < buf.len() {
+        let space = buf.get_mut(filled..).unwrap_or_default();
+        let Some(n) = read_before(stream, space, until)? else {
+            return Ok(None);
         };
         filled += n;
-        match parse_head(buf.get(..filled).unwrap_or_default()) {
-            Parsed::Complete(len, _) => {
-                return Ok(Head::Complete {
-                    len,
-                    more: filled > len,
-                })
-            }
-            Parsed::Partial => {}
-            Parsed::TooManyHeaders => return Ok(Head::TooLarge),
-            Parsed::Invalid => return Ok(Head::Invalid),
+        if parse_head(buf.get(..filled).unwrap_or_default()) != Parsed::Partial {
+            break;
         }
     }
+    Ok(Some(filled))
 }
 
-/// The time until `until`, if any is left (a zero read timeout is an
-/// error to std).
-fn time_left(until: Instant) -> Option<Duration> {
-    until
+/// One read into `buf` before `until`; `None` when the time is up or the
+/// connection ended (closed, or broken: either way there is nobody to
+/// answer).
+fn read_before(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    until: Instant,
+) -> io::Result<Option<usize>> {
+    // A zero read timeout is an error to std.
+    while let Some(left) = until
         .checked_duration_since(Instant::now())
         .filter(|left| !left.is_zero())
+    {
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(buf) {
+            Ok(0) => return Ok(None),
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if matches!(e.kind(), ErrorKind::Interrupted) => {}
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 /// Reads and discards what the client still sends, until it closes or
 /// `until`: closing with unread bytes makes the kernel send a reset, which
 /// can destroy the answer before the client reads it.
 fn drain(stream: &mut TcpStream, buf: &mut [u8], until: Instant) {
-    while let Some(left) = time_left(until) {
-        if stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match stream.read(buf) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::Interrupted) => {}
-            Err(_) => return,
-        }
-    }
+    while let Ok(Some(_)) = read_before(stream, buf, until) {}
 }
 
 /// What a request line names: the method, and the path without a query.
@@ -348,13 +318,6 @@ fn parse_head(bytes: &[u8]) -> Parsed<'_> {
     }
 }
 
-fn request_line(head: &[u8]) -> Option<RequestLine<'_>> {
-    match parse_head(head) {
-        Parsed::Complete(_, line) => Some(line),
-        _ => None,
-    }
-}
-
 impl RequestLine<'_> {
     /// Only GET and HEAD are known to end at their head.
     fn ends_at_head(&self) -> bool {
@@ -362,48 +325,26 @@ impl RequestLine<'_> {
     }
 }
 
-/// The pages.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Page {
-    Metrics,
-    Health,
-    Ready,
-}
-
-impl Page {
-    fn at(path: &str) -> Option<Page> {
-        match path {
-            "/metrics" => Some(Page::Metrics),
-            "/healthz" => Some(Page::Health),
-            "/readyz" => Some(Page::Ready),
-            _ => None,
-        }
-    }
-}
-
-/// The answer to a complete request head (`None`: not a request line).
-fn respond(line: Option<RequestLine>, metrics: &Metrics, health: &HealthView) -> Answer {
-    let Some(line) = line else {
-        return Answer::error(400);
-    };
-    let Some(page) = Page::at(line.path) else {
-        return Answer::error(404);
-    };
-    let without_body = match line.method {
-        "GET" => false,
-        "HEAD" => true,
-        _ => return Answer::error(405),
-    };
-    let mut answer = match page {
-        Page::Metrics => Answer::new(200, CONTENT_TYPE, render(metrics, &health())),
-        Page::Health => Answer::text(200, "ok"),
-        Page::Ready => match health().ready {
+/// The answer to a request head: the page, or 404 for no page here, 405
+/// for a method other than GET and HEAD.
+fn respond(line: RequestLine, metrics: &Metrics, health: &HealthView) -> Answer {
+    let page: fn(&Metrics, &HealthView) -> Answer = match line.path {
+        "/metrics" => |metrics, health| Answer::new(200, CONTENT_TYPE, render(metrics, &health())),
+        "/healthz" => |_, _| Answer::text(200, "ok"),
+        "/readyz" => |_, health| match health().ready {
             Ok(()) => Answer::text(200, "ready"),
             Err(why) => Answer::text(503, &why),
         },
+        _ => return Answer::error(404),
     };
-    answer.without_body = without_body;
-    answer
+    match line.method {
+        "GET" => page(metrics, health),
+        "HEAD" => Answer {
+            without_body: true,
+            ..page(metrics, health)
+        },
+        _ => Answer::error(405),
+    }
 }
 
 /// An HTTP answer, whole.
@@ -445,17 +386,14 @@ impl Answer {
         } else {
             ""
         };
-        let mut out = format!(
+        let body = if self.without_body { "" } else { &self.body };
+        format!(
             "HTTP/1.1 {status} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
-             Cache-Control: no-store\r\nConnection: close\r\n{allow}\r\n",
+             Cache-Control: no-store\r\nConnection: close\r\n{allow}\r\n{body}",
             self.content_type,
             self.body.len(),
         )
-        .into_bytes();
-        if !self.without_body {
-            out.extend_from_slice(self.body.as_bytes());
-        }
-        out
+        .into_bytes()
     }
 }
 
@@ -762,9 +700,14 @@ mod tests {
         );
     }
 
-    fn status_of(head: &str) -> u16 {
-        let health: HealthView = Arc::new(|| health_of(Err("no".into())));
-        respond(request_line(head.as_bytes()), &Metrics::default(), &health).status
+    /// The status `head` is answered with, as `serve_one` answers once it
+    /// has read it all; `ready` is what `/readyz` says.
+    fn status_of(head: &[u8], ready: Result<(), String>) -> u16 {
+        let health: HealthView = Arc::new(move || health_of(ready.clone()));
+        match parse_head(head) {
+            Parsed::Complete(_, line) => respond(line, &Metrics::default(), &health).status,
+            _ => 400,
+        }
     }
 
     #[test]
@@ -797,18 +740,18 @@ mod tests {
             ("", 400),
         ];
         for (head, status) in cases {
-            assert_eq!(status_of(head), status, "{head:?}");
+            assert_eq!(
+                status_of(head.as_bytes(), Err("no".into())),
+                status,
+                "{head:?}"
+            );
         }
-        let health: HealthView = Arc::new(|| health_of(Ok(())));
         let not_utf8 = b"GET /\xff HTTP/1.1\r\n\r\n";
-        let answer = respond(request_line(not_utf8), &Metrics::default(), &health);
-        assert_eq!(answer.status, 400);
+        assert_eq!(status_of(not_utf8, Ok(())), 400);
     }
 
     #[test]
     fn random_bytes_never_panic() {
-        let health: HealthView = Arc::new(|| health_of(Ok(())));
-        let metrics = Metrics::default();
         // A small xorshift: the same inputs on every run.
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let alphabet = b"GET /metrics HTTP/1.1\r\n\0\xff?:";
@@ -820,9 +763,8 @@ mod tests {
             let bytes: Vec<u8> = (0..len)
                 .map(|i| alphabet[((state >> (i % 60)) as usize + i) % alphabet.len()])
                 .collect();
-            let _ = parse_head(&bytes);
-            let answer = respond(request_line(&bytes), &metrics, &health);
-            assert!([200, 400, 404, 405].contains(&answer.status), "{bytes:?}");
+            let status = status_of(&bytes, Ok(()));
+            assert!([200, 400, 404, 405].contains(&status), "{bytes:?}");
         }
     }
 

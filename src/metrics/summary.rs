@@ -29,16 +29,13 @@ impl Totals {
         }
     }
 
-    fn since(self, earlier: Totals) -> Totals {
-        let mut requests = self.requests;
-        for (now, then) in requests.iter_mut().zip(earlier.requests) {
+    fn since(mut self, earlier: Totals) -> Totals {
+        for (now, then) in self.requests.iter_mut().zip(earlier.requests) {
             *now = now.saturating_sub(then);
         }
-        Totals {
-            requests,
-            tokens: self.tokens.saturating_sub(earlier.tokens),
-            connections: self.connections.saturating_sub(earlier.connections),
-        }
+        self.tokens = self.tokens.saturating_sub(earlier.tokens);
+        self.connections = self.connections.saturating_sub(earlier.connections);
+        self
     }
 }
 

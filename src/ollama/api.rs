@@ -2,17 +2,18 @@
 //! (`GET /api/version`) and the installed models (`GET /api/tags`) for
 //! `--check` and the first run, the model's load (the warm-up), a
 //! one-token answer (`--check`'s timing). Buyers' prompts go through `client`
-//! instead. Like them, these requests never use an environment proxy, and
-//! an https address is checked against the roots the caller gives.
+//! instead. Like them (the same agent settings, `client::agent_config`),
+//! these requests never use an environment proxy, and an https address is
+//! checked against the roots the caller gives.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use ureq::tls::RootCerts;
 
+use super::client::{agent_config, generate_body};
 use crate::address::OllamaUrl;
 use crate::text::{errors as text, Text};
-use crate::tls;
 
 /// Why one of these requests failed.
 #[derive(Debug)]
@@ -50,44 +51,34 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-/// `GET` a small JSON document from Ollama within `timeout` (first run,
-/// `--check`, the probes while Ollama is down).
-fn get_json(
+/// One small request to `path` within `timeout`: a `GET`, or a `POST` of
+/// `body`. The JSON of its 200 answer (at most 4 MiB of it), and how long
+/// it took.
+fn request(
     base_url: &OllamaUrl,
     roots: &RootCerts,
     path: &'static str,
+    body: Option<Value>,
     timeout: Duration,
-) -> Result<Value, ApiError> {
-    let request = agent(roots, timeout)
-        .get(format!("{}{path}", base_url.expose()))
-        .call();
-    read_json(request, path, timeout)
-}
-
-/// An agent for one small request: no environment proxy, error statuses
-/// returned as answers, everything within `timeout`.
-fn agent(roots: &RootCerts, timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .proxy(None)
-        .tls_config(tls::ureq_config(roots))
-        .http_status_as_error(false)
+) -> Result<(Value, Duration), ApiError> {
+    let started = Instant::now();
+    let agent: ureq::Agent = agent_config(roots)
         .timeout_global(Some(timeout))
         .build()
-        .into()
-}
-
-/// The JSON of a 200 answer to `path`, at most 4 MiB of it, within
-/// `timeout` (the agent's).
-fn read_json(
-    request: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    path: &'static str,
-    timeout: Duration,
-) -> Result<Value, ApiError> {
+        .into();
+    let url = format!("{}{path}", base_url.expose());
+    let response = match body {
+        None => agent.get(url).call(),
+        Some(body) => agent
+            .post(url)
+            .header("Content-Type", "application/json")
+            .send(body.to_string()),
+    };
     let failed = |e: ureq::Error| match e {
         ureq::Error::Timeout(_) => ApiError::NoAnswer(timeout),
         e => ApiError::Request(e.to_string()),
     };
-    let response = request.map_err(failed)?;
+    let response = response.map_err(failed)?;
     let status = response.status().as_u16();
     let text = response
         .into_body()
@@ -98,7 +89,8 @@ fn read_json(
     if status != 200 {
         return Err(ApiError::Status { status, path });
     }
-    serde_json::from_str(&text).map_err(|_| ApiError::NotJson { path })
+    let answer = serde_json::from_str(&text).map_err(|_| ApiError::NotJson { path })?;
+    Ok((answer, started.elapsed()))
 }
 
 /// Loads `model` into memory without generating anything: a generate
@@ -114,8 +106,8 @@ pub fn load_model(
     keep_alive: Option<&Value>,
     timeout: Duration,
 ) -> Result<Duration, ApiError> {
-    let body = generate_body(model, "", keep_alive, None);
-    let (answer, took) = generate_once(base_url, roots, body, timeout)?;
+    let body = generate_body(model, "", false, keep_alive, Map::new());
+    let (answer, took) = request(base_url, roots, "/api/generate", Some(body), timeout)?;
     let reported = answer.get("load_duration").and_then(Value::as_u64);
     Ok(reported.map_or(took, Duration::from_nanos))
 }
@@ -134,58 +126,18 @@ pub fn one_token(
     roots: &RootCerts,
     model: &str,
     keep_alive: Option<&Value>,
-    options: &serde_json::Map<String, Value>,
+    options: &Map<String, Value>,
     timeout: Duration,
 ) -> Result<Duration, ApiError> {
     let body = one_token_body(model, keep_alive, options);
-    generate_once(base_url, roots, body, timeout).map(|(_, took)| took)
+    let (_, took) = request(base_url, roots, "/api/generate", Some(body), timeout)?;
+    Ok(took)
 }
 
-fn one_token_body(
-    model: &str,
-    keep_alive: Option<&Value>,
-    options: &serde_json::Map<String, Value>,
-) -> Value {
+fn one_token_body(model: &str, keep_alive: Option<&Value>, options: &Map<String, Value>) -> Value {
     let mut options = options.clone();
     options.insert("num_predict".into(), 1.into());
-    generate_body(model, ONE_TOKEN_PROMPT, keep_alive, Some(options))
-}
-
-/// The body of a small non-streamed generate request.
-fn generate_body(
-    model: &str,
-    prompt: &str,
-    keep_alive: Option<&Value>,
-    options: Option<serde_json::Map<String, Value>>,
-) -> Value {
-    let mut body = serde_json::Map::new();
-    body.insert("model".into(), model.into());
-    body.insert("prompt".into(), prompt.into());
-    body.insert("stream".into(), false.into());
-    if let Some(options) = options {
-        body.insert("options".into(), Value::Object(options));
-    }
-    if let Some(keep_alive) = keep_alive {
-        body.insert("keep_alive".into(), keep_alive.clone());
-    }
-    Value::Object(body)
-}
-
-/// Sends a small generate request within `timeout`: Ollama's answer, and
-/// how long it took.
-fn generate_once(
-    base_url: &OllamaUrl,
-    roots: &RootCerts,
-    body: Value,
-    timeout: Duration,
-) -> Result<(Value, Duration), ApiError> {
-    let started = std::time::Instant::now();
-    let request = agent(roots, timeout)
-        .post(format!("{}/api/generate", base_url.expose()))
-        .header("Content-Type", "application/json")
-        .send(body.to_string());
-    let answer = read_json(request, "/api/generate", timeout)?;
-    Ok((answer, started.elapsed()))
+    generate_body(model, ONE_TOKEN_PROMPT, false, keep_alive, options)
 }
 
 /// The names of the models Ollama has installed (`GET /api/tags`).
@@ -194,7 +146,7 @@ pub fn installed_models(
     roots: &RootCerts,
     timeout: Duration,
 ) -> Result<Vec<String>, ApiError> {
-    let tags = get_json(base_url, roots, "/api/tags", timeout)?;
+    let (tags, _) = request(base_url, roots, "/api/tags", None, timeout)?;
     let models = tags
         .get("models")
         .and_then(Value::as_array)
@@ -211,7 +163,7 @@ pub fn version(
     roots: &RootCerts,
     timeout: Duration,
 ) -> Result<String, ApiError> {
-    let answer = get_json(base_url, roots, "/api/version", timeout)?;
+    let (answer, _) = request(base_url, roots, "/api/version", None, timeout)?;
     Ok(answer
         .get("version")
         .and_then(Value::as_str)
@@ -222,12 +174,8 @@ pub fn version(
 /// Whether `model` is among `installed`, as Ollama matches names: a name
 /// without a tag means `:latest`.
 pub fn is_installed(model: &str, installed: &[String]) -> bool {
-    let full = if model.contains(':') {
-        model.to_string()
-    } else {
-        format!("{model}:latest")
-    };
-    installed.iter().any(|name| *name == full || name == model)
+    let latest = |name: &str| !model.contains(':') && name.strip_suffix(":latest") == Some(model);
+    installed.iter().any(|name| name == model || latest(name))
 }
 
 #[cfg(test)]
@@ -270,7 +218,7 @@ mod tests {
 
     #[test]
     fn the_one_token_request_keeps_the_owners_options_but_asks_for_one_token() {
-        let mut options = serde_json::Map::new();
+        let mut options = Map::new();
         options.insert("num_ctx".into(), 8192.into());
         options.insert("num_predict".into(), 500.into());
         let keep_alive = Value::from("10m");
@@ -285,7 +233,7 @@ mod tests {
                 "keep_alive": "10m",
             })
         );
-        let body = one_token_body("m", None, &serde_json::Map::new());
+        let body = one_token_body("m", None, &Map::new());
         assert_eq!(body["options"], serde_json::json!({"num_predict": 1}));
         assert!(body.get("keep_alive").is_none());
     }

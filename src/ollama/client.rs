@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use ureq::config::ConfigBuilder;
 use ureq::tls::RootCerts;
+use ureq::typestate::AgentScope;
 
 use super::watchdog::{Canceller, Cut, Watchdog};
 use crate::address::OllamaUrl;
@@ -59,20 +61,30 @@ impl OllamaTarget {
     /// go inside `options`, where Ollama reads them, with the limit on an
     /// answer's tokens among them.
     fn generate_body(&self, prompt: &str) -> String {
-        let mut body = Map::new();
-        body.insert("model".into(), Value::String(self.model.clone()));
-        body.insert("prompt".into(), Value::String(prompt.to_string()));
-        body.insert("stream".into(), Value::Bool(true));
-        if let Some(keep_alive) = &self.keep_alive {
-            body.insert("keep_alive".into(), keep_alive.clone());
-        }
         let mut options = self.options.clone();
         limit_tokens(&mut options, self.max_answer_tokens);
-        if !options.is_empty() {
-            body.insert("options".into(), Value::Object(options));
-        }
-        Value::Object(body).to_string()
+        let keep_alive = self.keep_alive.as_ref();
+        generate_body(&self.model, prompt, true, keep_alive, options).to_string()
     }
+}
+
+/// The body of a generate request, streamed or not; `options` only when
+/// there are any.
+pub(super) fn generate_body(
+    model: &str,
+    prompt: &str,
+    stream: bool,
+    keep_alive: Option<&Value>,
+    options: Map<String, Value>,
+) -> Value {
+    let mut body = serde_json::json!({"model": model, "prompt": prompt, "stream": stream});
+    if let Some(keep_alive) = keep_alive {
+        body["keep_alive"] = keep_alive.clone();
+    }
+    if !options.is_empty() {
+        body["options"] = Value::Object(options);
+    }
+    body
 }
 
 /// Puts the owner's limit on an answer's tokens (`max_answer_tokens`, zero
@@ -82,16 +94,12 @@ impl OllamaTarget {
 /// only a positive limit), so the limit replaces those, as it replaces one
 /// that is not a number (which Ollama would refuse).
 fn limit_tokens(options: &mut Map<String, Value>, limit: u64) {
-    if limit == 0 {
-        return;
-    }
     let own = options.get("num_predict").and_then(Value::as_f64);
     // Ollama truncates a fractional count (0.5 is 0: no limit); the limit
     // (at most 2^40) is exact as a float.
-    if own.is_some_and(|own| own >= 1.0 && own <= limit as f64) {
-        return;
+    if limit > 0 && !own.is_some_and(|own| own >= 1.0 && own <= limit as f64) {
+        options.insert("num_predict".into(), Value::from(limit));
     }
-    options.insert("num_predict".into(), Value::from(limit));
 }
 
 /// Ollama's figures for a finished answer, from its final line.
@@ -310,24 +318,18 @@ fn secs(d: Duration) -> String {
 }
 
 /// One NDJSON line of `/api/generate`; fields this client does not use
-/// (`context`, `thinking`, other metrics) are skipped by serde.
-#[derive(Deserialize)]
+/// (`context`, `thinking`, other metrics) are skipped by serde, and a
+/// missing one is `None` (`done`: false).
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct Line {
-    #[serde(default)]
     response: Option<String>,
-    #[serde(default)]
     done: bool,
-    #[serde(default)]
     error: Option<String>,
-    #[serde(default)]
     done_reason: Option<String>,
-    #[serde(default)]
     eval_count: Option<u64>,
-    #[serde(default)]
     eval_duration: Option<u64>,
-    #[serde(default)]
     prompt_eval_count: Option<u64>,
-    #[serde(default)]
     load_duration: Option<u64>,
 }
 
@@ -369,23 +371,19 @@ impl OllamaClient {
             return Err(OllamaError::ShuttingDown);
         }
         let result = self.generate_armed(prompt, on_piece);
-        match self.watchdog.disarm() {
-            None => result,
-            Some(cut) => {
-                // The agent was shut down to interrupt the read; every later
-                // request needs a fresh one.
-                self.agent = new_agent(&self.target.roots);
-                match (result, cut) {
-                    // The answer completed just as the deadline passed.
-                    (Ok(stats), Cut::NoFirstLine(_) | Cut::Stalled(_) | Cut::TooLong(_)) => {
-                        Ok(stats)
-                    }
-                    (_, Cut::NoFirstLine(limit)) => Err(OllamaError::NoFirstLine(limit)),
-                    (_, Cut::Stalled(limit)) => Err(OllamaError::Stalled(limit)),
-                    (_, Cut::TooLong(limit)) => Err(OllamaError::TooLong(limit)),
-                    (_, Cut::Cancelled) => Err(OllamaError::ShuttingDown),
-                }
-            }
+        let Some(cut) = self.watchdog.disarm() else {
+            return result;
+        };
+        // The agent was shut down to interrupt the read; every later
+        // request needs a fresh one.
+        self.agent = new_agent(&self.target.roots);
+        match (result, cut) {
+            // The answer completed just as the deadline passed.
+            (Ok(stats), Cut::NoFirstLine(_) | Cut::Stalled(_) | Cut::TooLong(_)) => Ok(stats),
+            (_, Cut::NoFirstLine(limit)) => Err(OllamaError::NoFirstLine(limit)),
+            (_, Cut::Stalled(limit)) => Err(OllamaError::Stalled(limit)),
+            (_, Cut::TooLong(limit)) => Err(OllamaError::TooLong(limit)),
+            (_, Cut::Cancelled) => Err(OllamaError::ShuttingDown),
         }
     }
 
@@ -400,7 +398,10 @@ impl OllamaClient {
             .post(&url)
             .header("Content-Type", "application/json")
             .send(self.target.generate_body(prompt))
-            .map_err(|e| self.unreachable(e))?;
+            .map_err(|source| OllamaError::Unreachable {
+                url: self.target.base_url.shown().to_string(),
+                source,
+            })?;
         let status = response.status().as_u16();
         let body = response.into_body();
         if status != 200 {
@@ -453,13 +454,6 @@ impl OllamaClient {
             }
         }
     }
-
-    fn unreachable(&self, source: ureq::Error) -> OllamaError {
-        OllamaError::Unreachable {
-            url: self.target.base_url.shown().to_string(),
-            source,
-        }
-    }
 }
 
 /// Reads what follows the done line (normally just the chunked encoding's
@@ -469,14 +463,19 @@ fn drain_rest(reader: &mut impl BufRead) {
     let _ = std::io::copy(&mut reader.take(64 * 1024), &mut std::io::sink());
 }
 
-/// A keep-alive agent that never uses an environment proxy and returns
-/// error statuses as responses, so that Ollama's error text can be read;
-/// https is checked against `roots`.
-fn new_agent(roots: &RootCerts) -> ureq::Agent {
+/// The settings of every agent that asks Ollama: never an environment
+/// proxy, error statuses returned as responses (so that Ollama's error
+/// text can be read), https checked against `roots`.
+pub(super) fn agent_config(roots: &RootCerts) -> ConfigBuilder<AgentScope> {
     ureq::Agent::config_builder()
         .proxy(None)
         .tls_config(tls::ureq_config(roots))
         .http_status_as_error(false)
+}
+
+/// A worker's keep-alive agent.
+fn new_agent(roots: &RootCerts) -> ureq::Agent {
+    agent_config(roots)
         .timeout_connect(Some(Duration::from_secs(10)))
         // Ollama's lines are short and its headers small; ureq's 128 KiB
         // defaults would cost a small box 256 KiB per worker.

@@ -169,10 +169,7 @@ impl Drop for Watchdog {
 
 fn watch(shared: &Shared) {
     let mut state = shared.lock();
-    loop {
-        if state.stop {
-            return;
-        }
+    while !state.stop {
         let Some(armed) = &state.armed else {
             state = shared.wake.wait(state).unwrap_or_else(|p| p.into_inner());
             continue;
