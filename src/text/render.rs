@@ -85,8 +85,9 @@ pub fn owner_language() -> Lang {
 /// One message of the catalogue: its name (for tests), its argument names
 /// in declaration order, and its two templates.
 pub struct Msg {
-    // Read by the catalogue test.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Only the catalogue test reads it: outside tests the names would be
+    /// some 10 KB of the binary for nothing.
+    #[cfg(test)]
     pub name: &'static str,
     pub args: &'static [&'static str],
     pub en: &'static str,
@@ -152,6 +153,7 @@ impl Text {
     /// when they came from outside the process).
     pub fn verbatim(text: impl Into<Arg>) -> Text {
         static VERBATIM: Msg = Msg {
+            #[cfg(test)]
             name: "verbatim",
             args: &["text"],
             en: "{text}",
@@ -345,6 +347,7 @@ macro_rules! catalogue {
         #[allow(non_upper_case_globals)]
         mod msg {
             $(pub static $name: crate::text::Msg = crate::text::Msg {
+                #[cfg(test)]
                 name: stringify!($name),
                 args: &[$(stringify!($arg)),*],
                 en: $en,
