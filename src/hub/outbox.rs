@@ -4,7 +4,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use crate::protocol::{now_millis, write_frame, FrameKind, MessageId};
+use crate::protocol::{write_frame, FrameKind, MessageId};
+use crate::time;
 
 /// One frame on its way to the hub.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,17 +110,13 @@ impl Outbox {
     /// Renders the next frames to send as JSON text: at most `max_frames`,
     /// and no more once they hold `max_bytes` (at least one).
     pub fn next_batch(&self, max_frames: usize, max_bytes: usize) -> Vec<String> {
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        for frame in self.frames.iter().take(max_frames) {
-            if bytes >= max_bytes {
-                break;
-            }
-            let text = render(frame);
-            bytes += text.len();
-            batch.push(text);
-        }
-        batch
+        let frames = self.frames.iter().take(max_frames);
+        let batch = frames.scan(0, |bytes, frame| {
+            let text = (*bytes < max_bytes).then(|| render(frame))?;
+            *bytes += text.len();
+            Some(text)
+        });
+        batch.collect()
     }
 
     pub fn pop(&mut self, count: usize) {
@@ -152,16 +149,14 @@ pub(super) fn frame_cost(frame: &Outgoing) -> usize {
     frame.content.capacity() + 96
 }
 
+/// The frame as the hub reads it, stamped now (0 before 1970).
 fn render(frame: &Outgoing) -> String {
-    let mut text = String::with_capacity(frame.content.len() + 128);
     write_frame(
-        &mut text,
         frame.kind,
         &frame.message_id,
         &frame.content,
-        now_millis(),
-    );
-    text
+        time::now().max(0),
+    )
 }
 
 #[cfg(test)]

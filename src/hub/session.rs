@@ -625,9 +625,11 @@ fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log
                 );
                 requests.run(request);
             }
-            Incoming::Unanswerable { message_id, reason } => {
-                log::warn!("request {} cannot be run: {reason}", message_id.shown());
-                requests.refuse(message_id, reason.text(), "bad_request");
+            Incoming::Unanswerable { message_id } => {
+                let reason = errors::buyer_no_text_content();
+                let why = reason.english();
+                log::warn!("request {} cannot be run: {why}", message_id.shown());
+                requests.refuse(message_id, reason, "bad_request");
             }
             Incoming::Other { kind } => {
                 log::debug!("hub frame of type \"{}\" ignored", text::outside(&kind))
