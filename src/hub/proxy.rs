@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
@@ -18,6 +18,7 @@ use base64::Engine;
 use percent_encoding::percent_decode_str;
 
 use super::endpoint::Endpoint;
+use super::wire;
 use crate::address::{self, Address, Port};
 use crate::text::{errors, Text};
 
@@ -150,21 +151,12 @@ impl Proxy {
 
     /// Connects to the proxy and opens a tunnel to `endpoint`.
     pub fn tunnel(&self, endpoint: &Endpoint, timeout: Duration) -> Result<TcpStream, ProxyError> {
-        let authority = endpoint.authority();
-        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port).to_socket_addrs()?.collect();
-        let mut last = ProxyError::NoAddress;
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(mut socket) => {
-                    socket.set_read_timeout(Some(timeout))?;
-                    socket.set_write_timeout(Some(timeout))?;
-                    self.request_tunnel(&mut socket, &authority)?;
-                    return Ok(socket);
-                }
-                Err(e) => last = ProxyError::Io(e),
-            }
-        }
-        Err(last)
+        let addrs = (self.host.as_str(), self.port).to_socket_addrs()?;
+        let mut socket = wire::connect(addrs, timeout).ok_or(ProxyError::NoAddress)??;
+        socket.set_read_timeout(Some(timeout))?;
+        socket.set_write_timeout(Some(timeout))?;
+        self.request_tunnel(&mut socket, &endpoint.authority())?;
+        Ok(socket)
     }
 
     fn request_tunnel(&self, socket: &mut TcpStream, authority: &str) -> Result<(), ProxyError> {

@@ -18,7 +18,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -372,19 +372,14 @@ pub fn connect(config: &SessionConfig, id: u64) -> Result<Session, ConnectError>
 }
 
 fn tcp_connect(endpoint: &Endpoint, timeout: Duration) -> Result<TcpStream, ConnectError> {
-    let addrs: Vec<SocketAddr> = endpoint
-        .authority()
-        .to_socket_addrs()
-        .map_err(ConnectError::Resolve)?
-        .collect();
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address for the hub's host");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(socket) => return Ok(socket),
-            Err(e) => last = e,
-        }
+    let addrs = endpoint.authority().to_socket_addrs();
+    match wire::connect(addrs.map_err(ConnectError::Resolve)?, timeout) {
+        Some(connected) => connected.map_err(ConnectError::Tcp),
+        None => Err(ConnectError::Tcp(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no address for the hub's host",
+        ))),
     }
-    Err(ConnectError::Tcp(last))
 }
 
 fn tls_session(config: &SessionConfig) -> Result<Option<rustls::ClientConnection>, ConnectError> {

@@ -25,7 +25,7 @@
 //! ever uses the default, a `TcpStream`.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -57,6 +57,22 @@ impl Write for Socket {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// TCP to the first of `addrs` that answers within `timeout`, or the last
+/// failure; `None` when there is no address to try.
+pub fn connect(
+    addrs: impl Iterator<Item = SocketAddr>,
+    timeout: Duration,
+) -> Option<io::Result<TcpStream>> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(socket) => return Some(Ok(socket)),
+            failed => last = Some(failed),
+        }
+    }
+    last
 }
 
 /// One `send` that takes what fits and never waits (`WouldBlock` when
