@@ -169,9 +169,13 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// The hub URL's policy on [`address::parse`]: brackets are required
-/// around IPv6, and a port that is typed must be a valid one.
-fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), EndpointError> {
+/// The hub URL's policy on [`address::parse`], which the proxy URL's
+/// follows too: brackets are required around IPv6, and a port that is
+/// typed must be a valid one.
+pub(super) fn split_host_port(
+    authority: &str,
+    default_port: u16,
+) -> Result<(String, u16), EndpointError> {
     let Address { host, port } = address::parse(authority).map_err(EndpointError::Address)?;
     if host.is_empty() {
         return Err(EndpointError::NoHost);
