@@ -83,10 +83,7 @@ fn send_now(tcp: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: the descriptor is the stream's own, open while it lives;
     // `buf` is valid for reads of its length.
     let sent = unsafe { libc::send(tcp.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) };
-    match usize::try_from(sent) {
-        Ok(n) => Ok(n),
-        Err(_) => Err(io::Error::last_os_error()),
-    }
+    usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
 /// Waits until `tcp` has room for more bytes, or `timeout`: true when it
@@ -229,17 +226,17 @@ impl<S: Write> Read for Wire<S> {
         if let Some(error) = &self.failed {
             return Err(tls_error(error.clone()));
         }
+        // Run dry: the end of the stream once the hub has closed it, else
+        // "no data yet".
+        let dry = |eof| match eof {
+            true => Ok(0),
+            false => Err(io::ErrorKind::WouldBlock.into()),
+        };
         if self.tls.is_none() {
-            let pending = self.pending();
-            if pending.is_empty() {
-                return if self.eof {
-                    Ok(0)
-                } else {
-                    Err(io::ErrorKind::WouldBlock.into())
-                };
+            if self.pending().is_empty() {
+                return dry(self.eof);
             }
-            let n = pending.len().min(buf.len());
-            buf[..n].copy_from_slice(&pending[..n]);
+            let n = self.pending().read(buf)?;
             self.consumed += n;
             return Ok(n);
         }
@@ -251,11 +248,7 @@ impl<S: Write> Read for Wire<S> {
                 }
             }
             if !self.decrypt_more()? {
-                return if self.eof {
-                    Ok(0)
-                } else {
-                    Err(io::ErrorKind::WouldBlock.into())
-                };
+                return dry(self.eof);
             }
         }
     }
@@ -276,9 +269,8 @@ impl<S: Write> Write for Wire<S> {
                     // full socket, or a signal that interrupted the send,
                     // must not make the caller write them a second time.
                     // `flush` sends them.
-                    Err(e) if is_full(&e) => Ok(n),
-                    Err(e) => Err(e),
-                    Ok(()) => Ok(n),
+                    Err(e) if !is_full(&e) => Err(e),
+                    _ => Ok(n),
                 }
             }
         }
