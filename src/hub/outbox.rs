@@ -24,6 +24,7 @@ const MAX_MERGED_BYTES: usize = 64 * 1024;
 /// Frames not yet written, bounded in bytes. When full, the oldest
 /// request's frames go first, all of them, and so do the frames that
 /// request produces later: no buyer gets an answer with a hole in it.
+#[derive(Default)]
 pub struct Outbox {
     frames: VecDeque<Outgoing>,
     bytes: usize,
@@ -35,10 +36,8 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(limit: usize) -> Outbox {
         Outbox {
-            frames: VecDeque::new(),
-            bytes: 0,
             limit,
-            dropped: HashSet::new(),
+            ..Outbox::default()
         }
     }
 
@@ -151,12 +150,8 @@ pub(super) fn frame_cost(frame: &Outgoing) -> usize {
 
 /// The frame as the hub reads it, stamped now (0 before 1970).
 fn render(frame: &Outgoing) -> String {
-    write_frame(
-        frame.kind,
-        &frame.message_id,
-        &frame.content,
-        time::now().max(0),
-    )
+    let now = time::now().max(0);
+    write_frame(frame.kind, &frame.message_id, &frame.content, now)
 }
 
 #[cfg(test)]
