@@ -157,15 +157,8 @@ impl Writer {
             return self.inbox.try_recv().map_err(|_| RecvTimeoutError::Timeout);
         }
         let ping = self.link.as_ref().map(|_| self.next_ping);
-        match ping.into_iter().chain(deadline).min() {
-            Some(at) => self
-                .inbox
-                .recv_timeout(at.saturating_duration_since(Instant::now())),
-            None => self
-                .inbox
-                .recv()
-                .map_err(|_| RecvTimeoutError::Disconnected),
-        }
+        self.inbox
+            .recv_until(ping.into_iter().chain(deadline).min())
     }
 
     fn take_queued(&mut self) {
