@@ -76,12 +76,10 @@ impl Endpoint {
     /// everyone on the path.
     pub fn parse(url: &str) -> Result<Endpoint, EndpointError> {
         let url = url.trim();
-        let (tls, rest) = if let Some(rest) = url.strip_prefix("wss://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("ws://") {
-            (false, rest)
-        } else {
-            return Err(EndpointError::NotWebSocket);
+        let (tls, rest) = match url.split_once("://") {
+            Some(("wss", rest)) => (true, rest),
+            Some(("ws", rest)) => (false, rest),
+            _ => return Err(EndpointError::NotWebSocket),
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);
