@@ -233,13 +233,12 @@ fn without_uri(error: WsError) -> WsError {
     }
 }
 
-/// A connected session: the shared link and the reader's own socket handle.
-pub struct Session {
+/// A connected session: the shared link, the reader's own socket handle,
+/// and the settings it was made with.
+pub struct Session<'a> {
     pub link: Arc<Link>,
     reader: TcpStream,
-    config_dead_after: Duration,
-    max_frame_bytes: usize,
-    log_prompts: bool,
+    config: &'a SessionConfig,
 }
 
 /// How a session ended.
@@ -328,7 +327,7 @@ impl std::error::Error for Broken {
 
 /// Opens a connection: TCP, then TLS and the WebSocket upgrade, all within
 /// `handshake_timeout`.
-pub fn connect(config: &SessionConfig, id: u64) -> Result<Session, ConnectError> {
+pub fn connect(config: &SessionConfig, id: u64) -> Result<Session<'_>, ConnectError> {
     let deadline = Instant::now() + config.handshake_timeout;
     let socket = match &config.proxy {
         Some(proxy) => proxy
@@ -352,9 +351,7 @@ pub fn connect(config: &SessionConfig, id: u64) -> Result<Session, ConnectError>
     Ok(Session {
         link: Arc::new(Link::new(id, ws, shutter, config.dead_after)),
         reader,
-        config_dead_after: config.dead_after,
-        max_frame_bytes: config.max_frame_bytes,
-        log_prompts: config.log_prompts,
+        config,
     })
 }
 
@@ -476,7 +473,7 @@ fn is_timeout(error: &io::Error) -> bool {
     )
 }
 
-impl Session {
+impl Session<'_> {
     /// Ends the connection the polite way: a Close frame (1000), then TCP.
     pub fn close(self) {
         let _ = self.link.close(CloseCode::Normal, "check done");
@@ -495,14 +492,14 @@ impl Session {
                 left_unsent();
             }
             for message in messages {
-                handle(message, requests, self.max_frame_bytes, self.log_prompts);
+                handle(message, requests, self.config);
             }
             if let Some(end) = end {
                 return end;
             }
             match self.reader.read(&mut buf) {
                 Ok(n) => self.link.lock().get_mut().feed(&buf[..n]),
-                Err(e) if is_timeout(&e) => return SessionEnd::Dead(self.config_dead_after),
+                Err(e) if is_timeout(&e) => return SessionEnd::Dead(self.config.dead_after),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return SessionEnd::Broken(Broken::Io(e)),
             }
@@ -577,7 +574,7 @@ fn reason_suffix(reason: &str) -> String {
 }
 
 /// Acts on one message from the hub (outside the lock).
-fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log_prompts: bool) {
+fn handle(message: Message, requests: &dyn Requests, config: &SessionConfig) {
     let text = match &message {
         Message::Text(text) => text.as_str(),
         Message::Binary(bytes) => {
@@ -588,12 +585,12 @@ fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log
     // A buyer's text reaches the log only when the owner chose so; the
     // hub's own frames are shown (--debug, test mode) as they come.
     let from_a_buyer = text.contains("\"buyer_message\"");
-    match log_prompts || !from_a_buyer {
+    match config.log_prompts || !from_a_buyer {
         true => log::debug!("hub frame: {}", text::outside(&shorten(text, 300))),
         false => log::debug!("hub frame: a buyer_message of {} bytes", text.len()),
     }
-    if text.len() > max_frame_bytes {
-        return refuse_oversized(text, requests, max_frame_bytes);
+    if text.len() > config.max_frame_bytes {
+        return refuse_oversized(text, requests, config.max_frame_bytes);
     }
     match parse_incoming(text) {
         Incoming::Buyer(request) => {
