@@ -19,6 +19,8 @@
 //! never buffers more than one write.
 //!
 //! For `ws://` (loopback only) the same type passes bytes through unchanged.
+//! The TCP connection under it, to the hub or to a proxy, is opened by
+//! [`connect`].
 //!
 //! The outgoing half is generic so that the unit tests below can drive a
 //! real rustls client against a rustls server in memory; the program only
