@@ -108,18 +108,10 @@ impl Endpoint {
     /// last one's value, percent-decoded.
     pub fn take_token(&mut self) -> Option<String> {
         let (path, query) = self.path.split_once('?')?;
-        let mut token = None;
-        let mut kept = Vec::new();
-        for parameter in query.split('&') {
-            match parameter.split_once('=') {
-                Some(("token", value)) => {
-                    token = Some(percent_decode_str(value).decode_utf8_lossy().into_owned())
-                }
-                _ if parameter == "token" => token = Some(String::new()),
-                _ => kept.push(parameter),
-            }
-        }
-        let token = token?;
+        let named_token = |parameter: &&str| parameter.split('=').next() == Some("token");
+        let (tokens, kept): (Vec<&str>, Vec<&str>) = query.split('&').partition(named_token);
+        let (_, value) = tokens.last()?.split_once('=').unwrap_or_default();
+        let token = percent_decode_str(value).decode_utf8_lossy().into_owned();
         self.path = match kept.is_empty() {
             true => path.to_string(),
             false => format!("{path}?{}", kept.join("&")),
