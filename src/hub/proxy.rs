@@ -114,13 +114,9 @@ impl Proxy {
         if !endpoint.tls || no_proxy.is_some_and(|list| bypasses(list, &endpoint.host)) {
             return None;
         }
-        match Proxy::parse(proxy?) {
-            Ok(proxy) => Some(proxy),
-            Err(why) => {
-                log::warn!("ignoring the proxy from the environment: {why}");
-                None
-            }
-        }
+        Proxy::parse(proxy?)
+            .inspect_err(|why| log::warn!("ignoring the proxy from the environment: {why}"))
+            .ok()
     }
 
     /// `http://[user:pass@]host[:port][/]`; a missing scheme means http.
