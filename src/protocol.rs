@@ -31,10 +31,8 @@ impl MessageId {
     /// go back unchanged, which a parsed number would not guarantee).
     pub fn from_raw(raw: &str) -> Option<MessageId> {
         let raw = raw.trim();
-        match raw.as_bytes().first() {
-            Some(b'"' | b'-' | b'0'..=b'9') => Some(MessageId(Arc::from(raw))),
-            _ => None,
-        }
+        let number_or_string = matches!(raw.as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9'));
+        number_or_string.then(|| MessageId(Arc::from(raw)))
     }
 
     pub fn as_json(&self) -> &str {
