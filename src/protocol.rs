@@ -7,14 +7,13 @@
 //! written by hand into a `String`, because they are built once per piece of
 //! every answer (the hottest path in the program) and their shape is fixed.
 
-use std::sync::Arc;
-
 use std::collections::HashMap;
-use std::fmt::{self, Write};
+use std::fmt::Write;
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use crate::text::{errors, Text};
+use crate::time::Millis;
 
 /// A buyer's `messageId`, kept as the JSON text it arrived as (`42`,
 /// `"abc"`), so that it goes back with the same type and value.
@@ -32,10 +31,8 @@ impl MessageId {
     /// go back unchanged, which a parsed number would not guarantee).
     pub fn from_raw(raw: &str) -> Option<MessageId> {
         let raw = raw.trim();
-        match raw.as_bytes().first() {
-            Some(b'"' | b'-' | b'0'..=b'9') => Some(MessageId(Arc::from(raw))),
-            _ => None,
-        }
+        let number_or_string = matches!(raw.as_bytes().first(), Some(b'"' | b'-' | b'0'..=b'9'));
+        number_or_string.then(|| MessageId(Arc::from(raw)))
     }
 
     pub fn as_json(&self) -> &str {
@@ -65,41 +62,15 @@ pub enum Incoming {
     /// A request to answer.
     Buyer(BuyerMessage),
     /// A `buyer_message` whose id is fine but whose `content` is missing,
-    /// not a string, or empty: it is answered with an error.
-    Unanswerable {
-        message_id: MessageId,
-        reason: Unrunnable,
-    },
+    /// not a string, or the empty string (which Ollama reads as "load the
+    /// model", answering nothing: a hub could make the box load models at
+    /// will): it is answered with an error. A prompt of spaces is text,
+    /// and runs.
+    Unanswerable { message_id: MessageId },
     /// Another `type` the hub uses for its own purposes (debug level).
     Other { kind: String },
     /// Not something this protocol allows (warning level).
     Malformed { reason: &'static str },
-}
-
-/// Why a `buyer_message` that names its buyer cannot be run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unrunnable {
-    /// `content` is missing, not a string, or the empty string (which
-    /// Ollama reads as "load the model", answering nothing: a hub could
-    /// make the box load models at will). A prompt of spaces is text, and
-    /// runs.
-    NoTextContent,
-}
-
-impl Unrunnable {
-    /// What the buyer is told (after `Error: `).
-    pub fn text(self) -> Text {
-        match self {
-            Unrunnable::NoTextContent => errors::buyer_no_text_content(),
-        }
-    }
-}
-
-/// In English, for the log.
-impl fmt::Display for Unrunnable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
-    }
 }
 
 /// Reads one text frame from the hub. Fields are read from the raw JSON
@@ -130,10 +101,7 @@ pub fn parse_incoming(text: &str) -> Incoming {
     };
     let prompt = field("content").and_then(|raw| serde_json::from_str::<String>(raw).ok());
     let Some(prompt) = prompt.filter(|prompt| !prompt.is_empty()) else {
-        return Incoming::Unanswerable {
-            message_id,
-            reason: Unrunnable::NoTextContent,
-        };
+        return Incoming::Unanswerable { message_id };
     };
     Incoming::Buyer(BuyerMessage {
         message_id,
@@ -168,61 +136,46 @@ pub enum FrameKind {
     End,
 }
 
-/// Writes one complete frame as JSON text into `out`.
+/// One complete frame as JSON text; `timestamp` is milliseconds since
+/// the Unix epoch.
 pub fn write_frame(
-    out: &mut String,
     kind: FrameKind,
     message_id: &MessageId,
     content: &str,
-    timestamp_ms: u64,
-) {
+    timestamp: Millis,
+) -> String {
     let frame_type = match kind {
         FrameKind::End => "finished_message_stream",
         _ => "from_owner",
     };
-    out.push_str("{\"type\":\"");
-    out.push_str(frame_type);
-    out.push_str("\",\"content\":");
-    push_json_string(out, content);
-    out.push_str(",\"messageId\":");
-    out.push_str(message_id.as_json());
-    out.push_str(",\"timestamp\":");
+    // serde_json's escaping is exact and fast; a String is always valid UTF-8.
+    let content = serde_json::to_string(content).unwrap_or_else(|_| "\"\"".into());
+    let id = message_id.as_json();
+    let mut out = String::with_capacity(content.len() + 128);
     // Writing into a String cannot fail.
-    let _ = write!(out, "{timestamp_ms}");
-    match kind {
-        FrameKind::Piece | FrameKind::Error { stream: true } => out.push_str(",\"stream\":true"),
-        _ => {}
+    let _ = write!(
+        out,
+        r#"{{"type":"{frame_type}","content":{content},"messageId":{id},"timestamp":{timestamp}"#
+    );
+    if let FrameKind::Piece | FrameKind::Error { stream: true } = kind {
+        out.push_str(r#","stream":true"#);
     }
     if let FrameKind::Error { .. } = kind {
-        out.push_str(",\"error\":true");
+        out.push_str(r#","error":true"#);
     }
     out.push('}');
-}
-
-/// Appends `text` as a JSON string literal (quotes and escapes included).
-fn push_json_string(out: &mut String, text: &str) {
-    // serde_json's escaping is exact and fast; a String is always valid UTF-8.
-    let escaped = serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string());
-    out.push_str(&escaped);
-}
-
-/// Milliseconds since the Unix epoch, for the `timestamp` field.
-pub fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    out
 }
 
 #[cfg(test)]
 mod tests {
 
     #[test]
-    fn an_unrunnable_request_is_logged_in_english_and_told_in_either_language() {
-        let reason = Unrunnable::NoTextContent;
-        assert_eq!(reason.to_string(), "the request has no text content");
+    fn an_unanswerable_request_is_logged_in_english_and_told_in_either_language() {
+        let reason = crate::text::errors::buyer_no_text_content();
+        assert_eq!(reason.english(), "the request has no text content");
         assert_eq!(
-            reason.text().in_lang(crate::text::Lang::Ru),
+            reason.in_lang(crate::text::Lang::Ru),
             "в запросе нет текста"
         );
     }
@@ -231,9 +184,7 @@ mod tests {
     use serde_json::Value;
 
     fn frame(kind: FrameKind, id: &MessageId, content: &str) -> Value {
-        let mut out = String::new();
-        write_frame(&mut out, kind, id, content, 1764000000123);
-        serde_json::from_str(&out).unwrap()
+        serde_json::from_str(&write_frame(kind, id, content, 1764000000123)).unwrap()
     }
 
     #[test]
@@ -327,7 +278,6 @@ mod tests {
                 parse_incoming(no_text),
                 Incoming::Unanswerable {
                     message_id: MessageId::from_raw("7").unwrap(),
-                    reason: Unrunnable::NoTextContent
                 },
                 "{no_text}"
             );

@@ -76,12 +76,10 @@ impl Endpoint {
     /// everyone on the path.
     pub fn parse(url: &str) -> Result<Endpoint, EndpointError> {
         let url = url.trim();
-        let (tls, rest) = if let Some(rest) = url.strip_prefix("wss://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("ws://") {
-            (false, rest)
-        } else {
-            return Err(EndpointError::NotWebSocket);
+        let (tls, rest) = match url.split_once("://") {
+            Some(("wss", rest)) => (true, rest),
+            Some(("ws", rest)) => (false, rest),
+            _ => return Err(EndpointError::NotWebSocket),
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(split);
@@ -110,18 +108,10 @@ impl Endpoint {
     /// last one's value, percent-decoded.
     pub fn take_token(&mut self) -> Option<String> {
         let (path, query) = self.path.split_once('?')?;
-        let mut token = None;
-        let mut kept = Vec::new();
-        for parameter in query.split('&') {
-            match parameter.split_once('=') {
-                Some(("token", value)) => {
-                    token = Some(percent_decode_str(value).decode_utf8_lossy().into_owned())
-                }
-                _ if parameter == "token" => token = Some(String::new()),
-                _ => kept.push(parameter),
-            }
-        }
-        let token = token?;
+        let named_token = |parameter: &&str| parameter.split('=').next() == Some("token");
+        let (tokens, kept): (Vec<&str>, Vec<&str>) = query.split('&').partition(named_token);
+        let (_, value) = tokens.last()?.split_once('=').unwrap_or_default();
+        let token = percent_decode_str(value).decode_utf8_lossy().into_owned();
         self.path = match kept.is_empty() {
             true => path.to_string(),
             false => format!("{path}?{}", kept.join("&")),
@@ -169,9 +159,13 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// The hub URL's policy on [`address::parse`]: brackets are required
-/// around IPv6, and a port that is typed must be a valid one.
-fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), EndpointError> {
+/// The hub URL's policy on [`address::parse`], which the proxy URL's
+/// follows too: brackets are required around IPv6, and a port that is
+/// typed must be a valid one.
+pub(super) fn split_host_port(
+    authority: &str,
+    default_port: u16,
+) -> Result<(String, u16), EndpointError> {
     let Address { host, port } = address::parse(authority).map_err(EndpointError::Address)?;
     if host.is_empty() {
         return Err(EndpointError::NoHost);

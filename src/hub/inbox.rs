@@ -16,7 +16,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::TryRecvError;
-use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, SendError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SendError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -41,10 +41,8 @@ pub fn channel() -> (WriterSender, Inbox) {
 pub fn with_budget(bytes: usize) -> (WriterSender, Inbox) {
     let (tx, rx) = mpsc::channel();
     let budget = Arc::new(Budget {
-        queued: AtomicUsize::new(0),
         limit: bytes,
-        lock: Mutex::new(()),
-        room: Condvar::new(),
+        ..Budget::default()
     });
     let sender = WriterSender {
         tx,
@@ -90,6 +88,7 @@ pub struct Finish {
 }
 
 /// The count of frame bytes sent and not yet received.
+#[derive(Default)]
 struct Budget {
     queued: AtomicUsize,
     limit: usize,
@@ -143,14 +142,14 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    pub fn recv(&self) -> Result<ToWriter, RecvError> {
-        self.rx.recv().map(|message| self.taken(message))
-    }
-
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<ToWriter, RecvTimeoutError> {
-        self.rx
-            .recv_timeout(timeout)
-            .map(|message| self.taken(message))
+    /// The next message; waits until `until` at the latest, or for good
+    /// without it.
+    pub fn recv_until(&self, until: Option<Instant>) -> Result<ToWriter, RecvTimeoutError> {
+        let received = match until.map(|at| at.saturating_duration_since(Instant::now())) {
+            Some(timeout) => self.rx.recv_timeout(timeout),
+            None => self.rx.recv().map_err(RecvTimeoutError::from),
+        };
+        received.map(|message| self.taken(message))
     }
 
     pub fn try_recv(&self) -> Result<ToWriter, TryRecvError> {
@@ -229,8 +228,8 @@ mod tests {
         // Not back yet: the writer has taken nothing.
         assert!(over.recv_timeout(LONGEST_WAIT / 4).is_err());
         let took = Instant::now();
-        assert!(matches!(inbox.recv(), Ok(ToWriter::Frame(_))));
-        assert!(matches!(inbox.recv(), Ok(ToWriter::Frame(_))));
+        assert!(matches!(inbox.recv_until(None), Ok(ToWriter::Frame(_))));
+        assert!(matches!(inbox.recv_until(None), Ok(ToWriter::Frame(_))));
         let back = over.recv_timeout(Duration::from_secs(10)).unwrap();
         waiting.join().unwrap();
         assert!(back >= took);

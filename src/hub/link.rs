@@ -40,7 +40,7 @@ pub struct Link {
     socket: TcpStream,
     /// How long the socket may take nothing before the connection is
     /// given up (`dead_after`).
-    write_timeout: Duration,
+    pub write_timeout: Duration,
 }
 
 impl Link {
@@ -101,10 +101,6 @@ impl Link {
     /// true when it has room, or has failed (the next write says how).
     pub fn wait_writable(&self, timeout: Duration) -> bool {
         wire::wait_writable(&self.socket, timeout)
-    }
-
-    pub fn write_timeout(&self) -> Duration {
-        self.write_timeout
     }
 
     /// Ends the connection at the TCP level: a blocked read on it, or a

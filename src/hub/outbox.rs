@@ -4,7 +4,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use crate::protocol::{now_millis, write_frame, FrameKind, MessageId};
+use crate::protocol::{write_frame, FrameKind, MessageId};
+use crate::time;
 
 /// One frame on its way to the hub.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +24,7 @@ const MAX_MERGED_BYTES: usize = 64 * 1024;
 /// Frames not yet written, bounded in bytes. When full, the oldest
 /// request's frames go first, all of them, and so do the frames that
 /// request produces later: no buyer gets an answer with a hole in it.
+#[derive(Default)]
 pub struct Outbox {
     frames: VecDeque<Outgoing>,
     bytes: usize,
@@ -34,10 +36,8 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(limit: usize) -> Outbox {
         Outbox {
-            frames: VecDeque::new(),
-            bytes: 0,
             limit,
-            dropped: HashSet::new(),
+            ..Outbox::default()
         }
     }
 
@@ -109,17 +109,13 @@ impl Outbox {
     /// Renders the next frames to send as JSON text: at most `max_frames`,
     /// and no more once they hold `max_bytes` (at least one).
     pub fn next_batch(&self, max_frames: usize, max_bytes: usize) -> Vec<String> {
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        for frame in self.frames.iter().take(max_frames) {
-            if bytes >= max_bytes {
-                break;
-            }
-            let text = render(frame);
-            bytes += text.len();
-            batch.push(text);
-        }
-        batch
+        let frames = self.frames.iter().take(max_frames);
+        let batch = frames.scan(0, |bytes, frame| {
+            let text = (*bytes < max_bytes).then(|| render(frame))?;
+            *bytes += text.len();
+            Some(text)
+        });
+        batch.collect()
     }
 
     pub fn pop(&mut self, count: usize) {
@@ -152,16 +148,10 @@ pub(super) fn frame_cost(frame: &Outgoing) -> usize {
     frame.content.capacity() + 96
 }
 
+/// The frame as the hub reads it, stamped now (0 before 1970).
 fn render(frame: &Outgoing) -> String {
-    let mut text = String::with_capacity(frame.content.len() + 128);
-    write_frame(
-        &mut text,
-        frame.kind,
-        &frame.message_id,
-        &frame.content,
-        now_millis(),
-    );
-    text
+    let now = time::now().max(0);
+    write_frame(frame.kind, &frame.message_id, &frame.content, now)
 }
 
 #[cfg(test)]

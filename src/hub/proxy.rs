@@ -10,14 +10,15 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use percent_encoding::percent_decode_str;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{split_host_port, Endpoint, EndpointError};
+use super::wire;
 use crate::address::{self, Address, Port};
 use crate::text::{errors, Text};
 
@@ -113,13 +114,9 @@ impl Proxy {
         if !endpoint.tls || no_proxy.is_some_and(|list| bypasses(list, &endpoint.host)) {
             return None;
         }
-        match Proxy::parse(proxy?) {
-            Ok(proxy) => Some(proxy),
-            Err(why) => {
-                log::warn!("ignoring the proxy from the environment: {why}");
-                None
-            }
-        }
+        Proxy::parse(proxy?)
+            .inspect_err(|why| log::warn!("ignoring the proxy from the environment: {why}"))
+            .ok()
     }
 
     /// `http://[user:pass@]host[:port][/]`; a missing scheme means http.
@@ -139,32 +136,33 @@ impl Proxy {
             Some((userinfo, hostport)) => (Some(userinfo), hostport),
             None => (None, rest),
         };
-        let (host, port) = proxy_host_port(hostport)?;
+        // The hub URL's policy, with port 80 when none is given.
+        let (host, port) = split_host_port(hostport.trim(), 80).map_err(|e| match e {
+            EndpointError::Address(e) => format!("proxy URL has {e}"),
+            EndpointError::NoHost => "proxy URL has no host".into(),
+            EndpointError::BadPort(port) => format!("proxy URL has a bad port: {port}"),
+            // (The rest are about the hub URL's scheme and user.)
+            other => other.to_string(),
+        })?;
         Ok(Proxy {
             host,
             port,
-            authorization: userinfo
-                .map(|u| format!("Basic {}", base64(percent_decode(u).as_bytes()))),
+            // The user and password as typed in the URL, `%40` for `@`.
+            authorization: userinfo.map(|u| {
+                let credentials = percent_decode_str(u).decode_utf8_lossy();
+                format!("Basic {}", STANDARD.encode(credentials.as_bytes()))
+            }),
         })
     }
 
     /// Connects to the proxy and opens a tunnel to `endpoint`.
     pub fn tunnel(&self, endpoint: &Endpoint, timeout: Duration) -> Result<TcpStream, ProxyError> {
-        let authority = endpoint.authority();
-        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port).to_socket_addrs()?.collect();
-        let mut last = ProxyError::NoAddress;
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(mut socket) => {
-                    socket.set_read_timeout(Some(timeout))?;
-                    socket.set_write_timeout(Some(timeout))?;
-                    self.request_tunnel(&mut socket, &authority)?;
-                    return Ok(socket);
-                }
-                Err(e) => last = ProxyError::Io(e),
-            }
-        }
-        Err(last)
+        let addrs = (self.host.as_str(), self.port).to_socket_addrs()?;
+        let mut socket = wire::connect(addrs, timeout).ok_or(ProxyError::NoAddress)??;
+        socket.set_read_timeout(Some(timeout))?;
+        socket.set_write_timeout(Some(timeout))?;
+        self.request_tunnel(&mut socket, &endpoint.authority())?;
+        Ok(socket)
     }
 
     fn request_tunnel(&self, socket: &mut TcpStream, authority: &str) -> Result<(), ProxyError> {
@@ -226,32 +224,6 @@ fn bypasses(no_proxy: &str, host: &str) -> bool {
             let entry = entry.trim_matches(['[', ']']).to_ascii_lowercase();
             host == entry || host.ends_with(&format!(".{entry}"))
         })
-}
-
-/// The proxy URL's policy on [`address::parse`], as for the hub URL but
-/// with port 80 when none is given.
-fn proxy_host_port(hostport: &str) -> Result<(String, u16), String> {
-    let Address { host, port } =
-        address::parse(hostport.trim()).map_err(|e| format!("proxy URL has {e}"))?;
-    if host.is_empty() {
-        return Err("proxy URL has no host".into());
-    }
-    match port {
-        Port::Absent => Ok((host.to_string(), 80)),
-        Port::Number(port) if port > 0 => Ok((host.to_string(), port)),
-        Port::Number(port) => Err(format!("proxy URL has a bad port: {port}")),
-        Port::Bad(p) => Err(format!("proxy URL has a bad port: {p}")),
-    }
-}
-
-/// The user and password as typed in the URL, `%40` for `@` and so on.
-fn percent_decode(text: &str) -> String {
-    percent_decode_str(text).decode_utf8_lossy().into_owned()
-}
-
-/// Standard base64 with padding, for Basic credentials.
-fn base64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
 }
 
 #[cfg(test)]
@@ -381,11 +353,15 @@ mod tests {
     }
 
     #[test]
-    fn base64_matches_the_standard() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    fn basic_credentials_are_standard_base64() {
+        let base64 = |userinfo: &str| {
+            let proxy = Proxy::parse(&format!("http://{userinfo}@proxy.lan")).unwrap();
+            proxy.authorization.unwrap()["Basic ".len()..].to_string()
+        };
+        assert_eq!(base64(""), "");
+        assert_eq!(base64("f"), "Zg==");
+        assert_eq!(base64("fo"), "Zm8=");
+        assert_eq!(base64("foo"), "Zm9v");
+        assert_eq!(base64("foobar"), "Zm9vYmFy");
     }
 }

@@ -18,7 +18,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,10 +82,7 @@ impl SessionConfig {
         token: Token,
         ca_file: Option<&Path>,
     ) -> Result<SessionConfig, Fatal> {
-        let tls = match endpoint.tls {
-            true => Some(tls::hub_config(ca_file)?),
-            false => None,
-        };
+        let tls = endpoint.tls.then(|| tls::hub_config(ca_file)).transpose()?;
         Ok(SessionConfig {
             proxy: Proxy::from_env(&endpoint),
             endpoint,
@@ -101,19 +98,15 @@ impl SessionConfig {
     fn ws_config(&self) -> WebSocketConfig {
         // Frames over max_frame_bytes are read whole (up to the hard
         // limit) so that the buyer behind one can be answered.
-        let mut config = WebSocketConfig::default()
-            .max_message_size(Some(self.hard_frame_limit()))
-            .max_frame_size(Some(self.hard_frame_limit()));
+        let hard_limit = Some(self.max_frame_bytes.saturating_mul(OVERSIZED_FRAME_FACTOR));
         // Hub frames are small; tungstenite's 128 KiB read chunk would be
         // memory a small box never uses. Every frame is flushed as it is
         // written, so no write buffer is kept either.
-        config.read_buffer_size = 16 * 1024;
-        config.write_buffer_size = 0;
-        config
-    }
-
-    fn hard_frame_limit(&self) -> usize {
-        self.max_frame_bytes.saturating_mul(OVERSIZED_FRAME_FACTOR)
+        WebSocketConfig::default()
+            .max_message_size(hard_limit)
+            .max_frame_size(hard_limit)
+            .read_buffer_size(16 * 1024)
+            .write_buffer_size(0)
     }
 }
 
@@ -201,16 +194,6 @@ pub enum HandshakeFailure {
     Other(WsError),
 }
 
-impl HandshakeFailure {
-    fn error(&self) -> &WsError {
-        match self {
-            HandshakeFailure::ClosedEarly(e)
-            | HandshakeFailure::BadUri(e)
-            | HandshakeFailure::Other(e) => e,
-        }
-    }
-}
-
 impl fmt::Display for HandshakeFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text().english())
@@ -230,7 +213,11 @@ impl HandshakeFailure {
 
 impl std::error::Error for HandshakeFailure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(self.error())
+        match self {
+            HandshakeFailure::ClosedEarly(e)
+            | HandshakeFailure::BadUri(e)
+            | HandshakeFailure::Other(e) => Some(e),
+        }
     }
 }
 
@@ -246,13 +233,12 @@ fn without_uri(error: WsError) -> WsError {
     }
 }
 
-/// A connected session: the shared link and the reader's own socket handle.
-pub struct Session {
+/// A connected session: the shared link, the reader's own socket handle,
+/// and the settings it was made with.
+pub struct Session<'a> {
     pub link: Arc<Link>,
     reader: TcpStream,
-    config_dead_after: Duration,
-    max_frame_bytes: usize,
-    log_prompts: bool,
+    config: &'a SessionConfig,
 }
 
 /// How a session ended.
@@ -341,7 +327,7 @@ impl std::error::Error for Broken {
 
 /// Opens a connection: TCP, then TLS and the WebSocket upgrade, all within
 /// `handshake_timeout`.
-pub fn connect(config: &SessionConfig, id: u64) -> Result<Session, ConnectError> {
+pub fn connect(config: &SessionConfig, id: u64) -> Result<Session<'_>, ConnectError> {
     let deadline = Instant::now() + config.handshake_timeout;
     let socket = match &config.proxy {
         Some(proxy) => proxy
@@ -365,26 +351,19 @@ pub fn connect(config: &SessionConfig, id: u64) -> Result<Session, ConnectError>
     Ok(Session {
         link: Arc::new(Link::new(id, ws, shutter, config.dead_after)),
         reader,
-        config_dead_after: config.dead_after,
-        max_frame_bytes: config.max_frame_bytes,
-        log_prompts: config.log_prompts,
+        config,
     })
 }
 
 fn tcp_connect(endpoint: &Endpoint, timeout: Duration) -> Result<TcpStream, ConnectError> {
-    let addrs: Vec<SocketAddr> = endpoint
-        .authority()
-        .to_socket_addrs()
-        .map_err(ConnectError::Resolve)?
-        .collect();
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address for the hub's host");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(socket) => return Ok(socket),
-            Err(e) => last = e,
-        }
+    let addrs = endpoint.authority().to_socket_addrs();
+    match wire::connect(addrs.map_err(ConnectError::Resolve)?, timeout) {
+        Some(connected) => connected.map_err(ConnectError::Tcp),
+        None => Err(ConnectError::Tcp(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no address for the hub's host",
+        ))),
     }
-    Err(ConnectError::Tcp(last))
 }
 
 fn tls_session(config: &SessionConfig) -> Result<Option<rustls::ClientConnection>, ConnectError> {
@@ -465,21 +444,16 @@ pub(super) fn handshake_request(
 /// Sorts what tungstenite reports when the upgrade fails (`pub(super)`
 /// for `endpoint`'s tests too).
 pub(super) fn handshake_error(error: WsError) -> ConnectError {
-    let closed_early = match &error {
-        WsError::Protocol(ProtocolError::HandshakeIncomplete) => true,
-        WsError::Io(e) => tls_cause(e).is_none() && e.kind() == io::ErrorKind::UnexpectedEof,
-        _ => false,
-    };
-    if closed_early {
-        return ConnectError::Handshake(HandshakeFailure::ClosedEarly(error));
-    }
+    let closed_early = |error| ConnectError::Handshake(HandshakeFailure::ClosedEarly(error));
     match error {
+        WsError::Protocol(ProtocolError::HandshakeIncomplete) => closed_early(error),
         WsError::Http(response) => match response.status().as_u16() {
             status @ (401 | 403) => ConnectError::TokenRejected(status),
             status => ConnectError::Http(status),
         },
         WsError::Io(e) => match tls_cause(&e) {
             Some(tls_error) => ConnectError::Tls(tls_error.clone()),
+            None if e.kind() == io::ErrorKind::UnexpectedEof => closed_early(WsError::Io(e)),
             None => ConnectError::Tcp(e),
         },
         other => ConnectError::Handshake(HandshakeFailure::Other(without_uri(other))),
@@ -499,7 +473,7 @@ fn is_timeout(error: &io::Error) -> bool {
     )
 }
 
-impl Session {
+impl Session<'_> {
     /// Ends the connection the polite way: a Close frame (1000), then TCP.
     pub fn close(self) {
         let _ = self.link.close(CloseCode::Normal, "check done");
@@ -518,14 +492,14 @@ impl Session {
                 left_unsent();
             }
             for message in messages {
-                handle(message, requests, self.max_frame_bytes, self.log_prompts);
+                handle(message, requests, self.config);
             }
             if let Some(end) = end {
                 return end;
             }
             match self.reader.read(&mut buf) {
                 Ok(n) => self.link.lock().get_mut().feed(&buf[..n]),
-                Err(e) if is_timeout(&e) => return SessionEnd::Dead(self.config_dead_after),
+                Err(e) if is_timeout(&e) => return SessionEnd::Dead(self.config.dead_after),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return SessionEnd::Broken(Broken::Io(e)),
             }
@@ -563,16 +537,7 @@ impl Session {
                     break Some(SessionEnd::Broken(Broken::FrameTooLarge(e)));
                 }
                 Err(WsError::Utf8(_)) => log::warn!("ignored a hub text frame that is not UTF-8"),
-                Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
-                    break Some(SessionEnd::ClosedByHub("closed".into()))
-                }
-                Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
-                    break Some(SessionEnd::ClosedByHub(
-                        "TCP closed without a Close frame".into(),
-                    ))
-                }
-                Err(WsError::Io(e)) => break Some(io_end(e)),
-                Err(e) => break Some(SessionEnd::Broken(Broken::WebSocket(e))),
+                Err(e) => break Some(ended(e)),
             }
         };
         // Sends the pongs (and the Close reply) tungstenite queued while
@@ -582,13 +547,20 @@ impl Session {
     }
 }
 
-fn io_end(error: io::Error) -> SessionEnd {
-    match tls_cause(&error) {
-        Some(tls_error) => SessionEnd::Broken(Broken::Tls(tls_error.clone())),
-        None if error.kind() == io::ErrorKind::UnexpectedEof => {
-            SessionEnd::ClosedByHub("TCP closed without a Close frame".into())
+/// How a WebSocket error ends the session.
+fn ended(error: WsError) -> SessionEnd {
+    let tcp_closed = || SessionEnd::ClosedByHub("TCP closed without a Close frame".into());
+    match error {
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            SessionEnd::ClosedByHub("closed".into())
         }
-        None => SessionEnd::Broken(Broken::Io(error)),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => tcp_closed(),
+        WsError::Io(e) => match tls_cause(&e) {
+            Some(tls_error) => SessionEnd::Broken(Broken::Tls(tls_error.clone())),
+            None if e.kind() == io::ErrorKind::UnexpectedEof => tcp_closed(),
+            None => SessionEnd::Broken(Broken::Io(e)),
+        },
+        other => SessionEnd::Broken(Broken::WebSocket(other)),
     }
 }
 
@@ -602,42 +574,43 @@ fn reason_suffix(reason: &str) -> String {
 }
 
 /// Acts on one message from the hub (outside the lock).
-fn handle(message: Message, requests: &dyn Requests, max_frame_bytes: usize, log_prompts: bool) {
-    if let Message::Text(text) = &message {
-        // A buyer's text reaches the log only when the owner chose so; the
-        // hub's own frames are shown (--debug, test mode) as they come.
-        let from_a_buyer = text.as_str().contains("\"buyer_message\"");
-        match log_prompts || !from_a_buyer {
-            true => log::debug!("hub frame: {}", text::outside(&shorten(text.as_str(), 300))),
-            false => log::debug!("hub frame: a buyer_message of {} bytes", text.len()),
-        }
-        if text.len() > max_frame_bytes {
-            return refuse_oversized(text.as_str(), requests, max_frame_bytes);
-        }
-    }
-    match message {
-        Message::Text(text) => match parse_incoming(text.as_str()) {
-            Incoming::Buyer(request) => {
-                log::info!(
-                    "request {} received ({} chars)",
-                    request.message_id.shown(),
-                    request.prompt.chars().count()
-                );
-                requests.run(request);
-            }
-            Incoming::Unanswerable { message_id, reason } => {
-                log::warn!("request {} cannot be run: {reason}", message_id.shown());
-                requests.refuse(message_id, reason.text(), "bad_request");
-            }
-            Incoming::Other { kind } => {
-                log::debug!("hub frame of type \"{}\" ignored", text::outside(&kind))
-            }
-            Incoming::Malformed { reason } => log::warn!("ignored a hub frame: {reason}"),
-        },
+fn handle(message: Message, requests: &dyn Requests, config: &SessionConfig) {
+    let text = match &message {
+        Message::Text(text) => text.as_str(),
         Message::Binary(bytes) => {
-            log::warn!("ignored a binary hub frame of {} bytes", bytes.len())
+            return log::warn!("ignored a binary hub frame of {} bytes", bytes.len());
         }
-        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {}
+        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => return,
+    };
+    // A buyer's text reaches the log only when the owner chose so; the
+    // hub's own frames are shown (--debug, test mode) as they come.
+    let from_a_buyer = text.contains("\"buyer_message\"");
+    match config.log_prompts || !from_a_buyer {
+        true => log::debug!("hub frame: {}", text::outside(&shorten(text, 300))),
+        false => log::debug!("hub frame: a buyer_message of {} bytes", text.len()),
+    }
+    if text.len() > config.max_frame_bytes {
+        return refuse_oversized(text, requests, config.max_frame_bytes);
+    }
+    match parse_incoming(text) {
+        Incoming::Buyer(request) => {
+            log::info!(
+                "request {} received ({} chars)",
+                request.message_id.shown(),
+                request.prompt.chars().count()
+            );
+            requests.run(request);
+        }
+        Incoming::Unanswerable { message_id } => {
+            let reason = errors::buyer_no_text_content();
+            let why = reason.english();
+            log::warn!("request {} cannot be run: {why}", message_id.shown());
+            requests.refuse(message_id, reason, "bad_request");
+        }
+        Incoming::Other { kind } => {
+            log::debug!("hub frame of type \"{}\" ignored", text::outside(&kind))
+        }
+        Incoming::Malformed { reason } => log::warn!("ignored a hub frame: {reason}"),
     }
 }
 

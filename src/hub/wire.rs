@@ -19,13 +19,15 @@
 //! never buffers more than one write.
 //!
 //! For `ws://` (loopback only) the same type passes bytes through unchanged.
+//! The TCP connection under it, to the hub or to a proxy, is opened by
+//! [`connect`].
 //!
 //! The outgoing half is generic so that the unit tests below can drive a
 //! real rustls client against a rustls server in memory; the program only
 //! ever uses the default, a `TcpStream`.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -59,6 +61,22 @@ impl Write for Socket {
     }
 }
 
+/// TCP to the first of `addrs` that answers within `timeout`, or the last
+/// failure; `None` when there is no address to try.
+pub fn connect(
+    addrs: impl Iterator<Item = SocketAddr>,
+    timeout: Duration,
+) -> Option<io::Result<TcpStream>> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(socket) => return Some(Ok(socket)),
+            failed => last = Some(failed),
+        }
+    }
+    last
+}
+
 /// One `send` that takes what fits and never waits (`WouldBlock` when
 /// nothing fits), without touching the socket's blocking mode, which the
 /// reader's handle shares.
@@ -67,10 +85,7 @@ fn send_now(tcp: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: the descriptor is the stream's own, open while it lives;
     // `buf` is valid for reads of its length.
     let sent = unsafe { libc::send(tcp.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) };
-    match usize::try_from(sent) {
-        Ok(n) => Ok(n),
-        Err(_) => Err(io::Error::last_os_error()),
-    }
+    usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
 /// Waits until `tcp` has room for more bytes, or `timeout`: true when it
@@ -213,17 +228,17 @@ impl<S: Write> Read for Wire<S> {
         if let Some(error) = &self.failed {
             return Err(tls_error(error.clone()));
         }
+        // Run dry: the end of the stream once the hub has closed it, else
+        // "no data yet".
+        let dry = |eof| match eof {
+            true => Ok(0),
+            false => Err(io::ErrorKind::WouldBlock.into()),
+        };
         if self.tls.is_none() {
-            let pending = self.pending();
-            if pending.is_empty() {
-                return if self.eof {
-                    Ok(0)
-                } else {
-                    Err(io::ErrorKind::WouldBlock.into())
-                };
+            if self.pending().is_empty() {
+                return dry(self.eof);
             }
-            let n = pending.len().min(buf.len());
-            buf[..n].copy_from_slice(&pending[..n]);
+            let n = self.pending().read(buf)?;
             self.consumed += n;
             return Ok(n);
         }
@@ -235,11 +250,7 @@ impl<S: Write> Read for Wire<S> {
                 }
             }
             if !self.decrypt_more()? {
-                return if self.eof {
-                    Ok(0)
-                } else {
-                    Err(io::ErrorKind::WouldBlock.into())
-                };
+                return dry(self.eof);
             }
         }
     }
@@ -260,9 +271,8 @@ impl<S: Write> Write for Wire<S> {
                     // full socket, or a signal that interrupted the send,
                     // must not make the caller write them a second time.
                     // `flush` sends them.
-                    Err(e) if is_full(&e) => Ok(n),
-                    Err(e) => Err(e),
-                    Ok(()) => Ok(n),
+                    Err(e) if !is_full(&e) => Err(e),
+                    _ => Ok(n),
                 }
             }
         }

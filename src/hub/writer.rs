@@ -148,7 +148,7 @@ impl Writer {
         let deadline = self.finishing.as_ref().map(|f| f.deadline);
         if let (Some(link), Some(since)) = (&self.link, self.full_since) {
             let now = Instant::now();
-            let step = [since + link.write_timeout(), now + INBOX_STEP];
+            let step = [since + link.write_timeout, now + INBOX_STEP];
             let until = step.into_iter().chain(deadline).min().unwrap_or(now);
             if link.wait_writable(until.saturating_duration_since(now)) {
                 self.full_since = None;
@@ -157,15 +157,8 @@ impl Writer {
             return self.inbox.try_recv().map_err(|_| RecvTimeoutError::Timeout);
         }
         let ping = self.link.as_ref().map(|_| self.next_ping);
-        match ping.into_iter().chain(deadline).min() {
-            Some(at) => self
-                .inbox
-                .recv_timeout(at.saturating_duration_since(Instant::now())),
-            None => self
-                .inbox
-                .recv()
-                .map_err(|_| RecvTimeoutError::Disconnected),
-        }
+        self.inbox
+            .recv_until(ping.into_iter().chain(deadline).min())
     }
 
     fn take_queued(&mut self) {
@@ -245,7 +238,7 @@ impl Writer {
             let (Some(link), Some(since)) = (self.link.clone(), self.full_since) else {
                 return;
             };
-            let give_up = since + link.write_timeout();
+            let give_up = since + link.write_timeout;
             let stop = until.map_or(give_up, |until| until.min(give_up));
             let now = Instant::now();
             if until.is_some_and(|until| now >= until) {
@@ -259,13 +252,8 @@ impl Writer {
 
     /// Writes what the link holds from before; true if it all went.
     fn flush_link(&mut self) -> bool {
-        match &self.link {
-            Some(link) => {
-                let flushed = link.flush();
-                self.after_write(flushed)
-            }
-            None => false,
-        }
+        let flushed = self.link.as_ref().map(|link| link.flush());
+        flushed.is_some_and(|flushed| self.after_write(flushed))
     }
 
     /// Sends what the link holds, then queued frames and the ping when it
@@ -326,7 +314,7 @@ impl Writer {
     fn socket_full(&mut self) {
         let since = *self.full_since.get_or_insert_with(Instant::now);
         let Some(link) = &self.link else { return };
-        let limit = link.write_timeout();
+        let limit = link.write_timeout;
         if since.elapsed() >= limit {
             let why = format!("the hub took nothing for {:.1} s", limit.as_secs_f64());
             self.drop_link(&why);
