@@ -46,6 +46,13 @@ pub fn say(line: Text) {
     print(&(line.owner() + "\n"));
 }
 
+/// Says `line` on standard error in the owner's language, after the
+/// program's name, as Unix tools start their warnings and errors.
+pub fn warn(line: &Text) {
+    // not prose: the program's name.
+    eprintln!("ollama-proxy-client: {}", line.owner());
+}
+
 pub fn stdin_is_terminal() -> bool {
     io::stdin().is_terminal()
 }

@@ -160,8 +160,7 @@ fn fail(fatal: Fatal) -> ExitCode {
     if logging::is_ready() {
         log::error!(target: logging::FILE_ONLY, "{}", fatal.message.english());
     }
-    // not prose: the program's name, as Unix tools start their errors.
-    eprintln!("ollama-proxy-client: {}", fatal.message.owner());
+    console::warn(&fatal.message);
     if fatal.status == exit::USAGE {
         eprintln!("{}", cli::usage_hint().owner());
     }
@@ -264,10 +263,7 @@ fn stats(args: &cli::Args, config_path: &Path) -> ExitCode {
     // client runs; after a crash it ended with the ledger's last line.
     let running = control::lock_is_held(&control::lock_path(config_path));
     let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, since, until, running);
-    for warning in warnings {
-        // not prose: the program's name, as Unix tools start their messages.
-        eprintln!("ollama-proxy-client: {}", warning.owner());
-    }
+    warnings.iter().for_each(console::warn);
     print(&match args.json {
         true => ledger::stats::json(&stats) + "\n",
         false => ledger::stats::table(&stats, text::owner_language()),

@@ -37,7 +37,7 @@ use super::protocol::{
 use super::socket::open_lock;
 use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
 use crate::cli::Control;
-use crate::console::{label_width, labelled, print};
+use crate::console::{label_width, labelled, print, say, warn};
 use crate::exit::{self, Fatal};
 use crate::ledger;
 use crate::pause::{self, Pause};
@@ -105,18 +105,16 @@ pub fn run(
         }
         Request::Pause(_) => {
             let answer: PauseAnswer = typed(answer)?;
-            say(
-                &match answer.paused_until.as_deref().and_then(time::parse) {
-                    Some(until) => text::paused_until(clock(until, time::now())),
-                    None => text::paused_until_resume(),
-                },
-            );
+            say(match answer.paused_until.as_deref().and_then(time::parse) {
+                Some(until) => text::paused_until(clock(until, time::now())),
+                None => text::paused_until_resume(),
+            });
             warn_unsaved(answer.saved, answer.save_error, text::pause_not_saved);
             Ok(ExitCode::SUCCESS)
         }
         Request::Resume => {
             let answer: ResumeAnswer = typed(answer)?;
-            say(&match answer.resumed {
+            say(match answer.resumed {
                 true => text::resumed(),
                 false => text::not_paused(),
             });
@@ -132,18 +130,10 @@ fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, Fatal> {
     serde_json::from_value(answer).map_err(|_| held(text::bad_answer()))
 }
 
-fn say(line: &Text) {
-    print(&(line.owner() + "\n"));
-}
-
 /// Says on stderr that the running client could not save its state.
 fn warn_unsaved(saved: bool, why: Option<String>, message: fn(String) -> Text) {
     if !saved {
-        // not prose: the program's name, as Unix tools start their messages.
-        eprintln!(
-            "ollama-proxy-client: {}",
-            message(why.unwrap_or_default()).owner()
-        );
+        warn(&message(why.unwrap_or_default()));
     }
 }
 
@@ -169,7 +159,13 @@ fn ask(config_path: &Path, request: Request) -> Result<Option<Value>, Fatal> {
                 }
                 std::thread::sleep(LOOK_EVERY);
             }
-            Err(e) => return Err(unreachable(&lock, text::cannot_reach(socket.display(), e))),
+            Err(e) => {
+                let status = match lock_is_held(&lock) {
+                    true => exit::ALREADY_RUNNING,
+                    false => exit::UNAVAILABLE,
+                };
+                return Err(Fatal::new(status, text::cannot_reach(socket.display(), e)));
+            }
         }
     };
     match exchange(stream, request, &lock) {
@@ -210,38 +206,13 @@ fn checked(answer: Value) -> Result<Value, Fatal> {
         "not_owner" => text::not_owner(),
         _ => text::refused(verdict.error),
     };
-    Err(Fatal {
-        status: exit::NOT_SERVING,
-        message,
-    })
-}
-
-fn no_client(config_path: &Path) -> Fatal {
-    unavailable(text::no_client(config_path.display()))
+    Err(Fatal::new(exit::NOT_SERVING, message))
 }
 
 /// A client runs (it holds the lock) but cannot be reached now: try
 /// again (EX_TEMPFAIL), never "no client".
 fn held(message: Text) -> Fatal {
-    Fatal {
-        status: exit::ALREADY_RUNNING,
-        message,
-    }
-}
-
-/// [`held`] while a client holds the lock, else [`unavailable`].
-fn unreachable(lock: &Path, message: Text) -> Fatal {
-    match lock_is_held(lock) {
-        true => held(message),
-        false => unavailable(message),
-    }
-}
-
-fn unavailable(message: Text) -> Fatal {
-    Fatal {
-        status: exit::UNAVAILABLE,
-        message,
-    }
+    Fatal::already_running(message)
 }
 
 /// Why an exchange brought no answer.
@@ -301,7 +272,8 @@ fn exchange(mut stream: UnixStream, request: Request, lock: &Path) -> Result<Val
 fn offline(request: Request, config_path: &Path) -> Result<Option<ExitCode>, Fatal> {
     let dir = config_path.parent().filter(|d| d.is_dir());
     if request == Request::Status || dir.is_none() {
-        return Err(no_client(config_path));
+        let no_client = text::no_client(config_path.display());
+        return Err(Fatal::new(exit::UNAVAILABLE, no_client));
     }
     let lock = open_lock(&lock_path(config_path));
     let cannot_save = |e: String| Fatal::config(text::offline_cannot_save(e));
@@ -330,7 +302,7 @@ fn offline(request: Request, config_path: &Path) -> Result<Option<ExitCode>, Fat
         }
     };
     drop(lock);
-    say(&said);
+    say(said);
     Ok(Some(ExitCode::SUCCESS))
 }
 
@@ -348,10 +320,7 @@ fn today(config_path: &Path, files_kept: usize) -> Today {
     let ledger_path = ledger::path_for(config_path);
     // The client answered: it runs.
     let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, Some(since), now, true);
-    for warning in warnings {
-        // not prose: the program's name, as Unix tools start their messages.
-        eprintln!("ollama-proxy-client: {}", warning.owner());
-    }
+    warnings.iter().for_each(warn);
     Today {
         since,
         answered: stats.answered,
@@ -382,7 +351,7 @@ fn status_json(answer: &StatusAnswer, today: &Today) -> String {
 
 /// `--status`: the owner's table in `lang`, a label and a value a line.
 fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -> String {
-    let say = |text: Text| text.in_lang(lang);
+    let in_lang = |text: Text| text.in_lang(lang);
     let at = |time: &str| time::parse(time).map(|t| clock(t, now));
     let yes_no = |yes: bool| match yes {
         true => text::status_yes(),
@@ -430,8 +399,8 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
         ),
         (text::status_label_paused(), paused),
     ];
-    let above = above.map(|(l, v)| (say(l), say(v)));
-    let below = below.map(|(l, v)| (say(l), say(v)));
+    let above = above.map(|(l, v)| (in_lang(l), in_lang(v)));
+    let below = below.map(|(l, v)| (in_lang(l), in_lang(v)));
     let width = label_width(above.iter().chain(&below).map(|(label, _)| label.as_str()));
     let row = |(label, value): &(String, String)| labelled(label, value, width);
     let backends = backend_lines(&answer.backends, model, lang, now);
