@@ -20,7 +20,7 @@
 //! itself (`ledger::stats`), so that the running client never reads files
 //! for a caller. Times are shown in local time.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
@@ -34,7 +34,7 @@ use super::protocol::{
     BackendAnswer, HealthPhase, HealthState, HubPhase, PauseAnswer, Request, ResumeAnswer,
     StatusAnswer, Verdict,
 };
-use super::socket::open_lock;
+use super::socket::{open_lock, read_line, NoLine};
 use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
 use crate::cli::Control;
 use crate::console::{label_width, labelled, print, say, warn};
@@ -57,7 +57,7 @@ const LOOK_EVERY: Duration = Duration::from_millis(50);
 
 /// The largest answer read (a status answer is under 1 KiB, and a few
 /// hundred bytes more per backend).
-const MAX_ANSWER: u64 = 64 * 1024;
+const MAX_ANSWER: usize = 64 * 1024;
 
 /// Runs `--status`, `--pause` or `--resume` for the config at
 /// `config_path`. `files_kept` is the config's `ledger_files_kept`, for
@@ -169,16 +169,17 @@ fn ask(config_path: &Path, request: Request) -> Result<Option<Value>, Fatal> {
         }
     };
     match exchange(stream, request, &lock) {
-        Ok(answer) => checked(answer).map(Some),
-        Err(Failed::Late) => Err(held(text::no_answer_in_time(
+        Ok(Some(answer)) => checked(answer).map(Some),
+        Err(NoLine::Late) => Err(held(text::no_answer_in_time(
             socket.display(),
             ANSWER_WAIT.as_secs(),
         ))),
         // Ended before answering: its lock goes with it, and then the
         // request is for the next start.
-        Err(_) if released(&lock) => Ok(None),
-        Err(Failed::Io(e)) => Err(held(text::cannot_reach(socket.display(), e))),
-        Err(Failed::Garbled) => Err(held(text::bad_answer())),
+        _ if released(&lock) => Ok(None),
+        Err(NoLine::Io(e)) => Err(held(text::cannot_reach(socket.display(), e))),
+        // No JSON object, too long, or nothing before the end.
+        _ => Err(held(text::bad_answer())),
     }
 }
 
@@ -215,55 +216,23 @@ fn held(message: Text) -> Fatal {
     Fatal::already_running(message)
 }
 
-/// Why an exchange brought no answer.
-#[derive(Debug)]
-enum Failed {
-    /// The socket failed (the client ended, say).
-    Io(std::io::Error),
-    /// An answer that is not one JSON object (an end of input before any
-    /// answer too).
-    Garbled,
-    /// No answer in [`ANSWER_WAIT`] while the lock stayed held.
-    Late,
-}
-
 /// Sends the request line; reads the answer line (bounded in size), for
-/// as long as the client holds `lock`, up to [`ANSWER_WAIT`].
-fn exchange(mut stream: UnixStream, request: Request, lock: &Path) -> Result<Value, Failed> {
-    let started = Instant::now();
+/// as long as the client holds `lock`, up to [`ANSWER_WAIT`]. `None`: an
+/// answer that is no JSON object.
+fn exchange(
+    mut stream: UnixStream,
+    request: Request,
+    lock: &Path,
+) -> Result<Option<Value>, NoLine> {
+    let until = Instant::now() + ANSWER_WAIT;
     stream
         .set_write_timeout(Some(ANSWER_WAIT))
         .and_then(|()| stream.write_all((request.line() + "\n").as_bytes()))
-        .and_then(|()| stream.set_read_timeout(Some(LOOK_EVERY)))
-        .map_err(Failed::Io)?;
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                answer.extend_from_slice(buf.get(..n).unwrap_or_default());
-                if answer.contains(&b'\n') || answer.len() as u64 >= MAX_ANSWER {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                if !lock_is_held(lock) {
-                    return Err(Failed::Io(e));
-                }
-                if started.elapsed() >= ANSWER_WAIT {
-                    return Err(Failed::Late);
-                }
-            }
-            Err(e) => return Err(Failed::Io(e)),
-        }
-    }
-    let line = answer.split(|b| *b == b'\n').next().unwrap_or_default();
-    serde_json::from_slice::<Value>(line)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or(Failed::Garbled)
+        .map_err(NoLine::Io)?;
+    // A client that let go of its lock ended without answering.
+    let still_held = || lock_is_held(lock).then_some(()).ok_or(NoLine::Ended);
+    let line = read_line(&mut stream, MAX_ANSWER, until, LOOK_EVERY, still_held)?;
+    Ok(serde_json::from_slice(&line).ok().filter(Value::is_object))
 }
 
 /// No client runs: `--status` says so (exit 69); `--pause` and `--resume`
@@ -459,6 +428,7 @@ fn span(secs: u64) -> Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::os::unix::net::UnixListener;
     use std::path::PathBuf;
 
@@ -770,8 +740,11 @@ mod tests {
             );
             assert_eq!(server.join().unwrap(), "{\"command\":\"status\"}\n");
             match ok {
-                true => assert_eq!(answer.unwrap()["error"].as_str().unwrap().len(), 20_000),
-                false => assert!(matches!(answer, Err(Failed::Garbled)), "{answer:?}"),
+                true => assert_eq!(
+                    answer.unwrap().unwrap()["error"].as_str().unwrap().len(),
+                    20_000
+                ),
+                false => assert!(matches!(answer, Ok(None)), "{answer:?}"),
             }
         }
     }
@@ -785,13 +758,13 @@ mod tests {
             let _ = theirs.read(&mut request).unwrap();
             // More than an answer may be, with no end of line (the rest
             // fails once the command hangs up).
-            let _ = theirs.write_all(&[b'x'; 2 * MAX_ANSWER as usize]);
+            let _ = theirs.write_all(&[b'x'; 2 * MAX_ANSWER]);
             // Open until the command has given up reading.
             let _ = held.recv();
         });
         let lock = Path::new("/nonexistent/control.lock");
         let answer = exchange(ours, Request::Status, lock);
-        assert!(matches!(answer, Err(Failed::Garbled)), "{answer:?}");
+        assert!(matches!(answer, Err(NoLine::TooLong)), "{answer:?}");
         drop(release);
         server.join().unwrap();
     }
@@ -814,7 +787,7 @@ mod tests {
         });
         let answer = exchange(ours, Request::Status, &lock_file);
         server.join().unwrap();
-        assert_eq!(answer.unwrap()["ok"], true);
+        assert_eq!(answer.unwrap().unwrap()["ok"], true);
     }
 
     #[test]
