@@ -36,7 +36,6 @@ use super::protocol::{
 };
 use super::socket::{open_lock, read_line, NoLine};
 use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
-use crate::cli::Control;
 use crate::console::{label_width, labelled, print, say, warn};
 use crate::exit::{self, Fatal};
 use crate::ledger;
@@ -63,16 +62,11 @@ const MAX_ANSWER: usize = 64 * 1024;
 /// `config_path`. `files_kept` is the config's `ledger_files_kept`, for
 /// today's figures.
 pub fn run(
-    command: Control,
+    request: Request,
     json: bool,
     config_path: &Path,
     files_kept: usize,
 ) -> Result<ExitCode, Fatal> {
-    let request = match command {
-        Control::Status => Request::Status,
-        Control::Pause(span) => Request::Pause(span),
-        Control::Resume => Request::Resume,
-    };
     let mut rounds = 0;
     let answer = loop {
         if let Some(answer) = ask(config_path, request)? {
