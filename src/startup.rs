@@ -100,7 +100,7 @@ fn first_line(input: impl BufRead) -> Result<String, NoToken> {
 /// At a terminal the token is typed without echo, as at the first run.
 fn token_from_stdin() -> Result<String, Fatal> {
     let read = if console::stdin_is_terminal() {
-        let _echo_back_on_ctrl_c = console::TerminalGuard::install();
+        let _echo_back_on_ctrl_c = console::TerminalGuard::install(|| {});
         match console::read_secret_line(&text::token_prompt().owner()) {
             Some(line) => first_line(line.as_bytes()),
             None => Err(NoToken::Ended),
@@ -219,7 +219,7 @@ pub fn complete_settings(
     }
     if console::stdin_is_terminal() {
         let put_back = reset.map(ResetBackup::settler);
-        let _echo_back_on_ctrl_c = console::TerminalGuard::install_with(move || {
+        let _echo_back_on_ctrl_c = console::TerminalGuard::install(move || {
             if let Some(put_back) = put_back {
                 put_back();
             }
