@@ -11,6 +11,7 @@
 //! not what [`save`] writes is reported and ignored.
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -68,9 +69,10 @@ pub fn path_for(config_path: &Path) -> PathBuf {
 pub fn save(path: &Path, pause: Option<Pause>) -> Result<(), String> {
     let Some(pause) = pause else {
         return match std::fs::remove_file(path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("cannot remove {}: {e}", path.display()))
+            }
+            _ => Ok(()),
         };
     };
     let mut object = Map::new();
@@ -85,24 +87,17 @@ pub fn save(path: &Path, pause: Option<Pause>) -> Result<(), String> {
 /// anything but a regular file in its place (a named pipe would otherwise
 /// hold the reader forever: see `state_file`).
 pub fn load(path: &Path) -> Result<Option<Pause>, LoadError> {
-    let path_buf = || path.to_path_buf();
-    let text = match read_bounded(path) {
-        Ok(Some(text)) => text,
-        Ok(None) => return Err(LoadError::TooLarge(path_buf())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(LoadError::Unreadable(path_buf(), e)),
-    };
-    let pause = parse(&text).ok_or_else(|| LoadError::NotOurs(path_buf()))?;
-    Ok(pause.filter(|p| !p.is_over(SystemTime::now())))
-}
-
-/// The file's text; `None` when it is over [`MAX_FILE_BYTES`].
-fn read_bounded(path: &Path) -> std::io::Result<Option<String>> {
-    use std::io::Read;
-    let file = state_file::open(path, Access::Read)?;
     let mut text = String::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
-    Ok(Some(text).filter(|text| text.len() as u64 <= MAX_FILE_BYTES))
+    let read = state_file::open(path, Access::Read)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text));
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LoadError::Unreadable(path.into(), e)),
+        Ok(read) if read as u64 > MAX_FILE_BYTES => return Err(LoadError::TooLarge(path.into())),
+        Ok(_) => {}
+    }
+    let pause = parse(&text).ok_or_else(|| LoadError::NotOurs(path.into()))?;
+    Ok(pause.filter(|p| !p.is_over(SystemTime::now())))
 }
 
 /// Why the saved pause cannot be used.
@@ -136,6 +131,7 @@ impl fmt::Display for LoadError {
 }
 
 /// The same words are the same error (for tests' `assert_eq!`).
+#[cfg(test)]
 impl PartialEq for LoadError {
     fn eq(&self, other: &LoadError) -> bool {
         self.to_string() == other.to_string()
