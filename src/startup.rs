@@ -135,7 +135,10 @@ pub fn reset_config(path: &Path) -> Result<Option<ResetBackup>, Fatal> {
     if !console::stdin_is_terminal() {
         return Err(Fatal::config(text::reset_needs_terminal(shown)));
     }
-    let backup = backup_path(path);
+    // `config.json` -> `config.json.bak`, beside it.
+    let mut backup = path.as_os_str().to_os_string();
+    backup.push(".bak");
+    let backup = PathBuf::from(backup);
     let backup_shown = backup.display().to_string();
     match std::fs::symlink_metadata(path) {
         Ok(_) => {}
@@ -159,13 +162,6 @@ pub fn reset_config(path: &Path) -> Result<Option<ResetBackup>, Fatal> {
         config: path.to_path_buf(),
         backup,
     }))
-}
-
-/// `config.json` -> `config.json.bak`, beside it.
-fn backup_path(config: &Path) -> PathBuf {
-    let mut name = config.as_os_str().to_os_string();
-    name.push(".bak");
-    PathBuf::from(name)
 }
 
 /// The old config file, set aside by `--reset-config`. When it is dropped
