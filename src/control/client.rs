@@ -27,8 +27,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::protocol::{
     BackendAnswer, HealthPhase, HealthState, HubPhase, PauseAnswer, Request, ResumeAnswer,
@@ -269,9 +269,12 @@ fn offline(request: Request, config_path: &Path) -> Result<Option<ExitCode>, Fat
     Ok(Some(ExitCode::SUCCESS))
 }
 
-/// Today's figures (since local midnight), from the ledger.
+/// Today's figures (since local midnight), from the ledger, as
+/// `--status --json` shows them.
+#[derive(Serialize)]
 struct Today {
-    since: Millis,
+    /// Local midnight, in RFC 3339.
+    since: String,
     answered: u64,
     errors: u64,
     tokens: u64,
@@ -285,7 +288,7 @@ fn today(config_path: &Path, files_kept: usize) -> Today {
     let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, Some(since), now, true);
     warnings.iter().for_each(warn);
     Today {
-        since,
+        since: time::format(since),
         answered: stats.answered,
         errors: stats.errors.values().sum(),
         // Beyond 2^64-1 only in a tampered ledger; JSON here takes a u64.
@@ -299,15 +302,8 @@ fn status_json(answer: &StatusAnswer, today: &Today) -> String {
     let mut shown = serde_json::to_value(answer).unwrap_or_default();
     if let Some(object) = shown.as_object_mut() {
         object.remove("ok");
-        object.insert(
-            "today".into(),
-            json!({
-                "since": time::format(today.since),
-                "answered": today.answered,
-                "errors": today.errors,
-                "tokens": today.tokens,
-            }),
-        );
+        let today = serde_json::to_value(today).unwrap_or_default();
+        object.insert("today".into(), today);
     }
     shown.to_string()
 }
@@ -351,15 +347,11 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
         (text::status_label_hub(), hub),
         (text::status_label_ollama(), ollama),
     ];
+    let requests = text::status_requests(answer.running, answer.queued);
+    let today = text::status_today(today.answered, today.errors, today.tokens);
     let below = [
-        (
-            text::status_label_requests(),
-            text::status_requests(answer.running, answer.queued),
-        ),
-        (
-            text::status_label_today(),
-            text::status_today(today.answered, today.errors, today.tokens),
-        ),
+        (text::status_label_requests(), requests),
+        (text::status_label_today(), today),
         (text::status_label_paused(), paused),
     ];
     let above = above.map(|(l, v)| (in_lang(l), in_lang(v)));
@@ -422,6 +414,7 @@ fn span(secs: u64) -> Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::io::Read;
     use std::os::unix::net::UnixListener;
     use std::path::PathBuf;
@@ -514,7 +507,7 @@ mod tests {
     fn the_status_table_says_everything_in_both_languages() {
         let now = time::now();
         let today = Today {
-            since: local_midnight(now),
+            since: time::format(local_midnight(now)),
             answered: 12,
             errors: 1,
             tokens: 3456,
@@ -591,7 +584,7 @@ mod tests {
 
     fn today_nothing() -> Today {
         Today {
-            since: 0,
+            since: String::new(),
             answered: 0,
             errors: 0,
             tokens: 0,
@@ -694,7 +687,7 @@ mod tests {
     #[test]
     fn the_status_json_adds_today_and_drops_ok() {
         let today = Today {
-            since: 0,
+            since: time::format(0),
             answered: 3,
             errors: 2,
             tokens: 1,
