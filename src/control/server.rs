@@ -94,17 +94,13 @@ pub fn claim(config_path: &Path) -> Result<Option<Claim>, Fatal> {
 /// An existing directory keeps the mode its owner gave it; one that other
 /// users can write in lets them replace the socket, which is worth a word.
 fn warn_if_shared(lock: &Path) {
-    let Some(dir) = lock.parent() else {
-        return;
-    };
-    if let Ok(meta) = std::fs::metadata(dir) {
-        if meta.permissions().mode() & 0o022 != 0 {
-            log::warn!(
-                "{} can be written by other users, who could replace the control socket; \
-                 chmod 700 it",
-                dir.display()
-            );
-        }
+    let Some(dir) = lock.parent() else { return };
+    if std::fs::metadata(dir).is_ok_and(|meta| meta.permissions().mode() & 0o022 != 0) {
+        log::warn!(
+            "{} can be written by other users, who could replace the control socket; \
+             chmod 700 it",
+            dir.display()
+        );
     }
 }
 
