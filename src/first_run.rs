@@ -80,11 +80,8 @@ fn ask_text(question: Text, default: &str) -> Result<String, Text> {
     print(&text::first_run_question(question, default).owner());
     let answer = read_line().ok_or_else(text::first_run_input_ended)?;
     let answer = answer.trim();
-    Ok(if answer.is_empty() {
-        default.to_string()
-    } else {
-        answer.to_string()
-    })
+    let answer = if answer.is_empty() { default } else { answer };
+    Ok(answer.to_string())
 }
 
 fn ask_port(resolved: &mut Resolved) -> Result<(), Text> {
@@ -92,9 +89,7 @@ fn ask_port(resolved: &mut Resolved) -> Result<(), Text> {
         let default = resolved.settings.ollama_port.to_string();
         let answer = ask_text(text::ask_ollama_port(), &default)?;
         match answer.parse::<u16>() {
-            Ok(port) if port > 0 => {
-                return keep(resolved, "ollama_port", Value::from(port));
-            }
+            Ok(port) if port > 0 => return keep(resolved, "ollama_port", Value::from(port)),
             _ => say(text::port_is_a_number()),
         }
     }
