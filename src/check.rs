@@ -80,18 +80,11 @@ impl Step {
     }
 }
 
-/// One Ollama backend to check, and what its https is checked against, or
-/// why there is nothing to check it against (a CA file that cannot be
-/// used).
-struct Backend {
-    spec: BackendSpec,
-    roots: Result<RootCerts, Text>,
-}
-
 /// The `--check` mode: resolves the settings as serving would (a broken
 /// config file is reported and never overwritten; the other steps then run
 /// on the flags, the environment and the defaults), saves the flags, runs
-/// the checklist. Exit 0 when every step passed, 1 if not.
+/// the checklist, printing each step as it finishes. Exit 0 when every
+/// step passed, 1 if not.
 pub fn run_mode(
     args: &Args,
     env: &Environment,
@@ -112,95 +105,82 @@ pub fn run_mode(
         Some(Step::fail(unsaved.message, check::fix_config_unsaved()))
     });
     init_logging(args, &resolved);
-    let ca_file = args.ca_file.as_deref();
-    let hub = resolved.settings.token.clone().map(|token| {
-        let config = SessionConfig::new(&resolved.settings, endpoint, token, ca_file);
+    // The CA files are read (and logged) before the first step is shown:
+    // the hub's setup (`None` without a token), and what each backend's
+    // https is checked against, or why there is nothing to check it against.
+    let (settings, ca_file) = (&resolved.settings, args.ca_file.as_deref());
+    let hub = settings.token.clone().map(|token| {
+        let config = SessionConfig::new(settings, endpoint, token, ca_file);
         config.map_err(|fatal| fatal.message)
     });
-    let backends = resolved.settings.backends().into_iter().map(|spec| {
+    let with_roots = |spec: BackendSpec| {
         let roots = tls::ollama_roots(ca_file, &spec.base_url).map_err(|fatal| fatal.message);
-        Backend { spec, roots }
-    });
-    match run(&resolved, config_failed, hub, backends.collect()) {
-        true => Ok(ExitCode::SUCCESS),
-        false => Ok(ExitCode::from(exit::CHECK_FAILED)),
-    }
-}
-
-/// Runs every step, printing each as it finishes; true when all passed.
-/// `config_failed` is the config's step when the file could not be used
-/// (the other steps then run on the defaults) or the flags not saved to
-/// it. `hub` is `None` without a token, and says why the TLS setup failed.
-fn run(
-    resolved: &Resolved,
-    config_failed: Option<Step>,
-    hub: Option<Result<SessionConfig, Text>>,
-    backends: Vec<Backend>,
-) -> bool {
+        (spec, roots)
+    };
+    let backends: Vec<_> = settings.backends().into_iter().map(with_roots).collect();
     let mut all_ok = true;
     let mut report = |step: Step| {
         print(&step.lines(owner_language()));
         all_ok &= step.ok();
     };
-    report(config_failed.unwrap_or_else(|| config_step(resolved)));
-    let settings = &resolved.settings;
+    report(config_failed.unwrap_or_else(|| config_step(&resolved)));
     let listed = !settings.ollama_hosts.is_empty();
-    for backend in backends {
+    for (spec, roots) in backends {
         // An entry of `ollama_hosts` names itself on each of its lines.
         let mut report_backend = |step: Step| match listed {
-            true => report(step.on(&backend.spec.name)),
+            true => report(step.on(&spec.name)),
             false => report(step),
         };
-        backend_steps(&backend, settings, listed, &mut report_backend);
+        backend_steps(&spec.base_url, roots, settings, listed, &mut report_backend);
     }
     report(hub_step(hub));
-    report(pause_step(&resolved.config_path));
-    all_ok
+    report(pause_step(path));
+    Ok(match all_ok {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(exit::CHECK_FAILED),
+    })
 }
 
 /// One backend's steps, reported as each finishes: does it answer, has it
 /// the model, and how long a one-token answer takes (the model loaded
-/// first if it is not). A step whose ground failed is "not checked"; the
-/// fixes of an entry of `ollama_hosts` (`listed`) point at that entry.
+/// first if it is not). The steps after one that failed are "not
+/// checked"; the fixes of an entry of `ollama_hosts` (`listed`) point at
+/// that entry.
 fn backend_steps(
-    backend: &Backend,
+    url: &OllamaUrl,
+    roots: Result<RootCerts, Text>,
     settings: &Settings,
     listed: bool,
     report: &mut dyn FnMut(Step),
 ) {
-    let url = &backend.spec.base_url;
-    let roots = match &backend.roots {
-        Ok(roots) => Some(roots),
+    let answers = match &roots {
+        Ok(roots) => passed(ollama_step(url, roots, listed), report),
         Err(why) => {
-            report(Step::fail(
-                check::check_ollama_not_checked(url.shown(), why.clone()),
-                check::fix_ca_file(),
-            ));
-            None
-        }
-    };
-    let ollama_ok = roots.is_some_and(|roots| passed(ollama_step(url, roots, listed), report));
-    let model = &settings.model;
-    let model_ok = match (roots, ollama_ok) {
-        (Some(roots), true) => passed(model_step(model, url, roots, listed), report),
-        _ => {
-            report(Step::fail(
-                check::check_model_not_checked(model),
-                check::fix_ollama_first(),
-            ));
+            let why = check::check_ollama_not_checked(url.shown(), why.clone());
+            report(Step::fail(why, check::fix_ca_file()));
             false
         }
     };
-    report(match (roots, model_ok) {
-        (Some(roots), true) => one_token_step(settings, url, roots),
-        _ => Step::fail(
+    let model = &settings.model;
+    let (Ok(roots), true) = (roots, answers) else {
+        report(Step::fail(
+            check::check_model_not_checked(model),
+            check::fix_ollama_first(),
+        ));
+        report(Step::fail(
             check::check_one_token_not_checked(),
-            match ollama_ok {
-                true => check::fix_model_first(),
-                false => check::fix_ollama_first(),
-            },
+            check::fix_ollama_first(),
+        ));
+        return;
+    };
+    let step = match passed(model_step(model, url, &roots, listed), report) {
+        true => one_token_step(settings, url, &roots),
+        false => Step::fail(
+            check::check_one_token_not_checked(),
+            check::fix_model_first(),
         ),
-    });
+    };
+    report(step);
 }
 
 /// Reports `step`; true when it passed.
