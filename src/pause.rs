@@ -87,39 +87,31 @@ pub fn save(path: &Path, pause: Option<Pause>) -> Result<(), String> {
 /// anything but a regular file in its place (a named pipe would otherwise
 /// hold the reader forever: see `state_file`).
 pub fn load(path: &Path) -> Result<Option<Pause>, LoadError> {
-    let mut text = String::new();
+    let mut saved = String::new();
     let read = state_file::open(path, Access::Read)
-        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text));
-    match read {
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut saved));
+    let shown = path.display();
+    let why = match read {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(LoadError::Unreadable(path.into(), e)),
-        Ok(read) if read as u64 > MAX_FILE_BYTES => return Err(LoadError::TooLarge(path.into())),
-        Ok(_) => {}
-    }
-    let pause = parse(&text).ok_or_else(|| LoadError::NotOurs(path.into()))?;
-    Ok(pause.filter(|p| !p.is_over(SystemTime::now())))
+        Err(e) => text::pause_unreadable(shown, state_file::reason(&e)),
+        Ok(read) if read as u64 > MAX_FILE_BYTES => text::pause_too_large(shown),
+        Ok(_) => match parse(&saved) {
+            Some(pause) => return Ok(pause.filter(|p| !p.is_over(SystemTime::now()))),
+            None => text::pause_not_ours(shown),
+        },
+    };
+    Err(LoadError(why))
 }
 
-/// Why the saved pause cannot be used.
+/// Why the saved pause cannot be used (it cannot be opened or read, is not
+/// a regular file, is over [`MAX_FILE_BYTES`], or is not what [`save`]
+/// writes), in words.
 #[derive(Debug)]
-pub enum LoadError {
-    /// The file cannot be opened or read, or is not a regular file.
-    Unreadable(PathBuf, std::io::Error),
-    /// It is over [`MAX_FILE_BYTES`].
-    TooLarge(PathBuf),
-    /// It is not what [`save`] writes.
-    NotOurs(PathBuf),
-}
+pub struct LoadError(Text);
 
 impl LoadError {
     pub fn text(&self) -> Text {
-        match self {
-            LoadError::Unreadable(path, e) => {
-                text::pause_unreadable(path.display(), state_file::reason(e))
-            }
-            LoadError::TooLarge(path) => text::pause_too_large(path.display()),
-            LoadError::NotOurs(path) => text::pause_not_ours(path.display()),
-        }
+        self.0.clone()
     }
 }
 
@@ -206,7 +198,9 @@ mod tests {
         // A directory in its place: it exists, so "missing" would be a lie.
         let path = dir.path().join("paused.json");
         std::fs::create_dir(&path).unwrap();
-        assert!(matches!(load(&path), Err(LoadError::Unreadable(..))));
+        let why = load(&path).unwrap_err().to_string();
+        assert!(why.starts_with("cannot read"), "{why}");
+        assert!(!why.contains("4 KiB"), "{why}");
     }
 
     #[test]
@@ -236,9 +230,9 @@ mod tests {
     #[test]
     fn load_errors_are_equal_when_they_say_the_same() {
         let path = Path::new("/home/o/paused.json");
-        let not_ours = || LoadError::NotOurs(path.into());
+        let not_ours = || LoadError(text::pause_not_ours(path.display()));
         assert_eq!(not_ours(), not_ours());
-        assert_ne!(not_ours(), LoadError::TooLarge(path.into()));
+        assert_ne!(not_ours(), LoadError(text::pause_too_large(path.display())));
     }
 
     #[test]
