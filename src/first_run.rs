@@ -23,16 +23,12 @@ pub type Roots<'a> = &'a dyn Fn(&OllamaUrl) -> Result<RootCerts, Text>;
 
 /// The settings the first run asks for, when no source set them.
 pub fn missing(resolved: &Resolved) -> Vec<&'static str> {
-    let mut keys = Vec::new();
-    if resolved.settings.token.is_none() {
-        keys.push("token");
-    }
-    for key in ["ollama_host", "ollama_port", "model", "stream_mode"] {
-        if resolved.source(key) == Source::Default {
-            keys.push(key);
-        }
-    }
-    keys
+    let token = resolved.settings.token.is_none().then_some("token");
+    let defaults = ["ollama_host", "ollama_port", "model", "stream_mode"];
+    let unset = defaults
+        .into_iter()
+        .filter(|key| resolved.source(key) == Source::Default);
+    token.into_iter().chain(unset).collect()
 }
 
 /// Asks for each missing setting; an answer left empty takes the offered
