@@ -129,6 +129,23 @@ fn restore_terminal() {
     }
 }
 
+/// Switches the terminal's echo off, keeping its settings for
+/// [`restore_terminal`].
+fn echo_off() {
+    // SAFETY: termios is plain old data; tcgetattr fills it in, and on
+    // failure (not a terminal) nothing is changed.
+    unsafe {
+        let mut term: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(libc::STDIN_FILENO, &mut term) != 0 {
+            return;
+        }
+        *SAVED_TERMINAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(term);
+        term.c_lflag &= !libc::ECHO;
+        term.c_lflag |= libc::ECHONL;
+        libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &term);
+    }
+}
+
 /// While alive, one of the [`stop_signals`] (Ctrl+C at a first-run question)
 /// puts the terminal's echo back before ending the program with status 0,
 /// instead of leaving the owner's shell without echo.
@@ -165,23 +182,6 @@ impl Drop for TerminalGuard {
         if let Some(handle) = &self.handle {
             handle.close();
         }
-    }
-}
-
-/// Switches the terminal's echo off, keeping its settings for
-/// [`restore_terminal`].
-fn echo_off() {
-    // SAFETY: termios is plain old data; tcgetattr fills it in, and on
-    // failure (not a terminal) nothing is changed.
-    unsafe {
-        let mut term: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(libc::STDIN_FILENO, &mut term) != 0 {
-            return;
-        }
-        *SAVED_TERMINAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(term);
-        term.c_lflag &= !libc::ECHO;
-        term.c_lflag |= libc::ECHONL;
-        libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &term);
     }
 }
 
