@@ -32,37 +32,33 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One line of the checklist, in the owner's language when shown.
 struct Step {
-    ok: bool,
-    /// Not a check but a state the owner set (the pause): `[NOTE]`.
-    note: bool,
+    /// `[ OK ]`, `[FAIL]`, or `[NOTE]`: not a check but a state the owner
+    /// set (the pause).
+    mark: &'static str,
     what: Text,
+    /// How to fix a failed step.
     fix: Option<Text>,
 }
 
 impl Step {
+    fn new(mark: &'static str, what: Text, fix: Option<Text>) -> Step {
+        Step { mark, what, fix }
+    }
+
     fn pass(what: Text) -> Step {
-        Step {
-            ok: true,
-            note: false,
-            what,
-            fix: None,
-        }
+        Step::new("[ OK ]", what, None)
     }
 
     fn note(what: Text) -> Step {
-        Step {
-            note: true,
-            ..Step::pass(what)
-        }
+        Step::new("[NOTE]", what, None)
     }
 
     fn fail(what: Text, fix: Text) -> Step {
-        Step {
-            ok: false,
-            note: false,
-            what,
-            fix: Some(fix),
-        }
+        Step::new("[FAIL]", what, Some(fix))
+    }
+
+    fn ok(&self) -> bool {
+        self.fix.is_none()
     }
 
     /// The same step in a backend's block: its line names the backend.
@@ -73,18 +69,9 @@ impl Step {
         }
     }
 
-    fn show(&self) {
-        print(&self.lines(owner_language()));
-    }
-
     /// The step's line, and the fix's line under it when it failed.
     fn lines(&self, lang: Lang) -> String {
-        let mark = match (self.ok, self.note) {
-            (true, false) => "[ OK ]",
-            (true, true) => "[NOTE]",
-            (false, _) => "[FAIL]",
-        };
-        let mut lines = format!("{mark} {}\n", self.what.in_lang(lang));
+        let mut lines = format!("{} {}\n", self.mark, self.what.in_lang(lang));
         if let Some(fix) = &self.fix {
             let fix = check::check_fix(fix.in_lang(lang)).in_lang(lang);
             lines.push_str(&format!("       {fix}\n"));
@@ -93,140 +80,112 @@ impl Step {
     }
 }
 
-/// One Ollama backend to check, and what its https is checked against, or
-/// why there is nothing to check it against (a CA file that cannot be
-/// used).
-struct Backend {
-    spec: BackendSpec,
-    roots: Result<RootCerts, Text>,
-}
-
-/// Why the hub step cannot connect at all.
-enum HubUnready {
-    NoToken,
-    /// The TLS setup failed (a CA file that cannot be used); says why.
-    Tls(Text),
-}
-
 /// The `--check` mode: resolves the settings as serving would (a broken
 /// config file is reported and never overwritten; the other steps then run
 /// on the flags, the environment and the defaults), saves the flags, runs
-/// the checklist. Exit 0 when every step passed, 1 if not.
+/// the checklist, printing each step as it finishes. Exit 0 when every
+/// step passed, 1 if not.
 pub fn run_mode(
     args: &Args,
     env: &Environment,
     path: &Path,
     endpoint: Endpoint,
 ) -> Result<ExitCode, Fatal> {
-    let (mut resolved, config_error) = match settings::resolve(args, env, path) {
+    let (mut resolved, config_failed) = match settings::resolve(args, env, path) {
         Ok(resolved) => (resolved, None),
         Err(e) => {
             let without_file = settings::resolve_without_file(args, env, path)
                 .map_err(|e| Fatal::config(e.text()))?;
-            (without_file, Some(e.text()))
+            let fix = check::fix_config_unusable(path.display());
+            (without_file, Some(Step::fail(e.text(), fix)))
         }
     };
-    let config_problem = match config_error {
-        Some(error) => Some(ConfigProblem::Unusable(error)),
-        None => save(&mut resolved)
-            .err()
-            .map(|fatal| ConfigProblem::Unsaved(fatal.message)),
-    };
-    init_logging(args, &resolved);
-    let ca_file = args.ca_file.as_deref();
-    let hub = match resolved.settings.token.clone() {
-        None => Err(HubUnready::NoToken),
-        Some(token) => SessionConfig::new(&resolved.settings, endpoint, token, ca_file)
-            .map_err(|fatal| HubUnready::Tls(fatal.message)),
-    };
-    let backends = resolved.settings.backends().into_iter().map(|spec| {
-        let roots = tls::ollama_roots(ca_file, &spec.base_url).map_err(|fatal| fatal.message);
-        Backend { spec, roots }
+    let config_failed = config_failed.or_else(|| {
+        let unsaved = save(&mut resolved).err()?;
+        Some(Step::fail(unsaved.message, check::fix_config_unsaved()))
     });
-    match run(&resolved, config_problem, hub, backends.collect()) {
-        true => Ok(ExitCode::SUCCESS),
-        false => Ok(ExitCode::from(exit::CHECK_FAILED)),
-    }
-}
-
-/// Runs every step, printing each as it finishes; true when all passed.
-/// `config_problem` is set when the config file could not be used (the
-/// other steps then run on the defaults) or the flags not saved to it.
-fn run(
-    resolved: &Resolved,
-    config_problem: Option<ConfigProblem>,
-    hub: Result<SessionConfig, HubUnready>,
-    backends: Vec<Backend>,
-) -> bool {
+    init_logging(args, &resolved);
+    // The CA files are read (and logged) before the first step is shown:
+    // the hub's setup (`None` without a token), and what each backend's
+    // https is checked against, or why there is nothing to check it against.
+    let (settings, ca_file) = (&resolved.settings, args.ca_file.as_deref());
+    let hub = settings.token.clone().map(|token| {
+        let config = SessionConfig::new(settings, endpoint, token, ca_file);
+        config.map_err(|fatal| fatal.message)
+    });
+    let with_roots = |spec: BackendSpec| {
+        let roots = tls::ollama_roots(ca_file, &spec.base_url).map_err(|fatal| fatal.message);
+        (spec, roots)
+    };
+    let backends: Vec<_> = settings.backends().into_iter().map(with_roots).collect();
     let mut all_ok = true;
     let mut report = |step: Step| {
-        step.show();
-        all_ok &= step.ok;
+        print(&step.lines(owner_language()));
+        all_ok &= step.ok();
     };
-    report(config_step(resolved, config_problem));
-    let settings = &resolved.settings;
+    report(config_failed.unwrap_or_else(|| config_step(&resolved)));
     let listed = !settings.ollama_hosts.is_empty();
-    for backend in backends {
+    for (spec, roots) in backends {
         // An entry of `ollama_hosts` names itself on each of its lines.
         let mut report_backend = |step: Step| match listed {
-            true => report(step.on(&backend.spec.name)),
+            true => report(step.on(&spec.name)),
             false => report(step),
         };
-        backend_steps(&backend, settings, listed, &mut report_backend);
+        backend_steps(&spec.base_url, roots, settings, listed, &mut report_backend);
     }
     report(hub_step(hub));
-    report(pause_step(&resolved.config_path));
-    all_ok
+    report(pause_step(path));
+    Ok(match all_ok {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(exit::CHECK_FAILED),
+    })
 }
 
 /// One backend's steps, reported as each finishes: does it answer, has it
 /// the model, and how long a one-token answer takes (the model loaded
-/// first if it is not). A step whose ground failed is "not checked"; the
-/// fixes of an entry of `ollama_hosts` (`listed`) point at that entry.
+/// first if it is not). The steps after one that failed are "not
+/// checked"; the fixes of an entry of `ollama_hosts` (`listed`) point at
+/// that entry.
 fn backend_steps(
-    backend: &Backend,
+    url: &OllamaUrl,
+    roots: Result<RootCerts, Text>,
     settings: &Settings,
     listed: bool,
     report: &mut dyn FnMut(Step),
 ) {
-    let url = &backend.spec.base_url;
-    let roots = match &backend.roots {
-        Ok(roots) => Some(roots),
+    let answers = match &roots {
+        Ok(roots) => passed(ollama_step(url, roots, listed), report),
         Err(why) => {
-            report(Step::fail(
-                check::check_ollama_not_checked(url.shown(), why.clone()),
-                check::fix_ca_file(),
-            ));
-            None
-        }
-    };
-    let ollama_ok = roots.is_some_and(|roots| passed(ollama_step(url, roots, listed), report));
-    let model = &settings.model;
-    let model_ok = match (roots, ollama_ok) {
-        (Some(roots), true) => passed(model_step(model, url, roots, listed), report),
-        _ => {
-            report(Step::fail(
-                check::check_model_not_checked(model),
-                check::fix_ollama_first(),
-            ));
+            let why = check::check_ollama_not_checked(url.shown(), why.clone());
+            report(Step::fail(why, check::fix_ca_file()));
             false
         }
     };
-    report(match (roots, model_ok) {
-        (Some(roots), true) => one_token_step(settings, url, roots),
-        _ => Step::fail(
+    let model = &settings.model;
+    let (Ok(roots), true) = (roots, answers) else {
+        report(Step::fail(
+            check::check_model_not_checked(model),
+            check::fix_ollama_first(),
+        ));
+        report(Step::fail(
             check::check_one_token_not_checked(),
-            match ollama_ok {
-                true => check::fix_model_first(),
-                false => check::fix_ollama_first(),
-            },
+            check::fix_ollama_first(),
+        ));
+        return;
+    };
+    let step = match passed(model_step(model, url, &roots, listed), report) {
+        true => one_token_step(settings, url, &roots),
+        false => Step::fail(
+            check::check_one_token_not_checked(),
+            check::fix_model_first(),
         ),
-    });
+    };
+    report(step);
 }
 
 /// Reports `step`; true when it passed.
 fn passed(step: Step, report: &mut dyn FnMut(Step)) -> bool {
-    let ok = step.ok;
+    let ok = step.ok();
     report(step);
     ok
 }
@@ -294,25 +253,9 @@ fn ollama_step(base_url: &OllamaUrl, roots: &RootCerts, listed: bool) -> Step {
     }
 }
 
-/// What is wrong with the config file, for its step of the checklist.
-enum ConfigProblem {
-    /// It cannot be read or holds a bad value.
-    Unusable(Text),
-    /// The flags given could not be saved to it.
-    Unsaved(Text),
-}
-
-fn config_step(resolved: &Resolved, problem: Option<ConfigProblem>) -> Step {
+/// The config's step, once the file was read and the flags saved.
+fn config_step(resolved: &Resolved) -> Step {
     let path = resolved.config_path.display();
-    match problem {
-        Some(ConfigProblem::Unusable(error)) => {
-            return Step::fail(error, check::fix_config_unusable(path))
-        }
-        Some(ConfigProblem::Unsaved(error)) => {
-            return Step::fail(error, check::fix_config_unsaved())
-        }
-        None => {}
-    }
     if resolved.settings.token.is_none() {
         return Step::fail(check::check_config_no_token(path), check::fix_no_token());
     }
@@ -352,13 +295,11 @@ fn list(names: &[String]) -> Text {
     }
 }
 
-fn hub_step(hub: Result<SessionConfig, HubUnready>) -> Step {
+fn hub_step(hub: Option<Result<SessionConfig, Text>>) -> Step {
     let mut config = match hub {
-        Ok(config) => config,
-        Err(HubUnready::NoToken) => {
-            return Step::fail(check::check_hub_no_token(), check::fix_token_first())
-        }
-        Err(HubUnready::Tls(why)) => {
+        Some(Ok(config)) => config,
+        None => return Step::fail(check::check_hub_no_token(), check::fix_token_first()),
+        Some(Err(why)) => {
             return Step::fail(check::check_hub_not_checked(why), check::fix_ca_file())
         }
     };

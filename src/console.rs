@@ -46,6 +46,13 @@ pub fn say(line: Text) {
     print(&(line.owner() + "\n"));
 }
 
+/// Says `line` on standard error in the owner's language, after the
+/// program's name, as Unix tools start their warnings and errors.
+pub fn warn(line: &Text) {
+    // not prose: the program's name.
+    eprintln!("ollama-proxy-client: {}", line.owner());
+}
+
 pub fn stdin_is_terminal() -> bool {
     io::stdin().is_terminal()
 }
@@ -65,10 +72,10 @@ pub fn read_line() -> Option<String> {
 /// early is shown; the newline is still echoed so that the next prompt
 /// starts on its own line.
 pub fn read_secret_line(prompt: &str) -> Option<String> {
-    let echo = EchoOff::new();
+    echo_off();
     print(prompt);
     let line = read_line();
-    drop(echo);
+    restore_terminal();
     line
 }
 
@@ -105,8 +112,8 @@ fn is_ignored(signal: libc::c_int) -> bool {
     }
 }
 
-/// The terminal settings to put back if a signal ends the program while
-/// echo is off (see [`TerminalGuard`]).
+/// The terminal's settings while [`read_secret_line`] has echo off, to put
+/// back after the line, or if a signal ends the program ([`TerminalGuard`]).
 static SAVED_TERMINAL: Mutex<Option<libc::termios>> = Mutex::new(None);
 
 fn restore_terminal() {
@@ -122,6 +129,23 @@ fn restore_terminal() {
     }
 }
 
+/// Switches the terminal's echo off, keeping its settings for
+/// [`restore_terminal`].
+fn echo_off() {
+    // SAFETY: termios is plain old data; tcgetattr fills it in, and on
+    // failure (not a terminal) nothing is changed.
+    unsafe {
+        let mut term: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(libc::STDIN_FILENO, &mut term) != 0 {
+            return;
+        }
+        *SAVED_TERMINAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(term);
+        term.c_lflag &= !libc::ECHO;
+        term.c_lflag |= libc::ECHONL;
+        libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &term);
+    }
+}
+
 /// While alive, one of the [`stop_signals`] (Ctrl+C at a first-run question)
 /// puts the terminal's echo back before ending the program with status 0,
 /// instead of leaving the owner's shell without echo.
@@ -130,13 +154,9 @@ pub struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    pub fn install() -> TerminalGuard {
-        TerminalGuard::install_with(|| {})
-    }
-
-    /// Like [`TerminalGuard::install`], and runs `on_signal` (which may
-    /// print) after the echo is back, before the program ends.
-    pub fn install_with(on_signal: impl FnOnce() + Send + 'static) -> TerminalGuard {
+    /// Runs `on_signal` (which may print) after the echo is back, before
+    /// the program ends.
+    pub fn install(on_signal: impl FnOnce() + Send + 'static) -> TerminalGuard {
         let Ok(mut signals) = signal_hook::iterator::Signals::new(stop_signals()) else {
             return TerminalGuard { handle: None };
         };
@@ -161,40 +181,6 @@ impl Drop for TerminalGuard {
     fn drop(&mut self) {
         if let Some(handle) = &self.handle {
             handle.close();
-        }
-    }
-}
-
-/// Switches the terminal's echo off until dropped.
-struct EchoOff {
-    saved: Option<libc::termios>,
-}
-
-impl EchoOff {
-    fn new() -> EchoOff {
-        // SAFETY: termios is plain old data; tcgetattr fills it in, and on
-        // failure (not a terminal) nothing is changed.
-        unsafe {
-            let mut term: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(libc::STDIN_FILENO, &mut term) != 0 {
-                return EchoOff { saved: None };
-            }
-            let saved = term;
-            term.c_lflag &= !libc::ECHO;
-            term.c_lflag |= libc::ECHONL;
-            *SAVED_TERMINAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(saved);
-            if libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &term) != 0 {
-                return EchoOff { saved: None };
-            }
-            EchoOff { saved: Some(saved) }
-        }
-    }
-}
-
-impl Drop for EchoOff {
-    fn drop(&mut self) {
-        if self.saved.is_some() {
-            restore_terminal();
         }
     }
 }

@@ -31,33 +31,27 @@ pub struct Fatal {
 }
 
 impl Fatal {
+    pub fn new(status: u8, message: impl Into<Text>) -> Fatal {
+        let message = message.into();
+        Fatal { status, message }
+    }
+
     pub fn usage(message: impl Into<Text>) -> Fatal {
-        Fatal {
-            status: USAGE,
-            message: message.into(),
-        }
+        Fatal::new(USAGE, message)
     }
 
     pub fn config(message: impl Into<Text>) -> Fatal {
-        Fatal {
-            status: CONFIG,
-            message: message.into(),
-        }
+        Fatal::new(CONFIG, message)
     }
 
-    /// Another client holds this config directory.
+    /// A client holds the lock on this config: another one cannot start,
+    /// and an owner's command that cannot reach it may try again later.
     pub fn already_running(message: impl Into<Text>) -> Fatal {
-        Fatal {
-            status: ALREADY_RUNNING,
-            message: message.into(),
-        }
+        Fatal::new(ALREADY_RUNNING, message)
     }
 
     /// A thread the client needs could not be started.
     pub fn thread(name: &str, error: &std::io::Error) -> Fatal {
-        Fatal {
-            status: OS_ERROR,
-            message: text::startup::cannot_start_thread(name, error),
-        }
+        Fatal::new(OS_ERROR, text::startup::cannot_start_thread(name, error))
     }
 }

@@ -23,16 +23,12 @@ pub type Roots<'a> = &'a dyn Fn(&OllamaUrl) -> Result<RootCerts, Text>;
 
 /// The settings the first run asks for, when no source set them.
 pub fn missing(resolved: &Resolved) -> Vec<&'static str> {
-    let mut keys = Vec::new();
-    if resolved.settings.token.is_none() {
-        keys.push("token");
-    }
-    for key in ["ollama_host", "ollama_port", "model", "stream_mode"] {
-        if resolved.source(key) == Source::Default {
-            keys.push(key);
-        }
-    }
-    keys
+    let token = resolved.settings.token.is_none().then_some("token");
+    let defaults = ["ollama_host", "ollama_port", "model", "stream_mode"];
+    let unset = defaults
+        .into_iter()
+        .filter(|key| resolved.source(key) == Source::Default);
+    token.into_iter().chain(unset).collect()
 }
 
 /// Asks for each missing setting; an answer left empty takes the offered
@@ -80,11 +76,8 @@ fn ask_text(question: Text, default: &str) -> Result<String, Text> {
     print(&text::first_run_question(question, default).owner());
     let answer = read_line().ok_or_else(text::first_run_input_ended)?;
     let answer = answer.trim();
-    Ok(if answer.is_empty() {
-        default.to_string()
-    } else {
-        answer.to_string()
-    })
+    let answer = if answer.is_empty() { default } else { answer };
+    Ok(answer.to_string())
 }
 
 fn ask_port(resolved: &mut Resolved) -> Result<(), Text> {
@@ -92,9 +85,7 @@ fn ask_port(resolved: &mut Resolved) -> Result<(), Text> {
         let default = resolved.settings.ollama_port.to_string();
         let answer = ask_text(text::ask_ollama_port(), &default)?;
         match answer.parse::<u16>() {
-            Ok(port) if port > 0 => {
-                return keep(resolved, "ollama_port", Value::from(port));
-            }
+            Ok(port) if port > 0 => return keep(resolved, "ollama_port", Value::from(port)),
             _ => say(text::port_is_a_number()),
         }
     }

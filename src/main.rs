@@ -160,8 +160,7 @@ fn fail(fatal: Fatal) -> ExitCode {
     if logging::is_ready() {
         log::error!(target: logging::FILE_ONLY, "{}", fatal.message.english());
     }
-    // not prose: the program's name, as Unix tools start their errors.
-    eprintln!("ollama-proxy-client: {}", fatal.message.owner());
+    console::warn(&fatal.message);
     if fatal.status == exit::USAGE {
         eprintln!("{}", cli::usage_hint().owner());
     }
@@ -218,7 +217,8 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
         settings::resolve(args, &env, config_path).map_err(|e| Fatal::config(e.text()))?;
     if args.show_config {
         save(&mut resolved)?;
-        show_config(&resolved, &endpoint);
+        let lang = text::owner_language();
+        print(&show_config_text(lang, &resolved, &endpoint));
         return Ok(ExitCode::SUCCESS);
     }
     complete_settings(args, &mut resolved, reset.as_ref())?;
@@ -226,16 +226,11 @@ fn run(mut args: cli::Args, config_path: &Path) -> Result<ExitCode, Fatal> {
     // Before serving, which only ends with the process.
     drop(reset);
     init_logging(args, &resolved);
-    let hub = match &resolved.settings.token {
-        Some(token) => Some(SessionConfig::new(
-            &resolved.settings,
-            endpoint,
-            token.clone(),
-            args.ca_file.as_deref(),
-        )?),
-        None => None,
-    };
-    serve::serve(args, &resolved.settings, hub, config_path)?;
+    let settings = &resolved.settings;
+    let ca_file = args.ca_file.as_deref();
+    let session = |token| SessionConfig::new(settings, endpoint, token, ca_file);
+    let hub = settings.token.clone().map(session).transpose()?;
+    serve::serve(args, settings, hub, config_path)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -264,23 +259,12 @@ fn stats(args: &cli::Args, config_path: &Path) -> ExitCode {
     // client runs; after a crash it ended with the ledger's last line.
     let running = control::lock_is_held(&control::lock_path(config_path));
     let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, since, until, running);
-    for warning in warnings {
-        // not prose: the program's name, as Unix tools start their messages.
-        eprintln!("ollama-proxy-client: {}", warning.owner());
-    }
+    warnings.iter().for_each(console::warn);
     print(&match args.json {
         true => ledger::stats::json(&stats) + "\n",
         false => ledger::stats::table(&stats, text::owner_language()),
     });
     ExitCode::SUCCESS
-}
-
-fn show_config(resolved: &Resolved, endpoint: &Endpoint) {
-    print(&show_config_text(
-        text::owner_language(),
-        resolved,
-        endpoint,
-    ));
 }
 
 /// `--show-config` in `lang`: the files and addresses in use, then every
@@ -304,7 +288,9 @@ fn show_config_text(lang: Lang, resolved: &Resolved, endpoint: &Endpoint) -> Str
     for key in config::KEYS {
         let (name, value) = (key.name, settings.display_value(key.name));
         let mut source = resolved.source(name).text();
-        if unused_with_hosts(settings, name) {
+        // `ollama_hosts` replaces these: an owner with `OLLAMA_HOST` in the
+        // environment sees it is not used.
+        if !settings.ollama_hosts.is_empty() && matches!(name, "ollama_host" | "ollama_port") {
             source = text::cli::show_unused_with_hosts(source);
         }
         let source = say(source);
@@ -332,12 +318,6 @@ fn ollama_places(lang: Lang, settings: &config::Settings) -> Vec<(String, String
         shown.in_lang(lang)
     };
     labels.zip(backends.into_iter().map(line)).collect()
-}
-
-/// Whether `key` is one that `ollama_hosts` replaces, and it is set: an
-/// owner with `OLLAMA_HOST` in the environment sees it is not used.
-fn unused_with_hosts(settings: &config::Settings, key: &str) -> bool {
-    !settings.ollama_hosts.is_empty() && matches!(key, "ollama_host" | "ollama_port")
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! not what [`save`] writes is reported and ignored.
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -68,9 +69,10 @@ pub fn path_for(config_path: &Path) -> PathBuf {
 pub fn save(path: &Path, pause: Option<Pause>) -> Result<(), String> {
     let Some(pause) = pause else {
         return match std::fs::remove_file(path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("cannot remove {}: {e}", path.display()))
+            }
+            _ => Ok(()),
         };
     };
     let mut object = Map::new();
@@ -85,46 +87,31 @@ pub fn save(path: &Path, pause: Option<Pause>) -> Result<(), String> {
 /// anything but a regular file in its place (a named pipe would otherwise
 /// hold the reader forever: see `state_file`).
 pub fn load(path: &Path) -> Result<Option<Pause>, LoadError> {
-    let path_buf = || path.to_path_buf();
-    let text = match read_bounded(path) {
-        Ok(Some(text)) => text,
-        Ok(None) => return Err(LoadError::TooLarge(path_buf())),
+    let mut saved = String::new();
+    let read = state_file::open(path, Access::Read)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut saved));
+    let shown = path.display();
+    let why = match read {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(LoadError::Unreadable(path_buf(), e)),
+        Err(e) => text::pause_unreadable(shown, state_file::reason(&e)),
+        Ok(read) if read as u64 > MAX_FILE_BYTES => text::pause_too_large(shown),
+        Ok(_) => match parse(&saved) {
+            Some(pause) => return Ok(pause.filter(|p| !p.is_over(SystemTime::now()))),
+            None => text::pause_not_ours(shown),
+        },
     };
-    let pause = parse(&text).ok_or_else(|| LoadError::NotOurs(path_buf()))?;
-    Ok(pause.filter(|p| !p.is_over(SystemTime::now())))
+    Err(LoadError(why))
 }
 
-/// The file's text; `None` when it is over [`MAX_FILE_BYTES`].
-fn read_bounded(path: &Path) -> std::io::Result<Option<String>> {
-    use std::io::Read;
-    let file = state_file::open(path, Access::Read)?;
-    let mut text = String::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
-    Ok(Some(text).filter(|text| text.len() as u64 <= MAX_FILE_BYTES))
-}
-
-/// Why the saved pause cannot be used.
+/// Why the saved pause cannot be used (it cannot be opened or read, is not
+/// a regular file, is over [`MAX_FILE_BYTES`], or is not what [`save`]
+/// writes), in words.
 #[derive(Debug)]
-pub enum LoadError {
-    /// The file cannot be opened or read, or is not a regular file.
-    Unreadable(PathBuf, std::io::Error),
-    /// It is over [`MAX_FILE_BYTES`].
-    TooLarge(PathBuf),
-    /// It is not what [`save`] writes.
-    NotOurs(PathBuf),
-}
+pub struct LoadError(Text);
 
 impl LoadError {
     pub fn text(&self) -> Text {
-        match self {
-            LoadError::Unreadable(path, e) => {
-                text::pause_unreadable(path.display(), state_file::reason(e))
-            }
-            LoadError::TooLarge(path) => text::pause_too_large(path.display()),
-            LoadError::NotOurs(path) => text::pause_not_ours(path.display()),
-        }
+        self.0.clone()
     }
 }
 
@@ -136,6 +123,7 @@ impl fmt::Display for LoadError {
 }
 
 /// The same words are the same error (for tests' `assert_eq!`).
+#[cfg(test)]
 impl PartialEq for LoadError {
     fn eq(&self, other: &LoadError) -> bool {
         self.to_string() == other.to_string()
@@ -210,7 +198,9 @@ mod tests {
         // A directory in its place: it exists, so "missing" would be a lie.
         let path = dir.path().join("paused.json");
         std::fs::create_dir(&path).unwrap();
-        assert!(matches!(load(&path), Err(LoadError::Unreadable(..))));
+        let why = load(&path).unwrap_err().to_string();
+        assert!(why.starts_with("cannot read"), "{why}");
+        assert!(!why.contains("4 KiB"), "{why}");
     }
 
     #[test]
@@ -240,9 +230,9 @@ mod tests {
     #[test]
     fn load_errors_are_equal_when_they_say_the_same() {
         let path = Path::new("/home/o/paused.json");
-        let not_ours = || LoadError::NotOurs(path.into());
+        let not_ours = || LoadError(text::pause_not_ours(path.display()));
         assert_eq!(not_ours(), not_ours());
-        assert_ne!(not_ours(), LoadError::TooLarge(path.into()));
+        assert_ne!(not_ours(), LoadError(text::pause_too_large(path.display())));
     }
 
     #[test]

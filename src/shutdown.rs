@@ -84,16 +84,8 @@ impl Shutdown {
         thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                let mut seen = 0;
-                for signal in signals.forever() {
-                    let name = crate::console::signal_name(signal);
-                    seen += 1;
-                    if seen > 1 {
-                        let at_once = text::stopping_at_once(name);
-                        shutdown.tell(log::Level::Warn, &at_once.english(), at_once);
-                        last_log_flush();
-                        std::process::exit(0);
-                    }
+                let mut names = signals.forever().map(crate::console::signal_name);
+                if let Some(name) = names.next() {
                     let runner = Arc::clone(&shutdown);
                     let started = thread::Builder::new()
                         .name("shutdown".into())
@@ -105,6 +97,12 @@ impl Shutdown {
                         shutdown.run_on_signal(name);
                     }
                 }
+                if let Some(name) = names.next() {
+                    let at_once = text::stopping_at_once(name);
+                    shutdown.tell(log::Level::Warn, &at_once.english(), at_once);
+                    last_log_flush();
+                    std::process::exit(0);
+                }
             })
             .map(drop)
     }
@@ -113,15 +111,13 @@ impl Shutdown {
     /// caller runs it; a later one waits for that one to end the process.
     /// `reason` is for the log; the terminal is told "Stopping".
     pub fn run(&self, reason: &str) -> ! {
-        let grace = self.grace.as_secs_f64();
-        self.stop(reason, text::stopping(grace))
+        self.stop(reason, text::stopping(self.grace.as_secs_f64()))
     }
 
     /// [`Shutdown::run`] for a signal (`SIGINT`...).
     fn run_on_signal(&self, signal: &str) -> ! {
-        let grace = self.grace.as_secs_f64();
-        let reason = format!("{signal} received");
-        self.stop(&reason, text::stopping_on_signal(signal, grace))
+        let notice = text::stopping_on_signal(signal, self.grace.as_secs_f64());
+        self.stop(&format!("{signal} received"), notice)
     }
 
     fn stop(&self, reason: &str, notice: Text) -> ! {

@@ -47,81 +47,57 @@ pub fn read_token(args: &mut Args) -> Result<(), Fatal> {
     Ok(())
 }
 
-/// Why no token came out of a first line.
-enum NoToken {
-    /// The input ended before any byte.
-    Ended,
-    /// The first line is blank.
-    Blank,
-    TooLong,
-    NotText,
-    Io(io::Error),
-}
-
-impl NoToken {
-    /// What is wrong with the input, after "standard input, which" or "the
-    /// token file PATH".
-    fn what(&self) -> Text {
-        match self {
-            NoToken::Ended => text::token_input_empty(),
-            NoToken::Blank => text::token_input_starts_blank(),
-            NoToken::TooLong => text::token_input_line_too_long(TOKEN_LINE_MAX),
-            NoToken::NotText => text::token_input_not_text(),
-            NoToken::Io(e) => text::token_input_unreadable(e),
-        }
-    }
-}
-
-/// The first line of `input`, trimmed, as a token. Reads no further than
-/// the end of that line, so that the rest stays for whoever reads next
-/// (`--test` reads its prompts from the same standard input).
-fn first_line(input: impl BufRead) -> Result<String, NoToken> {
+/// The first line of `input`, trimmed, as a token, or what is wrong with
+/// the input (after "standard input, which" or "the token file PATH");
+/// `Err` when it cannot be read. Reads no further than the end of that
+/// line, so that the rest stays for whoever reads next (`--test` reads its
+/// prompts from the same standard input).
+fn first_line(input: impl BufRead) -> io::Result<Result<String, Text>> {
     let mut line = Vec::new();
-    let limit = TOKEN_LINE_MAX as u64 + 1;
     input
-        .take(limit)
-        .read_until(b'\n', &mut line)
-        .map_err(NoToken::Io)?;
+        .take(TOKEN_LINE_MAX as u64 + 1)
+        .read_until(b'\n', &mut line)?;
     if line.is_empty() {
-        return Err(NoToken::Ended);
+        return Ok(Err(text::token_input_empty()));
     }
     if line.last() == Some(&b'\n') {
         line.pop();
     } else if line.len() > TOKEN_LINE_MAX {
-        return Err(NoToken::TooLong);
+        return Ok(Err(text::token_input_line_too_long(TOKEN_LINE_MAX)));
     }
-    let line = String::from_utf8(line).map_err(|_| NoToken::NotText)?;
-    match line.trim() {
-        "" => Err(NoToken::Blank),
-        token => Ok(token.to_string()),
-    }
+    Ok(match String::from_utf8(line) {
+        Err(_) => Err(text::token_input_not_text()),
+        Ok(line) if line.trim().is_empty() => Err(text::token_input_starts_blank()),
+        Ok(line) => Ok(line.trim().to_string()),
+    })
 }
 
 /// At a terminal the token is typed without echo, as at the first run.
 fn token_from_stdin() -> Result<String, Fatal> {
     let read = if console::stdin_is_terminal() {
-        let _echo_back_on_ctrl_c = console::TerminalGuard::install();
-        match console::read_secret_line(&text::token_prompt().owner()) {
-            Some(line) => first_line(line.as_bytes()),
-            None => Err(NoToken::Ended),
-        }
+        let _echo_back_on_ctrl_c = console::TerminalGuard::install(|| {});
+        let typed = console::read_secret_line(&text::token_prompt().owner());
+        // The end of input gives nothing, as an empty line does.
+        first_line(typed.unwrap_or_default().as_bytes())
     } else {
         first_line(io::stdin().lock())
     };
-    read.map_err(|why| Fatal::usage(text::token_stdin_unusable(why.what())))
+    let why = match read {
+        Ok(Ok(token)) => return Ok(token),
+        Ok(Err(why)) => why,
+        Err(e) => text::token_input_unreadable(e),
+    };
+    Err(Fatal::usage(text::token_stdin_unusable(why)))
 }
 
 fn token_from_file(path: &Path) -> Result<String, Fatal> {
-    let read = std::fs::File::open(path)
-        .map_err(NoToken::Io)
-        .and_then(|file| first_line(io::BufReader::new(file)));
-    read.map_err(|why| {
-        let path = path.display().to_string();
-        Fatal::config(match why {
-            NoToken::Io(_) => text::token_file_unusable(path, why.what()),
-            _ => text::token_file_has_no_token(path, why.what()),
-        })
-    })
+    let read = std::fs::File::open(path).and_then(|file| first_line(io::BufReader::new(file)));
+    let path = path.display().to_string();
+    Err(Fatal::config(match read {
+        Ok(Ok(token)) => return Ok(token),
+        Ok(Err(why)) => text::token_file_has_no_token(path, why),
+        Err(e) => text::token_file_unusable(path, text::token_input_unreadable(e)),
+    }))
 }
 
 /// `--reset-config`: moves the config file aside to `<name>.bak` (mode
@@ -135,7 +111,10 @@ pub fn reset_config(path: &Path) -> Result<Option<ResetBackup>, Fatal> {
     if !console::stdin_is_terminal() {
         return Err(Fatal::config(text::reset_needs_terminal(shown)));
     }
-    let backup = backup_path(path);
+    // `config.json` -> `config.json.bak`, beside it.
+    let mut backup = path.as_os_str().to_os_string();
+    backup.push(".bak");
+    let backup = PathBuf::from(backup);
     let backup_shown = backup.display().to_string();
     match std::fs::symlink_metadata(path) {
         Ok(_) => {}
@@ -159,13 +138,6 @@ pub fn reset_config(path: &Path) -> Result<Option<ResetBackup>, Fatal> {
         config: path.to_path_buf(),
         backup,
     }))
-}
-
-/// `config.json` -> `config.json.bak`, beside it.
-fn backup_path(config: &Path) -> PathBuf {
-    let mut name = config.as_os_str().to_os_string();
-    name.push(".bak");
-    PathBuf::from(name)
 }
 
 /// The old config file, set aside by `--reset-config`. When it is dropped
@@ -219,7 +191,7 @@ pub fn complete_settings(
     }
     if console::stdin_is_terminal() {
         let put_back = reset.map(ResetBackup::settler);
-        let _echo_back_on_ctrl_c = console::TerminalGuard::install_with(move || {
+        let _echo_back_on_ctrl_c = console::TerminalGuard::install(move || {
             if let Some(put_back) = put_back {
                 put_back();
             }
@@ -258,10 +230,15 @@ pub fn init_logging(args: &Args, resolved: &Resolved) {
 mod tests {
     use super::*;
 
+    /// The token in `input`'s first line, if it has one.
+    fn token(input: impl BufRead) -> Option<String> {
+        first_line(input).ok()?.ok()
+    }
+
     #[test]
     fn a_token_is_the_first_line_and_the_rest_is_left_unread() {
         let mut input: &[u8] = b"  the-token \nnext prompt\n";
-        assert_eq!(first_line(&mut input).ok().as_deref(), Some("the-token"));
+        assert_eq!(token(&mut input).as_deref(), Some("the-token"));
         assert_eq!(input, b"next prompt\n");
     }
 
@@ -270,18 +247,17 @@ mod tests {
         let longest = "t".repeat(TOKEN_LINE_MAX);
         let text = format!("{longest}\nrest\n");
         let mut input = text.as_bytes();
-        assert_eq!(first_line(&mut input).ok(), Some(longest.clone()));
+        assert_eq!(token(&mut input), Some(longest.clone()));
         assert_eq!(input, b"rest\n");
         // The same without its newline, at the end of input.
-        assert_eq!(first_line(longest.as_bytes()).ok(), Some(longest.clone()));
+        assert_eq!(token(longest.as_bytes()), Some(longest.clone()));
         let too_long = "t".repeat(TOKEN_LINE_MAX + 1);
-        assert!(matches!(
-            first_line(too_long.as_bytes()),
-            Err(NoToken::TooLong)
-        ));
+        let why = first_line(too_long.as_bytes()).unwrap().unwrap_err();
+        let expected = text::token_input_line_too_long(TOKEN_LINE_MAX);
+        assert_eq!(why.english(), expected.english());
         // Tokens are far shorter; a few thousand bytes are fine.
         let long = "k".repeat(2000);
-        assert_eq!(first_line(long.as_bytes()).ok(), Some(long));
+        assert_eq!(token(long.as_bytes()), Some(long));
     }
 
     #[test]
@@ -319,7 +295,7 @@ mod tests {
                 blank.display()
             )
         );
-        let too_long = text::token_stdin_unusable(NoToken::TooLong.what());
+        let too_long = text::token_stdin_unusable(text::token_input_line_too_long(TOKEN_LINE_MAX));
         assert_eq!(
             too_long.english(),
             "--force-token - reads the token from standard input, which has a first \

@@ -41,22 +41,13 @@ pub fn open(path: &Path, access: Access) -> io::Result<File> {
     let mut options = OpenOptions::new();
     let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
     match access {
-        Access::Read => {
-            options.read(true);
-        }
-        Access::Append => {
-            options.append(true).create(true).mode(0o600);
-            flags |= libc::O_NOFOLLOW;
-        }
-        Access::ReadWrite => {
-            options
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600);
-            flags |= libc::O_NOFOLLOW;
-        }
+        Access::Read => options.read(true),
+        Access::Append => options.append(true),
+        Access::ReadWrite => options.read(true).write(true).truncate(false),
+    };
+    if access != Access::Read {
+        options.create(true).mode(0o600);
+        flags |= libc::O_NOFOLLOW;
     }
     let file = options
         .custom_flags(flags)
@@ -97,46 +88,31 @@ fn set_blocking(file: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// What stands at a state file's path instead of a regular file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NotRegular {
-    Fifo,
-    Socket,
-    Device,
-    Directory,
-    Other,
-}
+/// What stands at a state file's path instead of a regular file, in words.
+#[derive(Debug)]
+pub struct NotRegular(Text);
 
 impl NotRegular {
     fn of(kind: FileType) -> NotRegular {
-        if kind.is_fifo() {
-            NotRegular::Fifo
+        let what = if kind.is_fifo() {
+            text::kind_fifo()
         } else if kind.is_socket() {
-            NotRegular::Socket
+            text::kind_socket()
         } else if kind.is_char_device() || kind.is_block_device() {
-            NotRegular::Device
+            text::kind_device()
         } else if kind.is_dir() {
-            NotRegular::Directory
+            text::kind_directory()
         } else {
-            NotRegular::Other
-        }
-    }
-
-    pub fn text(self) -> Text {
-        text::not_a_regular_file(match self {
-            NotRegular::Fifo => text::kind_fifo(),
-            NotRegular::Socket => text::kind_socket(),
-            NotRegular::Device => text::kind_device(),
-            NotRegular::Directory => text::kind_directory(),
-            NotRegular::Other => text::kind_other(),
-        })
+            text::kind_other()
+        };
+        NotRegular(text::not_a_regular_file(what))
     }
 }
 
 /// In English, for the log.
 impl fmt::Display for NotRegular {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
+        f.write_str(&self.0.english())
     }
 }
 
@@ -153,7 +129,7 @@ impl From<NotRegular> for io::Error {
 pub fn reason(error: &io::Error) -> Text {
     let refused = error.get_ref().and_then(|e| e.downcast_ref::<NotRegular>());
     match refused {
-        Some(refused) => refused.text(),
+        Some(refused) => refused.0.clone(),
         None => Text::verbatim(error),
     }
 }

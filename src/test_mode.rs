@@ -9,14 +9,14 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::console::{print, read_line};
+use crate::console::{print, read_line, say};
 use crate::ollama::Stats;
 use crate::protocol::MessageId;
 use crate::relay::{Dispatcher, Echo};
 use crate::text::{check, Text};
 
 pub fn run(dispatcher: &Dispatcher) {
-    print(&format!("{}\n", check::test_mode_intro().owner()));
+    say(check::test_mode_intro());
     loop {
         print("> ");
         let Some(line) = read_line() else {
@@ -44,15 +44,11 @@ fn ask(dispatcher: &Dispatcher, prompt: &str) {
                 pieces,
                 elapsed,
             } => {
-                let stats = result.as_ref().ok();
-                let summary = summary(stats, pieces, elapsed).owner();
-                match result {
-                    Ok(_) => print(&format!("\n{summary}\n")),
-                    Err(error) => {
-                        let error = check::test_mode_error(error).owner();
-                        print(&format!("\n{error}\n{summary}\n"));
-                    }
-                }
+                let summary = summary(result.as_ref().ok(), pieces, elapsed).owner();
+                let error = result
+                    .err()
+                    .map(|e| check::test_mode_error(e).owner() + "\n");
+                print(&format!("\n{}{summary}\n", error.unwrap_or_default()));
                 return;
             }
         }

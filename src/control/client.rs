@@ -20,24 +20,23 @@
 //! itself (`ledger::stats`), so that the running client never reads files
 //! for a caller. Times are shown in local time.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::protocol::{
     BackendAnswer, HealthPhase, HealthState, HubPhase, PauseAnswer, Request, ResumeAnswer,
     StatusAnswer, Verdict,
 };
-use super::socket::open_lock;
+use super::socket::{open_lock, read_line, NoLine};
 use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
-use crate::cli::Control;
-use crate::console::{label_width, labelled, print};
+use crate::console::{label_width, labelled, print, say, warn};
 use crate::exit::{self, Fatal};
 use crate::ledger;
 use crate::pause::{self, Pause};
@@ -57,22 +56,17 @@ const LOOK_EVERY: Duration = Duration::from_millis(50);
 
 /// The largest answer read (a status answer is under 1 KiB, and a few
 /// hundred bytes more per backend).
-const MAX_ANSWER: u64 = 64 * 1024;
+const MAX_ANSWER: usize = 64 * 1024;
 
 /// Runs `--status`, `--pause` or `--resume` for the config at
 /// `config_path`. `files_kept` is the config's `ledger_files_kept`, for
 /// today's figures.
 pub fn run(
-    command: Control,
+    request: Request,
     json: bool,
     config_path: &Path,
     files_kept: usize,
 ) -> Result<ExitCode, Fatal> {
-    let request = match command {
-        Control::Status => Request::Status,
-        Control::Pause(span) => Request::Pause(span),
-        Control::Resume => Request::Resume,
-    };
     let mut rounds = 0;
     let answer = loop {
         if let Some(answer) = ask(config_path, request)? {
@@ -105,18 +99,16 @@ pub fn run(
         }
         Request::Pause(_) => {
             let answer: PauseAnswer = typed(answer)?;
-            say(
-                &match answer.paused_until.as_deref().and_then(time::parse) {
-                    Some(until) => text::paused_until(clock(until, time::now())),
-                    None => text::paused_until_resume(),
-                },
-            );
+            say(match answer.paused_until.as_deref().and_then(time::parse) {
+                Some(until) => text::paused_until(clock(until, time::now())),
+                None => text::paused_until_resume(),
+            });
             warn_unsaved(answer.saved, answer.save_error, text::pause_not_saved);
             Ok(ExitCode::SUCCESS)
         }
         Request::Resume => {
             let answer: ResumeAnswer = typed(answer)?;
-            say(&match answer.resumed {
+            say(match answer.resumed {
                 true => text::resumed(),
                 false => text::not_paused(),
             });
@@ -132,18 +124,10 @@ fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, Fatal> {
     serde_json::from_value(answer).map_err(|_| held(text::bad_answer()))
 }
 
-fn say(line: &Text) {
-    print(&(line.owner() + "\n"));
-}
-
 /// Says on stderr that the running client could not save its state.
 fn warn_unsaved(saved: bool, why: Option<String>, message: fn(String) -> Text) {
     if !saved {
-        // not prose: the program's name, as Unix tools start their messages.
-        eprintln!(
-            "ollama-proxy-client: {}",
-            message(why.unwrap_or_default()).owner()
-        );
+        warn(&message(why.unwrap_or_default()));
     }
 }
 
@@ -169,20 +153,27 @@ fn ask(config_path: &Path, request: Request) -> Result<Option<Value>, Fatal> {
                 }
                 std::thread::sleep(LOOK_EVERY);
             }
-            Err(e) => return Err(unreachable(&lock, text::cannot_reach(socket.display(), e))),
+            Err(e) => {
+                let status = match lock_is_held(&lock) {
+                    true => exit::ALREADY_RUNNING,
+                    false => exit::UNAVAILABLE,
+                };
+                return Err(Fatal::new(status, text::cannot_reach(socket.display(), e)));
+            }
         }
     };
     match exchange(stream, request, &lock) {
-        Ok(answer) => checked(answer).map(Some),
-        Err(Failed::Late) => Err(held(text::no_answer_in_time(
+        Ok(Some(answer)) => checked(answer).map(Some),
+        Err(NoLine::Late) => Err(held(text::no_answer_in_time(
             socket.display(),
             ANSWER_WAIT.as_secs(),
         ))),
         // Ended before answering: its lock goes with it, and then the
         // request is for the next start.
-        Err(_) if released(&lock) => Ok(None),
-        Err(Failed::Io(e)) => Err(held(text::cannot_reach(socket.display(), e))),
-        Err(Failed::Garbled) => Err(held(text::bad_answer())),
+        _ if released(&lock) => Ok(None),
+        Err(NoLine::Io(e)) => Err(held(text::cannot_reach(socket.display(), e))),
+        // No JSON object, too long, or nothing before the end.
+        _ => Err(held(text::bad_answer())),
     }
 }
 
@@ -210,89 +201,32 @@ fn checked(answer: Value) -> Result<Value, Fatal> {
         "not_owner" => text::not_owner(),
         _ => text::refused(verdict.error),
     };
-    Err(Fatal {
-        status: exit::NOT_SERVING,
-        message,
-    })
-}
-
-fn no_client(config_path: &Path) -> Fatal {
-    unavailable(text::no_client(config_path.display()))
+    Err(Fatal::new(exit::NOT_SERVING, message))
 }
 
 /// A client runs (it holds the lock) but cannot be reached now: try
 /// again (EX_TEMPFAIL), never "no client".
 fn held(message: Text) -> Fatal {
-    Fatal {
-        status: exit::ALREADY_RUNNING,
-        message,
-    }
-}
-
-/// [`held`] while a client holds the lock, else [`unavailable`].
-fn unreachable(lock: &Path, message: Text) -> Fatal {
-    match lock_is_held(lock) {
-        true => held(message),
-        false => unavailable(message),
-    }
-}
-
-fn unavailable(message: Text) -> Fatal {
-    Fatal {
-        status: exit::UNAVAILABLE,
-        message,
-    }
-}
-
-/// Why an exchange brought no answer.
-#[derive(Debug)]
-enum Failed {
-    /// The socket failed (the client ended, say).
-    Io(std::io::Error),
-    /// An answer that is not one JSON object (an end of input before any
-    /// answer too).
-    Garbled,
-    /// No answer in [`ANSWER_WAIT`] while the lock stayed held.
-    Late,
+    Fatal::already_running(message)
 }
 
 /// Sends the request line; reads the answer line (bounded in size), for
-/// as long as the client holds `lock`, up to [`ANSWER_WAIT`].
-fn exchange(mut stream: UnixStream, request: Request, lock: &Path) -> Result<Value, Failed> {
-    let started = Instant::now();
+/// as long as the client holds `lock`, up to [`ANSWER_WAIT`]. `None`: an
+/// answer that is no JSON object.
+fn exchange(
+    mut stream: UnixStream,
+    request: Request,
+    lock: &Path,
+) -> Result<Option<Value>, NoLine> {
+    let until = Instant::now() + ANSWER_WAIT;
     stream
         .set_write_timeout(Some(ANSWER_WAIT))
         .and_then(|()| stream.write_all((request.line() + "\n").as_bytes()))
-        .and_then(|()| stream.set_read_timeout(Some(LOOK_EVERY)))
-        .map_err(Failed::Io)?;
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                answer.extend_from_slice(buf.get(..n).unwrap_or_default());
-                if answer.contains(&b'\n') || answer.len() as u64 >= MAX_ANSWER {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                if !lock_is_held(lock) {
-                    return Err(Failed::Io(e));
-                }
-                if started.elapsed() >= ANSWER_WAIT {
-                    return Err(Failed::Late);
-                }
-            }
-            Err(e) => return Err(Failed::Io(e)),
-        }
-    }
-    let line = answer.split(|b| *b == b'\n').next().unwrap_or_default();
-    serde_json::from_slice::<Value>(line)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or(Failed::Garbled)
+        .map_err(NoLine::Io)?;
+    // A client that let go of its lock ended without answering.
+    let still_held = || lock_is_held(lock).then_some(()).ok_or(NoLine::Ended);
+    let line = read_line(&mut stream, MAX_ANSWER, until, LOOK_EVERY, still_held)?;
+    Ok(serde_json::from_slice(&line).ok().filter(Value::is_object))
 }
 
 /// No client runs: `--status` says so (exit 69); `--pause` and `--resume`
@@ -301,7 +235,8 @@ fn exchange(mut stream: UnixStream, request: Request, lock: &Path) -> Result<Val
 fn offline(request: Request, config_path: &Path) -> Result<Option<ExitCode>, Fatal> {
     let dir = config_path.parent().filter(|d| d.is_dir());
     if request == Request::Status || dir.is_none() {
-        return Err(no_client(config_path));
+        let no_client = text::no_client(config_path.display());
+        return Err(Fatal::new(exit::UNAVAILABLE, no_client));
     }
     let lock = open_lock(&lock_path(config_path));
     let cannot_save = |e: String| Fatal::config(text::offline_cannot_save(e));
@@ -330,13 +265,16 @@ fn offline(request: Request, config_path: &Path) -> Result<Option<ExitCode>, Fat
         }
     };
     drop(lock);
-    say(&said);
+    say(said);
     Ok(Some(ExitCode::SUCCESS))
 }
 
-/// Today's figures (since local midnight), from the ledger.
+/// Today's figures (since local midnight), from the ledger, as
+/// `--status --json` shows them.
+#[derive(Serialize)]
 struct Today {
-    since: Millis,
+    /// Local midnight, in RFC 3339.
+    since: String,
     answered: u64,
     errors: u64,
     tokens: u64,
@@ -348,12 +286,9 @@ fn today(config_path: &Path, files_kept: usize) -> Today {
     let ledger_path = ledger::path_for(config_path);
     // The client answered: it runs.
     let (stats, warnings) = ledger::stats::gather(&ledger_path, files_kept, Some(since), now, true);
-    for warning in warnings {
-        // not prose: the program's name, as Unix tools start their messages.
-        eprintln!("ollama-proxy-client: {}", warning.owner());
-    }
+    warnings.iter().for_each(warn);
     Today {
-        since,
+        since: time::format(since),
         answered: stats.answered,
         errors: stats.errors.values().sum(),
         // Beyond 2^64-1 only in a tampered ledger; JSON here takes a u64.
@@ -367,22 +302,15 @@ fn status_json(answer: &StatusAnswer, today: &Today) -> String {
     let mut shown = serde_json::to_value(answer).unwrap_or_default();
     if let Some(object) = shown.as_object_mut() {
         object.remove("ok");
-        object.insert(
-            "today".into(),
-            json!({
-                "since": time::format(today.since),
-                "answered": today.answered,
-                "errors": today.errors,
-                "tokens": today.tokens,
-            }),
-        );
+        let today = serde_json::to_value(today).unwrap_or_default();
+        object.insert("today".into(), today);
     }
     shown.to_string()
 }
 
 /// `--status`: the owner's table in `lang`, a label and a value a line.
 fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -> String {
-    let say = |text: Text| text.in_lang(lang);
+    let in_lang = |text: Text| text.in_lang(lang);
     let at = |time: &str| time::parse(time).map(|t| clock(t, now));
     let yes_no = |yes: bool| match yes {
         true => text::status_yes(),
@@ -419,19 +347,15 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
         (text::status_label_hub(), hub),
         (text::status_label_ollama(), ollama),
     ];
+    let requests = text::status_requests(answer.running, answer.queued);
+    let today = text::status_today(today.answered, today.errors, today.tokens);
     let below = [
-        (
-            text::status_label_requests(),
-            text::status_requests(answer.running, answer.queued),
-        ),
-        (
-            text::status_label_today(),
-            text::status_today(today.answered, today.errors, today.tokens),
-        ),
+        (text::status_label_requests(), requests),
+        (text::status_label_today(), today),
         (text::status_label_paused(), paused),
     ];
-    let above = above.map(|(l, v)| (say(l), say(v)));
-    let below = below.map(|(l, v)| (say(l), say(v)));
+    let above = above.map(|(l, v)| (in_lang(l), in_lang(v)));
+    let below = below.map(|(l, v)| (in_lang(l), in_lang(v)));
     let width = label_width(above.iter().chain(&below).map(|(label, _)| label.as_str()));
     let row = |(label, value): &(String, String)| labelled(label, value, width);
     let backends = backend_lines(&answer.backends, model, lang, now);
@@ -490,6 +414,8 @@ fn span(secs: u64) -> Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use std::io::Read;
     use std::os::unix::net::UnixListener;
     use std::path::PathBuf;
 
@@ -581,7 +507,7 @@ mod tests {
     fn the_status_table_says_everything_in_both_languages() {
         let now = time::now();
         let today = Today {
-            since: local_midnight(now),
+            since: time::format(local_midnight(now)),
             answered: 12,
             errors: 1,
             tokens: 3456,
@@ -658,7 +584,7 @@ mod tests {
 
     fn today_nothing() -> Today {
         Today {
-            since: 0,
+            since: String::new(),
             answered: 0,
             errors: 0,
             tokens: 0,
@@ -761,7 +687,7 @@ mod tests {
     #[test]
     fn the_status_json_adds_today_and_drops_ok() {
         let today = Today {
-            since: 0,
+            since: time::format(0),
             answered: 3,
             errors: 2,
             tokens: 1,
@@ -801,8 +727,11 @@ mod tests {
             );
             assert_eq!(server.join().unwrap(), "{\"command\":\"status\"}\n");
             match ok {
-                true => assert_eq!(answer.unwrap()["error"].as_str().unwrap().len(), 20_000),
-                false => assert!(matches!(answer, Err(Failed::Garbled)), "{answer:?}"),
+                true => assert_eq!(
+                    answer.unwrap().unwrap()["error"].as_str().unwrap().len(),
+                    20_000
+                ),
+                false => assert!(matches!(answer, Ok(None)), "{answer:?}"),
             }
         }
     }
@@ -816,13 +745,13 @@ mod tests {
             let _ = theirs.read(&mut request).unwrap();
             // More than an answer may be, with no end of line (the rest
             // fails once the command hangs up).
-            let _ = theirs.write_all(&[b'x'; 2 * MAX_ANSWER as usize]);
+            let _ = theirs.write_all(&[b'x'; 2 * MAX_ANSWER]);
             // Open until the command has given up reading.
             let _ = held.recv();
         });
         let lock = Path::new("/nonexistent/control.lock");
         let answer = exchange(ours, Request::Status, lock);
-        assert!(matches!(answer, Err(Failed::Garbled)), "{answer:?}");
+        assert!(matches!(answer, Err(NoLine::TooLong)), "{answer:?}");
         drop(release);
         server.join().unwrap();
     }
@@ -845,7 +774,7 @@ mod tests {
         });
         let answer = exchange(ours, Request::Status, &lock_file);
         server.join().unwrap();
-        assert_eq!(answer.unwrap()["ok"], true);
+        assert_eq!(answer.unwrap().unwrap()["ok"], true);
     }
 
     #[test]

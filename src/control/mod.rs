@@ -26,8 +26,9 @@
 //!   `paused.json` (`pause`) for the next start, so that a crontab line
 //!   meeting a restart is not lost.
 //! - [`protocol`]: the two sides' one-line JSON requests and answers.
-//! - `socket`: where the socket and the lock are, and the lock itself,
-//!   which both sides look at.
+//! - `socket`: where the socket and the lock are, the lock itself, which
+//!   both sides look at, and how each side reads the other's one line
+//!   (bounded in size and time).
 
 pub mod client;
 pub mod protocol;

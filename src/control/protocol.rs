@@ -28,17 +28,14 @@ pub const MAX_REQUEST: usize = 1024;
 /// The longest pause asked for over the socket: what `--pause` accepts.
 const MAX_PAUSE_SECS: u64 = 100 * 365 * 86_400;
 
-/// An owner's command.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Request {
-    Status,
-    /// `None`: until `--resume`.
-    Pause(Option<Duration>),
-    Resume,
-}
+/// An owner's command, as the command line gave it: `Status`,
+/// `Pause(None)` (until `--resume`), `Pause(Some(span))`, `Resume`.
+pub use crate::cli::Control as Request;
 
-/// Why a request gets no answer of its own.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Why a request gets no answer of its own; its code is its name in
+/// snake case.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Refusal {
     /// Not a JSON object with a `command` string.
     BadRequest,
@@ -54,31 +51,17 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn code(self) -> &'static str {
-        match self {
-            Refusal::BadRequest => "bad_request",
-            Refusal::UnknownCommand => "unknown_command",
-            Refusal::BadDuration => "bad_duration",
-            Refusal::TooLong => "too_long",
-            Refusal::Timeout => "timeout",
-            Refusal::NotOwner => "not_owner",
-        }
-    }
-
-    fn english(self) -> &'static str {
-        match self {
+    /// The answer line's object: the refusal's code, and why in English.
+    pub fn answer(self) -> Value {
+        let error = match self {
             Refusal::BadRequest => "not a request: send one JSON object with a \"command\"",
             Refusal::UnknownCommand => "unknown command: status, pause or resume",
             Refusal::BadDuration => "\"secs\" must be a whole number from 1 to 100 years",
             Refusal::TooLong => "the request is longer than 1024 bytes",
             Refusal::Timeout => "no request line within 2 s",
             Refusal::NotOwner => "only the user the client runs as may control it",
-        }
-    }
-
-    /// The answer line's object.
-    pub fn answer(self) -> Value {
-        json!({"ok": false, "code": self.code(), "error": self.english()})
+        };
+        json!({"ok": false, "code": self, "error": error})
     }
 }
 

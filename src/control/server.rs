@@ -5,7 +5,7 @@
 //! silent peer holds up no other `--status`.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read, Seek, Write};
+use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -20,7 +20,7 @@ use super::protocol::{
     BackendAnswer, HealthPhase, HealthState, HubPhase, HubState, PauseAnswer, Refusal, Request,
     ResumeAnswer, StatusAnswer, MAX_REQUEST,
 };
-use super::socket::open_lock;
+use super::socket::{open_lock, read_line, NoLine};
 use super::{fits_socket_address, lock_path, socket_path, try_lock, TIMEOUT};
 use crate::accept;
 use crate::availability::{Availability, Status};
@@ -94,17 +94,13 @@ pub fn claim(config_path: &Path) -> Result<Option<Claim>, Fatal> {
 /// An existing directory keeps the mode its owner gave it; one that other
 /// users can write in lets them replace the socket, which is worth a word.
 fn warn_if_shared(lock: &Path) {
-    let Some(dir) = lock.parent() else {
-        return;
-    };
-    if let Ok(meta) = std::fs::metadata(dir) {
-        if meta.permissions().mode() & 0o022 != 0 {
-            log::warn!(
-                "{} can be written by other users, who could replace the control socket; \
-                 chmod 700 it",
-                dir.display()
-            );
-        }
+    let Some(dir) = lock.parent() else { return };
+    if std::fs::metadata(dir).is_ok_and(|meta| meta.permissions().mode() & 0o022 != 0) {
+        log::warn!(
+            "{} can be written by other users, who could replace the control socket; \
+             chmod 700 it",
+            dir.display()
+        );
     }
 }
 
@@ -306,12 +302,11 @@ fn serve_one(
     }
     let answer = match peer_uid(&stream) {
         Some(uid) if uid == owner => match read_request(&mut stream, timeout) {
-            Ok(line) => match Request::parse(&line) {
-                Ok(request) => handle(request),
-                Err(refusal) => refusal.answer(),
-            },
-            Err(Some(refusal)) => refusal.answer(),
-            Err(None) => return,
+            Ok(line) => Request::parse(&line).map_or_else(Refusal::answer, handle),
+            Err(NoLine::TooLong) => Refusal::TooLong.answer(),
+            Err(NoLine::Late) => Refusal::Timeout.answer(),
+            // Left without a word, or the socket failed: nobody to answer.
+            Err(NoLine::Ended | NoLine::Io(_)) => return,
         },
         _ => {
             log::warn!("control: refused a connection from another user");
@@ -350,43 +345,11 @@ fn peer_uid(stream: &UnixStream) -> Option<u32> {
     (result == 0).then_some(cred.uid)
 }
 
-/// The request line, without its newline (an end of input ends it too).
-/// `Err(None)`: the peer left without a word, nobody to answer.
-fn read_request(stream: &mut UnixStream, timeout: Duration) -> Result<Vec<u8>, Option<Refusal>> {
+/// The request line, without its newline (an end of input ends it too),
+/// within `timeout`.
+fn read_request(stream: &mut UnixStream, timeout: Duration) -> Result<Vec<u8>, NoLine> {
     let until = Instant::now() + timeout;
-    let mut line = Vec::with_capacity(64);
-    let mut buf = [0u8; MAX_REQUEST];
-    loop {
-        let left = until
-            .checked_duration_since(Instant::now())
-            .filter(|left| !left.is_zero())
-            .ok_or(Some(Refusal::Timeout))?;
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(|_| None::<Refusal>)?;
-        let n = match stream.read(&mut buf) {
-            Ok(0) if line.is_empty() => return Err(None),
-            Ok(0) => return Ok(line),
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Err(Some(Refusal::Timeout))
-            }
-            Err(_) => return Err(None),
-        };
-        let read = buf.get(..n).unwrap_or_default();
-        if let Some(end) = read.iter().position(|b| *b == b'\n') {
-            line.extend_from_slice(read.get(..end).unwrap_or_default());
-            return match line.len() < MAX_REQUEST {
-                true => Ok(line),
-                false => Err(Some(Refusal::TooLong)),
-            };
-        }
-        line.extend_from_slice(read);
-        if line.len() >= MAX_REQUEST {
-            return Err(Some(Refusal::TooLong));
-        }
-    }
+    read_line(stream, MAX_REQUEST, until, timeout, || Ok(()))
 }
 
 #[cfg(test)]

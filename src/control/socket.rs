@@ -1,11 +1,13 @@
 //! Where `control.sock` and `control.lock` are for a config file, and the
 //! lock on `control.lock`: the server holds it, the client asks whether it
-//! is held.
+//! is held. And how either end reads the other's one line.
 
 use std::fs::File;
+use std::io::{ErrorKind, Read};
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::state_file::{self, Access};
 
@@ -59,6 +61,58 @@ pub fn try_lock(file: &File, how: libc::c_int) -> std::io::Result<bool> {
             std::io::ErrorKind::WouldBlock => return Ok(false),
             std::io::ErrorKind::Interrupted => continue,
             _ => return Err(error),
+        }
+    }
+}
+
+/// Why [`read_line`] brought no line.
+#[derive(Debug)]
+pub(super) enum NoLine {
+    /// The input ended before its first byte.
+    Ended,
+    /// No newline within the bound.
+    TooLong,
+    /// The wait is over: no line in the time allowed.
+    Late,
+    Io(std::io::Error),
+}
+
+/// Reads one line, without its newline (an end of input ends it too), of
+/// at most `max` bytes with its newline, by `until`. Every `look_every`
+/// without a byte, `waiting` may end the wait early with its error.
+pub(super) fn read_line(
+    stream: &mut UnixStream,
+    max: usize,
+    until: Instant,
+    look_every: Duration,
+    mut waiting: impl FnMut() -> Result<(), NoLine>,
+) -> Result<Vec<u8>, NoLine> {
+    let mut line = Vec::with_capacity(64);
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = until.checked_duration_since(Instant::now());
+        let left = left.filter(|left| !left.is_zero()).ok_or(NoLine::Late)?;
+        let wait = Some(left.min(look_every));
+        stream.set_read_timeout(wait).map_err(NoLine::Io)?;
+        let read = match stream.read(&mut buf) {
+            Ok(0) if line.is_empty() => return Err(NoLine::Ended),
+            Ok(0) => return Ok(line),
+            Ok(n) => buf.get(..n).unwrap_or_default(),
+            Err(e) => match e.kind() {
+                ErrorKind::Interrupted => continue,
+                ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                    waiting()?;
+                    continue;
+                }
+                _ => return Err(NoLine::Io(e)),
+            },
+        };
+        line.extend(read.iter().take_while(|b| **b != b'\n'));
+        if line.len() >= max {
+            return Err(NoLine::TooLong);
+        }
+        if read.contains(&b'\n') {
+            return Ok(line);
         }
     }
 }
