@@ -96,13 +96,13 @@ pub trait Accounts: Send + Sync {
 
 /// Every sink, called in turn; none when the owner turned both off.
 #[derive(Clone, Default)]
-pub struct Books {
+pub struct Sinks {
     sinks: Vec<Arc<dyn Accounts>>,
 }
 
-impl Books {
-    pub fn new(sinks: Vec<Arc<dyn Accounts>>) -> Books {
-        Books { sinks }
+impl Sinks {
+    pub fn new(sinks: Vec<Arc<dyn Accounts>>) -> Sinks {
+        Sinks { sinks }
     }
 
     pub fn answered(&self, record: &AnswerRecord) {
@@ -160,9 +160,9 @@ mod tests {
     #[test]
     fn books_pass_every_record_and_event_to_every_sink() {
         let (a, b) = (Arc::new(Counted::default()), Arc::new(Counted::default()));
-        let books = Books::new(vec![a.clone(), b.clone()]);
-        books.answered(&record(Outcome::Ok, Some(2)));
-        books.hub(&HubEvent::Connected);
+        let sinks = Sinks::new(vec![a.clone(), b.clone()]);
+        sinks.answered(&record(Outcome::Ok, Some(2)));
+        sinks.hub(&HubEvent::Connected);
         for sink in [a, b] {
             let seen = sink.0.lock().unwrap();
             assert_eq!(seen.0, [Outcome::Ok]);

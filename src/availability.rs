@@ -5,7 +5,7 @@
 //! `paused.json` (`pause`) so that a restart does not end it. And Ollama:
 //! no backend left that can serve (`backends` sets them aside: unreachable
 //! for `ollama_down_after` requests in a row, the model no longer
-//! installed, ...). Either way the relay's [`Door`] closes: new requests
+//! installed, ...). Either way the relay's [`Admission`] closes: new requests
 //! are refused with the reason, and once the accepted ones are answered
 //! the writer closes the hub connection with Close 1000, so the hub routes
 //! elsewhere (the protocol's way of being unavailable).
@@ -31,7 +31,7 @@ use crate::hub::{Connection, Gate};
 use crate::ledger::Ledger;
 use crate::metrics::{Health, Metrics};
 use crate::pause::{self, Pause};
-use crate::relay::{Door, Refusal};
+use crate::relay::{Admission, Refusal};
 use crate::text::{self, errors};
 use crate::time;
 
@@ -107,19 +107,19 @@ enum Away {
 struct State {
     pause: Option<Pause>,
     hub: Connection,
-    /// Set while the door is closed for one of the reasons.
+    /// Set while the admission is closed for one of the reasons.
     away: Option<Away>,
 }
 
 pub struct Availability {
     state: Mutex<State>,
     changed: Condvar,
-    door: Arc<Door>,
+    admission: Arc<Admission>,
     metrics: Arc<Metrics>,
     ledger: Option<Arc<Ledger>>,
     backends: Arc<Backends>,
     /// Whether there is a hub to step back from (test mode without a token
-    /// has none, and nothing would reopen the door).
+    /// has none, and nothing would reopen the admission).
     has_hub: bool,
     started: Instant,
     pause_file: PathBuf,
@@ -130,7 +130,7 @@ impl Availability {
     /// cannot be read is reported, and the box serves); watches the
     /// backends.
     pub fn new(
-        door: Arc<Door>,
+        admission: Arc<Admission>,
         metrics: Arc<Metrics>,
         ledger: Option<Arc<Ledger>>,
         backends: Arc<Backends>,
@@ -151,7 +151,7 @@ impl Availability {
                 away: None,
             }),
             changed: Condvar::new(),
-            door,
+            admission,
             metrics,
             ledger,
             backends: Arc::clone(&backends),
@@ -228,7 +228,7 @@ impl Availability {
             kind: "paused",
             queued_too: false,
         };
-        self.door.close(refusal, "owner paused");
+        self.admission.close(refusal, "owner paused");
         self.changed.notify_all();
         state
     }
@@ -266,11 +266,13 @@ impl Availability {
     }
 
     /// A resume while the pause drains (its Close not sent yet, waiting for
-    /// the last answer): the door opens again and the Close is cancelled, so
+    /// the last answer): the admission opens again and the Close is cancelled, so
     /// the connection stays. Once the Close went out, the connection ends
-    /// and the gate opens the door for the next one.
+    /// and the gate opens the admission for the next one.
     fn keep_connection(&self, state: &mut State) {
-        if state.away == Some(Away::Paused) && self.backends.any_up() && self.door.reopen_draining()
+        if state.away == Some(Away::Paused)
+            && self.backends.any_up()
+            && self.admission.reopen_draining()
         {
             state.away = None;
             log::info!("the hub connection stays: resumed before its last answer ended");
@@ -322,7 +324,7 @@ impl Gate for Availability {
             let mut state = self.lock();
             if state.pause.is_none() && self.backends.any_up() {
                 state.away = None;
-                self.door.open();
+                self.admission.open();
                 return waited;
             }
             state.hub = Connection::Away;
@@ -387,7 +389,7 @@ impl Watcher for Availability {
         if let Some(down) = self.backends.why_none_serves().filter(|_| open) {
             state.away = Some(Away::Ollama);
             let refusal = Refusal::none_serves(down.model_missing, &self.model());
-            self.door.close(refusal, "owner's Ollama is down");
+            self.admission.close(refusal, "owner's Ollama is down");
         }
         self.changed.notify_all();
     }
@@ -480,7 +482,7 @@ mod tests {
         }
     }
 
-    /// An availability whose Ollama is nowhere (port 1) and whose door
+    /// An availability whose Ollama is nowhere (port 1) and whose admission
     /// reports to the returned inbox; `paused.json` in a fresh directory,
     /// removed when the returned guard is dropped.
     fn availability(
@@ -501,7 +503,7 @@ mod tests {
         let (to_writer, inbox) = crate::hub::writer_channel();
         let backends = backends::for_tests_with(&["http://127.0.0.1:1"], down_after, has_hub);
         let availability = Availability::new(
-            Door::new(to_writer),
+            Admission::new(to_writer),
             Metrics::new(),
             None,
             backends,
@@ -596,7 +598,7 @@ mod tests {
         let list = ["a", "b"].map(|name| Backend::new(name.into(), target.clone(), 1));
         let metrics = Metrics::with_backends(["a", "b"]);
         let two = Availability::new(
-            Door::new(to_writer),
+            Admission::new(to_writer),
             metrics.clone(),
             None,
             Backends::new(list.into(), policy),
@@ -667,7 +669,7 @@ mod tests {
             pause::load(&availability.pause_file),
             Ok(Some(Pause::Indefinite))
         );
-        // A restart finds it, and starts paused, with the door closed.
+        // A restart finds it, and starts paused, with the admission closed.
         let (again, again_inbox) = availability_with(availability.pause_file.clone(), 3, true);
         assert_eq!(again.status().paused, Some(Pause::Indefinite));
         assert!(again.status().health().paused);
@@ -786,17 +788,17 @@ mod tests {
         let (availability, inbox, _dir) = availability(3, true);
         availability.connection(Connection::Connected(SystemTime::now()));
         attempt(&availability, Ok(()));
-        let door = Arc::clone(&availability.door);
-        assert!(door.admit_one(), "an answer runs");
+        let admission = Arc::clone(&availability.admission);
+        assert!(admission.admit_one(), "an answer runs");
         availability.pause(Pause::Indefinite).unwrap();
-        assert!(!door.admit_one(), "refused while paused");
+        assert!(!admission.admit_one(), "refused while paused");
         assert!(closes(&inbox).is_empty(), "the answer still runs");
         assert_eq!(availability.resume("--resume"), Ok(true));
         assert_eq!(availability.closed_because(), None);
         assert!(availability.status().serving());
-        assert!(door.admit_one(), "a buyer after --resume is served");
-        door.end_one();
-        door.end_one();
+        assert!(admission.admit_one(), "a buyer after --resume is served");
+        admission.end_one();
+        admission.end_one();
         assert!(closes(&inbox).is_empty(), "no Close after --resume");
     }
 
@@ -815,20 +817,20 @@ mod tests {
         );
         assert!(!availability.wait_open());
         assert_eq!(availability.closed_because(), None);
-        assert!(availability.door.admit_one());
+        assert!(availability.admission.admit_one());
     }
 
     #[test]
     fn a_resume_while_draining_with_no_backend_up_lets_the_close_go() {
         let (availability, inbox, _dir) = availability(1, true);
         availability.connection(Connection::Connected(SystemTime::now()));
-        let door = Arc::clone(&availability.door);
-        assert!(door.admit_one());
+        let admission = Arc::clone(&availability.admission);
+        assert!(admission.admit_one());
         availability.pause(Pause::Indefinite).unwrap();
         attempt(&availability, unreachable());
         assert_eq!(availability.resume("--resume"), Ok(true));
-        assert!(!door.admit_one());
-        door.end_one();
+        assert!(!admission.admit_one());
+        admission.end_one();
         assert_eq!(closes(&inbox), ["owner paused"]);
     }
 

@@ -428,7 +428,7 @@ impl Backends {
             (false, false) => "not connecting to the hub until it does",
         };
         let every = self.policy.probe_every.as_secs_f64();
-        // Told first: once the log says so, the metrics and the door do.
+        // Told first: once the log says so, the metrics and the admission do.
         self.wake_prober();
         self.tell_watchers();
         log::warn!("{error}{fix}; {meanwhile}, asking every {every} s");

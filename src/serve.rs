@@ -6,13 +6,13 @@
 //! and last the hub connection loop: on this thread when serving, in the
 //! background in test mode while the console takes prompts. Before them:
 //! the metrics (always counted; served on `metrics_listen` when set) and
-//! the ledger, both fed every answer through `accounting::Books`.
+//! the ledger, both fed every answer through `accounting::Sinks`.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 
-use crate::accounting::{Accounts, Books};
+use crate::accounting::{Accounts, Sinks};
 use crate::address::OllamaUrl;
 use crate::availability::Availability;
 use crate::backends::{self, Backend, Backends};
@@ -25,7 +25,7 @@ use crate::ledger::{self, Ledger};
 use crate::metrics::{self, Metrics, Summary};
 use crate::ollama::OllamaTarget;
 use crate::pause;
-use crate::relay::{Door, Intake, Relay, Tally};
+use crate::relay::{Admission, Recorder, Relay, RelaySettings};
 use crate::shutdown::Shutdown;
 use crate::test_mode;
 use crate::tls;
@@ -113,9 +113,9 @@ pub fn serve(
     let summary = Summary::new(settings.summary_interval);
     let ledger = open_ledger(settings, config_path);
     let (to_writer, inbox) = hub::writer_channel();
-    let door = Door::new(to_writer.clone());
+    let admission = Admission::new(to_writer.clone());
     let availability = Availability::new(
-        Arc::clone(&door),
+        Arc::clone(&admission),
         metrics.clone(),
         ledger.clone(),
         Arc::clone(&backends),
@@ -127,7 +127,7 @@ pub fn serve(
     if let Some(ledger) = &ledger {
         sinks.push(ledger.clone());
     }
-    let books = Books::new(sinks);
+    let sinks = Sinks::new(sinks);
     let writer = Writer::new(inbox, settings.outbox_bytes, settings.ping_interval)
         .counting(metrics.clone(), summary);
     let writer = match hub {
@@ -135,18 +135,18 @@ pub fn serve(
         None => writer.without_hub(),
     };
     spawn("writer", move || writer.run())?;
-    let intake = Intake {
+    let relay_settings = RelaySettings {
         queue_size: settings.queue_size,
         default_stream: settings.stream_mode,
         buyer_language: settings.buyer_language,
         max_prompt_chars: settings.max_prompt_chars,
     };
     let relay = Relay::start(
-        intake,
+        relay_settings,
         &backends,
-        &door,
-        Tally {
-            books: books.clone(),
+        &admission,
+        Recorder {
+            sinks: sinks.clone(),
             metrics,
             model: settings.model.as_str().into(),
         },
@@ -188,7 +188,7 @@ pub fn serve(
         config,
         backoff: Backoff::new(settings.reconnect_base, settings.reconnect_max),
         stable_after: settings.reconnect_max,
-        books,
+        sinks,
         gate: availability.clone(),
     });
     if !args.test {

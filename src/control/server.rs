@@ -40,7 +40,7 @@ static PUBLISHED: OnceLock<PathBuf> = OnceLock::new();
 
 /// This process's claim on its config file: the lock is held; the
 /// socket is not bound yet.
-pub struct Claim {
+pub struct ConfigLock {
     socket: PathBuf,
 }
 
@@ -50,7 +50,7 @@ pub struct Claim {
 /// 75; so is a socket path too long for the system (exit 78: the config
 /// must move). `None` when the directory cannot hold the lock (read-only,
 /// say): the box then serves without a control socket, and says so.
-pub fn claim(config_path: &Path) -> Result<Option<Claim>, Fatal> {
+pub fn claim(config_path: &Path) -> Result<Option<ConfigLock>, Fatal> {
     let socket = socket_path(config_path);
     if !fits_socket_address(&socket) {
         return Err(Fatal::config(text::socket_path_too_long(socket.display())));
@@ -88,7 +88,7 @@ pub fn claim(config_path: &Path) -> Result<Option<Claim>, Fatal> {
     write_pid(&file);
     let _ = HELD.set(file);
     warn_if_shared(&lock);
-    Ok(Some(Claim { socket }))
+    Ok(Some(ConfigLock { socket }))
 }
 
 /// An existing directory keeps the mode its owner gave it; one that other
@@ -125,7 +125,7 @@ fn write_pid(mut file: &File) {
 /// client uses it) and starts the `control` thread, which serves until
 /// the process ends. A socket that cannot be bound is a warning: the box
 /// serves on without it. Fails only if the thread cannot be started.
-pub fn start(claim: Claim, availability: Arc<Availability>) -> Result<(), Fatal> {
+pub fn start(claim: ConfigLock, availability: Arc<Availability>) -> Result<(), Fatal> {
     let listener = match bind(&claim.socket) {
         Ok(listener) => listener,
         Err(e) => {

@@ -63,7 +63,7 @@ pub enum ToWriter {
     /// From the connection loop: an attempt failed. A finish that waited
     /// for that attempt (test mode) stops waiting.
     AttemptFailed,
-    /// From the relay's door when the box steps back (paused, Ollama
+    /// From the relay's admission when the box steps back (paused, Ollama
     /// down): send what is queued, then close the connection with 1000 and
     /// this reason; frames that come later wait for the next connection.
     Close(&'static str),
@@ -106,7 +106,7 @@ impl Budget {
     }
 }
 
-/// The sending side, for the workers, the dispatcher, the door, the
+/// The sending side, for the workers, the dispatcher, the admission, the
 /// connection loop and the shutdown.
 #[derive(Clone)]
 pub struct WriterSender {

@@ -17,7 +17,7 @@ use super::session::{self, ConnectError, Requests, SessionConfig};
 use super::writer::ToWriter;
 use tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::accounting::{Books, HubEvent};
+use crate::accounting::{HubEvent, Sinks};
 
 /// When to try again after a failed or lost connection.
 pub struct Backoff {
@@ -69,7 +69,7 @@ pub struct Supervisor {
     /// How long a connection must last for the backoff to start over.
     pub stable_after: Duration,
     /// Where the connection's life is recorded (the ledger, the metrics).
-    pub books: Books,
+    pub sinks: Sinks,
     /// Whether the box may take buyers now.
     pub gate: Arc<dyn Gate>,
 }
@@ -133,7 +133,7 @@ impl Supervisor {
             }
         };
         // Recorded first: once the log says so, the ledger and `/readyz` do.
-        self.books.hub(&HubEvent::Connected);
+        self.sinks.hub(&HubEvent::Connected);
         log::info!("connected to the hub (connection #{id})");
         let link = Arc::clone(&session.link);
         let handed_over = to_writer.send(ToWriter::Link(Arc::clone(&link))).is_ok();
@@ -163,7 +163,7 @@ impl Supervisor {
         // A stop records the connection's end itself, in order.
         if !state.is_stopping() {
             let reason = stepped_back.clone().unwrap_or_else(|| end.to_string());
-            self.books.hub(&HubEvent::Disconnected(reason));
+            self.sinks.hub(&HubEvent::Disconnected(reason));
         }
         match stepped_back {
             _ if state.is_stopping() => log::info!("hub connection #{id} closed: {end}"),

@@ -188,7 +188,7 @@ impl Writer {
     /// Stepping back: the frames already queued go first, then a Close
     /// 1000. The hub answers the Close and the connection loop sees the
     /// connection end; no ping goes out meanwhile. Frames that come
-    /// meanwhile wait in the inbox: the door is closed, so they are few.
+    /// meanwhile wait in the inbox: the admission is closed, so they are few.
     fn step_back(&mut self, reason: &'static str) {
         self.deliver(None, true);
         if let Some(link) = self.link.clone() {

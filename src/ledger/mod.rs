@@ -431,9 +431,9 @@ mod tests {
             assert!(line.contains(&expected), "{expected}\n{line}");
         }
         // --stats reads every one of them as an answer.
-        let mut tally = stats::Tally::new(None, time::now());
-        stats::read(&mut std::io::Cursor::new(text.as_bytes()), &mut tally).unwrap();
-        let figures = tally.finish(false);
+        let mut totals = stats::Totals::new(None, time::now());
+        stats::read(&mut std::io::Cursor::new(text.as_bytes()), &mut totals).unwrap();
+        let figures = totals.finish(false);
         assert_eq!((figures.requests, figures.torn_lines), (8, 0));
     }
 

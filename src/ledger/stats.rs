@@ -3,8 +3,8 @@
 //!
 //! Three parts, each testable alone:
 //!
-//! - computing: [`Tally`] takes the ledger's lines one at a time (oldest
-//!   first) and [`Tally::finish`] gives the [`Stats`] of the period from
+//! - computing: [`Totals`] takes the ledger's lines one at a time (oldest
+//!   first) and [`Totals::finish`] gives the [`Stats`] of the period from
 //!   `since` to a given `until`; [`read`] feeds it one file from any
 //!   `BufRead`, a line at a time;
 //! - I/O: [`gather`] opens the ledger's files (`ledger.jsonl.N` ...
@@ -87,7 +87,7 @@ pub struct Stats {
 
 /// The figures being gathered from lines, oldest first.
 #[derive(Default)]
-pub struct Tally {
+pub struct Totals {
     since: Option<Millis>,
     until: Millis,
     first_ts: Option<Millis>,
@@ -102,14 +102,14 @@ pub struct Tally {
     stats: Stats,
 }
 
-impl Tally {
+impl Totals {
     /// Figures for the lines from `since` (every line when `None`), with
     /// the period ending at `until`.
-    pub fn new(since: Option<Millis>, until: Millis) -> Tally {
-        let mut tally = Tally::default();
-        (tally.since, tally.until) = (since, until);
-        (tally.stats.since, tally.stats.until) = (since, until);
-        tally
+    pub fn new(since: Option<Millis>, until: Millis) -> Totals {
+        let mut totals = Totals::default();
+        (totals.since, totals.until) = (since, until);
+        (totals.stats.since, totals.stats.until) = (since, until);
+        totals
     }
 
     /// Lines skipped so far.
@@ -263,11 +263,11 @@ pub fn percentile<T>(sorted: &[T], p: usize) -> Option<&T> {
     sorted.get(rank - 1)
 }
 
-/// Feeds every line of `reader` to `tally`, a line at a time: at most
+/// Feeds every line of `reader` to `totals`, a line at a time: at most
 /// [`MAX_LINE`] bytes of a line are kept; a longer one is read to its end
 /// and counted as torn, and so is a last line cut short (no newline,
 /// unfinished JSON).
-pub fn read(reader: &mut dyn BufRead, tally: &mut Tally) -> io::Result<()> {
+pub fn read(reader: &mut dyn BufRead, totals: &mut Totals) -> io::Result<()> {
     let mut line = Vec::new();
     let mut too_long = false;
     loop {
@@ -290,13 +290,13 @@ pub fn read(reader: &mut dyn BufRead, tally: &mut Tally) -> io::Result<()> {
         let used = newline.map_or(chunk.len(), |at| at + 1);
         reader.consume(used);
         if newline.is_some() {
-            tally.line(&line, too_long);
+            totals.line(&line, too_long);
             line.clear();
             too_long = false;
         }
     }
     if too_long || !line.is_empty() {
-        tally.line(&line, too_long);
+        totals.line(&line, too_long);
     }
     Ok(())
 }
@@ -315,7 +315,7 @@ pub fn files(ledger: &Path, files_kept: usize) -> Vec<PathBuf> {
 /// from `since` to `until`, and the warnings for the owner: lines skipped
 /// in a file, a file that cannot be read. A missing file is no warning:
 /// no ledger yet. Nothing is written. `client_running`: whether a client
-/// writes this ledger now (see [`Tally::finish`]).
+/// writes this ledger now (see [`Totals::finish`]).
 pub fn gather(
     ledger: &Path,
     files_kept: usize,
@@ -347,19 +347,19 @@ pub fn gather(
             )),
         }
     }
-    let mut tally = Tally::new(since, until);
+    let mut totals = Totals::new(since, until);
     for (path, file) in opened.into_iter().rev() {
-        let before = tally.torn_lines();
+        let before = totals.torn_lines();
         let mut reader: BufReader<File> = BufReader::with_capacity(64 * 1024, file);
-        if let Err(e) = read(&mut reader, &mut tally) {
+        if let Err(e) = read(&mut reader, &mut totals) {
             warnings.push(text::stats_unreadable_file(path.display(), e));
         }
-        let torn = tally.torn_lines() - before;
+        let torn = totals.torn_lines() - before;
         if torn > 0 {
             warnings.push(text::stats_skipped_lines(torn, path.display()));
         }
     }
-    (tally.finish(client_running), warnings)
+    (totals.finish(client_running), warnings)
 }
 
 /// `--stats --json`: one object, [`Stats`] as it is. Written by
@@ -520,10 +520,10 @@ mod tests {
         .concat()
     }
 
-    fn tally(text: &str, since: Option<Millis>, until: Millis) -> Stats {
-        let mut tally = Tally::new(since, until);
-        read(&mut Cursor::new(text.as_bytes()), &mut tally).unwrap();
-        tally.finish(true)
+    fn totals(text: &str, since: Option<Millis>, until: Millis) -> Stats {
+        let mut totals = Totals::new(since, until);
+        read(&mut Cursor::new(text.as_bytes()), &mut totals).unwrap();
+        totals.finish(true)
     }
 
     fn errors(kinds: &[(&str, u64)]) -> BTreeMap<String, u64> {
@@ -532,7 +532,7 @@ mod tests {
 
     #[test]
     fn the_figures_of_a_whole_ledger() {
-        let stats = tally(&ledger(), None, at("13:00:00"));
+        let stats = totals(&ledger(), None, at("13:00:00"));
         // Connected 10:00:01-10:08:00, 10:10:00-10:30:00 (the crash: the
         // last line before the next start), 11:00:01-12:00:00: 5278 s of
         // the 3 h from the first line to `until`.
@@ -559,7 +559,7 @@ mod tests {
 
     #[test]
     fn since_in_the_middle_counts_what_follows_and_clips_the_connection() {
-        let stats = tally(&ledger(), Some(at("10:15:00")), at("13:00:00"));
+        let stats = totals(&ledger(), Some(at("10:15:00")), at("13:00:00"));
         // Connected 10:15:00-10:30:00 and 11:00:01-12:00:00: 4499 s of
         // 9900 s. The reconnect at 10:10 is before the period.
         assert_eq!(
@@ -581,7 +581,7 @@ mod tests {
                 torn_lines: 0,
             }
         );
-        let later = tally(&ledger(), Some(at("12:30:00")), at("13:00:00"));
+        let later = totals(&ledger(), Some(at("12:30:00")), at("13:00:00"));
         assert_eq!((later.requests, later.hub_connected_pct), (0, Some(0.0)));
         assert_eq!(later.tokens_per_s_p50, None);
         assert_eq!(later.first_piece_ms_p50, None);
@@ -599,14 +599,14 @@ mod tests {
         ]
         .concat();
         // 30 + 10 + 60 minutes of 2 hours.
-        let stats = tally(&text, None, at("12:00:00"));
+        let stats = totals(&text, None, at("12:00:00"));
         assert_eq!(stats.hub_connected_pct, Some(83.3));
         assert_eq!(stats.reconnects, 2);
         // A `until` before the end clips it.
-        let stats = tally(&text, None, at("10:15:00"));
+        let stats = totals(&text, None, at("10:15:00"));
         assert_eq!(stats.hub_connected_pct, Some(100.0));
         // A period of no length has no share.
-        let stats = tally(&text, Some(at("12:00:00")), at("12:00:00"));
+        let stats = totals(&text, Some(at("12:00:00")), at("12:00:00"));
         assert_eq!(stats.hub_connected_pct, None);
     }
 
@@ -619,9 +619,9 @@ mod tests {
         ]
         .concat();
         let figures = |since, client_running| {
-            let mut tally = Tally::new(since, at("12:00:00"));
-            read(&mut Cursor::new(text.as_bytes()), &mut tally).unwrap();
-            tally.finish(client_running).hub_connected_pct
+            let mut totals = Totals::new(since, at("12:00:00"));
+            read(&mut Cursor::new(text.as_bytes()), &mut totals).unwrap();
+            totals.finish(client_running).hub_connected_pct
         };
         // No client runs (a kill -9): connected 10:00-10:30 of 2 h.
         assert_eq!(figures(None, false), Some(25.0));
@@ -631,7 +631,7 @@ mod tests {
         assert_eq!(figures(Some(at("11:00:00")), false), Some(0.0));
         assert_eq!(figures(Some(at("11:00:00")), true), Some(100.0));
         // No line at all: nothing to close.
-        let empty = Tally::new(Some(at("11:00:00")), at("12:00:00")).finish(false);
+        let empty = Totals::new(Some(at("11:00:00")), at("12:00:00")).finish(false);
         assert_eq!(empty.hub_connected_pct, Some(0.0));
     }
 
@@ -647,7 +647,7 @@ mod tests {
         let text: String = (1..=100u64)
             .map(|ms| answer("10:00:00", "ok", &format!(",\"first_piece_ms\":{ms}")))
             .collect();
-        let stats = tally(&text, None, at("11:00:00"));
+        let stats = totals(&text, None, at("11:00:00"));
         assert_eq!(stats.first_piece_ms_p50, Some(50));
         assert_eq!(stats.first_piece_ms_p95, Some(95));
         let rates = [(10, 1000), (1, 3), (20, 1000), (7, 0)]
@@ -661,11 +661,11 @@ mod tests {
             .concat();
         // 10, 333.33..., 20 tokens/s (the answer with no eval time is left
         // out): the median is 20.
-        let stats = tally(&rates, None, at("11:00:00"));
+        let stats = totals(&rates, None, at("11:00:00"));
         assert_eq!(stats.tokens_per_s_p50, Some(20.0));
         assert_eq!(stats.tokens, 38);
         let one = answer("10:00:00", "ok", ",\"tokens\":1,\"eval_ms\":3");
-        assert_eq!(tally(&one, None, 0).tokens_per_s_p50, Some(333.3));
+        assert_eq!(totals(&one, None, 0).tokens_per_s_p50, Some(333.3));
     }
 
     #[test]
@@ -693,10 +693,10 @@ mod tests {
         // Read in small pieces, so that lines (and the huge one) straddle
         // the reader's buffer.
         for capacity in [1, 7, 4096, 1 << 20] {
-            let mut tally = Tally::new(None, at("11:00:00"));
+            let mut totals = Totals::new(None, at("11:00:00"));
             let mut reader = BufReader::with_capacity(capacity, Cursor::new(text.as_bytes()));
-            read(&mut reader, &mut tally).unwrap();
-            let stats = tally.finish(true);
+            read(&mut reader, &mut totals).unwrap();
+            let stats = totals.finish(true);
             assert_eq!(stats.torn_lines, 9, "{capacity}");
             assert_eq!((stats.requests, stats.tokens), (1, 4), "{capacity}");
             assert_eq!(stats.since, Some(at("10:00:00")));
@@ -710,7 +710,7 @@ mod tests {
             &format!(",\"pad\":\"{}\"", "x".repeat(pad)),
         );
         assert_eq!(fits.len(), MAX_LINE + 1);
-        let stats = tally(&fits, None, at("11:00:00"));
+        let stats = totals(&fits, None, at("11:00:00"));
         assert_eq!((stats.requests, stats.torn_lines), (1, 0));
         // A long line of a real ledger (a long disconnect reason, say) is
         // far within the limit.
@@ -719,11 +719,11 @@ mod tests {
             "ok",
             &format!(",\"pad\":\"{}\"", "x".repeat(10_000)),
         );
-        let stats = tally(&long, None, at("11:00:00"));
+        let stats = totals(&long, None, at("11:00:00"));
         assert_eq!((stats.requests, stats.torn_lines), (1, 0));
         // A whole last line without its newline is still a line.
         let last = line("10:00:00", "connect", "");
-        assert_eq!(tally(last.trim_end(), None, 0).torn_lines, 0);
+        assert_eq!(totals(last.trim_end(), None, 0).torn_lines, 0);
     }
 
     #[test]
@@ -755,7 +755,7 @@ mod tests {
             line("10:00:00", "upgrade", ""),
         ]
         .concat();
-        let stats = tally(&text, None, at("11:00:00"));
+        let stats = totals(&text, None, at("11:00:00"));
         assert_eq!(stats.requests, 7);
         assert_eq!(stats.answered, 3);
         // Past 2^64-1, counted and shown exactly.
@@ -791,7 +791,7 @@ mod tests {
             answer("10:00:00", "ok", ",\"tokens\":5,\"tokens\":6"),
         ]
         .concat();
-        let stats = tally(&text, None, at("11:00:00"));
+        let stats = totals(&text, None, at("11:00:00"));
         assert_eq!(
             (stats.requests, stats.answered, stats.torn_lines),
             (3, 2, 0)
@@ -945,9 +945,9 @@ mod tests {
     fn a_read_interrupted_by_a_signal_is_tried_again() {
         let text = answer("10:00:00", "ok", ",\"tokens\":5");
         let mut reader = BufReader::new(Interrupted(false, Cursor::new(text.into_bytes())));
-        let mut tally = Tally::new(None, at("11:00:00"));
-        read(&mut reader, &mut tally).unwrap();
-        assert_eq!(tally.finish(true).tokens, 5);
+        let mut totals = Totals::new(None, at("11:00:00"));
+        read(&mut reader, &mut totals).unwrap();
+        assert_eq!(totals.finish(true).tokens, 5);
     }
 
     #[test]
@@ -957,7 +957,7 @@ mod tests {
         let until = at("11:00:00");
         let (stats, warnings) = gather(&ledger, 4, None, until, true);
         assert!(warnings.is_empty());
-        let empty = Tally::new(None, until).finish(true);
+        let empty = Totals::new(None, until).finish(true);
         assert_eq!(stats, empty);
         assert_eq!((stats.since, stats.hub_connected_pct), (None, None));
         write(dir.path(), "ledger.jsonl", "");
@@ -974,7 +974,7 @@ mod tests {
 
     #[test]
     fn json_has_exactly_the_keys() {
-        let stats = tally(&ledger(), Some(at("10:15:00")), at("13:00:00"));
+        let stats = totals(&ledger(), Some(at("10:15:00")), at("13:00:00"));
         let shown: Value = serde_json::from_str(&json(&stats)).unwrap();
         assert_eq!(
             shown,
@@ -995,7 +995,7 @@ mod tests {
                 "torn_lines": 0,
             })
         );
-        let empty: Value = serde_json::from_str(&json(&Tally::new(None, 0).finish(true))).unwrap();
+        let empty: Value = serde_json::from_str(&json(&Totals::new(None, 0).finish(true))).unwrap();
         assert_eq!(empty["since"], Value::Null);
         assert_eq!(empty["tokens_per_s_p50"], Value::Null);
         assert_eq!(empty["errors"], json!({}));
@@ -1003,7 +1003,7 @@ mod tests {
 
     #[test]
     fn the_table_in_both_languages() {
-        let stats = tally(&ledger(), None, at("13:00:00"));
+        let stats = totals(&ledger(), None, at("13:00:00"));
         assert_eq!(
             table(&stats, Lang::En),
             "Period          2026-11-30T10:00:00.000Z to 2026-11-30T13:00:00.000Z\n\
@@ -1028,7 +1028,7 @@ mod tests {
              Связь с хабом     48.9% времени\n\
              Переподключения   1\n"
         );
-        let empty = table(&Tally::new(None, at("13:00:00")).finish(true), Lang::En);
+        let empty = table(&Totals::new(None, at("13:00:00")).finish(true), Lang::En);
         assert_eq!(
             empty,
             "Period          nothing recorded up to 2026-11-30T13:00:00.000Z\n\

@@ -1,6 +1,6 @@
 //! A request and how its answer is sent and counted: the [`Job`] a
 //! worker runs, the frames that reach the writer ([`send`],
-//! [`send_error`]), and the one record every answer leaves ([`Tally`],
+//! [`send_error`]), and the one record every answer leaves ([`Recorder`],
 //! [`End`]). The dispatcher, the pool and the workers all answer through
 //! here.
 
@@ -8,7 +8,7 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::accounting::{AnswerRecord, Books, Outcome};
+use crate::accounting::{AnswerRecord, Outcome, Sinks};
 use crate::backends::Backend;
 use crate::hub::{Outgoing, ToWriter, WriterSender};
 use crate::metrics::Metrics;
@@ -41,13 +41,13 @@ pub struct Failure {
 /// Where every answer is counted: the ledger and metrics' records, the
 /// live gauges, and the model the records name.
 #[derive(Clone)]
-pub struct Tally {
-    pub books: Books,
+pub struct Recorder {
+    pub sinks: Sinks,
     pub metrics: Arc<Metrics>,
     pub model: Arc<str>,
 }
 
-impl Tally {
+impl Recorder {
     /// Counts one finished request; `backend` is the one that ran it last
     /// (`None` when it never reached one).
     pub(super) fn answered(
@@ -80,7 +80,7 @@ impl Tally {
             backend: backend.map(|b| b.name.as_str().into()),
             failed_over: job.first_failure.is_some(),
         };
-        self.books.answered(&record);
+        self.sinks.answered(&record);
     }
 }
 

@@ -1,7 +1,7 @@
 //! From a buyer's request to the frames of its answer.
 //!
 //! The hub reader calls [`Dispatcher::dispatch`] for each request. It
-//! admits the [`Job`] through the [`Door`] and hands it to the `pool`,
+//! admits the [`Job`] through the [`Admission`] and hands it to the `pool`,
 //! which gives it to a worker of the least busy Ollama backend that can
 //! serve, or keeps it in the one waiting line (`queue_size`); when every
 //! backend and the line are full the buyer is answered `Error: busy` at
@@ -32,7 +32,7 @@
 //! language, since the buyer's software looks for it.
 //!
 //! Every answer, however it ends, is counted once where it ends: an
-//! `AnswerRecord` goes to the ledger and the metrics (`accounting::Books`),
+//! `AnswerRecord` goes to the ledger and the metrics (`accounting::Sinks`),
 //! and the live gauges (pieces sent, requests running, queue depth) are
 //! atomics in `metrics::Metrics`, so the per-piece path takes no lock.
 //!
@@ -41,8 +41,8 @@
 //! ones to finish, and cuts the rest short through each worker's watchdog,
 //! which closes their Ollama requests so that Ollama stops generating.
 
+mod admission;
 mod answer;
-mod door;
 mod pool;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,17 +57,17 @@ use crate::ollama::{Canceller, ErrorKind, OllamaClient, OllamaError, Stats};
 use crate::protocol::{BuyerMessage, FrameKind, MessageId};
 use crate::text::{errors, Lang, Text};
 
+use admission::TurnedAway;
+pub use admission::{Admission, Refusal};
 use answer::{send, send_error, Failure, Progress};
-pub use answer::{Echo, End, Job, Tally};
-use door::TurnedAway;
-pub use door::{Door, Refusal};
+pub use answer::{Echo, End, Job, Recorder};
 use pool::{Assigned, Pool, Unplaced};
 
 /// Accepts requests and hands them to the workers.
 #[derive(Clone)]
 pub struct Dispatcher {
     pool: Arc<Pool>,
-    intake: Intake,
+    relay_settings: RelaySettings,
     next_request: Arc<AtomicU64>,
 }
 
@@ -82,7 +82,7 @@ impl Dispatcher {
         echo: Option<Sender<Echo>>,
     ) {
         let job = self.job(message_id, prompt, stream, echo);
-        let max = self.intake.max_prompt_chars;
+        let max = self.relay_settings.max_prompt_chars;
         if let Some(chars) = over_limit(&job.prompt, max) {
             log::warn!(
                 target: log_target(&job),
@@ -93,7 +93,7 @@ impl Dispatcher {
             let end = End::error("prompt_too_long");
             return self.pool.answer_error(&job, reason, end, None);
         }
-        match self.pool.door.admit() {
+        match self.pool.admission.admit() {
             Ok(()) => {}
             Err(TurnedAway::Stopping) => {
                 let reason = OllamaError::ShuttingDown.for_buyer();
@@ -117,7 +117,7 @@ impl Dispatcher {
             }
         };
         // Let in, but placed nowhere.
-        self.pool.door.end();
+        self.pool.admission.end();
         self.turn_away(&job, why, reason, end);
     }
 
@@ -133,9 +133,9 @@ impl Dispatcher {
             request: self.next_request.fetch_add(1, Ordering::Relaxed),
             message_id,
             prompt,
-            stream: stream.unwrap_or(self.intake.default_stream),
+            stream: stream.unwrap_or(self.relay_settings.default_stream),
             received: Instant::now(),
-            language: self.intake.buyer_language,
+            language: self.relay_settings.buyer_language,
             echo,
             first_failure: None,
         }
@@ -175,7 +175,7 @@ pub struct Relay {
 
 /// How the relay takes requests, from the owner's settings.
 #[derive(Clone)]
-pub struct Intake {
+pub struct RelaySettings {
     /// Requests that may wait for a free worker.
     pub queue_size: usize,
     /// Stream mode for a request that does not say.
@@ -190,21 +190,21 @@ impl Relay {
     /// Starts each backend's workers (`max_parallel` of them, numbered
     /// across backends: `worker-0`, `worker-1`, ...) and the pool that
     /// gives them requests; the workers share the pool, and through it
-    /// the door, the backends and the tally.
+    /// the admission, the backends and the recorder.
     pub fn start(
-        intake: Intake,
+        relay_settings: RelaySettings,
         backends: &Arc<Backends>,
-        door: &Arc<Door>,
-        tally: Tally,
+        admission: &Arc<Admission>,
+        recorder: Recorder,
     ) -> std::io::Result<Relay> {
         let (slots, receivers): (Vec<_>, Vec<_>) =
             backends.list().iter().map(|_| mpsc::channel()).unzip();
         let pool = Pool::new(
             Arc::clone(backends),
             slots,
-            intake.queue_size,
-            Arc::clone(door),
-            tally,
+            relay_settings.queue_size,
+            Arc::clone(admission),
+            recorder,
         );
         let mut cancellers = Vec::new();
         for (backend, receiver) in backends.list().iter().zip(receivers) {
@@ -221,7 +221,7 @@ impl Relay {
         }
         let dispatcher = Dispatcher {
             pool,
-            intake,
+            relay_settings,
             next_request: Arc::new(AtomicU64::new(1)),
         };
         Ok(Relay {
@@ -232,12 +232,12 @@ impl Relay {
 
     /// From now on every new request is answered with the shutdown error.
     pub fn stop_accepting(&self) {
-        self.dispatcher.pool.door.stop();
+        self.dispatcher.pool.admission.stop();
     }
 
     /// Waits for accepted requests to be answered; false at the timeout.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
-        self.dispatcher.pool.door.wait_idle(timeout)
+        self.dispatcher.pool.admission.wait_idle(timeout)
     }
 
     /// Cuts running generations short (their buyers get the shutdown
@@ -261,7 +261,7 @@ fn work(mut client: OllamaClient, slot: &Mutex<Receiver<Assigned>>, pool: &Pool)
         let handed_on = answer(&mut client, job, backend, pool);
         pool.finished(backend);
         if !handed_on {
-            pool.door.end();
+            pool.admission.end();
         }
     }
 }
@@ -300,15 +300,15 @@ fn may_fail_over(
 /// answer is counted before its last frame goes out, so that whoever sees
 /// the end (the buyer, a test) finds it in the ledger and the metrics.
 /// A request queued while the box stepped back for a reason that fails it
-/// anyway (see [`Door::close`]) gets that reason instead of running.
+/// anyway (see [`Admission::close`]) gets that reason instead of running.
 fn answer(client: &mut OllamaClient, mut job: Job, index: usize, pool: &Pool) -> bool {
-    if let Some(refusal) = pool.door.refusal_for_queued() {
+    if let Some(refusal) = pool.admission.refusal_for_queued() {
         pool.answer_error(&job, refusal.reason, End::error(refusal.kind), None);
         return false;
     }
-    let (out, tally) = (&pool.door.to_writer, &pool.tally);
+    let (out, recorder) = (&pool.admission.to_writer, &pool.recorder);
     let backend = pool.backends.list().get(index);
-    tally.metrics.request_started();
+    recorder.metrics.request_started();
     let started = job.received.elapsed();
     let mut progress = Progress::default();
     let mut whole = String::new();
@@ -318,7 +318,7 @@ fn answer(client: &mut OllamaClient, mut job: Job, index: usize, pool: &Pool) ->
         }
         progress.pieces += 1;
         progress.answer_chars += piece.chars().count();
-        tally.metrics.piece_sent();
+        recorder.metrics.piece_sent();
         if let Some(echo) = &job.echo {
             let _ = echo.send(Echo::Piece(piece.clone()));
         }
@@ -330,7 +330,7 @@ fn answer(client: &mut OllamaClient, mut job: Job, index: usize, pool: &Pool) ->
             whole.push_str(&piece);
         }
     });
-    tally.metrics.request_finished();
+    recorder.metrics.request_finished();
     // A piece shows the backend serves, however the answer ended; before
     // one, the failure tells (`backends` decides).
     let health = match progress.pieces {
@@ -366,7 +366,7 @@ fn answer(client: &mut OllamaClient, mut job: Job, index: usize, pool: &Pool) ->
         }
         other => other,
     };
-    finish(&job, result, progress, whole, out, tally, backend);
+    finish(&job, result, progress, whole, out, recorder, backend);
     false
 }
 
@@ -377,13 +377,13 @@ fn finish(
     progress: Progress,
     whole: String,
     out: &WriterSender,
-    tally: &Tally,
+    recorder: &Recorder,
     backend: Option<&Backend>,
 ) {
     let elapsed = job.received.elapsed();
     let pieces = progress.pieces;
     let end = result.as_ref().map_or_else(End::of, |_| End::OK);
-    tally.answered(job, end, &progress, result.as_ref().ok(), backend);
+    recorder.answered(job, end, &progress, result.as_ref().ok(), backend);
     match &result {
         Ok(stats) => {
             let tokens = stats.eval_count.unwrap_or(0);
@@ -436,7 +436,7 @@ fn log_target(job: &Job) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounting::Books;
+    use crate::accounting::Sinks;
     use crate::hub::closes_sent as closes;
     use crate::hub::ToWriter;
     use crate::metrics::Metrics;
@@ -475,16 +475,19 @@ mod tests {
     #[test]
     fn the_last_answer_to_end_wakes_a_waiting_shutdown() {
         let (to_writer, _inbox) = crate::hub::writer_channel();
-        let door = Door::new(to_writer);
-        assert!(door.wait_idle(Duration::ZERO), "nothing accepted yet");
-        assert!(door.admit().is_ok() && door.admit().is_ok());
-        assert!(!door.wait_idle(Duration::ZERO));
-        let waiter = Arc::clone(&door);
+        let admission = Admission::new(to_writer);
+        assert!(admission.wait_idle(Duration::ZERO), "nothing accepted yet");
+        assert!(admission.admit().is_ok() && admission.admit().is_ok());
+        assert!(!admission.wait_idle(Duration::ZERO));
+        let waiter = Arc::clone(&admission);
         let (done, waited) = mpsc::channel();
         spawn_until_asleep(move || done.send(waiter.wait_idle(Duration::from_secs(3600))));
-        door.end();
-        assert!(!door.wait_idle(Duration::ZERO), "one answer still runs");
-        door.end();
+        admission.end();
+        assert!(
+            !admission.wait_idle(Duration::ZERO),
+            "one answer still runs"
+        );
+        admission.end();
         // Without the wake-up the waiter would sleep for its whole hour; the
         // bound only keeps a broken build from hanging the test.
         assert_eq!(waited.recv_timeout(Duration::from_secs(10)), Ok(true));
@@ -501,49 +504,49 @@ mod tests {
     #[test]
     fn stepping_back_closes_the_hub_once_the_last_accepted_answer_ends() {
         let (to_writer, inbox) = crate::hub::writer_channel();
-        let door = Door::new(to_writer);
-        assert!(door.admit().is_ok() && door.admit().is_ok());
-        door.close(paused(), "owner paused");
+        let admission = Admission::new(to_writer);
+        assert!(admission.admit().is_ok() && admission.admit().is_ok());
+        admission.close(paused(), "owner paused");
         assert!(
-            matches!(door.admit(), Err(TurnedAway::Refused(r)) if r.kind == "paused"),
+            matches!(admission.admit(), Err(TurnedAway::Refused(r)) if r.kind == "paused"),
             "a new request is refused while stepping back"
         );
         assert_eq!(
-            door.refusal_for_queued().map(|r| r.kind),
+            admission.refusal_for_queued().map(|r| r.kind),
             None,
             "a pause lets queued ones run"
         );
-        door.end();
+        admission.end();
         assert_eq!(closes(&inbox), Vec::<&str>::new(), "one answer still runs");
-        door.end();
+        admission.end();
         assert_eq!(closes(&inbox), ["owner paused"]);
-        door.open();
-        assert!(door.admit().is_ok(), "open again");
-        door.end();
+        admission.open();
+        assert!(admission.admit().is_ok(), "open again");
+        admission.end();
         assert_eq!(closes(&inbox), Vec::<&str>::new(), "no second Close");
     }
 
     #[test]
     fn stepping_back_with_nothing_running_closes_at_once_and_opening_cancels_a_pending_close() {
         let (to_writer, inbox) = crate::hub::writer_channel();
-        let door = Door::new(to_writer);
-        door.close(paused(), "owner paused");
+        let admission = Admission::new(to_writer);
+        admission.close(paused(), "owner paused");
         assert_eq!(closes(&inbox), ["owner paused"]);
-        door.open();
-        assert!(door.admit().is_ok());
+        admission.open();
+        assert!(admission.admit().is_ok());
         let down = Refusal {
             queued_too: true,
             kind: "ollama_unreachable",
             ..paused()
         };
-        door.close(down, "owner's Ollama is down");
+        admission.close(down, "owner's Ollama is down");
         assert_eq!(
-            door.refusal_for_queued().map(|r| r.kind),
+            admission.refusal_for_queued().map(|r| r.kind),
             Some("ollama_unreachable")
         );
-        door.open();
-        assert!(door.refusal_for_queued().is_none());
-        door.end();
+        admission.open();
+        assert!(admission.refusal_for_queued().is_none());
+        admission.end();
         assert_eq!(
             closes(&inbox),
             Vec::<&str>::new(),
@@ -561,15 +564,15 @@ mod tests {
     fn idle_relay_in(buyer_language: Lang) -> (Relay, Receiver<Assigned>, crate::hub::Inbox) {
         let (slot, queue) = mpsc::channel();
         let (to_writer, inbox) = crate::hub::writer_channel();
-        let door = Door::new(to_writer);
-        let tally = Tally {
-            books: Books::default(),
+        let admission = Admission::new(to_writer);
+        let recorder = Recorder {
+            sinks: Sinks::default(),
             metrics: Metrics::new(),
             model: "m".into(),
         };
         let backends = crate::backends::for_tests(&["http://127.0.0.1:1"], 3);
-        let pool = Pool::new(backends, vec![slot], 3, door, tally);
-        let intake = Intake {
+        let pool = Pool::new(backends, vec![slot], 3, admission, recorder);
+        let relay_settings = RelaySettings {
             queue_size: 3,
             default_stream: true,
             buyer_language,
@@ -577,7 +580,7 @@ mod tests {
         };
         let dispatcher = Dispatcher {
             pool,
-            intake,
+            relay_settings,
             next_request: Arc::new(AtomicU64::new(1)),
         };
         let relay = Relay {
@@ -591,7 +594,7 @@ mod tests {
     fn a_request_at_the_door_when_the_stop_begins_is_refused_not_lost() {
         let (relay, queue, inbox) = idle_relay();
         // The request arrives while the state is locked...
-        let mut held = relay.dispatcher.pool.door.lock();
+        let mut held = relay.dispatcher.pool.admission.lock();
         let dispatcher = relay.dispatcher.clone();
         let request = spawn_until_asleep(move || {
             let id = MessageId::from_raw("7").unwrap();
@@ -680,7 +683,7 @@ mod tests {
         assert!(queue.try_recv().is_err(), "a long prompt got in");
         // Once the one that ran is answered, a shutdown finds no request
         // to wait for: the refused ones were never counted in.
-        relay.dispatcher.pool.door.end();
+        relay.dispatcher.pool.admission.end();
         assert!(relay.wait_idle(Duration::ZERO));
         let (echo, answer) = mpsc::channel();
         relay

@@ -24,14 +24,14 @@
 //! count of what runs where under its lock, taken once when a request is
 //! placed and once when it ends, never per piece. A request that does not
 //! run (refused, or left with nowhere to go) is answered through
-//! [`Pool::answer_error`]: the pool holds the door's writer and the tally.
+//! [`Pool::answer_error`]: the pool holds the admission's writer and the recorder.
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{SendError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::answer::{send_error, Failure, Progress};
-use super::{Door, Echo, End, Job, Refusal, Tally};
+use super::{Admission, Echo, End, Job, Recorder, Refusal};
 use crate::backends::{Backend, Backends, Watcher};
 use crate::text::Text;
 
@@ -88,8 +88,8 @@ pub struct Pool {
     /// Each backend's workers' channel.
     slots: Vec<Sender<Assigned>>,
     queue_size: usize,
-    pub(super) door: Arc<Door>,
-    pub(super) tally: Tally,
+    pub(super) admission: Arc<Admission>,
+    pub(super) recorder: Recorder,
 }
 
 impl Pool {
@@ -97,16 +97,16 @@ impl Pool {
         backends: Arc<Backends>,
         slots: Vec<Sender<Assigned>>,
         queue_size: usize,
-        door: Arc<Door>,
-        tally: Tally,
+        admission: Arc<Admission>,
+        recorder: Recorder,
     ) -> Arc<Pool> {
         let pool = Arc::new(Pool {
             line: Mutex::new(Line::new()),
             backends: Arc::clone(&backends),
             slots,
             queue_size,
-            door,
-            tally,
+            admission,
+            recorder,
         });
         backends.watch(&pool);
         pool
@@ -174,7 +174,7 @@ impl Pool {
             return Err(Unplaced::Full(job));
         }
         line.push_back(job);
-        self.tally.metrics.queue_depth_add(1);
+        self.recorder.metrics.queue_depth_add(1);
         Ok(())
     }
 
@@ -194,7 +194,7 @@ impl Pool {
             None => {
                 // It has waited already: first in line.
                 line.push_front(job);
-                self.tally.metrics.queue_depth_add(1);
+                self.recorder.metrics.queue_depth_add(1);
             }
         }
         None
@@ -230,7 +230,7 @@ impl Pool {
                 }
                 None => stranded.push(job),
             }
-            self.tally.metrics.queue_depth_add(-1);
+            self.recorder.metrics.queue_depth_add(-1);
         }
         *line = kept;
         stranded
@@ -239,12 +239,12 @@ impl Pool {
     /// What a request gets when no backend can serve.
     pub fn why_none_serves(&self) -> Refusal {
         let down = self.backends.why_none_serves();
-        Refusal::none_serves(down.is_some_and(|d| d.model_missing), &self.tally.model)
+        Refusal::none_serves(down.is_some_and(|d| d.model_missing), &self.recorder.model)
     }
 
     /// Answers the requests that have nowhere left to run (outside the
     /// lock): a retry gets its first error, any other the reason no
-    /// backend serves; and lets the door know they ended.
+    /// backend serves; and lets the admission know they ended.
     fn answer(&self, stranded: Vec<Job>) {
         for job in stranded {
             let (reason, end, backend) = match job.first_failure.as_deref() {
@@ -260,7 +260,7 @@ impl Pool {
             let id = job.message_id.shown();
             log::warn!("request {id} failed: {}", reason.english());
             self.answer_error(&job, reason, end, backend);
-            self.door.end();
+            self.admission.end();
         }
     }
 
@@ -274,9 +274,9 @@ impl Pool {
         end: End,
         backend: Option<&Backend>,
     ) {
-        self.tally
+        self.recorder
             .answered(job, end, &Progress::default(), None, backend);
-        send_error(&self.door.to_writer, job, &reason, "");
+        send_error(&self.admission.to_writer, job, &reason, "");
         if let Some(echo) = &job.echo {
             let _ = echo.send(Echo::Done {
                 result: Err(reason),
@@ -299,7 +299,7 @@ impl Watcher for Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounting::Books;
+    use crate::accounting::Sinks;
     use crate::backends::for_tests;
     use crate::hub::ToWriter;
     use crate::metrics::Metrics;
@@ -315,7 +315,7 @@ mod tests {
         pool: Arc<Pool>,
         backends: Arc<Backends>,
         slots: Vec<Receiver<Assigned>>,
-        door: Arc<Door>,
+        admission: Arc<Admission>,
         inbox: crate::hub::Inbox,
     }
 
@@ -325,9 +325,9 @@ mod tests {
         let backends = for_tests(&urls, 3);
         let (senders, slots): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel()).unzip();
         let (to_writer, inbox) = crate::hub::writer_channel();
-        let door = Door::new(to_writer);
-        let tally = Tally {
-            books: Books::default(),
+        let admission = Admission::new(to_writer);
+        let recorder = Recorder {
+            sinks: Sinks::default(),
             metrics: Metrics::new(),
             model: "llama3.2".into(),
         };
@@ -335,14 +335,14 @@ mod tests {
             Arc::clone(&backends),
             senders,
             queue,
-            Arc::clone(&door),
-            tally,
+            Arc::clone(&admission),
+            recorder,
         );
         Rig {
             pool,
             backends,
             slots,
-            door,
+            admission,
             inbox,
         }
     }
@@ -395,14 +395,14 @@ mod tests {
         assert_eq!(rig.backends.list()[0].running(), 1);
         assert!(rig.pool.submit(job(3)).is_ok(), "in line");
         assert!(matches!(rig.pool.submit(job(4)), Err(Unplaced::Full(j)) if j.request == 4));
-        assert_eq!(rig.pool.tally.metrics.queue_depth(), 1);
+        assert_eq!(rig.pool.recorder.metrics.queue_depth(), 1);
         rig.pool.finished(1);
         assert_eq!(
             given(&rig),
             [(1, 3)],
             "the freed slot takes the first in line"
         );
-        assert_eq!(rig.pool.tally.metrics.queue_depth(), 0);
+        assert_eq!(rig.pool.recorder.metrics.queue_depth(), 0);
         rig.pool.finished(0);
         assert_eq!(rig.backends.list()[0].running(), 0);
         assert!(given(&rig).is_empty());
@@ -456,12 +456,12 @@ mod tests {
         // idle backend rather than wait behind it, or be told busy.
         assert!(rig.pool.submit(job(3)).is_ok());
         assert_eq!(given(&rig), [(1, 3)]);
-        assert_eq!(rig.pool.tally.metrics.queue_depth(), 1);
+        assert_eq!(rig.pool.recorder.metrics.queue_depth(), 1);
         // With every slot taken the line is full: busy.
         assert!(matches!(rig.pool.submit(job(4)), Err(Unplaced::Full(_))));
         rig.pool.finished(0);
         assert_eq!(given(&rig), [(0, 2)], "the retry, on backend 0");
-        assert_eq!(rig.pool.tally.metrics.queue_depth(), 0);
+        assert_eq!(rig.pool.recorder.metrics.queue_depth(), 0);
     }
 
     #[test]
@@ -477,7 +477,7 @@ mod tests {
         rig.backends.list()[1].ended_one();
         assert!(rig.pool.submit(job(4)).is_ok());
         assert_eq!(given(&rig), [(1, 3)]);
-        assert_eq!(rig.pool.tally.metrics.queue_depth(), 1);
+        assert_eq!(rig.pool.recorder.metrics.queue_depth(), 1);
         rig.pool.finished(0);
         assert_eq!(given(&rig), [(0, 4)]);
     }
@@ -487,12 +487,12 @@ mod tests {
         let rig = rig(2, 4);
         for id in 1..=2 {
             assert!(rig.pool.submit(job(id)).is_ok());
-            assert!(rig.door.admit().is_ok());
+            assert!(rig.admission.admit().is_ok());
         }
         given(&rig);
         // A retry of a request that failed on 0 waits for 1, and 3 waits for
         // anyone.
-        assert!(rig.door.admit().is_ok() && rig.door.admit().is_ok());
+        assert!(rig.admission.admit().is_ok() && rig.admission.admit().is_ok());
         let failure = Failure {
             backend: 0,
             error: OllamaError::Http {
@@ -517,16 +517,19 @@ mod tests {
             contents(&rig.inbox),
             ["Error: the owner's model server is not reachable", ""]
         );
-        assert_eq!(rig.pool.tally.metrics.queue_depth(), 0);
+        assert_eq!(rig.pool.recorder.metrics.queue_depth(), 0);
         assert!(matches!(
             rig.pool.submit(job(9)),
             Err(Unplaced::NoBackend(_))
         ));
-        assert!(!rig.door.wait_idle(Duration::ZERO), "1 and 2 still run");
-        rig.door.end();
-        rig.door.end();
         assert!(
-            rig.door.wait_idle(Duration::ZERO),
+            !rig.admission.wait_idle(Duration::ZERO),
+            "1 and 2 still run"
+        );
+        rig.admission.end();
+        rig.admission.end();
+        assert!(
+            rig.admission.wait_idle(Duration::ZERO),
             "the stranded ones ended"
         );
     }

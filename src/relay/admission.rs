@@ -3,7 +3,7 @@
 //! end through it, shutdown stops it and waits on it, and `availability`
 //! closes it while the box steps back (the owner paused it, no Ollama can
 //! serve). Closing sends the hub a Close 1000 once the last accepted
-//! answer is out (see [`Door`]).
+//! answer is out (see [`Admission`]).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -47,7 +47,7 @@ impl Refusal {
 /// last accepted answer's frames are out: the worker that ends it sends
 /// the Close right after them, on the same channel, so it cannot overtake
 /// them.
-pub struct Door {
+pub struct Admission {
     counts: Mutex<Counts>,
     idle: Condvar,
     pub(super) to_writer: WriterSender,
@@ -72,9 +72,9 @@ pub(super) enum TurnedAway {
     Refused(Refusal),
 }
 
-impl Door {
-    pub fn new(to_writer: WriterSender) -> Arc<Door> {
-        Arc::new(Door {
+impl Admission {
+    pub fn new(to_writer: WriterSender) -> Arc<Admission> {
+        Arc::new(Admission {
             counts: Mutex::default(),
             idle: Condvar::new(),
             to_writer,
@@ -112,7 +112,7 @@ impl Door {
     /// owner resumed before the last accepted answer ended, so the Close
     /// still waiting for it is cancelled and the connection stays. False
     /// when no Close is waiting (it went out already, or nothing closed the
-    /// door): the door stays as it is, and the gate opens it before the
+    /// admission): the admission stays as it is, and the gate opens it before the
     /// next connection.
     pub fn reopen_draining(&self) -> bool {
         let mut counts = self.lock();
@@ -169,9 +169,9 @@ impl Door {
 }
 
 /// The dispatcher's and the workers' steps, for the tests of the modules
-/// that close and open the door (`availability`).
+/// that close and open the admission (`availability`).
 #[cfg(test)]
-impl Door {
+impl Admission {
     pub(crate) fn admit_one(&self) -> bool {
         self.admit().is_ok()
     }
@@ -190,15 +190,15 @@ mod tests {
     #[test]
     fn reopening_while_draining_cancels_the_close_and_lets_requests_in() {
         let (to_writer, inbox) = crate::hub::writer_channel();
-        let door = Door::new(to_writer);
-        assert!(!door.reopen_draining(), "nothing was closed");
-        assert!(door.admit_one());
-        door.close(paused(), "owner paused");
-        assert!(!door.admit_one());
-        assert!(door.reopen_draining());
-        assert!(door.admit_one(), "open again");
-        door.end_one();
-        door.end_one();
+        let admission = Admission::new(to_writer);
+        assert!(!admission.reopen_draining(), "nothing was closed");
+        assert!(admission.admit_one());
+        admission.close(paused(), "owner paused");
+        assert!(!admission.admit_one());
+        assert!(admission.reopen_draining());
+        assert!(admission.admit_one(), "open again");
+        admission.end_one();
+        admission.end_one();
         assert_eq!(
             closes(&inbox),
             Vec::<&str>::new(),
@@ -209,10 +209,13 @@ mod tests {
     #[test]
     fn a_close_that_went_out_is_not_undone() {
         let (to_writer, inbox) = crate::hub::writer_channel();
-        let door = Door::new(to_writer);
-        door.close(paused(), "owner paused");
+        let admission = Admission::new(to_writer);
+        admission.close(paused(), "owner paused");
         assert_eq!(closes(&inbox), ["owner paused"]);
-        assert!(!door.reopen_draining());
-        assert!(!door.admit_one(), "the connection is ending: still closed");
+        assert!(!admission.reopen_draining());
+        assert!(
+            !admission.admit_one(),
+            "the connection is ending: still closed"
+        );
     }
 }
