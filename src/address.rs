@@ -67,12 +67,7 @@ impl AddressError {
     }
 }
 
-/// In English.
-impl fmt::Display for AddressError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
-    }
-}
+crate::text::english_display!(AddressError);
 
 /// Splits `host:port`, `host`, `[v6]:port` or `[v6]`.
 pub fn parse(text: &str) -> Result<Address<'_>, AddressError> {

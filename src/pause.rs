@@ -10,7 +10,6 @@
 //! and read back as hostile input: bounded in size, and anything that is
 //! not what [`save`] writes is reported and ignored.
 
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -115,12 +114,7 @@ impl LoadError {
     }
 }
 
-/// In English, for the log.
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
-    }
-}
+crate::text::english_display!(LoadError);
 
 /// The same words are the same error (for tests' `assert_eq!`).
 #[cfg(test)]

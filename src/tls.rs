@@ -11,7 +11,6 @@
 //! used, and [`explain`] turns rustls errors into advice an owner can act
 //! on. Plain `http://` Ollama addresses never read it.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -49,11 +48,7 @@ pub enum CaError {
     Setup(rustls::Error),
 }
 
-impl fmt::Display for CaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
-    }
-}
+crate::text::english_display!(CaError);
 
 impl CaError {
     /// What is wrong, naming the file; the cause's own text as it is.

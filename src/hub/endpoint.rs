@@ -42,12 +42,7 @@ impl EndpointError {
     }
 }
 
-/// In English.
-impl fmt::Display for EndpointError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
-    }
-}
+crate::text::english_display!(EndpointError);
 
 impl std::error::Error for EndpointError {}
 

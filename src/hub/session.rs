@@ -140,11 +140,7 @@ pub enum ConnectError {
     Handshake(HandshakeFailure),
 }
 
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
-    }
-}
+crate::text::english_display!(ConnectError);
 
 impl ConnectError {
     /// The owner's sentence, with the cause's own text (OS, rustls,
@@ -194,11 +190,7 @@ pub enum HandshakeFailure {
     Other(WsError),
 }
 
-impl fmt::Display for HandshakeFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
-    }
-}
+crate::text::english_display!(HandshakeFailure);
 
 impl HandshakeFailure {
     pub fn text(&self) -> Text {

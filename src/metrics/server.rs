@@ -30,7 +30,6 @@
 //! an address other than loopback unless `metrics_public` allows it: the
 //! figures tell anyone who can read them how busy this machine is.
 
-use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -101,12 +100,7 @@ impl MetricsError {
     }
 }
 
-/// In English.
-impl fmt::Display for MetricsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
-    }
-}
+crate::text::english_display!(MetricsError);
 
 impl std::error::Error for MetricsError {}
 

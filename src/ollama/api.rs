@@ -45,11 +45,7 @@ impl ApiError {
     }
 }
 
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text().english())
-    }
-}
+crate::text::english_display!(ApiError);
 
 /// One small request to `path` within `timeout`: a `GET`, or a `POST` of
 /// `body`. The JSON of its 200 answer (at most 4 MiB of it), and how long

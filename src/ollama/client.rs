@@ -19,7 +19,6 @@
 //! the relay, `backends` and the ledger act on (an [`ErrorKind`]), and its
 //! `source()` the ureq, I/O or JSON error behind it, if any.
 
-use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 use std::time::Duration;
 
@@ -199,11 +198,7 @@ impl ErrorKind {
     }
 }
 
-impl fmt::Display for OllamaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text().english())
-    }
-}
+crate::text::english_display!(OllamaError);
 
 impl OllamaError {
     pub fn kind(&self) -> ErrorKind {

@@ -38,7 +38,7 @@ mod render;
 pub mod startup;
 pub mod stats;
 
-pub(crate) use render::catalogue;
+pub(crate) use render::{catalogue, english_display};
 pub use render::{outside, owner_language, set_owner_language, Arg, Lang, Msg, Text};
 
 #[cfg(test)]

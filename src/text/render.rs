@@ -323,6 +323,20 @@ pub(super) fn pieces(template: &str) -> impl Iterator<Item = Piece<'_>> {
     })
 }
 
+/// `Display` in English for a type with a `text()`: what the log shows,
+/// and what `std::error::Error` needs. The owner sees `text()` in their
+/// language.
+macro_rules! english_display {
+    ($type:ty) => {
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.text().english())
+            }
+        }
+    };
+}
+pub(crate) use english_display;
+
 /// Declares messages. Each entry:
 ///
 /// ```text
