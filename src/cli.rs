@@ -693,7 +693,7 @@ fn flag_usage(option: &SavedFlagEntry) -> String {
     }
 }
 
-/// "[default: x]" for a flag with a value, "[default]" for the switch that
+/// `[default: x]` for a flag with a value, `[default]` for the switch that
 /// matches the default, nothing where there is no default (the token).
 fn default_note(option: &SavedFlagEntry, defaults: &Settings) -> Option<Text> {
     let shown = defaults.display_value(option.key);

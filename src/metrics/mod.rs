@@ -10,7 +10,7 @@
 //! - gauges are set where they change ([`Metrics::request_started`],
 //!   [`Metrics::queue_depth_add`], [`Metrics::set_outbox_bytes`], ...);
 //! - every finished answer and every hub connection reaches
-//!   [`Metrics`] through [`Accounts`] (`accounting::Sinks`), once per
+//!   [`Metrics`] through [`Accounts`](crate::accounting::Accounts) (`accounting::Sinks`), once per
 //!   answer: outcome counts, tokens, the two latency histograms, and the
 //!   same counts for the backend the answer's record names (the names
 //!   are given once at start, [`Metrics::with_backends`]);
