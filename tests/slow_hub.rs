@@ -104,10 +104,16 @@ fn a_hub_that_stops_reading_costs_no_more_memory_than_the_outbox() {
     );
     // The first round also settles the allocator; after it, more answers
     // cost nothing more (musl's own allocator grew by 0.3-1 MiB a round).
-    assert!(
-        peaks[2] <= peaks[1] + 512,
-        "peak resident memory grows with every round: {peaks:?} KiB"
-    );
+    // Checked on the shipped static build (`OPC_TEST_CLIENT`, as CI runs
+    // it), whose allocator is the client's own choice: in the debug build
+    // glibc's per-thread arenas move the peak by most of a megabyte with
+    // the threads' scheduling alone (seen on a loaded machine).
+    if std::env::var_os("OPC_TEST_CLIENT").is_some() {
+        assert!(
+            peaks[2] <= peaks[1] + 512,
+            "peak resident memory grows with every round: {peaks:?} KiB"
+        );
+    }
     assert!(
         client.wait_output("outbox full", WAIT),
         "what does not fit is dropped, and the log says so: {}",
