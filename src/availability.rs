@@ -869,6 +869,27 @@ mod tests {
     }
 
     #[test]
+    fn the_gate_sleeps_while_paused_or_while_no_backend_serves() {
+        let wait = |availability: &Arc<Availability>, name: &str| {
+            let gate = Arc::clone(availability);
+            let spawned = std::thread::Builder::new().name(name.into());
+            // Never opens: left asleep when the test ends.
+            drop(spawned.spawn(move || gate.wait_open()).unwrap());
+            backends::tests::states_of(name)
+        };
+        let (paused, _inbox, _dir) = availability(3, true);
+        paused.pause(Pause::Indefinite).unwrap();
+        let states = wait(&paused, "gate-paused");
+        assert!(states.chars().all(|c| c == 'S'), "paused: {states}");
+        // Not paused, its one backend unknown: the gate looks at it first
+        // (it does not answer), then sleeps until the prober says more.
+        let (down, _inbox, _dir) = availability(3, true);
+        let states = wait(&down, "gate-down");
+        assert!(states.ends_with(&"S".repeat(40)), "down: {states}");
+        assert!(!down.backends.any_unknown());
+    }
+
+    #[test]
     fn an_ollama_that_does_not_answer_is_down_with_the_reason() {
         let (availability, _inbox, _dir) = availability(3, true);
         assert_eq!(availability.first_look(), None);

@@ -687,7 +687,7 @@ pub fn for_tests_with(urls: &[&str], down_after: usize, has_hub: bool) -> Arc<Ba
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn unreachable() -> OllamaError {
@@ -910,6 +910,17 @@ mod tests {
     }
 
     #[test]
+    fn any_answer_of_ollamas_own_starts_the_count_in_a_row_over() {
+        for answered in [http(400), http(500)] {
+            let one = for_tests(&["http://a:1"], 2);
+            one.attempt_ended(0, Err(&unreachable()));
+            one.attempt_ended(0, Err(&answered));
+            one.attempt_ended(0, Err(&unreachable()));
+            assert_eq!(states(&one), [true], "{answered}");
+        }
+    }
+
+    #[test]
     fn one_request_that_could_not_reach_ollama_is_said_in_the_singular() {
         let one = for_tests(&["http://a:1"], 1);
         one.attempt_ended(0, Err(&unreachable()));
@@ -986,16 +997,24 @@ mod tests {
         backends.start_prober().unwrap();
         // Its next probe is an hour away: every look finds it asleep, never
         // running (a loop that did not wait would be seen running).
+        let states = states_of("prober");
+        assert!(states.chars().all(|c| c == 'S'), "{states}");
+    }
+
+    /// The state letters of this process's thread named `name`, looked at
+    /// 50 times over 100 ms once it exists: all `S` when it sleeps, and a
+    /// loop that does not wait is seen running.
+    pub(crate) fn states_of(name: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while thread_state("prober").is_none() && Instant::now() < deadline {
+        while thread_state(name).is_none() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(1));
         }
         let mut states = String::new();
         for _ in 0..50 {
-            states.push(thread_state("prober").unwrap_or('?'));
+            states.push(thread_state(name).unwrap_or('?'));
             thread::sleep(Duration::from_millis(2));
         }
-        assert!(states.chars().all(|c| c == 'S'), "{states}");
+        states
     }
 
     #[test]

@@ -371,7 +371,8 @@ fn usage(error: lexopt::Error) -> UsageError {
 /// of flags can fall out of step with it: only a flag it does not know is
 /// an invalid option (alone, a known one parses or lacks its value).
 fn is_flag(name: &str) -> bool {
-    if name.len() < 3 || !name.starts_with("--") {
+    // `--` alone ends the options: the parser takes it, it names no flag.
+    if !name.starts_with("--") || name == "--" {
         return false;
     }
     let unknown = text::usage_invalid_option(name.to_string()).english();
@@ -771,6 +772,37 @@ mod tests {
             assert_eq!(
                 parse_strs(args).unwrap_err().to_string(),
                 "--stream and --no-stream cannot be used together"
+            );
+        }
+    }
+
+    #[test]
+    fn the_control_flags_are_modes_of_their_own_with_json_for_status() {
+        let control = |args: &[&str]| parse_strs(args).map(|parsed| parsed.control);
+        let two_hours = Some(Duration::from_secs(7200));
+        assert_eq!(control(&["--status"]).unwrap(), Some(Control::Status));
+        assert_eq!(control(&["--resume"]).unwrap(), Some(Control::Resume));
+        let pause = Some(Control::Pause(two_hours));
+        assert_eq!(control(&["--pause", "2h"]).unwrap(), pause);
+        assert_eq!(
+            control(&["--status", "--status"]).unwrap(),
+            Some(Control::Status)
+        );
+        assert_eq!(
+            control(&["--status", "--json"]).unwrap(),
+            Some(Control::Status)
+        );
+        for (args, message) in [
+            (&["--status", "--resume"][..], "--status and --resume"),
+            (&["--resume", "--pause"], "--resume and --pause"),
+            (&["--pause", "--json"], "--pause and --json"),
+            (&["--resume", "--json"], "--resume and --json"),
+        ] {
+            let error = control(args).unwrap_err().to_string();
+            assert_eq!(
+                error,
+                format!("{message} cannot be used together"),
+                "{args:?}"
             );
         }
     }
