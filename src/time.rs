@@ -194,10 +194,14 @@ pub fn local_midnight(now: Millis) -> Millis {
                 + i64::from(local.tm_sec);
             now - of_day * 1000 - now.rem_euclid(1000)
         }
-        // The UTC day's start (localtime_r fails only far outside any
-        // clock's range).
-        None => now - now.rem_euclid(86_400_000),
+        None => utc_midnight(now),
     }
+}
+
+/// The UTC day's start: `local_midnight` when the local time is not known
+/// (on armv7 the C library's time_t is 32 bits, so past 2038).
+fn utc_midnight(now: Millis) -> Millis {
+    now - now.rem_euclid(86_400_000)
 }
 
 /// The broken-down local time of `at` (the system's time zone: `TZ`, else
@@ -383,5 +387,10 @@ mod tests {
             local_midnight(now - now.rem_euclid(1000))
         );
         assert_eq!(local_midnight(odd).rem_euclid(1000), 0);
+        // 61.5 s past midnight: its seconds, minutes and milliseconds go.
+        assert_eq!(local_midnight(midnight + 61_500), midnight);
+        let day = 86_400_000;
+        assert_eq!(utc_midnight(3 * day + 5), 3 * day);
+        assert_eq!(utc_midnight(-day + 5), -day);
     }
 }

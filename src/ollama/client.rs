@@ -114,6 +114,16 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Ollama's time generating, in milliseconds to the microsecond.
+    pub fn eval_ms(&self) -> Option<f64> {
+        self.eval_duration_ns.map(|ns| (ns / 1000) as f64 / 1000.0)
+    }
+
+    /// Ollama's time loading the model, in whole milliseconds.
+    pub fn load_ms(&self) -> Option<u64> {
+        self.load_duration_ns.map(|ns| ns / 1_000_000)
+    }
+
     pub fn tokens_per_second(&self) -> Option<f64> {
         match (self.eval_count, self.eval_duration_ns) {
             (Some(count), Some(ns)) if ns > 0 => Some(count as f64 * 1e9 / ns as f64),
@@ -826,6 +836,19 @@ mod tests {
         assert_eq!(stats(Some(0)).tokens_per_second(), None);
         assert_eq!(stats(None).tokens_per_second(), None);
         assert_eq!(stats(Some(1)).tokens_per_second(), Some(8e9));
+    }
+
+    #[test]
+    fn durations_are_kept_in_milliseconds() {
+        let stats = Stats {
+            eval_count: None,
+            eval_duration_ns: Some(1_234_567_890),
+            prompt_eval_count: None,
+            load_duration_ns: Some(2_500_999_999),
+            done_reason: None,
+        };
+        assert_eq!(stats.eval_ms(), Some(1234.567));
+        assert_eq!(stats.load_ms(), Some(2500));
     }
 
     #[test]

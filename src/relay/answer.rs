@@ -59,7 +59,6 @@ impl Recorder {
         backend: Option<&Backend>,
     ) {
         let millis = |d: Duration| d.as_millis() as u64;
-        let ns_to_ms = |ns: u64| ns / 1_000_000;
         let record = AnswerRecord {
             message_id: job.message_id.as_json().to_string(),
             stream: job.stream,
@@ -71,12 +70,10 @@ impl Recorder {
             pieces: progress.pieces,
             prompt_tokens: stats.and_then(|s| s.prompt_eval_count),
             tokens: stats.and_then(|s| s.eval_count),
-            eval_ms: stats
-                .and_then(|s| s.eval_duration_ns)
-                .map(|ns| (ns / 1000) as f64 / 1000.0),
+            eval_ms: stats.and_then(Stats::eval_ms),
             first_piece_ms: progress.first_piece.map(millis),
             total_ms: millis(job.received.elapsed()),
-            load_ms: stats.and_then(|s| s.load_duration_ns).map(ns_to_ms),
+            load_ms: stats.and_then(Stats::load_ms),
             backend: backend.map(|b| b.name.as_str().into()),
             failed_over: job.first_failure.is_some(),
         };
