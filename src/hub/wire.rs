@@ -197,8 +197,14 @@ impl<S: Write> Wire<S> {
             self.failed = Some(error.clone());
             return Err(tls_error(error));
         }
-        pushed?;
-        Ok(true)
+        match pushed {
+            // A socket the hub stopped reading only delays what rustls
+            // holds (the writer's next flush sends it); it must not hide
+            // what was just decrypted, or the reader would wait on the
+            // socket for bytes it already has.
+            Err(e) if !is_full(&e) => Err(e),
+            _ => Ok(true),
+        }
     }
 }
 
@@ -303,6 +309,8 @@ mod tests {
         bytes: Arc<Mutex<Vec<u8>>>,
         interrupt_next: Arc<AtomicBool>,
         broken: Arc<AtomicBool>,
+        /// Takes nothing, as a socket the hub stopped reading.
+        full: Arc<AtomicBool>,
     }
 
     impl Write for Outbound {
@@ -312,6 +320,9 @@ mod tests {
             }
             if self.broken.load(Ordering::SeqCst) {
                 return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            if self.full.load(Ordering::SeqCst) {
+                return Err(io::ErrorKind::WouldBlock.into());
             }
             self.bytes.lock().unwrap().extend_from_slice(buf);
             Ok(buf.len())
@@ -432,6 +443,21 @@ mod tests {
             assert!(matches!(ended, Ended::Dry), "{ended:?}");
             data
         }
+    }
+
+    #[test]
+    fn a_socket_the_hub_stopped_reading_does_not_hold_back_what_it_sent() {
+        let mut pair = Pair::connected();
+        pair.out.full.store(true, Ordering::SeqCst);
+        // The writer's frame waits in rustls: the socket takes nothing.
+        assert_eq!(pair.wire.write(b"a piece of an answer").unwrap(), 20);
+        let request = pair.server_sends(b"a buyer's request");
+        pair.wire.feed(&request);
+        assert_eq!(pair.read_dry(), b"a buyer's request");
+        // Once the socket takes bytes again, the frame goes out whole.
+        pair.out.full.store(false, Ordering::SeqCst);
+        pair.wire.flush().unwrap();
+        assert_eq!(pair.deliver_to_server(), b"a piece of an answer");
     }
 
     #[test]
