@@ -6,9 +6,9 @@
 //! without relearning anything) plus this client's own. The flags saved to
 //! the config file are one table, [`SAVED_FLAGS`]: each names the config
 //! key it sets, so parsing records (key, JSON value, flag) in
-//! [`Args::saved`], `settings` passes those through the key's own check,
-//! and the help's "saved" section is rendered from the table with each
-//! key's default.
+//! [`Args::saved`], and `settings` passes those through the key's own
+//! check. The help is one page per language in the catalogue, filled in
+//! with the settings' defaults and the files in use.
 //!
 //! The token can be given without putting it in the process's arguments,
 //! where every local user can read it (`/proc/PID/cmdline`) for as long as
@@ -22,24 +22,22 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::{self, Settings};
-use crate::console;
 use crate::text::{cli as text, control as control_text, stats as stats_text, Arg, Lang, Text};
 use crate::time::{self, Millis};
 
 /// How a saved flag's value is given on the command line.
 pub enum FlagValue {
-    /// Non-empty text, named in the help by this placeholder.
-    Text(&'static str),
-    /// A port from 1 to 65535, named in the help by this placeholder.
-    Port(&'static str),
+    /// Non-empty text.
+    Text,
+    /// A port from 1 to 65535.
+    Port,
     /// No value: the flag itself means `true` or `false`.
     Switch(bool),
     /// The token: non-empty text, or `-` to read it from standard input.
     /// Never repeated in a message.
-    Secret(&'static str),
-    /// A file whose first line is the token, named in the help by this
-    /// placeholder.
-    SecretFile(&'static str),
+    Secret,
+    /// A file whose first line is the token.
+    SecretFile,
 }
 
 /// A flag whose value is saved to the config file under `key`.
@@ -47,55 +45,45 @@ pub struct SavedFlagEntry {
     pub flag: &'static str,
     pub key: &'static str,
     pub value: FlagValue,
-    /// The help text (a line break continues it in the help's second
-    /// column). The key's default is added by the help itself.
-    pub help: fn() -> Text,
 }
 
-/// Every saved flag, in help order. Flags that share a key (`--stream`,
+/// Every saved flag, in the help's order. Flags that share a key (`--stream`,
 /// `--no-stream`) contradict each other when given together.
 pub const SAVED_FLAGS: &[SavedFlagEntry] = &[
     SavedFlagEntry {
         flag: "--force-token",
         key: "token",
-        value: FlagValue::Secret("TOKEN"),
-        help: text::help_force_token,
+        value: FlagValue::Secret,
     },
     SavedFlagEntry {
         flag: "--token-file",
         key: "token",
-        value: FlagValue::SecretFile("PATH"),
-        help: text::help_token_file,
+        value: FlagValue::SecretFile,
     },
     SavedFlagEntry {
         flag: "--force-model",
         key: "model",
-        value: FlagValue::Text("NAME"),
-        help: text::help_force_model,
+        value: FlagValue::Text,
     },
     SavedFlagEntry {
         flag: "--ollama-host",
         key: "ollama_host",
-        value: FlagValue::Text("HOST"),
-        help: text::help_ollama_host,
+        value: FlagValue::Text,
     },
     SavedFlagEntry {
         flag: "--ollama-port",
         key: "ollama_port",
-        value: FlagValue::Port("PORT"),
-        help: text::help_ollama_port,
+        value: FlagValue::Port,
     },
     SavedFlagEntry {
         flag: "--stream",
         key: "stream_mode",
         value: FlagValue::Switch(true),
-        help: text::help_stream,
     },
     SavedFlagEntry {
         flag: "--no-stream",
         key: "stream_mode",
         value: FlagValue::Switch(false),
-        help: text::help_no_stream,
     },
 ];
 
@@ -426,7 +414,7 @@ fn port(parser: &mut lexopt::Parser, flag: &str) -> Result<u16, UsageError> {
 fn is_secret(flag: &str) -> bool {
     SAVED_FLAGS
         .iter()
-        .any(|option| option.flag == flag && matches!(option.value, FlagValue::Secret(_)))
+        .any(|option| option.flag == flag && matches!(option.value, FlagValue::Secret))
 }
 
 /// The table's entry for a long flag (given without its `--`).
@@ -446,14 +434,14 @@ enum Given {
 
 fn saved_value(parser: &mut lexopt::Parser, option: &SavedFlagEntry) -> Result<Given, UsageError> {
     Ok(match option.value {
-        FlagValue::Text(_) => Given::Value(Value::String(text_value(parser, option.flag)?)),
-        FlagValue::Port(_) => Given::Value(Value::from(port(parser, option.flag)?)),
+        FlagValue::Text => Given::Value(Value::String(text_value(parser, option.flag)?)),
+        FlagValue::Port => Given::Value(Value::from(port(parser, option.flag)?)),
         FlagValue::Switch(on) => Given::Value(Value::Bool(on)),
-        FlagValue::Secret(_) => match text_value(parser, option.flag)?.as_str() {
+        FlagValue::Secret => match text_value(parser, option.flag)?.as_str() {
             "-" => Given::Read(TokenFrom::Stdin),
             token => Given::Value(Value::String(token.to_string())),
         },
-        FlagValue::SecretFile(_) => {
+        FlagValue::SecretFile => {
             let path = value(parser, option.flag)?;
             if path.is_empty() {
                 return Err(UsageError(text::usage_needs_file_name(option.flag)));
@@ -505,205 +493,27 @@ fn conflict(a: &str, b: &str) -> UsageError {
     UsageError(text::usage_together(first, second))
 }
 
-/// The help in `lang`, naming the config file and the log file in use.
+/// The help in `lang`, naming the config file and the log file in use and
+/// the defaults of the settings it mentions.
 pub fn help_text(lang: Lang, config_path: impl Into<Arg>, log_path: impl Into<Arg>) -> String {
-    let say = |text: Text| text.in_lang(lang);
-    let mut help = format!(
-        "ollama-proxy-client {}\n{}\n\n{}\n    ollama-proxy-client {}\n",
-        env!("CARGO_PKG_VERSION"),
-        say(text::help_about()),
-        say(text::help_usage_heading()),
-        say(text::help_usage_options()),
-    );
-    let files = files_help(lang, config_path, log_path);
-    let statuses = rows(lang, EXIT_STATUSES);
-    let sections = [
-        (
-            text::help_saved_heading(),
-            HELP_COLUMN,
-            saved_options_help(lang),
-        ),
-        (
-            text::help_run_heading(),
-            HELP_COLUMN,
-            run_options_help(lang),
-        ),
-        (text::help_modes_heading(), HELP_COLUMN, modes_help(lang)),
-        (text::help_files_heading(), label_column(&files), files),
-        (
-            text::help_environment_heading(),
-            HELP_COLUMN,
-            rows(lang, ENVIRONMENT),
-        ),
-    ];
-    for (heading, column, rows) in sections {
-        section(&mut help, say(heading), column, &rows);
-    }
-    help.push_str(&format!("\n{}\n", say(text::help_precedence())));
-    let heading = say(text::help_exit_status_heading());
-    section(&mut help, heading, label_column(&statuses), &statuses);
-    help
-}
-
-/// Help rows whose text takes no argument.
-type Rows = &'static [(&'static str, fn() -> Text)];
-
-const ENVIRONMENT: Rows = &[
-    ("OLLAMA_PROXY_TOKEN", text::help_env_token),
-    ("OLLAMA_HOST", text::help_env_ollama_host),
-    ("SSL_CERT_FILE", text::help_env_ssl_cert_file),
-    ("LC_ALL, LC_MESSAGES, LANG", text::help_env_locale),
-];
-
-const EXIT_STATUSES: Rows = &[
-    ("0", text::help_exit_0),
-    ("1", text::help_exit_1),
-    ("2", text::help_exit_2),
-    ("69", control_text::help_exit_69),
-    ("71", text::help_exit_71),
-    ("75", control_text::help_exit_75),
-    ("78", text::help_exit_78),
-];
-
-fn rows(lang: Lang, rows: Rows) -> Vec<Row> {
-    let row = |(label, text): &(&str, fn() -> Text)| (label.to_string(), text().in_lang(lang));
-    rows.iter().map(row).collect()
-}
-
-/// The options that are not saved, with the hub's defaults.
-fn run_options_help(lang: Lang) -> Vec<Row> {
-    let hub = format!(
+    let defaults = Settings::default();
+    let default = |key| defaults.display_value(key);
+    let hub_url = format!(
         "wss://{}:PORT{}",
         config::DEFAULT_HUB_HOST,
         config::DEFAULT_HUB_PATH
     );
-    let port = text::help_default_value(config::DEFAULT_HUB_PORT);
-    let port = format!("{} {}", text::help_port().in_lang(lang), port.in_lang(lang));
-    let mut run = vec![
-        ("--server URL".into(), text::help_server(hub).in_lang(lang)),
-        ("--port PORT".into(), port),
-    ];
-    run.extend(rows(
-        lang,
-        &[
-            ("--ca-file PATH", text::help_ca_file),
-            ("--config PATH", text::help_config),
-            ("--debug", text::help_debug),
-        ],
-    ));
-    run
-}
-
-fn modes_help(lang: Lang) -> Vec<Row> {
-    let none = text::help_mode_none_label().in_lang(lang);
-    let mut modes = vec![(none, text::help_mode_none().in_lang(lang))];
-    modes.extend(rows(
-        lang,
-        &[
-            ("--test", text::help_test),
-            ("--check", text::help_check),
-            ("--stats", stats_text::help_stats),
-            ("--since SPEC", stats_text::help_since),
-            ("--json", stats_text::help_json),
-            ("--status", control_text::help_status),
-            ("--pause [DURATION]", control_text::help_pause),
-            ("--resume", control_text::help_resume),
-            ("--show-config", text::help_show_config),
-            ("--reset-config", text::help_reset_config),
-            ("-h, --help", text::help_help),
-            ("-V, --version", text::help_version),
-        ],
-    ));
-    modes
-}
-
-fn files_help(lang: Lang, config_path: impl Into<Arg>, log_path: impl Into<Arg>) -> Vec<Row> {
-    let say = |text: Text| text.in_lang(lang);
-    vec![
-        (
-            say(text::help_file_config_label()),
-            say(Text::verbatim(config_path)),
-        ),
-        (
-            say(text::help_file_log_label()),
-            say(text::help_file_log(log_path)),
-        ),
-    ]
-}
-
-/// A line of a help table: what is typed, and what it does.
-type Row = (String, String);
-
-/// Where the help's option tables start their second column.
-const HELP_COLUMN: usize = 26;
-
-/// The first column's indent.
-const INDENT: usize = 4;
-
-/// Where the second column starts in a table of short labels (the files,
-/// the exit statuses): three spaces after the longest.
-fn label_column(rows: &[Row]) -> usize {
-    INDENT + console::label_width(rows.iter().map(|(label, _)| label.as_ref()))
-}
-
-/// A blank line, the heading, then the rows: each label indented, its text
-/// from `column` on (in characters, not bytes, so that it lines up in
-/// every language), a line break in the text continuing it there. A label
-/// that leaves no space before `column` gets a line of its own.
-fn section(help: &mut String, heading: String, column: usize, rows: &[Row]) {
-    help.push('\n');
-    help.push_str(&heading);
-    help.push('\n');
-    let width = column - INDENT;
-    for (label, text) in rows {
-        let mut lines = text.lines();
-        if label.chars().count() < width {
-            let first = lines.next().unwrap_or_default();
-            help.push_str(&format!("{:INDENT$}{label:<width$}{first}\n", ""));
-        } else {
-            help.push_str(&format!("{:INDENT$}{label}\n", ""));
-        }
-        for line in lines {
-            help.push_str(&format!("{:column$}{line}\n", ""));
-        }
-    }
-}
-
-/// The rows of [`SAVED_FLAGS`], each with its key's default.
-fn saved_options_help(lang: Lang) -> Vec<Row> {
-    let defaults = Settings::default();
-    let rows = SAVED_FLAGS.iter().map(|option| {
-        let help = (option.help)().in_lang(lang);
-        let text = match default_note(option, &defaults) {
-            Some(note) => format!("{help} {}", note.in_lang(lang)),
-            None => help,
-        };
-        (flag_usage(option), text)
-    });
-    rows.collect()
-}
-
-/// The flag with its value's placeholder: `--ollama-port PORT`.
-fn flag_usage(option: &SavedFlagEntry) -> String {
-    match option.value {
-        FlagValue::Text(name)
-        | FlagValue::Port(name)
-        | FlagValue::Secret(name)
-        | FlagValue::SecretFile(name) => format!("{} {name}", option.flag),
-        FlagValue::Switch(_) => option.flag.to_string(),
-    }
-}
-
-/// `[default: x]` for a flag with a value, `[default]` for the switch that
-/// matches the default, nothing where there is no default (the token).
-fn default_note(option: &SavedFlagEntry, defaults: &Settings) -> Option<Text> {
-    let shown = defaults.display_value(option.key);
-    match option.value {
-        FlagValue::Switch(on) if shown == on.to_string() => Some(text::help_default_switch()),
-        FlagValue::Switch(_) => None,
-        _ if shown.starts_with('(') => None,
-        _ => Some(text::help_default_value(shown)),
-    }
+    text::help_page(
+        env!("CARGO_PKG_VERSION"),
+        default("model"),
+        default("ollama_host"),
+        default("ollama_port"),
+        hub_url,
+        config::DEFAULT_HUB_PORT,
+        config_path,
+        log_path,
+    )
+    .in_lang(lang)
 }
 
 #[cfg(test)]
@@ -808,28 +618,34 @@ mod tests {
     }
 
     #[test]
-    fn every_saved_flag_sets_a_config_key_and_is_in_the_help() {
-        let help = help_text(Lang::En, "c", "l");
-        for option in SAVED_FLAGS {
-            assert!(
-                crate::config::KEYS.iter().any(|key| key.name == option.key),
-                "{} sets an unknown key {}",
-                option.flag,
-                option.key
-            );
-            assert!(
-                help.contains(&format!("    {} ", option.flag)),
-                "{}",
-                option.flag
-            );
+    fn every_saved_flag_sets_a_config_key_and_is_in_the_help_with_its_default() {
+        let defaults = Settings::default();
+        for (lang, marker) in [(Lang::En, "default"), (Lang::Ru, "по умолчанию")] {
+            let help = help_text(lang, "c", "l");
+            for option in SAVED_FLAGS {
+                assert!(
+                    crate::config::KEYS.iter().any(|key| key.name == option.key),
+                    "{} sets an unknown key {}",
+                    option.flag,
+                    option.key
+                );
+                let line = help
+                    .lines()
+                    .find(|line| line.starts_with(&format!("    {} ", option.flag)));
+                let line = line.unwrap_or_else(|| panic!("{} is not in:\n{help}", option.flag));
+                let shown = defaults.display_value(option.key);
+                let note = match option.value {
+                    FlagValue::Switch(on) if shown == on.to_string() => Some(format!("[{marker}]")),
+                    FlagValue::Switch(_) => None,
+                    _ if shown.starts_with('(') => None,
+                    _ => Some(format!("[{marker}: {shown}]")),
+                };
+                match note {
+                    Some(note) => assert!(line.ends_with(&note), "{line:?} lacks {note}"),
+                    None => assert!(!line.contains(marker), "{line:?}"),
+                }
+            }
         }
-        assert!(help.contains("--force-model NAME    Set the Ollama model [default: llama2]\n"));
-        assert!(help.contains(
-            "--stream              Answer in pieces as Ollama produces them [default]\n"
-        ));
-        assert!(
-            help.contains("--no-stream           Answer in one frame\n\nOPTIONS (this run only)")
-        );
     }
 
     #[test]
@@ -1036,10 +852,7 @@ mod tests {
     #[test]
     fn only_the_token_is_secret_or_read_from_elsewhere() {
         for option in SAVED_FLAGS {
-            let read = matches!(
-                option.value,
-                FlagValue::Secret(_) | FlagValue::SecretFile(_)
-            );
+            let read = matches!(option.value, FlagValue::Secret | FlagValue::SecretFile);
             assert_eq!(read, option.key == TOKEN_KEY, "{}", option.flag);
         }
         for from in [TokenFrom::Stdin, TokenFrom::File("f".into())] {
@@ -1238,25 +1051,47 @@ mod tests {
 
     #[test]
     fn the_help_columns_line_up_in_both_languages() {
-        for lang in [Lang::En, Lang::Ru] {
+        let tables = [
+            (
+                Lang::En,
+                [
+                    "OPTIONS (saved to the config file):",
+                    "OPTIONS (this run only):",
+                ],
+            ),
+            (
+                Lang::Ru,
+                [
+                    "ПАРАМЕТРЫ (сохраняются в файл настроек):",
+                    "ПАРАМЕТРЫ (только для этого запуска):",
+                ],
+            ),
+        ];
+        let more = [
+            (
+                Lang::En,
+                ["MODES:", "ENVIRONMENT:"],
+                ("FILES:", 13),
+                "EXIT STATUS:",
+            ),
+            (
+                Lang::Ru,
+                ["РЕЖИМЫ:", "ПЕРЕМЕННЫЕ ОКРУЖЕНИЯ:"],
+                ("ФАЙЛЫ:", 16),
+                "КОДЫ ВЫХОДА:",
+            ),
+        ];
+        for ((lang, options), (_, others, (files, files_column), statuses)) in
+            tables.into_iter().zip(more)
+        {
             let help = help_text(lang, "/c/config.json", "/c/logs/client.log");
-            let say = |text: Text| text.in_lang(lang);
-            for heading in [
-                text::help_saved_heading(),
-                text::help_run_heading(),
-                text::help_modes_heading(),
-                text::help_environment_heading(),
-            ] {
-                let table = table_of(&help, &say(heading));
+            for heading in options.into_iter().chain(others) {
+                let table = table_of(&help, heading);
                 assert!(table.len() > 3, "{table:?}");
-                assert_lined_up(&table, HELP_COLUMN);
+                assert_lined_up(&table, 26);
             }
-            let config = say(text::help_file_config_label()).chars().count();
-            let log = say(text::help_file_log_label()).chars().count();
-            let files = table_of(&help, &say(text::help_files_heading()));
-            assert_lined_up(&files, 4 + config.max(log) + 3);
-            let statuses = table_of(&help, &say(text::help_exit_status_heading()));
-            assert_lined_up(&statuses, 9);
+            assert_lined_up(&table_of(&help, files), files_column);
+            assert_lined_up(&table_of(&help, statuses), 9);
             for line in help.lines() {
                 assert!(
                     line.chars().count() <= 80,
@@ -1264,20 +1099,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn a_label_that_fills_its_column_gets_a_line_of_its_own() {
-        let rows = [
-            ("short".to_string(), "text a".to_string()),
-            ("x".repeat(6), "text b".to_string()),
-            ("y".repeat(5), "text c\nmore".to_string()),
-        ];
-        let mut help = String::new();
-        section(&mut help, "HEADING:".into(), INDENT + 6, &rows);
-        assert_eq!(
-            help,
-            "\nHEADING:\n    short text a\n    xxxxxx\n          text b\n    yyyyy text c\n          more\n"
-        );
     }
 }

@@ -2,253 +2,193 @@
 //! hub URL's and addresses' errors, `--show-config`; see `text` for how
 //! entries work.
 //!
-//! A help text's line break continues it in the help's second column (the
-//! help lays out the columns itself, so that they line up in every
-//! language); flag names and placeholders (`PATH`, `PORT`) stay as they are.
+//! The help is one page per language, written as the owner sees it: its
+//! columns are lined up by hand (a unit test checks that they line up and
+//! stay within 80 columns in both languages, and that both pages name
+//! every flag the parser knows); flag names and placeholders (`PATH`,
+//! `PORT`) stay as they are.
 
 use super::catalogue;
 
 catalogue! {
-    // ------------------------------------------------ --help: the sections
+    /// The whole `--help` page. The defaults come from the settings' own
+    /// defaults, the paths are the files in use.
+    help_page(version, model, ollama_host, ollama_port, hub_url, hub_port, config, log) {
+        en: r"ollama-proxy-client {version}
+Sells this box's local Ollama on the marketplace hub: keeps one outbound
+WebSocket to the hub, runs buyers' prompts on Ollama, streams answers back.
 
-    help_about() {
-        en: "Sells this box's local Ollama on the marketplace hub: keeps one outbound\n\
-             WebSocket to the hub, runs buyers' prompts on Ollama, streams answers back.",
-        ru: "Продаёт локальную Ollama этой машины на хабе маркетплейса: держит одно\n\
-             исходящее WebSocket-соединение с хабом, выполняет запросы покупателей\n\
-             в Ollama и передаёт ответы обратно.",
-    }
-    help_usage_heading() {
-        en: "USAGE:",
-        ru: "ИСПОЛЬЗОВАНИЕ:",
-    }
-    /// The usage line, after the program's name.
-    help_usage_options() {
-        en: "[OPTIONS]",
-        ru: "[ПАРАМЕТРЫ]",
-    }
-    help_saved_heading() {
-        en: "OPTIONS (saved to the config file):",
-        ru: "ПАРАМЕТРЫ (сохраняются в файл настроек):",
-    }
-    help_run_heading() {
-        en: "OPTIONS (this run only):",
-        ru: "ПАРАМЕТРЫ (только для этого запуска):",
-    }
-    help_modes_heading() {
-        en: "MODES:",
-        ru: "РЕЖИМЫ:",
-    }
-    help_files_heading() {
-        en: "FILES:",
-        ru: "ФАЙЛЫ:",
-    }
-    help_environment_heading() {
-        en: "ENVIRONMENT:",
-        ru: "ПЕРЕМЕННЫЕ ОКРУЖЕНИЯ:",
-    }
-    help_precedence() {
-        en: "Precedence: command line, then environment, then config file, then default.",
-        ru: "Приоритет: командная строка, затем окружение, затем файл настроек,\n\
-             затем значение по умолчанию.",
-    }
-    help_exit_status_heading() {
-        en: "EXIT STATUS:",
-        ru: "КОДЫ ВЫХОДА:",
-    }
+USAGE:
+    ollama-proxy-client [OPTIONS]
 
-    // ------------------------------------------ --help: the saved options
+OPTIONS (saved to the config file):
+    --force-token TOKEN   Set the hub token. Prefer --force-token - (reads
+                          it from standard input) or --token-file: a TOKEN
+                          typed here is visible to every local user (ps)
+                          for the whole run
+    --token-file PATH     Set the hub token from the first line of PATH
+    --force-model NAME    Set the Ollama model [default: {model}]
+    --ollama-host HOST    Set Ollama's host [default: {ollama_host}]
+    --ollama-port PORT    Set Ollama's port [default: {ollama_port}]
+    --stream              Answer in pieces as Ollama produces them [default]
+    --no-stream           Answer in one frame
 
-    help_force_token() {
-        en: "Set the hub token. Prefer --force-token - (reads\n\
-             it from standard input) or --token-file: a TOKEN\n\
-             typed here is visible to every local user (ps)\n\
-             for the whole run",
-        ru: "Задать токен хаба. Лучше --force-token - (читает\n\
-             его со стандартного ввода) или --token-file:\n\
-             TOKEN, набранный здесь, виден всем локальным\n\
-             пользователям (ps) всё время работы",
-    }
-    help_token_file() {
-        en: "Set the hub token from the first line of PATH",
-        ru: "Задать токен хаба из первой строки файла PATH",
-    }
-    help_force_model() {
-        en: "Set the Ollama model",
-        ru: "Задать модель Ollama",
-    }
-    help_ollama_host() {
-        en: "Set Ollama's host",
-        ru: "Задать хост Ollama",
-    }
-    help_ollama_port() {
-        en: "Set Ollama's port",
-        ru: "Задать порт Ollama",
-    }
-    help_stream() {
-        en: "Answer in pieces as Ollama produces them",
-        ru: "Отвечать частями, как их выдаёт Ollama",
-    }
-    help_no_stream() {
-        en: "Answer in one frame",
-        ru: "Отвечать одним кадром",
-    }
-    /// Follows a flag's help: the value its key has by default.
-    help_default_value(value) {
-        en: "[default: {value}]",
-        ru: "[по умолчанию: {value}]",
-    }
-    /// Follows the help of the switch that matches the default.
-    help_default_switch() {
-        en: "[default]",
-        ru: "[по умолчанию]",
-    }
+OPTIONS (this run only):
+    --server URL          Hub URL [default: {hub_url}];
+                          ws:// only for loopback hosts
+    --port PORT           Port of the default hub URL [default: {hub_port}]
+    --ca-file PATH        Also trust this CA certificate (PEM) for the hub
+                          and an https:// Ollama
+    --config PATH         Use this config file (one per GPU, say)
+    --debug               Show debug messages on the console
 
-    // ---------------------------------------- --help: the run-only options
+MODES:
+    (none)                Serve buyers until stopped (SIGTERM, SIGHUP or
+                          Ctrl+C: running answers get time to finish)
+    --test                Type prompts; answers show here and go to the hub
+                          with messageId -1
+    --check               Check config, Ollama, model and hub; exit 0 or 1
+    --stats               Show what was served and when the hub was
+                          connected, from the ledger; changes nothing
+    --since SPEC          With --stats: only since then (1h, 24h, 7d, or a
+                          date such as 2026-11-30 or 2026-11-30T22:40:00Z)
+    --json                With --stats or --status: one JSON object
+                          instead of the table
+    --status              Ask the running client how it is (hub, Ollama,
+                          requests, today's figures); exit 0 serving,
+                          1 running but not serving, 69 no client
+    --pause [DURATION]    Stop taking buyers (running answers finish) and
+                          leave the hub until --resume, or for DURATION
+                          (90s, 30m, 2h, 1d); kept over a restart
+    --resume              Take buyers again after --pause
+    --show-config         Show every setting and where it came from
+    --reset-config        Ask everything again, at a terminal only; the old
+                          config file is kept as .bak until new settings
+                          are saved (and put back if none are)
+    -h, --help            Show this help
+    -V, --version         Show the version
 
-    help_server(url) {
-        en: "Hub URL [default: {url}];\n\
-             ws:// only for loopback hosts",
-        ru: "URL хаба; ws:// только для адресов loopback\n\
-             [по умолчанию: {url}]",
-    }
-    help_port() {
-        en: "Port of the default hub URL",
-        ru: "Порт стандартного URL хаба",
-    }
-    help_ca_file() {
-        en: "Also trust this CA certificate (PEM) for the hub\n\
-             and an https:// Ollama",
-        ru: "Доверять также этому сертификату CA (PEM) для\n\
-             хаба и для Ollama по https://",
-    }
-    help_config() {
-        en: "Use this config file (one per GPU, say)",
-        ru: "Использовать этот файл настроек (например, свой\n\
-             для каждой GPU)",
-    }
-    help_debug() {
-        en: "Show debug messages on the console",
-        ru: "Показывать отладочные сообщения в консоли",
-    }
+FILES:
+    config   {config}
+    log      {log}
+             (rotated by size; every level, with timestamps)
 
-    // ------------------------------------------------- --help: the modes
+ENVIRONMENT:
+    OLLAMA_PROXY_TOKEN    The hub token (beats the config file)
+    OLLAMA_HOST           Ollama's address, in any form Ollama accepts, used
+                          when the config file sets none
+    SSL_CERT_FILE         An extra CA certificate (PEM) to trust for the hub
+                          and an https:// Ollama
+    LC_ALL, LC_MESSAGES, LANG
+                          The terminal's language (ru... = Russian, else
+                          English), from the first one set, when the config
+                          file's language key is auto (the default)
 
-    /// The first column of the mode with no flag.
-    help_mode_none_label() {
-        en: "(none)",
-        ru: "(без режима)",
-    }
-    help_mode_none() {
-        en: "Serve buyers until stopped (SIGTERM, SIGHUP or\n\
-             Ctrl+C: running answers get time to finish)",
-        ru: "Обслуживать покупателей до остановки (SIGTERM,\n\
-             SIGHUP или Ctrl+C: начатые ответы успевают\n\
-             завершиться)",
-    }
-    help_test() {
-        en: "Type prompts; answers show here and go to the hub\n\
-             with messageId -1",
-        ru: "Вводить запросы вручную; ответы выводятся здесь\n\
-             и уходят на хаб с messageId -1",
-    }
-    help_check() {
-        en: "Check config, Ollama, model and hub; exit 0 or 1",
-        ru: "Проверить настройки, Ollama, модель и хаб;\n\
-             код выхода 0 или 1",
-    }
-    help_show_config() {
-        en: "Show every setting and where it came from",
-        ru: "Показать все настройки и откуда они взялись",
-    }
-    help_reset_config() {
-        en: "Ask everything again, at a terminal only; the old\n\
-             config file is kept as .bak until new settings\n\
-             are saved (and put back if none are)",
-        ru: "Задать все вопросы заново (только в терминале);\n\
-             старый файл настроек хранится как .bak, пока не\n\
-             сохранены новые настройки (и возвращается, если\n\
-             они так и не сохранены)",
-    }
-    help_help() {
-        en: "Show this help",
-        ru: "Показать эту справку",
-    }
-    help_version() {
-        en: "Show the version",
-        ru: "Показать версию",
-    }
+Precedence: command line, then environment, then config file, then default.
 
-    // ------------------------------------------------- --help: the files
+EXIT STATUS:
+    0    normal end (also after SIGTERM/SIGHUP/Ctrl+C)
+    1    --check found a problem; --status: running, not serving
+    2    usage error
+    69   --status, --pause, --resume: no client is running on this config
+    71   a thread could not be started (the system is out of resources)
+    75   another client is already running on this config
+    78   configuration missing or invalid
+",
+        ru: r"ollama-proxy-client {version}
+Продаёт локальную Ollama этой машины на хабе маркетплейса: держит одно
+исходящее WebSocket-соединение с хабом, выполняет запросы покупателей
+в Ollama и передаёт ответы обратно.
 
-    help_file_config_label() {
-        en: "config",
-        ru: "настройки",
-    }
-    help_file_log_label() {
-        en: "log",
-        ru: "журнал",
-    }
-    help_file_log(path) {
-        en: "{path}\n\
-             (rotated by size; every level, with timestamps)",
-        ru: "{path}\n\
-             (ротация по размеру; все уровни, с метками времени)",
+ИСПОЛЬЗОВАНИЕ:
+    ollama-proxy-client [ПАРАМЕТРЫ]
+
+ПАРАМЕТРЫ (сохраняются в файл настроек):
+    --force-token TOKEN   Задать токен хаба. Лучше --force-token - (читает
+                          его со стандартного ввода) или --token-file:
+                          TOKEN, набранный здесь, виден всем локальным
+                          пользователям (ps) всё время работы
+    --token-file PATH     Задать токен хаба из первой строки файла PATH
+    --force-model NAME    Задать модель Ollama [по умолчанию: {model}]
+    --ollama-host HOST    Задать хост Ollama [по умолчанию: {ollama_host}]
+    --ollama-port PORT    Задать порт Ollama [по умолчанию: {ollama_port}]
+    --stream              Отвечать частями, как их выдаёт Ollama [по умолчанию]
+    --no-stream           Отвечать одним кадром
+
+ПАРАМЕТРЫ (только для этого запуска):
+    --server URL          URL хаба; ws:// только для адресов loopback
+                          [по умолчанию: {hub_url}]
+    --port PORT           Порт стандартного URL хаба [по умолчанию: {hub_port}]
+    --ca-file PATH        Доверять также этому сертификату CA (PEM) для
+                          хаба и для Ollama по https://
+    --config PATH         Использовать этот файл настроек (например, свой
+                          для каждой GPU)
+    --debug               Показывать отладочные сообщения в консоли
+
+РЕЖИМЫ:
+    (без режима)          Обслуживать покупателей до остановки (SIGTERM,
+                          SIGHUP или Ctrl+C: начатые ответы успевают
+                          завершиться)
+    --test                Вводить запросы вручную; ответы выводятся здесь
+                          и уходят на хаб с messageId -1
+    --check               Проверить настройки, Ollama, модель и хаб;
+                          код выхода 0 или 1
+    --stats               Показать, что обслужено и когда была связь
+                          с хабом, по журналу ответов; ничего не меняет
+    --since SPEC          С --stats: только начиная с этого времени (1h,
+                          24h, 7d или дата, например 2026-11-30 или
+                          2026-11-30T22:40:00Z)
+    --json                С --stats или --status: один объект JSON
+                          вместо таблицы
+    --status              Спросить работающий клиент, как дела (хаб, Ollama,
+                          запросы, итоги за сегодня); код 0 — продаёт,
+                          1 — работает, но не продаёт, 69 — клиента нет
+    --pause [DURATION]    Перестать брать покупателей (начатые ответы
+                          завершатся) и отключиться от хаба до --resume или
+                          на DURATION (90s, 30m, 2h, 1d); переживает
+                          перезапуск
+    --resume              Снова брать покупателей после --pause
+    --show-config         Показать все настройки и откуда они взялись
+    --reset-config        Задать все вопросы заново (только в терминале);
+                          старый файл настроек хранится как .bak, пока не
+                          сохранены новые настройки (и возвращается, если
+                          они так и не сохранены)
+    -h, --help            Показать эту справку
+    -V, --version         Показать версию
+
+ФАЙЛЫ:
+    настройки   {config}
+    журнал      {log}
+                (ротация по размеру; все уровни, с метками времени)
+
+ПЕРЕМЕННЫЕ ОКРУЖЕНИЯ:
+    OLLAMA_PROXY_TOKEN    Токен хаба (важнее файла настроек)
+    OLLAMA_HOST           Адрес Ollama в любой форме, которую понимает Ollama;
+                          используется, если в файле настроек адреса нет
+    SSL_CERT_FILE         Дополнительный сертификат CA (PEM), которому
+                          доверять для хаба и для Ollama по https://
+    LC_ALL, LC_MESSAGES, LANG
+                          Язык терминала (ru... = русский, иначе английский)
+                          по первой заданной переменной, если ключ language
+                          в файле настроек равен auto (по умолчанию)
+
+Приоритет: командная строка, затем окружение, затем файл настроек,
+затем значение по умолчанию.
+
+КОДЫ ВЫХОДА:
+    0    обычное завершение (также после SIGTERM/SIGHUP/Ctrl+C)
+    1    --check нашёл проблему; --status: работает, но не продаёт
+    2    ошибка в командной строке
+    69   --status, --pause, --resume: клиент с этими настройками не запущен
+    71   не удалось запустить поток (системе не хватает ресурсов)
+    75   клиент с этими настройками уже запущен
+    78   настройки отсутствуют или неверны
+",
     }
     /// In place of the paths when there is no home directory to put them in.
     help_no_home_directory() {
         en: "(no home directory)",
         ru: "(нет домашнего каталога)",
-    }
-
-    // -------------------------------------------- --help: the environment
-
-    help_env_token() {
-        en: "The hub token (beats the config file)",
-        ru: "Токен хаба (важнее файла настроек)",
-    }
-    help_env_ollama_host() {
-        en: "Ollama's address, in any form Ollama accepts, used\n\
-             when the config file sets none",
-        ru: "Адрес Ollama в любой форме, которую понимает Ollama;\n\
-             используется, если в файле настроек адреса нет",
-    }
-    help_env_ssl_cert_file() {
-        en: "An extra CA certificate (PEM) to trust for the hub\n\
-             and an https:// Ollama",
-        ru: "Дополнительный сертификат CA (PEM), которому\n\
-             доверять для хаба и для Ollama по https://",
-    }
-    help_env_locale() {
-        en: "The terminal's language (ru... = Russian, else\n\
-             English), from the first one set, when the config\n\
-             file's language key is auto (the default)",
-        ru: "Язык терминала (ru... = русский, иначе английский)\n\
-             по первой заданной переменной, если ключ language\n\
-             в файле настроек равен auto (по умолчанию)",
-    }
-
-    // ------------------------------------------- --help: the exit statuses
-
-    help_exit_0() {
-        en: "normal end (also after SIGTERM/SIGHUP/Ctrl+C)",
-        ru: "обычное завершение (также после SIGTERM/SIGHUP/Ctrl+C)",
-    }
-    help_exit_1() {
-        en: "--check found a problem; --status: running, not serving",
-        ru: "--check нашёл проблему; --status: работает, но не продаёт",
-    }
-    help_exit_2() {
-        en: "usage error",
-        ru: "ошибка в командной строке",
-    }
-    help_exit_71() {
-        en: "a thread could not be started (the system is out of resources)",
-        ru: "не удалось запустить поток (системе не хватает ресурсов)",
-    }
-    help_exit_78() {
-        en: "configuration missing or invalid",
-        ru: "настройки отсутствуют или неверны",
     }
 
     // ------------------------------------------------------ usage errors

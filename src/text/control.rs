@@ -1,42 +1,10 @@
 //! The catalogue's texts for the owner's hold on a running client:
-//! `--status`, `--pause`, `--resume`, their help lines and errors, and the
+//! `--status`, `--pause`, `--resume`, their errors, and the
 //! control socket's messages at start; see `text` for how entries work.
 
 use super::catalogue;
 
 catalogue! {
-    // ------------------------------------------------- --help: the modes
-
-    help_status() {
-        en: "Ask the running client how it is (hub, Ollama,\n\
-             requests, today's figures); exit 0 serving,\n\
-             1 running but not serving, 69 no client",
-        ru: "Спросить работающий клиент, как дела (хаб, Ollama,\n\
-             запросы, итоги за сегодня); код 0 — продаёт,\n\
-             1 — работает, но не продаёт, 69 — клиента нет",
-    }
-    help_pause() {
-        en: "Stop taking buyers (running answers finish) and\n\
-             leave the hub until --resume, or for DURATION\n\
-             (90s, 30m, 2h, 1d); kept over a restart",
-        ru: "Перестать брать покупателей (начатые ответы\n\
-             завершатся) и отключиться от хаба до --resume или\n\
-             на DURATION (90s, 30m, 2h, 1d); переживает\n\
-             перезапуск",
-    }
-    help_resume() {
-        en: "Take buyers again after --pause",
-        ru: "Снова брать покупателей после --pause",
-    }
-    help_exit_69() {
-        en: "--status, --pause, --resume: no client is running on this config",
-        ru: "--status, --pause, --resume: клиент с этими настройками не запущен",
-    }
-    help_exit_75() {
-        en: "another client is already running on this config",
-        ru: "клиент с этими настройками уже запущен",
-    }
-
     // ------------------------------------------------------ usage errors
 
     /// A `--pause` value that is not a span (not a secret: repeated).

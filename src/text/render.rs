@@ -375,7 +375,9 @@ macro_rules! catalogue {
 
         $(
             $(#[doc = $doc])*
-            #[allow(dead_code)]
+            // A message takes as many arguments as its text names (the
+            // help page, eight).
+            #[allow(dead_code, clippy::too_many_arguments)]
             pub fn $name($($arg: impl Into<crate::text::Arg>),*) -> crate::text::Text {
                 crate::text::Text::new(&msg::$name, vec![$($arg.into()),*])
             }

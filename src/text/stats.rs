@@ -1,32 +1,10 @@
-//! The catalogue's texts for `--stats`: its help lines, its usage errors,
+//! The catalogue's texts for `--stats`: its usage errors,
 //! the table an owner reads and the warnings about the ledger's unreadable
 //! lines; see `text` for how entries work.
 
 use super::catalogue;
 
 catalogue! {
-    // ------------------------------------------------- --help: the modes
-
-    help_stats() {
-        en: "Show what was served and when the hub was\n\
-             connected, from the ledger; changes nothing",
-        ru: "Показать, что обслужено и когда была связь\n\
-             с хабом, по журналу ответов; ничего не меняет",
-    }
-    help_since() {
-        en: "With --stats: only since then (1h, 24h, 7d, or a\n\
-             date such as 2026-11-30 or 2026-11-30T22:40:00Z)",
-        ru: "С --stats: только начиная с этого времени (1h,\n\
-             24h, 7d или дата, например 2026-11-30 или\n\
-             2026-11-30T22:40:00Z)",
-    }
-    help_json() {
-        en: "With --stats or --status: one JSON object\n\
-             instead of the table",
-        ru: "С --stats или --status: один объект JSON\n\
-             вместо таблицы",
-    }
-
     // ------------------------------------------------------ usage errors
 
     /// `flag` (`--since`, `--json`) given without `--stats`.
