@@ -189,12 +189,8 @@ fn parse_object(path: &Path, text: &str) -> Result<Map<String, Value>, ConfigErr
         Ok(_) => (1, 1, text::config_top_level_not_object()),
         Err(e) => (e.line(), e.column(), Text::verbatim(e)),
     };
-    Err(ConfigError(text::config_not_json(
-        path.display(),
-        line,
-        column,
-        why,
-    )))
+    let path = path.display();
+    Err(ConfigError(text::config_not_json(path, line, column, why)))
 }
 
 /// The 1-based line on which `"key"` first appears, for error messages.

@@ -32,43 +32,39 @@ pub fn missing(resolved: &Resolved) -> Vec<&'static str> {
 }
 
 /// Asks for each missing setting; an answer left empty takes the offered
-/// default. Fails only at the end of input. `roots` gives what an https
-/// Ollama is checked against when its models are listed.
-pub fn ask(resolved: &mut Resolved, keys: &[&str], roots: Roots) -> Result<(), Text> {
+/// default. Each answer goes into the settings through the same check as
+/// the config file's. Fails only at the end of input. `roots` gives what an
+/// https Ollama is checked against when its models are listed.
+pub fn ask(resolved: &mut Resolved, keys: &[&'static str], roots: Roots) -> Result<(), Text> {
     let path = resolved.config_path.display().to_string();
     say(text::first_run_intro(path));
-    for key in keys {
-        match *key {
-            "token" => ask_token(resolved)?,
+    for &key in keys {
+        let settings = &resolved.settings;
+        let answer = match key {
+            "token" => Value::String(ask_token()?),
             "ollama_host" => {
-                let host = ask_text(text::ask_ollama_host(), &resolved.settings.ollama_host)?;
-                keep(resolved, "ollama_host", Value::String(host))?;
+                Value::String(ask_text(text::ask_ollama_host(), &settings.ollama_host)?)
             }
-            "ollama_port" => ask_port(resolved)?,
-            "model" => ask_model(resolved, roots)?,
-            "stream_mode" => ask_stream(resolved)?,
-            _ => {}
-        }
+            "ollama_port" => Value::from(ask_port(settings.ollama_port)?),
+            "model" => Value::String(ask_model(&settings.ollama_url(), roots)?),
+            "stream_mode" => Value::Bool(ask_stream()?),
+            _ => continue,
+        };
+        resolved
+            .set(key, answer, Source::Prompt)
+            .map_err(|expected| text::answer_must_be(key, expected))?;
     }
     Ok(())
 }
 
-/// Takes an answer into the settings (checked like the config file's).
-fn keep(resolved: &mut Resolved, key: &'static str, value: Value) -> Result<(), Text> {
-    resolved
-        .set(key, value, Source::Prompt)
-        .map_err(|expected| text::answer_must_be(key, expected))
-}
-
-fn ask_token(resolved: &mut Resolved) -> Result<(), Text> {
+fn ask_token() -> Result<String, Text> {
     loop {
         let token = read_secret_line(&text::token_prompt().owner())
             .ok_or_else(text::first_run_input_ended)?;
-        let token = token.trim();
-        if !token.is_empty() {
-            return keep(resolved, "token", Value::String(token.to_string()));
+        match token.trim() {
+            "" => say(text::token_cannot_be_empty()),
+            token => return Ok(token.to_string()),
         }
-        say(text::token_cannot_be_empty());
     }
 }
 
@@ -80,27 +76,21 @@ fn ask_text(question: Text, default: &str) -> Result<String, Text> {
     Ok(answer.to_string())
 }
 
-fn ask_port(resolved: &mut Resolved) -> Result<(), Text> {
+fn ask_port(default: u16) -> Result<u16, Text> {
     loop {
-        let default = resolved.settings.ollama_port.to_string();
-        let answer = ask_text(text::ask_ollama_port(), &default)?;
+        let answer = ask_text(text::ask_ollama_port(), &default.to_string())?;
         match answer.parse::<u16>() {
-            Ok(port) if port > 0 => return keep(resolved, "ollama_port", Value::from(port)),
+            Ok(port) if port > 0 => return Ok(port),
             _ => say(text::port_is_a_number()),
         }
     }
 }
 
-/// Offers the installed models (numbered, the first as default); falls
-/// back to `llama2` when Ollama cannot be asked.
-fn ask_model(resolved: &mut Resolved, roots: Roots) -> Result<(), Text> {
-    let (host, port) = (
-        &resolved.settings.ollama_host,
-        resolved.settings.ollama_port,
-    );
-    let base = OllamaUrl::parse(host, port).unwrap_or_else(|_| OllamaUrl::localhost(port));
-    let installed = roots(&base).and_then(|roots| {
-        ollama::installed_models(&base, &roots, Duration::from_secs(5)).map_err(|e| e.text())
+/// Offers the models installed at `base` (numbered, the first as
+/// default); falls back to `llama2` when Ollama cannot be asked.
+fn ask_model(base: &OllamaUrl, roots: Roots) -> Result<String, Text> {
+    let installed = roots(base).and_then(|roots| {
+        ollama::installed_models(base, &roots, Duration::from_secs(5)).map_err(|e| e.text())
     });
     match installed {
         Ok(models) if !models.is_empty() => {
@@ -109,24 +99,21 @@ fn ask_model(resolved: &mut Resolved, roots: Roots) -> Result<(), Text> {
                 print(&format!("  {}) {}\n", n + 1, crate::text::outside(model)));
             }
             let answer = ask_text(text::ask_model_number_or_name(), &models[0])?;
-            let model = match answer.parse::<usize>() {
+            return Ok(match answer.parse::<usize>() {
                 Ok(n) if (1..=models.len()).contains(&n) => models[n - 1].clone(),
                 _ => answer,
-            };
-            return keep(resolved, "model", Value::String(model));
+            });
         }
         Ok(_) => say(text::no_models_installed()),
         Err(e) => say(text::cannot_list_models(e, DEFAULT_MODEL)),
     }
-    let model = ask_text(text::ask_model(), DEFAULT_MODEL)?;
-    keep(resolved, "model", Value::String(model))
+    ask_text(text::ask_model(), DEFAULT_MODEL)
 }
 
-fn ask_stream(resolved: &mut Resolved) -> Result<(), Text> {
+fn ask_stream() -> Result<bool, Text> {
     loop {
-        let answer = ask_text(text::ask_stream_mode(), "y")?;
-        match yes_or_no(&answer) {
-            Some(stream) => return keep(resolved, "stream_mode", Value::Bool(stream)),
+        match yes_or_no(&ask_text(text::ask_stream_mode(), "y")?) {
+            Some(stream) => return Ok(stream),
             None => say(text::answer_y_or_n()),
         }
     }

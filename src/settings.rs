@@ -65,7 +65,7 @@ pub struct Resolved {
     pub config_path: PathBuf,
     /// The config file as read (unknown keys included), for saving.
     pub raw: Map<String, Value>,
-    pub sources: BTreeMap<&'static str, Source>,
+    pub sources: BTreeMap<String, Source>,
     /// Values from flags or first-run answers that go into the config file.
     pub to_save: Map<String, Value>,
 }
@@ -85,7 +85,7 @@ impl Resolved {
         source: Source,
     ) -> Result<(), config::Expected> {
         config::apply_key(&mut self.settings, key, &value)?;
-        self.sources.insert(key, source);
+        self.sources.insert(key.to_string(), source);
         self.to_save.insert(key.to_string(), value);
         Ok(())
     }
@@ -145,11 +145,7 @@ fn resolve_over(
     let mut resolved = Resolved {
         settings,
         config_path: path.to_path_buf(),
-        sources: raw
-            .keys()
-            .filter_map(|name| config::KEYS.iter().find(|key| key.name == name.as_str()))
-            .map(|key| (key.name, Source::File))
-            .collect(),
+        sources: raw.keys().map(|key| (key.clone(), Source::File)).collect(),
         raw,
         to_save: Map::new(),
     };
@@ -165,9 +161,8 @@ fn resolve_over(
 fn apply_environment(resolved: &mut Resolved, env: &Environment) -> Result<(), ConfigError> {
     if let Some(token) = &env.token {
         resolved.settings.token = Some(Token::new(token.trim()));
-        resolved
-            .sources
-            .insert("token", Source::Env("OLLAMA_PROXY_TOKEN"));
+        let source = Source::Env("OLLAMA_PROXY_TOKEN");
+        resolved.sources.insert("token".into(), source);
     }
     let config_sets_address =
         resolved.raw.contains_key("ollama_host") || resolved.raw.contains_key("ollama_port");
@@ -178,13 +173,13 @@ fn apply_environment(resolved: &mut Resolved, env: &Environment) -> Result<(), C
         })?;
         // Host and port apart when they can be, so that `--ollama-port`
         // still changes the port; a base URL stays whole.
-        resolved.settings.ollama_host = match url.plain_host() {
-            Some(host) => host.to_string(),
-            None => url.expose().to_string(),
-        };
+        let host = url.plain_host().unwrap_or(url.expose());
+        resolved.settings.ollama_host = host.to_string();
         resolved.settings.ollama_port = url.port();
         for key in ["ollama_host", "ollama_port"] {
-            resolved.sources.insert(key, Source::Env("OLLAMA_HOST"));
+            resolved
+                .sources
+                .insert(key.into(), Source::Env("OLLAMA_HOST"));
         }
     }
     Ok(())

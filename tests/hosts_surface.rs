@@ -147,10 +147,19 @@ fn a_bad_ollama_hosts_stops_with_78_naming_the_key_and_what_it_must_be() {
         (json!("gpu1,gpu2"), "a list of 1 to 16 Ollama addresses"),
         (json!({"url": "gpu1"}), "a list of 1 to 16 Ollama addresses"),
         (json!(11434), "a list of 1 to 16 Ollama addresses"),
-        (json!(seventeen), "a list of at most 16 Ollama addresses"),
-        (json!([1, 2]), "objects with a \"url\" string"),
-        (json!([["gpu1"]]), "objects with a \"url\" string"),
-        (json!([{"name": "x"}]), "objects with a \"url\" string"),
+        (json!(seventeen), "a list of 1 to 16 Ollama addresses"),
+        (
+            json!([1, 2]),
+            "a list of 1 to 16 Ollama addresses: strings such as",
+        ),
+        (
+            json!([["gpu1"]]),
+            "a list of 1 to 16 Ollama addresses: strings such as",
+        ),
+        (
+            json!([{"name": "x"}]),
+            "a list of 1 to 16 Ollama addresses: strings such as",
+        ),
         (
             json!([{"url": "gpu1", "weight": 2}]),
             "only the keys \"url\"",

@@ -67,21 +67,18 @@ pub struct BackendSpec {
 }
 
 /// The backends of `hosts` (entries that passed [`parse_hosts`]), or
-/// without any the one at `host` and `port`; never empty. `max_parallel`
-/// is the global one, for the entries that do not set their own.
+/// without any the one at `ollama` (`ollama_host` and `ollama_port`); never
+/// empty. `max_parallel` is the global one, for the entries that do not set
+/// their own.
 pub(super) fn specs(
     hosts: &[HostEntry],
-    host: &str,
-    port: u16,
+    ollama: OllamaUrl,
     max_parallel: usize,
 ) -> Vec<BackendSpec> {
     if hosts.is_empty() {
-        // `ollama_host` and `OLLAMA_HOST` passed the same parser on their
-        // way in; the default stands in for a value set around the checks.
-        let base_url = OllamaUrl::parse(host, port).unwrap_or_else(|_| OllamaUrl::localhost(port));
         return vec![BackendSpec {
-            name: base_url.name().to_string(),
-            base_url,
+            name: ollama.name().to_string(),
+            base_url: ollama,
             max_parallel,
         }];
     }
@@ -111,12 +108,9 @@ impl HostEntry {
 pub(super) fn parse_hosts(value: &Value) -> Result<Vec<HostEntry>, Expected> {
     let list = match value {
         Value::Null => return Ok(Vec::new()),
-        Value::Array(list) => list,
+        Value::Array(list) if list.len() <= MAX_HOSTS => list,
         _ => return Err(text::expected_hosts()),
     };
-    if list.len() > MAX_HOSTS {
-        return Err(text::expected_hosts_at_most());
-    }
     let entries = list.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
     let names: Vec<String> = entries.iter().map(HostEntry::backend_name).collect();
     let repeated = |(i, name): (usize, &String)| names[i + 1..].contains(name);
@@ -140,10 +134,10 @@ fn entry(value: &Value) -> Result<HostEntry, Expected> {
             }
             match object.get("url") {
                 Some(Value::String(url)) => (url, object),
-                _ => return Err(text::expected_hosts_entry()),
+                _ => return Err(text::expected_hosts()),
             }
         }
-        _ => return Err(text::expected_hosts_entry()),
+        _ => return Err(text::expected_hosts()),
     };
     let (url, address) = checked_url(url)?;
     Ok(HostEntry {
@@ -354,7 +348,10 @@ mod tests {
         assert_eq!(backends_of(hosts(16)).len(), 16);
         assert_eq!(backends_of(hosts(1)).len(), 1);
         let refused = parsed(hosts(17)).unwrap_err();
-        assert_eq!(refused, "a list of at most 16 Ollama addresses");
+        assert!(
+            refused.starts_with("a list of 1 to 16 Ollama addresses"),
+            "{refused}"
+        );
     }
 
     /// Each value with the end of what the key must be.
@@ -379,7 +376,7 @@ mod tests {
 
     #[test]
     fn entries_of_the_wrong_type_are_refused() {
-        let entry = "strings such as \"gpu2:11434\" or objects with a \"url\"";
+        let entry = "a list of 1 to 16 Ollama addresses: strings such as \"gpu2:11434\" or objects";
         assert_refused(&[
             (json!([1]), entry),
             (json!([1.5]), entry),

@@ -123,7 +123,7 @@ settings_table! {
     token: Option<Token> {
         default: None,
         parse: token,
-        show: show_token,
+        show: |token| shown_or(token.as_ref().map(Token::masked), text::shown_not_set),
         readme_default: "(none, required)",
         doc: "your hub token; never logged",
     }
@@ -174,7 +174,7 @@ settings_table! {
     keep_alive: Option<Value> {
         default: None,
         parse: keep_alive,
-        show: show_keep_alive,
+        show: |value| shown_or(value.as_ref().map(Value::to_string), text::shown_ollamas_default),
         doc: r#"sent to Ollama as `keep_alive`: seconds or a duration such as `"10m"`"#,
     }
     options: Map<String, Value> {
@@ -318,7 +318,7 @@ settings_table! {
     metrics_listen: String {
         default: String::new(),
         parse: any_string,
-        show: |listen| show_listen(listen),
+        show: |listen| shown_or(Some(listen.clone()).filter(|l| !l.is_empty()), text::shown_off),
         readme_default: "(empty: off)",
         doc: "`host:port` for `/metrics`, `/healthz` and `/readyz`, such as `127.0.0.1:9464`",
     }
@@ -374,8 +374,15 @@ impl Settings {
     /// empty: `ollama_hosts`, or without it the one at `ollama_host` and
     /// `ollama_port` (see `backends`).
     pub fn backends(&self) -> Vec<BackendSpec> {
-        let (host, port) = (&self.ollama_host, self.ollama_port);
-        backends::specs(&self.ollama_hosts, host, port, self.max_parallel)
+        backends::specs(&self.ollama_hosts, self.ollama_url(), self.max_parallel)
+    }
+
+    /// `ollama_host` and `ollama_port` read as one address. Both passed the
+    /// one parser on their way in; the default stands in for a value set
+    /// around the checks.
+    pub fn ollama_url(&self) -> OllamaUrl {
+        let port = self.ollama_port;
+        OllamaUrl::parse(&self.ollama_host, port).unwrap_or_else(|_| OllamaUrl::localhost(port))
     }
 }
 
@@ -493,24 +500,9 @@ fn language_or_auto(value: &Value) -> Result<Option<Lang>, Expected> {
 // owner's language (`--show-config` and `--help` are read at the terminal);
 // the parentheses tell it from a value.
 
-fn show_token(token: &Option<Token>) -> String {
-    token
-        .as_ref()
-        .map_or_else(|| text::shown_not_set().owner(), Token::masked)
-}
-
-fn show_keep_alive(keep_alive: &Option<Value>) -> String {
-    keep_alive
-        .as_ref()
-        .map_or_else(|| text::shown_ollamas_default().owner(), Value::to_string)
-}
-
-/// An address, or "(off)" for none.
-fn show_listen(listen: &str) -> String {
-    match listen.is_empty() {
-        true => text::shown_off().owner(),
-        false => listen.to_string(),
-    }
+/// The value shown, or `none`'s description without one.
+fn shown_or(value: Option<String>, none: fn() -> Text) -> String {
+    value.unwrap_or_else(|| none().owner())
 }
 
 /// How a value shows when its entry gives no `show`.

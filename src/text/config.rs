@@ -91,20 +91,13 @@ catalogue! {
         ru: "\"auto\", \"en\" или \"ru\"",
     }
 
-    // `ollama_hosts`: the list, then each way one of its entries can be wrong.
+    // `ollama_hosts`: the list (too long, or an entry neither an address nor an
+    // object with one), then each way an entry can be wrong.
     expected_hosts() {
         en: "a list of 1 to 16 Ollama addresses: strings such as \"gpu2:11434\" or objects \
              {{\"url\": \"...\", \"max_parallel\": N, \"name\": \"...\"}}",
         ru: "списком из 1–16 адресов Ollama: строк вроде \"gpu2:11434\" или объектов \
              {{\"url\": \"...\", \"max_parallel\": N, \"name\": \"...\"}}",
-    }
-    expected_hosts_at_most() {
-        en: "a list of at most 16 Ollama addresses",
-        ru: "списком не более чем из 16 адресов Ollama",
-    }
-    expected_hosts_entry() {
-        en: "a list of strings such as \"gpu2:11434\" or objects with a \"url\" string",
-        ru: "списком строк вроде \"gpu2:11434\" или объектов со строкой \"url\"",
     }
     expected_hosts_keys() {
         en: "a list whose objects have only the keys \"url\", \"max_parallel\" and \"name\"",
