@@ -110,15 +110,13 @@ impl Ledger {
         // a `Map` member would add another copy of `Value`'s serializer
         // (half a kilobyte).
         let settings = RawValue::from_string(Value::Object(settings).to_string());
-        write(
-            &mut self.lock(),
-            Event::Start {
-                model,
-                settings: settings.unwrap_or_default(),
-                version: env!("CARGO_PKG_VERSION"),
-                warm_up_ms,
-            },
-        );
+        let line = Event::Start {
+            model,
+            settings: settings.unwrap_or_default(),
+            version: env!("CARGO_PKG_VERSION"),
+            warm_up_ms,
+        };
+        write(&mut self.lock(), line);
     }
 
     /// The owner paused the box, until this moment (`None`: `--resume`).
@@ -175,16 +173,12 @@ impl Accounts for Ledger {
     /// connected.
     fn hub(&self, event: &HubEvent) {
         let mut open = self.lock();
-        match event {
-            HubEvent::Connected => {
-                write(&mut open, Event::Connect);
-                open.connected = true;
-            }
-            HubEvent::Disconnected(reason) => {
-                write(&mut open, Event::Disconnect { reason });
-                open.connected = false;
-            }
-        }
+        open.connected = *event == HubEvent::Connected;
+        let line = match event {
+            HubEvent::Connected => Event::Connect,
+            HubEvent::Disconnected(reason) => Event::Disconnect { reason },
+        };
+        write(&mut open, line);
     }
 }
 

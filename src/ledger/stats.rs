@@ -131,14 +131,12 @@ impl Totals {
         let in_period = self.stats.since.is_none_or(|since| ts >= since);
         match event.as_str() {
             "start" => {
-                if let Some(last) = self.last_ts {
-                    self.close(last);
-                }
+                self.close(self.last_ts);
                 self.disconnected = false;
             }
-            "stop" => {
-                self.close(ts);
-                self.disconnected = false;
+            "stop" | "disconnect" => {
+                self.close(Some(ts));
+                self.disconnected = event == "disconnect";
             }
             "connect" => {
                 if self.disconnected && in_period {
@@ -146,10 +144,6 @@ impl Totals {
                 }
                 self.disconnected = false;
                 self.open.get_or_insert(ts);
-            }
-            "disconnect" => {
-                self.close(ts);
-                self.disconnected = true;
             }
             "answer" if in_period => self.answer(&fields),
             _ => {}
@@ -185,9 +179,10 @@ impl Totals {
     }
 
     /// Closes the open connection (if any) at `end`, counting its time
-    /// within the period.
-    fn close(&mut self, end: Millis) {
-        let Some(begin) = self.open.take() else {
+    /// within the period. With no `end` there is no line yet, so no
+    /// connection either.
+    fn close(&mut self, end: Option<Millis>) {
+        let (Some(begin), Some(end)) = (self.open.take(), end) else {
             return;
         };
         let start = self.stats.since.or(self.first_ts).unwrap_or(begin);
@@ -198,10 +193,7 @@ impl Totals {
     /// The figures. A connection still open lasts until `until` when
     /// `client_running`, else until the last line (see the module comment).
     pub fn finish(mut self, client_running: bool) -> Stats {
-        let end = client_running.then_some(self.stats.until).or(self.last_ts);
-        if let Some(end) = end {
-            self.close(end);
-        }
+        self.close(client_running.then_some(self.stats.until).or(self.last_ts));
         let mut stats = self.stats;
         stats.since = stats.since.or(self.first_ts);
         stats.hub_connected_pct = stats
@@ -354,34 +346,28 @@ pub fn table(stats: &Stats, lang: Lang) -> String {
         Some(since) => text::stats_period(time::format(since), until),
         None => text::stats_period_empty(until),
     };
-    let errors: u64 = stats.errors.values().sum();
-    let errors = match errors {
+    let kinds = stats
+        .errors
+        .iter()
+        .map(|(kind, n)| format!("{} {n}", outside(kind)));
+    let errors = match stats.errors.values().sum() {
         0 => text::stats_none(),
-        n => {
-            let kinds: Vec<String> = stats
-                .errors
-                .iter()
-                .map(|(kind, count)| format!("{} {count}", outside(kind)))
-                .collect();
-            text::stats_errors(n, kinds.join(", "))
-        }
+        n => text::stats_errors(n, kinds.collect::<Vec<_>>().join(", ")),
     };
     let busy = match stats.busy {
         0 => text::stats_none(),
         n => text::stats_busy(n),
     };
-    let speed = match stats.tokens_per_s_p50 {
-        Some(speed) => text::stats_speed(format!("{speed:.1}")),
-        None => text::stats_no_data(),
-    };
-    let first_piece = match (stats.first_piece_ms_p50, stats.first_piece_ms_p95) {
-        (Some(p50), Some(p95)) => text::stats_first_piece(p50, p95),
-        _ => text::stats_no_data(),
-    };
-    let hub = match stats.hub_connected_pct {
-        Some(percent) => text::stats_hub(format!("{percent:.1}")),
-        None => text::stats_no_data(),
-    };
+    // A median or a share that nothing in the period gives.
+    let no_data = |value: Option<Text>| value.unwrap_or_else(text::stats_no_data);
+    let speed = stats
+        .tokens_per_s_p50
+        .map(|speed| text::stats_speed(format!("{speed:.1}")));
+    let first_piece = (stats.first_piece_ms_p50.zip(stats.first_piece_ms_p95))
+        .map(|(p50, p95)| text::stats_first_piece(p50, p95));
+    let hub = stats
+        .hub_connected_pct
+        .map(|percent| text::stats_hub(format!("{percent:.1}")));
     let requests = text::stats_requests(stats.requests, stats.answered);
     let tokens = text::stats_tokens(stats.tokens, stats.prompt_tokens);
     let rows = [
@@ -390,9 +376,9 @@ pub fn table(stats: &Stats, lang: Lang) -> String {
         (text::stats_label_errors(), errors),
         (text::stats_label_busy(), busy),
         (text::stats_label_tokens(), tokens),
-        (text::stats_label_speed(), speed),
-        (text::stats_label_first_piece(), first_piece),
-        (text::stats_label_hub(), hub),
+        (text::stats_label_speed(), no_data(speed)),
+        (text::stats_label_first_piece(), no_data(first_piece)),
+        (text::stats_label_hub(), no_data(hub)),
         (
             text::stats_label_reconnects(),
             Text::verbatim(stats.reconnects),
