@@ -6,6 +6,9 @@
 
 use std::sync::Arc;
 
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+
 /// How a request ended, from the buyer's side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -42,42 +45,73 @@ impl Outcome {
     }
 }
 
+/// Written by its [`label`](Outcome::label).
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
+        to.serialize_str(self.label())
+    }
+}
+
 /// One finished request. Never any prompt or answer text, never the token.
-#[derive(Clone, Debug, PartialEq)]
+/// Its fields are its `answer` line in the ledger, in the order written:
+/// `message_id`, then the others in alphabetical order, the order the
+/// ledger has always had.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AnswerRecord {
     /// The hub's `messageId`, as the JSON text it sent (`42`, `"a-1"`),
-    /// byte for byte: the ledger writes it as it is, never parsed.
+    /// byte for byte: the ledger writes it as it is, never parsed (see
+    /// [`raw_json`]).
+    #[serde(serialize_with = "raw_json")]
     pub message_id: String,
-    pub stream: bool,
-    pub model: String,
-    pub outcome: Outcome,
+    pub answer_chars: usize,
+    /// The name of the Ollama backend that ran it last; `None` when it
+    /// never reached one (busy, refused, shutdown).
+    pub backend: Option<String>,
     /// A short kind when not ok: `ollama_unreachable`, `model_missing`,
     /// `ollama_error`, `timeout`, `time_limit`, `cut`, `bad_answer`,
     /// `too_large`, `prompt_too_long`, `bad_request`, `busy`, `shutdown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'static str>,
-    pub prompt_chars: usize,
-    pub answer_chars: usize,
-    pub pieces: usize,
-    /// Ollama's `prompt_eval_count`, when it sent one.
-    pub prompt_tokens: Option<u64>,
-    /// Ollama's `eval_count`, when it sent one.
-    pub tokens: Option<u64>,
     /// Ollama's `eval_duration` in milliseconds to the microsecond, when it
     /// sent one: with `tokens`, the generation speed (a fast model makes a
     /// few tokens in well under a millisecond).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub eval_ms: Option<f64>,
-    /// From the request's arrival to its first piece.
-    pub first_piece_ms: Option<u64>,
-    /// From the request's arrival to its last frame.
-    pub total_ms: u64,
-    /// Ollama's `load_duration`, when it sent one.
-    pub load_ms: Option<u64>,
-    /// The name of the Ollama backend that ran it last; `None` when it
-    /// never reached one (busy, refused, shutdown).
-    pub backend: Option<Arc<str>>,
     /// Whether it failed on one backend before its first piece and ran
     /// again on another.
     pub failed_over: bool,
+    /// From the request's arrival to its first piece.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_piece_ms: Option<u64>,
+    /// Ollama's `load_duration`, when it sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_ms: Option<u64>,
+    pub model: String,
+    pub outcome: Outcome,
+    pub pieces: usize,
+    pub prompt_chars: usize,
+    /// Ollama's `prompt_eval_count`, when it sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u64>,
+    pub stream: bool,
+    /// Ollama's `eval_count`, when it sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// From the request's arrival to its last frame.
+    pub total_ms: u64,
+}
+
+/// The hub's `messageId` as the JSON text it sent, byte for byte: a
+/// number too large for any integer or float type, or a string with a
+/// lone surrogate escape, is written as it came (parsed, it would become
+/// a rounded float or an escaped string). Text that is not one JSON value
+/// (never from the hub's frames, which were parsed) is written as a
+/// string.
+fn raw_json<S: Serializer>(id: &str, to: S) -> Result<S::Ok, S::Error> {
+    match RawValue::from_string(id.to_string()) {
+        Ok(raw) => raw.serialize(to),
+        Err(_) => to.serialize_str(id),
+    }
 }
 
 /// The hub connection's life.

@@ -6,14 +6,14 @@
 //!
 //! Data flow: `relay` ends every answer with an [`AnswerRecord`] and the
 //! connection loop reports [`HubEvent`]s; both reach [`Ledger`] through
-//! `accounting::Accounts`, which turns each into one line (a struct of its
-//! kind, serialized by serde: `ts` and `event` first) and writes it
+//! `accounting::Accounts`, which turns each into one line (an [`Event`],
+//! serialized by serde: `ts` and `event` first) and writes it
 //! with a single `write` on a file opened with `O_APPEND` (mode 0600, never
 //! through a symbolic link, rotated by size like the log): a crash or a
 //! power cut leaves at most one torn last line, which `--stats` skips and
 //! counts. One write per request, never per piece. Never any prompt or
 //! answer text, never the token. An answer's `message_id` is the hub's own
-//! JSON text, byte for byte (see [`raw_message_id`]).
+//! JSON text, byte for byte (see [`AnswerRecord::message_id`]).
 
 pub mod stats;
 
@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::accounting::{Accounts, AnswerRecord, HubEvent, Outcome};
+use crate::accounting::{Accounts, AnswerRecord, HubEvent};
 use crate::logging::{made_private, RotatingFile};
 use crate::time;
 
@@ -47,71 +47,41 @@ struct Open {
     stopped: bool,
 }
 
-// One struct per kind of line, its members in the order written: `ts` and
-// `event` first (for people reading it with `tail`), then the event's
-// fields in alphabetical order, the order the ledger has always had (its
-// lines were once built as `serde_json::Value`s, whose maps are sorted).
-
-/// The `start` line.
+/// One line: its time stamp, then its event and the event's members.
 #[derive(Serialize)]
-struct Start<'a> {
+struct Line<'a> {
     ts: String,
-    event: &'static str,
-    model: &'a str,
-    settings: Box<RawValue>,
-    version: &'static str,
-    warm_up_ms: Option<u64>,
+    #[serde(flatten)]
+    event: Event<'a>,
 }
 
-/// The `pause` line: until when (`null`: until `--resume`).
+/// The kinds of line, each written as `"event":"<name>"` followed by its
+/// members in the order given here: alphabetical, the order the ledger has
+/// always had (its lines were once built as `serde_json::Value`s, whose
+/// maps are sorted).
 #[derive(Serialize)]
-struct Pause {
-    ts: String,
-    event: &'static str,
-    until: Option<String>,
-}
-
-/// `connect`, and the lines with a reason: `disconnect`, `resume`, `stop`.
-#[derive(Serialize)]
-struct Event<'a> {
-    ts: String,
-    event: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
-}
-
-/// An `answer` line: the hub's `message_id` first (see
-/// [`raw_message_id`]); the optional figures only when known.
-#[derive(Serialize)]
-struct Answer<'a> {
-    ts: String,
-    event: &'static str,
-    message_id: Box<RawValue>,
-    // The record's `usize` counts as `u64`, like the other figures: one
-    // copy of the serializer's code for them all.
-    answer_chars: u64,
-    /// Which Ollama ran it (null: none did).
-    backend: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    eval_ms: Option<f64>,
-    /// Whether it got there after failing on another one first.
-    failed_over: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    first_piece_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    load_ms: Option<u64>,
-    model: &'a str,
-    outcome: &'static str,
-    pieces: u64,
-    prompt_chars: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    prompt_tokens: Option<u64>,
-    stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tokens: Option<u64>,
-    total_ms: u64,
+#[serde(tag = "event", rename_all = "lowercase")]
+enum Event<'a> {
+    Start {
+        model: &'a str,
+        settings: Box<RawValue>,
+        version: &'static str,
+        warm_up_ms: Option<u64>,
+    },
+    Connect,
+    Disconnect {
+        reason: &'a str,
+    },
+    Pause {
+        until: Option<String>,
+    },
+    Resume {
+        reason: &'a str,
+    },
+    Stop {
+        reason: &'a str,
+    },
+    Answer(&'a AnswerRecord),
 }
 
 impl Ledger {
@@ -140,30 +110,24 @@ impl Ledger {
         // a `Map` member would add another copy of `Value`'s serializer
         // (half a kilobyte).
         let settings = RawValue::from_string(Value::Object(settings).to_string());
-        let settings = settings.unwrap_or_default();
-        write_line(&mut self.lock(), |ts| Start {
-            ts,
-            event: "start",
+        let line = Event::Start {
             model,
-            settings,
+            settings: settings.unwrap_or_default(),
             version: env!("CARGO_PKG_VERSION"),
             warm_up_ms,
-        });
+        };
+        write(&mut self.lock(), line);
     }
 
     /// The owner paused the box, until this moment (`None`: `--resume`).
     pub fn paused(&self, until: Option<time::Millis>) {
         let until = until.map(time::format);
-        write_line(&mut self.lock(), |ts| Pause {
-            ts,
-            event: "pause",
-            until,
-        });
+        write(&mut self.lock(), Event::Pause { until });
     }
 
     /// The pause ended: `--resume`, or its time was up.
     pub fn resumed(&self, reason: &str) {
-        write_event(&mut self.lock(), "resume", Some(reason));
+        write(&mut self.lock(), Event::Resume { reason });
     }
 
     /// The `stop` line, with why (`SIGTERM received`, `end of test
@@ -173,9 +137,10 @@ impl Ledger {
     pub fn stopped(&self, reason: &str) {
         let mut open = self.lock();
         if open.connected {
-            write_event(&mut open, "disconnect", Some("client stopping"));
+            let reason = "client stopping";
+            write(&mut open, Event::Disconnect { reason });
         }
-        write_event(&mut open, "stop", Some(reason));
+        write(&mut open, Event::Stop { reason });
         open.stopped = true;
     }
 
@@ -184,91 +149,43 @@ impl Ledger {
     }
 }
 
-/// Writes an [`Event`] line.
-fn write_event(open: &mut Open, event: &str, reason: Option<&str>) {
-    write_line(open, |ts| Event { ts, event, reason });
-}
-
-/// Writes one line, made by `line` from the time stamp taken here, under
-/// the lock, so that the stamps follow the file's order (nothing after the
-/// `stop` line).
-fn write_line<L: Serialize>(open: &mut Open, line: impl FnOnce(String) -> L) {
-    if !open.stopped {
-        // Strings, numbers and the hub's own JSON: serializing cannot fail.
-        let bytes = serde_json::to_vec(&line(time::format(time::now())));
-        append(open, bytes.unwrap_or_default());
+/// Writes one line, its time stamp taken here, under the lock, so that
+/// the stamps follow the file's order (nothing after the `stop` line).
+fn write(open: &mut Open, event: Event) {
+    if open.stopped {
+        return;
     }
-}
-
-/// Appends one line's JSON text and its newline: kept out of
-/// [`write_line`], which is compiled once per kind of line, so that this
-/// part is compiled once.
-fn append(open: &mut Open, mut line: Vec<u8>) {
+    let ts = time::format(time::now());
+    // Strings, numbers and the hub's own JSON: serializing cannot fail.
+    let mut line = serde_json::to_vec(&Line { ts, event }).unwrap_or_default();
     line.push(b'\n');
     if let Err(e) = open.file.write_line(&line) {
         log::warn!("cannot write the ledger: {e}");
     }
 }
 
-/// The hub's `messageId` as the JSON text it sent, byte for byte: a
-/// number too large for any integer or float type, or a string with a
-/// lone surrogate escape, is written as it came (parsed, it would become
-/// a rounded float or an escaped string). Text that is not one JSON value
-/// (never from the hub's frames, which were parsed) is written as a
-/// string.
-fn raw_message_id(id: &str) -> Box<RawValue> {
-    RawValue::from_string(id.to_string()).unwrap_or_else(|_| {
-        let quoted = serde_json::to_string(id).unwrap_or_else(|_| "null".into());
-        RawValue::from_string(quoted).unwrap_or_default()
-    })
-}
-
 impl Accounts for Ledger {
     fn answered(&self, record: &AnswerRecord) {
-        let message_id = raw_message_id(&record.message_id);
-        let failed = record.outcome != Outcome::Ok;
-        write_line(&mut self.lock(), |ts| Answer {
-            ts,
-            event: "answer",
-            message_id,
-            answer_chars: record.answer_chars as u64,
-            backend: record.backend.as_deref(),
-            error: failed.then(|| record.error.unwrap_or("unknown")),
-            eval_ms: record.eval_ms,
-            failed_over: record.failed_over,
-            first_piece_ms: record.first_piece_ms,
-            load_ms: record.load_ms,
-            model: &record.model,
-            outcome: record.outcome.label(),
-            pieces: record.pieces as u64,
-            prompt_chars: record.prompt_chars as u64,
-            prompt_tokens: record.prompt_tokens,
-            stream: record.stream,
-            tokens: record.tokens,
-            total_ms: record.total_ms,
-        });
+        write(&mut self.lock(), Event::Answer(record));
     }
 
     /// Also what [`Ledger::stopped`] needs to know: whether the hub is
     /// connected.
     fn hub(&self, event: &HubEvent) {
         let mut open = self.lock();
-        match event {
-            HubEvent::Connected => {
-                write_event(&mut open, "connect", None);
-                open.connected = true;
-            }
-            HubEvent::Disconnected(reason) => {
-                write_event(&mut open, "disconnect", Some(reason));
-                open.connected = false;
-            }
-        }
+        open.connected = *event == HubEvent::Connected;
+        let line = match event {
+            HubEvent::Connected => Event::Connect,
+            HubEvent::Disconnected(reason) => Event::Disconnect { reason },
+        };
+        write(&mut open, line);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounting::Outcome;
     use serde_json::json;
 
     fn record() -> AnswerRecord {
@@ -333,6 +250,35 @@ mod tests {
             text.lines()
                 .all(|l| l.starts_with("{\"ts\":\"") && l.contains("Z\",\"event\":\"")),
             "{text}"
+        );
+        // The bytes between the time stamp and the closing brace, members
+        // in the ledger's order.
+        let rest: Vec<&str> = text
+            .lines()
+            .map(|l| &l[l.find("Z\",").unwrap() + 3..l.len() - 1])
+            .collect();
+        assert_eq!(
+            rest[0],
+            format!(
+                "\"event\":\"start\",\"model\":\"llama3.2\",\"settings\":{{}},\
+                 \"version\":\"{}\",\"warm_up_ms\":1234",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        assert_eq!(
+            rest[2],
+            "\"event\":\"answer\",\"message_id\":42,\"answer_chars\":12,\
+             \"backend\":\"gpu1:11434\",\"eval_ms\":60.5,\"failed_over\":true,\
+             \"first_piece_ms\":120,\"load_ms\":7,\"model\":\"llama3.2\",\"outcome\":\"ok\",\
+             \"pieces\":3,\"prompt_chars\":5,\"prompt_tokens\":26,\"stream\":true,\
+             \"tokens\":3,\"total_ms\":300"
+        );
+        assert_eq!(
+            rest[3],
+            "\"event\":\"answer\",\"message_id\":\"a-1\",\"answer_chars\":0,\"backend\":null,\
+             \"error\":\"ollama_unreachable\",\"failed_over\":false,\"model\":\"llama3.2\",\
+             \"outcome\":\"error\",\"pieces\":0,\"prompt_chars\":5,\"stream\":true,\
+             \"total_ms\":300"
         );
         let lines = lines(&path);
         let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();

@@ -29,10 +29,9 @@
 //! clipped to the period.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
@@ -88,8 +87,6 @@ pub struct Stats {
 /// The figures being gathered from lines, oldest first.
 #[derive(Default)]
 pub struct Totals {
-    since: Option<Millis>,
-    until: Millis,
     first_ts: Option<Millis>,
     last_ts: Option<Millis>,
     /// When the connection open now was opened.
@@ -99,6 +96,8 @@ pub struct Totals {
     disconnected: bool,
     rates: Vec<f64>,
     first_pieces: Vec<u64>,
+    /// The sums so far, and the period asked for: `since` (every line when
+    /// `None`) to `until`.
     stats: Stats,
 }
 
@@ -106,45 +105,38 @@ impl Totals {
     /// Figures for the lines from `since` (every line when `None`), with
     /// the period ending at `until`.
     pub fn new(since: Option<Millis>, until: Millis) -> Totals {
-        let mut totals = Totals::default();
-        (totals.since, totals.until) = (since, until);
-        (totals.stats.since, totals.stats.until) = (since, until);
-        totals
+        let stats = Stats {
+            since,
+            until,
+            ..Stats::default()
+        };
+        Totals {
+            stats,
+            ..Totals::default()
+        }
     }
 
-    /// Lines skipped so far.
-    pub fn torn_lines(&self) -> u64 {
-        self.stats.torn_lines
-    }
-
-    /// One line of the ledger, without its newline; `too_long` when it was
-    /// cut at [`MAX_LINE`]. A line that is not a ledger line is counted
-    /// as torn.
-    pub fn line(&mut self, line: &[u8], too_long: bool) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if !too_long && line.iter().all(u8::is_ascii_whitespace) {
+    /// One line of the ledger (a `\r` before its newline is JSON's
+    /// whitespace too). A line that is not a ledger line is counted as
+    /// torn.
+    fn line(&mut self, line: &[u8]) {
+        if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        let parsed = match too_long {
-            true => None,
-            false => parse(line),
-        };
-        let Some((ts, event, fields)) = parsed else {
+        let Some((ts, event, fields)) = parse(line) else {
             self.stats.torn_lines += 1;
             return;
         };
         self.first_ts.get_or_insert(ts);
-        let in_period = self.since.is_none_or(|since| ts >= since);
+        let in_period = self.stats.since.is_none_or(|since| ts >= since);
         match event.as_str() {
             "start" => {
-                if let Some(last) = self.last_ts {
-                    self.close(last);
-                }
+                self.close(self.last_ts);
                 self.disconnected = false;
             }
-            "stop" => {
-                self.close(ts);
-                self.disconnected = false;
+            "stop" | "disconnect" => {
+                self.close(Some(ts));
+                self.disconnected = event == "disconnect";
             }
             "connect" => {
                 if self.disconnected && in_period {
@@ -152,10 +144,6 @@ impl Totals {
                 }
                 self.disconnected = false;
                 self.open.get_or_insert(ts);
-            }
-            "disconnect" => {
-                self.close(ts);
-                self.disconnected = true;
             }
             "answer" if in_period => self.answer(&fields),
             _ => {}
@@ -183,43 +171,34 @@ impl Totals {
         stats.tokens = stats.tokens.saturating_add(tokens.unwrap_or(0).into());
         let prompt_tokens = number("prompt_tokens").unwrap_or(0);
         stats.prompt_tokens = stats.prompt_tokens.saturating_add(prompt_tokens.into());
-        let eval_ms = member::<f64>(fields, "eval_ms");
+        let eval_ms = member::<f64>(fields, "eval_ms").filter(|ms| *ms > 0.0);
         if let (Some(tokens), Some(eval_ms)) = (tokens, eval_ms) {
-            if eval_ms > 0.0 {
-                self.rates.push(tokens as f64 * 1000.0 / eval_ms);
-            }
+            self.rates.push(tokens as f64 * 1000.0 / eval_ms);
         }
-        if let Some(first_piece) = number("first_piece_ms") {
-            self.first_pieces.push(first_piece);
-        }
+        self.first_pieces.extend(number("first_piece_ms"));
     }
 
     /// Closes the open connection (if any) at `end`, counting its time
-    /// within the period.
-    fn close(&mut self, end: Millis) {
-        let Some(begin) = self.open.take() else {
+    /// within the period. With no `end` there is no line yet, so no
+    /// connection either.
+    fn close(&mut self, end: Option<Millis>) {
+        let (Some(begin), Some(end)) = (self.open.take(), end) else {
             return;
         };
-        let start = self.since.or(self.first_ts).unwrap_or(begin);
-        let (from, to) = (begin.max(start), end.min(self.until));
+        let start = self.stats.since.or(self.first_ts).unwrap_or(begin);
+        let (from, to) = (begin.max(start), end.min(self.stats.until));
         self.connected_ms += (to - from).max(0);
     }
 
     /// The figures. A connection still open lasts until `until` when
     /// `client_running`, else until the last line (see the module comment).
     pub fn finish(mut self, client_running: bool) -> Stats {
-        let end = match client_running {
-            true => Some(self.until),
-            false => self.last_ts,
-        };
-        if let Some(end) = end {
-            self.close(end);
-        }
+        self.close(client_running.then_some(self.stats.until).or(self.last_ts));
         let mut stats = self.stats;
-        stats.since = self.since.or(self.first_ts);
+        stats.since = stats.since.or(self.first_ts);
         stats.hub_connected_pct = stats
             .since
-            .map(|since| self.until - since)
+            .map(|since| stats.until - since)
             .filter(|period| *period > 0)
             .map(|period| tenths(self.connected_ms as f64 * 100.0 / period as f64).min(100.0));
         self.rates.sort_by(f64::total_cmp);
@@ -269,46 +248,24 @@ pub fn percentile<T>(sorted: &[T], p: usize) -> Option<&T> {
 /// unfinished JSON).
 pub fn read(reader: &mut dyn BufRead, totals: &mut Totals) -> io::Result<()> {
     let mut line = Vec::new();
-    let mut too_long = false;
     loop {
-        let chunk = match reader.fill_buf() {
-            Ok(chunk) => chunk,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            break;
+        line.clear();
+        // The line and its newline, or a byte past the limit.
+        (&mut *reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)?;
+        if line.is_empty() {
+            return Ok(());
         }
-        let newline = chunk.iter().position(|b| *b == b'\n');
-        let part = &chunk[..newline.unwrap_or(chunk.len())];
-        if too_long || line.len() + part.len() > MAX_LINE {
-            too_long = true;
-            line.clear();
-        } else {
-            line.extend_from_slice(part);
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        } else if line.len() > MAX_LINE {
+            reader.skip_until(b'\n')?;
+            totals.stats.torn_lines += 1;
+            continue;
         }
-        let used = newline.map_or(chunk.len(), |at| at + 1);
-        reader.consume(used);
-        if newline.is_some() {
-            totals.line(&line, too_long);
-            line.clear();
-            too_long = false;
-        }
+        totals.line(&line);
     }
-    if too_long || !line.is_empty() {
-        totals.line(&line, too_long);
-    }
-    Ok(())
-}
-
-/// The ledger's files, oldest first: `ledger.jsonl.N` (up to
-/// `files_kept`) ... `ledger.jsonl.1`, then `ledger.jsonl`. Whether they
-/// exist is not checked.
-pub fn files(ledger: &Path, files_kept: usize) -> Vec<PathBuf> {
-    let numbered = |n: usize| logging::rotated(ledger, n);
-    let mut files: Vec<PathBuf> = (1..=files_kept).rev().map(numbered).collect();
-    files.push(ledger.to_path_buf());
-    files
 }
 
 /// Reads the ledger at `ledger` (with its rotated files) into the figures
@@ -329,7 +286,8 @@ pub fn gather(
     // instead of hiding one.
     let mut opened = Vec::new();
     let mut seen = Vec::new();
-    for path in files(ledger, files_kept).into_iter().rev() {
+    let rotated = (1..=files_kept).map(|n| logging::rotated(ledger, n));
+    for path in std::iter::once(ledger.to_path_buf()).chain(rotated) {
         // Never blocking, and only a regular file: a FIFO in the ledger's
         // place cannot hang us, and is named in the warning.
         match state_file::open(&path, Access::Read) {
@@ -349,12 +307,12 @@ pub fn gather(
     }
     let mut totals = Totals::new(since, until);
     for (path, file) in opened.into_iter().rev() {
-        let before = totals.torn_lines();
-        let mut reader: BufReader<File> = BufReader::with_capacity(64 * 1024, file);
+        let before = totals.stats.torn_lines;
+        let mut reader = BufReader::with_capacity(64 * 1024, file);
         if let Err(e) = read(&mut reader, &mut totals) {
             warnings.push(text::stats_unreadable_file(path.display(), e));
         }
-        let torn = totals.torn_lines() - before;
+        let torn = totals.stats.torn_lines - before;
         if torn > 0 {
             warnings.push(text::stats_skipped_lines(torn, path.display()));
         }
@@ -383,60 +341,52 @@ fn stamp_or_null<S: Serializer>(at: &Option<Millis>, to: S) -> Result<S::Ok, S::
 /// `--stats`: the owner's table in `lang`, a label and a value a line, the
 /// values lined up three spaces after the longest label.
 pub fn table(stats: &Stats, lang: Lang) -> String {
-    let say = |text: Text| text.in_lang(lang);
     let until = time::format(stats.until);
     let period = match stats.since {
         Some(since) => text::stats_period(time::format(since), until),
         None => text::stats_period_empty(until),
     };
-    let errors: u64 = stats.errors.values().sum();
-    let errors = match errors {
+    let kinds = stats
+        .errors
+        .iter()
+        .map(|(kind, n)| format!("{} {n}", outside(kind)));
+    let errors = match stats.errors.values().sum() {
         0 => text::stats_none(),
-        n => {
-            let kinds: Vec<String> = stats
-                .errors
-                .iter()
-                .map(|(kind, count)| format!("{} {count}", outside(kind)))
-                .collect();
-            text::stats_errors(n, kinds.join(", "))
-        }
+        n => text::stats_errors(n, kinds.collect::<Vec<_>>().join(", ")),
     };
     let busy = match stats.busy {
         0 => text::stats_none(),
         n => text::stats_busy(n),
     };
-    let speed = match stats.tokens_per_s_p50 {
-        Some(speed) => text::stats_speed(format!("{speed:.1}")),
-        None => text::stats_no_data(),
-    };
-    let first_piece = match (stats.first_piece_ms_p50, stats.first_piece_ms_p95) {
-        (Some(p50), Some(p95)) => text::stats_first_piece(p50, p95),
-        _ => text::stats_no_data(),
-    };
-    let hub = match stats.hub_connected_pct {
-        Some(percent) => text::stats_hub(format!("{percent:.1}")),
-        None => text::stats_no_data(),
-    };
+    // A median or a share that nothing in the period gives.
+    let no_data = |value: Option<Text>| value.unwrap_or_else(text::stats_no_data);
+    let speed = stats
+        .tokens_per_s_p50
+        .map(|speed| text::stats_speed(format!("{speed:.1}")));
+    let first_piece = (stats.first_piece_ms_p50.zip(stats.first_piece_ms_p95))
+        .map(|(p50, p95)| text::stats_first_piece(p50, p95));
+    let hub = stats
+        .hub_connected_pct
+        .map(|percent| text::stats_hub(format!("{percent:.1}")));
+    let requests = text::stats_requests(stats.requests, stats.answered);
+    let tokens = text::stats_tokens(stats.tokens, stats.prompt_tokens);
     let rows = [
-        (text::stats_label_period(), say(period)),
+        (text::stats_label_period(), period),
+        (text::stats_label_requests(), requests),
+        (text::stats_label_errors(), errors),
+        (text::stats_label_busy(), busy),
+        (text::stats_label_tokens(), tokens),
+        (text::stats_label_speed(), no_data(speed)),
+        (text::stats_label_first_piece(), no_data(first_piece)),
+        (text::stats_label_hub(), no_data(hub)),
         (
-            text::stats_label_requests(),
-            say(text::stats_requests(stats.requests, stats.answered)),
+            text::stats_label_reconnects(),
+            Text::verbatim(stats.reconnects),
         ),
-        (text::stats_label_errors(), say(errors)),
-        (text::stats_label_busy(), say(busy)),
-        (
-            text::stats_label_tokens(),
-            say(text::stats_tokens(stats.tokens, stats.prompt_tokens)),
-        ),
-        (text::stats_label_speed(), say(speed)),
-        (text::stats_label_first_piece(), say(first_piece)),
-        (text::stats_label_hub(), say(hub)),
-        (text::stats_label_reconnects(), stats.reconnects.to_string()),
     ];
     let rows: Vec<(String, String)> = rows
         .into_iter()
-        .map(|(label, value)| (say(label), value))
+        .map(|(label, value)| (label.in_lang(lang), value.in_lang(lang)))
         .collect();
     console::label_table(&rows)
 }
@@ -686,7 +636,8 @@ mod tests {
             "\u{0}\u{ff}\n".into(),
             "\n  \r\n".into(),
             huge,
-            answer("10:01:00", "ok", ",\"tokens\":4"),
+            // A line ending in \r\n is read too.
+            answer("10:01:00", "ok", ",\"tokens\":4").replace('\n', "\r\n"),
             "{\"ts\":\"2026-11-30T10:02:00.000Z\",\"event\":\"ans".into(),
         ]
         .concat();
@@ -847,14 +798,6 @@ mod tests {
         assert_eq!(stats.since, Some(at("08:00:00")));
         let (stats, _) = gather(&ledger, 0, None, at("11:00:00"), true);
         assert_eq!(stats.since, Some(at("10:30:00")));
-        assert_eq!(
-            files(&ledger, 2),
-            [
-                dir.path().join("ledger.jsonl.2"),
-                dir.path().join("ledger.jsonl.1"),
-                ledger.clone()
-            ]
-        );
     }
 
     #[test]
