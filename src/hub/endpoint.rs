@@ -322,7 +322,7 @@ mod tests {
             closed.to_string(),
             "handshake failed: the hub closed the connection during the handshake"
         );
-        let cause = std::error::Error::source(&closed).and_then(|e| e.source());
+        let cause = std::error::Error::source(&closed);
         assert!(cause.is_some_and(|e| e.is::<tungstenite::Error>()));
         let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
         assert_eq!(

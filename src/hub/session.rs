@@ -9,12 +9,12 @@
 //! processed to the last complete frame before the next blocking read, so no
 //! frame that has already arrived waits unprocessed.
 //!
-//! What goes wrong is typed: [`ConnectError`] (with [`HandshakeFailure`])
-//! until the connection is up, [`SessionEnd`] (with [`Broken`]) after; the
-//! former's `text` is what `--check` shows the owner, in the owner's
-//! language (every `Display` here is English, for the log). Each
-//! keeps the io, rustls or tungstenite error behind it as its `source()`,
-//! and none can show the handshake URL, which carries the token.
+//! What goes wrong is typed: [`ConnectError`] until the connection is up,
+//! [`SessionEnd`] after; the former's `text` is what `--check` shows the
+//! owner, in the owner's language (every `Display` here is English, for
+//! the log). Each keeps the io, rustls or tungstenite error behind it as
+//! its `source()`, and none can show the handshake URL, which carries the
+//! token.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -113,7 +113,8 @@ impl SessionConfig {
 /// Why a connection could not be made. Never contains the token or the URL
 /// that carries it. `text` is the owner's sentence and already includes
 /// the cause's text (`Display` is the same in English); `source()` keeps
-/// the typed cause, as ureq's errors do.
+/// the typed cause, as ureq's errors do. tungstenite's errors are passed
+/// through [`without_uri`] first: the request URI carries the token.
 #[derive(Debug)]
 pub enum ConnectError {
     /// The host name did not resolve.
@@ -136,8 +137,12 @@ pub enum ConnectError {
     TokenRejected(u16),
     /// Another HTTP status instead of the WebSocket upgrade.
     Http(u16),
-    /// The hub broke the handshake in another way.
-    Handshake(HandshakeFailure),
+    /// The hub closed the connection before it answered the upgrade.
+    ClosedEarly(WsError),
+    /// tungstenite could not make a request out of the hub URL.
+    BadUri(WsError),
+    /// Any other error in the HTTP exchange of the upgrade.
+    Handshake(WsError),
 }
 
 crate::text::english_display!(ConnectError);
@@ -157,7 +162,12 @@ impl ConnectError {
             ConnectError::Tls(e) => tls::explain(e),
             ConnectError::TokenRejected(status) => errors::hub_token_rejected(status),
             ConnectError::Http(status) => errors::hub_not_upgraded(status),
-            ConnectError::Handshake(failure) => errors::hub_handshake_failed(failure.text()),
+            ConnectError::ClosedEarly(_) => {
+                errors::hub_handshake_failed(errors::hub_closed_during_handshake())
+            }
+            ConnectError::BadUri(_) => errors::hub_handshake_failed(errors::hub_bad_request_uri()),
+            // These describe the HTTP exchange, never the request URI.
+            ConnectError::Handshake(e) => errors::hub_handshake_failed(e),
         }
     }
 }
@@ -169,46 +179,12 @@ impl std::error::Error for ConnectError {
             ConnectError::Proxy(e) => Some(e),
             ConnectError::BadHostName { source, .. } => Some(source),
             ConnectError::Tls(e) => Some(e),
-            ConnectError::Handshake(failure) => Some(failure),
+            ConnectError::ClosedEarly(e) | ConnectError::BadUri(e) | ConnectError::Handshake(e) => {
+                Some(e)
+            }
             ConnectError::Timeout(_) | ConnectError::TokenRejected(_) | ConnectError::Http(_) => {
                 None
             }
-        }
-    }
-}
-
-/// How the WebSocket upgrade failed other than with an HTTP status. Each
-/// keeps tungstenite's error, passed through [`without_uri`] first: the
-/// request URI carries the token.
-#[derive(Debug)]
-pub enum HandshakeFailure {
-    /// The hub closed the connection before it answered the upgrade.
-    ClosedEarly(WsError),
-    /// tungstenite could not make a request out of the hub URL.
-    BadUri(WsError),
-    /// Any other error in the HTTP exchange.
-    Other(WsError),
-}
-
-crate::text::english_display!(HandshakeFailure);
-
-impl HandshakeFailure {
-    pub fn text(&self) -> Text {
-        match self {
-            HandshakeFailure::ClosedEarly(_) => errors::hub_closed_during_handshake(),
-            HandshakeFailure::BadUri(_) => errors::hub_bad_request_uri(),
-            // These describe the HTTP exchange, never the request URI.
-            HandshakeFailure::Other(e) => Text::verbatim(e),
-        }
-    }
-}
-
-impl std::error::Error for HandshakeFailure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            HandshakeFailure::ClosedEarly(e)
-            | HandshakeFailure::BadUri(e)
-            | HandshakeFailure::Other(e) => Some(e),
         }
     }
 }
@@ -233,7 +209,9 @@ pub struct Session<'a> {
     config: &'a SessionConfig,
 }
 
-/// How a session ended.
+/// How a session ended. `Display` is English, for the log: why a
+/// connection ended is never shown but there; TLS errors are turned into
+/// advice by [`tls::explain`].
 #[derive(Debug)]
 pub enum SessionEnd {
     /// The hub sent a Close frame or closed TCP.
@@ -243,46 +221,6 @@ pub enum SessionEnd {
     ClosedByClient(String),
     /// Nothing arrived for `dead_after`.
     Dead(Duration),
-    /// A socket, TLS or WebSocket protocol error.
-    Broken(Broken),
-}
-
-// log only: why a connection ended is never shown but in the log.
-impl fmt::Display for SessionEnd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SessionEnd::ClosedByHub(why) => write!(f, "the hub closed the connection ({why})"),
-            SessionEnd::ClosedByClient(why) => {
-                write!(
-                    f,
-                    "this client closed the connection (the hub answered: {why})"
-                )
-            }
-            SessionEnd::Dead(d) => write!(
-                f,
-                "nothing received from the hub for {:.1} s; the connection is dead",
-                d.as_secs_f64()
-            ),
-            SessionEnd::Broken(why) => write!(f, "connection broken: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for SessionEnd {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            SessionEnd::Broken(why) => Some(why),
-            SessionEnd::ClosedByHub(_) | SessionEnd::ClosedByClient(_) | SessionEnd::Dead(_) => {
-                None
-            }
-        }
-    }
-}
-
-/// What broke a connection that was up. `Display` is the cause's text,
-/// with TLS errors turned into advice by [`tls::explain`].
-#[derive(Debug)]
-pub enum Broken {
     /// The socket failed.
     Io(io::Error),
     /// TLS failed (a corrupted record, a bad alert).
@@ -294,25 +232,40 @@ pub enum Broken {
     FrameTooLarge(CapacityError),
 }
 
-// log only: part of `SessionEnd`.
-impl fmt::Display for Broken {
+// log only: why a connection ended is never shown but in the log.
+impl fmt::Display for SessionEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Broken::Io(e) => write!(f, "{e}"),
-            Broken::Tls(e) => f.write_str(&tls::explain(e).english()),
-            Broken::WebSocket(e) => write!(f, "{e}"),
-            Broken::FrameTooLarge(e) => write!(f, "hub frame too large to read: {e}"),
+            SessionEnd::ClosedByHub(why) => write!(f, "the hub closed the connection ({why})"),
+            SessionEnd::ClosedByClient(why) => write!(
+                f,
+                "this client closed the connection (the hub answered: {why})"
+            ),
+            SessionEnd::Dead(d) => write!(
+                f,
+                "nothing received from the hub for {:.1} s; the connection is dead",
+                d.as_secs_f64()
+            ),
+            SessionEnd::Io(e) => write!(f, "connection broken: {e}"),
+            SessionEnd::Tls(e) => write!(f, "connection broken: {}", tls::explain(e).english()),
+            SessionEnd::WebSocket(e) => write!(f, "connection broken: {e}"),
+            SessionEnd::FrameTooLarge(e) => {
+                write!(f, "connection broken: hub frame too large to read: {e}")
+            }
         }
     }
 }
 
-impl std::error::Error for Broken {
+impl std::error::Error for SessionEnd {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Broken::Io(e) => Some(e),
-            Broken::Tls(e) => Some(e),
-            Broken::WebSocket(e) => Some(e),
-            Broken::FrameTooLarge(e) => Some(e),
+            SessionEnd::Io(e) => Some(e),
+            SessionEnd::Tls(e) => Some(e),
+            SessionEnd::WebSocket(e) => Some(e),
+            SessionEnd::FrameTooLarge(e) => Some(e),
+            SessionEnd::ClosedByHub(_) | SessionEnd::ClosedByClient(_) | SessionEnd::Dead(_) => {
+                None
+            }
         }
     }
 }
@@ -430,25 +383,26 @@ pub(super) fn handshake_request(
     endpoint
         .url_with_token(token)
         .into_client_request()
-        .map_err(|e| ConnectError::Handshake(HandshakeFailure::BadUri(without_uri(e))))
+        .map_err(|e| ConnectError::BadUri(without_uri(e)))
 }
 
 /// Sorts what tungstenite reports when the upgrade fails (`pub(super)`
 /// for `endpoint`'s tests too).
 pub(super) fn handshake_error(error: WsError) -> ConnectError {
-    let closed_early = |error| ConnectError::Handshake(HandshakeFailure::ClosedEarly(error));
     match error {
-        WsError::Protocol(ProtocolError::HandshakeIncomplete) => closed_early(error),
+        WsError::Protocol(ProtocolError::HandshakeIncomplete) => ConnectError::ClosedEarly(error),
         WsError::Http(response) => match response.status().as_u16() {
             status @ (401 | 403) => ConnectError::TokenRejected(status),
             status => ConnectError::Http(status),
         },
         WsError::Io(e) => match tls_cause(&e) {
             Some(tls_error) => ConnectError::Tls(tls_error.clone()),
-            None if e.kind() == io::ErrorKind::UnexpectedEof => closed_early(WsError::Io(e)),
+            None if e.kind() == io::ErrorKind::UnexpectedEof => {
+                ConnectError::ClosedEarly(WsError::Io(e))
+            }
             None => ConnectError::Tcp(e),
         },
-        other => ConnectError::Handshake(HandshakeFailure::Other(without_uri(other))),
+        other => ConnectError::Handshake(without_uri(other)),
     }
 }
 
@@ -493,7 +447,7 @@ impl Session<'_> {
                 Ok(n) => self.link.lock().get_mut().feed(&buf[..n]),
                 Err(e) if is_timeout(&e) => return SessionEnd::Dead(self.config.dead_after),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return SessionEnd::Broken(Broken::Io(e)),
+                Err(e) => return SessionEnd::Io(e),
             }
         }
     }
@@ -526,7 +480,7 @@ impl Session<'_> {
                         code: CloseCode::Size,
                         reason: "message too big".into(),
                     }));
-                    break Some(SessionEnd::Broken(Broken::FrameTooLarge(e)));
+                    break Some(SessionEnd::FrameTooLarge(e));
                 }
                 Err(WsError::Utf8(_)) => log::warn!("ignored a hub text frame that is not UTF-8"),
                 Err(e) => break Some(ended(e)),
@@ -548,11 +502,11 @@ fn ended(error: WsError) -> SessionEnd {
         }
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => tcp_closed(),
         WsError::Io(e) => match tls_cause(&e) {
-            Some(tls_error) => SessionEnd::Broken(Broken::Tls(tls_error.clone())),
+            Some(tls_error) => SessionEnd::Tls(tls_error.clone()),
             None if e.kind() == io::ErrorKind::UnexpectedEof => tcp_closed(),
-            None => SessionEnd::Broken(Broken::Io(e)),
+            None => SessionEnd::Io(e),
         },
-        other => SessionEnd::Broken(Broken::WebSocket(other)),
+        other => SessionEnd::WebSocket(other),
     }
 }
 
@@ -641,13 +595,14 @@ mod tests {
 
     #[test]
     fn handshake_failures_read_in_english() {
-        let closed = HandshakeFailure::ClosedEarly(WsError::ConnectionClosed);
+        let closed = ConnectError::ClosedEarly(WsError::ConnectionClosed);
         assert_eq!(
             closed.to_string(),
-            "the hub closed the connection during the handshake"
+            "handshake failed: the hub closed the connection during the handshake"
         );
-        let other = HandshakeFailure::Other(WsError::AlreadyClosed);
-        assert_eq!(other.to_string(), WsError::AlreadyClosed.to_string());
+        let other = ConnectError::Handshake(WsError::AlreadyClosed);
+        let expected = format!("handshake failed: {}", WsError::AlreadyClosed);
+        assert_eq!(other.to_string(), expected);
     }
 
     use super::*;
@@ -662,9 +617,9 @@ mod tests {
     fn a_broken_connection_keeps_its_cause_as_the_source() {
         use std::error::Error;
         let refused = io::Error::from(io::ErrorKind::ConnectionReset);
-        let broken = SessionEnd::Broken(Broken::Io(refused));
-        let cause = broken.source().and_then(|e| e.downcast_ref::<Broken>());
-        assert!(matches!(cause, Some(Broken::Io(_))), "{broken:?}");
+        let broken = SessionEnd::Io(refused);
+        let cause = broken.source().and_then(|e| e.downcast_ref::<io::Error>());
+        assert!(cause.is_some_and(|e| e.kind() == io::ErrorKind::ConnectionReset));
         assert!(SessionEnd::Dead(Duration::from_secs(75)).source().is_none());
         assert!(SessionEnd::ClosedByHub("1000".into()).source().is_none());
     }

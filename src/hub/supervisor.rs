@@ -136,6 +136,11 @@ impl Supervisor {
         self.sinks.hub(&HubEvent::Connected);
         log::info!("connected to the hub (connection #{id})");
         let link = Arc::clone(&session.link);
+        // Replies waiting in the link for room in the socket: the writer
+        // sends them.
+        let unsent = || {
+            let _ = to_writer.send(ToWriter::Unsent);
+        };
         let handed_over = to_writer.send(ToWriter::Link(Arc::clone(&link))).is_ok();
         // Only now: the writer sees the link before it sees "not connecting".
         state.set_connecting(false);
@@ -151,12 +156,9 @@ impl Supervisor {
             // Queued; it leaves with the writer's next write, or with the
             // reader's replies to the hub.
             let _ = link.close(CloseCode::Normal, "owner's box is stepping back");
-            let _ = to_writer.send(ToWriter::Unsent);
+            unsent();
         }
         let since = Instant::now();
-        let unsent = || {
-            let _ = to_writer.send(ToWriter::Unsent);
-        };
         let end = session.serve(requests, &unsent);
         link.shut();
         let stepped_back = self.gate.closed_because();

@@ -101,16 +101,19 @@ fn limit_tokens(options: &mut Map<String, Value>, limit: u64) {
     }
 }
 
-/// Ollama's figures for a finished answer, from its final line.
-#[derive(Debug, Default, Clone, PartialEq)]
+/// Ollama's figures for a finished answer, read from its final line; a
+/// missing one is `None`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct Stats {
     pub eval_count: Option<u64>,
+    #[serde(rename = "eval_duration")]
     pub eval_duration_ns: Option<u64>,
-    /// Tokens of the prompt Ollama read (`prompt_eval_count`).
+    /// Tokens of the prompt Ollama read.
     pub prompt_eval_count: Option<u64>,
-    /// Time Ollama spent loading the model (`load_duration`).
+    /// Time Ollama spent loading the model.
+    #[serde(rename = "load_duration")]
     pub load_duration_ns: Option<u64>,
-    pub done_reason: Option<String>,
 }
 
 impl Stats {
@@ -323,19 +326,15 @@ fn secs(d: Duration) -> String {
 }
 
 /// One NDJSON line of `/api/generate`; fields this client does not use
-/// (`context`, `thinking`, other metrics) are skipped by serde, and a
-/// missing one is `None` (`done`: false).
+/// (`context`, `thinking`) are skipped by serde, and a missing one is
+/// `None` (`done`: false). The figures of the last line are read from it
+/// again as [`Stats`], once per answer.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Line {
     response: Option<String>,
     done: bool,
     error: Option<String>,
-    done_reason: Option<String>,
-    eval_count: Option<u64>,
-    eval_duration: Option<u64>,
-    prompt_eval_count: Option<u64>,
-    load_duration: Option<u64>,
 }
 
 /// A worker's connection to Ollama: a keep-alive agent and its watchdog.
@@ -448,14 +447,9 @@ impl OllamaClient {
                 on_piece(piece);
             }
             if line.done {
+                let stats = serde_json::from_slice(&raw).map_err(OllamaError::BadLine)?;
                 drain_rest(reader);
-                return Ok(Stats {
-                    eval_count: line.eval_count,
-                    eval_duration_ns: line.eval_duration,
-                    prompt_eval_count: line.prompt_eval_count,
-                    load_duration_ns: line.load_duration,
-                    done_reason: line.done_reason,
-                });
+                return Ok(stats);
             }
         }
     }
@@ -790,13 +784,22 @@ mod tests {
             "\n\n",
             r#"{"model":"m","created_at":"x","response":" \u003cb\u003e","done":false}"#,
             "\n",
-            r#"{"model":"m","created_at":"x","response":"","done":true,"done_reason":"stop","context":[1,2],"eval_count":3,"eval_duration":1500000000}"#,
+            r#"{"model":"m","created_at":"x","response":"","done":true,"done_reason":"stop","context":[1,2],"eval_count":3,"eval_duration":1500000000,"prompt_eval_count":7,"load_duration":2000000}"#,
             "\n",
         );
         let (pieces, result) = lines_of(&client(), text.as_bytes());
         assert_eq!(pieces, ["A", "\n\n", " <b>"]);
         let stats = result.unwrap();
         assert_eq!(stats.tokens_per_second(), Some(2.0));
+        assert_eq!(
+            stats,
+            Stats {
+                eval_count: Some(3),
+                eval_duration_ns: Some(1_500_000_000),
+                prompt_eval_count: Some(7),
+                load_duration_ns: Some(2_000_000),
+            }
+        );
     }
 
     /// A JSON object line of exactly `length` bytes (newline not counted).
@@ -831,7 +834,6 @@ mod tests {
             eval_duration_ns: ns,
             prompt_eval_count: None,
             load_duration_ns: None,
-            done_reason: None,
         };
         assert_eq!(stats(Some(0)).tokens_per_second(), None);
         assert_eq!(stats(None).tokens_per_second(), None);
@@ -845,7 +847,6 @@ mod tests {
             eval_duration_ns: Some(1_234_567_890),
             prompt_eval_count: None,
             load_duration_ns: Some(2_500_999_999),
-            done_reason: None,
         };
         assert_eq!(stats.eval_ms(), Some(1234.567));
         assert_eq!(stats.load_ms(), Some(2500));
