@@ -289,7 +289,7 @@ fn model_step(model: &str, base_url: &OllamaUrl, roots: &RootCerts, listed: bool
 
 fn list(names: &[String]) -> Text {
     match names.is_empty() {
-        true => check::check_no_models(),
+        true => text::stats::none(),
         // Ollama's words, made safe for the terminal.
         false => Text::verbatim(text::outside(&names.join(", "))),
     }

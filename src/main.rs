@@ -278,7 +278,7 @@ fn show_config_text(lang: Lang, resolved: &Resolved, endpoint: &Endpoint) -> Str
     }
     let log_file = resolved.log_path().display().to_string();
     let mut places = vec![
-        (say(text::cli::show_config_file()), config_file),
+        (say(text::cli::config_file()), config_file),
         (say(text::cli::show_log_file()), log_file),
         (say(text::cli::show_hub_url()), endpoint.to_string()),
     ];

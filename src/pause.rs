@@ -92,7 +92,7 @@ pub fn load(path: &Path) -> Result<Option<Pause>, LoadError> {
     let shown = path.display();
     let why = match read {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => text::pause_unreadable(shown, state_file::reason(&e)),
+        Err(e) => text::cannot_read(shown, state_file::reason(&e)),
         Ok(read) if read as u64 > MAX_FILE_BYTES => text::pause_too_large(shown),
         Ok(_) => match parse(&saved) {
             Some(pause) => return Ok(pause.filter(|p| !p.is_over(SystemTime::now()))),

@@ -35,7 +35,7 @@ impl Source {
         match self {
             Source::Flag(flag) => text::source_flag(*flag),
             Source::Env(var) => text::source_env(*var),
-            Source::File => text::source_file(),
+            Source::File => text::config_file(),
             Source::Prompt => text::source_prompt(),
             Source::Default => text::source_default(),
         }

@@ -122,7 +122,7 @@ pub fn reset_config(path: &Path) -> Result<Option<ResetBackup>, Fatal> {
             say(text::reset_no_config_file(shown));
             return Ok(None);
         }
-        Err(e) => return Err(Fatal::config(text::reset_cannot_read(shown, e))),
+        Err(e) => return Err(Fatal::config(crate::text::files::cannot_read(shown, e))),
     }
     std::fs::rename(path, &backup)
         .map_err(|e| Fatal::config(text::reset_cannot_move_aside(&shown, &backup_shown, e)))?;

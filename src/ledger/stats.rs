@@ -351,11 +351,11 @@ pub fn table(stats: &Stats, lang: Lang) -> String {
         .iter()
         .map(|(kind, n)| format!("{} {n}", outside(kind)));
     let errors = match stats.errors.values().sum() {
-        0 => text::stats_none(),
+        0 => text::none(),
         n => text::stats_errors(n, kinds.collect::<Vec<_>>().join(", ")),
     };
     let busy = match stats.busy {
-        0 => text::stats_none(),
+        0 => text::none(),
         n => text::stats_busy(n),
     };
     // A median or a share that nothing in the period gives.

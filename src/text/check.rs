@@ -49,10 +49,6 @@ catalogue! {
         ru: "модель '{model}' не установлена (установлены: {installed})",
     }
     /// The list of installed models when there is none.
-    check_no_models() {
-        en: "none",
-        ru: "нет",
-    }
     check_models_unlisted(error) {
         en: "cannot list Ollama's models: {error}",
         ru: "не удалось получить список моделей Ollama: {error}",

@@ -334,7 +334,8 @@ EXIT STATUS:
 
     // ---------------------------------------------------- --show-config
 
-    show_config_file() {
+    /// A label in `--show-config`, and where a setting came from.
+    config_file() {
         en: "config file",
         ru: "файл настроек",
     }
@@ -381,10 +382,6 @@ EXIT STATUS:
     source_env(var) {
         en: "environment {var}",
         ru: "переменная окружения {var}",
-    }
-    source_file() {
-        en: "config file",
-        ru: "файл настроек",
     }
     source_prompt() {
         en: "first-run answer",

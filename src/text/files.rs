@@ -35,7 +35,8 @@ catalogue! {
     // ------------------------------------------------ paused.json
 
     /// `error` is the system's words or `not_a_regular_file`.
-    pause_unreadable(path, error) {
+    /// A state file or the config file (at `--reset-config`) cannot be read.
+    cannot_read(path, error) {
         en: "cannot read {path}: {error}",
         ru: "не удалось прочитать {path}: {error}",
     }

@@ -69,10 +69,6 @@ catalogue! {
         en: "There is no config file {path} to delete",
         ru: "Файла настроек {path} нет, удалять нечего",
     }
-    reset_cannot_read(path, error) {
-        en: "cannot read {path}: {error}",
-        ru: "не удалось прочитать {path}: {error}",
-    }
     reset_cannot_move_aside(path, backup, error) {
         en: "cannot move {path} aside to {backup}: {error}",
         ru: "не удалось переименовать {path} в {backup}: {error}",

@@ -98,7 +98,8 @@ catalogue! {
         ru: "{percent}% времени",
     }
     /// A count of zero, or a list with nothing in it.
-    stats_none() {
+    /// No count at all (in `--stats`), no model installed (in `--check`).
+    none() {
         en: "none",
         ru: "нет",
     }
