@@ -51,19 +51,17 @@ pub fn lock_is_held(lock: &Path) -> bool {
 /// `flock` without waiting (`std::fs::File::try_lock` needs Rust 1.89,
 /// above this crate's `rust-version`): true when taken, false when another
 /// open file holds it. `how` is `LOCK_EX` or `LOCK_SH`. The lock lasts
-/// while the file is open.
+/// while the file is open. It is not retried: `EINTR` comes only while
+/// waiting for a lock, and this call never waits.
 pub fn try_lock(file: &File, how: libc::c_int) -> std::io::Result<bool> {
-    loop {
-        // SAFETY: the descriptor is the file's own, open for the call.
-        if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } == 0 {
-            return Ok(true);
-        }
-        let error = std::io::Error::last_os_error();
-        match error.kind() {
-            std::io::ErrorKind::WouldBlock => return Ok(false),
-            std::io::ErrorKind::Interrupted => continue,
-            _ => return Err(error),
-        }
+    // SAFETY: the descriptor is the file's own, open for the call.
+    if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let error = std::io::Error::last_os_error();
+    match error.kind() {
+        ErrorKind::WouldBlock => Ok(false),
+        _ => Err(error),
     }
 }
 
