@@ -221,7 +221,7 @@ fn pause_step(config_path: &Path) -> Step {
     let path = pause::path_for(config_path);
     let now = time::now();
     match pause::load(&path) {
-        Ok(None) => Step::pass(control::check_not_paused()),
+        Ok(None) => Step::pass(control::not_paused()),
         Ok(Some(pause)) => Step::note(match pause.until_millis() {
             Some(until) => control::check_paused_until(time::clock(until, now)),
             None => control::check_paused_until_resume(),

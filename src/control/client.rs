@@ -27,16 +27,16 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::protocol::{
     BackendAnswer, HealthPhase, HealthState, HubPhase, PauseAnswer, Request, ResumeAnswer,
-    StatusAnswer, Verdict,
+    StatusAnswer,
 };
 use super::socket::{open_lock, read_line, NoLine};
-use super::{fits_socket_address, lock_is_held, lock_path, socket_path, try_lock};
-use crate::console::{label_width, labelled, print, say, warn};
+use super::{lock_is_held, lock_path, socket_path, try_lock};
+use crate::console::{label_table, print, say, warn};
 use crate::exit::{self, Fatal};
 use crate::ledger;
 use crate::pause::{self, Pause};
@@ -67,9 +67,10 @@ pub fn run(
     config_path: &Path,
     files_kept: usize,
 ) -> Result<ExitCode, Fatal> {
+    let (socket, lock) = (socket_path(config_path)?, lock_path(config_path));
     let mut rounds = 0;
     let answer = loop {
-        if let Some(answer) = ask(config_path, request)? {
+        if let Some(answer) = ask(&socket, &lock, request)? {
             break answer;
         }
         if let Some(done) = offline(request, config_path)? {
@@ -79,7 +80,6 @@ pub fn run(
         // command changing the file): ask again, a few times.
         rounds += 1;
         if rounds >= 5 {
-            let socket = socket_path(config_path);
             return Err(held(text::not_answering(socket.display())));
         }
     };
@@ -99,10 +99,8 @@ pub fn run(
         }
         Request::Pause(_) => {
             let answer: PauseAnswer = typed(answer)?;
-            say(match answer.paused_until.as_deref().and_then(time::parse) {
-                Some(until) => text::paused_until(clock(until, time::now())),
-                None => text::paused_until_resume(),
-            });
+            let until = answer.paused_until.as_deref().and_then(time::parse);
+            say(text::paused_until(pause_end(until, time::now())));
             warn_unsaved(answer.saved, answer.save_error, text::pause_not_saved);
             Ok(ExitCode::SUCCESS)
         }
@@ -118,9 +116,17 @@ pub fn run(
     }
 }
 
-/// The answer as the request's type; one that does not fit is garbled,
-/// as an answer that is no JSON object is.
+/// The answer as the request's type, or the running client's refusal in
+/// the owner's words; one that does not fit is garbled, as an answer that
+/// is no JSON object is.
 fn typed<T: DeserializeOwned>(answer: Value) -> Result<T, Fatal> {
+    if answer["ok"] != true {
+        let message = match answer["code"].as_str() {
+            Some("not_owner") => text::not_owner(),
+            _ => text::refused(answer["error"].as_str().unwrap_or_default()),
+        };
+        return Err(Fatal::new(exit::NOT_SERVING, message));
+    }
     serde_json::from_value(answer).map_err(|_| held(text::bad_answer()))
 }
 
@@ -131,21 +137,22 @@ fn warn_unsaved(saved: bool, why: Option<String>, message: fn(String) -> Text) {
     }
 }
 
+/// A client runs (it holds the lock) but cannot be reached now: try
+/// again (EX_TEMPFAIL), never "no client".
+fn held(message: Text) -> Fatal {
+    Fatal::already_running(message)
+}
+
 /// The running client's answer; `None` when no client runs on this
 /// config (no socket, or a socket nobody listens on, and the lock free),
 /// or when it ended before answering.
-fn ask(config_path: &Path, request: Request) -> Result<Option<Value>, Fatal> {
-    let socket = socket_path(config_path);
-    if !fits_socket_address(&socket) {
-        return Err(Fatal::config(text::socket_path_too_long(socket.display())));
-    }
-    let lock = lock_path(config_path);
+fn ask(socket: &Path, lock: &Path, request: Request) -> Result<Option<Value>, Fatal> {
     let started = Instant::now();
     let stream = loop {
-        match UnixStream::connect(&socket) {
+        match UnixStream::connect(socket) {
             Ok(stream) => break stream,
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
-                if !lock_is_held(&lock) {
+                if !lock_is_held(lock) {
                     return Ok(None);
                 }
                 if started.elapsed() >= STARTING {
@@ -154,7 +161,7 @@ fn ask(config_path: &Path, request: Request) -> Result<Option<Value>, Fatal> {
                 std::thread::sleep(LOOK_EVERY);
             }
             Err(e) => {
-                let status = match lock_is_held(&lock) {
+                let status = match lock_is_held(lock) {
                     true => exit::ALREADY_RUNNING,
                     false => exit::UNAVAILABLE,
                 };
@@ -162,15 +169,15 @@ fn ask(config_path: &Path, request: Request) -> Result<Option<Value>, Fatal> {
             }
         }
     };
-    match exchange(stream, request, &lock) {
-        Ok(Some(answer)) => checked(answer).map(Some),
+    match exchange(stream, request, lock) {
+        Ok(Some(answer)) => Ok(Some(answer)),
         Err(NoLine::Late) => Err(held(text::no_answer_in_time(
             socket.display(),
             ANSWER_WAIT.as_secs(),
         ))),
         // Ended before answering: its lock goes with it, and then the
         // request is for the next start.
-        _ if released(&lock) => Ok(None),
+        _ if released(lock) => Ok(None),
         Err(NoLine::Io(e)) => Err(held(text::cannot_reach(socket.display(), e))),
         // No JSON object, too long, or nothing before the end.
         _ => Err(held(text::bad_answer())),
@@ -189,25 +196,6 @@ fn released(lock: &Path) -> bool {
         }
         std::thread::sleep(LOOK_EVERY);
     }
-}
-
-/// A refusal from the running client, in the owner's words.
-fn checked(answer: Value) -> Result<Value, Fatal> {
-    let verdict = Verdict::deserialize(&answer).unwrap_or_default();
-    if verdict.ok {
-        return Ok(answer);
-    }
-    let message = match verdict.code.as_str() {
-        "not_owner" => text::not_owner(),
-        _ => text::refused(verdict.error),
-    };
-    Err(Fatal::new(exit::NOT_SERVING, message))
-}
-
-/// A client runs (it holds the lock) but cannot be reached now: try
-/// again (EX_TEMPFAIL), never "no client".
-fn held(message: Text) -> Fatal {
-    Fatal::already_running(message)
 }
 
 /// Sends the request line; reads the answer line (bounded in size), for
@@ -250,10 +238,7 @@ fn offline(request: Request, config_path: &Path) -> Result<Option<ExitCode>, Fat
         Request::Pause(span) => {
             let pause = Pause::starting_now(span);
             pause::save(&path, Some(pause)).map_err(cannot_save)?;
-            match pause.until_millis() {
-                Some(until) => text::offline_paused_until(clock(until, now)),
-                None => text::offline_paused_until_resume(),
-            }
+            text::offline_paused_until(pause_end(pause.until_millis(), now))
         }
         _ => {
             let was = pause::load(&path).ok().flatten();
@@ -296,34 +281,26 @@ fn today(config_path: &Path, files_kept: usize) -> Today {
     }
 }
 
-/// `--status --json`: the running client's answer without `ok`, with
-/// today's figures.
+/// `--status --json`: the running client's answer (its fields, without
+/// `ok`), with today's figures.
 fn status_json(answer: &StatusAnswer, today: &Today) -> String {
+    // Plain structs serialize, as objects.
     let mut shown = serde_json::to_value(answer).unwrap_or_default();
-    if let Some(object) = shown.as_object_mut() {
-        object.remove("ok");
-        let today = serde_json::to_value(today).unwrap_or_default();
-        object.insert("today".into(), today);
-    }
+    shown["today"] = serde_json::to_value(today).unwrap_or_default();
     shown.to_string()
 }
 
 /// `--status`: the owner's table in `lang`, a label and a value a line.
 fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -> String {
-    let in_lang = |text: Text| text.in_lang(lang);
-    let at = |time: &str| time::parse(time).map(|t| clock(t, now));
-    let yes_no = |yes: bool| match yes {
-        true => text::status_yes(),
-        false => text::status_no(),
-    };
+    let parsed = |stamp: &Option<String>| stamp.as_deref().and_then(time::parse);
     let hub = &answer.hub;
     let hub = match hub.state {
         HubPhase::Connected => {
-            text::status_hub_connected(hub.since.as_deref().and_then(at).unwrap_or_default())
+            let since = parsed(&hub.since).map(|since| clock(since, now));
+            text::status_hub_connected(since.unwrap_or_default())
         }
         HubPhase::Reconnecting => {
-            let retry = hub.retry_at.as_deref().and_then(time::parse);
-            let retry = retry.unwrap_or(now);
+            let retry = parsed(&hub.retry_at).unwrap_or(now);
             text::status_hub_reconnecting(((retry - now).max(0) + 999) / 1000)
         }
         HubPhase::Paused => text::status_hub_paused(),
@@ -331,41 +308,38 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
         HubPhase::Connecting | HubPhase::Unknown => text::status_hub_connecting(),
     };
     let model = &answer.model;
-    let ollama = health(&answer.ollama, model, text::status_ollama_unknown(), now);
-    let paused = match (answer.paused, answer.paused_until.as_deref().and_then(at)) {
-        (false, _) => text::status_no(),
-        (true, Some(until)) => text::status_paused_until(until),
-        (true, None) => text::status_paused_until_resume(),
+    // The backends' lines go under the Ollama line, as part of its value.
+    let ollama = health(&answer.ollama, model, now);
+    let backends = backend_lines(&answer.backends, model, lang, now);
+    let ollama = Text::verbatim(ollama.in_lang(lang) + &backends);
+    let serving = match answer.serving {
+        true => text::status_yes(),
+        false => text::status_no(),
+    };
+    let paused = match answer.paused {
+        true => text::status_paused_until(pause_end(parsed(&answer.paused_until), now)),
+        false => text::status_no(),
     };
     let version = text::status_version(&answer.version, answer.pid);
-    // The backends' lines go under the Ollama line, between these two.
-    let above = [
+    let requests = text::status_requests(answer.running, answer.queued);
+    let today = text::status_today(today.answered, today.errors, today.tokens);
+    let rows = [
         (text::status_label_version(), version),
         (text::status_label_uptime(), span(answer.uptime_secs)),
         (text::status_label_model(), Text::verbatim(model)),
-        (text::status_label_serving(), yes_no(answer.serving)),
+        (text::status_label_serving(), serving),
         (text::status_label_hub(), hub),
         (text::status_label_ollama(), ollama),
-    ];
-    let requests = text::status_requests(answer.running, answer.queued);
-    let today = text::status_today(today.answered, today.errors, today.tokens);
-    let below = [
         (text::status_label_requests(), requests),
         (text::status_label_today(), today),
         (text::status_label_paused(), paused),
     ];
-    let above = above.map(|(l, v)| (in_lang(l), in_lang(v)));
-    let below = below.map(|(l, v)| (in_lang(l), in_lang(v)));
-    let width = label_width(above.iter().chain(&below).map(|(label, _)| label.as_str()));
-    let row = |(label, value): &(String, String)| labelled(label, value, width);
-    let backends = backend_lines(&answer.backends, model, lang, now);
-    let above = above.iter().map(row);
-    above.chain(backends).chain(below.iter().map(row)).collect()
+    label_table(&rows.map(|(label, value)| (label.in_lang(lang), value.in_lang(lang))))
 }
 
 /// What the answer says of Ollama's (or a backend's) health: up, down
-/// since when and why, without the model, or `unknown` (not checked yet).
-fn health(health: &HealthState, model: &str, unknown: Text, now: Millis) -> Text {
+/// since when and why, without the model, or not checked yet.
+fn health(health: &HealthState, model: &str, now: Millis) -> Text {
     let since = health.since.as_deref().and_then(time::parse);
     let since = since.map(|t| clock(t, now)).unwrap_or_default();
     match (health.state, health.model_missing) {
@@ -374,29 +348,36 @@ fn health(health: &HealthState, model: &str, unknown: Text, now: Millis) -> Text
         (HealthPhase::Down, _) => {
             text::status_ollama_down(since, health.error.as_deref().unwrap_or_default())
         }
-        (HealthPhase::Unknown, _) => unknown,
+        (HealthPhase::Unknown, _) => text::status_ollama_unknown(),
     }
 }
 
-/// A line per backend, when there are several (one backend is the
-/// Ollama line itself): name, address, state, and requests running of its
-/// `max_parallel`, the names and addresses padded into columns.
-fn backend_lines(backends: &[BackendAnswer], model: &str, lang: Lang, now: Millis) -> Vec<String> {
+/// A line per backend, each after a newline, when there are several (one
+/// backend is the Ollama line itself): name, address, state, and requests
+/// running of its `max_parallel`, the names and addresses padded into
+/// columns.
+fn backend_lines(backends: &[BackendAnswer], model: &str, lang: Lang, now: Millis) -> String {
     if backends.len() < 2 {
-        return Vec::new();
+        return String::new();
     }
     let widest = |width: fn(&BackendAnswer) -> usize| backends.iter().map(width).max();
     let name_width = widest(|b| b.name.chars().count()).unwrap_or(0);
     let url_width = widest(|b| b.url.chars().count()).unwrap_or(0);
     let line = |backend: &BackendAnswer| {
-        let unknown = text::status_backend_unknown();
-        let state = health(&backend.health(), model, unknown, now);
+        let state = health(&backend.health, model, now);
         let (running, most) = (backend.running, backend.max_parallel);
         let state = text::status_backend(state, running, most).in_lang(lang);
         let (name, url) = (&backend.name, &backend.url);
-        format!("  {name:<name_width$}  {url:<url_width$}  {state}\n")
+        format!("\n  {name:<name_width$}  {url:<url_width$}  {state}")
     };
     backends.iter().map(line).collect()
+}
+
+/// When a pause ends, for the owner: its local time, or `--resume` when it
+/// has no end.
+fn pause_end(until: Option<Millis>, now: Millis) -> String {
+    // not prose: the flag that ends such a pause.
+    until.map_or_else(|| "--resume".into(), |until| clock(until, now))
 }
 
 /// A span of seconds, in its two largest units.
@@ -427,8 +408,12 @@ mod tests {
         let config = dir.path().join("config.json");
         let lock = std::fs::File::create(lock_path(&config)).unwrap();
         assert!(try_lock(&lock, libc::LOCK_EX).unwrap());
-        let listener = UnixListener::bind(socket_path(&config)).unwrap();
+        let listener = UnixListener::bind(socket_path(&config).unwrap()).unwrap();
         (dir, config, lock, listener)
+    }
+
+    fn ask_status(config: &Path) -> Result<Option<Value>, Fatal> {
+        ask(&socket_path(config)?, &lock_path(config), Request::Status)
     }
 
     /// A client that holds the lock and hangs up without answering is
@@ -445,7 +430,7 @@ mod tests {
             std::io::BufRead::read_line(&mut std::io::BufReader::new(&stream), &mut request)
                 .unwrap();
         });
-        let fatal = ask(&config, Request::Status).unwrap_err();
+        let fatal = ask_status(&config).unwrap_err();
         hangs_up.join().unwrap();
         assert_eq!(fatal.status, exit::ALREADY_RUNNING);
         assert_eq!(fatal.message.english(), text::bad_answer().english());
@@ -463,7 +448,7 @@ mod tests {
             // unread, so closing resets the connection.
             stream.read_exact(&mut [0u8]).unwrap();
         });
-        let fatal = ask(&config, Request::Status).unwrap_err();
+        let fatal = ask_status(&config).unwrap_err();
         resets.join().unwrap();
         assert_eq!(fatal.status, exit::ALREADY_RUNNING);
         let said = fatal.message.english();
@@ -599,7 +584,7 @@ mod tests {
         assert_eq!(error.message.english(), text::bad_answer().english());
         let refused = json!({"ok": false, "code": "not_owner", "error": "x"});
         assert_eq!(
-            checked(refused).unwrap_err().message.english(),
+            typed::<Value>(refused).unwrap_err().message.english(),
             text::not_owner().english()
         );
     }
@@ -618,11 +603,14 @@ mod tests {
     #[test]
     fn one_backend_is_the_ollama_line_alone() {
         let now = time::now();
-        let mut one = answer();
+        // One answer for both: a second fixture could be a second later,
+        // and its hub line another time.
+        let none = answer();
+        let mut one = none.clone();
         one["backends"] = json!([{"name": "127.0.0.1:11434", "url": "http://127.0.0.1:11434",
                                    "state": "up", "running": 1, "max_parallel": 1}]);
         for lang in [Lang::En, Lang::Ru] {
-            let without = table_of(&answer(), &today_nothing(), lang, now);
+            let without = table_of(&none, &today_nothing(), lang, now);
             assert_eq!(table_of(&one, &today_nothing(), lang, now), without);
             assert_eq!(without.lines().count(), 9, "{without}");
         }
@@ -664,7 +652,7 @@ mod tests {
              \x20 gpu1:11434  http://gpu1:11434           работает, выполняется 1 из 2\n\
              \x20 desk        https://192.168.1.20:11434  не работает с {at}: \
              Ollama backend desk does not answer, выполняется 0 из 1\n\
-             \x20 spare       http://spare:11434          ещё не проверялся, выполняется 0 из 4\n\
+             \x20 spare       http://spare:11434          ещё не проверено, выполняется 0 из 4\n\
              Запросы    выполняется: 1, в очереди: 2\n"
         );
         assert!(ru.contains(&expected), "{expected}\n{ru}");
@@ -779,7 +767,7 @@ mod tests {
 
     #[test]
     fn a_refusal_is_told_in_the_owners_words() {
-        let refused = |answer: Value| checked(answer).err().unwrap();
+        let refused = |answer: Value| typed::<Value>(answer).err().unwrap();
         let other_user = refused(json!({"ok": false, "code": "not_owner", "error": "x"}));
         assert_eq!(other_user.status, exit::NOT_SERVING);
         assert!(other_user
@@ -795,6 +783,9 @@ mod tests {
             other.message.english(),
             "the running client refused the request: not a request"
         );
-        assert_eq!(checked(json!({"ok": true})).ok(), Some(json!({"ok": true})));
+        assert_eq!(
+            typed::<Value>(json!({"ok": true})).ok(),
+            Some(json!({"ok": true}))
+        );
     }
 }

@@ -11,8 +11,8 @@
 //! (README, "Pause, resume, status").
 //!
 //! The answers are typed here, once, for both ends: the server fills them
-//! from `availability` (`control::server`), the owner's command reads them
-//! back. Every field has a default and an unknown state reads as
+//! from `availability` (`control::server`) and adds the `ok`, the owner's
+//! command reads them back. Every field has a default and an unknown state reads as
 //! `unknown`, so that a `--status` of another version still shows what it
 //! understands. Times are RFC 3339 text (`time::format`).
 
@@ -102,7 +102,6 @@ impl Request {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StatusAnswer {
-    pub ok: bool,
     pub version: String,
     pub pid: u32,
     pub uptime_secs: u64,
@@ -173,32 +172,18 @@ pub enum HealthPhase {
     Unknown,
 }
 
-/// One backend in the status answer: its health's fields inline.
+/// One backend in the status answer: its health's fields inline (serde
+/// reads a flattened struct through a buffer of its values: some 6 KB of
+/// the binary, for one definition of a health on both ends).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BackendAnswer {
     pub name: String,
     pub url: String,
-    pub state: HealthPhase,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model_missing: Option<bool>,
+    #[serde(flatten)]
+    pub health: HealthState,
     pub running: usize,
     pub max_parallel: usize,
-}
-
-impl BackendAnswer {
-    pub fn health(&self) -> HealthState {
-        HealthState {
-            state: self.state,
-            since: self.since.clone(),
-            error: self.error.clone(),
-            model_missing: self.model_missing,
-        }
-    }
 }
 
 /// The answer to `pause`: until when, and whether it was saved for a
@@ -206,7 +191,6 @@ impl BackendAnswer {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PauseAnswer {
-    pub ok: bool,
     pub paused_until: Option<String>,
     pub saved: bool,
     pub save_error: Option<String>,
@@ -217,20 +201,10 @@ pub struct PauseAnswer {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ResumeAnswer {
-    pub ok: bool,
     pub resumed: bool,
     pub saved: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub save_error: Option<String>,
-}
-
-/// What every answer says first: done, or refused with a code and why.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct Verdict {
-    pub ok: bool,
-    pub code: String,
-    pub error: String,
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use super::protocol::{
     ResumeAnswer, StatusAnswer, MAX_REQUEST,
 };
 use super::socket::{open_lock, read_line, NoLine};
-use super::{fits_socket_address, lock_path, socket_path, try_lock, TIMEOUT};
+use super::{lock_path, socket_path, try_lock, TIMEOUT};
 use crate::accept;
 use crate::availability::{Availability, Status};
 use crate::backends::Down;
@@ -51,10 +51,7 @@ pub struct ConfigLock {
 /// must move). `None` when the directory cannot hold the lock (read-only,
 /// say): the box then serves without a control socket, and says so.
 pub fn claim(config_path: &Path) -> Result<Option<ConfigLock>, Fatal> {
-    let socket = socket_path(config_path);
-    if !fits_socket_address(&socket) {
-        return Err(Fatal::config(text::socket_path_too_long(socket.display())));
-    }
+    let socket = socket_path(config_path)?;
     let lock = lock_path(config_path);
     let file = match open_lock(&lock) {
         Ok(file) => file,
@@ -183,7 +180,7 @@ fn bind(socket: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Carries out one request.
+/// Carries out one request: its answer's fields, and `"ok": true`.
 fn handle(request: Request, availability: &Availability) -> Value {
     let answer = match request {
         Request::Status => serde_json::to_value(status_answer(&availability.status())),
@@ -193,8 +190,10 @@ fn handle(request: Request, availability: &Availability) -> Value {
         }
         Request::Resume => serde_json::to_value(resume_answer(availability.resume("--resume"))),
     };
-    // Plain structs of strings and numbers always serialize.
-    answer.unwrap_or_default()
+    // Plain structs of strings and numbers always serialize, as objects.
+    let mut answer = answer.unwrap_or_default();
+    answer["ok"] = Value::Bool(true);
+    answer
 }
 
 /// An instant as the answers write it (RFC 3339, UTC, milliseconds).
@@ -237,21 +236,14 @@ fn status_answer(status: &Status) -> StatusAnswer {
         since,
         retry_at,
     };
-    let backends = status.backends.iter().map(|backend| {
-        let health = health_state(backend.health.as_ref());
-        BackendAnswer {
-            name: backend.name.clone(),
-            url: backend.base_url.clone(),
-            state: health.state,
-            since: health.since,
-            error: health.error,
-            model_missing: health.model_missing,
-            running: backend.running,
-            max_parallel: backend.max_parallel,
-        }
+    let backends = status.backends.iter().map(|backend| BackendAnswer {
+        name: backend.name.clone(),
+        url: backend.base_url.clone(),
+        health: health_state(backend.health.as_ref()),
+        running: backend.running,
+        max_parallel: backend.max_parallel,
     });
     StatusAnswer {
-        ok: true,
         version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
         uptime_secs: status.uptime.as_secs(),
@@ -270,7 +262,6 @@ fn status_answer(status: &Status) -> StatusAnswer {
 /// The answer to `pause`, with whether it was saved for a restart.
 fn pause_answer(pause: Pause, saved: Result<(), String>) -> PauseAnswer {
     PauseAnswer {
-        ok: true,
         paused_until: until(Some(pause)),
         saved: saved.is_ok(),
         save_error: saved.err(),
@@ -281,7 +272,6 @@ fn pause_answer(pause: Pause, saved: Result<(), String>) -> PauseAnswer {
 /// in this process even when that could not be saved.
 fn resume_answer(resumed: Result<bool, String>) -> ResumeAnswer {
     ResumeAnswer {
-        ok: true,
         resumed: *resumed.as_ref().unwrap_or(&true),
         saved: resumed.is_ok(),
         save_error: resumed.err(),
@@ -532,7 +522,7 @@ mod tests {
         assert_eq!(
             serving,
             json!({
-                "ok": true, "version": env!("CARGO_PKG_VERSION"), "pid": std::process::id(),
+                "version": env!("CARGO_PKG_VERSION"), "pid": std::process::id(),
                 "uptime_secs": 61, "model": "llama3.2", "serving": true,
                 "hub": {"state": "connected", "since": "2025-12-01T00:00:00.123Z"},
                 "ollama": {"state": "up"}, "paused": false, "paused_until": null,
@@ -594,20 +584,20 @@ mod tests {
         let end = std::time::UNIX_EPOCH + Duration::from_secs(1_764_547_200);
         assert_eq!(
             value(pause_answer(Pause::Until(end), Ok(()))),
-            json!({"ok": true, "paused_until": "2025-12-01T00:00:00.000Z", "saved": true, "save_error": null})
+            json!({"paused_until": "2025-12-01T00:00:00.000Z", "saved": true, "save_error": null})
         );
         assert_eq!(
             value(pause_answer(Pause::Indefinite, Err("disk full".into()))),
-            json!({"ok": true, "paused_until": null, "saved": false, "save_error": "disk full"})
+            json!({"paused_until": null, "saved": false, "save_error": "disk full"})
         );
         assert_eq!(
             value(resume_answer(Ok(false))),
-            json!({"ok": true, "resumed": false, "saved": true})
+            json!({"resumed": false, "saved": true})
         );
         assert_eq!(value(resume_answer(Ok(true)))["resumed"], true);
         assert_eq!(
             value(resume_answer(Err("read-only".into()))),
-            json!({"ok": true, "resumed": true, "saved": false, "save_error": "read-only"})
+            json!({"resumed": true, "saved": false, "save_error": "read-only"})
         );
     }
 }

@@ -9,7 +9,9 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::exit::Fatal;
 use crate::state_file::{self, Access};
+use crate::text::control as text;
 
 /// How long a connection may take to send its request, and each write of
 /// the answer.
@@ -17,22 +19,22 @@ pub const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The longest Unix socket path the system takes (`sun_path` holds 108
 /// bytes with the terminating zero on Linux).
-pub const MAX_SOCKET_PATH: usize = 107;
+const MAX_SOCKET_PATH: usize = 107;
 
 /// `control.sock` beside the config file (`gpu1.control.sock` beside
-/// `gpu1.json`: see `config::beside`).
-pub fn socket_path(config_path: &Path) -> PathBuf {
-    crate::config::beside(config_path, "control.sock")
+/// `gpu1.json`: see `config::beside`). A path too long for a Unix socket
+/// address is a [`Fatal`] with exit 78: the config must move.
+pub fn socket_path(config_path: &Path) -> Result<PathBuf, Fatal> {
+    let socket = crate::config::beside(config_path, "control.sock");
+    if socket.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(Fatal::config(text::socket_path_too_long(socket.display())));
+    }
+    Ok(socket)
 }
 
 /// `control.lock` beside the config file: held by the running client.
 pub fn lock_path(config_path: &Path) -> PathBuf {
     crate::config::beside(config_path, "control.lock")
-}
-
-/// Whether `path` fits in a Unix socket address.
-pub fn fits_socket_address(path: &Path) -> bool {
-    path.as_os_str().len() <= MAX_SOCKET_PATH
 }
 
 /// Whether a client holds the lock at `lock`: it does when the lock
@@ -49,19 +51,17 @@ pub fn lock_is_held(lock: &Path) -> bool {
 /// `flock` without waiting (`std::fs::File::try_lock` needs Rust 1.89,
 /// above this crate's `rust-version`): true when taken, false when another
 /// open file holds it. `how` is `LOCK_EX` or `LOCK_SH`. The lock lasts
-/// while the file is open.
+/// while the file is open. It is not retried: `EINTR` comes only while
+/// waiting for a lock, and this call never waits.
 pub fn try_lock(file: &File, how: libc::c_int) -> std::io::Result<bool> {
-    loop {
-        // SAFETY: the descriptor is the file's own, open for the call.
-        if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } == 0 {
-            return Ok(true);
-        }
-        let error = std::io::Error::last_os_error();
-        match error.kind() {
-            std::io::ErrorKind::WouldBlock => return Ok(false),
-            std::io::ErrorKind::Interrupted => continue,
-            _ => return Err(error),
-        }
+    // SAFETY: the descriptor is the file's own, open for the call.
+    if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let error = std::io::Error::last_os_error();
+    match error.kind() {
+        ErrorKind::WouldBlock => Ok(false),
+        _ => Err(error),
     }
 }
 
@@ -137,11 +137,11 @@ mod tests {
             ("gpu2", "gpu2.control.sock", "gpu2.control.lock"),
         ];
         for (config, socket, lock) in cases {
-            assert_eq!(socket_path(&dir.join(config)), dir.join(socket));
+            assert_eq!(socket_path(&dir.join(config)).unwrap(), dir.join(socket));
             assert_eq!(lock_path(&dir.join(config)), dir.join(lock));
         }
         assert_eq!(
-            socket_path(Path::new("gpu1.json")),
+            socket_path(Path::new("gpu1.json")).unwrap(),
             Path::new(".").join("gpu1.control.sock")
         );
         assert_eq!(

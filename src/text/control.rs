@@ -72,15 +72,11 @@ catalogue! {
 
     // ------------------------------------------ --pause, --resume: results
 
+    /// `time` is a local time, or `--resume` for a pause without an end (so
+    /// in `offline_paused_until` and `status_paused_until` too).
     paused_until(time) {
         en: "paused until {time} (running answers finish first, then the hub connection closes)",
         ru: "пауза до {time} (начатые ответы завершатся, затем соединение с хабом закроется)",
-    }
-    paused_until_resume() {
-        en: "paused until --resume (running answers finish first, then the hub connection \
-             closes)",
-        ru: "пауза до --resume (начатые ответы завершатся, затем соединение с хабом \
-             закроется)",
     }
     pause_not_saved(error) {
         en: "the pause could not be saved ({error}): a restart of the client would end it",
@@ -90,9 +86,10 @@ catalogue! {
         en: "resumed: connecting to the hub",
         ru: "пауза снята: подключение к хабу",
     }
+    /// `--resume` when there was no pause, and `--check` with none saved.
     not_paused() {
         en: "not paused",
-        ru: "паузы не было",
+        ru: "не на паузе",
     }
     resume_not_saved(error) {
         en: "the end of the pause could not be saved ({error}): a restart of the client \
@@ -103,10 +100,6 @@ catalogue! {
     offline_paused_until(time) {
         en: "no client is running on this config; it will start paused until {time}",
         ru: "клиент с этими настройками не запущен; он запустится на паузе до {time}",
-    }
-    offline_paused_until_resume() {
-        en: "no client is running on this config; it will start paused until --resume",
-        ru: "клиент с этими настройками не запущен; он запустится на паузе до --resume",
     }
     offline_resumed() {
         en: "no client is running on this config; the saved pause is removed, it will \
@@ -217,7 +210,7 @@ catalogue! {
     }
     status_ollama_unknown() {
         en: "not checked yet",
-        ru: "ещё не проверялась",
+        ru: "ещё не проверено",
     }
     /// `error` is the client's own English account, shown as it is.
     status_ollama_down(time, error) {
@@ -228,13 +221,8 @@ catalogue! {
         en: "has no model {model} since {time} (install it: ollama pull {model})",
         ru: "нет модели {model} с {time} (установите: ollama pull {model})",
     }
-    /// A backend's state on its line under the Ollama line (several
-    /// backends); `up`, `down` and `model missing` are the Ollama line's.
-    status_backend_unknown() {
-        en: "not checked yet",
-        ru: "ещё не проверялся",
-    }
-    /// `state` is one of the states above.
+    /// A backend's line under the Ollama line (several backends): `state`
+    /// is one of the Ollama line's states above.
     status_backend(state, running, max_parallel) {
         en: "{state}, {running} of {max_parallel} running",
         ru: "{state}, выполняется {running} из {max_parallel}",
@@ -251,17 +239,9 @@ catalogue! {
         en: "until {time}",
         ru: "до {time}",
     }
-    status_paused_until_resume() {
-        en: "until --resume",
-        ru: "до --resume",
-    }
 
     // ----------------------------------------------------------- --check
 
-    check_not_paused() {
-        en: "not paused",
-        ru: "не на паузе",
-    }
     check_paused_until(time) {
         en: "paused until {time} (ollama-proxy-client --resume ends it)",
         ru: "на паузе до {time} (ollama-proxy-client --resume снимет её)",
