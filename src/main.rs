@@ -38,6 +38,7 @@ mod cli;
 mod config;
 mod console;
 mod control;
+mod deadline;
 mod exit;
 mod first_run;
 mod hub;

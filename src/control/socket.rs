@@ -3,12 +3,13 @@
 //! is held. And how either end reads the other's one line.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::deadline;
 use crate::exit::Fatal;
 use crate::state_file::{self, Access};
 use crate::text::control as text;
@@ -90,22 +91,17 @@ pub(super) fn read_line(
     let mut line = Vec::with_capacity(64);
     let mut buf = [0u8; 4096];
     loop {
-        let left = until.checked_duration_since(Instant::now());
-        let left = left.filter(|left| !left.is_zero()).ok_or(NoLine::Late)?;
-        let wait = Some(left.min(look_every));
-        stream.set_read_timeout(wait).map_err(NoLine::Io)?;
-        let read = match stream.read(&mut buf) {
-            Ok(0) if line.is_empty() => return Err(NoLine::Ended),
-            Ok(0) => return Ok(line),
-            Ok(n) => buf.get(..n).unwrap_or_default(),
-            Err(e) => match e.kind() {
-                ErrorKind::Interrupted => continue,
-                ErrorKind::WouldBlock | ErrorKind::TimedOut => {
-                    waiting()?;
-                    continue;
-                }
-                _ => return Err(NoLine::Io(e)),
-            },
+        let look = until.min(Instant::now() + look_every);
+        let read = match deadline::read_before(stream, &mut buf, look) {
+            Ok(Some(0)) if line.is_empty() => return Err(NoLine::Ended),
+            Ok(Some(0)) => return Ok(line),
+            Ok(Some(n)) => buf.get(..n).unwrap_or_default(),
+            Ok(None) if look == until => return Err(NoLine::Late),
+            Ok(None) => {
+                waiting()?;
+                continue;
+            }
+            Err(e) => return Err(NoLine::Io(e)),
         };
         line.extend(read.iter().take_while(|b| **b != b'\n'));
         if line.len() >= max {

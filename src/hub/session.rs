@@ -37,6 +37,7 @@ use super::link::Link;
 use super::proxy::{Proxy, ProxyError};
 use super::wire::{self, Socket, Wire};
 use crate::config::Settings;
+use crate::deadline;
 use crate::exit::Fatal;
 use crate::protocol::{buyer_message_id, parse_incoming, BuyerMessage, Incoming, MessageId};
 use crate::secret::Token;
@@ -351,25 +352,15 @@ fn handshake(
 /// One read from the socket that gives up at `deadline`; an empty result
 /// means the hub closed the connection.
 fn read_before(
-    reader: &TcpStream,
+    mut reader: &TcpStream,
     deadline: Instant,
     limit: Duration,
 ) -> Result<Vec<u8>, ConnectError> {
     let mut buf = [0u8; 8192];
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(ConnectError::Timeout(limit));
-        }
-        reader
-            .set_read_timeout(Some(remaining))
-            .map_err(ConnectError::Tcp)?;
-        match (&*reader).read(&mut buf) {
-            Ok(n) => return Ok(buf[..n].to_vec()),
-            Err(e) if is_timeout(&e) => return Err(ConnectError::Timeout(limit)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(ConnectError::Tcp(e)),
-        }
+    match deadline::read_before(&mut reader, &mut buf, deadline) {
+        Ok(Some(n)) => Ok(buf[..n].to_vec()),
+        Ok(None) => Err(ConnectError::Timeout(limit)),
+        Err(e) => Err(ConnectError::Tcp(e)),
     }
 }
 

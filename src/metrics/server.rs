@@ -30,17 +30,17 @@
 //! an address other than loopback unless `metrics_public` allows it: the
 //! figures tell anyone who can read them how busy this machine is.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::prometheus::{render, CONTENT_TYPE};
 use super::{HealthView, Metrics};
 use crate::accept;
 use crate::address::{self, AddressError, Port};
+use crate::deadline;
 use crate::text::{metrics as text, Text};
 
 /// How long a connection may take to send its request head, in total, and
@@ -182,11 +182,7 @@ fn start_with(
             log::debug!("metrics: connection dropped: {e}");
         }
     });
-    let serve = move || accept::accept_loop("metrics", &listener, serve_one);
-    thread::Builder::new()
-        .name("metrics".into())
-        .spawn(serve)
-        .map(drop)
+    accept::start("metrics", listener, serve_one)
 }
 
 /// Reads one request, answers it, closes.
@@ -198,7 +194,7 @@ fn serve_one(
 ) -> io::Result<()> {
     let until = Instant::now() + deadline;
     let mut buf = vec![0u8; HEAD_MAX];
-    let Some(filled) = read_head(&mut stream, &mut buf, until)? else {
+    let Some(filled) = read_head(&mut stream, &mut buf, until) else {
         return Ok(());
     };
     let (answer, linger) = match parse_head(buf.get(..filled).unwrap_or_default()) {
@@ -225,50 +221,31 @@ fn serve_one(
 /// request head (answered 400 without waiting for more) or as many bytes
 /// as it holds, and says how many it read; `None` when the deadline passed,
 /// or the client closed or broke the connection first: no answer.
-fn read_head(stream: &mut TcpStream, buf: &mut [u8], until: Instant) -> io::Result<Option<usize>> {
+fn read_head(stream: &mut TcpStream, buf: &mut [u8], until: Instant) -> Option<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         let space = buf.get_mut(filled..).unwrap_or_default();
-        let Some(n) = read_before(stream, space, until)? else {
-            return Ok(None);
-        };
-        filled += n;
+        filled += read_before(stream, space, until)?;
         if parse_head(buf.get(..filled).unwrap_or_default()) != Parsed::Partial {
             break;
         }
     }
-    Ok(Some(filled))
+    Some(filled)
 }
 
 /// One read into `buf` before `until`; `None` when the time is up or the
 /// connection ended (closed, or broken: either way there is nobody to
 /// answer).
-fn read_before(
-    stream: &mut TcpStream,
-    buf: &mut [u8],
-    until: Instant,
-) -> io::Result<Option<usize>> {
-    // A zero read timeout is an error to std.
-    while let Some(left) = until
-        .checked_duration_since(Instant::now())
-        .filter(|left| !left.is_zero())
-    {
-        stream.set_read_timeout(Some(left))?;
-        match stream.read(buf) {
-            Ok(0) => return Ok(None),
-            Ok(n) => return Ok(Some(n)),
-            Err(e) if matches!(e.kind(), ErrorKind::Interrupted) => {}
-            Err(_) => return Ok(None),
-        }
-    }
-    Ok(None)
+fn read_before(stream: &mut TcpStream, buf: &mut [u8], until: Instant) -> Option<usize> {
+    let read = deadline::read_before(stream, buf, until).ok().flatten();
+    read.filter(|n| *n > 0)
 }
 
 /// Reads and discards what the client still sends, until it closes or
 /// `until`: closing with unread bytes makes the kernel send a reset, which
 /// can destroy the answer before the client reads it.
 fn drain(stream: &mut TcpStream, buf: &mut [u8], until: Instant) {
-    while let Ok(Some(_)) = read_before(stream, buf, until) {}
+    while read_before(stream, buf, until).is_some() {}
 }
 
 /// What a request line names: the method, and the path without a query.
@@ -406,7 +383,9 @@ fn reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::thread;
     use crate::metrics::Health;
+    use std::io::{ErrorKind, Read};
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
     /// The bound of every wait for the server in these tests.
