@@ -78,10 +78,24 @@ socket!(UnixListener, UnixStream);
 /// deadline.
 pub type Serve<C> = Arc<dyn Fn(C) + Send + Sync>;
 
+/// Starts the thread `name`, which accepts on `listener` until the process
+/// ends (see [`accept_loop`]); fails only if the thread cannot be started.
+pub fn start<L: Listen + Send + 'static>(
+    name: &'static str,
+    listener: L,
+    serve: Serve<L::Conn>,
+) -> io::Result<()> {
+    let accept = move || accept_loop(name, &listener, serve);
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(accept)
+        .map(drop)
+}
+
 /// Accepts on `listener` forever, serving each connection with `serve`
-/// on a thread named `name`. A failing `accept` (out of descriptors) is
+/// on a thread of its own. A failing `accept` (out of descriptors) is
 /// retried after a pause, and said once.
-pub fn accept_loop<L: Listen>(name: &'static str, listener: &L, serve: Serve<L::Conn>) {
+fn accept_loop<L: Listen>(name: &'static str, listener: &L, serve: Serve<L::Conn>) {
     let open = Arc::new(Open {
         state: Mutex::new(State {
             conns: VecDeque::new(),

@@ -222,10 +222,10 @@ fn pause_step(config_path: &Path) -> Step {
     let now = time::now();
     match pause::load(&path) {
         Ok(None) => Step::pass(control::not_paused()),
-        Ok(Some(pause)) => Step::note(match pause.until_millis() {
-            Some(until) => control::check_paused_until(time::clock(until, now)),
-            None => control::check_paused_until_resume(),
-        }),
+        Ok(Some(pause)) => Step::note(control::check_paused_until(pause::end_shown(
+            pause.until_millis(),
+            now,
+        ))),
         Err(why) => Step::fail(
             control::check_pause_unreadable(why.text()),
             control::fix_pause_file(path.display()),

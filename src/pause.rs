@@ -58,6 +58,13 @@ impl Pause {
     }
 }
 
+/// When a pause that ends at `until` (`None`: never) ends, for the owner:
+/// its local time, or `--resume`.
+pub fn end_shown(until: Option<i64>, now: i64) -> String {
+    // not prose: the flag that ends such a pause.
+    until.map_or_else(|| "--resume".into(), |until| crate::time::clock(until, now))
+}
+
 /// `paused.json` beside the config file (`gpu1.paused.json` beside
 /// `gpu1.json`).
 pub fn path_for(config_path: &Path) -> PathBuf {

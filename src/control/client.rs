@@ -100,7 +100,7 @@ pub fn run(
         Request::Pause(_) => {
             let answer: PauseAnswer = typed(answer)?;
             let until = answer.paused_until.as_deref().and_then(time::parse);
-            say(text::paused_until(pause_end(until, time::now())));
+            say(text::paused_until(pause::end_shown(until, time::now())));
             warn_unsaved(answer.saved, answer.save_error, text::pause_not_saved);
             Ok(ExitCode::SUCCESS)
         }
@@ -238,7 +238,7 @@ fn offline(request: Request, config_path: &Path) -> Result<Option<ExitCode>, Fat
         Request::Pause(span) => {
             let pause = Pause::starting_now(span);
             pause::save(&path, Some(pause)).map_err(cannot_save)?;
-            text::offline_paused_until(pause_end(pause.until_millis(), now))
+            text::offline_paused_until(pause::end_shown(pause.until_millis(), now))
         }
         _ => {
             let was = pause::load(&path).ok().flatten();
@@ -317,7 +317,7 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
         false => text::status_no(),
     };
     let paused = match answer.paused {
-        true => text::status_paused_until(pause_end(parsed(&answer.paused_until), now)),
+        true => text::status_paused_until(pause::end_shown(parsed(&answer.paused_until), now)),
         false => text::status_no(),
     };
     let version = text::status_version(&answer.version, answer.pid);
@@ -330,7 +330,7 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
         (text::status_label_serving(), serving),
         (text::status_label_hub(), hub),
         (text::status_label_ollama(), ollama),
-        (text::status_label_requests(), requests),
+        (crate::text::stats::label_requests(), requests),
         (text::status_label_today(), today),
         (text::status_label_paused(), paused),
     ];
@@ -371,13 +371,6 @@ fn backend_lines(backends: &[BackendAnswer], model: &str, lang: Lang, now: Milli
         format!("\n  {name:<name_width$}  {url:<url_width$}  {state}")
     };
     backends.iter().map(line).collect()
-}
-
-/// When a pause ends, for the owner: its local time, or `--resume` when it
-/// has no end.
-fn pause_end(until: Option<Millis>, now: Millis) -> String {
-    // not prose: the flag that ends such a pause.
-    until.map_or_else(|| "--resume".into(), |until| clock(until, now))
 }
 
 /// A span of seconds, in its two largest units.

@@ -11,7 +11,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -143,12 +142,7 @@ pub fn start(claim: ConfigLock, availability: Arc<Availability>) -> Result<(), F
             handle(request, &availability)
         })
     });
-    let serve = move || accept::accept_loop("control", &listener, serve_one);
-    thread::Builder::new()
-        .name("control".into())
-        .spawn(serve)
-        .map(drop)
-        .map_err(|e| Fatal::thread("control", &e))
+    accept::start("control", listener, serve_one).map_err(|e| Fatal::thread("control", &e))
 }
 
 /// Removes the socket this process bound, on a clean stop, just before
@@ -345,6 +339,7 @@ fn read_request(stream: &mut UnixStream, timeout: Duration) -> Result<Vec<u8>, N
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::thread;
     use serde_json::json;
     use std::io::BufRead;
 

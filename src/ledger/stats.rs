@@ -372,7 +372,7 @@ pub fn table(stats: &Stats, lang: Lang) -> String {
     let tokens = text::stats_tokens(stats.tokens, stats.prompt_tokens);
     let rows = [
         (text::stats_label_period(), period),
-        (text::stats_label_requests(), requests),
+        (text::label_requests(), requests),
         (text::stats_label_errors(), errors),
         (text::stats_label_busy(), busy),
         (text::stats_label_tokens(), tokens),

@@ -144,10 +144,6 @@ catalogue! {
         en: "Ollama",
         ru: "Ollama",
     }
-    status_label_requests() {
-        en: "Requests",
-        ru: "Запросы",
-    }
     status_label_today() {
         en: "Today",
         ru: "Сегодня",
@@ -245,10 +241,6 @@ catalogue! {
     check_paused_until(time) {
         en: "paused until {time} (ollama-proxy-client --resume ends it)",
         ru: "на паузе до {time} (ollama-proxy-client --resume снимет её)",
-    }
-    check_paused_until_resume() {
-        en: "paused until --resume (ollama-proxy-client --resume ends it)",
-        ru: "на паузе до --resume (ollama-proxy-client --resume снимет её)",
     }
     check_pause_unreadable(error) {
         en: "the saved pause cannot be read: {error}; the client serves as if not paused",

@@ -27,7 +27,8 @@ catalogue! {
         en: "Period",
         ru: "Период",
     }
-    stats_label_requests() {
+    /// A label in `--stats` and `--status`.
+    label_requests() {
         en: "Requests",
         ru: "Запросы",
     }
