@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::thread;
 
 use crate::accounting::{Accounts, Sinks};
-use crate::address::OllamaUrl;
 use crate::availability::Availability;
 use crate::backends::{self, Backend, Backends};
 use crate::cli::Args;
@@ -36,7 +35,19 @@ use crate::tls;
 fn backends(args: &Args, settings: &Settings, has_hub: bool) -> Result<Arc<Backends>, Fatal> {
     let mut list = Vec::new();
     for spec in settings.backends() {
-        let target = ollama_target(args, settings, spec.base_url)?;
+        // What the workers need to ask this backend.
+        let target = OllamaTarget {
+            roots: tls::ollama_roots(args.ca_file.as_deref(), &spec.base_url)?,
+            base_url: spec.base_url,
+            model: settings.model.clone(),
+            keep_alive: settings.keep_alive.clone(),
+            options: settings.options.clone(),
+            load_timeout: settings.load_timeout,
+            idle_timeout: settings.idle_timeout,
+            max_answer_time: settings.max_answer_secs,
+            max_answer_tokens: settings.max_answer_tokens,
+            max_line_bytes: settings.max_line_bytes,
+        };
         list.push(Backend::new(spec.name, target, spec.max_parallel));
     }
     let policy = backends::Policy {
@@ -46,26 +57,6 @@ fn backends(args: &Args, settings: &Settings, has_hub: bool) -> Result<Arc<Backe
         has_hub,
     };
     Ok(Backends::new(list, policy))
-}
-
-/// What the workers need to ask the Ollama at `base_url`.
-fn ollama_target(
-    args: &Args,
-    settings: &Settings,
-    base_url: OllamaUrl,
-) -> Result<OllamaTarget, Fatal> {
-    Ok(OllamaTarget {
-        roots: tls::ollama_roots(args.ca_file.as_deref(), &base_url)?,
-        base_url,
-        model: settings.model.clone(),
-        keep_alive: settings.keep_alive.clone(),
-        options: settings.options.clone(),
-        load_timeout: settings.load_timeout,
-        idle_timeout: settings.idle_timeout,
-        max_answer_time: settings.max_answer_secs,
-        max_answer_tokens: settings.max_answer_tokens,
-        max_line_bytes: settings.max_line_bytes,
-    })
 }
 
 /// Starts the writer and the workers, then keeps the hub connection up (in

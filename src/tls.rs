@@ -165,6 +165,12 @@ pub fn explain(error: &rustls::Error) -> Text {
     }
 }
 
+/// The rustls error behind an io error, if TLS is why it failed (both
+/// ends' sockets report TLS failures as io errors).
+pub fn rustls_cause(error: &std::io::Error) -> Option<&rustls::Error> {
+    error.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
 /// What an Ollama at `base_url` is checked against if it is https: the
 /// bundled Mozilla roots, or the owner's extra CA alone when there is one
 /// (ureq cannot combine the two; an `SSL_CERT_FILE` is usually the system

@@ -339,9 +339,9 @@ fn read_request(stream: &mut UnixStream, timeout: Duration) -> Result<Vec<u8>, N
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::thread;
     use serde_json::json;
     use std::io::BufRead;
+    use std::thread;
 
     /// Serves one connection of a socket pair on a thread; the test holds
     /// the other end.

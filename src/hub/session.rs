@@ -386,7 +386,7 @@ pub(super) fn handshake_error(error: WsError) -> ConnectError {
             status @ (401 | 403) => ConnectError::TokenRejected(status),
             status => ConnectError::Http(status),
         },
-        WsError::Io(e) => match tls_cause(&e) {
+        WsError::Io(e) => match tls::rustls_cause(&e) {
             Some(tls_error) => ConnectError::Tls(tls_error.clone()),
             None if e.kind() == io::ErrorKind::UnexpectedEof => {
                 ConnectError::ClosedEarly(WsError::Io(e))
@@ -395,12 +395,6 @@ pub(super) fn handshake_error(error: WsError) -> ConnectError {
         },
         other => ConnectError::Handshake(without_uri(other)),
     }
-}
-
-fn tls_cause(error: &io::Error) -> Option<&rustls::Error> {
-    error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 fn is_timeout(error: &io::Error) -> bool {
@@ -492,7 +486,7 @@ fn ended(error: WsError) -> SessionEnd {
             SessionEnd::ClosedByHub("closed".into())
         }
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => tcp_closed(),
-        WsError::Io(e) => match tls_cause(&e) {
+        WsError::Io(e) => match tls::rustls_cause(&e) {
             Some(tls_error) => SessionEnd::Tls(tls_error.clone()),
             None if e.kind() == io::ErrorKind::UnexpectedEof => tcp_closed(),
             None => SessionEnd::Io(e),

@@ -383,10 +383,10 @@ fn reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::thread;
     use crate::metrics::Health;
     use std::io::{ErrorKind, Read};
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use std::thread;
 
     /// The bound of every wait for the server in these tests.
     const WAIT: Duration = Duration::from_secs(10);

@@ -305,7 +305,7 @@ impl std::error::Error for OllamaError {
 fn untrusted_certificate(error: &ureq::Error) -> bool {
     let tls_error = match error {
         ureq::Error::Rustls(e) => Some(e),
-        ureq::Error::Io(e) => e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+        ureq::Error::Io(e) => tls::rustls_cause(e),
         _ => None,
     };
     matches!(
