@@ -118,7 +118,8 @@ fn main() -> ExitCode {
         ));
         return ExitCode::SUCCESS;
     }
-    let config_path = settings::config_path(&args);
+    // `--config`, else the default.
+    let config_path = args.config.clone().or_else(config::default_config_path);
     use_config_language(config_path.as_deref());
     if args.help {
         print(&help(config_path.as_deref()));
@@ -277,7 +278,9 @@ fn show_config_text(lang: Lang, resolved: &Resolved, endpoint: &Endpoint) -> Str
     if !resolved.config_path.exists() {
         config_file = format!("{config_file} {}", say(text::cli::show_not_created_yet()));
     }
-    let log_file = resolved.log_path().display().to_string();
+    let log_file = settings::log_path_for(&resolved.config_path)
+        .display()
+        .to_string();
     let mut places = vec![
         (say(text::cli::config_file()), config_file),
         (say(text::cli::show_log_file()), log_file),
@@ -410,7 +413,9 @@ mod tests {
         let resolved = settings::resolve_without_file(&args, &Environment::default(), &path)
             .expect("defaults");
         let endpoint = Endpoint::default_for_port(5050);
-        let log = resolved.log_path().display().to_string();
+        let log = settings::log_path_for(&resolved.config_path)
+            .display()
+            .to_string();
         for (lang, not_yet, default) in [
             (Lang::En, "(not created yet)", "(default)"),
             (Lang::Ru, "(ещё не создан)", "(по умолчанию)"),

@@ -99,11 +99,6 @@ impl Resolved {
         config::save(&self.config_path, &self.raw)?;
         Ok(true)
     }
-
-    /// The log file, beside the config file in use.
-    pub fn log_path(&self) -> PathBuf {
-        log_path_for(&self.config_path)
-    }
 }
 
 /// `logs/client.log` beside the config file (`logs/gpu1.client.log` for
@@ -112,11 +107,6 @@ pub fn log_path_for(config_path: &Path) -> PathBuf {
     let own = config::beside(config_path, "client.log");
     let name = own.file_name().unwrap_or_default().to_os_string();
     own.with_file_name("logs").join(name)
-}
-
-/// The config file in use: `--config`, else the default.
-pub fn config_path(args: &Args) -> Option<PathBuf> {
-    args.config.clone().or_else(config::default_config_path)
 }
 
 /// Reads the config file and applies the environment and the flags.

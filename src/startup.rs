@@ -17,7 +17,7 @@ use crate::console::{self, say};
 use crate::exit::Fatal;
 use crate::first_run;
 use crate::logging::{self, LogSetup};
-use crate::settings::Resolved;
+use crate::settings::{self, Resolved};
 use crate::text::{startup as text, Text};
 use crate::tls;
 
@@ -217,7 +217,7 @@ pub fn save(resolved: &mut Resolved) -> Result<(), Fatal> {
 }
 
 pub fn init_logging(args: &Args, resolved: &Resolved) {
-    let log_path = resolved.log_path();
+    let log_path = settings::log_path_for(&resolved.config_path);
     logging::init(&LogSetup {
         console_debug: args.debug || args.test,
         file: Some(&log_path),

@@ -70,7 +70,7 @@ pub fn run(
     let (socket, lock) = (socket_path(config_path)?, lock_path(config_path));
     let mut rounds = 0;
     let answer = loop {
-        if let Some(answer) = ask(&socket, &lock, request)? {
+        if let Some(answer) = ask(&socket, &lock, request, ANSWER_WAIT)? {
             break answer;
         }
         if let Some(done) = offline(request, config_path)? {
@@ -146,7 +146,12 @@ fn held(message: Text) -> Fatal {
 /// The running client's answer; `None` when no client runs on this
 /// config (no socket, or a socket nobody listens on, and the lock free),
 /// or when it ended before answering.
-fn ask(socket: &Path, lock: &Path, request: Request) -> Result<Option<Value>, Fatal> {
+fn ask(
+    socket: &Path,
+    lock: &Path,
+    request: Request,
+    answer_wait: Duration,
+) -> Result<Option<Value>, Fatal> {
     let started = Instant::now();
     let stream = loop {
         match UnixStream::connect(socket) {
@@ -169,11 +174,11 @@ fn ask(socket: &Path, lock: &Path, request: Request) -> Result<Option<Value>, Fa
             }
         }
     };
-    match exchange(stream, request, lock) {
+    match exchange(stream, request, lock, answer_wait) {
         Ok(Some(answer)) => Ok(Some(answer)),
         Err(NoLine::Late) => Err(held(text::no_answer_in_time(
             socket.display(),
-            ANSWER_WAIT.as_secs(),
+            answer_wait.as_secs(),
         ))),
         // Ended before answering: its lock goes with it, and then the
         // request is for the next start.
@@ -199,16 +204,17 @@ fn released(lock: &Path) -> bool {
 }
 
 /// Sends the request line; reads the answer line (bounded in size), for
-/// as long as the client holds `lock`, up to [`ANSWER_WAIT`]. `None`: an
+/// as long as the client holds `lock`, up to `answer_wait`. `None`: an
 /// answer that is no JSON object.
 fn exchange(
     mut stream: UnixStream,
     request: Request,
     lock: &Path,
+    answer_wait: Duration,
 ) -> Result<Option<Value>, NoLine> {
-    let until = Instant::now() + ANSWER_WAIT;
+    let until = Instant::now() + answer_wait;
     stream
-        .set_write_timeout(Some(ANSWER_WAIT))
+        .set_write_timeout(Some(answer_wait))
         .and_then(|()| stream.write_all((request.line() + "\n").as_bytes()))
         .map_err(NoLine::Io)?;
     // A client that let go of its lock ended without answering.
@@ -406,7 +412,35 @@ mod tests {
     }
 
     fn ask_status(config: &Path) -> Result<Option<Value>, Fatal> {
-        ask(&socket_path(config)?, &lock_path(config), Request::Status)
+        ask_within(config, ANSWER_WAIT)
+    }
+
+    fn ask_within(config: &Path, answer_wait: Duration) -> Result<Option<Value>, Fatal> {
+        let socket = socket_path(config)?;
+        ask(&socket, &lock_path(config), Request::Status, answer_wait)
+    }
+
+    /// A client that holds the lock and reads the request but never
+    /// answers is given up on after the wait, and said so (try again, 75).
+    #[test]
+    fn a_client_that_never_answers_is_given_up_after_the_wait() {
+        let (_dir, config, _lock, listener) = running_client();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let silent = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut request = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(&stream), &mut request)
+                .unwrap();
+            // Holds the connection open, silent, until the test is done.
+            let _ = finished.recv();
+        });
+        let fatal = ask_within(&config, Duration::from_millis(200)).unwrap_err();
+        drop(done);
+        silent.join().unwrap();
+        assert_eq!(fatal.status, exit::ALREADY_RUNNING);
+        let socket = socket_path(&config).unwrap();
+        let said = text::no_answer_in_time(socket.display(), 0).english();
+        assert_eq!(fatal.message.english(), said);
     }
 
     /// A client that holds the lock and hangs up without answering is
@@ -705,6 +739,7 @@ mod tests {
                 ours,
                 Request::Status,
                 Path::new("/nonexistent/control.lock"),
+                ANSWER_WAIT,
             );
             assert_eq!(server.join().unwrap(), "{\"command\":\"status\"}\n");
             match ok {
@@ -731,7 +766,7 @@ mod tests {
             let _ = held.recv();
         });
         let lock = Path::new("/nonexistent/control.lock");
-        let answer = exchange(ours, Request::Status, lock);
+        let answer = exchange(ours, Request::Status, lock, ANSWER_WAIT);
         assert!(matches!(answer, Err(NoLine::TooLong)), "{answer:?}");
         drop(release);
         server.join().unwrap();
@@ -753,7 +788,7 @@ mod tests {
             std::thread::sleep(LOOK_EVERY * 4);
             theirs.write_all(b"{\"ok\": true}\n").unwrap();
         });
-        let answer = exchange(ours, Request::Status, &lock_file);
+        let answer = exchange(ours, Request::Status, &lock_file, ANSWER_WAIT);
         server.join().unwrap();
         assert_eq!(answer.unwrap().unwrap()["ok"], true);
     }

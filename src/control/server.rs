@@ -397,6 +397,16 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_that_ends_before_its_first_byte_gets_no_answer() {
+        let (mut stream, served) = serving(me(), Duration::from_secs(2));
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).unwrap();
+        assert_eq!(String::from_utf8_lossy(&rest), "");
+        served.join().unwrap();
+    }
+
+    #[test]
     fn garbage_gets_an_error_answer() {
         assert_eq!(ask(b"\x00\xff garbage\n")["code"], "bad_request");
         assert_eq!(

@@ -52,7 +52,7 @@ impl Histogram {
 pub struct BackendFigures {
     pub(super) name: Box<str>,
     /// Finished requests whose record names this backend, by
-    /// [`Outcome::index`].
+    /// outcome, in the order of [`Outcome::ALL`].
     pub(super) requests: [AtomicU64; Outcome::ALL.len()],
     pub(super) tokens: AtomicU64,
     /// Of those, the ones that came here after failing on another backend
@@ -62,7 +62,7 @@ pub struct BackendFigures {
 
 impl BackendFigures {
     fn answered(&self, record: &AnswerRecord) {
-        if let Some(count) = self.requests.get(record.outcome.index()) {
+        if let Some(count) = self.requests.get(record.outcome as usize) {
             count.fetch_add(1, Relaxed);
         }
         self.tokens.fetch_add(record.tokens.unwrap_or(0), Relaxed);
@@ -75,7 +75,7 @@ impl BackendFigures {
 /// The figures; one per process, shared as `Arc<Metrics>`.
 #[derive(Default)]
 pub struct Metrics {
-    /// Finished requests by [`Outcome::index`].
+    /// Finished requests by outcome, in the order of [`Outcome::ALL`].
     pub(super) requests: [AtomicU64; Outcome::ALL.len()],
     pub(super) tokens: AtomicU64,
     pub(super) prompt_tokens: AtomicU64,
@@ -160,7 +160,7 @@ impl Metrics {
 
 impl Accounts for Metrics {
     fn answered(&self, record: &AnswerRecord) {
-        if let Some(count) = self.requests.get(record.outcome.index()) {
+        if let Some(count) = self.requests.get(record.outcome as usize) {
             count.fetch_add(1, Relaxed);
         }
         self.tokens.fetch_add(record.tokens.unwrap_or(0), Relaxed);
@@ -262,7 +262,7 @@ pub(crate) mod tests {
         let mut stray = record(Outcome::Ok, None);
         stray.backend = Some("c".into());
         m.answered(&stray);
-        assert_eq!(m.requests[Outcome::Ok.index()].load(Relaxed), 1);
+        assert_eq!(m.requests[Outcome::Ok as usize].load(Relaxed), 1);
         let per_backend = m.backends.iter().flat_map(|b| &b.requests);
         assert_eq!(per_backend.map(|c| c.load(Relaxed)).sum::<u64>(), 0);
     }

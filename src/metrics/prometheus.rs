@@ -125,9 +125,8 @@ fn requests(out: &mut String, m: &Metrics) {
     by_outcome(out, name, "", &m.requests);
 }
 
-/// A sample of `name` per outcome, from `counts` by [`Outcome::index`]
-/// (the order of [`Outcome::ALL`]), after the `labels` given (each
-/// followed by a comma).
+/// A sample of `name` per outcome, from `counts` in the order of
+/// [`Outcome::ALL`], after the `labels` given (each followed by a comma).
 fn by_outcome(out: &mut String, name: &str, labels: &str, counts: &[AtomicU64]) {
     for (outcome, count) in Outcome::ALL.iter().zip(counts) {
         let (outcome, count) = (outcome.label(), count.load(Relaxed));

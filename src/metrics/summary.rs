@@ -14,7 +14,7 @@ use crate::accounting::Outcome;
 /// The counters a summary is made of.
 #[derive(Clone, Copy, Default)]
 struct Totals {
-    /// By [`Outcome::index`].
+    /// By outcome, in the order of [`Outcome::ALL`].
     requests: [u64; Outcome::ALL.len()],
     tokens: u64,
     connections: u64,
@@ -65,7 +65,7 @@ impl Summary {
         let totals = Totals::of(metrics);
         let figures = totals.since(last.1);
         *last = (now, totals);
-        let count = |outcome: Outcome| figures.requests[outcome.index()];
+        let count = |outcome: Outcome| figures.requests[outcome as usize];
         let requests: u64 = figures.requests.iter().sum();
         if requests == 0 && figures.connections == 0 {
             return None;
