@@ -9,9 +9,9 @@
 //! The proxy's password, if its URL has one, is never logged.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -20,6 +20,7 @@ use percent_encoding::percent_decode_str;
 use super::endpoint::{split_host_port, Endpoint, EndpointError};
 use super::wire;
 use crate::address::{self, Address, Port};
+use crate::deadline;
 use crate::text::{errors, Text};
 
 /// Why the tunnel through the proxy could not be opened.
@@ -151,49 +152,46 @@ impl Proxy {
         })
     }
 
-    /// Connects to the proxy and opens a tunnel to `endpoint`.
+    /// Connects to the proxy and opens a tunnel to `endpoint` (CONNECT);
+    /// the proxy's answer must have come within `timeout` from the
+    /// connection.
     pub fn tunnel(&self, endpoint: &Endpoint, timeout: Duration) -> Result<TcpStream, ProxyError> {
         let addrs = (self.host.as_str(), self.port).to_socket_addrs()?;
         let mut socket = wire::connect(addrs, timeout).ok_or(ProxyError::NoAddress)??;
-        socket.set_read_timeout(Some(timeout))?;
+        let until = Instant::now() + timeout;
         socket.set_write_timeout(Some(timeout))?;
-        self.request_tunnel(&mut socket, &endpoint.authority())?;
-        Ok(socket)
-    }
-
-    fn request_tunnel(&self, socket: &mut TcpStream, authority: &str) -> Result<(), ProxyError> {
+        let authority = endpoint.authority();
         let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
         if let Some(authorization) = &self.authorization {
             request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
         }
         request.push_str("\r\n");
         socket.write_all(request.as_bytes())?;
-        let head = read_head(socket)?;
-        let status = head.split_whitespace().nth(1).unwrap_or_default();
-        if status == "200" {
-            return Ok(());
+        let head = read_head(&mut socket, until)?;
+        if head.split_whitespace().nth(1) != Some("200") {
+            let line = head.lines().next().unwrap_or_default().to_string();
+            let proxy = self.to_string();
+            return Err(ProxyError::Refused { proxy, line });
         }
-        let line = head.lines().next().unwrap_or_default().to_string();
-        Err(ProxyError::Refused {
-            proxy: self.to_string(),
-            line,
-        })
+        Ok(socket)
     }
 }
 
-/// Reads the proxy's answer up to the blank line, a byte at a time so that
-/// nothing of the tunnel's own traffic is swallowed.
-fn read_head(socket: &mut TcpStream) -> Result<String, ProxyError> {
+/// Reads the proxy's answer up to the blank line, by `until` (a proxy
+/// that trickles its answer cannot hold the connection loop longer), a
+/// byte at a time so that nothing of the tunnel's own traffic is swallowed.
+fn read_head(socket: &mut TcpStream, until: Instant) -> Result<String, ProxyError> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > 16 * 1024 {
             return Err(ProxyError::AnswerTooLong);
         }
-        if socket.read(&mut byte)? == 0 {
-            return Err(ProxyError::Closed);
+        match deadline::read_before(socket, &mut byte, until)? {
+            Some(0) => return Err(ProxyError::Closed),
+            Some(_) => head.push(byte[0]),
+            None => return Err(io::Error::from(io::ErrorKind::TimedOut).into()),
         }
-        head.push(byte[0]);
     }
     Ok(String::from_utf8_lossy(&head).into_owned())
 }
@@ -225,22 +223,30 @@ fn bypasses(no_proxy: &str, host: &str) -> bool {
 #[cfg(test)]
 mod tests {
 
-    /// The head `read_head` reads from a socket whose other end sends
-    /// `bytes` and closes.
-    fn head_from(bytes: Vec<u8>) -> Result<String, ProxyError> {
+    /// The head `read_head` reads within `wait` from a socket whose other
+    /// end sends `bytes`, then closes, or keeps the connection open until
+    /// the head is read (`hold`).
+    fn head_within(bytes: Vec<u8>, wait: Duration, hold: bool) -> Result<String, ProxyError> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
         let sender = std::thread::spawn(move || {
             let (mut socket, _) = listener.accept().unwrap();
             let _ = socket.write_all(&bytes);
+            if hold {
+                let _ = finished.recv();
+            }
         });
         let mut socket = TcpStream::connect(address).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let head = read_head(&mut socket);
+        let head = read_head(&mut socket, Instant::now() + wait);
+        drop(done);
         sender.join().unwrap();
         head
+    }
+
+    /// The head from a socket whose other end sends `bytes` and closes.
+    fn head_from(bytes: Vec<u8>) -> Result<String, ProxyError> {
+        head_within(bytes, Duration::from_secs(10), false)
     }
 
     /// An answer head of `len` bytes in all.
@@ -264,6 +270,16 @@ mod tests {
         );
         let cut = head_from(b"HTTP/1.1 200 OK\r\n".to_vec());
         assert!(matches!(cut, Err(ProxyError::Closed)), "{cut:?}");
+    }
+
+    #[test]
+    fn a_proxy_that_does_not_finish_its_answer_in_time_is_given_up() {
+        let half = b"HTTP/1.1 200 OK\r\n".to_vec();
+        let half = head_within(half, Duration::from_millis(100), true);
+        match half {
+            Err(ProxyError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
