@@ -148,10 +148,27 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut server, _) = listener.accept().unwrap();
-        let until = Instant::now() + Duration::from_millis(50);
         let mut buf = [0u8; 8];
-        assert_eq!(read_before(&mut server, &mut buf, until).unwrap(), None);
-        assert!(Instant::now() >= until);
+        let wait = Duration::from_millis(50);
+        // The socket's own timeout is far longer than what is left.
+        server.set_read_timeout(Some(LATER)).unwrap();
+        assert_eq!(
+            read_before(&mut server, &mut buf, Instant::now() + wait).unwrap(),
+            None
+        );
+        assert!(
+            server.read_timeout().unwrap() < Some(LATER),
+            "set to what was left"
+        );
+        server.set_read_timeout(Some(LATER)).unwrap();
+        assert_eq!(
+            read_before(&mut &server, &mut buf, Instant::now() + wait).unwrap(),
+            None
+        );
+        assert!(
+            server.read_timeout().unwrap() < Some(LATER),
+            "set to what was left"
+        );
         client.write_all(b"late").unwrap();
         let until = Instant::now() + LATER;
         assert_eq!(read_before(&mut &server, &mut buf, until).unwrap(), Some(4));
