@@ -797,8 +797,11 @@ fn first_run_asks_ollamas_host_and_port_when_nothing_sets_them() {
     term.expect("Ollama host [localhost]: ");
     term.type_line("127.0.0.1");
     term.expect("Ollama port [11434]: ");
-    // A bad port is asked again, then the emulator's is taken.
+    // A bad port (too large, or 0) is asked again, then the emulator's is
+    // taken.
     term.type_line("99999");
+    term.expect("A port is a number from 1 to 65535.\nOllama port [11434]: ");
+    term.type_line("0");
     term.expect("A port is a number from 1 to 65535.\nOllama port [11434]: ");
     term.type_line(&ollama.port().to_string());
     // The models listed come from that address.
