@@ -125,6 +125,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_socket_path_may_take_107_bytes_and_no_more() {
+        // A directory that makes its `control.sock` `len` bytes long.
+        let config_in = |len: usize| {
+            let dir = format!("/{}", "d".repeat(len - "/control.sock".len() - 1));
+            Path::new(&dir).join("config.json")
+        };
+        let fits = socket_path(&config_in(107)).unwrap();
+        assert_eq!(fits.as_os_str().len(), 107);
+        let over = socket_path(&config_in(108)).unwrap_err();
+        assert_eq!(over.status, crate::exit::CONFIG);
+    }
+
+    #[test]
     fn each_config_file_has_its_own_socket_and_lock_and_the_default_keeps_the_old_names() {
         let dir = Path::new("/srv/box");
         let cases = [

@@ -610,6 +610,17 @@ mod tests {
     }
 
     #[test]
+    fn a_tcp_close_without_a_close_frame_is_told_from_a_broken_connection() {
+        let eof = ended(WsError::Io(io::ErrorKind::UnexpectedEof.into()));
+        assert!(
+            matches!(&eof, SessionEnd::ClosedByHub(why) if why.contains("without a Close")),
+            "{eof:?}"
+        );
+        let reset = ended(WsError::Io(io::ErrorKind::ConnectionReset.into()));
+        assert!(matches!(&reset, SessionEnd::Io(e) if e.kind() == io::ErrorKind::ConnectionReset));
+    }
+
+    #[test]
     fn long_frames_are_shortened_for_the_log() {
         assert_eq!(shorten("abc", 5), "abc");
         assert_eq!(shorten("abcdef", 3), "abc... (6 bytes)");
