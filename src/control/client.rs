@@ -641,6 +641,17 @@ mod tests {
             assert_eq!(table_of(&one, &today_nothing(), lang, now), without);
             assert_eq!(without.lines().count(), 9, "{without}");
         }
+        // Two are already several: a line each.
+        let mut two = one.clone();
+        let second = json!({"name": "gpu2", "url": "http://gpu2:11434",
+                            "state": "up", "running": 0, "max_parallel": 1});
+        two["backends"].as_array_mut().unwrap().push(second);
+        let both = table_of(&two, &today_nothing(), Lang::En, now);
+        assert_eq!(both.lines().count(), 11, "{both}");
+        assert!(
+            both.contains("\n  gpu2             http://gpu2:11434"),
+            "{both}"
+        );
     }
 
     /// Three backends: up and busy, down, not checked yet.

@@ -663,6 +663,9 @@ mod tests {
         assert_eq!(fits.len(), MAX_LINE + 1);
         let stats = totals(&fits, None, at("11:00:00"));
         assert_eq!((stats.requests, stats.torn_lines), (1, 0));
+        // So is the same line as the last, without its newline.
+        let stats = totals(fits.trim_end(), None, at("11:00:00"));
+        assert_eq!((stats.requests, stats.torn_lines), (1, 0));
         // A long line of a real ledger (a long disconnect reason, say) is
         // far within the limit.
         let long = answer(
