@@ -461,6 +461,24 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_socket_fails_the_read_that_pushes_into_it() {
+        let mut pair = Pair::connected();
+        pair.out.full.store(true, Ordering::SeqCst);
+        assert_eq!(pair.wire.write(b"a piece of an answer").unwrap(), 20);
+        // The connection breaks while the frame waits: unlike a full
+        // socket, that ends the connection at once.
+        pair.out.full.store(false, Ordering::SeqCst);
+        pair.out.broken.store(true, Ordering::SeqCst);
+        let request = pair.server_sends(b"a buyer's request");
+        pair.wire.feed(&request);
+        let (_, ended) = pair.read_now();
+        assert!(
+            matches!(&ended, Ended::Failed(e) if e.kind() == io::ErrorKind::BrokenPipe),
+            "{ended:?}"
+        );
+    }
+
+    #[test]
     fn records_split_at_every_byte_boundary_arrive_whole() {
         let mut pair = Pair::connected();
         let mut expected = Vec::new();
