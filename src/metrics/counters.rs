@@ -256,6 +256,20 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_answer_counts_for_the_backend_it_names_too() {
+        let m = Metrics::with_backends(["a", "b"]);
+        let names: Vec<&str> = m.backends.iter().map(|b| &*b.name).collect();
+        assert_eq!(names, ["a", "b"]);
+        let mut on_b = record(Outcome::Ok, None);
+        on_b.backend = Some("b".into());
+        m.answered(&on_b);
+        let b = m
+            .backend("b")
+            .map(|b| b.requests[Outcome::Ok as usize].load(Relaxed));
+        assert_eq!(b, Some(1));
+    }
+
+    #[test]
     fn an_answer_of_a_backend_not_listed_counts_in_the_totals_only() {
         let m = Metrics::with_backends(["a", "b"]);
         // An answer naming a backend not listed counts in the totals only.
@@ -277,13 +291,13 @@ pub(crate) mod tests {
         m.queue_depth_add(-1);
         m.set_outbox_bytes(4096);
         m.piece_sent();
-        assert_eq!(m.requests_running.load(Relaxed), 1);
-        assert_eq!(m.queue_depth.load(Relaxed), 2);
+        assert_eq!(m.requests_running(), 1);
+        assert_eq!(m.queue_depth(), 2);
         assert_eq!(m.outbox_bytes.load(Relaxed), 4096);
         assert_eq!(m.pieces.load(Relaxed), 1);
         m.request_finished();
         m.request_finished();
-        assert_eq!(m.requests_running.load(Relaxed), -1);
+        assert_eq!(m.requests_running(), -1);
     }
 
     #[test]
