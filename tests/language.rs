@@ -337,28 +337,54 @@ fn buyer_errors_are_english_by_default_and_russian_with_buyer_language_ru() {
     assert_eq!(error["error"], true);
 }
 
-// ---------------------------------------------------------------- README
+// ------------------------------------------------------ the documents
 
-/// The README's section from `heading` to the next `## ` heading.
-fn section<'a>(readme: &'a str, heading: &str) -> &'a str {
-    let start = readme
+/// The English pages with a Russian twin: the front page, and one page per
+/// topic in `docs/` (its twin in `docs/ru/`).
+const TWINS: &[(&str, &str)] = &[
+    ("README.md", "README.ru.md"),
+    ("docs/install.md", "docs/ru/install.md"),
+    ("docs/configuration.md", "docs/ru/configuration.md"),
+    ("docs/operations.md", "docs/ru/operations.md"),
+    ("docs/monitoring.md", "docs/ru/monitoring.md"),
+    ("docs/security.md", "docs/ru/security.md"),
+    ("docs/troubleshooting.md", "docs/ru/troubleshooting.md"),
+    ("docs/how-it-works.md", "docs/ru/how-it-works.md"),
+];
+
+/// A document of the repository, by its path from the top.
+fn document(path: &str) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A page's section from `heading` to the next `## ` heading.
+fn section<'a>(page: &'a str, heading: &str) -> &'a str {
+    let start = page
         .find(heading)
-        .unwrap_or_else(|| panic!("README.md has no {heading:?}"));
-    let rest = &readme[start + heading.len()..];
+        .unwrap_or_else(|| panic!("the page has no {heading:?}"));
+    let rest = &page[start + heading.len()..];
     &rest[..rest.find("\n## ").unwrap_or(rest.len())]
 }
 
-/// The commands of a section's ```sh blocks, without comments.
+/// The commands and code lines of a text's fenced blocks (```sh, ```cron,
+/// ```ini, ```json, ```yaml), without comments: what an owner types or
+/// pastes, the same in both languages. (```text blocks show the program's
+/// output, which follows the locale.)
 fn commands(text: &str) -> Vec<String> {
     let mut commands = Vec::new();
     let mut in_block = false;
     for line in text.lines() {
         match line.trim() {
-            "```sh" => in_block = true,
-            "```" => in_block = false,
-            command if in_block && !command.starts_with('#') && !command.is_empty() => {
-                let command = command.split("  #").next().unwrap_or(command).trim_end();
-                commands.push(command.to_string());
+            "```sh" | "```cron" | "```ini" | "```json" | "```yaml" => in_block = true,
+            fence if fence.starts_with("```") => in_block = false,
+            code if in_block
+                && !code.starts_with('#')
+                && !code.starts_with(';')
+                && !code.is_empty() =>
+            {
+                let code = code.split("  #").next().unwrap_or(code).trim_end();
+                commands.push(code.to_string());
             }
             _ => {}
         }
@@ -367,21 +393,49 @@ fn commands(text: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_russian_readme_section_has_every_install_and_service_command() {
-    let readme = include_str!("../README.md");
-    let russian = section(readme, "## По-русски");
-    for english in [
-        "## Install on Debian, Ubuntu, Raspberry Pi OS",
-        "## Install by hand",
-        "## Run it as a systemd service",
-    ] {
-        for command in commands(section(readme, english)) {
+fn every_english_page_has_its_russian_twin_with_every_command() {
+    for (english, russian) in TWINS {
+        let (english_page, russian_page) = (document(english), document(russian));
+        for line in commands(&english_page) {
             assert!(
-                russian.contains(&command),
-                "the Russian section lacks this command of {english:?}:\n{command}"
+                russian_page.contains(&line),
+                "{russian} lacks this line of {english}:\n{line}"
             );
         }
+        // Each links to the other in its first lines.
+        let head = |page: &str| page.lines().take(4).collect::<Vec<_>>().join("\n");
+        let (to_russian, to_english) = match english.strip_prefix("docs/") {
+            Some(name) => (format!("](ru/{name})"), format!("](../{name})")),
+            None => ("](README.ru.md)".to_string(), "](README.md)".to_string()),
+        };
+        assert!(
+            head(&english_page).contains(&to_russian),
+            "{english} must link to {russian} in its first lines"
+        );
+        assert!(
+            head(&russian_page).contains(&to_english),
+            "{russian} must link to {english} in its first lines"
+        );
     }
+    // Every page of docs/ has its twin listed above.
+    for dir in ["docs", "docs/ru"] {
+        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for entry in std::fs::read_dir(full).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".md") {
+                let path = format!("{dir}/{name}");
+                assert!(
+                    TWINS.iter().any(|(en, ru)| *en == path || *ru == path),
+                    "{path} has no twin in TWINS"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_russian_pages_name_every_flag_variable_and_status_an_owner_needs() {
+    let russian: String = TWINS.iter().map(|(_, ru)| document(ru)).collect();
     for named in [
         "--check",
         "--test",
@@ -404,7 +458,18 @@ fn the_russian_readme_section_has_every_install_and_service_command() {
     ] {
         assert!(
             russian.contains(named),
-            "the Russian section does not mention {named}"
+            "the Russian pages do not mention {named}"
+        );
+    }
+}
+
+#[test]
+fn both_front_pages_are_short() {
+    for page in ["README.md", "README.ru.md"] {
+        let lines = document(page).lines().count();
+        assert!(
+            lines <= 250,
+            "{page} has {lines} lines: move detail to docs/"
         );
     }
 }
@@ -412,34 +477,38 @@ fn the_russian_readme_section_has_every_install_and_service_command() {
 /// Where `needle` is in `text`; the test fails if it is not there.
 fn position(text: &str, needle: &str) -> usize {
     text.find(needle)
-        .unwrap_or_else(|| panic!("README.md has no {needle:?}"))
+        .unwrap_or_else(|| panic!("the page has no {needle:?}"))
 }
 
 #[test]
 fn the_readme_leads_with_the_debian_packages_in_both_languages() {
-    let readme = include_str!("../README.md");
     let version = env!("CARGO_PKG_VERSION");
     // First among the install instructions, in English and in Russian.
-    for (debian, by_hand) in [
+    for (page, debian, by_hand) in [
         (
+            "README.md",
             "## Install on Debian, Ubuntu, Raspberry Pi OS",
             "## Install by hand",
         ),
         (
-            "### Установка на Debian, Ubuntu, Raspberry Pi OS",
-            "### Сборка, тесты и установка вручную",
+            "README.ru.md",
+            "## Установка на Debian, Ubuntu, Raspberry Pi OS",
+            "## Установка вручную",
         ),
+        ("docs/install.md", "## The Debian package", "## systemd"),
+        ("docs/ru/install.md", "## Пакет Debian", "## systemd"),
     ] {
+        let text = document(page);
         assert!(
-            position(readme, debian) < position(readme, by_hand),
-            "{debian:?} must come before {by_hand:?}"
+            position(&text, debian) < position(&text, by_hand),
+            "{page}: {debian:?} must come before {by_hand:?}"
         );
     }
-    assert!(position(readme, "## Install on Debian") < position(readme, "## Run it as a systemd"));
     // The owner's commands, in this order, with this version's packages
     // (scripts/build-deb.sh names them so).
+    let readme = document("README.md");
     let steps = commands(section(
-        readme,
+        &readme,
         "## Install on Debian, Ubuntu, Raspberry Pi OS",
     ));
     let wanted = [
@@ -460,11 +529,11 @@ fn the_readme_leads_with_the_debian_packages_in_both_languages() {
         assert!(at >= after, "`{want}` is out of order:\n{steps:#?}");
         after = at;
     }
-    for arch in ["amd64", "arm64", "armhf"] {
-        let package = format!("`ollama-proxy-client_{version}_{arch}.deb`");
-        assert!(
-            readme.matches(&package).count() >= 2,
-            "{package} in English and Russian"
-        );
+    for page in ["README.md", "README.ru.md"] {
+        let text = document(page);
+        for arch in ["amd64", "arm64", "armhf"] {
+            let package = format!("`ollama-proxy-client_{version}_{arch}.deb`");
+            assert!(text.contains(&package), "{page} names {package}");
+        }
     }
 }

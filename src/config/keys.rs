@@ -10,9 +10,11 @@
 //! struct (the doc line becomes each field's doc), its `Default`, and
 //! [`KEYS`]. Values flow in through [`apply_key`] (the config file, the
 //! saved flags and the first-run answers all pass the same check) and out
-//! through [`Settings::display_value`]. A unit test renders the README's
-//! table of keys from `KEYS` and the doc lines, so the README cannot fall
-//! behind.
+//! through [`Settings::display_value`]. A unit test renders the table of
+//! keys in `docs/configuration.md` from `KEYS` and the doc lines, so the
+//! configuration reference cannot fall behind; another checks that the
+//! Russian twin, `docs/ru/configuration.md`, lists every key in the same
+//! order (its defaults and meanings are translated by hand).
 //!
 //! Adding a key is one entry here, plus its use in code.
 
@@ -63,7 +65,7 @@ macro_rules! or {
 ///     default: <expression of Type>,
 ///     parse: <fn(&Value) -> Result<Type, Expected>>,
 ///     show: <fn(&Type) -> String>,  // optional: the type's `Shown`
-///     readme_default: "text",   // optional: the README's default column,
+///     readme_default: "text",   // optional: the docs' default column,
 ///                               // where `show` does not describe it well
 ///     doc: "one line",
 /// }
@@ -94,7 +96,7 @@ macro_rules! settings_table {
             }
         }
 
-        /// Every key, in `--show-config` and README order.
+        /// Every key, in `--show-config` and `docs/configuration.md` order.
         pub const KEYS: &[Key] = &[$(Key {
             name: or!($($key)?, stringify!($field)),
             apply: |settings, value| {
@@ -110,11 +112,12 @@ macro_rules! settings_table {
             },
         },)*];
 
-        /// The README's columns of every key, in `KEYS` order: its
+        /// The columns of every key in `docs/configuration.md`'s table, in
+        /// `KEYS` order: its
         /// default where `show` does not describe it well (the token's
         /// "(not set)" is "(none, required)" there), and its doc.
         #[cfg(test)]
-        const README: &[(Option<&str>, &str)] = &[$((or!($(Some($readme))?, None), $doc),)*];
+        const DOC_COLUMNS: &[(Option<&str>, &str)] = &[$((or!($(Some($readme))?, None), $doc),)*];
     };
 }
 
@@ -153,7 +156,7 @@ settings_table! {
         readme_default: "(empty: one Ollama, `ollama_host`/`ollama_port`)",
         doc: "several Ollama backends, up to 16, used instead of `ollama_host`/`ollama_port`: \
               each an address (`\"gpu2:11434\"`) or `{\"url\": ..., \"max_parallel\": N, \
-              \"name\": ...}` (see \"Several Ollama boxes\")",
+              \"name\": ...}` (see \"Several Ollama boxes\" in `docs/operations.md`)",
     }
     stream_mode: bool {
         default: true,
@@ -562,11 +565,11 @@ mod tests {
 
     use super::*;
 
-    /// The README's table of keys, rendered from `KEYS`.
+    /// The table of keys in `docs/configuration.md`, rendered from `KEYS`.
     fn readme_table() -> String {
         let defaults = Settings::default();
         let mut table = String::from("| key | default | meaning |\n| --- | --- | --- |\n");
-        for (key, (readme_default, doc)) in KEYS.iter().zip(README) {
+        for (key, (readme_default, doc)) in KEYS.iter().zip(DOC_COLUMNS) {
             let default = match readme_default {
                 Some(text) => text.to_string(),
                 None => readme_value((key.show)(&defaults)),
@@ -587,14 +590,32 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_lists_every_key_with_its_default_and_meaning() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-        let readme = std::fs::read_to_string(path).unwrap();
+    fn the_configuration_page_lists_every_key_with_its_default_and_meaning() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
+        let page = std::fs::read_to_string(path).unwrap();
         let table = readme_table();
         assert!(
-            readme.contains(&table),
-            "README.md must hold this table under \"Every key, with its default:\" \
+            page.contains(&table),
+            "docs/configuration.md must hold this table under \"Every key, with its default:\" \
              (generated from src/config/keys.rs; paste it over the old one):\n\n{table}"
+        );
+    }
+
+    #[test]
+    fn the_russian_configuration_page_lists_every_key_in_order() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ru/configuration.md");
+        let page = std::fs::read_to_string(path).unwrap();
+        let rows: Vec<&str> = page
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|row| row.split_once("` |").map(|(key, _)| key))
+            .filter(|key| KEYS.iter().any(|k| k.name == *key))
+            .collect();
+        let keys: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
+        assert_eq!(
+            rows, keys,
+            "docs/ru/configuration.md must list every key of src/config/keys.rs, \
+             in its order, translated (\"| `key` | default | meaning |\")"
         );
     }
 
@@ -664,7 +685,7 @@ mod tests {
     }
 
     /// A count out of range says the range, in either language: the
-    /// README lists none.
+    /// configuration reference lists none yet.
     #[test]
     fn a_count_out_of_range_says_its_range() {
         let mut settings = Settings::default();

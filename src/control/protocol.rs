@@ -8,7 +8,7 @@
 //! `bad_duration`, `too_long`, `timeout`, `not_owner`) and an English
 //! `error`; the owner's command turns them into the owner's language.
 //! The status answer's fields are the ones `--status --json` prints
-//! (README, "Pause, resume, status").
+//! (`docs/operations.md`, "Pause, resume, status").
 //!
 //! The answers are typed here, once, for both ends: the server fills them
 //! from `availability` (`control::server`) and adds the `ok`, the owner's
