@@ -30,7 +30,9 @@
 # mode 0600 (scripts/ollama-proxy-client.env.example); the man page, made
 # by help2man from the packaged binary's own --help and --version (run under
 # qemu-user for a foreign architecture), so it cannot disagree with them;
-# README, copyright (DEP-5) and changelog under /usr/share/doc. The system
+# the README in both languages (README.md, README.ru.md) and the owner's
+# pages (docs/*.md, docs/ru/*.md), copyright (DEP-5) and changelog under
+# /usr/share/doc. The system
 # user ollama-proxy is created by the postinst (scripts/deb/).
 #
 # Needs dpkg-deb and gzip; installs help2man (and qemu-user-static for
@@ -195,15 +197,21 @@ build() { # arch
     install -D -m 0600 scripts/$name.env.example "$pkg/etc/$name.env"
     install -d "$doc" "$pkg/usr/share/man/man1"
     install -D -m 0644 scripts/deb/lintian-overrides "$pkg/usr/share/lintian/overrides/$name"
-    gzip -9n <README.md >"$doc/README.md.gz"
+    install -d "$doc/docs/ru"
+    for page in README.md README.ru.md docs/*.md docs/ru/*.md; do
+        gzip -9n <"$page" >"$doc/$page.gz"
+    done
     copyright "$target" >"$doc/copyright"
     changelog | gzip -9n >"$doc/changelog.gz"
     help2man --no-info --no-discard-stderr \
         --name "sell the local Ollama on the marketplace hub" \
         --include /dev/stdin "$work/$name" <<EOF |
 [SEE ALSO]
-The README, /usr/share/doc/$name/README.md.gz: installing, the service,
-every config key, the ledger and the metrics.
+The README, /usr/share/doc/$name/README.md.gz (in Russian README.ru.md.gz),
+and the pages under /usr/share/doc/$name/docs/ (in Russian docs/ru/):
+install.md (the service), configuration.md (every config key),
+operations.md, monitoring.md (the ledger and the metrics), security.md,
+troubleshooting.md, how-it-works.md.
 .PP
 As a service: /etc/$name.env (the token and other variables, mode 0600),
 .BR systemctl (1)
@@ -213,7 +221,8 @@ for the unit $name.service, which runs as the user ollama-proxy with its
 config, log and ledger in /var/lib/ollama-proxy/.config/ollama_proxy/.
 EOF
         gzip -9n >"$pkg/usr/share/man/man1/$name.1.gz"
-    chmod 0644 "$doc"/* "$pkg/usr/share/man/man1/$name.1.gz"
+    find "$doc" -type f -exec chmod 0644 {} +
+    chmod 0644 "$pkg/usr/share/man/man1/$name.1.gz"
 
     mkdir -p "$pkg/DEBIAN"
     install -m 0755 scripts/deb/postinst scripts/deb/prerm scripts/deb/postrm "$pkg/DEBIAN/"
