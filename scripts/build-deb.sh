@@ -27,16 +27,16 @@
 # The package holds: /usr/bin/ollama-proxy-client; the hardened unit
 # /lib/systemd/system/ollama-proxy-client.service (scripts/ollama-proxy-client.service
 # with the binary in /usr/bin); the conffile /etc/ollama-proxy-client.env,
-# mode 0600 (scripts/ollama-proxy-client.env.example); the man page, made
-# by help2man from the packaged binary's own --help and --version (run under
-# qemu-user for a foreign architecture), so it cannot disagree with them;
-# the README in both languages (README.md, README.ru.md) and the owner's
+# mode 0600 (scripts/ollama-proxy-client.env.example); the man pages in
+# English and Russian (docs/man/, which scripts/gen-docs.sh renders from the
+# --help page and the settings table, and a test keeps current), dated
+# SOURCE_DATE_EPOCH; the README in both languages (README.md, README.ru.md) and the owner's
 # pages (docs/*.md, docs/ru/*.md), copyright (DEP-5) and changelog under
 # /usr/share/doc. The system
 # user ollama-proxy is created by the postinst (scripts/deb/).
 #
-# Needs dpkg-deb and gzip; installs help2man (and qemu-user-static for
-# foreign binaries) with apt when missing. `cargo tree` lists the statically
+# Needs dpkg-deb and gzip; installs qemu-user-static (to ask a foreign
+# binary its --version) with apt when missing. `cargo tree` lists the statically
 # linked crates for the copyright file (from Cargo.lock; the crates are
 # normally cached by the builds, else cargo fetches them).
 set -euo pipefail
@@ -65,7 +65,6 @@ apt_install() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
-command -v help2man >/dev/null || apt_install help2man
 
 # arch -> Rust target, ELF e_machine (bytes 18-19, little endian), qemu runner.
 target_of() {
@@ -154,6 +153,16 @@ EOF
 
 # The unit as installed: the binary is in /usr/bin; the rest is the checked
 # unit of scripts/ (hardening, exit 78 not restarted), word for word.
+# A man page of docs/man/ for the package: dated, compressed. It must be for
+# this version (scripts/gen-docs.sh writes it after a version change).
+man_page() { # path
+    grep -q "^\.TH .* \"$name $cargo_version\" " "$1" ||
+        fail "$1 is not for version $cargo_version: run scripts/gen-docs.sh"
+    local date
+    date="$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)"
+    sed "s/^\(\.TH [^ ]* 1\) \"\"/\1 \"$date\"/" "$1" | gzip -9n
+}
+
 unit() {
     cat <<'EOF'
 # systemd unit for ollama-proxy-client, installed by its Debian package:
@@ -195,7 +204,7 @@ build() { # arch
     grep -qx "ExecStart=/usr/bin/$name" "$pkg/lib/systemd/system/$name.service" ||
         fail "scripts/$name.service: ExecStart is not /usr/local/bin/$name, so not adapted"
     install -D -m 0600 scripts/$name.env.example "$pkg/etc/$name.env"
-    install -d "$doc" "$pkg/usr/share/man/man1"
+    install -d "$doc" "$pkg/usr/share/man/man1" "$pkg/usr/share/man/ru/man1"
     install -D -m 0644 scripts/deb/lintian-overrides "$pkg/usr/share/lintian/overrides/$name"
     install -d "$doc/docs/ru"
     for page in README.md README.ru.md docs/*.md docs/ru/*.md; do
@@ -203,26 +212,10 @@ build() { # arch
     done
     copyright "$target" >"$doc/copyright"
     changelog | gzip -9n >"$doc/changelog.gz"
-    help2man --no-info --no-discard-stderr \
-        --name "sell the local Ollama on the marketplace hub" \
-        --include /dev/stdin "$work/$name" <<EOF |
-[SEE ALSO]
-The README, /usr/share/doc/$name/README.md.gz (in Russian README.ru.md.gz),
-and the pages under /usr/share/doc/$name/docs/ (in Russian docs/ru/):
-install.md (the service), configuration.md (every config key),
-operations.md, monitoring.md (the ledger and the metrics), security.md,
-troubleshooting.md, how-it-works.md.
-.PP
-As a service: /etc/$name.env (the token and other variables, mode 0600),
-.BR systemctl (1)
-and
-.BR journalctl (1)
-for the unit $name.service, which runs as the user ollama-proxy with its
-config, log and ledger in /var/lib/ollama-proxy/.config/ollama_proxy/.
-EOF
-        gzip -9n >"$pkg/usr/share/man/man1/$name.1.gz"
+    man_page "docs/man/$name.1" >"$pkg/usr/share/man/man1/$name.1.gz"
+    man_page "docs/man/ru/$name.1" >"$pkg/usr/share/man/ru/man1/$name.1.gz"
     find "$doc" -type f -exec chmod 0644 {} +
-    chmod 0644 "$pkg/usr/share/man/man1/$name.1.gz"
+    chmod 0644 "$pkg/usr/share/man/man1/$name.1.gz" "$pkg/usr/share/man/ru/man1/$name.1.gz"
 
     mkdir -p "$pkg/DEBIAN"
     install -m 0755 scripts/deb/postinst scripts/deb/prerm scripts/deb/postrm "$pkg/DEBIAN/"

@@ -9,12 +9,13 @@
 #   2. Each package: its control fields (the architecture), every file with
 #      its mode and owner (the env file 0600), the conffile, lintian with no
 #      error and no warning; its binary's --version, under qemu-user for ARM;
-#      the man page, the same in all three, names every flag and variable
-#      --help names.
+#      the man pages (English, Russian), the same in all three, name every
+#      flag and variable --help names.
 #   3. Install, upgrade, remove, purge of amd64 with apt, as an owner does,
 #      systemd not running (as in a container): the user, group, home and
 #      modes; the unit passes `systemd-analyze verify` and keeps its
-#      hardening (`security`, exposure <= 2.0); --version, man -w;
+#      hardening (`security`, exposure <= 2.0); --version; `man` and
+#      `man -L ru` find and show the pages with every section;
 #      nothing enabled; the shipped env file leaves the client without a
 #      token (exit 78, which the unit does not restart) and the README's
 #      --check command runs as the service user. An upgrade to a higher
@@ -30,7 +31,7 @@
 # hand (user, env file or /var/lib/ollama-proxy present): it would purge
 # them. Whatever happens, it purges what it installed, so a second run
 # starts clean. Installs what it needs with apt (lintian, man-db, systemd
-# for systemd-analyze, qemu-user-static, help2man).
+# for systemd-analyze, qemu-user-static).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,7 +82,6 @@ command -v lintian >/dev/null || missing+=(lintian)
 command -v man >/dev/null || missing+=(man-db)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
-command -v help2man >/dev/null || missing+=(help2man)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
     apt-get update -qq
@@ -134,12 +134,14 @@ drwxr-xr-x root/root ./usr/share/doc/$name/
 -rw-r--r-- root/root ./usr/share/doc/$name/changelog.gz
 -rw-r--r-- root/root ./usr/share/doc/$name/copyright
 drwxr-xr-x root/root ./usr/share/doc/$name/docs/
+-rw-r--r-- root/root ./usr/share/doc/$name/docs/config-reference.md.gz
 -rw-r--r-- root/root ./usr/share/doc/$name/docs/configuration.md.gz
 -rw-r--r-- root/root ./usr/share/doc/$name/docs/how-it-works.md.gz
 -rw-r--r-- root/root ./usr/share/doc/$name/docs/install.md.gz
 -rw-r--r-- root/root ./usr/share/doc/$name/docs/monitoring.md.gz
 -rw-r--r-- root/root ./usr/share/doc/$name/docs/operations.md.gz
 drwxr-xr-x root/root ./usr/share/doc/$name/docs/ru/
+-rw-r--r-- root/root ./usr/share/doc/$name/docs/ru/config-reference.md.gz
 -rw-r--r-- root/root ./usr/share/doc/$name/docs/ru/configuration.md.gz
 -rw-r--r-- root/root ./usr/share/doc/$name/docs/ru/how-it-works.md.gz
 -rw-r--r-- root/root ./usr/share/doc/$name/docs/ru/install.md.gz
@@ -154,7 +156,10 @@ drwxr-xr-x root/root ./usr/share/lintian/overrides/
 -rw-r--r-- root/root ./usr/share/lintian/overrides/$name
 drwxr-xr-x root/root ./usr/share/man/
 drwxr-xr-x root/root ./usr/share/man/man1/
--rw-r--r-- root/root ./usr/share/man/man1/$name.1.gz"
+-rw-r--r-- root/root ./usr/share/man/man1/$name.1.gz
+drwxr-xr-x root/root ./usr/share/man/ru/
+drwxr-xr-x root/root ./usr/share/man/ru/man1/
+-rw-r--r-- root/root ./usr/share/man/ru/man1/$name.1.gz"
 
 help_text="$(LC_ALL=C "dist/$name-$version-x86_64-unknown-linux-musl" --help)"
 for arch in amd64 arm64 armhf; do
@@ -195,20 +200,23 @@ for arch in amd64 arm64 armhf; do
     ok "its binary says '$name $version'${run:+ under ${run[*]}}"
 done
 
-# The man page: one for all three (the same help text), and it names every
-# flag and variable --help names (help2man made it from that text).
-man_page=usr/share/man/man1/$name.1.gz
-for arch in arm64 armhf; do
-    cmp -s "$work/amd64/root/$man_page" "$work/$arch/root/$man_page" ||
-        fail "the $arch man page differs from amd64's"
+# The man pages (docs/man/, which a unit test keeps current with --help
+# and the settings table): the same in all three packages, dated and for
+# this version, and they name every flag and variable --help names.
+for man_page in usr/share/man/man1/$name.1.gz usr/share/man/ru/man1/$name.1.gz; do
+    for arch in arm64 armhf; do
+        cmp -s "$work/amd64/root/$man_page" "$work/$arch/root/$man_page" ||
+            fail "the $arch $man_page differs from amd64's"
+    done
+    roff="$(zcat "$work/amd64/root/$man_page" | sed 's/\\-/-/g')"
+    names="$(grep -oE -- '(^|[ ,])(--?[a-zA-Z][a-z-]*|[A-Z][A-Z_]{3,})' <<<"$help_text" | tr -d ' ,' | sort -u)"
+    for word in $names; do
+        grep -qF -- "$word" <<<"$roff" || fail "$man_page lacks $word, which --help shows"
+    done
+    grep -q "^\.TH [^ ]* 1 \"[0-9-]*\" \"$name $version\"" <<<"$roff" ||
+        fail "$man_page is not dated or not for $name $version"
 done
-roff="$(zcat "$work/amd64/root/$man_page" | sed 's/\\-/-/g')"
-names="$(grep -oE -- '(^|[ ,])(--?[a-zA-Z][a-z-]*|[A-Z][A-Z_]{3,})' <<<"$help_text" | tr -d ' ,' | sort -u)"
-for word in $names; do
-    grep -qF -- "$word" <<<"$roff" || fail "the man page lacks $word, which --help shows"
-done
-grep -q "^\.TH .*\"$name $version\"" <<<"$roff" || fail "the man page is not for $name $version"
-ok "man page: the same in all three, has all $(wc -w <<<"$names") flags and upper-case names of --help"
+ok "man pages, English and Russian: the same in all three, dated, all $(wc -w <<<"$names") flags and upper-case names of --help"
 
 # ---------------------------------------------------------------- install
 apt_deb() { # apt-get verb [file]: as an owner does, output kept for a failure
@@ -249,7 +257,22 @@ awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "the installed unit's exp
 ok "systemd-analyze security: exposure $score (at most 2.0)"
 expect "ollama-proxy-client --version" "$(ollama-proxy-client --version)" "$name $version"
 expect "man -w" "$(man -w "$name")" "/usr/share/man/man1/$name.1.gz"
-ok "--version, man -w"
+expect "man -L ru -w" "$(man -L ru -w "$name")" "/usr/share/man/ru/man1/$name.1.gz"
+# As an owner reads them: formatted, every section there, in each language.
+shown="$(LC_ALL=C.UTF-8 MANWIDTH=80 man "$name" 2>&1)" || fail "man $name: $shown"
+shown_ru="$(LC_ALL=C.UTF-8 MANWIDTH=80 man -L ru "$name" 2>&1)" || fail "man -L ru $name: $shown_ru"
+for title in NAME SYNOPSIS DESCRIPTION OPTIONS CONFIGURATION FILES ENVIRONMENT "EXIT STATUS" EXAMPLES "SEE ALSO"; do
+    grep -qx "$title" <<<"$shown" || fail "man $name shows no $title section"
+done
+for title in ИМЯ ОБЗОР ОПИСАНИЕ ПАРАМЕТРЫ НАСТРОЙКИ ФАЙЛЫ ОКРУЖЕНИЕ "КОДЫ ВЫХОДА" ПРИМЕРЫ "СМОТРИТЕ ТАКЖЕ"; do
+    grep -qx "$title" <<<"$shown_ru" || fail "man -L ru $name shows no $title section"
+done
+for key in max_parallel ledger_files_kept buyer_language; do
+    grep -q "^       $key" <<<"$shown" || fail "man $name lacks the key $key under CONFIGURATION"
+    grep -q "^       $key" <<<"$shown_ru" || fail "man -L ru $name lacks the key $key"
+done
+grep -q "Must be a whole number from 1 to 256" <<<"$shown" || fail "man $name does not show max_parallel's range"
+ok "--version, man -w, man -L ru -w; man and man -L ru show every section and key"
 expect "systemctl is-enabled" "$(systemctl is-enabled "$name" 2>&1 || true)" disabled
 [ ! -e "$enable_link" ] || fail "installing enabled the unit"
 ok "not enabled, not started"

@@ -23,6 +23,8 @@ use crate::text::{config as text, Text};
 
 pub use backends::BackendSpec;
 pub use keys::{apply_key, Expected, Settings, DEFAULT_MODEL, KEYS};
+#[cfg(test)]
+pub use keys::{documented_keys, DocumentedDefault};
 
 /// The hub's fixed address; only the port is chosen (`--port`).
 pub const DEFAULT_HUB_HOST: &str = "bober.app";

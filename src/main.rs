@@ -48,6 +48,8 @@ mod metrics;
 mod ollama;
 mod pause;
 mod protocol;
+#[cfg(test)]
+mod reference;
 mod relay;
 mod secret;
 mod serve;

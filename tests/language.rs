@@ -345,6 +345,7 @@ const TWINS: &[(&str, &str)] = &[
     ("README.md", "README.ru.md"),
     ("docs/install.md", "docs/ru/install.md"),
     ("docs/configuration.md", "docs/ru/configuration.md"),
+    ("docs/config-reference.md", "docs/ru/config-reference.md"),
     ("docs/operations.md", "docs/ru/operations.md"),
     ("docs/monitoring.md", "docs/ru/monitoring.md"),
     ("docs/security.md", "docs/ru/security.md"),

@@ -31,6 +31,8 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod control;
+#[cfg(test)]
+pub mod docs;
 pub mod errors;
 pub mod files;
 pub mod metrics;
@@ -81,6 +83,7 @@ mod tests {
             cli::ALL,
             config::ALL,
             control::ALL,
+            docs::ALL,
             errors::ALL,
             files::ALL,
             metrics::ALL,
