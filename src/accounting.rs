@@ -60,6 +60,9 @@ pub struct AnswerRecord {
     #[serde(serialize_with = "raw_json")]
     pub message_id: String,
     pub answer_chars: usize,
+    /// The API of the backend that ran it last (`ollama`, `openai`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<&'static str>,
     /// The name of the Ollama backend that ran it last; `None` when it
     /// never reached one (busy, refused, shutdown).
     pub backend: Option<String>,
@@ -90,9 +93,14 @@ pub struct AnswerRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_tokens: Option<u64>,
     pub stream: bool,
-    /// Ollama's `eval_count`, when it sent one.
+    /// Ollama's `eval_count`, when it sent one; an OpenAI-compatible
+    /// backend's count, from where `tokens_source` says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
+    /// An OpenAI-compatible answer's: `usage` (the server's usage chunk),
+    /// `timings` (llama.cpp's) or `counted` (the pieces, counted here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_source: Option<&'static str>,
     /// From the request's arrival to its last frame.
     pub total_ms: u64,
 }
@@ -154,6 +162,8 @@ mod tests {
 
     fn record(outcome: Outcome, tokens: Option<u64>) -> AnswerRecord {
         AnswerRecord {
+            api: None,
+            tokens_source: None,
             message_id: "1".into(),
             stream: true,
             model: "m".into(),

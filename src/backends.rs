@@ -664,6 +664,10 @@ pub fn for_tests_with(urls: &[&str], down_after: usize, has_hub: bool) -> Arc<Ba
     let backend = |url: &&str| {
         let target = OllamaTarget {
             base_url: crate::address::OllamaUrl::parse(url, 11434).unwrap(),
+            api: ollama::Api::Ollama,
+            api_key: None,
+            include_usage: true,
+            send_reasoning: false,
             roots: ollama::RootCerts::WebPki,
             model: "llama3.2".into(),
             keep_alive: None,

@@ -22,12 +22,11 @@ use crate::exit::Fatal;
 use crate::hub::{self, Backoff, SessionConfig, Supervisor, Writer};
 use crate::ledger::{self, Ledger};
 use crate::metrics::{self, Metrics, Summary};
-use crate::ollama::OllamaTarget;
 use crate::pause;
 use crate::relay::{Admission, Recorder, Relay, RelaySettings};
 use crate::shutdown::Shutdown;
+use crate::startup;
 use crate::test_mode;
-use crate::tls;
 
 /// The Ollama backends, from the owner's settings: `ollama_hosts`, or the
 /// one of `ollama_host` and `ollama_port`. Fails on a CA file that cannot
@@ -35,19 +34,7 @@ use crate::tls;
 fn backends(args: &Args, settings: &Settings, has_hub: bool) -> Result<Arc<Backends>, Fatal> {
     let mut list = Vec::new();
     for spec in settings.backends() {
-        // What the workers need to ask this backend.
-        let target = OllamaTarget {
-            roots: tls::ollama_roots(args.ca_file.as_deref(), &spec.base_url)?,
-            base_url: spec.base_url,
-            model: settings.model.clone(),
-            keep_alive: settings.keep_alive.clone(),
-            options: settings.options.clone(),
-            load_timeout: settings.load_timeout,
-            idle_timeout: settings.idle_timeout,
-            max_answer_time: settings.max_answer_secs,
-            max_answer_tokens: settings.max_answer_tokens,
-            max_line_bytes: settings.max_line_bytes,
-        };
+        let target = startup::backend_target(&spec, settings, args.ca_file.as_deref())?;
         list.push(Backend::new(spec.name, target, spec.max_parallel));
     }
     let policy = backends::Policy {

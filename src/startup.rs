@@ -3,8 +3,9 @@
 //! process's arguments), setting the config file aside on `--reset-config`
 //! (only at a terminal, and kept as `.bak` until new settings are saved),
 //! asking the first-run questions at a terminal (and never elsewhere),
-//! saving flags and answers to the config file, and setting up the log
-//! beside it.
+//! saving flags and answers to the config file, setting up the log beside
+//! it, and what the workers ask each backend ([`backend_target`]: its
+//! https roots, and its bearer key, read from its `api_key_file`).
 
 use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
@@ -13,10 +14,13 @@ use serde_json::Value;
 
 use crate::address::OllamaUrl;
 use crate::cli::{Args, SavedFlag, TokenFrom};
+use crate::config::{BackendSpec, Settings};
 use crate::console::{self, say};
 use crate::exit::Fatal;
 use crate::first_run;
 use crate::logging::{self, LogSetup};
+use crate::ollama::OllamaTarget;
+use crate::secret::Token;
 use crate::settings::{self, Resolved};
 use crate::text::{startup as text, Text};
 use crate::tls;
@@ -88,6 +92,54 @@ fn token_from_stdin() -> Result<String, Fatal> {
         Err(e) => text::token_input_unreadable(e),
     };
     Err(Fatal::usage(text::token_stdin_unusable(why)))
+}
+
+/// What the workers ask the backend of `spec`: its own model and options
+/// (else the global ones: the global `options` are Ollama's, so an
+/// OpenAI-compatible backend gets only its own), the owner's limits, what
+/// its https is checked against, and its bearer key, read from its
+/// `api_key_file` (the first line, trimmed, as for `--token-file`).
+pub fn backend_target(
+    spec: &BackendSpec,
+    settings: &Settings,
+    ca_file: Option<&Path>,
+) -> Result<OllamaTarget, Fatal> {
+    let global_options = match spec.api {
+        crate::ollama::Api::Ollama => settings.options.clone(),
+        crate::ollama::Api::OpenAi => Default::default(),
+    };
+    let api_key = match &spec.api_key_file {
+        Some(path) => Some(Token::new(api_key_from_file(path)?)),
+        None => None,
+    };
+    Ok(OllamaTarget {
+        roots: tls::ollama_roots(ca_file, &spec.base_url)?,
+        base_url: spec.base_url.clone(),
+        api: spec.api,
+        api_key,
+        include_usage: spec.include_usage,
+        send_reasoning: spec.send_reasoning,
+        model: spec.model.clone().unwrap_or_else(|| settings.model.clone()),
+        keep_alive: settings.keep_alive.clone(),
+        options: spec.options.clone().unwrap_or(global_options),
+        load_timeout: settings.load_timeout,
+        idle_timeout: settings.idle_timeout,
+        max_answer_time: settings.max_answer_secs,
+        max_answer_tokens: settings.max_answer_tokens,
+        max_line_bytes: settings.max_line_bytes,
+    })
+}
+
+/// A backend's bearer key: the first line of its `api_key_file`. The
+/// messages name the file, never what was read.
+fn api_key_from_file(path: &Path) -> Result<String, Fatal> {
+    let read = std::fs::File::open(path).and_then(|file| first_line(io::BufReader::new(file)));
+    let path = path.display().to_string();
+    Err(Fatal::config(match read {
+        Ok(Ok(key)) => return Ok(key),
+        Ok(Err(why)) => text::api_key_file_has_no_key(path, why),
+        Err(e) => text::api_key_file_unusable(path, text::token_input_unreadable(e)),
+    }))
 }
 
 fn token_from_file(path: &Path) -> Result<String, Fatal> {

@@ -58,6 +58,9 @@ fn answer(
         "busy" => Value::Null,
         _ => json!("the one Ollama"),
     };
+    if outcome != "busy" {
+        line["api"] = json!("ollama");
+    }
     line["failed_over"] = json!(false);
     line
 }

@@ -20,9 +20,12 @@
 //! Every check, the one on unique names included, happens while parsing,
 //! so that `Settings::backends` cannot fail.
 
+use std::path::PathBuf;
+
 use serde_json::{Map, Value};
 
 use crate::address::{self, OllamaUrl};
+use crate::ollama::Api;
 use crate::text::config as text;
 
 /// What the key takes, when a value is refused (the table's `Expected`).
@@ -53,6 +56,25 @@ pub struct HostEntry {
     pub max_parallel: Option<usize>,
     /// The entry's own name; its `host:port` when absent.
     pub name: Option<String>,
+    /// What it speaks: Ollama's API unless `"api": "openai"`.
+    pub api: Api,
+    /// The entry's own model; the global `model` when absent. An
+    /// OpenAI-compatible backend names its own (servers name models their
+    /// own way).
+    pub model: Option<String>,
+    /// The entry's own generation options, instead of the global `options`
+    /// (for an OpenAI-compatible backend, request parameters such as
+    /// `temperature`: Ollama's option names mean nothing to it).
+    pub options: Option<Map<String, Value>>,
+    /// OpenAI-compatible backends only: a file whose first line is a
+    /// bearer key; never the key itself.
+    pub api_key_file: Option<String>,
+    /// OpenAI-compatible backends only: ask for the usage chunk
+    /// (`stream_options`); some servers refuse it.
+    pub include_usage: bool,
+    /// OpenAI-compatible backends only: relay the model's reasoning text
+    /// (`reasoning_content`, `reasoning`) to buyers too.
+    pub send_reasoning: bool,
 }
 
 /// One Ollama backend as the client uses it.
@@ -64,6 +86,15 @@ pub struct BackendSpec {
     pub base_url: OllamaUrl,
     /// Requests this backend runs at once.
     pub max_parallel: usize,
+    pub api: Api,
+    /// Its own model and options, when its entry sets them (else the
+    /// global ones).
+    pub model: Option<String>,
+    pub options: Option<Map<String, Value>>,
+    /// The file holding its bearer key, read at start.
+    pub api_key_file: Option<PathBuf>,
+    pub include_usage: bool,
+    pub send_reasoning: bool,
 }
 
 /// The backends of `hosts` (entries that passed [`parse_hosts`]), or
@@ -76,18 +107,41 @@ pub(super) fn specs(
     max_parallel: usize,
 ) -> Vec<BackendSpec> {
     if hosts.is_empty() {
-        return vec![BackendSpec {
-            name: ollama.name().to_string(),
-            base_url: ollama,
+        return vec![BackendSpec::ollama(
+            ollama.name().to_string(),
+            ollama,
             max_parallel,
-        }];
+        )];
     }
     let spec = |entry: &HostEntry| BackendSpec {
         name: entry.backend_name(),
         base_url: entry.address.clone(),
         max_parallel: entry.max_parallel.unwrap_or(max_parallel),
+        api: entry.api,
+        model: entry.model.clone(),
+        options: entry.options.clone(),
+        api_key_file: entry.api_key_file.as_ref().map(PathBuf::from),
+        include_usage: entry.include_usage,
+        send_reasoning: entry.send_reasoning,
     };
     hosts.iter().map(spec).collect()
+}
+
+impl BackendSpec {
+    /// An Ollama with the global model and options.
+    fn ollama(name: String, base_url: OllamaUrl, max_parallel: usize) -> BackendSpec {
+        BackendSpec {
+            name,
+            base_url,
+            max_parallel,
+            api: Api::Ollama,
+            model: None,
+            options: None,
+            api_key_file: None,
+            include_usage: true,
+            send_reasoning: false,
+        }
+    }
 }
 
 impl HostEntry {
@@ -120,16 +174,30 @@ pub(super) fn parse_hosts(value: &Value) -> Result<Vec<HostEntry>, Expected> {
     }
 }
 
-/// One entry: an address, or an object with `url` and optionally
-/// `max_parallel` and `name` (`null` for either is the same as leaving it
-/// out).
+/// The keys an entry object may have.
+const ENTRY_KEYS: &[&str] = &[
+    "url",
+    "max_parallel",
+    "name",
+    "api",
+    "model",
+    "options",
+    "api_key_file",
+    "include_usage",
+    "send_reasoning",
+];
+
+/// The keys that mean something only to an OpenAI-compatible backend.
+const OPENAI_KEYS: &[&str] = &["api_key_file", "include_usage", "send_reasoning"];
+
+/// One entry: an address, or an object with `url` and optionally the
+/// other [`ENTRY_KEYS`] (`null` for any is the same as leaving it out).
 fn entry(value: &Value) -> Result<HostEntry, Expected> {
     let no_keys = Map::new();
     let (url, object) = match value {
         Value::String(url) => (url, &no_keys),
         Value::Object(object) => {
-            let known = |key: &String| matches!(key.as_str(), "url" | "max_parallel" | "name");
-            if !object.keys().all(known) {
+            if !object.keys().all(|key| ENTRY_KEYS.contains(&key.as_str())) {
                 return Err(text::expected_hosts_keys());
             }
             match object.get("url") {
@@ -140,12 +208,63 @@ fn entry(value: &Value) -> Result<HostEntry, Expected> {
         _ => return Err(text::expected_hosts()),
     };
     let (url, address) = checked_url(url)?;
+    let api = entry_api(object)?;
+    let model = entry_string(object, "model")?;
+    if api == Api::OpenAi && model.is_none() {
+        return Err(text::expected_hosts_openai_model());
+    }
+    let set = |key: &&str| object.get(*key).is_some_and(|value| !value.is_null());
+    if api == Api::Ollama && OPENAI_KEYS.iter().any(set) {
+        return Err(text::expected_hosts_openai_only());
+    }
     Ok(HostEntry {
         url,
         address,
         max_parallel: entry_max_parallel(object)?,
         name: entry_name(object)?,
+        api,
+        model,
+        options: entry_options(object)?,
+        api_key_file: entry_string(object, "api_key_file")?,
+        include_usage: entry_switch(object, "include_usage", true)?,
+        send_reasoning: entry_switch(object, "send_reasoning", false)?,
     })
+}
+
+fn entry_api(object: &Map<String, Value>) -> Result<Api, Expected> {
+    match object.get("api") {
+        None | Some(Value::Null) => Ok(Api::Ollama),
+        Some(value) => value
+            .as_str()
+            .and_then(Api::from_name)
+            .ok_or_else(text::expected_hosts_api),
+    }
+}
+
+/// A non-empty string, trimmed (a model's name, a file's path).
+fn entry_string(object: &Map<String, Value>, key: &str) -> Result<Option<String>, Expected> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+        Some(_) => Err(text::expected_hosts_string(key)),
+    }
+}
+
+fn entry_switch(object: &Map<String, Value>, key: &str, default: bool) -> Result<bool, Expected> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(value) => value
+            .as_bool()
+            .ok_or_else(|| text::expected_hosts_switch(key)),
+    }
+}
+
+fn entry_options(object: &Map<String, Value>) -> Result<Option<Map<String, Value>>, Expected> {
+    match object.get("options") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(options)) => Ok(Some(options.clone())),
+        Some(_) => Err(text::expected_hosts_options()),
+    }
 }
 
 /// An address the one parser takes, trimmed, and what it reads as.
@@ -203,9 +322,30 @@ pub(super) fn show_hosts(entries: &[HostEntry]) -> String {
 }
 
 fn show_entry(entry: &HostEntry) -> String {
-    let max_parallel = entry.max_parallel.map(|n| format!("max_parallel {n}"));
-    let name = entry.name.as_ref().map(|name| format!("name {name}"));
-    let set: Vec<String> = max_parallel.into_iter().chain(name).collect();
+    let shown = |key: &str, value: Option<String>| value.map(|value| format!("{key} {value}"));
+    let openai = entry.api == Api::OpenAi;
+    let set: Vec<String> = [
+        shown("api", openai.then(|| entry.api.as_str().to_string())),
+        shown("model", entry.model.clone()),
+        shown("max_parallel", entry.max_parallel.map(|n| n.to_string())),
+        shown("name", entry.name.clone()),
+        shown(
+            "options",
+            entry.options.clone().map(|o| Value::Object(o).to_string()),
+        ),
+        shown("api_key_file", entry.api_key_file.clone()),
+        shown(
+            "include_usage",
+            (!entry.include_usage).then(|| "false".into()),
+        ),
+        shown(
+            "send_reasoning",
+            entry.send_reasoning.then(|| "true".into()),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let url = address::masked(&entry.url);
     match set.is_empty() {
         true => url,
@@ -232,11 +372,8 @@ mod tests {
     }
 
     fn spec(name: &str, base_url: &str, max_parallel: usize) -> BackendSpec {
-        BackendSpec {
-            name: name.into(),
-            base_url: OllamaUrl::parse(base_url, 11434).unwrap(),
-            max_parallel,
-        }
+        let base_url = OllamaUrl::parse(base_url, 11434).unwrap();
+        BackendSpec::ollama(name.into(), base_url, max_parallel)
     }
 
     #[test]
@@ -338,6 +475,12 @@ mod tests {
                 address: OllamaUrl::parse("http://192.168.1.20:11434", 11434).unwrap(),
                 max_parallel: Some(2),
                 name: Some("desktop".into()),
+                api: Api::Ollama,
+                model: None,
+                options: None,
+                api_key_file: None,
+                include_usage: true,
+                send_reasoning: false,
             }
         );
     }
@@ -394,11 +537,112 @@ mod tests {
 
     #[test]
     fn unknown_keys_in_an_entry_are_refused() {
-        let keys = "only the keys \"url\", \"max_parallel\" and \"name\"";
+        let keys = "only the keys \"url\", \"max_parallel\", \"name\", \"api\", \"model\"";
         assert_refused(&[
             (json!([{"url": "gpu1", "weight": 2}]), keys),
             (json!([{"url": "gpu1", "URL": "gpu1"}]), keys),
             (json!([{"host": "gpu1"}]), keys),
+        ]);
+    }
+
+    #[test]
+    fn an_openai_backend_names_its_model_and_may_set_its_own_keys() {
+        let settings = parsed(json!([
+            "gpu1",
+            {"url": "http://127.0.0.1:8080", "api": "openai", "model": "org/Qwen2.5-7B-Instruct",
+             "api_key_file": " /etc/keys/vllm ", "include_usage": false, "send_reasoning": true,
+             "options": {"temperature": 0.2}, "name": "vllm"},
+            {"url": "gpu2", "api": "ollama", "model": "llama3.2", "options": {"num_ctx": 4096}},
+            {"url": "http://127.0.0.1:1234/v1", "api": "openai", "model": "qwen",
+             "api_key_file": null, "include_usage": null, "send_reasoning": null},
+        ]))
+        .unwrap();
+        let specs = settings.backends();
+        let shown: Vec<_> = specs
+            .iter()
+            .map(|s| (s.api, s.model.as_deref(), s.include_usage, s.send_reasoning))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (Api::Ollama, None, true, false),
+                (Api::OpenAi, Some("org/Qwen2.5-7B-Instruct"), false, true),
+                (Api::Ollama, Some("llama3.2"), true, false),
+                (Api::OpenAi, Some("qwen"), true, false),
+            ]
+        );
+        assert_eq!(specs[1].api_key_file, Some(PathBuf::from("/etc/keys/vllm")));
+        assert_eq!(
+            specs[1].options,
+            Some(json!({"temperature": 0.2}).as_object().unwrap().clone())
+        );
+        assert_eq!(specs[2].options.as_ref().map(|o| o.len()), Some(1));
+        assert_eq!(
+            (specs[0].options.as_ref(), specs[3].api_key_file.as_ref()),
+            (None, None)
+        );
+        // The key file's path shows; the key never is in the config.
+        assert_eq!(
+            settings.display_value("ollama_hosts"),
+            "gpu1, http://127.0.0.1:8080 (api openai, model org/Qwen2.5-7B-Instruct, name vllm, \
+             options {\"temperature\":0.2}, api_key_file /etc/keys/vllm, include_usage false, \
+             send_reasoning true), gpu2 (model llama3.2, options {\"num_ctx\":4096}), \
+             http://127.0.0.1:1234/v1 (api openai, model qwen)"
+        );
+    }
+
+    #[test]
+    fn bad_openai_entries_are_refused() {
+        let url = "http://127.0.0.1:8080";
+        assert_refused(&[
+            (
+                json!([{"url": url, "api": "openai"}]),
+                "names its \"model\"",
+            ),
+            (
+                json!([{"url": url, "api": "openai", "model": " "}]),
+                "non-empty strings",
+            ),
+            (
+                json!([{"url": url, "api": "OpenAI", "model": "m"}]),
+                "\"ollama\" or \"openai\"",
+            ),
+            (
+                json!([{"url": url, "api": 1, "model": "m"}]),
+                "\"ollama\" or \"openai\"",
+            ),
+            (
+                json!([{"url": url, "model": 7}]),
+                "\"model\" values are non-empty strings",
+            ),
+            (
+                json!([{"url": url, "api": "openai", "model": "m", "api_key_file": ""}]),
+                "\"api_key_file\" values are non-empty strings",
+            ),
+            (
+                json!([{"url": url, "api": "openai", "model": "m", "include_usage": "no"}]),
+                "\"include_usage\" values are true or false",
+            ),
+            (
+                json!([{"url": url, "api": "openai", "model": "m", "send_reasoning": 1}]),
+                "\"send_reasoning\" values are true or false",
+            ),
+            (
+                json!([{"url": url, "options": [1]}]),
+                "\"options\" values are objects",
+            ),
+            (
+                json!([{"url": url, "api_key_file": "/k"}]),
+                "only on \"api\": \"openai\" entries",
+            ),
+            (
+                json!([{"url": url, "include_usage": false}]),
+                "only on \"api\": \"openai\"",
+            ),
+            (
+                json!([{"url": url, "send_reasoning": true}]),
+                "only on \"api\": \"openai\"",
+            ),
         ]);
     }
 

@@ -190,6 +190,8 @@ mod tests {
 
     fn record() -> AnswerRecord {
         AnswerRecord {
+            api: None,
+            tokens_source: None,
             message_id: "42".into(),
             stream: true,
             model: "llama3.2".into(),

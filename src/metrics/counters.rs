@@ -193,6 +193,8 @@ pub(crate) mod tests {
     /// A finished request, ok unless changed.
     pub(crate) fn record(outcome: Outcome, error: Option<&'static str>) -> AnswerRecord {
         AnswerRecord {
+            api: None,
+            tokens_source: None,
             message_id: "1".into(),
             stream: true,
             model: "llama3".into(),

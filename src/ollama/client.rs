@@ -1,6 +1,7 @@
-//! One buyer prompt on Ollama: one `POST /api/generate`, read as
-//! NDJSON line by line, each non-empty `response` piece handed on the moment
-//! its line arrives.
+//! One buyer prompt on a backend: one `POST /api/generate` to an Ollama
+//! (NDJSON), or one `POST /v1/chat/completions` to an OpenAI-compatible
+//! server (Server-Sent Events), read line by line; each piece is handed on
+//! the moment its line arrives (`stream` reads what the lines say).
 //!
 //! Each worker owns an [`OllamaClient`]: a ureq agent reused across that
 //! worker's requests (keep-alive), and a [`Watchdog`] that enforces the
@@ -28,10 +29,17 @@ use ureq::config::ConfigBuilder;
 use ureq::tls::RootCerts;
 use ureq::typestate::AgentScope;
 
+use super::stream::{self, Decoder, NdJson, Progress, Sse};
 use super::watchdog::{Canceller, Cut, Watchdog};
+use super::Api;
 use crate::address::OllamaUrl;
+use crate::secret::Token;
 use crate::text::{self, errors, Text};
 use crate::tls;
+
+/// How long an OpenAI-compatible answer is read after its `finish_reason`
+/// when `[DONE]` does not come: time for the usage chunk that follows it.
+const FINISH_GRACE: Duration = Duration::from_secs(1);
 
 /// What a worker needs to know to ask Ollama (shared by all workers).
 #[derive(Clone, Debug)]
@@ -42,8 +50,18 @@ pub struct OllamaTarget {
     /// What an https Ollama's certificate is checked against ([`tls::ollama_roots`]);
     /// unused for plain http.
     pub roots: RootCerts,
+    /// Ollama's API, or an OpenAI-compatible server's.
+    pub api: Api,
+    /// The bearer key of an OpenAI-compatible server that wants one.
+    pub api_key: Option<Token>,
+    /// OpenAI-compatible: ask for the usage chunk.
+    pub include_usage: bool,
+    /// OpenAI-compatible: relay reasoning text too.
+    pub send_reasoning: bool,
     pub model: String,
     pub keep_alive: Option<Value>,
+    /// Ollama's `options`, or an OpenAI-compatible server's request
+    /// parameters.
     pub options: Map<String, Value>,
     pub load_timeout: Duration,
     pub idle_timeout: Duration,
@@ -64,6 +82,61 @@ impl OllamaTarget {
         limit_tokens(&mut options, self.max_answer_tokens);
         let keep_alive = self.keep_alive.as_ref();
         generate_body(&self.model, prompt, true, keep_alive, options).to_string()
+    }
+
+    /// The JSON body of a chat request to an OpenAI-compatible server:
+    /// the prompt as one user message, the owner's parameters beside it
+    /// (never over the ones this client sets), the limit on an answer's
+    /// tokens as `max_tokens` (the owner's own when lower), and the usage
+    /// chunk asked for when streaming (servers refuse `stream_options`
+    /// otherwise) and the owner has not switched it off.
+    pub(super) fn chat_body(&self, prompt: &str, stream: bool, max_tokens: u64) -> Value {
+        let mut body = self.options.clone();
+        let own = body
+            .get("max_tokens")
+            .and_then(Value::as_u64)
+            .filter(|n| *n > 0);
+        let limit = match (own, max_tokens) {
+            (own, 0) => own,
+            (Some(own), limit) => Some(own.min(limit)),
+            (None, limit) => Some(limit),
+        };
+        body.remove("max_tokens");
+        if let Some(limit) = limit {
+            body.insert("max_tokens".into(), limit.into());
+        }
+        body.insert("model".into(), self.model.clone().into());
+        let message = serde_json::json!([{"role": "user", "content": prompt}]);
+        body.insert("messages".into(), message);
+        body.insert("stream".into(), stream.into());
+        body.remove("stream_options");
+        if stream && self.include_usage {
+            let usage = serde_json::json!({"include_usage": true});
+            body.insert("stream_options".into(), usage);
+        }
+        Value::Object(body)
+    }
+
+    /// The address of an endpoint of an OpenAI-compatible server, such as
+    /// `/chat/completions`: under the base URL's `/v1`, which owners often
+    /// write themselves (LM Studio shows `http://localhost:1234/v1`).
+    pub(super) fn openai_url(&self, endpoint: &str) -> String {
+        let base = self.base_url.expose();
+        match base.ends_with("/v1") {
+            true => format!("{base}{endpoint}"),
+            false => format!("{base}/v1{endpoint}"),
+        }
+    }
+}
+
+/// What a request to `target` carries besides its body: the bearer key.
+pub(super) fn authorized<B>(
+    request: ureq::RequestBuilder<B>,
+    target: &OllamaTarget,
+) -> ureq::RequestBuilder<B> {
+    match &target.api_key {
+        Some(key) => request.header("Authorization", format!("Bearer {}", key.expose())),
+        None => request,
     }
 }
 
@@ -101,8 +174,31 @@ fn limit_tokens(options: &mut Map<String, Value>, limit: u64) {
     }
 }
 
-/// Ollama's figures for a finished answer, read from its final line; a
-/// missing one is `None`.
+/// Where an OpenAI-compatible answer's token counts came from (the
+/// ledger's `tokens_source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokensSource {
+    /// The server's usage chunk.
+    Usage,
+    /// llama.cpp's `timings`.
+    Timings,
+    /// This client's count of the pieces.
+    Counted,
+}
+
+impl TokensSource {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokensSource::Usage => "usage",
+            TokensSource::Timings => "timings",
+            TokensSource::Counted => "counted",
+        }
+    }
+}
+
+/// A backend's figures for a finished answer (Ollama's, read from its final
+/// line, or an OpenAI-compatible server's, see `stream`); a missing one is
+/// `None`.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct Stats {
@@ -114,6 +210,9 @@ pub struct Stats {
     /// Time Ollama spent loading the model.
     #[serde(rename = "load_duration")]
     pub load_duration_ns: Option<u64>,
+    /// An OpenAI-compatible answer's: where its counts came from.
+    #[serde(skip)]
+    pub tokens_source: Option<TokensSource>,
 }
 
 impl Stats {
@@ -325,18 +424,6 @@ fn secs(d: Duration) -> String {
     }
 }
 
-/// One NDJSON line of `/api/generate`; fields this client does not use
-/// (`context`, `thinking`) are skipped by serde, and a missing one is
-/// `None` (`done`: false). The figures of the last line are read from it
-/// again as [`Stats`], once per answer.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Line {
-    response: Option<String>,
-    done: bool,
-    error: Option<String>,
-}
-
 /// A worker's connection to Ollama: a keep-alive agent and its watchdog.
 pub struct OllamaClient {
     target: OllamaTarget,
@@ -382,8 +469,10 @@ impl OllamaClient {
         // request needs a fresh one.
         self.agent = new_agent(&self.target.roots);
         match (result, cut) {
-            // The answer completed just as the deadline passed.
-            (Ok(stats), Cut::NoFirstLine(_) | Cut::Stalled(_) | Cut::TooLong(_)) => Ok(stats),
+            // The answer completed just as the deadline passed, or it was
+            // whole and only its figures were awaited.
+            (Ok(stats), _) if cut != Cut::Cancelled => Ok(stats),
+            (result, Cut::Finished) => result,
             (_, Cut::NoFirstLine(limit)) => Err(OllamaError::NoFirstLine(limit)),
             (_, Cut::Stalled(limit)) => Err(OllamaError::Stalled(limit)),
             (_, Cut::TooLong(limit)) => Err(OllamaError::TooLong(limit)),
@@ -396,12 +485,25 @@ impl OllamaClient {
         prompt: &str,
         on_piece: &mut dyn FnMut(String),
     ) -> Result<Stats, OllamaError> {
-        let url = format!("{}/api/generate", self.target.base_url.expose());
-        let response = self
-            .agent
-            .post(&url)
+        let target = &self.target;
+        let (url, body, mut decoder): (_, _, Box<dyn Decoder>) = match target.api {
+            Api::Ollama => (
+                format!("{}/api/generate", target.base_url.expose()),
+                target.generate_body(prompt),
+                Box::new(NdJson::default()),
+            ),
+            Api::OpenAi => (
+                target.openai_url("/chat/completions"),
+                target
+                    .chat_body(prompt, true, target.max_answer_tokens)
+                    .to_string(),
+                Box::new(Sse::new(target.send_reasoning)),
+            ),
+        };
+        let request = self.agent.post(&url);
+        let response = authorized(request, target)
             .header("Content-Type", "application/json")
-            .send(self.target.generate_body(prompt))
+            .send(body)
             .map_err(|source| OllamaError::Unreachable {
                 url: self.target.base_url.shown().to_string(),
                 source,
@@ -412,44 +514,49 @@ impl OllamaClient {
             return Err(http_error(status, body, &self.target.model));
         }
         let mut reader = BufReader::with_capacity(16 * 1024, body.into_reader());
-        self.read_lines(&mut reader, on_piece)
+        self.read_lines(&mut reader, decoder.as_mut(), on_piece)
     }
 
+    /// Reads the answer's lines, each at most `max_line_bytes`, through
+    /// `decoder`, until the stream's end marker. After the model finished
+    /// (an OpenAI `finish_reason`) the end of the stream, a failed read or
+    /// the watchdog's short grace ends the answer too: it is whole.
     fn read_lines(
         &self,
         reader: &mut impl BufRead,
+        decoder: &mut dyn Decoder,
         on_piece: &mut dyn FnMut(String),
     ) -> Result<Stats, OllamaError> {
         let limit = self.target.max_line_bytes;
         let mut raw = Vec::with_capacity(256);
+        let mut finished = false;
         loop {
             raw.clear();
-            let n = reader
+            let read = reader
                 .by_ref()
                 .take(limit as u64 + 1)
-                .read_until(b'\n', &mut raw)
-                .map_err(|e| OllamaError::Truncated(Some(e)))?;
-            if n == 0 {
-                return Err(OllamaError::Truncated(None));
+                .read_until(b'\n', &mut raw);
+            match read {
+                Ok(0) | Err(_) if finished => return Ok(decoder.stats()),
+                Ok(0) => return Err(OllamaError::Truncated(None)),
+                Err(e) => return Err(OllamaError::Truncated(Some(e))),
+                Ok(_) => {}
             }
             self.watchdog.saw_line();
             if raw.len() > limit && raw.last() != Some(&b'\n') {
                 return Err(OllamaError::LineTooLong { limit });
             }
-            if raw.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let line: Line = serde_json::from_slice(&raw).map_err(OllamaError::BadLine)?;
-            if let Some(message) = line.error {
-                return Err(OllamaError::InStream { message });
-            }
-            if let Some(piece) = line.response.filter(|p| !p.is_empty()) {
-                on_piece(piece);
-            }
-            if line.done {
-                let stats = serde_json::from_slice(&raw).map_err(OllamaError::BadLine)?;
-                drain_rest(reader);
-                return Ok(stats);
+            match decoder.line(&raw, on_piece)? {
+                Progress::Going => {}
+                Progress::Finished if !finished => {
+                    finished = true;
+                    self.watchdog.finishing(FINISH_GRACE);
+                }
+                Progress::Finished => {}
+                Progress::Done => {
+                    drain_rest(reader);
+                    return Ok(decoder.stats());
+                }
             }
         }
     }
@@ -484,8 +591,9 @@ fn new_agent(roots: &RootCerts) -> ureq::Agent {
         .into()
 }
 
-/// Turns an error status into the buyer's message, using Ollama's
-/// `{"error": "..."}` body when there is one.
+/// Turns an error status into the buyer's message, using the body's
+/// `error` when there is one: Ollama's `{"error": "..."}`, or an
+/// OpenAI-compatible server's `{"error": {"message": "..."}}`.
 fn http_error(status: u16, mut body: ureq::Body, model: &str) -> OllamaError {
     let text = body
         .with_config()
@@ -494,9 +602,10 @@ fn http_error(status: u16, mut body: ureq::Body, model: &str) -> OllamaError {
         .unwrap_or_default();
     let message = serde_json::from_str::<Value>(&text)
         .ok()
-        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| v.get("error").map(stream::error_message))
         .unwrap_or_else(|| text.trim().chars().take(300).collect());
-    if status == 404 && message.contains("not found") && message.contains("model") {
+    let missing = message.contains("not found") || message.contains("does not exist");
+    if status == 404 && missing && message.contains("odel") {
         return OllamaError::ModelMissing {
             model: model.to_string(),
         };
@@ -509,7 +618,7 @@ fn http_error(status: u16, mut body: ureq::Body, model: &str) -> OllamaError {
 fn lines_of(client: &OllamaClient, text: &[u8]) -> (Vec<String>, Result<Stats, OllamaError>) {
     let mut pieces = Vec::new();
     let mut reader = BufReader::new(text);
-    let result = client.read_lines(&mut reader, &mut |p| pieces.push(p));
+    let result = client.read_lines(&mut reader, &mut NdJson::default(), &mut |p| pieces.push(p));
     let mut rest = Vec::new();
     let _ = reader.read_to_end(&mut rest);
     (pieces, result)
@@ -598,6 +707,10 @@ mod tests {
     fn target() -> OllamaTarget {
         OllamaTarget {
             base_url: OllamaUrl::parse("http://127.0.0.1:9", 0).unwrap(),
+            api: crate::ollama::Api::Ollama,
+            api_key: None,
+            include_usage: true,
+            send_reasoning: false,
             roots: RootCerts::WebPki,
             model: "m".into(),
             keep_alive: None,
@@ -700,7 +813,9 @@ mod tests {
 
         let cut = io::Error::from(io::ErrorKind::ConnectionReset);
         let mut reader = BufReader::new(b"{\"response\":\"a\"}\n".chain(Failing(Some(cut))));
-        let error = client().read_lines(&mut reader, &mut |_| {}).unwrap_err();
+        let error = client()
+            .read_lines(&mut reader, &mut NdJson::default(), &mut |_| {})
+            .unwrap_err();
         assert_eq!(
             error.to_string(),
             "Ollama's answer ended before it was complete"
@@ -798,6 +913,7 @@ mod tests {
                 eval_duration_ns: Some(1_500_000_000),
                 prompt_eval_count: Some(7),
                 load_duration_ns: Some(2_000_000),
+                tokens_source: None,
             }
         );
     }
@@ -834,6 +950,7 @@ mod tests {
             eval_duration_ns: ns,
             prompt_eval_count: None,
             load_duration_ns: None,
+            tokens_source: None,
         };
         assert_eq!(stats(Some(0)).tokens_per_second(), None);
         assert_eq!(stats(None).tokens_per_second(), None);
@@ -847,6 +964,7 @@ mod tests {
             eval_duration_ns: Some(1_234_567_890),
             prompt_eval_count: None,
             load_duration_ns: Some(2_500_999_999),
+            tokens_source: None,
         };
         assert_eq!(stats.eval_ms(), Some(1234.567));
         assert_eq!(stats.load_ms(), Some(2500));

@@ -33,11 +33,15 @@ pub enum Cut {
     TooLong(Duration),
     /// The client is shutting down.
     Cancelled,
+    /// The answer was whole; the grace for its last figures passed.
+    Finished,
 }
 
 struct Armed {
     agent: ureq::Agent,
     started: Instant,
+    /// Once the answer is whole: when to stop waiting for the rest.
+    finish_by: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -140,6 +144,7 @@ impl Watchdog {
         state.armed = Some(Armed {
             agent: agent.clone(),
             started: Instant::now(),
+            finish_by: None,
         });
         self.shared.wake.notify_one();
         true
@@ -149,6 +154,16 @@ impl Watchdog {
     pub fn saw_line(&self) {
         let nanos = self.shared.epoch.elapsed().as_nanos() as u64;
         self.shared.last_line.store(nanos.max(1), Ordering::Relaxed);
+    }
+
+    /// The answer is whole: what is left of the request (its figures) may
+    /// take `grace` at most. Once per answer, not per piece.
+    pub fn finishing(&self, grace: Duration) {
+        let mut state = self.shared.lock();
+        if let Some(armed) = &mut state.armed {
+            armed.finish_by = Some(Instant::now() + grace);
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Stops watching; says whether (and why) the request was cut short.
@@ -174,7 +189,10 @@ fn watch(shared: &Shared) {
             state = shared.wake.wait(state).unwrap_or_else(|p| p.into_inner());
             continue;
         };
-        let (deadline, cut) = deadline(shared, armed.started);
+        let (deadline, cut) = match armed.finish_by {
+            Some(finish_by) => (finish_by, Cut::Finished),
+            None => deadline(shared, armed.started),
+        };
         let now = Instant::now();
         if now >= deadline {
             if let Some(armed) = state.armed.take() {

@@ -12,7 +12,7 @@ use crate::accounting::{AnswerRecord, Outcome, Sinks};
 use crate::backends::Backend;
 use crate::hub::{Outgoing, ToWriter, WriterSender};
 use crate::metrics::Metrics;
-use crate::ollama::{ErrorKind, OllamaError, Stats};
+use crate::ollama::{ErrorKind, OllamaError, Stats, TokensSource};
 use crate::protocol::{FrameKind, MessageId};
 use crate::text::{Lang, Text};
 
@@ -62,7 +62,7 @@ impl Recorder {
         let record = AnswerRecord {
             message_id: job.message_id.as_json().to_string(),
             stream: job.stream,
-            model: self.model.to_string(),
+            model: backend.map_or_else(|| self.model.to_string(), |b| b.target.model.clone()),
             outcome: end.outcome,
             error: end.error,
             prompt_chars: job.prompt.chars().count(),
@@ -70,11 +70,15 @@ impl Recorder {
             pieces: progress.pieces,
             prompt_tokens: stats.and_then(|s| s.prompt_eval_count),
             tokens: stats.and_then(|s| s.eval_count),
+            tokens_source: stats
+                .and_then(|s| s.tokens_source)
+                .map(TokensSource::as_str),
             eval_ms: stats.and_then(Stats::eval_ms),
             first_piece_ms: progress.first_piece.map(millis),
             total_ms: millis(job.received.elapsed()),
             load_ms: stats.and_then(Stats::load_ms),
             backend: backend.map(|b| b.name.as_str().into()),
+            api: backend.map(|b| b.target.api.as_str()),
             failed_over: job.first_failure.is_some(),
         };
         self.sinks.answered(&record);

@@ -100,8 +100,42 @@ catalogue! {
              {{\"url\": \"...\", \"max_parallel\": N, \"name\": \"...\"}}",
     }
     expected_hosts_keys() {
-        en: "a list whose objects have only the keys \"url\", \"max_parallel\" and \"name\"",
-        ru: "списком, в объектах которого есть только ключи \"url\", \"max_parallel\" и \"name\"",
+        en: "a list whose objects have only the keys \"url\", \"max_parallel\", \"name\", \
+             \"api\", \"model\", \"options\", \"api_key_file\", \"include_usage\" and \
+             \"send_reasoning\"",
+        ru: "списком, в объектах которого есть только ключи \"url\", \"max_parallel\", \
+             \"name\", \"api\", \"model\", \"options\", \"api_key_file\", \"include_usage\" \
+             и \"send_reasoning\"",
+    }
+    expected_hosts_api() {
+        en: "a list whose \"api\" values are \"ollama\" or \"openai\"",
+        ru: "списком, в котором значения \"api\" — \"ollama\" или \"openai\"",
+    }
+    /// `key` is `model` or `api_key_file`.
+    expected_hosts_string(key) {
+        en: "a list whose \"{key}\" values are non-empty strings",
+        ru: "списком, в котором значения \"{key}\" — непустые строки",
+    }
+    /// `key` is `include_usage` or `send_reasoning`.
+    expected_hosts_switch(key) {
+        en: "a list whose \"{key}\" values are true or false",
+        ru: "списком, в котором значения \"{key}\" — true или false",
+    }
+    expected_hosts_options() {
+        en: "a list whose \"options\" values are objects {{...}}",
+        ru: "списком, в котором значения \"options\" — объекты {{...}}",
+    }
+    expected_hosts_openai_model() {
+        en: "a list in which every \"api\": \"openai\" entry names its \"model\" (as the \
+             server calls it: see its GET /v1/models)",
+        ru: "списком, в котором каждая запись с \"api\": \"openai\" называет свою \"model\" \
+             (так, как её называет сервер: см. его GET /v1/models)",
+    }
+    expected_hosts_openai_only() {
+        en: "a list in which \"api_key_file\", \"include_usage\" and \"send_reasoning\" are \
+             set only on \"api\": \"openai\" entries",
+        ru: "списком, в котором \"api_key_file\", \"include_usage\" и \"send_reasoning\" \
+             заданы только у записей с \"api\": \"openai\"",
     }
     /// `why` is one of the `cli::ollama_url_` texts, or `hosts_url_length`.
     expected_hosts_url(why) {

@@ -27,6 +27,16 @@ catalogue! {
         en: "the token file {path} {why}",
         ru: "файл с токеном {path} {why}",
     }
+    /// A backend's `api_key_file`; `why` is one of the `token_input_*` texts.
+    api_key_file_unusable(path, why) {
+        en: "the API key file {path} {why}",
+        ru: "файл с ключом API {path} {why}",
+    }
+    /// `why` is one of the other `token_input_*` texts.
+    api_key_file_has_no_key(path, why) {
+        en: "the API key file {path} {why} (its first line must be the backend's key)",
+        ru: "файл с ключом API {path} {why} (его первой строкой должен быть ключ сервера)",
+    }
     /// `why` is one of the other `token_input_*` texts.
     token_file_has_no_token(path, why) {
         en: "the token file {path} {why} (its first line must be the hub token)",
