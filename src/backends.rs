@@ -96,6 +96,9 @@ pub struct Down {
 pub struct BackendStatus {
     pub name: String,
     pub base_url: String,
+    /// The API it speaks (`ollama`, `openai`) and the model it runs.
+    pub api: &'static str,
+    pub model: String,
     /// `None`: not asked yet (test mode, or before the first look).
     pub health: Option<Result<(), Down>>,
     pub running: usize,
@@ -296,6 +299,8 @@ impl Backends {
             BackendStatus {
                 name: backend.name.clone(),
                 base_url: backend.target.base_url.shown().to_string(),
+                api: backend.target.api.as_str(),
+                model: backend.target.model.clone(),
                 health,
                 running: backend.running(),
                 max_parallel: backend.max_parallel,
@@ -462,10 +467,12 @@ impl Backends {
         let target = &backend.target;
         let unreachable =
             |e: ollama::ApiError| (format!("{} does not answer: {e}", self.who(backend)), false);
-        ollama::version(&target.base_url, &target.roots, PROBE_TIMEOUT).map_err(unreachable)?;
-        let installed = ollama::installed_models(&target.base_url, &target.roots, PROBE_TIMEOUT)
-            .map_err(unreachable)?;
-        match ollama::is_installed(&target.model, &installed) {
+        // An OpenAI-compatible server's list of models says it answers.
+        if target.api == ollama::Api::Ollama {
+            ollama::version(target, PROBE_TIMEOUT).map_err(unreachable)?;
+        }
+        let installed = ollama::installed_models(target, PROBE_TIMEOUT).map_err(unreachable)?;
+        match ollama::is_installed(target, &installed) {
             true => Ok(()),
             false => Err(self.missing_model(backend)),
         }
@@ -481,13 +488,7 @@ impl Backends {
             1 => String::new(),
             _ => format!(" on {}", backend.name),
         };
-        let loaded = ollama::load_model(
-            &target.base_url,
-            &target.roots,
-            &target.model,
-            target.keep_alive.as_ref(),
-            target.load_timeout,
-        );
+        let loaded = ollama::load_model(target, target.load_timeout);
         match loaded {
             Ok(took) => {
                 log::info!(

@@ -13,19 +13,17 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::address::OllamaUrl;
 use crate::cli::Args;
-use crate::config::{BackendSpec, Settings};
+use crate::config::BackendSpec;
 use crate::console::print;
 use crate::exit::{self, Fatal};
 use crate::hub::{self, ConnectError, Endpoint, SessionConfig};
-use crate::ollama::{self, RootCerts};
+use crate::ollama::{self, Api, OllamaTarget};
 use crate::pause;
 use crate::settings::{self, Environment, Resolved};
-use crate::startup::{init_logging, save};
+use crate::startup::{self, init_logging, save};
 use crate::text::{self, check, control, owner_language, Lang, Text};
 use crate::time;
-use crate::tls;
 
 /// The longest any single step may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -113,11 +111,13 @@ pub fn run_mode(
         let config = SessionConfig::new(settings, endpoint, token, ca_file);
         config.map_err(|fatal| fatal.message)
     });
-    let with_roots = |spec: BackendSpec| {
-        let roots = tls::ollama_roots(ca_file, &spec.base_url).map_err(|fatal| fatal.message);
-        (spec, roots)
+    // What each backend is asked through, or why it cannot be asked: a
+    // CA file that cannot be used, an API key file that cannot be read.
+    let with_target = |spec: BackendSpec| {
+        let target = startup::backend_target(&spec, settings, ca_file);
+        (spec, target)
     };
-    let backends: Vec<_> = settings.backends().into_iter().map(with_roots).collect();
+    let backends: Vec<_> = settings.backends().into_iter().map(with_target).collect();
     let mut all_ok = true;
     let mut report = |step: Step| {
         print(&step.lines(owner_language()));
@@ -125,13 +125,13 @@ pub fn run_mode(
     };
     report(config_failed.unwrap_or_else(|| config_step(&resolved)));
     let listed = !settings.ollama_hosts.is_empty();
-    for (spec, roots) in backends {
+    for (spec, target) in backends {
         // An entry of `ollama_hosts` names itself on each of its lines.
         let mut report_backend = |step: Step| match listed {
             true => report(step.on(&spec.name)),
             false => report(step),
         };
-        backend_steps(&spec.base_url, roots, settings, listed, &mut report_backend);
+        backend_steps(&spec, target, listed, &mut report_backend);
     }
     report(hub_step(hub));
     report(pause_step(path));
@@ -147,22 +147,25 @@ pub fn run_mode(
 /// checked"; the fixes of an entry of `ollama_hosts` (`listed`) point at
 /// that entry.
 fn backend_steps(
-    url: &OllamaUrl,
-    roots: Result<RootCerts, Text>,
-    settings: &Settings,
+    spec: &BackendSpec,
+    target: Result<OllamaTarget, Fatal>,
     listed: bool,
     report: &mut dyn FnMut(Step),
 ) {
-    let answers = match &roots {
-        Ok(roots) => passed(ollama_step(url, roots, listed), report),
+    let answers = match &target {
+        Ok(target) => passed(answers_step(target, listed), report),
         Err(why) => {
-            let why = check::check_ollama_not_checked(url.shown(), why.clone());
-            report(Step::fail(why, check::fix_ca_file()));
+            let why = check::check_ollama_not_checked(spec.base_url.shown(), why.message.clone());
+            let fix = match spec.api_key_file {
+                Some(_) => check::fix_api_key_file(),
+                None => check::fix_ca_file(),
+            };
+            report(Step::fail(why, fix));
             false
         }
     };
-    let model = &settings.model;
-    let (Ok(roots), true) = (roots, answers) else {
+    let (Ok(target), true) = (target, answers) else {
+        let model = spec.model.as_deref().unwrap_or("?");
         report(Step::fail(
             check::check_model_not_checked(model),
             check::fix_ollama_first(),
@@ -173,8 +176,8 @@ fn backend_steps(
         ));
         return;
     };
-    let step = match passed(model_step(model, url, &roots, listed), report) {
-        true => one_token_step(settings, url, &roots),
+    let step = match passed(model_step(&target, listed), report) {
+        true => one_token_step(&target),
         false => Step::fail(
             check::check_one_token_not_checked(),
             check::fix_model_first(),
@@ -192,16 +195,8 @@ fn passed(step: Step, report: &mut dyn FnMut(Step)) -> bool {
 
 /// The time of a one-token answer: the model (loaded first if it is not)
 /// answering a short prompt, within the owner's `load_timeout_secs`.
-fn one_token_step(settings: &Settings, base_url: &OllamaUrl, roots: &RootCerts) -> Step {
-    let answer = ollama::one_token(
-        base_url,
-        roots,
-        &settings.model,
-        settings.keep_alive.as_ref(),
-        &settings.options,
-        settings.load_timeout,
-    );
-    match answer {
+fn one_token_step(target: &OllamaTarget) -> Step {
+    match ollama::one_token(target, target.load_timeout) {
         Ok(took) => Step::pass(check::check_one_token(seconds(took))),
         Err(e) => Step::fail(
             check::check_one_token_failed(e.text()),
@@ -233,22 +228,32 @@ fn pause_step(config_path: &Path) -> Step {
     }
 }
 
-/// The Ollama step: does it answer, and with which version. The fix of an
-/// entry of `ollama_hosts` (`listed`) points at that entry.
-fn ollama_step(base_url: &OllamaUrl, roots: &RootCerts, listed: bool) -> Step {
-    match ollama::version(base_url, roots, STEP_TIMEOUT) {
-        Ok(version) => Step::pass(check::check_ollama_answers(
-            text::outside(&version),
-            base_url.shown(),
-        )),
+/// The first step: does the backend answer: Ollama with its version, an
+/// OpenAI-compatible server with its list of models. The fix of an entry
+/// of `ollama_hosts` (`listed`) points at that entry.
+fn answers_step(target: &OllamaTarget, listed: bool) -> Step {
+    let url = target.base_url.shown();
+    let answered = match target.api {
+        Api::Ollama => ollama::version(target, STEP_TIMEOUT)
+            .map(|version| check::check_ollama_answers(text::outside(&version), url)),
+        Api::OpenAi => ollama::installed_models(target, STEP_TIMEOUT)
+            .map(|models| check::check_openai_answers(url, models.len())),
+    };
+    match answered {
+        Ok(answers) => Step::pass(answers),
         Err(e) => {
-            let fix = match (base_url.uses_tls(), listed) {
-                (true, false) => check::fix_start_ollama_tls(),
-                (false, false) => check::fix_start_ollama(),
-                (true, true) => check::fix_start_backend_tls(),
-                (false, true) => check::fix_start_backend(),
+            let fix = match (target.api, target.base_url.uses_tls(), listed) {
+                (Api::OpenAi, ..) => check::fix_start_openai(),
+                (_, true, false) => check::fix_start_ollama_tls(),
+                (_, false, false) => check::fix_start_ollama(),
+                (_, true, true) => check::fix_start_backend_tls(),
+                (_, false, true) => check::fix_start_backend(),
             };
-            Step::fail(check::check_ollama_down(base_url.shown(), e.text()), fix)
+            let down = match target.api {
+                Api::Ollama => check::check_ollama_down(url, e.text()),
+                Api::OpenAi => check::check_openai_down(url, e.text()),
+            };
+            Step::fail(down, fix)
         }
     }
 }
@@ -266,18 +271,21 @@ fn config_step(resolved: &Resolved) -> Step {
     })
 }
 
-/// The model step, once Ollama answered. The fix of an entry of
-/// `ollama_hosts` (`listed`) says how to pull the model on that box.
-fn model_step(model: &str, base_url: &OllamaUrl, roots: &RootCerts, listed: bool) -> Step {
-    match ollama::installed_models(base_url, roots, STEP_TIMEOUT) {
-        Ok(installed) if ollama::is_installed(model, &installed) => {
+/// The model step, once the backend answered. The fix of an entry of
+/// `ollama_hosts` (`listed`) says how to pull the model on that box; an
+/// OpenAI-compatible server's, how to name it as the server does.
+fn model_step(target: &OllamaTarget, listed: bool) -> Step {
+    let model = target.model.as_str();
+    match ollama::installed_models(target, STEP_TIMEOUT) {
+        Ok(installed) if ollama::is_installed(target, &installed) => {
             Step::pass(check::check_model_installed(model))
         }
         Ok(installed) => Step::fail(
             check::check_model_missing(model, list(&installed)),
-            match listed {
-                true => check::fix_pull_model_on(model, base_url.shown()),
-                false => check::fix_pull_model(model),
+            match (target.api, listed) {
+                (Api::OpenAi, _) => check::fix_openai_model(model),
+                (_, true) => check::fix_pull_model_on(model, target.base_url.shown()),
+                (_, false) => check::fix_pull_model(model),
             },
         ),
         Err(e) => Step::fail(

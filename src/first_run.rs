@@ -90,7 +90,8 @@ fn ask_port(default: u16) -> Result<u16, Text> {
 /// default); falls back to `llama2` when Ollama cannot be asked.
 fn ask_model(base: &OllamaUrl, roots: Roots) -> Result<String, Text> {
     let installed = roots(base).and_then(|roots| {
-        ollama::installed_models(base, &roots, Duration::from_secs(5)).map_err(|e| e.text())
+        let target = ollama::OllamaTarget::plain(base.clone(), roots, DEFAULT_MODEL);
+        ollama::installed_models(&target, Duration::from_secs(5)).map_err(|e| e.text())
     });
     match installed {
         Ok(models) if !models.is_empty() => {

@@ -87,7 +87,11 @@ pub fn serve(
             "non-stream"
         }
     );
-    let metrics = Metrics::with_backends(backends.list().iter().map(|b| b.name.as_str()));
+    let labels = backends.list().iter().map(|b| {
+        let target = &b.target;
+        (b.name.as_str(), target.api.as_str(), target.model.as_str())
+    });
+    let metrics = Metrics::for_backends(labels);
     let summary = Summary::new(settings.summary_interval);
     let ledger = open_ledger(settings, config_path);
     let (to_writer, inbox) = hub::writer_channel();

@@ -358,25 +358,42 @@ fn health(health: &HealthState, model: &str, now: Millis) -> Text {
     }
 }
 
-/// A line per backend, each after a newline, when there are several (one
-/// backend is the Ollama line itself): name, address, state, and requests
-/// running of its `max_parallel`, the names and addresses padded into
-/// columns.
+/// A line per backend, each after a newline, when there are several or
+/// one is not an Ollama (one Ollama is the Ollama line itself): name,
+/// address (with its API and model when they are not the Ollama line's),
+/// state, and requests running of its `max_parallel`, the names and
+/// addresses padded into columns.
 fn backend_lines(backends: &[BackendAnswer], model: &str, lang: Lang, now: Millis) -> String {
-    if backends.len() < 2 {
+    let other = |b: &BackendAnswer| !b.api.is_empty() && b.api != "ollama";
+    if backends.len() < 2 && !backends.iter().any(other) {
         return String::new();
     }
-    let widest = |width: fn(&BackendAnswer) -> usize| backends.iter().map(width).max();
-    let name_width = widest(|b| b.name.chars().count()).unwrap_or(0);
-    let url_width = widest(|b| b.url.chars().count()).unwrap_or(0);
-    let line = |backend: &BackendAnswer| {
-        let state = health(&backend.health, model, now);
+    let address = |b: &BackendAnswer| match (other(b), b.model.as_str()) {
+        (true, own) => format!("{} ({}, {own})", b.url, b.api),
+        (false, "") => b.url.clone(),
+        (false, own) if own == model => b.url.clone(),
+        (false, own) => format!("{} ({own})", b.url),
+    };
+    let addresses: Vec<String> = backends.iter().map(address).collect();
+    let name_width = backends.iter().map(|b| b.name.chars().count()).max();
+    let url_width = addresses.iter().map(|a| a.chars().count()).max();
+    let (name_width, url_width) = (name_width.unwrap_or(0), url_width.unwrap_or(0));
+    let line = |(backend, url): (&BackendAnswer, &String)| {
+        let state = health(&backend.health, &backend_model(backend, model), now);
         let (running, most) = (backend.running, backend.max_parallel);
         let state = text::status_backend(state, running, most).in_lang(lang);
-        let (name, url) = (&backend.name, &backend.url);
+        let name = &backend.name;
         format!("\n  {name:<name_width$}  {url:<url_width$}  {state}")
     };
-    backends.iter().map(line).collect()
+    backends.iter().zip(&addresses).map(line).collect()
+}
+
+/// The model a backend runs: its own, or the client's.
+fn backend_model(backend: &BackendAnswer, model: &str) -> String {
+    match backend.model.is_empty() {
+        true => model.to_string(),
+        false => backend.model.clone(),
+    }
 }
 
 /// A span of seconds, in its two largest units.

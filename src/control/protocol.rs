@@ -180,6 +180,9 @@ pub enum HealthPhase {
 pub struct BackendAnswer {
     pub name: String,
     pub url: String,
+    /// `ollama` or `openai`; empty from a client before backends had one.
+    pub api: String,
+    pub model: String,
     #[serde(flatten)]
     pub health: HealthState,
     pub running: usize,

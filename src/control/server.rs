@@ -233,6 +233,8 @@ fn status_answer(status: &Status) -> StatusAnswer {
     let backends = status.backends.iter().map(|backend| BackendAnswer {
         name: backend.name.clone(),
         url: backend.base_url.clone(),
+        api: backend.api.into(),
+        model: backend.model.clone(),
         health: health_state(backend.health.as_ref()),
         running: backend.running,
         max_parallel: backend.max_parallel,
@@ -494,6 +496,8 @@ mod tests {
                 BackendStatus {
                     name: "gpu1:11434".into(),
                     base_url: "http://gpu1:11434".into(),
+                    api: "ollama",
+                    model: "llama3.2".into(),
                     health: Some(Ok(())),
                     running: 2,
                     max_parallel: 2,
@@ -501,6 +505,8 @@ mod tests {
                 BackendStatus {
                     name: "desk".into(),
                     base_url: "http://192.168.1.20:11434".into(),
+                    api: "openai",
+                    model: "qwen2.5".into(),
                     health: Some(Err(crate::backends::Down {
                         since: std::time::UNIX_EPOCH + Duration::from_millis(1_764_547_200_123),
                         error: "Ollama backend desk does not answer".into(),
@@ -534,8 +540,9 @@ mod tests {
                 "running": 2, "queued": 1,
                 "backends": [
                     {"name": "gpu1:11434", "url": "http://gpu1:11434", "state": "up",
-                     "running": 2, "max_parallel": 2},
+                     "running": 2, "max_parallel": 2, "api": "ollama", "model": "llama3.2"},
                     {"name": "desk", "url": "http://192.168.1.20:11434", "state": "down",
+                     "api": "openai", "model": "qwen2.5",
                      "since": "2025-12-01T00:00:00.123Z",
                      "error": "Ollama backend desk does not answer", "model_missing": false,
                      "running": 0, "max_parallel": 1},

@@ -47,10 +47,13 @@ impl Histogram {
     }
 }
 
-/// One Ollama backend's figures, labelled with its name.
+/// One backend's figures, labelled with its name.
 #[derive(Default)]
 pub struct BackendFigures {
     pub(super) name: Box<str>,
+    /// The API it speaks and the model it runs, for its info gauge.
+    pub(super) api: &'static str,
+    pub(super) model: Box<str>,
     /// Finished requests whose record names this backend, by
     /// outcome, in the order of [`Outcome::ALL`].
     pub(super) requests: [AtomicU64; Outcome::ALL.len()],
@@ -99,17 +102,29 @@ impl Metrics {
         Arc::new(Metrics::default())
     }
 
-    /// Figures that also count per backend, for the backends named (in
-    /// their listed order).
-    pub fn with_backends<N: Into<Box<str>>>(names: impl IntoIterator<Item = N>) -> Arc<Metrics> {
-        let backends = names.into_iter().map(|name| BackendFigures {
-            name: name.into(),
-            ..BackendFigures::default()
-        });
+    /// Figures that also count per backend, for the backends given as
+    /// their name, API and model (in their listed order).
+    pub fn for_backends<'a>(
+        backends: impl IntoIterator<Item = (&'a str, &'static str, &'a str)>,
+    ) -> Arc<Metrics> {
+        let backends = backends
+            .into_iter()
+            .map(|(name, api, model)| BackendFigures {
+                name: name.into(),
+                api,
+                model: model.into(),
+                ..BackendFigures::default()
+            });
         Arc::new(Metrics {
             backends: backends.collect(),
             ..Metrics::default()
         })
+    }
+
+    /// Figures for Ollama backends of these names (tests).
+    #[cfg(test)]
+    pub fn with_backends<'a>(names: impl IntoIterator<Item = &'a str>) -> Arc<Metrics> {
+        Metrics::for_backends(names.into_iter().map(|name| (name, "ollama", "llama3.2")))
     }
 
     fn backend(&self, name: &str) -> Option<&BackendFigures> {

@@ -163,6 +163,17 @@ fn backends(out: &mut String, m: &Metrics, health: &Health) {
             let _ = writeln!(out, "{name}{{backend=\"{label}\"}} {}", u8::from(*up));
         }
     }
+    let name = "ollama_proxy_backend_info";
+    let help = "A backend's API (ollama or openai) and model; always 1.";
+    family(out, name, "gauge", help);
+    for backend in m.backends.iter() {
+        let (label, model) = (escaped(&backend.name), escaped(&backend.model));
+        let api = backend.api;
+        let _ = writeln!(
+            out,
+            "{name}{{backend=\"{label}\",api=\"{api}\",model=\"{model}\"}} 1"
+        );
+    }
     let name = "ollama_proxy_backend_requests_total";
     let help = "Finished requests an Ollama backend ran (the last one tried), by how they ended.";
     family(out, name, "counter", help);
@@ -351,6 +362,8 @@ ollama_proxy_paused 0
 # TYPE ollama_proxy_ollama_up gauge
 # HELP ollama_proxy_backend_up 1 if the Ollama backend answers and has the model, 0 while it is set aside; absent until it was checked.
 # TYPE ollama_proxy_backend_up gauge
+# HELP ollama_proxy_backend_info A backend's API (ollama or openai) and model; always 1.
+# TYPE ollama_proxy_backend_info gauge
 # HELP ollama_proxy_backend_requests_total Finished requests an Ollama backend ran (the last one tried), by how they ended.
 # TYPE ollama_proxy_backend_requests_total counter
 # HELP ollama_proxy_backend_tokens_generated_total Tokens an Ollama backend generated for finished answers (its eval_count).
@@ -546,6 +559,10 @@ ollama_proxy_answer_seconds_count 0
         let expected = "\
 # TYPE ollama_proxy_backend_up gauge
 ollama_proxy_backend_up{backend=\"desk\"} 0
+# HELP ollama_proxy_backend_info A backend's API (ollama or openai) and model; always 1.
+# TYPE ollama_proxy_backend_info gauge
+ollama_proxy_backend_info{backend=\"gpu1:11434\",api=\"ollama\",model=\"llama3.2\"} 1
+ollama_proxy_backend_info{backend=\"desk\",api=\"ollama\",model=\"llama3.2\"} 1
 # HELP ollama_proxy_backend_requests_total Finished requests an Ollama backend ran (the last one tried), by how they ended.
 # TYPE ollama_proxy_backend_requests_total counter
 ollama_proxy_backend_requests_total{backend=\"gpu1:11434\",outcome=\"ok\"} 2

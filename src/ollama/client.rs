@@ -74,6 +74,27 @@ pub struct OllamaTarget {
 }
 
 impl OllamaTarget {
+    /// An Ollama at `base_url` asked with nothing of the owner's but its
+    /// address and the model: the first run's questions.
+    pub fn plain(base_url: OllamaUrl, roots: RootCerts, model: &str) -> OllamaTarget {
+        OllamaTarget {
+            base_url,
+            roots,
+            api: Api::Ollama,
+            api_key: None,
+            include_usage: true,
+            send_reasoning: false,
+            model: model.to_string(),
+            keep_alive: None,
+            options: Map::new(),
+            load_timeout: Duration::from_secs(300),
+            idle_timeout: Duration::from_secs(120),
+            max_answer_time: Duration::ZERO,
+            max_answer_tokens: 0,
+            max_line_bytes: 8 << 20,
+        }
+    }
+
     /// The JSON body of a generate request: the owner's generation options
     /// go inside `options`, where Ollama reads them, with the limit on an
     /// answer's tokens among them.
@@ -786,6 +807,62 @@ mod tests {
         let most = 1u64 << 40;
         assert_eq!(sent(Some(json!(most + 1)), most), Some(json!(most)));
         assert_eq!(sent(Some(json!(most)), most), Some(json!(most)));
+    }
+
+    #[test]
+    fn a_chat_body_holds_the_prompt_the_limit_and_the_owners_parameters() {
+        use serde_json::json;
+        let mut target = OllamaTarget {
+            api: Api::OpenAi,
+            ..target()
+        };
+        target.options.insert("temperature".into(), json!(0.7));
+        // The client's own fields are never the owner's to set.
+        target.options.insert("model".into(), json!("other"));
+        target.options.insert("stream".into(), json!(false));
+        target
+            .options
+            .insert("stream_options".into(), json!({"x": 1}));
+        let body = target.chat_body("hi \"there\"", true, 0);
+        assert_eq!(
+            body,
+            json!({
+                "model": "m",
+                "messages": [{"role": "user", "content": "hi \"there\""}],
+                "stream": true,
+                "stream_options": {"include_usage": true},
+                "temperature": 0.7,
+            })
+        );
+        // Not streaming, or switched off: no stream_options.
+        assert!(target
+            .chat_body("hi", false, 0)
+            .get("stream_options")
+            .is_none());
+        target.include_usage = false;
+        assert!(target
+            .chat_body("hi", true, 0)
+            .get("stream_options")
+            .is_none());
+        // max_tokens: the limit, the owner's own, or the lower of the two.
+        let sent = |own: Option<Value>, limit| {
+            let mut target = target.clone();
+            if let Some(own) = own {
+                target.options.insert("max_tokens".into(), own);
+            }
+            target
+                .chat_body("hi", true, limit)
+                .get("max_tokens")
+                .cloned()
+        };
+        assert_eq!(sent(None, 0), None);
+        assert_eq!(sent(None, 64), Some(json!(64)));
+        assert_eq!(sent(Some(json!(32)), 64), Some(json!(32)));
+        assert_eq!(sent(Some(json!(100)), 64), Some(json!(64)));
+        assert_eq!(sent(Some(json!(100)), 0), Some(json!(100)));
+        // A value a server would refuse is not passed on.
+        assert_eq!(sent(Some(json!(0)), 0), None);
+        assert_eq!(sent(Some(json!("many")), 64), Some(json!(64)));
     }
 
     #[test]

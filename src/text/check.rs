@@ -32,6 +32,15 @@ catalogue! {
         en: "Ollama {version} answers at {url}",
         ru: "Ollama {version} отвечает по адресу {url}",
     }
+    /// An OpenAI-compatible server (llama-server, vLLM, LM Studio).
+    check_openai_answers(url, models) {
+        en: "the OpenAI-compatible server at {url} answers ({models|model|models} listed)",
+        ru: "OpenAI-совместимый сервер по адресу {url} отвечает ({models|модель|модели|моделей} в списке)",
+    }
+    check_openai_down(url, error) {
+        en: "the OpenAI-compatible server does not answer at {url}: {error}",
+        ru: "OpenAI-совместимый сервер не отвечает по адресу {url}: {error}",
+    }
     check_ollama_down(url, error) {
         en: "Ollama does not answer at {url}: {error}",
         ru: "Ollama не отвечает по адресу {url}: {error}",
@@ -157,6 +166,24 @@ catalogue! {
     fix_ollama_first() {
         en: "make Ollama answer first",
         ru: "сначала добейтесь ответа от Ollama",
+    }
+    fix_start_openai() {
+        en: "start the server there (llama-server, vLLM, LM Studio...), or correct its address \
+             in ollama_hosts; a key it wants goes in the entry's api_key_file",
+        ru: "запустите там сервер (llama-server, vLLM, LM Studio...) или исправьте его адрес \
+             в ollama_hosts; нужный ему ключ указывается в api_key_file записи",
+    }
+    fix_openai_model(model) {
+        en: "load {model} on that server, or write in the entry's \"model\" a name its \
+             GET /v1/models lists (above)",
+        ru: "загрузите {model} на том сервере или впишите в \"model\" записи имя из его \
+             GET /v1/models (выше)",
+    }
+    fix_api_key_file() {
+        en: "make the entry's api_key_file a readable file whose first line is the key, \
+             or fix the CA file (--ca-file, SSL_CERT_FILE) the message names",
+        ru: "укажите в api_key_file записи читаемый файл, первая строка которого — ключ, \
+             или исправьте файл CA (--ca-file, SSL_CERT_FILE), названный в сообщении",
     }
     fix_pull_model(model) {
         en: "ollama pull {model}, or choose an installed one with --force-model NAME",
