@@ -225,8 +225,13 @@ apt_deb() { # apt-get verb [file]: as an owner does, output kept for a failure
 modes() { stat -c '%a %U %G %n' "$@"; }
 sums() { sha256sum "$env_file" "$data/config.json" "$data/ledger.jsonl"; }
 
-echo "== apt install ./$(deb amd64) (systemd not running)"
-apt_deb install "./$(deb amd64)"
+# The README's and docs/install.md's commands run here as shown (their
+# `sudo` kept, or dropped where this script is root anyway; the amd64
+# package, this machine's); tests/doc_commands.rs checks that they still are.
+command -v sudo >/dev/null || { apt-get update -qq; apt_deb install --no-install-recommends sudo; }
+echo "== apt install ./${name}_${version}_amd64.deb in dist/ (systemd not running)"
+(cd dist && apt install ./ollama-proxy-client_${version}_amd64.deb -y </dev/null >"$work/apt.log" 2>&1) ||
+    { cat "$work/apt.log"; fail "apt install ./${name}_${version}_amd64.deb"; }
 expect status "$(dpkg-query -W -f='${Status} ${Version}' "$name")" "install ok installed $version"
 IFS=: read -r _ _ uid gid _ user_home shell < <(getent passwd "$user")
 [ "$uid" -lt 1000 ] || fail "$user has uid $uid, not a system user's"
@@ -242,6 +247,35 @@ expect modes "$(modes /usr/bin/$name "$unit_file" "$env_file" "$home" "$home/.co
 700 $user $user $home/.config
 700 $user $user $data"
 ok "modes: binary 755, unit 644, env file 600 root, home and config directory 700 $user"
+# The by-hand install's steps where the package has done the same: they
+# change nothing it made (the env file is the example, a conffile unedited).
+install -m 0600 scripts/ollama-proxy-client.env.example /etc/ollama-proxy-client.env
+install -d -m 0700 -o ollama-proxy -g ollama-proxy \
+    /var/lib/ollama-proxy/.config /var/lib/ollama-proxy/.config/ollama_proxy
+SUDO_EDITOR=true sudoedit /etc/ollama-proxy-client.env </dev/null 2>/dev/null
+cmp -s "scripts/$name.env.example" "$env_file" || fail "the env file is not the example after install and sudoedit"
+expect "modes after the by-hand steps" "$(modes "$env_file" "$home/.config" "$data")" \
+    "600 root root $env_file
+700 $user $user $home/.config
+700 $user $user $data"
+ok "install -m 0600 of the env example, install -d of the config folders, sudoedit: nothing changed"
+# A release's binary as the README installs it (the checksums, then the
+# aarch64 build, run under qemu), and the by-hand unit beside it, verified:
+# in a private mount namespace whose /usr/local/bin and /etc/systemd/system
+# start empty, so this machine's stay as they are.
+said="$(unshare --mount -- sh -ec "
+mount -t tmpfs -o mode=0755 tmpfs /usr/local/bin
+mount -t tmpfs -o mode=0755 tmpfs /etc/systemd/system
+cd dist && sha256sum -c SHA256SUMS --ignore-missing >/dev/null
+install -m 0755 ollama-proxy-client-${version}-aarch64-unknown-linux-musl \
+    /usr/local/bin/ollama-proxy-client
+cd .. && install -m 0644 scripts/ollama-proxy-client.service /etc/systemd/system/
+warnings=\$(systemd-analyze verify /etc/systemd/system/$name.service 2>&1)
+[ -z \"\$warnings\" ] || { echo \"systemd-analyze verify: \$warnings\" >&2; exit 1; }
+qemu-aarch64-static /usr/local/bin/ollama-proxy-client --version" 2>"$work/release.log")" ||
+    { cat "$work/release.log"; fail "the README's install of a release binary, or the by-hand unit"; }
+expect "the installed aarch64 binary's --version" "$said" "$name $version"
+ok "sha256sum -c, the aarch64 binary in /usr/local/bin (qemu), the by-hand unit verified"
 verify="$(systemd-analyze verify "$unit_file" 2>&1)" || fail "systemd-analyze verify: $verify"
 [ -z "$verify" ] || fail "systemd-analyze verify warns: $verify"
 # It prints problems rather than failing: a broken copy must show some.
@@ -285,7 +319,7 @@ sh -c "set -a; . $env_file; exec runuser -u $user -- env -u LANG LC_ALL=C $name"
 grep -q 'RestartPreventExitStatus=2 78' "$unit_file" || fail "the unit would restart after exit 78"
 ok "the shipped env file has no token: exit 78, which the unit does not restart"
 # The README's commands: the model as the service user, then --check.
-runuser -u "$user" -- "$name" --force-model llama3.2 --show-config >/dev/null </dev/null
+sudo -u ollama-proxy -H ollama-proxy-client --force-model llama3.2 --show-config >/dev/null </dev/null
 status_check=0
 sh -c "set -a; . $env_file; exec runuser -u $user -- env LC_ALL=C $name --check" </dev/null \
     >"$work/check.log" 2>&1 || status_check=$?
