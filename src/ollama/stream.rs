@@ -142,10 +142,12 @@ struct Usage {
     completion_tokens: Option<u64>,
 }
 
-/// llama.cpp's figures on its last chunk.
+/// llama.cpp's figures on its last chunk. The prompt's tokens are those
+/// it read (`prompt_n`) and those it found in its cache (`cache_n`).
 #[derive(Deserialize, Default, Clone, Copy)]
 #[serde(default)]
 struct Timings {
+    cache_n: Option<u64>,
     prompt_n: Option<u64>,
     predicted_n: Option<u64>,
     predicted_ms: Option<f64>,
@@ -235,7 +237,9 @@ impl Decoder for Sse {
                 .predicted_ms
                 .filter(|_| timings.predicted_n == Some(tokens))
                 .map(|ms| (ms * 1e6) as u64),
-            prompt_eval_count: usage.prompt_tokens.or(timings.prompt_n),
+            prompt_eval_count: usage.prompt_tokens.or(timings
+                .prompt_n
+                .map(|read| read + timings.cache_n.unwrap_or(0))),
             load_duration_ns: None,
             tokens_source: Some(source),
         }
@@ -317,6 +321,10 @@ mod tests {
         assert_eq!(stats_of(""), (Some(3), None, Some(Counted)));
         let timings = "data: {\"choices\":[],\"timings\":{\"prompt_n\":4,\"predicted_n\":5,\"predicted_ms\":10}}\n";
         assert_eq!(stats_of(timings), (Some(5), Some(4), Some(Timings)));
+        // The prompt's tokens found in llama.cpp's cache count too.
+        let cached =
+            "data: {\"choices\":[],\"timings\":{\"cache_n\":3,\"prompt_n\":1,\"predicted_n\":5}}\n";
+        assert_eq!(stats_of(cached), (Some(5), Some(4), Some(Timings)));
         // All zeros (LocalAI): not trusted.
         let zeros =
             "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0}}\n";

@@ -34,8 +34,8 @@ catalogue! {
     }
     /// An OpenAI-compatible server (llama-server, vLLM, LM Studio).
     check_openai_answers(url, models) {
-        en: "the OpenAI-compatible server at {url} answers ({models|model|models} listed)",
-        ru: "OpenAI-совместимый сервер по адресу {url} отвечает ({models|модель|модели|моделей} в списке)",
+        en: "the OpenAI-compatible server at {url} answers ({models} {models|model|models} listed)",
+        ru: "OpenAI-совместимый сервер по адресу {url} отвечает ({models} {models|модель|модели|моделей} в списке)",
     }
     check_openai_down(url, error) {
         en: "the OpenAI-compatible server does not answer at {url}: {error}",
