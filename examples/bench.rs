@@ -36,7 +36,14 @@
 //!    and p99 timed from just before each write (never negative, an upper
 //!    bound), and the client's CPU per piece at this rate (schedstat) with
 //!    its context switches per piece.
-//! 6. Sizes: every `dist/ollama-proxy-client-*` and
+//! 6. Scale (issue 24): one OpenAI-compatible backend (the same responder,
+//!    answering `POST /v1/chat/completions` with Server-Sent Events) with
+//!    `max_parallel` 64, and 64 answers at once, each 300 tagged pieces at
+//!    100 pieces/s: every piece checked in order per answer; the client's
+//!    CPU per piece (schedstat) against one stream's at the same rate
+//!    (scenario 5), at most twice it; `VmHWM` against 16 MiB; the thread
+//!    count (`Threads` in `/proc/PID/status`).
+//! 7. Sizes: every `dist/ollama-proxy-client-*` and
 //!    `target/release/ollama-proxy-client`.
 //!
 //! Caveats.
@@ -124,6 +131,8 @@ const PARALLEL_DELAY: Duration = Duration::from_millis(2);
 const LATENCY_PIECES: usize = 600;
 const LATENCY_INTERVAL: Duration = Duration::from_millis(10);
 const WARMUP_PIECES: usize = 20;
+const SCALE_STREAMS: usize = 64;
+const SCALE_PIECES: usize = 300;
 const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 const ANSWER_LIMIT: Duration = Duration::from_secs(20);
 /// How often the bench looks at the hub's received frames. Arrival times
@@ -136,6 +145,9 @@ const CPU_PER_PIECE_US: f64 = 5.0;
 const P99_LATENCY_US: f64 = 1000.0;
 const IDLE_RSS_KIB: u64 = 3 * 1024;
 const PEAK_RSS_KIB: u64 = 6 * 1024;
+const SCALE_RSS_KIB: u64 = 16 * 1024;
+/// CPU per piece with 64 streams at most this many times one stream's.
+const SCALE_CPU_FACTOR: f64 = 2.0;
 const IDLE_WAKEUPS_PER_S: f64 = 0.1;
 const STATIC_BINARY_BYTES: u64 = 2 * 1024 * 1024;
 
@@ -185,7 +197,10 @@ fn run(client: &Path) -> Result<()> {
     progress("4 answers at once (max_parallel 4)");
     rows.extend(bench.parallel()?);
     progress("added latency at 100 pieces/s (6 s)");
-    rows.extend(bench.latency()?);
+    let (latency, cpu_per_piece) = bench.latency()?;
+    rows.extend(latency);
+    progress("64 streams at once from an OpenAI-compatible backend (max_parallel 64)");
+    rows.extend(bench.scale(cpu_per_piece)?);
     rows.extend(sizes());
     drop(bench);
     let load = format!("{load_at_start} at start, {} at end", load_average());
@@ -533,7 +548,8 @@ impl Bench {
         )])
     }
 
-    fn latency(&mut self) -> Result<Vec<Row>> {
+    /// The latency rows, and the client's CPU per piece at this rate (us).
+    fn latency(&mut self) -> Result<(Vec<Row>, f64)> {
         // Declared first, so dropped after the client that talks to it.
         let pacer = Pacer::start().map_err(|e| format!("cannot start the responder: {e}"))?;
         // The pacer answers prompts only; the bench warms it up itself.
@@ -599,11 +615,9 @@ impl Bench {
         );
         let n = LATENCY_PIECES as f64;
         let cpu_us = cpu as f64 / clock_ticks_per_second() / n * 1e6;
-        let cpu_value = match sched {
-            Some(ns) => format!("{:.1} us", ns as f64 / 1e3 / n),
-            None => format!("{cpu_us:.1} us"),
-        };
-        Ok(vec![
+        let per_piece = sched.map_or(cpu_us, |ns| ns as f64 / 1e3 / n);
+        let cpu_value = format!("{per_piece:.1} us");
+        let rows = vec![
             Row::info("added latency p50 at 100 pieces/s", us(p50), setup),
             Row::checked(
                 "added latency p99 at 100 pieces/s",
@@ -629,8 +643,98 @@ impl Bench {
                     woken.total() as f64 / n
                 ),
             ),
+        ];
+        Ok((rows, per_piece))
+    }
+
+    /// 64 answers at once, each [`SCALE_PIECES`] pieces at 100 pieces/s,
+    /// from one OpenAI-compatible backend with `max_parallel` 64: every
+    /// piece in order, the CPU per piece against one stream's at the same
+    /// rate (`single_us`), the peak RSS and the threads.
+    fn scale(&mut self, single_us: f64) -> Result<Vec<Row>> {
+        let pacer = Pacer::start().map_err(|e| format!("cannot start the responder: {e}"))?;
+        let backend = json!([{"url": format!("http://127.0.0.1:{}", pacer.port),
+                              "api": "openai", "model": "bench",
+                              "max_parallel": SCALE_STREAMS}]);
+        let extra = [("ollama_hosts", backend), ("warm_up", json!(false))];
+        let client = self.connected_client(pacer.port, &extra)?;
+        let pid = client.pid();
+        thread::sleep(SETTLE);
+        let threads_idle = status_kib(pid, "Threads")?;
+        self.hub.take_received();
+        let ids: Vec<u64> = (301..301 + SCALE_STREAMS as u64).collect();
+        let sched_before = schedstat_ns(pid);
+        let cpu_before = cpu_ticks(pid)?;
+        for (stream, id) in ids.iter().enumerate() {
+            self.ask(*id, &format!("stream={stream} pieces={SCALE_PIECES}"));
+        }
+        let limit = LATENCY_INTERVAL * SCALE_PIECES as u32 + ANSWER_LIMIT;
+        let frames = self.wait_ends(&ids, limit)?;
+        let cpu = cpu_ticks(pid)? - cpu_before;
+        let sched = schedstat_ns(pid).zip(sched_before).map(|(a, b)| a - b);
+        let hwm = status_kib(pid, "VmHWM")?;
+        let threads = status_kib(pid, "Threads")?;
+        drop(client);
+        drop(pacer);
+
+        for (stream, id) in ids.iter().enumerate() {
+            let own: Vec<Received> = frames
+                .iter()
+                .filter(|f| f.json["messageId"] == *id)
+                .cloned()
+                .collect();
+            if answer_text(&own) != scale_answer(stream, SCALE_PIECES) {
+                return Err(format!(
+                    "stream {id} arrived incomplete, altered or out of order"
+                ));
+            }
+        }
+        let n = (SCALE_STREAMS * SCALE_PIECES) as f64;
+        let cpu_us = cpu as f64 / clock_ticks_per_second() / n * 1e6;
+        let per_piece = sched.map_or(cpu_us, |ns| ns as f64 / 1e3 / n);
+        let budget = single_us * SCALE_CPU_FACTOR;
+        let piece_frames = frames
+            .iter()
+            .filter(|f| f.json["type"] == "from_owner")
+            .count();
+        let setup = format!(
+            "{SCALE_STREAMS} answers at once, {SCALE_PIECES} pieces each one per {} ms, \
+             every piece checked in order; {piece_frames} frames",
+            LATENCY_INTERVAL.as_millis()
+        );
+        Ok(vec![
+            Row::checked(
+                "CPU per piece, 64 streams at once",
+                format!("{per_piece:.1} us"),
+                format!("<= {budget:.1} us (2 x one stream)"),
+                per_piece <= budget,
+                format!("{setup}; schedstat (utime+stime: {cpu} ticks, {cpu_us:.1} us/piece)"),
+            ),
+            Row::checked(
+                "peak RSS, 64 streams at once",
+                mib(hwm),
+                format!("<= {} MiB", SCALE_RSS_KIB / 1024),
+                hwm <= SCALE_RSS_KIB,
+                format!("VmHWM over the client's life; {setup}"),
+            ),
+            Row::info(
+                "threads, 64 streams at once",
+                threads.to_string(),
+                format!(
+                    "{threads_idle} idle with max_parallel {SCALE_STREAMS}: a worker and its \
+                     watchdog per slot, plus the main, writer, prober, signal, shutdown, \
+                     control and metrics threads"
+                ),
+            ),
         ])
     }
+}
+
+/// The text of stream `stream`'s answer: its tagged pieces in order.
+fn scale_answer(stream: usize, pieces: usize) -> String {
+    (0..pieces)
+        .map(|i| format!("s{stream:02}-p{i:05} "))
+        .collect()
 }
 
 /// A running client; killed (and its `HOME` removed) on drop.
@@ -711,8 +815,9 @@ struct Emitted {
     after: Instant,
 }
 
-/// A stand-in for Ollama that records when it writes each line: it answers
-/// `POST /api/generate` with chunked NDJSON, one line every
+/// A stand-in for Ollama that records when it writes each line (and, for
+/// the scale scenario, for an OpenAI-compatible server: see [`chat`]): it
+/// answers `POST /api/generate` with chunked NDJSON, one line every
 /// [`LATENCY_INTERVAL`] on a fixed schedule (no drift), as many pieces as
 /// the prompt `pieces=N` asks, each piece the tag `wNNNNN `, then the done
 /// line; `GET /api/version` and `/api/tags` (the client asks them before it
@@ -804,6 +909,7 @@ fn pacer_serve(
         let small = match head.split(' ').take(2).collect::<Vec<_>>()[..] {
             ["GET", "/api/version"] => Some(r#"{"version":"0.12.6"}"#),
             ["GET", "/api/tags"] => Some(r#"{"models":[{"name":"llama3.2:latest"}]}"#),
+            ["GET", "/v1/models"] => Some(r#"{"object":"list","data":[{"id":"bench"}]}"#),
             _ => None,
         };
         if let Some(json) = small {
@@ -813,6 +919,10 @@ fn pacer_serve(
             );
             stream.write_all(head.as_bytes())?;
             stream.write_all(json.as_bytes())?;
+            continue;
+        }
+        if head.starts_with("POST /v1/chat/completions ") {
+            chat(&mut stream, &body, stop)?;
             continue;
         }
         if !head.starts_with("POST /api/generate ") {
@@ -862,6 +972,62 @@ fn pace(
         out.clear();
     }
     push_chunk(&mut out, &ndjson_line("", true));
+    out.extend_from_slice(b"0\r\n\r\n");
+    stream.write_all(&out)
+}
+
+/// An OpenAI-compatible streamed answer to the prompt `stream=S
+/// pieces=N`: N tagged pieces on schedule, as Server-Sent Events, then the
+/// finish chunk, the usage chunk and `[DONE]`. Not recorded: the scale
+/// scenario checks what arrives, not when.
+fn chat(stream: &mut TcpStream, body: &[u8], stop: &AtomicBool) -> io::Result<()> {
+    let request: Value = serde_json::from_slice(body).unwrap_or_default();
+    let prompt = request["messages"][0]["content"].as_str().unwrap_or("");
+    let number = |key: &str| {
+        prompt
+            .split(' ')
+            .find_map(|word| word.strip_prefix(key)?.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    let (which, pieces) = (number("stream="), number("pieces="));
+    let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                    Transfer-Encoding: chunked\r\n\r\n"
+        .to_vec();
+    let event = |json: Value| format!("data: {json}\n\n");
+    push_chunk(
+        &mut out,
+        &event(json!({"choices": [{"index": 0,
+        "delta": {"role": "assistant", "content": null}, "finish_reason": null}]})),
+    );
+    let start = Instant::now();
+    for i in 0..pieces {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let due = start + LATENCY_INTERVAL * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            thread::sleep(wait);
+        }
+        let piece = format!("s{which:02}-p{i:05} ");
+        push_chunk(
+            &mut out,
+            &event(json!({"choices": [{"index": 0,
+            "delta": {"content": piece}, "finish_reason": null}]})),
+        );
+        stream.write_all(&out)?;
+        out.clear();
+    }
+    push_chunk(
+        &mut out,
+        &event(json!({"choices": [{"index": 0, "delta": {},
+        "finish_reason": "length"}]})),
+    );
+    push_chunk(
+        &mut out,
+        &event(json!({"choices": [], "usage": {"prompt_tokens": 3,
+        "completion_tokens": pieces, "total_tokens": pieces + 3}})),
+    );
+    push_chunk(&mut out, "data: [DONE]\n\n");
     out.extend_from_slice(b"0\r\n\r\n");
     stream.write_all(&out)
 }
