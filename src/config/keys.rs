@@ -160,10 +160,12 @@ settings_table! {
         parse: backends::parse_hosts,
         show: |hosts| backends::show_hosts(hosts),
         default_doc: ["(empty: one Ollama, `ollama_host`/`ollama_port`)", "(пусто: одна Ollama, `ollama_host`/`ollama_port`)"],
-        doc: "several Ollama backends, up to 16, used instead of `ollama_host`/`ollama_port`: \
+        doc: "several backends, up to 16, used instead of `ollama_host`/`ollama_port`: \
               each an address (`\"gpu2:11434\"`) or `{\"url\": ..., \"max_parallel\": N, \
-              \"name\": ...}` (see \"Several Ollama boxes\" in `docs/operations.md`)",
-        doc_ru: r#"несколько серверов Ollama, до 16, вместо `ollama_host`/`ollama_port`: каждый — адрес (`"gpu2:11434"`) или `{"url": ..., "max_parallel": N, "name": ...}` (см. «Несколько машин с Ollama» в `docs/ru/operations.md`)"#,
+              \"name\": ...}`; an OpenAI-compatible server (llama-server, vLLM, LM Studio) \
+              with `\"api\": \"openai\", \"model\": ...` (see \"Several Ollama boxes\" and \
+              \"Other servers\" in `docs/operations.md`)",
+        doc_ru: r#"несколько серверов, до 16, вместо `ollama_host`/`ollama_port`: каждый — адрес (`"gpu2:11434"`) или `{"url": ..., "max_parallel": N, "name": ...}`; OpenAI-совместимый сервер (llama-server, vLLM, LM Studio) — с `"api": "openai", "model": ...` (см. «Несколько машин с Ollama» и «Другие серверы» в `docs/ru/operations.md`)"#,
     }
     stream_mode: bool {
         default: true,
