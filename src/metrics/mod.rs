@@ -13,7 +13,7 @@
 //!   [`Metrics`] through [`Accounts`](crate::accounting::Accounts) (`accounting::Sinks`), once per
 //!   answer: outcome counts, tokens, the two latency histograms, and the
 //!   same counts for the backend the answer's record names (the names
-//!   are given once at start, [`Metrics::with_backends`]);
+//!   are given once at start, [`Metrics::for_backends`]);
 //! - whether the hub is connected, the box paused, each backend and
 //!   Ollama as a whole up, and whether it is ready (`/readyz`) are not
 //!   kept here: `availability` decides them (the same rule `--status`

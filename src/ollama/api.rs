@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::client::{agent_config, authorized, generate_body, OllamaTarget};
-use super::Api;
+use super::kind::Api;
 use crate::text::{errors as text, Text};
 
 /// Why one of these requests failed.

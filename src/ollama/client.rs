@@ -23,15 +23,14 @@
 use std::io::{self, BufRead, BufReader, Read};
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use ureq::config::ConfigBuilder;
 use ureq::tls::RootCerts;
 use ureq::typestate::AgentScope;
 
-use super::stream::{self, Decoder, NdJson, Progress, Sse};
+use super::kind::Api;
+use super::stream::{self, Decoder, NdJson, Progress, Sse, Stats, StreamError};
 use super::watchdog::{Canceller, Cut, Watchdog};
-use super::Api;
 use crate::address::OllamaUrl;
 use crate::secret::Token;
 use crate::text::{self, errors, Text};
@@ -192,66 +191,6 @@ fn limit_tokens(options: &mut Map<String, Value>, limit: u64) {
     // (at most 2^40) is exact as a float.
     if limit > 0 && !own.is_some_and(|own| own >= 1.0 && own <= limit as f64) {
         options.insert("num_predict".into(), Value::from(limit));
-    }
-}
-
-/// Where an OpenAI-compatible answer's token counts came from (the
-/// ledger's `tokens_source`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokensSource {
-    /// The server's usage chunk.
-    Usage,
-    /// llama.cpp's `timings`.
-    Timings,
-    /// This client's count of the pieces.
-    Counted,
-}
-
-impl TokensSource {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            TokensSource::Usage => "usage",
-            TokensSource::Timings => "timings",
-            TokensSource::Counted => "counted",
-        }
-    }
-}
-
-/// A backend's figures for a finished answer (Ollama's, read from its final
-/// line, or an OpenAI-compatible server's, see `stream`); a missing one is
-/// `None`.
-#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct Stats {
-    pub eval_count: Option<u64>,
-    #[serde(rename = "eval_duration")]
-    pub eval_duration_ns: Option<u64>,
-    /// Tokens of the prompt Ollama read.
-    pub prompt_eval_count: Option<u64>,
-    /// Time Ollama spent loading the model.
-    #[serde(rename = "load_duration")]
-    pub load_duration_ns: Option<u64>,
-    /// An OpenAI-compatible answer's: where its counts came from.
-    #[serde(skip)]
-    pub tokens_source: Option<TokensSource>,
-}
-
-impl Stats {
-    /// Ollama's time generating, in milliseconds to the microsecond.
-    pub fn eval_ms(&self) -> Option<f64> {
-        self.eval_duration_ns.map(|ns| (ns / 1000) as f64 / 1000.0)
-    }
-
-    /// Ollama's time loading the model, in whole milliseconds.
-    pub fn load_ms(&self) -> Option<u64> {
-        self.load_duration_ns.map(|ns| ns / 1_000_000)
-    }
-
-    pub fn tokens_per_second(&self) -> Option<f64> {
-        match (self.eval_count, self.eval_duration_ns) {
-            (Some(count), Some(ns)) if ns > 0 => Some(count as f64 * 1e9 / ns as f64),
-            _ => None,
-        }
     }
 }
 
@@ -567,7 +506,11 @@ impl OllamaClient {
             if raw.len() > limit && raw.last() != Some(&b'\n') {
                 return Err(OllamaError::LineTooLong { limit });
             }
-            match decoder.line(&raw, on_piece)? {
+            let said = decoder.line(&raw, on_piece).map_err(|e| match e {
+                StreamError::BadLine(e) => OllamaError::BadLine(e),
+                StreamError::InStream(message) => OllamaError::InStream { message },
+            })?;
+            match said {
                 Progress::Going => {}
                 Progress::Finished if !finished => {
                     finished = true;

@@ -21,7 +21,74 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::client::{OllamaError, Stats, TokensSource};
+/// Where an OpenAI-compatible answer's token counts came from (the
+/// ledger's `tokens_source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokensSource {
+    /// The server's usage chunk.
+    Usage,
+    /// llama.cpp's `timings`.
+    Timings,
+    /// This client's count of the pieces.
+    Counted,
+}
+
+impl TokensSource {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokensSource::Usage => "usage",
+            TokensSource::Timings => "timings",
+            TokensSource::Counted => "counted",
+        }
+    }
+}
+
+/// A backend's figures for a finished answer (Ollama's, read from its final
+/// line, or an OpenAI-compatible server's, see `stream`); a missing one is
+/// `None`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Stats {
+    pub eval_count: Option<u64>,
+    #[serde(rename = "eval_duration")]
+    pub eval_duration_ns: Option<u64>,
+    /// Tokens of the prompt Ollama read.
+    pub prompt_eval_count: Option<u64>,
+    /// Time Ollama spent loading the model.
+    #[serde(rename = "load_duration")]
+    pub load_duration_ns: Option<u64>,
+    /// An OpenAI-compatible answer's: where its counts came from.
+    #[serde(skip)]
+    pub tokens_source: Option<TokensSource>,
+}
+
+impl Stats {
+    /// Ollama's time generating, in milliseconds to the microsecond.
+    pub fn eval_ms(&self) -> Option<f64> {
+        self.eval_duration_ns.map(|ns| (ns / 1000) as f64 / 1000.0)
+    }
+
+    /// Ollama's time loading the model, in whole milliseconds.
+    pub fn load_ms(&self) -> Option<u64> {
+        self.load_duration_ns.map(|ns| ns / 1_000_000)
+    }
+
+    pub fn tokens_per_second(&self) -> Option<f64> {
+        match (self.eval_count, self.eval_duration_ns) {
+            (Some(count), Some(ns)) if ns > 0 => Some(count as f64 * 1e9 / ns as f64),
+            _ => None,
+        }
+    }
+}
+
+/// What is wrong with a line (the client makes it an `OllamaError`).
+#[derive(Debug)]
+pub enum StreamError {
+    /// Not the JSON the server always sends.
+    BadLine(serde_json::Error),
+    /// An error the server reported inside its 200 stream, in its words.
+    InStream(String),
+}
 
 /// How far an answer has come after a line.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,7 +111,7 @@ pub trait Decoder {
         &mut self,
         raw: &[u8],
         on_piece: &mut dyn FnMut(String),
-    ) -> Result<Progress, OllamaError>;
+    ) -> Result<Progress, StreamError>;
 
     /// The answer's figures, once it is over.
     fn stats(&mut self) -> Stats;
@@ -75,13 +142,13 @@ impl Decoder for NdJson {
         &mut self,
         raw: &[u8],
         on_piece: &mut dyn FnMut(String),
-    ) -> Result<Progress, OllamaError> {
+    ) -> Result<Progress, StreamError> {
         if raw.iter().all(u8::is_ascii_whitespace) {
             return Ok(Progress::Going);
         }
-        let line: Line = serde_json::from_slice(raw).map_err(OllamaError::BadLine)?;
+        let line: Line = serde_json::from_slice(raw).map_err(StreamError::BadLine)?;
         if let Some(message) = line.error {
-            return Err(OllamaError::InStream { message });
+            return Err(StreamError::InStream(message));
         }
         if let Some(piece) = line.response.filter(|p| !p.is_empty()) {
             on_piece(piece);
@@ -89,7 +156,7 @@ impl Decoder for NdJson {
         if !line.done {
             return Ok(Progress::Going);
         }
-        self.stats = serde_json::from_slice(raw).map_err(OllamaError::BadLine)?;
+        self.stats = serde_json::from_slice(raw).map_err(StreamError::BadLine)?;
         Ok(Progress::Done)
     }
 
@@ -165,11 +232,9 @@ impl Sse {
         &mut self,
         chunk: Chunk,
         on_piece: &mut dyn FnMut(String),
-    ) -> Result<Progress, OllamaError> {
+    ) -> Result<Progress, StreamError> {
         if let Some(error) = chunk.error {
-            return Err(OllamaError::InStream {
-                message: error_message(&error),
-            });
+            return Err(StreamError::InStream(error_message(&error)));
         }
         // A server that reports all zeros did not count (LocalAI).
         let counted = |u: &Usage| u.prompt_tokens.unwrap_or(0) + u.completion_tokens.unwrap_or(0);
@@ -206,7 +271,7 @@ impl Decoder for Sse {
         &mut self,
         raw: &[u8],
         on_piece: &mut dyn FnMut(String),
-    ) -> Result<Progress, OllamaError> {
+    ) -> Result<Progress, StreamError> {
         let line = raw.strip_suffix(b"\n").unwrap_or(raw);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         // Blank lines end events, comments keep the connection alive, and
@@ -218,7 +283,7 @@ impl Decoder for Sse {
         if data == b"[DONE]" {
             return Ok(Progress::Done);
         }
-        let chunk: Chunk = serde_json::from_slice(data).map_err(OllamaError::BadLine)?;
+        let chunk: Chunk = serde_json::from_slice(data).map_err(StreamError::BadLine)?;
         self.chunk(chunk, on_piece)
     }
 
@@ -270,7 +335,7 @@ mod tests {
         let mut progress = Vec::new();
         for line in text.split_inclusive('\n') {
             let said = decoder.line(line.as_bytes(), &mut |p| pieces.push(p));
-            progress.push(said.unwrap_or_else(|e| panic!("{line:?}: {e}")));
+            progress.push(said.unwrap_or_else(|e| panic!("{line:?}: {e:?}")));
         }
         (pieces, progress)
     }
@@ -369,12 +434,12 @@ mod tests {
             let line = format!("data: {{\"error\": {error}}}\n");
             let said = Sse::new(false).line(line.as_bytes(), &mut |_| {});
             match said {
-                Err(OllamaError::InStream { message: got }) => assert_eq!(got, message),
+                Err(StreamError::InStream(got)) => assert_eq!(got, message),
                 other => panic!("{other:?}"),
             }
         }
         let said = Sse::new(false).line(b"data: {not json\n", &mut |_| {});
-        assert!(matches!(said, Err(OllamaError::BadLine(_))), "{said:?}");
+        assert!(matches!(said, Err(StreamError::BadLine(_))), "{said:?}");
     }
 
     #[test]
