@@ -22,6 +22,7 @@ use crate::exit::Fatal;
 use crate::hub::{self, Backoff, SessionConfig, Supervisor, Writer};
 use crate::ledger::{self, Ledger};
 use crate::metrics::{self, Metrics, Summary};
+use crate::ollama::Api;
 use crate::pause;
 use crate::relay::{Admission, Recorder, Relay, RelaySettings};
 use crate::shutdown::Shutdown;
@@ -61,13 +62,22 @@ pub fn serve(
         Some(_) => control::server::claim(config_path)?,
         None => None,
     };
+    // A backend's API and model are said where they are not the default's.
+    let own = |b: &Backend| {
+        let api = (b.target.api != Api::Ollama).then(|| b.target.api.as_str().to_string());
+        let model = (b.target.model != settings.model).then(|| format!("model {}", b.target.model));
+        api.into_iter()
+            .chain(model)
+            .map(|s| format!(", {s}"))
+            .collect::<String>()
+    };
     let on: Vec<String> = backends
         .list()
         .iter()
-        .map(|b| match backends.list().len() {
-            1 => b.target.base_url.shown().to_string(),
-            _ => format!(
-                "{} ({}, {} worker(s))",
+        .map(|b| match (backends.list().len(), own(b)) {
+            (1, own) if own.is_empty() => b.target.base_url.shown().to_string(),
+            (_, own) => format!(
+                "{} ({}{own}, {} worker(s))",
                 b.target.base_url.shown(),
                 b.name,
                 b.max_parallel
