@@ -38,6 +38,8 @@ use crate::tls;
 
 /// How long an OpenAI-compatible answer is read after its `finish_reason`
 /// when `[DONE]` does not come: time for the usage chunk that follows it.
+/// Also how long the end of the body may take after the stream's end
+/// marker, from a server that holds the stream open.
 const FINISH_GRACE: Duration = Duration::from_secs(1);
 
 /// What a worker needs to know to ask Ollama (shared by all workers).
@@ -518,6 +520,12 @@ impl OllamaClient {
                 }
                 Progress::Finished => {}
                 Progress::Done => {
+                    // What may follow the end marker (the body's own end)
+                    // gets the same short grace: a server that holds the
+                    // stream open does not hold the buyer's answer.
+                    if !finished {
+                        self.watchdog.finishing(FINISH_GRACE);
+                    }
                     drain_rest(reader);
                     return Ok(decoder.stats());
                 }

@@ -13,7 +13,8 @@
 //! what tells Ollama to stop generating.
 //!
 //! The worker's per-line cost is one relaxed atomic store: the watchdog is
-//! not woken for every line. It sleeps until the earliest possible deadline,
+//! not woken for every line. It sleeps until the earliest possible deadline
+//! (at most an idle timeout, since a line it has not seen may have come),
 //! re-reads the last activity, and sleeps again if it moved. When no request
 //! is running it sleeps without a timeout, so an idle client never wakes.
 
@@ -203,10 +204,21 @@ fn watch(shared: &Shared) {
         }
         state = shared
             .wake
-            .wait_timeout(state, deadline - now)
+            .wait_timeout(state, nap(shared, deadline - now))
             .map(|(s, _)| s)
             .unwrap_or_else(|p| p.into_inner().0);
     }
+}
+
+/// How long the watchdog sleeps when `left` remains before the deadline it
+/// knows. Lines do not wake it, and before the first one the deadline it
+/// knows is the load timeout's, while a first line may come at any moment
+/// and the answer stall right after it, due an idle timeout later: looking
+/// again at least every idle timeout cuts that stall on time, not at the
+/// load deadline. Once a line has come, no deadline is further off than
+/// that anyway.
+fn nap(shared: &Shared, left: Duration) -> Duration {
+    left.min(shared.idle_timeout)
 }
 
 /// When the armed request times out if nothing else arrives, and as what:
@@ -298,6 +310,27 @@ mod tests {
             deadline(&shared, started),
             (started + total, Cut::TooLong(total))
         );
+    }
+
+    #[test]
+    fn before_the_first_line_the_watchdog_looks_again_every_idle_timeout() {
+        let (load, idle) = (Duration::from_secs(300), Duration::from_secs(7));
+        let shared = shared(load, idle, Duration::ZERO);
+        let started = shared.epoch;
+        // Armed, nothing read yet: the load deadline is 300 s away, but a
+        // first line and a stall after it may come before that.
+        let (waiting, _) = deadline(&shared, started);
+        assert_eq!(nap(&shared, waiting - started), idle);
+        // A line at 1 s and nothing since: the next look, by 7 s, finds
+        // the stall due at 8 s and sleeps until then.
+        line_at(&shared, Duration::from_secs(1));
+        let (stalled_at, cut) = deadline(&shared, started);
+        assert_eq!(cut, Cut::Stalled(idle));
+        let looked_at = started + idle;
+        assert_eq!(nap(&shared, stalled_at - looked_at), Duration::from_secs(1));
+        // A short grace or total limit is slept whole.
+        let short = Duration::from_millis(300);
+        assert_eq!(nap(&shared, short), short);
     }
 
     /// Whether a thread of this process has `name` (as the kernel keeps it:

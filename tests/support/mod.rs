@@ -13,5 +13,6 @@ pub mod hub;
 pub mod launch;
 pub mod metrics;
 pub mod ollama;
+pub mod openai;
 pub mod rig;
 pub mod tls;
