@@ -311,9 +311,11 @@ impl Backends {
 
     /// "Ollama", or "Ollama backend NAME" when there are several.
     fn who(&self, backend: &Backend) -> String {
-        match self.list.len() {
-            1 => "Ollama".into(),
-            _ => format!("Ollama backend {}", backend.name),
+        match (self.list.len(), backend.target.api) {
+            (1, ollama::Api::Ollama) => "Ollama".into(),
+            (1, ollama::Api::OpenAi) => "the OpenAI-compatible server".into(),
+            (_, ollama::Api::Ollama) => format!("Ollama backend {}", backend.name),
+            (_, ollama::Api::OpenAi) => format!("backend {}", backend.name),
         }
     }
 
@@ -423,9 +425,14 @@ impl Backends {
         health.failed_probes = 0;
         health.next_probe = Some(Instant::now() + self.policy.probe_every);
         drop(health);
-        let fix = match model_missing {
-            true => format!(" (install it: ollama pull {})", backend.target.model),
-            false => String::new(),
+        let fix = match (model_missing, backend.target.api) {
+            (true, ollama::Api::Ollama) => {
+                format!(" (install it: ollama pull {})", backend.target.model)
+            }
+            (true, ollama::Api::OpenAi) => {
+                " (load it there, or name it as its GET /v1/models does)".into()
+            }
+            (false, _) => String::new(),
         };
         let meanwhile = match (self.any_can_serve(), from_answer) {
             (true, _) => "the other backends serve meanwhile",

@@ -242,7 +242,15 @@ fn answers_step(target: &OllamaTarget, listed: bool) -> Step {
     match answered {
         Ok(answers) => Step::pass(answers),
         Err(e) => {
+            let refused = matches!(
+                e,
+                ollama::ApiError::Status {
+                    status: 401 | 403,
+                    ..
+                }
+            );
             let fix = match (target.api, target.base_url.uses_tls(), listed) {
+                (Api::OpenAi, ..) if refused => check::fix_openai_key_refused(),
                 (Api::OpenAi, ..) => check::fix_start_openai(),
                 (_, true, false) => check::fix_start_ollama_tls(),
                 (_, false, false) => check::fix_start_ollama(),

@@ -731,8 +731,9 @@ fn check_names_the_server_the_model_and_the_one_token_time_or_says_what_to_fix()
     assert_eq!(run.code(), Some(1), "{}", run.describe());
     let refused = format!(
         "[FAIL] vllm: the OpenAI-compatible server does not answer at {url}: HTTP 401 for \
-         /models\n       fix: start the server there (llama-server, vLLM, LM Studio...), or \
-         correct its address in ollama_hosts; a key it wants goes in the entry's api_key_file\n"
+         /models\n       fix: the server refuses this client's key: put the key it expects as \
+         the first line of the file the entry's api_key_file names (or add api_key_file if it has \
+         none)\n"
     );
     assert!(run.stdout.contains(&refused), "{}", run.describe());
     assert!(!format!("{}{}", run.stdout, run.stderr).contains("sk-wrong"));

@@ -173,6 +173,12 @@ catalogue! {
         ru: "запустите там сервер (llama-server, vLLM, LM Studio...) или исправьте его адрес \
              в ollama_hosts; нужный ему ключ указывается в api_key_file записи",
     }
+    fix_openai_key_refused() {
+        en: "the server refuses this client's key: put the key it expects as the first line \
+             of the file the entry's api_key_file names (or add api_key_file if it has none)",
+        ru: "сервер не принимает ключ клиента: запишите нужный ему ключ первой строкой в файл, \
+             который указан в api_key_file записи (или добавьте api_key_file, если его нет)",
+    }
     fix_openai_model(model) {
         en: "load {model} on that server, or write in the entry's \"model\" a name its \
              GET /v1/models lists (above)",
