@@ -162,6 +162,7 @@ drwxr-xr-x root/root ./usr/share/man/ru/man1/
 -rw-r--r-- root/root ./usr/share/man/ru/man1/$name.1.gz"
 
 help_text="$(LC_ALL=C "dist/$name-$version-x86_64-unknown-linux-musl" --help)"
+help_text_ru="$(env -u LC_ALL -u LC_MESSAGES LANG=ru_RU.UTF-8 "dist/$name-$version-x86_64-unknown-linux-musl" --help)"
 for arch in amd64 arm64 armhf; do
     file="$(deb "$arch")"
     echo "== $file"
@@ -203,15 +204,20 @@ done
 # The man pages (docs/man/, which a unit test keeps current with --help
 # and the settings table): the same in all three packages, dated and for
 # this version, and they name every flag and variable --help names.
-for man_page in usr/share/man/man1/$name.1.gz usr/share/man/ru/man1/$name.1.gz; do
+for page_help in "usr/share/man/man1/$name.1.gz:help_text" "usr/share/man/ru/man1/$name.1.gz:help_text_ru"; do
+    man_page="${page_help%%:*}" help_var="${page_help##*:}"
+    help="${!help_var}"
     for arch in arm64 armhf; do
         cmp -s "$work/amd64/root/$man_page" "$work/$arch/root/$man_page" ||
             fail "the $arch $man_page differs from amd64's"
     done
     roff="$(zcat "$work/amd64/root/$man_page" | sed 's/\\-/-/g')"
-    names="$(grep -oE -- '(^|[ ,])(--?[a-zA-Z][a-z-]*|[A-Z][A-Z_]{3,})' <<<"$help_text" | tr -d ' ,' | sort -u)"
+    # The rows' flags, placeholders and variables (indented lines; the
+    # headings are the man page's own sections).
+    names="$(grep '^    [-A-Z]' <<<"$help" | grep -oE -- '(^|[ ,[])(--?[a-zA-Z][a-z-]*|[A-Z][A-Z_]{3,})' |
+        tr -d ' ,[' | sort -u)"
     for word in $names; do
-        grep -qF -- "$word" <<<"$roff" || fail "$man_page lacks $word, which --help shows"
+        grep -qF -- "$word" <<<"$roff" || fail "$man_page lacks $word, which its language's --help shows"
     done
     grep -q "^\.TH [^ ]* 1 \"[0-9-]*\" \"$name $version\"" <<<"$roff" ||
         fail "$man_page is not dated or not for $name $version"
