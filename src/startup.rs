@@ -130,26 +130,32 @@ pub fn backend_target(
     })
 }
 
-/// A backend's bearer key: the first line of its `api_key_file`. The
-/// messages name the file, never what was read.
-fn api_key_from_file(path: &Path) -> Result<String, Fatal> {
+/// A secret kept in a file (`--token-file`, a backend's `api_key_file`):
+/// its first line, trimmed. The messages name the file, never what was
+/// read: `unusable` when it cannot be read, `has_none` when its first line
+/// gives nothing.
+fn secret_from_file(
+    path: &Path,
+    unusable: fn(String, Text) -> Text,
+    has_none: fn(String, Text) -> Text,
+) -> Result<String, Fatal> {
     let read = std::fs::File::open(path).and_then(|file| first_line(io::BufReader::new(file)));
     let path = path.display().to_string();
     Err(Fatal::config(match read {
-        Ok(Ok(key)) => return Ok(key),
-        Ok(Err(why)) => text::api_key_file_has_no_key(path, why),
-        Err(e) => text::api_key_file_unusable(path, text::token_input_unreadable(e)),
+        Ok(Ok(secret)) => return Ok(secret),
+        Ok(Err(why)) => has_none(path, why),
+        Err(e) => unusable(path, text::token_input_unreadable(e)),
     }))
 }
 
 fn token_from_file(path: &Path) -> Result<String, Fatal> {
-    let read = std::fs::File::open(path).and_then(|file| first_line(io::BufReader::new(file)));
-    let path = path.display().to_string();
-    Err(Fatal::config(match read {
-        Ok(Ok(token)) => return Ok(token),
-        Ok(Err(why)) => text::token_file_has_no_token(path, why),
-        Err(e) => text::token_file_unusable(path, text::token_input_unreadable(e)),
-    }))
+    let (unusable, has_none) = (text::token_file_unusable, text::token_file_has_no_token);
+    secret_from_file(path, unusable, has_none)
+}
+
+fn api_key_from_file(path: &Path) -> Result<String, Fatal> {
+    let (unusable, has_none) = (text::api_key_file_unusable, text::api_key_file_has_no_key);
+    secret_from_file(path, unusable, has_none)
 }
 
 /// `--reset-config`: moves the config file aside to `<name>.bak` (mode

@@ -676,22 +676,12 @@ mod tests {
         }
     }
 
+    /// An Ollama with the model `m` and a line limit of 1 KiB.
     fn target() -> OllamaTarget {
+        let base_url = OllamaUrl::parse("http://127.0.0.1:9", 0).unwrap();
         OllamaTarget {
-            base_url: OllamaUrl::parse("http://127.0.0.1:9", 0).unwrap(),
-            api: crate::ollama::Api::Ollama,
-            api_key: None,
-            include_usage: true,
-            send_reasoning: false,
-            roots: RootCerts::WebPki,
-            model: "m".into(),
-            keep_alive: None,
-            options: Map::new(),
-            load_timeout: Duration::from_secs(300),
-            idle_timeout: Duration::from_secs(120),
-            max_answer_time: Duration::ZERO,
-            max_answer_tokens: 0,
             max_line_bytes: 1024,
+            ..OllamaTarget::plain(base_url, RootCerts::WebPki, "m")
         }
     }
 
