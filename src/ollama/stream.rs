@@ -190,6 +190,9 @@ struct Chunk {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Choice {
+    /// Which answer, when an owner's `n` asks for several: the first is
+    /// the buyer's.
+    index: u64,
     delta: Delta,
     finish_reason: Option<String>,
 }
@@ -244,8 +247,7 @@ impl Sse {
         if let Some(timings) = chunk.timings {
             self.timings = Some(timings);
         }
-        // One answer is asked for: the first choice is it.
-        let Some(choice) = chunk.choices.into_iter().next() else {
+        let Some(choice) = chunk.choices.into_iter().find(|c| c.index == 0) else {
             return Ok(Progress::Going);
         };
         let delta = choice.delta;
@@ -405,6 +407,21 @@ mod tests {
         assert_eq!(
             (stats.eval_count, stats.tokens_per_second()),
             (Some(6), None)
+        );
+    }
+
+    #[test]
+    fn only_the_first_answer_goes_to_the_buyer() {
+        let text = concat!(
+            "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"other\"}}]}\n",
+            "data: {\"choices\":[{\"index\":1,\"delta\":{},\"finish_reason\":\"stop\"},{\"index\":0,\"delta\":{\"content\":\"mine\"}}]}\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\" too\"}}]}\n",
+        );
+        let (pieces, progress) = decode(&mut Sse::new(false), text);
+        assert_eq!(pieces, ["mine", " too"]);
+        assert!(
+            progress.iter().all(|p| *p == Progress::Going),
+            "{progress:?}"
         );
     }
 
