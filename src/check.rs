@@ -131,7 +131,8 @@ pub fn run_mode(
             true => report(step.on(&spec.name)),
             false => report(step),
         };
-        backend_steps(&spec, target, listed, &mut report_backend);
+        let model = spec.model.as_deref().unwrap_or(&settings.model);
+        backend_steps(&spec, model, target, listed, &mut report_backend);
     }
     report(hub_step(hub));
     report(pause_step(path));
@@ -148,6 +149,7 @@ pub fn run_mode(
 /// that entry.
 fn backend_steps(
     spec: &BackendSpec,
+    model: &str,
     target: Result<OllamaTarget, Fatal>,
     listed: bool,
     report: &mut dyn FnMut(Step),
@@ -165,7 +167,6 @@ fn backend_steps(
         }
     };
     let (Ok(target), true) = (target, answers) else {
-        let model = spec.model.as_deref().unwrap_or("?");
         report(Step::fail(
             check::check_model_not_checked(model),
             check::fix_ollama_first(),
