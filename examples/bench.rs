@@ -92,7 +92,10 @@
 //! a measurement could not be made. All waits are bounded; a client left
 //! behind by a crash is killed with the bench (`PR_SET_PDEATHSIG`).
 
-// The emulators live with the tests; `hub` finds `tls` as `super::tls`.
+// The emulators live with the tests; `hub` finds `tls` as `super::tls`, and `ollama`
+// finds `http` as `super::http`.
+#[path = "../tests/support/http.rs"]
+mod http;
 #[path = "../tests/support/hub.rs"]
 mod hub;
 #[path = "../tests/support/launch.rs"]

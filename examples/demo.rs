@@ -6,7 +6,10 @@
 //! `scripts/demo.sh` builds and runs it. `--serve` only starts the two
 //! emulators and prints how to point a client at them, until Enter.
 
-// The emulators live with the tests; `hub` finds `tls` as `super::tls`.
+// The emulators live with the tests; `hub` finds `tls` as `super::tls`, and `ollama`
+// finds `http` as `super::http`.
+#[path = "../tests/support/http.rs"]
+mod http;
 #[path = "../tests/support/hub.rs"]
 mod hub;
 #[path = "../tests/support/launch.rs"]

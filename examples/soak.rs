@@ -20,6 +20,8 @@
 
 #[path = "../tests/support/faultproxy.rs"]
 mod faultproxy;
+#[path = "../tests/support/http.rs"]
+mod http;
 #[path = "../tests/support/hub.rs"]
 mod hub;
 #[path = "../tests/support/launch.rs"]

@@ -16,15 +16,15 @@
 //!   nothing queued the request is checked as Ollama would (installed model, raw mode,
 //!   empty prompt = load) and answered by echoing its prompt word by word, so parallel
 //!   requests can tell their answers apart.
-//! * One accept thread hands every TCP connection to a thread of its own, which serves
-//!   keep-alive requests in a loop. Each request is recorded as a [`Recorded`] *before*
-//!   it is answered, so tests can await it ([`Ollama::wait_requests`]).
-//! * Whenever a reply waits (delays, hangs) the connection thread reads its socket with a
-//!   bounded timeout, so a client that goes away mid-reply is noticed at once and counted
+//! * The HTTP/1.1 plumbing is `http.rs`'s: a thread per TCP connection serving
+//!   keep-alive requests in a loop, the socket watched while a reply waits, and the stop
+//!   when [`Ollama`] is dropped. This file owns what is Ollama's own: routing, the
+//!   scripted and default answers, Go's JSON and headers, and the TLS side ([`Stream`]).
+//! * Each request is recorded as a [`Recorded`] *before* it is answered, so tests can
+//!   await it ([`Ollama::wait_requests`]).
+//! * Whenever a reply waits (delays, hangs) the connection thread keeps reading its
+//!   socket, so a client that goes away mid-reply is noticed at once and counted
 //!   ([`Ollama::client_closed`]); a failed write counts the same way.
-//! * Dropping [`Ollama`] sets a stop flag, shuts every open socket down (which unblocks
-//!   any read or write), wakes the accept thread with a self-connection and waits, bounded,
-//!   until every thread has ended.
 //!
 //! JSON sent to the client is written by hand, in Go's key order and with Go's escaping
 //! (`<`, `>`, `&`, U+2028/2029 and control characters escaped, other text raw UTF-8).
@@ -32,15 +32,14 @@
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use super::http::Recorded;
+use super::http::{self, Flow, Gone, Request, Socket};
 use super::tls::TestCa;
 
 /// Models installed in an emulator made by [`Ollama::start`].
@@ -50,12 +49,6 @@ pub const VERSION: &str = "0.12.6";
 /// The line [`Reply::garbage_after`] sends: not JSON.
 pub const GARBAGE_LINE: &str = "<<this is not JSON>>";
 
-/// Longest a waiting connection thread goes without looking at the stop flag.
-const POLL: Duration = Duration::from_millis(100);
-/// How long dropping the emulator waits for its threads to end.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-/// Largest request head (request line + headers) accepted.
-const MAX_HEAD: usize = 64 * 1024;
 /// Go's net/http sends a non-streamed body larger than this chunked.
 const MAX_CONTENT_LENGTH_BODY: usize = 2048;
 /// Tokens the prompt template adds to `prompt_eval_count` (none in raw mode).
@@ -63,45 +56,24 @@ const TEMPLATE_TOKENS: usize = 10;
 
 /// A running emulator; stops when dropped.
 pub struct Ollama {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
+    server: http::Server<State>,
     tls: bool,
-    accept: Option<JoinHandle<()>>,
-    /// Disconnects once every emulator thread has ended (each holds a sender).
-    /// In a Mutex only so that `Ollama` is `Sync`.
-    all_exited: Mutex<mpsc::Receiver<Infallible>>,
 }
 
-/// One HTTP request as the emulator received it.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub method: String,
-    /// Request target without the query string.
-    pub path: String,
-    /// Index (from 0) of the TCP connection it came on, to check keep-alive reuse.
-    pub conn: usize,
-    /// Header names as sent, in order.
-    pub headers: Vec<(String, String)>,
-    /// The body parsed as JSON; `Null` if empty or not JSON.
-    pub body: Value,
+fn is_generate(request: &Recorded) -> bool {
+    request.method == "POST" && request.path == "/api/generate"
 }
 
-impl Recorded {
-    /// First value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
-    }
+/// A generate naming a model with an empty or no prompt: Ollama loads the model.
+fn is_load(request: &Recorded) -> bool {
+    let prompt = request.body.get("prompt").and_then(Value::as_str);
+    let empty = prompt.unwrap_or("").is_empty();
+    is_generate(request) && request.body["model"].is_string() && empty
+}
 
-    fn is_generate(&self) -> bool {
-        self.method == "POST" && self.path == "/api/generate"
-    }
-
-    /// A generate naming a model with an empty or no prompt: Ollama loads
-    /// the model.
-    pub fn is_load(&self) -> bool {
-        let prompt = self.body.get("prompt").and_then(Value::as_str);
-        self.is_generate() && self.body["model"].is_string() && prompt.unwrap_or("").is_empty()
-    }
+/// A generate with a prompt (a buyer's, test mode's), not a model load.
+fn is_prompt(request: &Recorded) -> bool {
+    is_generate(request) && !is_load(request)
 }
 
 /// A scripted answer to one `/api/generate` request (builder).
@@ -311,67 +283,52 @@ impl Ollama {
         models: &[&str],
         tls: Option<Arc<ServerConfig>>,
     ) -> Ollama {
-        let addr = listener.local_addr().expect("emulator address");
-        let shared = Arc::new(Shared {
-            stop: AtomicBool::new(false),
-            state: Mutex::new(State {
-                models: models.iter().map(|m| m.to_string()).collect(),
-                ..State::default()
-            }),
-            changed: Condvar::new(),
-        });
-        let (exited, all_exited) = mpsc::channel();
-        let accept = {
-            let shared = Arc::clone(&shared);
-            let tls = tls.clone();
-            thread::Builder::new()
-                .name("ollama-accept".into())
-                .spawn(move || accept_loop(listener, tls, shared, exited))
-                .expect("spawn the emulator accept thread")
+        let state = State {
+            models: models.iter().map(|m| m.to_string()).collect(),
+            ..State::default()
         };
+        let tls_on = tls.is_some();
+        let open = move |socket| Stream::open(socket, tls.as_ref());
         Ollama {
-            shared,
-            addr,
-            tls: tls.is_some(),
-            accept: Some(accept),
-            all_exited: Mutex::new(all_exited),
+            server: http::Server::start(listener, state, open, Conn::serve),
+            tls: tls_on,
         }
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.addr().port()
     }
 
     /// `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` when made by
     /// [`Ollama::start_tls`].
     pub fn url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://{}", self.addr)
+        format!("{scheme}://{}", self.server.addr())
     }
 
     /// Queues a reply for the next `/api/generate` request (FIFO).
     pub fn push(&self, reply: Reply) {
-        self.shared.lock().replies.push_back(reply);
+        self.server.shared.lock().replies.push_back(reply);
     }
 
     /// Replies pushed but not yet used.
     pub fn pending_replies(&self) -> usize {
-        self.shared.lock().replies.len()
+        self.server.shared.lock().replies.len()
     }
 
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.lock().requests.clone()
+        self.server.shared.lock().requests.clone()
     }
 
     /// The `POST /api/generate` requests with a prompt (buyers', test
     /// mode's) received, in order; model loads are left out.
     pub fn generate_requests(&self) -> Vec<Recorded> {
-        let state = self.shared.lock();
+        let state = self.server.shared.lock();
         state
             .requests
             .iter()
-            .filter(|r| r.is_generate() && !r.is_load())
+            .filter(|r| is_prompt(r))
             .cloned()
             .collect()
     }
@@ -379,11 +336,11 @@ impl Ollama {
     /// The model loads (`/api/generate` with an empty prompt: the client's
     /// warm-up) received, in order.
     pub fn load_requests(&self) -> Vec<Recorded> {
-        let state = self.shared.lock();
+        let state = self.server.shared.lock();
         state
             .requests
             .iter()
-            .filter(|r| r.is_load())
+            .filter(|r| is_load(r))
             .cloned()
             .collect()
     }
@@ -391,25 +348,21 @@ impl Ollama {
     /// Waits until `n` `POST /api/generate` requests with a prompt have
     /// been received.
     pub fn wait_requests(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.wait_until(timeout, |s| {
-            let prompts = s
-                .requests
-                .iter()
-                .filter(|r| r.is_generate() && !r.is_load());
-            prompts.count() >= n
+        self.server.shared.wait_until(timeout, |s| {
+            s.requests.iter().filter(|r| is_prompt(r)).count() >= n
         })
     }
 
     /// Waits until `n` model loads have been received.
     pub fn wait_loads(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.wait_until(timeout, |s| {
-            s.requests.iter().filter(|r| r.is_load()).count() >= n
+        self.server.shared.wait_until(timeout, |s| {
+            s.requests.iter().filter(|r| is_load(r)).count() >= n
         })
     }
 
     /// Waits until `n` requests to `path` (any method) have been received.
     pub fn wait_path(&self, path: &str, n: usize, timeout: Duration) -> bool {
-        self.shared.wait_until(timeout, |s| {
+        self.server.shared.wait_until(timeout, |s| {
             s.requests.iter().filter(|r| r.path == path).count() >= n
         })
     }
@@ -417,7 +370,7 @@ impl Ollama {
     /// Installs exactly these models from now on (`/api/tags`, and the
     /// 404 for a generate naming another).
     pub fn set_models(&self, models: &[&str]) {
-        self.shared.lock().models = models.iter().map(|m| m.to_string()).collect();
+        self.server.shared.lock().models = models.iter().map(|m| m.to_string()).collect();
     }
 
     /// From now on every request must carry `Authorization: Basic`
@@ -425,77 +378,48 @@ impl Ollama {
     /// Ollama checks it); one without is answered 401 and not run.
     pub fn require_basic_auth(&self, user: &str, password: &str) {
         let encoded = base64_encode(format!("{user}:{password}").as_bytes());
-        self.shared.lock().basic_auth = Some(format!("Basic {encoded}"));
+        self.server.shared.lock().basic_auth = Some(format!("Basic {encoded}"));
     }
 
     /// Requests answered 401 for a missing or wrong `Authorization`.
     pub fn unauthorized(&self) -> usize {
-        self.shared.lock().unauthorized
+        self.server.shared.lock().unauthorized
     }
 
     /// Model loads answer only after `delay` from now on.
     pub fn set_load_delay(&self, delay: Duration) {
-        self.shared.lock().load_delay = delay;
+        self.server.shared.lock().load_delay = delay;
     }
 
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
-        self.shared.lock().connections
+        self.server.shared.connections()
     }
 
     /// TLS handshakes that failed (an emulator made by [`Ollama::start_tls`]):
     /// a client that does not trust the certificate, or one that speaks plain HTTP.
     pub fn tls_failures(&self) -> usize {
-        self.shared.lock().tls_failures
+        self.server.shared.lock().tls_failures
     }
 
     /// Waits until [`Ollama::tls_failures`] reaches `n`.
     pub fn wait_tls_failures(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.wait_until(timeout, |s| s.tls_failures >= n)
+        self.server
+            .shared
+            .wait_until(timeout, |s| s.tls_failures >= n)
     }
 
     /// Generate replies cut short because the client went away mid-reply.
     pub fn client_closed(&self) -> usize {
-        self.shared.lock().client_closed
+        self.server.shared.lock().client_closed
     }
 
     /// Waits until [`Ollama::client_closed`] reaches `n`.
     pub fn wait_client_closed(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.wait_until(timeout, |s| s.client_closed >= n)
+        self.server
+            .shared
+            .wait_until(timeout, |s| s.client_closed >= n)
     }
-}
-
-impl Drop for Ollama {
-    fn drop(&mut self) {
-        {
-            let state = self.shared.lock();
-            self.shared.stop.store(true, Ordering::SeqCst);
-            for (_, socket) in &state.open {
-                let _ = socket.shutdown(Shutdown::Both);
-            }
-        }
-        self.shared.changed.notify_all();
-        // Wakes the accept thread, which then sees the stop flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        let all_exited = self.all_exited.get_mut().unwrap_or_else(|p| p.into_inner());
-        match all_exited.recv_timeout(SHUTDOWN_GRACE) {
-            Err(RecvTimeoutError::Disconnected) => {
-                if let Some(accept) = self.accept.take() {
-                    let _ = accept.join();
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                eprintln!("ollama emulator: threads still running {SHUTDOWN_GRACE:?} after drop")
-            }
-            Ok(never) => match never {},
-        }
-    }
-}
-
-struct Shared {
-    stop: AtomicBool,
-    state: Mutex<State>,
-    changed: Condvar,
 }
 
 #[derive(Default)]
@@ -509,40 +433,25 @@ struct State {
     unauthorized: usize,
     replies: VecDeque<Reply>,
     requests: Vec<Recorded>,
-    connections: usize,
     client_closed: usize,
     tls_failures: usize,
-    /// Clones of the open sockets, by connection index, so drop can shut them down.
-    open: Vec<(usize, TcpStream)>,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+impl http::Emulator for State {
+    const NAME: &'static str = "ollama";
+    const POLL: Duration = Duration::from_millis(100);
+    /// Ollama reads a body of any size.
+    const MAX_BODY: usize = usize::MAX;
 
-    fn stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+    fn client_closed(&mut self) {
+        self.client_closed += 1;
     }
+}
 
-    fn update(&self, change: impl FnOnce(&mut State)) {
-        change(&mut self.lock());
-        self.changed.notify_all();
-    }
-
-    fn wait_until(&self, timeout: Duration, done: impl Fn(&State) -> bool) -> bool {
-        let (state, _) = self
-            .changed
-            .wait_timeout_while(self.lock(), timeout, |s| !done(s))
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        done(&state)
-    }
-
+impl State {
     fn installed(&self, model: &str) -> bool {
         let wanted = normalize_model(model);
-        !model.is_empty() && (self.lock().models.iter()).any(|m| normalize_model(m) == wanted)
+        !model.is_empty() && self.models.iter().any(|m| normalize_model(m) == wanted)
     }
 }
 
@@ -556,110 +465,6 @@ fn normalize_model(name: &str) -> String {
         name.to_owned()
     } else {
         format!("{name}:latest")
-    }
-}
-
-fn accept_loop(
-    listener: TcpListener,
-    tls: Option<Arc<ServerConfig>>,
-    shared: Arc<Shared>,
-    exited: mpsc::Sender<Infallible>,
-) {
-    for stream in listener.incoming() {
-        if shared.stopping() {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        let Ok(clone) = stream.try_clone() else {
-            continue;
-        };
-        // The handshake itself waits for the connection's own thread.
-        let stream = match &tls {
-            None => Stream::Plain(stream),
-            Some(config) => match ServerConnection::new(Arc::clone(config)) {
-                Ok(tls) => Stream::Tls(Box::new(StreamOwned::new(tls, stream))),
-                Err(_) => continue,
-            },
-        };
-        let index = {
-            let mut state = shared.lock();
-            // Checked under the lock drop takes, so no socket escapes its shutdown.
-            if shared.stopping() {
-                break;
-            }
-            let index = state.connections;
-            state.connections += 1;
-            state.open.push((index, clone));
-            index
-        };
-        let conn = Conn {
-            stream,
-            buf: Vec::new(),
-            index,
-            shared: Arc::clone(&shared),
-        };
-        let exited = exited.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("ollama-conn-{index}"))
-            .spawn(move || {
-                let _exited = exited;
-                conn.serve();
-            });
-        if spawned.is_err() {
-            eprintln!("ollama emulator: cannot spawn a connection thread");
-        }
-    }
-}
-
-/// One parsed HTTP request.
-struct Request {
-    method: String,
-    path: String,
-    http10: bool,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
-    }
-
-    fn has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    }
-
-    fn wants_close(&self) -> bool {
-        self.http10 || self.has_token("connection", "close")
-    }
-}
-
-fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// What the connection does after a response.
-enum Flow {
-    KeepAlive,
-    Close,
-}
-
-/// Why a reply stopped early.
-enum Gone {
-    Client,
-    Stopped,
-}
-
-impl From<io::Error> for Gone {
-    fn from(_: io::Error) -> Gone {
-        Gone::Client
     }
 }
 
@@ -682,11 +487,15 @@ enum Stream {
 }
 
 impl Stream {
-    /// The socket underneath, for timeouts and shutdown.
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Stream::Plain(socket) => socket,
-            Stream::Tls(tls) => &tls.sock,
+    /// `socket` as this emulator serves it: plain, or TLS with `tls` (`None` if no TLS
+    /// session can be made). The handshake itself waits for the connection's own thread.
+    fn open(socket: TcpStream, tls: Option<&Arc<ServerConfig>>) -> Option<Stream> {
+        match tls {
+            None => Some(Stream::Plain(socket)),
+            Some(config) => {
+                let session = ServerConnection::new(Arc::clone(config)).ok()?;
+                Some(Stream::Tls(Box::new(StreamOwned::new(session, socket))))
+            }
         }
     }
 
@@ -698,6 +507,15 @@ impl Stream {
             }
         }
         Ok(())
+    }
+}
+
+impl Socket for Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(socket) => socket,
+            Stream::Tls(tls) => &tls.sock,
+        }
     }
 }
 
@@ -731,22 +549,8 @@ fn is_tls_error(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
 }
 
-/// One connection: its socket, bytes read but not yet used, and its index.
-struct Conn {
-    stream: Stream,
-    buf: Vec<u8>,
-    index: usize,
-    shared: Arc<Shared>,
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        // The clone kept for drop holds the socket open; shutting down closes it for real.
-        let _ = self.stream.tcp().shutdown(Shutdown::Both);
-        let index = self.index;
-        self.shared.lock().open.retain(|(i, _)| *i != index);
-    }
-}
+/// One connection of this emulator; reading requests is [`http::Conn`]'s.
+type Conn = http::Conn<Stream, State>;
 
 impl Conn {
     fn serve(mut self) {
@@ -775,7 +579,8 @@ impl Conn {
                 Err(_) => return,
             };
             let arrival = Instant::now();
-            self.record(&request);
+            let recorded = Recorded::of(&request, self.index);
+            self.shared.update(|s| s.requests.push(recorded));
             match self.route(&request, arrival) {
                 Ok(Flow::KeepAlive) if !self.shared.stopping() => {}
                 _ => return,
@@ -783,175 +588,7 @@ impl Conn {
         }
     }
 
-    fn record(&self, request: &Request) {
-        let recorded = Recorded {
-            method: request.method.clone(),
-            path: request.path.clone(),
-            conn: self.index,
-            headers: request.headers.clone(),
-            body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
-        };
-        self.shared.update(|s| s.requests.push(recorded));
-    }
-
-    // ---- reading ----
-
-    fn fill(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk)?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
-    }
-
-    /// A line without its CRLF; `Ok(None)` on a clean EOF before any byte of it.
-    fn read_line(&mut self) -> io::Result<Option<String>> {
-        loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=end).collect();
-                let line = line.strip_suffix(b"\n").unwrap_or(&line);
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                return Ok(Some(String::from_utf8_lossy(line).into_owned()));
-            }
-            if self.buf.len() > MAX_HEAD {
-                return Err(invalid("line too long"));
-            }
-            if self.fill()? == 0 {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(io::ErrorKind::UnexpectedEof.into())
-                };
-            }
-        }
-    }
-
-    fn need_line(&mut self) -> io::Result<String> {
-        self.read_line()?
-            .ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
-    }
-
-    fn read_exact_into(&mut self, n: usize, out: &mut Vec<u8>) -> io::Result<()> {
-        while self.buf.len() < n {
-            if self.fill()? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-        }
-        out.extend(self.buf.drain(..n));
-        Ok(())
-    }
-
-    /// The next request; `Ok(None)` when the client closed between requests.
-    fn read_request(&mut self) -> io::Result<Option<Request>> {
-        let request_line = loop {
-            match self.read_line()? {
-                None => return Ok(None),
-                Some(line) if line.is_empty() => continue,
-                Some(line) => break line,
-            }
-        };
-        let mut parts = request_line.split_whitespace();
-        let (Some(method), Some(target), Some(version), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid("bad request line"));
-        };
-        if !version.starts_with("HTTP/1.") {
-            return Err(invalid("bad HTTP version"));
-        }
-        let mut headers = Vec::new();
-        let mut head_len = request_line.len();
-        loop {
-            let line = self.need_line()?;
-            if line.is_empty() {
-                break;
-            }
-            head_len += line.len();
-            if head_len > MAX_HEAD {
-                return Err(invalid("head too large"));
-            }
-            let (name, value) = line.split_once(':').ok_or_else(|| invalid("bad header"))?;
-            headers.push((name.trim().to_owned(), value.trim().to_owned()));
-        }
-        let mut request = Request {
-            method: method.to_owned(),
-            path: target.split('?').next().unwrap_or(target).to_owned(),
-            http10: version == "HTTP/1.0",
-            headers,
-            body: Vec::new(),
-        };
-        if request.has_token("expect", "100-continue") {
-            self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-        }
-        if request.has_token("transfer-encoding", "chunked") {
-            request.body = self.read_chunked_body()?;
-        } else if let Some(length) = request.header("content-length") {
-            let length: usize = length.parse().map_err(|_| invalid("bad content-length"))?;
-            self.read_exact_into(length, &mut request.body)?;
-        }
-        Ok(Some(request))
-    }
-
-    fn read_chunked_body(&mut self) -> io::Result<Vec<u8>> {
-        let mut body = Vec::new();
-        loop {
-            let line = self.need_line()?;
-            let size = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size, 16).map_err(|_| invalid("bad chunk size"))?;
-            if size == 0 {
-                while !self.need_line()?.is_empty() {} // trailers
-                return Ok(body);
-            }
-            self.read_exact_into(size, &mut body)?;
-            if !self.need_line()?.is_empty() {
-                return Err(invalid("chunk not followed by CRLF"));
-            }
-        }
-    }
-
-    /// Waits until `until` (forever if `None`) while watching the socket: `Err` as soon as
-    /// the client closes or the emulator stops. Bytes that arrive meanwhile are kept.
-    fn idle(&mut self, until: Option<Instant>) -> Result<(), Gone> {
-        let mut chunk = [0u8; 4096];
-        loop {
-            if self.shared.stopping() {
-                return Err(Gone::Stopped);
-            }
-            let slice = match until {
-                Some(until) => match until.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left.min(POLL),
-                    _ => return Ok(()),
-                },
-                None => POLL,
-            };
-            let _ = self.stream.tcp().set_read_timeout(Some(slice));
-            let read = self.stream.read(&mut chunk);
-            let _ = self.stream.tcp().set_read_timeout(None);
-            match read {
-                Ok(0) => return Err(self.gone()),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(self.gone()),
-            }
-        }
-    }
-
-    /// Sends nothing until the client closes or the emulator stops.
-    fn hang(&mut self) -> Gone {
-        loop {
-            if let Err(gone) = self.idle(None) {
-                return gone;
-            }
-        }
-    }
-
-    /// Why the socket went dead: the emulator's shutdown or the client.
-    fn gone(&self) -> Gone {
-        if self.shared.stopping() {
-            Gone::Stopped
-        } else {
-            Gone::Client
-        }
-    }
+    // ---- waiting ----
 
     fn pause(&mut self, d: Duration) -> Result<(), Gone> {
         if d.is_zero() {
@@ -977,7 +614,7 @@ impl Conn {
         let mut out = head(
             status,
             &headers,
-            &format!("Content-Length: {}", body.len()),
+            ("Content-Length", &body.len().to_string()),
             close,
         );
         if !head_only {
@@ -992,14 +629,9 @@ impl Conn {
         if body.len() <= MAX_CONTENT_LENGTH_BODY {
             return self.send(status, JSON_UTF8, &[], body.as_bytes(), false, close);
         }
-        let mut out = head(
-            status,
-            &[("Content-Type", JSON_UTF8)],
-            "Transfer-Encoding: chunked",
-            close,
-        );
-        push_chunk(&mut out, body);
-        out.extend_from_slice(b"0\r\n\r\n");
+        let mut out = head(status, &[("Content-Type", JSON_UTF8)], http::CHUNKED, close);
+        http::push_chunk(&mut out, body.as_bytes());
+        out.extend_from_slice(http::LAST_CHUNK);
         self.stream.write_all(&out)?;
         Ok(if close { Flow::Close } else { Flow::KeepAlive })
     }
@@ -1104,19 +736,12 @@ impl Conn {
         } else {
             self.play_whole(&generate, &reply, arrival, close)
         };
-        match played {
-            Ok(flow) => flow,
-            Err(Gone::Client) if !self.shared.stopping() => {
-                self.shared.update(|s| s.client_closed += 1);
-                Flow::Close
-            }
-            Err(_) => Flow::Close,
-        }
+        self.settle(played)
     }
 
     /// Ollama's own checks when no reply is queued; `Err` once it has answered.
     fn default_reply(&mut self, generate: &Generate, close: bool) -> Result<Reply, Flow> {
-        let answered = if !self.shared.installed(&generate.model) {
+        let answered = if !self.shared.lock().installed(&generate.model) {
             self.send_error(404, &format!("model '{}' not found", generate.model), close)
         } else if generate.raw_conflict {
             let message = "raw mode does not support template, system, or context";
@@ -1170,7 +795,7 @@ impl Conn {
         let mut out = head(
             200,
             &[("Content-Type", "application/x-ndjson")],
-            "Transfer-Encoding: chunked",
+            http::CHUNKED,
             close,
         );
         for (i, step) in steps.iter().enumerate() {
@@ -1196,13 +821,13 @@ impl Conn {
                     done.render() + "\n"
                 }
             };
-            push_chunk(&mut out, &line);
+            http::push_chunk(&mut out, line.as_bytes());
             self.stream.write_all(&out)?;
             out.clear();
         }
         match after {
             After::Terminate => {
-                out.extend_from_slice(b"0\r\n\r\n");
+                out.extend_from_slice(http::LAST_CHUNK);
                 self.stream.write_all(&out)?;
                 Ok(if close { Flow::Close } else { Flow::KeepAlive })
             }
@@ -1258,7 +883,7 @@ impl Conn {
                 let mut out = head(
                     200,
                     &[("Content-Type", JSON_UTF8)],
-                    &format!("Content-Length: {}", body.len()),
+                    ("Content-Length", &body.len().to_string()),
                     close,
                 );
                 out.extend_from_slice(&body.as_bytes()[..body.len() / 2]);
@@ -1466,58 +1091,16 @@ fn go_json_error(body: &[u8], error: &serde_json::Error) -> String {
     format!("invalid character {quoted} {context}")
 }
 
-fn invalid(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 // ---- response rendering ----
 
 const JSON_UTF8: &str = "application/json; charset=utf-8";
 
-/// Status line, handler headers, Date, framing header, `Connection: close` if closing.
-fn head(status: u16, headers: &[(&str, &str)], framing: &str, close: bool) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} {}\r\n", reason(status));
-    for (name, value) in headers {
-        out += &format!("{name}: {value}\r\n");
-    }
-    out += &format!("Date: {}\r\n{framing}\r\n", http_date(SystemTime::now()));
-    if close {
-        out += "Connection: close\r\n";
-    }
-    out += "\r\n";
-    out.into_bytes()
-}
-
-fn reason(status: u16) -> String {
-    let known = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        // Go's text for codes it has no name for (e.g. Ollama's 499).
-        _ => return format!("status code {status}"),
-    };
-    known.to_owned()
-}
-
-fn push_chunk(out: &mut Vec<u8>, data: &str) {
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-    out.extend_from_slice(data.as_bytes());
-    out.extend_from_slice(b"\r\n");
+/// A head as Go's net/http writes it: handler headers, Date, the framing header.
+fn head(status: u16, headers: &[(&str, &str)], framing: (&str, &str), close: bool) -> Vec<u8> {
+    let date = http_date(SystemTime::now());
+    let mut all = headers.to_vec();
+    all.extend([("Date", date.as_str()), framing]);
+    http::head(status, &all, close)
 }
 
 fn chunk_line(model: &str, response: &str, thinking: &str) -> String {

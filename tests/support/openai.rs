@@ -22,28 +22,27 @@
 //!   a role chunk whose `content` is null; then a finish chunk, a usage chunk
 //!   (`choices: []`, `usage`, `timings`) only when `stream_options.include_usage` was
 //!   asked for, and `data: [DONE]`.
-//! * One accept thread hands every TCP connection to a thread of its own, which serves
-//!   keep-alive requests in a loop. Each request is recorded as a [`Recorded`] *before*
-//!   it is answered, so tests can await it ([`OpenAi::wait_chats`]).
-//! * Whenever a reply waits (pauses, gates, stalls) the connection thread reads its
-//!   socket with a bounded timeout, so a client that goes away mid-reply is noticed at
-//!   once and counted ([`OpenAi::client_closed`]); a failed write counts the same way.
-//!   A gate gives up after [`GATE_LIMIT`] and the reply goes on.
-//! * Dropping [`OpenAi`] sets a stop flag, shuts every open socket down (which unblocks
-//!   any read or write), wakes the accept thread with a self-connection and waits,
-//!   bounded, until every thread has ended.
+//! * The HTTP/1.1 plumbing is `http.rs`'s (shared with the Ollama emulator): a thread
+//!   per TCP connection serving keep-alive requests in a loop, the socket watched while
+//!   a reply waits, and the stop when [`OpenAi`] is dropped. This file owns what is the
+//!   OpenAI API's: routing, the key check, the scripted and default answers, the SSE
+//!   lines and llama-server's headers.
+//! * Each request is recorded as a [`Recorded`] *before* it is answered, so tests can
+//!   await it ([`OpenAi::wait_chats`]).
+//! * Whenever a reply waits (pauses, gates, stalls) the connection thread keeps reading
+//!   its socket, so a client that goes away mid-reply is noticed at once and counted
+//!   ([`OpenAi::client_closed`]); a failed write counts the same way. A gate gives up
+//!   after [`GATE_LIMIT`] and the reply goes on.
 
 use serde_json::{json, Value};
 use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::io::{self, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use super::http::Recorded;
+use super::http::{self, Flow, Gone, Request};
 use super::ollama::split_pieces;
 
 /// Models listed by an emulator made by [`OpenAi::start`].
@@ -57,59 +56,25 @@ pub const MS_PER_TOKEN: f64 = 2.0;
 /// The longest a gate waits for its condition before the reply goes on.
 pub const GATE_LIMIT: Duration = Duration::from_secs(10);
 
-/// Longest a waiting connection thread goes without looking at the stop flag.
-const POLL: Duration = Duration::from_millis(20);
 /// How often a gate looks at its condition.
 const GATE_POLL: Duration = Duration::from_millis(2);
-/// How long dropping the emulator waits for its threads to end.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-/// Largest request head (request line + headers) accepted.
-const MAX_HEAD: usize = 64 * 1024;
-/// Largest request body accepted.
-const MAX_BODY: usize = 16 << 20;
 /// A long line is written in pieces of this size, each counted as it goes out.
 const LONG_LINE_STEP: usize = 64 * 1024;
 
 /// A running emulator; stops when dropped.
 pub struct OpenAi {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    accept: Option<JoinHandle<()>>,
-    /// Disconnects once every emulator thread has ended (each holds a sender).
-    /// In a Mutex only so that `OpenAi` is `Sync`.
-    all_exited: Mutex<mpsc::Receiver<Infallible>>,
+    server: http::Server<State>,
 }
 
-/// One HTTP request as the emulator received it.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub method: String,
-    /// Request target without the query string.
-    pub path: String,
-    /// Index (from 0) of the TCP connection it came on.
-    pub conn: usize,
-    /// Headers as sent, in order.
-    pub headers: Vec<(String, String)>,
-    /// The body parsed as JSON; `Null` if empty or not JSON.
-    pub body: Value,
+/// A `POST /v1/chat/completions`.
+fn is_chat(request: &Recorded) -> bool {
+    request.method == "POST" && request.path == CHAT
 }
 
-impl Recorded {
-    /// First value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
-    }
-
-    /// A `POST /v1/chat/completions`.
-    pub fn is_chat(&self) -> bool {
-        self.method == "POST" && self.path == CHAT
-    }
-
-    /// A chat request that asks for a streamed answer (a buyer's prompt; the
-    /// client's own one-token requests do not stream).
-    pub fn is_stream(&self) -> bool {
-        self.is_chat() && self.body["stream"] == true
-    }
+/// A chat request that asks for a streamed answer (a buyer's prompt; the
+/// client's own one-token requests do not stream).
+fn is_stream(request: &Recorded) -> bool {
+    is_chat(request) && request.body["stream"] == true
 }
 
 /// A scripted answer to one chat request (builder).
@@ -340,170 +305,119 @@ impl OpenAi {
     /// Emulator listing these models in `/v1/models` (and answering only them).
     pub fn with_models(models: &[&str]) -> OpenAi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the OpenAI emulator");
-        let addr = listener.local_addr().expect("emulator address");
-        let shared = Arc::new(Shared {
-            stop: AtomicBool::new(false),
-            state: Mutex::new(State {
-                models: models.iter().map(|m| m.to_string()).collect(),
-                ..State::default()
-            }),
-            changed: Condvar::new(),
-            chat_ids: AtomicUsize::new(0),
-        });
-        let (exited, all_exited) = mpsc::channel();
-        let accept = {
-            let shared = Arc::clone(&shared);
-            thread::Builder::new()
-                .name("openai-accept".into())
-                .spawn(move || accept_loop(listener, shared, exited))
-                .expect("spawn the emulator accept thread")
+        let state = State {
+            models: models.iter().map(|m| m.to_string()).collect(),
+            ..State::default()
         };
+        // Plain TCP: every connection is served as it comes.
+        let open = Some;
         OpenAi {
-            shared,
-            addr,
-            accept: Some(accept),
-            all_exited: Mutex::new(all_exited),
+            server: http::Server::start(listener, state, open, Conn::serve),
         }
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.addr().port()
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Queues a reply for the next chat request (FIFO).
     pub fn push(&self, reply: Reply) {
-        self.shared.lock().replies.push_back(reply);
+        self.server.shared.lock().replies.push_back(reply);
     }
 
     /// Replies pushed but not yet used.
     pub fn pending_replies(&self) -> usize {
-        self.shared.lock().replies.len()
+        self.server.shared.lock().replies.len()
     }
 
     /// Lists exactly these models from now on.
     pub fn set_models(&self, models: &[&str]) {
-        self.shared
+        self.server
+            .shared
             .update(|s| s.models = models.iter().map(|m| m.to_string()).collect());
     }
 
     /// From now on every request must carry `Authorization: Bearer KEY` (`None`:
     /// no key needed); one without is answered 401 and not run.
     pub fn require_key(&self, key: Option<&str>) {
-        self.shared.update(|s| s.api_key = key.map(str::to_owned));
+        self.server
+            .shared
+            .update(|s| s.api_key = key.map(str::to_owned));
     }
 
     /// Requests answered 401 for a missing or wrong key.
     pub fn unauthorized(&self) -> usize {
-        self.shared.lock().unauthorized
+        self.server.shared.lock().unauthorized
     }
 
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.lock().requests.clone()
+        self.server.shared.lock().requests.clone()
     }
 
     /// The chat requests received, in order.
     pub fn chats(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(Recorded::is_chat)
-            .collect()
+        self.requests().into_iter().filter(is_chat).collect()
     }
 
     /// The streamed chat requests (buyers' prompts) received, in order.
     pub fn streams(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(Recorded::is_stream)
-            .collect()
+        self.requests().into_iter().filter(is_stream).collect()
     }
 
     /// The chat requests that did not stream (the client's one-token requests).
     pub fn whole(&self) -> Vec<Recorded> {
         let chats = self.chats().into_iter();
-        chats.filter(|r| !r.is_stream()).collect()
+        chats.filter(|r| !is_stream(r)).collect()
     }
 
     /// Waits until `n` chat requests (either kind) have been received.
     pub fn wait_chats(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.wait_until(timeout, |s| {
-            s.requests.iter().filter(|r| r.is_chat()).count() >= n
+        self.server.shared.wait_until(timeout, |s| {
+            s.requests.iter().filter(|r| is_chat(r)).count() >= n
         })
     }
 
     /// Waits until `n` streamed chat requests have been received.
     pub fn wait_streams(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.wait_until(timeout, |s| {
-            s.requests.iter().filter(|r| r.is_stream()).count() >= n
+        self.server.shared.wait_until(timeout, |s| {
+            s.requests.iter().filter(|r| is_stream(r)).count() >= n
         })
     }
 
     /// Waits until `n` requests to `path` (any method) have been received.
     pub fn wait_path(&self, path: &str, n: usize, timeout: Duration) -> bool {
-        self.shared.wait_until(timeout, |s| {
+        self.server.shared.wait_until(timeout, |s| {
             s.requests.iter().filter(|r| r.path == path).count() >= n
         })
     }
 
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
-        self.shared.lock().connections
+        self.server.shared.connections()
     }
 
     /// Replies cut short because the client went away mid-reply.
     pub fn client_closed(&self) -> usize {
-        self.shared.lock().client_closed
+        self.server.shared.lock().client_closed
     }
 
     /// Waits until [`OpenAi::client_closed`] reaches `n`.
     pub fn wait_client_closed(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.wait_until(timeout, |s| s.client_closed >= n)
+        self.server
+            .shared
+            .wait_until(timeout, |s| s.client_closed >= n)
     }
 
     /// Bytes of [`Reply::long_line`]s the client has taken so far.
     pub fn long_line_sent(&self) -> usize {
-        self.shared.lock().long_line_sent
+        self.server.shared.lock().long_line_sent
     }
-}
-
-impl Drop for OpenAi {
-    fn drop(&mut self) {
-        {
-            let state = self.shared.lock();
-            self.shared.stop.store(true, Ordering::SeqCst);
-            for (_, socket) in &state.open {
-                let _ = socket.shutdown(Shutdown::Both);
-            }
-        }
-        self.shared.changed.notify_all();
-        // Wakes the accept thread, which then sees the stop flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        let all_exited = self.all_exited.get_mut().unwrap_or_else(|p| p.into_inner());
-        match all_exited.recv_timeout(SHUTDOWN_GRACE) {
-            Err(RecvTimeoutError::Disconnected) => {
-                if let Some(accept) = self.accept.take() {
-                    let _ = accept.join();
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                eprintln!("openai emulator: threads still running {SHUTDOWN_GRACE:?} after drop")
-            }
-            Ok(never) => match never {},
-        }
-    }
-}
-
-struct Shared {
-    stop: AtomicBool,
-    state: Mutex<State>,
-    changed: Condvar,
-    /// Numbers the default answers' ids.
-    chat_ids: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -514,126 +428,28 @@ struct State {
     unauthorized: usize,
     replies: VecDeque<Reply>,
     requests: Vec<Recorded>,
-    connections: usize,
     client_closed: usize,
     long_line_sent: usize,
-    /// Clones of the open sockets, by connection index, so drop can shut them down.
-    open: Vec<(usize, TcpStream)>,
+    /// Numbers the default answers' ids.
+    chat_ids: usize,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+impl http::Emulator for State {
+    const NAME: &'static str = "openai";
+    const POLL: Duration = Duration::from_millis(20);
+    const MAX_BODY: usize = 16 << 20;
 
-    fn stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
-    }
-
-    fn update(&self, change: impl FnOnce(&mut State)) {
-        change(&mut self.lock());
-        self.changed.notify_all();
-    }
-
-    fn wait_until(&self, timeout: Duration, done: impl Fn(&State) -> bool) -> bool {
-        let (state, _) = self
-            .changed
-            .wait_timeout_while(self.lock(), timeout, |s| !done(s))
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        done(&state)
+    fn client_closed(&mut self) {
+        self.client_closed += 1;
     }
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>, exited: mpsc::Sender<Infallible>) {
-    for stream in listener.incoming() {
-        if shared.stopping() {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        let Ok(clone) = stream.try_clone() else {
-            continue;
-        };
-        let index = {
-            let mut state = shared.lock();
-            // Checked under the lock drop takes, so no socket escapes its shutdown.
-            if shared.stopping() {
-                break;
-            }
-            let index = state.connections;
-            state.connections += 1;
-            state.open.push((index, clone));
-            index
-        };
-        let conn = Conn {
-            stream,
-            buf: Vec::new(),
-            index,
-            shared: Arc::clone(&shared),
-        };
-        let exited = exited.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("openai-conn-{index}"))
-            .spawn(move || {
-                let _exited = exited;
-                conn.serve();
-            });
-        if spawned.is_err() {
-            eprintln!("openai emulator: cannot spawn a connection thread");
-        }
-    }
-}
-
-/// One parsed HTTP request.
-struct Request {
-    method: String,
-    path: String,
-    http10: bool,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        find_header(&self.headers, name)
-    }
-
-    fn has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    }
-
-    fn wants_close(&self) -> bool {
-        self.http10 || self.has_token("connection", "close")
-    }
-}
-
-fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// What the connection does after a response.
-enum Flow {
-    KeepAlive,
-    Close,
-}
-
-/// Why a reply stopped early.
-enum Gone {
-    Client,
-    Stopped,
-}
-
-impl From<io::Error> for Gone {
-    fn from(_: io::Error) -> Gone {
-        Gone::Client
+impl State {
+    /// The next default answer's id number, from 0.
+    fn next_chat_id(&mut self) -> usize {
+        let id = self.chat_ids;
+        self.chat_ids += 1;
+        id
     }
 }
 
@@ -647,22 +463,8 @@ struct Chat {
     max_tokens: Option<usize>,
 }
 
-/// One connection: its socket, bytes read but not yet used, and its index.
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    index: usize,
-    shared: Arc<Shared>,
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        // The clone kept for drop holds the socket open; shutting down closes it for real.
-        let _ = self.stream.shutdown(Shutdown::Both);
-        let index = self.index;
-        self.shared.lock().open.retain(|(i, _)| *i != index);
-    }
-}
+/// One connection of this emulator; reading requests is [`http::Conn`]'s.
+type Conn = http::Conn<TcpStream, State>;
 
 impl Conn {
     fn serve(mut self) {
@@ -678,7 +480,8 @@ impl Conn {
                 }
                 Err(_) => return,
             };
-            self.record(&request);
+            let recorded = Recorded::of(&request, self.index);
+            self.shared.update(|s| s.requests.push(recorded));
             match self.route(&request) {
                 Ok(Flow::KeepAlive) if !self.shared.stopping() => {}
                 _ => return,
@@ -686,169 +489,7 @@ impl Conn {
         }
     }
 
-    fn record(&self, request: &Request) {
-        let recorded = Recorded {
-            method: request.method.clone(),
-            path: request.path.clone(),
-            conn: self.index,
-            headers: request.headers.clone(),
-            body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
-        };
-        self.shared.update(|s| s.requests.push(recorded));
-    }
-
-    // ---- reading ----
-
-    fn fill(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk)?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
-    }
-
-    /// A line without its CRLF; `Ok(None)` on a clean EOF before any byte of it.
-    fn read_line(&mut self) -> io::Result<Option<String>> {
-        loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=end).collect();
-                let line = line.strip_suffix(b"\n").unwrap_or(&line);
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                return Ok(Some(String::from_utf8_lossy(line).into_owned()));
-            }
-            if self.buf.len() > MAX_HEAD {
-                return Err(invalid("line too long"));
-            }
-            if self.fill()? == 0 {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(io::ErrorKind::UnexpectedEof.into())
-                };
-            }
-        }
-    }
-
-    fn need_line(&mut self) -> io::Result<String> {
-        self.read_line()?
-            .ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
-    }
-
-    fn read_exact_into(&mut self, n: usize, out: &mut Vec<u8>) -> io::Result<()> {
-        if out.len() + n > MAX_BODY {
-            return Err(invalid("body too large"));
-        }
-        while self.buf.len() < n {
-            if self.fill()? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-        }
-        out.extend(self.buf.drain(..n));
-        Ok(())
-    }
-
-    /// The next request; `Ok(None)` when the client closed between requests.
-    fn read_request(&mut self) -> io::Result<Option<Request>> {
-        let request_line = loop {
-            match self.read_line()? {
-                None => return Ok(None),
-                Some(line) if line.is_empty() => continue,
-                Some(line) => break line,
-            }
-        };
-        let mut parts = request_line.split_whitespace();
-        let (Some(method), Some(target), Some(version), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid("bad request line"));
-        };
-        if !version.starts_with("HTTP/1.") {
-            return Err(invalid("bad HTTP version"));
-        }
-        let mut headers = Vec::new();
-        let mut head_len = request_line.len();
-        loop {
-            let line = self.need_line()?;
-            if line.is_empty() {
-                break;
-            }
-            head_len += line.len();
-            if head_len > MAX_HEAD {
-                return Err(invalid("head too large"));
-            }
-            let (name, value) = line.split_once(':').ok_or_else(|| invalid("bad header"))?;
-            headers.push((name.trim().to_owned(), value.trim().to_owned()));
-        }
-        let mut request = Request {
-            method: method.to_owned(),
-            path: target.split('?').next().unwrap_or(target).to_owned(),
-            http10: version == "HTTP/1.0",
-            headers,
-            body: Vec::new(),
-        };
-        if request.has_token("expect", "100-continue") {
-            self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-        }
-        if request.has_token("transfer-encoding", "chunked") {
-            request.body = self.read_chunked_body()?;
-        } else if let Some(length) = request.header("content-length") {
-            let length: usize = length.parse().map_err(|_| invalid("bad content-length"))?;
-            self.read_exact_into(length, &mut request.body)?;
-        }
-        Ok(Some(request))
-    }
-
-    fn read_chunked_body(&mut self) -> io::Result<Vec<u8>> {
-        let mut body = Vec::new();
-        loop {
-            let line = self.need_line()?;
-            let size = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size, 16).map_err(|_| invalid("bad chunk size"))?;
-            if size == 0 {
-                while !self.need_line()?.is_empty() {} // trailers
-                return Ok(body);
-            }
-            self.read_exact_into(size, &mut body)?;
-            if !self.need_line()?.is_empty() {
-                return Err(invalid("chunk not followed by CRLF"));
-            }
-        }
-    }
-
-    /// Waits until `until` (forever if `None`) while watching the socket: `Err` as soon as
-    /// the client closes or the emulator stops. Bytes that arrive meanwhile are kept.
-    fn idle(&mut self, until: Option<Instant>) -> Result<(), Gone> {
-        let mut chunk = [0u8; 4096];
-        loop {
-            if self.shared.stopping() {
-                return Err(Gone::Stopped);
-            }
-            let slice = match until {
-                Some(until) => match until.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left.min(POLL),
-                    _ => return Ok(()),
-                },
-                None => POLL,
-            };
-            let _ = self.stream.set_read_timeout(Some(slice));
-            let read = self.stream.read(&mut chunk);
-            let _ = self.stream.set_read_timeout(None);
-            match read {
-                Ok(0) => return Err(self.gone()),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(self.gone()),
-            }
-        }
-    }
-
-    /// Sends nothing until the client closes or the emulator stops.
-    fn hang(&mut self) -> Gone {
-        loop {
-            if let Err(gone) = self.idle(None) {
-                return gone;
-            }
-        }
-    }
+    // ---- waiting ----
 
     /// Waits (bounded by [`GATE_LIMIT`]) until the gate's condition holds.
     fn pass(&mut self, gate: &Gate) -> Result<(), Gone> {
@@ -859,15 +500,6 @@ impl Conn {
         Ok(())
     }
 
-    /// Why the socket went dead: the emulator's shutdown or the client.
-    fn gone(&self) -> Gone {
-        if self.shared.stopping() {
-            Gone::Stopped
-        } else {
-            Gone::Client
-        }
-    }
-
     // ---- writing ----
 
     /// A whole response with Content-Length.
@@ -875,7 +507,7 @@ impl Conn {
         let mut out = head(
             status,
             "application/json; charset=utf-8",
-            &format!("Content-Length: {}", body.len()),
+            ("Content-Length", &body.len().to_string()),
             close,
         );
         out.extend_from_slice(body.as_bytes());
@@ -931,14 +563,7 @@ impl Conn {
             Kind::Status(status, body) => self.send_json(status, &body, close).map_err(Gone::from),
             Kind::Stream(steps, end) => self.play(&steps, end, close),
         };
-        match played {
-            Ok(flow) => flow,
-            Err(Gone::Client) if !self.shared.stopping() => {
-                self.shared.update(|s| s.client_closed += 1);
-                Flow::Close
-            }
-            Err(_) => Flow::Close,
-        }
+        self.settle(played)
     }
 
     /// vLLM's check of the model, then llama-server's answer.
@@ -957,7 +582,7 @@ impl Conn {
         };
         let (prompt, answer) = (prompt_tokens(&chat.prompt), pieces.len() as u64);
         if !chat.stream {
-            let id = self.shared.chat_ids.fetch_add(1, Ordering::Relaxed);
+            let id = self.shared.lock().next_chat_id();
             let body = json!({
                 "choices": [{
                     "finish_reason": reason,
@@ -989,12 +614,7 @@ impl Conn {
 
     /// A streamed reply: its head, its steps, its end.
     fn play(&mut self, steps: &[Step], end: End, close: bool) -> Result<Flow, Gone> {
-        let head = head(
-            200,
-            "text/event-stream",
-            "Transfer-Encoding: chunked",
-            close,
-        );
+        let head = head(200, "text/event-stream", http::CHUNKED, close);
         self.stream.write_all(&head)?;
         for step in steps {
             match step {
@@ -1006,7 +626,7 @@ impl Conn {
         }
         match end {
             End::Terminate => {
-                self.stream.write_all(b"0\r\n\r\n")?;
+                self.stream.write_all(http::LAST_CHUNK)?;
                 Ok(if close { Flow::Close } else { Flow::KeepAlive })
             }
             End::Close => Ok(Flow::Close),
@@ -1015,9 +635,8 @@ impl Conn {
     }
 
     fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
-        let mut out = format!("{:x}\r\n", data.len()).into_bytes();
-        out.extend_from_slice(data);
-        out.extend_from_slice(b"\r\n");
+        let mut out = Vec::new();
+        http::push_chunk(&mut out, data);
         self.stream.write_all(&out)
     }
 
@@ -1082,39 +701,19 @@ fn parse_chat(body: &[u8]) -> Result<Chat, String> {
     })
 }
 
-fn invalid(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 // ---- response rendering ----
 
-/// Status line, content type, framing header, `Connection: close` if closing.
-fn head(status: u16, content_type: &str, framing: &str, close: bool) -> Vec<u8> {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
-    };
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n");
-    out += "Server: llama.cpp\r\n";
-    out += &format!("{framing}\r\n");
-    out += match close {
-        true => "Connection: close\r\n",
-        false => "Keep-Alive: timeout=5, max=100\r\n",
-    };
-    out += "\r\n";
-    out.into_bytes()
+/// A head as llama-server (cpp-httplib) writes it.
+fn head(status: u16, content_type: &str, framing: (&str, &str), close: bool) -> Vec<u8> {
+    let mut headers = vec![
+        ("Content-Type", content_type),
+        ("Server", "llama.cpp"),
+        framing,
+    ];
+    if !close {
+        headers.push(("Keep-Alive", "timeout=5, max=100"));
+    }
+    http::head(status, &headers, close)
 }
 
 /// `GET /v1/models`, as llama-server lists its models.
