@@ -315,7 +315,7 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
     };
     let model = &answer.model;
     // The backends' lines go under the Ollama line, as part of its value.
-    let ollama = health(&answer.ollama, model, now);
+    let ollama = health(&answer.ollama, model, false, now);
     let backends = backend_lines(&answer.backends, model, lang, now);
     let ollama = Text::verbatim(ollama.in_lang(lang) + &backends);
     let serving = match answer.serving {
@@ -345,11 +345,14 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
 
 /// What the answer says of Ollama's (or a backend's) health: up, down
 /// since when and why, without the model, or not checked yet.
-fn health(health: &HealthState, model: &str, now: Millis) -> Text {
+fn health(health: &HealthState, model: &str, openai: bool, now: Millis) -> Text {
     let since = health.since.as_deref().and_then(time::parse);
     let since = since.map(|t| clock(t, now)).unwrap_or_default();
     match (health.state, health.model_missing) {
         (HealthPhase::Up, _) => text::status_ollama_up(),
+        (HealthPhase::Down, Some(true)) if openai => {
+            text::status_openai_model_missing(since, model)
+        }
         (HealthPhase::Down, Some(true)) => text::status_ollama_model_missing(since, model),
         (HealthPhase::Down, _) => {
             text::status_ollama_down(since, health.error.as_deref().unwrap_or_default())
@@ -379,7 +382,12 @@ fn backend_lines(backends: &[BackendAnswer], model: &str, lang: Lang, now: Milli
     let url_width = addresses.iter().map(|a| a.chars().count()).max();
     let (name_width, url_width) = (name_width.unwrap_or(0), url_width.unwrap_or(0));
     let line = |(backend, url): (&BackendAnswer, &String)| {
-        let state = health(&backend.health, &backend_model(backend, model), now);
+        let state = health(
+            &backend.health,
+            &backend_model(backend, model),
+            other(backend),
+            now,
+        );
         let (running, most) = (backend.running, backend.max_parallel);
         let state = text::status_backend(state, running, most).in_lang(lang);
         let name = &backend.name;
@@ -669,6 +677,51 @@ mod tests {
             both.contains("\n  gpu2             http://gpu2:11434"),
             "{both}"
         );
+    }
+
+    #[test]
+    fn a_backend_shows_its_api_and_model_where_they_are_not_the_ollama_lines() {
+        let now = time::now();
+        let mut one = answer();
+        one["backends"] = json!([{"name": "vllm", "url": "http://gpu:8000", "api": "openai",
+                                   "model": "Org/Qwen-7B", "state": "down",
+                                   "since": time::format(now), "error": "backend vllm lacks it",
+                                   "model_missing": true, "running": 0, "max_parallel": 32}]);
+        // One OpenAI-compatible backend is not the Ollama line: it gets
+        // its own, naming its API and model (and the model it misses).
+        let table = table_of(&one, &today_nothing(), Lang::En, now);
+        let line = table
+            .lines()
+            .find(|l| l.starts_with("  vllm"))
+            .expect(&table);
+        assert!(
+            line.starts_with("  vllm  http://gpu:8000 (openai, Org/Qwen-7B)  "),
+            "{line}"
+        );
+        assert!(
+            line.contains("Org/Qwen-7B") && line.ends_with("0 of 32 running"),
+            "{line}"
+        );
+        assert!(line.contains("has no model Org/Qwen-7B since"), "{line}");
+        assert!(line.contains("GET /v1/models"), "{line}");
+        let mut three = one.clone();
+        let same = json!({"name": "gpu1", "url": "http://gpu1:11434", "api": "ollama",
+                          "model": "llama3.2", "state": "up", "running": 0, "max_parallel": 1});
+        let own = json!({"name": "gpu2", "url": "http://gpu2:11434", "api": "ollama",
+                         "model": "qwen3:8b", "state": "up", "running": 0, "max_parallel": 1});
+        three["backends"]
+            .as_array_mut()
+            .unwrap()
+            .extend([same, own]);
+        let table = table_of(&three, &today_nothing(), Lang::En, now);
+        // The model of the Ollama line is not repeated; another one is said.
+        let words = |name: &str| {
+            let line = table.lines().find(|l| l.starts_with(&format!("  {name} ")));
+            let words = line.expect(&table).split_whitespace().take(4);
+            words.collect::<Vec<_>>().join(" ")
+        };
+        assert_eq!(words("gpu1"), "gpu1 http://gpu1:11434 up, 0");
+        assert_eq!(words("gpu2"), "gpu2 http://gpu2:11434 (qwen3:8b) up,");
     }
 
     /// Three backends: up and busy, down, not checked yet.

@@ -217,6 +217,11 @@ catalogue! {
         en: "has no model {model} since {time} (install it: ollama pull {model})",
         ru: "нет модели {model} с {time} (установите: ollama pull {model})",
     }
+    /// An OpenAI-compatible backend whose `GET /v1/models` lacks it.
+    status_openai_model_missing(time, model) {
+        en: "has no model {model} since {time} (load it there, or name it as its GET /v1/models does)",
+        ru: "нет модели {model} с {time} (загрузите её там или назовите так, как её называет GET /v1/models)",
+    }
     /// A backend's line under the Ollama line (several backends): `state`
     /// is one of the Ollama line's states above.
     status_backend(state, running, max_parallel) {
