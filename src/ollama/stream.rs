@@ -399,6 +399,13 @@ mod tests {
         let usage =
             "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":6}}\n";
         assert_eq!(stats_of(usage), (Some(6), Some(7), Some(Usage)));
+        // One count of zero is a count: only all zeros are not trusted.
+        let read_nothing =
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":6}}\n";
+        assert_eq!(stats_of(read_nothing), (Some(6), Some(0), Some(Usage)));
+        let said_nothing =
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":0}}\n";
+        assert_eq!(stats_of(said_nothing), (Some(0), Some(7), Some(Usage)));
         // Usage with other timings: the counts are the usage's, and the
         // speed is not made up from two different counts.
         let mut sse = Sse::new(false);
