@@ -176,6 +176,12 @@ fn answers_are_the_servers_own_text_and_figures() {
     let config = config_for(&server, json!({}));
     let client = Client::start(&config, &["--server", &hub.url()]);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    // The start's line says the backend's API and model (not the global).
+    let started = format!(
+        "model llama3.2 on {} (llama, openai, model tiny, 1 worker(s)), 1 worker(s)",
+        server.url()
+    );
+    assert!(client.output().contains(&started), "{}", client.output());
 
     let prompts = ["Hello there", "Почему небо голубое? \"quoted\" <b>"];
     for (id, prompt) in prompts.iter().enumerate() {

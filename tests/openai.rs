@@ -691,12 +691,10 @@ fn check_names_the_server_the_model_and_the_one_token_time_or_says_what_to_fix()
     assert_eq!(run.code(), Some(0), "{}", run.describe());
     let url = server.url();
     let lines: Vec<&str> = run.stdout.lines().collect();
-    let answers = format!("[ OK ] vllm: the OpenAI-compatible server at {url} answers (");
-    // The count of models listed is left out of the text today ("(model
-    // listed)"): only its frame is checked.
-    let at = lines.iter().position(|line| line.starts_with(&answers));
+    let answers =
+        format!("[ OK ] vllm: the OpenAI-compatible server at {url} answers (1 model listed)");
+    let at = lines.iter().position(|line| *line == answers);
     let at = at.unwrap_or_else(|| panic!("{}", run.describe()));
-    assert!(lines[at].ends_with(" listed)"), "{}", lines[at]);
     assert_eq!(
         lines[at + 1],
         format!("[ OK ] vllm: model '{MODEL}' is installed")
@@ -737,6 +735,23 @@ fn check_names_the_server_the_model_and_the_one_token_time_or_says_what_to_fix()
     );
     assert!(run.stdout.contains(&refused), "{}", run.describe());
     assert!(!format!("{}{}", run.stdout, run.stderr).contains("sk-wrong"));
+    // Nothing there: the fix is to start it, not the key.
+    let gone = json!({"url": format!("http://127.0.0.1:{}", support::answers::closed_port()),
+                      "api": "openai", "model": MODEL, "name": "gone"});
+    let run = check(vec![gone], None, &hub);
+    assert_eq!(run.code(), Some(1), "{}", run.describe());
+    assert!(
+        run.stdout
+            .contains("[FAIL] gone: the OpenAI-compatible server does not answer at"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout
+            .contains("fix: start the server there (llama-server, vLLM, LM Studio...)"),
+        "{}",
+        run.describe()
+    );
     assert_eq!(server.whole().len(), 1, "no more one-token requests");
 }
 
