@@ -767,6 +767,12 @@ fn a_backend_without_the_model_is_set_aside_and_the_warm_up_asks_for_one_token()
     let aside = "backend a does not have the model org/Tiny-1B-Instruct";
     assert!(client.wait_output(aside, WAIT), "{}", client.output());
     // `b` was warmed up with one token; `a` was only asked for its models.
+    // The first look asks each for its models once (no Ollama version).
+    let paths = |server: &OpenAi| -> Vec<String> {
+        server.requests().into_iter().map(|r| r.path).collect()
+    };
+    assert_eq!(paths(&with_it), ["/v1/models", "/v1/chat/completions"]);
+    assert_eq!(paths(&without), ["/v1/models"]);
     let warm_up = with_it.whole();
     assert_eq!(warm_up.len(), 1, "{warm_up:?}");
     is_one_token(&warm_up[0]);
