@@ -95,9 +95,10 @@ fn status_and_metrics_show_each_backend_and_follow_one_that_dies() {
         status["backends"],
         json!([
             {"name": "alpha", "url": format!("http://127.0.0.1:{}", alpha.port()),
+             "api": "ollama", "model": "llama3.2",
              "state": "up", "running": 0, "max_parallel": 1},
-            {"name": beta_name, "url": beta_url, "state": "up", "running": 0,
-             "max_parallel": 2},
+            {"name": beta_name, "url": beta_url, "api": "ollama", "model": "llama3.2",
+             "state": "up", "running": 0, "max_parallel": 2},
         ]),
         "{status}"
     );
