@@ -1,10 +1,12 @@
-//! The hub token, kept in a type that cannot leak by accident.
+//! The hub token and a backend's bearer key (`api_key_file`), kept in a
+//! type that cannot leak by accident.
 //!
 //! `Token` has no `Display`, and its `Debug` prints only the mask used by
 //! `--show-config` (`********` plus at most the last four characters), so a
 //! stray `{:?}` in a log line, an error or a panic message shows the mask.
-//! The only way to the real value is [`Token::expose`], called in exactly one
-//! place: where the hub URL is built for the handshake request.
+//! The only way to the real value is [`Token::expose`], called in exactly two
+//! places: where the hub URL is built for the handshake request, and where
+//! an OpenAI-compatible backend's request gets its `Authorization` header.
 
 use std::fmt;
 

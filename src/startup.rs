@@ -22,6 +22,7 @@ use crate::logging::{self, LogSetup};
 use crate::ollama::OllamaTarget;
 use crate::secret::Token;
 use crate::settings::{self, Resolved};
+use crate::state_file;
 use crate::text::{startup as text, Text};
 use crate::tls;
 
@@ -130,32 +131,38 @@ pub fn backend_target(
     })
 }
 
-/// A secret kept in a file (`--token-file`, a backend's `api_key_file`):
-/// its first line, trimmed. The messages name the file, never what was
-/// read: `unusable` when it cannot be read, `has_none` when its first line
-/// gives nothing.
-fn secret_from_file(
+/// A secret kept in a file (`--token-file`, a backend's `api_key_file`),
+/// opened as `file`: its first line, trimmed. The messages name the file,
+/// never what was read: `unusable` when it cannot be read, `has_none` when
+/// its first line gives nothing.
+fn secret_from(
+    file: io::Result<std::fs::File>,
     path: &Path,
     unusable: fn(String, Text) -> Text,
     has_none: fn(String, Text) -> Text,
 ) -> Result<String, Fatal> {
-    let read = std::fs::File::open(path).and_then(|file| first_line(io::BufReader::new(file)));
+    let read = file.and_then(|file| first_line(io::BufReader::new(file)));
     let path = path.display().to_string();
     Err(Fatal::config(match read {
         Ok(Ok(secret)) => return Ok(secret),
         Ok(Err(why)) => has_none(path, why),
-        Err(e) => unusable(path, text::token_input_unreadable(e)),
+        Err(e) => unusable(path, text::token_input_unreadable(state_file::reason(&e))),
     }))
 }
 
+/// The token file may be a pipe (`--token-file <(pass show hub)`), read
+/// once at a terminal.
 fn token_from_file(path: &Path) -> Result<String, Fatal> {
     let (unusable, has_none) = (text::token_file_unusable, text::token_file_has_no_token);
-    secret_from_file(path, unusable, has_none)
+    secret_from(std::fs::File::open(path), path, unusable, has_none)
 }
 
+/// A key file is read at every unattended start: a named pipe in its
+/// place is refused (`state_file`), not waited on.
 fn api_key_from_file(path: &Path) -> Result<String, Fatal> {
     let (unusable, has_none) = (text::api_key_file_unusable, text::api_key_file_has_no_key);
-    secret_from_file(path, unusable, has_none)
+    let file = state_file::open(path, state_file::Access::Read);
+    secret_from(file, path, unusable, has_none)
 }
 
 /// `--reset-config`: moves the config file aside to `<name>.bak` (mode
@@ -333,6 +340,31 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("secret-on-line-2"), "{message}");
+    }
+
+    #[test]
+    fn an_api_key_file_is_read_from_a_file_never_waited_on_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("vllm.key");
+        std::fs::write(&key, "  sk-local-1234  \nsecond line\n").unwrap();
+        assert_eq!(api_key_from_file(&key).unwrap(), "sk-local-1234");
+        // A named pipe in its place would hold an unattended start forever.
+        let pipe = dir.path().join("pipe.key");
+        let name = std::ffi::CString::new(pipe.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let refused = api_key_from_file(&pipe).unwrap_err();
+        assert_eq!(refused.status, crate::exit::CONFIG);
+        let message = refused.message.english();
+        assert!(message.starts_with("the API key file "), "{message}");
+        assert!(message.contains("named pipe"), "{message}");
+        let blank = dir.path().join("blank.key");
+        std::fs::write(&blank, "\nsk-on-line-2\n").unwrap();
+        let message = api_key_from_file(&blank).unwrap_err().message.english();
+        assert!(
+            message.contains("its first line must be the backend's key"),
+            "{message}"
+        );
+        assert!(!message.contains("sk-on-line-2"), "{message}");
     }
 
     #[test]
