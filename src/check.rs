@@ -131,7 +131,7 @@ pub fn run_mode(
             true => report(step.on(&spec.name)),
             false => report(step),
         };
-        let model = spec.model.as_deref().unwrap_or(&settings.model);
+        let model = spec.own.model.as_deref().unwrap_or(&settings.model);
         backend_steps(&spec, model, target, listed, &mut report_backend);
     }
     report(hub_step(hub));
@@ -158,7 +158,7 @@ fn backend_steps(
         Ok(target) => passed(answers_step(target, listed), report),
         Err(why) => {
             let why = check::check_ollama_not_checked(spec.base_url.shown(), why.message.clone());
-            let fix = match spec.api_key_file {
+            let fix = match spec.own.api_key_file {
                 Some(_) => check::fix_api_key_file(),
                 None => check::fix_ca_file(),
             };

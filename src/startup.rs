@@ -105,24 +105,28 @@ pub fn backend_target(
     settings: &Settings,
     ca_file: Option<&Path>,
 ) -> Result<OllamaTarget, Fatal> {
-    let global_options = match spec.api {
+    let global_options = match spec.own.api {
         crate::ollama::Api::Ollama => settings.options.clone(),
         crate::ollama::Api::OpenAi => Default::default(),
     };
-    let api_key = match &spec.api_key_file {
+    let api_key = match &spec.own.api_key_file {
         Some(path) => Some(Token::new(api_key_from_file(path)?)),
         None => None,
     };
     Ok(OllamaTarget {
         roots: tls::ollama_roots(ca_file, &spec.base_url)?,
         base_url: spec.base_url.clone(),
-        api: spec.api,
+        api: spec.own.api,
         api_key,
-        include_usage: spec.include_usage,
-        send_reasoning: spec.send_reasoning,
-        model: spec.model.clone().unwrap_or_else(|| settings.model.clone()),
+        include_usage: spec.own.include_usage,
+        send_reasoning: spec.own.send_reasoning,
+        model: spec
+            .own
+            .model
+            .clone()
+            .unwrap_or_else(|| settings.model.clone()),
         keep_alive: settings.keep_alive.clone(),
-        options: spec.options.clone().unwrap_or(global_options),
+        options: spec.own.options.clone().unwrap_or(global_options),
         load_timeout: settings.load_timeout,
         idle_timeout: settings.idle_timeout,
         max_answer_time: settings.max_answer_secs,

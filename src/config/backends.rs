@@ -56,6 +56,14 @@ pub struct HostEntry {
     pub max_parallel: Option<usize>,
     /// The entry's own name; its `host:port` when absent.
     pub name: Option<String>,
+    /// What it speaks, and with what.
+    pub own: BackendSettings,
+}
+
+/// What an entry sets for its backend besides its address, as written;
+/// `BackendSpec` carries it on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendSettings {
     /// What it speaks: Ollama's API unless `"api": "openai"`.
     pub api: Api,
     /// The entry's own model; the global `model` when absent. An
@@ -67,14 +75,28 @@ pub struct HostEntry {
     /// `temperature`: Ollama's option names mean nothing to it).
     pub options: Option<Map<String, Value>>,
     /// OpenAI-compatible backends only: a file whose first line is a
-    /// bearer key; never the key itself.
-    pub api_key_file: Option<String>,
+    /// bearer key (read at start); never the key itself.
+    pub api_key_file: Option<PathBuf>,
     /// OpenAI-compatible backends only: ask for the usage chunk
     /// (`stream_options`); some servers refuse it.
     pub include_usage: bool,
     /// OpenAI-compatible backends only: relay the model's reasoning text
     /// (`reasoning_content`, `reasoning`) to buyers too.
     pub send_reasoning: bool,
+}
+
+impl Default for BackendSettings {
+    /// An Ollama with the global model and options.
+    fn default() -> BackendSettings {
+        BackendSettings {
+            api: Api::Ollama,
+            model: None,
+            options: None,
+            api_key_file: None,
+            include_usage: true,
+            send_reasoning: false,
+        }
+    }
 }
 
 /// One Ollama backend as the client uses it.
@@ -86,15 +108,8 @@ pub struct BackendSpec {
     pub base_url: OllamaUrl,
     /// Requests this backend runs at once.
     pub max_parallel: usize,
-    pub api: Api,
-    /// Its own model and options, when its entry sets them (else the
-    /// global ones).
-    pub model: Option<String>,
-    pub options: Option<Map<String, Value>>,
-    /// The file holding its bearer key, read at start.
-    pub api_key_file: Option<PathBuf>,
-    pub include_usage: bool,
-    pub send_reasoning: bool,
+    /// What its entry set besides its address (the defaults without one).
+    pub own: BackendSettings,
 }
 
 /// The backends of `hosts` (entries that passed [`parse_hosts`]), or
@@ -107,41 +122,20 @@ pub(super) fn specs(
     max_parallel: usize,
 ) -> Vec<BackendSpec> {
     if hosts.is_empty() {
-        return vec![BackendSpec::ollama(
-            ollama.name().to_string(),
-            ollama,
+        return vec![BackendSpec {
+            name: ollama.name().to_string(),
+            base_url: ollama,
             max_parallel,
-        )];
+            own: BackendSettings::default(),
+        }];
     }
     let spec = |entry: &HostEntry| BackendSpec {
         name: entry.backend_name(),
         base_url: entry.address.clone(),
         max_parallel: entry.max_parallel.unwrap_or(max_parallel),
-        api: entry.api,
-        model: entry.model.clone(),
-        options: entry.options.clone(),
-        api_key_file: entry.api_key_file.as_ref().map(PathBuf::from),
-        include_usage: entry.include_usage,
-        send_reasoning: entry.send_reasoning,
+        own: entry.own.clone(),
     };
     hosts.iter().map(spec).collect()
-}
-
-impl BackendSpec {
-    /// An Ollama with the global model and options.
-    fn ollama(name: String, base_url: OllamaUrl, max_parallel: usize) -> BackendSpec {
-        BackendSpec {
-            name,
-            base_url,
-            max_parallel,
-            api: Api::Ollama,
-            model: None,
-            options: None,
-            api_key_file: None,
-            include_usage: true,
-            send_reasoning: false,
-        }
-    }
 }
 
 impl HostEntry {
@@ -222,12 +216,14 @@ fn entry(value: &Value) -> Result<HostEntry, Expected> {
         address,
         max_parallel: entry_max_parallel(object)?,
         name: entry_name(object)?,
-        api,
-        model,
-        options: entry_options(object)?,
-        api_key_file: entry_string(object, "api_key_file")?,
-        include_usage: entry_switch(object, "include_usage", true)?,
-        send_reasoning: entry_switch(object, "send_reasoning", false)?,
+        own: BackendSettings {
+            api,
+            model,
+            options: entry_options(object)?,
+            api_key_file: entry_string(object, "api_key_file")?.map(PathBuf::from),
+            include_usage: entry_switch(object, "include_usage", true)?,
+            send_reasoning: entry_switch(object, "send_reasoning", false)?,
+        },
     })
 }
 
@@ -323,25 +319,26 @@ pub(super) fn show_hosts(entries: &[HostEntry]) -> String {
 
 fn show_entry(entry: &HostEntry) -> String {
     let shown = |key: &str, value: Option<String>| value.map(|value| format!("{key} {value}"));
-    let openai = entry.api == Api::OpenAi;
+    let own = &entry.own;
+    let openai = own.api == Api::OpenAi;
     let set: Vec<String> = [
-        shown("api", openai.then(|| entry.api.as_str().to_string())),
-        shown("model", entry.model.clone()),
+        shown("api", openai.then(|| own.api.as_str().to_string())),
+        shown("model", own.model.clone()),
         shown("max_parallel", entry.max_parallel.map(|n| n.to_string())),
         shown("name", entry.name.clone()),
         shown(
             "options",
-            entry.options.clone().map(|o| Value::Object(o).to_string()),
+            own.options.clone().map(|o| Value::Object(o).to_string()),
         ),
-        shown("api_key_file", entry.api_key_file.clone()),
+        shown(
+            "api_key_file",
+            own.api_key_file.as_ref().map(|p| p.display().to_string()),
+        ),
         shown(
             "include_usage",
-            (!entry.include_usage).then(|| "false".into()),
+            (!own.include_usage).then(|| "false".into()),
         ),
-        shown(
-            "send_reasoning",
-            entry.send_reasoning.then(|| "true".into()),
-        ),
+        shown("send_reasoning", own.send_reasoning.then(|| "true".into())),
     ]
     .into_iter()
     .flatten()
@@ -372,8 +369,12 @@ mod tests {
     }
 
     fn spec(name: &str, base_url: &str, max_parallel: usize) -> BackendSpec {
-        let base_url = OllamaUrl::parse(base_url, 11434).unwrap();
-        BackendSpec::ollama(name.into(), base_url, max_parallel)
+        BackendSpec {
+            name: name.into(),
+            base_url: OllamaUrl::parse(base_url, 11434).unwrap(),
+            max_parallel,
+            own: BackendSettings::default(),
+        }
     }
 
     #[test]
@@ -475,12 +476,7 @@ mod tests {
                 address: OllamaUrl::parse("http://192.168.1.20:11434", 11434).unwrap(),
                 max_parallel: Some(2),
                 name: Some("desktop".into()),
-                api: Api::Ollama,
-                model: None,
-                options: None,
-                api_key_file: None,
-                include_usage: true,
-                send_reasoning: false,
+                own: BackendSettings::default(),
             }
         );
     }
@@ -560,6 +556,7 @@ mod tests {
         let specs = settings.backends();
         let shown: Vec<_> = specs
             .iter()
+            .map(|s| &s.own)
             .map(|s| (s.api, s.model.as_deref(), s.include_usage, s.send_reasoning))
             .collect();
         assert_eq!(
@@ -571,14 +568,20 @@ mod tests {
                 (Api::OpenAi, Some("qwen"), true, false),
             ]
         );
-        assert_eq!(specs[1].api_key_file, Some(PathBuf::from("/etc/keys/vllm")));
         assert_eq!(
-            specs[1].options,
+            specs[1].own.api_key_file,
+            Some(PathBuf::from("/etc/keys/vllm"))
+        );
+        assert_eq!(
+            specs[1].own.options,
             Some(json!({"temperature": 0.2}).as_object().unwrap().clone())
         );
-        assert_eq!(specs[2].options.as_ref().map(|o| o.len()), Some(1));
+        assert_eq!(specs[2].own.options.as_ref().map(|o| o.len()), Some(1));
         assert_eq!(
-            (specs[0].options.as_ref(), specs[3].api_key_file.as_ref()),
+            (
+                specs[0].own.options.as_ref(),
+                specs[3].own.api_key_file.as_ref()
+            ),
             (None, None)
         );
         // The key file's path shows; the key never is in the config.
