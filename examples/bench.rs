@@ -961,10 +961,7 @@ fn pace(
         if stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let due = start + LATENCY_INTERVAL * i as u32;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            thread::sleep(wait);
-        }
+        wait_for_turn(start, i);
         let piece = format!("w{i:05} ");
         push_chunk(&mut out, &ndjson_line(&piece, false));
         let before = Instant::now();
@@ -1007,10 +1004,7 @@ fn chat(stream: &mut TcpStream, body: &[u8], stop: &AtomicBool) -> io::Result<()
         if stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let due = start + LATENCY_INTERVAL * i as u32;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            thread::sleep(wait);
-        }
+        wait_for_turn(start, i);
         let piece = format!("s{which:02}-p{i:05} ");
         push_chunk(
             &mut out,
@@ -1033,6 +1027,16 @@ fn chat(stream: &mut TcpStream, body: &[u8], stop: &AtomicBool) -> io::Result<()
     push_chunk(&mut out, "data: [DONE]\n\n");
     out.extend_from_slice(b"0\r\n\r\n");
     stream.write_all(&out)
+}
+
+/// Sleeps until piece `i` is due on the fixed schedule that began at
+/// `start`, one piece per [`LATENCY_INTERVAL`] (no drift: a late piece
+/// does not push the next ones back).
+fn wait_for_turn(start: Instant, i: usize) {
+    let due = start + LATENCY_INTERVAL * i as u32;
+    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+        thread::sleep(wait);
+    }
 }
 
 fn ndjson_line(response: &str, done: bool) -> String {
