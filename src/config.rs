@@ -294,6 +294,7 @@ mod tests {
         assert_eq!(s.ping_interval, Duration::from_millis(50));
     }
 
+    #[cfg(unix)]
     #[test]
     fn save_is_private_and_keeps_unknown_keys() {
         use std::os::unix::fs::PermissionsExt;

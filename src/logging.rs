@@ -330,6 +330,7 @@ mod tests {
         assert!(!at(log::Level::Info, FILE_ONLY));
     }
 
+    #[cfg(unix)]
     fn private_logs_dir() -> (tempfile::TempDir, PathBuf) {
         use std::os::unix::fs::DirBuilderExt;
         let dir = tempfile::tempdir().unwrap();
@@ -341,6 +342,7 @@ mod tests {
         (dir, logs)
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_symbolic_link_in_the_log_files_place_is_not_followed() {
         let (dir, logs) = private_logs_dir();
@@ -358,6 +360,7 @@ mod tests {
         assert!(!victim.exists());
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_log_directory_others_can_write_is_refused() {
         use std::os::unix::fs::PermissionsExt;
@@ -378,6 +381,7 @@ mod tests {
         assert!(RotatingFile::open(&logs.join("client.log"), "the log file", 100, 1).is_ok());
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_log_directory_of_another_user_is_refused() {
         use std::os::unix::ffi::OsStrExt;
@@ -417,6 +421,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_log_directory_linked_by_its_user_is_used() {
         let (dir, logs) = private_logs_dir();

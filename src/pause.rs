@@ -152,6 +152,7 @@ fn parse(text: &str) -> Option<Option<Pause>> {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn a_pause_survives_being_written_and_read_back() {
         use std::os::unix::fs::PermissionsExt;

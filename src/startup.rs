@@ -344,6 +344,7 @@ mod tests {
         assert!(!message.contains("secret-on-line-2"), "{message}");
     }
 
+    #[cfg(unix)]
     #[test]
     fn an_api_key_file_is_read_from_a_file_never_waited_on_and_never_shown() {
         let dir = tempfile::tempdir().unwrap();

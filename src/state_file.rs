@@ -125,18 +125,25 @@ pub fn reason(error: &io::Error) -> Text {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
     use super::*;
+    #[cfg(unix)]
     use crate::text::Lang;
+    #[cfg(unix)]
     use std::io::{Read, Write};
+    #[cfg(unix)]
     use std::os::fd::AsRawFd;
+    #[cfg(unix)]
     use std::os::unix::fs::PermissionsExt;
 
+    #[cfg(unix)]
     fn mkfifo(path: &Path) {
         let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
         assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_fifo_is_refused_at_once_for_every_access() {
         let dir = tempfile::tempdir().unwrap();
@@ -157,6 +164,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_directory_or_a_socket_is_refused_and_named() {
         let dir = tempfile::tempdir().unwrap();
@@ -172,6 +180,7 @@ mod tests {
         assert!(reason(&error).english().contains("a device"), "{error}");
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_regular_file_is_opened_blocking_and_created_private() {
         let dir = tempfile::tempdir().unwrap();
@@ -195,6 +204,7 @@ mod tests {
         assert_eq!(flags & (libc::O_NONBLOCK | libc::O_ACCMODE), libc::O_RDWR);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_link_is_followed_for_reading_only() {
         let dir = tempfile::tempdir().unwrap();

@@ -421,11 +421,16 @@ fn span(secs: u64) -> Text {
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(unix)]
     use std::io::Read;
+    #[cfg(unix)]
     use std::os::unix::net::UnixListener;
+    #[cfg(unix)]
     use std::os::unix::net::UnixStream;
+    #[cfg(unix)]
     use std::path::PathBuf;
 
+    #[cfg(unix)]
     /// A stand-in for a running client: a config path whose lock is held
     /// (for as long as the returned file is open) and whose socket is
     /// bound.
@@ -438,15 +443,18 @@ mod tests {
         (dir, config, lock, listener)
     }
 
+    #[cfg(unix)]
     fn ask_status(config: &Path) -> Result<Option<Value>, Fatal> {
         ask_within(config, ANSWER_WAIT)
     }
 
+    #[cfg(unix)]
     fn ask_within(config: &Path, answer_wait: Duration) -> Result<Option<Value>, Fatal> {
         let socket = socket_path(config)?;
         ask(&socket, &lock_path(config), Request::Status, answer_wait)
     }
 
+    #[cfg(unix)]
     /// A client that holds the lock and reads the request but never
     /// answers is given up on after the wait, and said so (try again, 75).
     #[test]
@@ -470,6 +478,7 @@ mod tests {
         assert_eq!(fatal.message.english(), said);
     }
 
+    #[cfg(unix)]
     /// A client that holds the lock and hangs up without answering is
     /// still running: the command says it could not get an answer (try
     /// again, 75), and neither reports "no client" nor saves the request
@@ -491,6 +500,7 @@ mod tests {
         assert!(!pause::path_for(&config).exists());
     }
 
+    #[cfg(unix)]
     /// A running client that resets the connection (it closed with the
     /// request unread) is named as unreachable, the error as it came.
     #[test]
@@ -803,6 +813,7 @@ mod tests {
         assert_eq!(shown["pid"], 42);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_long_answer_is_read_whole_and_a_bad_one_is_refused() {
         let long = "e".repeat(20_000);
@@ -835,6 +846,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn an_endless_answer_is_cut_at_its_bound_while_the_connection_stays_open() {
         let (ours, mut theirs) = UnixStream::pair().unwrap();
@@ -855,6 +867,7 @@ mod tests {
         server.join().unwrap();
     }
 
+    #[cfg(unix)]
     /// A busy client (its lock held) that answers after a while is waited
     /// for, not taken for one that ended.
     #[test]

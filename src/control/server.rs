@@ -299,9 +299,12 @@ fn read_request(stream: &mut Stream, timeout: Duration) -> Result<Vec<u8>, NoLin
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(unix)]
     use std::io::BufRead;
+    #[cfg(unix)]
     use std::thread;
 
+    #[cfg(unix)]
     /// Serves one connection of a socket pair on a thread; the test holds
     /// the other end.
     fn serving(owner: u32, timeout: Duration) -> (Stream, thread::JoinHandle<()>) {
@@ -317,10 +320,12 @@ mod tests {
         (ours, handle)
     }
 
+    #[cfg(unix)]
     fn me() -> u32 {
         channel::current_user()
     }
 
+    #[cfg(unix)]
     fn answer(stream: Stream) -> Value {
         let mut line = String::new();
         std::io::BufReader::new(stream)
@@ -329,6 +334,7 @@ mod tests {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
     }
 
+    #[cfg(unix)]
     fn ask(bytes: &[u8]) -> Value {
         let (mut stream, served) = serving(me(), Duration::from_secs(2));
         stream.write_all(bytes).unwrap();
@@ -337,6 +343,7 @@ mod tests {
         answer
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_request_line_is_answered_with_one_line() {
         assert_eq!(
@@ -354,6 +361,7 @@ mod tests {
         served.join().unwrap();
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_peer_that_ends_before_its_first_byte_gets_no_answer() {
         let (mut stream, served) = serving(me(), Duration::from_secs(2));
@@ -364,6 +372,7 @@ mod tests {
         served.join().unwrap();
     }
 
+    #[cfg(unix)]
     #[test]
     fn garbage_gets_an_error_answer() {
         assert_eq!(ask(b"\x00\xff garbage\n")["code"], "bad_request");
@@ -396,6 +405,7 @@ mod tests {
         assert_eq!(ask(&under)["got"], r#"{"command":"status"}"#);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_silent_peer_is_answered_at_the_timeout_and_a_gone_one_not_at_all() {
         let (mut stream, served) = serving(me(), Duration::from_millis(200));
@@ -413,6 +423,7 @@ mod tests {
         served.join().unwrap();
     }
 
+    #[cfg(unix)]
     #[test]
     fn another_user_gets_the_refusal_not_a_reset() {
         let (ours, theirs) = Stream::pair().unwrap();

@@ -104,6 +104,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(unix)]
     fn a_socket_path_may_take_the_systems_longest_and_no_more() {
         // A directory that makes its `control.sock` `len` bytes long.
         let config_in = |len: usize| {

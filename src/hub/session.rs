@@ -17,7 +17,7 @@
 //! token.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +39,7 @@ use super::wire::{self, Socket, Wire};
 use crate::config::Settings;
 use crate::deadline;
 use crate::exit::Fatal;
+use crate::platform;
 use crate::protocol::{buyer_message_id, parse_incoming, BuyerMessage, Incoming, MessageId};
 use crate::secret::Token;
 use crate::text::{self, errors, Text};
@@ -290,7 +291,7 @@ pub fn connect(config: &SessionConfig, id: u64) -> Result<Session<'_>, ConnectEr
     let wire = Wire::new(Socket::new(socket), tls_session(config)?);
     let mut ws = handshake(config, wire, &reader, deadline)?;
     // From now on the writer waits for room outside the link's lock.
-    ws.get_mut().never_wait();
+    ws.get_mut().never_wait().map_err(ConnectError::Tcp)?;
     reader
         .set_read_timeout(Some(config.dead_after))
         .map_err(ConnectError::Tcp)?;
@@ -428,7 +429,8 @@ impl Session<'_> {
             if let Some(end) = end {
                 return end;
             }
-            match self.reader.read(&mut buf) {
+            let read = platform::net::read_within(&self.reader, &mut buf, self.config.dead_after);
+            match read {
                 Ok(n) => self.link.lock().get_mut().feed(&buf[..n]),
                 Err(e) if is_timeout(&e) => return SessionEnd::Dead(self.config.dead_after),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -198,8 +198,10 @@ fn tls_error(error: rustls::Error) -> io::Error {
 
 impl Wire<Socket> {
     /// From now on no write waits for the socket (the handshake is done).
-    pub fn never_wait(&mut self) {
+    pub fn never_wait(&mut self) -> io::Result<()> {
+        platform::net::stop_waiting(&self.socket.tcp)?;
         self.socket.never_wait = true;
+        Ok(())
     }
 }
 

@@ -375,7 +375,7 @@ mod tests {
         let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server_socket, _) = listener.accept().unwrap();
         let mut wire = Wire::new(Socket::new(socket.try_clone().unwrap()), None);
-        wire.never_wait();
+        wire.never_wait().unwrap();
         let ws = WebSocket::from_raw_socket(wire, Role::Client, None);
         let keep_open = socket.try_clone().unwrap();
         let link = Arc::new(Link::new(1, ws, socket, Duration::from_secs(60)));
@@ -466,7 +466,7 @@ mod tests {
         let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (hub_end, _) = listener.accept().unwrap();
         let mut wire = Wire::new(Socket::new(socket.try_clone().unwrap()), None);
-        wire.never_wait();
+        wire.never_wait().unwrap();
         let ws = WebSocket::from_raw_socket(wire, Role::Client, None);
         (Arc::new(Link::new(1, ws, socket, write_timeout)), hub_end)
     }

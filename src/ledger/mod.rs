@@ -219,6 +219,7 @@ mod tests {
             .collect()
     }
 
+    #[cfg(unix)]
     #[test]
     fn every_event_is_one_line_with_a_time_stamp_first() {
         let dir = tempfile::tempdir().unwrap();

@@ -839,6 +839,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_fifo_or_a_link_loop_in_the_ledgers_place_neither_hangs_nor_hides() {
         let dir = tempfile::tempdir().unwrap();

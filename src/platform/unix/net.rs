@@ -2,10 +2,22 @@
 //! flag, so the reader's handle on the same socket keeps blocking), the
 //! wait for room, and a wider accept queue for the metrics port.
 
-use std::io;
+use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
+
+/// From now on no write to `tcp` waits: nothing to change on Unix, where
+/// each send says so itself ([`send_now`]).
+pub fn stop_waiting(_tcp: &TcpStream) -> io::Result<()> {
+    Ok(())
+}
+
+/// One read of what `tcp` has, waiting at most its read timeout (set
+/// once by the caller to `_timeout`): `WouldBlock` when nothing came.
+pub fn read_within(mut tcp: &TcpStream, buf: &mut [u8], _timeout: Duration) -> io::Result<usize> {
+    tcp.read(buf)
+}
 
 /// One `send` that takes what fits and never waits (`WouldBlock` when
 /// nothing fits), without touching the socket's blocking mode, which the

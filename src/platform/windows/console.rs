@@ -7,6 +7,9 @@
 //! there while the stop runs: its `exit` ends the process first. Log-off
 //! and shutdown reach a console program only while it has not loaded
 //! user32.dll, which is why nothing here (nor `files::home_dir`) uses it.
+//! A log-off does not say whose it is: a client with no desktop of its own
+//! (session 0: started at boot by the Task Scheduler) ignores it, or any
+//! user signing out would stop it; one in a user's session stops.
 //!
 //! Text needs nothing here: Rust's standard output writes UTF-16 to a
 //! console (`WriteConsoleW`), so Russian shows in cmd.exe and PowerShell
@@ -24,6 +27,8 @@ use windows_sys::Win32::System::Console::{
     CTRL_BREAK_EVENT, CTRL_CLOSE_EVENT, CTRL_C_EVENT, CTRL_LOGOFF_EVENT, CTRL_SHUTDOWN_EVENT,
     ENABLE_ECHO_INPUT, STD_INPUT_HANDLE,
 };
+use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
+use windows_sys::Win32::System::Threading::GetCurrentProcessId;
 
 /// Everyone waiting for an event: an id (for [`StopCloser`]) and where to
 /// send the event's name.
@@ -118,6 +123,10 @@ fn ends_process(event: u32) -> bool {
 }
 
 unsafe extern "system" fn on_console_event(event: u32) -> BOOL {
+    if event == CTRL_LOGOFF_EVENT && !has_desktop() {
+        // Someone else's log-off: handled, so the system does not end us.
+        return 1;
+    }
     let Some(name) = event_name(event) else {
         return 0;
     };
@@ -128,6 +137,15 @@ unsafe extern "system" fn on_console_event(event: u32) -> BOOL {
         std::thread::sleep(HOLD_AFTER_CLOSE);
     }
     1
+}
+
+/// Whether the process runs in a user's session (not session 0, where
+/// services and boot tasks run with no desktop).
+fn has_desktop() -> bool {
+    let mut session = 0;
+    // SAFETY: `session` is valid for one write.
+    let found = unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut session) } != 0;
+    !found || session != 0
 }
 
 /// The console's input mode while echo is off, to put back after the
@@ -175,4 +193,59 @@ pub fn display_language() -> Option<&'static str> {
 /// (`LANG_RUSSIAN`, 0x19, in its low 10 bits: ru-RU is 0x0419).
 pub fn is_russian(language: u16) -> bool {
     language & 0x3ff == 0x19
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stop_event_is_named_and_passed_on_until_closed() {
+        let mut events = StopEvents::catch().unwrap();
+        let mut second = StopEvents::catch().unwrap();
+        for event in [CTRL_C_EVENT, CTRL_BREAK_EVENT] {
+            // SAFETY: called as the system calls it, on this thread.
+            assert_eq!(unsafe { on_console_event(event) }, 1);
+        }
+        assert_eq!(events.next(), Some("Ctrl+C"));
+        assert_eq!(events.next(), Some("Ctrl+Break"));
+        assert_eq!(second.next(), Some("Ctrl+C"));
+        // Not a stop: left to the next handler (the system's).
+        // SAFETY: as above.
+        assert_eq!(unsafe { on_console_event(99) }, 0);
+        events.closer().close();
+        second.closer().close();
+        assert_eq!(events.next(), None);
+        assert_eq!(second.next(), Some("Ctrl+Break"), "sent before it closed");
+        assert_eq!(second.next(), None);
+    }
+
+    #[test]
+    fn the_events_that_end_the_process_are_held_and_named() {
+        for event in [CTRL_CLOSE_EVENT, CTRL_LOGOFF_EVENT, CTRL_SHUTDOWN_EVENT] {
+            assert!(ends_process(event));
+            assert!(event_name(event).is_some());
+        }
+        assert!(!ends_process(CTRL_C_EVENT) && !ends_process(CTRL_BREAK_EVENT));
+        assert_eq!(
+            event_name(CTRL_CLOSE_EVENT),
+            Some("the console window closed")
+        );
+    }
+
+    #[test]
+    fn a_test_run_has_a_desktop_of_its_own() {
+        // Under wine and in a Windows session alike, tests run in a user's
+        // session: a log-off there is this user's, and stops the client.
+        assert!(has_desktop());
+    }
+
+    #[test]
+    fn russian_is_told_by_the_primary_language() {
+        assert!(is_russian(0x0419), "ru-RU");
+        assert!(is_russian(0x0819), "ru-MD");
+        assert!(!is_russian(0x0409), "en-US");
+        assert!(!is_russian(0x0422), "uk-UA");
+        assert!(!is_russian(0));
+    }
 }

@@ -151,3 +151,67 @@ fn new_secret() -> io::Result<String> {
     }
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+
+    #[test]
+    fn only_a_peer_that_read_the_secret_is_admitted() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("control.sock");
+        let (listener, check) = bind(&socket).unwrap();
+        let published = std::fs::read_to_string(&socket).unwrap();
+        assert!(published.starts_with("127.0.0.1:"), "{published}");
+        assert!(!dir.path().join("control.new").exists());
+
+        let mut client = connect(&socket).unwrap();
+        client.write_all(b"{\"command\":\"status\"}\n").unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut line = Vec::new();
+        io::BufReader::new(server.try_clone().unwrap().0)
+            .read_until(b'\n', &mut line)
+            .unwrap();
+        let line = line.strip_suffix(b"\n").unwrap();
+        let request: &[u8] = b"{\"command\":\"status\"}";
+        assert_eq!(check.admit(&server, line), Some(request));
+
+        // Without the secret, with a wrong one, or a short line: refused.
+        let cut_secret = &line[..SECRET_BYTES * 2 - 1];
+        for bad in [request, b"", b"0000 {}", cut_secret] {
+            assert_eq!(check.admit(&server, bad), None, "{bad:?}");
+        }
+        let mut wrong = line.to_vec();
+        wrong[0] ^= 1;
+        assert_eq!(check.admit(&server, &wrong), None);
+    }
+
+    #[test]
+    fn no_file_is_not_found_and_a_stale_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("control.sock");
+        let missing = connect(&socket).err().unwrap();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        // A port nobody listens on any more.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        std::fs::write(&socket, format!("{port} 00\n")).unwrap();
+        let stale = connect(&socket).err().unwrap();
+        assert_eq!(stale.kind(), io::ErrorKind::ConnectionRefused);
+        // Garbage, or an address that is not this machine's: not used.
+        for garbage in [
+            "",
+            "x",
+            "1.2.3.4:5 00",
+            "127.0.0.1:x 00",
+            &"9".repeat(10_000),
+        ] {
+            std::fs::write(&socket, garbage).unwrap();
+            let refused = connect(&socket).err().unwrap();
+            assert_eq!(refused.kind(), io::ErrorKind::InvalidData, "{garbage:.20}");
+        }
+    }
+}

@@ -176,3 +176,62 @@ pub fn home_dir() -> Option<PathBuf> {
     home.push(path);
     Some(PathBuf::from(home))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn the_lock_is_one_holders_and_leaves_the_file_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.lock");
+        let open = || {
+            let mut options = OpenOptions::new();
+            options.read(true).write(true).create(true);
+            open_without_waiting(&mut options, &path, true).unwrap()
+        };
+        let (mut holder, other) = (open(), open());
+        assert!(try_lock_exclusive(&holder).unwrap());
+        assert!(!try_lock_exclusive(&other).unwrap(), "taken");
+        assert!(!try_lock_shared(&other).unwrap(), "held");
+        // The pid the holder writes is read by others while it holds it.
+        holder.write_all(b"1234\n").unwrap();
+        let mut pid = String::new();
+        File::open(&path).unwrap().read_to_string(&mut pid).unwrap();
+        assert_eq!(pid, "1234\n");
+        drop(holder);
+        assert!(try_lock_shared(&other).unwrap(), "let go with its file");
+        // The shared look was let go at once: the lock can be taken.
+        assert!(try_lock_exclusive(&other).unwrap());
+    }
+
+    #[test]
+    fn a_file_is_told_from_another_by_its_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "a").unwrap();
+        std::fs::write(&b, "b").unwrap();
+        let id = |path: &Path| identity(&File::open(path).unwrap()).unwrap();
+        assert_eq!(id(&a), id(&a));
+        assert_ne!(id(&a), id(&b));
+    }
+
+    #[test]
+    fn a_new_private_file_must_not_exist_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json.new");
+        create_private(&path).unwrap().write_all(b"{}").unwrap();
+        let again = create_private(&path).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        assert!(!is_link_refusal(&again));
+        assert!(is_link_refusal(&io::Error::from_raw_os_error(LINK_REFUSED)));
+    }
+
+    #[test]
+    fn the_home_is_the_users_profile() {
+        // Set by Windows for every logged-on user (and by wine).
+        let profile = std::env::var_os("USERPROFILE").unwrap();
+        assert_eq!(home_dir(), Some(PathBuf::from(profile)));
+    }
+}

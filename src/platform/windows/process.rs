@@ -55,3 +55,43 @@ pub fn local_time(seconds: i64) -> Option<libc::tm> {
 
 /// Windows' allocator needs no settings.
 pub fn limit_malloc_arenas() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_its_figures() {
+        let p = figures();
+        assert!(p.resident_bytes.is_some_and(|b| b > 0), "{p:?}");
+        assert!(p.cpu_ms.is_some(), "{p:?}");
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let start = p.start_ms.unwrap();
+        assert!(
+            start <= now_ms + 2_000 && start + 86_400_000 > now_ms,
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_filetime_counts_from_1601() {
+        let epoch = FILETIME {
+            dwLowDateTime: UNIX_EPOCH_TICKS as u32,
+            dwHighDateTime: (UNIX_EPOCH_TICKS >> 32) as u32,
+        };
+        assert_eq!(ticks(epoch), UNIX_EPOCH_TICKS);
+    }
+
+    #[test]
+    fn the_local_time_is_a_real_date() {
+        // 2025-06-15 12:00 UTC: the same day in every time zone but the
+        // farthest ones, and never another year.
+        let local = local_time(1_749_988_800).unwrap();
+        assert_eq!(local.tm_year, 125);
+        assert_eq!(local.tm_mon, 5);
+        assert!((14..=16).contains(&local.tm_mday), "{}", local.tm_mday);
+    }
+}
