@@ -90,7 +90,8 @@ static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
 fn main() -> ExitCode {
     platform::process::limit_malloc_arenas();
-    text::set_owner_language(text::Lang::from_environment());
+    let display = platform::console::display_language();
+    text::set_owner_language(text::Lang::from_environment(display));
     let args = match cli::parse(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(e) => {

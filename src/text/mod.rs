@@ -236,7 +236,12 @@ mod tests {
             ([None, None, Some("uk_UA.UTF-8")], Lang::En),
         ];
         for (vars, lang) in cases {
-            assert_eq!(Lang::of_locale_vars(vars), lang, "{vars:?}");
+            assert_eq!(Lang::of_locale_vars(vars, None), lang, "{vars:?}");
+            // The display language speaks only when no variable does.
+            let with_display = Lang::of_locale_vars(vars, Some("ru"));
+            let none_set = vars.iter().flatten().all(|v| v.is_empty());
+            let expected = if none_set { Lang::Ru } else { lang };
+            assert_eq!(with_display, expected, "{vars:?}");
         }
     }
 

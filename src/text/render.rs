@@ -27,19 +27,20 @@ impl Lang {
 
     /// The language of the locale variables, given their values in POSIX
     /// order of precedence (`LC_ALL`, `LC_MESSAGES`, `LANG`): the first one
-    /// set and non-empty decides; none set means English.
-    pub fn of_locale_vars(values: [Option<&str>; 3]) -> Lang {
+    /// set and non-empty decides; none set means the system's `display`
+    /// language if it has one (Windows does), else English.
+    pub fn of_locale_vars(values: [Option<&str>; 3], display: Option<&str>) -> Lang {
         values
             .into_iter()
             .flatten()
             .find(|value| !value.is_empty())
+            .or(display)
             .map_or(Lang::En, Lang::of_locale)
     }
 
-    /// The language of this process's locale variables; when none is
-    /// set, the system's display language (Windows has one; on Unix the
-    /// variables are the only source), else English.
-    pub fn from_environment() -> Lang {
+    /// The language of this process's locale variables, else of `display`
+    /// (`platform::console::display_language`), else English.
+    pub fn from_environment(display: Option<&str>) -> Lang {
         let var = |name| std::env::var_os(name);
         let [all, messages, lang] = [var("LC_ALL"), var("LC_MESSAGES"), var("LANG")];
         // A value that is not UTF-8 is still "set": it decides, as English
@@ -47,11 +48,7 @@ impl Lang {
         fn text(value: &Option<std::ffi::OsString>) -> Option<&str> {
             value.as_ref().map(|v| v.to_str().unwrap_or("C"))
         }
-        let set = [text(&all), text(&messages), text(&lang)];
-        match set.iter().flatten().any(|value| !value.is_empty()) {
-            true => Lang::of_locale_vars(set),
-            false => crate::platform::console::display_language().map_or(Lang::En, Lang::of_locale),
-        }
+        Lang::of_locale_vars([text(&all), text(&messages), text(&lang)], display)
     }
 
     /// The config file's spelling of the language.
