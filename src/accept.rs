@@ -24,10 +24,11 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
+
+use crate::platform::control;
 
 /// Connections served at once.
 pub const MAX_OPEN: usize = 8;
@@ -48,7 +49,8 @@ pub trait Listen {
     fn next(&self) -> io::Result<Self::Conn>;
 }
 
-/// Both traits for a kind of socket: std's TCP and Unix sockets have these
+/// Both traits for a kind of socket: std's TCP and Unix sockets (and the
+/// control channel's on every system) have these
 /// methods under the same names, but on no common trait.
 macro_rules! socket {
     ($listener:ty, $stream:ty) => {
@@ -72,7 +74,7 @@ macro_rules! socket {
 }
 
 socket!(TcpListener, TcpStream);
-socket!(UnixListener, UnixStream);
+socket!(control::Listener, control::Stream);
 
 /// What one connection's thread runs; it must end within its server's
 /// deadline.

@@ -869,6 +869,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn the_gate_sleeps_while_paused_or_while_no_backend_serves() {
         let wait = |availability: &Arc<Availability>, name: &str| {
             let gate = Arc::clone(availability);

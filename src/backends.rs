@@ -989,6 +989,7 @@ pub(crate) mod tests {
         assert_eq!(backends.next_probe(), Some(now), "`b`'s is not counted");
     }
 
+    #[cfg(target_os = "linux")]
     /// The state letter of this process's thread named `name`.
     fn thread_state(name: &str) -> Option<char> {
         let tasks = std::fs::read_dir("/proc/self/task").ok()?;
@@ -1002,6 +1003,7 @@ pub(crate) mod tests {
         None
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn the_prober_sleeps_until_a_probe_is_due() {
         let backends = for_tests(&["http://127.0.0.1:1", "http://b:1"], 3);
@@ -1016,6 +1018,7 @@ pub(crate) mod tests {
     /// The state letters of this process's thread named `name`, looked at
     /// 50 times over 100 ms once it exists: all `S` when it sleeps, and a
     /// loop that does not wait is seen running.
+    #[cfg(target_os = "linux")]
     pub(crate) fn states_of(name: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         while thread_state(name).is_none() && Instant::now() < deadline {

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::platform::files;
 use crate::text::{config as text, Text};
 
 pub use backends::BackendSpec;
@@ -63,7 +64,12 @@ impl std::error::Error for ConfigError {}
 /// Built from the home directory (not `XDG_CONFIG_HOME`) so that both
 /// clients always agree on the file.
 pub fn default_config_path() -> Option<PathBuf> {
-    dirs::home_dir().map(|home| home.join(".config/ollama_proxy/config.json"))
+    let home = crate::platform::files::home_dir()?;
+    Some(
+        home.join(".config")
+            .join("ollama_proxy")
+            .join("config.json"),
+    )
 }
 
 /// The file `name` the client keeps beside the config file at
@@ -137,7 +143,7 @@ fn read_text(path: &Path) -> std::io::Result<String> {
 pub fn save(path: &Path, object: &Map<String, Value>) -> Result<(), ConfigError> {
     let error = |e| ConfigError(text::config_cannot_write(path.display(), e));
     let dir = dir_of(path);
-    create_private_dir(dir).map_err(error)?;
+    files::create_private_dir(dir).map_err(error)?;
     let text = serde_json::to_string_pretty(object).unwrap_or_else(|_| "{}".into()) + "\n";
     let file_name = path
         .file_name()
@@ -162,25 +168,9 @@ fn dir_of(path: &Path) -> &Path {
     dir.unwrap_or(Path::new("."))
 }
 
-/// Creates `dir` and its missing parents with mode 0700, for the config
-/// file and the logs; an existing directory is left as it is.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)?;
+    let mut file = files::create_private(path)?;
     file.write_all(bytes)?;
     file.sync_all()
 }

@@ -1,13 +1,12 @@
 //! Writing to the owner's terminal: standard output that ends the program
 //! quietly (status 0) when its reader has gone, as in `--show-config |
-//! head -1`, line input with or without echo for the first-run questions,
-//! and the signals by which the owner (or the terminal's hangup) stops the
-//! client.
+//! head -1`, line input with or without echo for the first-run questions
+//! (the terminal's side of it is `platform::console`), and putting the
+//! echo back when the owner stops the client at a question.
 
-use std::io::{self, BufRead, IsTerminal, Write};
-use std::sync::Mutex;
-
+use crate::platform::console::{echo_off, restore_terminal, StopCloser, StopEvents};
 use crate::text::Text;
+use std::io::{self, BufRead, IsTerminal, Write};
 
 /// Rows of a label and its value, the values lined up three characters
 /// after the longest label (counted in characters, not bytes, so that
@@ -79,92 +78,26 @@ pub fn read_secret_line(prompt: &str) -> Option<String> {
     line
 }
 
-/// The signals that stop the client: SIGINT (Ctrl+C), SIGTERM (systemd,
-/// supervisor, kill) and SIGHUP (the terminal closed, the ssh session
-/// dropped). SIGHUP is left out when the client was started with it
-/// ignored, as `nohup` does, since that asks for the client to outlive its
-/// terminal.
-pub fn stop_signals() -> Vec<libc::c_int> {
-    let mut signals = vec![libc::SIGINT, libc::SIGTERM];
-    if !is_ignored(libc::SIGHUP) {
-        signals.push(libc::SIGHUP);
-    }
-    signals
-}
-
-/// The name of one of [`stop_signals`], for the log.
-pub fn signal_name(signal: libc::c_int) -> &'static str {
-    match signal {
-        libc::SIGINT => "SIGINT",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGHUP => "SIGHUP",
-        _ => "a signal",
-    }
-}
-
-fn is_ignored(signal: libc::c_int) -> bool {
-    // SAFETY: with a null new action, sigaction only writes the current one
-    // into `old`, a plain struct that zeroed memory initialises.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
-            && old.sa_sigaction == libc::SIG_IGN
-    }
-}
-
-/// The terminal's settings while [`read_secret_line`] has echo off, to put
-/// back after the line, or if a signal ends the program ([`TerminalGuard`]).
-static SAVED_TERMINAL: Mutex<Option<libc::termios>> = Mutex::new(None);
-
-fn restore_terminal() {
-    let saved = SAVED_TERMINAL
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    if let Some(saved) = saved {
-        // SAFETY: puts back settings that tcgetattr returned.
-        unsafe {
-            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &saved);
-        }
-    }
-}
-
-/// Switches the terminal's echo off, keeping its settings for
-/// [`restore_terminal`].
-fn echo_off() {
-    // SAFETY: termios is plain old data; tcgetattr fills it in, and on
-    // failure (not a terminal) nothing is changed.
-    unsafe {
-        let mut term: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(libc::STDIN_FILENO, &mut term) != 0 {
-            return;
-        }
-        *SAVED_TERMINAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(term);
-        term.c_lflag &= !libc::ECHO;
-        term.c_lflag |= libc::ECHONL;
-        libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &term);
-    }
-}
-
-/// While alive, one of the [`stop_signals`] (Ctrl+C at a first-run question)
-/// puts the terminal's echo back before ending the program with status 0,
-/// instead of leaving the owner's shell without echo.
+/// While alive, an event that stops the client (Ctrl+C at a first-run
+/// question: `platform::console::StopEvents`) puts the terminal's echo
+/// back before ending the program with status 0, instead of leaving the
+/// owner's shell without echo.
 pub struct TerminalGuard {
-    handle: Option<signal_hook::iterator::Handle>,
+    closer: Option<StopCloser>,
 }
 
 impl TerminalGuard {
     /// Runs `on_signal` (which may print) after the echo is back, before
     /// the program ends.
     pub fn install(on_signal: impl FnOnce() + Send + 'static) -> TerminalGuard {
-        let Ok(mut signals) = signal_hook::iterator::Signals::new(stop_signals()) else {
-            return TerminalGuard { handle: None };
+        let Ok(mut events) = StopEvents::catch() else {
+            return TerminalGuard { closer: None };
         };
-        let handle = signals.handle();
+        let closer = events.closer();
         let spawned = std::thread::Builder::new()
             .name("first-run-signals".into())
             .spawn(move || {
-                if signals.forever().next().is_some() {
+                if events.next().is_some() {
                     restore_terminal();
                     print("\n");
                     on_signal();
@@ -172,15 +105,15 @@ impl TerminalGuard {
                 }
             });
         TerminalGuard {
-            handle: spawned.ok().map(|_| handle),
+            closer: spawned.ok().map(|_| closer),
         }
     }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        if let Some(handle) = &self.handle {
-            handle.close();
+        if let Some(closer) = &self.closer {
+            closer.close();
         }
     }
 }

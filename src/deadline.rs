@@ -12,8 +12,9 @@
 
 use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
+
+use crate::platform::control;
 
 /// A socket whose reads can be given a timeout: std's TCP and Unix
 /// streams have the method under the same name, but on no common trait.
@@ -33,9 +34,9 @@ impl TimedRead for &TcpStream {
     }
 }
 
-impl TimedRead for UnixStream {
+impl TimedRead for control::Stream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        UnixStream::set_read_timeout(self, timeout)
+        control::Stream::set_read_timeout(self, timeout)
     }
 }
 

@@ -24,14 +24,13 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use log::{LevelFilter, Metadata, Record};
 
-use crate::config;
+use crate::platform::files;
 use crate::state_file::{self, Access};
 use crate::time;
 
@@ -176,21 +175,27 @@ impl RotatingFile {
         let shown = path.display();
         let cannot = |e: io::Error| format!("cannot write {what} {shown}: {e}");
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            config::create_private_dir(dir).map_err(cannot)?;
-            if let Some(why) = unsafe_directory(dir, what).map_err(cannot)? {
+            files::create_private_dir(dir).map_err(cannot)?;
+            if let Some(why) = files::unsafe_directory(dir, what).map_err(cannot)? {
                 return Err(format!("not writing {what} {shown}: {why}"));
             }
         }
-        let file = state_file::open(path, Access::Append).map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => format!(
+        let file = state_file::open(path, Access::Append).map_err(|e| match e {
+            e if state_file::is_link_refusal(&e) => format!(
                 "not writing {what} {shown}: it is a symbolic link, which the client \
                  does not follow (it could point at any file you can write): delete it, \
                  and check who else can write to its directory"
             ),
-            _ => cannot(e),
+            e => cannot(e),
         })?;
+        // An existing file that others may read or write is made private,
+        // as a new one is: the file is ours, and what it holds (the
+        // answers sold, the requests' ids, the log's details) is the
+        // owner's alone. Fixing it, as systemd and ssh-keygen do with the
+        // files they own, keeps the record going; refusing would stop it
+        // over a mode the owner most likely got from a copy or an old umask.
         let meta = file.metadata().map_err(cannot)?;
-        let mode_fixed = make_private(&file, meta.mode()).map_err(cannot)?;
+        let mode_fixed = files::make_private(&file, &meta).map_err(cannot)?;
         Ok(RotatingFile {
             path: path.to_path_buf(),
             max_bytes,
@@ -239,59 +244,6 @@ pub fn rotated(path: &Path, n: usize) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(format!(".{n}"));
     PathBuf::from(name)
-}
-
-/// Makes an existing file that others may read or write (`mode`, as
-/// found) private, 0600, as a new one is: the file is ours, and what it
-/// holds (the answers sold, the requests' ids, the log's details) is the
-/// owner's alone. Fixing it, as systemd and ssh-keygen do with the files
-/// they own, keeps the record going; refusing would stop it over a mode
-/// the owner most likely got from a copy or an old umask. The mode it had
-/// when it was changed.
-fn make_private(file: &File, mode: u32) -> io::Result<Option<u32>> {
-    let mode = mode & 0o7777;
-    if mode & 0o7077 == 0 {
-        return Ok(None);
-    }
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    Ok(Some(mode))
-}
-
-/// Why the directory of `what` is not safe to write in, if it is not:
-/// another user who owns it, or may write to it, could put a link in the
-/// file's place. The directory may itself be a symbolic link the user
-/// made (to keep the logs on another disk), but not one someone else made.
-fn unsafe_directory(dir: &Path, what: &str) -> io::Result<Option<String>> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    let shown = dir.display();
-    let link = std::fs::symlink_metadata(dir)?;
-    if link.file_type().is_symlink() && link.uid() != me {
-        return Ok(Some(format!(
-            "{shown} is a symbolic link made by another user (uid {}), who could point \
-             it anywhere: delete it, or use a --config in a directory of your own",
-            link.uid()
-        )));
-    }
-    let meta = std::fs::metadata(dir)?;
-    if meta.uid() != me {
-        return Ok(Some(format!(
-            "its directory {shown} belongs to another user (uid {}), who could replace \
-             {what} with a link to any file you can write: delete that directory (the \
-             client makes a private one) or use a --config in a directory of your own",
-            meta.uid()
-        )));
-    }
-    let mode = meta.mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return Ok(Some(format!(
-            "its directory {shown} can be written by other users (mode {mode:04o}), who \
-             could replace {what} with a link to any file you can write: make it \
-             private with chmod 700 {shown}"
-        )));
-    }
-    Ok(None)
 }
 
 #[cfg(test)]

@@ -47,6 +47,7 @@ mod logging;
 mod metrics;
 mod ollama;
 mod pause;
+mod platform;
 mod protocol;
 #[cfg(test)]
 mod reference;
@@ -87,21 +88,8 @@ use crate::text::{Lang, Text};
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
-/// glibc gives every thread that allocates its own malloc arena, each of
-/// which keeps freed memory; for a client whose threads allocate little,
-/// one shared arena keeps the resident size small and flat. (The static
-/// release builds use dlmalloc, above, which has no arenas.)
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before any
-    // other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
-}
-
 fn main() -> ExitCode {
-    limit_malloc_arenas();
+    platform::process::limit_malloc_arenas();
     text::set_owner_language(text::Lang::from_environment());
     let args = match cli::parse(std::env::args_os().skip(1)) {
         Ok(args) => args,

@@ -1,14 +1,16 @@
 //! Shutdown on SIGTERM (systemd, supervisor), SIGINT (Ctrl+C) or SIGHUP (a
 //! closed terminal, a dropped ssh session; not when started with it
-//! ignored, as by `nohup`: see `console::stop_signals`), in every mode:
+//! ignored, as by `nohup`), or on Windows Ctrl+C, Ctrl+Break, the console
+//! window closed, log-off and shutdown (see `platform::console`), in every
+//! mode:
 //! take no new requests, let running answers finish for the grace
 //! period, end the rest with `Error: owner client is shutting down` and the
 //! end marker (closing their Ollama requests so that Ollama stops), send the
 //! hub a WebSocket Close 1001, and exit with status 0. A second signal exits
 //! at once.
 //!
-//! A dedicated thread waits for the signals (signal-hook's self-pipe), so no
-//! work happens inside a signal handler, and a second thread runs the
+//! A dedicated thread waits for the signals (`platform::console::StopEvents`),
+//! so no work happens inside a signal handler, and a second thread runs the
 //! sequence so that the first can still see a second signal. Test mode runs
 //! the same sequence at the end of its input.
 
@@ -19,11 +21,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use signal_hook::iterator::Signals;
-
 use crate::hub::{Finish, LoopState, ToWriter, WriterSender};
 use crate::ledger::Ledger;
 use crate::logging::FILE_ONLY;
+use crate::platform::console::StopEvents;
 use crate::relay::Relay;
 use crate::text::{startup as text, Text};
 
@@ -79,13 +80,12 @@ impl Shutdown {
     /// the sequence, a second one exits at once. An error means signals
     /// cannot be caught; the caller must not run without them.
     pub fn install_signals(self: &Arc<Shutdown>) -> std::io::Result<()> {
-        let mut signals = Signals::new(crate::console::stop_signals())?;
+        let mut events = StopEvents::catch()?;
         let shutdown = Arc::clone(self);
         thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                let mut names = signals.forever().map(crate::console::signal_name);
-                if let Some(name) = names.next() {
+                if let Some(name) = events.next() {
                     let runner = Arc::clone(&shutdown);
                     let started = thread::Builder::new()
                         .name("shutdown".into())
@@ -97,7 +97,7 @@ impl Shutdown {
                         shutdown.run_on_signal(name);
                     }
                 }
-                if let Some(name) = names.next() {
+                if let Some(name) = events.next() {
                     let at_once = text::stopping_at_once(name);
                     shutdown.tell(log::Level::Warn, &at_once.english(), at_once);
                     last_log_flush();

@@ -196,9 +196,7 @@ pub fn reset_config(path: &Path) -> Result<Option<ResetBackup>, Fatal> {
     std::fs::rename(path, &backup)
         .map_err(|e| Fatal::config(text::reset_cannot_move_aside(&shown, &backup_shown, e)))?;
     if std::fs::symlink_metadata(&backup).is_ok_and(|m| m.is_file()) {
-        use std::os::unix::fs::PermissionsExt;
-        let private = std::fs::Permissions::from_mode(0o600);
-        if let Err(e) = std::fs::set_permissions(&backup, private) {
+        if let Err(e) = crate::platform::files::set_private(&backup) {
             say(text::reset_cannot_make_private(&backup_shown, e));
         }
     }

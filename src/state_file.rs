@@ -1,25 +1,25 @@
 //! Opening the files the client keeps beside its config file (the config
 //! itself, `paused.json`, the ledger and the log with their rotations,
-//! `control.lock`): the one place with the system calls for it.
+//! `control.lock`): the one place that opens them, through
+//! `platform::files`.
 //!
 //! Whatever stands at such a path, opening it must not hold the client: a
 //! named pipe (FIFO) blocks an open for reading until a writer comes, and
 //! one for writing until a reader comes (forever, with nothing logged, if
-//! nobody does). So every open here passes `O_NONBLOCK`, and anything that
-//! is not a regular file is then refused with [`NotRegular`], which names
-//! what it is; the flag is cleared again on the regular file, so that its
-//! reads and writes behave as usual. Files opened for writing are created
-//! with mode 0600 and never through a symbolic link (`O_NOFOLLOW`: see
-//! `logging`); files only read follow links, as an owner who keeps the
-//! config elsewhere expects.
+//! nobody does). So every open here is one that does not wait (on Unix
+//! `O_NONBLOCK`, cleared again once open, so that reads and writes behave
+//! as usual), and anything that is not a regular file is then refused
+//! with [`NotRegular`], which names what it is. Files opened for writing
+//! are created private (0600 on Unix) and never through a symbolic link
+//! (see `logging`); files only read follow links, as an owner who keeps
+//! the config elsewhere expects.
 
 use std::fmt;
 use std::fs::{File, FileType, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
+use crate::platform::files as system;
 use crate::text::{files as text, Text};
 
 /// How a state file is opened.
@@ -39,26 +39,28 @@ pub enum Access {
 /// [`NotRegular`] (see [`reason`]).
 pub fn open(path: &Path, access: Access) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
     match access {
         Access::Read => options.read(true),
         Access::Append => options.append(true),
         Access::ReadWrite => options.read(true).write(true).truncate(false),
     };
-    if access != Access::Read {
-        options.create(true).mode(0o600);
-        flags |= libc::O_NOFOLLOW;
+    let writing = access != Access::Read;
+    if writing {
+        options.create(true);
     }
-    let file = options
-        .custom_flags(flags)
-        .open(path)
+    let file = system::open_without_waiting(&mut options, path, writing)
         .map_err(|e| refusal_of(path, e))?;
     let kind = file.metadata()?.file_type();
     if !kind.is_file() {
         return Err(NotRegular::of(kind).into());
     }
-    set_blocking(&file)?;
     Ok(file)
+}
+
+/// Whether opening a state file for writing failed because its path is a
+/// symbolic link, which is never followed there.
+pub fn is_link_refusal(error: &io::Error) -> bool {
+    system::is_link_refusal(error)
 }
 
 /// A FIFO opened for writing with no reader fails with `ENXIO` ("No such
@@ -75,30 +77,17 @@ fn refusal_of(path: &Path, error: io::Error) -> io::Error {
     }
 }
 
-/// Clears `O_NONBLOCK` on an open file.
-fn set_blocking(file: &File) -> io::Result<()> {
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl on a descriptor the file owns, open for the call; it
-    // touches no memory.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// What stands at a state file's path instead of a regular file, in words.
 #[derive(Debug)]
 pub struct NotRegular(Text);
 
 impl NotRegular {
     fn of(kind: FileType) -> NotRegular {
-        let what = if kind.is_fifo() {
+        let what = if system::is_fifo(&kind) {
             text::kind_fifo()
-        } else if kind.is_socket() {
+        } else if system::is_socket(&kind) {
             text::kind_socket()
-        } else if kind.is_char_device() || kind.is_block_device() {
+        } else if system::is_device(&kind) {
             text::kind_device()
         } else if kind.is_dir() {
             text::kind_directory()
@@ -139,6 +128,7 @@ mod tests {
     use super::*;
     use crate::text::Lang;
     use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::PermissionsExt;
 
     fn mkfifo(path: &Path) {

@@ -204,20 +204,9 @@ fn utc_midnight(now: Millis) -> Millis {
     now - now.rem_euclid(86_400_000)
 }
 
-/// The broken-down local time of `at` (the system's time zone: `TZ`, else
-/// `/etc/localtime`).
+/// The broken-down local time of `at` (the system's time zone).
 fn local_time(at: Millis) -> Option<libc::tm> {
-    // Typed by `localtime_r`'s parameter: naming `libc::time_t` warns on
-    // musl (its width changes with musl 1.2), where it is 32 bits on armv7
-    // and the conversion can fail; on 64-bit targets it is i64 already.
-    #[allow(clippy::useless_conversion)]
-    let seconds = at.div_euclid(1000).try_into().ok()?;
-    // SAFETY: an all-zero tm is a valid value for localtime_r to overwrite.
-    let mut local: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call; localtime_r is the
-    // thread-safe form.
-    let result = unsafe { libc::localtime_r(&seconds, &mut local) };
-    (!result.is_null()).then_some(local)
+    crate::platform::process::local_time(at.div_euclid(1000))
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ impl Terminal {
                 if libc::setsid() == -1 {
                     return Err(io::Error::last_os_error());
                 }
-                if libc::ioctl(libc::STDIN_FILENO, libc::TIOCSCTTY, 0) == -1 {
+                if libc::ioctl(libc::STDIN_FILENO, libc::TIOCSCTTY as _, 0) == -1 {
                     return Err(io::Error::last_os_error());
                 }
                 Ok(())
@@ -234,7 +234,7 @@ impl Drop for Terminal {
 /// A new pty pair (100x30), both sides close-on-exec.
 fn open_pty() -> (OwnedFd, OwnedFd) {
     let (mut master, mut slave) = (-1, -1);
-    let size = libc::winsize {
+    let mut size = libc::winsize {
         ws_row: 30,
         ws_col: 100,
         ws_xpixel: 0,
@@ -247,8 +247,8 @@ fn open_pty() -> (OwnedFd, OwnedFd) {
             &mut master,
             &mut slave,
             std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
+            std::ptr::null_mut(),
+            std::ptr::addr_of_mut!(size),
         )
     };
     assert_eq!(rc, 0, "openpty: {}", io::Error::last_os_error());

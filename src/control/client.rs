@@ -21,7 +21,6 @@
 //! for a caller. Times are shown in local time.
 
 use std::io::{ErrorKind, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -35,11 +34,13 @@ use super::protocol::{
     StatusAnswer,
 };
 use super::socket::{open_lock, read_line, NoLine};
-use super::{lock_is_held, lock_path, socket_path, try_lock};
+use super::{lock_is_held, lock_path, socket_path};
 use crate::console::{label_table, print, say, warn};
 use crate::exit::{self, Fatal};
 use crate::ledger;
 use crate::pause::{self, Pause};
+use crate::platform::control::{self as channel, Stream};
+use crate::platform::files;
 use crate::text::{control as text, owner_language, Lang, Text};
 use crate::time::{self, clock, local_midnight, Millis};
 
@@ -154,7 +155,7 @@ fn ask(
 ) -> Result<Option<Value>, Fatal> {
     let started = Instant::now();
     let stream = loop {
-        match UnixStream::connect(socket) {
+        match channel::connect(socket) {
             Ok(stream) => break stream,
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
                 if !lock_is_held(lock) {
@@ -207,7 +208,7 @@ fn released(lock: &Path) -> bool {
 /// as long as the client holds `lock`, up to `answer_wait`. `None`: an
 /// answer that is no JSON object.
 fn exchange(
-    mut stream: UnixStream,
+    mut stream: Stream,
     request: Request,
     lock: &Path,
     answer_wait: Duration,
@@ -235,7 +236,7 @@ fn offline(request: Request, config_path: &Path) -> Result<Option<ExitCode>, Fat
     let lock = open_lock(&lock_path(config_path));
     let cannot_save = |e: String| Fatal::config(text::offline_cannot_save(e));
     let lock = lock.map_err(|e| cannot_save(e.to_string()))?;
-    if !try_lock(&lock, libc::LOCK_EX).unwrap_or(false) {
+    if !files::try_lock_exclusive(&lock).unwrap_or(false) {
         return Ok(None);
     }
     let path = pause::path_for(config_path);
@@ -422,6 +423,7 @@ mod tests {
     use serde_json::json;
     use std::io::Read;
     use std::os::unix::net::UnixListener;
+    use std::os::unix::net::UnixStream;
     use std::path::PathBuf;
 
     /// A stand-in for a running client: a config path whose lock is held
@@ -431,7 +433,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.json");
         let lock = std::fs::File::create(lock_path(&config)).unwrap();
-        assert!(try_lock(&lock, libc::LOCK_EX).unwrap());
+        assert!(files::try_lock_exclusive(&lock).unwrap());
         let listener = UnixListener::bind(socket_path(&config).unwrap()).unwrap();
         (dir, config, lock, listener)
     }
@@ -860,7 +862,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lock_file = dir.path().join("control.lock");
         let lock = std::fs::File::create(&lock_file).unwrap();
-        assert!(try_lock(&lock, libc::LOCK_EX).unwrap());
+        assert!(files::try_lock_exclusive(&lock).unwrap());
         let (ours, mut theirs) = UnixStream::pair().unwrap();
         let server = std::thread::spawn(move || {
             let mut request = [0u8; 64];

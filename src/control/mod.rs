@@ -35,4 +35,4 @@ pub mod protocol;
 pub mod server;
 mod socket;
 
-pub use socket::{lock_is_held, lock_path, socket_path, try_lock, TIMEOUT};
+pub use socket::{lock_is_held, lock_path, socket_path, TIMEOUT};

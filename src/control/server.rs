@@ -6,9 +6,6 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -20,13 +17,15 @@ use super::protocol::{
     ResumeAnswer, StatusAnswer, MAX_REQUEST,
 };
 use super::socket::{open_lock, read_line, NoLine};
-use super::{lock_path, socket_path, try_lock, TIMEOUT};
+use super::{lock_path, socket_path, TIMEOUT};
 use crate::accept;
 use crate::availability::{Availability, Status};
 use crate::backends::Down;
 use crate::exit::Fatal;
 use crate::hub::Connection;
 use crate::pause::Pause;
+use crate::platform::control::{self as channel, OwnerCheck, Stream};
+use crate::platform::files;
 use crate::text::control as text;
 use crate::time;
 
@@ -63,7 +62,7 @@ pub fn claim(config_path: &Path) -> Result<Option<ConfigLock>, Fatal> {
             return Ok(None);
         }
     };
-    match try_lock(&file, libc::LOCK_EX) {
+    match files::try_lock_exclusive(&file) {
         Ok(true) => {}
         Ok(false) => {
             let pid = running_pid(&file);
@@ -91,7 +90,7 @@ pub fn claim(config_path: &Path) -> Result<Option<ConfigLock>, Fatal> {
 /// users can write in lets them replace the socket, which is worth a word.
 fn warn_if_shared(lock: &Path) {
     let Some(dir) = lock.parent() else { return };
-    if std::fs::metadata(dir).is_ok_and(|meta| meta.permissions().mode() & 0o022 != 0) {
+    if std::fs::metadata(dir).is_ok_and(|meta| files::writable_by_others(&meta)) {
         log::warn!(
             "{} can be written by other users, who could replace the control socket; \
              chmod 700 it",
@@ -122,8 +121,8 @@ fn write_pid(mut file: &File) {
 /// the process ends. A socket that cannot be bound is a warning: the box
 /// serves on without it. Fails only if the thread cannot be started.
 pub fn start(claim: ConfigLock, availability: Arc<Availability>) -> Result<(), Fatal> {
-    let listener = match bind(&claim.socket) {
-        Ok(listener) => listener,
+    let (listener, owner) = match channel::bind(&claim.socket) {
+        Ok(bound) => bound,
         Err(e) => {
             log::warn!(
                 "no control socket: cannot listen on {}: {e}; --status, --pause and \
@@ -135,10 +134,8 @@ pub fn start(claim: ConfigLock, availability: Arc<Availability>) -> Result<(), F
     };
     log::info!("control socket {}", claim.socket.display());
     let _ = PUBLISHED.set(claim.socket.clone());
-    // SAFETY: geteuid cannot fail and touches no memory.
-    let owner = unsafe { libc::geteuid() };
-    let serve_one: accept::Serve<UnixStream> = Arc::new(move |stream| {
-        serve_one(stream, owner, TIMEOUT, &|request| {
+    let serve_one: accept::Serve<Stream> = Arc::new(move |stream| {
+        serve_one(stream, &owner, TIMEOUT, &|request| {
             handle(request, &availability)
         })
     });
@@ -151,27 +148,10 @@ pub fn start(claim: ConfigLock, availability: Arc<Availability>) -> Result<(), F
 /// waits for the lock to go.
 pub fn withdraw() {
     if let Some(socket) = PUBLISHED.get() {
-        if let Err(e) = std::fs::remove_file(socket) {
+        if let Err(e) = channel::withdraw(socket) {
             log::debug!("control: cannot remove {}: {e}", socket.display());
         }
     }
-}
-
-/// Binds a fresh name beside `socket`, makes it 0600, then renames it over
-/// `socket`: the socket appears under its name with its final mode, and
-/// a stale one is replaced in the same step.
-fn bind(socket: &Path) -> std::io::Result<UnixListener> {
-    // `control.new` (`gpu1.control.new`): no longer than the socket's name.
-    let fresh = socket.with_extension("new");
-    let _ = std::fs::remove_file(&fresh);
-    let listener = UnixListener::bind(&fresh)?;
-    let published = std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o600))
-        .and_then(|()| std::fs::rename(&fresh, socket));
-    if let Err(e) = published {
-        let _ = std::fs::remove_file(&fresh);
-        return Err(e);
-    }
-    Ok(listener)
 }
 
 /// Carries out one request: its answer's fields, and `"ok": true`.
@@ -274,34 +254,33 @@ fn resume_answer(resumed: Result<bool, String>) -> ResumeAnswer {
     }
 }
 
-/// One connection: the owner's check, one request line within `timeout`,
+/// One connection: one request line within `timeout`, the owner's check,
 /// one answer line, closed. Nothing the peer does can panic it or hold
 /// it longer than `timeout` for the request and `timeout` per write.
 fn serve_one(
-    mut stream: UnixStream,
-    owner: u32,
+    mut stream: Stream,
+    owner: &OwnerCheck,
     timeout: Duration,
     handle: &dyn Fn(Request) -> Value,
 ) {
     if stream.set_write_timeout(Some(timeout)).is_err() {
         return;
     }
-    let answer = match peer_uid(&stream) {
-        Some(uid) if uid == owner => match read_request(&mut stream, timeout) {
-            Ok(line) => Request::parse(&line).map_or_else(Refusal::answer, handle),
-            Err(NoLine::TooLong) => Refusal::TooLong.answer(),
-            Err(NoLine::Late) => Refusal::Timeout.answer(),
-            // Left without a word, or the socket failed: nobody to answer.
-            Err(NoLine::Ended | NoLine::Io(_)) => return,
-        },
-        _ => {
+    // The request is read (bounded) even from another user: closing with
+    // it unread would reset the connection, and the peer would get
+    // "Connection reset by peer" instead of the refusal.
+    let read = read_request(&mut stream, timeout);
+    let line = read.as_deref().unwrap_or_default();
+    let answer = match (owner.admit(&stream, line), &read) {
+        // Left without a word, or the socket failed: nobody to answer.
+        (_, Err(NoLine::Ended | NoLine::Io(_))) => return,
+        (None, _) => {
             log::warn!("control: refused a connection from another user");
-            // Its request is read (bounded) and dropped: closing with it
-            // unread would reset the connection, and the peer would get
-            // "Connection reset by peer" instead of this answer.
-            let _ = read_request(&mut stream, timeout);
             Refusal::NotOwner.answer()
         }
+        (Some(request), Ok(_)) => Request::parse(request).map_or_else(Refusal::answer, handle),
+        (Some(_), Err(NoLine::TooLong)) => Refusal::TooLong.answer(),
+        (Some(_), Err(NoLine::Late)) => Refusal::Timeout.answer(),
     };
     let line = answer.to_string() + "\n";
     if let Err(e) = stream.write_all(line.as_bytes()) {
@@ -309,31 +288,9 @@ fn serve_one(
     }
 }
 
-/// The peer's user id, as the kernel recorded it at `connect`.
-fn peer_uid(stream: &UnixStream) -> Option<u32> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: u32::MAX,
-        gid: u32::MAX,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: the descriptor is the stream's own; cred and len are valid
-    // for writes of the size given.
-    let result = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    (result == 0).then_some(cred.uid)
-}
-
 /// The request line, without its newline (an end of input ends it too),
 /// within `timeout`.
-fn read_request(stream: &mut UnixStream, timeout: Duration) -> Result<Vec<u8>, NoLine> {
+fn read_request(stream: &mut Stream, timeout: Duration) -> Result<Vec<u8>, NoLine> {
     let until = Instant::now() + timeout;
     read_line(stream, MAX_REQUEST, until, timeout, || Ok(()))
 }
@@ -347,12 +304,12 @@ mod tests {
 
     /// Serves one connection of a socket pair on a thread; the test holds
     /// the other end.
-    fn serving(owner: u32, timeout: Duration) -> (UnixStream, thread::JoinHandle<()>) {
-        let (ours, theirs) = UnixStream::pair().unwrap();
+    fn serving(owner: u32, timeout: Duration) -> (Stream, thread::JoinHandle<()>) {
+        let (ours, theirs) = Stream::pair().unwrap();
         let handle = thread::spawn(move || {
             serve_one(
                 theirs,
-                owner,
+                &OwnerCheck::for_user(owner),
                 timeout,
                 &|request| json!({"got": request.line()}),
             )
@@ -361,11 +318,10 @@ mod tests {
     }
 
     fn me() -> u32 {
-        // SAFETY: no memory is touched.
-        unsafe { libc::geteuid() }
+        channel::current_user()
     }
 
-    fn answer(stream: UnixStream) -> Value {
+    fn answer(stream: Stream) -> Value {
         let mut line = String::new();
         std::io::BufReader::new(stream)
             .read_line(&mut line)
@@ -459,13 +415,15 @@ mod tests {
 
     #[test]
     fn another_user_gets_the_refusal_not_a_reset() {
-        let (ours, theirs) = UnixStream::pair().unwrap();
+        let (ours, theirs) = Stream::pair().unwrap();
         // The request is there before the server looks: it must not be
         // left unread when the connection closes.
         (&ours).write_all(b"{\"command\":\"status\"}\n").unwrap();
         let other = me().wrapping_add(1);
-        let served =
-            thread::spawn(move || serve_one(theirs, other, Duration::from_secs(2), &|_| json!({})));
+        let check = OwnerCheck::for_user(other);
+        let served = thread::spawn(move || {
+            serve_one(theirs, &check, Duration::from_secs(2), &|_| json!({}))
+        });
         served.join().unwrap();
         // To the end, as a peer that reads the whole answer does: no reset.
         let mut all = Vec::new();
@@ -476,8 +434,9 @@ mod tests {
         let (stream, served) = serving(other, Duration::from_millis(100));
         assert_eq!(answer(stream)["code"], "not_owner");
         served.join().unwrap();
-        let (ours, _theirs) = UnixStream::pair().unwrap();
-        assert_eq!(peer_uid(&ours), Some(me()));
+        let (ours, _theirs) = Stream::pair().unwrap();
+        let line: &[u8] = b"{}";
+        assert_eq!(OwnerCheck::for_user(me()).admit(&ours, line), Some(line));
     }
 
     use crate::backends::BackendStatus;

@@ -3,14 +3,13 @@
 //! is held. And how either end reads the other's one line.
 
 use std::fs::File;
-use std::io::ErrorKind;
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::deadline;
 use crate::exit::Fatal;
+use crate::platform::control::{self as channel, Stream};
+use crate::platform::files;
 use crate::state_file::{self, Access};
 use crate::text::control as text;
 
@@ -18,16 +17,13 @@ use crate::text::control as text;
 /// the answer.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The longest Unix socket path the system takes (`sun_path` holds 108
-/// bytes with the terminating zero on Linux).
-const MAX_SOCKET_PATH: usize = 107;
-
 /// `control.sock` beside the config file (`gpu1.control.sock` beside
 /// `gpu1.json`: see `config::beside`). A path too long for a Unix socket
-/// address is a [`Fatal`] with exit 78: the config must move.
+/// address (`platform::control::MAX_PATH`) is a [`Fatal`] with exit 78:
+/// the config must move.
 pub fn socket_path(config_path: &Path) -> Result<PathBuf, Fatal> {
     let socket = crate::config::beside(config_path, "control.sock");
-    if socket.as_os_str().len() > MAX_SOCKET_PATH {
+    if socket.as_os_str().len() > channel::MAX_PATH {
         return Err(Fatal::config(text::socket_path_too_long(socket.display())));
     }
     Ok(socket)
@@ -44,25 +40,8 @@ pub fn lock_path(config_path: &Path) -> PathBuf {
 /// could have locked it either).
 pub fn lock_is_held(lock: &Path) -> bool {
     match state_file::open(lock, Access::Read) {
-        Ok(file) => matches!(try_lock(&file, libc::LOCK_SH), Ok(false)),
+        Ok(file) => matches!(files::try_lock_shared(&file), Ok(false)),
         Err(_) => false,
-    }
-}
-
-/// `flock` without waiting (`std::fs::File::try_lock` needs Rust 1.89,
-/// above this crate's `rust-version`): true when taken, false when another
-/// open file holds it. `how` is `LOCK_EX` or `LOCK_SH`. The lock lasts
-/// while the file is open. It is not retried: `EINTR` comes only while
-/// waiting for a lock, and this call never waits.
-pub fn try_lock(file: &File, how: libc::c_int) -> std::io::Result<bool> {
-    // SAFETY: the descriptor is the file's own, open for the call.
-    if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    let error = std::io::Error::last_os_error();
-    match error.kind() {
-        ErrorKind::WouldBlock => Ok(false),
-        _ => Err(error),
     }
 }
 
@@ -82,7 +61,7 @@ pub(super) enum NoLine {
 /// at most `max` bytes with its newline, by `until`. Every `look_every`
 /// without a byte, `waiting` may end the wait early with its error.
 pub(super) fn read_line(
-    stream: &mut UnixStream,
+    stream: &mut Stream,
     max: usize,
     until: Instant,
     look_every: Duration,
@@ -125,15 +104,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_socket_path_may_take_107_bytes_and_no_more() {
+    fn a_socket_path_may_take_the_systems_longest_and_no_more() {
         // A directory that makes its `control.sock` `len` bytes long.
         let config_in = |len: usize| {
             let dir = format!("/{}", "d".repeat(len - "/control.sock".len() - 1));
             Path::new(&dir).join("config.json")
         };
-        let fits = socket_path(&config_in(107)).unwrap();
-        assert_eq!(fits.as_os_str().len(), 107);
-        let over = socket_path(&config_in(108)).unwrap_err();
+        #[cfg(target_os = "linux")]
+        assert_eq!(channel::MAX_PATH, 107);
+        let fits = socket_path(&config_in(channel::MAX_PATH)).unwrap();
+        assert_eq!(fits.as_os_str().len(), channel::MAX_PATH);
+        let over = socket_path(&config_in(channel::MAX_PATH + 1)).unwrap_err();
         assert_eq!(over.status, crate::exit::CONFIG);
     }
 

@@ -100,7 +100,7 @@ impl Link {
     /// Waits, without the lock, until the socket has room, or `timeout`:
     /// true when it has room, or has failed (the next write says how).
     pub fn wait_writable(&self, timeout: Duration) -> bool {
-        wire::wait_writable(&self.socket, timeout)
+        crate::platform::net::wait_writable(&self.socket, timeout)
     }
 
     /// Ends the connection at the TCP level: a blocked read on it, or a

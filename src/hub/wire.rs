@@ -11,11 +11,11 @@
 //! when it runs dry; tungstenite treats that like a non-blocking socket and
 //! keeps any partial frame for the next call. Writes go straight through
 //! rustls to the [`Socket`], which, once the connection is up, never waits
-//! either: a full socket answers `WouldBlock` (`MSG_DONTWAIT`), tungstenite
-//! keeps the rest of its frame (rustls its records) for the next call, and
-//! the writer waits for room with [`wait_writable`], outside the lock. The
-//! flag is per call, so the reader's blocking reads on the same socket are
-//! unchanged. While the socket is full no new plaintext is taken, so rustls
+//! either: a full socket answers `WouldBlock` (`platform::net::send_now`),
+//! tungstenite keeps the rest of its frame (rustls its records) for the
+//! next call, and the writer waits for room
+//! (`platform::net::wait_writable`), outside the lock. The reader's
+//! blocking reads on the same socket are unchanged. While the socket is full no new plaintext is taken, so rustls
 //! never buffers more than one write.
 //!
 //! For `ws://` (loopback only) the same type passes bytes through unchanged.
@@ -28,8 +28,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
+
+use crate::platform;
 
 /// The hub's TCP socket as the WebSocket writes to it: blocking writes
 /// during the handshake (bounded by the socket's write timeout), then
@@ -51,7 +52,7 @@ impl Socket {
 impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self.never_wait {
-            true => send_now(&self.tcp, buf),
+            true => platform::net::send_now(&self.tcp, buf),
             false => self.tcp.write(buf),
         }
     }
@@ -75,33 +76,6 @@ pub fn connect(
         }
     }
     last
-}
-
-/// One `send` that takes what fits and never waits (`WouldBlock` when
-/// nothing fits), without touching the socket's blocking mode, which the
-/// reader's handle shares.
-fn send_now(tcp: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    // SAFETY: the descriptor is the stream's own, open while it lives;
-    // `buf` is valid for reads of its length.
-    let sent = unsafe { libc::send(tcp.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) };
-    usize::try_from(sent).map_err(|_| io::Error::last_os_error())
-}
-
-/// Waits until `tcp` has room for more bytes, or `timeout`: true when it
-/// has, or when it failed or was shut down (the next write says which).
-pub fn wait_writable(tcp: &TcpStream, timeout: Duration) -> bool {
-    let mut poll = libc::pollfd {
-        fd: tcp.as_raw_fd(),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // Rounded up: a wait of less than a millisecond must not become a
-    // zero timeout, which would spin.
-    let millis = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-    // SAFETY: one pollfd, valid for the call; the descriptor is the
-    // stream's own. EINTR counts as "no room yet": the caller waits again.
-    unsafe { libc::poll(&mut poll, 1, millis) > 0 }
 }
 
 /// Whether a write error only means that the socket is full for now.

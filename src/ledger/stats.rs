@@ -30,7 +30,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -292,7 +291,7 @@ pub fn gather(
         // place cannot hang us, and is named in the warning.
         match state_file::open(&path, Access::Read) {
             Ok(file) => {
-                let id = file.metadata().map(|m| (m.dev(), m.ino())).ok();
+                let id = crate::platform::files::identity(&file);
                 if id.is_none() || !seen.contains(&id) {
                     seen.push(id);
                     opened.push((path, file));

@@ -1,8 +1,8 @@
 //! [`Metrics`] in Prometheus's text exposition format, version 0.0.4: a
 //! `# HELP` and a `# TYPE` line for every family, then its samples. Also
-//! the standard `process_*` figures, read from `/proc` on each scrape
-//! (each one only when it can be read: another system, a locked-down
-//! `/proc`).
+//! the standard `process_*` figures, read from the system on each scrape
+//! (`platform::process::figures`; each one only when it can be read: a
+//! locked-down `/proc`).
 //!
 //! Durations are kept in whole milliseconds and written as seconds with
 //! integer arithmetic ([`seconds`]), so no float formatting is needed.
@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::{BackendFigures, Health, Histogram, Metrics, BUCKETS_MS};
 use crate::accounting::Outcome;
+use crate::platform::{self, ProcessFigures};
 
 /// The `Content-Type` of [`render`]'s text.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -21,7 +22,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub fn render(metrics: &Metrics, health: &Health) -> String {
     let mut out = String::with_capacity(4096);
     client(&mut out, metrics, health);
-    process(&mut out, &Process::read());
+    process(&mut out, &platform::process::figures());
     out
 }
 
@@ -238,36 +239,7 @@ fn seconds(ms: u64) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
-/// The `process_*` figures, as far as `/proc` tells.
-#[derive(Debug, Default, PartialEq)]
-struct Process {
-    resident_bytes: Option<u64>,
-    cpu_ms: Option<u64>,
-    /// Since the Unix epoch.
-    start_ms: Option<u64>,
-}
-
-impl Process {
-    fn read() -> Process {
-        let file = |path| std::fs::read_to_string(path).ok();
-        let (page, hz) = (sysconf(libc::_SC_PAGESIZE), sysconf(libc::_SC_CLK_TCK));
-        let stat = file("/proc/self/stat").and_then(|text| stat_ticks(&text));
-        let btime = file("/proc/stat").and_then(|text| boot_time(&text));
-        let resident = file("/proc/self/statm").and_then(|text| resident_pages(&text));
-        Process {
-            resident_bytes: resident
-                .zip(page)
-                .map(|(pages, page)| pages.saturating_mul(page)),
-            cpu_ms: stat.zip(hz).map(|((cpu, _), hz)| ticks_ms(cpu, hz)),
-            start_ms: stat.zip(hz).zip(btime).map(|(((_, start), hz), btime)| {
-                let since_boot = ticks_ms(start, hz);
-                btime.saturating_mul(1000).saturating_add(since_boot)
-            }),
-        }
-    }
-}
-
-fn process(out: &mut String, p: &Process) {
+fn process(out: &mut String, p: &ProcessFigures) {
     if let Some(bytes) = p.resident_bytes {
         let help = "Resident memory size in bytes.";
         single(out, "process_resident_memory_bytes", "gauge", help, &bytes);
@@ -282,40 +254,6 @@ fn process(out: &mut String, p: &Process) {
         let help = "Start time of the process since unix epoch in seconds.";
         single(out, name, "gauge", help, &seconds(ms));
     }
-}
-
-/// A positive `sysconf` value.
-fn sysconf(name: libc::c_int) -> Option<u64> {
-    // SAFETY: sysconf only reads a system parameter.
-    let value = unsafe { libc::sysconf(name) };
-    u64::try_from(value).ok().filter(|v| *v != 0)
-}
-
-fn ticks_ms(ticks: u64, hz: u64) -> u64 {
-    ticks.saturating_mul(1000) / hz.max(1)
-}
-
-/// The CPU time (utime + stime) and the start since boot in
-/// `/proc/self/stat`, in clock ticks: `pid (comm) state ...`. The command
-/// name may hold spaces and parentheses, so fields are counted after the
-/// last `)`: there, field 3 (`state`) is the first, so utime (14), stime
-/// (15) and starttime (22) are the 12th, 13th and 20th.
-fn stat_ticks(text: &str) -> Option<(u64, u64)> {
-    let (_, after) = text.rsplit_once(')')?;
-    let fields: Vec<&str> = after.split_ascii_whitespace().collect();
-    let field = |n: usize| fields.get(n)?.parse::<u64>().ok();
-    Some((field(11)?.checked_add(field(12)?)?, field(19)?))
-}
-
-/// The `btime` line of `/proc/stat`: the boot time, in Unix seconds.
-fn boot_time(text: &str) -> Option<u64> {
-    let line = text.lines().find_map(|line| line.strip_prefix("btime "))?;
-    line.trim().parse().ok()
-}
-
-/// The second field of `/proc/self/statm`: resident pages.
-fn resident_pages(text: &str) -> Option<u64> {
-    text.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -634,9 +572,9 @@ ollama_proxy_backend_up{backend=\"desk\"} 0
     #[test]
     fn process_figures_render_only_when_known() {
         let mut out = String::new();
-        process(&mut out, &Process::default());
+        process(&mut out, &ProcessFigures::default());
         assert_eq!(out, "");
-        let p = Process {
+        let p = ProcessFigures {
             resident_bytes: Some(4096 * 300),
             cpu_ms: Some(1_230),
             start_ms: Some(1_700_000_123_450),
@@ -654,44 +592,6 @@ process_cpu_seconds_total 1.23
 process_start_time_seconds 1700000123.45
 ";
         assert_eq!(out, expected);
-    }
-
-    #[test]
-    fn proc_files_are_parsed_and_garbage_is_not() {
-        let stat = "1234 (a (weird) name) S 1 1234 1234 0 -1 4194560 500 0 0 0 \
-                    150 73 0 0 20 0 3 0 98765 12345678 300 18446744073709551615";
-        assert_eq!(stat_ticks(stat), Some((223, 98765)));
-        assert_eq!(stat_ticks("1234 (x) S 1 2"), None);
-        assert_eq!(stat_ticks("no parenthesis"), None);
-        assert_eq!(stat_ticks(""), None);
-        assert_eq!(
-            boot_time("cpu  1 2 3\nbtime 1700000000\nprocesses 9\n"),
-            Some(1_700_000_000)
-        );
-        assert_eq!(boot_time("cpu 1\nbtime x\n"), None);
-        assert_eq!(boot_time(""), None);
-        assert_eq!(resident_pages("2000 300 100 5 0 400 0\n"), Some(300));
-        assert_eq!(resident_pages("2000"), None);
-        assert_eq!(ticks_ms(223, 100), 2_230);
-        assert_eq!(ticks_ms(5, 0), 5_000);
-    }
-
-    #[test]
-    fn this_process_has_its_figures() {
-        let p = Process::read();
-        assert!(p.resident_bytes.is_some_and(|b| b > 0), "{p:?}");
-        assert!(p.cpu_ms.is_some(), "{p:?}");
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let start = p.start_ms.unwrap();
-        // Started within the last day, and not in the future (to the
-        // clock tick and boot-time rounding).
-        assert!(
-            start <= now_ms + 2_000 && start + 86_400_000 > now_ms,
-            "{p:?}"
-        );
     }
 
     /// Writes two samples into the directory `$METRICS_SAMPLES`, for

@@ -32,7 +32,6 @@
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,7 +53,7 @@ pub const HEAD_MAX: usize = 8 * 1024;
 /// The accept queue asked of the kernel (which caps it at
 /// `net.core.somaxconn`). std listens with 128; a burst of scrapers or a
 /// port scan should wait there rather than have its SYNs dropped.
-const BACKLOG: libc::c_int = 1024;
+const BACKLOG: u16 = 1024;
 
 /// Why the metrics port cannot be opened; each holds the `metrics_listen`
 /// value as typed.
@@ -114,13 +113,7 @@ pub fn bind(listen: &str, public: bool) -> Result<TcpListener, MetricsError> {
         listen: listen.to_string(),
         error,
     })?;
-    // Linux takes a second `listen` on a listening socket as a new backlog;
-    // elsewhere, or if it fails, std's stays, which only means a burst waits
-    // longer.
-    // SAFETY: the descriptor is the listener's own, open while it lives.
-    unsafe {
-        libc::listen(listener.as_raw_fd(), BACKLOG);
-    }
+    crate::platform::net::widen_backlog(&listener, BACKLOG);
     Ok(listener)
 }
 

@@ -333,6 +333,7 @@ mod tests {
         assert_eq!(nap(&shared, short), short);
     }
 
+    #[cfg(target_os = "linux")]
     /// Whether a thread of this process has `name` (as the kernel keeps it:
     /// at most 15 bytes).
     fn thread_named(name: &str) -> bool {
@@ -345,6 +346,7 @@ mod tests {
         })
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn dropping_the_watchdog_ends_its_thread() {
         let second = Duration::from_secs(1);

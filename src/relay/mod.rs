@@ -441,6 +441,7 @@ mod tests {
     use crate::hub::ToWriter;
     use crate::metrics::Metrics;
 
+    #[cfg(target_os = "linux")]
     /// Waits (bounded) until thread `tid` of this process sleeps: for the
     /// threads below, blocked on the state's lock or its condvar.
     fn wait_until_asleep(tid: i32) {
@@ -458,6 +459,7 @@ mod tests {
         panic!("thread {tid} never went to sleep");
     }
 
+    #[cfg(target_os = "linux")]
     /// Runs `body` on a new thread and returns once that thread sleeps.
     fn spawn_until_asleep<T: Send + 'static>(
         body: impl FnOnce() -> T + Send + 'static,
@@ -472,6 +474,7 @@ mod tests {
         handle
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn the_last_answer_to_end_wakes_a_waiting_shutdown() {
         let (to_writer, _inbox) = crate::hub::writer_channel();
@@ -556,6 +559,7 @@ mod tests {
 
     /// A dispatcher with one backend of one slot, a line of 3 but no
     /// worker, and the writer's inbox.
+    #[cfg(target_os = "linux")]
     fn idle_relay() -> (Relay, Receiver<Assigned>, crate::hub::Inbox) {
         idle_relay_in(Lang::En)
     }
@@ -590,6 +594,7 @@ mod tests {
         (relay, queue, inbox)
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_request_at_the_door_when_the_stop_begins_is_refused_not_lost() {
         let (relay, queue, inbox) = idle_relay();

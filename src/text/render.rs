@@ -36,7 +36,9 @@ impl Lang {
             .map_or(Lang::En, Lang::of_locale)
     }
 
-    /// The language of this process's locale variables.
+    /// The language of this process's locale variables; when none is
+    /// set, the system's display language (Windows has one; on Unix the
+    /// variables are the only source), else English.
     pub fn from_environment() -> Lang {
         let var = |name| std::env::var_os(name);
         let [all, messages, lang] = [var("LC_ALL"), var("LC_MESSAGES"), var("LANG")];
@@ -45,7 +47,11 @@ impl Lang {
         fn text(value: &Option<std::ffi::OsString>) -> Option<&str> {
             value.as_ref().map(|v| v.to_str().unwrap_or("C"))
         }
-        Lang::of_locale_vars([text(&all), text(&messages), text(&lang)])
+        let set = [text(&all), text(&messages), text(&lang)];
+        match set.iter().flatten().any(|value| !value.is_empty()) {
+            true => Lang::of_locale_vars(set),
+            false => crate::platform::console::display_language().map_or(Lang::En, Lang::of_locale),
+        }
     }
 
     /// The config file's spelling of the language.

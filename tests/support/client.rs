@@ -356,7 +356,18 @@ impl Launch {
 fn pipe_without_reader() -> OwnedFd {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills in two new descriptors, which we then own.
+    #[cfg(target_os = "linux")]
     let result = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    // No pipe2 on macOS: the descriptors are marked close-on-exec after.
+    // SAFETY: pipe fills in two new descriptors; fcntl only sets their flag.
+    #[cfg(not(target_os = "linux"))]
+    let result = unsafe {
+        let made = libc::pipe(fds.as_mut_ptr());
+        for fd in fds {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+        made
+    };
     assert_eq!(result, 0, "pipe2: {}", std::io::Error::last_os_error());
     // SAFETY: both descriptors were just created and are owned by nobody else.
     let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };

@@ -19,7 +19,6 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 /// Every environment variable the client reads, besides `HOME` (which each
@@ -102,10 +101,13 @@ pub fn clean_env(command: &mut Command) -> &mut Command {
 /// Makes the kernel kill the started process (SIGKILL) when the thread that
 /// spawned it ends, so that an interrupted or aborted run leaves no client
 /// behind. Spawn from the main thread (or one that lives as long as the
-/// client should).
+/// client should). Linux only: elsewhere the client is left to the tests'
+/// own cleanup.
 pub fn die_with_parent(command: &mut Command) -> &mut Command {
+    #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {
+        use std::os::unix::process::CommandExt;
         command.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             Ok(())
