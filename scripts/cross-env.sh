@@ -1,4 +1,4 @@
-# Sourced by build-release.sh, test-arm.sh and wine-run.sh: makes a
+# Sourced by build-release.sh and test-arm.sh (and by wine-run.sh for zig): makes a
 # cross-build toolchain available without touching the machine's default
 # (rustup) toolchain, for the static Linux (musl) targets, Windows
 # (x86_64-pc-windows-gnu) and macOS (aarch64/x86_64-apple-darwin).

@@ -17,13 +17,20 @@
 #   prefix's C:\windows\system32\bcryptprimitives.dll (wine 8.0 has no
 #   builtin one to override): it is on the test machine only, never beside
 #   a shipped .exe, and dist/ stays untouched.
-# - The Windows profile follows the caller's HOME: wine takes USERPROFILE,
-#   APPDATA and LOCALAPPDATA from the prefix (C:\users\$USER), ignoring what
-#   the caller sets, and passes HOME on only as WINEHOMEDIR. When HOME is a
-#   directory other than the user's real home, C:\users\opc-<hash of HOME>
-#   is made a link to it and USER set to that name, so that
-#   %USERPROFILE%\.config\ollama_proxy\ is $HOME/.config/ollama_proxy/, as
-#   the tests expect (wine adds AppData/Local and AppData/Roaming there).
+# - The Windows profile follows the caller's HOME: wine ignores the
+#   USERPROFILE, APPDATA, LOCALAPPDATA, TEMP and USERNAME the caller sets and
+#   passes HOME on only as WINEHOMEDIR. The profile is C:\users\$USER, and
+#   the variables are fixed once per wineserver session, from the USER of
+#   the session's first program (the known-folder API follows each
+#   program's USER). So when HOME is a directory other than the user's real
+#   home, C:\users\opc-<hash of HOME> is made a link to it, USER names it,
+#   and the program runs in a prefix of that HOME's own: a clone of the
+#   shared one (its registry files, ~1.7 MB, the shared drive_c linked),
+#   made in ~15 ms, with a session of its own (the first run in it costs
+#   ~0.6 s, a cold start). Then %USERPROFILE%\.config\ollama_proxy\ is
+#   $HOME/.config/ollama_proxy/, as the tests expect (wine may add
+#   AppData/Local and AppData/Roaming there). Clones whose HOME is gone are
+#   removed after 10 minutes.
 # - Signals: wine turns a SIGINT sent to its process into CTRL_C_EVENT for
 #   the program, but SIGTERM and SIGHUP kill it outright (status 143, 129)
 #   without the program seeing anything. So wine runs as a child, and a
@@ -33,10 +40,15 @@
 #   terminal already, and forwarding would make it two. If this script is
 #   killed (SIGKILL), wine gets SIGKILL too (parent-death signal).
 # - stdin, stdout and stderr are the caller's (wine's own messages are off:
-#   WINEDEBUG=-all unless set); the exit status is the program's (its low
-#   8 bits, as wine gives it; 128+N if wine died of signal N).
-# - The wineserver is kept for $OPC_WINE_PERSIST seconds (default 60) after
-#   the last program ends: a run then costs ~0.03-0.1 s instead of ~0.4-0.8 s.
+#   WINEDEBUG=-all unless set), and end when the program ends: a new
+#   session's first program is a `cmd /c exit` with nothing open, since wine's
+#   background programs keep that first program's stderr open until the
+#   session ends. The exit status is the program's (its low 8 bits, as wine
+#   gives it; 128+N if wine died of signal N; 125 for this script's own
+#   failures).
+# - The wineserver is kept for $OPC_WINE_PERSIST seconds (default 60; a
+#   HOME's own prefix: $OPC_WINE_HOME_PERSIST, default 10) after the last
+#   program ends: a run then costs ~0.05-0.1 s instead of ~0.5-0.7 s.
 # Installs what it lacks (wine64 with apt, zig through scripts/cross-env.sh),
 # with its messages on stderr: stdout belongs to the program.
 set -euo pipefail
@@ -44,6 +56,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 tools="${OPC_TOOLS:-$HOME/.cache/ollama-proxy-client-tools}"
 prefix="${OPC_WINE_PREFIX:-$tools/wine-prefix}"
 persist="${OPC_WINE_PERSIST:-60}"
+home_persist="${OPC_WINE_HOME_PERSIST:-10}"
 shim_src="$here/wine/processprng.c"
 shim_dll="$prefix/drive_c/windows/system32/bcryptprimitives.dll"
 
@@ -91,7 +104,7 @@ setup() {
     fi
     if [ ! -f "$prefix/.opc-ready" ]; then
         say "making the wine prefix $prefix (wineboot -i)"
-        rm -rf "$prefix"
+        rm -rf "$prefix" "$tools/wine-homes"
         mkdir -p "$(dirname "$prefix")"
         env -u DISPLAY -u WAYLAND_DISPLAY WINEPREFIX="$prefix" WINEDEBUG=-all \
             WINEDLLOVERRIDES="mscoree,mshtml=" "$(find_wine)" wineboot -i </dev/null >"$prefix.log" 2>&1 \
@@ -133,17 +146,27 @@ fi
 flock -u 9
 exec 9>&-
 wine="$(find_wine)" || die "no wine64: run scripts/wine-run.sh --setup"
-if [ "${1:-}" = "--setup" ]; then
-    env -u DISPLAY WINEPREFIX="$prefix" WINEDEBUG=-all "$(find_wineserver)" -p"$persist" </dev/null >/dev/null 2>&1 || true
-    exit 0
-fi
+[ "${1:-}" = "--setup" ] && exit 0
 [ $# -ge 1 ] || die "usage: scripts/wine-run.sh PROGRAM.exe [ARGS...] | --setup"
 
 export WINEPREFIX="$prefix"
 export WINEDEBUG="${WINEDEBUG:--all}"
 unset DISPLAY WAYLAND_DISPLAY
 
-# The caller's HOME as the Windows profile (see above).
+# The caller's HOME as the Windows profile, in a prefix of its own (see
+# above).
+clone_prefix() {
+    local clone="$1" tmp
+    tmp="$(mktemp -d "$clone.XXXXXX")"
+    mkdir "$tmp/dosdevices"
+    cp -p "$prefix/system.reg" "$prefix/user.reg" "$prefix/userdef.reg" "$prefix/.update-timestamp" "$tmp/"
+    ln -s "$prefix/drive_c" "$tmp/drive_c"
+    ln -s ../drive_c "$tmp/dosdevices/c:"
+    ln -s / "$tmp/dosdevices/z:"
+    touch "$tmp/.opc-ready"
+    # Another run for the same HOME may have made it first: keep that one.
+    mv -T "$tmp" "$clone" 2>/dev/null || rm -rf "$tmp"
+}
 if [ -n "${HOME:-}" ] && [ -d "$HOME" ] && [ "$HOME" != "$OPC_WINE_REAL_HOME" ]; then
     name="opc-$(printf '%s' "$HOME" | sha256sum | cut -c1-12)"
     link="$prefix/drive_c/users/$name"
@@ -152,13 +175,44 @@ if [ -n "${HOME:-}" ] && [ -d "$HOME" ] && [ "$HOME" != "$OPC_WINE_REAL_HOME" ];
         mv -T "$link.$$" "$link"
     fi
     export USER="$name" LOGNAME="$name"
+    clone="$tools/wine-homes/$name"
+    if [ ! -f "$clone/.opc-ready" ]; then
+        mkdir -p "$tools/wine-homes"
+        # Clones of HOMEs that are gone, unused for 10 minutes.
+        for old in $(find "$tools/wine-homes" -mindepth 1 -maxdepth 1 -name 'opc-*' -mmin +10 2>/dev/null); do
+            [ -e "$prefix/drive_c/users/${old##*/}" ] && continue
+            rm -rf "$old"
+            rm -f "$prefix/drive_c/users/${old##*/}"
+        done
+        clone_prefix "$clone"
+    fi
+    touch "$clone"
+    WINEPREFIX="$clone"
+    persist="$home_persist"
+else
+    # The shared prefix's session is always the real user's.
+    USER="$(id -un)"
+    export USER LOGNAME="$USER"
 fi
 
 # A wineserver that outlives this run by $persist seconds; an already running
-# one (another test's) is used as it is. Its output goes nowhere, so that it
-# never holds the caller's pipes open.
-# (A second wineserver for the same prefix exits at once, status 2.)
-"$(find_wineserver)" -p"$persist" </dev/null >/dev/null 2>&1 || true
+# one (another test's) is used as it is (a second wineserver for the same
+# prefix exits at once, status 2). A new one starts a session, and the
+# session's first program starts wine's own background programs
+# (services.exe, winedevice.exe, plugplay.exe, svchost.exe), which keep that
+# program's stderr open for the whole session: the caller would see the end
+# of the program's stderr only when the session ends, 10 or 60 s later. So a
+# new session's first program is `cmd /c exit` with nothing open (~0.7 s;
+# it replaces the cold start the program would have paid anyway), under a
+# lock, so that no other run comes first. (A wineserver started with no
+# program at all would wait for a first one forever.)
+exec 8>"$WINEPREFIX/.opc-session.lock"
+flock 8
+if "$(find_wineserver)" -p"$persist" </dev/null >/dev/null 2>&1; then
+    "$wine" cmd /c exit </dev/null >/dev/null 2>&1 || die "wine cannot start cmd.exe in $WINEPREFIX"
+fi
+flock -u 8
+exec 8>&-
 
 # At a terminal, wine's console switches it to raw input (no CR->LF, no
 # line editing, no echo: wine edits and echoes the line itself) only when
