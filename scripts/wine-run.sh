@@ -104,6 +104,10 @@ setup() {
     fi
     if [ ! -f "$prefix/.opc-ready" ]; then
         say "making the wine prefix $prefix (wineboot -i)"
+        local old
+        for old in "$prefix" "$tools"/wine-homes/*; do
+            [ -d "$old" ] && WINEPREFIX="$old" "$(find_wineserver)" -k >/dev/null 2>&1 || true
+        done
         rm -rf "$prefix" "$tools/wine-homes"
         mkdir -p "$(dirname "$prefix")"
         env -u DISPLAY -u WAYLAND_DISPLAY WINEPREFIX="$prefix" WINEDEBUG=-all \
