@@ -29,6 +29,7 @@ for target in "${targets[@]}"; do
         *) echo "no qemu runner known for $target" >&2; exit 2 ;;
     esac
     echo "== testing $target under $runner"
+    cross_target_env "$target"
     upper="$(echo "$target" | tr 'a-z-' 'A-Z_')"
     # Cargo runs the test programs under the runner; the tests run the
     # client binary under it too (OPC_TEST_RUNNER, see tests/support/client.rs).
