@@ -1273,6 +1273,54 @@ const OTHER_COMMANDS: &[(&str, Where)] = &[
         "supervisorctl tail -f ollama-proxy-client",
         Where::NotRun("follows the log until Ctrl+C, and needs a running supervisord"),
     ),
+    // Windows and macOS (README, docs/install.md). The Windows commands are
+    // in ```bat blocks, which this test does not read.
+    (
+        "scripts/build-release.sh x86_64-pc-windows-gnu aarch64-apple-darwin x86_64-apple-darwin",
+        Where::NotRun("cross-builds the Windows and macOS files; .ci/run builds only the Linux targets so far"),
+    ),
+    (
+        "grep aarch64-apple-darwin.tar.gz SHA256SUMS | shasum -a 256 -c",
+        Where::NotRun("macOS only: nothing here runs macOS"),
+    ),
+    (
+        "tar -xzf ollama-proxy-client-{version}-aarch64-apple-darwin.tar.gz",
+        Where::NotRun("macOS only: nothing here runs macOS"),
+    ),
+    (
+        "cd ollama-proxy-client-{version}-aarch64-apple-darwin",
+        Where::NotRun("macOS only: nothing here runs macOS"),
+    ),
+    (
+        "xattr -d com.apple.quarantine ollama-proxy-client",
+        Where::NotRun("macOS only: nothing here runs macOS"),
+    ),
+    ("mkdir -p /usr/local/bin", Where::NotRun("macOS only: nothing here runs macOS")),
+    (
+        "install -m 0755 ollama-proxy-client /usr/local/bin/",
+        Where::NotRun("macOS only: nothing here runs macOS"),
+    ),
+    ("mkdir -p ~/Library/LaunchAgents", Where::NotRun("macOS only: nothing here runs macOS")),
+    (
+        "sed \"s|/Users/USERNAME|$HOME|g\" local.ollama-proxy-client.plist > ~/Library/LaunchAgents/local.ollama-proxy-client.plist",
+        Where::NotRun("macOS only: nothing here runs macOS"),
+    ),
+    (
+        "launchctl bootstrap gui/$(id -u) ~/Library/LaunchAgents/local.ollama-proxy-client.plist",
+        Where::NotRun("macOS only: nothing here runs macOS"),
+    ),
+    (
+        "launchctl print gui/$(id -u)/local.ollama-proxy-client",
+        Where::NotRun("macOS only: nothing here runs macOS"),
+    ),
+    (
+        "launchctl kickstart -k gui/$(id -u)/local.ollama-proxy-client",
+        Where::NotRun("macOS only: nothing here runs macOS"),
+    ),
+    (
+        "launchctl bootout gui/$(id -u)/local.ollama-proxy-client",
+        Where::NotRun("macOS only: nothing here runs macOS"),
+    ),
     // The repository (README, CONTRIBUTING.md).
     (
         "cargo run --release",
