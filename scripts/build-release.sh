@@ -7,7 +7,8 @@
 #   Windows 10+ (x86_64-pc-windows-gnu):
 #     dist/ollama-proxy-client-<version>-x86_64-pc-windows-gnu.zip
 #       (a folder: ollama-proxy-client.exe, README.txt in English and
-#       Russian, LICENSE.txt; both texts CRLF, the README UTF-8 with a BOM
+#       Russian, the Task Scheduler task ollama-proxy-client-task.xml,
+#       LICENSE.txt; both texts CRLF, the README UTF-8 with a BOM
 #       so that Notepad shows the Russian)
 #     dist/ollama-proxy-client-<version>-x86_64-pc-windows-gnu.exe
 #       (the same .exe bare: what the wine tests run, OPC_TEST_CLIENT)
@@ -83,7 +84,9 @@ for target in "${targets[@]}"; do
             cp "$out.exe" "$stage/$name.exe"
             { printf '\xef\xbb\xbf'; readme README-windows.txt "" "" | crlf /dev/stdin; } > "$stage/README.txt"
             crlf LICENSE > "$stage/LICENSE.txt"
-            chmod 0644 "$stage/README.txt" "$stage/LICENSE.txt"
+            # UTF-16 with its BOM, as schtasks /xml needs: copied as it is.
+            cp scripts/windows/ollama-proxy-client-task.xml "$stage/"
+            chmod 0644 "$stage/README.txt" "$stage/LICENSE.txt" "$stage/ollama-proxy-client-task.xml"
             chmod 0755 "$stage/$name.exe"
             python3 scripts/dist-archive.py zip "dist/$base.zip" "$stage"
             cp "$out.exe" "dist/$base.exe"

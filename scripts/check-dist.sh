@@ -98,7 +98,10 @@ with zipfile.ZipFile(sys.argv[1]) as z:
         print(info.filename)
     z.extractall(sys.argv[2])
 EOF
-            expect_members "$work/$target.list" "$base" "$name.exe" README.txt LICENSE.txt
+            expect_members "$work/$target.list" "$base" "$name.exe" README.txt LICENSE.txt ollama-proxy-client-task.xml
+            cmp -s "$work/$target/$base/ollama-proxy-client-task.xml" scripts/windows/ollama-proxy-client-task.xml \
+                && ok "the task file is scripts/windows/ollama-proxy-client-task.xml, byte for byte" \
+                || fail "the zip's task file differs from scripts/windows/ollama-proxy-client-task.xml"
             if grep -i '\.dll$' "$work/$target.list"; then
                 fail "a DLL is in the zip (the tests' ProcessPrng shim must never ship)"
             else
