@@ -390,6 +390,20 @@ impl Launch {
                 });
             }
         }
+        if windows() {
+            // scripts/wine-run.sh turns the SIGINT a test sends into Ctrl+C
+            // with a bash trap, and bash cannot trap a signal ignored when
+            // it starts, as SIGINT is for all of `cargo test` when a script
+            // runs it in the background (`scripts/test-windows.sh &`).
+            // SAFETY: signal is async-signal-safe and touches no memory of
+            // the parent.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::signal(libc::SIGINT, libc::SIG_DFL);
+                    Ok(())
+                });
+            }
+        }
         let started = Instant::now();
         let mut child = command.spawn().expect("start the client binary");
         let mut stdin = child.stdin.take();
