@@ -508,7 +508,11 @@ fn a_stale_socket_file_from_before_the_start_is_replaced() {
     if support::client::windows() {
         // Windows' control.sock is a text file naming a 127.0.0.1 port and
         // a secret: a stale one names a port nobody listens on.
-        std::fs::write(&stale, format!("127.0.0.1:{} 0123456789abcdef\n", closed_port())).unwrap();
+        std::fs::write(
+            &stale,
+            format!("127.0.0.1:{} 0123456789abcdef\n", closed_port()),
+        )
+        .unwrap();
     } else {
         drop(UnixListener::bind(&stale).unwrap());
     }
