@@ -40,6 +40,25 @@ fn healthz(port: u16) -> String {
     }
 }
 
+/// A connection to the control door that says nothing.
+enum Silent {
+    Unix(#[allow(dead_code)] UnixStream),
+    Tcp(#[allow(dead_code)] TcpStream),
+}
+
+/// Opens a [`Silent`] connection to the control door `socket`: the Unix
+/// socket, or on Windows the 127.0.0.1 port that `control.sock` names
+/// (`127.0.0.1:PORT SECRET`), where the client waits for the secret.
+fn silent_control(socket: &std::path::Path) -> Silent {
+    if !support::client::windows() {
+        return Silent::Unix(UnixStream::connect(socket).unwrap());
+    }
+    let published = std::fs::read_to_string(socket).unwrap();
+    let address = published.split_whitespace().next().unwrap_or_default();
+    let stream = TcpStream::connect(address);
+    Silent::Tcp(stream.unwrap_or_else(|e| panic!("{address} ({published:?}): {e}")))
+}
+
 #[test]
 fn a_hundred_silent_connections_on_each_door_hold_up_neither() {
     let ollama = Ollama::start();
@@ -49,15 +68,13 @@ fn a_hundred_silent_connections_on_each_door_hold_up_neither() {
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     let home = client.home.path().to_path_buf();
     let socket = config_dir(&home).join("control.sock");
-    let pid = client.pid();
+    let pid = client.process_pid();
     let before = fds_and_threads(pid);
 
     let silent_tcp: Vec<TcpStream> = (0..100)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
         .collect();
-    let silent_unix: Vec<UnixStream> = (0..100)
-        .map(|_| UnixStream::connect(&socket).unwrap())
-        .collect();
+    let silent_control: Vec<Silent> = (0..100).map(|_| silent_control(&socket)).collect();
 
     let asked = Instant::now();
     let answer = healthz(port);
@@ -87,7 +104,7 @@ fn a_hundred_silent_connections_on_each_door_hold_up_neither() {
         before.0
     );
     // Still held open by this test all along.
-    assert_eq!(silent_tcp.len() + silent_unix.len(), 200);
-    drop((silent_tcp, silent_unix));
+    assert_eq!(silent_tcp.len() + silent_control.len(), 200);
+    drop((silent_tcp, silent_control));
     assert!(healthz(port).ends_with("ok\n"));
 }

@@ -101,7 +101,7 @@ fn status_while_serving_tells_everything_and_exits_0() {
     let (code, status) = wait_status(rig.home(), |s| s["today"]["answered"] == 1);
     assert_eq!(code, Some(0), "{status}");
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(status["pid"], rig.client.pid());
+    assert_eq!(status["pid"], rig.client.shown_pid());
     assert_eq!(status["model"], "llama3.2");
     assert_eq!(status["serving"], true);
     assert_eq!(status["hub"]["state"], "connected");
@@ -129,7 +129,7 @@ fn status_while_serving_tells_everything_and_exits_0() {
         format!(
             "Version    {} (pid {})",
             env!("CARGO_PKG_VERSION"),
-            rig.client.pid()
+            rig.client.shown_pid()
         ),
         "Model      llama3.2".into(),
         "Serving    yes".into(),
@@ -319,7 +319,7 @@ fn a_pause_outlives_a_restart_and_check_shows_it() {
     );
     let (code, status) = status(&home);
     assert_eq!(code, Some(1), "{status}");
-    assert_eq!(status["pid"], second.pid());
+    assert_eq!(status["pid"], second.shown_pid());
     assert_eq!(status["paused"], true);
     assert!(status["paused_until"].is_string(), "{status}");
     assert!(
@@ -432,7 +432,7 @@ fn a_second_client_on_the_same_config_exits_75() {
         assert_eq!(second.code(), Some(75), "{}", second.describe());
         let says = format!(
             "another ollama-proxy-client (pid {}) is already running with ",
-            rig.client.pid()
+            rig.client.shown_pid()
         );
         assert!(second.stderr.contains(&says), "{}", second.describe());
     }
@@ -495,7 +495,7 @@ fn a_socket_left_by_a_killed_client_is_replaced() {
     assert!(hub.wait_connected(2, WAIT), "{}", second.output());
     let (code, status) = wait_status(&home, |s| s["serving"] == true);
     assert_eq!(code, Some(0), "{status}");
-    assert_eq!(status["pid"], second.pid());
+    assert_eq!(status["pid"], second.shown_pid());
     drop((ollama, client));
 }
 
@@ -505,14 +505,24 @@ fn a_stale_socket_file_from_before_the_start_is_replaced() {
     let hub = Hub::start(TOKEN);
     let launch = Launch::with_config(&test_config(ollama.port()));
     let stale = socket(launch.home());
-    drop(UnixListener::bind(&stale).unwrap());
+    if support::client::windows() {
+        // Windows' control.sock is a text file naming a 127.0.0.1 port and
+        // a secret: a stale one names a port nobody listens on.
+        std::fs::write(
+            &stale,
+            format!("127.0.0.1:{} 0123456789abcdef\n", closed_port()),
+        )
+        .unwrap();
+    } else {
+        drop(UnixListener::bind(&stale).unwrap());
+    }
     assert!(stale.exists());
     let client = launch.args(&["--server", &hub.url()]).start();
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     let (code, status) = wait_status(client.home.path(), |s| s["serving"] == true);
     assert_eq!(
         (code, status["pid"].clone()),
-        (Some(0), json!(client.pid()))
+        (Some(0), json!(client.shown_pid()))
     );
 }
 
@@ -660,8 +670,8 @@ fn a_socket_that_cannot_be_reached_is_named_with_the_reason() {
     );
     assert_eq!(run.code(), Some(69), "{}", run.describe());
     let says = format!(
-        "cannot reach the client's control socket {}/control.sock: ",
-        not_a_dir.display()
+        "cannot reach the client's control socket {}: ",
+        support::client::shown_joined(&not_a_dir, "control.sock")
     );
     assert!(run.stderr.contains(&says), "{}", run.describe());
 }
@@ -902,8 +912,9 @@ fn two_config_files_in_one_folder_run_side_by_side_and_each_is_reached() {
     let asked = owner(&home, &["--status", "--json", "--config", &gpu1]);
     let object: Value = serde_json::from_str(asked.stdout.trim())
         .unwrap_or_else(|e| panic!("{e}: {}", asked.describe()));
-    assert_eq!(object["pid"], second.pid(), "{object}");
-    assert_eq!(status(&home).1["pid"], rig.client.pid());
+    let second_pid = second.shown_pid_by(&dir.join("gpu1.control.lock"));
+    assert_eq!(object["pid"], second_pid, "{object}");
+    assert_eq!(status(&home).1["pid"], rig.client.shown_pid());
     for name in [
         "gpu1.control.sock",
         "gpu1.control.lock",
@@ -922,6 +933,6 @@ fn two_config_files_in_one_folder_run_side_by_side_and_each_is_reached() {
     // The same config file twice is still one client.
     let again = owner(&home, &["--config", &gpu1, "--server", &rig.hub.url()]);
     assert_eq!(again.code(), Some(75), "{}", again.describe());
-    let says = format!("(pid {}) is already running with {gpu1}", second.pid());
+    let says = format!("(pid {second_pid}) is already running with {gpu1}");
     assert!(again.stderr.contains(&says), "{}", again.describe());
 }

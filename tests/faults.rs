@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::answers::{buyer, error_of, frames_for, is_end, streamed_answer, text_of, WAIT};
-use support::client::{test_config, with, Client, Hangup, Launch, TempDir, TOKEN};
+use support::client::{stop_event, test_config, with, Client, Hangup, Launch, TempDir, TOKEN};
 use support::faultproxy::FaultProxy;
 use support::hub::Hub;
 use support::ollama::{Ollama, Reply};
@@ -277,7 +277,8 @@ fn requests_after_sigterm_are_answered_with_the_shutdown_error() {
     hub.wait_for(WAIT, |r| !frames_for(r, &json!(1)).is_empty());
     // SAFETY: signals the child this test started.
     unsafe { libc::kill(client.pid() as i32, libc::SIGTERM) };
-    assert!(client.wait_output("SIGTERM received", WAIT));
+    let received = format!("{} received", stop_event("SIGTERM"));
+    assert!(client.wait_output(&received, WAIT), "{}", client.output());
     hub.send_json(&buyer(&json!(2), "too late"));
     let refused = streamed_answer(&hub, &json!(2));
     assert_eq!(
@@ -304,7 +305,8 @@ fn a_second_signal_exits_at_once() {
     let pid = client.pid() as i32;
     // SAFETY: signals the child this test started.
     unsafe { libc::kill(pid, libc::SIGINT) };
-    assert!(client.wait_output("SIGINT received", WAIT));
+    let received = format!("{} received", stop_event("SIGINT"));
+    assert!(client.wait_output(&received, WAIT), "{}", client.output());
     let second = Instant::now();
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGINT) };
@@ -399,14 +401,14 @@ fn two_hundred_reconnects_leak_no_descriptor_or_thread() {
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     hub.send_json(&buyer(&json!(1), "warm up the Ollama connection"));
     streamed_answer(&hub, &json!(1));
-    let before = fds_and_threads(client.pid());
+    let before = fds_and_threads(client.process_pid());
     for n in 1..=200 {
         hub.drop_connection();
         assert!(hub.wait_connected(n + 1, WAIT), "reconnect {n}");
     }
     hub.send_json(&buyer(&json!(2), "still fine"));
     assert_eq!(text_of(&streamed_answer(&hub, &json!(2))), "still fine");
-    let after = fds_and_threads(client.pid());
+    let after = fds_and_threads(client.process_pid());
     assert_eq!(
         before, after,
         "(fds, threads) before and after 200 reconnects"

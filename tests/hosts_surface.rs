@@ -207,7 +207,7 @@ fn a_bad_ollama_hosts_stops_with_78_naming_the_key_and_what_it_must_be() {
         );
         let message = format!(
             "ollama-proxy-client: config file {}, line 4: key 'ollama_hosts' must be ",
-            path.display()
+            support::client::shown_path(home.path(), &path)
         );
         assert!(out.stderr.starts_with(&message), "{hosts}: {}", out.stderr);
         assert!(out.stderr.contains(expected), "{hosts}: {}", out.stderr);

@@ -210,7 +210,7 @@ fn a_scripted_session_is_in_the_ledger_in_stats_and_in_the_metrics_exactly() {
         json!({"event": "connect"}),
         answer(json!(7), true, "ok", "last one", "xyz!", 4),
         json!({"event": "disconnect", "reason": "client stopping"}),
-        json!({"event": "stop", "reason": "SIGTERM received"}),
+        json!({"event": "stop", "reason": format!("{} received", support::client::stop_event("SIGTERM"))}),
     ];
     assert_eq!(shown[1..].to_vec(), expected, "{lines:#?}");
     assert!(

@@ -251,7 +251,7 @@ fn a_torn_last_line_is_counted_with_a_warning() {
         finished.stderr,
         format!(
             "ollama-proxy-client: warning: skipped 1 unreadable line in {}",
-            current.display()
+            support::client::shown_path(finished.home(), &current)
         )
     );
     // In Russian too.
@@ -264,7 +264,7 @@ fn a_torn_last_line_is_counted_with_a_warning() {
         finished.stderr,
         format!(
             "ollama-proxy-client: предупреждение: в {} пропущены 2 нечитаемые строки",
-            current.display()
+            support::client::shown_path(finished.home(), &current)
         )
     );
 }

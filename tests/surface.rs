@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::answers::{buyer, closed_port, frames_for, is_end, streamed_answer_within, WAIT};
 use support::client::{
-    config_path, files_under, log_dir, test_config, with, write_config, write_config_text, Client,
-    Finished, Input, Launch, TempDir, TOKEN,
+    config_path, files_under, log_dir, shown_joined, shown_path, test_config, windows, wine_start,
+    with, write_config, write_config_text, Client, Finished, Input, Launch, TempDir, TOKEN,
 };
 use support::hub::Hub;
 use support::launch::{Runner, CLIENT_ENV};
@@ -53,10 +53,13 @@ fn mode(path: &Path) -> u32 {
 }
 
 /// Every file and directory under `home`, relative, for "nothing happened".
+/// On Windows but `AppData`, which wine itself makes in a new profile (with
+/// `Local` and `Roaming`, before the client runs).
 fn entries(home: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(home)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|path| !(windows() && *path == home.join("AppData")))
         .collect()
 }
 
@@ -133,10 +136,10 @@ fn help_lists_every_flag_default_path_variable_and_exit_status() {
     let config = config_path(home);
     let log = log_dir(home).join("client.log");
     assert!(
-        help.contains(config.to_str().unwrap()),
+        help.contains(&shown_path(home, &config)),
         "config path:\n{help}"
     );
-    assert!(help.contains(log.to_str().unwrap()), "log path:\n{help}");
+    assert!(help.contains(&shown_path(home, &log)), "log path:\n{help}");
     for var in ["OLLAMA_PROXY_TOKEN", "OLLAMA_HOST", "SSL_CERT_FILE"] {
         assert!(help.contains(var), "{var} not described:\n{help}");
     }
@@ -166,7 +169,7 @@ fn help_lists_every_flag_default_path_variable_and_exit_status() {
     assert_eq!(short.code(), Some(0));
     let with_own_home = |f: &Finished| {
         f.stdout
-            .replace(f.home().to_str().unwrap(), "$HOME")
+            .replace(&shown_path(f.home(), f.home()), "$HOME")
             .to_string()
     };
     assert_eq!(with_own_home(&short), with_own_home(&out));
@@ -181,17 +184,13 @@ fn help_shows_the_paths_of_the_config_given_with_config() {
         .run(WAIT);
     assert_eq!(out.code(), Some(0), "{}", out.describe());
     // Named after a config file other than config.json (see --config).
-    let log = home
-        .path()
-        .join("gpu1")
-        .join("logs")
-        .join("proxy.client.log");
+    let log = shown_joined(&home.path().join("gpu1"), "logs/proxy.client.log");
     assert!(
         out.stdout.contains(config.to_str().unwrap()),
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains(log.to_str().unwrap()), "{}", out.stdout);
+    assert!(out.stdout.contains(&log), "{}", out.stdout);
 }
 
 #[test]
@@ -244,7 +243,10 @@ fn usage_errors_exit_2_with_one_line_and_the_hint_before_anything_else() {
             "{args:?} created {:?}",
             files_under(out.home())
         );
-        assert!(out.elapsed < Duration::from_secs(2), "{args:?}");
+        assert!(
+            out.elapsed < Duration::from_secs(2) + wine_start(),
+            "{args:?}"
+        );
     }
 }
 
@@ -363,8 +365,9 @@ fn flags_combine_in_any_order() {
     for args in orders {
         let out = run_with(&json!({"token": TOKEN}), args);
         assert_eq!(out.code(), Some(0), "{args:?}: {}", out.describe());
-        let home = out.home().to_str().unwrap();
-        let shown = out.stdout.replace(home, "$HOME");
+        let shown = out
+            .stdout
+            .replace(&shown_path(out.home(), out.home()), "$HOME");
         assert!(shown.contains("wss://bober.app:6000/auth-proxy"), "{shown}");
         assert!(show_row(&shown, "model").contains("qwen3:8b"), "{shown}");
         seen.push((shown, read_json(&config_path(out.home()))));
@@ -551,7 +554,7 @@ fn a_config_file_that_is_not_json_stops_with_78_naming_file_and_line() {
         assert_eq!(out.code(), Some(78), "{args:?}: {}", out.describe());
         let message = &out.stderr;
         assert!(
-            message.contains(path.to_str().unwrap()) && message.contains("line 3"),
+            message.contains(&shown_path(home.path(), &path)) && message.contains("line 3"),
             "{args:?}: {message}"
         );
         assert!(!out.stdout.contains("Settings saved"), "{}", out.stdout);
@@ -588,7 +591,7 @@ fn a_value_of_the_wrong_type_stops_with_78_naming_file_line_and_key() {
             assert_eq!(out.code(), Some(78), "{text}: {}", out.describe());
             let message = &out.stderr;
             assert!(
-                message.contains(path.to_str().unwrap())
+                message.contains(&shown_path(home.path(), &path))
                     && message.contains(line)
                     && message.contains(key),
                 "{text}: {message}"
@@ -624,7 +627,7 @@ fn without_a_terminal_a_missing_token_exits_78_at_once() {
         let out = launch.run(Duration::from_secs(5));
         assert_eq!(out.code(), Some(78), "{what}: {}", out.describe());
         assert!(
-            out.elapsed < Duration::from_secs(1),
+            out.elapsed < Duration::from_secs(1) + wine_start(),
             "{what}: {:?}",
             out.elapsed
         );
@@ -991,7 +994,14 @@ fn rerun_from_a_developers_shell(test: &str) {
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
     let exe = std::env::current_exe().expect("the test binary's path");
     // Under qemu (scripts/test-arm.sh) the test binary needs the emulator too.
-    let mut command = Runner::FromEnv.command(&exe);
+    // The Windows client's runner (wine) is for the client alone: the
+    // test binary is a Linux program then.
+    let runner = if windows() {
+        Runner::Direct
+    } else {
+        Runner::FromEnv
+    };
+    let mut command = runner.command(&exe);
     command
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(DEVELOPER_SHELL, "1")
@@ -1117,7 +1127,11 @@ fn show_config_masks_the_token_and_needs_neither_hub_nor_ollama() {
         &["--show-config", "--server", &hub_url],
     );
     assert_eq!(out.code(), Some(0), "{}", out.describe());
-    assert!(out.elapsed < Duration::from_secs(2), "{:?}", out.elapsed);
+    assert!(
+        out.elapsed < Duration::from_secs(2) + wine_start(),
+        "{:?}",
+        out.elapsed
+    );
     let shown = &out.stdout;
     assert!(
         show_row(shown, "token").contains(&masked_token()),
@@ -1126,10 +1140,10 @@ fn show_config_masks_the_token_and_needs_neither_hub_nor_ollama() {
     assert!(!shown.contains(token_head()) && !out.stderr.contains(token_head()));
     let home = out.home();
     for expected in [
-        format!("config file   {}", config_path(home).display()),
+        format!("config file   {}", shown_path(home, &config_path(home))),
         format!(
             "log file      {}",
-            log_dir(home).join("client.log").display()
+            shown_path(home, &log_dir(home).join("client.log"))
         ),
         format!("hub URL       {hub_url}"),
         format!("Ollama URL    http://127.0.0.1:{ollama_port}"),
@@ -1247,7 +1261,12 @@ fn reset_config_without_a_terminal_changes_nothing_and_says_how() {
                 "ollama-proxy-client: --reset-config asks the first-run questions again, \
                  which needs a terminal, and standard input is not one: {} is left as it \
                  is. Run it at a terminal, or edit or delete the file by hand",
-                config.display()
+                // A --config path is shown as it was given.
+                if args.contains(&"--config") {
+                    config.display().to_string()
+                } else {
+                    shown_path(home.path(), config)
+                }
             ),
             "{args:?}"
         );
@@ -2081,7 +2100,7 @@ fn check_reports_a_corrupt_config_file_as_a_failed_step() {
             .run(WAIT);
         assert_check(&out, [false, true, true, true], 1);
         let first = out.stdout.lines().next().unwrap_or_default();
-        assert!(first.contains(path.to_str().unwrap()), "{first}");
+        assert!(first.contains(&shown_path(home.path(), &path)), "{first}");
         assert!(
             first.contains("line 2") || first.contains("line 3"),
             "{first}"

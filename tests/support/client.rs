@@ -14,6 +14,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -36,7 +37,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ollama-proxy-client");
 /// set (see [`Runner::FromEnv`]), with the environment variables the
 /// client reads removed (see [`super::launch`]).
 pub fn client_command() -> Command {
-    let bin = std::env::var_os("OPC_TEST_CLIENT").unwrap_or_else(|| BIN.into());
+    let bin = std::env::var_os(launch::CLIENT_VAR).unwrap_or_else(|| BIN.into());
     launch::client_command(bin, Runner::FromEnv)
 }
 
@@ -98,6 +99,83 @@ pub fn test_config(ollama_port: u16) -> Value {
         "reconnect_max_secs": 0.2,
         "handshake_timeout_secs": 2,
     })
+}
+
+/// Whether the client under test is the Windows build, run under wine
+/// (see [`launch::client_is_windows`]).
+pub fn windows() -> bool {
+    launch::client_is_windows()
+}
+
+/// The name the client's log gives the stop event a test sends as
+/// `signal` (`SIGTERM`, `SIGINT`): on Windows, `scripts/wine-run.sh` turns
+/// either into one Ctrl+C (`CTRL_C_EVENT`), which the client names so.
+pub fn stop_event(signal: &'static str) -> &'static str {
+    if windows() {
+        "Ctrl+C"
+    } else {
+        signal
+    }
+}
+
+/// What wine adds to a client's run, for the tests that bound how long a
+/// run takes: nothing natively; under wine (`scripts/wine-run.sh`) a run in
+/// a new `HOME` starts that `HOME`'s own wine session (~0.6 s alone, up to
+/// 1.3 s measured on 2 busy cores) and ends it: 1.5 s.
+pub fn wine_start() -> Duration {
+    if windows() {
+        Duration::from_millis(1500)
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// The Windows profile `scripts/wine-run.sh` gives a run whose `HOME` is
+/// `home`: `C:\users\opc-<first 12 hex digits of sha256(HOME)>`, a link to
+/// `home` itself.
+fn windows_profile(home: &Path) -> String {
+    let mut sha = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    sha.stdin
+        .take()
+        .unwrap()
+        .write_all(home.as_os_str().as_encoded_bytes())
+        .unwrap();
+    let out = sha.wait_with_output().unwrap();
+    let hex = String::from_utf8(out.stdout).unwrap();
+    format!("C:\\users\\opc-{}", &hex[..12])
+}
+
+/// `path` as the client shows it when it found it from `home` (its `HOME`:
+/// the default config file, its logs): as it is on Linux; on Windows under
+/// the Windows profile that stands for `home`, with `\` between the parts
+/// (a path outside `home` is shown as it is).
+pub fn shown_path(home: &Path, path: &Path) -> String {
+    if !windows() {
+        return path.display().to_string();
+    }
+    match path.strip_prefix(home) {
+        Ok(rest) => shown_joined(Path::new(&windows_profile(home)), rest),
+        Err(_) => path.display().to_string(),
+    }
+}
+
+/// `given.join(rest)` as the client shows it when it was given `given` (a
+/// `--config` path, say) and made the rest itself: on Windows, `given` as
+/// it was given and `\` before each part the client added.
+pub fn shown_joined(given: &Path, rest: impl AsRef<Path>) -> String {
+    if !windows() {
+        return given.join(rest).display().to_string();
+    }
+    let mut shown = given.display().to_string();
+    for part in rest.as_ref().components() {
+        shown.push('\\');
+        shown.push_str(&part.as_os_str().to_string_lossy());
+    }
+    shown
 }
 
 /// Sets `key` in a config object.
@@ -308,6 +386,20 @@ impl Launch {
             unsafe {
                 command.pre_exec(move || {
                     libc::signal(libc::SIGHUP, action);
+                    Ok(())
+                });
+            }
+        }
+        if windows() {
+            // scripts/wine-run.sh turns the SIGINT a test sends into Ctrl+C
+            // with a bash trap, and bash cannot trap a signal ignored when
+            // it starts, as SIGINT is for all of `cargo test` when a script
+            // runs it in the background (`scripts/test-windows.sh &`).
+            // SAFETY: signal is async-signal-safe and touches no memory of
+            // the parent.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::signal(libc::SIGINT, libc::SIG_DFL);
                     Ok(())
                 });
             }
@@ -549,8 +641,68 @@ impl Client {
         }
     }
 
+    /// The pid of the process the test started: the client itself, or the
+    /// runner it runs under (signals sent to it reach the client: qemu is
+    /// the client's own process, `scripts/wine-run.sh` forwards them).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The pid the client reports for itself (in `--status`, in "another
+    /// client (pid N)"), with its config file in the default place: the
+    /// process's pid; on Windows its Windows pid, unrelated to any Linux
+    /// one, read from what it wrote to `control.lock`.
+    pub fn shown_pid(&self) -> u32 {
+        self.shown_pid_by(&config_dir(self.home.path()).join("control.lock"))
+    }
+
+    /// [`Client::shown_pid`] for a client whose lock file is `lock` (a
+    /// config file other than the default).
+    pub fn shown_pid_by(&self, lock: &Path) -> u32 {
+        if !windows() {
+            return self.pid();
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = std::fs::read_to_string(lock).unwrap_or_default();
+            match text.trim().parse() {
+                Ok(pid) => return pid,
+                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+                Err(e) => panic!("no pid in {}: {e}: {text:?}", lock.display()),
+            }
+        }
+    }
+
+    /// The Linux pid of the process that runs the client's code, for what
+    /// `/proc` tells of it (memory, threads, descriptors, command line):
+    /// the process started, or under `scripts/wine-run.sh` the runner's
+    /// child that wine has made the `.exe`'s process (wine's loader execs
+    /// in place, and names the process by the `.exe`: its first argument).
+    pub fn process_pid(&self) -> u32 {
+        if !windows() {
+            return self.pid();
+        }
+        let exe = std::env::var_os(launch::CLIENT_VAR).unwrap_or_default();
+        let exe = Path::new(&exe).file_name().unwrap_or_default().to_owned();
+        let runs_exe = |pid: &u32| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let first = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+            let first = Path::new(std::ffi::OsStr::from_bytes(first));
+            first.file_name() == Some(exe.as_os_str())
+        };
+        let runner = self.pid();
+        let children = format!("/proc/{runner}/task/{runner}/children");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = std::fs::read_to_string(&children).unwrap_or_default();
+            let pids = text.split_whitespace().filter_map(|p| p.parse().ok());
+            let found: Vec<u32> = pids.filter(runs_exe).collect();
+            match found[..] {
+                [pid] => return pid,
+                _ if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+                _ => panic!("the runner {runner} runs no {exe:?}: {text:?}"),
+            }
+        }
     }
 }
 

@@ -115,3 +115,18 @@ pub fn die_with_parent(command: &mut Command) -> &mut Command {
     }
     command
 }
+
+/// The variable that names the client binary the integration tests run
+/// instead of the one cargo built: a release build as shipped
+/// (`scripts/test-windows.sh` sets it to the Windows `.exe`).
+pub const CLIENT_VAR: &str = "OPC_TEST_CLIENT";
+
+/// Whether the client under test is the Windows build (`OPC_TEST_CLIENT`
+/// names a `.exe`, run under wine by `scripts/wine-run.sh`). The tests use
+/// it only where Windows shows the same behaviour differently (paths, the
+/// pid, the name of the stop event, wine's start-up time); the features
+/// Windows does not have are skipped by `scripts/test-windows.sh`, by name.
+pub fn client_is_windows() -> bool {
+    std::env::var_os(CLIENT_VAR)
+        .is_some_and(|bin| bin.to_string_lossy().to_ascii_lowercase().ends_with(".exe"))
+}
