@@ -109,3 +109,50 @@ pub fn echo_off() {
 pub fn display_language() -> Option<&'static str> {
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_stop_signal_has_its_name() {
+        assert_eq!(signal_name(libc::SIGINT), "SIGINT");
+        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
+        assert_eq!(signal_name(libc::SIGHUP), "SIGHUP");
+        assert_eq!(signal_name(libc::SIGUSR1), "a signal");
+    }
+
+    #[test]
+    fn an_ignored_signal_is_told_from_a_caught_one() {
+        // SIGUSR2: no other test uses it, and ignoring it harms nothing.
+        // SAFETY: sets a disposition, then reads them; no handler runs.
+        unsafe {
+            libc::signal(libc::SIGUSR2, libc::SIG_IGN);
+        }
+        assert!(is_ignored(libc::SIGUSR2));
+        assert!(!is_ignored(libc::SIGWINCH), "default, not ignored");
+        // SAFETY: as above.
+        unsafe {
+            libc::signal(libc::SIGUSR2, libc::SIG_DFL);
+        }
+        assert!(!is_ignored(libc::SIGUSR2));
+    }
+
+    #[test]
+    fn a_stop_signal_is_read_by_name_until_closed() {
+        let mut events = StopEvents::catch().unwrap();
+        // SAFETY: sends SIGTERM to this process, whose disposition for it
+        // is now signal-hook's (which only writes to its pipe).
+        unsafe {
+            libc::raise(libc::SIGTERM);
+        }
+        assert_eq!(events.next(), Some("SIGTERM"));
+        events.closer().close();
+        assert_eq!(events.next(), None);
+    }
+
+    #[test]
+    fn the_display_language_is_left_to_the_locale_variables() {
+        assert_eq!(display_language(), None);
+    }
+}

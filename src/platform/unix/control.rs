@@ -4,10 +4,14 @@
 //! answer.
 
 use std::io;
+#[cfg(not(target_os = "macos"))]
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 pub use std::os::unix::net::{UnixListener as Listener, UnixStream as Stream};
+
+#[cfg(target_os = "macos")]
+use super::macos::peer_uid;
 
 /// The longest socket path the system takes: `sun_path` holds 108 bytes
 /// with the terminating zero on Linux, 104 on macOS.
@@ -91,12 +95,25 @@ fn peer_uid(stream: &Stream) -> Option<u32> {
     (result == 0).then_some(cred.uid)
 }
 
-/// The peer's user id, as the kernel recorded it at `connect`.
-#[cfg(target_os = "macos")]
-fn peer_uid(stream: &Stream) -> Option<u32> {
-    let (mut uid, mut gid) = (u32::MAX, u32::MAX);
-    // SAFETY: the descriptor is the stream's own; both pointers are valid
-    // for one write each.
-    let result = unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) };
-    (result == 0).then_some(uid)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_socket_is_private_and_withdrawn() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("control.sock");
+        let (_listener, check) = bind(&socket).unwrap();
+        let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(!dir.path().join("control.new").exists());
+        let stream = connect(&socket).unwrap();
+        let line: &[u8] = b"{}";
+        assert_eq!(check.admit(&stream, line), Some(line));
+        withdraw(&socket).unwrap();
+        assert!(!socket.exists());
+        let gone = connect(&socket).unwrap_err();
+        assert_eq!(gone.kind(), io::ErrorKind::NotFound);
+    }
 }

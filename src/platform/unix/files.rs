@@ -173,3 +173,90 @@ pub fn identity(file: &File) -> Option<(u64, u64)> {
 pub fn home_dir() -> Option<PathBuf> {
     dirs::home_dir()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode_of(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn a_file_others_may_use_is_made_private_and_its_old_mode_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let file = File::create(&path).unwrap();
+        for (mode, fixed) in [
+            (0o644, Some(0o644)),
+            (0o604, Some(0o604)),
+            (0o640, Some(0o640)),
+            (0o4600, Some(0o4600)),
+            (0o600, None),
+            (0o700, None),
+            (0o400, None),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let meta = file.metadata().unwrap();
+            assert_eq!(make_private(&file, &meta).unwrap(), fixed, "{mode:o}");
+            let now = if fixed.is_some() { 0o600 } else { mode };
+            assert_eq!(mode_of(&path), now, "{mode:o}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        set_private(&path).unwrap();
+        assert_eq!(mode_of(&path), 0o600);
+    }
+
+    #[test]
+    fn a_directory_others_may_write_in_is_told() {
+        let dir = tempfile::tempdir().unwrap();
+        for (mode, shared) in [
+            (0o700, false),
+            (0o755, false),
+            (0o750, false),
+            (0o720, true),
+            (0o702, true),
+            (0o777, true),
+        ] {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+            let meta = std::fs::metadata(dir.path()).unwrap();
+            assert_eq!(writable_by_others(&meta), shared, "{mode:o}");
+        }
+    }
+
+    #[test]
+    fn a_lock_is_one_holders_and_a_shared_look_sees_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.lock");
+        let open = || File::create(&path).unwrap();
+        let (holder, other) = (open(), open());
+        assert!(try_lock_shared(&other).unwrap(), "free");
+        drop(other);
+        let other = open();
+        assert!(try_lock_exclusive(&holder).unwrap());
+        assert!(!try_lock_shared(&other).unwrap(), "held");
+        assert!(!try_lock_exclusive(&other).unwrap(), "held");
+    }
+
+    #[test]
+    fn files_are_told_apart_by_identity_and_links_by_their_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "a").unwrap();
+        std::fs::write(&b, "b").unwrap();
+        std::fs::hard_link(&a, dir.path().join("a2")).unwrap();
+        let id = |path: PathBuf| identity(&File::open(path).unwrap()).unwrap();
+        assert_eq!(id(a.clone()), id(dir.path().join("a2")));
+        assert_ne!(id(a), id(b));
+        assert!(is_link_refusal(&io::Error::from_raw_os_error(libc::ELOOP)));
+        assert!(!is_link_refusal(&io::Error::from_raw_os_error(
+            libc::ENOENT
+        )));
+    }
+
+    #[test]
+    fn the_home_is_homes() {
+        let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).unwrap();
+        assert_eq!(home_dir(), Some(PathBuf::from(home)));
+    }
+}

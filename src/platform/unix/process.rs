@@ -2,7 +2,11 @@
 //! macOS: `proc_pidinfo` and `getrusage`), the local time (`localtime_r`),
 //! and glibc's malloc arenas.
 
+#[cfg(not(target_os = "macos"))]
 use crate::platform::ProcessFigures;
+
+#[cfg(target_os = "macos")]
+pub use super::macos::figures;
 
 /// The process's figures, as far as the system tells.
 #[cfg(not(target_os = "macos"))]
@@ -22,51 +26,6 @@ pub fn figures() -> ProcessFigures {
             btime.saturating_mul(1000).saturating_add(since_boot)
         }),
     }
-}
-
-/// The process's figures: the resident size and the start from the
-/// kernel's process information, the CPU time from `getrusage`.
-#[cfg(target_os = "macos")]
-pub fn figures() -> ProcessFigures {
-    // SAFETY: both are plain structs that zeroed memory initialises.
-    let (mut task, mut bsd): (libc::proc_taskinfo, libc::proc_bsdinfo) =
-        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-    let pid = std::process::id() as libc::c_int;
-    let info = |flavor, buffer: *mut libc::c_void, size: usize| {
-        // SAFETY: `buffer` is valid for writes of `size` bytes.
-        let read = unsafe { libc::proc_pidinfo(pid, flavor, 0, buffer, size as libc::c_int) };
-        read == size as libc::c_int
-    };
-    let task_read = info(
-        libc::PROC_PIDTASKINFO,
-        (&mut task as *mut libc::proc_taskinfo).cast(),
-        std::mem::size_of::<libc::proc_taskinfo>(),
-    );
-    let bsd_read = info(
-        libc::PROC_PIDTBSDINFO,
-        (&mut bsd as *mut libc::proc_bsdinfo).cast(),
-        std::mem::size_of::<libc::proc_bsdinfo>(),
-    );
-    ProcessFigures {
-        resident_bytes: task_read.then_some(task.pti_resident_size),
-        cpu_ms: cpu_ms(),
-        start_ms: bsd_read.then(|| bsd.pbi_start_tvsec * 1000 + bsd.pbi_start_tvusec / 1000),
-    }
-}
-
-/// User and system CPU time, from `getrusage`.
-#[cfg(target_os = "macos")]
-fn cpu_ms() -> Option<u64> {
-    // SAFETY: rusage is plain old data, filled in by the call.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is valid for one write.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return None;
-    }
-    let ms = |t: libc::timeval| -> Option<u64> {
-        Some(u64::try_from(t.tv_sec).ok()? * 1000 + u64::try_from(t.tv_usec).ok()? / 1000)
-    };
-    Some(ms(usage.ru_utime)? + ms(usage.ru_stime)?)
 }
 
 /// A positive `sysconf` value.
