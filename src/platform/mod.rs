@@ -30,3 +30,24 @@ pub use unix::{console, control, files, net, process};
 mod windows;
 #[cfg(windows)]
 pub use windows::{console, control, files, net, process};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn this_process_has_its_figures() {
+        let p = super::process::figures();
+        assert!(p.resident_bytes.is_some_and(|b| b > 0), "{p:?}");
+        assert!(p.cpu_ms.is_some(), "{p:?}");
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let start = p.start_ms.unwrap();
+        // Started within the last day, and not in the future (to the
+        // clock tick and boot-time rounding).
+        assert!(
+            start <= now_ms + 2_000 && start + 86_400_000 > now_ms,
+            "{p:?}"
+        );
+    }
+}
