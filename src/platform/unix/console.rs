@@ -147,6 +147,12 @@ mod tests {
             libc::raise(libc::SIGTERM);
         }
         assert_eq!(events.next(), Some("SIGTERM"));
+        // SIGHUP too (the test runs with it not ignored).
+        // SAFETY: as above.
+        unsafe {
+            libc::raise(libc::SIGHUP);
+        }
+        assert_eq!(events.next(), Some("SIGHUP"));
         events.closer().close();
         assert_eq!(events.next(), None);
     }
