@@ -97,12 +97,12 @@ pub fn limit_malloc_arenas() {
     }
 }
 
-#[cfg(all(test, not(target_os = "macos")))]
+#[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
+    #[cfg(not(target_os = "macos"))]
     fn proc_files_are_parsed_and_garbage_is_not() {
+        use super::{boot_time, resident_pages, stat_ticks, ticks_ms};
         let stat = "1234 (a (weird) name) S 1 1234 1234 0 -1 4194560 500 0 0 0 \
                     150 73 0 0 20 0 3 0 98765 12345678 300 18446744073709551615";
         assert_eq!(stat_ticks(stat), Some((223, 98765)));
