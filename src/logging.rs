@@ -362,6 +362,18 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn a_log_file_that_cannot_be_opened_is_named_with_the_systems_reason() {
+        let (_dir, logs) = private_logs_dir();
+        std::fs::create_dir(logs.join("client.log")).unwrap();
+        let error = RotatingFile::open(&logs.join("client.log"), "the log file", 100, 1)
+            .err()
+            .expect("a directory is refused");
+        assert!(error.starts_with("cannot write the log file "), "{error}");
+        assert!(!error.contains("symbolic link"), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn a_log_directory_others_can_write_is_refused() {
         use std::os::unix::fs::PermissionsExt;
         let (_dir, logs) = private_logs_dir();
