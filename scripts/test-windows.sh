@@ -126,6 +126,24 @@ for suite in "${suites[@]}"; do
     echo "== $suite: $((SECONDS - start)) s, $([ $status -eq 0 ] && echo ok || echo "FAILED ($status)")"
     [ $status -eq 0 ] || failed+=("$suite")
 done
+# Russian in the Windows console: the client writes UTF-16 to a console
+# (WriteConsoleW, through Rust's stdout/stderr), which wine's console turns
+# into the terminal's UTF-8 (`script` gives it a terminal). LC_MESSAGES
+# picks the client's language; LANG=C.UTF-8 gives wine its codeset (this
+# machine may have no ru_RU locale, and wine would write "?" then).
+echo "== Russian text in the Windows console (under wine's console, on a pty)"
+console_home="$(mktemp -d)"
+said="$(HOME="$console_home" LANG=C.UTF-8 LC_MESSAGES=ru_RU.UTF-8 LC_ALL='' \
+    timeout 120 script -qec "$OPC_TEST_RUNNER $exe --status" /dev/null 2>&1 || true)"
+rm -rf "$console_home"
+if printf '%s' "$said" | grep -q 'клиент с этими настройками не запущен'; then
+    echo "== ok: the console shows the Russian text"
+else
+    echo "== FAILED: no Russian text in the console:" >&2
+    printf '%s\n' "$said" | sed -n l >&2
+    failed+=("russian-console")
+fi
+
 echo "== all suites: $((SECONDS - total_start)) s"
 if [ ${#failed[@]} -gt 0 ]; then
     echo "== FAILED under wine: ${failed[*]}" >&2
