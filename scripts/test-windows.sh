@@ -112,7 +112,7 @@ for suite in "${suites[@]}"; do
     log="$(mktemp)"
     nice -n 10 cargo test --locked -q --test "$suite" -- "${args[@]}" 2>&1 | tee "$log" || status=$?
     if [ $status -ne 0 ]; then
-        mapfile -t again < <(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$log")
+        mapfile -t again < <(sed -n 's/^---- \(.*\) stdout ----$/\1/p' "$log" | sort -u)
         if [ ${#again[@]} -gt 0 ]; then
             echo "== $suite: once more, alone: ${again[*]}"
             status=0
