@@ -181,7 +181,7 @@ impl RotatingFile {
             }
         }
         let file = state_file::open(path, Access::Append).map_err(|e| match e {
-            e if state_file::is_link_refusal(&e) => format!(
+            e if files::is_link_refusal(&e) => format!(
                 "not writing {what} {shown}: it is a symbolic link, which the client \
                  does not follow (it could point at any file you can write): delete it, \
                  and check who else can write to its directory"

@@ -57,12 +57,6 @@ pub fn open(path: &Path, access: Access) -> io::Result<File> {
     Ok(file)
 }
 
-/// Whether opening a state file for writing failed because its path is a
-/// symbolic link, which is never followed there.
-pub fn is_link_refusal(error: &io::Error) -> bool {
-    system::is_link_refusal(error)
-}
-
 /// A FIFO opened for writing with no reader fails with `ENXIO` ("No such
 /// device or address"), which would not tell the owner what is wrong:
 /// when a path that failed to open holds something other than a regular
@@ -124,26 +118,20 @@ pub fn reason(error: &io::Error) -> Text {
 }
 
 #[cfg(test)]
+#[cfg(unix)] // FIFOs, sockets, modes, links and fcntl: Unix's own.
 mod tests {
-    #[cfg(unix)]
     use super::*;
-    #[cfg(unix)]
     use crate::text::Lang;
-    #[cfg(unix)]
     use std::io::{Read, Write};
-    #[cfg(unix)]
     use std::os::fd::AsRawFd;
-    #[cfg(unix)]
     use std::os::unix::fs::PermissionsExt;
 
-    #[cfg(unix)]
     fn mkfifo(path: &Path) {
         let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
         assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
     }
 
-    #[cfg(unix)]
     #[test]
     fn a_fifo_is_refused_at_once_for_every_access() {
         let dir = tempfile::tempdir().unwrap();
@@ -164,7 +152,6 @@ mod tests {
         }
     }
 
-    #[cfg(unix)]
     #[test]
     fn a_directory_or_a_socket_is_refused_and_named() {
         let dir = tempfile::tempdir().unwrap();
@@ -180,7 +167,6 @@ mod tests {
         assert!(reason(&error).english().contains("a device"), "{error}");
     }
 
-    #[cfg(unix)]
     #[test]
     fn a_regular_file_is_opened_blocking_and_created_private() {
         let dir = tempfile::tempdir().unwrap();
@@ -204,7 +190,6 @@ mod tests {
         assert_eq!(flags & (libc::O_NONBLOCK | libc::O_ACCMODE), libc::O_RDWR);
     }
 
-    #[cfg(unix)]
     #[test]
     fn a_link_is_followed_for_reading_only() {
         let dir = tempfile::tempdir().unwrap();

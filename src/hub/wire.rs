@@ -14,9 +14,10 @@
 //! either: a full socket answers `WouldBlock` (`platform::net::send_now`),
 //! tungstenite keeps the rest of its frame (rustls its records) for the
 //! next call, and the writer waits for room
-//! (`platform::net::wait_writable`), outside the lock. The reader's
-//! blocking reads on the same socket are unchanged. While the socket is full no new plaintext is taken, so rustls
-//! never buffers more than one write.
+//! (`platform::net::wait_writable`), outside the lock. The reader still
+//! waits for the hub's bytes on its own handle
+//! (`platform::net::read_within`). While the socket is full no new
+//! plaintext is taken, so rustls never buffers more than one write.
 //!
 //! For `ws://` (loopback only) the same type passes bytes through unchanged.
 //! The TCP connection under it, to the hub or to a proxy, is opened by

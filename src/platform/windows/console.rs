@@ -16,6 +16,7 @@
 //! whatever the code page, and UTF-8 to a pipe or a file.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
@@ -35,7 +36,7 @@ use windows_sys::Win32::System::Threading::GetCurrentProcessId;
 static LISTENERS: Mutex<Vec<(u64, Sender<&'static str>)>> = Mutex::new(Vec::new());
 
 /// The next listener's id.
-static NEXT_ID: Mutex<u64> = Mutex::new(0);
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// How long the handler holds the process open after a close, log-off or
 /// shutdown event: longer than the system waits, so the system's limit
@@ -57,11 +58,7 @@ impl StopEvents {
     pub fn catch() -> io::Result<StopEvents> {
         install_handler()?;
         let (sender, events) = mpsc::channel();
-        let id = {
-            let mut next = NEXT_ID.lock().unwrap_or_else(|p| p.into_inner());
-            *next += 1;
-            *next
-        };
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         listeners().push((id, sender));
         Ok(StopEvents { events, id })
     }
@@ -103,7 +100,7 @@ fn install_handler() -> io::Result<()> {
 
 /// The name of a console event, for the log; `None` for one that does
 /// not stop the client.
-pub fn event_name(event: u32) -> Option<&'static str> {
+fn event_name(event: u32) -> Option<&'static str> {
     match event {
         CTRL_C_EVENT => Some("Ctrl+C"),
         CTRL_BREAK_EVENT => Some("Ctrl+Break"),
@@ -191,7 +188,7 @@ pub fn display_language() -> Option<&'static str> {
 
 /// Whether a language identifier's primary language is Russian
 /// (`LANG_RUSSIAN`, 0x19, in its low 10 bits: ru-RU is 0x0419).
-pub fn is_russian(language: u16) -> bool {
+fn is_russian(language: u16) -> bool {
     language & 0x3ff == 0x19
 }
 
