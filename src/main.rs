@@ -41,6 +41,7 @@ mod control;
 mod deadline;
 mod exit;
 mod first_run;
+mod gpu;
 mod hub;
 mod ledger;
 mod logging;
