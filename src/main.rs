@@ -41,6 +41,7 @@ mod control;
 mod deadline;
 mod exit;
 mod first_run;
+mod gpu;
 mod hours;
 mod hub;
 mod ledger;

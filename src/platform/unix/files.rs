@@ -93,6 +93,12 @@ pub fn set_private(path: &Path) -> io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
+/// Whether the file `meta` describes may be run (any execute bit), as a
+/// shell's search of `PATH` asks: a file without one is passed over.
+pub fn is_executable(meta: &Metadata) -> bool {
+    meta.is_file() && meta.mode() & 0o111 != 0
+}
+
 /// Whether users other than the owner may write in the directory `meta`
 /// describes.
 pub fn writable_by_others(meta: &Metadata) -> bool {

@@ -93,6 +93,11 @@ pub fn set_private(_path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Windows has no execute bit: a file found by its `.exe` name is run.
+pub fn is_executable(meta: &Metadata) -> bool {
+    meta.is_file()
+}
+
 /// Not told by a mode on Windows; the profile is the user's own.
 pub fn writable_by_others(_meta: &Metadata) -> bool {
     false
