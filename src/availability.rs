@@ -2,7 +2,13 @@
 //!
 //! Two things take the box off the market. The owner: `--pause [DURATION]`
 //! (through the control socket) until a time or `--resume`, kept in
-//! `paused.json` (`pause`) so that a restart does not end it. And Ollama:
+//! `paused.json` (`pause`) so that a restart does not end it; and the
+//! owner's rules, which act as that pause would: outside `sell_hours`
+//! (`hours`, looked at by the `hours` thread at each boundary and at least
+//! once a minute), and while the GPU guard (`gpu`, which tells this module
+//! as a [`GuardWatcher`]) finds a GPU too hot or used by another program.
+//! [`OwnerAway`] is the one answer to "away for the owner, and why",
+//! decided in `decide` whenever one of them changes. And Ollama:
 //! no backend left that can serve (`backends` sets them aside: unreachable
 //! for `ollama_down_after` requests in a row, the model no longer
 //! installed, ...). Either way the relay's [`Admission`] closes: new requests
@@ -20,6 +26,15 @@
 //! look at every backend itself, so a box that boots the client before
 //! Ollama sells nothing that fails.
 //!
+//! While away for the owner, the gate first asks the backends to unload
+//! the model (`unload_on_pause`), so the GPU's memory is the owner's; they
+//! then count as not looked at, so the return warms the model up again.
+//!
+//! A manual `--pause` or `--resume` wins over the selling hours until their
+//! next boundary: a `--pause` without a duration ends there, and a
+//! `--resume` outside the hours sells until there (from the boundary on the
+//! hours decide again).
+//!
 //! `--status` reads [`Availability::status`].
 
 use std::path::PathBuf;
@@ -27,13 +42,15 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::backends::{BackendStatus, Backends, Down, Watcher};
+use crate::gpu::{Guard, GuardStatus, GuardWatcher, Trouble};
+use crate::hours::{self, Look, SellHours, SystemZone, Zone};
 use crate::hub::{Connection, Gate};
 use crate::ledger::Ledger;
 use crate::metrics::{Health, Metrics};
 use crate::pause::{self, Pause};
 use crate::relay::{Admission, Refusal};
 use crate::text::{self, errors};
-use crate::time;
+use crate::time::{self, Millis};
 
 /// A snapshot for `--status`.
 #[derive(Clone, Debug)]
@@ -48,6 +65,13 @@ pub struct Status {
     /// Each backend, in the listed order.
     pub backends: Vec<BackendStatus>,
     pub paused: Option<Pause>,
+    /// Whether the box is away for the owner (a pause, the selling hours,
+    /// the GPU guard), and why: the first of them that holds.
+    pub owner_away: Option<OwnerAway>,
+    /// The selling hours and where they stand; `None` without `sell_hours`.
+    pub hours: Option<HoursStatus>,
+    /// What the GPU guard read last; `None` when it is off.
+    pub gpu: Option<GuardStatus>,
     /// Requests a worker is answering, and waiting for one.
     pub running: i64,
     pub queued: i64,
@@ -65,8 +89,8 @@ impl Status {
     /// of it. An Ollama not seen yet is not ready; the running client asks
     /// it before it connects, so that only happens before the hub is up.
     pub fn readiness(&self) -> Result<(), String> {
-        if self.paused.is_some() {
-            return Err("paused by the owner".into());
+        if let Some(away) = &self.owner_away {
+            return Err(away.describe());
         }
         let connected = matches!(self.hub, Connection::Connected(_));
         match &self.ollama {
@@ -87,9 +111,18 @@ impl Status {
             let up = backend.health.as_ref().map(Result::is_ok);
             (backend.name.clone(), up)
         });
+        let away = match (&self.owner_away, &self.ollama) {
+            (Some(owner), _) => Some(owner.kind()),
+            (None, Some(Err(_))) => Some("ollama"),
+            (None, _) => None,
+        };
+        let gpus = self.gpu.iter().flat_map(|guard| &guard.gpus);
+        let gpus = gpus.map(|gpu| (gpu.id.clone(), gpu.temp_c, gpu.busy_percent));
         Health {
             hub_connected: matches!(self.hub, Connection::Connected(_)),
             paused: self.paused.is_some(),
+            away,
+            gpus: gpus.collect(),
             ollama_up: self.ollama.as_ref().map(Result::is_ok),
             backends_up: backends_up.collect(),
             ready: self.readiness(),
@@ -97,10 +130,64 @@ impl Status {
     }
 }
 
+/// Why the box is away for its owner: the first of the owner's rules that
+/// holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OwnerAway {
+    /// `--pause`.
+    Paused,
+    /// Outside `sell_hours` (and no `--resume` since the last boundary).
+    OutsideHours,
+    /// The GPU guard: too hot, or another program uses the GPU.
+    Gpu(Trouble),
+}
+
+impl OwnerAway {
+    /// The reason's name, as the ledger, `--status --json` and the
+    /// metrics' `reason` label write it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OwnerAway::Paused => "paused",
+            OwnerAway::OutsideHours => "outside_hours",
+            OwnerAway::Gpu(trouble) => trouble.kind(),
+        }
+    }
+
+    /// In English, for the log, `/readyz` and the status's reason.
+    pub fn describe(&self) -> String {
+        match self {
+            OwnerAway::Paused => "paused by the owner".into(),
+            OwnerAway::OutsideHours => "outside the selling hours".into(),
+            OwnerAway::Gpu(trouble) => trouble.describe(),
+        }
+    }
+}
+
+/// The selling hours for `--status`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HoursStatus {
+    /// The windows as the owner wrote them.
+    pub windows: Vec<String>,
+    pub selling: bool,
+    /// When the hours change next (`None`: never, every day 00:00-24:00).
+    pub next_change: Option<Millis>,
+    /// A `--resume` outside the hours: the box sells until then.
+    pub resumed_until: Option<Millis>,
+}
+
+/// The owner's standing rules, from the settings.
+#[derive(Clone, Debug, Default)]
+pub struct OwnerRules {
+    /// `sell_hours`; `None` when not set (or empty).
+    pub sell_hours: Option<SellHours>,
+    /// `unload_on_pause`.
+    pub unload_on_pause: bool,
+}
+
 /// Why the box stepped back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Away {
-    Paused,
+    Owner,
     Ollama,
 }
 
@@ -109,6 +196,31 @@ struct State {
     hub: Connection,
     /// Set while the admission is closed for one of the reasons.
     away: Option<Away>,
+    /// The owner's reason to be away, as `decide` last found it.
+    owner: Option<OwnerAway>,
+    /// The selling hours as last looked at; `None` without `sell_hours`.
+    hours: Option<Look>,
+    /// A `--resume` outside the selling hours: sell until this boundary.
+    resumed_until: Option<Millis>,
+    /// What the GPU guard last said holds the box away.
+    gpu: Option<Trouble>,
+    /// Set once the backends were asked to unload the model for the
+    /// current step back (cleared when the box returns).
+    unloaded: bool,
+}
+
+impl State {
+    /// The first of the owner's rules that holds now.
+    fn owner_rule(&self, now: Millis) -> Option<OwnerAway> {
+        if self.pause.is_some() {
+            return Some(OwnerAway::Paused);
+        }
+        let resumed = self.resumed_until.is_some_and(|until| now < until);
+        if self.hours.is_some_and(|look| !look.selling) && !resumed {
+            return Some(OwnerAway::OutsideHours);
+        }
+        self.gpu.clone().map(OwnerAway::Gpu)
+    }
 }
 
 pub struct Availability {
@@ -123,12 +235,36 @@ pub struct Availability {
     has_hub: bool,
     started: Instant,
     pause_file: PathBuf,
+    rules: OwnerRules,
+    /// The GPU guard, once started (`watch_gpus`).
+    guard: std::sync::OnceLock<Arc<Guard>>,
+    /// Set once the ledger has its `start` line: a step back found at
+    /// start is written after it (`start_recording`).
+    recording: std::sync::atomic::AtomicBool,
+    /// The wall clock and zone the selling hours are read on.
+    clock: Clock,
+}
+
+/// Where the selling hours read the time: the system's clock and time
+/// zone, or a test's, which it sets and moves.
+pub struct Clock {
+    pub now: Box<dyn Fn() -> Millis + Send + Sync>,
+    pub zone: Box<dyn Zone + Send + Sync>,
+}
+
+impl Clock {
+    fn system() -> Clock {
+        Clock {
+            now: Box::new(time::now),
+            zone: Box::new(SystemZone),
+        }
+    }
 }
 
 impl Availability {
     /// Starts with the pause saved in `pause_file`, if any (a file that
-    /// cannot be read is reported, and the box serves); watches the
-    /// backends.
+    /// cannot be read is reported, and the box serves), and the selling
+    /// hours as they stand now; watches the backends.
     pub fn new(
         admission: Arc<Admission>,
         metrics: Arc<Metrics>,
@@ -136,6 +272,25 @@ impl Availability {
         backends: Arc<Backends>,
         has_hub: bool,
         pause_file: PathBuf,
+        rules: OwnerRules,
+    ) -> Arc<Availability> {
+        let clock = Clock::system();
+        Availability::with_clock(
+            admission, metrics, ledger, backends, has_hub, pause_file, rules, clock,
+        )
+    }
+
+    /// [`Availability::new`] on the given clock.
+    #[allow(clippy::too_many_arguments)]
+    fn with_clock(
+        admission: Arc<Admission>,
+        metrics: Arc<Metrics>,
+        ledger: Option<Arc<Ledger>>,
+        backends: Arc<Backends>,
+        has_hub: bool,
+        pause_file: PathBuf,
+        rules: OwnerRules,
+        clock: Clock,
     ) -> Arc<Availability> {
         let pause = pause::load(&pause_file).unwrap_or_else(|why| {
             log::warn!(
@@ -149,6 +304,11 @@ impl Availability {
                 pause: None,
                 hub: Connection::Away,
                 away: None,
+                owner: None,
+                hours: None,
+                resumed_until: None,
+                gpu: None,
+                unloaded: false,
             }),
             changed: Condvar::new(),
             admission,
@@ -158,6 +318,10 @@ impl Availability {
             has_hub,
             started: Instant::now(),
             pause_file,
+            rules,
+            guard: std::sync::OnceLock::new(),
+            recording: std::sync::atomic::AtomicBool::new(false),
+            clock,
         });
         backends.watch(&availability);
         // Without a hub (test mode with no token) there is nothing to pause:
@@ -165,6 +329,10 @@ impl Availability {
         if let Some(pause) = pause.filter(|_| availability.has_hub) {
             log::info!("still paused by the owner ({})", describe(&pause));
             drop(availability.set_pause(pause, false));
+        }
+        if availability.has_hub {
+            let mut state = availability.lock();
+            availability.look_at_hours(&mut state);
         }
         availability
     }
@@ -175,7 +343,16 @@ impl Availability {
 
     /// What `--status` shows.
     pub fn status(&self) -> Status {
-        let State { hub, pause, .. } = *self.lock();
+        let state = self.lock();
+        let (hub, pause, owner_away) = (state.hub, state.pause, state.owner.clone());
+        let hours = self.rules.sell_hours.as_ref().zip(state.hours);
+        let hours = hours.map(|(rule, look)| HoursStatus {
+            windows: rule.entries().to_vec(),
+            selling: look.selling,
+            next_change: look.next_change,
+            resumed_until: state.resumed_until,
+        });
+        drop(state);
         let ollama = match self.backends.any_up() {
             true => Some(Ok(())),
             false => self.backends.why_none_serves().map(Err),
@@ -187,6 +364,9 @@ impl Availability {
             ollama,
             backends: self.backends.statuses(),
             paused: pause,
+            owner_away,
+            hours,
+            gpu: self.guard.get().map(|guard| guard.status()),
             running: self.metrics.requests_running(),
             queued: self.metrics.queue_depth(),
         }
@@ -202,6 +382,7 @@ impl Availability {
     /// that it outlives a restart; an error saving it is returned (the
     /// pause holds until this process ends).
     pub fn pause(&self, pause: Pause) -> Result<(), String> {
+        let pause = self.until_next_boundary(pause);
         log::info!(
             "paused by the owner ({}): running answers finish, then the hub connection closes",
             describe(&pause)
@@ -212,32 +393,52 @@ impl Availability {
         self.keep(&state, Some(pause))
     }
 
+    /// With selling hours, a pause without a duration lasts until their
+    /// next boundary (from there the hours decide again); a pause with a
+    /// duration is the owner's own word and stands.
+    pub fn until_next_boundary(&self, pause: Pause) -> Pause {
+        let next = self.lock().hours.and_then(|look| look.next_change);
+        match (pause, next) {
+            (Pause::Indefinite, Some(next)) => Pause::Until(time::system_time(next)),
+            _ => pause,
+        }
+    }
+
     /// Pauses; `record` writes the ledger's `pause` line (not for a pause
     /// found at start, which the ledger already has). Returns the lock,
     /// still held.
     fn set_pause(&self, pause: Pause, record: bool) -> MutexGuard<'_, State> {
         let mut state = self.lock();
         state.pause = Some(pause);
-        state.away = Some(Away::Paused);
-        self.backends.hold(true);
+        state.resumed_until = None;
         if let (Some(ledger), true) = (&self.ledger, record) {
             ledger.paused(pause.until_millis());
         }
-        let refusal = Refusal {
-            reason: errors::buyer_owner_paused(),
-            kind: "paused",
-            queued_too: false,
-        };
-        self.admission.close(refusal, "owner paused");
-        self.changed.notify_all();
+        self.decide(&mut state, "--pause");
         state
     }
 
     /// The owner's `--resume`: the connection loop connects again at once,
     /// or, while the last answers of the pause still drain, the connection
-    /// stays and takes buyers again. False when the box was not paused.
+    /// stays and takes buyers again. Outside the selling hours it sells
+    /// until their next boundary. False when the box was neither paused
+    /// nor outside the hours.
     pub fn resume(&self, reason: &str) -> Result<bool, String> {
-        self.end_pause(None, reason)
+        if self.end_pause(None, reason)? {
+            return Ok(true);
+        }
+        let mut state = self.lock();
+        if state.owner != Some(OwnerAway::OutsideHours) {
+            return Ok(false);
+        }
+        let until = state.hours.and_then(|look| look.next_change);
+        state.resumed_until = Some(until.unwrap_or(Millis::MAX));
+        log::info!(
+            "resumed by the owner outside the selling hours ({reason}): selling until {}",
+            until.map_or_else(|| "--pause".into(), time::format)
+        );
+        self.decide(&mut state, reason);
+        Ok(true)
     }
 
     /// The timed pause `expired` is over: it ends, unless the owner paused
@@ -256,13 +457,154 @@ impl Availability {
         }
         state.pause = None;
         log::info!("resumed ({reason})");
-        self.backends.hold(false);
         if let Some(ledger) = &self.ledger {
             ledger.resumed(reason);
         }
-        self.keep_connection(&mut state);
-        self.changed.notify_all();
+        self.decide(&mut state, reason);
         self.keep(&state, None).map(|()| true)
+    }
+
+    /// Looks at the owner's rules again after one changed (`why`, for the
+    /// ledger's `back` line): the one place that steps back for the owner
+    /// and returns. Stepping back closes the admission (as `--pause`
+    /// always did: running answers finish, buyers get `Error: owner
+    /// paused`, then Close 1000) and stops the probes; returning lets the
+    /// gate open, or keeps a connection whose last answers still drain.
+    fn decide(&self, state: &mut State, why: &str) {
+        let now = state.owner_rule((self.clock.now)());
+        if now == state.owner {
+            return;
+        }
+        let before = std::mem::replace(&mut state.owner, now.clone());
+        self.record(state, before.as_ref(), why);
+        match now {
+            Some(_) => {
+                self.backends.hold(true);
+                if state.away != Some(Away::Owner) {
+                    state.away = Some(Away::Owner);
+                    let refusal = Refusal {
+                        reason: errors::buyer_owner_paused(),
+                        kind: "paused",
+                        queued_too: false,
+                    };
+                    self.admission.close(refusal, "owner paused");
+                }
+            }
+            None => {
+                self.backends.hold(false);
+                self.keep_connection(state);
+            }
+        }
+        self.changed.notify_all();
+    }
+
+    /// Says a change of the owner's reason other than a pause (whose own
+    /// lines say it): the log for the selling hours (the GPU guard logs its
+    /// own decisions), the ledger's `away` and `back` lines.
+    fn record(&self, state: &State, before: Option<&OwnerAway>, why: &str) {
+        let now = state.owner.as_ref();
+        if now == Some(&OwnerAway::OutsideHours) {
+            let next = state.hours.and_then(|look| look.next_change);
+            log::info!(
+                "outside the selling hours: no buyers until {}",
+                next.map_or_else(|| "--resume".into(), time::format)
+            );
+        } else if now.is_none() && before == Some(&OwnerAway::OutsideHours) {
+            log::info!("selling again ({why})");
+        }
+        self.ledger_change(before, now, why);
+    }
+
+    /// The ledger's `away` line for a new reason, or its `back` line, once
+    /// the ledger has its `start` line.
+    fn ledger_change(&self, before: Option<&OwnerAway>, now: Option<&OwnerAway>, why: &str) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let not_pause = |away: &&OwnerAway| **away != OwnerAway::Paused;
+        let Some(ledger) = self
+            .ledger
+            .as_ref()
+            .filter(|_| self.recording.load(Relaxed))
+        else {
+            return;
+        };
+        match (before.filter(not_pause), now) {
+            (_, Some(away)) if *away != OwnerAway::Paused => {
+                ledger.away(away.kind(), &away.describe())
+            }
+            (Some(_), None) => ledger.back(why),
+            _ => {}
+        }
+    }
+
+    /// From the ledger's `start` line on, each change of the owner's rules
+    /// is written to it; a step back that holds at start (other than a
+    /// pause, whose line the ledger has) is written now.
+    pub fn start_recording(&self) {
+        let state = self.lock();
+        self.recording
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.ledger_change(None, state.owner.as_ref(), "");
+    }
+
+    /// Looks at the selling hours at this moment (a `--resume` past its
+    /// boundary lapses), and steps back or returns when they say so.
+    fn look_at_hours(&self, state: &mut State) {
+        let Some(rule) = &self.rules.sell_hours else {
+            return;
+        };
+        let now = (self.clock.now)();
+        let look = rule.look(now, self.clock.zone.as_ref());
+        state.hours = Some(look);
+        if state.resumed_until.is_some_and(|until| now >= until) {
+            state.resumed_until = None;
+        }
+        self.decide(state, "the selling hours began");
+    }
+
+    /// Starts the `hours` thread when `sell_hours` is set (and there is a
+    /// hub to step back from): it looks at the hours at each boundary, at
+    /// least once a minute so that a clock that jumps is seen (see
+    /// `hours::sleep_for`), and whenever the state changes.
+    pub fn watch_hours(self: &Arc<Availability>) -> std::io::Result<()> {
+        if self.rules.sell_hours.is_none() || !self.has_hub {
+            return Ok(());
+        }
+        let availability = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("hours".into())
+            .spawn(move || availability.hours_forever())
+            .map(drop)
+    }
+
+    fn hours_forever(&self) {
+        let mut state = self.lock();
+        loop {
+            self.look_at_hours(&mut state);
+            let Some(look) = state.hours else {
+                return;
+            };
+            let sleep = hours::sleep_for(&look, (self.clock.now)());
+            state = match self.changed.wait_timeout(state, sleep) {
+                Ok((state, _)) => state,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    /// Starts the GPU guard (with `gpu_guard`, and a hub to step back
+    /// from); it tells this module of each change as a [`GuardWatcher`].
+    pub fn watch_gpus(self: &Arc<Availability>, settings: crate::gpu::GuardSettings) {
+        if !self.has_hub {
+            return;
+        }
+        let metrics = Arc::clone(&self.metrics);
+        let relay_busy = Arc::new(move || metrics.requests_running() > 0);
+        let watcher: Arc<dyn GuardWatcher> = Arc::clone(self) as Arc<dyn GuardWatcher>;
+        let guard = Guard::start(settings, relay_busy, Arc::downgrade(&watcher));
+        if let Some(guard) = guard {
+            let _ = self.guard.set(guard);
+            self.gpu_changed();
+        }
     }
 
     /// A resume while the pause drains (its Close not sent yet, waiting for
@@ -270,7 +612,7 @@ impl Availability {
     /// the connection stays. Once the Close went out, the connection ends
     /// and the gate opens the admission for the next one.
     fn keep_connection(&self, state: &mut State) {
-        if state.away == Some(Away::Paused)
+        if state.away == Some(Away::Owner)
             && self.backends.any_up()
             && self.admission.reopen_draining()
         {
@@ -288,12 +630,12 @@ impl Availability {
     }
 
     /// The first look at every backend, before the ledger's `start` line
-    /// (not while paused: the owner may be using the GPU): probes them and
+    /// (not while away for the owner: they may be using the GPU): probes them and
     /// warms the model up on those that answer. Returns the longest
     /// warm-up's load time. When none answers, the connection loop waits
     /// for the prober before it connects.
     pub fn first_look(&self) -> Option<Duration> {
-        if self.lock().pause.is_some() {
+        if self.lock().owner.is_some() {
             return None;
         }
         self.backends.first_look()
@@ -322,28 +664,43 @@ impl Gate for Availability {
         let mut waited = false;
         loop {
             let mut state = self.lock();
-            if state.pause.is_none() && self.backends.any_up() {
+            // Back from a step back for the owner: the backends that
+            // unloaded the model are looked at (and warmed up) first.
+            let unknown = self.backends.any_unknown();
+            if state.owner.is_none() && !unknown && self.backends.any_up() {
                 state.away = None;
+                state.unloaded = false;
                 self.admission.open();
                 return waited;
             }
             state.hub = Connection::Away;
             waited = true;
-            match state.pause {
-                Some(Pause::Indefinite) => self.wait_for_change(state, None),
-                Some(Pause::Until(end)) => match end.duration_since(SystemTime::now()) {
-                    Ok(left) => self.wait_for_change(state, Some(left)),
-                    Err(_) => {
-                        drop(state);
-                        // Only this pause: a `--pause` that came since stays.
-                        if let Err(e) = self.expire(Pause::Until(end)) {
-                            log::warn!("{e}");
+            match state.owner {
+                // Away for the owner: free the GPU first (once), then wait.
+                Some(_) if self.rules.unload_on_pause && !state.unloaded => {
+                    state.unloaded = true;
+                    drop(state);
+                    self.backends.unload_all();
+                }
+                Some(OwnerAway::Paused) => match state.pause {
+                    Some(Pause::Until(end)) => match end.duration_since(SystemTime::now()) {
+                        Ok(left) => self.wait_for_change(state, Some(left)),
+                        Err(_) => {
+                            drop(state);
+                            // Only this pause: a `--pause` that came since stays.
+                            if let Err(e) = self.expire(Pause::Until(end)) {
+                                log::warn!("{e}");
+                            }
                         }
-                    }
+                    },
+                    _ => self.wait_for_change(state, None),
                 },
-                // Paused before the first look, or the first look is
-                // still to come: take it now (unlocked: it takes time).
-                None if self.backends.any_unknown() => {
+                // The hours thread and the GPU guard say when this ends.
+                Some(_) => self.wait_for_change(state, None),
+                // Paused before the first look, the first look still to
+                // come, or back after an unload: look now (unlocked: it
+                // takes time).
+                None if unknown => {
                     drop(state);
                     self.backends.first_look();
                 }
@@ -354,9 +711,13 @@ impl Gate for Availability {
     }
 
     fn closed_because(&self) -> Option<String> {
-        let away = self.lock().away?;
-        Some(match away {
-            Away::Paused => "paused by the owner".into(),
+        let state = self.lock();
+        Some(match state.away? {
+            Away::Owner => match &state.owner {
+                Some(owner) => owner.describe(),
+                // Returned, this connection still ending for it.
+                None => "paused by the owner".into(),
+            },
             Away::Ollama => match self.backends.why_none_serves() {
                 Some(down) => down.error,
                 None => "Ollama cannot serve".into(),
@@ -369,12 +730,12 @@ impl Gate for Availability {
     }
 
     fn sleep(&self, delay: Duration) {
-        // Ends early on a pause, which the gate then waits out; a pause
-        // that came just before the sleep counts too.
+        // Ends early on a step back for the owner, which the gate then
+        // waits out; one that came just before the sleep counts too.
         let state = self.lock();
         let waited = self
             .changed
-            .wait_timeout_while(state, delay, |state| state.pause.is_none());
+            .wait_timeout_while(state, delay, |state| state.owner.is_none());
         drop(waited.unwrap_or_else(|p| p.into_inner()));
     }
 }
@@ -392,6 +753,22 @@ impl Watcher for Availability {
             self.admission.close(refusal, "owner's Ollama is down");
         }
         self.changed.notify_all();
+    }
+}
+
+/// The GPU guard stepped back or cleared: the box follows.
+impl GuardWatcher for Availability {
+    fn gpu_changed(&self) {
+        let Some(guard) = self.guard.get() else {
+            // Started, not stored yet: `watch_gpus` asks again.
+            return;
+        };
+        let away = guard.away();
+        let mut state = self.lock();
+        if state.gpu != away {
+            state.gpu = away;
+            self.decide(&mut state, "the GPU guard's conditions have cleared");
+        }
     }
 }
 
@@ -417,6 +794,9 @@ mod tests {
             ollama,
             backends: Vec::new(),
             paused,
+            owner_away: paused.map(|_| OwnerAway::Paused),
+            hours: None,
+            gpu: None,
             running: 0,
             queued: 0,
         }
@@ -509,6 +889,7 @@ mod tests {
             backends,
             has_hub,
             pause_file,
+            OwnerRules::default(),
         );
         (availability, inbox)
     }
@@ -604,6 +985,7 @@ mod tests {
             Backends::new(list.into(), policy),
             true,
             availability.pause_file.clone(),
+            OwnerRules::default(),
         );
         let ups = || {
             let health = two.status().health();

@@ -552,6 +552,34 @@ impl Backends {
         took.into_iter().flatten().max()
     }
 
+    /// Frees the GPU for the owner: asks every Ollama backend that is up to
+    /// unload the model (an OpenAI-compatible server cannot be asked), one
+    /// after another. Each one asked counts as not looked at since, so
+    /// that the box's return probes it and warms the model up again
+    /// (`first_look`) before buyers come.
+    pub fn unload_all(&self) {
+        for backend in self.list.iter().filter(|b| b.is_up()) {
+            match ollama::unload_model(&backend.target, PROBE_TIMEOUT) {
+                Ok(false) => {}
+                Ok(true) => {
+                    log::info!(
+                        "{} unloaded the model {} to free the GPU",
+                        self.who(backend),
+                        backend.target.model
+                    );
+                    backend.state.store(UNKNOWN, Relaxed);
+                }
+                // Buyers are away anyway; the warm-up on return still
+                // finds out whether it answers.
+                Err(e) => log::warn!(
+                    "{} was asked to unload the model {} and did not: {e}",
+                    self.who(backend),
+                    backend.target.model
+                ),
+            }
+        }
+    }
+
     /// Starts the `prober` thread, once.
     pub fn start_prober(self: &Arc<Backends>) -> std::io::Result<()> {
         if self.prober_started.swap(true, Relaxed) {

@@ -4,7 +4,9 @@
 //! one-token answer (bounded by `load_timeout_secs`, as a model load may be
 //! part of it; the other steps by 10 s); then the hub. Then the owner's
 //! pause, as the next start would find it (`[NOTE]` when paused: not a
-//! failure). Exit 0 when all pass, 1 if not.
+//! failure), the selling hours as the client reads them (`[NOTE]` outside
+//! them), and with `gpu_guard` one reading of the GPUs. Exit 0 when all
+//! pass, 1 if not.
 //!
 //! With `ollama_hosts`, every backend's lines start with its name, and the
 //! fixes name its entry in `ollama_hosts`, not `--ollama-host`.
@@ -17,6 +19,8 @@ use crate::cli::Args;
 use crate::config::BackendSpec;
 use crate::console::print;
 use crate::exit::{self, Fatal};
+use crate::gpu;
+use crate::hours::{SellHours, SystemZone, WindowView};
 use crate::hub::{self, ConnectError, Endpoint, SessionConfig};
 use crate::ollama::{self, Api, OllamaTarget};
 use crate::pause;
@@ -136,6 +140,12 @@ pub fn run_mode(
     }
     report(hub_step(hub));
     report(pause_step(path));
+    if let Some(hours) = &settings.sell_hours {
+        report(hours_step(hours, owner_language()));
+    }
+    if settings.gpu_guard {
+        report(gpu_step(settings));
+    }
     Ok(match all_ok {
         true => ExitCode::SUCCESS,
         false => ExitCode::from(exit::CHECK_FAILED),
@@ -225,6 +235,76 @@ fn pause_step(config_path: &Path) -> Step {
         Err(why) => Step::fail(
             control::check_pause_unreadable(why.text()),
             control::fix_pause_file(path.display()),
+        ),
+    }
+}
+
+/// The selling hours as the client reads them, and where they stand now
+/// (`[NOTE]` outside them: the box will not sell until the time shown).
+fn hours_step(hours: &SellHours, lang: Lang) -> Step {
+    let now = time::now();
+    let windows = hours
+        .windows()
+        .iter()
+        .map(|w| window(w, lang))
+        .collect::<Vec<_>>();
+    let windows = windows.join(", ");
+    let look = hours.look(now, &SystemZone);
+    match (
+        look.next_change.map(|at| time::clock(at, now)),
+        look.selling,
+    ) {
+        (None, _) => Step::pass(check::check_hours_always(windows)),
+        (Some(next), true) => Step::pass(check::check_hours_selling(windows, next)),
+        (Some(next), false) => Step::note(check::check_hours_away(windows, next)),
+    }
+}
+
+/// One window in `lang`: its days, start and end.
+fn window(window: &WindowView, lang: Lang) -> String {
+    let names = check::check_weekdays().in_lang(lang);
+    let names: Vec<&str> = names.split(' ').collect();
+    let days = match &window.days {
+        None => check::check_every_day().in_lang(lang),
+        Some(days) => {
+            let day = |d: &u8| names.get(usize::from(*d)).copied().unwrap_or("?");
+            days.iter().map(day).collect::<Vec<_>>().join(",")
+        }
+    };
+    let at = |(h, m): (u8, u8)| format!("{h:02}:{m:02}");
+    let (start, end) = (at(window.start), at(window.end));
+    match window.crosses_midnight {
+        true => check::check_window_next_day(days, start, end),
+        false => check::check_window(days, start, end),
+    }
+    .in_lang(lang)
+}
+
+/// One reading of the GPUs, as the guard would take it: what it reads and
+/// each GPU's figures; `[NOTE]` when there is nothing to read (the guard
+/// stays off), `[FAIL]` when the tool does not answer.
+fn gpu_step(settings: &crate::config::Settings) -> Step {
+    let root = Path::new(&settings.gpu_sysfs_root);
+    let sources = match gpu::Sources::find(std::env::var_os("PATH").as_deref(), root) {
+        Ok(sources) => sources,
+        Err(none) => return Step::note(check::check_gpu_none(none)),
+    };
+    let timeout = settings
+        .gpu_check
+        .clamp(Duration::from_secs(1), STEP_TIMEOUT);
+    match sources.read(settings.yield_to_other_gpu_users, timeout) {
+        Ok(sample) => {
+            let gpus = sample.gpus.iter().map(|gpu| {
+                let figure = |v: Option<f64>| v.map_or_else(|| "?".into(), |v| format!("{v:.0}"));
+                control::status_gpu(&gpu.id, figure(gpu.temp_c), figure(gpu.busy_percent))
+                    .in_lang(owner_language())
+            });
+            let gpus = gpus.collect::<Vec<_>>().join("; ");
+            Step::pass(check::check_gpu_read(sources.describe(), gpus))
+        }
+        Err(e) => Step::fail(
+            check::check_gpu_failed(sources.describe(), e),
+            check::fix_gpu_tool(),
         ),
     }
 }

@@ -19,9 +19,6 @@
 //! from 03:00 to 02:00 the local times 02:00-02:59 come twice and are
 //! judged the same way both times.
 
-// Used from availability once integrated.
-#![allow(dead_code)]
-
 use std::time::Duration;
 
 use crate::time::Millis;
@@ -202,6 +199,9 @@ impl Window {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SellHours {
     windows: Vec<Window>,
+    /// The entries as the owner wrote them (trimmed), for `--status` and
+    /// `--show-config`.
+    entries: Vec<String>,
 }
 
 impl SellHours {
@@ -215,11 +215,20 @@ impl SellHours {
             .iter()
             .map(|entry| parse_entry(entry).map_err(|why| bad(entry, why)))
             .collect::<Result<_, _>>()?;
-        Ok(SellHours { windows })
+        let entries = entries.iter().map(|entry| entry.trim().to_string());
+        Ok(SellHours {
+            windows,
+            entries: entries.collect(),
+        })
     }
 
     pub fn is_empty(&self) -> bool {
         self.windows.is_empty()
+    }
+
+    /// The entries as written (trimmed).
+    pub fn entries(&self) -> &[String] {
+        &self.entries
     }
 
     /// The windows in the order of the entries.
@@ -607,7 +616,10 @@ mod tests {
         assert!(none.is_empty());
         assert_eq!(none.windows(), []);
         // Duplicated days are the same days.
-        assert_eq!(hours(&["sat,sat 01:00-02:00"]), hours(&["sat 01:00-02:00"]));
+        assert_eq!(
+            hours(&["sat,sat 01:00-02:00"]).windows(),
+            hours(&["sat 01:00-02:00"]).windows()
+        );
     }
 
     #[test]

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::thread;
 
 use crate::accounting::{Accounts, Sinks};
-use crate::availability::Availability;
+use crate::availability::{Availability, OwnerRules};
 use crate::backends::{self, Backend, Backends};
 use crate::cli::Args;
 use crate::config::Settings;
 use crate::control;
 use crate::exit::Fatal;
+use crate::gpu::GuardSettings;
 use crate::hub::{self, Backoff, SessionConfig, Supervisor, Writer};
 use crate::ledger::{self, Ledger};
 use crate::metrics::{self, Metrics, Summary};
@@ -45,6 +46,17 @@ fn backends(args: &Args, settings: &Settings, has_hub: bool) -> Result<Arc<Backe
         has_hub,
     };
     Ok(Backends::new(list, policy))
+}
+
+/// What the GPU guard is told of the owner's settings.
+fn guard_settings(settings: &Settings) -> GuardSettings {
+    GuardSettings {
+        check_every: settings.gpu_check,
+        max_temp_c: settings.gpu_max_temp_c,
+        yield_to_others: settings.yield_to_other_gpu_users,
+        clear_after: settings.gpu_clear,
+        sysfs_root: settings.gpu_sysfs_root.clone().into(),
+    }
 }
 
 /// Starts the writer and the workers, then keeps the hub connection up (in
@@ -113,6 +125,10 @@ pub fn serve(
         Arc::clone(&backends),
         hub.is_some(),
         pause::path_for(config_path),
+        OwnerRules {
+            sell_hours: settings.sell_hours.clone(),
+            unload_on_pause: settings.unload_on_pause,
+        },
     );
     start_metrics_endpoint(settings, &metrics, &availability)?;
     let mut sinks: Vec<Arc<dyn Accounts>> = vec![metrics.clone()];
@@ -163,6 +179,14 @@ pub fn serve(
     backends
         .start_prober()
         .map_err(|e| Fatal::thread("prober", &e))?;
+    // The owner's rules before the first look: a box started outside its
+    // hours, or while the owner games, does not load the model.
+    availability
+        .watch_hours()
+        .map_err(|e| Fatal::thread("hours", &e))?;
+    if settings.gpu_guard {
+        availability.watch_gpus(guard_settings(settings));
+    }
     // Ollama first: the hub is not told this box serves before it can.
     let warm_up = match hub {
         Some(_) => availability.first_look(),
@@ -175,6 +199,7 @@ pub fn serve(
             warm_up.map(|d| d.as_millis() as u64),
         );
     }
+    availability.start_recording();
     let hub_loop = shutdown.hub_loop.clone();
     let supervisor = hub.map(|config| Supervisor {
         config,

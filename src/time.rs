@@ -18,6 +18,16 @@ pub fn millis(time: SystemTime) -> Millis {
     }
 }
 
+/// The instant `at` milliseconds from the epoch (either side).
+pub fn system_time(at: Millis) -> SystemTime {
+    let span = Duration::from_millis(at.unsigned_abs());
+    match at >= 0 {
+        true => UNIX_EPOCH.checked_add(span),
+        false => UNIX_EPOCH.checked_sub(span),
+    }
+    .unwrap_or(UNIX_EPOCH)
+}
+
 pub fn now() -> Millis {
     millis(SystemTime::now())
 }

@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 
 use super::backends::{self, BackendSpec, HostEntry};
 use crate::address::{self, OllamaUrl};
+use crate::hours::SellHours;
 use crate::secret::Token;
 use crate::text::config as text;
 use crate::text::{Lang, Text};
@@ -384,6 +385,65 @@ settings_table! {
         doc: "the language of the `Error: ...` texts buyers get: `en` or `ru`",
         doc_ru: "язык текстов `Error: ...`, которые получают покупатели: `en` или `ru`",
     }
+    // The owner's rules for sharing (see "Sharing rules" in docs/operations.md).
+    sell_hours: Option<SellHours> {
+        default: None,
+        parse: sell_hours,
+        show: |hours| shown_or(hours.as_ref().map(|h| serde_json::json!(h.entries()).to_string()), text::shown_every_hour),
+        default_doc: ["(empty: every hour)", "(пусто: в любое время)"],
+        doc: "sell only inside these windows of the box's local time, such as \
+              `[\"22:00-08:00\", \"sat 00:00-24:00\"]` (a window may cross midnight; a day \
+              `mon`..`sun`, `mon-fri` or `sat,sun` in front names the day it starts on)",
+        doc_ru: r#"продавать только в этих окнах местного времени машины, например `["22:00-08:00", "sat 00:00-24:00"]` (окно может переходить через полночь; день впереди — `mon`..`sun`, `mon-fri` или `sat,sun` — называет день его начала)"#,
+    }
+    unload_on_pause: bool {
+        default: true,
+        parse: boolean,
+        doc: "when the box steps back for the owner (a pause, outside `sell_hours`, the GPU \
+              guard), ask Ollama to unload the model so the GPU's memory is free; it is \
+              loaded again before the box returns",
+        doc_ru: "когда машина уходит ради владельца (пауза, вне `sell_hours`, защита GPU), просить Ollama выгрузить модель, чтобы освободить память GPU; перед возвращением модель загружается снова",
+    }
+    gpu_guard: bool {
+        default: false,
+        parse: boolean,
+        doc: "read the GPUs (`nvidia-smi`, AMD's sysfs) every `gpu_check_secs` and step back \
+              while one is too hot or another program uses it",
+        doc_ru: "читать состояние GPU (`nvidia-smi`, sysfs у AMD) каждые `gpu_check_secs` и уходить, пока GPU перегрет или им пользуется другая программа",
+    }
+    gpu_check: Duration {
+        key: "gpu_check_secs",
+        default: Duration::from_secs(10),
+        parse: seconds,
+        doc: "how often the GPU guard reads the GPUs",
+        doc_ru: "как часто защита GPU читает состояние GPU",
+    }
+    gpu_max_temp_c: f64 {
+        default: 85.0,
+        parse: temperature,
+        doc: "the GPU guard steps back while a GPU is hotter than this (°C)",
+        doc_ru: "защита GPU уходит, пока какой-либо GPU горячее этого (°C)",
+    }
+    yield_to_other_gpu_users: bool {
+        default: true,
+        parse: boolean,
+        doc: "the GPU guard steps back while a program other than the model server uses a \
+              GPU (a game, the owner's own work)",
+        doc_ru: "защита GPU уходит, пока GPU пользуется программа, отличная от сервера модели (игра, работа владельца)",
+    }
+    gpu_clear: Duration {
+        key: "gpu_clear_secs",
+        default: Duration::from_secs(60),
+        parse: seconds_or_zero,
+        doc: "the GPU guard returns after its conditions have been clear this long",
+        doc_ru: "защита GPU возвращает машину, когда её условия не выполняются уже столько времени",
+    }
+    gpu_sysfs_root: String {
+        default: "/sys/class/drm".into(),
+        parse: non_empty_string,
+        doc: "where the GPU guard looks for AMD GPUs (`card*/device/gpu_busy_percent`)",
+        doc_ru: "где защита GPU ищет GPU AMD (`card*/device/gpu_busy_percent`)",
+    }
     log_prompts: bool {
         default: false,
         parse: boolean,
@@ -508,6 +568,29 @@ fn seconds_or_zero(value: &Value) -> Result<Duration, Expected> {
     }
 }
 
+/// A list of selling windows (`hours` reads each); an empty list is no
+/// rule.
+fn sell_hours(value: &Value) -> Result<Option<SellHours>, Expected> {
+    let list = value.as_array().ok_or_else(text::expected_sell_hours)?;
+    let entries = list.iter().map(|entry| entry.as_str().map(str::to_string));
+    let entries: Option<Vec<String>> = entries.collect();
+    let entries = entries.ok_or_else(text::expected_sell_hours)?;
+    match SellHours::parse(&entries) {
+        Ok(hours) if hours.is_empty() => Ok(None),
+        Ok(hours) => Ok(Some(hours)),
+        Err(bad) => Err(text::expected_sell_hours_entry(bad.entry, bad.why)),
+    }
+}
+
+/// Degrees Celsius a GPU may reach: below 40 every GPU at work is "hot", above
+/// 110 no GPU gets there without shutting itself down.
+fn temperature(value: &Value) -> Result<f64, Expected> {
+    match value.as_f64() {
+        Some(c) if (40.0..=110.0).contains(&c) => Ok(c),
+        _ => Err(text::expected_temperature()),
+    }
+}
+
 /// Ollama takes a number of seconds or a Go duration string ("10m", "-1").
 fn keep_alive(value: &Value) -> Result<Option<Value>, Expected> {
     match value {
@@ -566,7 +649,7 @@ macro_rules! shown_as_they_are {
     )*};
 }
 
-shown_as_they_are!(bool, u16, u64, usize, String);
+shown_as_they_are!(bool, u16, u64, usize, f64, String);
 
 /// Seconds, as the file holds them (fractions too).
 impl Shown for Duration {

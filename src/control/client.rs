@@ -30,8 +30,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::protocol::{
-    BackendAnswer, HealthPhase, HealthState, HubPhase, PauseAnswer, Request, ResumeAnswer,
-    StatusAnswer,
+    AwayAnswer, BackendAnswer, GuardAnswer, HealthPhase, HealthState, HoursAnswer, HubPhase,
+    PauseAnswer, Request, ResumeAnswer, StatusAnswer,
 };
 use super::socket::{open_lock, read_line, NoLine};
 use super::{lock_is_held, lock_path, socket_path};
@@ -311,6 +311,10 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
             text::status_hub_reconnecting(((retry - now).max(0) + 999) / 1000)
         }
         HubPhase::Paused => text::status_hub_paused(),
+        HubPhase::Away => match answer.away.as_ref().map(|away| away.reason.as_str()) {
+            Some("outside_hours") => text::status_hub_outside_hours(),
+            _ => text::status_hub_gpu_guard(),
+        },
         HubPhase::WaitingForOllama => text::status_hub_waiting(),
         HubPhase::Connecting | HubPhase::Unknown => text::status_hub_connecting(),
     };
@@ -330,7 +334,7 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
     let version = text::status_version(&answer.version, answer.pid);
     let requests = text::status_requests(answer.running, answer.queued);
     let today = text::status_today(today.answered, today.errors, today.tokens);
-    let rows = [
+    let mut rows = vec![
         (text::status_label_version(), version),
         (text::status_label_uptime(), span(answer.uptime_secs)),
         (text::status_label_model(), Text::verbatim(model)),
@@ -341,7 +345,71 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
         (text::status_label_today(), today),
         (text::status_label_paused(), paused),
     ];
-    label_table(&rows.map(|(label, value)| (label.in_lang(lang), value.in_lang(lang))))
+    if let Some(hours) = &answer.selling_hours {
+        rows.push((text::status_label_hours(), hours_line(hours, now)));
+    }
+    if let Some(guard) = &answer.gpu_guard {
+        let line = guard_line(guard, lang);
+        rows.push((text::status_label_gpu(), Text::verbatim(line)));
+    }
+    let rows = rows.into_iter();
+    let rows = rows.map(|(label, value)| (label.in_lang(lang), value.in_lang(lang)));
+    label_table(&rows.collect::<Vec<_>>())
+}
+
+/// The selling hours as written, and where they stand: selling until a
+/// boundary, not selling until one, or selling on the owner's `--resume`.
+fn hours_line(hours: &HoursAnswer, now: Millis) -> Text {
+    let windows = hours.windows.join(", ");
+    let at = |stamp: &Option<String>| stamp.as_deref().and_then(time::parse);
+    let next = at(&hours.next_change).map(|next| clock(next, now));
+    match (at(&hours.resumed_until), next) {
+        (Some(until), _) if !hours.selling => {
+            text::status_hours_resumed_until(windows, clock(until, now))
+        }
+        (_, None) => text::status_hours_always(windows),
+        (_, Some(next)) if hours.selling => text::status_hours_selling_until(windows, next),
+        (_, Some(next)) => text::status_hours_away_until(windows, next),
+    }
+}
+
+/// Each GPU as the guard read it, then what holds the box back (or that
+/// nothing does), then the last error when reading failed.
+fn guard_line(guard: &GuardAnswer, lang: Lang) -> String {
+    let figure = |value: Option<f64>| value.map_or_else(|| "?".into(), |v| format!("{v:.0}"));
+    let mut parts: Vec<Text> = guard
+        .gpus
+        .iter()
+        .map(|gpu| text::status_gpu(&gpu.id, figure(gpu.temp_c), figure(gpu.busy_percent)))
+        .collect();
+    if guard.gpus.is_empty() && guard.error.is_none() {
+        parts.push(text::status_gpu_not_read());
+    }
+    parts.push(match &guard.away {
+        None => text::status_gpu_clear(),
+        Some(away) => trouble_text(away),
+    });
+    if let (Some(_), Some(secs)) = (&guard.away, guard.clear_for_secs) {
+        parts.push(text::status_gpu_clear_for(secs));
+    }
+    if let Some(error) = &guard.error {
+        parts.push(text::status_gpu_error(crate::text::outside(error)));
+    }
+    let parts: Vec<String> = parts.iter().map(|part| part.in_lang(lang)).collect();
+    parts.join("; ")
+}
+
+/// What the GPU guard found, in the owner's language.
+fn trouble_text(away: &AwayAnswer) -> Text {
+    let figure = |value: Option<f64>| value.map_or_else(|| "?".into(), |v| format!("{v:.0}"));
+    let gpu = away.gpu.clone().unwrap_or_default();
+    match (away.reason.as_str(), &away.program) {
+        ("gpu_hot", _) => text::status_gpu_hot(gpu, figure(away.temp_c), figure(away.max_c)),
+        (_, Some(program)) => {
+            text::status_gpu_other_program(crate::text::outside(program), away.pid.unwrap_or(0))
+        }
+        _ => text::status_gpu_busy_while_idle(gpu, figure(away.busy_percent)),
+    }
 }
 
 /// What the answer says of Ollama's (or a backend's) health: up, down

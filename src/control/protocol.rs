@@ -113,9 +113,82 @@ pub struct StatusAnswer {
     pub paused: bool,
     /// When a pause ends; `None` until `--resume` (or not paused).
     pub paused_until: Option<String>,
+    /// Why the box is away for its owner, when it is (a pause, outside the
+    /// selling hours, the GPU guard).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub away: Option<AwayAnswer>,
+    /// The selling hours, when `sell_hours` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selling_hours: Option<HoursAnswer>,
+    /// What the GPU guard read, when it is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_guard: Option<GuardAnswer>,
     /// Requests a worker is answering, and waiting for one.
     pub running: i64,
     pub queued: i64,
+}
+
+/// Why the box is away for its owner: `reason` is `paused`,
+/// `outside_hours`, `gpu_hot` or `gpu_in_use`; `detail` says it in English.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AwayAnswer {
+    pub reason: String,
+    pub detail: String,
+    /// The GPU guard's figures, so that `--status` can say it in the
+    /// owner's language: the GPU, its temperature and the limit, how busy
+    /// it is, or the other program.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temp_c: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_c: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy_percent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+}
+
+/// The selling hours: the windows as written, whether they sell now, when
+/// that changes, and a `--resume` outside them (selling until then).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HoursAnswer {
+    pub windows: Vec<String>,
+    pub selling: bool,
+    pub next_change: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_until: Option<String>,
+}
+
+/// The GPU guard: each GPU as last read, what holds the box away (if
+/// anything), how long its conditions have been clear, the last error.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GuardAnswer {
+    pub gpus: Vec<GpuAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub away: Option<AwayAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clear_for_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One GPU as the guard read it; each figure when known.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GpuAnswer {
+    pub id: String,
+    /// `nvidia` or `amd`.
+    pub vendor: String,
+    pub temp_c: Option<f64>,
+    pub busy_percent: Option<f64>,
+    pub memory_used_bytes: Option<u64>,
+    pub memory_total_bytes: Option<u64>,
 }
 
 /// Where the connection to the hub is: connected `since`, reconnecting
@@ -141,6 +214,8 @@ pub enum HubPhase {
     Connecting,
     Reconnecting,
     Paused,
+    /// Away for one of the owner's rules other than a pause (see `away`).
+    Away,
     WaitingForOllama,
     /// A state this version does not know.
     #[serde(other)]

@@ -13,15 +13,16 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use super::protocol::{
-    BackendAnswer, HealthPhase, HealthState, HubPhase, HubState, PauseAnswer, Refusal, Request,
-    ResumeAnswer, StatusAnswer, MAX_REQUEST,
+    AwayAnswer, BackendAnswer, GpuAnswer, GuardAnswer, HealthPhase, HealthState, HoursAnswer,
+    HubPhase, HubState, PauseAnswer, Refusal, Request, ResumeAnswer, StatusAnswer, MAX_REQUEST,
 };
 use super::socket::{open_lock, read_line, NoLine};
 use super::{lock_path, socket_path, TIMEOUT};
 use crate::accept;
-use crate::availability::{Availability, Status};
+use crate::availability::{Availability, HoursStatus, OwnerAway, Status};
 use crate::backends::Down;
 use crate::exit::Fatal;
+use crate::gpu::{GuardStatus, Trouble};
 use crate::hub::Connection;
 use crate::pause::Pause;
 use crate::platform::control::{self as channel, OwnerCheck, Stream};
@@ -159,7 +160,8 @@ fn handle(request: Request, availability: &Availability) -> Value {
     let answer = match request {
         Request::Status => serde_json::to_value(status_answer(&availability.status())),
         Request::Pause(span) => {
-            let pause = Pause::starting_now(span);
+            // With selling hours the pause may end sooner: say when.
+            let pause = availability.until_next_boundary(Pause::starting_now(span));
             serde_json::to_value(pause_answer(pause, availability.pause(pause)))
         }
         Request::Resume => serde_json::to_value(resume_answer(availability.resume("--resume"))),
@@ -203,6 +205,7 @@ fn status_answer(status: &Status) -> StatusAnswer {
         Connection::Connecting => (HubPhase::Connecting, None, None),
         Connection::Retrying(at) => (HubPhase::Reconnecting, None, Some(stamp(at))),
         Connection::Away if status.paused.is_some() => (HubPhase::Paused, None, None),
+        Connection::Away if status.owner_away.is_some() => (HubPhase::Away, None, None),
         Connection::Away => (HubPhase::WaitingForOllama, None, None),
     };
     let hub = HubState {
@@ -230,8 +233,75 @@ fn status_answer(status: &Status) -> StatusAnswer {
         backends: backends.collect(),
         paused: status.paused.is_some(),
         paused_until: until(status.paused),
+        away: status.owner_away.as_ref().map(away_answer),
+        selling_hours: status.hours.as_ref().map(hours_answer),
+        gpu_guard: status.gpu.as_ref().map(guard_answer),
         running: status.running,
         queued: status.queued,
+    }
+}
+
+/// Why the box is away for its owner, with the GPU guard's figures.
+fn away_answer(away: &OwnerAway) -> AwayAnswer {
+    match away {
+        OwnerAway::Gpu(trouble) => trouble_answer(trouble),
+        away => AwayAnswer {
+            reason: away.kind().into(),
+            detail: away.describe(),
+            ..AwayAnswer::default()
+        },
+    }
+}
+
+fn trouble_answer(trouble: &Trouble) -> AwayAnswer {
+    let answer = AwayAnswer {
+        reason: trouble.kind().into(),
+        detail: trouble.describe(),
+        ..AwayAnswer::default()
+    };
+    match trouble.clone() {
+        Trouble::Hot { gpu, temp_c, max_c } => AwayAnswer {
+            gpu: Some(gpu),
+            temp_c: Some(temp_c),
+            max_c: Some(max_c),
+            ..answer
+        },
+        Trouble::OtherProcess { pid, name } => AwayAnswer {
+            pid: Some(pid),
+            program: Some(name),
+            ..answer
+        },
+        Trouble::BusyWhileIdle { gpu, busy_percent } => AwayAnswer {
+            gpu: Some(gpu),
+            busy_percent: Some(busy_percent),
+            ..answer
+        },
+    }
+}
+
+fn hours_answer(hours: &HoursStatus) -> HoursAnswer {
+    HoursAnswer {
+        windows: hours.windows.clone(),
+        selling: hours.selling,
+        next_change: hours.next_change.map(time::format),
+        resumed_until: hours.resumed_until.map(time::format),
+    }
+}
+
+fn guard_answer(guard: &GuardStatus) -> GuardAnswer {
+    let gpus = guard.gpus.iter().map(|gpu| GpuAnswer {
+        id: gpu.id.clone(),
+        vendor: gpu.vendor.as_str().into(),
+        temp_c: gpu.temp_c,
+        busy_percent: gpu.busy_percent,
+        memory_used_bytes: gpu.memory_used_bytes,
+        memory_total_bytes: gpu.memory_total_bytes,
+    });
+    GuardAnswer {
+        gpus: gpus.collect(),
+        away: guard.away.as_ref().map(trouble_answer),
+        clear_for_secs: guard.clear_for.map(|clear| clear.as_secs()),
+        error: guard.last_error.clone(),
     }
 }
 
@@ -487,6 +557,9 @@ mod tests {
                 },
             ],
             paused,
+            owner_away: paused.map(|_| OwnerAway::Paused),
+            hours: None,
+            gpu: None,
             running: 2,
             queued: 1,
         }

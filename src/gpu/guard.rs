@@ -2,8 +2,7 @@
 //! `gpu_check_secs` (the first time at once), feeds each reading to the
 //! [`Verdict`] and publishes the result as a [`GuardStatus`] under a small
 //! lock. Between checks it waits on a channel with a timeout: one wakeup a
-//! check, and the channel closing (the [`Guard`] dropped, or
-//! [`Guard::stop`]) ends it.
+//! check, and the channel closing (the [`Guard`] dropped) ends it.
 //!
 //! When the verdict changes (the box steps back, or returns) the guard
 //! logs it once, with the reason, and tells its [`GuardWatcher`] (held
@@ -67,7 +66,9 @@ pub type RelayBusy = Arc<dyn Fn() -> bool + Send + Sync>;
 /// The running guard; dropping it stops the thread (at its next wakeup).
 pub struct Guard {
     shared: Arc<Shared>,
-    stop: Mutex<Option<mpsc::Sender<()>>>,
+    /// Never sent on: dropped with the guard, it closes the thread's
+    /// channel, which ends the thread at its next wakeup.
+    _stop: mpsc::Sender<()>,
 }
 
 /// What the thread and the callers share.
@@ -144,7 +145,7 @@ impl Guard {
         }
         let guard = Arc::new(Guard {
             shared,
-            stop: Mutex::new(Some(stop)),
+            _stop: stop,
         });
         guard.wait_for_first_check(longest_check);
         Some(guard)
@@ -166,12 +167,6 @@ impl Guard {
     /// Why the guard holds the box away; `None` when it does not.
     pub fn away(&self) -> Option<Trouble> {
         self.shared.lock().status.away.clone()
-    }
-
-    /// Stops the thread (it ends at once if waiting, else after its
-    /// check).
-    pub fn stop(&self) {
-        self.stop.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
 
@@ -492,7 +487,7 @@ mod tests {
                 max_c: 85.0
             })
         );
-        guard.stop();
+        drop(guard);
     }
 
     #[test]

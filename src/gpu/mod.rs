@@ -13,9 +13,6 @@
 //! [`GuardStatus`] and calls the [`GuardWatcher`] it was given on each
 //! change. This module knows neither the hub nor the relay: whoever acts
 //! on a change (availability) reads the status.
-// Used from availability once integrated.
-#![allow(dead_code, unused_imports)]
-
 mod amd;
 #[cfg(test)]
 #[cfg(unix)]
@@ -27,6 +24,6 @@ mod run;
 mod sources;
 mod verdict;
 
-pub use guard::{Guard, GuardSettings, GuardStatus, GuardWatcher, RelayBusy};
-pub use reading::{ComputeApp, GpuReading, Trouble, Vendor};
-pub use verdict::BUSY_PERCENT;
+pub use guard::{Guard, GuardSettings, GuardStatus, GuardWatcher};
+pub use reading::Trouble;
+pub use sources::Sources;

@@ -72,6 +72,16 @@ enum Event<'a> {
     Disconnect {
         reason: &'a str,
     },
+    /// The box stepped back for one of the owner's rules (not a pause,
+    /// which has its own line): `outside_hours`, `gpu_hot`, `gpu_in_use`.
+    Away {
+        detail: &'a str,
+        reason: &'a str,
+    },
+    /// It returned after such a step back, and why.
+    Back {
+        reason: &'a str,
+    },
     Pause {
         until: Option<String>,
     },
@@ -123,6 +133,18 @@ impl Ledger {
     pub fn paused(&self, until: Option<time::Millis>) {
         let until = until.map(time::format);
         write(&mut self.lock(), Event::Pause { until });
+    }
+
+    /// The box stepped back for an owner's rule other than a pause:
+    /// `reason` is its kind (`outside_hours`, `gpu_hot`, `gpu_in_use`),
+    /// `detail` says it in words.
+    pub fn away(&self, reason: &str, detail: &str) {
+        write(&mut self.lock(), Event::Away { detail, reason });
+    }
+
+    /// The box returned after such a step back (`reason`: what changed).
+    pub fn back(&self, reason: &str) {
+        write(&mut self.lock(), Event::Back { reason });
     }
 
     /// The pause ended: `--resume`, or its time was up.

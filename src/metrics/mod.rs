@@ -34,7 +34,7 @@ mod server;
 mod summary;
 
 pub use counters::{BackendFigures, Histogram, Metrics, BUCKETS_MS};
-pub use health::{Health, HealthView};
+pub use health::{Health, HealthView, AWAY_REASONS};
 pub use server::{bind, start};
 pub use summary::Summary;
 

@@ -10,7 +10,7 @@
 use std::fmt::{Display, Write};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use super::{BackendFigures, Health, Histogram, Metrics, BUCKETS_MS};
+use super::{BackendFigures, Health, Histogram, Metrics, AWAY_REASONS, BUCKETS_MS};
 use crate::accounting::Outcome;
 use crate::platform::{self, ProcessFigures};
 
@@ -42,6 +42,8 @@ fn client(out: &mut String, m: &Metrics, health: &Health) {
     requests(out, m);
     unlabelled(out, m, health);
     ollama_up(out, health);
+    away(out, health);
+    gpus(out, health);
     backends(out, m, health);
     let name = "ollama_proxy_first_piece_seconds";
     let help = "From a request's arrival to its first answer piece.";
@@ -52,6 +54,44 @@ fn client(out: &mut String, m: &Metrics, health: &Health) {
     let help = "The client's version; always 1.";
     family(out, "ollama_proxy_build_info", "gauge", help);
     let _ = writeln!(out, "ollama_proxy_build_info{{version=\"{version}\"}} 1");
+}
+
+/// Why the box is away: 1 for the reason that holds, 0 for the others, so
+/// that an alert can say which.
+fn away(out: &mut String, health: &Health) {
+    let name = "ollama_proxy_away";
+    let help = "1 for the reason the box takes no buyers (paused, outside_hours, gpu_hot, \
+                gpu_in_use, ollama), else 0.";
+    family(out, name, "gauge", help);
+    for reason in AWAY_REASONS {
+        let holds = u8::from(health.away == Some(reason));
+        let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {holds}");
+    }
+}
+
+/// What the GPU guard read of each GPU, when it is on and read something.
+fn gpus(out: &mut String, health: &Health) {
+    if health.gpus.is_empty() {
+        return;
+    }
+    let families = [
+        (
+            "ollama_proxy_gpu_temperature_celsius",
+            "A GPU's temperature as the GPU guard last read it.",
+        ),
+        (
+            "ollama_proxy_gpu_utilization_percent",
+            "How busy a GPU was when the GPU guard last read it, in percent.",
+        ),
+    ];
+    for (index, (name, help)) in families.into_iter().enumerate() {
+        family(out, name, "gauge", help);
+        for (gpu, temp_c, busy) in &health.gpus {
+            if let Some(value) = [temp_c, busy][index] {
+                let _ = writeln!(out, "{name}{{gpu=\"{}\"}} {value}", escaped(gpu));
+            }
+        }
+    }
 }
 
 /// The families of one sample without labels: name, type, help, value.
@@ -298,6 +338,13 @@ ollama_proxy_outbox_bytes 0
 ollama_proxy_paused 0
 # HELP ollama_proxy_ollama_up 1 if an Ollama backend can serve (answers and has the model), 0 while none can; absent until they were checked.
 # TYPE ollama_proxy_ollama_up gauge
+# HELP ollama_proxy_away 1 for the reason the box takes no buyers (paused, outside_hours, gpu_hot, gpu_in_use, ollama), else 0.
+# TYPE ollama_proxy_away gauge
+ollama_proxy_away{reason=\"paused\"} 0
+ollama_proxy_away{reason=\"outside_hours\"} 0
+ollama_proxy_away{reason=\"gpu_hot\"} 0
+ollama_proxy_away{reason=\"gpu_in_use\"} 0
+ollama_proxy_away{reason=\"ollama\"} 0
 # HELP ollama_proxy_backend_up 1 if the Ollama backend answers and has the model, 0 while it is set aside; absent until it was checked.
 # TYPE ollama_proxy_backend_up gauge
 # HELP ollama_proxy_backend_info A backend's API (ollama or openai) and model; always 1.
@@ -360,6 +407,8 @@ ollama_proxy_answer_seconds_count 0
             paused: false,
             ollama_up: None,
             backends_up: Vec::new(),
+            away: None,
+            gpus: Vec::new(),
             ready: Err("Ollama not checked yet".into()),
         }
     }

@@ -391,6 +391,8 @@ mod tests {
             paused: false,
             ollama_up: None,
             backends_up: Vec::new(),
+            away: None,
+            gpus: Vec::new(),
             ready,
         }
     }

@@ -114,6 +114,20 @@ pub fn load_model(target: &OllamaTarget, timeout: Duration) -> Result<Duration, 
     Ok(reported.map_or(took, Duration::from_nanos))
 }
 
+/// Asks Ollama to unload the model now (a generate request with no prompt
+/// and `keep_alive: 0`, Ollama's documented way), so that the GPU's memory
+/// is the owner's while the box is away for them. Running requests finish
+/// first: Ollama unloads once they end. `false` for an OpenAI-compatible
+/// server: the API has no way to unload, nothing was asked.
+pub fn unload_model(target: &OllamaTarget, timeout: Duration) -> Result<bool, ApiError> {
+    if target.api != Api::Ollama {
+        return Ok(false);
+    }
+    let now = Value::from(0);
+    let body = generate_body(&target.model, "", false, Some(&now), Map::new());
+    request(target, GENERATE, Some(body), timeout).map(|_| true)
+}
+
 /// The prompt of [`one_token`]: short, so that reading it costs nothing.
 const ONE_TOKEN_PROMPT: &str = "Hi";
 

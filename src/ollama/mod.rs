@@ -16,7 +16,9 @@ mod kind;
 mod stream;
 mod watchdog;
 
-pub use api::{installed_models, is_installed, load_model, one_token, version, ApiError};
+pub use api::{
+    installed_models, is_installed, load_model, one_token, unload_model, version, ApiError,
+};
 pub use client::{ErrorKind, OllamaClient, OllamaError, OllamaTarget};
 pub use kind::Api;
 pub use stream::{Stats, TokensSource};

@@ -104,6 +104,55 @@ catalogue! {
 
     // ------------------------------------------------- --check: fixes
 
+    /// `windows` as `check_window_*` below show them, joined.
+    check_hours_selling(windows, time) {
+        en: "selling hours: {windows}; selling now, until {time}",
+        ru: "часы продажи: {windows}; сейчас продаёт, до {time}",
+    }
+    check_hours_away(windows, time) {
+        en: "selling hours: {windows}; not selling now, until {time}",
+        ru: "часы продажи: {windows}; сейчас не продаёт, до {time}",
+    }
+    check_hours_always(windows) {
+        en: "selling hours: {windows}; selling at every hour",
+        ru: "часы продажи: {windows}; продаёт в любое время",
+    }
+    /// One window: `days` is `check_every_day` or weekday names.
+    check_window(days, start, end) {
+        en: "{days} {start}-{end}",
+        ru: "{days} {start}-{end}",
+    }
+    check_window_next_day(days, start, end) {
+        en: "{days} {start}-{end} (ends the next day)",
+        ru: "{days} {start}-{end} (до следующего дня)",
+    }
+    check_every_day() {
+        en: "every day",
+        ru: "каждый день",
+    }
+    /// Sunday first, as C's weekdays count.
+    check_weekdays() {
+        en: "Sun Mon Tue Wed Thu Fri Sat",
+        ru: "вс пн вт ср чт пт сб",
+    }
+    /// `sources` says what the guard reads (`nvidia-smi at /usr/bin/nvidia-smi`).
+    check_gpu_read(sources, gpus) {
+        en: "GPU guard reads {sources}: {gpus}",
+        ru: "защита GPU читает {sources}: {gpus}",
+    }
+    /// `error` is the client's English account of what is missing.
+    check_gpu_none(error) {
+        en: "GPU guard: {error}",
+        ru: "защита GPU: {error}",
+    }
+    check_gpu_failed(sources, error) {
+        en: "GPU guard cannot read {sources}: {error}",
+        ru: "защита GPU не может прочитать {sources}: {error}",
+    }
+    fix_gpu_tool() {
+        en: "check that nvidia-smi runs for the user the client runs as, or set \"gpu_guard\": false",
+        ru: "проверьте, что nvidia-smi запускается от пользователя клиента, или задайте \"gpu_guard\": false",
+    }
     fix_config_unusable(path) {
         en: "correct or delete {path} (--reset-config)",
         ru: "исправьте или удалите {path} (--reset-config)",

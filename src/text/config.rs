@@ -73,6 +73,19 @@ catalogue! {
         en: "a number of seconds or a duration string such as \"10m\"",
         ru: "числом секунд или строкой с длительностью, например \"10m\"",
     }
+    expected_sell_hours() {
+        en: "a list of selling windows such as [\"22:00-08:00\", \"sat 00:00-24:00\"]",
+        ru: "списком окон продажи вроде [\"22:00-08:00\", \"sat 00:00-24:00\"]",
+    }
+    /// `entry` is the window refused, `why` the client's English reason.
+    expected_sell_hours_entry(entry, why) {
+        en: "a list of selling windows such as [\"22:00-08:00\", \"sat 00:00-24:00\"] (\"{entry}\": {why})",
+        ru: "списком окон продажи вроде [\"22:00-08:00\", \"sat 00:00-24:00\"] (\"{entry}\": {why})",
+    }
+    expected_temperature() {
+        en: "a temperature in °C from 40 to 110",
+        ru: "температурой в °C от 40 до 110",
+    }
     expected_object() {
         en: "an object {{...}}",
         ru: "объектом {{...}}",
@@ -170,6 +183,10 @@ catalogue! {
     shown_off() {
         en: "(off)",
         ru: "(выключено)",
+    }
+    shown_every_hour() {
+        en: "(every hour)",
+        ru: "(в любое время)",
     }
     shown_not_set() {
         en: "(not set)",

@@ -241,6 +241,75 @@ catalogue! {
         ru: "до {time}",
     }
 
+    status_label_hours() {
+        en: "Selling hours",
+        ru: "Часы продажи",
+    }
+    status_label_gpu() {
+        en: "GPU guard",
+        ru: "Защита GPU",
+    }
+    /// `windows` are the owner's `sell_hours` entries, as written.
+    status_hours_selling_until(windows, time) {
+        en: "{windows}: selling until {time}",
+        ru: "{windows}: продаёт до {time}",
+    }
+    status_hours_away_until(windows, time) {
+        en: "{windows}: not selling until {time}",
+        ru: "{windows}: не продаёт до {time}",
+    }
+    status_hours_resumed_until(windows, time) {
+        en: "{windows}: outside them, but selling until {time} (--resume)",
+        ru: "{windows}: сейчас вне их, но продаёт до {time} (--resume)",
+    }
+    status_hours_always(windows) {
+        en: "{windows}: selling at every hour",
+        ru: "{windows}: продаёт в любое время",
+    }
+    status_hub_outside_hours() {
+        en: "disconnected: outside the selling hours",
+        ru: "отключён: вне часов продажи",
+    }
+    status_hub_gpu_guard() {
+        en: "disconnected: the GPU guard stepped back",
+        ru: "отключён: защита GPU увела машину",
+    }
+    /// One GPU as the guard read it; a figure not known is "?".
+    status_gpu(id, temp, busy) {
+        en: "GPU {id}: {temp} °C, {busy} % busy",
+        ru: "GPU {id}: {temp} °C, загрузка {busy} %",
+    }
+    status_gpu_clear() {
+        en: "nothing holds the box back",
+        ru: "ничто не мешает продаже",
+    }
+    status_gpu_hot(gpu, temp, max) {
+        en: "away: GPU {gpu} is at {temp} °C (over {max} °C)",
+        ru: "машина ушла: GPU {gpu} нагрет до {temp} °C (больше {max} °C)",
+    }
+    /// Another compute program; `name` is its name as the driver gives it.
+    status_gpu_other_program(name, pid) {
+        en: "away: another program uses the GPU: {name} (pid {pid})",
+        ru: "машина ушла: GPU занят другой программой: {name} (pid {pid})",
+    }
+    status_gpu_busy_while_idle(gpu, busy) {
+        en: "away: GPU {gpu} is {busy} % busy while the client serves nothing",
+        ru: "машина ушла: GPU {gpu} загружен на {busy} %, хотя клиент ничего не выполняет",
+    }
+    status_gpu_clear_for(seconds) {
+        en: "conditions clear for {seconds} s",
+        ru: "условия не выполняются уже {seconds} с",
+    }
+    /// `error` is the GPU tool's own words, or the client's in English.
+    status_gpu_error(error) {
+        en: "cannot read the GPUs: {error}",
+        ru: "не удалось прочитать состояние GPU: {error}",
+    }
+    status_gpu_not_read() {
+        en: "not read yet",
+        ru: "ещё не прочитано",
+    }
+
     // ----------------------------------------------------------- --check
 
     check_paused_until(time) {

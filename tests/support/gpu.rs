@@ -9,7 +9,8 @@
 //!   4096`; empty: no compute process);
 //! - while `fail` exists it prints its text and exits 9, as `nvidia-smi`
 //!   does when it cannot reach the driver;
-//! - while `hang` exists it never answers (`exec sleep 1000`).
+//! - while `hang` exists it never answers (`exec sleep 1000`);
+//! - each run's first argument is appended to `calls`.
 //!
 //! Each file is written whole (a temp file renamed into place), so the
 //! script never reads half of one. Unix only (it is a shell script).
@@ -84,6 +85,15 @@ impl FakeNvidiaSmi {
         }
     }
 
+    /// How many times it was run with `--query-gpu` (once per check).
+    pub fn gpu_queries(&self) -> usize {
+        let calls = std::fs::read_to_string(self.dir().join("calls")).unwrap_or_default();
+        calls
+            .lines()
+            .filter(|l| l.starts_with("--query-gpu="))
+            .count()
+    }
+
     /// `PATH` with the stand-in's directory first, for the client's
     /// environment.
     pub fn path_env(&self) -> String {
@@ -108,6 +118,7 @@ impl FakeNvidiaSmi {
         let script = format!(
             "#!/bin/sh\n\
              dir='{dir}'\n\
+             echo \"$1\" >> \"$dir/calls\"\n\
              if [ -e \"$dir/hang\" ]; then exec sleep 1000; fi\n\
              if [ -e \"$dir/fail\" ]; then cat \"$dir/fail\"; exit 9; fi\n\
              case \"$1\" in\n\

@@ -68,12 +68,19 @@ fn is_generate(request: &Recorded) -> bool {
 fn is_load(request: &Recorded) -> bool {
     let prompt = request.body.get("prompt").and_then(Value::as_str);
     let empty = prompt.unwrap_or("").is_empty();
-    is_generate(request) && request.body["model"].is_string() && empty
+    is_generate(request) && request.body["model"].is_string() && empty && !is_unload(request)
+}
+
+/// A generate with no prompt and `keep_alive: 0`: the model's unload.
+fn is_unload(request: &Recorded) -> bool {
+    let prompt = request.body.get("prompt").and_then(Value::as_str);
+    let now = request.body.get("keep_alive") == Some(&Value::from(0));
+    is_generate(request) && prompt.unwrap_or("").is_empty() && now
 }
 
 /// A generate with a prompt (a buyer's, test mode's), not a model load.
 fn is_prompt(request: &Recorded) -> bool {
-    is_generate(request) && !is_load(request)
+    is_generate(request) && !is_load(request) && !is_unload(request)
 }
 
 /// A scripted answer to one `/api/generate` request (builder).
@@ -343,6 +350,24 @@ impl Ollama {
             .filter(|r| is_load(r))
             .cloned()
             .collect()
+    }
+
+    /// The model unloads (`keep_alive: 0`, no prompt) received, in order.
+    pub fn unload_requests(&self) -> Vec<Recorded> {
+        let state = self.server.shared.lock();
+        state
+            .requests
+            .iter()
+            .filter(|r| is_unload(r))
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `n` model unloads have been received.
+    pub fn wait_unloads(&self, n: usize, timeout: Duration) -> bool {
+        self.server.shared.wait_until(timeout, |s| {
+            s.requests.iter().filter(|r| is_unload(r)).count() >= n
+        })
     }
 
     /// Waits until `n` `POST /api/generate` requests with a prompt have
