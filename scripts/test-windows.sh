@@ -9,7 +9,10 @@
 # (dist/ollama-proxy-client-VERSION-x86_64-pc-windows-gnu.exe). SUITEs: by
 # default every suite that starts the client (not doc_commands and
 # language, which do not; not terminal, which drives the client through a
-# Linux pty that wine's console cannot stand behind).
+# Linux pty that wine's console cannot stand behind; not sharing, whose
+# stand-in nvidia-smi is an sh script and which sets the client's local
+# time through TZ, read by musl, not by Windows' C runtime: the selling
+# hours' logic and localtime_s are unit-tested under wine instead).
 #
 # The tests whose feature Windows does not have (file modes and owners,
 # FIFOs, Unix sockets, SIGHUP, links made from Linux, the 107-byte socket

@@ -1285,4 +1285,243 @@ mod tests {
         // At start nothing was open, so nothing closes.
         assert_eq!(availability.closed_because(), None);
     }
+
+    // ------------------------------------------------- the owner's rules
+
+    /// UTC as the zone, whatever the machine's.
+    struct Utc;
+
+    impl Zone for Utc {
+        fn local(&self, utc_seconds: i64) -> Option<hours::LocalTime> {
+            Some(hours::LocalTime::utc(utc_seconds))
+        }
+    }
+
+    /// Monday 2026-12-07 at `hour:minute` UTC.
+    fn monday(hour: i64, minute: i64) -> Millis {
+        1_796_601_600_000 + (hour * 60 + minute) * 60_000
+    }
+
+    const DAY: Millis = 86_400_000;
+
+    /// An availability with `sell_hours` `windows`, on a clock the test
+    /// sets through `at`, in UTC, with a ledger in the returned directory.
+    fn with_hours(
+        windows: &[&str],
+        at: &Arc<std::sync::atomic::AtomicI64>,
+    ) -> (Arc<Availability>, crate::hub::Inbox, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let (to_writer, inbox) = crate::hub::writer_channel();
+        let backends = backends::for_tests_with(&["http://127.0.0.1:1"], 3, true);
+        let entries: Vec<String> = windows.iter().map(|w| w.to_string()).collect();
+        let rules = OwnerRules {
+            sell_hours: Some(SellHours::parse(&entries).unwrap()),
+            unload_on_pause: true,
+        };
+        let now = Arc::clone(at);
+        let clock = Clock {
+            now: Box::new(move || now.load(std::sync::atomic::Ordering::SeqCst)),
+            zone: Box::new(Utc),
+        };
+        let ledger = Ledger::open(&dir.path().join("ledger.jsonl"), 1 << 20, 1).unwrap();
+        let availability = Availability::with_clock(
+            Admission::new(to_writer),
+            Metrics::new(),
+            Some(Arc::new(ledger)),
+            backends,
+            true,
+            dir.path().join("paused.json"),
+            rules,
+            clock,
+        );
+        (availability, inbox, dir)
+    }
+
+    fn clock_at(at: Millis) -> Arc<std::sync::atomic::AtomicI64> {
+        Arc::new(std::sync::atomic::AtomicI64::new(at))
+    }
+
+    /// Moves the test clock and lets the hours be looked at again.
+    fn move_to(availability: &Availability, at: &std::sync::atomic::AtomicI64, to: Millis) {
+        at.store(to, std::sync::atomic::Ordering::SeqCst);
+        availability.look_at_hours(&mut availability.lock());
+    }
+
+    /// The ledger's lines of `event` so far: each one's `reason`.
+    fn ledger_reasons(dir: &tempfile::TempDir, event: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(dir.path().join("ledger.jsonl")).unwrap_or_default();
+        let lines = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+        let of_event = lines.filter(|line| line["event"] == event);
+        of_event
+            .map(|line| line["reason"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn outside_the_hours_the_box_is_away_until_the_boundary() {
+        let at = clock_at(monday(12, 0));
+        let (availability, inbox, dir) = with_hours(&["22:00-08:00"], &at);
+        availability.start_recording();
+        attempt(&availability, Ok(()));
+        let status = availability.status();
+        assert_eq!(status.owner_away, Some(OwnerAway::OutsideHours));
+        assert_eq!(status.readiness(), Err("outside the selling hours".into()));
+        assert_eq!(status.health().away, Some("outside_hours"));
+        assert!(!status.health().paused, "not a pause");
+        let hours = status.hours.unwrap();
+        assert_eq!(hours.windows, ["22:00-08:00"]);
+        assert!(!hours.selling);
+        assert_eq!(hours.next_change, Some(monday(22, 0)));
+        assert_eq!(hours.resumed_until, None);
+        assert_eq!(
+            availability.closed_because().as_deref(),
+            Some("outside the selling hours")
+        );
+        assert_eq!(closes(&inbox), ["owner paused"]);
+        assert_eq!(ledger_reasons(&dir, "away"), ["outside_hours"]);
+        // A minute before the boundary nothing changes; at it, the box sells.
+        move_to(&availability, &at, monday(21, 59));
+        assert_eq!(
+            availability.status().owner_away,
+            Some(OwnerAway::OutsideHours)
+        );
+        move_to(&availability, &at, monday(22, 0));
+        let status = availability.status();
+        assert_eq!(status.owner_away, None);
+        assert_eq!(status.hours.unwrap().next_change, Some(monday(8, 0) + DAY));
+        assert_eq!(ledger_reasons(&dir, "back"), ["the selling hours began"]);
+        assert!(!availability.wait_open(), "open at once");
+        assert!(availability.admission.admit_one());
+        // 08:00 the next day: away again, once.
+        move_to(&availability, &at, monday(8, 0) + DAY);
+        move_to(&availability, &at, monday(9, 0) + DAY);
+        assert_eq!(
+            ledger_reasons(&dir, "away"),
+            ["outside_hours", "outside_hours"]
+        );
+        assert!(!availability.admission.admit_one(), "new buyers refused");
+    }
+
+    #[test]
+    fn a_resume_outside_the_hours_sells_until_the_next_boundary() {
+        let at = clock_at(monday(12, 0));
+        let (availability, _inbox, dir) = with_hours(&["22:00-08:00"], &at);
+        availability.start_recording();
+        assert_eq!(availability.resume("--resume"), Ok(true));
+        let status = availability.status();
+        assert_eq!(status.owner_away, None);
+        assert_eq!(status.hours.unwrap().resumed_until, Some(monday(22, 0)));
+        assert_eq!(ledger_reasons(&dir, "back"), ["--resume"]);
+        // Inside the hours there is nothing to resume.
+        move_to(&availability, &at, monday(23, 0));
+        assert_eq!(availability.resume("--resume"), Ok(false));
+        assert_eq!(availability.status().hours.unwrap().resumed_until, None);
+        // From the window's end the hours decide again.
+        move_to(&availability, &at, monday(8, 0) + DAY);
+        assert_eq!(
+            availability.status().owner_away,
+            Some(OwnerAway::OutsideHours)
+        );
+    }
+
+    #[test]
+    fn a_pause_without_a_duration_ends_at_the_next_boundary_one_with_a_duration_stands() {
+        let at = clock_at(monday(23, 0));
+        let (availability, _inbox, _dir) = with_hours(&["22:00-08:00"], &at);
+        let boundary = time::system_time(monday(8, 0) + DAY);
+        assert_eq!(
+            availability.until_next_boundary(Pause::Indefinite),
+            Pause::Until(boundary)
+        );
+        let given = Pause::Until(time::system_time(monday(23, 30) + 3 * DAY));
+        assert_eq!(availability.until_next_boundary(given), given);
+        // Without selling hours a pause is as asked.
+        let (plain, _inbox, _dir) = availability_no_hours();
+        assert_eq!(
+            plain.until_next_boundary(Pause::Indefinite),
+            Pause::Indefinite
+        );
+    }
+
+    fn availability_no_hours() -> (Arc<Availability>, crate::hub::Inbox, tempfile::TempDir) {
+        availability(3, true)
+    }
+
+    #[test]
+    fn the_hours_thread_follows_a_clock_that_jumps() {
+        let at = clock_at(monday(12, 0));
+        let (availability, _inbox, _dir) = with_hours(&["22:00-08:00"], &at);
+        availability.watch_hours().unwrap();
+        let wait_for = |owner: Option<OwnerAway>| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while availability.status().owner_away != owner && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(availability.status().owner_away, owner);
+        };
+        wait_for(Some(OwnerAway::OutsideHours));
+        // The clock jumps ten hours ahead (set from the network): the
+        // thread's next look, here woken at once, sees it.
+        at.store(monday(22, 30), std::sync::atomic::Ordering::SeqCst);
+        availability.changed.notify_all();
+        wait_for(None);
+        // And back a day.
+        at.store(monday(12, 0) - DAY, std::sync::atomic::Ordering::SeqCst);
+        availability.changed.notify_all();
+        wait_for(Some(OwnerAway::OutsideHours));
+    }
+
+    #[test]
+    fn the_owners_reasons_rank_pause_then_hours_then_the_gpu() {
+        let at = clock_at(monday(23, 0));
+        let (availability, inbox, dir) = with_hours(&["22:00-08:00"], &at);
+        availability.start_recording();
+        availability.connection(Connection::Connected(SystemTime::now()));
+        attempt(&availability, Ok(()));
+        let hot = Trouble::Hot {
+            gpu: "0".into(),
+            temp_c: 91.0,
+            max_c: 85.0,
+        };
+        let gpu = |trouble: Option<Trouble>| {
+            let mut state = availability.lock();
+            state.gpu = trouble;
+            availability.decide(&mut state, "the GPU guard's conditions have cleared");
+        };
+        gpu(Some(hot.clone()));
+        assert_eq!(
+            availability.status().owner_away,
+            Some(OwnerAway::Gpu(hot.clone()))
+        );
+        assert_eq!(availability.status().health().away, Some("gpu_hot"));
+        availability.pause(Pause::Indefinite).unwrap();
+        assert_eq!(availability.status().owner_away, Some(OwnerAway::Paused));
+        availability.resume("--resume").unwrap();
+        assert_eq!(
+            availability.status().owner_away,
+            Some(OwnerAway::Gpu(hot.clone()))
+        );
+        move_to(&availability, &at, monday(12, 0) + DAY);
+        assert_eq!(
+            availability.status().owner_away,
+            Some(OwnerAway::OutsideHours)
+        );
+        gpu(None);
+        assert_eq!(
+            availability.status().owner_away,
+            Some(OwnerAway::OutsideHours)
+        );
+        move_to(&availability, &at, monday(22, 0) + DAY);
+        assert_eq!(availability.status().owner_away, None);
+        // One Close for the whole time away; each change in the ledger.
+        assert_eq!(closes(&inbox), ["owner paused"]);
+        assert_eq!(
+            ledger_reasons(&dir, "away"),
+            ["gpu_hot", "gpu_hot", "outside_hours"]
+        );
+        assert_eq!(ledger_reasons(&dir, "back"), ["the selling hours began"]);
+        assert_eq!(ledger_reasons(&dir, "resume"), ["--resume"]);
+    }
 }

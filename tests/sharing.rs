@@ -517,3 +517,51 @@ fn the_guard_reads_the_gpus_at_most_once_per_check() {
     assert!(reads <= most, "{reads} reads in {elapsed:?}");
     assert!(reads >= 1, "the guard stopped reading");
 }
+
+// ------------------------------------------------------ freeing the GPU
+
+#[test]
+fn a_pause_unloads_the_model_once_and_the_resume_loads_it_before_buyers_come() {
+    let (ollama, hub) = (Ollama::start(), Hub::start(TOKEN));
+    let client = start(&config(&ollama, &[]), &hub, &[]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let home = client.home.path();
+    assert_eq!(ollama.load_requests().len(), 1, "the warm-up");
+    let paused = owner(home, &[], &["--pause"]);
+    assert_eq!(paused.code(), Some(0), "{}", paused.describe());
+    assert!(hub.wait_close_frames(1, WAIT));
+    assert!(ollama.wait_unloads(1, WAIT), "{}", client.output());
+    let unload = &ollama.unload_requests()[0];
+    assert_eq!(unload.body["model"], "llama3.2");
+    assert_eq!(unload.body["keep_alive"], 0);
+    assert!(client.wait_output("Ollama unloaded the model llama3.2 to free the GPU", WAIT));
+    assert!(!hub.wait_connected(2, STAYS_AWAY));
+    assert_eq!(ollama.unload_requests().len(), 1, "once per step back");
+    let resumed = owner(home, &[], &["--resume"]);
+    assert_eq!(resumed.code(), Some(0), "{}", resumed.describe());
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    assert_eq!(
+        ollama.load_requests().len(),
+        2,
+        "loaded again before connecting"
+    );
+}
+
+#[test]
+fn with_unload_on_pause_off_the_model_stays() {
+    let (ollama, hub) = (Ollama::start(), Hub::start(TOKEN));
+    let config = config(&ollama, &[("unload_on_pause", json!(false))]);
+    let client = start(&config, &hub, &[]);
+    assert!(hub.wait_connected(1, WAIT), "{}", client.output());
+    let home = client.home.path();
+    let paused = owner(home, &[], &["--pause"]);
+    assert_eq!(paused.code(), Some(0), "{}", paused.describe());
+    assert!(hub.wait_close_frames(1, WAIT));
+    assert!(
+        !ollama.wait_unloads(1, STAYS_AWAY),
+        "unloaded though told not to"
+    );
+    owner(home, &[], &["--resume"]);
+    assert!(hub.wait_connected(2, WAIT), "{}", client.output());
+    assert_eq!(ollama.load_requests().len(), 1, "no second warm-up needed");
+}
