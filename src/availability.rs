@@ -424,12 +424,12 @@ impl Availability {
     /// until their next boundary. False when the box was neither paused
     /// nor outside the hours.
     pub fn resume(&self, reason: &str) -> Result<bool, String> {
-        if self.end_pause(None, reason)? {
-            return Ok(true);
-        }
+        // A pause that ends outside the hours leaves the box away for them:
+        // the owner asked to sell, so the resume covers the hours too.
+        let ended_pause = self.end_pause(None, reason)?;
         let mut state = self.lock();
         if state.owner != Some(OwnerAway::OutsideHours) {
-            return Ok(false);
+            return Ok(ended_pause);
         }
         let until = state.hours.and_then(|look| look.next_change);
         state.resumed_until = Some(until.unwrap_or(Millis::MAX));
@@ -1414,6 +1414,11 @@ mod tests {
         assert_eq!(status.owner_away, None);
         assert_eq!(status.hours.unwrap().resumed_until, Some(monday(22, 0)));
         assert_eq!(ledger_reasons(&dir, "back"), ["--resume"]);
+        // Paused outside the hours: one --resume ends both.
+        availability.pause(Pause::Indefinite).unwrap();
+        assert_eq!(availability.status().owner_away, Some(OwnerAway::Paused));
+        assert_eq!(availability.resume("--resume"), Ok(true));
+        assert_eq!(availability.status().owner_away, None);
         // Inside the hours there is nothing to resume.
         move_to(&availability, &at, monday(23, 0));
         assert_eq!(availability.resume("--resume"), Ok(false));
