@@ -82,10 +82,10 @@ pub fn find_on_path(name: &str, path: Option<&OsStr>) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
 
-    #[cfg(unix)]
     #[test]
     fn nvidia_smi_is_found_on_the_path_given() {
         let (empty, with) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -105,7 +105,6 @@ mod tests {
         assert_eq!(find_on_path("nvidia-smi", Some(&path)), Some(tool));
     }
 
-    #[cfg(unix)]
     #[test]
     fn sources_are_what_was_found() {
         let (bin, sysfs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
