@@ -428,6 +428,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn selling_windows_show_as_read_in_either_language() {
+        let entries = ["22:00-08:00", "sat,sun 10:00-12:30", "mon-fri 09:00-24:00"];
+        let hours = SellHours::parse(&entries.map(String::from)).unwrap();
+        let shown = |lang| {
+            let windows = hours.windows();
+            windows.iter().map(|w| window(w, lang)).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            shown(Lang::En),
+            [
+                "every day 22:00-08:00 (ends the next day)",
+                "Sun,Sat 10:00-12:30",
+                "Mon,Tue,Wed,Thu,Fri 09:00-24:00"
+            ]
+        );
+        assert_eq!(
+            shown(Lang::Ru),
+            [
+                "каждый день 22:00-08:00 (до следующего дня)",
+                "вс,сб 10:00-12:30",
+                "пн,вт,ср,чт,пт 09:00-24:00"
+            ]
+        );
+        let always = SellHours::parse(&["00:00-24:00".to_string()]).unwrap();
+        let step = hours_step(&always, Lang::En);
+        assert_eq!(
+            step.lines(Lang::En),
+            "[ OK ] selling hours: every day 00:00-24:00; selling at every hour\n"
+        );
+    }
+
+    #[test]
     fn steps_show_in_the_owners_language_with_the_fix_under_them() {
         let step = Step::fail(
             check::check_ollama_down("http://127.0.0.1:11434", "connection refused"),

@@ -897,6 +897,53 @@ mod tests {
     }
 
     #[test]
+    fn the_sharing_rules_take_their_values_and_refuse_others_by_name() {
+        let mut settings = Settings::default();
+        let hours = serde_json::json!([" 22:00-08:00", "sat 00:00-24:00"]);
+        apply_key(&mut settings, "sell_hours", &hours).unwrap();
+        let kept = settings.sell_hours.as_ref().map(|h| h.entries().to_vec());
+        assert_eq!(kept.unwrap(), ["22:00-08:00", "sat 00:00-24:00"]);
+        assert_eq!(
+            settings.display_value("sell_hours"),
+            r#"["22:00-08:00","sat 00:00-24:00"]"#
+        );
+        apply_key(&mut settings, "sell_hours", &serde_json::json!([])).unwrap();
+        assert!(settings.sell_hours.is_none(), "an empty list is no rule");
+        assert_eq!(settings.display_value("sell_hours"), "(every hour)");
+        let refused = |value: Value| {
+            let refused = apply_key(&mut Settings::default(), "sell_hours", &value);
+            refused.map_err(|e| e.english()).unwrap_err()
+        };
+        let shape = r#"a list of selling windows such as ["22:00-08:00", "sat 00:00-24:00"]"#;
+        assert_eq!(refused(serde_json::json!("22:00-08:00")), shape);
+        assert_eq!(refused(serde_json::json!(["22:00-08:00", 5])), shape);
+        assert_eq!(
+            refused(serde_json::json!(["22:00-08:00", "25:00-08:00"])),
+            format!(r#"{shape} ("25:00-08:00": the hour must be 00 to 24)"#)
+        );
+        for (celsius, taken) in [
+            (40.0, true),
+            (85.5, true),
+            (110.0, true),
+            (39.9, false),
+            (110.1, false),
+        ] {
+            let applied = apply_key(&mut settings, "gpu_max_temp_c", &serde_json::json!(celsius));
+            assert_eq!(applied.is_ok(), taken, "{celsius}");
+        }
+        assert_eq!(settings.gpu_max_temp_c, 110.0);
+        let text = apply_key(&mut settings, "gpu_max_temp_c", &serde_json::json!("hot"));
+        assert!(text.is_err_and(|e| e.english() == "a temperature in °C from 40 to 110"));
+        let defaults = Settings::default();
+        assert!(
+            defaults.unload_on_pause && !defaults.gpu_guard && defaults.yield_to_other_gpu_users
+        );
+        assert_eq!(defaults.gpu_check, Duration::from_secs(10));
+        assert_eq!(defaults.gpu_clear, Duration::from_secs(60));
+        assert_eq!(defaults.gpu_sysfs_root, "/sys/class/drm");
+    }
+
+    #[test]
     fn keep_alive_and_options_take_their_json_types_only() {
         let mut settings = Settings::default();
         for value in [serde_json::json!(600), serde_json::json!("10m")] {

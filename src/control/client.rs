@@ -699,6 +699,93 @@ mod tests {
         assert!(table.contains("Hub        connecting\n"), "{table}");
     }
 
+    #[test]
+    fn the_status_table_shows_the_selling_hours_and_the_gpu_guard() {
+        let now = time::now();
+        let at = |ms: Millis| json!(time::format(ms));
+        let mut status = answer();
+        status["serving"] = json!(false);
+        status["hub"] = json!({"state": "away"});
+        status["away"] = json!({"reason": "outside_hours", "detail": "outside the selling hours"});
+        status["selling_hours"] = json!({
+            "windows": ["22:00-08:00", "sat 00:00-24:00"], "selling": false,
+            "next_change": at(now + 60_000),
+        });
+        status["gpu_guard"] = json!({
+            "gpus": [{"id": "0", "vendor": "nvidia", "temp_c": 67.4, "busy_percent": 3.0},
+                     {"id": "card1", "vendor": "amd", "temp_c": null, "busy_percent": 12.0}],
+        });
+        let next = clock(now + 60_000, now);
+        let en = table_of(&status, &today_nothing(), Lang::En, now);
+        for line in [
+            "Hub             disconnected: outside the selling hours\n".to_string(),
+            format!("Selling hours   22:00-08:00, sat 00:00-24:00: not selling until {next}\n"),
+            "GPU guard       GPU 0: 67 °C, 3 % busy; GPU card1: ? °C, 12 % busy; nothing holds \
+             the box back\n"
+                .to_string(),
+        ] {
+            assert!(en.contains(&line), "{line}\n{en}");
+        }
+        let ru = table_of(&status, &today_nothing(), Lang::Ru, now);
+        assert!(ru.contains("отключён: вне часов продажи\n"), "{ru}");
+        assert!(ru.contains(&format!("не продаёт до {next}\n")), "{ru}");
+        assert!(ru.contains("GPU 0: 67 °C, загрузка 3 %"), "{ru}");
+        // Selling, resumed outside them, and every hour.
+        status["selling_hours"]["selling"] = json!(true);
+        let en = table_of(&status, &today_nothing(), Lang::En, now);
+        assert!(
+            en.contains(&format!("sat 00:00-24:00: selling until {next}\n")),
+            "{en}"
+        );
+        status["selling_hours"]["selling"] = json!(false);
+        status["selling_hours"]["resumed_until"] = at(now + 60_000);
+        let en = table_of(&status, &today_nothing(), Lang::En, now);
+        assert!(
+            en.contains(&format!(
+                "outside them, but selling until {next} (--resume)\n"
+            )),
+            "{en}"
+        );
+        status["selling_hours"] =
+            json!({"windows": ["00:00-24:00"], "selling": true, "next_change": null});
+        let en = table_of(&status, &today_nothing(), Lang::En, now);
+        assert!(en.contains("00:00-24:00: selling at every hour\n"), "{en}");
+        // The guard holding the box away, each reason, and a read error.
+        status["hub"] = json!({"state": "away"});
+        status["away"] =
+            json!({"reason": "gpu_hot", "detail": "", "gpu": "0", "temp_c": 91.0, "max_c": 85.0});
+        status["gpu_guard"]["away"] = status["away"].clone();
+        status["gpu_guard"]["clear_for_secs"] = json!(12);
+        status["gpu_guard"]["error"] = json!("nvidia-smi did not answer within 10 s\u{1b}");
+        let en = table_of(&status, &today_nothing(), Lang::En, now);
+        assert!(
+            en.contains("disconnected: the GPU guard stepped back\n"),
+            "{en}"
+        );
+        assert!(
+            en.contains(
+                "away: GPU 0 is at 91 °C (over 85 °C); conditions clear for 12 s; cannot read \
+                 the GPUs: nvidia-smi did not answer within 10 s\\u{1b}\n"
+            ),
+            "{en}"
+        );
+        let program =
+            json!({"reason": "gpu_in_use", "detail": "", "pid": 4242, "program": "blender"});
+        status["gpu_guard"] = json!({"gpus": [], "away": program});
+        let ru = table_of(&status, &today_nothing(), Lang::Ru, now);
+        assert!(
+            ru.contains("машина ушла: GPU занят другой программой: blender (pid 4242)\n"),
+            "{ru}"
+        );
+        let busy = json!({"reason": "gpu_in_use", "detail": "", "gpu": "0", "busy_percent": 97.0});
+        status["gpu_guard"] = json!({"gpus": [], "away": busy});
+        let en = table_of(&status, &today_nothing(), Lang::En, now);
+        assert!(
+            en.contains("not read yet; away: GPU 0 is 97 % busy while the client serves nothing\n"),
+            "{en}"
+        );
+    }
+
     fn today_nothing() -> Today {
         Today {
             since: String::new(),

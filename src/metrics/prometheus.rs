@@ -431,6 +431,36 @@ ollama_proxy_answer_seconds_count 0
     }
 
     #[test]
+    fn the_away_reason_and_the_gpus_render_from_the_health() {
+        let m = Metrics::new();
+        let health = Health {
+            away: Some("gpu_hot"),
+            gpus: vec![
+                ("0".into(), Some(91.0), Some(97.5)),
+                ("card\"1".into(), None, Some(3.0)),
+            ],
+            ..unknown()
+        };
+        let text = client_text_with(&m, &health);
+        for reason in AWAY_REASONS {
+            let holds = u8::from(reason == "gpu_hot");
+            let line = format!("ollama_proxy_away{{reason=\"{reason}\"}} {holds}\n");
+            assert!(text.contains(&line), "{line}\n{text}");
+        }
+        for line in [
+            "# TYPE ollama_proxy_gpu_temperature_celsius gauge\n",
+            "ollama_proxy_gpu_temperature_celsius{gpu=\"0\"} 91\n",
+            "ollama_proxy_gpu_utilization_percent{gpu=\"0\"} 97.5\n",
+            "ollama_proxy_gpu_utilization_percent{gpu=\"card\\\"1\"} 3\n",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+        assert!(!text.contains("ollama_proxy_gpu_temperature_celsius{gpu=\"card"));
+        // Without the guard's readings, no GPU family at all.
+        assert!(!client_text(&m).contains("ollama_proxy_gpu_"));
+    }
+
+    #[test]
     fn fresh_figures_render_every_family_at_zero() {
         let m = Metrics::new();
         assert_eq!(client_text(&m), format!("{EMPTY}{}", build_info()));
