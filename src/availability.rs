@@ -175,13 +175,16 @@ pub struct HoursStatus {
     pub resumed_until: Option<Millis>,
 }
 
-/// The owner's standing rules, from the settings.
-#[derive(Clone, Debug, Default)]
+/// The owner's standing rules, from the settings, and the clock the
+/// selling hours are read on.
+#[derive(Default)]
 pub struct OwnerRules {
     /// `sell_hours`; `None` when not set (or empty).
     pub sell_hours: Option<SellHours>,
     /// `unload_on_pause`.
     pub unload_on_pause: bool,
+    /// The system's clock and zone; a test's own in tests.
+    pub clock: Clock,
 }
 
 /// Why the box stepped back.
@@ -241,8 +244,6 @@ pub struct Availability {
     /// Set once the ledger has its `start` line: a step back found at
     /// start is written after it (`start_recording`).
     recording: std::sync::atomic::AtomicBool,
-    /// The wall clock and zone the selling hours are read on.
-    clock: Clock,
 }
 
 /// Where the selling hours read the time: the system's clock and time
@@ -252,8 +253,9 @@ pub struct Clock {
     pub zone: Box<dyn Zone + Send + Sync>,
 }
 
-impl Clock {
-    fn system() -> Clock {
+impl Default for Clock {
+    /// The system's.
+    fn default() -> Clock {
         Clock {
             now: Box::new(time::now),
             zone: Box::new(SystemZone),
@@ -273,24 +275,6 @@ impl Availability {
         has_hub: bool,
         pause_file: PathBuf,
         rules: OwnerRules,
-    ) -> Arc<Availability> {
-        let clock = Clock::system();
-        Availability::with_clock(
-            admission, metrics, ledger, backends, has_hub, pause_file, rules, clock,
-        )
-    }
-
-    /// [`Availability::new`] on the given clock.
-    #[allow(clippy::too_many_arguments)]
-    fn with_clock(
-        admission: Arc<Admission>,
-        metrics: Arc<Metrics>,
-        ledger: Option<Arc<Ledger>>,
-        backends: Arc<Backends>,
-        has_hub: bool,
-        pause_file: PathBuf,
-        rules: OwnerRules,
-        clock: Clock,
     ) -> Arc<Availability> {
         let pause = pause::load(&pause_file).unwrap_or_else(|why| {
             log::warn!(
@@ -321,7 +305,6 @@ impl Availability {
             rules,
             guard: std::sync::OnceLock::new(),
             recording: std::sync::atomic::AtomicBool::new(false),
-            clock,
         });
         backends.watch(&availability);
         // Without a hub (test mode with no token) there is nothing to pause:
@@ -471,7 +454,7 @@ impl Availability {
     /// paused`, then Close 1000) and stops the probes; returning lets the
     /// gate open, or keeps a connection whose last answers still drain.
     fn decide(&self, state: &mut State, why: &str) {
-        let now = state.owner_rule((self.clock.now)());
+        let now = state.owner_rule((self.rules.clock.now)());
         if now == state.owner {
             return;
         }
@@ -552,8 +535,8 @@ impl Availability {
         let Some(rule) = &self.rules.sell_hours else {
             return;
         };
-        let now = (self.clock.now)();
-        let look = rule.look(now, self.clock.zone.as_ref());
+        let now = (self.rules.clock.now)();
+        let look = rule.look(now, self.rules.clock.zone.as_ref());
         state.hours = Some(look);
         if state.resumed_until.is_some_and(|until| now >= until) {
             state.resumed_until = None;
@@ -583,7 +566,7 @@ impl Availability {
             let Some(look) = state.hours else {
                 return;
             };
-            let sleep = hours::sleep_for(&look, (self.clock.now)());
+            let sleep = hours::sleep_for(&look, (self.rules.clock.now)());
             state = match self.changed.wait_timeout(state, sleep) {
                 Ok((state, _)) => state,
                 Err(poisoned) => poisoned.into_inner().0,
@@ -1314,17 +1297,17 @@ mod tests {
         let (to_writer, inbox) = crate::hub::writer_channel();
         let backends = backends::for_tests_with(&["http://127.0.0.1:1"], 3, true);
         let entries: Vec<String> = windows.iter().map(|w| w.to_string()).collect();
+        let now = Arc::clone(at);
         let rules = OwnerRules {
             sell_hours: Some(SellHours::parse(&entries).unwrap()),
             unload_on_pause: true,
-        };
-        let now = Arc::clone(at);
-        let clock = Clock {
-            now: Box::new(move || now.load(std::sync::atomic::Ordering::SeqCst)),
-            zone: Box::new(Utc),
+            clock: Clock {
+                now: Box::new(move || now.load(std::sync::atomic::Ordering::SeqCst)),
+                zone: Box::new(Utc),
+            },
         };
         let ledger = Ledger::open(&dir.path().join("ledger.jsonl"), 1 << 20, 1).unwrap();
-        let availability = Availability::with_clock(
+        let availability = Availability::new(
             Admission::new(to_writer),
             Metrics::new(),
             Some(Arc::new(ledger)),
@@ -1332,7 +1315,6 @@ mod tests {
             true,
             dir.path().join("paused.json"),
             rules,
-            clock,
         );
         (availability, inbox, dir)
     }

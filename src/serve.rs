@@ -128,6 +128,7 @@ pub fn serve(
         OwnerRules {
             sell_hours: settings.sell_hours.clone(),
             unload_on_pause: settings.unload_on_pause,
+            ..OwnerRules::default()
         },
     );
     start_metrics_endpoint(settings, &metrics, &availability)?;

@@ -287,14 +287,16 @@ fn guard_config(ollama: &Ollama) -> Value {
     )
 }
 
+/// The client on `config` with the stand-in `nvidia-smi` first on its
+/// `PATH`.
+fn start_guarded(config: &Value, hub: &Hub, nvidia: &FakeNvidiaSmi) -> Client {
+    start(config, hub, &[("PATH", &nvidia.path_env())])
+}
+
 #[test]
 fn a_hot_gpu_steps_back_unloads_and_returns_once_cool_for_the_clear_time() {
     let (ollama, hub, nvidia) = (Ollama::start(), Hub::start(TOKEN), FakeNvidiaSmi::install());
-    let client = start(
-        &guard_config(&ollama),
-        &hub,
-        &[("PATH", &nvidia.path_env())],
-    );
+    let client = start_guarded(&guard_config(&ollama), &hub, &nvidia);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     let (home, port) = (client.home.path(), client.metrics_port());
     let status = wait_status(home, |s| s["gpu_guard"]["gpus"][0]["temp_c"] == 45.0);
@@ -370,11 +372,7 @@ fn a_hot_gpu_steps_back_unloads_and_returns_once_cool_for_the_clear_time() {
 fn another_program_on_the_gpu_steps_back_but_the_model_server_does_not() {
     let (ollama, hub, nvidia) = (Ollama::start(), Hub::start(TOKEN), FakeNvidiaSmi::install());
     nvidia.set_apps("1234, /usr/local/bin/ollama, 4096\n");
-    let client = start(
-        &guard_config(&ollama),
-        &hub,
-        &[("PATH", &nvidia.path_env())],
-    );
+    let client = start_guarded(&guard_config(&ollama), &hub, &nvidia);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     let home = client.home.path();
     let queries = nvidia.gpu_queries();
@@ -404,11 +402,7 @@ fn another_program_on_the_gpu_steps_back_but_the_model_server_does_not() {
 #[test]
 fn a_broken_hanging_or_flooding_nvidia_smi_never_stops_the_relay() {
     let (ollama, hub, nvidia) = (Ollama::start(), Hub::start(TOKEN), FakeNvidiaSmi::install());
-    let client = start(
-        &guard_config(&ollama),
-        &hub,
-        &[("PATH", &nvidia.path_env())],
-    );
+    let client = start_guarded(&guard_config(&ollama), &hub, &nvidia);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     let home = client.home.path();
     let flood = "x".repeat(10 << 20);
@@ -505,7 +499,7 @@ fn the_guard_reads_the_gpus_at_most_once_per_check() {
     let (ollama, hub, nvidia) = (Ollama::start(), Hub::start(TOKEN), FakeNvidiaSmi::install());
     let mut config = guard_config(&ollama);
     config["gpu_check_secs"] = json!(0.25);
-    let client = start(&config, &hub, &[("PATH", &nvidia.path_env())]);
+    let client = start_guarded(&config, &hub, &nvidia);
     assert!(hub.wait_connected(1, WAIT), "{}", client.output());
     let names = thread_names(client.process_pid());
     assert!(names.iter().any(|n| n == "gpu-guard"), "{names:?}");
