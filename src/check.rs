@@ -287,7 +287,7 @@ fn gpu_step(settings: &crate::config::Settings) -> Step {
     let root = Path::new(&settings.gpu_sysfs_root);
     let sources = match gpu::Sources::find(std::env::var_os("PATH").as_deref(), root) {
         Ok(sources) => sources,
-        Err(none) => return Step::note(check::check_gpu_none(none)),
+        Err(_) => return Step::note(check::check_gpu_none(root.display())),
     };
     let timeout = settings
         .gpu_check

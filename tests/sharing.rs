@@ -489,6 +489,16 @@ fn with_no_gpu_tool_the_guard_says_so_once_and_stays_off() {
         "{}",
         client.output()
     );
+    let check = owner(client.home.path(), &[("PATH", &path)], &["--check"]);
+    assert!(
+        check.stdout.contains(&format!(
+            "[NOTE] GPU guard: no GPU tool found (nvidia-smi is not on PATH, no AMD GPU under {}): \
+             the guard stays off",
+            sysfs.path().display()
+        )),
+        "{}",
+        check.describe()
+    );
     let status = wait_status(client.home.path(), |s| s["serving"] == true);
     assert!(status["gpu_guard"].is_null(), "{status}");
     assert!(!thread_names(client.process_pid()).contains(&"gpu-guard".to_string()));

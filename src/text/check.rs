@@ -140,10 +140,10 @@ catalogue! {
         en: "GPU guard reads {sources}: {gpus}",
         ru: "защита GPU читает {sources}: {gpus}",
     }
-    /// `error` is the client's English account of what is missing.
-    check_gpu_none(error) {
-        en: "GPU guard: {error}",
-        ru: "защита GPU: {error}",
+    /// `root` is `gpu_sysfs_root`.
+    check_gpu_none(root) {
+        en: "GPU guard: no GPU tool found (nvidia-smi is not on PATH, no AMD GPU under {root}): the guard stays off",
+        ru: "защита GPU: не найден инструмент GPU (nvidia-smi нет в PATH, нет GPU AMD в {root}): защита выключена",
     }
     check_gpu_failed(sources, error) {
         en: "GPU guard cannot read {sources}: {error}",
