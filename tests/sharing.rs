@@ -322,6 +322,12 @@ fn a_hot_gpu_steps_back_unloads_and_returns_once_cool_for_the_clear_time() {
     assert_eq!(sample(&metrics, temperature), Some(91.0), "{metrics}");
     let busy = "ollama_proxy_gpu_utilization_percent{gpu=\"0\"}";
     assert_eq!(sample(&metrics, busy), Some(97.0));
+    let check = owner(home, &[("PATH", &nvidia.path_env())], &["--check"]);
+    let read = format!(
+        "[ OK ] GPU guard reads nvidia-smi ({}): GPU 0: 91 °C, 97 % busy",
+        nvidia.program().display()
+    );
+    assert!(check.stdout.contains(&read), "{}", check.describe());
     let human = owner(home, &[], &["--status"]);
     assert!(
         human
