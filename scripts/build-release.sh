@@ -56,6 +56,12 @@ export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/
 # change.
 # .ci/run tests the binaries built here, not only the test profile's.
 size_rustflags="-Zlocation-detail=none -Zfmt-debug=shallow"
+# Linux only: -Cforce-unwind-tables=no drops the unwind tables (.eh_frame,
+# a quarter of a megabyte), which a program that aborts on panic and prints
+# no backtraces never reads. What it costs: a debugger or `perf
+# --call-graph=dwarf` cannot walk this binary's stack. The Windows target
+# requires its tables; the Apple ones keep theirs (untested there).
+linux_size_rustflags="$size_rustflags -Cforce-unwind-tables=no"
 size_flags=(-Zbuild-std-features=optimize_for_size)
 
 # Windows text files: CRLF; the README also with a UTF-8 byte order mark.
@@ -68,7 +74,10 @@ mkdir -p dist
 stage_root="target/dist-stage"
 for target in "${targets[@]}"; do
     echo "== building $target"
-    cross_target_env "$target" "$size_rustflags"
+    case "$target" in
+        *-linux-*) cross_target_env "$target" "$linux_size_rustflags" ;;
+        *) cross_target_env "$target" "$size_rustflags" ;;
+    esac
     start=$SECONDS
     cargo zigbuild --quiet "${cross_flags[@]}" "${size_flags[@]}" --target "$target" --bin "$name"
     echo "   built in $((SECONDS - start)) s"

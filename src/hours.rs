@@ -309,15 +309,19 @@ impl SellHours {
     /// The local seconds of the day at which the state may change: where
     /// windows start and end, and midnight.
     fn edges(&self) -> Vec<i64> {
-        let mut edges: Vec<i64> = self
+        let minutes = self
             .windows
             .iter()
-            .flat_map(|w| [w.start, w.end % MINUTES_PER_DAY])
-            .map(|minute| i64::from(minute) * 60)
-            .chain([0])
-            .collect();
-        edges.sort_unstable();
-        edges.dedup();
+            .flat_map(|w| [w.start, w.end % MINUTES_PER_DAY]);
+        let seconds = minutes.map(|minute| i64::from(minute) * 60).chain([0]);
+        // In order, each once, by inserting in place: a sort would add a
+        // routine of its own to the binary for a few dozen numbers.
+        let mut edges: Vec<i64> = Vec::new();
+        for edge in seconds {
+            if let Err(at) = edges.binary_search(&edge) {
+                edges.insert(at, edge);
+            }
+        }
         edges
     }
 }

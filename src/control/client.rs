@@ -30,8 +30,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::protocol::{
-    AwayAnswer, BackendAnswer, GuardAnswer, HealthPhase, HealthState, HoursAnswer, HubPhase,
-    PauseAnswer, Request, ResumeAnswer, StatusAnswer,
+    BackendAnswer, HealthPhase, HealthState, HubPhase, PauseAnswer, Request, ResumeAnswer,
+    StatusAnswer,
 };
 use super::socket::{open_lock, read_line, NoLine};
 use super::{lock_is_held, lock_path, socket_path};
@@ -311,7 +311,11 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
             text::status_hub_reconnecting(((retry - now).max(0) + 999) / 1000)
         }
         HubPhase::Paused => text::status_hub_paused(),
-        HubPhase::Away => match answer.away.as_ref().map(|away| away.reason.as_str()) {
+        HubPhase::Away => match answer
+            .away
+            .as_ref()
+            .and_then(|away| away["reason"].as_str())
+        {
             Some("outside_hours") => text::status_hub_outside_hours(),
             _ => text::status_hub_gpu_guard(),
         },
@@ -358,57 +362,73 @@ fn status_table(answer: &StatusAnswer, today: &Today, lang: Lang, now: Millis) -
 }
 
 /// The selling hours as written, and where they stand: selling until a
-/// boundary, not selling until one, or selling on the owner's `--resume`.
-fn hours_line(hours: &HoursAnswer, now: Millis) -> Text {
-    let windows = hours.windows.join(", ");
-    let at = |stamp: &Option<String>| stamp.as_deref().and_then(time::parse);
-    let next = at(&hours.next_change).map(|next| clock(next, now));
-    match (at(&hours.resumed_until), next) {
-        (Some(until), _) if !hours.selling => {
+/// boundary, not selling until one, or selling on the owner's `--resume`
+/// (the answer's `selling_hours`, see `protocol::HoursAnswer`).
+fn hours_line(hours: &Value, now: Millis) -> Text {
+    let windows = hours["windows"].as_array().into_iter().flatten();
+    let windows: Vec<&str> = windows.filter_map(Value::as_str).collect();
+    let windows = crate::text::outside(&windows.join(", "));
+    let at = |key: &str| hours[key].as_str().and_then(time::parse);
+    let next = at("next_change").map(|next| clock(next, now));
+    let selling = hours["selling"].as_bool().unwrap_or(false);
+    match (at("resumed_until"), next) {
+        (Some(until), _) if !selling => {
             text::status_hours_resumed_until(windows, clock(until, now))
         }
         (_, None) => text::status_hours_always(windows),
-        (_, Some(next)) if hours.selling => text::status_hours_selling_until(windows, next),
+        (_, Some(next)) if selling => text::status_hours_selling_until(windows, next),
         (_, Some(next)) => text::status_hours_away_until(windows, next),
     }
 }
 
+/// A figure of the answer, whole (`?` when absent).
+fn figure(value: &Value) -> String {
+    value
+        .as_f64()
+        .map_or_else(|| "?".into(), |v| format!("{v:.0}"))
+}
+
 /// Each GPU as the guard read it, then what holds the box back (or that
-/// nothing does), then the last error when reading failed.
-fn guard_line(guard: &GuardAnswer, lang: Lang) -> String {
-    let figure = |value: Option<f64>| value.map_or_else(|| "?".into(), |v| format!("{v:.0}"));
-    let mut parts: Vec<Text> = guard
-        .gpus
-        .iter()
-        .map(|gpu| text::status_gpu(&gpu.id, figure(gpu.temp_c), figure(gpu.busy_percent)))
-        .collect();
-    if guard.gpus.is_empty() && guard.error.is_none() {
+/// nothing does), then the last error when reading failed (the answer's
+/// `gpu_guard`, see `protocol::GuardAnswer`).
+fn guard_line(guard: &Value, lang: Lang) -> String {
+    let gpus = guard["gpus"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let gpu_text = |gpu: &Value| {
+        let id = crate::text::outside(gpu["id"].as_str().unwrap_or("?"));
+        text::status_gpu(id, figure(&gpu["temp_c"]), figure(&gpu["busy_percent"]))
+    };
+    let mut parts: Vec<Text> = gpus.iter().map(gpu_text).collect();
+    let error = guard["error"].as_str();
+    if gpus.is_empty() && error.is_none() {
         parts.push(text::status_gpu_not_read());
     }
-    parts.push(match &guard.away {
-        None => text::status_gpu_clear(),
-        Some(away) => trouble_text(away),
-    });
-    if let (Some(_), Some(secs)) = (&guard.away, guard.clear_for_secs) {
+    let away = guard.get("away").filter(|away| !away.is_null());
+    parts.push(away.map_or_else(text::status_gpu_clear, trouble_text));
+    if let (Some(_), Some(secs)) = (away, guard["clear_for_secs"].as_u64()) {
         parts.push(text::status_gpu_clear_for(secs));
     }
-    if let Some(error) = &guard.error {
+    if let Some(error) = error {
         parts.push(text::status_gpu_error(crate::text::outside(error)));
     }
     let parts: Vec<String> = parts.iter().map(|part| part.in_lang(lang)).collect();
     parts.join("; ")
 }
 
-/// What the GPU guard found, in the owner's language.
-fn trouble_text(away: &AwayAnswer) -> Text {
-    let figure = |value: Option<f64>| value.map_or_else(|| "?".into(), |v| format!("{v:.0}"));
-    let gpu = away.gpu.clone().unwrap_or_default();
-    match (away.reason.as_str(), &away.program) {
-        ("gpu_hot", _) => text::status_gpu_hot(gpu, figure(away.temp_c), figure(away.max_c)),
-        (_, Some(program)) => {
-            text::status_gpu_other_program(crate::text::outside(program), away.pid.unwrap_or(0))
+/// What the GPU guard found, in the owner's language (an `AwayAnswer`).
+fn trouble_text(away: &Value) -> Text {
+    let gpu = crate::text::outside(away["gpu"].as_str().unwrap_or_default());
+    match (away["reason"].as_str(), away["program"].as_str()) {
+        (Some("gpu_hot"), _) => {
+            text::status_gpu_hot(gpu, figure(&away["temp_c"]), figure(&away["max_c"]))
         }
-        _ => text::status_gpu_busy_while_idle(gpu, figure(away.busy_percent)),
+        (_, Some(program)) => {
+            let pid = away["pid"].as_u64().unwrap_or(0);
+            text::status_gpu_other_program(crate::text::outside(program), pid)
+        }
+        _ => text::status_gpu_busy_while_idle(gpu, figure(&away["busy_percent"])),
     }
 }
 

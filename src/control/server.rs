@@ -233,12 +233,27 @@ fn status_answer(status: &Status) -> StatusAnswer {
         backends: backends.collect(),
         paused: status.paused.is_some(),
         paused_until: until(status.paused),
-        away: status.owner_away.as_ref().map(away_answer),
-        selling_hours: status.hours.as_ref().map(hours_answer),
-        gpu_guard: status.gpu.as_ref().map(guard_answer),
+        away: status
+            .owner_away
+            .as_ref()
+            .map(|away| section(away_answer(away))),
+        selling_hours: status
+            .hours
+            .as_ref()
+            .map(|hours| section(hours_answer(hours))),
+        gpu_guard: status
+            .gpu
+            .as_ref()
+            .map(|guard| section(guard_answer(guard))),
         running: status.running,
         queued: status.queued,
     }
+}
+
+/// A section of the status answer as JSON (plain structs of strings and
+/// numbers always serialize).
+fn section(answer: impl serde::Serialize) -> Value {
+    serde_json::to_value(answer).unwrap_or_default()
 }
 
 /// Why the box is away for its owner, with the GPU guard's figures.

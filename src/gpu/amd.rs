@@ -28,18 +28,23 @@ pub fn cards(root: &Path) -> Vec<(String, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(root) else {
         return Vec::new();
     };
-    let mut cards: Vec<(u64, String, PathBuf)> = entries
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let number = card_number(&name)?;
-            let dir = entry.path();
-            dir.join("device/gpu_busy_percent")
-                .exists()
-                .then_some((number, name, dir))
-        })
-        .collect();
-    cards.sort();
+    // In the cards' order, kept by inserting each in place: a sort would
+    // add a sorting routine of its own to the binary for a handful of
+    // cards.
+    let mut cards: Vec<(u64, String, PathBuf)> = Vec::new();
+    for entry in entries.flatten() {
+        let Some(name) = entry.file_name().into_string().ok() else {
+            continue;
+        };
+        let Some(number) = card_number(&name) else {
+            continue;
+        };
+        let dir = entry.path();
+        if dir.join("device/gpu_busy_percent").exists() {
+            let at = cards.partition_point(|(n, _, _)| *n < number);
+            cards.insert(at, (number, name, dir));
+        }
+    }
     cards
         .into_iter()
         .map(|(_, name, dir)| (name, dir))
@@ -76,17 +81,15 @@ fn read_card(id: String, device: &Path) -> GpuReading {
 
 /// The first `hwmon*` (by name) with a `temp1_input` that reads.
 fn temperature(device: &Path) -> Option<f64> {
-    let mut hwmons: Vec<PathBuf> = std::fs::read_dir(device.join("hwmon"))
-        .ok()?
-        .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("hwmon"))
-        .map(|entry| entry.path())
-        .collect();
-    hwmons.sort();
-    hwmons
-        .iter()
-        .filter_map(|hwmon| read_value(&hwmon.join("temp1_input")))
-        .find_map(|text| parse_millidegrees(&text))
+    let hwmons = std::fs::read_dir(device.join("hwmon")).ok()?.flatten();
+    let hwmons = hwmons.filter(|entry| entry.file_name().to_string_lossy().starts_with("hwmon"));
+    let readings = hwmons.filter_map(|entry| {
+        let text = read_value(&entry.path().join("temp1_input"))?;
+        Some((entry.file_name(), parse_millidegrees(&text)?))
+    });
+    readings
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, celsius)| celsius)
 }
 
 /// A small regular file's text; `None` when it is missing, not a regular

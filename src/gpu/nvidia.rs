@@ -115,8 +115,34 @@ fn figure(field: &str) -> Option<Option<f64>> {
     if field.starts_with('[') && field.ends_with(']') {
         return Some(None);
     }
-    let value: f64 = field.parse().ok()?;
-    value.is_finite().then_some(Some(value))
+    decimal(field).map(Some)
+}
+
+/// A plain decimal (`45`, `-3`, `12.5`), as `nvidia-smi` writes its figures
+/// with `nounits`. Read by hand: the standard library's float parser would
+/// add its tables to the binary for numbers that are whole but for rare
+/// fractions. Exponents, `inf` and `NaN` are not figures.
+fn decimal(field: &str) -> Option<f64> {
+    let (negative, digits) = match field.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, field),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || fraction.len() > 6 {
+        return None;
+    }
+    // Past u64 the figure is impossible anyway: the callers' ranges refuse it.
+    let whole = whole
+        .parse::<u64>()
+        .map_or(f64::INFINITY, |whole| whole as f64);
+    let scale = 10u64.pow(fraction.len() as u32);
+    let fraction: u64 = match fraction {
+        "" => 0,
+        digits => digits.parse().ok()?,
+    };
+    let value = whole + fraction as f64 / scale as f64;
+    Some(if negative { -value } else { value })
 }
 
 /// MiB as bytes; a negative or overflowing figure is unknown.
@@ -162,10 +188,37 @@ mod tests {
     }
 
     #[test]
+    fn figures_are_plain_decimals_read_by_hand() {
+        for (text, value) in [
+            ("45", Some(45.0)),
+            ("-3", Some(-3.0)),
+            ("007", Some(7.0)),
+            ("12.5", Some(12.5)),
+            ("0.125", Some(0.125)),
+            ("3.", Some(3.0)),
+            ("1.123456", Some(1.123456)),
+            ("1.1234567", None),
+            ("", None),
+            ("-", None),
+            (".5", None),
+            ("+5", None),
+            ("1e3", None),
+            ("inf", None),
+            ("NaN", None),
+            ("1.2.3", None),
+            ("١٢", None),
+        ] {
+            assert_eq!(decimal(text), value, "{text:?}");
+        }
+        assert_eq!(decimal("99999999999999999999999"), Some(f64::INFINITY));
+    }
+
+    #[test]
     fn impossible_figures_are_unknown() {
-        let text = "0, -5, 250, -1, 24576\n1, 1e300, 100, 99999999999999999999999, 24576";
+        let huge = "99999999999999999999999";
+        let text = format!("0, -5, 250, -1, 24576\n1, {huge}, 100, {huge}, 24576");
         assert_eq!(
-            parse_gpus(text).unwrap(),
+            parse_gpus(&text).unwrap(),
             vec![
                 gpu("0", None, None, None),
                 gpu("1", None, Some(100.0), None)
@@ -179,6 +232,8 @@ mod tests {
             "0, 45, 3, 1234",
             "0, 45, 3, 1234, 24576, 7",
             "x, 45, 3, 1234, 24576",
+            "0, 1e3, 3, 1234, 24576",
+            "0, 45, NaN, 1234, 24576",
             "-1, 45, 3, 1234, 24576",
             "0, hot, 3, 1234, 24576",
             "0, NaN, 3, 1234, 24576",

@@ -152,7 +152,7 @@ pub fn is_model_server(name: &str) -> Option<bool> {
         return None;
     }
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let base = base.to_lowercase();
+    let base = base.to_ascii_lowercase();
     let base = base.strip_suffix(".exe").unwrap_or(&base);
     Some(base == "lms" || MODEL_SERVERS.iter().any(|server| base.contains(server)))
 }
