@@ -140,15 +140,21 @@ mod tests {
     fn cards_are_card_directories_with_a_busy_file() {
         let root = tempfile::tempdir().unwrap();
         let root = root.path();
+        // Made out of order: the cards come back in theirs, whatever the
+        // directory's.
+        put(root, "card3/device/gpu_busy_percent", "7\n");
         put(root, "card1/device/gpu_busy_percent", "7\n");
         put(root, "card10/device/gpu_busy_percent", "0\n");
+        put(root, "card2/device/gpu_busy_percent", "0\n");
+        put(root, "card+4/device/gpu_busy_percent", "0\n");
+        put(root, "card/device/gpu_busy_percent", "0\n");
         put(root, "card0-DP-1/device/gpu_busy_percent", "5\n");
-        put(root, "card2/device/vendor", "0x10de\n");
+        put(root, "card5/device/vendor", "0x10de\n");
         put(root, "renderD128/device/gpu_busy_percent", "5\n");
         put(root, "cardX/device/gpu_busy_percent", "5\n");
         put(root, "version", "drm 1.1.0\n");
         let names: Vec<String> = cards(root).into_iter().map(|(name, _)| name).collect();
-        assert_eq!(names, ["card1", "card10"]);
+        assert_eq!(names, ["card1", "card2", "card3", "card10"]);
         assert!(cards(&root.join("missing")).is_empty());
     }
 

@@ -183,6 +183,9 @@ mod tests {
                 gpu("1", None, None, None),
             ]
         );
+        // MiB, as bytes.
+        let first = &parse_gpus(text).unwrap()[0];
+        assert_eq!(first.memory_used_bytes, Some(1_293_942_784));
         assert_eq!(parse_gpus("").unwrap(), vec![]);
         assert_eq!(parse_gpus("\n \r\n").unwrap(), vec![]);
     }
