@@ -186,6 +186,10 @@ mod tests {
         // MiB, as bytes.
         let first = &parse_gpus(text).unwrap()[0];
         assert_eq!(first.memory_used_bytes, Some(1_293_942_784));
+        // A large figure is taken as long as its bytes fit.
+        let large = &parse_gpus("0, 45, 3, 2000000, 17592186044415").unwrap()[0];
+        assert_eq!(large.memory_used_bytes, Some(2_097_152_000_000));
+        assert_eq!(large.memory_total_bytes, Some(17_592_186_044_415 * MIB));
         assert_eq!(parse_gpus("").unwrap(), vec![]);
         assert_eq!(parse_gpus("\n \r\n").unwrap(), vec![]);
     }
