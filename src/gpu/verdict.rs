@@ -256,6 +256,19 @@ mod tests {
     }
 
     #[test]
+    fn a_gpu_at_the_limit_is_not_hotter_than_it() {
+        let mut verdict = Verdict::new(rules());
+        let at_limit = sample(vec![gpu("0", 85.0, 0.0)], &[]);
+        let above = sample(vec![gpu("0", 85.5, 0.0)], &[]);
+        let changes = feed(
+            &mut verdict,
+            Instant::now(),
+            &[(Ok(&at_limit), false), (Ok(&above), false)],
+        );
+        assert_eq!(changes, [None, Some(Change::Away(hot_trouble(85.5)))]);
+    }
+
+    #[test]
     fn trouble_during_the_clear_time_starts_it_again() {
         let mut verdict = Verdict::new(rules());
         let (cool, hot) = (cool(), hot());
