@@ -547,16 +547,17 @@ impl Availability {
     /// Starts the `hours` thread when `sell_hours` is set (and there is a
     /// hub to step back from): it looks at the hours at each boundary, at
     /// least once a minute so that a clock that jumps is seen (see
-    /// `hours::sleep_for`), and whenever the state changes.
-    pub fn watch_hours(self: &Arc<Availability>) -> std::io::Result<()> {
+    /// `hours::sleep_for`), and whenever the state changes. Whether it
+    /// started.
+    pub fn watch_hours(self: &Arc<Availability>) -> std::io::Result<bool> {
         if self.rules.sell_hours.is_none() || !self.has_hub {
-            return Ok(());
+            return Ok(false);
         }
         let availability = Arc::clone(self);
         std::thread::Builder::new()
             .name("hours".into())
             .spawn(move || availability.hours_forever())
-            .map(drop)
+            .map(|_| true)
     }
 
     fn hours_forever(&self) {
@@ -580,10 +581,9 @@ impl Availability {
         if !self.has_hub {
             return;
         }
-        let metrics = Arc::clone(&self.metrics);
-        let relay_busy = Arc::new(move || metrics.requests_running() > 0);
         let watcher: Arc<dyn GuardWatcher> = Arc::clone(self) as Arc<dyn GuardWatcher>;
-        let guard = Guard::start(settings, relay_busy, Arc::downgrade(&watcher));
+        let busy = relay_busy(&self.metrics);
+        let guard = Guard::start(settings, busy, Arc::downgrade(&watcher));
         if let Some(guard) = guard {
             let _ = self.guard.set(guard);
             self.gpu_changed();
@@ -632,6 +632,13 @@ impl Availability {
             Some(limit) => drop(self.changed.wait_timeout(state, limit)),
         }
     }
+}
+
+/// Whether the relay is answering a request now, for the GPU guard (a GPU
+/// busy while it answers nothing is someone else's).
+fn relay_busy(metrics: &Arc<Metrics>) -> Arc<dyn Fn() -> bool + Send + Sync> {
+    let metrics = Arc::clone(metrics);
+    Arc::new(move || metrics.requests_running() > 0)
 }
 
 /// "until 2026-12-01T06:00:00.000Z" or "until --resume", for the log.
@@ -1434,6 +1441,42 @@ mod tests {
 
     fn availability_no_hours() -> (Arc<Availability>, crate::hub::Inbox, tempfile::TempDir) {
         availability(3, true)
+    }
+
+    #[test]
+    fn the_hours_thread_runs_only_with_hours_and_a_hub() {
+        let at = clock_at(monday(12, 0));
+        let (with_both, _inbox, _dir) = with_hours(&["22:00-08:00"], &at);
+        assert!(with_both.watch_hours().unwrap());
+        let (without_hours, _inbox, _dir) = availability(3, true);
+        assert!(!without_hours.watch_hours().unwrap());
+        let (without_hub, _inbox, _dir) = availability(3, false);
+        let with_hours_rule = Availability::new(
+            Admission::new(crate::hub::writer_channel().0),
+            Metrics::new(),
+            None,
+            backends::for_tests_with(&["http://127.0.0.1:1"], 3, false),
+            false,
+            without_hub.pause_file.clone(),
+            OwnerRules {
+                sell_hours: Some(SellHours::parse(&["22:00-08:00".to_string()]).unwrap()),
+                ..OwnerRules::default()
+            },
+        );
+        assert!(
+            !with_hours_rule.watch_hours().unwrap(),
+            "nothing to step back from"
+        );
+        assert_eq!(with_hours_rule.status().owner_away, None);
+    }
+
+    #[test]
+    fn the_guard_hears_whether_the_relay_answers() {
+        let metrics = Metrics::new();
+        let busy = relay_busy(&metrics);
+        assert!(!busy());
+        metrics.request_started();
+        assert!(busy());
     }
 
     #[test]

@@ -147,6 +147,7 @@ fn outside_the_selling_hours_the_box_stays_away_and_says_until_when() {
     );
     let away = wait_ledger(home, "away", 1);
     assert_eq!(away[0]["reason"], "outside_hours", "{away:?}");
+    assert!(client.wait_output("outside the selling hours: no buyers until ", WAIT));
     // --check shows the windows as it understood them.
     let check = owner(home, &[("TZ", &tz)], &["--check"]);
     assert!(
@@ -369,6 +370,9 @@ fn a_hot_gpu_steps_back_unloads_and_returns_once_cool_for_the_clear_time() {
     );
     let back = wait_ledger(home, "back", 1);
     assert_eq!(back[0]["reason"], "the GPU guard's conditions have cleared");
+    // The hours' own log lines are not the guard's.
+    let output = client.output();
+    assert!(!output.contains("selling again") && !output.contains("outside the selling hours"));
     hub.send_json(&buyer(&json!(1), "hi"));
     ollama.push(Reply::pieces(&["Hel", "lo"]));
     streamed_answer(&hub, &json!(1));
