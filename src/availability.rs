@@ -1097,6 +1097,14 @@ mod tests {
         assert_eq!(woke.recv_timeout(bound), Ok(()));
     }
 
+    #[test]
+    fn a_backoff_sleep_lasts_its_time_while_nothing_changes() {
+        let (availability, _inbox, _dir) = availability(3, true);
+        let started = Instant::now();
+        availability.sleep(Duration::from_millis(30));
+        assert!(started.elapsed() >= Duration::from_millis(30));
+    }
+
     /// What a test runs before each save of `paused.json`.
     type Hook = Box<dyn Fn(&Availability)>;
 
