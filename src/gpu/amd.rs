@@ -10,12 +10,11 @@
 //! Files are opened without waiting (a named pipe in one's place cannot
 //! hold the guard) and read only when regular, at most 64 bytes.
 
-use std::fs::OpenOptions;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::reading::{GpuReading, Vendor};
-use crate::platform::files::open_without_waiting;
+use crate::state_file::{self, Access};
 
 /// The longest sysfs value read (a number and a line break).
 const MAX_VALUE: u64 = 64;
@@ -93,12 +92,10 @@ fn temperature(device: &Path) -> Option<f64> {
 }
 
 /// A small regular file's text; `None` when it is missing, not a regular
-/// file, or cannot be read.
+/// file (`state_file::open` refuses those without waiting on them), or
+/// cannot be read.
 fn read_value(path: &Path) -> Option<String> {
-    let file = open_without_waiting(OpenOptions::new().read(true), path, false).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
+    let file = state_file::open(path, Access::Read).ok()?;
     let mut bytes = Vec::new();
     file.take(MAX_VALUE).read_to_end(&mut bytes).ok()?;
     Some(String::from_utf8_lossy(&bytes).into_owned())

@@ -50,8 +50,6 @@ pub struct GuardStatus {
     pub clear_for: Option<Duration>,
     /// The last reading's error, until a reading succeeds.
     pub last_error: Option<String>,
-    /// A reading succeeded at least once.
-    pub checked: bool,
 }
 
 /// Told, on the `gpu-guard` thread with no lock of the guard held, after
@@ -236,7 +234,6 @@ impl Worker {
         match gpus {
             Ok(gpus) => {
                 status.gpus = gpus;
-                status.checked = true;
                 status.last_error = None;
             }
             Err(error) => status.last_error = Some(error),
@@ -362,7 +359,6 @@ mod tests {
         *counter.guard.lock().unwrap() = Some(Arc::downgrade(&guard));
         // The first check ran before start returned.
         let status = guard.status();
-        assert!(status.checked, "{status:?}");
         assert_eq!(status.gpus[0].temp_c, Some(45.0));
         assert_eq!(status.away, None);
         assert_eq!(counter.calls.load(Ordering::SeqCst), 0);
